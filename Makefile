@@ -1,0 +1,101 @@
+# ihos — build with plain GNU make (why: docs/ARCHITECTURE.md, "Build").
+#
+#   make run     install packages if missing, build, create ./demo, start ihosd
+#   make test    install packages if missing, sanitizer build, every test
+#   make bench   release build, benchmarks with their baselines
+#   make fuzz    libFuzzer targets (clang), FUZZ_SECONDS each
+#   make         release binaries build/ihosd and build/ihos
+#
+# Top-level targets first make sure the Debian packages are present, then
+# re-invoke make so that pkg-config sees them.
+
+SHELL := /bin/bash
+VERSION := 0.1.0
+
+PKGS := openssl libsodium sqlite3 libpq jansson inih libcurl libqrencode libzstd
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LIBS = $(PKG_LIBS) -lhttp_parser -lpthread -lm
+
+CC ?= cc
+WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+        -Wno-missing-field-initializers -Wvla
+BASE_CFLAGS = -std=c17 -D_GNU_SOURCE -DIHOS_VERSION=\"$(VERSION)\" -Isrc $(WARN) $(PKG_CFLAGS) -MMD -MP
+
+MODE ?= release
+ifeq ($(MODE),release)
+  OUT := build
+  MODE_CFLAGS := -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fstack-clash-protection
+  MODE_LDFLAGS := -pie -Wl,-z,relro,-z,now
+else ifeq ($(MODE),san)
+  OUT := build/san
+  MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+  MODE_LDFLAGS := -fsanitize=address,undefined
+else
+  $(error MODE must be release or san)
+endif
+
+CFLAGS_ALL = $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(MODE_LDFLAGS) $(LDFLAGS)
+
+MAINS := src/app/ihosd_main.c src/app/ihos_main.c
+LIB_SRC := $(filter-out $(MAINS),$(wildcard src/*/*.c))
+LIB_OBJ := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRC))
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(TEST_SRC))
+TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
+
+.PHONY: all bins tests run test bench fuzz clean deps deps-test deps-bench format
+
+all:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory bins
+
+bins: $(OUT)/ihosd $(OUT)/ihos
+
+$(OUT)/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(OUT)/libihos.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(OUT)/ihosd: $(OUT)/obj/app/ihosd_main.o $(OUT)/libihos.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(OUT)/ihos: $(OUT)/obj/app/ihos_main.o $(OUT)/libihos.a
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+
+$(OUT)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(OUT)/libihos.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(OUT)/libihos.a \
+	    $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
+
+tests: $(TEST_BIN) $(OUT)/ihosd $(OUT)/ihos
+
+run:
+	@scripts/deps.sh build
+	@$(MAKE) --no-print-directory bins
+	@scripts/run-demo.sh
+
+test:
+	@scripts/deps.sh test
+	@$(MAKE) --no-print-directory MODE=san tests
+	@scripts/test.sh
+
+bench:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory bins
+	@bench/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@scripts/deps.sh test
+	@fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(OUT)/obj/app/ihosd_main.d $(OUT)/obj/app/ihos_main.d

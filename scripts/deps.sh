@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# deps.sh build|test|bench — install the Debian packages a target needs,
+# only those that are missing.  Needs root (or sudo) when something is
+# missing; does nothing otherwise.
+set -euo pipefail
+
+build=(gcc make pkg-config libc6-dev openssl ca-certificates
+       libssl-dev libsodium-dev libsqlite3-dev libpq-dev libhttp-parser-dev libjansson-dev
+       libinih-dev libcurl4-openssl-dev libqrencode-dev libzstd-dev)
+test=(libcmocka-dev postgresql oathtool python3 python3-cryptography clang libclang-rt-14-dev
+      procps)
+bench=(wrk nginx-light postgresql)
+
+want=("${build[@]}")
+case "${1:-build}" in
+  build) ;;
+  test) want+=("${test[@]}") ;;
+  bench) want+=("${test[@]}" "${bench[@]}") ;;
+  *) echo "deps.sh: unknown target '$1'" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}" >&2
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: run as root or install: ${missing[*]}" >&2; exit 1; }
+  sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian starts the packaged nginx and PostgreSQL services on install; ihos
+# never uses them (tests and benches start their own on loopback).
+if [ -d /run/systemd/system ]; then
+  "${sudo[@]}" systemctl disable --now nginx postgresql >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,40 @@
+/* health.c — GET /healthz (liveness) and GET /metrics (Prometheus). */
+#include "api/api.h"
+
+#include "net/metrics.h"
+
+#include <stdio.h>
+
+ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    (void)app;
+    (void)req;
+    static const char body[] = "{\"status\":\"ok\"}";
+    return ih_resp_json(resp, 200, body, sizeof body - 1);
+}
+
+ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    (void)req;
+    IH_TRY(ih_metrics_render(&resp->body));
+    ih_store_stats st;
+    ih_store_get_stats(app->store, &st);
+    IH_TRY(ih_buf_printf(&resp->body,
+                         "# HELP ihos_store_write_transactions_total committed write transactions\n"
+                         "# TYPE ihos_store_write_transactions_total counter\n"
+                         "ihos_store_write_transactions_total %llu\n"
+                         "# HELP ihos_store_write_failures_total rolled-back write transactions\n"
+                         "# TYPE ihos_store_write_failures_total counter\n"
+                         "ihos_store_write_failures_total %llu\n"
+                         "# HELP ihos_store_commits_total commits (one per group-commit batch on SQLite)\n"
+                         "# TYPE ihos_store_commits_total counter\n"
+                         "ihos_store_commits_total %llu\n"
+                         "# HELP ihos_store_read_transactions_total read transactions\n"
+                         "# TYPE ihos_store_read_transactions_total counter\n"
+                         "ihos_store_read_transactions_total %llu\n",
+                         (unsigned long long)st.write_txns, (unsigned long long)st.write_failed,
+                         (unsigned long long)st.batches, (unsigned long long)st.read_txns));
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4";
+    return IH_OK;
+}

@@ -1,0 +1,19 @@
+/* cli.h — the administrator's CLI (`ihos`): one function per subcommand.
+ *
+ * Each takes the arguments after the subcommand name and returns the exit
+ * status: 0 success, 1 failure (one line "ihos: reason" on stderr), 2 bad
+ * usage.
+ */
+#ifndef IH_APP_CLI_H
+#define IH_APP_CLI_H
+
+#include "core/err.h"
+
+#include <stdio.h>
+
+int ih_cli_init(int argc, char **argv);
+
+/* Print "ihos: <fmt>" plus the thread's error detail when e != IH_OK. */
+int ih_cli_fail(ih_err e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

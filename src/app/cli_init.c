@@ -1,0 +1,178 @@
+/* cli_init.c — `ihos init DIR ...`: create a new instance.
+ *
+ * Refuses a non-empty DIR.  Creates, each with its final mode from the
+ * start (umask 077): DIR (0700), keys/ (0700), keys/kek (32 random bytes,
+ * 0600), keys/tls.key + keys/tls.crt (self-signed ECDSA P-256, 0600),
+ * audit/ and backups/ (0700), ihos.conf (0600), and the database with every
+ * migration applied.  If any step fails, everything it created is removed.
+ */
+#include "app/cli.h"
+#include "app/instance.h"
+#include "core/clock.h"
+#include "core/fsutil.h"
+#include "crypto/cert.h"
+#include "net/server.h"
+#include "net/tls.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    if (ftw->level == 0) return 0; /* keep DIR itself; the caller decides */
+    return remove(path);
+}
+
+/* DIR was empty when we started, so all it holds now is ours to remove. */
+static void undo(const char *dir, bool created_dir)
+{
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (created_dir) rmdir(dir);
+}
+
+typedef struct {
+    const char *key;
+    const char *value;
+} meta_kv;
+
+typedef struct {
+    const meta_kv *kv;
+    size_t n;
+} meta_arg;
+
+static ih_err write_meta(ih_tx *tx, void *arg)
+{
+    meta_arg *a = arg;
+    for (size_t i = 0; i < a->n; i++) {
+        ih_stmt *st;
+        IH_TRY(ih_tx_prepare(tx, "INSERT INTO instance_meta(key, value) VALUES ($1, $2)", &st));
+        ih_stmt_text(st, 1, a->kv[i].key);
+        ih_stmt_text(st, 2, a->kv[i].value);
+        IH_TRY(ih_stmt_exec(st));
+    }
+    return IH_OK;
+}
+
+static ih_err create(const char *dir, ih_instance *inst, const char *suite, const char *store,
+                     const char *pg_url, bool demo, const char *listen, const char *name)
+{
+    char path[PATH_MAX], path2[PATH_MAX];
+    snprintf(inst->dir, sizeof inst->dir, "%s", dir);
+    IH_TRY(ih_path(path, sizeof path, "%s/keys", dir));
+    IH_TRY(ih_dir_create(path, 0700, false));
+    IH_TRY(ih_path(path, sizeof path, "%s/audit", dir));
+    IH_TRY(ih_dir_create(path, 0700, false));
+    IH_TRY(ih_path(path, sizeof path, "%s/backups", dir));
+    IH_TRY(ih_dir_create(path, 0700, false));
+
+    unsigned char kek[32];
+    if (RAND_bytes(kek, sizeof kek) != 1) return ih_fail(IH_E_CRYPTO, "no randomness for the KEK");
+    IH_TRY(ih_path(path, sizeof path, "%s/keys/kek", dir));
+    ih_err e = ih_file_create(path, kek, sizeof kek, 0600);
+    OPENSSL_cleanse(kek, sizeof kek);
+    IH_TRY(e);
+
+    char host[64];
+    int port;
+    if (ih_parse_listen(listen, host, sizeof host, &port) != 0)
+        return ih_reject(IH_E_INVALID, "listen", "--listen %s: expected ADDR:PORT", listen);
+    IH_TRY(ih_path(path, sizeof path, "%s/keys/tls.key", dir));
+    IH_TRY(ih_path(path2, sizeof path2, "%s/keys/tls.crt", dir));
+    IH_TRY(ih_cert_selfsigned(path, path2, !strcmp(host, "0.0.0.0") || !strcmp(host, "::") ? "localhost" : host, 825));
+
+    ih_conf *c = &inst->conf;
+    ih_conf_defaults(c);
+    snprintf(c->name, sizeof c->name, "%s", name);
+    snprintf(c->suite, sizeof c->suite, "%s", suite);
+    snprintf(c->backend, sizeof c->backend, "%s", store);
+    snprintf(c->pg_url, sizeof c->pg_url, "%s", pg_url ? pg_url : "");
+    snprintf(c->listen, sizeof c->listen, "%s", listen);
+    c->demo = demo;
+    char *text;
+    IH_TRY(ih_conf_render(c, &text));
+    IH_TRY(ih_path(path, sizeof path, "%s/ihos.conf", dir));
+    e = ih_file_create(path, text, strlen(text), 0600);
+    free(text);
+    IH_TRY(e);
+
+    IH_TRY(ih_instance_open_store(inst));
+    char created[32];
+    ih_time_iso(ih_now_ms(), created, sizeof created);
+    meta_kv kv[] = {{"suite", suite}, {"created_at", created}, {"name", name}};
+    meta_arg ma = {kv, sizeof kv / sizeof kv[0]};
+    e = ih_store_write(inst->store, write_meta, &ma);
+    if (e == IH_E_EXISTS)
+        return ih_reject(e, NULL, "the database already holds an ihos instance; use an empty database");
+    return e;
+}
+
+int ih_cli_init(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"suite", required_argument, NULL, 's'}, {"store", required_argument, NULL, 't'},
+        {"pg-url", required_argument, NULL, 'p'}, {"demo", no_argument, NULL, 'd'},
+        {"listen", required_argument, NULL, 'l'}, {"name", required_argument, NULL, 'n'},
+        {0, 0, 0, 0},
+    };
+    const char *suite = "intl", *store = "sqlite", *pg_url = NULL, *listen = "127.0.0.1:8443",
+               *name = "ihos";
+    bool demo = false;
+    int ch;
+    optind = 1;
+    while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (ch) {
+        case 's': suite = optarg; break;
+        case 't': store = optarg; break;
+        case 'p': pg_url = optarg; break;
+        case 'd': demo = true; break;
+        case 'l': listen = optarg; break;
+        case 'n': name = optarg; break;
+        default: return 2;
+        }
+    }
+    if (optind + 1 != argc) {
+        fprintf(stderr, "usage: ihos init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL] [--demo]\n");
+        return 2;
+    }
+    const char *dir = argv[optind];
+    if (strcmp(suite, "intl") && strcmp(suite, "gm")) return ih_cli_fail(IH_OK, "--suite must be intl or gm"), 2;
+    if (strcmp(store, "sqlite") && strcmp(store, "postgres")) return ih_cli_fail(IH_OK, "--store must be sqlite or postgres"), 2;
+    if (!strcmp(store, "postgres") && (!pg_url || !*pg_url)) return ih_cli_fail(IH_OK, "--store postgres needs --pg-url URL"), 2;
+    if (!strcmp(store, "sqlite") && pg_url) return ih_cli_fail(IH_OK, "--pg-url only goes with --store postgres"), 2;
+    if (strlen(name) == 0 || strlen(name) > 63) return ih_cli_fail(IH_OK, "--name must be 1 to 63 characters"), 2;
+    if (!ih_dir_empty_or_absent(dir)) return ih_cli_fail(IH_OK, "refusing to initialise %s: it is not empty", dir);
+    bool created_dir = false;
+    if (mkdir(dir, 0700) == 0) created_dir = true;
+    else if (errno != EEXIST) return ih_cli_fail(IH_OK, "cannot create %s: %s", dir, strerror(errno));
+    else if (chmod(dir, 0700) != 0) return ih_cli_fail(IH_OK, "cannot chmod %s: %s", dir, strerror(errno));
+
+    char *abs = realpath(dir, NULL);
+    if (!abs) return ih_cli_fail(IH_OK, "cannot resolve %s", dir);
+    static ih_instance inst;
+    memset(&inst, 0, sizeof inst);
+    ih_err e = create(abs, &inst, suite, store, pg_url, demo, listen, name);
+    ih_instance_close(&inst);
+    if (e != IH_OK) {
+        int rc = ih_cli_fail(e, "init failed, nothing was left behind");
+        undo(abs, created_dir);
+        free(abs);
+        return rc;
+    }
+    char cert[PATH_MAX + 16], fp[128] = "";
+    snprintf(cert, sizeof cert, "%s/keys/tls.crt", abs);
+    ih_tls_fingerprint(cert, fp, sizeof fp);
+    printf("Created instance %s (suite %s, store %s%s).\n", abs, suite, store, demo ? ", demo" : "");
+    printf("TLS certificate SHA-256 fingerprint: %s\n", fp);
+    printf("Start it with: ihosd --dir %s\n", abs);
+    free(abs);
+    return 0;
+}

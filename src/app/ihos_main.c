@@ -1,0 +1,66 @@
+/* ihos_main.c — `ihos <command> ...`: dispatch to a subcommand. */
+#include "app/cli.h"
+#include "core/log.h"
+#include "core/proc.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+#ifndef IHOS_VERSION
+#define IHOS_VERSION "0.1.0"
+#endif
+
+int ih_cli_fail(ih_err e, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("ihos: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (e != IH_OK) {
+        const char *d = ih_err_public()[0] ? ih_err_public() : ih_err_detail();
+        if (d[0]) fprintf(stderr, ": %s", d);
+    }
+    fputc('\n', stderr);
+    return 1;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *help;
+} commands[] = {
+    {"init", ih_cli_init, "init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL]\n"
+                          "       [--demo] [--listen ADDR:PORT] [--name NAME]\n"
+                          "                     create a new instance in DIR (must be empty or absent)"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ihos <command> [arguments]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) fprintf(f, "  %s\n", commands[i].help);
+    fprintf(f, "  help | --help      this text\n  version            print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    ih_proc_harden();
+    ih_log_setup("stderr", IH_LOG_WARN, "ihos"); /* the CLI speaks in plain lines */
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("ihos %s\n", IHOS_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(cmd, commands[i].name)) return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "ihos: unknown command '%s' (try 'ihos help')\n", cmd);
+    return 2;
+}

@@ -1,0 +1,55 @@
+/* conf.h — the instance configuration (DIR/ihos.conf, INI parsed by inih).
+ *
+ * The schema is one table in conf.c: every key has a section, a type, a
+ * range or set of allowed values, a default and whether it is required.
+ * Parsing is strict: an unknown key, a duplicate, a bad value or a missing
+ * required key is an error reported as "file:line: reason" (or "file: reason"
+ * for a missing key), and startup stops.  Paths are relative to the instance
+ * directory unless absolute.
+ */
+#ifndef IH_CORE_CONF_H
+#define IH_CORE_CONF_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define IH_CONF_STR 256
+#define IH_CONF_PATH 1024
+
+typedef struct ih_conf {
+    /* [instance] */
+    char name[64];
+    char suite[8]; /* "intl" | "gm" */
+    bool demo;
+    /* [server] */
+    char listen[64];
+    int workers;
+    int max_body;
+    int max_connections;
+    int request_timeout;   /* seconds to receive a whole request */
+    int keepalive_timeout; /* seconds an idle connection is kept */
+    char tls_cert[IH_CONF_PATH];
+    char tls_key[IH_CONF_PATH];
+    /* [store] */
+    char backend[16]; /* "sqlite" | "postgres" */
+    char sqlite_path[IH_CONF_PATH];
+    char pg_url[IH_CONF_PATH];
+    int pool_size;
+    int batch_max;
+    /* [log] */
+    char log_target[16]; /* "stderr" | "syslog" */
+    char log_level[8];
+} ih_conf;
+
+/* Fill every key with its default. */
+void ih_conf_defaults(ih_conf *c);
+/* Parse a file.  On failure err (size n) holds "file:line: reason". */
+ih_err ih_conf_load(const char *path, ih_conf *c, char *err, size_t n);
+/* Parse from memory; `name` stands for the file name in messages. */
+ih_err ih_conf_parse_string(const char *text, const char *name, ih_conf *c, char *err, size_t n);
+/* Write a complete config file body for `c` (all keys, commented). */
+ih_err ih_conf_render(const ih_conf *c, char **out);
+
+#endif

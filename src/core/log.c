@@ -1,0 +1,73 @@
+/* log.c — JSON-lines logger (see log.h). */
+#include "core/log.h"
+
+#include "core/buf.h"
+#include "core/clock.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+static ih_log_level min_level = IH_LOG_INFO;
+static int use_syslog;
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const char *level_names[] = {"debug", "info", "warn", "error"};
+
+void ih_log_setup(const char *target, ih_log_level min, const char *ident)
+{
+    min_level = min;
+    use_syslog = target && strcmp(target, "syslog") == 0;
+    if (use_syslog) openlog(ident ? ident : "ihos", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+}
+
+int ih_log_level_parse(const char *s)
+{
+    for (int i = 0; i < 4; i++)
+        if (strcmp(s, level_names[i]) == 0) return i;
+    return -1;
+}
+
+void ih_log(ih_log_level lvl, const char *event, ...)
+{
+    if (lvl < min_level) return;
+    ih_buf b = IH_BUF_INIT;
+    char ts[32];
+    ih_time_iso(ih_now_ms(), ts, sizeof ts);
+    ih_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"event\":\"", ts, level_names[lvl]);
+    ih_buf_json_escape(&b, event, strlen(event));
+    ih_buf_puts(&b, "\"");
+    va_list ap;
+    va_start(ap, event);
+    for (;;) {
+        const char *k = va_arg(ap, const char *);
+        if (!k) break;
+        const char *v = va_arg(ap, const char *);
+        ih_buf_puts(&b, ",\"");
+        ih_buf_json_escape(&b, k, strlen(k));
+        ih_buf_puts(&b, "\":\"");
+        if (v) ih_buf_json_escape(&b, v, strlen(v));
+        ih_buf_puts(&b, "\"");
+    }
+    va_end(ap);
+    ih_buf_puts(&b, "}\n");
+    if (!b.p) return;
+    if (use_syslog) {
+        static const int pri[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
+        b.p[b.len - 1] = '\0';
+        syslog(pri[lvl], "%s", b.p);
+    } else {
+        pthread_mutex_lock(&out_lock);
+        ssize_t off = 0;
+        while ((size_t)off < b.len) {
+            ssize_t w = write(STDERR_FILENO, b.p + off, b.len - (size_t)off);
+            if (w <= 0) break;
+            off += w;
+        }
+        pthread_mutex_unlock(&out_lock);
+    }
+    ih_buf_free(&b);
+}

@@ -1,0 +1,15 @@
+/* cert.h — the instance's self-signed TLS certificate.
+ *
+ * ECDSA P-256 in both crypto suites: Debian's TLS stacks have no 国密 (SM2)
+ * TLS, and browsers would not speak it.  The key file is created 0600.
+ */
+#ifndef IH_CRYPTO_CERT_H
+#define IH_CRYPTO_CERT_H
+
+#include "core/err.h"
+
+/* Generate key + certificate (SANs: IP 127.0.0.1, ::1, DNS localhost and
+ * `host` when it is not one of those), valid for `days`. */
+ih_err ih_cert_selfsigned(const char *key_path, const char *cert_path, const char *host, int days);
+
+#endif

@@ -1,0 +1,517 @@
+/* server.c — see server.h. */
+#include "net/server.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "net/metrics.h"
+#include "net/tls.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/rand.h>
+#include <poll.h>
+#include <stddef.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define INBUF 8192
+
+typedef struct conn {
+    int fd;
+    SSL *ssl;
+    bool tls_ready;
+    bool peeked;
+    bool shut;             /* sweeper already shut it down */
+    _Atomic bool busy;     /* a worker owns it right now */
+    _Atomic int64_t deadline; /* monotonic ms */
+    ih_http http;
+    size_t in_off, in_len;
+    char ip[64];
+    struct conn *prev, *next;
+    char in[INBUF];
+} conn;
+
+struct ih_server {
+    ih_server_opts o;
+    char *listen, *cert, *key;
+    SSL_CTX *ctx;
+    int lfd, ep, wakefd, port;
+    pthread_t *workers;
+    int nworkers;
+    pthread_t sweeper;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    conn *conns;
+    int nconns;
+    _Atomic bool draining;
+    _Atomic bool exiting;
+    char tag_listen, tag_wake;
+};
+
+int ih_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
+{
+    const char *colon;
+    size_t hl;
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':') return -1;
+        hl = (size_t)(end - listen - 1);
+        if (hl >= hostlen) return -1;
+        memcpy(host, listen + 1, hl);
+        colon = end + 1;
+    } else {
+        colon = strrchr(listen, ':');
+        if (!colon) return -1;
+        hl = (size_t)(colon - listen);
+        if (hl >= hostlen || hl == 0) return -1;
+        memcpy(host, listen, hl);
+    }
+    host[hl] = '\0';
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (*end || end == colon + 1 || p < 0 || p > 65535) return -1;
+    *port = (int)p;
+    return 0;
+}
+
+static ih_err open_listener(ih_server *s)
+{
+    char host[64];
+    int port;
+    if (ih_parse_listen(s->listen, host, sizeof host, &port) != 0)
+        return ih_fail(IH_E_CONFIG, "listen address '%s' is not ADDR:PORT", s->listen);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *ai;
+    char ps[8];
+    snprintf(ps, sizeof ps, "%d", port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0)
+        return ih_fail(IH_E_CONFIG, "listen address '%s': host must be a numeric IP", s->listen);
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 1024) != 0) {
+        ih_err e = ih_fail(IH_E_IO, "listen on %s: %s", s->listen, strerror(errno));
+        if (fd >= 0) close(fd);
+        freeaddrinfo(ai);
+        return e;
+    }
+    freeaddrinfo(ai);
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    s->port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                             : ((struct sockaddr_in *)&sa)->sin_port);
+    s->lfd = fd;
+    return IH_OK;
+}
+
+static void arm(ih_server *s, int fd, void *tag, uint32_t events, int op)
+{
+    struct epoll_event ev = {.events = events | EPOLLONESHOT, .data.ptr = tag};
+    epoll_ctl(s->ep, op, fd, &ev);
+}
+
+static void release(ih_server *s, conn *c, uint32_t events)
+{
+    atomic_store(&c->busy, false); /* before re-arming: another worker may take it */
+    arm(s, c->fd, c, events | EPOLLRDHUP, EPOLL_CTL_MOD);
+}
+
+static void close_conn(ih_server *s, conn *c, bool graceful)
+{
+    pthread_mutex_lock(&s->mu);
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    if (s->nconns == 0) pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (graceful && c->tls_ready) {
+        ERR_clear_error();
+        SSL_shutdown(c->ssl);
+    }
+    SSL_free(c->ssl);
+    close(c->fd);
+    ih_http_free(&c->http);
+    free(c);
+    ih_metrics_conn_open(-1);
+}
+
+static void do_accept(ih_server *s)
+{
+    for (int i = 0; i < 64; i++) {
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof sa;
+        int fd = accept4(s->lfd, (struct sockaddr *)&sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED) continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                ih_log(IH_LOG_WARN, "net.accept_failed", "error", strerror(errno), NULL);
+            break;
+        }
+        if (atomic_load(&s->draining)) {
+            close(fd);
+            continue;
+        }
+        conn *c = malloc(sizeof *c);
+        SSL *ssl = c ? SSL_new(s->ctx) : NULL;
+        if (!c || !ssl || SSL_set_fd(ssl, fd) != 1) {
+            if (ssl) SSL_free(ssl);
+            free(c);
+            close(fd);
+            continue;
+        }
+        memset(c, 0, offsetof(conn, in));
+        c->fd = fd;
+        c->ssl = ssl;
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        if (sa.ss_family == AF_INET6)
+            inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, c->ip, sizeof c->ip);
+        else
+            inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, c->ip, sizeof c->ip);
+        ih_http_init(&c->http, (size_t)s->o.max_body);
+        atomic_store(&c->deadline, ih_mono_ms() + s->o.request_timeout_ms);
+        pthread_mutex_lock(&s->mu);
+        if (s->nconns >= s->o.max_connections) {
+            pthread_mutex_unlock(&s->mu);
+            ih_http_free(&c->http);
+            SSL_free(ssl);
+            close(fd);
+            free(c);
+            ih_metrics_inc(IH_M_CONN_REJECTED);
+            continue;
+        }
+        c->next = s->conns;
+        if (s->conns) s->conns->prev = c;
+        s->conns = c;
+        s->nconns++;
+        pthread_mutex_unlock(&s->mu);
+        ih_metrics_inc(IH_M_CONN_ACCEPTED);
+        ih_metrics_conn_open(1);
+        arm(s, fd, c, EPOLLIN | EPOLLRDHUP, EPOLL_CTL_ADD);
+    }
+    if (!atomic_load(&s->draining)) arm(s, s->lfd, &s->tag_listen, EPOLLIN, EPOLL_CTL_MOD);
+}
+
+/* Write all of out, waiting for the socket within the request deadline. */
+static bool write_all(ih_server *s, conn *c, const char *p, size_t n)
+{
+    int64_t until = ih_mono_ms() + s->o.request_timeout_ms;
+    while (n) {
+        ERR_clear_error();
+        int w = SSL_write(c->ssl, p, (int)(n > (1 << 30) ? (1 << 30) : n));
+        if (w > 0) {
+            p += w;
+            n -= (size_t)w;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, w);
+        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return false;
+        int64_t left = until - ih_mono_ms();
+        if (left <= 0) return false;
+        struct pollfd pfd = {.fd = c->fd, .events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN};
+        if (poll(&pfd, 1, (int)left) <= 0) return false;
+    }
+    return true;
+}
+
+static void set_request_id(ih_req *req)
+{
+    const char *given = req->hdr[IH_HDR_REQUEST_ID];
+    if (given) {
+        size_t n = strlen(given);
+        bool ok = n >= 1 && n < sizeof req->request_id;
+        for (size_t i = 0; ok && i < n; i++) {
+            char ch = given[i];
+            ok = (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 ch == '-' || ch == '_' || ch == '.';
+        }
+        if (ok) {
+            memcpy(req->request_id, given, n + 1);
+            return;
+        }
+    }
+    unsigned char r[8];
+    RAND_bytes(r, sizeof r);
+    for (int i = 0; i < 8; i++) snprintf(req->request_id + 2 * i, 3, "%02x", r[i]);
+}
+
+/* Answer the request in c->http; returns false if the connection closed. */
+static bool answer(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
+{
+    ih_req *req = &c->http.req;
+    memcpy(req->client_ip, c->ip, sizeof req->client_ip);
+    set_request_id(req);
+    ih_resp_reset(resp);
+    ih_err_clear();
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    s->o.handler(s->o.ctx, req, resp);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    bool keep = req->keep_alive && !resp->close && !atomic_load(&s->draining);
+    ih_resp_meta m = {.request_id = req->request_id, .demo = s->o.demo,
+                      .head = req->method == IH_HEAD, .keep_alive = keep};
+    ih_buf_reset(out);
+    bool ok = ih_resp_serialize(resp, &m, out) == IH_OK && write_all(s, c, out->p, out->len);
+    memset(out->p, 0, out->len); /* responses may carry session tokens */
+    ih_metrics_request(resp->status,
+                       (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
+    ih_http_reset(&c->http);
+    if (!ok || !keep) {
+        close_conn(s, c, ok);
+        return false;
+    }
+    atomic_store(&c->deadline, ih_mono_ms() + s->o.keepalive_timeout_ms);
+    return true;
+}
+
+/* An error response for a request we could not parse, then close. */
+static void refuse(ih_server *s, conn *c, ih_err e, ih_resp *resp, ih_buf *out)
+{
+    ih_resp_reset(resp);
+    ih_err_clear();
+    ih_resp_error(resp, e);
+    ih_resp_meta m = {.demo = s->o.demo, .keep_alive = false};
+    ih_buf_reset(out);
+    if (ih_resp_serialize(resp, &m, out) == IH_OK) write_all(s, c, out->p, out->len);
+    ih_metrics_request(resp->status, 0);
+    close_conn(s, c, true);
+}
+
+static void serve(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
+{
+    if (!c->tls_ready) {
+        if (!c->peeked) {
+            unsigned char b;
+            ssize_t r = recv(c->fd, &b, 1, MSG_PEEK);
+            if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                release(s, c, EPOLLIN);
+                return;
+            }
+            if (r <= 0 || b != 0x16) { /* not a TLS handshake record */
+                if (r > 0) ih_metrics_inc(IH_M_PLAINTEXT);
+                close_conn(s, c, false);
+                return;
+            }
+            c->peeked = true;
+        }
+        ERR_clear_error();
+        int r = SSL_accept(c->ssl);
+        if (r != 1) {
+            int e = SSL_get_error(c->ssl, r);
+            if (e == SSL_ERROR_WANT_READ) release(s, c, EPOLLIN);
+            else if (e == SSL_ERROR_WANT_WRITE) release(s, c, EPOLLOUT);
+            else {
+                ih_metrics_inc(IH_M_TLS_FAILED);
+                close_conn(s, c, false);
+            }
+            return;
+        }
+        c->tls_ready = true;
+        atomic_store(&c->deadline, ih_mono_ms() + s->o.keepalive_timeout_ms);
+    }
+    for (;;) {
+        if (c->in_off < c->in_len) {
+            if (!c->http.started)
+                atomic_store(&c->deadline, ih_mono_ms() + s->o.request_timeout_ms);
+            size_t used;
+            ih_http_status st = ih_http_feed(&c->http, c->in + c->in_off, c->in_len - c->in_off, &used);
+            c->in_off += used;
+            if (st == IH_HTTP_DONE) {
+                if (!answer(s, c, resp, out)) return;
+                continue;
+            }
+            if (st == IH_HTTP_BAD) {
+                ih_metrics_inc(IH_M_BAD_REQUEST);
+                refuse(s, c, IH_E_BAD_REQUEST, resp, out);
+                return;
+            }
+            if (st == IH_HTTP_TOO_LARGE) {
+                ih_metrics_inc(IH_M_TOO_LARGE);
+                refuse(s, c, IH_E_TOO_LARGE, resp, out);
+                return;
+            }
+            c->in_off = c->in_len = 0; /* IH_HTTP_MORE consumed everything */
+        }
+        c->in_off = c->in_len = 0;
+        ERR_clear_error();
+        int r = SSL_read(c->ssl, c->in, INBUF);
+        if (r > 0) {
+            c->in_len = (size_t)r;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, r);
+        if (e == SSL_ERROR_WANT_READ) release(s, c, EPOLLIN);
+        else if (e == SSL_ERROR_WANT_WRITE) release(s, c, EPOLLOUT);
+        else close_conn(s, c, false);
+        return;
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    ih_server *s = arg;
+    ih_resp resp;
+    ih_resp_init(&resp);
+    ih_buf out = IH_BUF_INIT;
+    for (;;) {
+        struct epoll_event ev;
+        int n = epoll_wait(s->ep, &ev, 1, -1);
+        if (n < 0 && errno != EINTR) break;
+        if (n <= 0) continue;
+        if (ev.data.ptr == &s->tag_wake) {
+            if (atomic_load(&s->exiting)) break;
+            continue;
+        }
+        if (ev.data.ptr == &s->tag_listen) {
+            do_accept(s);
+            continue;
+        }
+        conn *c = ev.data.ptr;
+        atomic_store(&c->busy, true);
+        serve(s, c, &resp, &out);
+    }
+    ih_resp_free(&resp);
+    ih_buf_wipe(&out);
+    return NULL;
+}
+
+static void *sweeper_main(void *arg)
+{
+    ih_server *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!atomic_load(&s->exiting)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        int64_t now = ih_mono_ms();
+        bool draining = atomic_load(&s->draining);
+        for (conn *c = s->conns; c; c = c->next) {
+            if (c->shut || atomic_load(&c->busy)) continue;
+            if (draining || atomic_load(&c->deadline) < now) {
+                /* The owning worker sees EOF and closes it. */
+                shutdown(c->fd, SHUT_RDWR);
+                c->shut = true;
+                if (!draining) ih_metrics_inc(IH_M_CONN_TIMEOUT);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void server_free(ih_server *s)
+{
+    if (s->ctx) SSL_CTX_free(s->ctx);
+    if (s->ep >= 0) close(s->ep);
+    if (s->wakefd >= 0) close(s->wakefd);
+    if (s->lfd >= 0) close(s->lfd);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->workers);
+    free(s->listen);
+    free(s->cert);
+    free(s->key);
+    free(s);
+}
+
+ih_err ih_server_start(const ih_server_opts *o, ih_server **out)
+{
+    ih_server *s = calloc(1, sizeof *s);
+    IH_CHECK_ALLOC(s);
+    s->o = *o;
+    s->lfd = s->ep = s->wakefd = -1;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->listen = strdup(o->listen);
+    s->cert = strdup(o->cert_file);
+    s->key = strdup(o->key_file);
+    s->nworkers = o->workers > 0 ? o->workers : 4;
+    s->workers = calloc((size_t)s->nworkers, sizeof *s->workers);
+    ih_err e = IH_OK;
+    if (!s->listen || !s->cert || !s->key || !s->workers) e = ih_fail(IH_E_NOMEM, "server");
+    ih_http_global_init(16 * 1024);
+    if (e == IH_OK) e = ih_tls_server_ctx(s->cert, s->key, &s->ctx);
+    if (e == IH_OK) e = open_listener(s);
+    if (e == IH_OK) {
+        s->ep = epoll_create1(EPOLL_CLOEXEC);
+        s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->ep < 0 || s->wakefd < 0) e = ih_fail(IH_E_IO, "epoll: %s", strerror(errno));
+    }
+    if (e != IH_OK) {
+        server_free(s);
+        return e;
+    }
+    struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->tag_wake}; /* level-triggered */
+    epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wakefd, &wev);
+    arm(s, s->lfd, &s->tag_listen, EPOLLIN, EPOLL_CTL_ADD);
+    int started = 0;
+    for (; started < s->nworkers; started++)
+        if (pthread_create(&s->workers[started], NULL, worker_main, s) != 0) break;
+    if (started < s->nworkers || pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
+        atomic_store(&s->exiting, true);
+        uint64_t one = 1;
+        if (write(s->wakefd, &one, sizeof one) < 0) { /* workers still see exiting */ }
+        for (int i = 0; i < started; i++) pthread_join(s->workers[i], NULL);
+        server_free(s);
+        return ih_fail(IH_E_INTERNAL, "cannot start server threads");
+    }
+    *out = s;
+    return IH_OK;
+}
+
+int ih_server_port(const ih_server *s) { return s->port; }
+
+void ih_server_stop(ih_server *s, int grace_ms)
+{
+    atomic_store(&s->draining, true);
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, s->lfd, NULL);
+    close(s->lfd);
+    s->lfd = -1;
+    int64_t until = ih_mono_ms() + grace_ms;
+    pthread_mutex_lock(&s->mu);
+    while (s->nconns > 0 && ih_mono_ms() < until) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    int left = s->nconns;
+    atomic_store(&s->exiting, true);
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    if (left) {
+        char n[16];
+        snprintf(n, sizeof n, "%d", left);
+        ih_log(IH_LOG_WARN, "server.drain_timeout", "open_connections", n, NULL);
+    }
+    uint64_t one = 1;
+    if (write(s->wakefd, &one, sizeof one) < 0)
+        ih_log(IH_LOG_ERROR, "server.wake_failed", "error", strerror(errno), NULL);
+    for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
+    pthread_join(s->sweeper, NULL);
+    while (s->conns) close_conn(s, s->conns, false);
+    server_free(s);
+}

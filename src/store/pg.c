@@ -1,0 +1,503 @@
+/* pg.c — PostgreSQL backend: a pool of libpq connections.
+ *
+ * Each transaction takes a connection for its duration (BEGIN ... COMMIT).
+ * Statements are prepared once per connection (named s1, s2, ...) and run
+ * with PQexecPrepared: integers and text are sent as text, blobs in binary
+ * format; results come back as text (bytea in hex, decoded on access).
+ * Serialization failures and deadlocks retry the whole callback (up to 5
+ * times), which is why callbacks must not have outside side effects.
+ */
+#include "store/stmt_cache.h"
+#include "store/store_impl.h"
+
+#include "core/buf.h"
+#include "core/log.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_PARAMS 64
+#define MAX_COLS 64
+
+typedef struct pg_conn pg_conn;
+
+typedef struct pg_stmt {
+    struct ih_stmt base;
+    pg_conn *conn;
+    char *sql;
+    char name[16];
+    int nparams;
+    char *vals[MAX_PARAMS];
+    int lens[MAX_PARAMS];
+    int fmts[MAX_PARAMS];
+    char numbuf[MAX_PARAMS][24];
+    PGresult *res;
+    int row, nrows;
+    int64_t changes;
+    uint8_t *blob[MAX_COLS]; /* decoded bytea of the current row */
+    size_t blobcap[MAX_COLS];
+    size_t blobn[MAX_COLS];
+    int blobrow[MAX_COLS];
+    bool in_tx;
+    struct pg_stmt *next_used;
+} pg_stmt;
+
+struct pg_conn {
+    PGconn *c;
+    stmt_cache cache;
+    int next_name;
+    pg_stmt *used;
+};
+
+typedef struct pg_tx {
+    struct ih_tx base;
+    pg_conn *conn;
+} pg_tx;
+
+typedef struct pg_store {
+    struct ih_store base;
+    char *conninfo;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pg_conn **free_conns;
+    int nfree, ntotal, max;
+} pg_store;
+
+static _Thread_local bool in_callback;
+
+static ih_err map_result(PGconn *c, PGresult *r, const char *what)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorMessage(r) : PQerrorMessage(c);
+    ih_err e = IH_E_STORAGE;
+    if (state) {
+        if (!strcmp(state, "23505")) e = IH_E_EXISTS;
+        else if (!strncmp(state, "23", 2)) e = IH_E_CONFLICT;
+        else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")) e = IH_E_BUSY;
+        else if (!strncmp(state, "08", 2) || !strcmp(state, "57P01")) e = IH_E_UNAVAILABLE;
+        else if (!strcmp(state, "57014")) e = IH_E_TIMEOUT;
+    } else if (PQstatus(c) != CONNECTION_OK) {
+        e = IH_E_UNAVAILABLE;
+    }
+    size_t n = msg ? strlen(msg) : 0;
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) n--;
+    return ih_fail(e, "postgres %s: [%s] %.*s", what, state ? state : "-", (int)n, msg ? msg : "");
+}
+
+static ih_err conn_exec(pg_conn *pc, const char *sql)
+{
+    PGresult *r = PQexec(pc->c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    ih_err e = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? IH_OK : map_result(pc->c, r, "exec");
+    PQclear(r);
+    return e;
+}
+
+static void stmt_clear_result(pg_stmt *s)
+{
+    if (s->res) PQclear(s->res);
+    s->res = NULL;
+    s->row = -1;
+    s->nrows = 0;
+}
+
+static void stmt_clear_params(pg_stmt *s)
+{
+    for (int i = 0; i < s->nparams; i++) {
+        if (s->vals[i] && s->vals[i] != s->numbuf[i]) free(s->vals[i]);
+        s->vals[i] = NULL;
+        s->lens[i] = 0;
+        s->fmts[i] = 0;
+    }
+}
+
+static void stmt_free(pg_stmt *s)
+{
+    stmt_clear_result(s);
+    stmt_clear_params(s);
+    for (int i = 0; i < MAX_COLS; i++) free(s->blob[i]);
+    free(s->sql);
+    free(s);
+}
+
+static void conn_free(pg_conn *pc)
+{
+    for (size_t i = 0; i < pc->cache.cap; i++)
+        if (pc->cache.slots[i].key) stmt_free(pc->cache.slots[i].val);
+    free(pc->cache.slots);
+    if (pc->c) PQfinish(pc->c);
+    free(pc);
+}
+
+static void conn_end_tx(pg_conn *pc)
+{
+    for (pg_stmt *s = pc->used; s;) {
+        pg_stmt *n = s->next_used;
+        stmt_clear_result(s);
+        stmt_clear_params(s);
+        s->in_tx = false;
+        s->next_used = NULL;
+        s = n;
+    }
+    pc->used = NULL;
+}
+
+static ih_err conn_new(const char *conninfo, pg_conn **out)
+{
+    pg_conn *pc = calloc(1, sizeof *pc);
+    IH_CHECK_ALLOC(pc);
+    pc->c = PQconnectdb(conninfo);
+    if (PQstatus(pc->c) != CONNECTION_OK) {
+        ih_err e = ih_fail(IH_E_UNAVAILABLE, "postgres connect: %s", PQerrorMessage(pc->c));
+        conn_free(pc);
+        return e;
+    }
+    ih_err e = conn_exec(pc, "SET client_encoding = 'UTF8'; SET bytea_output = 'hex';"
+                             "SET TIME ZONE 'UTC'; SET synchronous_commit = on;"
+                             "SET client_min_messages = warning;");
+    if (e != IH_OK) {
+        conn_free(pc);
+        return e;
+    }
+    *out = pc;
+    return IH_OK;
+}
+
+static ih_err pool_get(pg_store *s, pg_conn **out)
+{
+    pthread_mutex_lock(&s->mu);
+    for (;;) {
+        if (s->nfree > 0) {
+            *out = s->free_conns[--s->nfree];
+            pthread_mutex_unlock(&s->mu);
+            if (PQstatus((*out)->c) != CONNECTION_OK) {
+                /* Server restarted or link dropped: start this slot afresh. */
+                conn_free(*out);
+                ih_err e = conn_new(s->conninfo, out);
+                if (e != IH_OK) {
+                    pthread_mutex_lock(&s->mu);
+                    s->ntotal--;
+                    pthread_cond_signal(&s->cv);
+                    pthread_mutex_unlock(&s->mu);
+                }
+                return e;
+            }
+            return IH_OK;
+        }
+        if (s->ntotal < s->max) {
+            s->ntotal++;
+            pthread_mutex_unlock(&s->mu);
+            ih_err e = conn_new(s->conninfo, out);
+            if (e != IH_OK) {
+                pthread_mutex_lock(&s->mu);
+                s->ntotal--;
+                pthread_cond_signal(&s->cv);
+                pthread_mutex_unlock(&s->mu);
+            }
+            return e;
+        }
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+}
+
+static void pool_put(pg_store *s, pg_conn *pc)
+{
+    pthread_mutex_lock(&s->mu);
+    s->free_conns[s->nfree++] = pc;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+static ih_err pg_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
+{
+    pg_conn *pc = ((pg_tx *)tx)->conn;
+    pg_stmt *s = stmt_cache_get(&pc->cache, sql);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        IH_CHECK_ALLOC(s);
+        s->sql = strdup(sql);
+        if (!s->sql) {
+            free(s);
+            return ih_fail(IH_E_NOMEM, "strdup");
+        }
+        s->conn = pc;
+        s->row = -1;
+        snprintf(s->name, sizeof s->name, "s%d", ++pc->next_name);
+        PGresult *r = PQprepare(pc->c, s->name, sql, 0, NULL);
+        ih_err e = PQresultStatus(r) == PGRES_COMMAND_OK ? IH_OK : map_result(pc->c, r, "prepare");
+        PQclear(r);
+        if (e == IH_OK) {
+            r = PQdescribePrepared(pc->c, s->name);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) e = map_result(pc->c, r, "describe");
+            else s->nparams = PQnparams(r);
+            PQclear(r);
+        }
+        if (e == IH_OK && s->nparams > MAX_PARAMS) e = ih_fail(IH_E_INTERNAL, "too many parameters");
+        if (e == IH_OK && stmt_cache_put(&pc->cache, sql, s->sql, s) != 0)
+            e = ih_fail(IH_E_NOMEM, "statement cache");
+        if (e != IH_OK) {
+            stmt_free(s);
+            return e;
+        }
+    } else {
+        stmt_clear_result(s);
+        stmt_clear_params(s);
+    }
+    s->base.tx = tx;
+    s->changes = 0;
+    for (int i = 0; i < MAX_COLS; i++) s->blobrow[i] = -1;
+    if (!s->in_tx) {
+        s->in_tx = true;
+        s->next_used = pc->used;
+        pc->used = s;
+    }
+    *out = &s->base;
+    return IH_OK;
+}
+
+static pg_stmt *param(ih_stmt *st, int idx)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    if (idx < 1 || idx > s->nparams) return NULL;
+    int i = idx - 1;
+    if (s->vals[i] && s->vals[i] != s->numbuf[i]) free(s->vals[i]);
+    s->vals[i] = NULL;
+    s->lens[i] = 0;
+    s->fmts[i] = 0;
+    return s;
+}
+
+static void pg_bind_int(ih_stmt *st, int idx, int64_t v)
+{
+    pg_stmt *s = param(st, idx);
+    if (!s) return;
+    snprintf(s->numbuf[idx - 1], sizeof s->numbuf[0], "%" PRId64, v);
+    s->vals[idx - 1] = s->numbuf[idx - 1];
+}
+
+static void pg_bind_text(ih_stmt *st, int idx, const char *v, size_t n)
+{
+    pg_stmt *s = param(st, idx);
+    if (!s) return;
+    char *c = malloc(n + 1);
+    if (!c) { /* leaves NULL bound: the statement will fail its constraints */
+        store_tx_fail(st->tx, ih_fail(IH_E_NOMEM, "bind"));
+        return;
+    }
+    memcpy(c, v, n);
+    c[n] = '\0';
+    s->vals[idx - 1] = c;
+}
+
+static void pg_bind_blob(ih_stmt *st, int idx, const void *p, size_t n)
+{
+    pg_stmt *s = param(st, idx);
+    if (!s) return;
+    char *c = malloc(n ? n : 1);
+    if (!c) {
+        store_tx_fail(st->tx, ih_fail(IH_E_NOMEM, "bind"));
+        return;
+    }
+    if (n) memcpy(c, p, n);
+    s->vals[idx - 1] = c;
+    s->lens[idx - 1] = (int)n;
+    s->fmts[idx - 1] = 1;
+}
+
+static void pg_bind_null(ih_stmt *st, int idx) { (void)param(st, idx); }
+
+static ih_err pg_step(ih_stmt *st, bool *row)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    if (!s->res) {
+        s->res = PQexecPrepared(s->conn->c, s->name, s->nparams, (const char *const *)s->vals,
+                                s->lens, s->fmts, 0);
+        ExecStatusType rs = PQresultStatus(s->res);
+        if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
+            s->nrows = rs == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;
+            const char *ct = PQcmdTuples(s->res);
+            s->changes = (ct && *ct) ? strtoll(ct, NULL, 10) : 0;
+            s->row = -1;
+        } else {
+            ih_err e = map_result(s->conn->c, s->res, "step");
+            stmt_clear_result(s);
+            return e;
+        }
+    }
+    if (s->row + 1 < s->nrows) {
+        s->row++;
+        *row = true;
+    } else {
+        s->row = s->nrows;
+        *row = false;
+    }
+    return IH_OK;
+}
+
+static int64_t pg_changes(ih_stmt *st) { return ((pg_stmt *)st)->changes; }
+
+static bool valid_cell(pg_stmt *s, int col)
+{
+    return s->res && s->row >= 0 && s->row < s->nrows && col >= 0 && col < PQnfields(s->res);
+}
+
+static bool pg_col_null(ih_stmt *st, int col)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    return !valid_cell(s, col) || PQgetisnull(s->res, s->row, col);
+}
+
+static int64_t pg_col_int(ih_stmt *st, int col)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    if (pg_col_null(st, col)) return 0;
+    const char *v = PQgetvalue(s->res, s->row, col);
+    if (v[0] == 't' && !v[1]) return 1;
+    if (v[0] == 'f' && !v[1]) return 0;
+    return strtoll(v, NULL, 10);
+}
+
+static const char *pg_col_text(ih_stmt *st, int col)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    if (pg_col_null(st, col)) return "";
+    return PQgetvalue(s->res, s->row, col);
+}
+
+static const uint8_t *pg_col_blob(ih_stmt *st, int col, size_t *n)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    *n = 0;
+    if (pg_col_null(st, col) || col >= MAX_COLS) return NULL;
+    if (s->blobrow[col] == s->row) {
+        *n = s->blobn[col];
+        return s->blob[col];
+    }
+    const char *v = PQgetvalue(s->res, s->row, col);
+    size_t len = (size_t)PQgetlength(s->res, s->row, col);
+    if (len < 2 || v[0] != '\\' || v[1] != 'x') return NULL;
+    size_t out = (len - 2) / 2;
+    if (out + 1 > s->blobcap[col]) {
+        uint8_t *p = realloc(s->blob[col], out + 1);
+        if (!p) return NULL;
+        s->blob[col] = p;
+        s->blobcap[col] = out + 1;
+    }
+    if (ih_hex_decode(v + 2, len - 2, s->blob[col], s->blobcap[col], NULL) != 0) return NULL;
+    s->blobrow[col] = s->row;
+    s->blobn[col] = out;
+    *n = out;
+    return s->blob[col];
+}
+
+static ih_err pg_exec_script(ih_tx *tx, const char *sql) { return conn_exec(((pg_tx *)tx)->conn, sql); }
+
+/* ---- transactions -------------------------------------------------------- */
+
+static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
+{
+    if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
+    ih_err e = IH_OK;
+    for (int attempt = 0; attempt < 5; attempt++) {
+        pg_conn *pc;
+        IH_TRY(pool_get(s, &pc));
+        pg_tx tx = {.base = {.store = &s->base, .write = write}, .conn = pc};
+        e = conn_exec(pc, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        if (e == IH_OK) {
+            ih_err_clear();
+            in_callback = true;
+            e = fn(&tx.base, arg);
+            in_callback = false;
+            if (e == IH_OK && tx.base.failed) e = tx.base.fail_code;
+            ih_err_text t;
+            ih_err_save(&t);
+            conn_end_tx(pc);
+            if (e == IH_OK) {
+                e = conn_exec(pc, "COMMIT");
+                if (e != IH_OK) ih_err_save(&t);
+            } else {
+                conn_exec(pc, "ROLLBACK");
+            }
+            ih_err_load(&t);
+        }
+        pool_put(s, pc);
+        if (e != IH_E_BUSY) break;
+        struct timespec ts = {0, (long)(1 + attempt * 3) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (write) atomic_fetch_add(e == IH_OK ? &s->base.write_txns : &s->base.write_failed, 1);
+    if (write && e == IH_OK) atomic_fetch_add(&s->base.batches, 1);
+    if (!write) atomic_fetch_add(&s->base.read_txns, 1);
+    return e;
+}
+
+static ih_err pg_write(ih_store *base, ih_tx_fn fn, void *arg) { return run_tx((pg_store *)base, true, fn, arg); }
+static ih_err pg_read(ih_store *base, ih_tx_fn fn, void *arg) { return run_tx((pg_store *)base, false, fn, arg); }
+
+static void pg_close(ih_store *base)
+{
+    pg_store *s = (pg_store *)base;
+    pthread_mutex_lock(&s->mu);
+    while (s->nfree < s->ntotal) pthread_cond_wait(&s->cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    for (int i = 0; i < s->nfree; i++) conn_free(s->free_conns[i]);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    free(s->free_conns);
+    free(s->conninfo);
+    free(s);
+}
+
+static const store_ops pg_ops = {
+    .write = pg_write,
+    .read = pg_read,
+    .close = pg_close,
+    .prepare = pg_prepare,
+    .bind_int = pg_bind_int,
+    .bind_text = pg_bind_text,
+    .bind_blob = pg_bind_blob,
+    .bind_null = pg_bind_null,
+    .step = pg_step,
+    .changes = pg_changes,
+    .col_null = pg_col_null,
+    .col_int = pg_col_int,
+    .col_text = pg_col_text,
+    .col_blob = pg_col_blob,
+    .exec_script = pg_exec_script,
+};
+
+ih_err store_pg_open(const ih_store_opts *o, ih_store **out)
+{
+    if (!o->pg_conninfo || !*o->pg_conninfo) return ih_fail(IH_E_CONFIG, "pg_url missing");
+    pg_store *s = calloc(1, sizeof *s);
+    IH_CHECK_ALLOC(s);
+    s->base.ops = &pg_ops;
+    s->base.kind = IH_STORE_PG;
+    s->max = o->pool_size > 0 ? o->pool_size : 8;
+    s->conninfo = strdup(o->pg_conninfo);
+    s->free_conns = calloc((size_t)s->max, sizeof *s->free_conns);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    if (!s->conninfo || !s->free_conns) {
+        pg_close(&s->base);
+        return ih_fail(IH_E_NOMEM, "pg store");
+    }
+    /* Connect once now so a wrong URL fails at startup, not at first use. */
+    pg_conn *pc;
+    ih_err e = conn_new(s->conninfo, &pc);
+    if (e != IH_OK) {
+        pg_close(&s->base);
+        return e;
+    }
+    s->ntotal = 1;
+    s->free_conns[s->nfree++] = pc;
+    *out = &s->base;
+    return IH_OK;
+}

@@ -1,0 +1,502 @@
+/* sqlite.c — SQLite backend: group-committing writer thread, reader pool.
+ *
+ * Writes: callers queue a job and wait.  The writer thread takes up to
+ * batch_max queued jobs, opens one BEGIN IMMEDIATE, runs each job inside
+ * its own SAVEPOINT (rolled back alone if it fails) and COMMITs once; with
+ * WAL and synchronous=FULL that is one fsync for the whole batch.  Only then
+ * are the batch's callers woken.  Reads take a query-only connection from a
+ * pool and run inside BEGIN ... COMMIT for a consistent snapshot.
+ */
+#include "store/stmt_cache.h"
+#include "store/store_impl.h"
+
+#include "core/log.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_PARAMS 64
+
+typedef struct sq_conn sq_conn;
+
+typedef struct sq_stmt {
+    struct ih_stmt base;
+    sqlite3_stmt *st;
+    char *sql;
+    int map[MAX_PARAMS + 1]; /* $k -> sqlite parameter index (0 = unused) */
+    int64_t changes;
+    bool in_tx;
+    struct sq_stmt *next_used;
+} sq_stmt;
+
+struct sq_conn {
+    sqlite3 *db;
+    stmt_cache cache;
+    sq_stmt *used; /* statements touched in the current transaction */
+};
+
+typedef struct sq_tx {
+    struct ih_tx base;
+    sq_conn *conn;
+} sq_tx;
+
+typedef struct job {
+    ih_tx_fn fn;
+    void *arg;
+    ih_err result;
+    ih_err_text text;
+    bool done;
+    pthread_cond_t cv;
+    struct job *next;
+} job;
+
+typedef struct sq_store {
+    struct ih_store base;
+    char *path;
+    int batch_max;
+    sq_conn writer;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* writer waits for jobs */
+    job *head, *tail;
+    bool stopping;
+    sq_conn *readers;
+    int nreaders;
+    int *free_readers;
+    int nfree;
+    pthread_cond_t reader_cv;
+} sq_store;
+
+static _Thread_local bool in_callback;
+
+/* ---- errors -------------------------------------------------------------- */
+
+static ih_err map_rc(sqlite3 *db, int rc, const char *what)
+{
+    ih_err e;
+    switch (rc & 0xff) {
+    case SQLITE_CONSTRAINT:
+        if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) e = IH_E_EXISTS;
+        else if (rc == SQLITE_CONSTRAINT_TRIGGER) e = IH_E_STORAGE;
+        else e = IH_E_CONFLICT;
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: e = IH_E_BUSY; break;
+    case SQLITE_NOMEM: e = IH_E_NOMEM; break;
+    default: e = IH_E_STORAGE;
+    }
+    return ih_fail(e, "sqlite %s: %s (%d)", what, db ? sqlite3_errmsg(db) : "", rc);
+}
+
+/* ---- connections --------------------------------------------------------- */
+
+static ih_err conn_open(sq_conn *c, const char *path, bool reader)
+{
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+                SQLITE_OPEN_EXRESCODE;
+    memset(c, 0, sizeof *c);
+    int rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+    if (rc != SQLITE_OK) {
+        ih_err e = map_rc(c->db, rc, "open");
+        sqlite3_close_v2(c->db);
+        c->db = NULL;
+        return e;
+    }
+    sqlite3_busy_timeout(c->db, 10000);
+    /* secure_delete: freed pages are zeroed (residual information, L3 8.1.4.10). */
+    const char *pragmas = reader ? "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;"
+                                 : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+                                   "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
+                                   "PRAGMA trusted_schema = OFF;";
+    char *msg = NULL;
+    rc = sqlite3_exec(c->db, pragmas, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        ih_err e = ih_fail(IH_E_STORAGE, "sqlite pragmas: %s", msg ? msg : "");
+        sqlite3_free(msg);
+        sqlite3_close_v2(c->db);
+        c->db = NULL;
+        return e;
+    }
+    return IH_OK;
+}
+
+static void conn_close(sq_conn *c)
+{
+    for (size_t i = 0; i < c->cache.cap; i++) {
+        sq_stmt *s = c->cache.slots[i].val;
+        if (!c->cache.slots[i].key || !s) continue;
+        sqlite3_finalize(s->st);
+        free(s->sql);
+        free(s);
+    }
+    free(c->cache.slots);
+    if (c->db) sqlite3_close_v2(c->db);
+    memset(c, 0, sizeof *c);
+}
+
+/* Reset every statement the transaction used, so no read stays open. */
+static void conn_end_tx(sq_conn *c)
+{
+    for (sq_stmt *s = c->used; s;) {
+        sq_stmt *n = s->next_used;
+        sqlite3_reset(s->st);
+        sqlite3_clear_bindings(s->st);
+        s->in_tx = false;
+        s->next_used = NULL;
+        s = n;
+    }
+    c->used = NULL;
+}
+
+static ih_err conn_exec(sq_conn *c, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(c->db, sql, NULL, NULL, &msg);
+    if (rc != SQLITE_OK) {
+        ih_err e = map_rc(c->db, rc, sql);
+        sqlite3_free(msg);
+        return e;
+    }
+    return IH_OK;
+}
+
+/* ---- statements ---------------------------------------------------------- */
+
+static ih_err sq_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
+{
+    sq_conn *c = ((sq_tx *)tx)->conn;
+    sq_stmt *s = stmt_cache_get(&c->cache, sql);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        IH_CHECK_ALLOC(s);
+        s->sql = strdup(sql);
+        if (!s->sql) {
+            free(s);
+            return ih_fail(IH_E_NOMEM, "strdup");
+        }
+        int rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st, NULL);
+        if (rc != SQLITE_OK) {
+            ih_err e = map_rc(c->db, rc, "prepare");
+            free(s->sql);
+            free(s);
+            return e;
+        }
+        int n = sqlite3_bind_parameter_count(s->st);
+        for (int i = 1; i <= n; i++) {
+            const char *name = sqlite3_bind_parameter_name(s->st, i);
+            int k = name && name[0] == '$' ? atoi(name + 1) : 0;
+            if (k < 1 || k > MAX_PARAMS) {
+                sqlite3_finalize(s->st);
+                free(s->sql);
+                free(s);
+                return ih_fail(IH_E_INTERNAL, "SQL must use $1..$%d placeholders: %.60s", MAX_PARAMS, sql);
+            }
+            s->map[k] = i;
+        }
+        if (stmt_cache_put(&c->cache, sql, s->sql, s) != 0) {
+            sqlite3_finalize(s->st);
+            free(s->sql);
+            free(s);
+            return ih_fail(IH_E_NOMEM, "statement cache");
+        }
+    } else {
+        sqlite3_reset(s->st);
+        sqlite3_clear_bindings(s->st);
+    }
+    s->base.tx = tx;
+    s->changes = 0;
+    if (!s->in_tx) {
+        s->in_tx = true;
+        s->next_used = c->used;
+        c->used = s;
+    }
+    *out = &s->base;
+    return IH_OK;
+}
+
+static int pidx(ih_stmt *st, int idx)
+{
+    sq_stmt *s = (sq_stmt *)st;
+    return (idx >= 1 && idx <= MAX_PARAMS) ? s->map[idx] : 0;
+}
+
+static void sq_bind_int(ih_stmt *st, int idx, int64_t v)
+{
+    int i = pidx(st, idx);
+    if (i) sqlite3_bind_int64(((sq_stmt *)st)->st, i, v);
+}
+
+static void sq_bind_text(ih_stmt *st, int idx, const char *v, size_t n)
+{
+    int i = pidx(st, idx);
+    if (i) sqlite3_bind_text64(((sq_stmt *)st)->st, i, v, n, SQLITE_TRANSIENT, SQLITE_UTF8);
+}
+
+static void sq_bind_blob(ih_stmt *st, int idx, const void *p, size_t n)
+{
+    int i = pidx(st, idx);
+    if (i) sqlite3_bind_blob64(((sq_stmt *)st)->st, i, n ? p : "", n, SQLITE_TRANSIENT);
+}
+
+static void sq_bind_null(ih_stmt *st, int idx)
+{
+    int i = pidx(st, idx);
+    if (i) sqlite3_bind_null(((sq_stmt *)st)->st, i);
+}
+
+static ih_err sq_step(ih_stmt *st, bool *row)
+{
+    sq_stmt *s = (sq_stmt *)st;
+    int rc = sqlite3_step(s->st);
+    if (rc == SQLITE_ROW) {
+        *row = true;
+        return IH_OK;
+    }
+    *row = false;
+    sqlite3 *db = sqlite3_db_handle(s->st);
+    if (rc == SQLITE_DONE) {
+        s->changes = sqlite3_changes64(db);
+        return IH_OK;
+    }
+    rc = sqlite3_extended_errcode(db);
+    ih_err e = map_rc(db, rc, "step");
+    sqlite3_reset(s->st);
+    return e;
+}
+
+static int64_t sq_changes(ih_stmt *st) { return ((sq_stmt *)st)->changes; }
+static bool sq_col_null(ih_stmt *st, int col) { return sqlite3_column_type(((sq_stmt *)st)->st, col) == SQLITE_NULL; }
+static int64_t sq_col_int(ih_stmt *st, int col) { return sqlite3_column_int64(((sq_stmt *)st)->st, col); }
+
+static const char *sq_col_text(ih_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(((sq_stmt *)st)->st, col);
+    return t ? (const char *)t : "";
+}
+
+static const uint8_t *sq_col_blob(ih_stmt *st, int col, size_t *n)
+{
+    sqlite3_stmt *s = ((sq_stmt *)st)->st;
+    const uint8_t *p = sqlite3_column_blob(s, col);
+    *n = (size_t)sqlite3_column_bytes(s, col);
+    return p;
+}
+
+static ih_err sq_exec_script(ih_tx *tx, const char *sql) { return conn_exec(((sq_tx *)tx)->conn, sql); }
+
+/* ---- writer -------------------------------------------------------------- */
+
+static void run_job(sq_store *s, job *j)
+{
+    sq_tx tx = {.base = {.store = &s->base, .write = true}, .conn = &s->writer};
+    ih_err e = conn_exec(&s->writer, "SAVEPOINT job");
+    if (e == IH_OK) {
+        ih_err_clear();
+        in_callback = true;
+        e = j->fn(&tx.base, j->arg);
+        in_callback = false;
+        if (e == IH_OK && tx.base.failed) e = tx.base.fail_code;
+        ih_err_save(&j->text);
+        conn_end_tx(&s->writer);
+        if (e != IH_OK) conn_exec(&s->writer, "ROLLBACK TO job");
+        if (conn_exec(&s->writer, "RELEASE job") != IH_OK && e == IH_OK) e = IH_E_STORAGE;
+    } else {
+        ih_err_save(&j->text);
+    }
+    j->result = e;
+}
+
+static void *writer_main(void *arg)
+{
+    sq_store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        while (!s->head && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
+        if (!s->head && s->stopping) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        job *batch = s->head, *last = batch;
+        int n = 1;
+        while (last->next && n < s->batch_max) {
+            last = last->next;
+            n++;
+        }
+        s->head = last->next;
+        if (!s->head) s->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->mu);
+
+        ih_err begin = conn_exec(&s->writer, "BEGIN IMMEDIATE");
+        ih_err_text begin_text;
+        ih_err_save(&begin_text);
+        if (begin == IH_OK) {
+            for (job *j = batch; j; j = j->next) run_job(s, j);
+            ih_err c = conn_exec(&s->writer, "COMMIT");
+            if (c != IH_OK) {
+                ih_err_text t;
+                ih_err_save(&t);
+                conn_exec(&s->writer, "ROLLBACK");
+                for (job *j = batch; j; j = j->next)
+                    if (j->result == IH_OK) {
+                        j->result = c;
+                        j->text = t;
+                    }
+                ih_log(IH_LOG_ERROR, "store.commit_failed", "detail", t.detail, NULL);
+            }
+        } else {
+            for (job *j = batch; j; j = j->next) {
+                j->result = begin;
+                j->text = begin_text;
+            }
+        }
+        atomic_fetch_add(&s->base.batches, 1);
+        pthread_mutex_lock(&s->mu);
+        for (job *j = batch; j;) {
+            job *next = j->next; /* j lives on its caller's stack */
+            atomic_fetch_add(j->result == IH_OK ? &s->base.write_txns : &s->base.write_failed, 1);
+            j->done = true;
+            pthread_cond_signal(&j->cv);
+            j = next;
+        }
+        pthread_mutex_unlock(&s->mu);
+    }
+    return NULL;
+}
+
+static ih_err sq_write(ih_store *base, ih_tx_fn fn, void *arg)
+{
+    sq_store *s = (sq_store *)base;
+    if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
+    job j = {.fn = fn, .arg = arg};
+    pthread_cond_init(&j.cv, NULL);
+    pthread_mutex_lock(&s->mu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->mu);
+        pthread_cond_destroy(&j.cv);
+        return ih_fail(IH_E_UNAVAILABLE, "store is closing");
+    }
+    if (s->tail) s->tail->next = &j;
+    else s->head = &j;
+    s->tail = &j;
+    pthread_cond_signal(&s->cv);
+    while (!j.done) pthread_cond_wait(&j.cv, &s->mu);
+    pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&j.cv);
+    ih_err_load(&j.text);
+    return j.result;
+}
+
+/* ---- readers ------------------------------------------------------------- */
+
+static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
+{
+    sq_store *s = (sq_store *)base;
+    if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
+    pthread_mutex_lock(&s->mu);
+    while (s->nfree == 0) pthread_cond_wait(&s->reader_cv, &s->mu);
+    int idx = s->free_readers[--s->nfree];
+    pthread_mutex_unlock(&s->mu);
+
+    sq_conn *c = &s->readers[idx];
+    sq_tx tx = {.base = {.store = base, .write = false}, .conn = c};
+    ih_err e = conn_exec(c, "BEGIN");
+    if (e == IH_OK) {
+        in_callback = true;
+        e = fn(&tx.base, arg);
+        in_callback = false;
+        if (e == IH_OK && tx.base.failed) e = tx.base.fail_code;
+        ih_err_text t;
+        ih_err_save(&t);
+        conn_end_tx(c);
+        conn_exec(c, "COMMIT");
+        ih_err_load(&t);
+    }
+    atomic_fetch_add(&s->base.read_txns, 1);
+    pthread_mutex_lock(&s->mu);
+    s->free_readers[s->nfree++] = idx;
+    pthread_cond_signal(&s->reader_cv);
+    pthread_mutex_unlock(&s->mu);
+    return e;
+}
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+static void sq_close(ih_store *base)
+{
+    sq_store *s = (sq_store *)base;
+    pthread_mutex_lock(&s->mu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    for (int i = 0; i < s->nreaders; i++) conn_close(&s->readers[i]);
+    conn_close(&s->writer);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    pthread_cond_destroy(&s->reader_cv);
+    free(s->readers);
+    free(s->free_readers);
+    free(s->path);
+    free(s);
+}
+
+static const store_ops sqlite_ops = {
+    .write = sq_write,
+    .read = sq_read,
+    .close = sq_close,
+    .prepare = sq_prepare,
+    .bind_int = sq_bind_int,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .bind_null = sq_bind_null,
+    .step = sq_step,
+    .changes = sq_changes,
+    .col_null = sq_col_null,
+    .col_int = sq_col_int,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .exec_script = sq_exec_script,
+};
+
+ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out)
+{
+    if (!o->sqlite_path || !*o->sqlite_path) return ih_fail(IH_E_CONFIG, "sqlite path missing");
+    if (sqlite3_threadsafe() == 0) return ih_fail(IH_E_INTERNAL, "SQLite built without threads");
+    sq_store *s = calloc(1, sizeof *s);
+    IH_CHECK_ALLOC(s);
+    s->base.ops = &sqlite_ops;
+    s->base.kind = IH_STORE_SQLITE;
+    s->batch_max = o->batch_max > 0 ? o->batch_max : 256;
+    s->nreaders = o->pool_size > 0 ? o->pool_size : 4;
+    s->path = strdup(o->sqlite_path);
+    s->readers = calloc((size_t)s->nreaders, sizeof *s->readers);
+    s->free_readers = calloc((size_t)s->nreaders, sizeof *s->free_readers);
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    pthread_cond_init(&s->reader_cv, NULL);
+    ih_err e = IH_OK;
+    if (!s->path || !s->readers || !s->free_readers) e = ih_fail(IH_E_NOMEM, "sqlite store");
+    /* The writer opens first: it creates the file and switches it to WAL. */
+    if (e == IH_OK) e = conn_open(&s->writer, s->path, false);
+    for (int i = 0; e == IH_OK && i < s->nreaders; i++) {
+        e = conn_open(&s->readers[i], s->path, true);
+        s->free_readers[s->nfree++] = i;
+    }
+    if (e == IH_OK && pthread_create(&s->thread, NULL, writer_main, s) != 0)
+        e = ih_fail(IH_E_INTERNAL, "cannot start the writer thread");
+    if (e != IH_OK) {
+        for (int i = 0; i < s->nreaders; i++) conn_close(&s->readers[i]);
+        conn_close(&s->writer);
+        free(s->readers);
+        free(s->free_readers);
+        free(s->path);
+        free(s);
+        return e;
+    }
+    *out = &s->base;
+    return IH_OK;
+}

@@ -1,0 +1,109 @@
+/* store.h — one storage interface over SQLite (embedded) and PostgreSQL.
+ *
+ * Work is done in transactions: the caller passes a callback that runs
+ * statements through the ih_tx it is given.
+ *   ih_store_write()  the callback's writes commit atomically, durably
+ *                     (fsync) and before the call returns — or not at all.
+ *   ih_store_read()   a consistent read-only snapshot.
+ * SQL is written once with $1..$n placeholders and bound parameters only;
+ * never concatenate values into SQL.  Schema DDL is written in SQLite's
+ * dialect and translated for PostgreSQL by the migration runner.
+ *
+ * Rules for callbacks:
+ *   - no side effects outside the transaction (PostgreSQL may retry a
+ *     callback on a serialization failure; SQLite runs it on the writer
+ *     thread inside a group-commit batch);
+ *   - a failed statement fails the whole transaction: every later statement
+ *     returns the same error and the callback's work is rolled back;
+ *   - never call ih_store_write/read from inside a callback.
+ *
+ * SQLite: one writer thread takes queued write transactions in batches,
+ * wraps each in a savepoint (so one failing callback does not affect its
+ * batch-mates) and commits the batch with one fsync (WAL, synchronous=FULL).
+ * Reads use a pool of query-only connections.
+ * PostgreSQL: a pool of libpq connections; each transaction takes one.
+ */
+#ifndef IH_STORE_STORE_H
+#define IH_STORE_STORE_H
+
+#include "core/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ih_store ih_store;
+typedef struct ih_tx ih_tx;
+typedef struct ih_stmt ih_stmt;
+
+typedef enum { IH_STORE_SQLITE, IH_STORE_PG } ih_store_kind;
+
+typedef struct ih_store_opts {
+    ih_store_kind kind;
+    const char *sqlite_path; /* SQLite: database file */
+    const char *pg_conninfo; /* PostgreSQL: libpq URI or key=value string */
+    int pool_size;           /* read connections / pooled connections */
+    int batch_max;           /* SQLite: callbacks per group commit */
+} ih_store_opts;
+
+typedef struct ih_store_stats {
+    uint64_t write_txns;   /* callbacks committed */
+    uint64_t write_failed; /* callbacks rolled back */
+    uint64_t batches;      /* commits (SQLite: group commits) */
+    uint64_t read_txns;
+} ih_store_stats;
+
+ih_err ih_store_open(const ih_store_opts *o, ih_store **out);
+/* Waits for queued writes to finish, then closes every connection. */
+void ih_store_close(ih_store *s);
+ih_store_kind ih_store_kind_of(const ih_store *s);
+void ih_store_get_stats(ih_store *s, ih_store_stats *out);
+
+typedef ih_err (*ih_tx_fn)(ih_tx *tx, void *arg);
+ih_err ih_store_write(ih_store *s, ih_tx_fn fn, void *arg);
+ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg);
+
+bool ih_tx_is_pg(const ih_tx *tx);
+bool ih_tx_is_write(const ih_tx *tx);
+
+/* Prepare (or fetch from the connection's cache) a statement.  `sql` should
+ * be a string literal: the cache is keyed by its address and text.  The
+ * statement is valid until the next prepare of the same SQL or the end of
+ * the transaction. */
+ih_err ih_tx_prepare(ih_tx *tx, const char *sql, ih_stmt **out);
+
+/* Bind parameter $idx (1-based).  Text and blob data are copied. */
+void ih_stmt_int(ih_stmt *st, int idx, int64_t v);
+void ih_stmt_text(ih_stmt *st, int idx, const char *s); /* NULL binds NULL */
+void ih_stmt_textn(ih_stmt *st, int idx, const char *s, size_t n);
+void ih_stmt_blob(ih_stmt *st, int idx, const void *p, size_t n); /* NULL binds NULL */
+void ih_stmt_null(ih_stmt *st, int idx);
+
+/* Advance: IH_OK with *row true (a row is available) or false (done). */
+ih_err ih_stmt_step(ih_stmt *st, bool *row);
+/* Run a statement that returns no rows (or ignore them). */
+ih_err ih_stmt_exec(ih_stmt *st);
+/* Rows changed by the last INSERT/UPDATE/DELETE run through this statement. */
+int64_t ih_stmt_changes(ih_stmt *st);
+
+/* Column accessors for the current row (0-based). */
+bool ih_col_null(ih_stmt *st, int col);
+int64_t ih_col_int(ih_stmt *st, int col);
+const char *ih_col_text(ih_stmt *st, int col); /* "" for NULL; valid until next step */
+const uint8_t *ih_col_blob(ih_stmt *st, int col, size_t *n);
+
+/* Next id for `name` (a table), allocated in this transaction. */
+ih_err ih_tx_next_id(ih_tx *tx, const char *name, int64_t *id);
+
+/* Migrations: applied in version order, each in its own transaction. */
+typedef struct ih_migration {
+    int version;
+    const char *name;
+    const char *sql;    /* SQLite dialect; translated for PostgreSQL */
+    const char *pg_sql; /* PostgreSQL text when translation is not enough */
+} ih_migration;
+ih_err ih_store_migrate(ih_store *s, const ih_migration *m, size_t n);
+/* Highest applied migration version (0 for an empty database). */
+ih_err ih_store_version(ih_store *s, int *version);
+
+#endif

@@ -1,0 +1,61 @@
+/* store_impl.h — the contract between store.c and a backend (internal).
+ *
+ * A backend embeds `struct ih_store` as the first member of its store,
+ * `struct ih_tx` of its transaction and `struct ih_stmt` of its statement,
+ * and fills a store_ops table.  store.c owns the shared semantics: a failed
+ * statement poisons the transaction (tx->failed), statistics, id allocation
+ * and migrations.
+ */
+#ifndef IH_STORE_IMPL_H
+#define IH_STORE_IMPL_H
+
+#include "store/store.h"
+
+#include <stdatomic.h>
+
+typedef struct store_ops {
+    ih_err (*write)(ih_store *s, ih_tx_fn fn, void *arg);
+    ih_err (*read)(ih_store *s, ih_tx_fn fn, void *arg);
+    void (*close)(ih_store *s);
+    ih_err (*prepare)(ih_tx *tx, const char *sql, ih_stmt **out);
+    void (*bind_int)(ih_stmt *st, int idx, int64_t v);
+    void (*bind_text)(ih_stmt *st, int idx, const char *s, size_t n);
+    void (*bind_blob)(ih_stmt *st, int idx, const void *p, size_t n);
+    void (*bind_null)(ih_stmt *st, int idx);
+    ih_err (*step)(ih_stmt *st, bool *row);
+    int64_t (*changes)(ih_stmt *st);
+    bool (*col_null)(ih_stmt *st, int col);
+    int64_t (*col_int)(ih_stmt *st, int col);
+    const char *(*col_text)(ih_stmt *st, int col);
+    const uint8_t *(*col_blob)(ih_stmt *st, int col, size_t *n);
+    ih_err (*exec_script)(ih_tx *tx, const char *sql);
+} store_ops;
+
+struct ih_store {
+    const store_ops *ops;
+    ih_store_kind kind;
+    _Atomic uint64_t write_txns, write_failed, batches, read_txns;
+};
+
+struct ih_tx {
+    ih_store *store;
+    bool write;
+    bool failed;
+    ih_err fail_code;
+};
+
+struct ih_stmt {
+    ih_tx *tx;
+};
+
+/* Mark tx failed with e (first failure wins) and return e. */
+ih_err store_tx_fail(ih_tx *tx, ih_err e);
+
+ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out);
+ih_err store_pg_open(const ih_store_opts *o, ih_store **out);
+
+/* Translate SQLite DDL to PostgreSQL (INTEGER->BIGINT, BLOB->BYTEA,
+ * WITHOUT ROWID dropped).  Caller frees. */
+char *store_translate_ddl(const char *sql);
+
+#endif
