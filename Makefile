@@ -31,8 +31,13 @@ else ifeq ($(MODE),san)
   OUT := build/san
   MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
   MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(MODE),fuzz)
+  OUT := build/fuzz
+  CC := clang
+  MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+  MODE_LDFLAGS := -fsanitize=fuzzer,address,undefined
 else
-  $(error MODE must be release or san)
+  $(error MODE must be release, san or fuzz)
 endif
 
 CFLAGS_ALL = $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
@@ -45,7 +50,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 
-.PHONY: all bins tests run test bench fuzz clean deps deps-test deps-bench format
+.PHONY: all bins tests fuzzers benches run test bench fuzz clean deps deps-test deps-bench format
 
 all:
 	@scripts/deps.sh build
@@ -60,20 +65,38 @@ $(OUT)/obj/%.o: src/%.c
 
 $(OUT)/libihos.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@ar rcs $@ $^
 
 $(OUT)/ihosd: $(OUT)/obj/app/ihosd_main.o $(OUT)/libihos.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(OUT)/ihos: $(OUT)/obj/app/ihos_main.o $(OUT)/libihos.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
+	@echo "LD $@"
+	@$(CC) $(LDFLAGS_ALL) -o $@ $^ $(LIBS)
 
 $(OUT)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(OUT)/libihos.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(OUT)/libihos.a \
+	@echo "LD $@"
+	@$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(OUT)/libihos.a \
 	    $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
 
 tests: $(TEST_BIN) $(OUT)/ihosd $(OUT)/ihos
+
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst fuzz/%.c,$(OUT)/%,$(FUZZ_SRC))
+$(OUT)/fuzz_%: fuzz/fuzz_%.c $(OUT)/libihos.a
+	@echo "LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(OUT)/libihos.a $(LIBS)
+fuzzers: $(FUZZ_BIN)
+
+BENCH_SRC := $(wildcard bench/*_bench.c)
+BENCH_BIN := $(patsubst bench/%.c,$(OUT)/bench/%,$(BENCH_SRC))
+$(OUT)/bench/%: bench/%.c $(OUT)/libihos.a
+	@mkdir -p $(dir $@)
+	@echo "LD $@"
+	@$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(OUT)/libihos.a $(LIBS)
+benches: $(BENCH_BIN)
 
 run:
 	@scripts/deps.sh build
@@ -87,13 +110,13 @@ test:
 
 bench:
 	@scripts/deps.sh bench
-	@$(MAKE) --no-print-directory bins
+	@$(MAKE) --no-print-directory bins benches
 	@bench/run.sh
 
 FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/deps.sh test
-	@fuzz/run.sh $(FUZZ_SECONDS)
+	@fuzz/run.sh fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build

@@ -26,7 +26,7 @@ ih_err ih_buf_reserve(ih_buf *b, size_t extra);
 ih_err ih_buf_append(ih_buf *b, const void *data, size_t n);
 ih_err ih_buf_puts(ih_buf *b, const char *s);
 ih_err ih_buf_printf(ih_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-ih_err ih_buf_vprintf(ih_buf *b, const char *fmt, va_list ap);
+ih_err ih_buf_vprintf(ih_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Append s as the body of a JSON string (no quotes), escaping as RFC 8259. */
 ih_err ih_buf_json_escape(ih_buf *b, const char *s, size_t n);
 /* Append s escaped for HTML text and attribute values. */

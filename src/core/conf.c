@@ -2,6 +2,7 @@
 #include "core/conf.h"
 
 #include "core/buf.h"
+#include "core/fsutil.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -10,6 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* Longest line (without its newline) we hand to inih: Debian's build reads
+ * into a 200-byte buffer (line, '\n', NUL). */
+#define MAX_LINE_CHARS 197
 
 typedef enum { K_STR, K_INT, K_BOOL, K_ENUM } ktype;
 
@@ -61,6 +66,7 @@ typedef struct {
     ih_conf *c;
     bool seen[NKEYS];
     char msg[512];
+    int too_long_line; /* first line longer than inih's buffer, 0 if none */
 } parse_ctx;
 
 static bool enum_ok(const char *values, const char *v)
@@ -86,10 +92,12 @@ static int set_value(const key *k, ih_conf *c, const char *v, char *msg, size_t 
             return -1;
         }
         /* fall through */
-    case K_STR:
-        if (strlen(v) >= k->size) {
-            snprintf(msg, n, "[%s] %s: value longer than %zu characters", k->section, k->name,
-                     k->size - 1);
+    case K_STR: {
+        /* The value must fit its rendered line "name = value" too. */
+        size_t cap = k->size - 1, fit = MAX_LINE_CHARS - strlen(k->name) - 3;
+        if (fit < cap) cap = fit;
+        if (strlen(v) > cap) {
+            snprintf(msg, n, "[%s] %s: value longer than %zu characters", k->section, k->name, cap);
             return -1;
         }
         for (const char *p = v; *p; p++)
@@ -99,6 +107,7 @@ static int set_value(const key *k, ih_conf *c, const char *v, char *msg, size_t 
             }
         memcpy(field, v, strlen(v) + 1);
         return 0;
+    }
     case K_INT: {
         char *end;
         errno = 0;
@@ -146,22 +155,35 @@ static int handler(void *user, const char *section, const char *name, const char
     return 0;
 }
 
+/* Feeds inih one line at a time.  Debian's inih reads into a fixed buffer
+ * (`num` bytes) whatever ini_max_line says, and would split a longer line,
+ * parsing its tail as a line of its own — a value's tail could then become
+ * a key.  So a line that does not fit is refused here, never split. */
 typedef struct {
     const char *p;
+    int line;
+    parse_ctx *ctx;
 } str_reader;
 
 static char *read_line(char *str, int num, void *stream)
 {
     str_reader *r = stream;
-    if (!*r->p || num < 2) return NULL;
-    int i = 0;
-    while (i < num - 1 && r->p[i] && r->p[i] != '\n') i++;
-    if (r->p[i] == '\n' && i < num - 1) i++;
-    memcpy(str, r->p, (size_t)i);
-    str[i] = '\0';
-    r->p += i;
+    if (!*r->p || num < 4) return NULL;
+    size_t len = strcspn(r->p, "\n");
+    r->line++;
+    if (len > MAX_LINE_CHARS || len > (size_t)num - 3) {
+        if (!r->ctx->too_long_line) r->ctx->too_long_line = r->line;
+        r->p += len + (r->p[len] == '\n');
+        memcpy(str, "\x01\n", 3); /* a syntax error on this line stops the parse */
+        return str;
+    }
+    size_t take = len + (r->p[len] == '\n');
+    memcpy(str, r->p, take);
+    str[take] = '\0';
+    r->p += take;
     return str;
 }
+
 
 static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n)
 {
@@ -172,6 +194,10 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
     if (rc == -2) {
         snprintf(err, n, "%s: out of memory", name);
         return ih_fail(IH_E_NOMEM, "%s", err);
+    }
+    if (p->too_long_line && (rc == 0 || rc >= p->too_long_line)) {
+        snprintf(err, n, "%s:%d: line longer than %d characters", name, p->too_long_line, MAX_LINE_CHARS);
+        return ih_fail(IH_E_CONFIG, "%s", err);
     }
     if (rc > 0) {
         snprintf(err, n, "%s:%d: %s", name, rc, p->msg[0] ? p->msg : "syntax error (expected [section] or key = value)");
@@ -197,25 +223,32 @@ static void parser_setup(void)
     ini_stop_on_first_error = true;
     ini_allow_inline_comments = false; /* values may contain ';' */
     ini_allow_multiline = false;
-    ini_use_stack = false;
-    ini_max_line = 4096;
     ini_allow_no_value = false;
 }
 
 ih_err ih_conf_load(const char *path, ih_conf *c, char *err, size_t n)
 {
-    parse_ctx p = {.c = c};
-    ih_conf_defaults(c);
-    parser_setup();
-    errno = 0;
-    int rc = ini_parse(path, handler, &p);
-    return finish(&p, rc, path, err, n);
+    ih_buf text = IH_BUF_INIT;
+    ih_err e = ih_file_read(path, 1 << 20, &text);
+    if (e != IH_OK) {
+        snprintf(err, n, "%s: cannot read: %s", path, ih_err_detail());
+        ih_buf_free(&text);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (memchr(text.p ? text.p : "", '\0', text.len)) {
+        snprintf(err, n, "%s: contains a NUL byte", path);
+        ih_buf_free(&text);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    e = ih_conf_parse_string(text.p ? text.p : "", path, c, err, n);
+    ih_buf_wipe(&text);
+    return e;
 }
 
 ih_err ih_conf_parse_string(const char *text, const char *name, ih_conf *c, char *err, size_t n)
 {
     parse_ctx p = {.c = c};
-    str_reader r = {text};
+    str_reader r = {text, 0, &p};
     ih_conf_defaults(c);
     parser_setup();
     int rc = ini_parse_stream(read_line, &r, handler, &p);

@@ -144,9 +144,9 @@ ih_err ih_json_money(json_t *obj, const char *field, bool required, int64_t *fen
     int64_t whole = 0, frac = 0;
     int fd = 0, wd = 0;
     const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++, wd++) whole = whole * 10 + (*p - '0');
+    for (; *p >= '0' && *p <= '9' && wd <= 9; p++, wd++) whole = whole * 10 + (*p - '0');
     if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++, fd++) frac = frac * 10 + (*p - '0');
+        for (p++; *p >= '0' && *p <= '9' && fd <= 2; p++, fd++) frac = frac * 10 + (*p - '0');
     if (*p || wd == 0 || wd > 9 || fd > 2)
         return ih_reject(IH_E_INVALID, field, "Field '%s' must be an amount like \"12.50\".", field);
     if (fd == 1) frac *= 10;

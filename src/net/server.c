@@ -34,6 +34,7 @@ typedef struct conn {
     bool peeked;
     bool shut;             /* sweeper already shut it down */
     _Atomic bool busy;     /* a worker owns it right now */
+    _Atomic bool receiving; /* part of a request has arrived */
     _Atomic int64_t deadline; /* monotonic ms */
     ih_http http;
     size_t in_off, in_len;
@@ -270,6 +271,7 @@ static bool answer(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
     ih_metrics_request(resp->status,
                        (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
     ih_http_reset(&c->http);
+    atomic_store(&c->receiving, false);
     if (!ok || !keep) {
         close_conn(s, c, ok);
         return false;
@@ -325,8 +327,10 @@ static void serve(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
     }
     for (;;) {
         if (c->in_off < c->in_len) {
-            if (!c->http.started)
+            if (!c->http.started) {
                 atomic_store(&c->deadline, ih_mono_ms() + s->o.request_timeout_ms);
+                atomic_store(&c->receiving, true);
+            }
             size_t used;
             ih_http_status st = ih_http_feed(&c->http, c->in + c->in_off, c->in_len - c->in_off, &used);
             c->in_off += used;
@@ -406,11 +410,14 @@ static void *sweeper_main(void *arg)
         bool draining = atomic_load(&s->draining);
         for (conn *c = s->conns; c; c = c->next) {
             if (c->shut || atomic_load(&c->busy)) continue;
-            if (draining || atomic_load(&c->deadline) < now) {
+            /* Draining closes idle connections; one that is receiving a
+             * request is in flight and keeps its own deadline. */
+            bool idle = !atomic_load(&c->receiving);
+            if ((draining && idle) || atomic_load(&c->deadline) < now) {
                 /* The owning worker sees EOF and closes it. */
                 shutdown(c->fd, SHUT_RDWR);
                 c->shut = true;
-                if (!draining) ih_metrics_inc(IH_M_CONN_TIMEOUT);
+                if (!(draining && idle)) ih_metrics_inc(IH_M_CONN_TIMEOUT);
             }
         }
     }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# run.sh — benchmarks with their baselines, printed side by side.
+#   BENCH_SECONDS (default 10) per measurement.  Everything listens on
+#   127.0.0.1 and stops by itself.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${BENCH_SECONDS:-10}
+tmp=$(mktemp -d /tmp/ihos-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rss_kb() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
+wrk_run() { # url -> "rps p50 p99"
+  wrk -t2 -c64 -d"${secs}s" --latency "$1" 2>&1 | awk '
+    /Requests\/sec/ {rps=$2}
+    /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
+    END {print rps, p50, p99}'
+}
+
+echo "ihos benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+
+# ---- /healthz over TLS keep-alive vs nginx --------------------------------
+build/ihos init "$tmp/inst" --listen 127.0.0.1:0 >/dev/null
+port=$(free_port)
+build/ihosd --dir "$tmp/inst" --listen "127.0.0.1:$port" 2>"$tmp/ihosd.log" &
+ihosd=$!; pids+=("$ihosd")
+for _ in $(seq 50); do grep -q server.started "$tmp/ihosd.log" 2>/dev/null && break; sleep 0.1; done
+sleep 0.5
+idle=$(rss_kb "$ihosd" VmRSS)
+read -r rps p50 p99 < <(wrk_run "https://127.0.0.1:$port/healthz")
+peak=$(rss_kb "$ihosd" VmHWM)
+
+nport=$(free_port)
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx/nginx.conf" <<NGX
+worker_processes $(nproc); daemon off; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $tmp/nginx; proxy_temp_path $tmp/nginx; fastcgi_temp_path $tmp/nginx;
+  uwsgi_temp_path $tmp/nginx; scgi_temp_path $tmp/nginx;
+  server {
+    listen 127.0.0.1:$nport ssl;
+    ssl_certificate $tmp/inst/keys/tls.crt; ssl_certificate_key $tmp/inst/keys/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    location / { default_type application/json; return 200 '{"status":"ok"}'; }
+  }
+}
+NGX
+nginx -c "$tmp/nginx/nginx.conf" &
+pids+=($!)
+sleep 1
+read -r nrps np50 np99 < <(wrk_run "https://127.0.0.1:$nport/healthz")
+
+echo "GET /healthz, TLS keep-alive, wrk -t2 -c64 -d${secs}s (same ECDSA P-256 certificate)"
+printf "  %-10s %10s req/s   p50 %-8s p99 %-8s\n" ihosd "$rps" "$p50" "$p99"
+printf "  %-10s %10s req/s   p50 %-8s p99 %-8s\n" nginx "$nrps" "$np50" "$np99"
+awk -v a="$rps" -v b="$nrps" 'BEGIN {printf "  ihosd / nginx: %.0f%% (target >= 50%%)\n", 100*a/b}'
+echo "  ihosd RSS: idle $((idle/1024)) MB (target <= 20 MB), peak under load $((peak/1024)) MB"
+echo
+
+# ---- store group commit ---------------------------------------------------
+mkdir -p "$tmp/store"
+build/bench/store_bench "$tmp/store" "$secs"

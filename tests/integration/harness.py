@@ -1,0 +1,253 @@
+"""harness.py — start real ihosd instances on 127.0.0.1 and talk HTTPS to them.
+
+Only the Python standard library.  IHOS_BIN points at the build to test
+(make test uses the sanitizer build); IHOS_TEST_PG at the throwaway
+PostgreSQL cluster that make test starts.  Every server listens on
+127.0.0.1 with port 0 (the kernel picks a free port), and is stopped at the
+end of its test; a sanitizer report in its log fails the test.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+BIN = os.environ.get("IHOS_BIN") or os.path.join(os.path.dirname(__file__), "..", "..", "build", "san")
+IHOS = os.path.join(BIN, "ihos")
+IHOSD = os.path.join(BIN, "ihosd")
+PG = os.environ.get("IHOS_TEST_PG", "")
+
+
+def run_ihos(*args, check=True, input=None, timeout=120):
+    """Run the CLI; returns CompletedProcess (text)."""
+    p = subprocess.run([IHOS, *args], capture_output=True, text=True, input=input, timeout=timeout)
+    if check and p.returncode != 0:
+        raise AssertionError(f"ihos {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
+    return p
+
+
+_pg_counter = [0]
+
+
+def pg_create_db():
+    """A fresh database on the test cluster; returns its conninfo."""
+    if not PG:
+        raise AssertionError("PostgreSQL tests need IHOS_TEST_PG (set by 'make test')")
+    _pg_counter[0] += 1
+    name = f"it_{os.getpid()}_{_pg_counter[0]}"
+    psql(f"CREATE DATABASE {name}")
+    return re.sub(r"dbname=\S+", f"dbname={name}", PG)
+
+
+def psql(sql, conninfo=None):
+    p = subprocess.run(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", conninfo or PG, "-c", sql],
+                       capture_output=True, text=True, timeout=60)
+    if p.returncode != 0:
+        raise AssertionError(f"psql failed: {p.stderr.strip()}")
+    return p.stdout.strip()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body.decode("utf-8"))
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:200]!r}>"
+
+
+class Instance:
+    """One instance directory plus, once started, one ihosd process."""
+
+    def __init__(self, tmp, name="inst", suite="intl", store="sqlite", pg_url=None, demo=False, extra=()):
+        self.dir = os.path.join(tmp, name)
+        args = ["init", self.dir, "--suite", suite, "--store", store, "--listen", "127.0.0.1:0"]
+        if pg_url:
+            args += ["--pg-url", pg_url]
+        if demo:
+            args.append("--demo")
+        args += list(extra)
+        self.init_output = run_ihos(*args)
+        self.proc = None
+        self.port = None
+        self.log_lines = []
+        self._log_thread = None
+
+    # -- configuration ------------------------------------------------------
+    def path(self, *parts):
+        return os.path.join(self.dir, *parts)
+
+    def set_conf(self, section, key, value):
+        """Set (or add) key in [section] of ihos.conf."""
+        p = self.path("ihos.conf")
+        lines = open(p).read().splitlines()
+        out, cur, done = [], None, False
+        for line in lines:
+            m = re.match(r"\[(\w+)\]", line)
+            if m:
+                if cur == section and not done:
+                    out.append(f"{key} = {value}")
+                    done = True
+                cur = m.group(1)
+            elif cur == section and re.match(rf"{re.escape(key)}\s*=", line):
+                line = f"{key} = {value}"
+                done = True
+            out.append(line)
+        if not done:
+            if cur != section:
+                out.append(f"[{section}]")
+            out.append(f"{key} = {value}")
+        with open(p, "w") as f:
+            f.write("\n".join(out) + "\n")
+
+    # -- process ------------------------------------------------------------
+    def start(self, timeout=20, env=None):
+        e = dict(os.environ)
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen([IHOSD, "--dir", self.dir, "--listen", "127.0.0.1:0"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=e)
+        started = threading.Event()
+
+        def reader():
+            for line in self.proc.stderr:
+                self.log_lines.append(line.rstrip("\n"))
+                if '"event":"server.started"' in line:
+                    m = re.search(r'"url":"https://127\.0\.0\.1:(\d+)"', line)
+                    if m:
+                        self.port = int(m.group(1))
+                    started.set()
+
+        self._log_thread = threading.Thread(target=reader, daemon=True)
+        self._log_thread.start()
+        deadline = time.time() + timeout
+        while time.time() < deadline and not started.is_set():
+            if self.proc.poll() is not None:
+                break
+            started.wait(0.05)
+        if not started.is_set() or not self.port:
+            self.kill()
+            raise AssertionError("ihosd did not start:\n" + "\n".join(self.log_lines[-30:]))
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stop the server; returns its exit status.  Fails on sanitizer reports."""
+        if not self.proc:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("ihosd did not stop within %ds" % timeout)
+        if self._log_thread:
+            self._log_thread.join(5)
+        self.proc = None
+        self.check_log()
+        return rc
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self._log_thread:
+            self._log_thread.join(5)
+        self.proc = None
+
+    def check_log(self):
+        bad = [l for l in self.log_lines if "ERROR: AddressSanitizer" in l or "runtime error:" in l
+               or "ERROR: LeakSanitizer" in l]
+        if bad:
+            raise AssertionError("sanitizer report in ihosd log:\n" + "\n".join(self.log_lines[-60:]))
+
+    def events(self, name):
+        out = []
+        for l in self.log_lines:
+            if f'"event":"{name}"' in l:
+                try:
+                    out.append(json.loads(l))
+                except ValueError:
+                    pass
+        return out
+
+    # -- HTTPS --------------------------------------------------------------
+    def ssl_context(self, **kw):
+        ctx = ssl.create_default_context(cafile=self.path("keys", "tls.crt"))
+        for k, v in kw.items():
+            setattr(ctx, k, v)
+        return ctx
+
+    def connection(self, timeout=30):
+        return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.ssl_context())
+
+    def request(self, method, path, body=None, headers=None, conn=None, token=None, raw_body=None):
+        own = conn is None
+        c = conn or self.connection()
+        h = dict(headers or {})
+        data = None
+        if raw_body is not None:
+            data = raw_body
+        elif body is not None:
+            data = json.dumps(body).encode()
+            h.setdefault("Content-Type", "application/json")
+        if token:
+            h["Authorization"] = "Bearer " + token
+        c.request(method, path, body=data, headers=h)
+        r = c.getresponse()
+        resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        if own:
+            c.close()
+        return resp
+
+    def raw_tls_socket(self, timeout=10, **ctxkw):
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return self.ssl_context(**ctxkw).wrap_socket(s, server_hostname="127.0.0.1")
+
+
+class IhosTestCase(unittest.TestCase):
+    """Gives each test a temp dir and stops every instance it started."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="ihos-it-")
+        self.instances = []
+
+    def tearDown(self):
+        errors = []
+        for inst in self.instances:
+            try:
+                inst.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        if errors:
+            raise AssertionError("\n".join(errors))
+
+    def instance(self, *a, **kw):
+        inst = Instance(self.tmp, *a, **kw)
+        self.instances.append(inst)
+        return inst
+
+    def assertError(self, resp, status, code):
+        self.assertEqual(resp.status, status, resp)
+        self.assertEqual(resp.header("content-type"), "application/json")
+        err = resp.json()["error"]
+        self.assertEqual(err["code"], code, resp)
+        self.assertTrue(err["message"])
+        return err

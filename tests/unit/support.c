@@ -1,0 +1,135 @@
+/* support.c — see support.h. */
+#include "support.h"
+
+#include "core/err.h"
+
+#include <ftw.h>
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *t_tempdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/ihos-test-XXXXXX", base && *base ? base : "/tmp");
+    char *d = mkdtemp(tmpl);
+    assert_non_null(d);
+    return strdup(d);
+}
+
+static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(p);
+}
+
+void t_rmtree(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
+
+static int db_counter;
+
+static PGconn *admin_conn(void)
+{
+    const char *ci = getenv("IHOS_TEST_PG");
+    if (!ci || !*ci) return NULL;
+    PGconn *c = PQconnectdb(ci);
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "cannot connect to the test cluster: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return NULL;
+    }
+    return c;
+}
+
+char *t_pg_create_db(void)
+{
+    PGconn *c = admin_conn();
+    if (!c) return NULL;
+    char name[64], sql[128];
+    snprintf(name, sizeof name, "t_%d_%d", (int)getpid(), ++db_counter);
+    snprintf(sql, sizeof sql, "CREATE DATABASE %s", name);
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok) fprintf(stderr, "CREATE DATABASE failed: %s", PQerrorMessage(c));
+    PQclear(r);
+    PQfinish(c);
+    if (!ok) return NULL;
+    const char *ci = getenv("IHOS_TEST_PG");
+    size_t n = strlen(ci) + 64;
+    char *out = malloc(n);
+    snprintf(out, n, "%s dbname=%s", ci, name);
+    return out;
+}
+
+void t_pg_drop_db(const char *conninfo)
+{
+    const char *p = strstr(conninfo, "dbname=t_");
+    PGconn *c = admin_conn();
+    if (!c || !p) {
+        if (c) PQfinish(c);
+        return;
+    }
+    char sql[160];
+    snprintf(sql, sizeof sql, "DROP DATABASE IF EXISTS %s WITH (FORCE)", p + 7);
+    PQclear(PQexec(c, sql));
+    PQfinish(c);
+}
+
+typedef struct {
+    ih_store_kind kind;
+    char *dir;
+    char *conninfo;
+} store_ctx;
+
+ih_store *t_store_open(ih_store_kind kind, const ih_migration *m, size_t n, void **ctx)
+{
+    store_ctx *sc = calloc(1, sizeof *sc);
+    sc->kind = kind;
+    ih_store_opts o = {.kind = kind, .pool_size = 8, .batch_max = 256};
+    char path[600];
+    if (kind == IH_STORE_SQLITE) {
+        sc->dir = t_tempdir();
+        snprintf(path, sizeof path, "%s/test.db", sc->dir);
+        o.sqlite_path = path;
+    } else {
+        sc->conninfo = t_pg_create_db();
+        if (!sc->conninfo) {
+            free(sc);
+            fail_msg("PostgreSQL tests need IHOS_TEST_PG (set by 'make test')");
+        }
+        o.pg_conninfo = sc->conninfo;
+    }
+    ih_store *s = NULL;
+    T_OK(ih_store_open(&o, &s));
+    if (m) T_OK(ih_store_migrate(s, m, n));
+    *ctx = sc;
+    return s;
+}
+
+void t_store_close(ih_store *s, void *ctx)
+{
+    store_ctx *sc = ctx;
+    ih_store_close(s);
+    if (sc->dir) {
+        t_rmtree(sc->dir);
+        free(sc->dir);
+    }
+    if (sc->conninfo) {
+        t_pg_drop_db(sc->conninfo);
+        free(sc->conninfo);
+    }
+    free(sc);
+}
+
+const char *t_store_location(void *ctx)
+{
+    store_ctx *sc = ctx;
+    static char path[600];
+    if (sc->conninfo) return sc->conninfo;
+    snprintf(path, sizeof path, "%s/test.db", sc->dir);
+    return path;
+}

@@ -1,0 +1,219 @@
+/* test_core.c — config, JSON validation, encoders, error envelope. */
+#include "support.h"
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/conf.h"
+#include "core/json.h"
+#include "net/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char good_conf[] = "[instance]\nname = t\nsuite = gm\n[store]\nbackend = sqlite\n";
+
+static void t_conf_defaults_and_values(void **state)
+{
+    (void)state;
+    ih_conf c;
+    char err[256] = "";
+    T_OK(ih_conf_parse_string(good_conf, "x.conf", &c, err, sizeof err));
+    assert_string_equal(c.suite, "gm");
+    assert_string_equal(c.listen, "127.0.0.1:8443");
+    assert_int_equal(c.workers, 16);
+    assert_int_equal(c.max_body, 1048576);
+    assert_false(c.demo);
+}
+
+static void expect_conf_error(const char *text, const char *want)
+{
+    ih_conf c;
+    char err[256] = "";
+    assert_int_equal(ih_conf_parse_string(text, "ihos.conf", &c, err, sizeof err), IH_E_CONFIG);
+    if (!strstr(err, want)) fail_msg("config error '%s' does not contain '%s'", err, want);
+}
+
+static void t_conf_errors_name_the_line(void **state)
+{
+    (void)state;
+    expect_conf_error("[instance]\nname = t\nsuite = intl\ncolour = blue\n[store]\nbackend = sqlite\n",
+                      "ihos.conf:4: unknown key 'colour' in section [instance]");
+    expect_conf_error("[instance]\nname = t\nsuite = rot13\n[store]\nbackend = sqlite\n",
+                      "ihos.conf:3: [instance] suite: 'rot13' is not one of intl|gm");
+    expect_conf_error("[instance]\nname = t\nsuite = intl\n[server]\nworkers = many\n[store]\nbackend = sqlite\n",
+                      "ihos.conf:5: [server] workers: must be an integer from 1 to 256");
+    expect_conf_error("[instance]\nname = t\nsuite = intl\n[server]\nworkers = 0\n[store]\nbackend = sqlite\n",
+                      "ihos.conf:5:");
+    expect_conf_error("[instance]\nname = t\nsuite = intl\n[instance]\nsuite = gm\n[store]\nbackend = sqlite\n",
+                      "ihos.conf:5: [instance] suite: set twice");
+    expect_conf_error("[instance]\nname = t\n[store]\nbackend = sqlite\n",
+                      "ihos.conf: missing required key 'suite' in section [instance]");
+    expect_conf_error("[instance]\nname = t\nsuite = intl\n[store]\nbackend = postgres\n",
+                      "needs pg_url");
+    expect_conf_error("[instance]\nname = t\nsuite = intl\njust some words\n", "ihos.conf:4: syntax error");
+    expect_conf_error("[instance]\nname = t\nsuite = intl\ndemo = maybe\n[store]\nbackend = sqlite\n",
+                      "ihos.conf:4: [instance] demo: must be true or false");
+    /* A line too long for the parser is refused, never split: its tail
+     * ("workers = 1") must not become a key of its own. */
+    char longline[1024];
+    char pad[300];
+    memset(pad, 'x', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    snprintf(longline, sizeof longline,
+             "[instance]\nname = t\nsuite = intl\n[store]\nbackend = sqlite\nsqlite_path = %s\nworkers = 1\n", pad);
+    expect_conf_error(longline, "ihos.conf:6: line longer than");
+}
+
+static void t_conf_render_roundtrip(void **state)
+{
+    (void)state;
+    ih_conf c, d;
+    char err[256];
+    ih_conf_defaults(&c);
+    snprintf(c.name, sizeof c.name, "round;trip");
+    c.workers = 7;
+    c.demo = true;
+    char *text;
+    T_OK(ih_conf_render(&c, &text));
+    T_OK(ih_conf_parse_string(text, "r.conf", &d, err, sizeof err));
+    free(text);
+    assert_string_equal(d.name, "round;trip"); /* ';' is not an inline comment */
+    assert_int_equal(d.workers, 7);
+    assert_true(d.demo);
+}
+
+static void t_json_body_entry_point(void **state)
+{
+    (void)state;
+    json_t *j = NULL;
+    assert_int_equal(ih_json_parse_object("{\"a\":1", 6, &j), IH_E_MALFORMED_JSON);
+    assert_int_equal(ih_json_parse_object("[1]", 3, &j), IH_E_MALFORMED_JSON);
+    assert_int_equal(ih_json_parse_object("{\"a\":1,\"a\":2}", 13, &j), IH_E_MALFORMED_JSON);
+    assert_int_equal(ih_json_parse_object("", 0, &j), IH_E_MALFORMED_JSON);
+    const char body[] = "{\"name\":\"\xe5\xbc\xa0\xe4\xb8\x89\",\"age\":7,\"ok\":true,\"fee\":\"12.5\",\"x\":null}";
+    T_OK(ih_json_parse_object(body, sizeof body - 1, &j));
+    const char *name;
+    T_OK(ih_json_str(j, "name", true, 1, 2, IH_TEXT_LINE, &name)); /* 2 characters, 6 bytes */
+    assert_int_equal(ih_json_str(j, "name", true, 3, 10, IH_TEXT_LINE, &name), IH_E_INVALID);
+    assert_string_equal(ih_err_field(), "name");
+    int64_t age = 0, fen = 0;
+    T_OK(ih_json_int(j, "age", true, 0, 150, &age));
+    assert_int_equal(age, 7);
+    assert_int_equal(ih_json_int(j, "age", true, 10, 150, &age), IH_E_INVALID);
+    assert_int_equal(ih_json_int(j, "name", true, 0, 1, &age), IH_E_INVALID);
+    T_OK(ih_json_money(j, "fee", true, &fen));
+    assert_int_equal(fen, 1250);
+    assert_int_equal(ih_json_str(j, "missing", true, 0, 5, 0, &name), IH_E_INVALID);
+    assert_string_equal(ih_err_public(), "Field 'missing' is required.");
+    T_OK(ih_json_str(j, "x", false, 0, 5, 0, &name)); /* null = absent */
+    assert_null(name);
+    static const char *const allowed[] = {"name", "age", "ok", "fee", NULL};
+    assert_int_equal(ih_json_only(j, allowed), IH_E_INVALID);
+    assert_string_equal(ih_err_field(), "x");
+    json_decref(j);
+
+    T_OK(ih_json_parse_object("{\"t\":\"a\\u0001b\"}", 16, &j));
+    assert_int_equal(ih_json_str(j, "t", true, 0, 10, IH_TEXT_MULTILINE, &name), IH_E_INVALID);
+    json_decref(j);
+}
+
+static void t_money_forms(void **state)
+{
+    (void)state;
+    const char *bad[] = {"{\"m\":\"1.234\"}", "{\"m\":\"-1\"}", "{\"m\":\"abc\"}", "{\"m\":1.5}", "{\"m\":\".5\"}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *j;
+        int64_t fen;
+        T_OK(ih_json_parse_object(bad[i], strlen(bad[i]), &j));
+        assert_int_equal(ih_json_money(j, "m", true, &fen), IH_E_INVALID);
+        json_decref(j);
+    }
+}
+
+static void t_encoders(void **state)
+{
+    (void)state;
+    uint8_t in[] = {0x00, 0xff, 0x10, 0xab};
+    char hex[9];
+    ih_hex_encode(in, 4, hex, 0);
+    assert_string_equal(hex, "00ff10ab");
+    uint8_t back[4];
+    size_t n;
+    assert_int_equal(ih_hex_decode("00FF10aB", 8, back, 4, &n), 0);
+    assert_memory_equal(back, in, 4);
+    assert_int_equal(ih_hex_decode("0g", 2, back, 4, &n), -1);
+    char b64[16];
+    ih_b64_encode((const uint8_t *)"ab", 2, b64);
+    assert_string_equal(b64, "YWI=");
+    uint8_t dec[8];
+    assert_int_equal(ih_b64_decode("YWI=", 4, dec, sizeof dec), 2);
+    assert_memory_equal(dec, "ab", 2);
+    assert_int_equal(ih_b64_decode("YW!=", 4, dec, sizeof dec), -1);
+    ih_b64url_encode((const uint8_t *)"\xfb\xff", 2, b64);
+    assert_string_equal(b64, "-_8");
+    ih_buf b = IH_BUF_INIT;
+    ih_buf_json_escape(&b, "a\"b\\c\n\x01", 7);
+    assert_string_equal(b.p, "a\\\"b\\\\c\\n\\u0001");
+    ih_buf_reset(&b);
+    ih_buf_html_escape(&b, "<script>alert('x')</script>&\"");
+    assert_string_equal(b.p, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;");
+    ih_buf_free(&b);
+}
+
+static void t_time_formats(void **state)
+{
+    (void)state;
+    char s[32];
+    ih_time_iso(INT64_C(1718185594026), s, sizeof s);
+    assert_string_equal(s, "2024-06-12T09:46:34.026Z");
+    ih_time_beijing(INT64_C(1718185594026), s, sizeof s);
+    assert_string_equal(s, "2024-06-12 17:46:34");
+    int64_t ms;
+    assert_int_equal(ih_date_parse("2024-02-29", &ms), 0);
+    assert_int_equal(ih_date_parse("2023-02-29", &ms), -1);
+    assert_int_equal(ih_date_parse("2024-13-01", &ms), -1);
+    assert_int_equal(ih_time_parse_iso("2024-06-12T09:46:34.026Z", &ms), 0);
+    assert_true(ms == INT64_C(1718185594026));
+    assert_int_equal(ih_time_parse_iso("2024-06-12 09:46:34", &ms), -1);
+}
+
+static void t_error_envelope(void **state)
+{
+    (void)state;
+    ih_resp r;
+    ih_resp_init(&r);
+    ih_err_clear();
+    ih_resp_error(&r, IH_E_NOT_FOUND);
+    assert_int_equal(r.status, 404);
+    assert_string_equal(r.body.p, "{\"error\":{\"code\":\"not_found\",\"message\":\"No such resource.\"}}");
+    /* An operator detail never reaches the client... */
+    ih_fail(IH_E_STORAGE, "SELECT * FROM secret_table at /var/lib/x");
+    ih_resp_error(&r, IH_E_STORAGE);
+    assert_null(strstr(r.body.p, "secret_table"));
+    assert_null(strstr(r.body.p, "/var/lib"));
+    assert_int_equal(r.status, 500);
+    /* ...a public message and field do. */
+    ih_reject(IH_E_INVALID, "phone", "Field 'phone' must be 11 digits.");
+    ih_resp_error(&r, IH_E_INVALID);
+    assert_string_equal(r.body.p, "{\"error\":{\"code\":\"invalid_field\",\"message\":\"Field 'phone' must be "
+                                  "11 digits.\",\"field\":\"phone\"}}");
+    /* Every code has a stable snake_case name and an HTTP status. */
+    for (int e = 1; e < IH_E__COUNT; e++) {
+        const char *n = ih_err_name((ih_err)e);
+        for (const char *p = n; *p; p++) assert_true((*p >= 'a' && *p <= 'z') || *p == '_');
+        assert_true(ih_err_http_status((ih_err)e) >= 400);
+    }
+    ih_resp_free(&r);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_conf_defaults_and_values), cmocka_unit_test(t_conf_errors_name_the_line),
+        cmocka_unit_test(t_conf_render_roundtrip), cmocka_unit_test(t_json_body_entry_point),
+        cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders),
+        cmocka_unit_test(t_time_formats), cmocka_unit_test(t_error_envelope),
+    };
+    return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}

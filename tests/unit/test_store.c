@@ -1,0 +1,427 @@
+/* test_store.c — the store contract, run against SQLite and PostgreSQL. */
+#include "support.h"
+
+#include "core/err.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const ih_migration mig[] = {
+    {1, "items",
+     "CREATE TABLE item (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, data BLOB, n INTEGER);",
+     NULL},
+    {2, "log", "CREATE TABLE event (id INTEGER PRIMARY KEY, item INTEGER NOT NULL, what TEXT NOT NULL);",
+     NULL},
+};
+
+typedef struct {
+    ih_store *s;
+    void *ctx;
+    ih_store_kind kind;
+} fixture;
+
+static int setup_sqlite(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->kind = IH_STORE_SQLITE;
+    f->s = t_store_open(f->kind, mig, 2, &f->ctx);
+    *state = f;
+    return 0;
+}
+
+static int setup_pg(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    f->kind = IH_STORE_PG;
+    f->s = t_store_open(f->kind, mig, 2, &f->ctx);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    t_store_close(f->s, f->ctx);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ------------------------------------------------------------- */
+
+typedef struct {
+    const char *name;
+    const void *data;
+    size_t len;
+    int64_t n;
+    int64_t id;
+    bool fail_after;
+} insert_arg;
+
+static ih_err insert_fn(ih_tx *tx, void *arg)
+{
+    insert_arg *a = arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_next_id(tx, "item", &a->id));
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO item(id, name, data, n) VALUES ($1, $2, $3, $4)", &st));
+    ih_stmt_int(st, 1, a->id);
+    ih_stmt_text(st, 2, a->name);
+    ih_stmt_blob(st, 3, a->data, a->len);
+    ih_stmt_int(st, 4, a->n);
+    IH_TRY(ih_stmt_exec(st));
+    if (a->fail_after) return ih_reject(IH_E_INVALID, "name", "refused '%s' after inserting it", a->name);
+    return IH_OK;
+}
+
+static ih_err insert(ih_store *s, const char *name, int64_t n)
+{
+    insert_arg a = {.name = name, .n = n};
+    return ih_store_write(s, insert_fn, &a);
+}
+
+typedef struct {
+    int64_t count;
+} count_arg;
+
+static ih_err count_fn(ih_tx *tx, void *arg)
+{
+    count_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT count(*) FROM item", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    a->count = row ? ih_col_int(st, 0) : -1;
+    return IH_OK;
+}
+
+static int64_t count_items(ih_store *s)
+{
+    count_arg a = {0};
+    T_OK(ih_store_read(s, count_fn, &a));
+    return a.count;
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void t_migrations_idempotent(void **state)
+{
+    fixture *f = *state;
+    int v = 0;
+    T_OK(ih_store_version(f->s, &v));
+    assert_int_equal(v, 2);
+    T_OK(ih_store_migrate(f->s, mig, 2)); /* nothing to do the second time */
+    T_OK(ih_store_version(f->s, &v));
+    assert_int_equal(v, 2);
+}
+
+static void t_commit_visible(void **state)
+{
+    fixture *f = *state;
+    int64_t before = count_items(f->s);
+    T_OK(insert(f->s, "commit-visible", 1));
+    assert_int_equal(count_items(f->s), before + 1);
+}
+
+static void t_callback_error_rolls_back(void **state)
+{
+    fixture *f = *state;
+    int64_t before = count_items(f->s);
+    insert_arg a = {.name = "rolled-back", .fail_after = true};
+    ih_err_clear();
+    ih_err e = ih_store_write(f->s, insert_fn, &a);
+    assert_int_equal(e, IH_E_INVALID);
+    /* The message set inside the callback reaches the caller's thread. */
+    assert_string_equal(ih_err_field(), "name");
+    assert_non_null(strstr(ih_err_public(), "rolled-back"));
+    assert_int_equal(count_items(f->s), before);
+}
+
+static ih_err dup_then_continue(ih_tx *tx, void *arg)
+{
+    (void)arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO item(id, name) VALUES ($1, $2)", &st));
+    ih_stmt_int(st, 1, 900001);
+    ih_stmt_text(st, 2, "poison-first");
+    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO item(id, name) VALUES ($1, $2)", &st));
+    ih_stmt_int(st, 1, 900002);
+    ih_stmt_text(st, 2, "poison-first"); /* unique violation */
+    ih_err e = ih_stmt_exec(st);
+    assert_int_equal(e, IH_E_EXISTS);
+    /* Ignoring the error does not help: the transaction is poisoned. */
+    ih_err e2 = ih_tx_prepare(tx, "SELECT 1", &st);
+    assert_int_equal(e2, IH_E_EXISTS);
+    return IH_OK;
+}
+
+static void t_failed_statement_poisons_tx(void **state)
+{
+    fixture *f = *state;
+    int64_t before = count_items(f->s);
+    ih_err e = ih_store_write(f->s, dup_then_continue, NULL);
+    assert_int_equal(e, IH_E_EXISTS);
+    assert_int_equal(count_items(f->s), before); /* the first insert is gone too */
+}
+
+typedef struct {
+    int64_t id;
+    uint8_t blob[300];
+    size_t bloblen;
+    char text[64];
+    int64_t n;
+    bool data_null;
+} fetch_arg;
+
+static ih_err fetch_fn(ih_tx *tx, void *arg)
+{
+    fetch_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT name, data, n FROM item WHERE id = $1", &st));
+    ih_stmt_int(st, 1, a->id);
+    IH_TRY(ih_stmt_step(st, &row));
+    if (!row) return ih_fail(IH_E_NOT_FOUND, "item %lld", (long long)a->id);
+    snprintf(a->text, sizeof a->text, "%s", ih_col_text(st, 0));
+    a->data_null = ih_col_null(st, 1);
+    const uint8_t *b = ih_col_blob(st, 1, &a->bloblen);
+    if (b && a->bloblen <= sizeof a->blob) memcpy(a->blob, b, a->bloblen);
+    a->n = ih_col_int(st, 2);
+    IH_TRY(ih_stmt_step(st, &row));
+    assert_false(row);
+    return IH_OK;
+}
+
+static void t_value_roundtrip(void **state)
+{
+    fixture *f = *state;
+    uint8_t blob[256];
+    for (int i = 0; i < 256; i++) blob[i] = (uint8_t)i; /* includes NUL and 0xff */
+    insert_arg a = {.name = "张三 roundtrip \xe2\x9c\x93", .data = blob, .len = sizeof blob,
+                    .n = INT64_C(-9007199254740993)};
+    T_OK(ih_store_write(f->s, insert_fn, &a));
+    fetch_arg r = {.id = a.id};
+    T_OK(ih_store_read(f->s, fetch_fn, &r));
+    assert_string_equal(r.text, a.name);
+    assert_int_equal(r.bloblen, sizeof blob);
+    assert_memory_equal(r.blob, blob, sizeof blob);
+    assert_true(r.n == a.n);
+
+    insert_arg nul = {.name = "null-blob", .n = 0};
+    T_OK(ih_store_write(f->s, insert_fn, &nul));
+    fetch_arg r2 = {.id = nul.id};
+    T_OK(ih_store_read(f->s, fetch_fn, &r2));
+    assert_true(r2.data_null);
+    assert_int_equal(r2.bloblen, 0);
+}
+
+static void t_ids_increase(void **state)
+{
+    fixture *f = *state;
+    insert_arg a = {.name = "id-a"}, b = {.name = "id-b"};
+    T_OK(ih_store_write(f->s, insert_fn, &a));
+    T_OK(ih_store_write(f->s, insert_fn, &b));
+    assert_true(b.id > a.id);
+}
+
+typedef struct {
+    int64_t changed;
+} upd_arg;
+
+static ih_err update_fn(ih_tx *tx, void *arg)
+{
+    upd_arg *a = arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "UPDATE item SET n = n + 1 WHERE name LIKE $1", &st));
+    ih_stmt_text(st, 1, "chg-%");
+    IH_TRY(ih_stmt_exec(st));
+    a->changed = ih_stmt_changes(st);
+    return IH_OK;
+}
+
+static void t_changes_counted(void **state)
+{
+    fixture *f = *state;
+    T_OK(insert(f->s, "chg-1", 0));
+    T_OK(insert(f->s, "chg-2", 0));
+    T_OK(insert(f->s, "chg-3", 0));
+    upd_arg a = {0};
+    T_OK(ih_store_write(f->s, update_fn, &a));
+    assert_int_equal(a.changed, 3);
+}
+
+static ih_err nested_fn(ih_tx *tx, void *arg)
+{
+    (void)tx;
+    fixture *f = arg;
+    assert_int_equal(ih_store_write(f->s, count_fn, &(count_arg){0}), IH_E_INTERNAL);
+    return IH_OK;
+}
+
+static void t_nested_refused(void **state)
+{
+    fixture *f = *state;
+    T_OK(ih_store_write(f->s, nested_fn, f));
+}
+
+typedef struct {
+    ih_store *s;
+    const char *prefix;
+    int thread;
+    int per_thread;
+    int failures_wanted; /* every k-th write fails on purpose (0 = none) */
+    int ok, failed;
+} worker_arg;
+
+static void *writer_thread(void *p)
+{
+    worker_arg *w = p;
+    for (int i = 0; i < w->per_thread; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s-%d-%d", w->prefix, w->thread, i);
+        insert_arg a = {.name = name, .n = i,
+                        .fail_after = w->failures_wanted && i % w->failures_wanted == 0};
+        ih_err e = ih_store_write(w->s, insert_fn, &a);
+        if (e == IH_OK) w->ok++;
+        else w->failed++;
+    }
+    return NULL;
+}
+
+static void run_concurrent(fixture *f, const char *prefix, int threads, int per, int fail_every, int *ok,
+                           int *failed)
+{
+    pthread_t th[64];
+    worker_arg w[64];
+    for (int t = 0; t < threads; t++) {
+        w[t] = (worker_arg){.s = f->s, .prefix = prefix, .thread = t, .per_thread = per, .failures_wanted = fail_every};
+        pthread_create(&th[t], NULL, writer_thread, &w[t]);
+    }
+    *ok = *failed = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(th[t], NULL);
+        *ok += w[t].ok;
+        *failed += w[t].failed;
+    }
+}
+
+static void t_concurrent_writes_group_commit(void **state)
+{
+    fixture *f = *state;
+    int64_t before = count_items(f->s);
+    ih_store_stats s0, s1;
+    ih_store_get_stats(f->s, &s0);
+    int ok, failed;
+    run_concurrent(f, "conc", 64, 20, 0, &ok, &failed);
+    ih_store_get_stats(f->s, &s1);
+    assert_int_equal(ok, 64 * 20);
+    assert_int_equal(failed, 0);
+    assert_int_equal(count_items(f->s), before + 64 * 20);
+    if (f->kind == IH_STORE_SQLITE) {
+        /* 1280 durable writes from 64 threads must share commits. */
+        uint64_t commits = s1.batches - s0.batches;
+        print_message("      sqlite: %d writes in %llu commits\n", ok, (unsigned long long)commits);
+        assert_true(commits < (uint64_t)ok);
+    }
+}
+
+static void t_failing_batch_mates_are_isolated(void **state)
+{
+    fixture *f = *state;
+    int64_t before = count_items(f->s);
+    int ok, failed;
+    /* Every 3rd write fails after inserting; its batch-mates must commit. */
+    run_concurrent(f, "mates", 32, 12, 3, &ok, &failed);
+    assert_int_equal(failed, 32 * 4);
+    assert_int_equal(ok, 32 * 8);
+    assert_int_equal(count_items(f->s), before + ok);
+}
+
+static void t_ddl_translation(void **state)
+{
+    (void)state;
+    extern char *store_translate_ddl(const char *sql);
+    char *t = store_translate_ddl("CREATE TABLE x (id INTEGER PRIMARY KEY, b BLOB, s TEXT DEFAULT "
+                                  "'INTEGER BLOB') WITHOUT ROWID;");
+    assert_string_equal(t, "CREATE TABLE x (id BIGINT PRIMARY KEY, b BYTEA, s TEXT DEFAULT "
+                           "'INTEGER BLOB') ;");
+    free(t);
+}
+
+/* Durability: a child process writes and reports each acknowledged id on
+ * its stdout; we SIGKILL it mid-stream; every acknowledged row must be
+ * there afterwards.  The child is this binary re-executed, so it has its own
+ * store (and writer thread) rather than a forked copy of ours. */
+static int durability_child(const char *kind, const char *where)
+{
+    ih_store_opts o = {.pool_size = 2, .batch_max = 64};
+    o.kind = strcmp(kind, "pg") ? IH_STORE_SQLITE : IH_STORE_PG;
+    if (o.kind == IH_STORE_PG) o.pg_conninfo = where;
+    else o.sqlite_path = where;
+    ih_store *s;
+    if (ih_store_open(&o, &s) != IH_OK) return 3;
+    for (int i = 0;; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "durable-%d-%d", (int)getpid(), i);
+        insert_arg a = {.name = name, .n = i};
+        if (ih_store_write(s, insert_fn, &a) != IH_OK) return 4;
+        if (write(1, &a.id, sizeof a.id) != sizeof a.id) return 5;
+    }
+}
+
+static void t_acknowledged_writes_survive_kill(void **state)
+{
+    fixture *f = *state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        close(fds[1]);
+        execl("/proc/self/exe", "test_store", "--durability-child",
+              f->kind == IH_STORE_PG ? "pg" : "sqlite", t_store_location(f->ctx), (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    static int64_t acked[100000];
+    int n = 0;
+    while (n < 300 && read(fds[0], &acked[n], sizeof acked[0]) == sizeof acked[0]) n++;
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    /* Acknowledgements already in the pipe were acknowledged before the kill. */
+    while (n < 100000 && read(fds[0], &acked[n], sizeof acked[0]) == sizeof acked[0]) n++;
+    close(fds[0]);
+    assert_true(WIFSIGNALED(st));
+    assert_true(n >= 300);
+    for (int i = 0; i < n; i++) {
+        fetch_arg r = {.id = acked[i]};
+        T_OK(ih_store_read(f->s, fetch_fn, &r));
+    }
+    print_message("      %d acknowledged writes all present after SIGKILL\n", n);
+}
+
+#define STORE_TESTS                                                                                \
+    cmocka_unit_test(t_migrations_idempotent), cmocka_unit_test(t_commit_visible),                 \
+        cmocka_unit_test(t_callback_error_rolls_back), cmocka_unit_test(t_failed_statement_poisons_tx), \
+        cmocka_unit_test(t_value_roundtrip), cmocka_unit_test(t_ids_increase),                      \
+        cmocka_unit_test(t_changes_counted), cmocka_unit_test(t_nested_refused),                    \
+        cmocka_unit_test(t_concurrent_writes_group_commit),                                         \
+        cmocka_unit_test(t_failing_batch_mates_are_isolated),                                       \
+        cmocka_unit_test(t_acknowledged_writes_survive_kill)
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && !strcmp(argv[1], "--durability-child")) return durability_child(argv[2], argv[3]);
+    const struct CMUnitTest sqlite_tests[] = {STORE_TESTS, cmocka_unit_test(t_ddl_translation)};
+    const struct CMUnitTest pg_tests[] = {STORE_TESTS};
+    int rc = cmocka_run_group_tests_name("store/sqlite", sqlite_tests, setup_sqlite, teardown);
+    rc += cmocka_run_group_tests_name("store/postgres", pg_tests, setup_pg, teardown);
+    return rc;
+}
