@@ -18,6 +18,7 @@ export TMPDIR="$tmp"
 
 failed=()
 for t in "$B"/tests/test_*; do
+  [[ -x "$t" && "$t" != *.d ]] || continue
   echo "== unit: $(basename "$t")"
   "$t" || failed+=("$(basename "$t")")
 done

@@ -95,7 +95,8 @@ class Instance:
     def set_conf(self, section, key, value):
         """Set (or add) key in [section] of ihos.conf."""
         p = self.path("ihos.conf")
-        lines = open(p).read().splitlines()
+        with open(p) as f:
+            lines = f.read().splitlines()
         out, cur, done = [], None, False
         for line in lines:
             m = re.match(r"\[(\w+)\]", line)
@@ -159,6 +160,7 @@ class Instance:
             raise AssertionError("ihosd did not stop within %ds" % timeout)
         if self._log_thread:
             self._log_thread.join(5)
+        self.proc.stderr.close()
         self.proc = None
         self.check_log()
         return rc
@@ -169,6 +171,8 @@ class Instance:
             self.proc.wait()
         if self._log_thread:
             self._log_thread.join(5)
+        if self.proc:
+            self.proc.stderr.close()
         self.proc = None
 
     def check_log(self):

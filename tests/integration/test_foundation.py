@@ -26,7 +26,8 @@ class InitTest(IhosTestCase):
         for f in ("ihos.conf", "keys/kek", "keys/tls.key", "keys/tls.crt", "ihos.db"):
             self.assertEqual(mode(inst.path(f)), 0o600, f)
         self.assertEqual(os.path.getsize(inst.path("keys/kek")), 32)
-        conf = open(inst.path("ihos.conf")).read()
+        with open(inst.path("ihos.conf")) as f:
+            conf = f.read()
         self.assertIn("suite = intl", conf)
         self.assertIn("backend = sqlite", conf)
         # The certificate is ECDSA P-256 and valid for 127.0.0.1.
@@ -38,7 +39,8 @@ class InitTest(IhosTestCase):
 
     def test_gm_suite_recorded(self):
         inst = self.instance(suite="gm")
-        self.assertIn("suite = gm", open(inst.path("ihos.conf")).read())
+        with open(inst.path("ihos.conf")) as f:
+            self.assertIn("suite = gm", f.read())
 
     def test_refuses_non_empty_dir(self):
         d = os.path.join(self.tmp, "full")
@@ -77,7 +79,8 @@ class ConfigTest(IhosTestCase):
     def test_unknown_key_names_file_and_line(self):
         inst = self.instance()
         inst.set_conf("server", "colour", "blue")
-        lines = open(inst.path("ihos.conf")).read().splitlines()
+        with open(inst.path("ihos.conf")) as f:
+            lines = f.read().splitlines()
         lineno = lines.index("colour = blue") + 1
         for args in (["--check-config"], []):
             p = subprocess.run([IHOSD, "--dir", inst.dir, *args], capture_output=True, text=True, timeout=30)
@@ -93,8 +96,10 @@ class ConfigTest(IhosTestCase):
 
     def test_missing_required_key(self):
         inst = self.instance()
-        conf = open(inst.path("ihos.conf")).read().replace("suite = intl\n", "")
-        open(inst.path("ihos.conf"), "w").write(conf)
+        with open(inst.path("ihos.conf")) as f:
+            conf = f.read().replace("suite = intl\n", "")
+        with open(inst.path("ihos.conf"), "w") as f:
+            f.write(conf)
         p = subprocess.run([IHOSD, "--dir", inst.dir], capture_output=True, text=True, timeout=30)
         self.assertEqual(p.returncode, 1)
         self.assertIn("missing required key 'suite' in section [instance]", p.stderr)
@@ -215,6 +220,7 @@ class ServerTest(IhosTestCase):
             if not chunk:
                 break
             data += chunk
+        s.close()
         self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 2)
 
     def test_metrics_from_loopback(self):
@@ -265,6 +271,7 @@ class ServerTest(IhosTestCase):
             if not chunk:
                 break
             data += chunk
+        s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 405 "), data)  # POST /healthz: answered, not dropped
         self.assertIn(b"Connection: close", data)
         self.assertEqual(self.inst.stop(), 0)
