@@ -11,6 +11,8 @@
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "crypto/cert.h"
+#include "crypto/sign.h"
+#include "keys/keys.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -62,8 +64,49 @@ static ih_err write_meta(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-static ih_err create(const char *dir, ih_instance *inst, const char *suite, const char *store,
-                     const char *pg_url, bool demo, const char *listen, const char *name)
+typedef struct {
+    ih_instance *in;
+    ih_signkey *key;
+} audit_key_arg;
+
+static ih_err store_audit_key(ih_tx *tx, void *arg)
+{
+    audit_key_arg *a = arg;
+    int64_t id;
+    return ih_signkey_create(tx, a->in->keys, "audit", 0, a->key, &id);
+}
+
+/* Keys, the audit key pair and the journal's first event. */
+static ih_err bootstrap(ih_instance *inst, uint8_t kek[32])
+{
+    IH_TRY(ih_crypto_init());
+    ih_err e = ih_keyring_new(inst->suite, kek, &inst->keys);
+    OPENSSL_cleanse(kek, 32);
+    IH_TRY(e);
+    IH_TRY(ih_keys_bootstrap(inst->store, inst->keys));
+    ih_signkey *key;
+    IH_TRY(ih_sign_generate(inst->suite, &key));
+    audit_key_arg ka = {inst, key};
+    ih_buf pem = IH_BUF_INIT;
+    char path[PATH_MAX];
+    e = ih_store_write(inst->store, store_audit_key, &ka);
+    if (e == IH_OK) e = ih_sign_public_pem(key, &pem);
+    if (e == IH_OK) e = ih_instance_path(inst, "keys/audit.pub", path, sizeof path);
+    if (e == IH_OK) e = ih_file_create(path, pem.p, pem.len, 0600);
+    ih_buf_free(&pem);
+    ih_signkey_free(key);
+    /* Reopen from what was stored: proves the stored keys unwrap. */
+    ih_keyring_free(inst->keys);
+    inst->keys = NULL;
+    IH_TRY(e);
+    IH_TRY(ih_instance_open_runtime(inst, true));
+    ih_audit_event ev = {.action = "instance.init", .object_type = "instance", .object_id = inst->instance_id};
+    IH_TRY(ih_audit_record(inst->audit, &ih_console_actor, &ev));
+    return ih_audit_checkpoint(inst->audit, NULL);
+}
+
+static ih_err create_in(const char *dir, ih_instance *inst, const char *suite, const char *store,
+                        const char *pg_url, bool demo, const char *listen, const char *name, uint8_t kek_copy[32])
 {
     char path[PATH_MAX], path2[PATH_MAX];
     snprintf(inst->dir, sizeof inst->dir, "%s", dir);
@@ -78,6 +121,7 @@ static ih_err create(const char *dir, ih_instance *inst, const char *suite, cons
     if (RAND_bytes(kek, sizeof kek) != 1) return ih_fail(IH_E_CRYPTO, "no randomness for the KEK");
     IH_TRY(ih_path(path, sizeof path, "%s/keys/kek", dir));
     ih_err e = ih_file_create(path, kek, sizeof kek, 0600);
+    memcpy(kek_copy, kek, 32);
     OPENSSL_cleanse(kek, sizeof kek);
     IH_TRY(e);
 
@@ -105,13 +149,27 @@ static ih_err create(const char *dir, ih_instance *inst, const char *suite, cons
     IH_TRY(e);
 
     IH_TRY(ih_instance_open_store(inst));
-    char created[32];
+    ih_suite_parse(suite, &inst->suite);
+    char created[32], id[33];
+    uint8_t rnd[16];
+    IH_TRY(ih_random(rnd, sizeof rnd));
+    ih_hex_encode(rnd, sizeof rnd, id, 0);
     ih_time_iso(ih_now_ms(), created, sizeof created);
-    meta_kv kv[] = {{"suite", suite}, {"created_at", created}, {"name", name}};
+    meta_kv kv[] = {{"suite", suite}, {"created_at", created}, {"name", name}, {"instance_id", id}};
     meta_arg ma = {kv, sizeof kv / sizeof kv[0]};
     e = ih_store_write(inst->store, write_meta, &ma);
     if (e == IH_E_EXISTS)
         return ih_reject(e, NULL, "the database already holds an ihos instance; use an empty database");
+    IH_TRY(e);
+    return bootstrap(inst, kek_copy);
+}
+
+static ih_err create(const char *dir, ih_instance *inst, const char *suite, const char *store, const char *pg_url,
+                     bool demo, const char *listen, const char *name)
+{
+    uint8_t kek[32];
+    ih_err e = create_in(dir, inst, suite, store, pg_url, demo, listen, name, kek);
+    OPENSSL_cleanse(kek, sizeof kek); /* on every path */
     return e;
 }
 

@@ -47,6 +47,13 @@ static const struct {
     {"init", ih_cli_init, "init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL]\n"
                           "       [--demo] [--listen ADDR:PORT] [--name NAME]\n"
                           "                     create a new instance in DIR (must be empty or absent)"},
+    {"audit", ih_cli_audit, "audit verify DIR    recompute the journal, check every checkpoint; name the first problem\n"
+                            "  audit prove DIR SEQ [--out FILE]\n"
+                            "                     write an inclusion-proof bundle for event SEQ\n"
+                            "  audit check-proof BUNDLE PUBKEY\n"
+                            "                     verify a bundle offline with the audit public key (keys/audit.pub)\n"
+                            "  audit checkpoint DIR\n"
+                            "                     seal the journal with a signed checkpoint now"},
 };
 
 static void usage(FILE *f)

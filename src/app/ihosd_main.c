@@ -107,6 +107,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "ihosd: cannot open the store: %s\n", ih_err_detail());
         return 1;
     }
+    if (ih_instance_open_runtime(&inst, true) != IH_OK || ih_audit_start(inst.audit) != IH_OK) {
+        fprintf(stderr, "ihosd: cannot open the keyring or the audit journal: %s\n", ih_err_detail());
+        ih_instance_close(&inst);
+        return 1;
+    }
+    ih_audit_event started = {.action = "server.start", .object_type = "instance", .object_id = inst.instance_id};
+    if (ih_audit_record(inst.audit, &ih_system_actor, &started) != IH_OK) {
+        fprintf(stderr, "ihosd: the audit journal refuses writes: %s\n", ih_err_detail());
+        ih_instance_close(&inst);
+        return 1;
+    }
     ih_app app = {.inst = &inst, .store = inst.store, .conf = &inst.conf, .started_ms = ih_now_ms()};
     ih_server_opts so = {
         .listen = inst.conf.listen,
@@ -145,6 +156,8 @@ int main(int argc, char **argv)
     sigwait(&sigs, &sig);
     ih_log(IH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     ih_server_stop(srv, 10000);
+    ih_audit_event stopped = {.action = "server.stop", .object_type = "instance", .object_id = inst.instance_id};
+    ih_audit_record(inst.audit, &ih_system_actor, &stopped);
     ih_instance_close(&inst);
     ih_log(IH_LOG_INFO, "server.stopped", NULL);
     return 0;

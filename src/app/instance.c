@@ -2,10 +2,14 @@
 #include "app/instance.h"
 
 #include "core/fsutil.h"
+#include "keys/keys.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+const ih_actor ih_console_actor = {.id = 0, .role = "console"};
+const ih_actor ih_system_actor = {.id = 0, .role = "system"};
 
 ih_err ih_instance_path(const ih_instance *in, const char *rel, char *out, size_t n)
 {
@@ -33,7 +37,9 @@ ih_err ih_instance_load(const char *dir, ih_instance *in, char *msg, size_t n)
         snprintf(msg, n, "%s", ih_err_detail());
         return e;
     }
-    return ih_conf_load(path, &in->conf, msg, n);
+    IH_TRY(ih_conf_load(path, &in->conf, msg, n));
+    ih_suite_parse(in->conf.suite, &in->suite);
+    return IH_OK;
 }
 
 ih_err ih_instance_check_keys(const ih_instance *in)
@@ -68,8 +74,91 @@ ih_err ih_instance_open_store(ih_instance *in)
     return e;
 }
 
+typedef struct {
+    const char *key;
+    char *out;
+    size_t n;
+} meta_arg;
+
+static ih_err meta_fn(ih_tx *tx, void *arg)
+{
+    meta_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT value FROM instance_meta WHERE key = $1", &st));
+    ih_stmt_text(st, 1, a->key);
+    IH_TRY(ih_stmt_step(st, &row));
+    snprintf(a->out, a->n, "%s", row ? ih_col_text(st, 0) : "");
+    return IH_OK;
+}
+
+ih_err ih_instance_meta(ih_instance *in, const char *key, char *out, size_t n)
+{
+    meta_arg a = {key, out, n};
+    return ih_store_read(in->store, meta_fn, &a);
+}
+
+typedef struct {
+    ih_instance *in;
+} key_arg;
+
+static ih_err audit_key_fn(ih_tx *tx, void *arg)
+{
+    ih_instance *in = ((key_arg *)arg)->in;
+    return ih_signkey_load(tx, in->keys, "audit", 0, &in->audit_key, NULL);
+}
+
+ih_err ih_instance_open_runtime(ih_instance *in, bool signer)
+{
+    IH_TRY(ih_crypto_init());
+    char path[PATH_MAX];
+    uint8_t kek[32];
+    IH_TRY(ih_instance_path(in, "keys/kek", path, sizeof path));
+    IH_TRY(ih_kek_read_file(path, kek));
+    ih_err e = ih_keyring_new(in->suite, kek, &in->keys);
+    ih_wipe(kek, sizeof kek);
+    IH_TRY(e);
+    IH_TRY(ih_keys_load(in->store, in->keys));
+    IH_TRY(ih_instance_meta(in, "instance_id", in->instance_id, sizeof in->instance_id));
+    if (!in->instance_id[0]) return ih_fail(IH_E_CONFIG, "the database has no instance id");
+    snprintf(in->origin, sizeof in->origin, "ihos/%s", in->instance_id);
+
+    ih_buf pem = IH_BUF_INIT;
+    IH_TRY(ih_instance_path(in, "keys/audit.pub", path, sizeof path));
+    e = ih_file_read(path, 16384, &pem);
+    if (e == IH_OK) e = ih_sign_public_from_pem(pem.p, pem.len, &in->audit_pub);
+    ih_buf_free(&pem);
+    IH_TRY(e);
+    if (signer) {
+        key_arg ka = {in};
+        IH_TRY(ih_store_read(in->store, audit_key_fn, &ka));
+    }
+    char cp[PATH_MAX];
+    IH_TRY(ih_instance_path(in, "audit/checkpoints", cp, sizeof cp));
+    ih_audit_opts ao = {
+        .store = in->store,
+        .suite = in->suite,
+        .origin = in->origin,
+        .signer = in->audit_key,
+        .checkpoint_file = cp,
+        .utc_offset_minutes = in->conf.utc_offset_minutes,
+        .interval_s = in->conf.checkpoint_interval,
+        .max_events = in->conf.checkpoint_events,
+        .witness_command = in->conf.witness_command,
+        .witness_url = in->conf.witness_url,
+    };
+    return ih_audit_open(&ao, &in->audit);
+}
+
 void ih_instance_close(ih_instance *in)
 {
+    ih_audit_close(in->audit); /* seals the tail first */
+    in->audit = NULL;
     ih_store_close(in->store);
     in->store = NULL;
+    ih_keyring_free(in->keys);
+    in->keys = NULL;
+    ih_signkey_free(in->audit_key);
+    ih_signkey_free(in->audit_pub);
+    in->audit_key = in->audit_pub = NULL;
 }

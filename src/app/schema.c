@@ -7,10 +7,86 @@
  */
 #include "app/instance.h"
 
+#define AUDIT_TABLES                                                                                              \
+    "CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, ts INTEGER, tz_offset INTEGER, actor_id INTEGER, "         \
+    "actor_role TEXT, session_hash TEXT, src_ip TEXT, request_id TEXT, action TEXT, object_type TEXT, "            \
+    "object_id TEXT, outcome TEXT, error_code TEXT, reason TEXT, prev_hash BLOB NOT NULL, leaf_hash BLOB NOT NULL, " \
+    "purged INTEGER NOT NULL DEFAULT 0);"                                                                          \
+    "CREATE INDEX audit_event_ts ON audit_event(ts);"                                                              \
+    "CREATE INDEX audit_event_actor ON audit_event(actor_id, seq);"                                                \
+    "CREATE INDEX audit_event_object ON audit_event(object_type, object_id, seq);"                                 \
+    "CREATE TABLE audit_node (lvl INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "                    \
+    "PRIMARY KEY (lvl, idx)) WITHOUT ROWID;"                                                                       \
+    "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, "                      \
+    "last_hash BLOB NOT NULL, frontier BLOB NOT NULL);"                                                            \
+    "CREATE TABLE audit_checkpoint (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, "            \
+    "created_at INTEGER NOT NULL);"
+
+/* An update may only purge an archived event's payload, keeping its hashes. */
+#define PURGE_ONLY(N, O)                                                                                          \
+    O ".purged = 0 AND " N ".purged = 1 AND " N ".seq = " O ".seq AND " N ".leaf_hash = " O ".leaf_hash AND " N    \
+    ".prev_hash = " O ".prev_hash AND " N ".ts IS NULL AND " N ".tz_offset IS NULL AND " N ".actor_id IS NULL AND " \
+    N ".actor_role IS NULL AND " N ".session_hash IS NULL AND " N ".src_ip IS NULL AND " N ".request_id IS NULL "  \
+    "AND " N ".action IS NULL AND " N ".object_type IS NULL AND " N ".object_id IS NULL AND " N ".outcome IS NULL " \
+    "AND " N ".error_code IS NULL AND " N ".reason IS NULL"
+
+static const char audit_sqlite[] =
+    AUDIT_TABLES
+    "INSERT INTO audit_head(id, size, last_hash, frontier) VALUES (1, 0, zeroblob(32), zeroblob(0));"
+    "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event WHEN NOT (" PURGE_ONLY("NEW", "OLD") ") "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
+    "CREATE TRIGGER audit_node_no_update BEFORE UPDATE ON audit_node "
+    "BEGIN SELECT RAISE(ABORT, 'audit nodes are append-only'); END;"
+    "CREATE TRIGGER audit_node_no_delete BEFORE DELETE ON audit_node "
+    "BEGIN SELECT RAISE(ABORT, 'audit nodes are append-only'); END;"
+    "CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint "
+    "BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
+    "CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint "
+    "BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
+    "CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head "
+    "BEGIN SELECT RAISE(ABORT, 'the audit head cannot be deleted'); END;";
+
+static const char audit_pg[] =
+    "CREATE TABLE audit_event (seq BIGINT PRIMARY KEY, ts BIGINT, tz_offset BIGINT, actor_id BIGINT, "
+    "actor_role TEXT, session_hash TEXT, src_ip TEXT, request_id TEXT, action TEXT, object_type TEXT, "
+    "object_id TEXT, outcome TEXT, error_code TEXT, reason TEXT, prev_hash BYTEA NOT NULL, leaf_hash BYTEA NOT NULL, "
+    "purged BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX audit_event_ts ON audit_event(ts);"
+    "CREATE INDEX audit_event_actor ON audit_event(actor_id, seq);"
+    "CREATE INDEX audit_event_object ON audit_event(object_type, object_id, seq);"
+    "CREATE TABLE audit_node (lvl BIGINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (lvl, idx));"
+    "CREATE TABLE audit_head (id BIGINT PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL, last_hash BYTEA NOT NULL, "
+    "frontier BYTEA NOT NULL);"
+    "CREATE TABLE audit_checkpoint (size BIGINT PRIMARY KEY, root BYTEA NOT NULL, note TEXT NOT NULL, "
+    "created_at BIGINT NOT NULL);"
+    "INSERT INTO audit_head(id, size, last_hash, frontier) VALUES (1, 0, decode(repeat('00', 32), 'hex'), ''::bytea);"
+    "CREATE FUNCTION ihos_audit_event_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "IF TG_OP = 'DELETE' OR NOT (" PURGE_ONLY("NEW", "OLD") ") THEN "
+    "RAISE EXCEPTION 'audit events are append-only'; END IF; RETURN NEW; END $$;"
+    "CREATE TRIGGER audit_event_guard BEFORE UPDATE OR DELETE ON audit_event FOR EACH ROW "
+    "EXECUTE FUNCTION ihos_audit_event_guard();"
+    "CREATE FUNCTION ihos_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$;"
+    "CREATE TRIGGER audit_node_guard BEFORE UPDATE OR DELETE ON audit_node FOR EACH ROW "
+    "EXECUTE FUNCTION ihos_append_only();"
+    "CREATE TRIGGER audit_checkpoint_guard BEFORE UPDATE OR DELETE ON audit_checkpoint FOR EACH ROW "
+    "EXECUTE FUNCTION ihos_append_only();"
+    "CREATE TRIGGER audit_head_guard BEFORE DELETE ON audit_head FOR EACH ROW EXECUTE FUNCTION ihos_append_only();";
+
 const ih_migration ih_schema[] = {
-    {1, "instance",
-     "CREATE TABLE instance_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    {1, "instance", "CREATE TABLE instance_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);", NULL},
+    {2, "keys",
+     "CREATE TABLE dek (purpose INTEGER NOT NULL, version INTEGER NOT NULL, wrapped BLOB, kek_id TEXT NOT NULL, "
+     "state TEXT NOT NULL CHECK (state IN ('active', 'retired')), created_at INTEGER NOT NULL, retired_at INTEGER, "
+     "PRIMARY KEY (purpose, version));"
+     "CREATE TABLE signing_key (id INTEGER PRIMARY KEY, owner_kind TEXT NOT NULL, owner_id INTEGER NOT NULL, "
+     "suite TEXT NOT NULL, public_pem TEXT NOT NULL, private_enc BLOB NOT NULL, "
+     "state TEXT NOT NULL CHECK (state IN ('active', 'retired')), created_at INTEGER NOT NULL);"
+     "CREATE INDEX signing_key_owner ON signing_key(owner_kind, owner_id, state);",
      NULL},
+    {3, "audit", audit_sqlite, audit_pg},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

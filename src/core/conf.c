@@ -44,6 +44,7 @@ static const key schema[] = {
     S("instance", "name", name, true, "ihos", "instance name shown in logs and pages"),
     E("instance", "suite", suite, true, "intl", "intl|gm", "crypto suite, fixed at init"),
     B("instance", "demo", demo, "false", "demo instance: every response says so"),
+    S("instance", "utc_offset", utc_offset, false, "+08:00", "the hospital's UTC offset, recorded with audit events"),
     S("server", "listen", listen, false, "127.0.0.1:8443", "HTTPS listen address ADDR:PORT"),
     I("server", "workers", workers, "16", 1, 256, "worker threads"),
     I("server", "max_body", max_body, "1048576", 1024, 64 * 1024 * 1024, "largest request body, bytes"),
@@ -59,6 +60,12 @@ static const key schema[] = {
     I("store", "batch_max", batch_max, "256", 1, 10000, "write transactions per group commit (sqlite)"),
     E("log", "target", log_target, false, "stderr", "stderr|syslog", "where logs go"),
     E("log", "level", log_level, false, "info", "debug|info|warn|error", "lowest level logged"),
+    I("audit", "checkpoint_interval", checkpoint_interval, "10", 1, 10, "seconds between signed checkpoints at most"),
+    I("audit", "checkpoint_events", checkpoint_events, "10000", 1, 10000, "events between signed checkpoints at most"),
+    S("audit", "witness_command", witness_command, false, "", "program given each checkpoint on stdin (empty: none)"),
+    S("audit", "witness_url", witness_url, false, "", "HTTPS URL each checkpoint is POSTed to (empty: none)"),
+    I("audit", "retention_days", retention_days, "180", 180, 36500, "days events stay online before archiving (>= 180)"),
+    S("audit", "syslog", audit_syslog, false, "", "RFC 5424 copy of security events: udp://HOST:PORT or unix:PATH (empty: none)"),
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -137,6 +144,7 @@ void ih_conf_defaults(ih_conf *c)
     memset(c, 0, sizeof *c);
     char msg[128];
     for (size_t i = 0; i < NKEYS; i++) set_value(&schema[i], c, schema[i].def, msg, sizeof msg);
+    c->utc_offset_minutes = 8 * 60; /* the default "+08:00" */
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -209,6 +217,23 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
                      schema[i].section);
             return ih_fail(IH_E_CONFIG, "%s", err);
         }
+    }
+    const char *o = p->c->utc_offset;
+    if (strlen(o) != 6 || (o[0] != '+' && o[0] != '-') || o[3] != ':' || o[1] < '0' || o[1] > '1' ||
+        o[2] < '0' || o[2] > '9' || o[4] < '0' || o[4] > '5' || o[5] < '0' || o[5] > '9' ||
+        (o[1] - '0') * 10 + (o[2] - '0') > 14) {
+        snprintf(err, n, "%s: [instance] utc_offset must look like +08:00", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    int mins = ((o[1] - '0') * 10 + (o[2] - '0')) * 60 + (o[4] - '0') * 10 + (o[5] - '0');
+    p->c->utc_offset_minutes = o[0] == '-' ? -mins : mins;
+    if (p->c->witness_url[0] && strncmp(p->c->witness_url, "https://", 8) != 0) {
+        snprintf(err, n, "%s: [audit] witness_url must be an https:// URL", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->audit_syslog[0] && strncmp(p->c->audit_syslog, "udp://", 6) && strncmp(p->c->audit_syslog, "unix:", 5)) {
+        snprintf(err, n, "%s: [audit] syslog must be udp://HOST:PORT or unix:PATH", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
     }
     if (!strcmp(p->c->backend, "postgres") && !p->c->pg_url[0]) {
         snprintf(err, n, "%s: [store] backend = postgres needs pg_url", name);

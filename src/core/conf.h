@@ -23,6 +23,8 @@ typedef struct ih_conf {
     char name[64];
     char suite[8]; /* "intl" | "gm" */
     bool demo;
+    char utc_offset[8]; /* "+08:00" */
+    int utc_offset_minutes; /* derived */
     /* [server] */
     char listen[64];
     int workers;
@@ -41,6 +43,13 @@ typedef struct ih_conf {
     /* [log] */
     char log_target[16]; /* "stderr" | "syslog" */
     char log_level[8];
+    /* [audit] */
+    int checkpoint_interval; /* seconds, 1..10 */
+    int checkpoint_events;   /* 1..10000 */
+    char witness_command[IH_CONF_PATH];
+    char witness_url[IH_CONF_PATH];
+    int retention_days;      /* >= 180 */
+    char audit_syslog[IH_CONF_STR]; /* "" | udp://HOST:PORT | unix:PATH */
 } ih_conf;
 
 /* Fill every key with its default. */

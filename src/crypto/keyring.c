@@ -164,7 +164,7 @@ static ih_err wrap_with(const ih_dek *kek, const ih_dek *d, ih_buf *out)
     return ih_aead_seal(kek, ad, sizeof ad, d->root, 32, out);
 }
 
-ih_err ih_keyring_generate(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf *wrapped)
+ih_err ih_keyring_mint(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf *wrapped)
 {
     if (!valid_purpose(p) || version == 0) return ih_fail(IH_E_INVALID, "bad key purpose or version");
     if (ih_keyring_get(k, p, version)) return ih_fail(IH_E_EXISTS, "key version already present");
@@ -175,15 +175,13 @@ ih_err ih_keyring_generate(ih_keyring *k, ih_key_purpose p, uint32_t version, ih
     d->version = version;
     d->purpose = p;
     ih_err e = ih_random(d->root, 32);
-    if (e == IH_OK) e = ih_dek_derive(d);
-    if (e == IH_OK) e = wrap_with(k->kek, d, wrapped);
     if (e == IH_OK) {
-        pthread_rwlock_wrlock(&k->lock);
-        e = insert(k, d);
+        pthread_rwlock_rdlock(&k->lock);
+        e = wrap_with(k->kek, d, wrapped);
         pthread_rwlock_unlock(&k->lock);
     }
+    sodium_free(d); /* wipes */
     if (e != IH_OK) {
-        sodium_free(d);
         wrapped->len = had;
         if (wrapped->p) wrapped->p[had] = '\0';
     }

@@ -42,8 +42,10 @@ void ih_keyring_kek_id(const ih_keyring *k, char out[17]);
 
 /* Unwrap a stored DEK and add it.  IH_E_INTEGRITY if the KEK is wrong. */
 ih_err ih_keyring_add_wrapped(ih_keyring *k, ih_key_purpose p, uint32_t version, const void *w, size_t n);
-/* Generate version `version` of purpose p, add it, and return it wrapped. */
-ih_err ih_keyring_generate(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf *wrapped);
+/* Generate version `version` of purpose p and return it wrapped, WITHOUT
+ * adding it: store it first, then ih_keyring_add_wrapped() once the store
+ * has committed — so memory never holds a key the database lacks. */
+ih_err ih_keyring_mint(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf *wrapped);
 /* Wrap an existing DEK under another KEK (KEK rotation). */
 ih_err ih_keyring_rewrap(const ih_keyring *k, const uint8_t new_kek[32], ih_key_purpose p, uint32_t version,
                          ih_buf *wrapped);

@@ -1,0 +1,165 @@
+/* cli_audit.c — `ihos audit verify|prove|check-proof|checkpoint`.
+ * L3 8.1.4.3c: an assessor can verify the journal independently. */
+#include "app/cli.h"
+#include "app/instance.h"
+#include "core/fsutil.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Load config, store and runtime of DIR; prints its own error. */
+static int open_instance(const char *dir, ih_instance *in, bool signer)
+{
+    char msg[1024];
+    if (ih_instance_load(dir, in, msg, sizeof msg) != IH_OK) return ih_cli_fail(IH_OK, "%s", msg);
+    if (ih_instance_open_store(in) != IH_OK) return ih_cli_fail(IH_E_STORAGE, "cannot open the store");
+    if (ih_instance_open_runtime(in, signer) != IH_OK) {
+        int rc = ih_cli_fail(IH_E_CONFIG, "cannot open the keyring or journal");
+        ih_instance_close(in);
+        return rc;
+    }
+    return 0;
+}
+
+static void log_access(ih_instance *in, const char *action, const char *object_id, ih_err result)
+{
+    ih_audit_event ev = {.action = action, .object_type = "audit_journal", .object_id = object_id, .result = result};
+    if (ih_audit_record(in->audit, &ih_console_actor, &ev) != IH_OK)
+        fprintf(stderr, "ihos: warning: could not record this access in the journal\n");
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: ihos audit verify DIR\n");
+        return 2;
+    }
+    static ih_instance in;
+    int rc = open_instance(argv[1], &in, true);
+    if (rc) return rc;
+    char cp[PATH_MAX];
+    ih_instance_path(&in, "audit/checkpoints", cp, sizeof cp);
+    ih_audit_report r;
+    ih_err e = ih_audit_verify(in.store, in.suite, in.origin, in.audit_pub, cp, &r);
+    if (e != IH_OK) {
+        rc = ih_cli_fail(e, "verification could not run");
+    } else if (r.problem[0]) {
+        printf("FAILED: %s\n", r.problem);
+        printf("checked %llu events and %llu checkpoints before stopping\n", (unsigned long long)r.events,
+               (unsigned long long)r.checkpoints);
+        rc = 1;
+    } else {
+        printf("OK: %llu events, %llu checkpoints (%llu in %s), all signatures valid (%s, key %s)\n",
+               (unsigned long long)r.events, (unsigned long long)r.checkpoints,
+               (unsigned long long)r.file_checkpoints, cp, in.suite == IH_SUITE_GM ? "SM3/SM2" : "SHA-256/Ed25519",
+               "keys/audit.pub");
+        if (r.purged) printf("%llu events are archived; verify their archives too\n", (unsigned long long)r.purged);
+        if (r.unsealed)
+            printf("%llu newest events are not yet covered by a checkpoint (sealed within %d s)\n",
+                   (unsigned long long)r.unsealed, in.conf.checkpoint_interval);
+    }
+    /* Recorded after the check, so verification sees the journal as found. */
+    log_access(&in, "audit.verify", NULL, rc == 0 ? IH_OK : IH_E_INTEGRITY);
+    ih_instance_close(&in);
+    return rc;
+}
+
+static int cmd_prove(int argc, char **argv)
+{
+    const char *out = NULL;
+    if (argc == 5 && !strcmp(argv[3], "--out")) out = argv[4];
+    else if (argc != 3) {
+        fprintf(stderr, "usage: ihos audit prove DIR SEQ [--out FILE]\n");
+        return 2;
+    }
+    char *end;
+    errno = 0;
+    unsigned long long seq = strtoull(argv[2], &end, 10);
+    if (errno || *end || end == argv[2]) return ih_cli_fail(IH_OK, "SEQ must be an event number"), 2;
+    static ih_instance in;
+    int rc = open_instance(argv[1], &in, true);
+    if (rc) return rc;
+    ih_buf b = IH_BUF_INIT;
+    ih_err e = ih_audit_prove(in.store, in.suite, seq, &b);
+    if (e == IH_E_STATE) { /* not yet sealed: seal now and retry */
+        ih_audit_checkpoint(in.audit, NULL);
+        ih_buf_reset(&b);
+        e = ih_audit_prove(in.store, in.suite, seq, &b);
+    }
+    if (e != IH_OK) rc = ih_cli_fail(e, "cannot prove event %llu", seq);
+    else if (out) {
+        if ((e = ih_file_create(out, b.p, b.len, 0600)) != IH_OK) rc = ih_cli_fail(e, "cannot write %s", out);
+        else printf("wrote the inclusion proof of event %llu to %s\n", seq, out);
+    } else {
+        fwrite(b.p, 1, b.len, stdout);
+    }
+    char id[24];
+    snprintf(id, sizeof id, "%llu", seq);
+    log_access(&in, "audit.prove", id, e);
+    ih_buf_free(&b);
+    ih_instance_close(&in);
+    return rc;
+}
+
+static int cmd_check_proof(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: ihos audit check-proof BUNDLE PUBKEY\n");
+        return 2;
+    }
+    if (ih_crypto_init() != IH_OK) return ih_cli_fail(IH_E_CRYPTO, "crypto");
+    ih_buf bundle = IH_BUF_INIT, pem = IH_BUF_INIT;
+    ih_signkey *pub = NULL;
+    ih_err e = ih_file_read(argv[1], 1 << 20, &bundle);
+    if (e != IH_OK) return ih_cli_fail(e, "cannot read %s", argv[1]);
+    if ((e = ih_file_read(argv[2], 16384, &pem)) != IH_OK || (e = ih_sign_public_from_pem(pem.p, pem.len, &pub)) != IH_OK) {
+        ih_buf_free(&bundle);
+        ih_buf_free(&pem);
+        return ih_cli_fail(e, "cannot load the public key %s", argv[2]);
+    }
+    char msg[512];
+    e = ih_audit_check_proof(bundle.p, bundle.len, pub, msg, sizeof msg);
+    int rc = 0;
+    if (e == IH_OK) printf("%s\n", msg);
+    else {
+        printf("FAILED: %s\n", ih_err_detail());
+        rc = 1;
+    }
+    ih_signkey_free(pub);
+    ih_buf_free(&bundle);
+    ih_buf_free(&pem);
+    return rc;
+}
+
+static int cmd_checkpoint(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: ihos audit checkpoint DIR\n");
+        return 2;
+    }
+    static ih_instance in;
+    int rc = open_instance(argv[1], &in, true);
+    if (rc) return rc;
+    bool made;
+    ih_err e = ih_audit_checkpoint(in.audit, &made);
+    if (e != IH_OK) rc = ih_cli_fail(e, "checkpoint failed");
+    else printf(made ? "sealed the journal with a new checkpoint\n" : "the journal was already sealed\n");
+    ih_instance_close(&in);
+    return rc;
+}
+
+int ih_cli_audit(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: ihos audit verify DIR | prove DIR SEQ [--out FILE] | check-proof BUNDLE PUBKEY | "
+                        "checkpoint DIR\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "prove")) return cmd_prove(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "check-proof")) return cmd_check_proof(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "checkpoint")) return cmd_checkpoint(argc - 1, argv + 1);
+    fprintf(stderr, "ihos: unknown audit command '%s'\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,97 @@
+/* audit.h — the append-only, tamper-evident audit journal.
+ *
+ * Recording.  ih_audit_append() adds an event inside the caller's store
+ * transaction, so the event commits with the change it records or neither
+ * does (fail closed: an append error fails the transaction).  There is no
+ * call that edits or deletes an event and no switch that turns recording off.
+ *
+ * Tamper evidence.  Events are the leaves of an RFC 6962 Merkle tree (hash =
+ * SHA-256 or SM3 by suite); each also carries its predecessor's leaf hash.
+ * A checkpoint — a C2SP signed note "origin / tree size / base64 root"
+ * signed with the instance's audit key (Ed25519 or SM2) — is made at most
+ * every `interval` seconds or `max_events` events, stored in the database
+ * AND appended to DIR/audit/checkpoints, and optionally pushed to a witness.
+ *
+ * Verification (ih_audit_verify) recomputes every leaf, the chain, every
+ * checkpoint root and signature, and compares the database with the outside
+ * checkpoint file; it names the first bad event or checkpoint.
+ */
+#ifndef IH_AUDIT_AUDIT_H
+#define IH_AUDIT_AUDIT_H
+
+#include "core/buf.h"
+#include "crypto/sign.h"
+#include "crypto/suite.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Who did it.  Strings are copied into the event; none may hold personal data. */
+typedef struct ih_actor {
+    int64_t id;              /* account id; 0 = the system or an anonymous caller */
+    const char *role;        /* "doctor", "system", "anonymous", ... */
+    const char *session;     /* short hash of the session token, or NULL */
+    const char *ip;          /* source address, or NULL */
+    const char *request_id;  /* or NULL */
+} ih_actor;
+
+/* What happened.  Object ids only — never a name, number or text of a person. */
+typedef struct ih_audit_event {
+    const char *action;      /* e.g. "auth.login", "patient.read" */
+    const char *object_type; /* e.g. "account", or NULL */
+    const char *object_id;   /* e.g. "42", or NULL */
+    ih_err result;           /* IH_OK = success; otherwise failure with this code */
+    const char *reason;      /* a reason the user gave (break-glass), or NULL */
+} ih_audit_event;
+
+typedef struct ih_audit ih_audit;
+
+typedef struct ih_audit_opts {
+    ih_store *store;
+    ih_suite suite;
+    const char *origin;          /* checkpoint origin and key name, "ihos/<instance id>" */
+    ih_signkey *signer;          /* private audit key; NULL for read-only tools */
+    const char *checkpoint_file; /* DIR/audit/checkpoints */
+    int utc_offset_minutes;      /* the instance's local offset, recorded with each event */
+    int interval_s;              /* checkpoint at most this often (1..10) */
+    int max_events;              /* ...or after this many events (<= 10000) */
+    const char *witness_command; /* gets each checkpoint note on stdin; NULL = none */
+    const char *witness_url;     /* POSTed each checkpoint note over HTTPS; NULL = none */
+} ih_audit_opts;
+
+ih_err ih_audit_open(const ih_audit_opts *o, ih_audit **out);
+/* Stops the checkpointer (after a final checkpoint) and frees. */
+void ih_audit_close(ih_audit *a);
+
+/* Append inside tx.  Any failure is returned as IH_E_AUDIT (and fails tx). */
+ih_err ih_audit_append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit_event *ev);
+/* Append in a transaction of its own (for events with no other change). */
+ih_err ih_audit_record(ih_audit *a, const ih_actor *who, const ih_audit_event *ev);
+
+/* Seal the unsealed tail now; *made tells whether a checkpoint was written. */
+ih_err ih_audit_checkpoint(ih_audit *a, bool *made);
+/* Run the checkpointer thread (ihosd).  Seals an unsealed tail at once. */
+ih_err ih_audit_start(ih_audit *a);
+
+/* ---- verification and proofs (used by the CLI; need only the public key) --- */
+
+typedef struct ih_audit_report {
+    uint64_t events;
+    uint64_t checkpoints;     /* distinct sizes checked (database and file) */
+    uint64_t file_checkpoints;
+    uint64_t unsealed;        /* events after the last checkpoint */
+    uint64_t purged;          /* events whose payload lives in an archive */
+    int64_t bad_event;        /* -1 if none */
+    int64_t bad_checkpoint;   /* tree size, -1 if none */
+    char problem[512];        /* empty when everything verified */
+} ih_audit_report;
+
+ih_err ih_audit_verify(ih_store *s, ih_suite suite, const char *origin, const ih_signkey *pub,
+                       const char *checkpoint_file, ih_audit_report *r);
+/* Inclusion-proof bundle (JSON) for event seq against the latest checkpoint. */
+ih_err ih_audit_prove(ih_store *s, ih_suite suite, uint64_t seq, ih_buf *bundle);
+/* Check a bundle offline with nothing but the public key.  msg gets a sentence. */
+ih_err ih_audit_check_proof(const char *bundle, size_t n, const ih_signkey *pub, char *msg, size_t msglen);
+
+#endif

@@ -1,0 +1,226 @@
+/* keys.c — see keys.h.  L3 8.1.4.8b; GB/T 39786 8.4e (key management). */
+#include "keys/keys.h"
+
+#include "core/clock.h"
+#include "core/fsutil.h"
+#include "crypto/protect.h"
+
+#include <stdio.h>
+#include <string.h>
+
+ih_err ih_kek_read_file(const char *path, uint8_t kek[32])
+{
+    IH_TRY(ih_check_private(path));
+    ih_buf b = IH_BUF_INIT;
+    ih_err e = ih_file_read(path, 64, &b);
+    if (e == IH_OK && b.len != 32) e = ih_fail(IH_E_CONFIG, "%s: a KEK file holds exactly 32 bytes", path);
+    if (e == IH_OK) memcpy(kek, b.p, 32);
+    ih_buf_wipe(&b);
+    return e;
+}
+
+typedef struct {
+    ih_buf wrapped[IH_KP__COUNT];
+    const char *kek_id;
+} boot_arg;
+
+static ih_err insert_dek(ih_tx *tx, int purpose, uint32_t version, const ih_buf *w, const char *kek_id)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO dek(purpose, version, wrapped, kek_id, state, created_at) "
+                             "VALUES ($1, $2, $3, $4, 'active', $5)", &st));
+    ih_stmt_int(st, 1, purpose);
+    ih_stmt_int(st, 2, version);
+    ih_stmt_blob(st, 3, w->p, w->len);
+    ih_stmt_text(st, 4, kek_id);
+    ih_stmt_int(st, 5, ih_now_ms());
+    return ih_stmt_exec(st);
+}
+
+static ih_err boot_fn(ih_tx *tx, void *arg)
+{
+    boot_arg *a = arg;
+    for (int p = 1; p < IH_KP__COUNT; p++) IH_TRY(insert_dek(tx, p, 1, &a->wrapped[p], a->kek_id));
+    return IH_OK;
+}
+
+ih_err ih_keys_bootstrap(ih_store *s, ih_keyring *k)
+{
+    char kek_id[17];
+    ih_keyring_kek_id(k, kek_id);
+    boot_arg a = {.kek_id = kek_id};
+    ih_err e = IH_OK;
+    for (int p = 1; p < IH_KP__COUNT && e == IH_OK; p++) e = ih_keyring_mint(k, (ih_key_purpose)p, 1, &a.wrapped[p]);
+    if (e == IH_OK) e = ih_store_write(s, boot_fn, &a);
+    for (int p = 1; p < IH_KP__COUNT && e == IH_OK; p++)
+        e = ih_keyring_add_wrapped(k, (ih_key_purpose)p, 1, a.wrapped[p].p, a.wrapped[p].len);
+    for (int p = 1; p < IH_KP__COUNT; p++) ih_buf_free(&a.wrapped[p]);
+    return e;
+}
+
+typedef struct {
+    ih_keyring *k;
+    char kek_id[17];
+    int loaded;
+} load_arg;
+
+static ih_err load_fn(ih_tx *tx, void *arg)
+{
+    load_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT purpose, version, wrapped, kek_id FROM dek WHERE state = 'active' "
+                             "ORDER BY purpose, version", &st));
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        int p = (int)ih_col_int(st, 0);
+        uint32_t v = (uint32_t)ih_col_int(st, 1);
+        if (strcmp(ih_col_text(st, 3), a->kek_id) != 0)
+            return ih_fail(IH_E_INTEGRITY, "%s key v%u is wrapped by KEK %s, but the KEK given is %s",
+                           ih_key_purpose_name((ih_key_purpose)p), v, ih_col_text(st, 3), a->kek_id);
+        if (ih_keyring_get(a->k, (ih_key_purpose)p, v)) continue; /* reload after rotation */
+        size_t n;
+        const uint8_t *w = ih_col_blob(st, 2, &n);
+        IH_TRY(ih_keyring_add_wrapped(a->k, (ih_key_purpose)p, v, w, n));
+        a->loaded++;
+    }
+    return e;
+}
+
+ih_err ih_keys_load(ih_store *s, ih_keyring *k)
+{
+    load_arg a = {.k = k};
+    ih_keyring_kek_id(k, a.kek_id);
+    IH_TRY(ih_store_read(s, load_fn, &a));
+    for (int p = 1; p < IH_KP__COUNT; p++)
+        if (!ih_keyring_current(k, (ih_key_purpose)p))
+            return ih_fail(IH_E_CONFIG, "no %s key in the database", ih_key_purpose_name((ih_key_purpose)p));
+    return IH_OK;
+}
+
+typedef struct {
+    ih_keyring *k;
+    ih_key_purpose p;
+    uint32_t version;
+    ih_buf wrapped;
+    char kek_id[17];
+    ih_keys_tx_hook hook;
+    void *ctx;
+} rot_arg;
+
+static ih_err rotate_fn(ih_tx *tx, void *arg)
+{
+    rot_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT coalesce(max(version), 0) FROM dek WHERE purpose = $1", &st));
+    ih_stmt_int(st, 1, a->p);
+    IH_TRY(ih_stmt_step(st, &row));
+    uint32_t next = (uint32_t)ih_col_int(st, 0) + 1;
+    if (next != a->version) /* another process rotated meanwhile */
+        return ih_fail(IH_E_CONFLICT, "key version %u already exists; retry", a->version);
+    IH_TRY(insert_dek(tx, a->p, a->version, &a->wrapped, a->kek_id));
+    if (a->hook) IH_TRY(a->hook(tx, a->ctx, a->version));
+    return IH_OK;
+}
+
+ih_err ih_keys_rotate(ih_store *s, ih_keyring *k, ih_key_purpose p, ih_keys_tx_hook hook, void *ctx,
+                      uint32_t *version)
+{
+    if (p == IH_KP_INDEX || p == IH_KP_INTEGRITY)
+        return ih_reject(IH_E_INVALID, "purpose", "The %s key is not rotated in place (stored indexes and MACs "
+                                                  "depend on it).", ih_key_purpose_name(p));
+    IH_TRY(ih_keys_load(s, k)); /* pick up rotations by other processes */
+    uint32_t v[IH_KEY_MAX_VERSIONS];
+    int n = ih_keyring_versions(k, p, v, IH_KEY_MAX_VERSIONS);
+    rot_arg a = {.k = k, .p = p, .version = n ? v[n - 1] + 1 : 1, .hook = hook, .ctx = ctx};
+    ih_keyring_kek_id(k, a.kek_id);
+    ih_err e = ih_keyring_mint(k, p, a.version, &a.wrapped);
+    if (e == IH_OK) e = ih_store_write(s, rotate_fn, &a);
+    if (e == IH_OK) e = ih_keyring_add_wrapped(k, p, a.version, a.wrapped.p, a.wrapped.len);
+    ih_buf_free(&a.wrapped);
+    if (e == IH_OK) *version = a.version;
+    return e;
+}
+
+ih_err ih_keys_retire(ih_tx *tx, ih_key_purpose p, uint32_t version, int64_t now)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "UPDATE dek SET state = 'retired', wrapped = NULL, retired_at = $3 "
+                             "WHERE purpose = $1 AND version = $2 AND state = 'active'", &st));
+    ih_stmt_int(st, 1, p);
+    ih_stmt_int(st, 2, version);
+    ih_stmt_int(st, 3, now);
+    return ih_stmt_exec(st);
+}
+
+/* ---- signing keys -------------------------------------------------------- */
+
+ih_err ih_signkey_create(ih_tx *tx, ih_keyring *k, const char *owner_kind, int64_t owner_id, ih_signkey *key,
+                         int64_t *id)
+{
+    ih_buf pem = IH_BUF_INIT, der = IH_BUF_INIT, sealed = IH_BUF_INIT;
+    ih_stmt *st;
+    ih_err e = ih_tx_next_id(tx, "signing_key", id);
+    if (e == IH_OK) e = ih_sign_public_pem(key, &pem);
+    if (e == IH_OK) e = ih_sign_private_der(key, &der);
+    if (e == IH_OK) e = ih_field_seal(k, IH_KP_SIGNING, "signing_key", "private", *id, der.p, der.len, &sealed);
+    if (e == IH_OK)
+        e = ih_tx_prepare(tx, "UPDATE signing_key SET state = 'retired' WHERE owner_kind = $1 AND owner_id = $2 "
+                              "AND state = 'active'", &st);
+    if (e == IH_OK) {
+        ih_stmt_text(st, 1, owner_kind);
+        ih_stmt_int(st, 2, owner_id);
+        e = ih_stmt_exec(st);
+    }
+    if (e == IH_OK)
+        e = ih_tx_prepare(tx, "INSERT INTO signing_key(id, owner_kind, owner_id, suite, public_pem, private_enc, "
+                              "state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)", &st);
+    if (e == IH_OK) {
+        ih_stmt_int(st, 1, *id);
+        ih_stmt_text(st, 2, owner_kind);
+        ih_stmt_int(st, 3, owner_id);
+        ih_stmt_text(st, 4, ih_suite_name(ih_keyring_suite(k)));
+        ih_stmt_text(st, 5, pem.p);
+        ih_stmt_blob(st, 6, sealed.p, sealed.len);
+        ih_stmt_int(st, 7, ih_now_ms());
+        e = ih_stmt_exec(st);
+    }
+    ih_buf_free(&pem);
+    ih_buf_wipe(&der);
+    ih_buf_free(&sealed);
+    return e;
+}
+
+ih_err ih_signkey_load(ih_tx *tx, ih_keyring *k, const char *owner_kind, int64_t owner_id, ih_signkey **out,
+                       int64_t *id)
+{
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, private_enc FROM signing_key WHERE owner_kind = $1 AND owner_id = $2 "
+                             "AND state = 'active'", &st));
+    ih_stmt_text(st, 1, owner_kind);
+    ih_stmt_int(st, 2, owner_id);
+    IH_TRY(ih_stmt_step(st, &row));
+    if (!row) return ih_fail(IH_E_NOT_FOUND, "no active %s signing key for %lld", owner_kind, (long long)owner_id);
+    int64_t kid = ih_col_int(st, 0);
+    size_t n;
+    const uint8_t *enc = ih_col_blob(st, 1, &n);
+    ih_buf der = IH_BUF_INIT;
+    ih_err e = ih_field_open(k, IH_KP_SIGNING, "signing_key", "private", kid, enc, n, &der);
+    if (e == IH_OK) e = ih_sign_from_private_der(ih_keyring_suite(k), der.p, der.len, out);
+    ih_buf_wipe(&der);
+    if (e == IH_OK && id) *id = kid;
+    return e;
+}
+
+ih_err ih_signkey_public(ih_tx *tx, int64_t id, ih_buf *pem)
+{
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT public_pem FROM signing_key WHERE id = $1", &st));
+    ih_stmt_int(st, 1, id);
+    IH_TRY(ih_stmt_step(st, &row));
+    if (!row) return ih_fail(IH_E_NOT_FOUND, "signing key %lld", (long long)id);
+    return ih_buf_puts(pem, ih_col_text(st, 0));
+}

@@ -1,0 +1,478 @@
+/* test_audit.c — the audit journal: the mutation suite on both backends,
+ * proofs, fail-closed appends.  An attacker here has full database access
+ * (triggers dropped) but neither the audit private key nor the outside
+ * checkpoint file. */
+#include "support.h"
+
+#include "app/instance.h"
+#include "audit/audit_impl.h"
+#include "core/fsutil.h"
+#include "keys/keys.h"
+#include "core/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENTS 3000
+#define EVERY 500
+
+typedef struct {
+    ih_store_kind kind;
+    ih_suite suite;
+    ih_store *s;
+    void *ctx;
+    char *dir;
+    char cpfile[600];
+    ih_keyring *kr;
+    ih_signkey *key, *pub;
+    ih_audit *a;
+} fx;
+
+static ih_err key_fn(ih_tx *tx, void *arg)
+{
+    fx *f = arg;
+    int64_t id;
+    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &id);
+}
+
+typedef struct {
+    fx *f;
+    int from, n;
+} batch_arg;
+
+static ih_err batch_fn(ih_tx *tx, void *arg)
+{
+    batch_arg *b = arg;
+    for (int i = b->from; i < b->from + b->n; i++) {
+        char id[16], ip[32];
+        snprintf(id, sizeof id, "%d", i % 97);
+        snprintf(ip, sizeof ip, "10.0.%d.%d", i % 7, i % 250);
+        ih_actor who = {.id = 1 + i % 13, .role = i % 2 ? "doctor" : "nurse", .session = "abcd1234", .ip = ip,
+                        .request_id = "rq"};
+        ih_audit_event ev = {.action = i % 3 ? "record.read" : "record.update", .object_type = "record",
+                             .object_id = id, .result = i % 11 ? IH_OK : IH_E_FORBIDDEN};
+        IH_TRY(ih_audit_append(b->f->a, tx, &who, &ev));
+    }
+    return IH_OK;
+}
+
+static void append_events(fx *f, int from, int n, bool checkpoint_each)
+{
+    for (int done = 0; done < n; done += EVERY) {
+        batch_arg b = {f, from + done, n - done < EVERY ? n - done : EVERY};
+        T_OK(ih_store_write(f->s, batch_fn, &b));
+        if (checkpoint_each) T_OK(ih_audit_checkpoint(f->a, NULL));
+    }
+}
+
+static int setup(void **state, ih_store_kind kind, ih_suite suite)
+{
+    fx *f = calloc(1, sizeof *f);
+    f->kind = kind;
+    f->suite = suite;
+    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
+    f->dir = t_tempdir();
+    snprintf(f->cpfile, sizeof f->cpfile, "%s/checkpoints", f->dir);
+    uint8_t kek[32];
+    memset(kek, 0x5a, 32);
+    T_OK(ih_keyring_new(suite, kek, &f->kr));
+    T_OK(ih_keys_bootstrap(f->s, f->kr));
+    T_OK(ih_sign_generate(suite, &f->key));
+    T_OK(ih_store_write(f->s, key_fn, f));
+    ih_buf pem = IH_BUF_INIT;
+    T_OK(ih_sign_public_pem(f->key, &pem));
+    T_OK(ih_sign_public_from_pem(pem.p, pem.len, &f->pub));
+    ih_buf_free(&pem);
+    ih_audit_opts o = {.store = f->s, .suite = suite, .origin = "ihos/test-instance", .signer = f->key,
+                       .checkpoint_file = f->cpfile, .utc_offset_minutes = 480};
+    T_OK(ih_audit_open(&o, &f->a));
+    append_events(f, 0, EVENTS, true);
+    *state = f;
+    return 0;
+}
+
+static int setup_sqlite_intl(void **s) { return setup(s, IH_STORE_SQLITE, IH_SUITE_INTL); }
+static int setup_sqlite_gm(void **s) { return setup(s, IH_STORE_SQLITE, IH_SUITE_GM); }
+static int setup_pg_intl(void **s) { return setup(s, IH_STORE_PG, IH_SUITE_INTL); }
+static int setup_pg_gm(void **s) { return setup(s, IH_STORE_PG, IH_SUITE_GM); }
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    ih_audit_close(f->a);
+    t_store_close(f->s, f->ctx);
+    ih_keyring_free(f->kr);
+    ih_signkey_free(f->key);
+    ih_signkey_free(f->pub);
+    t_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
+}
+
+static ih_audit_report verify(fx *f)
+{
+    ih_audit_report r;
+    T_OK(ih_audit_verify(f->s, f->suite, "ihos/test-instance", f->pub, f->cpfile, &r));
+    return r;
+}
+
+/* Run raw SQL as an attacker with database access: protections off first. */
+typedef struct {
+    const char *const *sql;
+    bool pg;
+} raw_arg;
+
+static ih_err raw_fn(ih_tx *tx, void *arg)
+{
+    raw_arg *r = arg;
+    static const char *const unguard_sqlite[] = {
+        "DROP TRIGGER IF EXISTS audit_event_no_delete", "DROP TRIGGER IF EXISTS audit_event_no_update",
+        "DROP TRIGGER IF EXISTS audit_node_no_delete", "DROP TRIGGER IF EXISTS audit_checkpoint_no_update",
+        "DROP TRIGGER IF EXISTS audit_checkpoint_no_delete", NULL};
+    static const char *const unguard_pg[] = {
+        "ALTER TABLE audit_event DISABLE TRIGGER ALL", "ALTER TABLE audit_node DISABLE TRIGGER ALL",
+        "ALTER TABLE audit_checkpoint DISABLE TRIGGER ALL", NULL};
+    for (const char *const *q = ih_tx_is_pg(tx) ? unguard_pg : unguard_sqlite; *q; q++) {
+        ih_stmt *st;
+        IH_TRY(ih_tx_prepare(tx, *q, &st));
+        IH_TRY(ih_stmt_exec(st));
+    }
+    for (const char *const *q = r->sql; *q; q++) {
+        ih_stmt *st;
+        IH_TRY(ih_tx_prepare(tx, *q, &st));
+        IH_TRY(ih_stmt_exec(st));
+    }
+    return IH_OK;
+}
+
+static void attack(fx *f, const char *const *sql)
+{
+    raw_arg r = {sql, f->kind == IH_STORE_PG};
+    T_OK(ih_store_write(f->s, raw_fn, &r));
+}
+
+static void expect_event(ih_audit_report r, int64_t seq, const char *words)
+{
+    if (!r.problem[0]) fail_msg("tampering not detected (expected event %lld)", (long long)seq);
+    if (r.bad_event != seq || !strstr(r.problem, words))
+        fail_msg("expected event %lld / '%s', got: %s", (long long)seq, words, r.problem);
+}
+
+static void expect_checkpoint(ih_audit_report r, int64_t size, const char *words)
+{
+    if (!r.problem[0]) fail_msg("tampering not detected (expected checkpoint %lld)", (long long)size);
+    if (r.bad_checkpoint != size || !strstr(r.problem, words))
+        fail_msg("expected checkpoint %lld / '%s', got: %s", (long long)size, words, r.problem);
+}
+
+/* ---- tests --------------------------------------------------------------- */
+
+static void t_intact_journal_verifies(void **state)
+{
+    fx *f = *state;
+    ih_audit_report r = verify(f);
+    if (r.problem[0]) fail_msg("%s", r.problem);
+    assert_int_equal(r.events, EVENTS);
+    assert_int_equal(r.checkpoints, EVENTS / EVERY);
+    assert_int_equal(r.file_checkpoints, EVENTS / EVERY);
+    assert_int_equal(r.unsealed, 0);
+}
+
+static void t_changed_field(void **state)
+{
+    fx *f = *state;
+    static const char *const sql[] = {"UPDATE audit_event SET action = 'record.delete' WHERE seq = 1234", NULL};
+    attack(f, sql);
+    expect_event(verify(f), 1234, "content does not match");
+}
+
+static void t_changed_actor_with_recomputed_hashes(void **state)
+{
+    /* Change the actor and patch this event's leaf hash: the next event's
+     * prev_hash and the checkpoint roots still give it away. */
+    fx *f = *state;
+    static const char *const sql[] = {"UPDATE audit_event SET actor_id = 999, leaf_hash = prev_hash WHERE seq = 700", NULL};
+    attack(f, sql);
+    ih_audit_report r = verify(f);
+    assert_true(r.problem[0]);
+    assert_int_equal(r.bad_event, 700);
+}
+
+static void t_deleted_event(void **state)
+{
+    fx *f = *state;
+    static const char *const sql[] = {"DELETE FROM audit_event WHERE seq = 1500", NULL};
+    attack(f, sql);
+    expect_event(verify(f), 1500, "missing");
+}
+
+static void t_inserted_event(void **state)
+{
+    /* Shift events 1000.. up by one and insert a forged event at 1000 whose
+     * own chain link and leaf are correct. */
+    fx *f = *state;
+    static const char *const sql[] = {
+        "UPDATE audit_event SET seq = -seq - 1 WHERE seq >= 1000",
+        "UPDATE audit_event SET seq = -seq WHERE seq < 0",
+        "INSERT INTO audit_event(seq, ts, tz_offset, actor_id, actor_role, action, outcome, prev_hash, leaf_hash, purged) "
+        "SELECT 1000, ts, tz_offset, 1, 'sysadmin', 'record.read', 'success', leaf_hash, leaf_hash, 0 "
+        "FROM audit_event WHERE seq = 999",
+        NULL};
+    attack(f, sql);
+    ih_audit_report r = verify(f);
+    assert_true(r.problem[0]);
+    if (r.bad_event != 1000 && r.bad_event != 1001) fail_msg("insertion reported at: %s", r.problem);
+}
+
+static void t_swapped_events(void **state)
+{
+    fx *f = *state;
+    static const char *const sql[] = {
+        "UPDATE audit_event SET seq = -1 WHERE seq = 2000",
+        "UPDATE audit_event SET seq = 2000 WHERE seq = 2001",
+        "UPDATE audit_event SET seq = 2001 WHERE seq = -1",
+        NULL};
+    attack(f, sql);
+    ih_audit_report r = verify(f);
+    assert_true(r.problem[0]);
+    assert_int_equal(r.bad_event, 2000);
+}
+
+static void t_truncated_tail(void **state)
+{
+    fx *f = *state;
+    static const char *const sql[] = {
+        "DELETE FROM audit_event WHERE seq >= 2600",
+        "UPDATE audit_head SET size = 2600, last_hash = (SELECT leaf_hash FROM audit_event WHERE seq = 2599)",
+        NULL};
+    attack(f, sql);
+    expect_checkpoint(verify(f), 3000, "covers more events than the database holds");
+}
+
+static void t_truncated_tail_and_db_checkpoints(void **state)
+{
+    /* The attacker also removes the database's own checkpoints; the outside
+     * file still knows. */
+    fx *f = *state;
+    static const char *const sql[] = {
+        "DELETE FROM audit_event WHERE seq >= 2600",
+        "DELETE FROM audit_checkpoint WHERE size > 2600",
+        "UPDATE audit_head SET size = 2600, last_hash = (SELECT leaf_hash FROM audit_event WHERE seq = 2599)",
+        NULL};
+    attack(f, sql);
+    ih_audit_report r = verify(f);
+    expect_checkpoint(r, 3000, "checkpoint file");
+}
+
+static void t_replaced_checkpoint(void **state)
+{
+    fx *f = *state;
+    static const char *const sql[] = {
+        "UPDATE audit_checkpoint SET note = (SELECT note FROM audit_checkpoint WHERE size = 1000), "
+        "root = (SELECT root FROM audit_checkpoint WHERE size = 1000) WHERE size = 1500",
+        NULL};
+    attack(f, sql);
+    expect_checkpoint(verify(f), 1500, "does not match the signed note");
+}
+
+typedef struct {
+    fx *f;
+    ih_signkey *evil;
+} resign_arg;
+
+static ih_err resign_fn(ih_tx *tx, void *arg)
+{
+    resign_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT root FROM audit_checkpoint WHERE size = 2000", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    size_t n;
+    uint8_t root[32];
+    memcpy(root, ih_col_blob(st, 0, &n), 32);
+    IH_TRY(ih_stmt_exec(st));
+    ih_buf note = IH_BUF_INIT;
+    IH_TRY(note_sign(a->evil, a->f->suite, "ihos/test-instance", 2000, root, &note));
+    IH_TRY(ih_tx_prepare(tx, "UPDATE audit_checkpoint SET note = $1 WHERE size = 2000", &st));
+    ih_stmt_text(st, 1, note.p);
+    ih_err e = ih_stmt_exec(st);
+    ih_buf_free(&note);
+    return e;
+}
+
+static void t_resigned_with_another_key(void **state)
+{
+    fx *f = *state;
+    static const char *const nothing[] = {NULL};
+    attack(f, nothing); /* drop the guards */
+    resign_arg a = {f, NULL};
+    T_OK(ih_sign_generate(f->suite, &a.evil));
+    T_OK(ih_store_write(f->s, resign_fn, &a));
+    ih_signkey_free(a.evil);
+    expect_checkpoint(verify(f), 2000, "no signature by the audit key");
+}
+
+static void t_rolled_back_database(void **state)
+{
+    /* The database is put back to its state at 2000 events (as restoring an
+     * older copy would); the outside checkpoint file remains. */
+    fx *f = *state;
+    static const char *const sql[] = {
+        "DELETE FROM audit_event WHERE seq >= 2000",
+        "DELETE FROM audit_checkpoint WHERE size > 2000",
+        "DELETE FROM audit_node WHERE (idx + 1) * (CAST(1 AS BIGINT) << CAST(lvl AS INTEGER)) > 2000",
+        "UPDATE audit_head SET size = 2000, last_hash = (SELECT leaf_hash FROM audit_event WHERE seq = 1999)",
+        NULL};
+    attack(f, sql);
+    ih_audit_report r = verify(f);
+    expect_checkpoint(r, 2500, "rolled back");
+}
+
+static void t_unsealed_tail_then_sealed(void **state)
+{
+    /* Events committed but not yet checkpointed (a kill -9 in between looks
+     * like this): verify passes and reports them; the next checkpoint covers
+     * them. */
+    fx *f = *state;
+    append_events(f, EVENTS, 37, false);
+    ih_audit_report r = verify(f);
+    if (r.problem[0]) fail_msg("%s", r.problem);
+    assert_int_equal(r.unsealed, 37);
+    bool made;
+    T_OK(ih_audit_checkpoint(f->a, &made));
+    assert_true(made);
+    T_OK(ih_audit_checkpoint(f->a, &made));
+    assert_false(made);
+    r = verify(f);
+    assert_int_equal(r.unsealed, 0);
+    assert_int_equal(r.events, EVENTS + 37);
+}
+
+static void t_proofs(void **state)
+{
+    fx *f = *state;
+    for (uint64_t seq = 0; seq < EVENTS; seq += 437) {
+        ih_buf b = IH_BUF_INIT;
+        T_OK(ih_audit_prove(f->s, f->suite, seq, &b));
+        char msg[512];
+        T_OK(ih_audit_check_proof(b.p, b.len, f->pub, msg, sizeof msg));
+        assert_non_null(strstr(msg, "OK: event"));
+        /* A changed field in the bundle no longer proves. */
+        char *p = strstr(b.p, "\"record.");
+        assert_non_null(p);
+        p[8] = p[8] == 'r' ? 'u' : 'r';
+        assert_int_equal(ih_audit_check_proof(b.p, b.len, f->pub, msg, sizeof msg), IH_E_INTEGRITY);
+        ih_buf_free(&b);
+    }
+    /* Another key does not vouch for this journal. */
+    ih_signkey *other;
+    T_OK(ih_sign_generate(f->suite, &other));
+    ih_buf b = IH_BUF_INIT;
+    T_OK(ih_audit_prove(f->s, f->suite, 5, &b));
+    char msg[512];
+    assert_int_equal(ih_audit_check_proof(b.p, b.len, other, msg, sizeof msg), IH_E_INTEGRITY);
+    ih_buf_free(&b);
+    ih_signkey_free(other);
+    /* An event beyond the last checkpoint cannot be proven yet. */
+    append_events(f, EVENTS, 1, false);
+    ih_buf b2 = IH_BUF_INIT;
+    assert_int_equal(ih_audit_prove(f->s, f->suite, EVENTS, &b2), IH_E_STATE);
+    ih_buf_free(&b2);
+}
+
+typedef struct {
+    fx *f;
+} biz_arg;
+
+static ih_err business_fn(ih_tx *tx, void *arg)
+{
+    biz_arg *b = arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO instance_meta(key, value) VALUES ('business', 'change')", &st));
+    IH_TRY(ih_stmt_exec(st));
+    ih_audit_event ev = {.action = "meta.write", .object_type = "instance_meta", .object_id = "business"};
+    return ih_audit_append(b->f->a, tx, &ih_system_actor, &ev);
+}
+
+static ih_err count_meta(ih_tx *tx, void *arg)
+{
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT count(*) FROM instance_meta WHERE key = 'business'", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    *(int64_t *)arg = ih_col_int(st, 0);
+    return IH_OK;
+}
+
+static void t_failed_append_fails_the_change(void **state)
+{
+    fx *f = *state;
+    static const char *const sqlite_break[] = {
+        "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_event BEGIN SELECT RAISE(ABORT, 'disk says no'); END", NULL};
+    static const char *const pg_break[] = {
+        "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk says no'; END $$",
+        "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_broken()", NULL};
+    attack(f, f->kind == IH_STORE_PG ? pg_break : sqlite_break);
+    biz_arg b = {f};
+    assert_int_equal(ih_store_write(f->s, business_fn, &b), IH_E_AUDIT);
+    int64_t n = -1;
+    T_OK(ih_store_read(f->s, count_meta, &n));
+    assert_int_equal(n, 0); /* no trace of the change */
+}
+
+static ih_err try_delete(ih_tx *tx, void *arg)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, (const char *)arg, &st));
+    return ih_stmt_exec(st);
+}
+
+static void t_database_refuses_edits(void **state)
+{
+    /* With the guards in place, the application's own connection cannot
+     * edit or delete events, nodes or checkpoints. */
+    fx *f = *state;
+    const char *q[] = {"DELETE FROM audit_event WHERE seq = 3", "UPDATE audit_event SET action = 'x' WHERE seq = 3",
+                       "DELETE FROM audit_checkpoint WHERE size = 500", "UPDATE audit_checkpoint SET note = 'x'",
+                       "DELETE FROM audit_node WHERE lvl = 1"};
+    for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
+        assert_int_not_equal(ih_store_write(f->s, try_delete, (void *)q[i]), IH_OK);
+    ih_audit_report r = verify(f);
+    if (r.problem[0]) fail_msg("%s", r.problem);
+}
+
+#define MUTATIONS(s)                                                                                                  \
+    cmocka_unit_test_setup_teardown(t_intact_journal_verifies, s, teardown),                                          \
+        cmocka_unit_test_setup_teardown(t_changed_field, s, teardown),                                                \
+        cmocka_unit_test_setup_teardown(t_changed_actor_with_recomputed_hashes, s, teardown),                         \
+        cmocka_unit_test_setup_teardown(t_deleted_event, s, teardown),                                                \
+        cmocka_unit_test_setup_teardown(t_inserted_event, s, teardown),                                               \
+        cmocka_unit_test_setup_teardown(t_swapped_events, s, teardown),                                               \
+        cmocka_unit_test_setup_teardown(t_truncated_tail, s, teardown),                                               \
+        cmocka_unit_test_setup_teardown(t_truncated_tail_and_db_checkpoints, s, teardown),                            \
+        cmocka_unit_test_setup_teardown(t_replaced_checkpoint, s, teardown),                                          \
+        cmocka_unit_test_setup_teardown(t_resigned_with_another_key, s, teardown),                                    \
+        cmocka_unit_test_setup_teardown(t_rolled_back_database, s, teardown),                                         \
+        cmocka_unit_test_setup_teardown(t_unsealed_tail_then_sealed, s, teardown),                                    \
+        cmocka_unit_test_setup_teardown(t_proofs, s, teardown),                                                       \
+        cmocka_unit_test_setup_teardown(t_failed_append_fails_the_change, s, teardown),                               \
+        cmocka_unit_test_setup_teardown(t_database_refuses_edits, s, teardown)
+
+int main(void)
+{
+    ih_log_setup("stderr", IH_LOG_ERROR, "test");
+    if (ih_crypto_init() != IH_OK) return 1;
+    const struct CMUnitTest si[] = {MUTATIONS(setup_sqlite_intl)};
+    const struct CMUnitTest sg[] = {MUTATIONS(setup_sqlite_gm)};
+    const struct CMUnitTest pi[] = {MUTATIONS(setup_pg_intl)};
+    const struct CMUnitTest pgm[] = {cmocka_unit_test_setup_teardown(t_intact_journal_verifies, setup_pg_gm, teardown),
+                                     cmocka_unit_test_setup_teardown(t_changed_field, setup_pg_gm, teardown),
+                                     cmocka_unit_test_setup_teardown(t_proofs, setup_pg_gm, teardown)};
+    int rc = cmocka_run_group_tests_name("audit/sqlite/intl", si, NULL, NULL);
+    rc += cmocka_run_group_tests_name("audit/sqlite/gm", sg, NULL, NULL);
+    rc += cmocka_run_group_tests_name("audit/postgres/intl", pi, NULL, NULL);
+    rc += cmocka_run_group_tests_name("audit/postgres/gm", pgm, NULL, NULL);
+    return rc;
+}
