@@ -45,7 +45,16 @@ LDFLAGS_ALL = $(MODE_LDFLAGS) $(LDFLAGS)
 
 MAINS := src/app/ihosd_main.c src/app/ihos_main.c
 LIB_SRC := $(filter-out $(MAINS),$(wildcard src/*/*.c))
-LIB_OBJ := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRC))
+LIB_OBJ := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRC)) $(OUT)/obj/gen/common_passwords.o
+
+# The common-password list is compiled in, sorted, from data/.
+$(OUT)/gen/common_passwords.c: data/common-passwords.txt scripts/gen-wordlist.sh
+	@mkdir -p $(dir $@)
+	@scripts/gen-wordlist.sh $< ih_common_passwords > $@
+$(OUT)/obj/gen/%.o: $(OUT)/gen/%.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) $(CFLAGS_ALL) -c $< -o $@
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))

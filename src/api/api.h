@@ -1,15 +1,18 @@
-/* api.h — the JSON API: route table and dispatcher.
+/* api.h — the JSON API: route table, dispatcher, shared helpers.
  *
  * ih_api_handle() is the server's request handler.  For each request it
- * finds the route (404/405 otherwise), enforces the route's declared
- * permission (undeclared = denied), runs the handler and turns a returned
- * error into the JSON envelope {"error":{"code","message"}}.  Handlers write
- * only success bodies; they never format errors themselves.
+ * finds the route (404/405 otherwise), authenticates (Bearer token or the
+ * session cookie), enforces CSRF on cookie-authenticated state changes,
+ * keeps restricted sessions to SELF routes, checks the route's declared
+ * permission against the caller's role (undeclared = denied; refusals are
+ * audited), runs the handler and turns any error into the JSON envelope
+ * {"error":{"code","message"}}.  Handlers write only success bodies.
  */
 #ifndef IH_API_API_H
 #define IH_API_API_H
 
 #include "app/app.h"
+#include "core/json.h"
 #include "net/http.h"
 #include "net/router.h"
 
@@ -20,11 +23,63 @@ void ih_api_handle(void *app, ih_req *req, ih_resp *resp);
 extern const ih_route ih_api_routes[];
 extern const size_t ih_api_nroutes;
 
-/* Handlers (one file per resource). */
+/* ---- helpers ---------------------------------------------------------------- */
+
+bool ih_api_is_loopback(const ih_req *req);
+/* The authenticated caller (NULL on public routes). */
+const ih_principal *ih_api_principal(const ih_req *req);
+/* The audit actor for this request. */
+void ih_api_actor(const ih_req *req, ih_actor *out);
+/* Parse the body: Content-Type must be application/json, a JSON object. */
+ih_err ih_api_body(const ih_req *req, json_t **out);
+/* Respond with j (takes the reference). */
+ih_err ih_api_json(ih_resp *resp, int status, json_t *j);
+ih_err ih_api_no_content(ih_resp *resp);
+/* Path parameter k as a positive id; IH_E_NOT_FOUND if it is not one. */
+ih_err ih_api_param_id(const ih_req *req, int k, int64_t *out);
+/* URL-decoded query parameter into buf; false if absent. */
+bool ih_api_query(const ih_req *req, const char *key, char *buf, size_t n);
+/* Query parameter as an integer in [min, max] (default if absent). */
+ih_err ih_api_query_int(const ih_req *req, const char *key, int64_t min, int64_t max, int64_t def, int64_t *out);
+/* Record an audit event in its own transaction for the current caller. */
+ih_err ih_api_audit(ih_app *app, const ih_req *req, const char *action, const char *object_type,
+                    const char *object_id, ih_err result, const char *reason);
+
+/* ---- handlers (one file per resource) -------------------------------------- */
+
 ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp);
 
-/* Helpers shared by handlers. */
-bool ih_api_is_loopback(const ih_req *req);
+ih_err ih_api_login(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_logout(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_me(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_password(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_totp_begin(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_totp_confirm(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_sessions(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_session_revoke(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_accounts_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_accounts_create(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_activate(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_role(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_disable(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_enable(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_admin_disable(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_admin_enable(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_expiry(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_password_reset(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_unlock(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_account_totp_reset(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_permissions_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_permission_set(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_audit_checkpoints(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_audit_verify(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp);
 
 #endif

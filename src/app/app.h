@@ -7,6 +7,8 @@
 #define IH_APP_APP_H
 
 #include "app/instance.h"
+#include "identity/identity.h"
+#include "policy/perm.h"
 
 #include <stdint.h>
 
@@ -14,7 +16,14 @@ typedef struct ih_app {
     ih_instance *inst;
     ih_store *store;
     const ih_conf *conf;
+    ih_keyring *keys;
+    ih_audit *audit;
+    ih_identity *identity;
+    ih_policy *policy;
     int64_t started_ms;
 } ih_app;
+
+/* Identity options from the configuration. */
+void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o);
 
 #endif

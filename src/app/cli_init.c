@@ -13,6 +13,8 @@
 #include "crypto/cert.h"
 #include "crypto/sign.h"
 #include "keys/keys.h"
+#include "app/app.h"
+#include "identity/identity.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -76,6 +78,37 @@ static ih_err store_audit_key(ih_tx *tx, void *arg)
     return ih_signkey_create(tx, a->in->keys, "audit", 0, a->key, &id);
 }
 
+/* Exactly one account per administrator role, no default names, random
+ * one-time passwords (L3 8.1.4.2b), written to DIR/initial-credentials
+ * (0600) as "role username password" lines. */
+static ih_err create_administrators(ih_instance *inst)
+{
+    ih_identity_opts io;
+    ih_app_identity_opts(inst, &io);
+    ih_identity *id;
+    IH_TRY(ih_identity_new(&io, &id));
+    static const ih_role roles[] = {IH_ROLE_SYSADMIN, IH_ROLE_SECADMIN, IH_ROLE_AUDITADMIN};
+    ih_buf out = IH_BUF_INIT;
+    ih_err e = ih_buf_puts(&out, "# role username one-time-password (change at first login; then delete this file)\n");
+    for (size_t i = 0; i < 3 && e == IH_OK; i++) {
+        uint8_t r[2];
+        char name[40], otp[32];
+        int64_t aid;
+        e = ih_random(r, sizeof r);
+        snprintf(name, sizeof name, "%s-%02x%02x", ih_role_name(roles[i]), r[0], r[1]);
+        ih_account_new n = {.username = name, .role = roles[i], .active = true, .must_change = true};
+        if (e == IH_OK) e = ih_identity_create(id, &ih_console_actor, &n, otp, &aid);
+        if (e == IH_OK) e = ih_buf_printf(&out, "%s %s %s\n", ih_role_name(roles[i]), name, otp);
+        ih_wipe(otp, sizeof otp);
+    }
+    char path[PATH_MAX];
+    if (e == IH_OK) e = ih_instance_path(inst, "initial-credentials", path, sizeof path);
+    if (e == IH_OK) e = ih_file_create(path, out.p, out.len, 0600);
+    ih_buf_wipe(&out);
+    ih_identity_free(id);
+    return e;
+}
+
 /* Keys, the audit key pair and the journal's first event. */
 static ih_err bootstrap(ih_instance *inst, uint8_t kek[32])
 {
@@ -102,6 +135,7 @@ static ih_err bootstrap(ih_instance *inst, uint8_t kek[32])
     IH_TRY(ih_instance_open_runtime(inst, true));
     ih_audit_event ev = {.action = "instance.init", .object_type = "instance", .object_id = inst->instance_id};
     IH_TRY(ih_audit_record(inst->audit, &ih_console_actor, &ev));
+    IH_TRY(create_administrators(inst));
     return ih_audit_checkpoint(inst->audit, NULL);
 }
 
@@ -230,6 +264,7 @@ int ih_cli_init(int argc, char **argv)
     ih_tls_fingerprint(cert, fp, sizeof fp);
     printf("Created instance %s (suite %s, store %s%s).\n", abs, suite, store, demo ? ", demo" : "");
     printf("TLS certificate SHA-256 fingerprint: %s\n", fp);
+    printf("Administrator accounts and one-time passwords: %s/initial-credentials (0600)\n", abs);
     printf("Start it with: ihosd --dir %s\n", abs);
     free(abs);
     return 0;

@@ -1,5 +1,6 @@
 /* ihos_main.c — `ihos <command> ...`: dispatch to a subcommand. */
 #include "app/cli.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/proc.h"
 
@@ -67,6 +68,7 @@ int main(int argc, char **argv)
 {
     ih_proc_harden();
     ih_log_setup("stderr", IH_LOG_WARN, "ihos"); /* the CLI speaks in plain lines */
+    ih_json_init();
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -2,12 +2,14 @@
 #include "api/api.h"
 #include "app/app.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "core/proc.h"
 #include "net/server.h"
 #include "net/tls.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,10 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
     ih_proc_harden();
+    ih_json_init();
+    /* Large blocks (Argon2id's 19 MiB) are mmapped and go back to the system
+     * when freed, instead of growing the heap for good. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     static const struct option opts[] = {
         {"dir", required_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'},
@@ -118,7 +124,17 @@ int main(int argc, char **argv)
         ih_instance_close(&inst);
         return 1;
     }
-    ih_app app = {.inst = &inst, .store = inst.store, .conf = &inst.conf, .started_ms = ih_now_ms()};
+    ih_app app = {.inst = &inst, .store = inst.store, .conf = &inst.conf, .keys = inst.keys, .audit = inst.audit,
+                  .started_ms = ih_now_ms()};
+    ih_identity_opts io;
+    ih_app_identity_opts(&inst, &io);
+    if (ih_policy_new(&app.policy) != IH_OK || ih_policy_load(app.policy, inst.store, inst.keys) != IH_OK ||
+        ih_identity_new(&io, &app.identity) != IH_OK) {
+        fprintf(stderr, "ihosd: cannot start identity services: %s\n", ih_err_detail());
+        ih_policy_free(app.policy);
+        ih_instance_close(&inst);
+        return 1;
+    }
     ih_server_opts so = {
         .listen = inst.conf.listen,
         .cert_file = cert,
@@ -135,6 +151,8 @@ int main(int argc, char **argv)
     ih_server *srv;
     if (ih_server_start(&so, &srv) != IH_OK) {
         fprintf(stderr, "ihosd: %s\n", ih_err_detail());
+        ih_identity_free(app.identity);
+        ih_policy_free(app.policy);
         ih_instance_close(&inst);
         return 1;
     }
@@ -158,6 +176,8 @@ int main(int argc, char **argv)
     ih_server_stop(srv, 10000);
     ih_audit_event stopped = {.action = "server.stop", .object_type = "instance", .object_id = inst.instance_id};
     ih_audit_record(inst.audit, &ih_system_actor, &stopped);
+    ih_identity_free(app.identity);
+    ih_policy_free(app.policy);
     ih_instance_close(&inst);
     ih_log(IH_LOG_INFO, "server.stopped", NULL);
     return 0;

@@ -87,6 +87,29 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX signing_key_owner ON signing_key(owner_kind, owner_id, state);",
      NULL},
     {3, "audit", audit_sqlite, audit_pg},
+    {4, "identity",
+     /* One role per account (CHECK): no account can ever hold two of the
+      * administrator roles (L3 8.1.4.2d).  Rows carry a MAC (mac). */
+     "CREATE TABLE account (id INTEGER PRIMARY KEY, username TEXT NOT NULL, username_lc TEXT NOT NULL UNIQUE, "
+     "role TEXT NOT NULL CHECK (role IN ('patient', 'doctor', 'pharmacist', 'nurse', 'sysadmin', 'secadmin', "
+     "'auditadmin')), status TEXT NOT NULL CHECK (status IN ('pending', 'active', 'disabled')), "
+     "pw_hash TEXT NOT NULL, pw_changed_at INTEGER NOT NULL, must_change INTEGER NOT NULL, totp_enc BLOB, "
+     "totp_alg TEXT NOT NULL, totp_digits INTEGER NOT NULL, totp_pending BLOB, pending_alg TEXT NOT NULL, "
+     "totp_last_step INTEGER NOT NULL, failed_count INTEGER NOT NULL, locked_until INTEGER NOT NULL, "
+     "expires_at INTEGER NOT NULL, last_login_at INTEGER NOT NULL, created_at INTEGER NOT NULL, "
+     "created_by INTEGER NOT NULL, disabled_reason TEXT NOT NULL, mac BLOB NOT NULL);"
+     "CREATE TABLE password_history (account_id INTEGER NOT NULL REFERENCES account(id), pw_hash TEXT NOT NULL, "
+     "changed_at INTEGER NOT NULL);"
+     "CREATE INDEX password_history_account ON password_history(account_id, changed_at);"
+     "CREATE TABLE session (id INTEGER PRIMARY KEY, token_hash BLOB NOT NULL UNIQUE, "
+     "account_id INTEGER NOT NULL REFERENCES account(id), created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL, "
+     "expires_at INTEGER NOT NULL, csrf TEXT NOT NULL, factors INTEGER NOT NULL, ip TEXT, revoked_at INTEGER, "
+     "revoke_reason TEXT, mac BLOB NOT NULL);"
+     "CREATE INDEX session_account ON session(account_id);"
+     "CREATE TABLE role_grant (id INTEGER PRIMARY KEY, role TEXT NOT NULL, perm TEXT NOT NULL, "
+     "granted INTEGER NOT NULL, changed_by INTEGER NOT NULL, changed_at INTEGER NOT NULL, mac BLOB NOT NULL, "
+     "UNIQUE (role, perm));",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

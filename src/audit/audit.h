@@ -94,4 +94,20 @@ ih_err ih_audit_prove(ih_store *s, ih_suite suite, uint64_t seq, ih_buf *bundle)
 /* Check a bundle offline with nothing but the public key.  msg gets a sentence. */
 ih_err ih_audit_check_proof(const char *bundle, size_t n, const ih_signkey *pub, char *msg, size_t msglen);
 
+/* ---- queries (the auditadmin API) ------------------------------------------ */
+
+typedef struct ih_audit_filter {
+    int64_t from_ms, to_ms;  /* 0 = unbounded; [from, to) */
+    int64_t actor_id;        /* -1 = any */
+    const char *action, *object_type, *object_id, *outcome; /* NULL = any */
+    int64_t after_seq;       /* events with seq > after_seq; -1 = from the start */
+    int limit;
+} ih_audit_filter;
+
+/* Matching events (oldest first) as a JSON array of objects. */
+struct json_t;
+ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, struct json_t **events);
+/* Checkpoints with size > after_size, oldest first. */
+ih_err ih_audit_list_checkpoints(ih_store *s, int64_t after_size, int limit, struct json_t **out);
+
 #endif

@@ -9,6 +9,7 @@
 
 #include "core/clock.h"
 #include "core/fsutil.h"
+#include "core/json.h"
 #include "core/log.h"
 
 #include <curl/curl.h>
@@ -187,13 +188,9 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made)
         char rb64[64];
         ih_b64_encode(root, IH_HASH_LEN, rb64);
         json_t *j = json_pack("{s:I, s:s, s:s%}", "size", (json_int_t)h.size, "root", rb64, "note", note.p, note.len);
-        char *s = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        e = j ? ih_json_dump(j, JSON_COMPACT, &line) : ih_fail(IH_E_NOMEM, "checkpoint line");
         json_decref(j);
-        if (!s) e = ih_fail(IH_E_NOMEM, "checkpoint line");
-        else {
-            e = ih_buf_printf(&line, "%s\n", s);
-            free(s);
-        }
+        if (e == IH_OK) e = ih_buf_puts(&line, "\n");
         if (e == IH_OK) e = ih_file_append(a->file, line.p, line.len, 0600);
     }
     if (e == IH_OK) {

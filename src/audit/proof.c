@@ -8,6 +8,7 @@
 #include "audit/audit_impl.h"
 
 #include "core/clock.h"
+#include "core/json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -104,13 +105,9 @@ ih_err ih_audit_prove(ih_store *s, ih_suite suite, uint64_t seq, ih_buf *bundle)
         json_t *j = json_pack("{s:s, s:s, s:O, s:I, s:I, s:o, s:s}", "format", FORMAT, "suite", ih_suite_name(suite),
                               "event", a.event, "leaf_index", (json_int_t)seq, "tree_size", (json_int_t)a.size, "proof",
                               proof, "checkpoint", a.note);
-        char *text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+        e = j ? ih_json_dump(j, JSON_INDENT(2), bundle) : ih_fail(IH_E_NOMEM, "bundle");
         json_decref(j);
-        if (!text) e = ih_fail(IH_E_NOMEM, "bundle");
-        else {
-            e = ih_buf_printf(bundle, "%s\n", text);
-            free(text);
-        }
+        if (e == IH_OK) e = ih_buf_puts(bundle, "\n");
     }
     json_decref(a.event);
     free(a.note);

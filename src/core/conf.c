@@ -66,6 +66,24 @@ static const key schema[] = {
     S("audit", "witness_url", witness_url, false, "", "HTTPS URL each checkpoint is POSTed to (empty: none)"),
     I("audit", "retention_days", retention_days, "180", 180, 36500, "days events stay online before archiving (>= 180)"),
     S("audit", "syslog", audit_syslog, false, "", "RFC 5424 copy of security events: udp://HOST:PORT or unix:PATH (empty: none)"),
+    /* Password and session rules: the defaults are the floor; values may only tighten. */
+    I("security", "argon2_memory_kib", argon2_memory_kib, "19456", 19456, 1048576, "Argon2id memory per hash, KiB"),
+    I("security", "argon2_iterations", argon2_iterations, "2", 2, 16, "Argon2id passes"),
+    I("security", "hash_threads", hash_threads, "2", 1, 32, "threads that hash passwords"),
+    I("security", "hash_queue", hash_queue, "64", 1, 10000, "logins waiting for a hash thread before 503"),
+    I("security", "password_min_length", password_min_length, "8", 8, 64, "shortest password"),
+    I("security", "password_min_classes", password_min_classes, "3", 3, 4, "character classes a password mixes"),
+    I("security", "password_history", password_history, "5", 5, 24, "previous passwords that may not be reused"),
+    I("security", "password_max_age_days", password_max_age_days, "90", 1, 365, "days before a password must change"),
+    I("security", "lockout_threshold", lockout_threshold, "5", 1, 5, "consecutive failures that lock an account"),
+    I("security", "lockout_minutes", lockout_minutes, "30", 30, 1440, "minutes an account stays locked"),
+    I("security", "ip_failures_per_minute", ip_failures_per_minute, "30", 1, 1000, "failed logins per address per minute before 429"),
+    I("security", "session_idle_minutes", session_idle_minutes, "15", 5, 30, "idle minutes that end a session"),
+    I("security", "session_max_hours", session_max_hours, "12", 1, 12, "hours a session lives at most"),
+    I("security", "inactive_days", inactive_days, "90", 1, 365, "days without login that disable a staff account"),
+    E("security", "totp_algorithm", totp_algorithm, false, "SHA1", "SHA1|SHA256|SM3", "HMAC of new second-factor enrolments"),
+    S("security", "admin_allow", admin_allow, false, "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
+      "addresses administrators may log in from (CIDR list; empty: anywhere)"),
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 

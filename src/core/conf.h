@@ -50,6 +50,13 @@ typedef struct ih_conf {
     char witness_url[IH_CONF_PATH];
     int retention_days;      /* >= 180 */
     char audit_syslog[IH_CONF_STR]; /* "" | udp://HOST:PORT | unix:PATH */
+    /* [security] */
+    int argon2_memory_kib, argon2_iterations, hash_threads, hash_queue;
+    int password_min_length, password_min_classes, password_history, password_max_age_days;
+    int lockout_threshold, lockout_minutes, ip_failures_per_minute;
+    int session_idle_minutes, session_max_hours, inactive_days;
+    char totp_algorithm[8];
+    char admin_allow[IH_CONF_STR];
 } ih_conf;
 
 /* Fill every key with its default. */

@@ -1,8 +1,42 @@
 /* json.c — see json.h. */
 #include "core/json.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Each block is prefixed with its size so that free can wipe it. */
+typedef union {
+    size_t n;
+    max_align_t align;
+} block_head;
+
+static void *wipe_malloc(size_t n)
+{
+    block_head *h = malloc(sizeof *h + n);
+    if (!h) return NULL;
+    h->n = n;
+    return h + 1;
+}
+
+static void wipe_free(void *p)
+{
+    if (!p) return;
+    block_head *h = (block_head *)p - 1;
+    OPENSSL_cleanse(p, h->n);
+    free(h);
+}
+
+void ih_json_init(void) { json_set_alloc_funcs(wipe_malloc, wipe_free); }
+
+static int dump_cb(const char *p, size_t n, void *ud) { return ih_buf_append(ud, p, n) == IH_OK ? 0 : -1; }
+
+ih_err ih_json_dump(const json_t *j, size_t flags, ih_buf *out)
+{
+    if (json_dump_callback(j, dump_cb, out, flags) != 0) return ih_fail(IH_E_NOMEM, "json dump");
+    return IH_OK;
+}
 
 ih_err ih_json_parse_object(const char *body, size_t len, json_t **out)
 {

@@ -8,11 +8,20 @@
 #ifndef IH_CORE_JSON_H
 #define IH_CORE_JSON_H
 
+#include "core/buf.h"
 #include "core/err.h"
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+
+/* Once per process: make jansson zero every block it frees (request bodies
+ * carry passwords and personal data). */
+void ih_json_init(void);
+
+/* Append the JSON text of j to out (never use json_dumps: its memory comes
+ * from the wiping allocator and must not go to free()). */
+ih_err ih_json_dump(const json_t *j, size_t flags, ih_buf *out);
 
 /* Parse body as a JSON object.  IH_E_MALFORMED_JSON on any syntax error. */
 ih_err ih_json_parse_object(const char *body, size_t len, json_t **out);

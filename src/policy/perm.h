@@ -1,17 +1,91 @@
-/* perm.h — permissions that routes declare.
+/* perm.h — roles, permissions and who holds which.
  *
- * IH_PERM_NONE (0) is what an undeclared route carries and is always denied.
- * IH_PERM_PUBLIC needs no login; IH_PERM_METRICS is the Prometheus scrape,
- * allowed from loopback only.
+ * Every route declares one permission (net/router.h); IH_PERM_NONE, what an
+ * undeclared route carries, is always denied.  Special permissions:
+ *   PUBLIC         no login
+ *   METRICS        loopback, or a session holding METRICS_READ
+ *   SELF           any logged-in session, even one that must first change its
+ *                  password or enrol its second factor
+ *   AUTHENTICATED  any full session
+ * The rest are held by roles.  Each permission has the roles that hold it
+ * by default and the bounds — the only roles it may ever be granted to.
+ * Bounds keep the three administrators apart (L3 8.1.4.2d): audit
+ * permissions only ever go to auditadmin, role and security administration
+ * only to secadmin, account administration only to sysadmin.  secadmin may
+ * grant or revoke the *optional* permissions within their bounds
+ * (ih_policy_set); nothing else changes at run time.
  */
 #ifndef IH_POLICY_PERM_H
 #define IH_POLICY_PERM_H
+
+#include "core/err.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+
+typedef enum ih_role {
+    IH_ROLE_NONE = 0,
+    IH_ROLE_PATIENT,
+    IH_ROLE_DOCTOR,
+    IH_ROLE_PHARMACIST,
+    IH_ROLE_NURSE,
+    IH_ROLE_SYSADMIN,
+    IH_ROLE_SECADMIN,
+    IH_ROLE_AUDITADMIN,
+    IH_ROLE__COUNT
+} ih_role;
 
 typedef enum ih_perm {
     IH_PERM_NONE = 0,
     IH_PERM_PUBLIC,
     IH_PERM_METRICS,
+    IH_PERM_SELF,
+    IH_PERM_AUTHENTICATED,
+    /* accounts (sysadmin) */
+    IH_PERM_ACCOUNT_READ,
+    IH_PERM_ACCOUNT_CREATE,
+    IH_PERM_ACCOUNT_MANAGE, /* disable, enable, expiry, password reset of non-administrators */
+    /* security administration (secadmin) */
+    IH_PERM_ROLE_ASSIGN,    /* activate pending accounts, change clinical roles */
+    IH_PERM_PERM_GRANT,
+    IH_PERM_SECURITY_POLICY,
+    IH_PERM_ACCOUNT_UNLOCK,
+    IH_PERM_TOTP_RESET,
+    IH_PERM_ADMIN_MANAGE,   /* disable/enable administrator accounts */
+    IH_PERM_KEY_ROTATE,
+    /* audit (auditadmin) */
+    IH_PERM_AUDIT_READ,
+    IH_PERM_AUDIT_VERIFY,
+    IH_PERM_AUDIT_EXPORT,
+    /* system operation (sysadmin) */
+    IH_PERM_METRICS_READ,
+    IH_PERM_BACKUP_RUN,
     IH_PERM__COUNT
 } ih_perm;
+
+const char *ih_role_name(ih_role r);
+ih_role ih_role_parse(const char *name); /* IH_ROLE_NONE if unknown */
+bool ih_role_is_admin(ih_role r);        /* sysadmin, secadmin, auditadmin */
+const char *ih_perm_name(ih_perm p);
+ih_perm ih_perm_parse(const char *name); /* IH_PERM_NONE if unknown */
+bool ih_perm_optional(ih_perm p);
+bool ih_perm_in_bounds(ih_perm p, ih_role r);
+bool ih_perm_default(ih_perm p, ih_role r);
+
+/* The effective table: defaults overridden by stored grants. */
+typedef struct ih_policy ih_policy;
+
+ih_err ih_policy_new(ih_policy **out);
+void ih_policy_free(ih_policy *p);
+/* Does role r hold permission p right now?  Special permissions are the
+ * dispatcher's business and return false here. */
+bool ih_policy_allows(ih_policy *p, ih_role r, ih_perm perm);
+/* Reload grants from the store (verifying each row's MAC). */
+struct ih_keyring;
+ih_err ih_policy_load(ih_policy *p, ih_store *s, struct ih_keyring *k);
+/* Inside tx: set an optional permission for a role, within bounds. */
+ih_err ih_policy_set(ih_tx *tx, struct ih_keyring *k, ih_role r, ih_perm perm, bool granted, int64_t by, int64_t now);
+/* Apply a change to the in-memory table after its transaction committed. */
+void ih_policy_apply(ih_policy *p, ih_role r, ih_perm perm, bool granted);
 
 #endif

@@ -1,0 +1,140 @@
+/* identity.h — accounts, login, sessions, second factor.
+ *
+ * Every state change runs in one store transaction together with its audit
+ * event.  Account rows carry a MAC over their security-relevant content
+ * (password hash, role, status, lock state, second factor); a row whose MAC
+ * does not verify is refused with IH_E_INTEGRITY, recorded and alerted.
+ *
+ * Login (L3 8.1.4.1a–d): unknown user, wrong password, wrong code, locked,
+ * disabled, expired or not-allowed-from-here all fail with the same
+ * IH_E_AUTH_FAILED and similar timing (a dummy Argon2id runs for unknown
+ * users).  `lockout_threshold` consecutive failures lock the account for
+ * `lockout_minutes`; per-source-address failures are throttled too.
+ * Argon2id runs on the hash pool, never on request workers.
+ *
+ * Sessions: 256-bit random tokens stored only as hashes; idle and absolute
+ * timeouts; a session whose owner must still change the password or enrol
+ * the second factor is *restricted* (only IH_PERM_SELF routes).
+ */
+#ifndef IH_IDENTITY_IDENTITY_H
+#define IH_IDENTITY_IDENTITY_H
+
+#include "audit/audit.h"
+#include "crypto/keyring.h"
+#include "identity/password.h"
+#include "identity/totp.h"
+#include "policy/perm.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+typedef struct ih_identity ih_identity;
+
+typedef struct ih_identity_opts {
+    ih_store *store;
+    ih_keyring *keys;
+    ih_audit *audit;
+    ih_pw_policy pw;
+    ih_pw_params hash;
+    int hash_threads, hash_queue;
+    int lockout_threshold, lockout_minutes;
+    int ip_failures_per_minute;
+    int session_idle_minutes, session_max_hours;
+    int inactive_days;
+    ih_totp_alg totp_alg;
+    const char *issuer;      /* shown in authenticator apps */
+    const char *admin_allow; /* CIDR list from which administrators may log in; "" = anywhere */
+} ih_identity_opts;
+
+typedef struct ih_principal {
+    int64_t account_id, session_id;
+    ih_role role;
+    char username[65];
+    bool must_change_password;
+    bool must_enrol_totp;
+    bool restricted; /* either of the above: only IH_PERM_SELF routes */
+    bool via_cookie;
+    char csrf[48];
+    char session_tag[17]; /* short hash of the token, for the audit journal */
+} ih_principal;
+
+ih_err ih_identity_new(const ih_identity_opts *o, ih_identity **out);
+void ih_identity_free(ih_identity *id);
+
+/* ---- login and sessions ---------------------------------------------------- */
+
+typedef struct ih_login_req {
+    const char *username, *password, *totp;
+    const char *ip, *request_id;
+} ih_login_req;
+
+typedef struct ih_login_result {
+    char token[64];
+    int64_t expires_at;
+    ih_principal p;
+} ih_login_result;
+
+ih_err ih_identity_login(ih_identity *id, const ih_login_req *rq, ih_login_result *out);
+/* Check a token and fill the principal; touches the session's last use. */
+ih_err ih_identity_authenticate(ih_identity *id, const char *token, bool via_cookie, const char *ip, ih_principal *out);
+ih_err ih_identity_logout(ih_identity *id, const ih_principal *p, const ih_actor *who);
+/* The caller's own sessions as a JSON array. */
+ih_err ih_identity_sessions(ih_identity *id, const ih_principal *p, json_t **out);
+ih_err ih_identity_revoke(ih_identity *id, const ih_principal *p, const ih_actor *who, int64_t session_id);
+
+/* ---- self-service ---------------------------------------------------------- */
+
+ih_err ih_identity_change_password(ih_identity *id, const ih_principal *p, const ih_actor *who, const char *old_pw,
+                                   const char *new_pw);
+/* Start second-factor enrolment: a fresh secret, returned as an otpauth URI. */
+ih_err ih_identity_totp_begin(ih_identity *id, const ih_principal *p, const ih_actor *who, char *uri, size_t n);
+/* Confirm enrolment with a code from the new secret; the session becomes full. */
+ih_err ih_identity_totp_confirm(ih_identity *id, const ih_principal *p, const ih_actor *who, const char *code);
+
+/* ---- administration (callers hold the permission; rules are checked here) -- */
+
+typedef struct ih_account_new {
+    const char *username;
+    ih_role role;
+    int64_t expires_at; /* 0 = none */
+    bool active;        /* init and demo seeding only: skip secadmin activation */
+    const char *password; /* NULL = generate a one-time password */
+    const uint8_t *totp_secret; /* demo seeding only: pre-enrolled secret */
+    size_t totp_secret_len;
+    bool must_change;   /* force a password change at first login */
+} ih_account_new;
+
+/* Create (status `pending` unless a->active); the one-time password is
+ * returned in otp (>= 32 bytes) when generated. */
+ih_err ih_identity_create(ih_identity *id, const ih_actor *who, const ih_account_new *a, char *otp, int64_t *account_id);
+
+/* The same in two steps, for callers that create more rows in the same
+ * transaction (patient registration): prepare outside any transaction (the
+ * policy check and the slow hash run here), then create inside one. */
+typedef struct ih_account_prep {
+    ih_account_new n; /* pointers below point into this struct */
+    char username[65];
+    char hash[IH_PW_HASH_MAX];
+    uint8_t totp[32];
+} ih_account_prep;
+ih_err ih_identity_prepare(ih_identity *id, const ih_account_new *a, char *otp, ih_account_prep *out);
+ih_err ih_identity_create_prepared(ih_identity *id, ih_tx *tx, const ih_actor *who, const ih_account_prep *p,
+                                   int64_t *account_id);
+ih_err ih_identity_activate(ih_identity *id, const ih_actor *who, int64_t account_id);
+ih_err ih_identity_set_role(ih_identity *id, const ih_actor *who, int64_t account_id, ih_role role);
+/* Disable or enable.  by_secadmin selects which accounts the caller may touch. */
+ih_err ih_identity_set_enabled(ih_identity *id, const ih_actor *who, ih_role caller, int64_t account_id, bool enabled,
+                               const char *reason);
+ih_err ih_identity_set_expiry(ih_identity *id, const ih_actor *who, int64_t account_id, int64_t expires_at);
+ih_err ih_identity_unlock(ih_identity *id, const ih_actor *who, int64_t account_id);
+ih_err ih_identity_reset_password(ih_identity *id, const ih_actor *who, int64_t account_id, char *otp);
+ih_err ih_identity_reset_totp(ih_identity *id, const ih_actor *who, int64_t account_id);
+ih_err ih_identity_get(ih_identity *id, int64_t account_id, json_t **out);
+ih_err ih_identity_list(ih_identity *id, int64_t after, int limit, json_t **out);
+/* The role of an account (IH_E_NOT_FOUND if none). */
+ih_err ih_identity_role_of(ih_identity *id, int64_t account_id, ih_role *role);
+
+/* The pool that runs slow hashing (also for callers hashing elsewhere). */
+struct ih_hashpool *ih_identity_pool(ih_identity *id);
+
+#endif

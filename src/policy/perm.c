@@ -1,0 +1,189 @@
+/* perm.c — see perm.h.  L3 8.1.4.2a/d/e/f; GB/T 39786 8.4b (grants carry a MAC). */
+#include "policy/perm.h"
+
+#include "crypto/protect.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define R(x) (1u << IH_ROLE_##x)
+#define CLINICAL (R(DOCTOR) | R(PHARMACIST) | R(NURSE))
+
+static const char *const role_names[IH_ROLE__COUNT] = {
+    "none", "patient", "doctor", "pharmacist", "nurse", "sysadmin", "secadmin", "auditadmin",
+};
+
+typedef struct {
+    const char *name;
+    unsigned defaults; /* roles holding it out of the box */
+    unsigned bounds;   /* roles it may ever be granted to */
+    bool optional;     /* secadmin may toggle it within bounds */
+} perm_info;
+
+static const perm_info perms[IH_PERM__COUNT] = {
+    [IH_PERM_NONE] = {"none", 0, 0, false},
+    [IH_PERM_PUBLIC] = {"public", 0, 0, false},
+    [IH_PERM_METRICS] = {"metrics", 0, 0, false},
+    [IH_PERM_SELF] = {"self", 0, 0, false},
+    [IH_PERM_AUTHENTICATED] = {"authenticated", 0, 0, false},
+    [IH_PERM_ACCOUNT_READ] = {"account.read", R(SYSADMIN) | R(SECADMIN), R(SYSADMIN) | R(SECADMIN), true},
+    [IH_PERM_ACCOUNT_CREATE] = {"account.create", R(SYSADMIN), R(SYSADMIN), false},
+    [IH_PERM_ACCOUNT_MANAGE] = {"account.manage", R(SYSADMIN), R(SYSADMIN), false},
+    [IH_PERM_ROLE_ASSIGN] = {"role.assign", R(SECADMIN), R(SECADMIN), false},
+    [IH_PERM_PERM_GRANT] = {"permission.grant", R(SECADMIN), R(SECADMIN), false},
+    [IH_PERM_SECURITY_POLICY] = {"security.policy", R(SECADMIN), R(SECADMIN), false},
+    [IH_PERM_ACCOUNT_UNLOCK] = {"account.unlock", R(SECADMIN), R(SECADMIN), false},
+    [IH_PERM_TOTP_RESET] = {"totp.reset", R(SECADMIN), R(SECADMIN), false},
+    [IH_PERM_ADMIN_MANAGE] = {"admin.manage", R(SECADMIN), R(SECADMIN), false},
+    [IH_PERM_KEY_ROTATE] = {"key.rotate", R(SECADMIN), R(SECADMIN), false},
+    [IH_PERM_AUDIT_READ] = {"audit.read", R(AUDITADMIN), R(AUDITADMIN), false},
+    [IH_PERM_AUDIT_VERIFY] = {"audit.verify", R(AUDITADMIN), R(AUDITADMIN), false},
+    [IH_PERM_AUDIT_EXPORT] = {"audit.export", R(AUDITADMIN), R(AUDITADMIN), true},
+    [IH_PERM_METRICS_READ] = {"metrics.read", R(SYSADMIN), R(SYSADMIN), true},
+    [IH_PERM_BACKUP_RUN] = {"backup.run", R(SYSADMIN), R(SYSADMIN), false},
+};
+
+const char *ih_role_name(ih_role r) { return (r >= 0 && r < IH_ROLE__COUNT) ? role_names[r] : "none"; }
+
+ih_role ih_role_parse(const char *name)
+{
+    for (int i = 1; i < IH_ROLE__COUNT; i++)
+        if (!strcmp(role_names[i], name)) return (ih_role)i;
+    return IH_ROLE_NONE;
+}
+
+bool ih_role_is_admin(ih_role r) { return r == IH_ROLE_SYSADMIN || r == IH_ROLE_SECADMIN || r == IH_ROLE_AUDITADMIN; }
+
+const char *ih_perm_name(ih_perm p) { return (p >= 0 && p < IH_PERM__COUNT && perms[p].name) ? perms[p].name : "none"; }
+
+ih_perm ih_perm_parse(const char *name)
+{
+    for (int i = 1; i < IH_PERM__COUNT; i++)
+        if (perms[i].name && !strcmp(perms[i].name, name)) return (ih_perm)i;
+    return IH_PERM_NONE;
+}
+
+bool ih_perm_optional(ih_perm p) { return p > 0 && p < IH_PERM__COUNT && perms[p].optional; }
+bool ih_perm_in_bounds(ih_perm p, ih_role r) { return p > 0 && p < IH_PERM__COUNT && (perms[p].bounds & (1u << r)); }
+bool ih_perm_default(ih_perm p, ih_role r) { return p > 0 && p < IH_PERM__COUNT && (perms[p].defaults & (1u << r)); }
+
+struct ih_policy {
+    pthread_rwlock_t lock;
+    unsigned holders[IH_PERM__COUNT]; /* role bitmask per permission */
+};
+
+ih_err ih_policy_new(ih_policy **out)
+{
+    ih_policy *p = calloc(1, sizeof *p);
+    IH_CHECK_ALLOC(p);
+    pthread_rwlock_init(&p->lock, NULL);
+    for (int i = 0; i < IH_PERM__COUNT; i++) p->holders[i] = perms[i].defaults & perms[i].bounds;
+    *out = p;
+    return IH_OK;
+}
+
+void ih_policy_free(ih_policy *p)
+{
+    if (!p) return;
+    pthread_rwlock_destroy(&p->lock);
+    free(p);
+}
+
+bool ih_policy_allows(ih_policy *p, ih_role r, ih_perm perm)
+{
+    if (perm <= IH_PERM_AUTHENTICATED || perm >= IH_PERM__COUNT || r <= IH_ROLE_NONE || r >= IH_ROLE__COUNT) return false;
+    pthread_rwlock_rdlock(&p->lock);
+    /* Bounds are checked again at every use, whatever the table holds. */
+    bool ok = (p->holders[perm] & (1u << r)) && (perms[perm].bounds & (1u << r));
+    pthread_rwlock_unlock(&p->lock);
+    return ok;
+}
+
+void ih_policy_apply(ih_policy *p, ih_role r, ih_perm perm, bool granted)
+{
+    if (!ih_perm_optional(perm) || !ih_perm_in_bounds(perm, r)) return;
+    pthread_rwlock_wrlock(&p->lock);
+    if (granted) p->holders[perm] |= 1u << r;
+    else p->holders[perm] &= ~(1u << r);
+    pthread_rwlock_unlock(&p->lock);
+}
+
+static void grant_canon(ih_canon *c, const char *role, const char *perm, int64_t granted, int64_t by, int64_t at)
+{
+    ih_canon_text(c, role);
+    ih_canon_text(c, perm);
+    ih_canon_int(c, granted);
+    ih_canon_int(c, by);
+    ih_canon_int(c, at);
+}
+
+typedef struct {
+    ih_policy *p;
+    ih_keyring *k;
+} load_arg;
+
+static ih_err load_fn(ih_tx *tx, void *arg)
+{
+    load_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, role, perm, granted, changed_by, changed_at, mac FROM role_grant", &st));
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        ih_canon c = {0};
+        grant_canon(&c, ih_col_text(st, 1), ih_col_text(st, 2), ih_col_int(st, 3), ih_col_int(st, 4), ih_col_int(st, 5));
+        size_t n;
+        const uint8_t *mac = ih_col_blob(st, 6, &n);
+        ih_err me = ih_row_mac_check(a->k, "role_grant", ih_col_int(st, 0), &c, mac, n);
+        ih_canon_free(&c);
+        IH_TRY(me); /* a forged grant stops the load: integrity_error */
+        ih_policy_apply(a->p, ih_role_parse(ih_col_text(st, 1)), ih_perm_parse(ih_col_text(st, 2)), ih_col_int(st, 3) != 0);
+    }
+    return e;
+}
+
+ih_err ih_policy_load(ih_policy *p, ih_store *s, ih_keyring *k)
+{
+    load_arg a = {p, k};
+    return ih_store_read(s, load_fn, &a);
+}
+
+ih_err ih_policy_set(ih_tx *tx, ih_keyring *k, ih_role r, ih_perm perm, bool granted, int64_t by, int64_t now)
+{
+    if (!ih_perm_optional(perm))
+        return ih_reject(IH_E_FORBIDDEN, "permission", "Permission '%s' is not optional and cannot be changed.",
+                         ih_perm_name(perm));
+    if (!ih_perm_in_bounds(perm, r))
+        return ih_reject(IH_E_FORBIDDEN, "role",
+                         "Permission '%s' may not be held by role '%s' (the administrators are kept apart).",
+                         ih_perm_name(perm), ih_role_name(r));
+    ih_stmt *st;
+    bool row;
+    int64_t id = 0;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM role_grant WHERE role = $1 AND perm = $2", &st));
+    ih_stmt_text(st, 1, ih_role_name(r));
+    ih_stmt_text(st, 2, ih_perm_name(perm));
+    IH_TRY(ih_stmt_step(st, &row));
+    if (row) id = ih_col_int(st, 0);
+    else IH_TRY(ih_tx_next_id(tx, "role_grant", &id));
+    ih_canon c = {0};
+    grant_canon(&c, ih_role_name(r), ih_perm_name(perm), granted, by, now);
+    uint8_t mac[IH_MAC_LEN];
+    ih_err e = ih_row_mac(k, "role_grant", id, &c, mac);
+    ih_canon_free(&c);
+    IH_TRY(e);
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO role_grant(id, role, perm, granted, changed_by, changed_at, mac) "
+                             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (role, perm) DO UPDATE SET "
+                             "granted = excluded.granted, changed_by = excluded.changed_by, "
+                             "changed_at = excluded.changed_at, mac = excluded.mac",
+                         &st));
+    ih_stmt_int(st, 1, id);
+    ih_stmt_text(st, 2, ih_role_name(r));
+    ih_stmt_text(st, 3, ih_perm_name(perm));
+    ih_stmt_int(st, 4, granted);
+    ih_stmt_int(st, 5, by);
+    ih_stmt_int(st, 6, now);
+    ih_stmt_blob(st, 7, mac, sizeof mac);
+    return ih_stmt_exec(st);
+}
