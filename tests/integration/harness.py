@@ -255,3 +255,95 @@ class IhosTestCase(unittest.TestCase):
         self.assertEqual(err["code"], code, resp)
         self.assertTrue(err["message"])
         return err
+
+
+# ---- identity helpers ------------------------------------------------------------
+
+import base64 as _b64
+import hmac as _hmac
+import struct as _struct
+
+
+def totp(secret_b32, step=None, digits=6, alg="sha1"):
+    """RFC 6238, written here from the RFC: an implementation independent of the server's."""
+    key = _b64.b32decode(secret_b32 + "=" * (-len(secret_b32) % 8))
+    if step is None:
+        step = int(time.time()) // 30
+    mac = _hmac.new(key, _struct.pack(">Q", step), alg).digest()
+    off = mac[-1] & 0x0F
+    code = (_struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % (10 ** digits)
+    return str(code).zfill(digits)
+
+
+class Account:
+    """Credentials of one account, and the last TOTP step it used (codes are single-use)."""
+
+    def __init__(self, username, password, secret=None, role=None, id=None):
+        self.username, self.password, self.secret, self.role, self.id = username, password, secret, role, id
+        self.last_step = 0
+
+    def next_code(self):
+        """A code for a step the server has not seen: now-1, now or now+1, else wait."""
+        while True:
+            now = int(time.time()) // 30
+            step = max(now - 1, self.last_step + 1)
+            if step <= now + 1:
+                self.last_step = step
+                return totp(self.secret, step)
+            time.sleep(1)
+
+
+class Session:
+    def __init__(self, inst, token, csrf, body):
+        self.inst, self.token, self.csrf, self.body = inst, token, csrf, body
+
+    def req(self, method, path, body=None, **kw):
+        return self.inst.request(method, path, body=body, token=self.token, **kw)
+
+
+def login(inst, acct, code=True):
+    body = {"username": acct.username, "password": acct.password}
+    if code and acct.secret:
+        body["totp"] = acct.next_code()
+    r = inst.request("POST", "/api/v1/sessions", body=body)
+    if r.status != 201:
+        return r
+    j = r.json()
+    return Session(inst, j["token"], j["csrf_token"], j)
+
+
+def initial_credentials(inst):
+    out = {}
+    with open(inst.path("initial-credentials")) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            role, user, pw = line.split()
+            out[role] = Account(user, pw, role=role)
+    return out
+
+
+def complete_setup(inst, acct, new_password):
+    """First login: change the password, enrol TOTP; returns a full session."""
+    s = login(inst, acct, code=False)
+    assert isinstance(s, Session), s
+    r = s.req("POST", "/api/v1/me/password", {"old_password": acct.password, "new_password": new_password})
+    assert r.status == 204, r
+    acct.password = new_password
+    r = s.req("POST", "/api/v1/me/totp")
+    assert r.status == 201, r
+    uri = r.json()["otpauth_uri"]
+    acct.secret = re.search(r"secret=([A-Z2-7]+)", uri).group(1)
+    r = s.req("POST", "/api/v1/me/totp/confirm", {"code": acct.next_code()})
+    assert r.status == 204, r
+    return s
+
+
+def setup_admins(inst):
+    """All three administrators past first login: {role: (Account, Session)}."""
+    creds = initial_credentials(inst)
+    out = {}
+    for role, acct in creds.items():
+        s = complete_setup(inst, acct, "Strong-%s-Pass-2026!" % role.capitalize())
+        out[role] = (acct, s)
+    return out

@@ -1,0 +1,593 @@
+/* test_identity.c — authentication rules with an injected clock, on SQLite
+ * and PostgreSQL.  Each test names the Level 3 rule it shows. */
+#include "support.h"
+
+#include "app/instance.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "identity/identity_impl.h"
+#include "keys/keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t fake_now;
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+typedef struct {
+    ih_store_kind kind;
+    ih_store *s;
+    void *ctx;
+    char *dir;
+    ih_keyring *kr;
+    ih_signkey *key;
+    ih_audit *a;
+    ih_identity *id;
+    ih_identity_opts o;
+} fx;
+
+static ih_err key_fn(ih_tx *tx, void *arg)
+{
+    fx *f = arg;
+    int64_t kid;
+    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &kid);
+}
+
+static int setup(void **state, ih_store_kind kind)
+{
+    fx *f = calloc(1, sizeof *f);
+    f->kind = kind;
+    fake_now = INT64_C(1790000000000);
+    ih_clock_set(fake_clock, NULL);
+    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
+    f->dir = t_tempdir();
+    uint8_t kek[32];
+    memset(kek, 7, 32);
+    T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &f->kr));
+    T_OK(ih_keys_bootstrap(f->s, f->kr));
+    T_OK(ih_sign_generate(IH_SUITE_INTL, &f->key));
+    T_OK(ih_store_write(f->s, key_fn, f));
+    char cp[600];
+    snprintf(cp, sizeof cp, "%s/checkpoints", f->dir);
+    ih_audit_opts ao = {.store = f->s, .suite = IH_SUITE_INTL, .origin = "ihos/t", .signer = f->key,
+                        .checkpoint_file = cp, .utc_offset_minutes = 480};
+    T_OK(ih_audit_open(&ao, &f->a));
+    f->o = (ih_identity_opts){.store = f->s, .keys = f->kr, .audit = f->a, .pw = {8, 3, 5, 90},
+                              .hash = {2, 19456 * 1024}, .hash_threads = 2, .hash_queue = 64,
+                              .lockout_threshold = 5, .lockout_minutes = 30, .ip_failures_per_minute = 1000,
+                              .session_idle_minutes = 15, .session_max_hours = 12, .inactive_days = 90,
+                              .totp_alg = IH_TOTP_SHA1, .issuer = "ihos-test",
+                              .admin_allow = "127.0.0.0/8,::1"};
+    T_OK(ih_identity_new(&f->o, &f->id));
+    *state = f;
+    return 0;
+}
+
+static int setup_sqlite(void **s) { return setup(s, IH_STORE_SQLITE); }
+static int setup_pg(void **s) { return setup(s, IH_STORE_PG); }
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    ih_identity_free(f->id);
+    ih_audit_close(f->a);
+    t_store_close(f->s, f->ctx);
+    ih_keyring_free(f->kr);
+    ih_signkey_free(f->key);
+    t_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    ih_clock_set(NULL, NULL);
+    return 0;
+}
+
+static const ih_actor console = {.id = 0, .role = "console"};
+static const uint8_t SECRET[20] = "12345678901234567890";
+
+/* An active account with a known password, optionally enrolled in TOTP. */
+static int64_t make(fx *f, const char *name, ih_role role, const char *pw, bool totp)
+{
+    ih_account_new n = {.username = name, .role = role, .active = true, .password = pw,
+                        .totp_secret = totp ? SECRET : NULL, .totp_secret_len = totp ? sizeof SECRET : 0};
+    int64_t id;
+    T_OK(ih_identity_create(f->id, &console, &n, NULL, &id));
+    return id;
+}
+
+static void code_now(char out[9])
+{
+    T_OK(ih_hotp(IH_TOTP_SHA1, SECRET, sizeof SECRET, (uint64_t)(fake_now / 1000 / 30), 6, out));
+}
+
+static ih_err login(fx *f, const char *user, const char *pw, const char *totp, const char *ip, ih_login_result *r)
+{
+    ih_login_req rq = {.username = user, .password = pw, .totp = totp, .ip = ip ? ip : "127.0.0.1", .request_id = "t"};
+    ih_err_clear();
+    return ih_identity_login(f->id, &rq, r);
+}
+
+static int64_t count_events(fx *f, const char *action, const char *outcome)
+{
+    ih_audit_filter q = {.actor_id = -1, .action = action, .outcome = outcome, .after_seq = -1, .limit = 10000};
+    json_t *ev;
+    T_OK(ih_audit_query(f->s, &q, &ev));
+    int64_t n = (int64_t)json_array_size(ev);
+    json_decref(ev);
+    return n;
+}
+
+/* ---- pure rules ------------------------------------------------------------ */
+
+static void t_password_policy(void **state)
+{
+    (void)state;
+    ih_pw_policy p = {8, 3, 5, 90};
+    struct {
+        const char *user, *pw, *want;
+    } cases[] = {
+        {"dr.wang", "Kx7#mPq2", NULL},
+        {"dr.wang", "Kx7#mP", "at least 8"},
+        {"dr.wang", "kx7mpqwz", "mix at least 3"},
+        {"dr.wang", "Dr.Wang-77x", "username"},
+        {"dr.wang", "Zz1234!xk", "sequential"},
+        {"dr.wang", "Zz9876!xk", "sequential"},
+        {"dr.wang", "Aaaa!7xkQ", "repeated"},
+        {"dr.wang", "Qwer!7xkP", "keyboard"},
+        {"dr.wang", "Password1!", "too common"},
+        {"dr.wang", "Woaini1314", "too common"},
+        {"dr.wang", "Iloveyou#77", "too common"},
+        {"dr.wang", "Tian-jin-71", NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ih_err_clear();
+        ih_err e = ih_password_check(&p, cases[i].user, cases[i].pw, "password");
+        if (!cases[i].want) {
+            if (e != IH_OK) fail_msg("'%s' refused: %s", cases[i].pw, ih_err_public());
+        } else {
+            if (e != IH_E_WEAK_PASSWORD) fail_msg("'%s' accepted, expected '%s'", cases[i].pw, cases[i].want);
+            if (!strstr(ih_err_public(), cases[i].want))
+                fail_msg("'%s': message '%s' lacks '%s'", cases[i].pw, ih_err_public(), cases[i].want);
+        }
+    }
+    char gen[20];
+    for (int i = 0; i < 50; i++) {
+        T_OK(ih_password_generate(gen, 16));
+        ih_pw_policy strict = {12, 4, 5, 90};
+        T_OK(ih_password_check(&strict, "someone", gen, "password"));
+    }
+}
+
+static void t_totp_vectors(void **state)
+{
+    (void)state;
+    /* RFC 6238 appendix B (8 digits) for SHA-1 and SHA-256; SM3 vectors were
+     * computed independently with Python's hmac and the openssl CLI. */
+    static const int64_t times[] = {59, 1111111109, 1111111111, 1234567890, 2000000000, 20000000000};
+    static const char *sha1[] = {"94287082", "07081804", "14050471", "89005924", "69279037", "65353130"};
+    static const char *sha256[] = {"46119246", "68084774", "67062674", "91819424", "90698825", "77737706"};
+    static const char *sm3[] = {"70252643", "03087309", "68947295", "39678463", "78318009", "53139997"};
+    const uint8_t *k20 = (const uint8_t *)"12345678901234567890";
+    const uint8_t *k32 = (const uint8_t *)"12345678901234567890123456789012";
+    for (int i = 0; i < 6; i++) {
+        char c[9];
+        uint64_t t = (uint64_t)(times[i] / 30);
+        T_OK(ih_hotp(IH_TOTP_SHA1, k20, 20, t, 8, c));
+        assert_string_equal(c, sha1[i]);
+        T_OK(ih_hotp(IH_TOTP_SHA256, k32, 32, t, 8, c));
+        assert_string_equal(c, sha256[i]);
+        T_OK(ih_hotp(IH_TOTP_SM3, k32, 32, t, 8, c));
+        assert_string_equal(c, sm3[i]);
+    }
+    /* Window of one step each side; replay refused. */
+    char c[9];
+    int64_t step, now = 1234567890;
+    T_OK(ih_hotp(IH_TOTP_SHA1, k20, 20, (uint64_t)(now / 30 - 1), 6, c));
+    T_OK(ih_totp_check(IH_TOTP_SHA1, k20, 20, 6, c, now, 0, &step));
+    assert_int_equal(step, now / 30 - 1);
+    assert_int_equal(ih_totp_check(IH_TOTP_SHA1, k20, 20, 6, c, now, step, &step), IH_E_AUTH_FAILED);
+    T_OK(ih_hotp(IH_TOTP_SHA1, k20, 20, (uint64_t)(now / 30 - 2), 6, c));
+    assert_int_equal(ih_totp_check(IH_TOTP_SHA1, k20, 20, 6, c, now, 0, &step), IH_E_AUTH_FAILED);
+    /* base32 and the URI */
+    char b32[64], uri[256];
+    uint8_t back[32];
+    ih_base32_encode(k20, 20, b32, sizeof b32);
+    assert_string_equal(b32, "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    assert_int_equal(ih_base32_decode("gezdgnbvgy3tqojqgezdgnbvgy3tqojq", back, sizeof back), 20);
+    assert_memory_equal(back, k20, 20);
+    T_OK(ih_totp_uri(IH_TOTP_SM3, k20, 20, 6, "ihos demo", "dr.wang", uri, sizeof uri));
+    assert_string_equal(uri, "otpauth://totp/ihos%20demo:dr.wang?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer="
+                             "ihos%20demo&algorithm=SM3&digits=6&period=30");
+}
+
+/* ---- login, sessions ------------------------------------------------------- */
+
+static void t_first_login_is_restricted_until_setup(void **state)
+{
+    fx *f = *state;
+    ih_account_new n = {.username = "dr.li", .role = IH_ROLE_DOCTOR, .active = true, .must_change = true};
+    char otp[32];
+    int64_t aid;
+    T_OK(ih_identity_create(f->id, &console, &n, otp, &aid));
+    ih_login_result r;
+    T_OK(login(f, "dr.li", otp, NULL, NULL, &r));
+    assert_true(r.p.restricted && r.p.must_change_password && r.p.must_enrol_totp);
+    ih_actor who = {.id = aid, .role = "doctor"};
+    T_OK(ih_identity_change_password(f->id, &r.p, &who, otp, "Fresh-Start-71x"));
+    ih_principal p;
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    assert_false(p.must_change_password);
+    assert_true(p.restricted && p.must_enrol_totp);
+    char uri[300];
+    T_OK(ih_identity_totp_begin(f->id, &p, &who, uri, sizeof uri));
+    char *s = strstr(uri, "secret=");
+    assert_non_null(s);
+    char b32[64];
+    size_t len = strcspn(s + 7, "&");
+    memcpy(b32, s + 7, len);
+    b32[len] = '\0';
+    uint8_t sec[32];
+    long sl = ih_base32_decode(b32, sec, sizeof sec);
+    assert_int_equal(sl, 20);
+    char code[9];
+    T_OK(ih_hotp(IH_TOTP_SHA1, sec, (size_t)sl, (uint64_t)(fake_now / 30000), 6, code));
+    assert_int_equal(ih_identity_totp_confirm(f->id, &p, &who, "000000"), IH_E_INVALID);
+    T_OK(ih_identity_totp_confirm(f->id, &p, &who, code));
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    assert_false(p.restricted);
+    /* The next login needs both factors. */
+    fake_now += 60000;
+    assert_int_equal(login(f, "dr.li", "Fresh-Start-71x", NULL, NULL, &r), IH_E_AUTH_FAILED);
+    T_OK(ih_hotp(IH_TOTP_SHA1, sec, (size_t)sl, (uint64_t)(fake_now / 30000), 6, code));
+    T_OK(login(f, "dr.li", "Fresh-Start-71x", code, NULL, &r));
+    assert_false(r.p.restricted);
+}
+
+static void t_same_answer_for_every_failure(void **state)
+{
+    fx *f = *state;
+    make(f, "nurse.zhao", IH_ROLE_NURSE, "Ward-Four-39x", true);
+    make(f, "locked.one", IH_ROLE_NURSE, "Ward-Four-39x", true);
+    ih_login_result r;
+    char code[9];
+    for (int i = 0; i < 5; i++) login(f, "locked.one", "bad-Pass-00", NULL, NULL, &r);
+    code_now(code);
+    struct {
+        const char *user, *pw, *code;
+    } kinds[] = {{"no.such.user", "Ward-Four-39x", code},
+                 {"nurse.zhao", "Wrong-Pass-11", code},
+                 {"nurse.zhao", "Ward-Four-39x", "123456"},
+                 {"locked.one", "Ward-Four-39x", code}};
+    for (int i = 0; i < 4; i++) {
+        ih_err e = login(f, kinds[i].user, kinds[i].pw, kinds[i].code, NULL, &r);
+        assert_int_equal(e, IH_E_AUTH_FAILED);
+        assert_string_equal(ih_err_public(), ""); /* nothing tells them apart */
+        assert_string_equal(ih_err_field(), "");
+    }
+    assert_true(count_events(f, "auth.login", "failure") >= 9);
+}
+
+static void t_lockout_at_exactly_five(void **state)
+{
+    fx *f = *state;
+    int64_t aid = make(f, "ph.qian", IH_ROLE_PHARMACIST, "Dispense-55x", true);
+    ih_login_result r;
+    char code[9];
+    for (int i = 0; i < 4; i++) assert_int_equal(login(f, "ph.qian", "nope-Nope-1", NULL, NULL, &r), IH_E_AUTH_FAILED);
+    code_now(code);
+    T_OK(login(f, "ph.qian", "Dispense-55x", code, NULL, &r)); /* 4 failures: still open, and reset */
+    for (int i = 0; i < 5; i++) assert_int_equal(login(f, "ph.qian", "nope-Nope-1", NULL, NULL, &r), IH_E_AUTH_FAILED);
+    fake_now += 31000;
+    code_now(code);
+    assert_int_equal(login(f, "ph.qian", "Dispense-55x", code, NULL, &r), IH_E_AUTH_FAILED); /* locked */
+    assert_int_equal(count_events(f, "account.lock", NULL), 1);
+    fake_now += 29 * 60000;
+    code_now(code);
+    assert_int_equal(login(f, "ph.qian", "Dispense-55x", code, NULL, &r), IH_E_AUTH_FAILED);
+    fake_now += 2 * 60000; /* 31 minutes after locking */
+    code_now(code);
+    T_OK(login(f, "ph.qian", "Dispense-55x", code, NULL, &r));
+    /* An unlock by the security administrator opens it at once. */
+    for (int i = 0; i < 5; i++) login(f, "ph.qian", "nope-Nope-1", NULL, NULL, &r);
+    ih_actor sec = {.id = 999, .role = "secadmin"};
+    T_OK(ih_identity_unlock(f->id, &sec, aid));
+    fake_now += 31000;
+    code_now(code);
+    T_OK(login(f, "ph.qian", "Dispense-55x", code, NULL, &r));
+    assert_int_equal(count_events(f, "account.unlock", NULL), 1);
+}
+
+static void t_code_used_once(void **state)
+{
+    fx *f = *state;
+    make(f, "dr.sun", IH_ROLE_DOCTOR, "Clinic-Hours-8", true);
+    ih_login_result r;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "dr.sun", "Clinic-Hours-8", code, NULL, &r));
+    assert_int_equal(login(f, "dr.sun", "Clinic-Hours-8", code, NULL, &r), IH_E_AUTH_FAILED);
+}
+
+static void t_idle_and_absolute_timeouts(void **state)
+{
+    fx *f = *state;
+    make(f, "dr.zhou", IH_ROLE_DOCTOR, "Rounds-At-7am", true);
+    ih_login_result r;
+    ih_principal p;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "dr.zhou", "Rounds-At-7am", code, NULL, &r));
+    fake_now += 14 * 60000;
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p)); /* touches */
+    fake_now += 14 * 60000;
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    fake_now += 15 * 60000 + 1000;
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_SESSION_EXPIRED);
+    /* ...and stays dead. */
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_UNAUTHENTICATED);
+    assert_int_equal(count_events(f, "auth.session_expired", NULL), 1);
+    /* Absolute lifetime: active every 10 minutes, gone after 12 hours. */
+    fake_now += 60000;
+    code_now(code);
+    T_OK(login(f, "dr.zhou", "Rounds-At-7am", code, NULL, &r));
+    int64_t start = fake_now;
+    while (fake_now - start < 12 * 3600000LL - 10 * 60000) {
+        fake_now += 10 * 60000;
+        T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    }
+    fake_now = start + 12 * 3600000LL;
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_SESSION_EXPIRED);
+}
+
+static void t_logout_and_password_change_end_sessions(void **state)
+{
+    fx *f = *state;
+    int64_t aid = make(f, "dr.wu", IH_ROLE_DOCTOR, "Night-Shift-22", true);
+    ih_login_result a, b;
+    ih_principal p;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "dr.wu", "Night-Shift-22", code, NULL, &a));
+    fake_now += 30000;
+    code_now(code);
+    T_OK(login(f, "dr.wu", "Night-Shift-22", code, NULL, &b));
+    ih_actor who = {.id = aid, .role = "doctor"};
+    T_OK(ih_identity_change_password(f->id, &b.p, &who, "Night-Shift-22", "Day-Shift-33x"));
+    assert_int_equal(ih_identity_authenticate(f->id, a.token, false, "127.0.0.1", &p), IH_E_UNAUTHENTICATED);
+    T_OK(ih_identity_authenticate(f->id, b.token, false, "127.0.0.1", &p));
+    T_OK(ih_identity_logout(f->id, &p, &who));
+    assert_int_equal(ih_identity_authenticate(f->id, b.token, false, "127.0.0.1", &p), IH_E_UNAUTHENTICATED);
+}
+
+static void t_password_history_and_age(void **state)
+{
+    fx *f = *state;
+    int64_t aid = make(f, "nurse.he", IH_ROLE_NURSE, "Start-Pass-01", true);
+    ih_actor who = {.id = aid, .role = "nurse"};
+    ih_login_result r;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "nurse.he", "Start-Pass-01", code, NULL, &r));
+    const char *seq[] = {"Second-Pw-02x", "Third-Pw-03x", "Fourth-Pw-04x", "Fifth-Pw-05x"};
+    const char *cur = "Start-Pass-01";
+    for (int i = 0; i < 4; i++) {
+        T_OK(ih_identity_change_password(f->id, &r.p, &who, cur, seq[i]));
+        cur = seq[i];
+    }
+    /* Each of the last five is refused. */
+    assert_int_equal(ih_identity_change_password(f->id, &r.p, &who, cur, "Start-Pass-01"), IH_E_WEAK_PASSWORD);
+    assert_int_equal(ih_identity_change_password(f->id, &r.p, &who, cur, "Third-Pw-03x"), IH_E_WEAK_PASSWORD);
+    assert_int_equal(ih_identity_change_password(f->id, &r.p, &who, "wrong-Old-99", "Sixth-Pw-06x"), IH_E_AUTH_FAILED);
+    /* After 90 days the password must change (a login at day 89 keeps the
+     * account from being disabled as inactive). */
+    fake_now += 89LL * 86400000;
+    code_now(code);
+    T_OK(login(f, "nurse.he", cur, code, NULL, &r));
+    assert_false(r.p.must_change_password);
+    fake_now += 2LL * 86400000;
+    code_now(code);
+    T_OK(login(f, "nurse.he", cur, code, NULL, &r));
+    assert_true(r.p.must_change_password && r.p.restricted);
+}
+
+static void t_inactive_and_expired_accounts(void **state)
+{
+    fx *f = *state;
+    make(f, "dr.idle", IH_ROLE_DOCTOR, "Long-Leave-66", true);
+    make(f, "patient.idle", IH_ROLE_PATIENT, "Chronic-Care-7", false);
+    ih_login_result r;
+    fake_now += 91LL * 86400000;
+    char code[9];
+    code_now(code);
+    assert_int_equal(login(f, "dr.idle", "Long-Leave-66", code, NULL, &r), IH_E_AUTH_FAILED);
+    assert_int_equal(count_events(f, "account.disable", NULL), 1);
+    T_OK(login(f, "patient.idle", "Chronic-Care-7", NULL, NULL, &r)); /* patients are not disabled */
+    assert_false(r.p.must_enrol_totp);                                 /* TOTP is optional for patients */
+    assert_true(r.p.must_change_password);                             /* but the 91-day-old password expired */
+    ih_account_new n = {.username = "locum.doc", .role = IH_ROLE_DOCTOR, .active = true, .password = "Locum-Week-51",
+                        .totp_secret = SECRET, .totp_secret_len = 20, .expires_at = fake_now + 3600000};
+    int64_t aid;
+    T_OK(ih_identity_create(f->id, &console, &n, NULL, &aid));
+    code_now(code);
+    T_OK(login(f, "locum.doc", "Locum-Week-51", code, NULL, &r));
+    fake_now += 3600000;
+    code_now(code);
+    assert_int_equal(login(f, "locum.doc", "Locum-Week-51", code, NULL, &r), IH_E_AUTH_FAILED);
+}
+
+static void t_admin_login_address(void **state)
+{
+    fx *f = *state;
+    make(f, "sec.lead", IH_ROLE_SECADMIN, "Guard-Rail-44", true);
+    ih_login_result r;
+    char code[9];
+    code_now(code);
+    assert_int_equal(login(f, "sec.lead", "Guard-Rail-44", code, "203.0.113.9", &r), IH_E_AUTH_FAILED);
+    T_OK(login(f, "sec.lead", "Guard-Rail-44", code, "127.0.0.1", &r));
+}
+
+typedef struct {
+    const char *sql;
+} raw_arg;
+
+static ih_err raw_fn(ih_tx *tx, void *arg)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, ((raw_arg *)arg)->sql, &st));
+    return ih_stmt_exec(st);
+}
+
+static void t_tampered_rows_detected(void **state)
+{
+    fx *f = *state;
+    make(f, "dr.tamper", IH_ROLE_DOCTOR, "Honest-Doc-12", true);
+    make(f, "nurse.tamper", IH_ROLE_NURSE, "Honest-Nurse-3", true);
+    ih_login_result r;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "nurse.tamper", "Honest-Nurse-3", code, NULL, &r));
+    /* Someone with database access makes the doctor a sysadmin... */
+    raw_arg a = {"UPDATE account SET role = 'sysadmin' WHERE username_lc = 'dr.tamper'"};
+    T_OK(ih_store_write(f->s, raw_fn, &a));
+    fake_now += 31000;
+    code_now(code);
+    assert_int_equal(login(f, "dr.tamper", "Honest-Doc-12", code, NULL, &r), IH_E_INTEGRITY);
+    /* ...or copies a password hash over another's. */
+    raw_arg b = {"UPDATE account SET pw_hash = (SELECT pw_hash FROM account WHERE username_lc = 'dr.tamper') "
+                 "WHERE username_lc = 'nurse.tamper'"};
+    T_OK(ih_store_write(f->s, raw_fn, &b));
+    assert_int_equal(login(f, "nurse.tamper", "Honest-Doc-12", code, NULL, &r), IH_E_INTEGRITY);
+    assert_true(count_events(f, "integrity.violation", "failure") >= 2);
+}
+
+static void t_session_row_tampering_detected(void **state)
+{
+    fx *f = *state;
+    make(f, "nurse.sess", IH_ROLE_NURSE, "Sess-Check-81", true);
+    int64_t admin = make(f, "sys.victim", IH_ROLE_SYSADMIN, "Sys-Victim-82x", true);
+    ih_login_result r;
+    ih_principal p;
+    char code[9], sql[160];
+    code_now(code);
+    T_OK(login(f, "nurse.sess", "Sess-Check-81", code, NULL, &r));
+    snprintf(sql, sizeof sql, "UPDATE session SET account_id = %lld", (long long)admin);
+    raw_arg a = {sql};
+    T_OK(ih_store_write(f->s, raw_fn, &a));
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
+}
+
+static void t_administrators_keep_to_their_own(void **state)
+{
+    fx *f = *state;
+    int64_t sys = make(f, "sys.a", IH_ROLE_SYSADMIN, "Sys-Admin-91x", true);
+    int64_t sec = make(f, "sec.a", IH_ROLE_SECADMIN, "Sec-Admin-92x", true);
+    int64_t aud = make(f, "aud.a", IH_ROLE_AUDITADMIN, "Aud-Admin-93x", true);
+    int64_t doc = make(f, "doc.a", IH_ROLE_DOCTOR, "Doc-Staff-94x", true);
+    ih_actor s = {.id = sys, .role = "sysadmin"}, c = {.id = sec, .role = "secadmin"};
+    /* sysadmin cannot disable the auditor or the security administrator... */
+    assert_int_equal(ih_identity_set_enabled(f->id, &s, IH_ROLE_SYSADMIN, aud, false, NULL), IH_E_FORBIDDEN);
+    assert_int_equal(ih_identity_set_enabled(f->id, &s, IH_ROLE_SYSADMIN, sec, false, NULL), IH_E_FORBIDDEN);
+    T_OK(ih_identity_set_enabled(f->id, &s, IH_ROLE_SYSADMIN, doc, false, "left the hospital"));
+    /* ...secadmin manages administrators but never itself, nor clinicians. */
+    assert_int_equal(ih_identity_set_enabled(f->id, &c, IH_ROLE_SECADMIN, sec, false, NULL), IH_E_FORBIDDEN);
+    assert_int_equal(ih_identity_set_enabled(f->id, &c, IH_ROLE_SECADMIN, doc, true, NULL), IH_E_FORBIDDEN);
+    T_OK(ih_identity_set_enabled(f->id, &c, IH_ROLE_SECADMIN, aud, false, "rotation"));
+    /* Roles change only among clinical roles: nobody becomes an administrator. */
+    assert_int_equal(ih_identity_set_role(f->id, &c, doc, IH_ROLE_AUDITADMIN), IH_E_STATE);
+    assert_int_equal(ih_identity_set_role(f->id, &c, sys, IH_ROLE_DOCTOR), IH_E_STATE);
+    T_OK(ih_identity_set_role(f->id, &c, doc, IH_ROLE_NURSE));
+    /* A pending account waits for secadmin. */
+    ih_account_new n = {.username = "new.aud", .role = IH_ROLE_AUDITADMIN, .must_change = true};
+    char otp[32];
+    int64_t pend;
+    T_OK(ih_identity_create(f->id, &s, &n, otp, &pend));
+    ih_login_result r;
+    assert_int_equal(login(f, "new.aud", otp, NULL, NULL, &r), IH_E_AUTH_FAILED);
+    T_OK(ih_identity_activate(f->id, &c, pend));
+    T_OK(login(f, "new.aud", otp, NULL, NULL, &r));
+    assert_true(r.p.restricted);
+}
+
+typedef struct {
+    ih_keyring *k;
+    ih_role r;
+    ih_perm p;
+    bool granted;
+} grant_arg;
+
+static ih_err grant_fn(ih_tx *tx, void *arg)
+{
+    grant_arg *g = arg;
+    return ih_policy_set(tx, g->k, g->r, g->p, g->granted, 1, ih_now_ms());
+}
+
+static void t_permission_bounds(void **state)
+{
+    fx *f = *state;
+    ih_policy *pol;
+    T_OK(ih_policy_new(&pol));
+    assert_true(ih_policy_allows(pol, IH_ROLE_AUDITADMIN, IH_PERM_AUDIT_READ));
+    for (int r = IH_ROLE_PATIENT; r < IH_ROLE__COUNT; r++) {
+        if (r == IH_ROLE_AUDITADMIN) continue;
+        for (int p = IH_PERM_AUDIT_READ; p <= IH_PERM_AUDIT_EXPORT; p++) {
+            assert_false(ih_policy_allows(pol, (ih_role)r, (ih_perm)p));
+            assert_false(ih_perm_in_bounds((ih_perm)p, (ih_role)r));
+        }
+    }
+    /* No administrator holds another's permissions. */
+    assert_false(ih_policy_allows(pol, IH_ROLE_SYSADMIN, IH_PERM_ROLE_ASSIGN));
+    assert_false(ih_policy_allows(pol, IH_ROLE_SECADMIN, IH_PERM_ACCOUNT_CREATE));
+    assert_false(ih_policy_allows(pol, IH_ROLE_AUDITADMIN, IH_PERM_ACCOUNT_MANAGE));
+    /* Grants: out of bounds and non-optional are refused, in bounds works. */
+    grant_arg out_of_bounds = {f->kr, IH_ROLE_SYSADMIN, IH_PERM_AUDIT_EXPORT, true};
+    grant_arg not_optional = {f->kr, IH_ROLE_SECADMIN, IH_PERM_ACCOUNT_CREATE, true};
+    grant_arg revoke_metrics = {f->kr, IH_ROLE_SYSADMIN, IH_PERM_METRICS_READ, false};
+    assert_int_equal(ih_store_write(f->s, grant_fn, &out_of_bounds), IH_E_FORBIDDEN);
+    assert_int_equal(ih_store_write(f->s, grant_fn, &not_optional), IH_E_FORBIDDEN);
+    T_OK(ih_store_write(f->s, grant_fn, &revoke_metrics));
+    T_OK(ih_policy_load(pol, f->s, f->kr));
+    assert_false(ih_policy_allows(pol, IH_ROLE_SYSADMIN, IH_PERM_METRICS_READ));
+    /* Even a forced in-memory change cannot cross the bounds. */
+    ih_policy_apply(pol, IH_ROLE_SYSADMIN, IH_PERM_AUDIT_EXPORT, true);
+    assert_false(ih_policy_allows(pol, IH_ROLE_SYSADMIN, IH_PERM_AUDIT_EXPORT));
+    /* A grant row edited in the database stops the load. */
+    raw_arg a = {"UPDATE role_grant SET granted = 1"};
+    T_OK(ih_store_write(f->s, raw_fn, &a));
+    ih_policy *fresh;
+    T_OK(ih_policy_new(&fresh));
+    assert_int_equal(ih_policy_load(fresh, f->s, f->kr), IH_E_INTEGRITY);
+    ih_policy_free(fresh);
+    ih_policy_free(pol);
+}
+
+#define CASES(s)                                                                                                      \
+    cmocka_unit_test_setup_teardown(t_first_login_is_restricted_until_setup, s, teardown),                            \
+        cmocka_unit_test_setup_teardown(t_same_answer_for_every_failure, s, teardown),                                \
+        cmocka_unit_test_setup_teardown(t_lockout_at_exactly_five, s, teardown),                                      \
+        cmocka_unit_test_setup_teardown(t_code_used_once, s, teardown),                                               \
+        cmocka_unit_test_setup_teardown(t_idle_and_absolute_timeouts, s, teardown),                                   \
+        cmocka_unit_test_setup_teardown(t_logout_and_password_change_end_sessions, s, teardown),                      \
+        cmocka_unit_test_setup_teardown(t_password_history_and_age, s, teardown),                                     \
+        cmocka_unit_test_setup_teardown(t_inactive_and_expired_accounts, s, teardown),                                \
+        cmocka_unit_test_setup_teardown(t_admin_login_address, s, teardown),                                          \
+        cmocka_unit_test_setup_teardown(t_tampered_rows_detected, s, teardown),                                       \
+        cmocka_unit_test_setup_teardown(t_session_row_tampering_detected, s, teardown),                               \
+        cmocka_unit_test_setup_teardown(t_administrators_keep_to_their_own, s, teardown),                             \
+        cmocka_unit_test_setup_teardown(t_permission_bounds, s, teardown)
+
+int main(void)
+{
+    ih_log_setup("stderr", IH_LOG_ERROR + 1, "test");
+    if (ih_crypto_init() != IH_OK) return 1;
+    const struct CMUnitTest pure[] = {cmocka_unit_test(t_password_policy), cmocka_unit_test(t_totp_vectors)};
+    const struct CMUnitTest sq[] = {CASES(setup_sqlite)};
+    const struct CMUnitTest pg[] = {CASES(setup_pg)};
+    int rc = cmocka_run_group_tests_name("identity/rules", pure, NULL, NULL);
+    rc += cmocka_run_group_tests_name("identity/sqlite", sq, NULL, NULL);
+    rc += cmocka_run_group_tests_name("identity/postgres", pg, NULL, NULL);
+    return rc;
+}
