@@ -13,6 +13,9 @@ cat <<MSG
   URL                 https://127.0.0.1:8443
   certificate SHA-256 $fp
   check it            curl --cacert demo/keys/tls.crt https://127.0.0.1:8443/healthz
+  log in              POST /api/v1/sessions {"username","password","totp"} with an account from
+                      demo/initial-credentials (administrators; first login must change the
+                      password and enrol TOTP: see docs/security.md, "First login")
   stop                Ctrl-C (drains in-flight requests, closes the store)
 
 MSG

@@ -55,6 +55,7 @@ static const struct {
                             "                     verify a bundle offline with the audit public key (keys/audit.pub)\n"
                             "  audit checkpoint DIR\n"
                             "                     seal the journal with a signed checkpoint now"},
+    {"totp", ih_cli_totp, "totp qr [URI]       show an otpauth:// URI (from POST /api/v1/me/totp) as a QR code"},
 };
 
 static void usage(FILE *f)
