@@ -2,8 +2,10 @@
  * L3 8.1.4.3c: an assessor can verify the journal independently. */
 #include "app/cli.h"
 #include "app/instance.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,31 @@ static void log_access(ih_instance *in, const char *action, const char *object_i
     ih_audit_event ev = {.action = action, .object_type = "audit_journal", .object_id = object_id, .result = result};
     if (ih_audit_record(in->audit, &ih_console_actor, &ev) != IH_OK)
         fprintf(stderr, "ihos: warning: could not record this access in the journal\n");
+}
+
+/* Check every archive file of the instance; returns the number that fail. */
+static int verify_archives(ih_instance *in, int *files)
+{
+    char dir[PATH_MAX];
+    *files = 0;
+    if (ih_instance_path(in, "audit/archive", dir, sizeof dir) != IH_OK) return 1;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *de;
+    int bad = 0;
+    while ((de = readdir(d)) != NULL) {
+        size_t n = strlen(de->d_name);
+        if (n < 10 || strcmp(de->d_name + n - 10, ".ihosa.zst")) continue;
+        char path[PATH_MAX + 300], msg[512];
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        (*files)++;
+        if (ih_audit_check_archive(path, in->audit_pub, msg, sizeof msg) != IH_OK) {
+            printf("FAILED: archive %s: %s\n", de->d_name, ih_err_detail());
+            bad++;
+        }
+    }
+    closedir(d);
+    return bad;
 }
 
 static int cmd_verify(int argc, char **argv)
@@ -54,7 +81,11 @@ static int cmd_verify(int argc, char **argv)
                (unsigned long long)r.events, (unsigned long long)r.checkpoints,
                (unsigned long long)r.file_checkpoints, cp, in.suite == IH_SUITE_GM ? "SM3/SM2" : "SHA-256/Ed25519",
                "keys/audit.pub");
-        if (r.purged) printf("%llu events are archived; verify their archives too\n", (unsigned long long)r.purged);
+        int files, bad = verify_archives(&in, &files);
+        if (r.purged || files)
+            printf("%llu events are archived in %d archive files%s\n", (unsigned long long)r.purged, files,
+                   bad ? "" : ", all verified");
+        if (bad) rc = 1;
         if (r.unsealed)
             printf("%llu newest events are not yet covered by a checkpoint (sealed within %d s)\n",
                    (unsigned long long)r.unsealed, in.conf.checkpoint_interval);
@@ -149,17 +180,67 @@ static int cmd_checkpoint(int argc, char **argv)
     return rc;
 }
 
+static int cmd_archive(int argc, char **argv)
+{
+    int64_t now = 0;
+    if (argc == 4 && !strcmp(argv[2], "--now")) {
+        if (ih_time_parse_iso(argv[3], &now) != 0) return ih_cli_fail(IH_OK, "--now takes YYYY-MM-DDTHH:MM:SSZ"), 2;
+    } else if (argc != 2) {
+        fprintf(stderr, "usage: ihos audit archive DIR [--now YYYY-MM-DDTHH:MM:SSZ]\n");
+        return 2;
+    }
+    static ih_instance in;
+    int rc = open_instance(argv[1], &in, true);
+    if (rc) return rc;
+    char dir[PATH_MAX];
+    ih_instance_path(&in, "audit/archive", dir, sizeof dir);
+    ih_audit_checkpoint(in.audit, NULL); /* only sealed events are archived */
+    ih_archive_report r;
+    ih_err e = ih_audit_archive(in.audit, dir, in.conf.retention_days, now ? now : ih_now_ms(), &r);
+    if (e != IH_OK) rc = ih_cli_fail(e, "archiving failed");
+    else if (r.files) printf("archived %llu events into %d files (last: %s)\n", (unsigned long long)r.events, r.files, r.last_file);
+    else printf("nothing to archive: no whole month older than %d days\n", in.conf.retention_days);
+    ih_instance_close(&in);
+    return rc;
+}
+
+static int cmd_check_archive(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: ihos audit check-archive FILE PUBKEY\n");
+        return 2;
+    }
+    if (ih_crypto_init() != IH_OK) return ih_cli_fail(IH_E_CRYPTO, "crypto");
+    ih_buf pem = IH_BUF_INIT;
+    ih_signkey *pub = NULL;
+    ih_err e = ih_file_read(argv[2], 16384, &pem);
+    if (e == IH_OK) e = ih_sign_public_from_pem(pem.p, pem.len, &pub);
+    ih_buf_free(&pem);
+    if (e != IH_OK) return ih_cli_fail(e, "cannot load the public key %s", argv[2]);
+    char msg[512];
+    e = ih_audit_check_archive(argv[1], pub, msg, sizeof msg);
+    ih_signkey_free(pub);
+    if (e != IH_OK) {
+        printf("FAILED: %s\n", ih_err_detail());
+        return 1;
+    }
+    printf("%s\n", msg);
+    return 0;
+}
+
 int ih_cli_audit(int argc, char **argv)
 {
     if (argc < 2) {
         fprintf(stderr, "usage: ihos audit verify DIR | prove DIR SEQ [--out FILE] | check-proof BUNDLE PUBKEY | "
-                        "checkpoint DIR\n");
+                        "checkpoint DIR | archive DIR | check-archive FILE PUBKEY\n");
         return 2;
     }
     if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 1, argv + 1);
     if (!strcmp(argv[1], "prove")) return cmd_prove(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check-proof")) return cmd_check_proof(argc - 1, argv + 1);
     if (!strcmp(argv[1], "checkpoint")) return cmd_checkpoint(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "archive")) return cmd_archive(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "check-archive")) return cmd_check_archive(argc - 1, argv + 1);
     fprintf(stderr, "ihos: unknown audit command '%s'\n", argv[1]);
     return 2;
 }

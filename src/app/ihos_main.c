@@ -54,7 +54,11 @@ static const struct {
                             "  audit check-proof BUNDLE PUBKEY\n"
                             "                     verify a bundle offline with the audit public key (keys/audit.pub)\n"
                             "  audit checkpoint DIR\n"
-                            "                     seal the journal with a signed checkpoint now"},
+                            "                     seal the journal with a signed checkpoint now\n"
+                            "  audit archive DIR [--now TIME]\n"
+                            "                     seal whole months older than [audit] retention_days into signed archives\n"
+                            "  audit check-archive FILE PUBKEY\n"
+                            "                     verify an archive file offline with the audit public key"},
     {"totp", ih_cli_totp, "totp qr [URI]       show an otpauth:// URI (from POST /api/v1/me/totp) as a QR code"},
 };
 

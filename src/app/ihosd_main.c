@@ -1,5 +1,6 @@
 /* ihosd_main.c — the server: ihosd --dir DIR [--listen ADDR:PORT] [--check-config]. */
 #include "api/api.h"
+#include "app/jobs.h"
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -156,6 +157,16 @@ int main(int argc, char **argv)
         ih_instance_close(&inst);
         return 1;
     }
+    ih_jobs *jobs = NULL;
+    ih_forwarder *fwd = NULL;
+    if (ih_jobs_start(&app, &jobs) != IH_OK)
+        ih_log(IH_LOG_ERROR, "jobs.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
+    if (inst.conf.audit_syslog[0]) {
+        char cursor[PATH_MAX];
+        if (ih_instance_path(&inst, "audit/syslog.cursor", cursor, sizeof cursor) != IH_OK ||
+            ih_audit_forward_start(inst.store, inst.conf.audit_syslog, cursor, &fwd) != IH_OK)
+            ih_log(IH_LOG_ERROR, "audit.forward_not_started", "alert", "true", "detail", ih_err_detail(), NULL);
+    }
     char fp[128] = "", addr[96];
     ih_tls_fingerprint(cert, fp, sizeof fp);
     char host[64];
@@ -174,8 +185,10 @@ int main(int argc, char **argv)
     sigwait(&sigs, &sig);
     ih_log(IH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     ih_server_stop(srv, 10000);
+    ih_jobs_stop(jobs);
     ih_audit_event stopped = {.action = "server.stop", .object_type = "instance", .object_id = inst.instance_id};
     ih_audit_record(inst.audit, &ih_system_actor, &stopped);
+    ih_audit_forward_stop(fwd); /* its last pass sends server.stop too */
     ih_identity_free(app.identity);
     ih_policy_free(app.policy);
     ih_instance_close(&inst);

@@ -94,6 +94,44 @@ ih_err ih_audit_prove(ih_store *s, ih_suite suite, uint64_t seq, ih_buf *bundle)
 /* Check a bundle offline with nothing but the public key.  msg gets a sentence. */
 ih_err ih_audit_check_proof(const char *bundle, size_t n, const ih_signkey *pub, char *msg, size_t msglen);
 
+/* ---- retention (L3 8.1.4.3c; Cybersecurity Law: logs kept >= 6 months) ------
+ *
+ * Whole calendar months (UTC) that ended before now - retention_days are
+ * sealed into DIR/audit/archive/<YYYY-MM>-<first>-<last>.ihosa.zst: zstd-
+ * compressed JSON lines (a header, every event with its prev and leaf hash,
+ * a trailer holding the digest of everything above it signed by the audit
+ * key).  Each file is re-read and verified before the events' payloads are
+ * purged from the database; their leaf hashes stay, so verification and
+ * proofs still work.  Only events already covered by a checkpoint are
+ * archived. */
+typedef struct ih_archive_report {
+    int files;
+    uint64_t events;
+    char last_file[1024];
+} ih_archive_report;
+
+ih_err ih_audit_archive(ih_audit *a, const char *archive_dir, int retention_days, int64_t now_ms,
+                        ih_archive_report *r);
+/* Check an archive offline with nothing but the public key. */
+ih_err ih_audit_check_archive(const char *file, const ih_signkey *pub, char *msg, size_t msglen);
+
+/* ---- forwarding (central log collection, L3 8.1.5) -------------------------
+ *
+ * A thread that tails the committed journal and sends security events
+ * (authentication, accounts, permissions, refusals, integrity, audit and key
+ * operations, and every failure) as RFC 5424 lines to `target`
+ * ("udp://HOST:PORT" or "unix:/dev/log").  Its position is kept in
+ * `cursor_file`, so after a restart it resumes where it stopped (at least
+ * once; a receiver de-duplicates by the seq parameter). */
+typedef struct ih_forwarder ih_forwarder;
+ih_err ih_audit_forward_start(ih_store *s, const char *target, const char *cursor_file, ih_forwarder **out);
+void ih_audit_forward_stop(ih_forwarder *f);
+/* Format one event as an RFC 5424 message (exposed for tests). */
+struct ih_buf;
+ih_err ih_audit_syslog_line(const char *host, int64_t seq, int64_t ts, int64_t actor, const char *role, const char *ip,
+                            const char *action, const char *object_type, const char *object_id, const char *outcome,
+                            const char *error_code, const char *reason, struct ih_buf *out);
+
 /* ---- queries (the auditadmin API) ------------------------------------------ */
 
 typedef struct ih_audit_filter {

@@ -121,6 +121,41 @@ ih_err ih_digest(ih_md md, const void *data, size_t n, uint8_t *out)
     return ih_digest_v(md, &v, 1, out);
 }
 
+struct ih_hasher {
+    EVP_MD_CTX *c;
+};
+
+ih_err ih_hasher_new(ih_md md, ih_hasher **out)
+{
+    ih_hasher *h = malloc(sizeof *h);
+    IH_CHECK_ALLOC(h);
+    h->c = EVP_MD_CTX_new();
+    if (!h->c || !EVP_DigestInit_ex2(h->c, mds[md], NULL)) {
+        EVP_MD_CTX_free(h->c);
+        free(h);
+        return ih_fail(IH_E_CRYPTO, "digest init");
+    }
+    *out = h;
+    return IH_OK;
+}
+
+ih_err ih_hasher_update(ih_hasher *h, const void *p, size_t n)
+{
+    return (n == 0 || EVP_DigestUpdate(h->c, p, n)) ? IH_OK : ih_fail(IH_E_CRYPTO, "digest");
+}
+
+ih_err ih_hasher_final(ih_hasher *h, uint8_t *out)
+{
+    return EVP_DigestFinal_ex(h->c, out, NULL) ? IH_OK : ih_fail(IH_E_CRYPTO, "digest final");
+}
+
+void ih_hasher_free(ih_hasher *h)
+{
+    if (!h) return;
+    EVP_MD_CTX_free(h->c);
+    free(h);
+}
+
 ih_err ih_hmac_v(ih_md md, const void *key, size_t keylen, const ih_iov *iov, int n, uint8_t *out)
 {
     tl_ctx *t = tl();

@@ -41,6 +41,13 @@ typedef struct ih_iov {
 /* Digest of the concatenation of iov[0..n). out: ih_md_size(md) bytes. */
 ih_err ih_digest_v(ih_md md, const ih_iov *iov, int n, uint8_t *out);
 ih_err ih_digest(ih_md md, const void *data, size_t n, uint8_t *out);
+/* Incremental digest, for data too large to hold at once. */
+typedef struct ih_hasher ih_hasher;
+ih_err ih_hasher_new(ih_md md, ih_hasher **out);
+ih_err ih_hasher_update(ih_hasher *h, const void *p, size_t n);
+ih_err ih_hasher_final(ih_hasher *h, uint8_t *out);
+void ih_hasher_free(ih_hasher *h);
+
 /* HMAC of the concatenation of iov[0..n). */
 ih_err ih_hmac_v(ih_md md, const void *key, size_t keylen, const ih_iov *iov, int n, uint8_t *out);
 ih_err ih_hmac(ih_md md, const void *key, size_t keylen, const void *data, size_t n, uint8_t *out);

@@ -6,10 +6,12 @@
 
 #include "app/instance.h"
 #include "audit/audit_impl.h"
+#include "core/clock.h"
 #include "core/fsutil.h"
 #include "keys/keys.h"
 #include "core/log.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -443,6 +445,136 @@ static void t_database_refuses_edits(void **state)
     if (r.problem[0]) fail_msg("%s", r.problem);
 }
 
+static int64_t fake_ms;
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_ms;
+}
+
+static int64_t utc(const char *iso)
+{
+    int64_t ms;
+    assert_int_equal(ih_time_parse_iso(iso, &ms), 0);
+    return ms;
+}
+
+/* Archiving takes an old *prefix* of the journal and never skips over newer
+ * events: here the fixture's 3000 events (logged now) come first, so older-
+ * stamped events appended after them stay online. */
+static void t_archive_takes_only_an_old_prefix(void **state)
+{
+    fx *f = *state;
+    ih_clock_set(fake_clock, NULL);
+    fake_ms = utc("2026-01-10T08:00:00Z");
+    append_events(f, EVENTS, 300, false);
+    T_OK(ih_audit_checkpoint(f->a, NULL));
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/archive", f->dir);
+    ih_archive_report rep;
+    fake_ms = utc("2026-08-10T00:00:00Z");
+    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    ih_clock_set(NULL, NULL);
+    assert_int_equal(rep.files, 0);
+    ih_audit_report r = verify(f);
+    assert_int_equal(r.purged, 0);
+}
+
+static int setup_old(void **state, ih_store_kind kind, ih_suite suite)
+{
+    /* Like setup(), but the journal starts in January 2026. */
+    ih_clock_set(fake_clock, NULL);
+    fake_ms = utc("2026-01-10T08:00:00Z");
+    fx *f = calloc(1, sizeof *f);
+    f->kind = kind;
+    f->suite = suite;
+    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
+    f->dir = t_tempdir();
+    snprintf(f->cpfile, sizeof f->cpfile, "%s/checkpoints", f->dir);
+    uint8_t kek[32];
+    memset(kek, 0x5a, 32);
+    T_OK(ih_keyring_new(suite, kek, &f->kr));
+    T_OK(ih_keys_bootstrap(f->s, f->kr));
+    T_OK(ih_sign_generate(suite, &f->key));
+    T_OK(ih_store_write(f->s, key_fn, f));
+    ih_buf pem = IH_BUF_INIT;
+    T_OK(ih_sign_public_pem(f->key, &pem));
+    T_OK(ih_sign_public_from_pem(pem.p, pem.len, &f->pub));
+    ih_buf_free(&pem);
+    ih_audit_opts o = {.store = f->s, .suite = suite, .origin = "ihos/test-instance", .signer = f->key,
+                       .checkpoint_file = f->cpfile, .utc_offset_minutes = 480};
+    T_OK(ih_audit_open(&o, &f->a));
+    *state = f;
+    return 0;
+}
+
+static int setup_old_sqlite(void **s) { return setup_old(s, IH_STORE_SQLITE, IH_SUITE_INTL); }
+static int setup_old_pg_gm(void **s) { return setup_old(s, IH_STORE_PG, IH_SUITE_GM); }
+
+static void t_archive_months(void **state)
+{
+    fx *f = *state;
+    fake_ms = utc("2026-01-10T08:00:00Z");
+    append_events(f, 0, 300, false);
+    fake_ms = utc("2026-02-15T08:00:00Z");
+    append_events(f, 300, 200, false);
+    fake_ms = utc("2026-03-20T08:00:00Z");
+    append_events(f, 500, 100, false);
+    T_OK(ih_audit_checkpoint(f->a, NULL));
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/archive", f->dir);
+    ih_archive_report rep;
+    /* Retention cannot go below 180 days. */
+    assert_int_equal(ih_audit_archive(f->a, dir, 179, utc("2026-08-10T00:00:00Z"), &rep), IH_E_CONFIG);
+    /* 10 August - 180 days = 11 February: January is whole and older. */
+    fake_ms = utc("2026-08-10T00:00:00Z");
+    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    assert_int_equal(rep.files, 1);
+    assert_int_equal(rep.events, 300);
+    assert_non_null(strstr(rep.last_file, "2026-01-0-299.ihosa.zst"));
+    char msg[512];
+    T_OK(ih_audit_check_archive(rep.last_file, f->pub, msg, sizeof msg));
+    assert_non_null(strstr(msg, "OK: 300 events 0..299 (2026-01)"));
+    /* The journal still verifies: leaf hashes of archived events remain. */
+    ih_audit_report r = verify(f);
+    if (r.problem[0]) fail_msg("%s", r.problem);
+    assert_int_equal(r.purged, 300);
+    /* Archived payloads are gone from the database; queries say so. */
+    ih_audit_filter q = {.actor_id = -1, .after_seq = -1, .limit = 5};
+    json_t *ev;
+    T_OK(ih_audit_query(f->s, &q, &ev));
+    assert_true(json_is_true(json_object_get(json_array_get(ev, 0), "archived")));
+    assert_null(json_object_get(json_array_get(ev, 0), "action"));
+    json_decref(ev);
+    ih_buf b = IH_BUF_INIT;
+    assert_int_equal(ih_audit_prove(f->s, f->suite, 5, &b), IH_E_STATE);
+    T_OK(ih_audit_prove(f->s, f->suite, 450, &b));
+    ih_buf_free(&b);
+    /* Running again archives nothing new; a month later, February goes. */
+    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    assert_int_equal(rep.files, 0);
+    fake_ms = utc("2026-09-10T00:00:00Z");
+    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    assert_int_equal(rep.files, 1);
+    assert_int_equal(rep.events, 200);
+    r = verify(f);
+    if (r.problem[0]) fail_msg("%s", r.problem);
+    /* Another key does not vouch for the archive; a changed byte breaks it. */
+    ih_signkey *other;
+    T_OK(ih_sign_generate(f->suite, &other));
+    assert_int_equal(ih_audit_check_archive(rep.last_file, other, msg, sizeof msg), IH_E_INTEGRITY);
+    ih_signkey_free(other);
+    ih_buf raw = IH_BUF_INIT;
+    T_OK(ih_file_read(rep.last_file, 1 << 24, &raw));
+    raw.p[raw.len / 2] ^= 0x20;
+    char bad[800];
+    snprintf(bad, sizeof bad, "%s/tampered.ihosa.zst", f->dir);
+    T_OK(ih_file_create(bad, raw.p, raw.len, 0600));
+    assert_int_equal(ih_audit_check_archive(bad, f->pub, msg, sizeof msg), IH_E_INTEGRITY);
+    ih_buf_free(&raw);
+    ih_clock_set(NULL, NULL);
+}
+
 #define MUTATIONS(s)                                                                                                  \
     cmocka_unit_test_setup_teardown(t_intact_journal_verifies, s, teardown),                                          \
         cmocka_unit_test_setup_teardown(t_changed_field, s, teardown),                                                \
@@ -470,7 +602,12 @@ int main(void)
     const struct CMUnitTest pgm[] = {cmocka_unit_test_setup_teardown(t_intact_journal_verifies, setup_pg_gm, teardown),
                                      cmocka_unit_test_setup_teardown(t_changed_field, setup_pg_gm, teardown),
                                      cmocka_unit_test_setup_teardown(t_proofs, setup_pg_gm, teardown)};
-    int rc = cmocka_run_group_tests_name("audit/sqlite/intl", si, NULL, NULL);
+    const struct CMUnitTest ar[] = {cmocka_unit_test_setup_teardown(t_archive_months, setup_old_sqlite, teardown),
+                                    cmocka_unit_test_setup_teardown(t_archive_months, setup_old_pg_gm, teardown),
+                                    cmocka_unit_test_setup_teardown(t_archive_takes_only_an_old_prefix,
+                                                                    setup_sqlite_intl, teardown)};
+    int rc = cmocka_run_group_tests_name("audit/retention", ar, NULL, NULL);
+    rc += cmocka_run_group_tests_name("audit/sqlite/intl", si, NULL, NULL);
     rc += cmocka_run_group_tests_name("audit/sqlite/gm", sg, NULL, NULL);
     rc += cmocka_run_group_tests_name("audit/postgres/intl", pi, NULL, NULL);
     rc += cmocka_run_group_tests_name("audit/postgres/gm", pgm, NULL, NULL);

@@ -1,0 +1,91 @@
+/* jobs.c — see jobs.h. */
+#include "app/jobs.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+typedef struct {
+    const char *name;
+    int64_t period_ms;
+    int64_t first_delay_ms;
+    ih_err (*run)(ih_app *app);
+    int64_t next; /* monotonic ms */
+} job;
+
+static ih_err archive_job(ih_app *app)
+{
+    char dir[PATH_MAX];
+    IH_TRY(ih_instance_path(app->inst, "audit/archive", dir, sizeof dir));
+    ih_archive_report r;
+    return ih_audit_archive(app->audit, dir, app->conf->retention_days, ih_now_ms(), &r);
+}
+
+struct ih_jobs {
+    ih_app *app;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    job jobs[8];
+    int n;
+};
+
+static void *run(void *arg)
+{
+    ih_jobs *j = arg;
+    pthread_mutex_lock(&j->mu);
+    while (!j->stop) {
+        int64_t now = ih_mono_ms();
+        for (int i = 0; i < j->n && !j->stop; i++) {
+            if (now < j->jobs[i].next) continue;
+            pthread_mutex_unlock(&j->mu);
+            ih_err e = j->jobs[i].run(j->app);
+            if (e != IH_OK)
+                ih_log(IH_LOG_ERROR, "job.failed", "alert", "true", "job", j->jobs[i].name, "detail", ih_err_detail(),
+                       NULL);
+            pthread_mutex_lock(&j->mu);
+            j->jobs[i].next = ih_mono_ms() + j->jobs[i].period_ms;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&j->cv, &j->mu, &ts);
+    }
+    pthread_mutex_unlock(&j->mu);
+    return NULL;
+}
+
+ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
+{
+    ih_jobs *j = calloc(1, sizeof *j);
+    IH_CHECK_ALLOC(j);
+    j->app = app;
+    int64_t now = ih_mono_ms();
+    j->jobs[j->n++] = (job){"audit.archive", 24 * 3600 * 1000LL, 60 * 1000, archive_job, 0};
+    for (int i = 0; i < j->n; i++) j->jobs[i].next = now + j->jobs[i].first_delay_ms;
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    if (pthread_create(&j->thread, NULL, run, j) != 0) {
+        free(j);
+        return ih_fail(IH_E_INTERNAL, "cannot start the job thread");
+    }
+    *out = j;
+    return IH_OK;
+}
+
+void ih_jobs_stop(ih_jobs *j)
+{
+    if (!j) return;
+    pthread_mutex_lock(&j->mu);
+    j->stop = true;
+    pthread_cond_broadcast(&j->cv);
+    pthread_mutex_unlock(&j->mu);
+    pthread_join(j->thread, NULL);
+    pthread_mutex_destroy(&j->mu);
+    pthread_cond_destroy(&j->cv);
+    free(j);
+}
