@@ -7,31 +7,32 @@
  */
 #include "app/instance.h"
 
-#define AUDIT_TABLES                                                                                              \
-    "CREATE TABLE audit_event (seq INTEGER PRIMARY KEY, ts INTEGER, tz_offset INTEGER, actor_id INTEGER, "         \
-    "actor_role TEXT, session_hash TEXT, src_ip TEXT, request_id TEXT, action TEXT, object_type TEXT, "            \
-    "object_id TEXT, outcome TEXT, error_code TEXT, reason TEXT, prev_hash BLOB NOT NULL, leaf_hash BLOB NOT NULL, " \
-    "purged INTEGER NOT NULL DEFAULT 0);"                                                                          \
-    "CREATE INDEX audit_event_ts ON audit_event(ts);"                                                              \
-    "CREATE INDEX audit_event_actor ON audit_event(actor_id, seq);"                                                \
-    "CREATE INDEX audit_event_object ON audit_event(object_type, object_id, seq);"                                 \
-    "CREATE TABLE audit_node (lvl INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "                    \
-    "PRIMARY KEY (lvl, idx)) WITHOUT ROWID;"                                                                       \
-    "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, "                      \
-    "last_hash BLOB NOT NULL, frontier BLOB NOT NULL);"                                                            \
-    "CREATE TABLE audit_checkpoint (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, "            \
-    "created_at INTEGER NOT NULL);"
+/* An event is its canonical entry (the bytes that are hashed; NULL once
+ * archived) plus copies of the fields audit queries filter on.  Verification
+ * checks the copies against the entry, and everything shown is decoded from
+ * the entry, so what an auditor reads is exactly what was hashed. */
+#define AUDIT_EVENT_COLUMNS                                                                                    \
+    "seq INTEGER PRIMARY KEY, ts INTEGER, actor_id INTEGER, action TEXT, object_type TEXT, object_id TEXT, "   \
+    "outcome TEXT, entry BLOB, leaf_hash BLOB NOT NULL, purged INTEGER NOT NULL DEFAULT 0"
+#define AUDIT_INDEXES                                                                                          \
+    "CREATE INDEX audit_event_ts ON audit_event(ts);"                                                          \
+    "CREATE INDEX audit_event_actor ON audit_event(actor_id, seq);"                                            \
+    "CREATE INDEX audit_event_object ON audit_event(object_type, object_id, seq);"
 
-/* An update may only purge an archived event's payload, keeping its hashes. */
-#define PURGE_ONLY(N, O)                                                                                          \
-    O ".purged = 0 AND " N ".purged = 1 AND " N ".seq = " O ".seq AND " N ".leaf_hash = " O ".leaf_hash AND " N    \
-    ".prev_hash = " O ".prev_hash AND " N ".ts IS NULL AND " N ".tz_offset IS NULL AND " N ".actor_id IS NULL AND " \
-    N ".actor_role IS NULL AND " N ".session_hash IS NULL AND " N ".src_ip IS NULL AND " N ".request_id IS NULL "  \
-    "AND " N ".action IS NULL AND " N ".object_type IS NULL AND " N ".object_id IS NULL AND " N ".outcome IS NULL " \
-    "AND " N ".error_code IS NULL AND " N ".reason IS NULL"
+/* An update may only purge an archived event's payload, keeping its hash. */
+#define PURGE_ONLY(N, O)                                                                                       \
+    O ".purged = 0 AND " N ".purged = 1 AND " N ".seq = " O ".seq AND " N ".leaf_hash = " O ".leaf_hash AND " N \
+    ".ts IS NULL AND " N ".actor_id IS NULL AND " N ".action IS NULL AND " N ".object_type IS NULL AND " N       \
+    ".object_id IS NULL AND " N ".outcome IS NULL AND " N ".entry IS NULL"
 
 static const char audit_sqlite[] =
-    AUDIT_TABLES
+    "CREATE TABLE audit_event (" AUDIT_EVENT_COLUMNS ");" AUDIT_INDEXES
+    "CREATE TABLE audit_node (lvl INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
+    "PRIMARY KEY (lvl, idx)) WITHOUT ROWID;"
+    "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, "
+    "last_hash BLOB NOT NULL, frontier BLOB NOT NULL);"
+    "CREATE TABLE audit_checkpoint (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, "
+    "created_at INTEGER NOT NULL);"
     "INSERT INTO audit_head(id, size, last_hash, frontier) VALUES (1, 0, zeroblob(32), zeroblob(0));"
     "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
     "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
@@ -49,13 +50,9 @@ static const char audit_sqlite[] =
     "BEGIN SELECT RAISE(ABORT, 'the audit head cannot be deleted'); END;";
 
 static const char audit_pg[] =
-    "CREATE TABLE audit_event (seq BIGINT PRIMARY KEY, ts BIGINT, tz_offset BIGINT, actor_id BIGINT, "
-    "actor_role TEXT, session_hash TEXT, src_ip TEXT, request_id TEXT, action TEXT, object_type TEXT, "
-    "object_id TEXT, outcome TEXT, error_code TEXT, reason TEXT, prev_hash BYTEA NOT NULL, leaf_hash BYTEA NOT NULL, "
-    "purged BIGINT NOT NULL DEFAULT 0);"
-    "CREATE INDEX audit_event_ts ON audit_event(ts);"
-    "CREATE INDEX audit_event_actor ON audit_event(actor_id, seq);"
-    "CREATE INDEX audit_event_object ON audit_event(object_type, object_id, seq);"
+    "CREATE TABLE audit_event (seq BIGINT PRIMARY KEY, ts BIGINT, actor_id BIGINT, action TEXT, object_type TEXT, "
+    "object_id TEXT, outcome TEXT, entry BYTEA, leaf_hash BYTEA NOT NULL, purged BIGINT NOT NULL DEFAULT 0);"
+    AUDIT_INDEXES
     "CREATE TABLE audit_node (lvl BIGINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (lvl, idx));"
     "CREATE TABLE audit_head (id BIGINT PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL, last_hash BYTEA NOT NULL, "
     "frontier BYTEA NOT NULL);"

@@ -165,30 +165,41 @@ static ih_err dump_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    ih_canon c = {0};
-    IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_ROW_COLUMNS " FROM audit_event WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+    IH_TRY(ih_tx_prepare(tx, "SELECT seq, entry, leaf_hash FROM audit_event WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
                          &st));
     ih_stmt_int(st, 1, d->from);
     ih_stmt_int(st, 2, d->to);
+    char *scratch = NULL;
+    size_t cap = 0;
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
-        audit_row r;
-        audit_row_from(st, &r);
-        size_t ln;
-        const uint8_t *leaf = ih_col_blob(st, 15, &ln);
-        /* Never archive what does not verify. */
-        ih_buf_reset(&c.b);
-        audit_entry(&c, &r);
+        size_t en, ln;
+        const uint8_t *entry = ih_col_blob(st, 1, &en);
+        const uint8_t *leaf = ih_col_blob(st, 2, &ln);
+        audit_view v;
         uint8_t want[IH_HASH_LEN];
-        if (c.err != IH_OK || ih_merkle_leaf(d->md, c.b.p, c.b.len, want) != IH_OK || !leaf || ln != IH_HASH_LEN ||
+        /* Never archive what does not verify. */
+        if (!entry || !leaf || ln != IH_HASH_LEN || audit_entry_parse(entry, en, &v) != 0 ||
+            v.seq != ih_col_int(st, 0) || ih_merkle_leaf(d->md, entry, en, want) != IH_OK ||
             memcmp(want, leaf, IH_HASH_LEN)) {
-            ih_canon_free(&c);
-            return ih_fail(IH_E_INTEGRITY, "event %lld does not verify; not archiving", (long long)r.seq);
+            free(scratch);
+            return ih_fail(IH_E_INTEGRITY, "event %lld does not verify; not archiving", (long long)ih_col_int(st, 0));
         }
+        if (en + 16 > cap) {
+            char *ns = realloc(scratch, en + 16);
+            if (!ns) {
+                free(scratch);
+                return ih_fail(IH_E_NOMEM, "archive");
+            }
+            scratch = ns;
+            cap = en + 16;
+        }
+        audit_row r;
+        audit_view_row(&v, scratch, &r);
         w_json(d->w, event_json(&r, leaf), true);
         memcpy(d->prev_leaf, leaf, IH_HASH_LEN);
         d->n++;
     }
-    ih_canon_free(&c);
+    free(scratch);
     return e;
 }
 
@@ -202,9 +213,8 @@ static ih_err purge_fn(ih_tx *tx, void *arg)
 {
     purge_arg *p = arg;
     ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "UPDATE audit_event SET purged = 1, ts = NULL, tz_offset = NULL, actor_id = NULL, "
-                             "actor_role = NULL, session_hash = NULL, src_ip = NULL, request_id = NULL, action = NULL, "
-                             "object_type = NULL, object_id = NULL, outcome = NULL, error_code = NULL, reason = NULL "
+    IH_TRY(ih_tx_prepare(tx, "UPDATE audit_event SET purged = 1, ts = NULL, actor_id = NULL, action = NULL, "
+                             "object_type = NULL, object_id = NULL, outcome = NULL, entry = NULL "
                              "WHERE seq >= $1 AND seq <= $2 AND purged = 0",
                          &st));
     ih_stmt_int(st, 1, p->from);

@@ -18,8 +18,30 @@ typedef struct audit_row {
     uint8_t prev[IH_HASH_LEN];
 } audit_row;
 
-/* The canonical leaf entry of an event (what is hashed). */
+/* The canonical leaf entry of an event (what is hashed and stored; at most
+ * 4096 bytes, so readers can decode it into a fixed scratch buffer). */
 void audit_entry(ih_canon *c, const audit_row *r);
+
+/* A stored entry parsed in place: slices point into the entry bytes. */
+typedef struct slice {
+    const char *p; /* NULL for a null item */
+    size_t n;
+} slice;
+
+typedef struct audit_view {
+    int64_t seq, ts, tz, actor_id;
+    bool has_actor;
+    slice role, session, ip, request_id, action, object_type, object_id, outcome, error_code, reason;
+    const uint8_t *prev; /* IH_HASH_LEN bytes */
+} audit_view;
+
+/* 0, or -1 if the bytes are not a well-formed entry. */
+int audit_entry_parse(const uint8_t *p, size_t n, audit_view *v);
+/* Copy a view into a row of NUL-terminated strings; scratch holds at least
+ * the entry's length plus 16 bytes and must outlive the row. */
+void audit_view_row(const audit_view *v, char *scratch, audit_row *r);
+/* Does a column value equal the slice? (a NULL column equals a null item) */
+bool slice_eq(slice s, const char *col, bool col_null);
 
 /* Checkpoint notes (C2SP signed-note / tlog-checkpoint). */
 ih_err note_sign(const ih_signkey *k, ih_suite s, const char *origin, uint64_t size, const uint8_t root[IH_HASH_LEN],
@@ -41,11 +63,12 @@ struct ih_audit {
     uint64_t sealed_at_append; /* `appended` when the last checkpoint was made */
 };
 
-#define AUDIT_ROW_COLUMNS                                                                          \
-    "seq, ts, tz_offset, actor_id, actor_role, session_hash, src_ip, request_id, action, "          \
-    "object_type, object_id, outcome, error_code, reason, prev_hash, leaf_hash, purged"
+/* seq 0, ts 1, actor_id 2, action 3, object_type 4, object_id 5, outcome 6,
+ * entry 7, leaf_hash 8, purged 9 */
+#define AUDIT_EVENT_SELECT "seq, ts, actor_id, action, object_type, object_id, outcome, entry, leaf_hash, purged"
 
-/* Fill r from a statement selecting AUDIT_ROW_COLUMNS (strings point into st). */
-void audit_row_from(ih_stmt *st, audit_row *r);
+/* Decode the stored entry of the current row into r (scratch as above);
+ * -1 if the row has no entry (archived) or it is malformed. */
+int audit_row_load(ih_stmt *st, char *scratch, size_t cap, audit_row *r);
 
 #endif

@@ -128,20 +128,18 @@ static ih_err step_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT seq, ts, actor_id, actor_role, src_ip, action, object_type, object_id, outcome, "
-                             "error_code, reason, purged FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT 500",
-                         &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq > $1 ORDER BY seq LIMIT 500", &st));
     ih_stmt_int(st, 1, f->cursor);
     ih_buf line = IH_BUF_INIT;
+    char scratch[8192];
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         int64_t seq = ih_col_int(st, 0);
-        if (!ih_col_int(st, 11)) {
-#define T(i) (ih_col_null(st, i) ? NULL : ih_col_text(st, i))
-            if (is_security(T(5), T(8))) {
+        audit_row r;
+        if (!ih_col_int(st, 9) && audit_row_load(st, scratch, sizeof scratch, &r) == 0) {
+            if (is_security(r.action, r.outcome)) {
                 ih_buf_reset(&line);
-                e = ih_audit_syslog_line(f->host, seq, ih_col_int(st, 1), ih_col_int(st, 2), T(3), T(4), T(5), T(6),
-                                         T(7), T(8), T(9), T(10), &line);
-#undef T
+                e = ih_audit_syslog_line(f->host, seq, r.ts, r.actor_id, r.role, r.ip, r.action, r.object_type,
+                                         r.object_id, r.outcome, r.error_code, r.reason, &line);
                 if (e != IH_OK) break;
                 if (send(f->fd, line.p, line.len, 0) < 0) {
                     a->failed = true; /* keep the cursor: resend later */

@@ -31,29 +31,126 @@ void audit_entry(ih_canon *c, const audit_row *r)
     ih_canon_blob(c, r->prev, IH_HASH_LEN);
 }
 
-static const char *nz(ih_stmt *st, int col) { return ih_col_null(st, col) ? NULL : ih_col_text(st, col); }
+enum { T_NULL = 0, T_TEXT = 1, T_INT = 2, T_BLOB = 3 };
 
-void audit_row_from(ih_stmt *st, audit_row *r)
+typedef struct {
+    const uint8_t *p, *end;
+} cursor;
+
+static int item(cursor *c, int *type, const uint8_t **data, size_t *len)
 {
-    r->seq = ih_col_int(st, 0);
-    r->ts = ih_col_int(st, 1);
-    r->tz = ih_col_int(st, 2);
-    r->has_actor = !ih_col_null(st, 3);
-    r->actor_id = ih_col_int(st, 3);
-    r->role = nz(st, 4);
-    r->session = nz(st, 5);
-    r->ip = nz(st, 6);
-    r->request_id = nz(st, 7);
-    r->action = nz(st, 8);
-    r->object_type = nz(st, 9);
-    r->object_id = nz(st, 10);
-    r->outcome = nz(st, 11);
-    r->error_code = nz(st, 12);
-    r->reason = nz(st, 13);
+    if (c->end - c->p < 5) return -1;
+    *type = c->p[0];
+    *len = (size_t)c->p[1] << 24 | (size_t)c->p[2] << 16 | (size_t)c->p[3] << 8 | c->p[4];
+    c->p += 5;
+    if ((size_t)(c->end - c->p) < *len) return -1;
+    *data = c->p;
+    c->p += *len;
+    return 0;
+}
+
+static int get_int(cursor *c, int64_t *v, bool *is_null)
+{
+    int t;
+    const uint8_t *d;
     size_t n;
-    const uint8_t *p = ih_col_blob(st, 14, &n);
-    if (p && n == IH_HASH_LEN) memcpy(r->prev, p, IH_HASH_LEN);
-    else memset(r->prev, 0xff, IH_HASH_LEN); /* malformed: can never match */
+    if (item(c, &t, &d, &n) != 0) return -1;
+    if (is_null && t == T_NULL && n == 0) {
+        *is_null = true;
+        *v = 0;
+        return 0;
+    }
+    if (t != T_INT || n != 8) return -1;
+    uint64_t x = 0;
+    for (int i = 0; i < 8; i++) x = x << 8 | d[i];
+    *v = (int64_t)x;
+    if (is_null) *is_null = false;
+    return 0;
+}
+
+static int get_text(cursor *c, slice *s)
+{
+    int t;
+    const uint8_t *d;
+    size_t n;
+    if (item(c, &t, &d, &n) != 0) return -1;
+    if (t == T_NULL && n == 0) {
+        s->p = NULL;
+        s->n = 0;
+        return 0;
+    }
+    if (t != T_TEXT || memchr(d, 0, n)) return -1;
+    s->p = (const char *)d;
+    s->n = n;
+    return 0;
+}
+
+int audit_entry_parse(const uint8_t *p, size_t n, audit_view *v)
+{
+    cursor c = {p, p + n};
+    slice magic;
+    bool actor_null;
+    if (get_text(&c, &magic) || !magic.p || magic.n != 13 || memcmp(magic.p, "ihos-audit-v1", 13)) return -1;
+    if (get_int(&c, &v->seq, NULL) || get_int(&c, &v->ts, NULL) || get_int(&c, &v->tz, NULL) ||
+        get_int(&c, &v->actor_id, &actor_null))
+        return -1;
+    v->has_actor = !actor_null;
+    slice *texts[] = {&v->role, &v->session, &v->ip, &v->request_id, &v->action, &v->object_type,
+                      &v->object_id, &v->outcome, &v->error_code, &v->reason};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
+        if (get_text(&c, texts[i])) return -1;
+    int t;
+    const uint8_t *d;
+    size_t len;
+    if (item(&c, &t, &d, &len) || t != T_BLOB || len != IH_HASH_LEN || c.p != c.end) return -1;
+    v->prev = d;
+    return 0;
+}
+
+static const char *copy_slice(slice s, char **scratch)
+{
+    if (!s.p) return NULL;
+    char *out = *scratch;
+    memcpy(out, s.p, s.n);
+    out[s.n] = '\0';
+    *scratch += s.n + 1;
+    return out;
+}
+
+void audit_view_row(const audit_view *v, char *scratch, audit_row *r)
+{
+    r->seq = v->seq;
+    r->ts = v->ts;
+    r->tz = v->tz;
+    r->actor_id = v->actor_id;
+    r->has_actor = v->has_actor;
+    r->role = copy_slice(v->role, &scratch);
+    r->session = copy_slice(v->session, &scratch);
+    r->ip = copy_slice(v->ip, &scratch);
+    r->request_id = copy_slice(v->request_id, &scratch);
+    r->action = copy_slice(v->action, &scratch);
+    r->object_type = copy_slice(v->object_type, &scratch);
+    r->object_id = copy_slice(v->object_id, &scratch);
+    r->outcome = copy_slice(v->outcome, &scratch);
+    r->error_code = copy_slice(v->error_code, &scratch);
+    r->reason = copy_slice(v->reason, &scratch);
+    memcpy(r->prev, v->prev, IH_HASH_LEN);
+}
+
+bool slice_eq(slice s, const char *col, bool col_null)
+{
+    if (!s.p || col_null) return !s.p && col_null;
+    return strlen(col) == s.n && memcmp(col, s.p, s.n) == 0;
+}
+
+int audit_row_load(ih_stmt *st, char *scratch, size_t cap, audit_row *r)
+{
+    size_t n;
+    const uint8_t *e = ih_col_blob(st, 7, &n);
+    audit_view v;
+    if (!e || n + 16 > cap || audit_entry_parse(e, n, &v) != 0) return -1;
+    audit_view_row(&v, scratch, r);
+    return 0;
 }
 
 typedef struct {
@@ -117,29 +214,29 @@ static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit
     audit_entry(&c, &r);
     uint8_t leaf[IH_HASH_LEN];
     ih_err e = c.err == IH_OK ? ih_merkle_leaf(a->md, c.b.p, c.b.len, leaf) : c.err;
-    ih_canon_free(&c);
-    IH_TRY(e);
+    if (e == IH_OK && c.b.len > 4096) e = ih_fail(IH_E_INTERNAL, "audit event too large (%zu bytes)", c.b.len);
+    if (e != IH_OK) {
+        ih_canon_free(&c);
+        return e;
+    }
 
-    IH_TRY(ih_tx_prepare(tx, "INSERT INTO audit_event(" AUDIT_ROW_COLUMNS ") VALUES "
-                             "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, 0)",
-                         &st));
-    ih_stmt_int(st, 1, r.seq);
-    ih_stmt_int(st, 2, r.ts);
-    ih_stmt_int(st, 3, r.tz);
-    ih_stmt_int(st, 4, r.actor_id);
-    ih_stmt_text(st, 5, r.role);
-    ih_stmt_text(st, 6, r.session);
-    ih_stmt_text(st, 7, r.ip);
-    ih_stmt_text(st, 8, r.request_id);
-    ih_stmt_text(st, 9, r.action);
-    ih_stmt_text(st, 10, r.object_type);
-    ih_stmt_text(st, 11, r.object_id);
-    ih_stmt_text(st, 12, r.outcome);
-    ih_stmt_text(st, 13, r.error_code);
-    ih_stmt_text(st, 14, r.reason);
-    ih_stmt_blob(st, 15, r.prev, IH_HASH_LEN);
-    ih_stmt_blob(st, 16, leaf, IH_HASH_LEN);
-    IH_TRY(ih_stmt_exec(st));
+    ih_err ins = ih_tx_prepare(tx, "INSERT INTO audit_event(seq, ts, actor_id, action, object_type, object_id, "
+                                   "outcome, entry, leaf_hash, purged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)",
+                               &st);
+    if (ins == IH_OK) {
+        ih_stmt_int(st, 1, r.seq);
+        ih_stmt_int(st, 2, r.ts);
+        ih_stmt_int(st, 3, r.actor_id);
+        ih_stmt_text(st, 4, r.action);
+        ih_stmt_text(st, 5, r.object_type);
+        ih_stmt_text(st, 6, r.object_id);
+        ih_stmt_text(st, 7, r.outcome);
+        ih_stmt_blob(st, 8, c.b.p, c.b.len);
+        ih_stmt_blob(st, 9, leaf, IH_HASH_LEN);
+        ins = ih_stmt_exec(st);
+    }
+    ih_canon_free(&c);
+    IH_TRY(ins);
 
     node_ctx nc = {tx};
     IH_TRY(ih_frontier_append(a->md, &f, leaf, store_node, &nc));

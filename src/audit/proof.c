@@ -67,15 +67,17 @@ static ih_err prove_fn(ih_tx *tx, void *arg)
     IH_CHECK_ALLOC(a->note);
     IH_TRY(ih_stmt_exec(st));
 
-    IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_ROW_COLUMNS " FROM audit_event WHERE seq = $1", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq = $1", &st));
     ih_stmt_int(st, 1, (int64_t)a->seq);
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return ih_reject(IH_E_NOT_FOUND, NULL, "No event %llu.", (unsigned long long)a->seq);
-    if (ih_col_int(st, 16))
+    if (ih_col_int(st, 9))
         return ih_reject(IH_E_STATE, NULL, "Event %llu has been archived; its proof comes from the archive file.",
                          (unsigned long long)a->seq);
     audit_row r;
-    audit_row_from(st, &r);
+    char scratch[8192];
+    if (audit_row_load(st, scratch, sizeof scratch, &r) != 0)
+        return ih_fail(IH_E_INTEGRITY, "event %llu is malformed", (unsigned long long)a->seq);
     char prev[64];
     ih_b64_encode(r.prev, IH_HASH_LEN, prev);
     a->event = json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:s}", "seq",

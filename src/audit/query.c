@@ -12,7 +12,7 @@ typedef struct {
     json_t *out;
 } q_arg;
 
-static json_t *opt_text(ih_stmt *st, int col) { return ih_col_null(st, col) ? json_null() : json_string(ih_col_text(st, col)); }
+static json_t *sj(slice s) { return s.p ? json_stringn(s.p, s.n) : json_null(); }
 
 static ih_err query_fn(ih_tx *tx, void *arg)
 {
@@ -22,7 +22,7 @@ static ih_err query_fn(ih_tx *tx, void *arg)
     bool row;
     ih_err e;
     IH_TRY(ih_tx_prepare(tx,
-                         "SELECT " AUDIT_ROW_COLUMNS " FROM audit_event WHERE seq > $1 "
+                         "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq > $1 "
                          "AND (CAST($2 AS BIGINT) IS NULL OR ts >= $2) AND (CAST($3 AS BIGINT) IS NULL OR ts < $3) "
                          "AND (CAST($4 AS BIGINT) IS NULL OR actor_id = $4) "
                          "AND (CAST($5 AS TEXT) IS NULL OR action = $5) "
@@ -45,24 +45,30 @@ static ih_err query_fn(ih_tx *tx, void *arg)
     q->out = json_array();
     IH_CHECK_ALLOC(q->out);
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
-        char when[32] = "";
-        bool purged = ih_col_int(st, 16) != 0;
-        if (!purged) ih_time_iso(ih_col_int(st, 1), when, sizeof when);
+        bool purged = ih_col_int(st, 9) != 0;
         json_t *ev = json_pack("{s:I, s:b}", "seq", (json_int_t)ih_col_int(st, 0), "archived", purged);
-        if (!purged) {
+        size_t en;
+        const uint8_t *entry = ih_col_blob(st, 7, &en);
+        audit_view v;
+        /* Shown from the hashed entry, never from the filter columns. */
+        if (!purged && entry && audit_entry_parse(entry, en, &v) == 0) {
+            char when[32];
+            ih_time_iso(v.ts, when, sizeof when);
             json_object_set_new(ev, "time", json_string(when));
-            json_object_set_new(ev, "tz_offset_minutes", json_integer(ih_col_int(st, 2)));
-            json_object_set_new(ev, "actor_id", json_integer(ih_col_int(st, 3)));
-            json_object_set_new(ev, "actor_role", opt_text(st, 4));
-            json_object_set_new(ev, "session", opt_text(st, 5));
-            json_object_set_new(ev, "ip", opt_text(st, 6));
-            json_object_set_new(ev, "request_id", opt_text(st, 7));
-            json_object_set_new(ev, "action", opt_text(st, 8));
-            json_object_set_new(ev, "object_type", opt_text(st, 9));
-            json_object_set_new(ev, "object_id", opt_text(st, 10));
-            json_object_set_new(ev, "outcome", opt_text(st, 11));
-            json_object_set_new(ev, "error_code", opt_text(st, 12));
-            json_object_set_new(ev, "reason", opt_text(st, 13));
+            json_object_set_new(ev, "tz_offset_minutes", json_integer(v.tz));
+            json_object_set_new(ev, "actor_id", v.has_actor ? json_integer(v.actor_id) : json_null());
+            json_object_set_new(ev, "actor_role", sj(v.role));
+            json_object_set_new(ev, "session", sj(v.session));
+            json_object_set_new(ev, "ip", sj(v.ip));
+            json_object_set_new(ev, "request_id", sj(v.request_id));
+            json_object_set_new(ev, "action", sj(v.action));
+            json_object_set_new(ev, "object_type", sj(v.object_type));
+            json_object_set_new(ev, "object_id", sj(v.object_id));
+            json_object_set_new(ev, "outcome", sj(v.outcome));
+            json_object_set_new(ev, "error_code", sj(v.error_code));
+            json_object_set_new(ev, "reason", sj(v.reason));
+        } else if (!purged) {
+            json_object_set_new(ev, "malformed", json_true());
         }
         json_array_append_new(q->out, ev);
     }

@@ -53,7 +53,7 @@ class AuditCliTest(IhosTestCase):
         db.close()
         p = run_ihos("audit", "verify", inst.dir, check=False)
         self.assertEqual(p.returncode, 1)
-        self.assertIn("FAILED: event %d: its content does not match its leaf hash" % seq, p.stdout)
+        self.assertIn("FAILED: event %d: its indexed columns do not match its content (edited)" % seq, p.stdout)
 
     def test_prove_and_check_offline(self):
         inst = self.instance()
