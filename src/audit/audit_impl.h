@@ -43,6 +43,10 @@ void audit_view_row(const audit_view *v, char *scratch, audit_row *r);
 /* Does a column value equal the slice? (a NULL column equals a null item) */
 bool slice_eq(slice s, const char *col, bool col_null);
 
+/* Bring audit_tree (nodes and frontier) up to the newest committed event;
+ * returns the tree's size and frontier. */
+ih_err tree_extend(ih_store *s, ih_md md, ih_frontier *f);
+
 /* Checkpoint notes (C2SP signed-note / tlog-checkpoint). */
 ih_err note_sign(const ih_signkey *k, ih_suite s, const char *origin, uint64_t size, const uint8_t root[IH_HASH_LEN],
                  ih_buf *out);
@@ -60,6 +64,12 @@ struct ih_audit {
     pthread_cond_t cv;
     bool stopping;
     _Atomic uint64_t appended; /* appends since start (a hint for the checkpointer) */
+    /* SQLite only (one writer thread appends): the last event as written.
+     * An append inserts seq+1 with ON CONFLICT DO NOTHING, so a stale copy
+     * (a rolled-back job, another process's append) is noticed and re-read. */
+    bool last_valid;
+    int64_t last_seq;
+    uint8_t last_leaf[IH_HASH_LEN];
     uint64_t sealed_at_append; /* `appended` when the last checkpoint was made */
 };
 

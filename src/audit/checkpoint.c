@@ -53,26 +53,13 @@ ih_err ih_audit_open(const ih_audit_opts *o, ih_audit **out)
     return IH_OK;
 }
 
-typedef struct {
-    uint64_t size, last_cp;
-    ih_frontier f;
-} head_arg;
-
-static ih_err head_fn(ih_tx *tx, void *arg)
+static ih_err last_cp_fn(ih_tx *tx, void *arg)
 {
-    head_arg *h = arg;
     ih_stmt *st;
     bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT size, frontier FROM audit_head WHERE id = 1", &st));
-    IH_TRY(ih_stmt_step(st, &row));
-    if (!row) return ih_fail(IH_E_INTEGRITY, "audit head missing");
-    h->size = (uint64_t)ih_col_int(st, 0);
-    size_t n;
-    const uint8_t *fr = ih_col_blob(st, 1, &n);
-    if (ih_frontier_decode(&h->f, h->size, fr, n) != 0) return ih_fail(IH_E_INTEGRITY, "audit head damaged");
     IH_TRY(ih_tx_prepare(tx, "SELECT coalesce(max(size), 0) FROM audit_checkpoint", &st));
     IH_TRY(ih_stmt_step(st, &row));
-    h->last_cp = (uint64_t)ih_col_int(st, 0);
+    *(uint64_t *)arg = (uint64_t)ih_col_int(st, 0);
     return IH_OK;
 }
 
@@ -177,9 +164,15 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made)
     if (made) *made = false;
     if (!a->o.signer) return ih_fail(IH_E_INTERNAL, "no audit signing key");
     uint64_t appended = atomic_load(&a->appended);
-    head_arg h;
-    IH_TRY(ih_store_read(a->o.store, head_fn, &h));
-    if (h.size == 0 || h.size <= h.last_cp) return IH_OK;
+    struct {
+        uint64_t size;
+        ih_frontier f;
+    } h;
+    IH_TRY(tree_extend(a->o.store, a->md, &h.f));
+    h.size = h.f.size;
+    uint64_t last_cp = 0;
+    IH_TRY(ih_store_read(a->o.store, last_cp_fn, &last_cp));
+    if (h.size == 0 || h.size <= last_cp) return IH_OK;
     uint8_t root[IH_HASH_LEN];
     IH_TRY(ih_frontier_root(a->md, &h.f, root));
     ih_buf note = IH_BUF_INIT, line = IH_BUF_INIT;

@@ -205,6 +205,19 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e = IH_OK;
+    /* The stored tree (frontier of its first tree_size leaves) must agree
+     * with the events; it may lag behind the newest ones. */
+    IH_TRY(ih_tx_prepare(tx, "SELECT size, frontier FROM audit_tree WHERE id = 1", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    uint64_t tree_size = row ? (uint64_t)ih_col_int(st, 0) : 0;
+    uint8_t tree_enc[IH_MERKLE_MAX_DEPTH * IH_HASH_LEN];
+    size_t tree_len = 0;
+    if (row) {
+        const uint8_t *fr = ih_col_blob(st, 1, &tree_len);
+        if (tree_len > sizeof tree_enc) tree_len = sizeof tree_enc;
+        if (fr) memcpy(tree_enc, fr, tree_len);
+    }
+    IH_TRY(ih_stmt_exec(st));
     for (;;) {
         IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq >= $1 ORDER BY seq LIMIT 20000",
                              &st));
@@ -254,6 +267,14 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
             memcpy(prev, leaf, IH_HASH_LEN);
             IH_TRY(ih_frontier_append(v->md, &f, leaf, NULL, NULL));
             expect++;
+            if (expect == tree_size) {
+                uint8_t enc[IH_MERKLE_MAX_DEPTH * IH_HASH_LEN];
+                size_t n;
+                ih_frontier_encode(&f, enc, &n);
+                if (n != tree_len || memcmp(enc, tree_enc, n))
+                    problem(r, -1, (int64_t)tree_size,
+                            "the stored Merkle tree (size %llu) does not match the events", (unsigned long long)tree_size);
+            }
             while (next_cp < v->cps.n && v->cps.v[next_cp].size == expect) {
                 cp *k = &v->cps.v[next_cp++];
                 uint8_t root[IH_HASH_LEN];
@@ -273,15 +294,6 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
     IH_TRY(e);
     r->events = expect;
 
-    /* The head row must describe exactly these events. */
-    IH_TRY(ih_tx_prepare(tx, "SELECT size, last_hash FROM audit_head WHERE id = 1", &st));
-    IH_TRY(ih_stmt_step(st, &row));
-    size_t hn = 0;
-    const uint8_t *hl = row ? ih_col_blob(st, 1, &hn) : NULL;
-    if (!row || (uint64_t)ih_col_int(st, 0) != expect || hn != IH_HASH_LEN || memcmp(hl, prev, IH_HASH_LEN))
-        problem(r, (int64_t)expect, -1, "the journal head does not match the last event (%llu events found)",
-                (unsigned long long)expect);
-
     uint64_t last_sealed = 0;
     for (size_t i = 0; i < v->cps.n; i++) {
         cp *k = &v->cps.v[i];
@@ -295,6 +307,9 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
                 (unsigned long long)k->size, k->in_file ? "checkpoint file" : "database", (unsigned long long)expect);
         break;
     }
+    if (tree_size > expect)
+        problem(r, -1, (int64_t)tree_size, "the stored Merkle tree covers %llu events but the database holds %llu",
+                (unsigned long long)tree_size, (unsigned long long)expect);
     bool db_has = false, file_has = false;
     for (size_t i = 0; i < v->cps.n; i++) {
         db_has |= v->cps.v[i].in_db;

@@ -109,7 +109,7 @@ static ih_err conn_open(sq_conn *c, const char *path, bool reader)
     /* secure_delete: freed pages are zeroed (residual information, L3 8.1.4.10). */
     const char *pragmas = reader ? "PRAGMA query_only = ON; PRAGMA trusted_schema = OFF;"
                                  : "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-                                   "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;"
+                                   "PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA cache_size = -16384;"
                                    "PRAGMA trusted_schema = OFF;";
     char *msg = NULL;
     rc = sqlite3_exec(c->db, pragmas, NULL, NULL, &msg);
