@@ -200,6 +200,13 @@ ih_err ih_keyring_rewrap(const ih_keyring *k, const uint8_t new_kek[32], ih_key_
     return e;
 }
 
+void ih_keyring_kek_export(const ih_keyring *k, uint8_t out[32])
+{
+    pthread_rwlock_rdlock((pthread_rwlock_t *)&k->lock);
+    memcpy(out, k->kek->root, 32);
+    pthread_rwlock_unlock((pthread_rwlock_t *)&k->lock);
+}
+
 ih_err ih_keyring_set_kek(ih_keyring *k, const uint8_t kek[32])
 {
     ih_dek *nk;

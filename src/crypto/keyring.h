@@ -49,6 +49,8 @@ ih_err ih_keyring_mint(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf
 /* Wrap an existing DEK under another KEK (KEK rotation). */
 ih_err ih_keyring_rewrap(const ih_keyring *k, const uint8_t new_kek[32], ih_key_purpose p, uint32_t version,
                          ih_buf *wrapped);
+/* Copy the KEK out (for a backup, which seals it to the recovery key). */
+void ih_keyring_kek_export(const ih_keyring *k, uint8_t out[32]);
 /* Replace the KEK in memory after all DEKs were rewrapped and stored. */
 ih_err ih_keyring_set_kek(ih_keyring *k, const uint8_t kek[32]);
 

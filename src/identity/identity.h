@@ -134,6 +134,13 @@ ih_err ih_identity_list(ih_identity *id, int64_t after, int limit, json_t **out)
 /* The role of an account (IH_E_NOT_FOUND if none). */
 ih_err ih_identity_role_of(ih_identity *id, int64_t account_id, ih_role *role);
 
+/* Sealed columns of account rows, for key rotation (keys/reseal.h). */
+struct ih_sealed_column;
+size_t ih_identity_sealed_columns(ih_identity *id, struct ih_sealed_column *out, size_t cap);
+/* Check every account, session and grant row's MAC; *bad counts failures,
+ * each recorded as integrity.violation. */
+ih_err ih_identity_scan(ih_identity *id, uint64_t *rows, uint64_t *bad);
+
 /* The pool that runs slow hashing (also for callers hashing elsewhere). */
 struct ih_hashpool *ih_identity_pool(ih_identity *id);
 

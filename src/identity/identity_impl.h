@@ -66,6 +66,8 @@ ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors,
 ih_err session_revoke_all(ih_tx *tx, int64_t account_id, int64_t except_session, const char *reason, int64_t now);
 void principal_fill(ih_identity *id, const account *a, int factors, int64_t now, ih_principal *p);
 ih_err session_set_factors(ih_identity *id, ih_tx *tx, int64_t sid, int factors);
+ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_t *last, int *count,
+                    void (*bad)(void *ctx, int64_t row), void *ctx);
 
 /* Lower-case copy of a username into out (65 bytes); -1 if invalid. */
 int username_normalize(const char *in, char out[65]);

@@ -326,3 +326,32 @@ ih_err session_set_factors(ih_identity *id, ih_tx *tx, int64_t sid, int factors)
     ih_stmt_blob(st, 3, mac, sizeof mac);
     return ih_stmt_exec(st);
 }
+
+/* Integrity scan of session rows (maintenance.c). */
+ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_t *last, int *count,
+                    void (*bad)(void *ctx, int64_t row), void *ctx)
+{
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, token_hash, account_id, created_at, expires_at, factors, mac FROM session "
+                             "WHERE id > $1 ORDER BY id LIMIT $2",
+                         &st));
+    ih_stmt_int(st, 1, after);
+    ih_stmt_int(st, 2, limit);
+    *count = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        int64_t sid = ih_col_int(st, 0);
+        size_t tn, mn;
+        const uint8_t *th = ih_col_blob(st, 1, &tn);
+        const uint8_t *mac = ih_col_blob(st, 6, &mn);
+        uint8_t want[IH_MAC_LEN];
+        (*count)++;
+        *last = sid;
+        if (!th || tn != IH_HASH_LEN ||
+            session_mac(id, sid, th, ih_col_int(st, 2), ih_col_int(st, 3), ih_col_int(st, 4), ih_col_int(st, 5), want) != IH_OK ||
+            !mac || mn != IH_MAC_LEN || !ih_ct_equal(mac, want, IH_MAC_LEN))
+            bad(ctx, sid);
+    }
+    return e;
+}

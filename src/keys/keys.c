@@ -5,6 +5,10 @@
 #include "core/fsutil.h"
 #include "crypto/protect.h"
 
+#include <errno.h>
+#include <sodium.h>
+#include <unistd.h>
+
 #include <stdio.h>
 #include <string.h>
 
@@ -223,4 +227,157 @@ ih_err ih_signkey_public(ih_tx *tx, int64_t id, ih_buf *pem)
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return ih_fail(IH_E_NOT_FOUND, "signing key %lld", (long long)id);
     return ih_buf_puts(pem, ih_col_text(st, 0));
+}
+
+/* ---- KEK sources and rotation ---------------------------------------------------- */
+
+ih_err ih_kek_from_passphrase(const char *pass, size_t n, const char *salt_path, uint8_t kek[32])
+{
+    ih_buf salt = IH_BUF_INIT;
+    ih_err e = ih_file_read(salt_path, 64, &salt);
+    if (e == IH_OK && salt.len != crypto_pwhash_SALTBYTES)
+        e = ih_fail(IH_E_CONFIG, "%s must hold %d bytes", salt_path, crypto_pwhash_SALTBYTES);
+    if (e == IH_OK && n < 12) e = ih_fail(IH_E_CONFIG, "the KEK passphrase must be at least 12 characters");
+    if (e == IH_OK && crypto_pwhash(kek, 32, pass, n, (const unsigned char *)salt.p, crypto_pwhash_OPSLIMIT_MODERATE,
+                                    crypto_pwhash_MEMLIMIT_MODERATE, crypto_pwhash_ALG_ARGON2ID13) != 0)
+        e = ih_fail(IH_E_NOMEM, "Argon2id needs 256 MiB to derive the KEK");
+    ih_buf_free(&salt);
+    return e;
+}
+
+ih_err ih_kek_passphrase_fd(int fd, char *out, size_t cap, size_t *n)
+{
+    size_t len = 0;
+    while (len + 1 < cap) {
+        ssize_t r = read(fd, out + len, 1);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0 || out[len] == '\n') break;
+        len++;
+    }
+    out[len] = '\0';
+    if (len && out[len - 1] == '\r') out[--len] = '\0';
+    *n = len;
+    return len ? IH_OK : ih_fail(IH_E_CONFIG, "no KEK passphrase on file descriptor %d", fd);
+}
+
+typedef struct {
+    ih_keyring *k;
+    const uint8_t *newkek;
+    char new_id[17];
+    ih_keys_tx_hook hook;
+    void *ctx;
+} rekek_arg;
+
+static ih_err rekek_fn(ih_tx *tx, void *arg)
+{
+    rekek_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    int p[IH_KP__COUNT * IH_KEY_MAX_VERSIONS];
+    uint32_t v[IH_KP__COUNT * IH_KEY_MAX_VERSIONS];
+    int n = 0;
+    IH_TRY(ih_tx_prepare(tx, "SELECT purpose, version FROM dek WHERE state = 'active'", &st));
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < (int)(sizeof p / sizeof p[0])) {
+        p[n] = (int)ih_col_int(st, 0);
+        v[n++] = (uint32_t)ih_col_int(st, 1);
+    }
+    IH_TRY(e);
+    for (int i = 0; i < n; i++) {
+        ih_buf w = IH_BUF_INIT;
+        e = ih_keyring_rewrap(a->k, a->newkek, (ih_key_purpose)p[i], v[i], &w);
+        if (e == IH_OK) e = ih_tx_prepare(tx, "UPDATE dek SET wrapped = $3, kek_id = $4 WHERE purpose = $1 AND version = $2", &st);
+        if (e == IH_OK) {
+            ih_stmt_int(st, 1, p[i]);
+            ih_stmt_int(st, 2, v[i]);
+            ih_stmt_blob(st, 3, w.p, w.len);
+            ih_stmt_text(st, 4, a->new_id);
+            e = ih_stmt_exec(st);
+        }
+        ih_buf_free(&w);
+        IH_TRY(e);
+    }
+    return a->hook ? a->hook(tx, a->ctx, 0) : IH_OK;
+}
+
+ih_err ih_keys_rotate_kek(ih_store *s, ih_keyring *k, const char *kek_path, ih_keys_tx_hook hook, void *ctx)
+{
+    uint8_t kek[32];
+    char tmp[4200];
+    IH_TRY(ih_path(tmp, sizeof tmp, "%s.new", kek_path));
+    IH_TRY(ih_keys_load(s, k));
+    IH_TRY(ih_random(kek, sizeof kek));
+    ih_err e = ih_file_create(tmp, kek, sizeof kek, 0600);
+    if (e == IH_OK) {
+        ih_keyring *probe; /* only to learn the new KEK's id */
+        e = ih_keyring_new(ih_keyring_suite(k), kek, &probe);
+        rekek_arg a = {k, kek, "", hook, ctx};
+        if (e == IH_OK) {
+            ih_keyring_kek_id(probe, a.new_id);
+            ih_keyring_free(probe);
+            e = ih_store_write(s, rekek_fn, &a);
+        }
+        if (e != IH_OK) unlink(tmp); /* nothing changed in the database */
+    }
+    if (e == IH_OK && rename(tmp, kek_path) != 0) e = ih_fail(IH_E_IO, "rename %s: %s", tmp, strerror(errno));
+    if (e == IH_OK) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s", kek_path);
+        char *slash = strrchr(dir, '/');
+        if (slash) *slash = '\0';
+        ih_fsync_dir(slash ? dir : ".");
+        e = ih_keyring_set_kek(k, kek);
+    }
+    ih_wipe(kek, sizeof kek);
+    return e;
+}
+
+typedef struct {
+    char kek_id[17];
+    bool found;
+} kekid_arg;
+
+static ih_err kekid_fn(ih_tx *tx, void *arg)
+{
+    kekid_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT kek_id FROM dek WHERE state = 'active' LIMIT 1", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    a->found = row;
+    if (row) snprintf(a->kek_id, sizeof a->kek_id, "%s", ih_col_text(st, 0));
+    return IH_OK;
+}
+
+ih_err ih_kek_recover(ih_store *s, ih_suite suite, const char *kek_path, uint8_t kek[32])
+{
+    kekid_arg a = {0};
+    IH_TRY(ih_store_read(s, kekid_fn, &a));
+    if (!a.found) return IH_OK;
+    ih_keyring *k;
+    char id[17];
+    IH_TRY(ih_keyring_new(suite, kek, &k));
+    ih_keyring_kek_id(k, id);
+    ih_keyring_free(k);
+    if (!strcmp(id, a.kek_id)) return IH_OK;
+    /* Keys wrapped by another KEK: an interrupted rotation left it in .new. */
+    char tmp[4200];
+    uint8_t next[32];
+    IH_TRY(ih_path(tmp, sizeof tmp, "%s.new", kek_path));
+    if (ih_kek_read_file(tmp, next) != IH_OK)
+        return ih_fail(IH_E_INTEGRITY, "the data keys are wrapped by KEK %s, not by the KEK in %s", a.kek_id, kek_path);
+    IH_TRY(ih_keyring_new(suite, next, &k));
+    ih_keyring_kek_id(k, id);
+    ih_keyring_free(k);
+    if (strcmp(id, a.kek_id)) {
+        ih_wipe(next, sizeof next);
+        return ih_fail(IH_E_INTEGRITY, "neither %s nor %s holds the KEK the data keys are wrapped by", kek_path, tmp);
+    }
+    if (rename(tmp, kek_path) != 0) {
+        ih_wipe(next, sizeof next);
+        return ih_fail(IH_E_IO, "rename %s: %s", tmp, strerror(errno));
+    }
+    memcpy(kek, next, 32);
+    ih_wipe(next, sizeof next);
+    return IH_OK;
 }

@@ -15,17 +15,33 @@
 #include "crypto/sign.h"
 #include "store/store.h"
 
+/* Runs inside a key-changing transaction (for its audit event). */
+typedef ih_err (*ih_keys_tx_hook)(ih_tx *tx, void *ctx, uint32_t version);
+
 /* Read the 32-byte KEK from path (must be owner-only). */
 ih_err ih_kek_read_file(const char *path, uint8_t kek[32]);
+/* Derive the KEK from a passphrase with Argon2id (256 MiB, 3 passes) and
+ * the 16-byte salt in salt_path. */
+ih_err ih_kek_from_passphrase(const char *pass, size_t n, const char *salt_path, uint8_t kek[32]);
+/* Read a passphrase from a file descriptor (up to EOF or newline). */
+ih_err ih_kek_passphrase_fd(int fd, char *out, size_t cap, size_t *n);
+/* Replace the KEK: a new random KEK is written to kek_path.new, every
+ * active DEK is rewrapped under it (one transaction, audited through
+ * tx_hook), then kek_path.new becomes kek_path.  A crash in between is
+ * finished at the next start (ih_kek_recover). */
+ih_err ih_keys_rotate_kek(ih_store *s, ih_keyring *k, const char *kek_path, ih_keys_tx_hook hook, void *ctx);
+/* If the stored DEKs name another KEK than `kek` and kek_path.new holds
+ * that one, finish an interrupted rotation; returns the KEK to use. */
+ih_err ih_kek_recover(ih_store *s, ih_suite suite, const char *kek_path, uint8_t kek[32]);
 
 /* At init: mint version 1 of every purpose, store it, load it. */
 ih_err ih_keys_bootstrap(ih_store *s, ih_keyring *k);
-/* At startup: load every active stored DEK.  IH_E_INTEGRITY if the KEK
- * does not match the one the keys were wrapped with. */
+/* At startup (and periodically, to pick up rotations): load every active
+ * stored DEK not yet loaded.  IH_E_INTEGRITY if a key is wrapped by another
+ * KEK than the keyring's (after a KEK rotation: re-read the KEK file). */
 ih_err ih_keys_load(ih_store *s, ih_keyring *k);
 /* Add version n+1 of purpose p (stored, then loaded).  *version receives it.
  * `tx_hook` (may be NULL) runs inside the same transaction (for auditing). */
-typedef ih_err (*ih_keys_tx_hook)(ih_tx *tx, void *ctx, uint32_t version);
 ih_err ih_keys_rotate(ih_store *s, ih_keyring *k, ih_key_purpose p, ih_keys_tx_hook hook, void *ctx,
                       uint32_t *version);
 /* Mark a version retired and delete its wrapped key (nothing may still use it). */

@@ -121,6 +121,10 @@ static void grant_canon(ih_canon *c, const char *role, const char *perm, int64_t
 typedef struct {
     ih_policy *p;
     ih_keyring *k;
+    bool scan; /* count failures instead of stopping */
+    uint64_t rows;
+    int64_t *bad;
+    int cap, nbad;
 } load_arg;
 
 static ih_err load_fn(ih_tx *tx, void *arg)
@@ -137,6 +141,11 @@ static ih_err load_fn(ih_tx *tx, void *arg)
         const uint8_t *mac = ih_col_blob(st, 6, &n);
         ih_err me = ih_row_mac_check(a->k, "role_grant", ih_col_int(st, 0), &c, mac, n);
         ih_canon_free(&c);
+        a->rows++;
+        if (a->scan) {
+            if (me != IH_OK && a->nbad < a->cap) a->bad[a->nbad++] = ih_col_int(st, 0);
+            continue;
+        }
         IH_TRY(me); /* a forged grant stops the load: integrity_error */
         ih_policy_apply(a->p, ih_role_parse(ih_col_text(st, 1)), ih_perm_parse(ih_col_text(st, 2)), ih_col_int(st, 3) != 0);
     }
@@ -145,8 +154,20 @@ static ih_err load_fn(ih_tx *tx, void *arg)
 
 ih_err ih_policy_load(ih_policy *p, ih_store *s, ih_keyring *k)
 {
-    load_arg a = {p, k};
+    load_arg a = {.p = p, .k = k};
     return ih_store_read(s, load_fn, &a);
+}
+
+ih_err ih_policy_scan(ih_store *s, ih_keyring *k, uint64_t *rows, int64_t *bad_ids, int cap, int *nbad)
+{
+    ih_policy *scratch;
+    IH_TRY(ih_policy_new(&scratch));
+    load_arg a = {.p = scratch, .k = k, .scan = true, .bad = bad_ids, .cap = cap};
+    ih_err e = ih_store_read(s, load_fn, &a);
+    ih_policy_free(scratch);
+    *rows = a.rows;
+    *nbad = a.nbad;
+    return e;
 }
 
 ih_err ih_policy_set(ih_tx *tx, ih_keyring *k, ih_role r, ih_perm perm, bool granted, int64_t by, int64_t now)

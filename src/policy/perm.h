@@ -85,6 +85,8 @@ struct ih_keyring;
 ih_err ih_policy_load(ih_policy *p, ih_store *s, struct ih_keyring *k);
 /* Inside tx: set an optional permission for a role, within bounds. */
 ih_err ih_policy_set(ih_tx *tx, struct ih_keyring *k, ih_role r, ih_perm perm, bool granted, int64_t by, int64_t now);
+/* Check every grant row's MAC: rows seen and the ids that fail. */
+ih_err ih_policy_scan(ih_store *s, struct ih_keyring *k, uint64_t *rows, int64_t *bad_ids, int cap, int *nbad);
 /* Apply a change to the in-memory table after its transaction committed. */
 void ih_policy_apply(ih_policy *p, ih_role r, ih_perm perm, bool granted);
 

@@ -1,0 +1,114 @@
+/* maintenance.c — identity rows under key rotation and integrity scans. */
+#include "identity/identity_impl.h"
+
+#include "keys/reseal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Re-seal an account's TOTP secrets under the current key; the row's MAC
+ * covers them, so it is recomputed by acct_save. */
+static ih_err reseal_account(void *ctx, ih_tx *tx, int64_t account_id)
+{
+    ih_identity *id = ctx;
+    account a;
+    bool found;
+    IH_TRY(acct_load(id, tx, account_id, &a, &found));
+    if (!found) return IH_OK;
+    uint8_t secret[64];
+    size_t n;
+    if (a.totp_len) {
+        IH_TRY(totp_open(id, a.id, "totp", a.totp, a.totp_len, secret, sizeof secret, &n));
+        ih_err e = totp_seal(id, a.id, "totp", secret, n, a.totp, &a.totp_len);
+        ih_wipe(secret, sizeof secret);
+        IH_TRY(e);
+    }
+    if (a.pending_len) {
+        IH_TRY(totp_open(id, a.id, "totp_pending", a.pending, a.pending_len, secret, sizeof secret, &n));
+        ih_err e = totp_seal(id, a.id, "totp_pending", secret, n, a.pending, &a.pending_len);
+        ih_wipe(secret, sizeof secret);
+        IH_TRY(e);
+    }
+    return acct_save(id, tx, &a);
+}
+
+size_t ih_identity_sealed_columns(ih_identity *id, ih_sealed_column *out, size_t cap)
+{
+    if (cap < 2) return 0;
+    out[0] = (ih_sealed_column){"account.totp_enc", IH_KP_TOTP,
+                                "SELECT id, totp_enc FROM account WHERE id > $1 ORDER BY id LIMIT $2", reseal_account, id};
+    out[1] = (ih_sealed_column){"account.totp_pending", IH_KP_TOTP,
+                                "SELECT id, totp_pending FROM account WHERE id > $1 ORDER BY id LIMIT $2", reseal_account,
+                                id};
+    return 2;
+}
+
+typedef struct {
+    ih_identity *id;
+    uint64_t rows, bad;
+    int64_t bad_ids[64];
+    const char *bad_tables[64];
+    int nbad;
+    int64_t after;
+    int got;
+} scan_arg;
+
+static void note_bad(scan_arg *s, const char *table, int64_t row)
+{
+    s->bad++;
+    if (s->nbad < 64) {
+        s->bad_tables[s->nbad] = table;
+        s->bad_ids[s->nbad++] = row;
+    }
+}
+
+static ih_err accounts_fn(ih_tx *tx, void *arg)
+{
+    scan_arg *s = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM account WHERE id > $1 ORDER BY id LIMIT 500", &st));
+    ih_stmt_int(st, 1, s->after);
+    int64_t ids[500];
+    s->got = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) ids[s->got++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    for (int i = 0; i < s->got; i++) {
+        account a;
+        bool found;
+        s->rows++;
+        if (acct_load(s->id, tx, ids[i], &a, &found) == IH_E_INTEGRITY) note_bad(s, "account", ids[i]);
+        ih_err_clear();
+        s->after = ids[i];
+    }
+    return IH_OK;
+}
+
+static void bad_session(void *ctx, int64_t row) { note_bad(ctx, "session", row); }
+
+static ih_err sessions_fn(ih_tx *tx, void *arg)
+{
+    scan_arg *s = arg;
+    int64_t last = s->after;
+    IH_TRY(session_scan(s->id, tx, s->after, 500, &last, &s->got, bad_session, s));
+    s->rows += (uint64_t)s->got;
+    s->after = last;
+    return IH_OK;
+}
+
+ih_err ih_identity_scan(ih_identity *id, uint64_t *rows, uint64_t *bad)
+{
+    scan_arg s = {.id = id};
+    do {
+        IH_TRY(ih_store_read(id->o.store, accounts_fn, &s));
+    } while (s.got == 500);
+    s.after = 0;
+    do {
+        IH_TRY(ih_store_read(id->o.store, sessions_fn, &s));
+    } while (s.got == 500);
+    for (int i = 0; i < s.nbad; i++) acct_integrity_alarm(id, s.bad_tables[i], s.bad_ids[i], NULL);
+    *rows = s.rows;
+    *bad = s.bad;
+    return IH_OK;
+}
