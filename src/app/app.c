@@ -1,6 +1,13 @@
 /* app.c — glue from configuration to services. */
 #include "app/app.h"
 
+#include "core/log.h"
+#include "keys/keys.h"
+#include "keys/reseal.h"
+
+#include <stdio.h>
+#include <string.h>
+
 void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o)
 {
     const ih_conf *c = &in->conf;
@@ -22,4 +29,44 @@ void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o)
         .admin_allow = c->admin_allow,
     };
     ih_totp_alg_parse(c->totp_algorithm, &o->totp_alg);
+}
+
+size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, ih_sealed_column *out, size_t cap)
+{
+    size_t n = ih_keys_sealed_columns(k, out, cap);
+    n += ih_identity_sealed_columns(id, out + n, cap - n);
+    return n;
+}
+
+ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, uint64_t *rows, uint64_t *bad)
+{
+    uint64_t r1 = 0, b1 = 0, r2 = 0;
+    IH_TRY(ih_identity_scan(id, &r1, &b1));
+    int64_t bad_ids[64];
+    int nbad = 0;
+    IH_TRY(ih_policy_scan(s, k, &r2, bad_ids, 64, &nbad));
+    for (int i = 0; i < nbad; i++) {
+        char row[24];
+        snprintf(row, sizeof row, "%lld", (long long)bad_ids[i]);
+        ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", "role_grant", "row", row, NULL);
+    }
+    *rows = r1 + r2;
+    *bad = b1 + (uint64_t)nbad;
+    return IH_OK;
+}
+
+ih_err ih_app_reload_keys(ih_instance *in)
+{
+    ih_err e = ih_keys_load(in->store, in->keys);
+    if (e != IH_E_INTEGRITY || strcmp(in->conf.kek_source, "file")) return e;
+    /* Wrapped by another KEK: it was rotated; the file has the new one. */
+    char path[PATH_MAX];
+    uint8_t kek[32];
+    IH_TRY(ih_instance_path(in, "keys/kek", path, sizeof path));
+    IH_TRY(ih_kek_read_file(path, kek));
+    e = ih_keyring_set_kek(in->keys, kek);
+    ih_wipe(kek, sizeof kek);
+    IH_TRY(e);
+    ih_log(IH_LOG_INFO, "keys.kek_reloaded", NULL);
+    return ih_keys_load(in->store, in->keys);
 }

@@ -26,4 +26,12 @@ typedef struct ih_app {
 /* Identity options from the configuration. */
 void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o);
 
+/* Every sealed column of every module, for key rotation (keys/reseal.h). */
+struct ih_sealed_column;
+size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, struct ih_sealed_column *out, size_t cap);
+/* Check every row that carries a MAC; prints nothing, counts into rows/bad. */
+ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, uint64_t *rows, uint64_t *bad);
+/* Pick up key versions added by another process (and a rotated KEK). */
+ih_err ih_app_reload_keys(ih_instance *in);
+
 #endif

@@ -14,6 +14,10 @@
 int ih_cli_init(int argc, char **argv);
 int ih_cli_audit(int argc, char **argv);
 int ih_cli_totp(int argc, char **argv);
+int ih_cli_backup(int argc, char **argv);
+int ih_cli_restore(int argc, char **argv);
+int ih_cli_key(int argc, char **argv);
+int ih_cli_integrity(int argc, char **argv);
 
 /* Print "ihos: <fmt>" plus the thread's error detail when e != IH_OK. */
 int ih_cli_fail(ih_err e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -12,6 +12,8 @@
 #include "core/fsutil.h"
 #include "crypto/cert.h"
 #include "crypto/sign.h"
+#include "crypto/recovery.h"
+#include "backup/backup.h"
 #include "keys/keys.h"
 #include "app/app.h"
 #include "identity/identity.h"
@@ -109,8 +111,24 @@ static ih_err create_administrators(ih_instance *inst)
     return e;
 }
 
+/* The recovery key pair: only the public half stays in the instance. */
+static ih_err make_recovery(ih_instance *inst, ih_buf *recovery_file)
+{
+    ih_buf priv = IH_BUF_INIT, pub = IH_BUF_INIT, audit = IH_BUF_INIT;
+    char path[PATH_MAX];
+    ih_err e = ih_recovery_generate(inst->suite, &priv, &pub);
+    if (e == IH_OK) e = ih_instance_path(inst, "keys/recovery.pub", path, sizeof path);
+    if (e == IH_OK) e = ih_file_create(path, pub.p, pub.len, 0600);
+    if (e == IH_OK) e = ih_sign_public_pem(inst->audit_pub, &audit);
+    if (e == IH_OK) e = ih_backup_recovery_file(priv.p, audit.p, inst->instance_id, recovery_file);
+    ih_buf_wipe(&priv);
+    ih_buf_free(&pub);
+    ih_buf_free(&audit);
+    return e;
+}
+
 /* Keys, the audit key pair and the journal's first event. */
-static ih_err bootstrap(ih_instance *inst, uint8_t kek[32])
+static ih_err bootstrap(ih_instance *inst, uint8_t kek[32], ih_buf *recovery_file)
 {
     IH_TRY(ih_crypto_init());
     ih_err e = ih_keyring_new(inst->suite, kek, &inst->keys);
@@ -129,6 +147,8 @@ static ih_err bootstrap(ih_instance *inst, uint8_t kek[32])
     ih_buf_free(&pem);
     ih_signkey_free(key);
     /* Reopen from what was stored: proves the stored keys unwrap. */
+    ih_keyring_kek_export(inst->keys, inst->preset_kek);
+    inst->kek_preset = true;
     ih_keyring_free(inst->keys);
     inst->keys = NULL;
     IH_TRY(e);
@@ -136,11 +156,13 @@ static ih_err bootstrap(ih_instance *inst, uint8_t kek[32])
     ih_audit_event ev = {.action = "instance.init", .object_type = "instance", .object_id = inst->instance_id};
     IH_TRY(ih_audit_record(inst->audit, &ih_console_actor, &ev));
     IH_TRY(create_administrators(inst));
+    IH_TRY(make_recovery(inst, recovery_file));
     return ih_audit_checkpoint(inst->audit, NULL);
 }
 
 static ih_err create_in(const char *dir, ih_instance *inst, const char *suite, const char *store,
-                        const char *pg_url, bool demo, const char *listen, const char *name, uint8_t kek_copy[32])
+                        const char *pg_url, bool demo, const char *listen, const char *name, uint8_t kek_copy[32],
+                        ih_buf *recovery_file, int kek_fd)
 {
     char path[PATH_MAX], path2[PATH_MAX];
     snprintf(inst->dir, sizeof inst->dir, "%s", dir);
@@ -151,13 +173,28 @@ static ih_err create_in(const char *dir, ih_instance *inst, const char *suite, c
     IH_TRY(ih_path(path, sizeof path, "%s/backups", dir));
     IH_TRY(ih_dir_create(path, 0700, false));
 
-    unsigned char kek[32];
-    if (RAND_bytes(kek, sizeof kek) != 1) return ih_fail(IH_E_CRYPTO, "no randomness for the KEK");
-    IH_TRY(ih_path(path, sizeof path, "%s/keys/kek", dir));
-    ih_err e = ih_file_create(path, kek, sizeof kek, 0600);
-    memcpy(kek_copy, kek, 32);
-    OPENSSL_cleanse(kek, sizeof kek);
-    IH_TRY(e);
+    ih_err e;
+    if (kek_fd >= 0) {
+        /* KEK = Argon2id(passphrase, salt): only the salt is stored. */
+        char pass[1024];
+        size_t pn;
+        uint8_t salt[16];
+        IH_TRY(ih_kek_passphrase_fd(kek_fd, pass, sizeof pass, &pn));
+        e = ih_random(salt, sizeof salt);
+        if (e == IH_OK) e = ih_path(path, sizeof path, "%s/keys/kek.salt", dir);
+        if (e == IH_OK) e = ih_file_create(path, salt, sizeof salt, 0600);
+        if (e == IH_OK) e = ih_kek_from_passphrase(pass, pn, path, kek_copy);
+        ih_wipe(pass, sizeof pass);
+        IH_TRY(e);
+    } else {
+        unsigned char kek[32];
+        if (RAND_bytes(kek, sizeof kek) != 1) return ih_fail(IH_E_CRYPTO, "no randomness for the KEK");
+        IH_TRY(ih_path(path, sizeof path, "%s/keys/kek", dir));
+        e = ih_file_create(path, kek, sizeof kek, 0600);
+        memcpy(kek_copy, kek, 32);
+        OPENSSL_cleanse(kek, sizeof kek);
+        IH_TRY(e);
+    }
 
     char host[64];
     int port;
@@ -175,6 +212,7 @@ static ih_err create_in(const char *dir, ih_instance *inst, const char *suite, c
     snprintf(c->pg_url, sizeof c->pg_url, "%s", pg_url ? pg_url : "");
     snprintf(c->listen, sizeof c->listen, "%s", listen);
     c->demo = demo;
+    snprintf(c->kek_source, sizeof c->kek_source, "%s", kek_fd >= 0 ? "passphrase" : "file");
     char *text;
     IH_TRY(ih_conf_render(c, &text));
     IH_TRY(ih_path(path, sizeof path, "%s/ihos.conf", dir));
@@ -195,14 +233,14 @@ static ih_err create_in(const char *dir, ih_instance *inst, const char *suite, c
     if (e == IH_E_EXISTS)
         return ih_reject(e, NULL, "the database already holds an ihos instance; use an empty database");
     IH_TRY(e);
-    return bootstrap(inst, kek_copy);
+    return bootstrap(inst, kek_copy, recovery_file);
 }
 
 static ih_err create(const char *dir, ih_instance *inst, const char *suite, const char *store, const char *pg_url,
-                     bool demo, const char *listen, const char *name)
+                     bool demo, const char *listen, const char *name, ih_buf *recovery_file, int kek_fd)
 {
     uint8_t kek[32];
-    ih_err e = create_in(dir, inst, suite, store, pg_url, demo, listen, name, kek);
+    ih_err e = create_in(dir, inst, suite, store, pg_url, demo, listen, name, kek, recovery_file, kek_fd);
     OPENSSL_cleanse(kek, sizeof kek); /* on every path */
     return e;
 }
@@ -213,10 +251,12 @@ int ih_cli_init(int argc, char **argv)
         {"suite", required_argument, NULL, 's'}, {"store", required_argument, NULL, 't'},
         {"pg-url", required_argument, NULL, 'p'}, {"demo", no_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'}, {"name", required_argument, NULL, 'n'},
+        {"recovery-key-out", required_argument, NULL, 'r'}, {"kek-passphrase-fd", required_argument, NULL, 'k'},
         {0, 0, 0, 0},
     };
     const char *suite = "intl", *store = "sqlite", *pg_url = NULL, *listen = "127.0.0.1:8443",
-               *name = "ihos";
+               *name = "ihos", *recovery_out = NULL;
+    int kek_fd = -1;
     bool demo = false;
     int ch;
     optind = 1;
@@ -228,6 +268,8 @@ int ih_cli_init(int argc, char **argv)
         case 'd': demo = true; break;
         case 'l': listen = optarg; break;
         case 'n': name = optarg; break;
+        case 'r': recovery_out = optarg; break;
+        case 'k': kek_fd = atoi(optarg); break;
         default: return 2;
         }
     }
@@ -242,6 +284,8 @@ int ih_cli_init(int argc, char **argv)
     if (!strcmp(store, "sqlite") && pg_url) return ih_cli_fail(IH_OK, "--pg-url only goes with --store postgres"), 2;
     if (strlen(name) == 0 || strlen(name) > 63) return ih_cli_fail(IH_OK, "--name must be 1 to 63 characters"), 2;
     if (!ih_dir_empty_or_absent(dir)) return ih_cli_fail(IH_OK, "refusing to initialise %s: it is not empty", dir);
+    if (recovery_out && access(recovery_out, F_OK) == 0)
+        return ih_cli_fail(IH_OK, "refusing to overwrite %s", recovery_out);
     bool created_dir = false;
     if (mkdir(dir, 0700) == 0) created_dir = true;
     else if (errno != EEXIST) return ih_cli_fail(IH_OK, "cannot create %s: %s", dir, strerror(errno));
@@ -251,9 +295,12 @@ int ih_cli_init(int argc, char **argv)
     if (!abs) return ih_cli_fail(IH_OK, "cannot resolve %s", dir);
     static ih_instance inst;
     memset(&inst, 0, sizeof inst);
-    ih_err e = create(abs, &inst, suite, store, pg_url, demo, listen, name);
+    ih_buf recovery = IH_BUF_INIT;
+    ih_err e = create(abs, &inst, suite, store, pg_url, demo, listen, name, &recovery, kek_fd);
     ih_instance_close(&inst);
+    if (e == IH_OK && recovery_out) e = ih_file_create(recovery_out, recovery.p, recovery.len, 0600);
     if (e != IH_OK) {
+        ih_buf_wipe(&recovery);
         int rc = ih_cli_fail(e, "init failed, nothing was left behind");
         undo(abs, created_dir);
         free(abs);
@@ -266,6 +313,10 @@ int ih_cli_init(int argc, char **argv)
     printf("TLS certificate SHA-256 fingerprint: %s\n", fp);
     printf("Administrator accounts and one-time passwords: %s/initial-credentials (0600)\n", abs);
     printf("Start it with: ihosd --dir %s\n", abs);
+    printf("\nRECOVERY KEY - shown only now%s. Keep it offline, away from this server:\n"
+           "backups cannot be restored without it, and it is not stored in %s.\n\n%s\n",
+           recovery_out ? " (also written to the --recovery-key-out file)" : "", abs, recovery.p);
+    ih_buf_wipe(&recovery);
     free(abs);
     return 0;
 }

@@ -46,8 +46,16 @@ static const struct {
     const char *help;
 } commands[] = {
     {"init", ih_cli_init, "init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL]\n"
-                          "       [--demo] [--listen ADDR:PORT] [--name NAME]\n"
-                          "                     create a new instance in DIR (must be empty or absent)"},
+                          "       [--demo] [--listen ADDR:PORT] [--name NAME] [--recovery-key-out FILE]\n"
+                          "       [--kek-passphrase-fd N]\n"
+                          "                     create a new instance in DIR (must be empty or absent); prints the\n"
+                          "                     recovery key once"},
+    {"backup", ih_cli_backup, "backup create DIR --to PATH\n"
+                              "                     an encrypted, signed backup of the running instance\n"
+                              "  backup verify PATH [--pubkey AUDIT_PUB | --recovery-key-file FILE]\n"
+                              "                     check a backup's signature and ciphertext without opening it"},
+    {"restore", ih_cli_restore, "restore BACKUP DIR --recovery-key-file FILE [--pg-url URL]\n"
+                                "                     restore into an empty DIR (and an empty PostgreSQL database)"},
     {"audit", ih_cli_audit, "audit verify DIR    recompute the journal, check every checkpoint; name the first problem\n"
                             "  audit prove DIR SEQ [--out FILE]\n"
                             "                     write an inclusion-proof bundle for event SEQ\n"
@@ -59,6 +67,13 @@ static const struct {
                             "                     seal whole months older than [audit] retention_days into signed archives\n"
                             "  audit check-archive FILE PUBKEY\n"
                             "                     verify an archive file offline with the audit public key"},
+    {"key", ih_cli_key, "key status DIR      data-key versions and the KEK each is wrapped by\n"
+                        "  key rotate DIR --purpose P\n"
+                        "                     add a data-key version (personal, clinical, totp, signing, secret)\n"
+                        "  key rotate-kek DIR  replace the KEK and rewrap every data key\n"
+                        "  key reencrypt DIR [--grace-seconds N]\n"
+                        "                     re-seal rows under old key versions now; retire unused versions"},
+    {"integrity", ih_cli_integrity, "integrity scan DIR  check the MAC of every protected row"},
     {"totp", ih_cli_totp, "totp qr [URI]       show an otpauth:// URI (from POST /api/v1/me/totp) as a QR code"},
 };
 

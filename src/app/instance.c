@@ -47,7 +47,8 @@ ih_err ih_instance_check_keys(const ih_instance *in)
     char path[PATH_MAX];
     IH_TRY(ih_instance_path(in, "keys", path, sizeof path));
     IH_TRY(ih_check_private(path));
-    IH_TRY(ih_instance_path(in, "keys/kek", path, sizeof path));
+    IH_TRY(ih_instance_path(in, strcmp(in->conf.kek_source, "passphrase") ? "keys/kek" : "keys/kek.salt", path,
+                            sizeof path));
     IH_TRY(ih_check_private(path));
     IH_TRY(ih_instance_path(in, in->conf.tls_key, path, sizeof path));
     return ih_check_private(path);
@@ -108,14 +109,60 @@ static ih_err audit_key_fn(ih_tx *tx, void *arg)
     return ih_signkey_load(tx, in->keys, "audit", 0, &in->audit_key, NULL);
 }
 
+/* The KEK: from keys/kek (finishing an interrupted rotation), or derived
+ * from a passphrase given on IHOS_KEK_PASSPHRASE_FD or as the systemd
+ * credential ihos-kek-passphrase. */
+static ih_err load_kek(ih_instance *in, uint8_t kek[32])
+{
+    char path[PATH_MAX];
+    if (in->kek_preset) {
+        memcpy(kek, in->preset_kek, 32);
+        ih_wipe(in->preset_kek, sizeof in->preset_kek);
+        in->kek_preset = false;
+        return IH_OK;
+    }
+    if (strcmp(in->conf.kek_source, "passphrase")) {
+        IH_TRY(ih_instance_path(in, "keys/kek", path, sizeof path));
+        IH_TRY(ih_kek_read_file(path, kek));
+        return ih_kek_recover(in->store, in->suite, path, kek);
+    }
+    char pass[1024];
+    size_t n = 0;
+    ih_err e;
+    const char *fd = getenv("IHOS_KEK_PASSPHRASE_FD"), *cred = getenv("CREDENTIALS_DIRECTORY");
+    if (fd && *fd) e = ih_kek_passphrase_fd(atoi(fd), pass, sizeof pass, &n);
+    else if (cred && *cred) {
+        char cp[PATH_MAX];
+        ih_buf b = IH_BUF_INIT;
+        e = ih_path(cp, sizeof cp, "%s/ihos-kek-passphrase", cred);
+        if (e == IH_OK) e = ih_file_read(cp, sizeof pass - 1, &b);
+        if (e == IH_OK) {
+            n = b.len;
+            while (n && (b.p[n - 1] == '\n' || b.p[n - 1] == '\r')) n--;
+            memcpy(pass, b.p, n);
+            pass[n] = '\0';
+        }
+        ih_buf_wipe(&b);
+    } else
+        e = ih_fail(IH_E_CONFIG, "the KEK comes from a passphrase: set IHOS_KEK_PASSPHRASE_FD or the systemd "
+                                 "credential ihos-kek-passphrase");
+    if (e == IH_OK) e = ih_instance_path(in, "keys/kek.salt", path, sizeof path);
+    if (e == IH_OK) e = ih_kek_from_passphrase(pass, n, path, kek);
+    ih_wipe(pass, sizeof pass);
+    return e;
+}
+
 ih_err ih_instance_open_runtime(ih_instance *in, bool signer)
 {
     IH_TRY(ih_crypto_init());
     char path[PATH_MAX];
     uint8_t kek[32];
-    IH_TRY(ih_instance_path(in, "keys/kek", path, sizeof path));
-    IH_TRY(ih_kek_read_file(path, kek));
-    ih_err e = ih_keyring_new(in->suite, kek, &in->keys);
+    ih_err e = load_kek(in, kek);
+    if (e != IH_OK) {
+        ih_wipe(kek, sizeof kek);
+        return e;
+    }
+    e = ih_keyring_new(in->suite, kek, &in->keys);
     ih_wipe(kek, sizeof kek);
     IH_TRY(e);
     IH_TRY(ih_keys_load(in->store, in->keys));

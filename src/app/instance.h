@@ -33,6 +33,8 @@ typedef struct ih_instance {
     ih_audit *audit;
     char instance_id[40];
     char origin[64]; /* "ihos/<instance id>" */
+    bool kek_preset; /* init: the KEK was just derived; do not ask again */
+    uint8_t preset_kek[32];
 } ih_instance;
 
 /* Resolve rel against the instance directory (absolute paths kept). */

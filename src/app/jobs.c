@@ -1,8 +1,10 @@
 /* jobs.c — see jobs.h. */
 #include "app/jobs.h"
 
+#include "app/backups.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "keys/reseal.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -22,6 +24,20 @@ static ih_err archive_job(ih_app *app)
     IH_TRY(ih_instance_path(app->inst, "audit/archive", dir, sizeof dir));
     ih_archive_report r;
     return ih_audit_archive(app->audit, dir, app->conf->retention_days, ih_now_ms(), &r);
+}
+
+static ih_err backup_job(ih_app *app) { return ih_app_backup_if_due(app); }
+
+static ih_err keys_job(ih_app *app) { return ih_app_reload_keys(app->inst); }
+
+/* Re-seal rows still under an old key version; retire versions nobody uses
+ * (5 minutes after the newest, so every process has reloaded). */
+static ih_err reseal_job(ih_app *app)
+{
+    ih_sealed_column cols[64];
+    size_t n = ih_app_sealed_columns(app->keys, app->identity, cols, 64);
+    ih_reseal_report r;
+    return ih_reseal_pass(app->store, app->keys, app->audit, cols, n, 5 * 60 * 1000, &r);
 }
 
 struct ih_jobs {
@@ -66,6 +82,9 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     j->app = app;
     int64_t now = ih_mono_ms();
     j->jobs[j->n++] = (job){"audit.archive", 24 * 3600 * 1000LL, 60 * 1000, archive_job, 0};
+    j->jobs[j->n++] = (job){"backup.daily", 60 * 1000, 30 * 1000, backup_job, 0};
+    j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, 0};
+    j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, 0};
     for (int i = 0; i < j->n; i++) j->jobs[i].next = now + j->jobs[i].first_delay_ms;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);

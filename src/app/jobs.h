@@ -1,7 +1,9 @@
 /* jobs.h — periodic background work inside ihosd.
  *
  * One thread runs each job when it is due, one after another: audit
- * retention (daily).  Later issues add their own.  A failing job logs an
+ * retention (daily), the daily backup (checked every minute), reloading key
+ * versions other processes added (10 s), re-sealing rows under old key
+ * versions (every minute).  A failing job logs an
  * alert and is retried at its next period; stopping waits for the running
  * job to finish.
  */

@@ -53,6 +53,9 @@ static const key schema[] = {
     I("server", "keepalive_timeout", keepalive_timeout, "30", 1, 600, "seconds an idle connection stays open"),
     S("server", "tls_cert", tls_cert, false, "keys/tls.crt", "TLS certificate chain (PEM)"),
     S("server", "tls_key", tls_key, false, "keys/tls.key", "TLS private key (PEM, 0600)"),
+    E("keys", "kek_source", kek_source, false, "file", "file|passphrase",
+      "file: keys/kek; passphrase: Argon2id of a passphrase given on IHOS_KEK_PASSPHRASE_FD or the systemd "
+      "credential ihos-kek-passphrase"),
     E("store", "backend", backend, true, "sqlite", "sqlite|postgres", "database backend"),
     S("store", "sqlite_path", sqlite_path, false, "ihos.db", "SQLite database file"),
     S("store", "pg_url", pg_url, false, "", "libpq connection URI (password via ~/.pgpass or PGPASSFILE)"),
@@ -84,6 +87,11 @@ static const key schema[] = {
     E("security", "totp_algorithm", totp_algorithm, false, "SHA1", "SHA1|SHA256|SM3", "HMAC of new second-factor enrolments"),
     S("security", "admin_allow", admin_allow, false, "127.0.0.0/8,::1,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
       "addresses administrators may log in from (CIDR list; empty: anywhere)"),
+    B("backup", "enabled", backup_enabled, "true", "take a backup every day"),
+    S("backup", "daily_at", backup_daily_at, false, "02:30", "local time (utc_offset) of the daily backup, HH:MM"),
+    I("backup", "keep", backup_keep, "14", 1, 3650, "local backups kept in DIR/backups"),
+    S("backup", "offsite_dir", offsite_dir, false, "", "directory on another mount each backup is copied to"),
+    S("backup", "offsite_command", offsite_command, false, "", "program run with the backup's path (e.g. an rsync wrapper)"),
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -251,6 +259,12 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
     }
     if (p->c->audit_syslog[0] && strncmp(p->c->audit_syslog, "udp://", 6) && strncmp(p->c->audit_syslog, "unix:", 5)) {
         snprintf(err, n, "%s: [audit] syslog must be udp://HOST:PORT or unix:PATH", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    const char *t = p->c->backup_daily_at;
+    if (strlen(t) != 5 || t[2] != ':' || t[0] < '0' || t[0] > '2' || t[1] < '0' || t[1] > '9' || t[3] < '0' ||
+        t[3] > '5' || t[4] < '0' || t[4] > '9' || (t[0] - '0') * 10 + (t[1] - '0') > 23) {
+        snprintf(err, n, "%s: [backup] daily_at must be HH:MM", name);
         return ih_fail(IH_E_CONFIG, "%s", err);
     }
     if (!strcmp(p->c->backend, "postgres") && !p->c->pg_url[0]) {

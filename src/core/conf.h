@@ -34,6 +34,8 @@ typedef struct ih_conf {
     int keepalive_timeout; /* seconds an idle connection is kept */
     char tls_cert[IH_CONF_PATH];
     char tls_key[IH_CONF_PATH];
+    /* [keys] */
+    char kek_source[16]; /* "file" | "passphrase" */
     /* [store] */
     char backend[16]; /* "sqlite" | "postgres" */
     char sqlite_path[IH_CONF_PATH];
@@ -57,6 +59,12 @@ typedef struct ih_conf {
     int session_idle_minutes, session_max_hours, inactive_days;
     char totp_algorithm[8];
     char admin_allow[IH_CONF_STR];
+    /* [backup] */
+    bool backup_enabled;
+    char backup_daily_at[8]; /* "HH:MM" local (utc_offset) */
+    int backup_keep;
+    char offsite_dir[IH_CONF_PATH];
+    char offsite_command[IH_CONF_PATH];
 } ih_conf;
 
 /* Fill every key with its default. */

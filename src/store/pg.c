@@ -19,7 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_PARAMS 64
 #define MAX_COLS 64
@@ -455,6 +459,37 @@ static void pg_close(ih_store *base)
     free(s);
 }
 
+/* Run a program with argv, wait; IH_OK if it exited 0. */
+static ih_err run_tool(char *const argv[], const char *what)
+{
+    pid_t pid;
+    extern char **environ;
+    int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    if (rc != 0) return ih_fail(IH_E_IO, "%s: cannot run %s: %s", what, argv[0], strerror(rc));
+    int status;
+    if (waitpid(pid, &status, 0) < 0) return ih_fail(IH_E_IO, "%s: wait: %s", what, strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return ih_fail(IH_E_STORAGE, "%s failed (exit status %d)", what, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    return IH_OK;
+}
+
+static ih_err pg_snapshot(ih_store *base, const char *path)
+{
+    pg_store *s = (pg_store *)base;
+    char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file", (char *)path,
+                    "--dbname", s->conninfo, NULL};
+    ih_err e = run_tool(argv, "pg_dump");
+    if (e != IH_OK) unlink(path);
+    return e;
+}
+
+ih_err ih_store_pg_restore(const char *dump, const char *conninfo)
+{
+    char *argv[] = {"pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
+                    "--dbname", (char *)conninfo, (char *)dump, NULL};
+    return run_tool(argv, "pg_restore");
+}
+
 static const store_ops pg_ops = {
     .write = pg_write,
     .read = pg_read,
@@ -471,6 +506,7 @@ static const store_ops pg_ops = {
     .col_text = pg_col_text,
     .col_blob = pg_col_blob,
     .exec_script = pg_exec_script,
+    .snapshot = pg_snapshot,
 };
 
 ih_err store_pg_open(const ih_store_opts *o, ih_store **out)

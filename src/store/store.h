@@ -95,6 +95,17 @@ const uint8_t *ih_col_blob(ih_stmt *st, int col, size_t *n);
 /* Next id for `name` (a table), allocated in this transaction. */
 ih_err ih_tx_next_id(ih_tx *tx, const char *name, int64_t *id);
 
+/* A consistent copy of the whole database at `path` (created 0600):
+ *   SQLite      a database file, made with the online-backup API from a
+ *               read snapshot (writers keep going);
+ *   PostgreSQL  a pg_dump custom-format archive (pg_dump takes its own
+ *               consistent snapshot; restore with pg_restore).  Chosen over
+ *               pg_basebackup: it works against a remote server, restores into
+ *               any empty database, and the standby covers physical failover. */
+ih_err ih_store_snapshot(ih_store *s, const char *path);
+/* Restore a PostgreSQL snapshot into the (empty) database `conninfo`. */
+ih_err ih_store_pg_restore(const char *dump, const char *conninfo);
+
 /* Migrations: applied in version order, each in its own transaction. */
 typedef struct ih_migration {
     int version;

@@ -29,6 +29,7 @@ typedef struct store_ops {
     const char *(*col_text)(ih_stmt *st, int col);
     const uint8_t *(*col_blob)(ih_stmt *st, int col, size_t *n);
     ih_err (*exec_script)(ih_tx *tx, const char *sql);
+    ih_err (*snapshot)(ih_store *s, const char *path);
 } store_ops;
 
 struct ih_store {

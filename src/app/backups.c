@@ -1,0 +1,133 @@
+/* backups.c — see backups.h. */
+#include "app/backups.h"
+
+#include "core/clock.h"
+#include "core/fsutil.h"
+#include "core/log.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
+
+static bool is_backup_name(const char *n)
+{
+    size_t l = strlen(n);
+    return !strncmp(n, "ihos-", 5) && l > 6 && !strcmp(n + l - 6, ".ihosb");
+}
+
+static int by_name_desc(const void *a, const void *b) { return strcmp(*(char *const *)b, *(char *const *)a); }
+
+/* Remove the oldest backups beyond `keep` (names sort by their UTC time). */
+static void prune(ih_app *app)
+{
+    char dir[PATH_MAX];
+    if (ih_instance_path(app->inst, "backups", dir, sizeof dir) != IH_OK) return;
+    DIR *d = opendir(dir);
+    if (!d) return;
+    char *names[4096];
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && n < 4096)
+        if (is_backup_name(de->d_name)) names[n++] = strdup(de->d_name);
+    closedir(d);
+    qsort(names, (size_t)n, sizeof names[0], by_name_desc);
+    for (int i = 0; i < n; i++) {
+        if (i >= app->conf->backup_keep && names[i]) {
+            char p[PATH_MAX + 300];
+            snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+            if (unlink(p) == 0) ih_log(IH_LOG_INFO, "backup.pruned", "file", names[i], NULL);
+        }
+        free(names[i]);
+    }
+}
+
+static void record(ih_app *app, const ih_actor *who, const char *action, const char *file, ih_err result)
+{
+    ih_audit_event ev = {.action = action, .object_type = "backup", .object_id = file, .result = result};
+    if (ih_audit_record(app->audit, who, &ev) != IH_OK)
+        ih_log(IH_LOG_ERROR, "backup.audit_failed", "alert", "true", "action", action, NULL);
+}
+
+ih_err ih_app_backup(ih_app *app, const ih_actor *who, ih_backup_info *info)
+{
+    pthread_mutex_lock(&one_at_a_time);
+    char path[PATH_MAX], stamp[32];
+    time_t now = (time_t)(ih_now_ms() / 1000);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    ih_err e = ih_instance_path(app->inst, "backups", path, sizeof path);
+    char name[96];
+    snprintf(name, sizeof name, "ihos-%.8s-%s.ihosb", app->inst->instance_id, stamp);
+    if (e == IH_OK) e = ih_path(path + strlen(path), sizeof path - strlen(path), "/%s", name);
+    if (e == IH_OK) e = ih_backup_create(app->inst, path, info);
+    record(app, who, "backup.create", name, e);
+    if (e != IH_OK) {
+        ih_log(IH_LOG_ERROR, "backup.failed", "alert", "true", "file", name, "detail", ih_err_detail(), NULL);
+        pthread_mutex_unlock(&one_at_a_time);
+        return e;
+    }
+    if (app->conf->offsite_dir[0] || app->conf->offsite_command[0]) {
+        ih_err oe = ih_backup_offsite(app->conf, path);
+        record(app, who, "backup.offsite", name, oe);
+        if (oe != IH_OK) {
+            ih_log(IH_LOG_ERROR, "backup.offsite_failed", "alert", "true", "file", name, "detail", ih_err_detail(), NULL);
+            e = oe;
+        }
+    }
+    prune(app);
+    pthread_mutex_unlock(&one_at_a_time);
+    return e;
+}
+
+ih_err ih_app_backup_if_due(ih_app *app)
+{
+    if (!app->conf->backup_enabled) return IH_OK;
+    int64_t local_ms = ih_now_ms() + (int64_t)app->conf->utc_offset_minutes * 60000;
+    time_t lt = (time_t)(local_ms / 1000);
+    struct tm tm;
+    gmtime_r(&lt, &tm);
+    char today[16], hm[8];
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    strftime(hm, sizeof hm, "%H:%M", &tm);
+    if (strcmp(hm, app->conf->backup_daily_at) < 0) return IH_OK;
+    char marker[PATH_MAX];
+    IH_TRY(ih_instance_path(app->inst, "backups/.last-daily", marker, sizeof marker));
+    ih_buf last = IH_BUF_INIT;
+    bool done = ih_file_read(marker, 64, &last) == IH_OK && last.p && !strncmp(last.p, today, 10);
+    ih_buf_free(&last);
+    if (done) return IH_OK;
+    ih_backup_info info;
+    ih_err e = ih_app_backup(app, &ih_system_actor, &info);
+    if (e == IH_OK) e = ih_file_replace(marker, today, strlen(today), 0600);
+    return e;
+}
+
+ih_err ih_app_backup_list(ih_app *app, json_t **out)
+{
+    char dir[PATH_MAX];
+    IH_TRY(ih_instance_path(app->inst, "backups", dir, sizeof dir));
+    json_t *list = json_array();
+    IH_CHECK_ALLOC(list);
+    DIR *d = opendir(dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (!is_backup_name(de->d_name)) continue;
+            char p[PATH_MAX + 300];
+            struct stat st;
+            snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+            if (stat(p, &st) == 0)
+                json_array_append_new(list, json_pack("{s:s, s:I}", "name", de->d_name, "size", (json_int_t)st.st_size));
+        }
+        closedir(d);
+    }
+    *out = list;
+    return IH_OK;
+}

@@ -1,0 +1,19 @@
+/* backups.h — taking backups inside ihosd: on demand (API) and daily (jobs).
+ * Each backup lands in DIR/backups, is copied off-site when configured, the
+ * oldest beyond [backup] keep are removed, and every step is an audit event;
+ * a failure also logs an alert (L3 8.1.4.9a/b). */
+#ifndef IH_APP_BACKUPS_H
+#define IH_APP_BACKUPS_H
+
+#include "app/app.h"
+#include "backup/backup.h"
+
+#include <jansson.h>
+
+ih_err ih_app_backup(ih_app *app, const ih_actor *who, ih_backup_info *info);
+/* Run the daily backup if it is due (called every minute by the job thread). */
+ih_err ih_app_backup_if_due(ih_app *app);
+/* Local backups, newest first. */
+ih_err ih_app_backup_list(ih_app *app, json_t **out);
+
+#endif
