@@ -504,31 +504,33 @@ ih_err ih_backup_restore(const char *path, const char *dir, const char *recovery
         unlink(dump);
     }
     /* Point the restored configuration at the new database. */
-    ih_instance in;
+    ih_instance *in = calloc(1, sizeof *in); /* large: off the stack */
+    if (!in && e == IH_OK) e = ih_fail(IH_E_NOMEM, "restore");
     char cmsg[600];
-    if (e == IH_OK) e = ih_instance_load(dir, &in, cmsg, sizeof cmsg);
-    if (e == IH_OK && (pg || strcmp(in.conf.kek_source, "file"))) {
-        if (pg) snprintf(in.conf.pg_url, sizeof in.conf.pg_url, "%s", pg_url);
-        snprintf(in.conf.kek_source, sizeof in.conf.kek_source, "file"); /* the KEK came back as keys/kek */
+    if (e == IH_OK) e = ih_instance_load(dir, in, cmsg, sizeof cmsg);
+    if (e == IH_OK && (pg || strcmp(in->conf.kek_source, "file"))) {
+        if (pg) snprintf(in->conf.pg_url, sizeof in->conf.pg_url, "%s", pg_url);
+        snprintf(in->conf.kek_source, sizeof in->conf.kek_source, "file"); /* the KEK came back as keys/kek */
         char *text, conf[PATH_MAX];
-        e = ih_conf_render(&in.conf, &text);
+        e = ih_conf_render(&in->conf, &text);
         if (e == IH_OK) {
-            ih_path(conf, sizeof conf, "%s/ihos.conf", in.dir);
+            ih_path(conf, sizeof conf, "%s/ihos.conf", in->dir);
             e = ih_file_replace(conf, text, strlen(text), 0600);
             free(text);
         }
     }
     /* Finally the restored journal must verify. */
-    if (e == IH_OK) e = ih_instance_open_store(&in);
-    if (e == IH_OK) e = ih_instance_open_runtime(&in, false);
+    if (e == IH_OK) e = ih_instance_open_store(in);
+    if (e == IH_OK) e = ih_instance_open_runtime(in, false);
     ih_audit_report ar = {0};
     if (e == IH_OK) {
         char cp[PATH_MAX];
-        ih_instance_path(&in, "audit/checkpoints", cp, sizeof cp);
-        e = ih_audit_verify(in.store, in.suite, in.origin, in.audit_pub, cp, &ar);
+        ih_instance_path(in, "audit/checkpoints", cp, sizeof cp);
+        e = ih_audit_verify(in->store, in->suite, in->origin, in->audit_pub, cp, &ar);
         if (e == IH_OK && ar.problem[0]) e = ih_fail(IH_E_INTEGRITY, "the restored audit journal does not verify: %s", ar.problem);
     }
-    if (e == IH_OK || in.store) ih_instance_close(&in);
+    if (in) ih_instance_close(in); /* safe on a zeroed or half-opened instance */
+    free(in);
     if (e == IH_OK)
         snprintf(msg, n, "Restored %s into %s: %zu entries; the audit journal verifies (%llu events, %llu checkpoints).",
                  path, dir, json_array_size(json_object_get(o.m, "entries")), (unsigned long long)ar.events,

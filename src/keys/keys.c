@@ -143,7 +143,7 @@ ih_err ih_keys_rotate(ih_store *s, ih_keyring *k, ih_key_purpose p, ih_keys_tx_h
     if (e == IH_OK) e = ih_store_write(s, rotate_fn, &a);
     if (e == IH_OK) e = ih_keyring_add_wrapped(k, p, a.version, a.wrapped.p, a.wrapped.len);
     ih_buf_free(&a.wrapped);
-    if (e == IH_OK) *version = a.version;
+    if (e == IH_OK && version) *version = a.version;
     return e;
 }
 

@@ -40,7 +40,7 @@ ih_err ih_keys_bootstrap(ih_store *s, ih_keyring *k);
  * stored DEK not yet loaded.  IH_E_INTEGRITY if a key is wrapped by another
  * KEK than the keyring's (after a KEK rotation: re-read the KEK file). */
 ih_err ih_keys_load(ih_store *s, ih_keyring *k);
-/* Add version n+1 of purpose p (stored, then loaded).  *version receives it.
+/* Add version n+1 of purpose p (stored, then loaded).  *version (may be NULL) receives it.
  * `tx_hook` (may be NULL) runs inside the same transaction (for auditing). */
 ih_err ih_keys_rotate(ih_store *s, ih_keyring *k, ih_key_purpose p, ih_keys_tx_hook hook, void *ctx,
                       uint32_t *version);
