@@ -58,7 +58,10 @@ ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, uint64
 ih_err ih_app_reload_keys(ih_instance *in)
 {
     ih_err e = ih_keys_load(in->store, in->keys);
-    if (e != IH_E_INTEGRITY || strcmp(in->conf.kek_source, "file")) return e;
+    if (e != IH_E_INTEGRITY) return e;
+    if (strcmp(in->conf.kek_source, "file"))
+        return ih_fail(IH_E_INTEGRITY, "a data key is wrapped by another KEK: the passphrase was changed; restart "
+                                       "ihosd with the new passphrase to load keys made since");
     /* Wrapped by another KEK: it was rotated; the file has the new one. */
     char path[PATH_MAX];
     uint8_t kek[32];

@@ -105,19 +105,39 @@ int ih_cli_key(int argc, char **argv)
         return 0;
     }
     if (!strcmp(cmd, "rotate-kek")) {
+        int newfd = -1;
+        if (argc == 5 && !strcmp(argv[3], "--new-passphrase-fd")) newfd = atoi(argv[4]);
+        else if (argc != 3) {
+            fprintf(stderr, "usage: ihos key rotate-kek DIR [--new-passphrase-fd N]\n");
+            return 2;
+        }
         if ((rc = open_all(argv[2], &o, false))) return rc;
-        if (strcmp(o.in.conf.kek_source, "file")) {
+        bool file = !strcmp(o.in.conf.kek_source, "file");
+        if (file != (newfd < 0)) {
             close_all(&o);
-            return ih_cli_fail(IH_OK, "this instance derives its KEK from a passphrase; rotate by re-initialising the "
-                                      "passphrase is not supported here");
+            return ih_cli_fail(IH_OK, file ? "this instance keeps its KEK in keys/kek: --new-passphrase-fd does not apply"
+                                           : "this instance derives its KEK from a passphrase: give the new one with "
+                                             "--new-passphrase-fd N (the current one as for ihosd)");
         }
         char path[PATH_MAX];
-        ih_instance_path(&o.in, "keys/kek", path, sizeof path);
         hook_ctx h = {o.in.audit, "key.rotate_kek", IH_KP__COUNT};
-        ih_err e = ih_keys_rotate_kek(o.in.store, o.in.keys, path, audit_hook, &h);
+        ih_err e;
+        if (file) {
+            ih_instance_path(&o.in, "keys/kek", path, sizeof path);
+            e = ih_keys_rotate_kek(o.in.store, o.in.keys, path, audit_hook, &h);
+        } else {
+            char pass[1024];
+            size_t n = 0;
+            ih_instance_path(&o.in, "keys/kek.salt", path, sizeof path);
+            e = ih_kek_passphrase_fd(newfd, pass, sizeof pass, &n);
+            if (e == IH_OK) e = ih_keys_change_passphrase(o.in.store, o.in.keys, pass, n, path, audit_hook, &h);
+            ih_wipe(pass, sizeof pass);
+        }
         close_all(&o);
-        if (e != IH_OK) return ih_cli_fail(e, "KEK rotation failed");
-        printf("a new KEK is in keys/kek and every data key is rewrapped under it\n");
+        if (e != IH_OK) return ih_cli_fail(e, "KEK rotation failed; the old KEK still applies");
+        printf(file ? "a new KEK is in keys/kek and every data key is rewrapped under it\n"
+                    : "the KEK is now derived from the new passphrase (keys/kek.salt renewed); every data key is "
+                      "rewrapped under it\n");
         return 0;
     }
     if (!strcmp(cmd, "reencrypt")) {

@@ -70,7 +70,9 @@ static const struct {
     {"key", ih_cli_key, "key status DIR      data-key versions and the KEK each is wrapped by\n"
                         "  key rotate DIR --purpose P\n"
                         "                     add a data-key version (personal, clinical, totp, signing, secret)\n"
-                        "  key rotate-kek DIR  replace the KEK and rewrap every data key\n"
+                        "  key rotate-kek DIR [--new-passphrase-fd N]\n"
+                        "                     replace the KEK (or, for a passphrase instance, the passphrase) and\n"
+                        "                     rewrap every data key\n"
                         "  key reencrypt DIR [--grace-seconds N]\n"
                         "                     re-seal rows under old key versions now; retire unused versions"},
     {"integrity", ih_cli_integrity, "integrity scan DIR  check the MAC of every protected row"},

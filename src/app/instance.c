@@ -148,6 +148,7 @@ static ih_err load_kek(ih_instance *in, uint8_t kek[32])
                                  "credential ihos-kek-passphrase");
     if (e == IH_OK) e = ih_instance_path(in, "keys/kek.salt", path, sizeof path);
     if (e == IH_OK) e = ih_kek_from_passphrase(pass, n, path, kek);
+    if (e == IH_OK && in->store) e = ih_kek_recover_passphrase(in->store, in->suite, pass, n, path, kek);
     ih_wipe(pass, sizeof pass);
     return e;
 }

@@ -82,7 +82,7 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     j->app = app;
     int64_t now = ih_mono_ms();
     j->jobs[j->n++] = (job){"audit.archive", 24 * 3600 * 1000LL, 60 * 1000, archive_job, 0};
-    j->jobs[j->n++] = (job){"backup.daily", 60 * 1000, 30 * 1000, backup_job, 0};
+    j->jobs[j->n++] = (job){"backup.daily", 60 * 1000, 5 * 1000, backup_job, 0};
     j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, 0};
     j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, 0};
     for (int i = 0; i < j->n; i++) j->jobs[i].next = now + j->jobs[i].first_delay_ms;

@@ -453,7 +453,7 @@ ih_err ih_backup_restore(const char *path, const char *dir, const char *recovery
     if (e == IH_OK && o.suite != ih_recovery_suite(rec))
         e = ih_fail(IH_E_INTEGRITY, "the recovery key is for the other crypto suite");
     if (e == IH_OK && !ih_dir_empty_or_absent(dir)) e = ih_reject(IH_E_INVALID, "dir", "Refusing to restore into %s: it is not empty.", dir);
-    bool created = false;
+    bool created = false, ours = e == IH_OK; /* dir is empty or absent: anything in it is ours */
     if (e == IH_OK) {
         if (mkdir(dir, 0700) == 0) created = true;
         else if (errno != EEXIST) e = ih_fail(IH_E_IO, "mkdir %s: %s", dir, strerror(errno));
@@ -535,7 +535,7 @@ ih_err ih_backup_restore(const char *path, const char *dir, const char *recovery
         snprintf(msg, n, "Restored %s into %s: %zu entries; the audit journal verifies (%llu events, %llu checkpoints).",
                  path, dir, json_array_size(json_object_get(o.m, "entries")), (unsigned long long)ar.events,
                  (unsigned long long)ar.checkpoints);
-    else if (created || ih_dir_empty_or_absent(dir) == false) {
+    else if (ours) {
         nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS); /* leave nothing half-restored */
         if (created) rmdir(dir);
     }

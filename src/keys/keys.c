@@ -300,6 +300,32 @@ static ih_err rekek_fn(ih_tx *tx, void *arg)
     return a->hook ? a->hook(tx, a->ctx, 0) : IH_OK;
 }
 
+/* Rewrap every active DEK under new_kek in one transaction (audited through
+ * hook); after the commit, rename `staged` over `final` — the file that lets
+ * the next start find new_kek — and switch the keyring.  A crash between
+ * commit and rename is finished by ih_kek_recover*() at the next start. */
+static ih_err rekek(ih_store *s, ih_keyring *k, const uint8_t new_kek[32], const char *staged, const char *final,
+                    ih_keys_tx_hook hook, void *ctx)
+{
+    ih_keyring *probe; /* only to learn the new KEK's id */
+    IH_TRY(ih_keyring_new(ih_keyring_suite(k), new_kek, &probe));
+    rekek_arg a = {k, new_kek, "", hook, ctx};
+    ih_keyring_kek_id(probe, a.new_id);
+    ih_keyring_free(probe);
+    ih_err e = ih_store_write(s, rekek_fn, &a);
+    if (e != IH_OK) {
+        unlink(staged); /* nothing changed in the database */
+        return e;
+    }
+    if (rename(staged, final) != 0) return ih_fail(IH_E_IO, "rename %s: %s", staged, strerror(errno));
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s", final);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    ih_fsync_dir(slash ? dir : ".");
+    return ih_keyring_set_kek(k, new_kek);
+}
+
 ih_err ih_keys_rotate_kek(ih_store *s, ih_keyring *k, const char *kek_path, ih_keys_tx_hook hook, void *ctx)
 {
     uint8_t kek[32];
@@ -308,26 +334,26 @@ ih_err ih_keys_rotate_kek(ih_store *s, ih_keyring *k, const char *kek_path, ih_k
     IH_TRY(ih_keys_load(s, k));
     IH_TRY(ih_random(kek, sizeof kek));
     ih_err e = ih_file_create(tmp, kek, sizeof kek, 0600);
+    if (e == IH_OK) e = rekek(s, k, kek, tmp, kek_path, hook, ctx);
+    ih_wipe(kek, sizeof kek);
+    return e;
+}
+
+ih_err ih_keys_change_passphrase(ih_store *s, ih_keyring *k, const char *pass, size_t n, const char *salt_path,
+                                 ih_keys_tx_hook hook, void *ctx)
+{
+    uint8_t kek[32], salt[crypto_pwhash_SALTBYTES];
+    char tmp[4200];
+    IH_TRY(ih_path(tmp, sizeof tmp, "%s.new", salt_path));
+    IH_TRY(ih_keys_load(s, k));
+    IH_TRY(ih_random(salt, sizeof salt));
+    unlink(tmp); /* a leftover from a rotation that never reached its commit */
+    ih_err e = ih_file_create(tmp, salt, sizeof salt, 0600);
     if (e == IH_OK) {
-        ih_keyring *probe; /* only to learn the new KEK's id */
-        e = ih_keyring_new(ih_keyring_suite(k), kek, &probe);
-        rekek_arg a = {k, kek, "", hook, ctx};
-        if (e == IH_OK) {
-            ih_keyring_kek_id(probe, a.new_id);
-            ih_keyring_free(probe);
-            e = ih_store_write(s, rekek_fn, &a);
-        }
-        if (e != IH_OK) unlink(tmp); /* nothing changed in the database */
+        e = ih_kek_from_passphrase(pass, n, tmp, kek);
+        if (e != IH_OK) unlink(tmp);
     }
-    if (e == IH_OK && rename(tmp, kek_path) != 0) e = ih_fail(IH_E_IO, "rename %s: %s", tmp, strerror(errno));
-    if (e == IH_OK) {
-        char dir[4200];
-        snprintf(dir, sizeof dir, "%s", kek_path);
-        char *slash = strrchr(dir, '/');
-        if (slash) *slash = '\0';
-        ih_fsync_dir(slash ? dir : ".");
-        e = ih_keyring_set_kek(k, kek);
-    }
+    if (e == IH_OK) e = rekek(s, k, kek, tmp, salt_path, hook, ctx);
     ih_wipe(kek, sizeof kek);
     return e;
 }
@@ -349,35 +375,64 @@ static ih_err kekid_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_kek_recover(ih_store *s, ih_suite suite, const char *kek_path, uint8_t kek[32])
+/* Does kek wrap the stored DEKs?  (*any: are there stored DEKs at all.) */
+static ih_err kek_matches(ih_store *s, ih_suite suite, const uint8_t kek[32], bool *match, char stored[17])
 {
     kekid_arg a = {0};
     IH_TRY(ih_store_read(s, kekid_fn, &a));
-    if (!a.found) return IH_OK;
+    snprintf(stored, 17, "%s", a.kek_id);
+    if (!a.found) {
+        *match = true;
+        return IH_OK;
+    }
     ih_keyring *k;
     char id[17];
     IH_TRY(ih_keyring_new(suite, kek, &k));
     ih_keyring_kek_id(k, id);
     ih_keyring_free(k);
-    if (!strcmp(id, a.kek_id)) return IH_OK;
+    *match = !strcmp(id, a.kek_id);
+    return IH_OK;
+}
+
+ih_err ih_kek_recover(ih_store *s, ih_suite suite, const char *kek_path, uint8_t kek[32])
+{
+    bool match;
+    char stored[17];
+    IH_TRY(kek_matches(s, suite, kek, &match, stored));
+    if (match) return IH_OK;
     /* Keys wrapped by another KEK: an interrupted rotation left it in .new. */
     char tmp[4200];
     uint8_t next[32];
     IH_TRY(ih_path(tmp, sizeof tmp, "%s.new", kek_path));
     if (ih_kek_read_file(tmp, next) != IH_OK)
-        return ih_fail(IH_E_INTEGRITY, "the data keys are wrapped by KEK %s, not by the KEK in %s", a.kek_id, kek_path);
-    IH_TRY(ih_keyring_new(suite, next, &k));
-    ih_keyring_kek_id(k, id);
-    ih_keyring_free(k);
-    if (strcmp(id, a.kek_id)) {
-        ih_wipe(next, sizeof next);
-        return ih_fail(IH_E_INTEGRITY, "neither %s nor %s holds the KEK the data keys are wrapped by", kek_path, tmp);
-    }
-    if (rename(tmp, kek_path) != 0) {
-        ih_wipe(next, sizeof next);
-        return ih_fail(IH_E_IO, "rename %s: %s", tmp, strerror(errno));
-    }
-    memcpy(kek, next, 32);
+        return ih_fail(IH_E_INTEGRITY, "the data keys are wrapped by KEK %s, not by the KEK in %s", stored, kek_path);
+    ih_err e = kek_matches(s, suite, next, &match, stored);
+    if (e == IH_OK && !match)
+        e = ih_fail(IH_E_INTEGRITY, "neither %s nor %s holds the KEK the data keys are wrapped by", kek_path, tmp);
+    if (e == IH_OK && rename(tmp, kek_path) != 0) e = ih_fail(IH_E_IO, "rename %s: %s", tmp, strerror(errno));
+    if (e == IH_OK) memcpy(kek, next, 32);
     ih_wipe(next, sizeof next);
-    return IH_OK;
+    return e;
+}
+
+ih_err ih_kek_recover_passphrase(ih_store *s, ih_suite suite, const char *pass, size_t n, const char *salt_path,
+                                 uint8_t kek[32])
+{
+    bool match;
+    char stored[17];
+    IH_TRY(kek_matches(s, suite, kek, &match, stored));
+    if (match) return IH_OK;
+    char tmp[4200];
+    uint8_t next[32];
+    IH_TRY(ih_path(tmp, sizeof tmp, "%s.new", salt_path));
+    ih_err e = access(tmp, F_OK) == 0 ? ih_kek_from_passphrase(pass, n, tmp, next) : IH_E_NOT_FOUND;
+    if (e == IH_OK) e = kek_matches(s, suite, next, &match, stored);
+    if (e != IH_OK || !match) {
+        ih_wipe(next, sizeof next);
+        return ih_reject(IH_E_INTEGRITY, "passphrase", "The KEK passphrase is wrong: it does not unwrap the data keys.");
+    }
+    if (rename(tmp, salt_path) != 0) e = ih_fail(IH_E_IO, "rename %s: %s", tmp, strerror(errno));
+    if (e == IH_OK) memcpy(kek, next, 32);
+    ih_wipe(next, sizeof next);
+    return e;
 }

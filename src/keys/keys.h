@@ -30,9 +30,18 @@ ih_err ih_kek_passphrase_fd(int fd, char *out, size_t cap, size_t *n);
  * tx_hook), then kek_path.new becomes kek_path.  A crash in between is
  * finished at the next start (ih_kek_recover). */
 ih_err ih_keys_rotate_kek(ih_store *s, ih_keyring *k, const char *kek_path, ih_keys_tx_hook hook, void *ctx);
+/* Passphrase instances: a new random salt goes to salt_path.new, the KEK
+ * derived from the new passphrase rewraps every DEK, then salt_path.new
+ * becomes salt_path (ih_kek_recover_passphrase finishes a crash between). */
+ih_err ih_keys_change_passphrase(ih_store *s, ih_keyring *k, const char *pass, size_t n, const char *salt_path,
+                                 ih_keys_tx_hook hook, void *ctx);
 /* If the stored DEKs name another KEK than `kek` and kek_path.new holds
  * that one, finish an interrupted rotation; returns the KEK to use. */
 ih_err ih_kek_recover(ih_store *s, ih_suite suite, const char *kek_path, uint8_t kek[32]);
+/* The same for a passphrase KEK (derived with salt_path into kek): try
+ * salt_path.new; a passphrase matching neither is refused as wrong. */
+ih_err ih_kek_recover_passphrase(ih_store *s, ih_suite suite, const char *pass, size_t n, const char *salt_path,
+                                 uint8_t kek[32]);
 
 /* At init: mint version 1 of every purpose, store it, load it. */
 ih_err ih_keys_bootstrap(ih_store *s, ih_keyring *k);

@@ -26,9 +26,13 @@ IHOSD = os.path.join(BIN, "ihosd")
 PG = os.environ.get("IHOS_TEST_PG", "")
 
 
-def run_ihos(*args, check=True, input=None, timeout=120):
+def run_ihos(*args, check=True, input=None, timeout=120, env=None, pass_fds=()):
     """Run the CLI; returns CompletedProcess (text)."""
-    p = subprocess.run([IHOS, *args], capture_output=True, text=True, input=input, timeout=timeout)
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run([IHOS, *args], capture_output=True, text=True, input=input, timeout=timeout, env=e,
+                       pass_fds=pass_fds)
     if check and p.returncode != 0:
         raise AssertionError(f"ihos {' '.join(args)} failed ({p.returncode}): {p.stderr.strip()}")
     return p
@@ -74,7 +78,8 @@ class Response:
 class Instance:
     """One instance directory plus, once started, one ihosd process."""
 
-    def __init__(self, tmp, name="inst", suite="intl", store="sqlite", pg_url=None, demo=False, extra=()):
+    def __init__(self, tmp, name="inst", suite="intl", store="sqlite", pg_url=None, demo=False, extra=(),
+                 pass_fds=()):
         self.dir = os.path.join(tmp, name)
         args = ["init", self.dir, "--suite", suite, "--store", store, "--listen", "127.0.0.1:0"]
         if pg_url:
@@ -82,7 +87,7 @@ class Instance:
         if demo:
             args.append("--demo")
         args += list(extra)
-        self.init_output = run_ihos(*args)
+        self.init_output = run_ihos(*args, pass_fds=pass_fds)
         self.proc = None
         self.port = None
         self.log_lines = []
@@ -117,12 +122,22 @@ class Instance:
             f.write("\n".join(out) + "\n")
 
     # -- process ------------------------------------------------------------
-    def start(self, timeout=20, env=None):
+    @classmethod
+    def existing(cls, path):
+        """An instance directory made some other way (a restore)."""
+        inst = cls.__new__(cls)
+        inst.dir, inst.init_output, inst.proc, inst.port = path, None, None, None
+        inst.log_lines, inst._log_thread = [], None
+        return inst
+
+    def start(self, timeout=20, env=None, pass_fds=()):
         e = dict(os.environ)
         if env:
             e.update(env)
+        self.log_lines = []
         self.proc = subprocess.Popen([IHOSD, "--dir", self.dir, "--listen", "127.0.0.1:0"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=e)
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=e,
+                                     pass_fds=pass_fds)
         started = threading.Event()
 
         def reader():
@@ -337,6 +352,20 @@ def complete_setup(inst, acct, new_password):
     r = s.req("POST", "/api/v1/me/totp/confirm", {"code": acct.next_code()})
     assert r.status == 204, r
     return s
+
+
+def make_staff(inst, admins, username, role="doctor", password=None):
+    """A new, active, set-up staff account: created by sysadmin, activated by
+    secadmin, first login completed.  Returns its Account (with TOTP secret)."""
+    sys_s, sec_s = admins["sysadmin"][1], admins["secadmin"][1]
+    r = sys_s.req("POST", "/api/v1/accounts", {"username": username, "role": role})
+    assert r.status == 201, r
+    j = r.json()
+    acct = Account(username, j["one_time_password"], role=role, id=j["account"]["id"])
+    r = sec_s.req("POST", "/api/v1/accounts/%d/activate" % acct.id)
+    assert r.status == 200, r
+    complete_setup(inst, acct, password or "Clinic-%s-Pw-77!" % username.replace(".", ""))
+    return acct
 
 
 def setup_admins(inst):

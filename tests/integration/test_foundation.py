@@ -1,5 +1,6 @@
 """Foundation: ihos init, ihosd over HTTPS, config errors, limits, shutdown."""
 import os
+import re
 import signal
 import socket
 import ssl
@@ -300,3 +301,24 @@ class PostgresInstanceTest(IhosTestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("already holds an ihos instance", p.stderr)
         self.assertFalse(os.path.exists(d))
+
+
+class DocsTest(IhosTestCase):
+    def test_every_config_key_is_documented(self):
+        """docs/configuration.md has a row for every key ihos init writes."""
+        inst = self.instance()
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "configuration.md")) as f:
+            doc = f.read()
+        section = None
+        keys = []
+        with open(inst.path("ihos.conf")) as f:
+            for line in f:
+                m = re.match(r"\[(\w+)\]", line)
+                if m:
+                    section = m.group(1)
+                m = re.match(r"(\w+)\s*=", line)
+                if m:
+                    keys.append((section, m.group(1)))
+        self.assertGreater(len(keys), 40)
+        for sec, key in keys:
+            self.assertIn("| %s | %s |" % (sec, key), doc, "docs/configuration.md lacks [%s] %s" % (sec, key))
