@@ -1,6 +1,7 @@
 /* app.c — glue from configuration to services. */
 #include "app/app.h"
 
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "keys/keys.h"
 #include "keys/reseal.h"
@@ -72,4 +73,49 @@ ih_err ih_app_reload_keys(ih_instance *in)
     IH_TRY(e);
     ih_log(IH_LOG_INFO, "keys.kek_reloaded", NULL);
     return ih_keys_load(in->store, in->keys);
+}
+
+/* ---- configuration changes ---------------------------------------------------- */
+
+typedef struct {
+    ih_audit *a;
+    const char *hash;
+    char old[80];
+} confhash_arg;
+
+static ih_err confhash_fn(ih_tx *tx, void *arg)
+{
+    confhash_arg *c = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT value FROM instance_meta WHERE key = 'config_hash'", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    snprintf(c->old, sizeof c->old, "%s", row ? ih_col_text(st, 0) : "");
+    if (!strcmp(c->old, c->hash)) return IH_OK;
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO instance_meta (key, value) VALUES ('config_hash', $1) "
+                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", &st));
+    ih_stmt_text(st, 1, c->hash);
+    IH_TRY(ih_stmt_exec(st));
+    char reason[200];
+    snprintf(reason, sizeof reason, "%s (was %s)", c->hash, c->old[0] ? c->old : "none");
+    ih_audit_event ev = {.action = "config.change", .object_type = "config", .object_id = "ihos.conf", .reason = reason};
+    return ih_audit_append(c->a, tx, &ih_system_actor, &ev);
+}
+
+ih_err ih_app_record_config(ih_instance *in)
+{
+    char path[PATH_MAX];
+    IH_TRY(ih_instance_path(in, "ihos.conf", path, sizeof path));
+    ih_buf b = IH_BUF_INIT;
+    IH_TRY(ih_file_read(path, 1 << 20, &b));
+    ih_md md = ih_suite_md(in->suite);
+    uint8_t h[64];
+    ih_err e = ih_digest(md, b.p, b.len, h);
+    ih_buf_free(&b);
+    IH_TRY(e);
+    char hex[72];
+    snprintf(hex, 8, "%s:", md == IH_MD_SM3 ? "sm3" : "sha256");
+    ih_hex_encode(h, 32, hex + strlen(hex), 0);
+    confhash_arg c = {in->audit, hex, ""};
+    return ih_store_write(in->store, confhash_fn, &c);
 }

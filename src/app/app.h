@@ -31,6 +31,9 @@ struct ih_sealed_column;
 size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, struct ih_sealed_column *out, size_t cap);
 /* Check every row that carries a MAC; prints nothing, counts into rows/bad. */
 ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, uint64_t *rows, uint64_t *bad);
+/* Record the configuration file's hash; when it differs from the last one
+ * recorded, a config.change audit event (with both hashes) is written. */
+ih_err ih_app_record_config(ih_instance *in);
 /* Pick up key versions added by another process (and a rotated KEK). */
 ih_err ih_app_reload_keys(ih_instance *in);
 

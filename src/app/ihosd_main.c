@@ -119,6 +119,11 @@ int main(int argc, char **argv)
         ih_instance_close(&inst);
         return 1;
     }
+    if (ih_app_record_config(&inst) != IH_OK) {
+        fprintf(stderr, "ihosd: cannot record the configuration in the audit journal: %s\n", ih_err_detail());
+        ih_instance_close(&inst);
+        return 1;
+    }
     ih_audit_event started = {.action = "server.start", .object_type = "instance", .object_id = inst.instance_id};
     if (ih_audit_record(inst.audit, &ih_system_actor, &started) != IH_OK) {
         fprintf(stderr, "ihosd: the audit journal refuses writes: %s\n", ih_err_detail());

@@ -160,3 +160,27 @@ class WitnessTest(IhosTestCase):
         with open(got) as f:
             text = f.read()
         self.assertRegex(text, r"ihos/[0-9a-f]{32}\n\d+\n[A-Za-z0-9+/=]{44}\n\n\u2014 ihos/[0-9a-f]{32} ")
+
+
+class ConfigChangeTest(IhosTestCase):
+    def test_config_edits_are_audited(self):
+        """Editing ihos.conf between starts leaves a config.change event with both hashes."""
+        inst = self.instance()
+
+        def changes():
+            db = sqlite3.connect(inst.path("ihos.db"))
+            rows = [r[0] for r in db.execute("SELECT action FROM audit_event WHERE action = 'config.change'")]
+            db.close()
+            return rows
+
+        inst.start()
+        self.assertEqual(inst.stop(), 0)
+        self.assertEqual(len(changes()), 1)  # the first start records the initial file
+        inst.start()
+        self.assertEqual(inst.stop(), 0)
+        self.assertEqual(len(changes()), 1)  # unchanged
+        inst.set_conf("security", "lockout_minutes", "60")
+        inst.start()
+        self.assertEqual(inst.stop(), 0)
+        self.assertEqual(len(changes()), 2)
+        self.assertIn("OK:", run_ihos("audit", "verify", inst.dir).stdout)
