@@ -15,7 +15,7 @@ VERSION := 0.1.0
 PKGS := openssl libsodium sqlite3 libpq jansson inih libcurl libqrencode libzstd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS = $(PKG_LIBS) -lhttp_parser -lpthread -lm
+LIBS = $(PKG_LIBS) -lhttp_parser -lcsv -lpthread -lm
 
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \

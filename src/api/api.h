@@ -41,6 +41,10 @@ ih_err ih_api_param_id(const ih_req *req, int k, int64_t *out);
 bool ih_api_query(const ih_req *req, const char *key, char *buf, size_t n);
 /* Query parameter as an integer in [min, max] (default if absent). */
 ih_err ih_api_query_int(const ih_req *req, const char *key, int64_t min, int64_t max, int64_t def, int64_t *out);
+/* The caller as the clinic services see them. */
+void ih_api_viewer(const ih_req *req, ih_viewer *v);
+/* Like ih_api_body, but an empty body is an empty object. */
+ih_err ih_api_body_opt(const ih_req *req, json_t **out);
 /* Record an audit event in its own transaction for the current caller. */
 ih_err ih_api_audit(ih_app *app, const ih_req *req, const char *action, const char *object_type,
                     const char *object_id, ih_err result, const char *reason);
@@ -84,5 +88,68 @@ ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_backups_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_backups_create(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_institution_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_institution_put(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_departments_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_departments_create(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_department_update(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_staff_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_staff_create(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_staff_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_staff_update(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_staff_online(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_staff_status(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_staff(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_drugs_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_drugs_create(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_drugs_import(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_drug_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_drug_update(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_schedules_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_schedules_create(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_schedule_cancel(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_patients_register(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_patients_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_patient_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_patient(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_patient_update(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_consents(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_me_consent_accept(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_public_json(ih_app *app, ih_req *req, ih_resp *resp);
+
+ih_err ih_api_visits_request(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_visits_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_visit_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_visit_accept(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_visit_refuse(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_visit_close(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_visit_cancel(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_visit_label(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_messages_post(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_media_post(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_records_post(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_records_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_payments_post(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_evaluation_post(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_rx_issue(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_rx_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_rx_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_rx_review(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_rx_dispense(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_rx_cancel(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_adverse_post(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_adverse_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_break_glass(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_break_glass_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_icd_search(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_icd_import(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_stats_request(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_stats_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_stats_decide(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_stats_run(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_public_page(ih_app *app, ih_req *req, ih_resp *resp);
 
 #endif

@@ -102,8 +102,8 @@ void ih_api_handle(void *ctx, ih_req *req, ih_resp *resp)
     }
     if (e != IH_OK) {
         int status = ih_err_http_status(e);
-        if (status >= 500)
-            ih_log(IH_LOG_ERROR, "api.error", "request_id", req->request_id, "path",
+        if (status >= 500 || e == IH_E_CONFLICT) /* a conflict is a database constraint: worth a look */
+            ih_log(status >= 500 ? IH_LOG_ERROR : IH_LOG_WARN, "api.error", "request_id", req->request_id, "path",
                    route ? route->pattern : "-", "code", ih_err_name(e), "detail", ih_err_detail(), NULL);
         ih_resp_error(resp, e);
         if (e == IH_E_UNAUTHENTICATED || e == IH_E_SESSION_EXPIRED || e == IH_E_AUTH_FAILED)

@@ -34,6 +34,7 @@ ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp)
                          "ihos_store_read_transactions_total %llu\n",
                          (unsigned long long)st.write_txns, (unsigned long long)st.write_failed,
                          (unsigned long long)st.batches, (unsigned long long)st.read_txns));
+    if (app->report) IH_TRY(ih_report_metrics(app->report, &resp->body));
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4";
     return IH_OK;

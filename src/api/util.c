@@ -120,3 +120,21 @@ ih_err ih_api_audit(ih_app *app, const ih_req *req, const char *action, const ch
                          .reason = reason};
     return ih_audit_record(app->audit, &who, &ev);
 }
+
+void ih_api_viewer(const ih_req *req, ih_viewer *v)
+{
+    ih_api_actor(req, &v->actor);
+    const ih_principal *p = req->principal;
+    v->role = p ? p->role : IH_ROLE_NONE;
+    v->session_id = p ? p->session_id : 0;
+    v->strong = p && !p->restricted; /* restricted: password change or second factor still owed */
+}
+
+ih_err ih_api_body_opt(const ih_req *req, json_t **out)
+{
+    if (!req->body_len) {
+        *out = json_object();
+        return *out ? IH_OK : ih_fail(IH_E_NOMEM, "body");
+    }
+    return ih_api_body(req, out);
+}

@@ -32,17 +32,86 @@ void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o)
     ih_totp_alg_parse(c->totp_algorithm, &o->totp_alg);
 }
 
-size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, ih_sealed_column *out, size_t cap)
+void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *o)
+{
+    const ih_conf *c = &in->conf;
+    *o = (ih_clinic_opts){
+        .store = in->store,
+        .keys = in->keys,
+        .audit = in->audit,
+        .identity = id,
+        .utc_offset_minutes = c->utc_offset_minutes,
+        .privacy_version = c->privacy_version,
+        .agreement_version = c->agreement_version,
+        .realname_command = c->realname_command,
+        .realname_url = c->realname_url,
+        .realname_timeout_s = c->realname_timeout,
+        .registrations_per_minute = c->registrations_per_minute,
+        .rx_max_days = c->rx_max_days,
+        .rx_valid_days = c->rx_valid_days,
+        .break_glass_hours = c->break_glass_hours,
+        .detect_block = c->detect_block,
+    };
+}
+
+ih_err ih_app_report_new(const ih_instance *in, ih_report **out)
+{
+    const ih_conf *c = &in->conf;
+    char ca[PATH_MAX] = "";
+    if (c->report_ca_file[0]) IH_TRY(ih_instance_path(in, c->report_ca_file, ca, sizeof ca));
+    ih_report_opts o = {
+        .store = in->store,
+        .keys = in->keys,
+        .audit = in->audit,
+        .profile = c->report_profile,
+        .enabled = c->report_enabled,
+        .gateway_url = c->report_gateway,
+        .app_key = c->report_app_key,
+        .organ_id = c->report_organ_id,
+        .unit_id = c->report_unit_id,
+        .organ_name = c->report_organ_name,
+        .cadence = c->report_cadence,
+        .nightly_at = c->report_nightly_at,
+        .utc_offset_minutes = c->utc_offset_minutes,
+        .batch_size = c->report_batch_size,
+        .timeout_s = c->report_timeout,
+        .ca_file = ca,
+        .lag_alert_minutes = c->report_lag_alert_minutes,
+        .adverse_daily = c->report_adverse_daily,
+    };
+    return ih_report_new(&o, out);
+}
+
+ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out)
+{
+    const ih_conf *c = &in->conf;
+    const char *oh = c->detect_off_hours; /* validated HH:MM-HH:MM */
+    ih_detector_opts o = {
+        .window_days = c->detect_window_days,
+        .max_doctors = c->detect_max_doctors,
+        .max_drugs = c->detect_max_drugs,
+        .max_pages_per_hour = c->detect_max_pages_per_hour,
+        .off_start_min = ((oh[0] - '0') * 10 + (oh[1] - '0')) * 60 + (oh[3] - '0') * 10 + (oh[4] - '0'),
+        .off_end_min = ((oh[6] - '0') * 10 + (oh[7] - '0')) * 60 + (oh[9] - '0') * 10 + (oh[10] - '0'),
+        .max_off_hours_reads = c->detect_max_off_hours_reads,
+        .utc_offset_minutes = c->utc_offset_minutes,
+    };
+    return ih_detector_new(&o, out);
+}
+
+size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, ih_clinic *cl, ih_sealed_column *out, size_t cap)
 {
     size_t n = ih_keys_sealed_columns(k, out, cap);
     n += ih_identity_sealed_columns(id, out + n, cap - n);
+    n += ih_clinic_sealed_columns(cl, out + n, cap - n);
     return n;
 }
 
-ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, uint64_t *rows, uint64_t *bad)
+ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, ih_clinic *cl, uint64_t *rows, uint64_t *bad)
 {
-    uint64_t r1 = 0, b1 = 0, r2 = 0;
+    uint64_t r1 = 0, b1 = 0, r2 = 0, r3 = 0, b3 = 0;
     IH_TRY(ih_identity_scan(id, &r1, &b1));
+    IH_TRY(ih_clinic_scan(cl, &r3, &b3));
     int64_t bad_ids[64];
     int nbad = 0;
     IH_TRY(ih_policy_scan(s, k, &r2, bad_ids, 64, &nbad));
@@ -51,8 +120,8 @@ ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, uint64
         snprintf(row, sizeof row, "%lld", (long long)bad_ids[i]);
         ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", "role_grant", "row", row, NULL);
     }
-    *rows = r1 + r2;
-    *bad = b1 + (uint64_t)nbad;
+    *rows = r1 + r2 + r3;
+    *bad = b1 + (uint64_t)nbad + b3;
     return IH_OK;
 }
 

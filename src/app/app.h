@@ -7,8 +7,11 @@
 #define IH_APP_APP_H
 
 #include "app/instance.h"
+#include "clinic/clinic.h"
 #include "identity/identity.h"
+#include "policy/detector.h"
 #include "policy/perm.h"
+#include "report/report.h"
 
 #include <stdint.h>
 
@@ -20,17 +23,27 @@ typedef struct ih_app {
     ih_audit *audit;
     ih_identity *identity;
     ih_policy *policy;
+    ih_clinic *clinic;
+    ih_report *report;
+    ih_detector *detector;
     int64_t started_ms;
 } ih_app;
 
 /* Identity options from the configuration. */
 void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o);
 
+/* Clinic options from the configuration (report and detector may be NULL). */
+void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *o);
+/* The supervision report service and the 统方 detector from the configuration. */
+ih_err ih_app_report_new(const ih_instance *in, ih_report **out);
+ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out);
+
 /* Every sealed column of every module, for key rotation (keys/reseal.h). */
 struct ih_sealed_column;
-size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, struct ih_sealed_column *out, size_t cap);
+size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, ih_clinic *cl, struct ih_sealed_column *out, size_t cap);
 /* Check every row that carries a MAC; prints nothing, counts into rows/bad. */
-ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, uint64_t *rows, uint64_t *bad);
+ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, ih_clinic *cl, uint64_t *rows,
+                             uint64_t *bad);
 /* Record the configuration file's hash; when it differs from the last one
  * recorded, a config.change audit event (with both hashes) is written. */
 ih_err ih_app_record_config(ih_instance *in);

@@ -18,6 +18,15 @@ int ih_cli_backup(int argc, char **argv);
 int ih_cli_restore(int argc, char **argv);
 int ih_cli_key(int argc, char **argv);
 int ih_cli_integrity(int argc, char **argv);
+int ih_cli_demo(int argc, char **argv);
+int ih_cli_report(int argc, char **argv);
+int ih_cli_rx(int argc, char **argv);
+int ih_cli_icd(int argc, char **argv);
+
+/* Seed the synthetic demo hospital into an open instance and write
+ * DIR/demo-credentials.json (0600). */
+struct ih_instance;
+ih_err ih_app_seed_demo(struct ih_instance *inst);
 
 /* Print "ihos: <fmt>" plus the thread's error detail when e != IH_OK. */
 int ih_cli_fail(ih_err e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -156,6 +156,7 @@ static ih_err bootstrap(ih_instance *inst, uint8_t kek[32], ih_buf *recovery_fil
     ih_audit_event ev = {.action = "instance.init", .object_type = "instance", .object_id = inst->instance_id};
     IH_TRY(ih_audit_record(inst->audit, &ih_console_actor, &ev));
     IH_TRY(create_administrators(inst));
+    if (inst->conf.demo) IH_TRY(ih_app_seed_demo(inst));
     IH_TRY(make_recovery(inst, recovery_file));
     return ih_audit_checkpoint(inst->audit, NULL);
 }
@@ -312,6 +313,7 @@ int ih_cli_init(int argc, char **argv)
     printf("Created instance %s (suite %s, store %s%s).\n", abs, suite, store, demo ? ", demo" : "");
     printf("TLS certificate SHA-256 fingerprint: %s\n", fp);
     printf("Administrator accounts and one-time passwords: %s/initial-credentials (0600)\n", abs);
+    if (demo) printf("Demo staff and patients (synthetic), passwords and TOTP secrets: %s/demo-credentials.json (0600)\n", abs);
     printf("Start it with: ihosd --dir %s\n", abs);
     printf("\nRECOVERY KEY - shown only now%s. Keep it offline, away from this server:\n"
            "backups cannot be restored without it, and it is not stored in %s.\n\n%s\n",

@@ -2,44 +2,17 @@
  * `ihos integrity scan`.  Each change is an audit event by `console`. */
 #include "app/app.h"
 #include "app/cli.h"
+#include "app/cli_env.h"
 #include "keys/keys.h"
 #include "keys/reseal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct {
-    ih_instance in;
-    ih_identity *id;
-} opened;
+typedef ih_cli_env opened;
 
-static int open_all(const char *dir, opened *o, bool identity)
-{
-    char msg[1024];
-    memset(o, 0, sizeof *o);
-    if (ih_instance_load(dir, &o->in, msg, sizeof msg) != IH_OK) return ih_cli_fail(IH_OK, "%s", msg);
-    if (ih_instance_open_store(&o->in) != IH_OK || ih_instance_open_runtime(&o->in, true) != IH_OK) {
-        int rc = ih_cli_fail(IH_E_CONFIG, "cannot open the instance");
-        ih_instance_close(&o->in);
-        return rc;
-    }
-    if (identity) {
-        ih_identity_opts io;
-        ih_app_identity_opts(&o->in, &io);
-        if (ih_identity_new(&io, &o->id) != IH_OK) {
-            int rc = ih_cli_fail(IH_E_INTERNAL, "cannot start identity services");
-            ih_instance_close(&o->in);
-            return rc;
-        }
-    }
-    return 0;
-}
-
-static void close_all(opened *o)
-{
-    ih_identity_free(o->id);
-    ih_instance_close(&o->in);
-}
+static int open_all(const char *dir, opened *o, bool services) { return ih_cli_env_open(dir, o, services); }
+static void close_all(opened *o) { ih_cli_env_close(o); }
 
 typedef struct {
     ih_audit *a;
@@ -145,7 +118,7 @@ int ih_cli_key(int argc, char **argv)
         int64_t grace = 5 * 60 * 1000;
         if (argc == 5 && !strcmp(argv[3], "--grace-seconds")) grace = atoll(argv[4]) * 1000;
         ih_sealed_column cols[64];
-        size_t n = ih_app_sealed_columns(o.in.keys, o.id, cols, 64);
+        size_t n = ih_app_sealed_columns(o.in.keys, o.id, o.clinic, cols, 64);
         ih_reseal_report r;
         ih_err e = ih_reseal_pass(o.in.store, o.in.keys, o.in.audit, cols, n, grace, &r);
         close_all(&o);
@@ -168,7 +141,7 @@ int ih_cli_integrity(int argc, char **argv)
     int rc = open_all(argv[2], &o, true);
     if (rc) return rc;
     uint64_t rows = 0, bad = 0;
-    ih_err e = ih_app_integrity_scan(o.in.store, o.in.keys, o.id, &rows, &bad);
+    ih_err e = ih_app_integrity_scan(o.in.store, o.in.keys, o.id, o.clinic, &rows, &bad);
     ih_audit_event ev = {.action = "integrity.scan", .object_type = "database", .result = bad ? IH_E_INTEGRITY : e};
     ih_audit_record(o.in.audit, &ih_console_actor, &ev);
     close_all(&o);

@@ -76,6 +76,18 @@ static const struct {
                         "  key reencrypt DIR [--grace-seconds N]\n"
                         "                     re-seal rows under old key versions now; retire unused versions"},
     {"integrity", ih_cli_integrity, "integrity scan DIR  check the MAC of every protected row"},
+    {"report", ih_cli_report, "report status DIR   supervision uploads: queue by state and method, oldest pending\n"
+                              "  report list DIR [--state S] [--after ID] [--limit N]\n"
+                              "  report show DIR ID  one outbox row with its platform record\n"
+                              "  report retry DIR ID send a dead (or unknown) row again after a fix\n"
+                              "  report set-secret DIR\n"
+                              "                     store the platform appSecret (read from stdin) in the keyring\n"
+                              "  report flush DIR    send everything due now, from this process"},
+    {"rx", ih_cli_rx, "rx export DIR ID [--out FILE]\n"
+                      "                     a prescription's offline verification bundle (0600)\n"
+                      "  rx verify BUNDLE    check the doctor's and pharmacist's signatures offline"},
+    {"icd", ih_cli_icd, "icd import DIR FILE load the ICD-10 code list (CSV: code,name)"},
+    {"demo", ih_cli_demo, "demo seed DIR       fill an empty demo instance with a synthetic hospital"},
     {"totp", ih_cli_totp, "totp qr [URI]       show an otpauth:// URI (from POST /api/v1/me/totp) as a QR code"},
 };
 

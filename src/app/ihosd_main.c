@@ -134,9 +134,23 @@ int main(int argc, char **argv)
                   .started_ms = ih_now_ms()};
     ih_identity_opts io;
     ih_app_identity_opts(&inst, &io);
-    if (ih_policy_new(&app.policy) != IH_OK || ih_policy_load(app.policy, inst.store, inst.keys) != IH_OK ||
-        ih_identity_new(&io, &app.identity) != IH_OK) {
-        fprintf(stderr, "ihosd: cannot start identity services: %s\n", ih_err_detail());
+    ih_clinic_opts co;
+    ih_err se = ih_policy_new(&app.policy);
+    if (se == IH_OK) se = ih_policy_load(app.policy, inst.store, inst.keys);
+    if (se == IH_OK) se = ih_identity_new(&io, &app.identity);
+    if (se == IH_OK) se = ih_app_report_new(&inst, &app.report);
+    if (se == IH_OK) se = ih_app_detector_new(&inst, &app.detector);
+    if (se == IH_OK) {
+        ih_app_clinic_opts(&inst, app.identity, &co);
+        co.report = app.report;
+        co.detector = app.detector;
+        se = ih_clinic_new(&co, &app.clinic);
+    }
+    if (se != IH_OK) {
+        fprintf(stderr, "ihosd: cannot start its services: %s\n", ih_err_detail());
+        ih_detector_free(app.detector);
+        ih_report_free(app.report);
+        ih_identity_free(app.identity);
         ih_policy_free(app.policy);
         ih_instance_close(&inst);
         return 1;
@@ -157,6 +171,9 @@ int main(int argc, char **argv)
     ih_server *srv;
     if (ih_server_start(&so, &srv) != IH_OK) {
         fprintf(stderr, "ihosd: %s\n", ih_err_detail());
+        ih_clinic_free(app.clinic);
+        ih_detector_free(app.detector);
+        ih_report_free(app.report);
         ih_identity_free(app.identity);
         ih_policy_free(app.policy);
         ih_instance_close(&inst);
@@ -166,6 +183,8 @@ int main(int argc, char **argv)
     ih_forwarder *fwd = NULL;
     if (ih_jobs_start(&app, &jobs) != IH_OK)
         ih_log(IH_LOG_ERROR, "jobs.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
+    if (ih_report_start(app.report) != IH_OK)
+        ih_log(IH_LOG_ERROR, "report.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
     if (inst.conf.audit_syslog[0]) {
         char cursor[PATH_MAX];
         if (ih_instance_path(&inst, "audit/syslog.cursor", cursor, sizeof cursor) != IH_OK ||
@@ -191,9 +210,13 @@ int main(int argc, char **argv)
     ih_log(IH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     ih_server_stop(srv, 10000);
     ih_jobs_stop(jobs);
+    ih_report_stop(app.report);
     ih_audit_event stopped = {.action = "server.stop", .object_type = "instance", .object_id = inst.instance_id};
     ih_audit_record(inst.audit, &ih_system_actor, &stopped);
     ih_audit_forward_stop(fwd); /* its last pass sends server.stop too */
+    ih_clinic_free(app.clinic);
+    ih_detector_free(app.detector);
+    ih_report_free(app.report);
     ih_identity_free(app.identity);
     ih_policy_free(app.policy);
     ih_instance_close(&inst);

@@ -2,6 +2,7 @@
 #include "app/jobs.h"
 
 #include "app/backups.h"
+#include "clinic/care.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "keys/reseal.h"
@@ -28,6 +29,15 @@ static ih_err archive_job(ih_app *app)
 
 static ih_err backup_job(ih_app *app) { return ih_app_backup_if_due(app); }
 
+/* Requests past their promised response time, prescriptions past validity. */
+static ih_err care_job(ih_app *app)
+{
+    int n = 0;
+    ih_err e = ih_visit_expire_due(app->clinic, &n);
+    if (e == IH_OK) e = ih_rx_expire_due(app->clinic, &n);
+    return e;
+}
+
 static ih_err keys_job(ih_app *app) { return ih_app_reload_keys(app->inst); }
 
 /* Re-seal rows still under an old key version; retire versions nobody uses
@@ -35,7 +45,7 @@ static ih_err keys_job(ih_app *app) { return ih_app_reload_keys(app->inst); }
 static ih_err reseal_job(ih_app *app)
 {
     ih_sealed_column cols[64];
-    size_t n = ih_app_sealed_columns(app->keys, app->identity, cols, 64);
+    size_t n = ih_app_sealed_columns(app->keys, app->identity, app->clinic, cols, 64);
     ih_reseal_report r;
     return ih_reseal_pass(app->store, app->keys, app->audit, cols, n, 5 * 60 * 1000, &r);
 }
@@ -84,6 +94,7 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     j->jobs[j->n++] = (job){"audit.archive", 24 * 3600 * 1000LL, 60 * 1000, archive_job, 0};
     j->jobs[j->n++] = (job){"backup.daily", 60 * 1000, 5 * 1000, backup_job, 0};
     j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, 0};
+    j->jobs[j->n++] = (job){"care.expire", 5 * 1000, 2 * 1000, care_job, 0};
     j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, 0};
     for (int i = 0; i < j->n; i++) j->jobs[i].next = now + j->jobs[i].first_delay_ms;
     pthread_mutex_init(&j->mu, NULL);

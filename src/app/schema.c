@@ -106,6 +106,134 @@ const ih_migration ih_schema[] = {
      "granted INTEGER NOT NULL, changed_by INTEGER NOT NULL, changed_at INTEGER NOT NULL, mac BLOB NOT NULL, "
      "UNIQUE (role, perm));",
      NULL},
+    {5, "registry",
+     /* Personal fields are sealed (<field>_enc) and looked up through blind
+      * indexes (<field>_idx); rows an attacker would want to change carry a
+      * MAC.  Column lists are generated from src/clinic/ descriptors. */
+     "CREATE TABLE institution (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT, ih_name TEXT, organ_id TEXT, "
+     "unit_id TEXT, licence_no TEXT, licence_valid_until TEXT, ih_approval TEXT, entity_hospital TEXT, "
+     "address TEXT, phone TEXT, intro TEXT, updated_at INTEGER, updated_by INTEGER, mac BLOB NOT NULL);"
+     "CREATE TABLE department (id INTEGER PRIMARY KEY, code TEXT NOT NULL UNIQUE, name TEXT NOT NULL, "
+     "subject_code TEXT NOT NULL, category_code TEXT NOT NULL, kind TEXT NOT NULL, active INTEGER NOT NULL, "
+     "intro TEXT, created_at INTEGER NOT NULL);"
+     "CREATE TABLE staff (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL UNIQUE REFERENCES account(id), "
+     "kind TEXT NOT NULL CHECK (kind IN ('doctor', 'pharmacist', 'nurse')), name_enc BLOB NOT NULL, "
+     "cert_type TEXT NOT NULL, cert_no_enc BLOB NOT NULL, cert_no_idx BLOB NOT NULL UNIQUE, sex TEXT NOT NULL, "
+     "birth_date_enc BLOB NOT NULL, title_code TEXT NOT NULL, subject_code TEXT NOT NULL, "
+     "qualification_no TEXT NOT NULL, practice_no TEXT NOT NULL, practice_years INTEGER NOT NULL, "
+     "insurance_policy TEXT, insurance_until TEXT, intro TEXT, "
+     "status TEXT NOT NULL CHECK (status IN ('active', 'suspended')), online INTEGER NOT NULL, "
+     "online_changed_at INTEGER, created_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE TABLE staff_department (staff_id INTEGER NOT NULL REFERENCES staff(id), "
+     "department_id INTEGER NOT NULL REFERENCES department(id), PRIMARY KEY (staff_id, department_id));"
+     "CREATE TABLE drug (id INTEGER PRIMARY KEY, hosp_code TEXT NOT NULL UNIQUE, national_code TEXT, "
+     "name TEXT NOT NULL, trade_name TEXT, spec TEXT NOT NULL, unit TEXT NOT NULL, manufacturer TEXT NOT NULL, "
+     "dosage_form TEXT NOT NULL, drug_class TEXT NOT NULL, price INTEGER NOT NULL, otc INTEGER, "
+     "restricted INTEGER NOT NULL, restricted_class TEXT, active INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+     "mac BLOB NOT NULL);"
+     "CREATE TABLE schedule (id INTEGER PRIMARY KEY, staff_id INTEGER NOT NULL REFERENCES staff(id), "
+     "department_id INTEGER NOT NULL REFERENCES department(id), day TEXT NOT NULL, start_time TEXT NOT NULL, "
+     "end_time TEXT NOT NULL, consult_type TEXT NOT NULL, capacity INTEGER NOT NULL, "
+     "response_minutes INTEGER NOT NULL, fee INTEGER NOT NULL, cancelled INTEGER NOT NULL, "
+     "created_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX schedule_day ON schedule(day, staff_id);"
+     "CREATE TABLE patient (id INTEGER PRIMARY KEY, account_id INTEGER UNIQUE REFERENCES account(id), "
+     "name_enc BLOB NOT NULL, cert_type TEXT NOT NULL, cert_no_enc BLOB NOT NULL, cert_no_idx BLOB NOT NULL UNIQUE, "
+     "sex TEXT NOT NULL, birth_date_enc BLOB NOT NULL, phone_enc BLOB NOT NULL, phone_idx BLOB NOT NULL, "
+     "address_enc BLOB, allergies_enc BLOB, guardian_name_enc BLOB, guardian_cert_type TEXT, "
+     "guardian_cert_no_enc BLOB, guardian_phone_enc BLOB, realname TEXT NOT NULL, created_at INTEGER NOT NULL, "
+     "updated_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX patient_phone ON patient(phone_idx);"
+     "CREATE TABLE consent (id INTEGER PRIMARY KEY, patient_id INTEGER NOT NULL REFERENCES patient(id), "
+     "document TEXT NOT NULL, version TEXT NOT NULL, accepted_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX consent_patient ON consent(patient_id, document);",
+     NULL},
+    {6, "care",
+     /* Visits (consultations and follow-ups), their messages, media sessions,
+      * medical-record revisions, prescriptions with review, payments,
+      * evaluations, adverse events, break-glass grants and 统方 requests.
+      * Migration 7 keeps them: records are never updated (a correction is a
+      * new signed revision) and no clinical row is ever deleted. */
+     "CREATE TABLE visit (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, patient_id INTEGER NOT NULL REFERENCES patient(id), "
+     "doctor_id INTEGER NOT NULL REFERENCES staff(id), department_id INTEGER NOT NULL REFERENCES department(id), "
+     "schedule_id INTEGER, consult_type TEXT NOT NULL, attribute TEXT, fee INTEGER NOT NULL, status TEXT NOT NULL, "
+     "complaint_enc BLOB NOT NULL, first_diagnosis_enc BLOB, disease_history_enc BLOB, guardian_present INTEGER, "
+     "followup_confirmed INTEGER, label INTEGER NOT NULL, requested_at INTEGER NOT NULL, respond_by INTEGER NOT NULL, "
+     "accepted_at INTEGER, refused_at INTEGER, refuse_type TEXT, refuse_reason TEXT, closed_at INTEGER, "
+     "updated_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX visit_patient ON visit(patient_id, id);"
+     "CREATE INDEX visit_doctor ON visit(doctor_id, id);"
+     "CREATE INDEX visit_status ON visit(status, respond_by);"
+     "CREATE TABLE message (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "sender_id INTEGER NOT NULL, sender_role TEXT NOT NULL, body_enc BLOB NOT NULL, created_at INTEGER NOT NULL, "
+     "mac BLOB NOT NULL);"
+     "CREATE INDEX message_visit ON message(visit_id, id);"
+     "CREATE TABLE media_session (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "kind TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL, recording_ref TEXT, recording_hash TEXT, "
+     "created_by INTEGER NOT NULL, created_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX media_visit ON media_session(visit_id);"
+     "CREATE TABLE icd (code TEXT PRIMARY KEY, name TEXT NOT NULL);"
+     "CREATE TABLE record (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "revision INTEGER NOT NULL, author_id INTEGER NOT NULL, chief_complaint_enc BLOB NOT NULL, "
+     "present_history_enc BLOB NOT NULL, diagnosis_codes_enc BLOB NOT NULL, diagnosis_enc BLOB NOT NULL, "
+     "opinion_enc BLOB NOT NULL, assist_result_enc BLOB, correction_reason TEXT, label INTEGER NOT NULL, "
+     "created_at INTEGER NOT NULL, sign_key_id INTEGER NOT NULL, signature BLOB NOT NULL, mac BLOB NOT NULL, "
+     "UNIQUE (visit_id, revision));"
+     "CREATE TABLE prescription (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "patient_id INTEGER NOT NULL, doctor_id INTEGER NOT NULL, recipe_no TEXT NOT NULL UNIQUE, recipe_type TEXT NOT NULL, "
+     "diagnosis_codes_enc BLOB NOT NULL, items_enc BLOB NOT NULL, total_fee INTEGER NOT NULL, "
+     "effective_days INTEGER NOT NULL, status TEXT NOT NULL, label INTEGER NOT NULL, issued_at INTEGER NOT NULL, "
+     "sign_key_id INTEGER NOT NULL, signature BLOB NOT NULL, reviewer_id INTEGER, review_decision TEXT, "
+     "review_reason TEXT, reviewed_at INTEGER, review_key_id INTEGER, review_signature BLOB, delivery_type TEXT, "
+     "delivery_firm TEXT, finished_at INTEGER, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+     "mac BLOB NOT NULL);"
+     "CREATE INDEX prescription_status ON prescription(status, id);"
+     "CREATE INDEX prescription_visit ON prescription(visit_id);"
+     "CREATE INDEX prescription_reviewer ON prescription(reviewer_id, id);"
+     "CREATE TABLE payment (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "prescription_id INTEGER, amount INTEGER NOT NULL, channel TEXT NOT NULL, trade_no TEXT, paid INTEGER NOT NULL, "
+     "paid_at INTEGER, created_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX payment_visit ON payment(visit_id);"
+     "CREATE TABLE evaluation (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL UNIQUE REFERENCES visit(id), "
+     "satisfaction INTEGER NOT NULL, score INTEGER NOT NULL, text_enc BLOB NOT NULL, complaint_enc BLOB, "
+     "created_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE TABLE adverse_event (id INTEGER PRIMARY KEY, visit_id INTEGER REFERENCES visit(id), "
+     "kind TEXT NOT NULL, description_enc BLOB NOT NULL, cause_enc BLOB NOT NULL, measures_enc BLOB NOT NULL, "
+     "damage_degree TEXT NOT NULL, improvements_enc BLOB NOT NULL, department_id INTEGER NOT NULL, "
+     "reporter_id INTEGER NOT NULL, event_date TEXT NOT NULL, reported_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE TABLE break_glass (id INTEGER PRIMARY KEY, staff_id INTEGER NOT NULL, patient_id INTEGER NOT NULL, "
+     "reason_enc BLOB NOT NULL, granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX break_glass_staff ON break_glass(staff_id, patient_id, expires_at);"
+     "CREATE TABLE stats_request (id INTEGER PRIMARY KEY, requester_id INTEGER NOT NULL, report TEXT NOT NULL, "
+     "purpose_enc BLOB NOT NULL, window_from TEXT NOT NULL, window_to TEXT NOT NULL, status TEXT NOT NULL, "
+     "decided_by INTEGER, decided_at INTEGER, decision_reason TEXT, run_at INTEGER, result_rows INTEGER, "
+     "created_at INTEGER NOT NULL, mac BLOB NOT NULL);",
+     NULL},
+    {7, "care guards",
+     "CREATE TRIGGER record_no_update BEFORE UPDATE ON record "
+     "BEGIN SELECT RAISE(ABORT, 'records are never changed: add a revision'); END;"
+     "CREATE TRIGGER record_no_delete BEFORE DELETE ON record BEGIN SELECT RAISE(ABORT, 'records are kept'); END;"
+     "CREATE TRIGGER prescription_no_delete BEFORE DELETE ON prescription "
+     "BEGIN SELECT RAISE(ABORT, 'prescriptions are kept'); END;"
+     "CREATE TRIGGER visit_no_delete BEFORE DELETE ON visit BEGIN SELECT RAISE(ABORT, 'visits are kept'); END;"
+     "CREATE TRIGGER message_no_delete BEFORE DELETE ON message BEGIN SELECT RAISE(ABORT, 'messages are kept'); END;",
+     "CREATE FUNCTION ihos_kept() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+     "RAISE EXCEPTION '% rows are kept: % refused', TG_TABLE_NAME, TG_OP; END $$;"
+     "CREATE TRIGGER record_guard BEFORE UPDATE OR DELETE ON record FOR EACH ROW EXECUTE FUNCTION ihos_kept();"
+     "CREATE TRIGGER prescription_guard BEFORE DELETE ON prescription FOR EACH ROW EXECUTE FUNCTION ihos_kept();"
+     "CREATE TRIGGER visit_guard BEFORE DELETE ON visit FOR EACH ROW EXECUTE FUNCTION ihos_kept();"
+     "CREATE TRIGGER message_guard BEFORE DELETE ON message FOR EACH ROW EXECUTE FUNCTION ihos_kept();"},
+    {8, "report",
+     /* The supervision outbox: one row per business key and version; the
+      * platform record sealed; the delivery state.  appSecret sealed too. */
+     "CREATE TABLE outbox (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, method TEXT NOT NULL, "
+     "business_key TEXT NOT NULL, version INTEGER NOT NULL, payload_enc BLOB NOT NULL, state TEXT NOT NULL, "
+     "attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, depends_on INTEGER, last_error TEXT, "
+     "created_at INTEGER NOT NULL, sent_at INTEGER, updated_at INTEGER NOT NULL, mac BLOB NOT NULL, "
+     "UNIQUE (method, business_key, version));"
+     "CREATE INDEX outbox_due ON outbox(state, next_at, id);"
+     "CREATE TABLE report_secret (profile TEXT PRIMARY KEY, secret_enc BLOB NOT NULL, updated_at INTEGER NOT NULL);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -92,6 +92,43 @@ static const key schema[] = {
     I("backup", "keep", backup_keep, "14", 1, 3650, "local backups kept in DIR/backups"),
     S("backup", "offsite_dir", offsite_dir, false, "", "directory on another mount each backup is copied to"),
     S("backup", "offsite_command", offsite_command, false, "", "program run with the backup's path (e.g. an rsync wrapper)"),
+    S("registry", "privacy_version", privacy_version, false, "2026-01", "privacy policy version patients accept"),
+    S("registry", "agreement_version", agreement_version, false, "2026-01", "user agreement version patients accept"),
+    S("registry", "realname_command", realname_command, false, "", "real-name verification program (JSON in, JSON out)"),
+    S("registry", "realname_url", realname_url, false, "", "real-name verification HTTPS endpoint (JSON POST)"),
+    I("registry", "realname_timeout", realname_timeout, "5", 1, 60, "seconds to wait for real-name verification"),
+    I("registry", "registrations_per_minute", registrations_per_minute, "5", 1, 1000,
+      "patient self-registrations per source address per minute"),
+    I("care", "rx_max_days", rx_max_days, "7", 1, 30, "days of medication one prescription may cover"),
+    I("care", "rx_valid_days", rx_valid_days, "3", 1, 7, "days an approved prescription may be dispensed"),
+    I("care", "break_glass_hours", break_glass_hours, "4", 1, 24, "hours a break-glass grant lasts"),
+    I("care", "detect_window_days", detect_window_days, "7", 1, 90, "统方 detector: sliding window, days"),
+    I("care", "detect_max_doctors", detect_max_doctors, "5", 1, 1000,
+      "统方 detector: distinct prescribing doctors read outside care per window"),
+    I("care", "detect_max_drugs", detect_max_drugs, "30", 1, 10000,
+      "统方 detector: distinct drugs read outside care per window"),
+    I("care", "detect_max_pages_per_hour", detect_max_pages_per_hour, "60", 1, 100000,
+      "统方 detector: prescription list pages per hour"),
+    S("care", "detect_off_hours", detect_off_hours, false, "22:00-06:00", "统方 detector: off hours, local HH:MM-HH:MM"),
+    I("care", "detect_max_off_hours_reads", detect_max_off_hours_reads, "200", 1, 1000000,
+      "统方 detector: prescription reads in off hours per day"),
+    B("care", "detect_block", detect_block, "true", "统方 detector: end the session that crosses a threshold"),
+    B("report", "enabled", report_enabled, "false", "upload to the supervision platform (rows are queued either way)"),
+    E("report", "profile", report_profile, false, "tianjin", "tianjin", "the platform's protocol profile"),
+    S("report", "gateway_url", report_gateway, false, "", "the platform's HTTPS endpoint (…/openapi/api)"),
+    S("report", "app_key", report_app_key, false, "", "appKey issued by the platform (appSecret: ihos report set-secret)"),
+    S("report", "organ_id", report_organ_id, false, "", "organID (empty: the institution record's organ_id)"),
+    S("report", "unit_id", report_unit_id, false, "", "unitID (empty: the institution record's unit_id)"),
+    S("report", "organ_name", report_organ_name, false, "", "organName (empty: the institution's internet-hospital name)"),
+    E("report", "cadence", report_cadence, false, "realtime", "realtime|nightly",
+      "realtime: within seconds of the final state; nightly: at nightly_at"),
+    S("report", "nightly_at", report_nightly_at, false, "01:00", "local time of the nightly upload, HH:MM"),
+    I("report", "batch_size", report_batch_size, "1", 1, 100, "records per call (one bad record rejects its batch)"),
+    I("report", "timeout", report_timeout, "10", 1, 120, "seconds per upload call"),
+    S("report", "ca_file", report_ca_file, false, "", "extra CA certificates for the gateway (PEM; empty: system)"),
+    I("report", "lag_alert_minutes", report_lag_alert_minutes, "60", 0, 10080,
+      "alert when the oldest unsent record is older (0: never)"),
+    B("report", "adverse_daily", report_adverse_daily, "true", "the daily adverse-event call, empty when there were none"),
 };
 #define NKEYS (sizeof schema / sizeof schema[0])
 
@@ -219,6 +256,12 @@ static char *read_line(char *str, int num, void *stream)
 }
 
 
+static bool hhmm_ok(const char *t)
+{
+    return strlen(t) == 5 && t[2] == ':' && t[0] >= '0' && t[0] <= '2' && t[1] >= '0' && t[1] <= '9' &&
+           t[3] >= '0' && t[3] <= '5' && t[4] >= '0' && t[4] <= '9' && (t[0] - '0') * 10 + (t[1] - '0') <= 23;
+}
+
 static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n)
 {
     if (rc == -1) {
@@ -261,10 +304,38 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
         snprintf(err, n, "%s: [audit] syslog must be udp://HOST:PORT or unix:PATH", name);
         return ih_fail(IH_E_CONFIG, "%s", err);
     }
-    const char *t = p->c->backup_daily_at;
-    if (strlen(t) != 5 || t[2] != ':' || t[0] < '0' || t[0] > '2' || t[1] < '0' || t[1] > '9' || t[3] < '0' ||
-        t[3] > '5' || t[4] < '0' || t[4] > '9' || (t[0] - '0') * 10 + (t[1] - '0') > 23) {
+    if (!hhmm_ok(p->c->backup_daily_at)) {
         snprintf(err, n, "%s: [backup] daily_at must be HH:MM", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    const char *oh = p->c->detect_off_hours;
+    char a[6] = "", b[6] = "";
+    if (strlen(oh) == 11 && oh[5] == '-') {
+        memcpy(a, oh, 5);
+        memcpy(b, oh + 6, 5);
+    }
+    if (!hhmm_ok(a) || !hhmm_ok(b)) {
+        snprintf(err, n, "%s: [care] detect_off_hours must be HH:MM-HH:MM", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->realname_url[0] && strncmp(p->c->realname_url, "https://", 8) != 0) {
+        snprintf(err, n, "%s: [registry] realname_url must be an https:// URL", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (!hhmm_ok(p->c->report_nightly_at)) {
+        snprintf(err, n, "%s: [report] nightly_at must be HH:MM", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->report_gateway[0] && strncmp(p->c->report_gateway, "https://", 8) != 0) {
+        snprintf(err, n, "%s: [report] gateway_url must be an https:// URL", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->report_enabled && (!p->c->report_gateway[0] || !p->c->report_app_key[0])) {
+        snprintf(err, n, "%s: [report] enabled needs gateway_url and app_key", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->realname_url[0] && p->c->realname_command[0]) {
+        snprintf(err, n, "%s: [registry] set realname_command or realname_url, not both", name);
         return ih_fail(IH_E_CONFIG, "%s", err);
     }
     if (!strcmp(p->c->backend, "postgres") && !p->c->pg_url[0]) {

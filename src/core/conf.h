@@ -65,6 +65,26 @@ typedef struct ih_conf {
     int backup_keep;
     char offsite_dir[IH_CONF_PATH];
     char offsite_command[IH_CONF_PATH];
+    /* [registry] */
+    char privacy_version[32], agreement_version[32];
+    char realname_command[IH_CONF_PATH], realname_url[IH_CONF_PATH];
+    int realname_timeout, registrations_per_minute;
+    /* [care] */
+    int rx_max_days;       /* days of medication one prescription may cover */
+    int rx_valid_days;     /* days an approved prescription stays valid for dispensing */
+    int break_glass_hours; /* how long a break-glass grant lasts */
+    int detect_window_days, detect_max_doctors, detect_max_drugs, detect_max_pages_per_hour;
+    char detect_off_hours[16]; /* "22:00-06:00" */
+    int detect_max_off_hours_reads;
+    bool detect_block;
+    /* [report] */
+    bool report_enabled;
+    char report_profile[16], report_gateway[IH_CONF_PATH], report_app_key[64];
+    char report_organ_id[32], report_unit_id[32], report_organ_name[128];
+    char report_cadence[16], report_nightly_at[8];
+    int report_batch_size, report_timeout, report_lag_alert_minutes;
+    char report_ca_file[IH_CONF_PATH];
+    bool report_adverse_daily;
 } ih_conf;
 
 /* Fill every key with its default. */

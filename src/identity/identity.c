@@ -643,6 +643,18 @@ ih_err ih_identity_get(ih_identity *id, int64_t account_id, json_t **out)
     return e;
 }
 
+ih_err ih_identity_account_tx(ih_identity *id, ih_tx *tx, int64_t account_id, ih_role *role, bool *active)
+{
+    account a;
+    bool found;
+    IH_TRY(acct_load(id, tx, account_id, &a, &found)); /* MAC-checked */
+    if (!found) return ih_reject(IH_E_NOT_FOUND, NULL, "No account %lld.", (long long)account_id);
+    *role = a.role;
+    if (active) *active = !strcmp(a.status, "active");
+    ih_wipe(&a, sizeof a);
+    return IH_OK;
+}
+
 ih_err ih_identity_role_of(ih_identity *id, int64_t account_id, ih_role *role)
 {
     read_arg r = {.id = id, .account_id = account_id};

@@ -81,6 +81,10 @@ ih_err ih_identity_logout(ih_identity *id, const ih_principal *p, const ih_actor
 /* The caller's own sessions as a JSON array. */
 ih_err ih_identity_sessions(ih_identity *id, const ih_principal *p, json_t **out);
 ih_err ih_identity_revoke(ih_identity *id, const ih_principal *p, const ih_actor *who, int64_t session_id);
+/* End an account's session on the system's initiative (a detector's block);
+ * audited as auth.session_blocked with the reason. */
+ih_err ih_identity_end_session(ih_identity *id, int64_t account_id, int64_t session_id, const ih_actor *who,
+                               const char *reason);
 
 /* ---- self-service ---------------------------------------------------------- */
 
@@ -133,6 +137,9 @@ ih_err ih_identity_get(ih_identity *id, int64_t account_id, json_t **out);
 ih_err ih_identity_list(ih_identity *id, int64_t after, int limit, json_t **out);
 /* The role of an account (IH_E_NOT_FOUND if none). */
 ih_err ih_identity_role_of(ih_identity *id, int64_t account_id, ih_role *role);
+/* The same inside the caller's transaction, with whether it is active
+ * (active may be NULL).  The row's MAC is checked. */
+ih_err ih_identity_account_tx(ih_identity *id, ih_tx *tx, int64_t account_id, ih_role *role, bool *active);
 
 /* Sealed columns of account rows, for key rotation (keys/reseal.h). */
 struct ih_sealed_column;

@@ -355,3 +355,37 @@ ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_
     }
     return e;
 }
+
+typedef struct {
+    ih_identity *id;
+    int64_t account, sid;
+    const ih_actor *who;
+    const char *reason;
+} end_arg;
+
+static ih_err end_fn(ih_tx *tx, void *arg)
+{
+    end_arg *a = arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "UPDATE session SET revoked_at = $3, revoke_reason = $4 "
+                             "WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
+                         &st));
+    ih_stmt_int(st, 1, a->sid);
+    ih_stmt_int(st, 2, a->account);
+    ih_stmt_int(st, 3, ih_now_ms());
+    ih_stmt_text(st, 4, a->reason);
+    IH_TRY(ih_stmt_exec(st));
+    if (ih_stmt_changes(st) != 1) return IH_OK; /* already ended */
+    char sid[24];
+    snprintf(sid, sizeof sid, "%lld", (long long)a->sid);
+    ih_audit_event ev = {.action = "auth.session_blocked", .object_type = "session", .object_id = sid,
+                         .reason = a->reason};
+    return ih_audit_append(a->id->o.audit, tx, a->who, &ev);
+}
+
+ih_err ih_identity_end_session(ih_identity *id, int64_t account_id, int64_t session_id, const ih_actor *who,
+                               const char *reason)
+{
+    end_arg a = {id, account_id, session_id, who, reason};
+    return ih_store_write(id->o.store, end_fn, &a);
+}

@@ -8,18 +8,19 @@
 #define M IH_VIS_MASKED
 #define H IH_VIS_HIDDEN
 
-/* [role][relation][field]: name, id number, phone, address, birth date.
+/* [role][relation][field]: name, id number, phone, address, birth date,
+ * clinical text.
  * Clinicians see in full what treating the person needs and no more; the
  * administrators see enough to tell people apart; nobody but the person
  * sees another's full ID number outside care. */
 static const unsigned char table[IH_ROLE__COUNT][IH_REL__COUNT][IH_FIELD__COUNT] = {
-    [IH_ROLE_PATIENT] = {[IH_REL_SELF] = {F, F, F, F, F}, [IH_REL_CARE] = {H, H, H, H, H}, [IH_REL_OTHER] = {H, H, H, H, H}},
-    [IH_ROLE_DOCTOR] = {[IH_REL_SELF] = {F, F, F, F, F}, [IH_REL_CARE] = {F, M, M, M, F}, [IH_REL_OTHER] = {M, H, H, H, H}},
-    [IH_ROLE_PHARMACIST] = {[IH_REL_SELF] = {F, F, F, F, F}, [IH_REL_CARE] = {F, M, H, H, F}, [IH_REL_OTHER] = {M, H, H, H, H}},
-    [IH_ROLE_NURSE] = {[IH_REL_SELF] = {F, F, F, F, F}, [IH_REL_CARE] = {F, M, F, M, F}, [IH_REL_OTHER] = {M, H, H, H, H}},
-    [IH_ROLE_SYSADMIN] = {[IH_REL_SELF] = {F, F, F, F, F}, [IH_REL_CARE] = {M, M, M, H, M}, [IH_REL_OTHER] = {M, M, M, H, M}},
-    [IH_ROLE_SECADMIN] = {[IH_REL_SELF] = {F, F, F, F, F}, [IH_REL_CARE] = {M, H, H, H, H}, [IH_REL_OTHER] = {M, H, H, H, H}},
-    [IH_ROLE_AUDITADMIN] = {[IH_REL_SELF] = {F, F, F, F, F}, [IH_REL_CARE] = {H, H, H, H, H}, [IH_REL_OTHER] = {H, H, H, H, H}},
+    [IH_ROLE_PATIENT] = {[IH_REL_SELF] = {F, F, F, F, F, F}, [IH_REL_CARE] = {H, H, H, H, H, H}, [IH_REL_OTHER] = {H, H, H, H, H, H}},
+    [IH_ROLE_DOCTOR] = {[IH_REL_SELF] = {F, F, F, F, F, F}, [IH_REL_CARE] = {F, M, M, M, F, F}, [IH_REL_OTHER] = {M, H, H, H, H, H}},
+    [IH_ROLE_PHARMACIST] = {[IH_REL_SELF] = {F, F, F, F, F, F}, [IH_REL_CARE] = {F, M, H, H, F, F}, [IH_REL_OTHER] = {M, H, H, H, H, H}},
+    [IH_ROLE_NURSE] = {[IH_REL_SELF] = {F, F, F, F, F, F}, [IH_REL_CARE] = {F, M, F, M, F, F}, [IH_REL_OTHER] = {M, H, H, H, H, H}},
+    [IH_ROLE_SYSADMIN] = {[IH_REL_SELF] = {F, F, F, F, F, F}, [IH_REL_CARE] = {M, M, M, H, M, H}, [IH_REL_OTHER] = {M, M, M, H, M, H}},
+    [IH_ROLE_SECADMIN] = {[IH_REL_SELF] = {F, F, F, F, F, F}, [IH_REL_CARE] = {M, H, H, H, H, H}, [IH_REL_OTHER] = {M, H, H, H, H, H}},
+    [IH_ROLE_AUDITADMIN] = {[IH_REL_SELF] = {F, F, F, F, F, F}, [IH_REL_CARE] = {H, H, H, H, H, H}, [IH_REL_OTHER] = {H, H, H, H, H, H}},
 };
 
 #undef F
@@ -36,7 +37,7 @@ ih_visibility ih_mask_visibility(ih_role viewer, ih_relation rel, ih_field_kind 
 
 const char *ih_field_kind_name(ih_field_kind f)
 {
-    static const char *const names[IH_FIELD__COUNT] = {"name", "id_number", "phone", "address", "birth_date"};
+    static const char *const names[IH_FIELD__COUNT] = {"name", "id_number", "phone", "address", "birth_date", "clinical"};
     return (int)f >= 0 && f < IH_FIELD__COUNT ? names[f] : "?";
 }
 
@@ -71,17 +72,22 @@ static ih_err mask_name(const char *v, ih_buf *out)
     return stars(out, u8count(v + first));
 }
 
-bool ih_idcard_valid(const char *s)
+char ih_idcard_check(const char *first17)
 {
     static const int w[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
-    static const char check[] = "10X98765432";
-    if (!s || strlen(s) != 18) return false;
     int sum = 0;
     for (int i = 0; i < 17; i++) {
-        if (!isdigit((unsigned char)s[i])) return false;
-        sum += (s[i] - '0') * w[i];
+        if (!isdigit((unsigned char)first17[i])) return '\0';
+        sum += (first17[i] - '0') * w[i];
     }
-    if (toupper((unsigned char)s[17]) != check[sum % 11]) return false;
+    return "10X98765432"[sum % 11];
+}
+
+bool ih_idcard_valid(const char *s)
+{
+    if (!s || strlen(s) != 18) return false;
+    char want = ih_idcard_check(s);
+    if (!want || toupper((unsigned char)s[17]) != want) return false;
     int y = (s[6] - '0') * 1000 + (s[7] - '0') * 100 + (s[8] - '0') * 10 + (s[9] - '0');
     int m = (s[10] - '0') * 10 + (s[11] - '0');
     int d = (s[12] - '0') * 10 + (s[13] - '0');
@@ -183,6 +189,7 @@ ih_err ih_mask_apply(ih_field_kind f, const char *value, ih_buf *out)
     case IH_FIELD_PHONE: e = mask_phone(value, out); break;
     case IH_FIELD_ADDRESS: e = mask_address(value, out); break;
     case IH_FIELD_BIRTH_DATE: e = mask_birth(value, out); break;
+    case IH_FIELD_CLINICAL: e = stars(out, 3); break; /* never shown in part */
     default: e = ih_fail(IH_E_INTERNAL, "mask: unknown field kind %d", (int)f);
     }
     if (e == IH_OK) e = ih_buf_append(out, "", 0); /* NUL-terminated even when empty */

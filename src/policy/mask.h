@@ -17,6 +17,7 @@
  *   address  kept up to the last 省/市/区/县/旗/镇 in the first 12 characters
  *            (else the first 3), then ****
  *   birth    the year only: 1990-**-**
+ *   clinical never partly shown: full, or hidden
  * Masking works on UTF-8 characters, never splits one, and never returns
  * more of the value than its rule allows, whatever the input looks like.
  */
@@ -32,6 +33,7 @@ typedef enum ih_field_kind {
     IH_FIELD_PHONE,
     IH_FIELD_ADDRESS,
     IH_FIELD_BIRTH_DATE,
+    IH_FIELD_CLINICAL, /* allergies, complaints, diagnoses, messages: whole or nothing */
     IH_FIELD__COUNT
 } ih_field_kind;
 
@@ -52,6 +54,8 @@ bool ih_mask_view(ih_role viewer, ih_relation rel, ih_field_kind f, const char *
 /* GB 11643-1999: 18 characters, 17 digits and a check character (0-9 or X)
  * that matches the ISO 7064 MOD 11-2 checksum, and a plausible birth date. */
 bool ih_idcard_valid(const char *s);
+/* The check character for the first 17 digits ('\0' if one is not a digit). */
+char ih_idcard_check(const char *first17);
 
 const char *ih_field_kind_name(ih_field_kind f);
 

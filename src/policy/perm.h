@@ -60,6 +60,36 @@ typedef enum ih_perm {
     /* system operation (sysadmin) */
     IH_PERM_METRICS_READ,
     IH_PERM_BACKUP_RUN,
+    /* registry */
+    IH_PERM_INSTITUTION_EDIT,
+    IH_PERM_DEPARTMENT_MANAGE,
+    IH_PERM_STAFF_READ,
+    IH_PERM_STAFF_MANAGE,
+    IH_PERM_STAFF_ONLINE,   /* enable a doctor for online care (secadmin: a second person) */
+    IH_PERM_DRUG_READ,
+    IH_PERM_DRUG_MANAGE,
+    IH_PERM_SCHEDULE_MANAGE,
+    IH_PERM_ICD_MANAGE,
+    IH_PERM_PATIENT_SELF,   /* a patient's own profile and consents */
+    IH_PERM_PATIENT_READ,   /* other patients: care relationship checked per record */
+    /* care (relationships checked per record) */
+    IH_PERM_VISIT_REQUEST,
+    IH_PERM_VISIT_READ,
+    IH_PERM_VISIT_HANDLE,   /* accept, refuse, close; media sessions */
+    IH_PERM_MESSAGE_WRITE,
+    IH_PERM_RECORD_WRITE,
+    IH_PERM_RX_ISSUE,
+    IH_PERM_RX_READ,
+    IH_PERM_RX_REVIEW,
+    IH_PERM_RX_DISPENSE,
+    IH_PERM_PAYMENT_RECORD,
+    IH_PERM_EVALUATE,
+    IH_PERM_ADVERSE_REPORT,
+    IH_PERM_BREAK_GLASS,
+    IH_PERM_LABEL_MANAGE,   /* change a visit's security label (secadmin) */
+    IH_PERM_STATS_REQUEST,  /* ask for a 统方 report */
+    IH_PERM_STATS_APPROVE,  /* approve it (a second person) */
+    IH_PERM_REPORT_READ,    /* supervision-platform upload status */
     IH_PERM__COUNT
 } ih_perm;
 

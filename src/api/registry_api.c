@@ -1,0 +1,258 @@
+/* registry_api.c — institution, departments, staff, drugs, schedules.
+ * The route table holds each route's permission; the clinic service checks
+ * the rest and writes the audit events. */
+#include "api/api.h"
+
+#include "core/clock.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+/* Run a service call that takes a JSON body and returns JSON. */
+typedef ih_err (*body_call)(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+typedef ih_err (*id_body_call)(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+
+static ih_err with_body(ih_app *app, ih_req *req, ih_resp *resp, int status, body_call fn)
+{
+    json_t *b, *out;
+    IH_TRY(ih_api_body(req, &b));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    ih_err e = fn(app->clinic, &v, b, &out);
+    json_decref(b);
+    IH_TRY(e);
+    return ih_api_json(resp, status, out);
+}
+
+static ih_err with_id_body(ih_app *app, ih_req *req, ih_resp *resp, id_body_call fn)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    json_t *b, *out;
+    IH_TRY(ih_api_body(req, &b));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    ih_err e = fn(app->clinic, &v, id, b, &out);
+    json_decref(b);
+    IH_TRY(e);
+    return ih_api_json(resp, 200, out);
+}
+
+/* ---- institution ------------------------------------------------------------------ */
+
+ih_err ih_api_institution_get(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    (void)req;
+    json_t *out;
+    IH_TRY(ih_institution_get(app->clinic, &out));
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_institution_put(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_body(app, req, resp, 200, ih_institution_put);
+}
+
+/* ---- departments ------------------------------------------------------------------ */
+
+ih_err ih_api_departments_list(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    (void)req;
+    json_t *out;
+    IH_TRY(ih_department_list(app->clinic, false, &out));
+    return ih_api_json(resp, 200, json_pack("{s:o}", "departments", out));
+}
+
+ih_err ih_api_departments_create(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_body(app, req, resp, 201, ih_department_create);
+}
+
+ih_err ih_api_department_update(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_id_body(app, req, resp, ih_department_update);
+}
+
+/* ---- staff ---------------------------------------------------------------------- */
+
+ih_err ih_api_staff_list(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t after, limit;
+    IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
+    IH_TRY(ih_api_query_int(req, "limit", 1, 500, 100, &limit));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out;
+    IH_TRY(ih_staff_list(app->clinic, &v, after, (int)limit, &out));
+    size_t n = json_array_size(out);
+    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(out, n - 1), "id") : NULL;
+    return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "staff", out, "next_after", next ? next : json_null()));
+}
+
+ih_err ih_api_staff_create(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_body(app, req, resp, 201, ih_staff_create);
+}
+
+ih_err ih_api_staff_get(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out;
+    IH_TRY(ih_staff_get(app->clinic, &v, id, &out));
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_staff_update(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_id_body(app, req, resp, ih_staff_update);
+}
+
+static const char *const online_fields[] = {"online", "reason", NULL};
+static const char *const status_fields[] = {"status", "reason", NULL};
+
+ih_err ih_api_staff_online(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    json_t *b, *out = NULL;
+    IH_TRY(ih_api_body(req, &b));
+    bool online = false;
+    const char *reason = NULL;
+    ih_err e = ih_json_only(b, online_fields);
+    if (e == IH_OK) e = ih_json_bool(b, "online", true, &online);
+    if (e == IH_OK) e = ih_json_str(b, "reason", false, 0, 200, IH_TEXT_LINE, &reason);
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    if (e == IH_OK) e = ih_staff_set_online(app->clinic, &v, id, online, reason, &out);
+    json_decref(b);
+    IH_TRY(e);
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_staff_status(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    json_t *b, *out = NULL;
+    IH_TRY(ih_api_body(req, &b));
+    const char *status = NULL, *reason = NULL;
+    ih_err e = ih_json_only(b, status_fields);
+    if (e == IH_OK) e = ih_json_str(b, "status", true, 1, 16, IH_TEXT_LINE, &status);
+    if (e == IH_OK) e = ih_json_str(b, "reason", false, 0, 200, IH_TEXT_LINE, &reason);
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    if (e == IH_OK) e = ih_staff_set_status(app->clinic, &v, id, status, reason, &out);
+    json_decref(b);
+    IH_TRY(e);
+    return ih_api_json(resp, 200, out);
+}
+
+typedef struct {
+    ih_app *app;
+    int64_t account, staff;
+} me_staff_arg;
+
+static ih_err me_staff_fn(ih_tx *tx, void *arg)
+{
+    me_staff_arg *a = arg;
+    return ih_staff_of_account(a->app->clinic, tx, a->account, &a->staff);
+}
+
+ih_err ih_api_me_staff(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    me_staff_arg a = {app, v.actor.id, 0};
+    IH_TRY(ih_store_read(app->store, me_staff_fn, &a));
+    json_t *out;
+    IH_TRY(ih_staff_get(app->clinic, &v, a.staff, &out));
+    return ih_api_json(resp, 200, out);
+}
+
+/* ---- drugs ------------------------------------------------------------------------ */
+
+ih_err ih_api_drugs_list(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t after, limit, all;
+    char q[64] = "";
+    IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
+    IH_TRY(ih_api_query_int(req, "limit", 1, 500, 100, &limit));
+    IH_TRY(ih_api_query_int(req, "all", 0, 1, 0, &all));
+    ih_api_query(req, "q", q, sizeof q);
+    json_t *out;
+    IH_TRY(ih_drug_list(app->clinic, q, all != 0, after, (int)limit, &out));
+    size_t n = json_array_size(out);
+    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(out, n - 1), "id") : NULL;
+    return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "drugs", out, "next_after", next ? next : json_null()));
+}
+
+ih_err ih_api_drugs_create(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_body(app, req, resp, 201, ih_drug_create);
+}
+
+ih_err ih_api_drug_get(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    json_t *out;
+    IH_TRY(ih_drug_get(app->clinic, id, &out));
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_drug_update(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_id_body(app, req, resp, ih_drug_update);
+}
+
+ih_err ih_api_drugs_import(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    const char *ct = req->hdr[IH_HDR_CONTENT_TYPE];
+    if (!ct || strncasecmp(ct, "text/csv", 8) != 0 || (ct[8] && ct[8] != ';' && ct[8] != ' '))
+        return ih_reject(IH_E_MEDIA_TYPE, NULL, "Send the catalogue as text/csv.");
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out;
+    IH_TRY(ih_drug_import_csv(app->clinic, &v, req->body ? req->body : "", req->body_len, &out));
+    return ih_api_json(resp, 200, out);
+}
+
+/* ---- schedules -------------------------------------------------------------------- */
+
+ih_err ih_api_schedules_list(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    char from[16] = "", to[16] = "";
+    int64_t staff;
+    IH_TRY(ih_api_query_int(req, "staff_id", 0, INT64_MAX, 0, &staff));
+    if (!ih_api_query(req, "from", from, sizeof from)) {
+        time_t t = (time_t)((ih_now_ms() + (int64_t)app->conf->utc_offset_minutes * 60000) / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(from, sizeof from, "%Y-%m-%d", &tm);
+    }
+    if (!ih_api_query(req, "to", to, sizeof to)) snprintf(to, sizeof to, "9999-12-31");
+    json_t *out;
+    IH_TRY(ih_schedule_list(app->clinic, from, to, staff, &out));
+    return ih_api_json(resp, 200, json_pack("{s:o}", "schedules", out));
+}
+
+ih_err ih_api_schedules_create(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return with_body(app, req, resp, 201, ih_schedule_create);
+}
+
+ih_err ih_api_schedule_cancel(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out;
+    IH_TRY(ih_schedule_cancel(app->clinic, &v, id, &out));
+    return ih_api_json(resp, 200, out);
+}

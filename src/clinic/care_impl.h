@@ -1,0 +1,42 @@
+/* care_impl.h — inside the care workflow: tables and helpers shared by
+ * visit.c, message.c, emr.c, rx.c and the rest. */
+#ifndef IH_CLINIC_CARE_IMPL_H
+#define IH_CLINIC_CARE_IMPL_H
+
+#include "clinic/care.h"
+#include "clinic/clinic_impl.h"
+
+extern ih_table ih_t_visit, ih_t_message, ih_t_media, ih_t_emr, ih_t_rx, ih_t_payment, ih_t_evaluation, ih_t_adverse,
+    ih_t_break_glass, ih_t_stats;
+
+/* Visit states (visit.c) and prescription states (rx.c). */
+#define V_REQUESTED "requested"
+#define V_ACCEPTED "accepted"
+#define V_CLOSED "closed"
+
+/* The viewer's staff id (IH_E_FORBIDDEN if they have no staff record). */
+ih_err cl_my_staff(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t *staff_id);
+/* May v act on / read this visit?  Sets *treating when v is its doctor.
+ * Patients: their own.  Doctors: theirs, or a live break-glass on the
+ * patient (read only, never label 5).  Nurses: their departments' (read
+ * only, never label 5).  Others: no.  IH_E_FORBIDDEN otherwise. */
+ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row *visit, bool write, bool *treating);
+/* Load a visit (MAC-checked; sealed fields opened when open). */
+ih_err cl_visit_load(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open);
+/* The patient's account id (MAC-checked). */
+ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *account_id);
+
+/* ICD codes (icd.c): the name of a loaded code; a JSON list of codes
+ * validated against the list and joined with '|'. */
+ih_err cl_icd_name(ih_tx *tx, const char *code, char *name, size_t n);
+ih_err cl_icd_codes(ih_tx *tx, json_t *body, const char *field, ih_buf *joined);
+
+/* Record a refusal (403/409) of action on object, in its own transaction. */
+void cl_refused(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t id, ih_err e);
+
+
+/* Sign bytes with the staff member's key (created on first use) inside tx:
+ * *key_id and the signature out. */
+ih_err cl_sign(ih_clinic *c, ih_tx *tx, int64_t staff_id, const ih_buf *content, int64_t *key_id, ih_buf *sig);
+
+#endif

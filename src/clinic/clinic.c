@@ -1,0 +1,112 @@
+/* clinic.c — the clinic service object and helpers shared by its files. */
+#include "clinic/clinic_impl.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "keys/reseal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+ih_err ih_clinic_new(const ih_clinic_opts *o, ih_clinic **out)
+{
+    ih_clinic *c = calloc(1, sizeof *c);
+    IH_CHECK_ALLOC(c);
+    c->o = *o;
+    c->registrations = ih_throttle_new(o->registrations_per_minute > 0 ? o->registrations_per_minute : 5);
+    if (!c->registrations) {
+        free(c);
+        return ih_fail(IH_E_NOMEM, "clinic");
+    }
+    *out = c;
+    return IH_OK;
+}
+
+void ih_clinic_free(ih_clinic *c)
+{
+    if (!c) return;
+    ih_throttle_free(c->registrations);
+    free(c);
+}
+
+static const ih_actor system_actor = {.id = 0, .role = "system"};
+
+static ih_actor actor_of(const ih_viewer *v) { return v ? v->actor : system_actor; }
+
+ih_err cl_audit(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const char *action, const char *object_type,
+                int64_t object_id, const char *reason)
+{
+    char oid[24] = "";
+    if (object_id) snprintf(oid, sizeof oid, "%lld", (long long)object_id);
+    ih_audit_event ev = {.action = action, .object_type = object_type, .object_id = oid[0] ? oid : NULL,
+                         .reason = reason};
+    ih_actor a = actor_of(v);
+    return ih_audit_append(c->o.audit, tx, &a, &ev);
+}
+
+ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t object_id,
+                    ih_err result, const char *reason)
+{
+    char oid[24] = "";
+    if (object_id) snprintf(oid, sizeof oid, "%lld", (long long)object_id);
+    ih_audit_event ev = {.action = action, .object_type = object_type, .object_id = oid[0] ? oid : NULL,
+                         .result = result, .reason = reason};
+    ih_actor a = actor_of(v);
+    return ih_audit_record(c->o.audit, &a, &ev);
+}
+
+void cl_integrity_alert(ih_clinic *c, const char *table, int64_t id)
+{
+    char oid[24];
+    snprintf(oid, sizeof oid, "%lld", (long long)id);
+    ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", table, "row", oid, NULL);
+    ih_audit_event ev = {.action = "integrity.violation", .object_type = table, .object_id = oid,
+                         .result = IH_E_INTEGRITY};
+    ih_audit_record(c->o.audit, &system_actor, &ev);
+}
+
+void cl_today(ih_clinic *c, char out[11])
+{
+    time_t t = (time_t)((ih_now_ms() + (int64_t)c->o.utc_offset_minutes * 60000) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+int cl_age_years(const char *birth, const char *today)
+{
+    int by, bm, bd, ty, tm, td;
+    if (!birth || !today || sscanf(birth, "%4d-%2d-%2d", &by, &bm, &bd) != 3 ||
+        sscanf(today, "%4d-%2d-%2d", &ty, &tm, &td) != 3)
+        return -1;
+    int age = ty - by;
+    if (tm < bm || (tm == bm && td < bd)) age--;
+    return age;
+}
+
+static ih_table *const all_tables[] = {&ih_t_institution, &ih_t_department, &ih_t_staff, &ih_t_drug,
+                                       &ih_t_schedule,    &ih_t_patient,    &ih_t_consent};
+#define NTABLES (sizeof all_tables / sizeof all_tables[0])
+
+size_t ih_clinic_sealed_columns(ih_clinic *c, ih_sealed_column *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < NTABLES && i < sizeof c->rotate / sizeof c->rotate[0]; i++) {
+        c->rotate[i] = (ih_table_ctx){all_tables[i], c->o.keys};
+        n += ih_table_sealed_columns(&c->rotate[i], out + n, cap - n);
+    }
+    return n;
+}
+
+static void on_bad(void *ctx, const ih_table *t, int64_t id) { cl_integrity_alert(ctx, t->name, id); }
+
+ih_err ih_clinic_scan(ih_clinic *c, uint64_t *rows, uint64_t *bad)
+{
+    for (size_t i = 0; i < NTABLES; i++) {
+        if (!all_tables[i]->mac) continue;
+        IH_TRY(ih_table_scan(c->o.store, c->o.keys, all_tables[i], rows, bad, on_bad, c));
+    }
+    return IH_OK;
+}

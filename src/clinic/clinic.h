@@ -1,0 +1,128 @@
+/* clinic.h — the hospital registry: institution, departments, staff, drug
+ * catalogue, schedules, patients with real name and consent.
+ *
+ * Every change runs in one store transaction with its audit event; every
+ * read of personal data writes its audit event before the data is returned.
+ * Personal fields are sealed and blind-indexed (src/clinic/record.h), and
+ * every view goes through the masking table (src/policy/mask.h) for the
+ * viewer's role and relationship to the person.
+ *
+ * Functions take the viewer (who asks, for the journal and the rules) and
+ * return JSON ready for the API; they check the rules the route table
+ * cannot (own data only, care relationships, qualifications) and name the
+ * field at fault when input is wrong.
+ */
+#ifndef IH_CLINIC_CLINIC_H
+#define IH_CLINIC_CLINIC_H
+
+#include "audit/audit.h"
+#include "identity/identity.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+typedef struct ih_clinic ih_clinic;
+
+typedef struct ih_clinic_opts {
+    ih_store *store;
+    ih_keyring *keys;
+    ih_audit *audit;
+    ih_identity *identity;
+    int utc_offset_minutes;
+    const char *privacy_version;   /* the privacy policy version patients accept */
+    const char *agreement_version; /* the user agreement version */
+    const char *realname_command;  /* real-name verification: a program, or */
+    const char *realname_url;      /* an HTTPS endpoint; neither = not verified */
+    int realname_timeout_s;
+    int registrations_per_minute;  /* self-registrations per source address */
+    int rx_max_days;               /* days of medication per prescription */
+    int rx_valid_days;             /* days an approved prescription may be dispensed */
+    int break_glass_hours;
+    struct ih_detector *detector;  /* 防统方 (policy/detector.h); NULL: none */
+    bool detect_block;             /* end the session of a user the detector flags */
+    struct ih_report *report;      /* supervision uploads (report/report.h); NULL: none */
+} ih_clinic_opts;
+
+typedef struct ih_viewer {
+    ih_actor actor;     /* actor.id is the account id */
+    ih_role role;
+    int64_t session_id; /* 0 outside a session */
+    bool strong;        /* a full session: both factors where the role needs two */
+} ih_viewer;
+
+ih_err ih_clinic_new(const ih_clinic_opts *o, ih_clinic **out);
+void ih_clinic_free(ih_clinic *c);
+
+/* Doctors need this many years of independent practice for online care. */
+#define IH_MIN_PRACTICE_YEARS 3
+
+/* ---- institution (one per instance) ------------------------------------------ */
+ih_err ih_institution_get(ih_clinic *c, json_t **out);
+ih_err ih_institution_put(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+
+/* ---- departments ------------------------------------------------------------ */
+ih_err ih_department_list(ih_clinic *c, bool include_inactive, json_t **out);
+ih_err ih_department_create(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+ih_err ih_department_update(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+
+/* ---- staff -------------------------------------------------------------------- */
+/* body: the staff fields plus "departments": [ids]; the account must hold
+ * the matching clinical role and have no staff record yet. */
+ih_err ih_staff_create(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+ih_err ih_staff_update(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+ih_err ih_staff_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
+ih_err ih_staff_list(ih_clinic *c, const ih_viewer *v, int64_t after, int limit, json_t **out);
+/* Enable or disable a doctor for online care (audited; needs the years). */
+ih_err ih_staff_set_online(ih_clinic *c, const ih_viewer *v, int64_t id, bool online, const char *reason,
+                           json_t **out);
+ih_err ih_staff_set_status(ih_clinic *c, const ih_viewer *v, int64_t id, const char *status, const char *reason,
+                           json_t **out);
+/* The staff id of an account (IH_E_NOT_FOUND if it has none). */
+ih_err ih_staff_of_account(ih_clinic *c, ih_tx *tx, int64_t account_id, int64_t *staff_id);
+
+/* ---- drug catalogue ----------------------------------------------------------- */
+ih_err ih_drug_list(ih_clinic *c, const char *q, bool include_inactive, int64_t after, int limit, json_t **out);
+ih_err ih_drug_get(ih_clinic *c, int64_t id, json_t **out);
+ih_err ih_drug_create(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+ih_err ih_drug_update(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+/* CSV with a header row (see docs/registry.md); valid rows are created or
+ * updated (by hosp_code) in one transaction, invalid rows are reported per
+ * line and not applied.  *out: {"created","updated","errors":[…]}. */
+ih_err ih_drug_import_csv(ih_clinic *c, const ih_viewer *v, const char *csv, size_t n, json_t **out);
+/* Parse and validate only (no store): for the fuzz target and dry runs. */
+ih_err ih_drug_csv_check(const char *csv, size_t n, json_t **report);
+
+/* ---- schedules ---------------------------------------------------------------- */
+ih_err ih_schedule_list(ih_clinic *c, const char *from_day, const char *to_day, int64_t staff_id, json_t **out);
+ih_err ih_schedule_create(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+ih_err ih_schedule_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
+
+/* ---- patients ----------------------------------------------------------------- */
+/* Self-registration (public, rate-limited): account + patient + consents. */
+ih_err ih_patient_register(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out);
+ih_err ih_patient_me(ih_clinic *c, const ih_viewer *v, json_t **out);
+ih_err ih_patient_me_update(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+/* One patient as this viewer may see them (403 without a relationship
+ * where one is needed). */
+ih_err ih_patient_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
+/* Exact lookup by certificate number or phone (blind index). */
+ih_err ih_patient_find(ih_clinic *c, const ih_viewer *v, const char *cert_no, const char *phone, json_t **out);
+ih_err ih_patient_list(ih_clinic *c, const ih_viewer *v, int64_t after, int limit, json_t **out);
+ih_err ih_consent_list(ih_clinic *c, const ih_viewer *v, json_t **out);
+ih_err ih_consent_accept(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+/* The patient id of an account (IH_E_NOT_FOUND if it has none). */
+ih_err ih_patient_of_account(ih_clinic *c, ih_tx *tx, int64_t account_id, int64_t *patient_id);
+
+/* ---- the public 亮证 information -------------------------------------------------- */
+/* Institution, departments, doctors enabled for online care with title,
+ * department, practising-certificate number and upcoming schedule, promised
+ * response times and fees: what the public page shows, nothing more. */
+ih_err ih_public_info(ih_clinic *c, json_t **out);
+
+/* ---- maintenance ---------------------------------------------------------------- */
+struct ih_sealed_column;
+size_t ih_clinic_sealed_columns(ih_clinic *c, struct ih_sealed_column *out, size_t cap);
+/* Check every MAC'd registry row; failures are recorded as integrity.violation. */
+ih_err ih_clinic_scan(ih_clinic *c, uint64_t *rows, uint64_t *bad);
+
+#endif

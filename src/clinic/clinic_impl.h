@@ -1,0 +1,68 @@
+/* clinic_impl.h — inside the clinic module: the service's state, table
+ * descriptors and helpers shared by its files. */
+#ifndef IH_CLINIC_IMPL_H
+#define IH_CLINIC_IMPL_H
+
+#include "clinic/clinic.h"
+#include "clinic/record.h"
+#include "identity/throttle.h"
+
+struct ih_clinic {
+    ih_clinic_opts o;
+    ih_throttle *registrations;
+    ih_table_ctx rotate[16]; /* contexts for the sealed-column entries */
+};
+
+/* The registry's tables (descriptors in each resource's file). */
+extern ih_table ih_t_institution, ih_t_department, ih_t_staff, ih_t_drug, ih_t_schedule, ih_t_patient,
+    ih_t_consent;
+
+/* 1 text, 2 phone, 3 video (schedule.c). */
+extern const ih_code_table ih_codes_consult_type;
+/* A doctor's public face {id, name, title_code, title_name, practice_no}. */
+ih_err cl_doctor_brief(ih_clinic *c, ih_tx *tx, int64_t staff_id, json_t **out);
+
+/* Append an audit event inside tx for viewer v (object id as a number; 0 = none). */
+ih_err cl_audit(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const char *action, const char *object_type,
+                int64_t object_id, const char *reason);
+/* Record an event in its own transaction (reads, refusals). */
+ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t object_id,
+                    ih_err result, const char *reason);
+/* A row failed its MAC: record integrity.violation (own transaction), alert. */
+void cl_integrity_alert(ih_clinic *c, const char *table, int64_t id);
+/* Today's local date "YYYY-MM-DD" (the instance's UTC offset). */
+void cl_today(ih_clinic *c, char out[11]);
+/* Whole years from birth (YYYY-MM-DD) to today (YYYY-MM-DD); -1 if unparsable. */
+int cl_age_years(const char *birth, const char *today);
+
+/* A reportable fact reached its final state inside tx: hand it to the
+ * supervision outbox (report/report.h) in the same transaction (facts.c).
+ * kind: visit, record, prescription, dispense, evaluation, adverse, drug. */
+ih_err cl_report(ih_clinic *c, ih_tx *tx, const char *kind, int64_t id);
+
+/* The demo's care data: a sample of ICD-10 codes (icd.c). */
+ih_err cl_demo_seed_care(ih_clinic *c, const ih_viewer *v);
+
+/* Ask the configured real-name service (realname.c).  Not configured:
+ * IH_OK with *verified false.  A mismatch is IH_E_INVALID on "name"; a
+ * service failure IH_E_UNAVAILABLE. */
+ih_err cl_realname_verify(ih_clinic *c, const char *name, const char *cert_type, const char *cert_no, bool *verified);
+
+/* The viewer's relationship to a patient (relation.c). */
+ih_err cl_patient_relation(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t patient_id, int64_t patient_account,
+                           ih_relation *rel);
+/* Patient ids the viewer may list, after `after`, at most limit (<= 500). */
+ih_err cl_patients_visible(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t after, int limit, int64_t *ids, int *n);
+
+/* Field checks used by descriptors (validate.c). */
+ih_err cl_check_cert_no(const ih_row *r, const char *field, const char *value);
+ih_err cl_check_phone(const ih_row *r, const char *field, const char *value);
+ih_err cl_check_birth_date(const ih_row *r, const char *field, const char *value);
+ih_err cl_check_hhmm(const ih_row *r, const char *field, const char *value);
+ih_err cl_check_token(const ih_row *r, const char *field, const char *value);
+ih_err cl_check_organ_id(const ih_row *r, const char *field, const char *value);
+ih_err cl_check_future_date(const ih_row *r, const char *field, const char *value);
+/* A 身份证 holder's birth date and sex must agree with the number. */
+ih_err cl_check_id_consistency(const ih_row *r, const char *cert_field, const char *type_field);
+
+#endif

@@ -1,0 +1,679 @@
+/* record.c — see record.h.  L3 8.1.4.4d (validation), 8.1.4.7b/8.1.4.8b
+ * (row MACs, sealed fields), 8.1.4.11b (masked views). */
+#include "clinic/record.h"
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "crypto/protect.h"
+#include "keys/reseal.h"
+
+#include <ctype.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- SQL, generated once per table ------------------------------------------------ */
+
+static void col_names(const ih_table *t, ih_buf *b, bool with_id)
+{
+    if (with_id) ih_buf_puts(b, "id");
+    for (int i = 0; i < t->n; i++) {
+        const ih_field *f = &t->fields[i];
+        if (b->len) ih_buf_puts(b, ", ");
+        if (f->type == IH_F_SEALED) {
+            ih_buf_printf(b, "%s_enc", f->name);
+            if (f->flags & IH_FF_INDEX) ih_buf_printf(b, ", %s_idx", f->name);
+        } else
+            ih_buf_puts(b, f->name);
+    }
+    if (t->mac) ih_buf_puts(b, ", mac");
+}
+
+static int ncols(const ih_table *t)
+{
+    int n = 1 + (t->mac ? 1 : 0);
+    for (int i = 0; i < t->n; i++)
+        n += t->fields[i].type == IH_F_SEALED && (t->fields[i].flags & IH_FF_INDEX) ? 2 : 1;
+    return n;
+}
+
+/* The tables are static descriptors; their SQL is built on first use. */
+static pthread_mutex_t gen_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static char *take(ih_buf *b)
+{
+    char *s = strdup(b->p ? b->p : "");
+    ih_buf_reset(b);
+    if (!s) abort(); /* first use, at startup: nothing sensible to do without memory */
+    return s;
+}
+
+static void gen(ih_table *t)
+{
+    ih_buf cols = IH_BUF_INIT, b = IH_BUF_INIT;
+    col_names(t, &cols, true);
+    int n = ncols(t);
+    ih_buf_printf(&b, "INSERT INTO %s (%s) VALUES (", t->name, cols.p);
+    for (int i = 1; i <= n; i++) ih_buf_printf(&b, "%s$%d", i > 1 ? ", " : "", i);
+    ih_buf_puts(&b, ")");
+    t->sql_insert = take(&b);
+    /* UPDATE in the same column order as INSERT, id being $1 */
+    ih_buf_printf(&b, "UPDATE %s SET ", t->name);
+    const char *p = strchr(cols.p, ',');
+    for (int k = 2; p; k++) {
+        p++;
+        while (*p == ' ') p++;
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        ih_buf_printf(&b, "%s%.*s = $%d", k > 2 ? ", " : "", (int)len, p, k);
+        p = e;
+    }
+    ih_buf_puts(&b, " WHERE id = $1");
+    t->sql_update = take(&b);
+    ih_buf_printf(&b, "SELECT %s FROM %s WHERE id = $1", cols.p, t->name);
+    t->sql_select = take(&b);
+    ih_buf_printf(&b, "%s", cols.p);
+    t->sql_columns = take(&b);
+    /* For key rotation: per key purpose, the first non-NULL sealed column
+     * of that purpose (rows are re-sealed whole, so they agree). */
+    for (int kp = 1; kp < IH_KP__COUNT; kp++) {
+        int m = 0;
+        for (int i = 0; i < t->n; i++) {
+            if (t->fields[i].type != IH_F_SEALED || (int)t->fields[i].purpose != kp) continue;
+            ih_buf_printf(&b, "%s%s_enc", m++ ? ", " : "SELECT id, COALESCE(", t->fields[i].name);
+        }
+        if (!m) continue;
+        if (m == 1) { /* COALESCE needs two arguments on some engines: repeat */
+            const char *first = strstr(b.p, "COALESCE(") + 9;
+            char one[80];
+            snprintf(one, sizeof one, "%s", first);
+            ih_buf_printf(&b, ", %s", one);
+        }
+        ih_buf_printf(&b, ") FROM %s WHERE id > $1 ORDER BY id LIMIT $2", t->name);
+        t->sql_sealed[kp] = take(&b);
+    }
+    ih_buf_printf(&b, "SELECT %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2", cols.p, t->name);
+    char *scan = take(&b);
+    ih_buf_free(&b);
+    ih_buf_free(&cols);
+    __atomic_store_n(&t->sql_scan, scan, __ATOMIC_RELEASE); /* last: marks the table ready */
+}
+
+static void ensure_sql(const ih_table *t)
+{
+    if (__atomic_load_n(&t->sql_scan, __ATOMIC_ACQUIRE)) return;
+    pthread_mutex_lock(&gen_mu);
+    if (!t->sql_scan) gen((ih_table *)t);
+    pthread_mutex_unlock(&gen_mu);
+}
+
+const char *ih_table_columns(const ih_table *t)
+{
+    ensure_sql(t);
+    return t->sql_columns;
+}
+
+/* ---- values ------------------------------------------------------------------------ */
+
+void ih_row_init(ih_row *r, const ih_table *t)
+{
+    memset(r, 0, sizeof *r);
+    r->t = t;
+}
+
+static void val_clear(ih_val *v)
+{
+    if (v->s) {
+        size_t n = strlen(v->s);
+        ih_wipe(v->s, n > (size_t)v->i ? n : (size_t)v->i); /* blobs: i is their length */
+        free(v->s);
+    }
+    memset(v, 0, sizeof *v);
+}
+
+void ih_row_free(ih_row *r)
+{
+    if (!r->t) return;
+    for (int i = 0; i < r->t->n; i++) val_clear(&r->v[i]);
+}
+
+int ih_table_field(const ih_table *t, const char *name)
+{
+    for (int i = 0; i < t->n; i++)
+        if (!strcmp(t->fields[i].name, name)) return i;
+    return -1;
+}
+
+static int must_field(const ih_table *t, const char *name)
+{
+    int i = ih_table_field(t, name);
+    if (i < 0) {
+        ih_log(IH_LOG_ERROR, "record.no_field", "table", t->name, "field", name, NULL);
+        abort(); /* a programming error: the name is a literal in the caller */
+    }
+    return i;
+}
+
+const char *ih_row_str(const ih_row *r, const char *name)
+{
+    const ih_val *v = &r->v[must_field(r->t, name)];
+    return v->set ? v->s : NULL;
+}
+
+int64_t ih_row_int(const ih_row *r, const char *name)
+{
+    const ih_val *v = &r->v[must_field(r->t, name)];
+    return v->set ? v->i : 0;
+}
+
+bool ih_row_has(const ih_row *r, const char *name) { return r->v[must_field(r->t, name)].set; }
+
+ih_err ih_row_set_str(ih_row *r, const char *name, const char *s)
+{
+    ih_val *v = &r->v[must_field(r->t, name)];
+    val_clear(v);
+    if (!s) return IH_OK;
+    v->s = strdup(s);
+    IH_CHECK_ALLOC(v->s);
+    v->set = true;
+    return IH_OK;
+}
+
+void ih_row_set_int(ih_row *r, const char *name, int64_t x)
+{
+    ih_val *v = &r->v[must_field(r->t, name)];
+    val_clear(v);
+    v->i = x;
+    v->set = true;
+}
+
+void ih_row_unset(ih_row *r, const char *name) { val_clear(&r->v[must_field(r->t, name)]); }
+
+ih_err ih_row_set_blob(ih_row *r, const char *name, const void *p, size_t n)
+{
+    ih_val *v = &r->v[must_field(r->t, name)];
+    val_clear(v);
+    v->s = malloc(n + 1);
+    IH_CHECK_ALLOC(v->s);
+    if (n) memcpy(v->s, p, n);
+    v->s[n] = '\0';
+    v->i = (int64_t)n;
+    v->set = true;
+    return IH_OK;
+}
+
+const uint8_t *ih_row_blob(const ih_row *r, const char *name, size_t *n)
+{
+    const ih_val *v = &r->v[must_field(r->t, name)];
+    *n = v->set ? (size_t)v->i : 0;
+    return v->set ? (const uint8_t *)v->s : NULL;
+}
+
+/* ---- validation -------------------------------------------------------------------- */
+
+static bool is_text(ih_ftype t) { return t == IH_F_TEXT || t == IH_F_SEALED || t == IH_F_DATE; }
+
+static ih_err parse_field(ih_row *r, int i, json_t *body)
+{
+    const ih_field *f = &r->t->fields[i];
+    json_t *jv = json_object_get(body, f->name);
+    if (!jv) return IH_OK;
+    ih_val *v = &r->v[i];
+    if (json_is_null(jv)) {
+        if (f->flags & IH_FF_REQUIRED) return ih_reject(IH_E_INVALID, f->name, "Field '%s' is required.", f->name);
+        val_clear(v);
+        return IH_OK;
+    }
+    if (is_text(f->type)) {
+        const char *s;
+        size_t lo = f->type == IH_F_DATE ? 10 : (size_t)f->min, hi = f->type == IH_F_DATE ? 10 : (size_t)f->max;
+        IH_TRY(ih_json_str(body, f->name, (f->flags & IH_FF_REQUIRED) != 0, lo, hi,
+                           (f->flags & IH_FF_MULTILINE) ? IH_TEXT_MULTILINE : IH_TEXT_LINE, &s));
+        if (!s) return IH_OK;
+        int64_t ms;
+        if (f->type == IH_F_DATE && ih_date_parse(s, &ms) != 0)
+            return ih_reject(IH_E_INVALID, f->name, "Field '%s' must be a date YYYY-MM-DD.", f->name);
+        if (f->codes && !ih_code_name(f->codes, s))
+            return ih_reject(IH_E_INVALID, f->name, "Field '%s' must be a %s.", f->name, f->codes->name);
+        IH_TRY(ih_row_set_str(r, f->name, s));
+        if (f->flags & IH_FF_UPPER)
+            for (char *p = v->s; *p; p++) *p = (char)toupper((unsigned char)*p);
+        if (f->check) {
+            ih_err e = f->check(r, f->name, v->s);
+            if (e != IH_OK) val_clear(v);
+            return e;
+        }
+        return IH_OK;
+    }
+    int64_t x = 0;
+    bool b;
+    switch (f->type) {
+    case IH_F_INT: IH_TRY(ih_json_int(body, f->name, false, f->min, f->max, &x)); break;
+    case IH_F_BOOL:
+        IH_TRY(ih_json_bool(body, f->name, false, &b));
+        x = b;
+        break;
+    case IH_F_MONEY:
+        IH_TRY(ih_json_money(body, f->name, false, &x));
+        if (x < f->min || x > f->max) {
+            char lo[24], hi[24];
+            ih_money_text(f->min, lo, sizeof lo);
+            ih_money_text(f->max, hi, sizeof hi);
+            return ih_reject(IH_E_INVALID, f->name, "Field '%s' must be an amount from %s to %s.", f->name, lo, hi);
+        }
+        break;
+    default: return ih_reject(IH_E_INVALID, f->name, "Field '%s' cannot be set.", f->name);
+    }
+    ih_row_set_int(r, f->name, x);
+    return IH_OK;
+}
+
+ih_err ih_row_from_json(ih_row *r, json_t *body, bool create, const char *const *extra)
+{
+    const ih_table *t = r->t;
+    const char *allowed[IH_ROW_MAX_FIELDS + 16];
+    int na = 0;
+    for (int i = 0; i < t->n; i++)
+        if (!(t->fields[i].flags & IH_FF_SERVER)) allowed[na++] = t->fields[i].name;
+    for (const char *const *x = extra; x && *x && na < IH_ROW_MAX_FIELDS + 15; x++) allowed[na++] = *x;
+    allowed[na] = NULL;
+    IH_TRY(ih_json_only(body, allowed));
+    for (int i = 0; i < t->n; i++) {
+        const ih_field *f = &t->fields[i];
+        if (f->flags & IH_FF_SERVER) continue;
+        bool present = json_object_get(body, f->name) != NULL;
+        if (!create && present && (f->flags & IH_FF_FIXED))
+            return ih_reject(IH_E_INVALID, f->name, "Field '%s' cannot be changed.", f->name);
+        if (create && !present && (f->flags & IH_FF_REQUIRED))
+            return ih_reject(IH_E_INVALID, f->name, "Field '%s' is required.", f->name);
+        IH_TRY(parse_field(r, i, body));
+    }
+    return IH_OK;
+}
+
+ih_err ih_row_complete(const ih_row *r)
+{
+    for (int i = 0; i < r->t->n; i++) {
+        const ih_field *f = &r->t->fields[i];
+        if ((f->flags & IH_FF_REQUIRED) && !r->v[i].set)
+            return ih_reject(IH_E_INVALID, f->name, "Field '%s' is required.", f->name);
+    }
+    return IH_OK;
+}
+
+/* ---- sealing, indexes, MAC ------------------------------------------------------- */
+
+ih_err ih_row_index(ih_keyring *k, const ih_table *t, const char *name, const char *value, uint8_t out[32])
+{
+    char domain[96], norm[256];
+    snprintf(domain, sizeof domain, "%s.%s", t->name, name);
+    size_t j = 0;
+    for (const char *p = value; *p && j + 1 < sizeof norm; p++)
+        if (!isspace((unsigned char)*p)) norm[j++] = (char)toupper((unsigned char)*p);
+    norm[j] = '\0';
+    ih_err e = ih_blind_index(k, domain, norm, out);
+    ih_wipe(norm, sizeof norm);
+    return e;
+}
+
+typedef struct {
+    ih_buf ct[IH_ROW_MAX_FIELDS];
+    bool present[IH_ROW_MAX_FIELDS]; /* a sealed field has a ciphertext */
+    uint8_t idx[IH_ROW_MAX_FIELDS][32];
+    uint8_t mac[IH_MAC_LEN];
+} sealed_row;
+
+static void sealed_free(sealed_row *s, int n)
+{
+    for (int i = 0; i < n; i++) ih_buf_free(&s->ct[i]);
+}
+
+static ih_err row_mac(ih_keyring *k, const ih_row *r, const sealed_row *s, uint8_t out[IH_MAC_LEN])
+{
+    const ih_table *t = r->t;
+    ih_canon c = {0};
+    for (int i = 0; i < t->n; i++) {
+        const ih_field *f = &t->fields[i];
+        if (!(f->flags & IH_FF_MAC)) continue;
+        const ih_val *v = &r->v[i];
+        switch (f->type) {
+        case IH_F_SEALED:
+            ih_canon_blob(&c, s->present[i] ? s->ct[i].p : NULL, s->present[i] ? s->ct[i].len : 0);
+            if (f->flags & IH_FF_INDEX) ih_canon_blob(&c, s->present[i] ? s->idx[i] : NULL, 32);
+            break;
+        case IH_F_TEXT:
+        case IH_F_DATE: ih_canon_text(&c, v->set ? v->s : NULL); break;
+        case IH_F_BLOB: ih_canon_blob(&c, v->set ? v->s : NULL, v->set ? (size_t)v->i : 0); break;
+        default:
+            if (v->set) ih_canon_int(&c, v->i);
+            else ih_canon_text(&c, NULL);
+        }
+    }
+    ih_err e = ih_row_mac(k, t->name, r->id, &c, out);
+    ih_canon_free(&c);
+    return e;
+}
+
+static ih_err seal_all(ih_keyring *k, const ih_row *r, sealed_row *s)
+{
+    const ih_table *t = r->t;
+    for (int i = 0; i < t->n; i++) {
+        const ih_field *f = &t->fields[i];
+        if (f->type != IH_F_SEALED || !r->v[i].set) continue;
+        s->present[i] = true;
+        IH_TRY(ih_field_seal_str(k, f->purpose, t->name, f->name, r->id, r->v[i].s, &s->ct[i]));
+        if (f->flags & IH_FF_INDEX) IH_TRY(ih_row_index(k, t, f->name, r->v[i].s, s->idx[i]));
+    }
+    return t->mac ? row_mac(k, r, s, s->mac) : IH_OK;
+}
+
+static void bind_all(ih_stmt *st, const ih_row *r, const sealed_row *s)
+{
+    const ih_table *t = r->t;
+    int p = 1;
+    ih_stmt_int(st, p++, r->id);
+    for (int i = 0; i < t->n; i++) {
+        const ih_field *f = &t->fields[i];
+        const ih_val *v = &r->v[i];
+        switch (f->type) {
+        case IH_F_SEALED:
+            if (v->set) ih_stmt_blob(st, p++, s->ct[i].p, s->ct[i].len);
+            else ih_stmt_null(st, p++);
+            if (f->flags & IH_FF_INDEX) {
+                if (v->set) ih_stmt_blob(st, p++, s->idx[i], 32);
+                else ih_stmt_null(st, p++);
+            }
+            break;
+        case IH_F_TEXT:
+        case IH_F_DATE: ih_stmt_text(st, p++, v->set ? v->s : NULL); break;
+        case IH_F_BLOB:
+            if (v->set) ih_stmt_blob(st, p++, v->s, (size_t)v->i);
+            else ih_stmt_null(st, p++);
+            break;
+        default:
+            if (v->set) ih_stmt_int(st, p++, v->i);
+            else ih_stmt_null(st, p++);
+        }
+    }
+    if (t->mac) ih_stmt_blob(st, p++, s->mac, IH_MAC_LEN);
+}
+
+static ih_err write_row(ih_tx *tx, ih_keyring *k, const ih_row *r, bool insert)
+{
+    ensure_sql(r->t);
+    if (r->id <= 0) return ih_fail(IH_E_INTERNAL, "%s: row without an id", r->t->name);
+    if (r->closed) return ih_fail(IH_E_INTERNAL, "%s %lld was loaded unopened: it cannot be written", r->t->name,
+                                  (long long)r->id);
+    sealed_row *s = calloc(1, sizeof *s);
+    IH_CHECK_ALLOC(s);
+    ih_err e = seal_all(k, r, s);
+    ih_stmt *st;
+    if (e == IH_OK) e = ih_tx_prepare(tx, insert ? r->t->sql_insert : r->t->sql_update, &st);
+    if (e == IH_OK) {
+        bind_all(st, r, s);
+        e = ih_stmt_exec(st);
+        if (e == IH_OK && !insert && ih_stmt_changes(st) != 1)
+            e = ih_reject(IH_E_NOT_FOUND, NULL, "No such %s.", r->t->name);
+    }
+    sealed_free(s, r->t->n);
+    free(s);
+    return e;
+}
+
+ih_err ih_row_insert(ih_tx *tx, ih_keyring *k, const ih_row *r) { return write_row(tx, k, r, true); }
+ih_err ih_row_update(ih_tx *tx, ih_keyring *k, const ih_row *r) { return write_row(tx, k, r, false); }
+
+ih_err ih_row_from_stmt(ih_stmt *st, int c, ih_keyring *k, const ih_table *t, ih_row *r)
+{
+    return ih_row_from_stmt_opt(st, c, k, t, r, true);
+}
+
+ih_err ih_row_from_stmt_opt(ih_stmt *st, int c, ih_keyring *k, const ih_table *t, ih_row *r, bool open)
+{
+    ih_row_free(r);
+    ih_row_init(r, t);
+    r->id = ih_col_int(st, c++);
+    r->closed = !open;
+    sealed_row *s = calloc(1, sizeof *s);
+    IH_CHECK_ALLOC(s);
+    ih_err e = IH_OK;
+    for (int i = 0; e == IH_OK && i < t->n; i++) {
+        const ih_field *f = &t->fields[i];
+        ih_val *v = &r->v[i];
+        bool null = ih_col_null(st, c);
+        if (f->type == IH_F_SEALED) {
+            if (!null) {
+                size_t n;
+                const uint8_t *ct = ih_col_blob(st, c, &n);
+                s->present[i] = true;
+                e = ih_buf_append(&s->ct[i], ct, n);
+                ih_buf pt = IH_BUF_INIT; /* open=false: integrity only, the MAC covers the ciphertext */
+                if (e == IH_OK && open) e = ih_field_open(k, f->purpose, t->name, f->name, r->id, ct, n, &pt);
+                if (e == IH_OK && open) {
+                    v->s = malloc(pt.len + 1);
+                    if (!v->s) e = ih_fail(IH_E_NOMEM, "row");
+                    else {
+                        memcpy(v->s, pt.p ? pt.p : "", pt.len);
+                        v->s[pt.len] = '\0';
+                        v->set = true;
+                    }
+                }
+                ih_buf_wipe(&pt);
+            }
+            c++;
+            if (f->flags & IH_FF_INDEX) {
+                size_t n = 0;
+                const uint8_t *ix = ih_col_blob(st, c, &n);
+                if (ix && n == 32) memcpy(s->idx[i], ix, 32);
+                c++;
+            }
+            continue;
+        }
+        if (!null && f->type == IH_F_BLOB) {
+            size_t n = 0;
+            const uint8_t *b = ih_col_blob(st, c, &n);
+            e = ih_row_set_blob(r, f->name, b, n);
+        } else if (!null) {
+            v->set = true;
+            if (is_text(f->type)) {
+                v->s = strdup(ih_col_text(st, c));
+                if (!v->s) e = ih_fail(IH_E_NOMEM, "row");
+            } else
+                v->i = ih_col_int(st, c);
+        }
+        c++;
+    }
+    if (e == IH_OK && t->mac) {
+        size_t n;
+        const uint8_t *mac = ih_col_blob(st, c, &n);
+        uint8_t want[IH_MAC_LEN];
+        e = row_mac(k, r, s, want);
+        if (e == IH_OK && (!mac || n != IH_MAC_LEN || CRYPTO_memcmp(mac, want, IH_MAC_LEN)))
+            e = ih_fail(IH_E_INTEGRITY, "%s %lld: the row MAC does not verify", t->name, (long long)r->id);
+    }
+    if (e == IH_E_CRYPTO) e = ih_fail(IH_E_INTEGRITY, "%s %lld: a sealed field does not open", t->name, (long long)r->id);
+    sealed_free(s, t->n);
+    free(s);
+    if (e != IH_OK) {
+        ih_row_free(r);
+        ih_row_init(r, t);
+    }
+    return e;
+}
+
+ih_err ih_row_load(ih_tx *tx, ih_keyring *k, const ih_table *t, int64_t id, ih_row *r, bool *found)
+{
+    return ih_row_load_opt(tx, k, t, id, r, found, true);
+}
+
+ih_err ih_row_load_opt(ih_tx *tx, ih_keyring *k, const ih_table *t, int64_t id, ih_row *r, bool *found, bool open)
+{
+    ensure_sql(t);
+    ih_stmt *st;
+    bool row;
+    *found = false;
+    IH_TRY(ih_tx_prepare(tx, t->sql_select, &st));
+    ih_stmt_int(st, 1, id);
+    IH_TRY(ih_stmt_step(st, &row));
+    if (!row) return IH_OK;
+    *found = true;
+    return ih_row_from_stmt_opt(st, 0, k, t, r, open);
+}
+
+/* ---- views ------------------------------------------------------------------------ */
+
+void ih_money_text(int64_t fen, char *out, size_t n)
+{
+    snprintf(out, n, "%s%lld.%02lld", fen < 0 ? "-" : "", (long long)(fen < 0 ? -fen : fen) / 100,
+             (long long)(fen < 0 ? -fen : fen) % 100);
+}
+
+static ih_err row_json(const ih_row *r, ih_role role, ih_relation rel, bool full, json_t **out);
+
+ih_err ih_row_json(const ih_row *r, ih_role role, ih_relation rel, json_t **out)
+{
+    return row_json(r, role, rel, false, out);
+}
+
+ih_err ih_row_json_full(const ih_row *r, json_t **out) { return row_json(r, IH_ROLE_NONE, IH_REL_SELF, true, out); }
+
+static ih_err row_json(const ih_row *r, ih_role role, ih_relation rel, bool full, json_t **out)
+{
+    json_t *j = json_object();
+    IH_CHECK_ALLOC(j);
+    json_object_set_new(j, "id", json_integer(r->id));
+    ih_buf m = IH_BUF_INIT;
+    for (int i = 0; i < r->t->n; i++) {
+        const ih_field *f = &r->t->fields[i];
+        const ih_val *v = &r->v[i];
+        if (f->flags & IH_FF_PRIVATE) continue;
+        if (!v->set) {
+            json_object_set_new(j, f->name, json_null());
+            continue;
+        }
+        json_t *x = NULL;
+        switch (f->type) {
+        case IH_F_TEXT:
+        case IH_F_SEALED:
+        case IH_F_DATE:
+            if (f->mask == IH_MASK_NONE || full) x = json_string(v->s);
+            else if (ih_mask_view(role, rel, (ih_field_kind)f->mask, v->s, &m)) x = json_string(m.p ? m.p : "");
+            else continue; /* hidden from this viewer: not even the key */
+            if (f->codes) {
+                const char *name = ih_code_name(f->codes, v->s);
+                char key[64];
+                snprintf(key, sizeof key, "%s_name", f->name);
+                if (name) json_object_set_new(j, key, json_string(name));
+            }
+            break;
+        case IH_F_BOOL: x = json_boolean(v->i); break;
+        case IH_F_BLOB: {
+            char *b64 = malloc(4 * ((size_t)v->i + 2) / 3 + 4);
+            if (b64) {
+                ih_b64_encode((const uint8_t *)v->s, (size_t)v->i, b64);
+                x = json_string(b64);
+                free(b64);
+            }
+            break;
+        }
+        case IH_F_MONEY: {
+            char t[24];
+            ih_money_text(v->i, t, sizeof t);
+            x = json_string(t);
+            break;
+        }
+        case IH_F_TIME: {
+            char t[32];
+            ih_time_iso(v->i, t, sizeof t);
+            x = json_string(t);
+            break;
+        }
+        default: x = json_integer(v->i);
+        }
+        json_object_set_new(j, f->name, x ? x : json_null());
+    }
+    ih_buf_wipe(&m);
+    *out = j;
+    return IH_OK;
+}
+
+/* ---- rotation and scans --------------------------------------------------------------- */
+
+static ih_err reseal_row(void *ctx, ih_tx *tx, int64_t id)
+{
+    ih_table_ctx *c = ctx;
+    ih_row r;
+    ih_row_init(&r, c->t);
+    bool found;
+    ih_err e = ih_row_load(tx, c->k, c->t, id, &r, &found);
+    if (e == IH_OK && found) e = ih_row_update(tx, c->k, &r); /* seals under the current versions */
+    ih_row_free(&r);
+    return e;
+}
+
+size_t ih_table_sealed_columns(ih_table_ctx *ctx, ih_sealed_column *out, size_t cap)
+{
+    ensure_sql(ctx->t);
+    size_t n = 0;
+    for (int kp = 1; kp < IH_KP__COUNT && n < cap; kp++)
+        if (ctx->t->sql_sealed[kp])
+            out[n++] = (ih_sealed_column){ctx->t->name, (ih_key_purpose)kp, ctx->t->sql_sealed[kp], reseal_row, ctx};
+    return n;
+}
+
+typedef struct {
+    ih_keyring *k;
+    const ih_table *t;
+    int64_t after;
+    int n;
+    int64_t bad[256];
+    int nbad;
+} scan_arg;
+
+static ih_err scan_fn(ih_tx *tx, void *arg)
+{
+    scan_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    a->n = a->nbad = 0;
+    IH_TRY(ih_tx_prepare(tx, a->t->sql_scan, &st));
+    ih_stmt_int(st, 1, a->after);
+    ih_stmt_int(st, 2, 256);
+    ih_row r;
+    ih_row_init(&r, a->t);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        a->n++;
+        a->after = ih_col_int(st, 0);
+        ih_err re = ih_row_from_stmt(st, 0, a->k, a->t, &r);
+        if (re == IH_E_INTEGRITY) a->bad[a->nbad++] = a->after;
+        else if (re != IH_OK) {
+            e = re;
+            break;
+        }
+    }
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err ih_table_scan(ih_store *s, ih_keyring *k, const ih_table *t, uint64_t *rows, uint64_t *nbad,
+                     void (*bad)(void *ctx, const ih_table *t, int64_t id), void *ctx)
+{
+    ensure_sql(t);
+    scan_arg *a = calloc(1, sizeof *a);
+    IH_CHECK_ALLOC(a);
+    a->k = k;
+    a->t = t;
+    ih_err e;
+    do {
+        e = ih_store_read(s, scan_fn, a);
+        if (e != IH_OK) break;
+        *rows += (uint64_t)a->n;
+        *nbad += (uint64_t)a->nbad;
+        for (int i = 0; bad && i < a->nbad; i++) bad(ctx, t, a->bad[i]);
+    } while (a->n == 256);
+    free(a);
+    return e;
+}

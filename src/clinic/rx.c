@@ -1,0 +1,739 @@
+/* rx.c — prescriptions, from the treating doctor's signed issue through the
+ * pharmacist's signed review to dispensing, delivery or expiry.
+ *
+ *   issued ──review approve──▶ approved ──dispense──▶ dispensed | delivered
+ *     │ review reject ▶ rejected   │ validity over ▶ expired
+ *     └ doctor cancels ▶ cancelled
+ *
+ * Only the doctor's own request creates one (no automatic prescriptions):
+ * the treating doctor of an accepted follow-up visit, or of one closed less
+ * than 24 hours ago, in a full two-factor session (a consultation gives
+ * advice; treatment online is follow-up care only).  Items come from the active
+ * catalogue; restricted drugs are refused; route, frequency, dosage,
+ * quantity and days are required and days are bounded.  Item details are
+ * snapshotted from the catalogue into the signed content. */
+#include "clinic/care_impl.h"
+#include "clinic/rx_impl.h"
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "crypto/protect.h"
+#include "keys/keys.h"
+#include "policy/detector.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SM (IH_FF_SERVER | IH_FF_MAC)
+
+static const ih_field fields[] = {
+    {"visit_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"patient_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"doctor_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"recipe_no", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"recipe_type", IH_F_TEXT, IH_FF_REQUIRED | IH_FF_MAC, 1, 1, &ih_codes_drug_class, 0, IH_MASK_NONE, NULL},
+    {"diagnosis_codes", IH_F_SEALED, SM, 1, 200, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    {"items", IH_F_SEALED, SM, 1, 65536, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    {"total_fee", IH_F_MONEY, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"effective_days", IH_F_INT, IH_FF_MAC, 1, 7, NULL, 0, IH_MASK_NONE, NULL},
+    {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"label", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"issued_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"sign_key_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"signature", IH_F_BLOB, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"reviewer_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"review_decision", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"review_reason", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"reviewed_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"review_key_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"review_signature", IH_F_BLOB, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"delivery_type", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"delivery_firm", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"finished_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"expires_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"updated_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+};
+ih_table ih_t_rx = IH_TABLE("prescription", fields, true);
+
+/* The one state machine: from → to, and who moves it. */
+typedef enum { BY_DOCTOR, BY_PHARMACIST, BY_SYSTEM } mover;
+static const struct {
+    const char *from, *to;
+    mover by;
+} moves[] = {
+    {"issued", "approved", BY_PHARMACIST}, {"issued", "rejected", BY_PHARMACIST}, {"issued", "cancelled", BY_DOCTOR},
+    {"approved", "dispensed", BY_PHARMACIST}, {"approved", "delivered", BY_PHARMACIST},
+    {"approved", "expired", BY_SYSTEM},
+};
+
+static ih_err move(ih_row *r, const char *to, mover by)
+{
+    const char *from = ih_row_str(r, "status");
+    for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++)
+        if (!strcmp(moves[i].from, from) && !strcmp(moves[i].to, to) && moves[i].by == by)
+            return ih_row_set_str(r, "status", to);
+    return ih_reject(IH_E_STATE, NULL, "A prescription that is %s cannot become %s.", from, to);
+}
+
+/* ---- canonical contents (shared with offline verification) ------------------------- */
+
+ih_err rx_canon_issue(json_t *p, ih_buf *out)
+{
+    ih_canon c = {0};
+    ih_canon_text(&c, "ihos-rx-v1");
+    static const char *const ints[] = {"id", "visit_id", "patient_id", "doctor_id", "total_fee_fen", "effective_days",
+                                       "issued_at_ms", NULL};
+    static const char *const texts[] = {"recipe_no", "recipe_type", "diagnosis_codes", "items", NULL};
+    for (const char *const *f = ints; *f; f++) ih_canon_int(&c, json_integer_value(json_object_get(p, *f)));
+    for (const char *const *f = texts; *f; f++) ih_canon_text(&c, json_string_value(json_object_get(p, *f)));
+    ih_err e = c.err != IH_OK ? c.err : ih_buf_append(out, c.b.p, c.b.len);
+    ih_canon_free(&c);
+    return e;
+}
+
+ih_err rx_canon_review(json_t *p, json_t *review, const uint8_t *doctor_sig, size_t siglen, ih_buf *out)
+{
+    ih_canon c = {0};
+    ih_canon_text(&c, "ihos-rx-review-v1");
+    ih_canon_int(&c, json_integer_value(json_object_get(p, "id")));
+    ih_canon_text(&c, json_string_value(json_object_get(p, "recipe_no")));
+    ih_canon_blob(&c, doctor_sig, siglen); /* the review is of exactly that signed prescription */
+    ih_canon_text(&c, json_string_value(json_object_get(review, "decision")));
+    ih_canon_text(&c, json_string_value(json_object_get(review, "reason")));
+    ih_canon_int(&c, json_integer_value(json_object_get(review, "reviewer_id")));
+    ih_canon_int(&c, json_integer_value(json_object_get(review, "reviewed_at_ms")));
+    ih_err e = c.err != IH_OK ? c.err : ih_buf_append(out, c.b.p, c.b.len);
+    ih_canon_free(&c);
+    return e;
+}
+
+/* The signed fields of a prescription row, as the bundle carries them. */
+static json_t *signed_fields(const ih_row *r)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "id", (json_int_t)r->id, "visit_id",
+                     (json_int_t)ih_row_int(r, "visit_id"), "patient_id", (json_int_t)ih_row_int(r, "patient_id"),
+                     "doctor_id", (json_int_t)ih_row_int(r, "doctor_id"), "recipe_no", ih_row_str(r, "recipe_no"),
+                     "recipe_type", ih_row_str(r, "recipe_type"), "diagnosis_codes", ih_row_str(r, "diagnosis_codes"),
+                     "items", ih_row_str(r, "items"), "total_fee_fen", (json_int_t)ih_row_int(r, "total_fee"),
+                     "effective_days", (json_int_t)ih_row_int(r, "effective_days"), "issued_at_ms",
+                     (json_int_t)ih_row_int(r, "issued_at"));
+}
+
+static json_t *review_fields(const ih_row *r)
+{
+    return json_pack("{s:s, s:s, s:I, s:I}", "decision", ih_row_str(r, "review_decision"), "reason",
+                     ih_row_str(r, "review_reason") ? ih_row_str(r, "review_reason") : "", "reviewer_id",
+                     (json_int_t)ih_row_int(r, "reviewer_id"), "reviewed_at_ms", (json_int_t)ih_row_int(r, "reviewed_at"));
+}
+
+/* ---- issue ------------------------------------------------------------------------- */
+
+typedef struct {
+    ih_clinic *c;
+    const ih_viewer *v;
+    json_t *body, *out;
+    int64_t id, visit, after;
+    int limit;
+    const char *status;
+    ih_row r, vr;
+    int expired;
+    /* for the detector, gathered inside the transaction */
+    int64_t doctor, drugs[16];
+    int ndrugs;
+    bool outside;
+} rx_arg;
+
+static const char *const item_fields[] = {"drug_id", "route", "frequency", "dosage", "dose_unit", "quantity", "days",
+                                          "remark", NULL};
+
+/* Validate the items against the catalogue; build the snapshot array. */
+static ih_err build_items(rx_arg *a, ih_tx *tx, json_t *items, json_t **snapshot, int64_t *total)
+{
+    if (!json_is_array(items) || json_array_size(items) < 1 || json_array_size(items) > 5)
+        return ih_reject(IH_E_INVALID, "items", "Field 'items' must list 1 to 5 drugs.");
+    json_t *snap = json_array();
+    IH_CHECK_ALLOC(snap);
+    *total = 0;
+    size_t i;
+    json_t *it;
+    ih_row d;
+    ih_row_init(&d, &ih_t_drug);
+    ih_err e = IH_OK;
+    json_array_foreach(items, i, it)
+    {
+        if (!json_is_object(it)) {
+            e = ih_reject(IH_E_INVALID, "items", "Each item must be an object.");
+            break;
+        }
+        int64_t drug_id = 0, quantity = 0, days = 0;
+        const char *route, *freq, *dosage, *dose_unit, *remark;
+        if ((e = ih_json_only(it, item_fields)) != IH_OK) break;
+        if ((e = ih_json_int(it, "drug_id", true, 1, INT64_MAX, &drug_id)) != IH_OK) break;
+        if ((e = ih_json_str(it, "route", true, 1, 3, IH_TEXT_LINE, &route)) != IH_OK) break;
+        if ((e = ih_json_str(it, "frequency", true, 1, 8, IH_TEXT_LINE, &freq)) != IH_OK) break;
+        if ((e = ih_json_str(it, "dosage", true, 1, 16, IH_TEXT_LINE, &dosage)) != IH_OK) break;
+        if ((e = ih_json_str(it, "dose_unit", true, 1, 8, IH_TEXT_LINE, &dose_unit)) != IH_OK) break;
+        if ((e = ih_json_int(it, "quantity", true, 1, 100, &quantity)) != IH_OK) break;
+        if ((e = ih_json_int(it, "days", true, 1, a->c->o.rx_max_days, &days)) != IH_OK) break;
+        if ((e = ih_json_str(it, "remark", false, 0, 100, IH_TEXT_LINE, &remark)) != IH_OK) break;
+        if (!ih_code_name(&ih_codes_route, route)) {
+            e = ih_reject(IH_E_INVALID, "route", "Field 'route' must be a %s.", ih_codes_route.name);
+            break;
+        }
+        if (!ih_code_name(&ih_codes_frequency, freq)) {
+            e = ih_reject(IH_E_INVALID, "frequency", "Field 'frequency' must be a %s.", ih_codes_frequency.name);
+            break;
+        }
+        char *end;
+        double dv = strtod(dosage, &end);
+        if (*end || dv <= 0 || dv > 10000) {
+            e = ih_reject(IH_E_INVALID, "dosage", "Field 'dosage' must be a positive number.");
+            break;
+        }
+        bool found;
+        if ((e = ih_row_load(tx, a->c->o.keys, &ih_t_drug, drug_id, &d, &found)) != IH_OK) break;
+        if (!found || !ih_row_int(&d, "active")) {
+            e = ih_reject(IH_E_INVALID, "drug_id", "Drug %lld is not in the active catalogue.", (long long)drug_id);
+            break;
+        }
+        if (ih_row_int(&d, "restricted")) {
+            e = ih_reject(IH_E_INVALID, "drug_id",
+                          "%s is a restricted drug (%s): it is never prescribed online.", ih_row_str(&d, "name"),
+                          ih_row_str(&d, "restricted_class"));
+            break;
+        }
+        int64_t price = ih_row_int(&d, "price");
+        *total += price * quantity;
+        if (a->ndrugs < 16) a->drugs[a->ndrugs++] = drug_id;
+        char p[24];
+        ih_money_text(price, p, sizeof p);
+        json_array_append_new(
+            snap, json_pack("{s:I, s:s, s:s?, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:s, s:s?}", "drug_id",
+                            (json_int_t)drug_id, "hosp_code", ih_row_str(&d, "hosp_code"), "national_code",
+                            ih_row_str(&d, "national_code"), "name", ih_row_str(&d, "name"), "spec",
+                            ih_row_str(&d, "spec"), "unit", ih_row_str(&d, "unit"), "route", route, "frequency", freq,
+                            "dosage", dosage, "dose_unit", dose_unit, "quantity", (json_int_t)quantity, "days",
+                            (json_int_t)days, "price", p, "remark", remark));
+    }
+    ih_row_free(&d);
+    if (e != IH_OK) {
+        json_decref(snap);
+        return e;
+    }
+    *snapshot = snap;
+    return IH_OK;
+}
+
+static const char *const issue_fields[] = {"recipe_type", "diagnosis_codes", "items", "effective_days", NULL};
+
+static ih_err issue_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    a->ndrugs = 0;
+    if (!a->v->strong) return ih_reject(IH_E_FORBIDDEN, NULL, "Signing needs your full two-factor session.");
+    IH_TRY(cl_visit_load(a->c, tx, a->visit, &a->vr, false));
+    bool treating;
+    IH_TRY(cl_visit_access(a->c, tx, a->v, &a->vr, true, &treating));
+    if (!treating) return ih_reject(IH_E_FORBIDDEN, NULL, "Only the treating doctor prescribes.");
+    if (strcmp(ih_row_str(&a->vr, "kind"), "followup"))
+        return ih_reject(IH_E_STATE, NULL, "Prescriptions belong to follow-up visits (复诊); a consultation gives advice.");
+    int64_t now = ih_now_ms();
+    const char *st = ih_row_str(&a->vr, "status");
+    bool open = !strcmp(st, V_ACCEPTED),
+         just_closed = !strcmp(st, V_CLOSED) && now - ih_row_int(&a->vr, "closed_at") < 24 * 3600000LL;
+    if (!open && !just_closed)
+        return ih_reject(IH_E_STATE, NULL, "Prescriptions belong to an accepted visit or one closed within 24 hours.");
+    ih_row_free(&a->r);
+    ih_row_init(&a->r, &ih_t_rx);
+    IH_TRY(ih_json_only(a->body, issue_fields));
+    IH_TRY(ih_row_from_json(&a->r, a->body, true, issue_fields));
+    ih_buf codes = IH_BUF_INIT, items = IH_BUF_INIT;
+    json_t *snap = NULL;
+    int64_t total = 0;
+    ih_err e = cl_icd_codes(tx, a->body, "diagnosis_codes", &codes);
+    if (e == IH_OK) e = build_items(a, tx, json_object_get(a->body, "items"), &snap, &total);
+    if (e == IH_OK) e = ih_json_dump(snap, JSON_COMPACT | JSON_SORT_KEYS, &items);
+    json_decref(snap);
+    if (e == IH_OK) e = ih_row_set_str(&a->r, "diagnosis_codes", codes.p);
+    if (e == IH_OK) e = ih_row_set_str(&a->r, "items", items.p);
+    ih_buf_free(&codes);
+    ih_buf_wipe(&items);
+    IH_TRY(e);
+    int64_t staff;
+    IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
+    IH_TRY(ih_tx_next_id(tx, "prescription", &a->r.id));
+    char no[40], day[11];
+    cl_today(a->c, day);
+    snprintf(no, sizeof no, "RX%.4s%.2s%.2s%08lld", day, day + 5, day + 8, (long long)a->r.id);
+    IH_TRY(ih_row_set_str(&a->r, "recipe_no", no));
+    ih_row_set_int(&a->r, "visit_id", a->visit);
+    ih_row_set_int(&a->r, "patient_id", ih_row_int(&a->vr, "patient_id"));
+    ih_row_set_int(&a->r, "doctor_id", staff);
+    ih_row_set_int(&a->r, "total_fee", total);
+    if (!ih_row_has(&a->r, "effective_days")) ih_row_set_int(&a->r, "effective_days", a->c->o.rx_valid_days);
+    IH_TRY(ih_row_set_str(&a->r, "status", "issued"));
+    ih_row_set_int(&a->r, "label", ih_row_int(&a->vr, "label"));
+    ih_row_set_int(&a->r, "issued_at", now);
+    ih_row_set_int(&a->r, "expires_at", now + ih_row_int(&a->r, "effective_days") * 86400000LL);
+    ih_row_set_int(&a->r, "updated_at", now);
+    json_t *sf = signed_fields(&a->r);
+    ih_buf content = IH_BUF_INIT, sig = IH_BUF_INIT;
+    int64_t key_id = 0;
+    e = sf ? rx_canon_issue(sf, &content) : ih_fail(IH_E_NOMEM, "rx");
+    json_decref(sf);
+    if (e == IH_OK) e = cl_sign(a->c, tx, staff, &content, &key_id, &sig);
+    ih_row_set_int(&a->r, "sign_key_id", key_id);
+    if (e == IH_OK) e = ih_row_set_blob(&a->r, "signature", sig.p, sig.len);
+    ih_buf_wipe(&content);
+    ih_buf_free(&sig);
+    IH_TRY(e);
+    IH_TRY(ih_row_insert(tx, a->c->o.keys, &a->r));
+    return cl_audit(a->c, tx, a->v, "rx.issue", "prescription", a->r.id, no);
+}
+
+/* ---- review, dispense, cancel ------------------------------------------------------- */
+
+static ih_err load_rx(rx_arg *a, ih_tx *tx, bool open)
+{
+    bool found;
+    IH_TRY(ih_row_load_opt(tx, a->c->o.keys, &ih_t_rx, a->id, &a->r, &found, open));
+    if (!found) return ih_reject(IH_E_NOT_FOUND, NULL, "No prescription %lld.", (long long)a->id);
+    return IH_OK;
+}
+
+static ih_err active_pharmacist(rx_arg *a, ih_tx *tx, int64_t *staff)
+{
+    IH_TRY(cl_my_staff(a->c, tx, a->v, staff));
+    ih_row s;
+    ih_row_init(&s, &ih_t_staff);
+    bool found;
+    ih_err e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_staff, *staff, &s, &found, false);
+    if (e == IH_OK && (!found || strcmp(ih_row_str(&s, "kind"), "pharmacist") || strcmp(ih_row_str(&s, "status"), "active")))
+        e = ih_reject(IH_E_FORBIDDEN, NULL, "Only an active pharmacist does that.");
+    ih_row_free(&s);
+    return e;
+}
+
+static const char *const review_body[] = {"decision", "reason", NULL};
+
+static ih_err review_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    if (!a->v->strong) return ih_reject(IH_E_FORBIDDEN, NULL, "Signing needs your full two-factor session.");
+    const char *decision, *reason = NULL;
+    IH_TRY(ih_json_only(a->body, review_body));
+    IH_TRY(ih_json_str(a->body, "decision", true, 1, 8, IH_TEXT_LINE, &decision));
+    IH_TRY(ih_json_str(a->body, "reason", false, 0, 200, IH_TEXT_LINE, &reason));
+    bool approve = !strcmp(decision, "approve");
+    if (!approve && strcmp(decision, "reject"))
+        return ih_reject(IH_E_INVALID, "decision", "Field 'decision' must be 'approve' or 'reject'.");
+    if (!approve && (!reason || !*reason))
+        return ih_reject(IH_E_INVALID, "reason", "A rejection says why (field 'reason').");
+    int64_t staff;
+    IH_TRY(active_pharmacist(a, tx, &staff));
+    IH_TRY(load_rx(a, tx, true));
+    IH_TRY(move(&a->r, approve ? "approved" : "rejected", BY_PHARMACIST));
+    int64_t now = ih_now_ms();
+    ih_row_set_int(&a->r, "reviewer_id", staff);
+    IH_TRY(ih_row_set_str(&a->r, "review_decision", decision));
+    IH_TRY(ih_row_set_str(&a->r, "review_reason", reason && *reason ? reason : NULL));
+    ih_row_set_int(&a->r, "reviewed_at", now);
+    ih_row_set_int(&a->r, "expires_at", now + ih_row_int(&a->r, "effective_days") * 86400000LL);
+    ih_row_set_int(&a->r, "updated_at", now);
+    json_t *sf = signed_fields(&a->r), *rf = review_fields(&a->r);
+    size_t dl;
+    const uint8_t *dsig = ih_row_blob(&a->r, "signature", &dl);
+    ih_buf content = IH_BUF_INIT, sig = IH_BUF_INIT;
+    int64_t key_id = 0;
+    ih_err e = sf && rf ? rx_canon_review(sf, rf, dsig, dl, &content) : ih_fail(IH_E_NOMEM, "rx");
+    json_decref(sf);
+    json_decref(rf);
+    if (e == IH_OK) e = cl_sign(a->c, tx, staff, &content, &key_id, &sig);
+    ih_row_set_int(&a->r, "review_key_id", key_id);
+    if (e == IH_OK) e = ih_row_set_blob(&a->r, "review_signature", sig.p, sig.len);
+    ih_buf_wipe(&content);
+    ih_buf_free(&sig);
+    IH_TRY(e);
+    IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
+    IH_TRY(cl_audit(a->c, tx, a->v, approve ? "rx.approve" : "rx.reject", "prescription", a->id, reason));
+    return approve ? cl_report(a->c, tx, "prescription", a->id) : IH_OK;
+}
+
+static const char *const dispense_body[] = {"delivery_type", "delivery_firm", NULL};
+
+static ih_err dispense_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    const char *type, *firm = NULL;
+    IH_TRY(ih_json_only(a->body, dispense_body));
+    IH_TRY(ih_json_str(a->body, "delivery_type", true, 1, 1, IH_TEXT_LINE, &type));
+    IH_TRY(ih_json_str(a->body, "delivery_firm", false, 1, 64, IH_TEXT_LINE, &firm));
+    if (strcmp(type, "0") && strcmp(type, "1") && strcmp(type, "2"))
+        return ih_reject(IH_E_INVALID, "delivery_type",
+                         "Field 'delivery_type' must be 0 (hospital pharmacy), 1 (delivery) or 2 (outside pharmacy).");
+    if (!strcmp(type, "1") && !firm) return ih_reject(IH_E_INVALID, "delivery_firm", "A delivery names its firm.");
+    int64_t staff;
+    IH_TRY(active_pharmacist(a, tx, &staff));
+    IH_TRY(load_rx(a, tx, true));
+    int64_t now = ih_now_ms();
+    if (!strcmp(ih_row_str(&a->r, "status"), "approved") && ih_row_int(&a->r, "expires_at") <= now)
+        return ih_reject(IH_E_STATE, NULL, "The prescription's validity is over; it will be marked expired.");
+    IH_TRY(move(&a->r, !strcmp(type, "1") ? "delivered" : "dispensed", BY_PHARMACIST));
+    IH_TRY(ih_row_set_str(&a->r, "delivery_type", type));
+    IH_TRY(ih_row_set_str(&a->r, "delivery_firm", firm));
+    ih_row_set_int(&a->r, "finished_at", now);
+    ih_row_set_int(&a->r, "updated_at", now);
+    IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
+    IH_TRY(cl_audit(a->c, tx, a->v, "rx.dispense", "prescription", a->id, ih_row_str(&a->r, "status")));
+    return cl_report(a->c, tx, "dispense", a->id);
+}
+
+static ih_err cancel_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    IH_TRY(load_rx(a, tx, true));
+    int64_t staff;
+    IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
+    if (ih_row_int(&a->r, "doctor_id") != staff)
+        return ih_reject(IH_E_FORBIDDEN, NULL, "Only the prescribing doctor cancels a prescription.");
+    IH_TRY(move(&a->r, "cancelled", BY_DOCTOR));
+    ih_row_set_int(&a->r, "updated_at", ih_now_ms());
+    IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
+    return cl_audit(a->c, tx, a->v, "rx.cancel", "prescription", a->id, NULL);
+}
+
+/* ---- reading ------------------------------------------------------------------------ */
+
+/* Who may read a prescription: its patient, its doctor, a pharmacist while
+ * it awaits review or after they reviewed it, and (with a live break-glass)
+ * another doctor.  *outside: the read is not the reader's own work. */
+static ih_err rx_access(rx_arg *a, ih_tx *tx, bool *outside)
+{
+    *outside = false;
+    if (a->v->role == IH_ROLE_PATIENT) {
+        int64_t account;
+        IH_TRY(cl_patient_account(a->c, tx, ih_row_int(&a->r, "patient_id"), &account));
+        if (account == a->v->actor.id) return IH_OK;
+    } else if (a->v->role == IH_ROLE_DOCTOR) {
+        int64_t staff;
+        IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
+        if (ih_row_int(&a->r, "doctor_id") == staff) return IH_OK;
+        IH_TRY(cl_visit_load(a->c, tx, ih_row_int(&a->r, "visit_id"), &a->vr, false));
+        bool treating;
+        if (cl_visit_access(a->c, tx, a->v, &a->vr, false, &treating) == IH_OK) {
+            *outside = !treating;
+            return IH_OK;
+        }
+    } else if (a->v->role == IH_ROLE_PHARMACIST) {
+        int64_t staff;
+        IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
+        if (ih_row_int(&a->r, "reviewer_id") == staff) return IH_OK;
+        if (!strcmp(ih_row_str(&a->r, "status"), "issued")) {
+            *outside = true; /* becomes work once they review it */
+            return IH_OK;
+        }
+    }
+    return ih_reject(IH_E_FORBIDDEN, NULL, "You have no relationship with this prescription.");
+}
+
+/* The view: the stored item snapshot shown as the array it is, the codes
+ * as a list (only where the viewer may see them at all). */
+static void structured(json_t *j)
+{
+    const char *it = json_string_value(json_object_get(j, "items"));
+    json_t *items = it ? json_loads(it, 0, NULL) : NULL; /* our own canonical JSON */
+    if (items) json_object_set_new(j, "items", items);
+    const char *dc = json_string_value(json_object_get(j, "diagnosis_codes"));
+    if (dc) {
+        json_t *codes = json_array();
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", dc);
+        for (char *save = NULL, *t = strtok_r(buf, "|", &save); t; t = strtok_r(NULL, "|", &save))
+            json_array_append_new(codes, json_string(t));
+        json_object_set_new(j, "diagnosis_codes", codes);
+    }
+}
+
+static ih_err rx_json(rx_arg *a, ih_relation rel, json_t **out)
+{
+    IH_TRY(ih_row_json(&a->r, a->v->role, rel, out));
+    structured(*out);
+    return IH_OK;
+}
+
+static ih_err get_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    IH_TRY(load_rx(a, tx, true));
+    IH_TRY(rx_access(a, tx, &a->outside));
+    a->doctor = ih_row_int(&a->r, "doctor_id");
+    a->ndrugs = 0;
+    json_t *items = json_loads(ih_row_str(&a->r, "items"), 0, NULL);
+    size_t i;
+    json_t *x;
+    json_array_foreach(items, i, x) if (a->ndrugs < 16) a->drugs[a->ndrugs++] =
+        json_integer_value(json_object_get(x, "drug_id"));
+    json_decref(items);
+    return rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &a->out);
+}
+
+/* Feed the detector; on an alert record it and, when configured, end the
+ * session.  Returns IH_E_UNAUTHENTICATED when the session was ended. */
+static ih_err watch(ih_clinic *c, const ih_viewer *v, ih_verdict *vd)
+{
+    if (!vd->alert) return IH_OK;
+    ih_log(IH_LOG_ERROR, "tongfang.suspected", "alert", "true", "notify", "secadmin", "reason", vd->reason, NULL);
+    cl_audit_own(c, v, "tongfang.suspected", "account", v->actor.id, IH_E_FORBIDDEN, vd->reason);
+    if (!c->o.detect_block || !v->session_id) return IH_OK;
+    ih_err e = ih_identity_end_session(c->o.identity, v->actor.id, v->session_id, &v->actor, "统方 detector");
+    if (e != IH_OK) return e;
+    return ih_reject(IH_E_UNAUTHENTICATED, NULL, "Your session was ended: this pattern of reading prescriptions needs "
+                                                 "an approved statistics request.");
+}
+
+ih_err ih_rx_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
+{
+    rx_arg a = {.c = c, .v = v, .id = id};
+    ih_row_init(&a.r, &ih_t_rx);
+    ih_row_init(&a.vr, &ih_t_visit);
+    ih_err e = ih_store_read(c->o.store, get_fn, &a);
+    ih_row_free(&a.r);
+    ih_row_free(&a.vr);
+    if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "prescription", id);
+    if (e == IH_E_FORBIDDEN) cl_refused(c, v, "rx.read", "prescription", id, e);
+    if (e == IH_OK) e = cl_audit_own(c, v, "rx.read", "prescription", id, IH_OK, NULL);
+    if (e == IH_OK && c->o.detector && v->role != IH_ROLE_PATIENT) {
+        ih_verdict vd;
+        ih_detector_rx_read(c->o.detector, v->actor.id, id, a.doctor, a.drugs, a.ndrugs, a.outside, ih_now_ms(), &vd);
+        e = watch(c, v, &vd);
+    }
+    if (e != IH_OK) {
+        json_decref(a.out);
+        return e;
+    }
+    *out = a.out;
+    return IH_OK;
+}
+
+static ih_err list_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    const char *sql;
+    int64_t who;
+    if (a->v->role == IH_ROLE_PATIENT) {
+        ih_err e = ih_patient_of_account(a->c, tx, a->v->actor.id, &who);
+        if (e == IH_E_NOT_FOUND) return IH_OK;
+        IH_TRY(e);
+        sql = "SELECT id FROM prescription WHERE patient_id = $1 AND id > $2 AND ($3 = '' OR status = $3) "
+              "ORDER BY id LIMIT $4";
+    } else if (a->v->role == IH_ROLE_DOCTOR) {
+        IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
+        sql = "SELECT id FROM prescription WHERE doctor_id = $1 AND id > $2 AND ($3 = '' OR status = $3) "
+              "ORDER BY id LIMIT $4";
+    } else if (a->v->role == IH_ROLE_PHARMACIST) {
+        IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
+        /* the review queue, or what this pharmacist reviewed */
+        sql = a->status && !strcmp(a->status, "issued")
+                  ? "SELECT id FROM prescription WHERE status = $3 AND id > $2 AND $1 = $1 ORDER BY id LIMIT $4"
+                  : "SELECT id FROM prescription WHERE reviewer_id = $1 AND id > $2 AND ($3 = '' OR status = $3) "
+                    "ORDER BY id LIMIT $4";
+    } else
+        return ih_reject(IH_E_FORBIDDEN, NULL, "Prescriptions are listed for patients, doctors and pharmacists.");
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, sql, &st));
+    ih_stmt_int(st, 1, who);
+    ih_stmt_int(st, 2, a->after);
+    ih_stmt_text(st, 3, a->status ? a->status : "");
+    ih_stmt_int(st, 4, a->limit);
+    int64_t ids[200];
+    int n = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    for (int i = 0; i < n; i++) {
+        a->id = ids[i];
+        IH_TRY(load_rx(a, tx, true));
+        json_t *j;
+        IH_TRY(rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
+        json_array_append_new(a->out, j);
+    }
+    return IH_OK;
+}
+
+ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t after, int limit, json_t **out)
+{
+    rx_arg a = {.c = c, .v = v, .status = status, .after = after, .limit = limit > 200 ? 200 : limit,
+                .out = json_array()};
+    IH_CHECK_ALLOC(a.out);
+    ih_row_init(&a.r, &ih_t_rx);
+    ih_row_init(&a.vr, &ih_t_visit);
+    ih_err e = ih_store_read(c->o.store, list_fn, &a);
+    ih_row_free(&a.r);
+    ih_row_free(&a.vr);
+    if (e == IH_OK) {
+        char n[32];
+        snprintf(n, sizeof n, "%zu listed", json_array_size(a.out));
+        e = cl_audit_own(c, v, "rx.list", "prescription", 0, IH_OK, n);
+    }
+    if (e == IH_OK && c->o.detector && v->role != IH_ROLE_PATIENT) {
+        ih_verdict vd;
+        ih_detector_list_page(c->o.detector, v->actor.id, ih_now_ms(), &vd);
+        e = watch(c, v, &vd);
+    }
+    if (e != IH_OK) {
+        json_decref(a.out);
+        return e;
+    }
+    *out = a.out;
+    return IH_OK;
+}
+
+/* ---- running the changes ----------------------------------------------------------------- */
+
+static ih_err run(rx_arg *a, ih_tx_fn fn, const char *action, json_t **out)
+{
+    ih_row_init(&a->r, &ih_t_rx);
+    ih_row_init(&a->vr, &ih_t_visit);
+    ih_err e = ih_store_write(a->c->o.store, fn, a);
+    if (e == IH_E_INTEGRITY) cl_integrity_alert(a->c, "prescription", a->id ? a->id : a->visit);
+    if (e == IH_E_FORBIDDEN || e == IH_E_STATE)
+        cl_refused(a->c, a->v, action, a->id ? "prescription" : "visit", a->id ? a->id : a->visit, e);
+    if (e == IH_OK) e = rx_json(a, IH_REL_CARE, out);
+    ih_row_free(&a->r);
+    ih_row_free(&a->vr);
+    return e;
+}
+
+ih_err ih_rx_issue(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out)
+{
+    rx_arg a = {.c = c, .v = v, .body = body, .visit = visit_id};
+    return run(&a, issue_fn, "rx.issue", out);
+}
+
+ih_err ih_rx_review(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out)
+{
+    rx_arg a = {.c = c, .v = v, .body = body, .id = id};
+    ih_err e = run(&a, review_fn, "rx.review", out);
+    if (e == IH_OK && c->o.detector) ih_detector_rx_reviewed(c->o.detector, v->actor.id, id);
+    return e;
+}
+
+ih_err ih_rx_dispense(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out)
+{
+    rx_arg a = {.c = c, .v = v, .body = body, .id = id};
+    return run(&a, dispense_fn, "rx.dispense", out);
+}
+
+ih_err ih_rx_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
+{
+    rx_arg a = {.c = c, .v = v, .id = id};
+    return run(&a, cancel_fn, "rx.cancel", out);
+}
+
+/* ---- expiry --------------------------------------------------------------------------------- */
+
+static const ih_actor system_actor = {.id = 0, .role = "system"};
+
+static ih_err expire_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    a->expired = 0;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    int64_t now = ih_now_ms();
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM prescription WHERE status = 'approved' AND expires_at < $1 ORDER BY id "
+                             "LIMIT 200", &st));
+    ih_stmt_int(st, 1, now);
+    int64_t ids[200];
+    int n = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    ih_viewer sys = {.actor = system_actor};
+    for (int i = 0; i < n; i++) {
+        a->id = ids[i];
+        IH_TRY(load_rx(a, tx, true));
+        IH_TRY(move(&a->r, "expired", BY_SYSTEM));
+        IH_TRY(ih_row_set_str(&a->r, "delivery_type", "4"));
+        ih_row_set_int(&a->r, "finished_at", now);
+        ih_row_set_int(&a->r, "updated_at", now);
+        IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
+        IH_TRY(cl_audit(a->c, tx, &sys, "rx.expire", "prescription", ids[i], NULL));
+        IH_TRY(cl_report(a->c, tx, "dispense", ids[i]));
+        a->expired++;
+    }
+    return IH_OK;
+}
+
+ih_err ih_rx_expire_due(ih_clinic *c, int *n)
+{
+    rx_arg a = {.c = c};
+    ih_row_init(&a.r, &ih_t_rx);
+    ih_err e = ih_store_write(c->o.store, expire_fn, &a);
+    ih_row_free(&a.r);
+    *n = e == IH_OK ? a.expired : 0;
+    return e;
+}
+
+/* ---- offline verification ---------------------------------------------------------------------- */
+
+typedef struct {
+    ih_clinic *c;
+    int64_t id;
+    json_t *out;
+} bundle_arg;
+
+static ih_err pem_of(ih_tx *tx, int64_t key_id, json_t **out)
+{
+    ih_buf pem = IH_BUF_INIT;
+    ih_err e = ih_signkey_public(tx, key_id, &pem);
+    if (e == IH_OK) *out = json_string(pem.p);
+    ih_buf_free(&pem);
+    return e;
+}
+
+static ih_err bundle_fn(ih_tx *tx, void *arg)
+{
+    bundle_arg *b = arg;
+    ih_row r;
+    ih_row_init(&r, &ih_t_rx);
+    bool found;
+    ih_err e = ih_row_load(tx, b->c->o.keys, &ih_t_rx, b->id, &r, &found);
+    if (e == IH_OK && !found) e = ih_reject(IH_E_NOT_FOUND, NULL, "No prescription %lld.", (long long)b->id);
+    json_t *doc_pem = NULL, *rev_pem = NULL;
+    if (e == IH_OK) e = pem_of(tx, ih_row_int(&r, "sign_key_id"), &doc_pem);
+    if (e == IH_OK && ih_row_has(&r, "review_key_id")) e = pem_of(tx, ih_row_int(&r, "review_key_id"), &rev_pem);
+    if (e == IH_OK) {
+        json_t *j;
+        e = ih_row_json(&r, IH_ROLE_NONE, IH_REL_SELF, &j); /* for the base64 of the signatures */
+        if (e == IH_OK) {
+            b->out = json_pack("{s:s, s:s, s:o, s:{s:O, s:o}}", "format", "ihos-rx-bundle-v1", "suite",
+                               ih_suite_name(ih_keyring_suite(b->c->o.keys)), "prescription", signed_fields(&r),
+                               "doctor", "signature", json_object_get(j, "signature"), "public_key", doc_pem);
+            doc_pem = NULL;
+            if (b->out && rev_pem) {
+                json_t *rv = review_fields(&r);
+                json_object_set(rv, "signature", json_object_get(j, "review_signature"));
+                json_object_set_new(rv, "public_key", rev_pem);
+                rev_pem = NULL;
+                json_object_set_new(b->out, "review", rv);
+            }
+            json_decref(j);
+        }
+    }
+    json_decref(doc_pem);
+    json_decref(rev_pem);
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err ih_rx_bundle(ih_clinic *c, int64_t id, json_t **out)
+{
+    bundle_arg b = {c, id, NULL};
+    IH_TRY(ih_store_read(c->o.store, bundle_fn, &b));
+    if (!b.out) return ih_fail(IH_E_NOMEM, "bundle");
+    *out = b.out;
+    return IH_OK;
+}

@@ -1,0 +1,48 @@
+/* report_impl.h — inside the report module. */
+#ifndef IH_REPORT_IMPL_H
+#define IH_REPORT_IMPL_H
+
+#include "report/profile.h"
+#include "report/report.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#define OB_METHODS 16
+
+struct ih_report {
+    ih_report_opts o;
+    const ih_profile *profile;
+    /* owned copies of the option strings */
+    char *gateway_url, *app_key, *organ_id, *unit_id, *organ_name, *cadence, *nightly_at, *ca_file;
+    pthread_t thread;
+    bool running;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, kick;
+    int64_t last_lag_alert;
+    /* counters for /metrics */
+    struct {
+        char method[64];
+        atomic_ullong sent, failed;
+    } m[OB_METHODS];
+};
+
+/* One outbox row as the uploader handles it. */
+typedef struct ob_row {
+    int64_t id;
+    char kind[24], method[64], key[96], state[12];
+    int64_t version, attempts, next_at, depends_on, created_at, sent_at;
+    char last_error[256];
+    ih_buf payload_ct; /* sealed record */
+} ob_row;
+
+ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found);
+ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert);
+ih_err ob_open_payload(ih_report *r, const ob_row *row, ih_buf *out);
+void ob_row_free(ob_row *row);
+/* Claimed rows back to due as `unknown` (a process died while sending). */
+ih_err ob_recover(ih_report *r, int *n);
+void ob_count(ih_report *r, const char *method, bool sent, unsigned n);
+
+#endif
