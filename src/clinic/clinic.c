@@ -54,17 +54,25 @@ ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const 
     ih_audit_event ev = {.action = action, .object_type = object_type, .object_id = oid[0] ? oid : NULL,
                          .result = result, .reason = reason};
     ih_actor a = actor_of(v);
-    return ih_audit_record(c->o.audit, &a, &ev);
+    /* recording a refusal must not lose the caller's message for its client */
+    ih_err_text saved;
+    if (result != IH_OK) ih_err_save(&saved);
+    ih_err e = ih_audit_record(c->o.audit, &a, &ev);
+    if (result != IH_OK) ih_err_load(&saved);
+    return e;
 }
 
 void cl_integrity_alert(ih_clinic *c, const char *table, int64_t id)
 {
+    ih_err_text saved;
+    ih_err_save(&saved);
     char oid[24];
     snprintf(oid, sizeof oid, "%lld", (long long)id);
     ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", table, "row", oid, NULL);
     ih_audit_event ev = {.action = "integrity.violation", .object_type = table, .object_id = oid,
                          .result = IH_E_INTEGRITY};
     ih_audit_record(c->o.audit, &system_actor, &ev);
+    ih_err_load(&saved);
 }
 
 void cl_today(ih_clinic *c, char out[11])

@@ -549,6 +549,9 @@ static ih_err row_json(const ih_row *r, ih_role role, ih_relation rel, bool full
         const ih_field *f = &r->t->fields[i];
         const ih_val *v = &r->v[i];
         if (f->flags & IH_FF_PRIVATE) continue;
+        /* a field this viewer may not see is left out, set or not */
+        if (f->mask != IH_MASK_NONE && !full && ih_mask_visibility(role, rel, (ih_field_kind)f->mask) == IH_VIS_HIDDEN)
+            continue;
         if (!v->set) {
             json_object_set_new(j, f->name, json_null());
             continue;

@@ -188,7 +188,7 @@ static json_t *row_json(const ob_row *o)
     ih_time_iso(o->created_at, c, sizeof c);
     if (o->sent_at) ih_time_iso(o->sent_at, s, sizeof s);
     ih_time_iso(o->next_at, n, sizeof n);
-    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s?, s:s, s:s?, s:I?}", "id", (json_int_t)o->id, "kind",
+    return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s?, s:s, s:s?, s:o?}", "id", (json_int_t)o->id, "kind",
                      o->kind, "method", o->method, "business_key", o->key, "version", (json_int_t)o->version, "state",
                      o->state, "attempts", (json_int_t)o->attempts, "created_at", c, "sent_at", s[0] ? s : NULL,
                      "next_at", n, "last_error", o->last_error[0] ? o->last_error : NULL, "depends_on",

@@ -376,3 +376,26 @@ def setup_admins(inst):
         s = complete_setup(inst, acct, "Strong-%s-Pass-2026!" % role.capitalize())
         out[role] = (acct, s)
     return out
+
+
+# ---- synthetic people and the demo hospital ------------------------------------------
+
+def id_number(region="110101", birth="19900307", seq=123):
+    """A valid-format fictional 身份证 number: region, birth date, sequence
+    (odd: male) and the GB 11643 check character, computed here."""
+    first = "%s%s%03d" % (region, birth, seq % 1000)
+    w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return first + "10X98765432"[sum(int(c) * k for c, k in zip(first, w)) % 11]
+
+
+def demo_accounts(inst):
+    """{username: Account} from a demo instance's demo-credentials.json."""
+    with open(inst.path("demo-credentials.json")) as f:
+        creds = json.load(f)
+    return {c["username"]: Account(c["username"], c["password"], c["totp_secret"], role=c["role"]) for c in creds}
+
+
+def must_login(inst, acct):
+    s = login(inst, acct)
+    assert isinstance(s, Session), s
+    return s
