@@ -418,7 +418,8 @@ static ih_err messages_json(visit_arg *a, ih_tx *tx, json_t **out)
         bool found;
         e = ih_row_load(tx, a->c->o.keys, &ih_t_message, ids[i], &m, &found);
         json_t *j;
-        if (e == IH_OK && found && (e = ih_row_json(&m, a->v->role, IH_REL_CARE, &j)) == IH_OK) json_array_append_new(list, j);
+        ih_relation rel = a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE;
+        if (e == IH_OK && found && (e = ih_row_json(&m, a->v->role, rel, &j)) == IH_OK) json_array_append_new(list, j);
     }
     ih_row_free(&m);
     if (e != IH_OK) {
