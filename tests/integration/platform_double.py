@@ -100,7 +100,7 @@ class Platform:
         self.secret = bytes.fromhex(app_secret)
         self.app_secret = app_secret
         self.key, self.cert = make_cert(directory)
-        self.mode = "ok"          # ok | busy | 5xx | data_error | bad_sig | hang | fail_first_record
+        self.mode = "ok"          # ok | busy | 5xx | data_error | bad_sig | hang | store_then_hang
         self.hang_seconds = 30
         self.records = []         # (method, record) accepted, in order
         self.calls = []           # (method, outcome)
@@ -108,7 +108,7 @@ class Platform:
         self.lock = threading.Lock()
         self.server = None
         self.port = 0
-        self.refuse_field = None  # data_error only for records lacking ... (unused: mode drives)
+        self.data_error_method = None  # mode data_error_for: only this method is refused
 
     # -- life ---------------------------------------------------------------------------
     def start(self, port=0):
@@ -123,7 +123,11 @@ class Platform:
             def do_POST(self):
                 platform._handle(self)
 
-        srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # a client that gave up on a hanging answer is what "hang" is for
+
+        srv = Server(("127.0.0.1", port), Handler)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self.cert, self.key)
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
@@ -226,7 +230,7 @@ class Platform:
             if method == "uploadRecipeIndicators":
                 for item in rec.get("orderList") or []:
                     missing += ["orderList." + f for f in ITEM_REQUIRED if item.get(f) in (None, "")]
-            if missing or mode == "data_error" or (mode == "fail_first_record" and rec is payload[0]):
+            if missing or mode == "data_error" or (mode == "data_error_for" and method == self.data_error_method):
                 why = "|".join(missing) if missing else "forced data error"
                 with self.lock:
                     self.errors.append((method, -99, why))
@@ -236,4 +240,6 @@ class Platform:
             for rec in payload:
                 self.records.append((method, rec))
             self.calls.append((method, "ok %d" % len(payload)))
+        if mode == "store_then_hang":  # stored, and the answer never arrives
+            time.sleep(self.hang_seconds)
         return self._reply(h, 200, 200, 200, "成功")
