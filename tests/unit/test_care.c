@@ -1,0 +1,304 @@
+/* test_care.c — the care services with time in the test's hands, on
+ * SQLite and PostgreSQL: a request nobody answers expires at the promised
+ * response time; an approved prescription expires after its validity and
+ * can no longer be dispensed; the state machines refuse what they must. */
+#include "support.h"
+
+#include "app/instance.h"
+#include "clinic/care.h"
+#include "core/clock.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "policy/mask.h"
+#include "keys/keys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t fake_now;
+static int64_t fake_clock(void *ctx)
+{
+    (void)ctx;
+    return fake_now;
+}
+
+typedef struct {
+    ih_store *s;
+    void *ctx;
+    char *dir;
+    ih_keyring *kr;
+    ih_signkey *key;
+    ih_audit *a;
+    ih_identity *id;
+    ih_clinic *c;
+    ih_viewer sys, sec, doc, ph, pat;
+    int64_t dep, staff, shift, drug;
+} fx;
+
+static ih_err key_fn(ih_tx *tx, void *arg)
+{
+    fx *f = arg;
+    int64_t kid;
+    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &kid);
+}
+
+#define CALL(expr)                                                                                             \
+    do {                                                                                                       \
+        ih_err c__e = (expr);                                                                                  \
+        if (c__e != IH_OK) fail_msg("%s -> %s: %s / %s", #expr, ih_err_name(c__e), ih_err_public(), ih_err_detail()); \
+    } while (0)
+
+static int64_t account(fx *f, const char *name, ih_role role)
+{
+    ih_account_new n = {.username = name, .role = role, .active = true, .password = "Care-Test-Pass-77!"};
+    int64_t id;
+    T_OK(ih_identity_create(f->id, &f->sys.actor, &n, NULL, &id));
+    return id;
+}
+
+static ih_viewer viewer(int64_t account, ih_role role)
+{
+    return (ih_viewer){.actor = {.id = account, .role = ih_role_name(role)}, .role = role, .strong = true};
+}
+
+static char *fmt_id(char *buf, const char *first17)
+{
+    memcpy(buf, first17, 17);
+    buf[17] = ih_idcard_check(first17);
+    buf[18] = '\0';
+    return buf;
+}
+
+static int setup(void **state, ih_store_kind kind)
+{
+    fx *f = calloc(1, sizeof *f);
+    fake_now = INT64_C(1790050400000); /* 2026-09-22 12:13 Beijing */
+    ih_clock_set(fake_clock, NULL);
+    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
+    f->dir = t_tempdir();
+    uint8_t kek[32];
+    memset(kek, 3, 32);
+    T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &f->kr));
+    T_OK(ih_keys_bootstrap(f->s, f->kr));
+    T_OK(ih_sign_generate(IH_SUITE_INTL, &f->key));
+    T_OK(ih_store_write(f->s, key_fn, f));
+    char cp[600];
+    snprintf(cp, sizeof cp, "%s/checkpoints", f->dir);
+    ih_audit_opts ao = {.store = f->s, .suite = IH_SUITE_INTL, .origin = "ihos/t", .signer = f->key,
+                        .checkpoint_file = cp, .utc_offset_minutes = 480};
+    T_OK(ih_audit_open(&ao, &f->a));
+    ih_identity_opts io = {.store = f->s, .keys = f->kr, .audit = f->a, .pw = {8, 3, 5, 90},
+                           .hash = {2, 19456 * 1024}, .hash_threads = 2, .hash_queue = 64, .lockout_threshold = 5,
+                           .lockout_minutes = 30, .ip_failures_per_minute = 1000, .session_idle_minutes = 15,
+                           .session_max_hours = 12, .inactive_days = 90, .totp_alg = IH_TOTP_SHA1, .issuer = "t"};
+    T_OK(ih_identity_new(&io, &f->id));
+    ih_clinic_opts co = {.store = f->s, .keys = f->kr, .audit = f->a, .identity = f->id, .utc_offset_minutes = 480,
+                         .privacy_version = "v1", .agreement_version = "v1", .realname_timeout_s = 5,
+                         .registrations_per_minute = 100, .rx_max_days = 7, .rx_valid_days = 3,
+                         .break_glass_hours = 4};
+    T_OK(ih_clinic_new(&co, &f->c));
+    f->sys = viewer(0, IH_ROLE_SYSADMIN);
+    f->sec = viewer(0, IH_ROLE_SECADMIN);
+    json_t *b, *o;
+    b = json_pack("{s:s, s:s, s:s, s:s, s:s}", "code", "NK", "name", "内科", "subject_code", "03.04", "category_code",
+                  "03", "kind", "clinical");
+    CALL(ih_department_create(f->c, &f->sys, b, &o));
+    f->dep = json_integer_value(json_object_get(o, "id"));
+    json_decref(b);
+    json_decref(o);
+    /* a doctor, enabled online; a pharmacist */
+    char id1[19], id2[19], id3[19];
+    int64_t da = account(f, "doc.care", IH_ROLE_DOCTOR), pa = account(f, "ph.care", IH_ROLE_PHARMACIST);
+    f->doc = viewer(da, IH_ROLE_DOCTOR);
+    f->ph = viewer(pa, IH_ROLE_PHARMACIST);
+    b = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:[I]}", "account_id", (json_int_t)da, "name",
+                  "医生甲", "cert_type", "1", "cert_no", fmt_id(id1, "11010119800101001"), "sex", "1", "birth_date",
+                  "1980-01-01", "title_code", "233", "subject_code", "03.04", "qualification_no", "Q1", "practice_no",
+                  "P1", "practice_years", 10, "departments", (json_int_t)f->dep);
+    CALL(ih_staff_create(f->c, &f->sys, b, &o));
+    f->staff = json_integer_value(json_object_get(o, "id"));
+    json_decref(b);
+    json_decref(o);
+    CALL(ih_staff_set_online(f->c, &f->sec, f->staff, true, NULL, &o));
+    json_decref(o);
+    b = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:[I]}", "account_id", (json_int_t)pa, "name",
+                  "药师乙", "cert_type", "1", "cert_no", fmt_id(id2, "11010119800202002"), "sex", "2", "birth_date",
+                  "1980-02-02", "title_code", "243", "subject_code", "03.04", "qualification_no", "Q2", "practice_no",
+                  "P2", "practice_years", 8, "departments", (json_int_t)f->dep);
+    CALL(ih_staff_create(f->c, &f->sys, b, &o));
+    json_decref(b);
+    json_decref(o);
+    /* today's shift, responding within 30 minutes */
+    char today[11];
+    time_t t = (time_t)(fake_now / 1000 + 8 * 3600);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+    b = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "staff_id", (json_int_t)f->staff, "department_id",
+                  (json_int_t)f->dep, "day", today, "start_time", "08:00", "end_time", "20:00", "consult_type", "1",
+                  "capacity", 2, "response_minutes", 30, "fee", "20.00");
+    CALL(ih_schedule_create(f->c, &f->sys, b, &o));
+    f->shift = json_integer_value(json_object_get(o, "id"));
+    json_decref(b);
+    json_decref(o);
+    /* a drug, and a patient who registers */
+    b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "hosp_code", "H1", "name", "氨氯地平片", "spec",
+                  "5mg*7片", "unit", "盒", "manufacturer", "示例", "dosage_form", "片剂", "drug_class", "1", "price",
+                  "21.50", "restricted", 0);
+    CALL(ih_drug_create(f->c, &f->sys, b, &o));
+    f->drug = json_integer_value(json_object_get(o, "id"));
+    json_decref(b);
+    json_decref(o);
+    json_t *icd = NULL;
+    ih_viewer console = f->sys;
+    const char *csv = "code,name\nI10.x00,原发性高血压\n";
+    T_OK(ih_icd_import_csv(f->c, &console, csv, strlen(csv), &icd));
+    json_decref(icd);
+    ih_actor anon = {.id = 0, .role = "anonymous"};
+    b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "username", "pat.care", "password",
+                  "Care-Patient-77!", "name", "患者丙", "cert_type", "1", "cert_no", fmt_id(id3, "11010119700303003"),
+                  "sex", "1", "birth_date", "1970-03-03", "phone", "13900009999", "consents", "privacy", "v1",
+                  "agreement", "v1");
+    CALL(ih_patient_register(f->c, &anon, b, &o));
+    f->pat = viewer(json_integer_value(json_object_get(o, "account_id")), IH_ROLE_PATIENT);
+    json_decref(b);
+    json_decref(o);
+    *state = f;
+    return 0;
+}
+
+static int setup_sqlite(void **s) { return setup(s, IH_STORE_SQLITE); }
+static int setup_pg(void **s) { return setup(s, IH_STORE_PG); }
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    ih_clinic_free(f->c);
+    ih_identity_free(f->id);
+    ih_audit_close(f->a);
+    t_store_close(f->s, f->ctx);
+    ih_keyring_free(f->kr);
+    ih_signkey_free(f->key);
+    t_rmtree(f->dir);
+    free(f->dir);
+    free(f);
+    ih_clock_set(NULL, NULL);
+    return 0;
+}
+
+static int64_t request(fx *f, const char *kind)
+{
+    json_t *b = json_pack("{s:s, s:I, s:s, s:s, s:s}", "kind", kind, "schedule_id", (json_int_t)f->shift, "complaint",
+                          "复诊", "first_diagnosis", "2025 示例医院 高血压", "disease_history", "高血压");
+    json_t *o = NULL;
+    CALL(ih_visit_request(f->c, &f->pat, b, &o));
+    int64_t id = json_integer_value(json_object_get(o, "id"));
+    json_decref(b);
+    json_decref(o);
+    return id;
+}
+
+static const char *status_of(fx *f, int64_t visit)
+{
+    static char st[16];
+    json_t *o = NULL;
+    CALL(ih_visit_get(f->c, &f->pat, visit, 0, 10, &o));
+    snprintf(st, sizeof st, "%s", json_string_value(json_object_get(o, "status")));
+    json_decref(o);
+    return st;
+}
+
+static void t_unanswered_request_expires(void **state)
+{
+    fx *f = *state;
+    int64_t v = request(f, "consult");
+    int n;
+    fake_now += 29 * 60000;
+    T_OK(ih_visit_expire_due(f->c, &n));
+    assert_int_equal(n, 0);
+    assert_string_equal(status_of(f, v), "requested");
+    fake_now += 2 * 60000; /* past the promised 30 minutes */
+    T_OK(ih_visit_expire_due(f->c, &n));
+    assert_int_equal(n, 1);
+    assert_string_equal(status_of(f, v), "expired");
+    /* and an expired request cannot be accepted any more */
+    json_t *b = json_object(), *o = NULL;
+    assert_int_equal(ih_visit_accept(f->c, &f->doc, v, b, &o), IH_E_STATE);
+    json_decref(b);
+    /* the shift's capacity counts live requests only: two more fit */
+    request(f, "consult");
+    request(f, "consult");
+    json_t *c = json_pack("{s:s, s:I, s:s}", "kind", "consult", "schedule_id", (json_int_t)f->shift, "complaint", "x");
+    assert_int_equal(ih_visit_request(f->c, &f->pat, c, &o), IH_E_STATE); /* full */
+    json_decref(c);
+}
+
+static void t_approved_prescription_expires(void **state)
+{
+    fx *f = *state;
+    int64_t v = request(f, "followup");
+    json_t *b = json_pack("{s:b}", "followup_confirmed", 1), *o;
+    CALL(ih_visit_accept(f->c, &f->doc, v, b, &o));
+    json_decref(b);
+    json_decref(o);
+    b = json_pack("{s:s, s:[s], s:[{s:I, s:s, s:s, s:s, s:s, s:i, s:i}]}", "recipe_type", "1", "diagnosis_codes",
+                  "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1", "frequency", "qd", "dosage", "5",
+                  "dose_unit", "mg", "quantity", 2, "days", 7);
+    CALL(ih_rx_issue(f->c, &f->doc, v, b, &o));
+    int64_t rx = json_integer_value(json_object_get(o, "id"));
+    assert_string_equal(json_string_value(json_object_get(o, "total_fee")), "43.00");
+    json_decref(b);
+    json_decref(o);
+    /* a signature needs the doctor's full session */
+    ih_viewer weak = f->doc;
+    weak.strong = false;
+    b = json_pack("{s:s, s:[s], s:[]}", "recipe_type", "1", "diagnosis_codes", "I10.x00", "items");
+    assert_int_equal(ih_rx_issue(f->c, &weak, v, b, &o), IH_E_FORBIDDEN);
+    json_decref(b);
+    b = json_pack("{s:s}", "decision", "approve");
+    CALL(ih_rx_review(f->c, &f->ph, rx, b, &o));
+    json_decref(b);
+    json_decref(o);
+    int n;
+    fake_now += 2 * 86400000LL;
+    T_OK(ih_rx_expire_due(f->c, &n));
+    assert_int_equal(n, 0);
+    fake_now += 2 * 86400000LL; /* past the 3 days of validity */
+    b = json_pack("{s:s}", "delivery_type", "0");
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph, rx, b, &o), IH_E_STATE);
+    T_OK(ih_rx_expire_due(f->c, &n));
+    assert_int_equal(n, 1);
+    CALL(ih_rx_get(f->c, &f->pat, rx, &o));
+    assert_string_equal(json_string_value(json_object_get(o, "status")), "expired");
+    assert_string_equal(json_string_value(json_object_get(o, "delivery_type")), "4");
+    json_decref(o);
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph, rx, b, &o), IH_E_STATE);
+    json_decref(b);
+    /* the offline bundle verifies */
+    json_t *bundle;
+    T_OK(ih_rx_bundle(f->c, rx, &bundle));
+    char msg[256];
+    T_OK(ih_rx_bundle_verify(bundle, msg, sizeof msg));
+    assert_non_null(strstr(msg, "'approve' signed by the pharmacist"));
+    json_object_set_new(json_object_get(bundle, "review"), "decision", json_string("reject"));
+    assert_int_equal(ih_rx_bundle_verify(bundle, msg, sizeof msg), IH_E_INTEGRITY);
+    json_decref(bundle);
+}
+
+#define CASES(s)                                                                                                      \
+    cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
+        cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown)
+
+int main(void)
+{
+    ih_log_setup("stderr", IH_LOG_ERROR + 1, "test");
+    ih_json_init();
+    if (ih_crypto_init() != IH_OK) return 1;
+    const struct CMUnitTest sq[] = {CASES(setup_sqlite)};
+    const struct CMUnitTest pg[] = {CASES(setup_pg)};
+    int rc = cmocka_run_group_tests_name("care/sqlite", sq, NULL, NULL);
+    rc += cmocka_run_group_tests_name("care/postgres", pg, NULL, NULL);
+    return rc;
+}
