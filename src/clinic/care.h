@@ -63,6 +63,8 @@ ih_err ih_record_list(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t
 /* CSV "code,name" with a header row; rows upserted; errors per row. */
 ih_err ih_icd_import_csv(ih_clinic *c, const ih_viewer *v, const char *csv, size_t n, json_t **out);
 ih_err ih_icd_search(ih_clinic *c, const char *q, int limit, json_t **out);
+/* Parse and validate only (the fuzz target, dry runs): {codes, errors}. */
+ih_err ih_icd_csv_check(const char *csv, size_t n, json_t **report);
 
 /* ---- prescriptions -------------------------------------------------------------- */
 /* Doctor: {recipe_type, diagnosis_codes, items: [{drug_id, route, frequency,

@@ -117,18 +117,43 @@ static ih_err import_fn(ih_tx *tx, void *arg)
     return cl_audit(a->c, tx, a->v, "icd.import", "icd", 0, reason);
 }
 
-ih_err ih_icd_import_csv(ih_clinic *c, const ih_viewer *v, const char *csv, size_t n, json_t **out)
+/* Parse the CSV into rows ([code, name]) and errors ({row, message}). */
+static ih_err parse(const char *csv, size_t n, json_t **rows, json_t **errors)
 {
     struct csv_parser cp;
     if (csv_init(&cp, CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL) != 0) return ih_fail(IH_E_NOMEM, "csv");
     icd_parse p = {.rows = json_array(), .errors = json_array()};
-    ih_err e = IH_OK;
-    size_t used = csv_parse(&cp, csv, n, on_cell, on_end, &p);
-    if (used != n || csv_fini(&cp, on_cell, on_end, &p) != 0)
+    ih_err e = p.rows && p.errors ? IH_OK : ih_fail(IH_E_NOMEM, "csv");
+    size_t used = e == IH_OK ? csv_parse(&cp, csv, n, on_cell, on_end, &p) : 0;
+    if (e == IH_OK && (used != n || csv_fini(&cp, on_cell, on_end, &p) != 0))
         e = ih_reject(IH_E_INVALID, "csv", "The CSV is malformed near byte %zu: %s.", used, csv_strerror(csv_error(&cp)));
     csv_free(&cp);
     if (e == IH_OK && !p.header) e = ih_reject(IH_E_INVALID, "csv", "The first row must be the header: code,name");
     if (e == IH_OK && json_array_size(p.rows) > 100000) e = ih_reject(IH_E_TOO_LARGE, "csv", "At most 100000 codes.");
+    if (e != IH_OK) {
+        json_decref(p.rows);
+        json_decref(p.errors);
+        return e;
+    }
+    *rows = p.rows;
+    *errors = p.errors;
+    return IH_OK;
+}
+
+ih_err ih_icd_csv_check(const char *csv, size_t n, json_t **report)
+{
+    json_t *rows, *errors;
+    IH_TRY(parse(csv, n, &rows, &errors));
+    *report = json_pack("{s:I, s:o}", "codes", (json_int_t)json_array_size(rows), "errors", errors);
+    json_decref(rows);
+    return *report ? IH_OK : ih_fail(IH_E_NOMEM, "icd");
+}
+
+ih_err ih_icd_import_csv(ih_clinic *c, const ih_viewer *v, const char *csv, size_t n, json_t **out)
+{
+    icd_parse p = {0};
+    IH_TRY(parse(csv, n, &p.rows, &p.errors));
+    ih_err e = IH_OK;
     icd_arg a = {c, v, p.rows, NULL, 0, NULL};
     if (e == IH_OK) e = ih_store_write(c->o.store, import_fn, &a);
     size_t loaded = json_array_size(p.rows);

@@ -396,3 +396,34 @@ class TamperedRows(IhosTestCase):
         self.edit("UPDATE account SET totp_enc = (SELECT totp_enc FROM account WHERE username_lc = 'nurse.beta') "
                   "WHERE username_lc = 'dr.alpha'")
         self.detected(self.a)
+
+
+class NoPlaintextTest(IhosTestCase):
+    """The database and a backup hold none of the synthetic names, ID
+    numbers, phones or clinical texts written through the API."""
+
+    def test_raw_bytes_of_database_and_backup(self):
+        from tests.integration.test_care import Hospital
+        inst = self.instance(demo=True)
+        inst.start()
+        h = Hospital(inst)
+        secrets = []
+        for i, (pat, doc) in enumerate((("patient090", "doctor01"), ("patient091", "doctor02"))):
+            me = h.s(pat).req("GET", "/api/v1/me/patient").json()
+            secrets += [me["name"], me["cert_no"], me["phone"]]
+            v = h.followup(pat, doc, complaint="胸闷气短第%d周" % i)
+            for who, text in ((pat, "夜间阵发性呼吸困难%d次" % i), (doc, "建议加用利尿剂观察%d" % i)):
+                self.assertEqual(h.s(who).req("POST", "/api/v1/visits/%d/messages" % v, {"body": text}).status, 201)
+                secrets.append(text)
+            secrets.append("胸闷气短第%d周" % i)
+        r = h.s(pat).req("GET", "/api/v1/me")  # keep the session warm
+        self.assertEqual(r.status, 200)
+        backup = os.path.join(self.tmp, "b.ihosb")
+        run_ihos("backup", "create", inst.dir, "--to", backup)
+        self.assertEqual(inst.stop(), 0)
+        with open(backup, "rb") as f:
+            b = f.read()
+        raw = raw_db_bytes(inst)
+        for s in secrets:
+            self.assertNotIn(s.encode(), raw, "%s is in the database" % s)
+            self.assertNotIn(s.encode(), b, "%s is in the backup" % s)

@@ -322,3 +322,29 @@ class DocsTest(IhosTestCase):
         self.assertGreater(len(keys), 40)
         for sec, key in keys:
             self.assertIn("| %s | %s |" % (sec, key), doc, "docs/configuration.md lacks [%s] %s" % (sec, key))
+
+    def test_every_route_is_in_openapi(self):
+        """docs/openapi.yaml describes every route with its method and permission."""
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        routes = re.findall(r'R\(IH_([A-Z]+), "([^"]*)", IH_PERM_([A-Z_]+),',
+                            open(os.path.join(root, "src", "api", "routes.c")).read())
+        perms = dict(re.findall(r'\[IH_PERM_([A-Z_]+)\] = \{"([^"]+)"',
+                                open(os.path.join(root, "src", "policy", "perm.c")).read()))
+        doc = open(os.path.join(root, "docs", "openapi.yaml")).read()
+        ops = {}
+        path = method = None
+        for line in doc.splitlines():
+            m = re.match(r"^  (/\S*):$", line)
+            if m:
+                path = re.sub(r"\{[a-z]+\}", "{}", m.group(1))
+                continue
+            m = re.match(r"^    (get|post|put|patch|delete):$", line)
+            if m and path:
+                method = m.group(1).upper()
+                continue
+            m = re.match(r"^      x-ihos-permission: (\S+)$", line)
+            if m and path and method:
+                ops[(method, path)] = m.group(1)
+        self.assertEqual(len(ops), len(routes))
+        for method, path, perm in routes:
+            self.assertEqual(ops.get((method, path)), perms.get(perm, perm.lower()), "%s %s" % (method, path))

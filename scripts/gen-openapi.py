@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""gen-openapi.py — writes docs/openapi.yaml from src/api/routes.c (paths,
+methods, permissions) and the descriptions and schemas below.  Run from the
+repository root after changing a route; a test checks the two agree."""
+import re, json
+routes = re.findall(r'R\(IH_([A-Z]+), "([^"]*)", IH_PERM_([A-Z_]+), (\w+)\)', open('src/api/routes.c').read())
+perm_names = dict(re.findall(r'\[IH_PERM_([A-Z_]+)\] = \{"([^"]+)"', open('src/policy/perm.c').read()))
+
+def pname(path, i):
+    segs = path.split('/')
+    n = 0
+    names = []
+    for k, s in enumerate(segs):
+        if s == '{}':
+            prev = segs[k-1]
+            if prev == 'roles': names.append('role')
+            elif prev == 'permissions': names.append('perm')
+            else: names.append('id')
+    # disambiguate
+    return names
+
+def oapath(path):
+    names = pname(path, 0)
+    out = path
+    for n in names:
+        out = out.replace('{}', '{' + n + '}', 1)
+    return out, names
+
+S = {}  # summaries by (method,path)
+def s(m, p, summary, req=None, resp="Object", status=None, query=None, desc=None, ctype=None):
+    S[(m, p)] = dict(summary=summary, req=req, resp=resp, status=status, query=query or [], desc=desc, ctype=ctype)
+
+# ---- descriptions -----------------------------------------------------------------
+s("GET","/","The public 亮证 page (HTML): licence, departments, doctors on duty, schedules, response times, fees", resp="HTML")
+s("GET","/about","The same public page", resp="HTML")
+s("GET","/api/v1/public","The public information as JSON", resp="Public")
+s("GET","/healthz","Liveness", resp="Health")
+s("GET","/metrics","Prometheus metrics (loopback, or a session with metrics.read)", resp="Text")
+s("POST","/api/v1/sessions","Log in: password and, where enrolled, the TOTP code", req="LoginRequest", resp="LoginResponse", status=201)
+s("DELETE","/api/v1/sessions/current","Log out (ends the session on the server)", resp=None, status=204)
+s("GET","/api/v1/me","The caller's account and session state")
+s("POST","/api/v1/me/password","Change the password", req="PasswordChange", resp=None, status=204)
+s("POST","/api/v1/me/totp","Start second-factor enrolment: a new secret as an otpauth URI", status=201)
+s("POST","/api/v1/me/totp/confirm","Confirm enrolment with a code", req="TotpConfirm", resp=None, status=204)
+s("GET","/api/v1/me/sessions","The caller's sessions")
+s("DELETE","/api/v1/me/sessions/{id}","End one of the caller's sessions", resp=None, status=204)
+s("GET","/api/v1/accounts","List accounts", query=["after","limit"])
+s("POST","/api/v1/accounts","Create a staff or administrator account (pending until secadmin activates it)", req="AccountCreate", status=201)
+s("GET","/api/v1/accounts/{id}","One account")
+s("POST","/api/v1/accounts/{id}/activate","Activate a pending account")
+s("PUT","/api/v1/accounts/{id}/role","Change a clinical role", req="RoleChange")
+s("POST","/api/v1/accounts/{id}/disable","Disable an account", req="Reason")
+s("POST","/api/v1/accounts/{id}/enable","Enable an account", req="Reason")
+s("PUT","/api/v1/accounts/{id}/expiry","Set an expiry date", req="Expiry")
+s("POST","/api/v1/accounts/{id}/password-reset","Reset to a one-time password")
+s("POST","/api/v1/accounts/{id}/unlock","Unlock after failed logins")
+s("POST","/api/v1/accounts/{id}/totp-reset","Reset the second factor")
+s("POST","/api/v1/admin-accounts/{id}/disable","Disable an administrator account", req="Reason")
+s("POST","/api/v1/admin-accounts/{id}/enable","Enable an administrator account", req="Reason")
+s("GET","/api/v1/permissions","Permissions by role, with bounds and which are optional")
+s("PUT","/api/v1/roles/{role}/permissions/{perm}","Grant or revoke an optional permission within its bounds", req="Grant")
+s("GET","/api/v1/audit/events","Query the audit journal", query=["from","to","actor","action","object_type","object_id","outcome","after","limit"])
+s("GET","/api/v1/audit/checkpoints","Signed checkpoints")
+s("POST","/api/v1/audit/verify","Verify the whole journal now")
+s("GET","/api/v1/audit/export","Export events (JSON lines)", resp="Text")
+s("GET","/api/v1/backups","Local backups")
+s("POST","/api/v1/backups","Take a backup now (encrypted to the recovery key)", status=201)
+s("GET","/api/v1/institution","The institution (public)", resp="Institution")
+s("PUT","/api/v1/institution","Set the institution record (whole)", req="Institution", resp="Institution")
+s("GET","/api/v1/departments","Active departments (public)")
+s("POST","/api/v1/departments","Create a department", req="Department", status=201)
+s("PATCH","/api/v1/departments/{id}","Change a department (code is fixed)", req="Department")
+s("GET","/api/v1/staff","List staff (personal fields masked)", query=["after","limit"])
+s("POST","/api/v1/staff","Create a staff record for a clinical account", req="Staff", resp="Staff", status=201)
+s("GET","/api/v1/staff/{id}","One staff member", resp="Staff")
+s("PATCH","/api/v1/staff/{id}","Change a staff record", req="Staff", resp="Staff")
+s("POST","/api/v1/staff/{id}/online","Enable or disable a doctor for online care (needs >= 3 years of practice)", req="Online", resp="Staff")
+s("POST","/api/v1/staff/{id}/status","Suspend or reinstate", req="StaffStatus", resp="Staff")
+s("GET","/api/v1/me/staff","The caller's own staff record", resp="Staff")
+s("POST","/api/v1/drugs/import","Import the catalogue from CSV (per-row errors)", resp="ImportReport", ctype="text/csv")
+s("GET","/api/v1/drugs","Search the catalogue", query=["q","all","after","limit"])
+s("POST","/api/v1/drugs","Add a drug", req="Drug", resp="Drug", status=201)
+s("GET","/api/v1/drugs/{id}","One drug", resp="Drug")
+s("PATCH","/api/v1/drugs/{id}","Change a drug", req="Drug", resp="Drug")
+s("GET","/api/v1/schedules","Shifts (public)", query=["from","to","staff_id"])
+s("POST","/api/v1/schedules","Add a shift for a doctor enabled online", req="Schedule", status=201)
+s("POST","/api/v1/schedules/{id}/cancel","Cancel a shift")
+s("POST","/api/v1/patients","Register as a patient (public, rate-limited): account, real name, consent", req="Registration", status=201)
+s("GET","/api/v1/patients","Patients the caller may see, or an exact lookup by certificate number or phone", query=["cert_no","phone","after","limit"])
+s("GET","/api/v1/patients/{id}","One patient, masked for the caller's role and relationship", resp="Patient")
+s("GET","/api/v1/me/patient","The caller's own patient record with consents", resp="Patient")
+s("PATCH","/api/v1/me/patient","Change phone, address, allergies or guardian (identity fields are fixed)", req="Patient", resp="Patient")
+s("GET","/api/v1/me/consents","Consents given, and the current versions")
+s("POST","/api/v1/me/consents","Accept the current version of a document", req="Consent", status=201)
+s("POST","/api/v1/patients/{id}/break-glass","Open a patient's data without a care relationship, with a reason (audited, alerted)", req="BreakGlass", status=201)
+s("GET","/api/v1/break-glass","Break-glass grants with their reasons, for review")
+s("POST","/api/v1/visits","Request a consultation or follow-up", req="VisitRequest", resp="Visit", status=201)
+s("GET","/api/v1/visits","The caller's visits", query=["status","after","limit"])
+s("GET","/api/v1/visits/{id}","A visit with its messages", resp="Visit", query=["after_message","limit"])
+s("POST","/api/v1/visits/{id}/accept","Accept (a follow-up needs followup_confirmed)", req="Accept", resp="Visit")
+s("POST","/api/v1/visits/{id}/refuse","Refuse with a reason", req="Reason", resp="Visit")
+s("POST","/api/v1/visits/{id}/close","Close an accepted visit", resp="Visit")
+s("POST","/api/v1/visits/{id}/cancel","Cancel a request (patient)", resp="Visit")
+s("PUT","/api/v1/visits/{id}/label","Change the security label", req="Label")
+s("POST","/api/v1/visits/{id}/messages","Write a message in an accepted visit", req="Message", status=201)
+s("POST","/api/v1/visits/{id}/media","Record a phone or video session run by an outside system", req="Media", status=201)
+s("POST","/api/v1/visits/{id}/records","Add a signed medical-record revision", req="Record", status=201)
+s("GET","/api/v1/visits/{id}/records","Every revision of the visit's record")
+s("POST","/api/v1/visits/{id}/prescriptions","Issue a signed prescription (the treating doctor, a full 2FA session)", req="PrescriptionIssue", resp="Prescription", status=201)
+s("POST","/api/v1/visits/{id}/payments","Record a payment of the visit or a prescription", req="Payment", status=201)
+s("POST","/api/v1/visits/{id}/evaluation","Evaluate a closed visit", req="Evaluation", status=201)
+s("GET","/api/v1/prescriptions","The caller's prescriptions, or a pharmacist's review queue (status=issued)", query=["status","after","limit"])
+s("GET","/api/v1/prescriptions/{id}","One prescription", resp="Prescription")
+s("POST","/api/v1/prescriptions/{id}/review","Approve or reject, signed by the pharmacist", req="Review", resp="Prescription")
+s("POST","/api/v1/prescriptions/{id}/dispense","Dispense or deliver an approved prescription", req="Dispense", resp="Prescription")
+s("POST","/api/v1/prescriptions/{id}/cancel","Cancel before review (the prescribing doctor)", resp="Prescription")
+s("POST","/api/v1/adverse-events","Report an adverse event", req="AdverseEvent", status=201)
+s("GET","/api/v1/adverse-events","The caller's reports")
+s("POST","/api/v1/icd/import","Load ICD-10 codes from CSV (code,name)", resp="ImportReport", ctype="text/csv")
+s("GET","/api/v1/icd","Search ICD-10 codes", query=["q","limit"])
+s("POST","/api/v1/stats-requests","Ask for the approved 统方 statistics report", req="StatsRequest", status=201)
+s("GET","/api/v1/stats-requests","Statistics requests (own; all for the approver)")
+s("POST","/api/v1/stats-requests/{id}/decision","Approve or reject (a second person)", req="StatsDecision")
+s("POST","/api/v1/stats-requests/{id}/run","Run an approved request once")
+
+Q = {"after": ("integer","rows after this id"), "limit": ("integer","page size"), "q": ("string","search text"),
+     "all": ("integer","1: include inactive"), "from": ("string","YYYY-MM-DD (audit: ISO time)"), "to": ("string","YYYY-MM-DD (audit: ISO time)"),
+     "staff_id": ("integer","one doctor"), "cert_no": ("string","certificate number (exact, blind index)"),
+     "phone": ("string","phone (exact, blind index)"), "status": ("string","filter by state"),
+     "after_message": ("integer","messages after this id"), "actor": ("integer","actor account id"),
+     "action": ("string","action"), "object_type": ("string","object type"), "object_id": ("string","object id"),
+     "outcome": ("string","success or failure")}
+
+lines = []
+w = lines.append
+w("# OpenAPI description of the ihos JSON API.  tests/integration/test_foundation.py")
+w("# checks that every route in src/api/routes.c is here with its method.")
+w("openapi: 3.0.3")
+w("info:")
+w("  title: ihos")
+w("  version: 0.1.0")
+w("  description: |")
+w("    The internet-hospital server's API.  HTTPS only.  Authenticate with")
+w("    `Authorization: Bearer <token>` (from POST /api/v1/sessions) or the")
+w("    `ihos_session` cookie plus `X-CSRF-Token` on state changes.  Every error")
+w("    is the envelope `{\"error\":{\"code\",\"message\"[,\"field\"]}}` with a stable code")
+w("    (docs/ARCHITECTURE.md, Errors).  Each operation names the permission it")
+w("    needs (`x-ihos-permission`); the default is deny.  Personal fields in")
+w("    responses are masked for the caller's role and relationship")
+w("    (docs/data-protection.md, Masking); hidden fields are left out.")
+w("servers:")
+w("  - url: https://127.0.0.1:8443")
+w("components:")
+w("  securitySchemes:")
+w("    bearer: {type: http, scheme: bearer}")
+w("    cookie: {type: apiKey, in: cookie, name: ihos_session}")
+w("  responses:")
+for code, st, d in [("Error400","400","invalid_field, malformed_json, bad_request, weak_password"),("Error401","401","unauthenticated, session_expired, authentication_failed"),
+                    ("Error403","403","forbidden (audited as access.denied), csrf_failed, password_change_required"),("Error404","404","not_found"),
+                    ("Error409","409","invalid_state (an illegal transition), already_exists, conflict"),("Error429","429","rate_limited"),
+                    ("Error503","503","busy, unavailable, audit_unavailable")]:
+    w("    %s:" % code)
+    w("      description: %s" % d)
+    w("      content: {application/json: {schema: {$ref: '#/components/schemas/Error'}}}")
+w("  schemas:")
+schemas = {
+ "Error": {"type":"object","required":["error"],"properties":{"error":{"type":"object","required":["code","message"],"properties":{"code":{"type":"string","example":"invalid_field"},"message":{"type":"string"},"field":{"type":"string"}}}}},
+ "Object": {"type":"object","additionalProperties":True},
+ "Health": {"type":"object","properties":{"status":{"type":"string","example":"ok"}}},
+ "LoginRequest": {"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string","format":"password"},"totp":{"type":"string","pattern":"^[0-9]{6}$"}}},
+ "LoginResponse": {"type":"object","properties":{"token":{"type":"string"},"csrf_token":{"type":"string"},"expires_at":{"type":"string"},"must_change_password":{"type":"boolean"},"must_enrol_totp":{"type":"boolean"}}},
+ "PasswordChange": {"type":"object","required":["old_password","new_password"],"properties":{"old_password":{"type":"string"},"new_password":{"type":"string"}}},
+ "TotpConfirm": {"type":"object","required":["code"],"properties":{"code":{"type":"string"}}},
+ "AccountCreate": {"type":"object","required":["username","role"],"properties":{"username":{"type":"string"},"role":{"type":"string","enum":["doctor","pharmacist","nurse","sysadmin","secadmin","auditadmin"]},"expires_at":{"type":"string","format":"date"}}},
+ "RoleChange": {"type":"object","required":["role"],"properties":{"role":{"type":"string"}}},
+ "Reason": {"type":"object","properties":{"reason":{"type":"string","maxLength":200}}},
+ "Expiry": {"type":"object","properties":{"expires_at":{"type":"string","format":"date"}}},
+ "Grant": {"type":"object","required":["granted"],"properties":{"granted":{"type":"boolean"}}},
+ "Money": {"type":"string","pattern":"^[0-9]{1,9}(\\.[0-9]{1,2})?$","example":"12.50","description":"yuan; numbers are accepted on input"},
+ "Institution": {"type":"object","required":["name","ih_name","organ_id","unit_id","licence_no","ih_approval","entity_hospital","address","phone"],"properties":{"name":{"type":"string","maxLength":64},"ih_name":{"type":"string","maxLength":64},"organ_id":{"type":"string","pattern":"^[0-9A-Z]{9,18}$"},"unit_id":{"type":"string"},"licence_no":{"type":"string"},"licence_valid_until":{"type":"string","format":"date"},"ih_approval":{"type":"string"},"entity_hospital":{"type":"string"},"address":{"type":"string"},"phone":{"type":"string"},"intro":{"type":"string","maxLength":1000}}},
+ "Department": {"type":"object","required":["code","name","subject_code","category_code","kind"],"properties":{"code":{"type":"string"},"name":{"type":"string"},"subject_code":{"type":"string","description":"国家诊疗科目, e.g. 03.04"},"category_code":{"type":"string","description":"the subject's first level, e.g. 03"},"kind":{"type":"string","enum":["clinical","medtech","nursing","pharmacy"]},"active":{"type":"boolean"},"intro":{"type":"string"}}},
+ "Staff": {"type":"object","required":["account_id","name","cert_type","cert_no","sex","birth_date","title_code","subject_code","qualification_no","practice_no","practice_years","departments"],"properties":{"account_id":{"type":"integer"},"name":{"type":"string"},"cert_type":{"type":"string","enum":["1","2","3","4","5","99"]},"cert_no":{"type":"string","description":"sealed, blind-indexed; masked for others"},"sex":{"type":"string","enum":["0","1","2"]},"birth_date":{"type":"string","format":"date"},"title_code":{"type":"string","description":"职称 231–265"},"subject_code":{"type":"string"},"qualification_no":{"type":"string"},"practice_no":{"type":"string"},"practice_years":{"type":"integer","minimum":0},"insurance_policy":{"type":"string"},"insurance_until":{"type":"string","format":"date"},"intro":{"type":"string"},"departments":{"type":"array","items":{"type":"integer"}},"status":{"type":"string","readOnly":True},"online":{"type":"boolean","readOnly":True}}},
+ "Online": {"type":"object","required":["online"],"properties":{"online":{"type":"boolean"},"reason":{"type":"string"}}},
+ "StaffStatus": {"type":"object","required":["status"],"properties":{"status":{"type":"string","enum":["active","suspended"]},"reason":{"type":"string"}}},
+ "Drug": {"type":"object","required":["hosp_code","name","spec","unit","manufacturer","dosage_form","drug_class","price","restricted"],"properties":{"hosp_code":{"type":"string"},"national_code":{"type":"string"},"name":{"type":"string"},"trade_name":{"type":"string"},"spec":{"type":"string"},"unit":{"type":"string"},"manufacturer":{"type":"string"},"dosage_form":{"type":"string"},"drug_class":{"type":"string","enum":["1","2","3"]},"price":{"$ref":"#/components/schemas/Money"},"otc":{"type":"boolean"},"restricted":{"type":"boolean"},"restricted_class":{"type":"string","enum":["narcotic","psychotropic1","psychotropic2","toxic","radioactive","precursor","other"]},"active":{"type":"boolean"}}},
+ "ImportReport": {"type":"object","properties":{"created":{"type":"integer"},"updated":{"type":"integer"},"loaded":{"type":"integer"},"errors":{"type":"array","items":{"type":"object","properties":{"row":{"type":"integer"},"field":{"type":"string"},"code":{"type":"string"},"message":{"type":"string"}}}}}},
+ "Schedule": {"type":"object","required":["staff_id","department_id","day","start_time","end_time","consult_type","capacity","response_minutes","fee"],"properties":{"staff_id":{"type":"integer"},"department_id":{"type":"integer"},"day":{"type":"string","format":"date"},"start_time":{"type":"string","example":"08:00"},"end_time":{"type":"string","example":"12:00"},"consult_type":{"type":"string","enum":["1","2","3"],"description":"1 text, 2 phone, 3 video"},"capacity":{"type":"integer"},"response_minutes":{"type":"integer"},"fee":{"$ref":"#/components/schemas/Money"}}},
+ "Patient": {"type":"object","properties":{"name":{"type":"string"},"cert_type":{"type":"string"},"cert_no":{"type":"string","description":"身份证 checked against GB 11643"},"sex":{"type":"string"},"birth_date":{"type":"string","format":"date"},"phone":{"type":"string"},"address":{"type":"string"},"allergies":{"type":"string"},"guardian_name":{"type":"string"},"guardian_cert_type":{"type":"string"},"guardian_cert_no":{"type":"string"},"guardian_phone":{"type":"string"},"realname":{"type":"string","enum":["verified","unverified"],"readOnly":True}}},
+ "Registration": {"allOf":[{"$ref":"#/components/schemas/Patient"},{"type":"object","required":["username","password","name","cert_type","cert_no","sex","birth_date","phone","consents"],"properties":{"username":{"type":"string"},"password":{"type":"string","format":"password"},"consents":{"type":"object","required":["privacy","agreement"],"properties":{"privacy":{"type":"string"},"agreement":{"type":"string"}}}}}],"description":"A guardian is required under 6 years, allowed under 18."},
+ "Consent": {"type":"object","required":["document","version"],"properties":{"document":{"type":"string","enum":["privacy","agreement"]},"version":{"type":"string"}}},
+ "BreakGlass": {"type":"object","required":["reason"],"properties":{"reason":{"type":"string","minLength":10,"maxLength":300}}},
+ "VisitRequest": {"type":"object","required":["kind","complaint"],"properties":{"kind":{"type":"string","enum":["consult","followup"]},"schedule_id":{"type":"integer"},"department_id":{"type":"integer"},"complaint":{"type":"string","maxLength":500},"attribute":{"type":"string","enum":["1","2","3","4","9"]},"first_diagnosis":{"type":"string","description":"required for a follow-up"},"disease_history":{"type":"string","description":"required for a follow-up"},"guardian_present":{"type":"boolean","description":"required true under 6"}}},
+ "Visit": {"type":"object","properties":{"id":{"type":"integer"},"kind":{"type":"string"},"status":{"type":"string","enum":["requested","accepted","closed","refused","expired","cancelled"]},"label":{"type":"integer","minimum":1,"maximum":5},"fee":{"$ref":"#/components/schemas/Money"},"messages":{"type":"array","items":{"type":"object"}}}},
+ "Accept": {"type":"object","properties":{"followup_confirmed":{"type":"boolean"},"label":{"type":"integer","minimum":1,"maximum":5}}},
+ "Label": {"type":"object","required":["label","reason"],"properties":{"label":{"type":"integer","minimum":1,"maximum":5},"reason":{"type":"string"}}},
+ "Message": {"type":"object","required":["body"],"properties":{"body":{"type":"string","maxLength":2000}}},
+ "Media": {"type":"object","required":["kind","started_at","ended_at"],"properties":{"kind":{"type":"string","enum":["phone","video"]},"started_at":{"type":"string","format":"date-time"},"ended_at":{"type":"string","format":"date-time"},"recording_ref":{"type":"string"},"recording_hash":{"type":"string"}}},
+ "Record": {"type":"object","required":["chief_complaint","present_history","diagnosis_codes","diagnosis","opinion"],"properties":{"chief_complaint":{"type":"string"},"present_history":{"type":"string"},"diagnosis_codes":{"type":"array","items":{"type":"string","example":"I10.x00"}},"diagnosis":{"type":"string"},"opinion":{"type":"string"},"assist_result":{"type":"string"},"label":{"type":"integer"},"correction_reason":{"type":"string","description":"required from the second revision on"}}},
+ "PrescriptionIssue": {"type":"object","required":["recipe_type","diagnosis_codes","items"],"properties":{"recipe_type":{"type":"string","enum":["1","2","3"]},"diagnosis_codes":{"type":"array","items":{"type":"string"}},"effective_days":{"type":"integer","minimum":1,"maximum":7},"items":{"type":"array","minItems":1,"maxItems":5,"items":{"type":"object","required":["drug_id","route","frequency","dosage","dose_unit","quantity","days"],"properties":{"drug_id":{"type":"integer"},"route":{"type":"string","description":"CV06.00.102"},"frequency":{"type":"string","example":"qd"},"dosage":{"type":"string","example":"5"},"dose_unit":{"type":"string","example":"mg"},"quantity":{"type":"integer"},"days":{"type":"integer","description":"at most [care] rx_max_days"},"remark":{"type":"string"}}}}}},
+ "Prescription": {"type":"object","properties":{"id":{"type":"integer"},"recipe_no":{"type":"string"},"status":{"type":"string","enum":["issued","approved","rejected","cancelled","dispensed","delivered","expired"]},"total_fee":{"$ref":"#/components/schemas/Money"},"signature":{"type":"string","format":"byte"},"review_signature":{"type":"string","format":"byte"},"items":{"type":"array","items":{"type":"object"}}}},
+ "Review": {"type":"object","required":["decision"],"properties":{"decision":{"type":"string","enum":["approve","reject"]},"reason":{"type":"string","description":"required to reject"}}},
+ "Dispense": {"type":"object","required":["delivery_type"],"properties":{"delivery_type":{"type":"string","enum":["0","1","2"]},"delivery_firm":{"type":"string","description":"required for delivery"}}},
+ "Payment": {"type":"object","required":["amount","channel","trade_no"],"properties":{"amount":{"$ref":"#/components/schemas/Money"},"channel":{"type":"string","enum":["wechat","alipay","unionpay","insurance","cash"]},"trade_no":{"type":"string"},"prescription_id":{"type":"integer"}}},
+ "Evaluation": {"type":"object","required":["satisfaction","score","text"],"properties":{"satisfaction":{"type":"integer","minimum":1,"maximum":5},"score":{"type":"integer","minimum":0,"maximum":10},"text":{"type":"string","maxLength":300},"complaint":{"type":"string"}}},
+ "AdverseEvent": {"type":"object","required":["kind","description","cause","measures","damage_degree","improvements","department_id","event_date"],"properties":{"visit_id":{"type":"integer"},"kind":{"type":"string"},"description":{"type":"string"},"cause":{"type":"string"},"measures":{"type":"string"},"damage_degree":{"type":"string","enum":["1","2","3","4","5"]},"improvements":{"type":"string"},"department_id":{"type":"integer"},"event_date":{"type":"string","format":"date"}}},
+ "StatsRequest": {"type":"object","required":["report","purpose","window_from","window_to"],"properties":{"report":{"type":"string","enum":["drug_usage","doctor_prescribing"]},"purpose":{"type":"string","minLength":10},"window_from":{"type":"string","format":"date"},"window_to":{"type":"string","format":"date"}}},
+ "StatsDecision": {"type":"object","required":["approve","reason"],"properties":{"approve":{"type":"boolean"},"reason":{"type":"string"}}},
+ "Public": {"type":"object","properties":{"institution":{"$ref":"#/components/schemas/Institution"},"departments":{"type":"array","items":{"type":"object"}},"doctors":{"type":"array","items":{"type":"object"}}}},
+}
+def emit(obj, ind):
+    pad = "  " * ind
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            key = "'$ref'" if k == "$ref" else k
+            if isinstance(v, (dict, list)):
+                if not v:
+                    w("%s%s: %s" % (pad, key, "{}" if isinstance(v, dict) else "[]"))
+                    continue
+                w("%s%s:" % (pad, key))
+                emit(v, ind + 1)
+            else:
+                w("%s%s: %s" % (pad, key, json.dumps(v, ensure_ascii=False)))
+    else:
+        for v in obj:
+            if isinstance(v, dict):
+                first = True
+                items = list(v.items())
+                w("%s- %s" % (pad, ""))
+                lines[-1] = lines[-1].rstrip()
+                lines.pop()
+                sub = []
+                for i,(k, vv) in enumerate(items):
+                    pre = "- " if i == 0 else "  "
+                    if isinstance(vv, (dict, list)):
+                        w("%s%s%s:" % (pad, pre, k)); emit(vv, ind + 2)
+                    else:
+                        w("%s%s%s: %s" % (pad, pre, k, json.dumps(vv, ensure_ascii=False)))
+            else:
+                w("%s- %s" % (pad, json.dumps(v, ensure_ascii=False)))
+emit(schemas, 2)
+w("security:")
+w("  - bearer: []")
+w("  - cookie: []")
+w("paths:")
+by_path = {}
+for m, p, perm, fn in routes:
+    op, names = oapath(p)
+    by_path.setdefault(op, []).append((m, p, perm, names))
+for op, ms in by_path.items():
+    w("  %s:" % op)
+    for m, p, perm, names in ms:
+        meta = S.get((m, op))
+        if not meta:
+            raise SystemExit("no description for %s %s" % (m, op))
+        w("    %s:" % m.lower())
+        w("      summary: %s" % json.dumps(meta["summary"], ensure_ascii=False))
+        w("      operationId: %s" % [f for mm, pp, pr, f in [(a,b,c,d) for a,b,c,d in routes] if mm == m and pp == p][0])
+        pn = perm_names.get(perm, perm.lower())
+        w("      x-ihos-permission: %s" % pn)
+        if perm == "PUBLIC":
+            w("      security: []")
+        params = [(n, "path") for n in names] + [(q, "query") for q in meta["query"]]
+        if params:
+            w("      parameters:")
+            for n, where in params:
+                t, d = ("string", "") if n in ("role","perm") else ("integer", "") if where == "path" else Q[n]
+                w("        - {name: %s, in: %s, required: %s, schema: {type: %s}%s}" % (n, where, "true" if where=="path" else "false", t, (", description: " + json.dumps(d, ensure_ascii=False)) if d else ""))
+        if meta["req"] or meta["ctype"]:
+            w("      requestBody:")
+            w("        required: true")
+            w("        content:")
+            if meta["ctype"]:
+                w("          %s: {schema: {type: string}}" % meta["ctype"])
+            else:
+                w("          application/json: {schema: {$ref: '#/components/schemas/%s'}}" % meta["req"])
+        w("      responses:")
+        st = meta["status"] or 200
+        if meta["resp"] is None:
+            w("        '%d': {description: done}" % st)
+        elif meta["resp"] == "HTML":
+            w("        '%d': {description: the page, content: {text/html: {schema: {type: string}}}}" % st)
+        elif meta["resp"] == "Text":
+            w("        '%d': {description: text, content: {text/plain: {schema: {type: string}}}}" % st)
+        else:
+            w("        '%d':" % st)
+            w("          description: ok")
+            w("          content: {application/json: {schema: {$ref: '#/components/schemas/%s'}}}" % meta["resp"])
+        errs = ["Error400"]
+        if perm != "PUBLIC": errs += ["Error401", "Error403"]
+        if names: errs += ["Error404"]
+        if m in ("POST","PUT","PATCH","DELETE"): errs += ["Error409"]
+        if op in ("/api/v1/sessions", "/api/v1/patients") and m == "POST": errs += ["Error429"]
+        errs += ["Error503"]
+        for e in errs:
+            w("        '%s': {$ref: '#/components/responses/%s'}" % (e[5:], e))
+open('docs/openapi.yaml','w').write("\n".join(lines) + "\n")
+print(len(lines))
