@@ -123,7 +123,7 @@ static ih_err set_departments(ih_tx *tx, int64_t staff_id, json_t *body)
 static ih_err view(staff_arg *a, ih_tx *tx, json_t **out)
 {
     ih_relation rel = a->v && ih_row_int(&a->r, "account_id") == a->v->actor.id ? IH_REL_SELF : IH_REL_OTHER;
-    json_t *j, *deps;
+    json_t *j, *deps = NULL;
     IH_TRY(ih_row_json(&a->r, a->v ? a->v->role : IH_ROLE_NONE, rel, &j));
     ih_err e = departments_json(tx, a->r.id, &deps);
     if (e != IH_OK) {

@@ -16,6 +16,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -397,29 +398,37 @@ ih_err ih_visit_label(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body
 
 /* ---- reading ------------------------------------------------------------------------- */
 
+static char messages_sql[512];
+static pthread_once_t messages_once = PTHREAD_ONCE_INIT;
+
+static void messages_sql_init(void)
+{
+    snprintf(messages_sql, sizeof messages_sql,
+             "SELECT %s FROM message WHERE visit_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+             ih_table_columns(&ih_t_message));
+}
+
+/* The visit's messages after a->after, in one query. */
 static ih_err messages_json(visit_arg *a, ih_tx *tx, json_t **out)
 {
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM message WHERE visit_id = $1 AND id > $2 ORDER BY id LIMIT $3", &st));
+    pthread_once(&messages_once, messages_sql_init);
+    IH_TRY(ih_tx_prepare(tx, messages_sql, &st));
     ih_stmt_int(st, 1, a->id);
     ih_stmt_int(st, 2, a->after);
     ih_stmt_int(st, 3, a->limit);
-    int64_t ids[200];
-    int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
-    IH_TRY(e);
     json_t *list = json_array();
     IH_CHECK_ALLOC(list);
     ih_row m;
     ih_row_init(&m, &ih_t_message);
-    for (int i = 0; e == IH_OK && i < n; i++) {
-        bool found;
-        e = ih_row_load(tx, a->c->o.keys, &ih_t_message, ids[i], &m, &found);
+    ih_relation rel = a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         json_t *j;
-        ih_relation rel = a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE;
-        if (e == IH_OK && found && (e = ih_row_json(&m, a->v->role, rel, &j)) == IH_OK) json_array_append_new(list, j);
+        if ((e = ih_row_from_stmt(st, 0, a->c->o.keys, &ih_t_message, &m)) != IH_OK) break;
+        if ((e = ih_row_json(&m, a->v->role, rel, &j)) != IH_OK) break;
+        json_array_append_new(list, j);
     }
     ih_row_free(&m);
     if (e != IH_OK) {

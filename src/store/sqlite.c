@@ -33,10 +33,17 @@ typedef struct sq_stmt {
     struct sq_stmt *next_used;
 } sq_stmt;
 
+/* Transaction control, prepared once per connection (parsing them on every
+ * transaction is a measurable share of a small write). */
+enum { CTL_BEGIN, CTL_BEGIN_IMMEDIATE, CTL_COMMIT, CTL_ROLLBACK, CTL_SAVEPOINT, CTL_RELEASE, CTL_ROLLBACK_TO, CTL__COUNT };
+static const char *const ctl_sql[CTL__COUNT] = {"BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT job",
+                                                "RELEASE job", "ROLLBACK TO job"};
+
 struct sq_conn {
     sqlite3 *db;
     stmt_cache cache;
     sq_stmt *used; /* statements touched in the current transaction */
+    sqlite3_stmt *ctl[CTL__COUNT];
 };
 
 typedef struct sq_tx {
@@ -134,6 +141,7 @@ static void conn_close(sq_conn *c)
         free(s);
     }
     free(c->cache.slots);
+    for (int i = 0; i < CTL__COUNT; i++) sqlite3_finalize(c->ctl[i]);
     if (c->db) sqlite3_close_v2(c->db);
     memset(c, 0, sizeof *c);
 }
@@ -161,6 +169,18 @@ static ih_err conn_exec(sq_conn *c, const char *sql)
         sqlite3_free(msg);
         return e;
     }
+    return IH_OK;
+}
+
+static ih_err conn_ctl(sq_conn *c, int which)
+{
+    if (!c->ctl[which]) {
+        int rc = sqlite3_prepare_v3(c->db, ctl_sql[which], -1, SQLITE_PREPARE_PERSISTENT, &c->ctl[which], NULL);
+        if (rc != SQLITE_OK) return map_rc(c->db, rc, ctl_sql[which]);
+    }
+    int rc = sqlite3_step(c->ctl[which]);
+    sqlite3_reset(c->ctl[which]);
+    if (rc != SQLITE_DONE) return map_rc(c->db, sqlite3_extended_errcode(c->db), ctl_sql[which]);
     return IH_OK;
 }
 
@@ -293,7 +313,7 @@ static ih_err sq_exec_script(ih_tx *tx, const char *sql) { return conn_exec(((sq
 static void run_job(sq_store *s, job *j)
 {
     sq_tx tx = {.base = {.store = &s->base, .write = true}, .conn = &s->writer};
-    ih_err e = conn_exec(&s->writer, "SAVEPOINT job");
+    ih_err e = conn_ctl(&s->writer, CTL_SAVEPOINT);
     if (e == IH_OK) {
         ih_err_clear();
         in_callback = true;
@@ -302,8 +322,8 @@ static void run_job(sq_store *s, job *j)
         if (e == IH_OK && tx.base.failed) e = tx.base.fail_code;
         ih_err_save(&j->text);
         conn_end_tx(&s->writer);
-        if (e != IH_OK) conn_exec(&s->writer, "ROLLBACK TO job");
-        if (conn_exec(&s->writer, "RELEASE job") != IH_OK && e == IH_OK) e = IH_E_STORAGE;
+        if (e != IH_OK) conn_ctl(&s->writer, CTL_ROLLBACK_TO);
+        if (conn_ctl(&s->writer, CTL_RELEASE) != IH_OK && e == IH_OK) e = IH_E_STORAGE;
     } else {
         ih_err_save(&j->text);
     }
@@ -331,16 +351,16 @@ static void *writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&s->mu);
 
-        ih_err begin = conn_exec(&s->writer, "BEGIN IMMEDIATE");
+        ih_err begin = conn_ctl(&s->writer, CTL_BEGIN_IMMEDIATE);
         ih_err_text begin_text;
         ih_err_save(&begin_text);
         if (begin == IH_OK) {
             for (job *j = batch; j; j = j->next) run_job(s, j);
-            ih_err c = conn_exec(&s->writer, "COMMIT");
+            ih_err c = conn_ctl(&s->writer, CTL_COMMIT);
             if (c != IH_OK) {
                 ih_err_text t;
                 ih_err_save(&t);
-                conn_exec(&s->writer, "ROLLBACK");
+                conn_ctl(&s->writer, CTL_ROLLBACK);
                 for (job *j = batch; j; j = j->next)
                     if (j->result == IH_OK) {
                         j->result = c;
@@ -404,7 +424,7 @@ static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
 
     sq_conn *c = &s->readers[idx];
     sq_tx tx = {.base = {.store = base, .write = false}, .conn = c};
-    ih_err e = conn_exec(c, "BEGIN");
+    ih_err e = conn_ctl(c, CTL_BEGIN);
     if (e == IH_OK) {
         in_callback = true;
         e = fn(&tx.base, arg);
@@ -413,7 +433,7 @@ static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
         ih_err_text t;
         ih_err_save(&t);
         conn_end_tx(c);
-        conn_exec(c, "COMMIT");
+        conn_ctl(c, CTL_COMMIT);
         ih_err_load(&t);
     }
     atomic_fetch_add(&s->base.read_txns, 1);
