@@ -74,6 +74,7 @@ ih_err ih_app_report_new(const ih_instance *in, ih_report **out)
         .nightly_at = c->report_nightly_at,
         .utc_offset_minutes = c->utc_offset_minutes,
         .batch_size = c->report_batch_size,
+        .workers = c->report_workers,
         .timeout_s = c->report_timeout,
         .ca_file = ca,
         .lag_alert_minutes = c->report_lag_alert_minutes,

@@ -124,6 +124,7 @@ static const key schema[] = {
       "realtime: within seconds of the final state; nightly: at nightly_at"),
     S("report", "nightly_at", report_nightly_at, false, "01:00", "local time of the nightly upload, HH:MM"),
     I("report", "batch_size", report_batch_size, "1", 1, 100, "records per call (one bad record rejects its batch)"),
+    I("report", "workers", report_workers, "4", 1, 16, "uploads in flight at once (one connection each)"),
     I("report", "timeout", report_timeout, "10", 1, 120, "seconds per upload call"),
     S("report", "ca_file", report_ca_file, false, "", "extra CA certificates for the gateway (PEM; empty: system)"),
     I("report", "lag_alert_minutes", report_lag_alert_minutes, "60", 0, 10080,

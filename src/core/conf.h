@@ -82,7 +82,7 @@ typedef struct ih_conf {
     char report_profile[16], report_gateway[IH_CONF_PATH], report_app_key[64];
     char report_organ_id[32], report_unit_id[32], report_organ_name[128];
     char report_cadence[16], report_nightly_at[8];
-    int report_batch_size, report_timeout, report_lag_alert_minutes;
+    int report_batch_size, report_workers, report_timeout, report_lag_alert_minutes;
     char report_ca_file[IH_CONF_PATH];
     bool report_adverse_daily;
 } ih_conf;

@@ -52,6 +52,7 @@ typedef struct ih_report_opts {
     const char *nightly_at;  /* local HH:MM */
     int utc_offset_minutes;
     int batch_size;          /* records per call for list methods */
+    int workers;             /* uploader threads (calls in flight at once) */
     int timeout_s;           /* per HTTP call */
     const char *ca_file;     /* extra CA bundle for the gateway ("" = system) */
     int lag_alert_minutes;   /* alert when the oldest pending row is older */
@@ -65,7 +66,7 @@ void ih_report_free(ih_report *r);
  * `kind` for business key `key`. */
 ih_err ih_report_put(ih_report *r, ih_tx *tx, const char *kind, const char *key, json_t *fact);
 
-/* The uploader thread (no-op unless enabled). */
+/* The uploader threads (no-op unless enabled). */
 ih_err ih_report_start(ih_report *r);
 void ih_report_stop(ih_report *r);
 /* One pass of the uploader in the caller's thread: claim, send, record.

@@ -15,8 +15,12 @@ struct ih_report {
     const ih_profile *profile;
     /* owned copies of the option strings */
     char *gateway_url, *app_key, *organ_id, *unit_id, *organ_name, *cadence, *nightly_at, *ca_file;
-    pthread_t thread;
-    bool running;
+    pthread_t threads[16];
+    struct ih_report_worker {
+        struct ih_report *r;
+        bool first; /* the one that does the daily housekeeping */
+    } workers[16];
+    int nthreads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, kick;

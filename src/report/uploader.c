@@ -34,26 +34,26 @@ static ih_err claim_fn(ih_tx *tx, void *arg)
     bool row;
     ih_err e;
     /* the oldest due row decides the method of this batch; several servers
-     * on one PostgreSQL never claim the same row (SKIP LOCKED) */
-    const char *first = ih_tx_is_pg(tx)
-                            ? "SELECT method FROM outbox o WHERE state IN ('pending', 'unknown') AND next_at <= $1 AND "
-                              "(depends_on IS NULL OR EXISTS (SELECT 1 FROM outbox d WHERE d.id = o.depends_on AND "
-                              "d.state = 'sent')) ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
-                            : "SELECT method FROM outbox o WHERE state IN ('pending', 'unknown') AND next_at <= $1 AND "
-                              "(depends_on IS NULL OR EXISTS (SELECT 1 FROM outbox d WHERE d.id = o.depends_on AND "
-                              "d.state = 'sent')) ORDER BY id LIMIT 1";
+     * on one PostgreSQL never claim the same row (SKIP LOCKED).  A row is
+     * ready when what it depends on was sent and no earlier version of its
+     * business key is still on its way (several workers keep versions in
+     * order). */
+#define READY                                                                                                    \
+    "state IN ('pending', 'unknown') AND next_at <= $1 AND (depends_on IS NULL OR EXISTS (SELECT 1 FROM outbox d " \
+    "WHERE d.id = o.depends_on AND d.state = 'sent')) AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "               \
+    "p.method = o.method AND p.business_key = o.business_key AND p.version < o.version AND "                        \
+    "p.state IN ('pending', 'sending', 'unknown'))"
+    const char *first = ih_tx_is_pg(tx) ? "SELECT method FROM outbox o WHERE " READY " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
+                                        : "SELECT method FROM outbox o WHERE " READY " ORDER BY id LIMIT 1";
     IH_TRY(ih_tx_prepare(tx, first, &st));
     ih_stmt_int(st, 1, now);
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return IH_OK;
     snprintf(a->method, sizeof a->method, "%s", ih_col_text(st, 0));
     const char *batch = ih_tx_is_pg(tx)
-                            ? "SELECT id FROM outbox o WHERE state IN ('pending', 'unknown') AND next_at <= $1 AND "
-                              "method = $2 AND (depends_on IS NULL OR EXISTS (SELECT 1 FROM outbox d WHERE "
-                              "d.id = o.depends_on AND d.state = 'sent')) ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
-                            : "SELECT id FROM outbox o WHERE state IN ('pending', 'unknown') AND next_at <= $1 AND "
-                              "method = $2 AND (depends_on IS NULL OR EXISTS (SELECT 1 FROM outbox d WHERE "
-                              "d.id = o.depends_on AND d.state = 'sent')) ORDER BY id LIMIT $3";
+                            ? "SELECT id FROM outbox o WHERE " READY " AND method = $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
+                            : "SELECT id FROM outbox o WHERE " READY " AND method = $2 ORDER BY id LIMIT $3";
+#undef READY
     IH_TRY(ih_tx_prepare(tx, batch, &st));
     ih_stmt_int(st, 1, now);
     ih_stmt_text(st, 2, a->method);
@@ -333,19 +333,17 @@ ih_err ih_report_pass(ih_report *r, int *sent)
 
 static void *run(void *arg)
 {
-    ih_report *r = arg;
-    CURL *h = curl_easy_init(); /* one handle: the connection is kept alive */
-    int recovered = 0;
-    if (ob_recover(r, &recovered) != IH_OK)
-        ih_log(IH_LOG_ERROR, "report.recover_failed", "alert", "true", "detail", ih_err_detail(), NULL);
-    int64_t last_check = 0;
+    struct ih_report_worker *w = arg;
+    ih_report *r = w->r;
+    CURL *h = curl_easy_init(); /* one handle per thread: its connection is kept alive */
+    int64_t last_check = w->first ? 0 : INT64_MAX / 2;
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
         pthread_mutex_unlock(&r->mu);
         int sent = 0;
         ih_err e = h ? pass_with(r, h, &sent) : ih_fail(IH_E_NOMEM, "curl");
         if (e != IH_OK) ih_log(IH_LOG_ERROR, "report.pass_failed", "alert", "true", "detail", ih_err_detail(), NULL);
-        if (ih_mono_ms() - last_check > 60000) {
+        if (w->first && ih_mono_ms() - last_check > 60000) {
             last_check = ih_mono_ms();
             ih_report_daily(r);
         }
@@ -371,18 +369,29 @@ ih_err ih_report_start(ih_report *r)
 {
     if (!r->o.enabled) return IH_OK;
     if (!r->gateway_url[0]) return ih_fail(IH_E_CONFIG, "[report] enabled needs gateway_url");
-    if (pthread_create(&r->thread, NULL, run, r) != 0) return ih_fail(IH_E_INTERNAL, "cannot start the uploader");
-    r->running = true;
+    /* Rows a dead process had claimed: due again, logged as possible duplicates. */
+    int recovered = 0;
+    if (ob_recover(r, &recovered) != IH_OK)
+        ih_log(IH_LOG_ERROR, "report.recover_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+    int n = r->o.workers < 1 ? 1 : r->o.workers > 16 ? 16 : r->o.workers;
+    for (int i = 0; i < n; i++) {
+        r->workers[i] = (struct ih_report_worker){r, i == 0};
+        if (pthread_create(&r->threads[i], NULL, run, &r->workers[i]) != 0) {
+            ih_report_stop(r);
+            return ih_fail(IH_E_INTERNAL, "cannot start the uploader");
+        }
+        r->nthreads++;
+    }
     return IH_OK;
 }
 
 void ih_report_stop(ih_report *r)
 {
-    if (!r || !r->running) return;
+    if (!r || !r->nthreads) return;
     pthread_mutex_lock(&r->mu);
     r->stop = true;
     pthread_cond_broadcast(&r->cv);
     pthread_mutex_unlock(&r->mu);
-    pthread_join(r->thread, NULL);
-    r->running = false;
+    for (int i = 0; i < r->nthreads; i++) pthread_join(r->threads[i], NULL);
+    r->nthreads = 0;
 }

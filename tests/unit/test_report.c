@@ -9,6 +9,7 @@
 #include "keys/keys.h"
 #include "report/profile.h"
 #include "report/report.h"
+#include "report/report_impl.h"
 #include "report/tianjin_crypto.h"
 
 #include <stdio.h>
@@ -158,7 +159,8 @@ static int setup(void **state, ih_store_kind kind)
     ih_audit_opts ao = {.store = f->s, .suite = IH_SUITE_GM, .origin = "ihos/t", .signer = f->key, .checkpoint_file = cp};
     T_OK(ih_audit_open(&ao, &f->a));
     ih_report_opts ro = {.store = f->s, .keys = f->kr, .audit = f->a, .profile = "tianjin", .organ_id = "O1",
-                         .unit_id = "U1", .organ_name = "N1", .batch_size = 1, .timeout_s = 2};
+                         .unit_id = "U1", .organ_name = "N1", .batch_size = 10, .timeout_s = 2,
+                         .gateway_url = "https://127.0.0.1:9/"};
     T_OK(ih_report_new(&ro, &f->r));
     *state = f;
     return 0;
@@ -284,11 +286,73 @@ static void t_status_and_metrics(void **state)
     ih_buf_free(&m);
 }
 
+
+typedef struct {
+    fx *f;
+    int64_t id;
+    const char *state;
+} mark_arg;
+
+static ih_err mark_fn(ih_tx *tx, void *arg)
+{
+    mark_arg *m = arg;
+    ob_row o = {0};
+    bool found;
+    ih_err e = ob_load(m->f->r, tx, m->id, &o, &found);
+    if (e == IH_OK && !found) e = ih_fail(IH_E_NOT_FOUND, "row");
+    if (e == IH_OK) {
+        snprintf(o.state, sizeof o.state, "%s", m->state);
+        e = ob_save(m->f->r, tx, &o, false);
+    }
+    ob_row_free(&o);
+    return e;
+}
+
+static json_int_t field_of(json_t *l, size_t i, const char *k)
+{
+    return json_integer_value(json_object_get(json_array_get(l, i), k));
+}
+
+/* A newer version of a business key waits while an earlier one is on its
+ * way: several uploader workers never send versions out of order. */
+static void t_versions_go_in_order(void **state)
+{
+    fx *f = *state;
+    put(f, "drug", "drug-1", drug_fact("a"));
+    json_t *l = rows(f);
+    mark_arg m = {f, field_of(l, 0, "id"), "sending"}; /* another worker has it */
+    json_decref(l);
+    T_OK(ih_store_write(f->s, mark_fn, &m));
+    put(f, "drug", "drug-1", drug_fact("b"));
+    put(f, "drug", "drug-4", drug_fact("c"));
+    int sent = -1;
+    T_OK(ih_report_pass(f->r, &sent)); /* the gateway refuses: drug-4 is tried, version 2 is not */
+    assert_int_equal(sent, 0);
+    l = rows(f);
+    assert_int_equal(json_array_size(l), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const char *k = json_string_value(json_object_get(json_array_get(l, i), "business_key"));
+        json_int_t v = field_of(l, i, "version"), att = field_of(l, i, "attempts");
+        if (!strcmp(k, "drug-4")) assert_int_equal(att, 1);
+        else if (v == 2) assert_int_equal(att, 0);
+    }
+    json_decref(l);
+    /* once the first version is sent, the second goes */
+    m.state = "sent";
+    T_OK(ih_store_write(f->s, mark_fn, &m));
+    T_OK(ih_report_pass(f->r, &sent));
+    l = rows(f);
+    for (size_t i = 0; i < 3; i++)
+        if (field_of(l, i, "version") == 2) assert_int_equal(field_of(l, i, "attempts"), 1);
+    json_decref(l);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_pending_rows_coalesce, s, teardown),                                            \
         cmocka_unit_test_setup_teardown(t_unmappable_fact_is_parked, s, teardown),                                    \
         cmocka_unit_test_setup_teardown(t_unreported_kinds, s, teardown),                                             \
-        cmocka_unit_test_setup_teardown(t_status_and_metrics, s, teardown)
+        cmocka_unit_test_setup_teardown(t_status_and_metrics, s, teardown),                                           \
+        cmocka_unit_test_setup_teardown(t_versions_go_in_order, s, teardown)
 
 int main(void)
 {
