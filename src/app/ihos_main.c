@@ -12,34 +12,6 @@
 #define IHOS_VERSION "0.1.0"
 #endif
 
-int ih_cli_fail(ih_err e, const char *fmt, ...)
-{
-    va_list ap;
-    fputs("ihos: ", stderr);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    if (e != IH_OK) {
-        const char *d = ih_err_public()[0] ? ih_err_public() : ih_err_detail();
-        if (d[0]) {
-            /* One line, whatever a library put in its message. */
-            fputs(": ", stderr);
-            bool space = false;
-            for (const char *p = d; *p; p++) {
-                bool ws = *p == '\n' || *p == '\r' || *p == '\t' || *p == ' ';
-                if (ws) space = true;
-                else {
-                    if (space && p != d) fputc(' ', stderr);
-                    space = false;
-                    fputc(*p, stderr);
-                }
-            }
-        }
-    }
-    fputc('\n', stderr);
-    return 1;
-}
-
 static const struct {
     const char *name;
     int (*fn)(int, char **);
