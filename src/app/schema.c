@@ -234,6 +234,10 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX outbox_due ON outbox(state, next_at, id);"
      "CREATE TABLE report_secret (profile TEXT PRIMARY KEY, secret_enc BLOB NOT NULL, updated_at INTEGER NOT NULL);",
      NULL},
+    {9, "report ready index",
+     /* the uploader walks the rows still to send in id order; without it a
+      * claim sorted every pending row (quadratic drain of a backlog) */
+     "CREATE INDEX outbox_ready ON outbox(id) WHERE state IN ('pending', 'unknown');", NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];
