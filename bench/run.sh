@@ -1,41 +1,58 @@
 #!/usr/bin/env bash
 # run.sh — benchmarks with their baselines, printed side by side.
-#   BENCH_SECONDS (default 10) per measurement.  Everything listens on
-#   127.0.0.1 and stops by itself.
+#   BENCH_SECONDS (default 10) per measurement; BENCH_ONLY="care report"
+#   runs only the named sections (healthz store audited audit field care
+#   report).  Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-10}
 tmp=$(mktemp -d /tmp/ihos-bench.XXXXXX)
+pg=$(mktemp -d /tmp/ihos-bench-pg.XXXXXX) # its own: pg-cluster.sh hands it to the postgres user
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$tmp"; }
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  scripts/pg-cluster.sh stop "$pg"
+  rm -rf "$tmp" "$pg"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk -v k="$2" '$1==k":" {print $2}' "/proc/$1/status"; }
-wrk_run() { # url -> "rps p50 p99"
-  wrk -t2 -c64 -d"${secs}s" --latency "$1" 2>&1 | awk '
+wrk_run() { # url [wrk options] -> "rps p50 p99"
+  local url=$1; shift
+  wrk -t2 -c64 -d"${secs}s" --latency "$@" "$url" 2>&1 | awk '
     /Requests\/sec/ {rps=$2}
     /^ +50%/ {p50=$2} /^ +99%/ {p99=$2}
     END {print rps, p50, p99}'
 }
-
-echo "ihos benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-echo
+start_ihosd() { # bin dir port log -> pid in $started
+  "$1" --dir "$2" --listen "127.0.0.1:$3" 2>"$4" &
+  started=$!; pids+=("$started")
+  for _ in $(seq 50); do grep -q server.started "$4" 2>/dev/null && break; sleep 0.1; done
+}
+row() { # label rps p50 p99
+  printf "  %-28s %10s req/s   p50 %-8s p99 %-8s\n" "$1" "$2" "$3" "$4"
+}
+pct() { # what a b target
+  awk -v w="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN {printf "  %s: %.0f%% (target %s)\n", w, 100*a/b, t}'
+}
 
 # ---- /healthz over TLS keep-alive vs nginx --------------------------------
-build/ihos init "$tmp/inst" --listen 127.0.0.1:0 >/dev/null
-port=$(free_port)
-build/ihosd --dir "$tmp/inst" --listen "127.0.0.1:$port" 2>"$tmp/ihosd.log" &
-ihosd=$!; pids+=("$ihosd")
-for _ in $(seq 50); do grep -q server.started "$tmp/ihosd.log" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
-idle=$(rss_kb "$ihosd" VmRSS)
-read -r rps p50 p99 < <(wrk_run "https://127.0.0.1:$port/healthz")
-peak=$(rss_kb "$ihosd" VmHWM)
+bench_healthz() {
+  build/ihos init "$tmp/inst" --listen 127.0.0.1:0 >/dev/null
+  local port; port=$(free_port)
+  start_ihosd build/ihosd "$tmp/inst" "$port" "$tmp/ihosd.log"
+  local ihosd=$started
+  sleep 0.5
+  local idle rps p50 p99 peak nport nrps np50 np99
+  idle=$(rss_kb "$ihosd" VmRSS)
+  read -r rps p50 p99 < <(wrk_run "https://127.0.0.1:$port/healthz")
+  peak=$(rss_kb "$ihosd" VmHWM)
 
-nport=$(free_port)
-mkdir -p "$tmp/nginx"
-cat >"$tmp/nginx/nginx.conf" <<NGX
+  nport=$(free_port)
+  mkdir -p "$tmp/nginx"
+  cat >"$tmp/nginx/nginx.conf" <<NGX
 worker_processes $(nproc); daemon off; pid $tmp/nginx/nginx.pid; error_log $tmp/nginx/error.log;
 events { worker_connections 1024; }
 http {
@@ -50,22 +67,23 @@ http {
   }
 }
 NGX
-nginx -c "$tmp/nginx/nginx.conf" &
-pids+=($!)
-sleep 1
-read -r nrps np50 np99 < <(wrk_run "https://127.0.0.1:$nport/healthz")
+  nginx -c "$tmp/nginx/nginx.conf" &
+  pids+=($!)
+  sleep 1
+  read -r nrps np50 np99 < <(wrk_run "https://127.0.0.1:$nport/healthz")
 
-echo "GET /healthz, TLS keep-alive, wrk -t2 -c64 -d${secs}s (same ECDSA P-256 certificate)"
-printf "  %-10s %10s req/s   p50 %-8s p99 %-8s\n" ihosd "$rps" "$p50" "$p99"
-printf "  %-10s %10s req/s   p50 %-8s p99 %-8s\n" nginx "$nrps" "$np50" "$np99"
-awk -v a="$rps" -v b="$nrps" 'BEGIN {printf "  ihosd / nginx: %.0f%% (target >= 50%%)\n", 100*a/b}'
-echo "  ihosd RSS: idle $((idle/1024)) MB (target <= 20 MB), peak under load $((peak/1024)) MB"
-echo
+  echo "GET /healthz, TLS keep-alive, wrk -t2 -c64 -d${secs}s (same ECDSA P-256 certificate)"
+  row ihosd "$rps" "$p50" "$p99"
+  row nginx "$nrps" "$np50" "$np99"
+  pct "ihosd / nginx" "$rps" "$nrps" ">= 50%"
+  echo "  ihosd RSS: idle $((idle/1024)) MB (target <= 20 MB), peak under load $((peak/1024)) MB"
+}
 
 # ---- store group commit ---------------------------------------------------
-mkdir -p "$tmp/store"
-build/bench/store_bench "$tmp/store" "$secs"
-echo
+bench_store() {
+  mkdir -p "$tmp/store"
+  build/bench/store_bench "$tmp/store" "$secs"
+}
 
 # ---- what auditing costs on an audited write endpoint -----------------------
 # The same endpoint on the same instance, served by ihosd and by a bench-only
@@ -73,33 +91,34 @@ echo
 audited_rps() { # binary -> "rps p50 p99"
   local bin=$1 port; port=$(free_port)
   rm -rf "$tmp/aud"; build/ihos init "$tmp/aud" --listen 127.0.0.1:0 >/dev/null
-  "$bin" --dir "$tmp/aud" --listen "127.0.0.1:$port" 2>"$tmp/aud.log" &
-  local pid=$!; pids+=("$pid")
-  for _ in $(seq 50); do grep -q server.started "$tmp/aud.log" 2>/dev/null && break; sleep 0.1; done
+  start_ihosd "$bin" "$tmp/aud" "$port" "$tmp/aud.log"
+  local pid=$started
   local token; token=$(python3 bench/session.py "$tmp/aud" "$port")
-  IHOS_TOKEN=$token wrk -t2 -c64 -d"${secs}s" --latency -s bench/post.lua "https://127.0.0.1:$port/api/v1/me/totp" 2>&1 |
-    awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {print rps, p50, p99}'
+  IHOS_TOKEN=$token wrk_run "https://127.0.0.1:$port/api/v1/me/totp" -s bench/post.lua
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
-# Three interleaved runs of each; the medians are compared (the machine is shared).
-: >"$tmp/aud.runs"
-for round in 1 2 3; do
-  echo "with $(audited_rps build/ihosd)" >>"$tmp/aud.runs"
-  echo "stub $(audited_rps build/noaudit/ihosd)" >>"$tmp/aud.runs"
-done
-median() { grep "^$1 " "$tmp/aud.runs" | sort -k2 -n | sed -n 2p; }
-read -r _ arps ap50 ap99 < <(median with)
-read -r _ nrps np50 np99 < <(median stub)
-echo "audited write (POST /api/v1/me/totp: account row + audit event), 64 connections, median of 3"
-printf "  %-24s %10s req/s   p50 %-8s p99 %-8s\n" "with the journal" "$arps" "$ap50" "$ap99"
-printf "  %-24s %10s req/s   p50 %-8s p99 %-8s\n" "append stubbed (bench)" "$nrps" "$np50" "$np99"
-awk -v a="$arps" -v b="$nrps" 'BEGIN {printf "  journal / stubbed: %.0f%% (target >= 80%%)\n", 100*a/b}'
-echo
+bench_audited() {
+  # Three interleaved runs of each; the medians are compared (the machine is shared).
+  : >"$tmp/aud.runs"
+  for _ in 1 2 3; do
+    echo "with $(audited_rps build/ihosd)" >>"$tmp/aud.runs"
+    echo "stub $(audited_rps build/noaudit/ihosd)" >>"$tmp/aud.runs"
+  done
+  median() { grep "^$1 " "$tmp/aud.runs" | sort -k2 -n | sed -n 2p; }
+  local arps ap50 ap99 nrps np50 np99
+  read -r _ arps ap50 ap99 < <(median with)
+  read -r _ nrps np50 np99 < <(median stub)
+  echo "audited write (POST /api/v1/me/totp: account row + audit event), 64 connections, median of 3"
+  row "with the journal" "$arps" "$ap50" "$ap99"
+  row "append stubbed (bench)" "$nrps" "$np50" "$np99"
+  pct "journal / stubbed" "$arps" "$nrps" ">= 80%"
+}
 
 # ---- audit verification and proofs -------------------------------------------
-mkdir -p "$tmp/audit"
-build/bench/audit_bench "$tmp/audit" "${AUDIT_VERIFY_EVENTS:-1000000}" "${AUDIT_PROOF_EVENTS:-10000000}"
-echo
+bench_audit() {
+  mkdir -p "$tmp/audit"
+  build/bench/audit_bench "$tmp/audit" "${AUDIT_VERIFY_EVENTS:-1000000}" "${AUDIT_PROOF_EVENTS:-10000000}"
+}
 
 # ---- field encryption vs openssl speed -----------------------------------------
 # A field's seal+open is two passes of the suite's primitives over the value:
@@ -108,16 +127,98 @@ echo
 ossl() { # size args... -> bytes/s
   openssl speed -mr -seconds 2 -bytes "$1" "${@:2}" 2>/dev/null | awk -F: '/^\+F:/ {print $4}' | tail -1
 }
-echo "field encryption, seal + open of one value, one core (ns per value; target for 4 KiB: within 2x of openssl speed)"
-build/bench/field_bench 3 | while read -r _ suite size ns; do
-  if [ "$suite" = intl ]; then
-    base=$(awk -v s="$size" -v a="$(ossl "$size" -evp aes-256-gcm)" 'BEGIN {printf "%.1f", 2e9*s/a}')
-    what="2 x AES-256-GCM"
-  else
-    base=$(awk -v s="$size" -v c="$(ossl "$size" -evp sm4-ctr)" -v h="$(ossl "$size" -hmac sm3)" \
-      'BEGIN {printf "%.1f", 2e9*(s/c + s/h)}')
-    what="2 x (SM4-CTR + HMAC-SM3)"
+bench_field() {
+  echo "field encryption, seal + open of one value, one core (ns per value; target for 4 KiB: within 2x of openssl speed)"
+  build/bench/field_bench 3 | while read -r _ suite size ns; do
+    if [ "$suite" = intl ]; then
+      base=$(awk -v s="$size" -v a="$(ossl "$size" -evp aes-256-gcm)" 'BEGIN {printf "%.1f", 2e9*s/a}')
+      what="2 x AES-256-GCM"
+    else
+      base=$(awk -v s="$size" -v c="$(ossl "$size" -evp sm4-ctr)" -v h="$(ossl "$size" -hmac sm3)" \
+        'BEGIN {printf "%.1f", 2e9*(s/c + s/h)}')
+      what="2 x (SM4-CTR + HMAC-SM3)"
+    fi
+    awk -v su="$suite" -v sz="$size" -v ns="$ns" -v b="$base" -v w="$what" 'BEGIN {
+      printf "  %-5s %5d B   ihos %9.0f ns   openssl speed %9.0f ns (%s)   ratio %.2fx\n", su, sz, ns, b, w, ns/b }'
+  done
+}
+
+# ---- care: message writes vs pgbench, visit reads, a mixed journey ----------
+# The demo hospital on SQLite; a follow-up visit between a demo patient and
+# doctor (bench/care_setup.py).  The baseline: a bare local PostgreSQL
+# (durable, default settings) inserting the equivalent message row plus an
+# audit row per transaction, 64 pgbench clients.
+bench_care() {
+  build/ihos init "$tmp/care" --demo --listen 127.0.0.1:0 >/dev/null
+  local port; port=$(free_port)
+  start_ihosd build/ihosd "$tmp/care" "$port" "$tmp/care.log"
+  local ihosd=$started base="https://127.0.0.1:$port/api/v1"
+  local visit ptok dtok
+  read -r visit ptok dtok < <(python3 bench/care_setup.py "$tmp/care" "$port")
+  local wrps wp50 wp99 rrps rp50 rp99 mrps mp50 mp99
+  read -r wrps wp50 wp99 < <(IHOS_TOKEN=$ptok wrk_run "$base/visits/$visit/messages" -s bench/message.lua)
+  read -r rrps rp50 rp99 < <(IHOS_TOKEN=$dtok wrk_run "$base/visits/$visit?limit=20" -s bench/read.lua)
+  read -r mrps mp50 mp99 < <(IHOS_VISIT=$visit IHOS_PATIENT=$ptok IHOS_DOCTOR=$dtok wrk_run "https://127.0.0.1:$port" \
+    -s bench/mixed.lua)
+  local peak; peak=$(rss_kb "$ihosd" VmHWM)
+
+  local conninfo pgtps pglat
+  conninfo=$(scripts/pg-cluster.sh start "$pg")
+  psql -q -d "$conninfo" -f bench/pg_message_schema.sql >/dev/null
+  local pgbench; pgbench=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/pgbench
+  read -r pgtps pglat < <("$pgbench" -n -c 64 -j 2 -T "$secs" -f bench/pg_message.sql "$conninfo" 2>&1 | awk '
+    /^latency average/ {lat=$4 $5} /^tps/ {tps=$3} END {printf "%.0f %s\n", tps, lat}')
+  scripts/pg-cluster.sh stop "$pg"
+
+  echo "care on SQLite, HTTPS keep-alive, 64 connections"
+  row "message writes (audited)" "$wrps" "$wp50" "$wp99"
+  printf "  %-28s %10s tx/s    avg %s\n" "pgbench message+audit row" "$pgtps" "$pglat"
+  awk -v a="$wrps" -v b="$pgtps" 'BEGIN {printf "  writes: target >= 5000/s, p99 <= 50 ms, >= 1.0x pgbench: %.2fx\n", a/b}'
+  row "visit + last 20 messages" "$rrps" "$rp50" "$rp99"
+  echo "  reads: target >= 25000/s"
+  row "mixed journey" "$mrps" "$mp50" "$mp99"
+  echo "  mixed: target >= 2500/s; ihosd peak RSS over the three runs $((peak/1024)) MB (target <= 64 MB)"
+}
+
+# ---- supervision upload: drain a backlog to the local receiver ---------------
+# The platform double (tests/integration/platform_double.py) as the receiver;
+# 100,000 drug records queued, drained by the uploader threads with SM4-CBC
+# + SM3 per call.  Baseline: the receiver's own accept rate (8 clients
+# sending pre-encrypted calls of the same size).
+bench_report() {
+  local n=${REPORT_RECORDS:-100000} batch=50
+  build/ihos init "$tmp/rep" --listen 127.0.0.1:0 >/dev/null
+  mkdir -p "$tmp/sink" "$tmp/sink2"
+  python3 bench/platform_sink.py "$tmp/sink" >"$tmp/sink.out" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$tmp/sink.out" ] && break; sleep 0.1; done
+  local sport cert key secret
+  read -r sport cert key secret <"$tmp/sink.out"
+  python3 - "$tmp/rep" "$sport" "$cert" "$key" "$batch" <<'PY'
+import sys
+sys.path.insert(0, ".")
+from tests.integration.harness import Instance
+d, port, cert, key, batch = sys.argv[1:]
+i = Instance.existing(d)
+for k, v in (("enabled", "true"), ("gateway_url", "https://127.0.0.1:%s/openapi/api" % port), ("app_key", key),
+             ("ca_file", cert), ("batch_size", batch), ("organ_id", "12345678901234567X"), ("unit_id", "U0001"),
+             ("organ_name", "示例互联网医院")):
+    i.set_conf("report", k, v)
+PY
+  echo "$secret" | build/ihos report set-secret "$tmp/rep" >/dev/null
+  local drain max
+  drain=$(build/bench/report_bench "$tmp/rep" "$n")
+  max=$(python3 bench/platform_sink.py "$tmp/sink2" --max-rate 2000 "$batch")
+  echo "supervision upload (Tianjin profile, SM4-CBC + SM3), $n drug records"
+  echo "  $drain"
+  echo "  receiver's own maximum accept rate: $max records/s (8 clients, $batch per call)"
+  echo "  target: >= 2000 records/s"
+}
+
+echo "ihos benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+for s in healthz store audited audit field care report; do
+  if [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $s "* ]]; then
+    echo
+    "bench_$s"
   fi
-  awk -v su="$suite" -v sz="$size" -v ns="$ns" -v b="$base" -v w="$what" 'BEGIN {
-    printf "  %-5s %5d B   ihos %9.0f ns   openssl speed %9.0f ns (%s)   ratio %.2fx\n", su, sz, ns, b, w, ns/b }'
 done

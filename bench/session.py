@@ -7,11 +7,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from tests.integration.harness import Instance, setup_admins  # noqa: E402
 
 
-class Running(Instance):
-    def __init__(self, d, port):  # an instance someone else started
-        self.dir, self.port, self.proc, self.log_lines = d, port, None, []
 
-
-inst = Running(sys.argv[1], int(sys.argv[2]))
+inst = Instance.running(sys.argv[1], int(sys.argv[2]))
 admins = setup_admins(inst)
 print(admins["sysadmin"][1].token)

@@ -130,6 +130,13 @@ class Instance:
         inst.log_lines, inst._log_thread = [], None
         return inst
 
+    @classmethod
+    def running(cls, path, port):
+        """An instance someone else started, serving on port (benches)."""
+        inst = cls.existing(path)
+        inst.port = port
+        return inst
+
     def start(self, timeout=20, env=None, pass_fds=()):
         e = dict(os.environ)
         if env:
