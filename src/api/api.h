@@ -49,6 +49,22 @@ ih_err ih_api_body_opt(const ih_req *req, json_t **out);
 ih_err ih_api_audit(ih_app *app, const ih_req *req, const char *action, const char *object_type,
                     const char *object_id, ih_err result, const char *reason);
 
+/* ---- handlers that only call one clinic service function (clinic_call.c) ----
+ * Each unpacks the request (id from path parameter 0, JSON body, CSV body),
+ * calls fn as the caller and answers with what it returns. */
+typedef ih_err (*ih_body_call)(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
+typedef ih_err (*ih_id_body_call)(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+typedef ih_err (*ih_id_call)(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
+typedef ih_err (*ih_list_call)(ih_clinic *c, const ih_viewer *v, json_t **out);
+typedef ih_err (*ih_csv_call)(ih_clinic *c, const ih_viewer *v, const char *csv, size_t n, json_t **out);
+ih_err ih_api_call_body(ih_app *app, ih_req *req, ih_resp *resp, int status, ih_body_call fn);
+ih_err ih_api_call_id_body(ih_app *app, ih_req *req, ih_resp *resp, int status, ih_id_body_call fn, bool optional_body);
+ih_err ih_api_call_id(ih_app *app, ih_req *req, ih_resp *resp, ih_id_call fn);
+/* Answers {key: list}. */
+ih_err ih_api_call_list(ih_app *app, ih_req *req, ih_resp *resp, const char *key, ih_list_call fn);
+/* The body must be text/csv ("Send the <what> as text/csv." otherwise). */
+ih_err ih_api_call_csv(ih_app *app, ih_req *req, ih_resp *resp, const char *what, ih_csv_call fn);
+
 /* ---- handlers (one file per resource) -------------------------------------- */
 
 ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp);

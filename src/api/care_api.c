@@ -10,47 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-typedef ih_err (*body_fn)(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
-typedef ih_err (*id_body_fn)(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
-typedef ih_err (*id_fn)(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
-
-static ih_err call_body(ih_app *app, ih_req *req, ih_resp *resp, int status, body_fn fn)
-{
-    json_t *b, *out;
-    IH_TRY(ih_api_body(req, &b));
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    ih_err e = fn(app->clinic, &v, b, &out);
-    json_decref(b);
-    IH_TRY(e);
-    return ih_api_json(resp, status, out);
-}
-
-static ih_err call_id_body(ih_app *app, ih_req *req, ih_resp *resp, int status, id_body_fn fn, bool optional_body)
-{
-    int64_t id;
-    IH_TRY(ih_api_param_id(req, 0, &id));
-    json_t *b, *out;
-    IH_TRY(optional_body ? ih_api_body_opt(req, &b) : ih_api_body(req, &b));
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    ih_err e = fn(app->clinic, &v, id, b, &out);
-    json_decref(b);
-    IH_TRY(e);
-    return ih_api_json(resp, status, out);
-}
-
-static ih_err call_id(ih_app *app, ih_req *req, ih_resp *resp, id_fn fn)
-{
-    int64_t id;
-    IH_TRY(ih_api_param_id(req, 0, &id));
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    json_t *out;
-    IH_TRY(fn(app->clinic, &v, id, &out));
-    return ih_api_json(resp, 200, out);
-}
-
 static ih_err list_args(ih_req *req, char *status, size_t n, int64_t *after, int64_t *limit)
 {
     status[0] = '\0';
@@ -63,7 +22,7 @@ static ih_err list_args(ih_req *req, char *status, size_t n, int64_t *after, int
 
 ih_err ih_api_visits_request(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_body(app, req, resp, 201, ih_visit_request);
+    return ih_api_call_body(app, req, resp, 201, ih_visit_request);
 }
 
 ih_err ih_api_visits_list(ih_app *app, ih_req *req, ih_resp *resp)
@@ -93,35 +52,41 @@ ih_err ih_api_visit_get(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_visit_accept(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 200, ih_visit_accept, true);
+    return ih_api_call_id_body(app, req, resp, 200, ih_visit_accept, true);
 }
 
 ih_err ih_api_visit_refuse(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 200, ih_visit_refuse, false);
+    return ih_api_call_id_body(app, req, resp, 200, ih_visit_refuse, false);
 }
 
-ih_err ih_api_visit_close(ih_app *app, ih_req *req, ih_resp *resp) { return call_id(app, req, resp, ih_visit_close); }
-ih_err ih_api_visit_cancel(ih_app *app, ih_req *req, ih_resp *resp) { return call_id(app, req, resp, ih_visit_cancel); }
+ih_err ih_api_visit_close(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id(app, req, resp, ih_visit_close);
+}
+ih_err ih_api_visit_cancel(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id(app, req, resp, ih_visit_cancel);
+}
 
 ih_err ih_api_visit_label(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 200, ih_visit_label, false);
+    return ih_api_call_id_body(app, req, resp, 200, ih_visit_label, false);
 }
 
 ih_err ih_api_messages_post(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 201, ih_message_post, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_message_post, false);
 }
 
 ih_err ih_api_media_post(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 201, ih_media_record, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_media_record, false);
 }
 
 ih_err ih_api_records_post(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 201, ih_record_add, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_record_add, false);
 }
 
 ih_err ih_api_records_list(ih_app *app, ih_req *req, ih_resp *resp)
@@ -137,19 +102,19 @@ ih_err ih_api_records_list(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_payments_post(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 201, ih_payment_record, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_payment_record, false);
 }
 
 ih_err ih_api_evaluation_post(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 201, ih_evaluation_add, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_evaluation_add, false);
 }
 
 /* ---- prescriptions ------------------------------------------------------------------- */
 
 ih_err ih_api_rx_issue(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 201, ih_rx_issue, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_rx_issue, false);
 }
 
 ih_err ih_api_rx_list(ih_app *app, ih_req *req, ih_resp *resp)
@@ -164,48 +129,43 @@ ih_err ih_api_rx_list(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_json(resp, 200, json_pack("{s:o}", "prescriptions", out));
 }
 
-ih_err ih_api_rx_get(ih_app *app, ih_req *req, ih_resp *resp) { return call_id(app, req, resp, ih_rx_get); }
+ih_err ih_api_rx_get(ih_app *app, ih_req *req, ih_resp *resp) { return ih_api_call_id(app, req, resp, ih_rx_get); }
 
 ih_err ih_api_rx_review(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 200, ih_rx_review, false);
+    return ih_api_call_id_body(app, req, resp, 200, ih_rx_review, false);
 }
 
 ih_err ih_api_rx_dispense(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 200, ih_rx_dispense, false);
+    return ih_api_call_id_body(app, req, resp, 200, ih_rx_dispense, false);
 }
 
-ih_err ih_api_rx_cancel(ih_app *app, ih_req *req, ih_resp *resp) { return call_id(app, req, resp, ih_rx_cancel); }
+ih_err ih_api_rx_cancel(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id(app, req, resp, ih_rx_cancel);
+}
 
 /* ---- the rest ---------------------------------------------------------------------------- */
 
 ih_err ih_api_adverse_post(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_body(app, req, resp, 201, ih_adverse_report);
+    return ih_api_call_body(app, req, resp, 201, ih_adverse_report);
 }
 
 ih_err ih_api_adverse_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    json_t *out;
-    IH_TRY(ih_adverse_list(app->clinic, &v, &out));
-    return ih_api_json(resp, 200, json_pack("{s:o}", "adverse_events", out));
+    return ih_api_call_list(app, req, resp, "adverse_events", ih_adverse_list);
 }
 
 ih_err ih_api_break_glass(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 201, ih_break_glass, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_break_glass, false);
 }
 
 ih_err ih_api_break_glass_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    json_t *out;
-    IH_TRY(ih_break_glass_list(app->clinic, &v, &out));
-    return ih_api_json(resp, 200, json_pack("{s:o}", "grants", out));
+    return ih_api_call_list(app, req, resp, "grants", ih_break_glass_list);
 }
 
 ih_err ih_api_icd_search(ih_app *app, ih_req *req, ih_resp *resp)
@@ -221,33 +181,25 @@ ih_err ih_api_icd_search(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_icd_import(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    const char *ct = req->hdr[IH_HDR_CONTENT_TYPE];
-    if (!ct || strncasecmp(ct, "text/csv", 8) != 0 || (ct[8] && ct[8] != ';' && ct[8] != ' '))
-        return ih_reject(IH_E_MEDIA_TYPE, NULL, "Send the code list as text/csv.");
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    json_t *out;
-    IH_TRY(ih_icd_import_csv(app->clinic, &v, req->body ? req->body : "", req->body_len, &out));
-    return ih_api_json(resp, 200, out);
+    return ih_api_call_csv(app, req, resp, "code list", ih_icd_import_csv);
 }
 
 ih_err ih_api_stats_request(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_body(app, req, resp, 201, ih_stats_request);
+    return ih_api_call_body(app, req, resp, 201, ih_stats_request);
 }
 
 ih_err ih_api_stats_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    json_t *out;
-    IH_TRY(ih_stats_list(app->clinic, &v, &out));
-    return ih_api_json(resp, 200, json_pack("{s:o}", "requests", out));
+    return ih_api_call_list(app, req, resp, "requests", ih_stats_list);
 }
 
 ih_err ih_api_stats_decide(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return call_id_body(app, req, resp, 200, ih_stats_decide, false);
+    return ih_api_call_id_body(app, req, resp, 200, ih_stats_decide, false);
 }
 
-ih_err ih_api_stats_run(ih_app *app, ih_req *req, ih_resp *resp) { return call_id(app, req, resp, ih_stats_run); }
+ih_err ih_api_stats_run(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id(app, req, resp, ih_stats_run);
+}

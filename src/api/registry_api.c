@@ -10,36 +10,6 @@
 #include <strings.h>
 #include <time.h>
 
-/* Run a service call that takes a JSON body and returns JSON. */
-typedef ih_err (*body_call)(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
-typedef ih_err (*id_body_call)(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
-
-static ih_err with_body(ih_app *app, ih_req *req, ih_resp *resp, int status, body_call fn)
-{
-    json_t *b, *out;
-    IH_TRY(ih_api_body(req, &b));
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    ih_err e = fn(app->clinic, &v, b, &out);
-    json_decref(b);
-    IH_TRY(e);
-    return ih_api_json(resp, status, out);
-}
-
-static ih_err with_id_body(ih_app *app, ih_req *req, ih_resp *resp, id_body_call fn)
-{
-    int64_t id;
-    IH_TRY(ih_api_param_id(req, 0, &id));
-    json_t *b, *out;
-    IH_TRY(ih_api_body(req, &b));
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    ih_err e = fn(app->clinic, &v, id, b, &out);
-    json_decref(b);
-    IH_TRY(e);
-    return ih_api_json(resp, 200, out);
-}
-
 /* ---- institution ------------------------------------------------------------------ */
 
 ih_err ih_api_institution_get(ih_app *app, ih_req *req, ih_resp *resp)
@@ -52,7 +22,7 @@ ih_err ih_api_institution_get(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_institution_put(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_body(app, req, resp, 200, ih_institution_put);
+    return ih_api_call_body(app, req, resp, 200, ih_institution_put);
 }
 
 /* ---- departments ------------------------------------------------------------------ */
@@ -67,12 +37,12 @@ ih_err ih_api_departments_list(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_departments_create(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_body(app, req, resp, 201, ih_department_create);
+    return ih_api_call_body(app, req, resp, 201, ih_department_create);
 }
 
 ih_err ih_api_department_update(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_id_body(app, req, resp, ih_department_update);
+    return ih_api_call_id_body(app, req, resp, 200, ih_department_update, false);
 }
 
 /* ---- staff ---------------------------------------------------------------------- */
@@ -93,7 +63,7 @@ ih_err ih_api_staff_list(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_staff_create(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_body(app, req, resp, 201, ih_staff_create);
+    return ih_api_call_body(app, req, resp, 201, ih_staff_create);
 }
 
 ih_err ih_api_staff_get(ih_app *app, ih_req *req, ih_resp *resp)
@@ -109,7 +79,7 @@ ih_err ih_api_staff_get(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_staff_update(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_id_body(app, req, resp, ih_staff_update);
+    return ih_api_call_id_body(app, req, resp, 200, ih_staff_update, false);
 }
 
 static const char *const online_fields[] = {"online", "reason", NULL};
@@ -193,7 +163,7 @@ ih_err ih_api_drugs_list(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_drugs_create(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_body(app, req, resp, 201, ih_drug_create);
+    return ih_api_call_body(app, req, resp, 201, ih_drug_create);
 }
 
 ih_err ih_api_drug_get(ih_app *app, ih_req *req, ih_resp *resp)
@@ -207,19 +177,12 @@ ih_err ih_api_drug_get(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_drug_update(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_id_body(app, req, resp, ih_drug_update);
+    return ih_api_call_id_body(app, req, resp, 200, ih_drug_update, false);
 }
 
 ih_err ih_api_drugs_import(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    const char *ct = req->hdr[IH_HDR_CONTENT_TYPE];
-    if (!ct || strncasecmp(ct, "text/csv", 8) != 0 || (ct[8] && ct[8] != ';' && ct[8] != ' '))
-        return ih_reject(IH_E_MEDIA_TYPE, NULL, "Send the catalogue as text/csv.");
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    json_t *out;
-    IH_TRY(ih_drug_import_csv(app->clinic, &v, req->body ? req->body : "", req->body_len, &out));
-    return ih_api_json(resp, 200, out);
+    return ih_api_call_csv(app, req, resp, "catalogue", ih_drug_import_csv);
 }
 
 /* ---- schedules -------------------------------------------------------------------- */
@@ -243,7 +206,7 @@ ih_err ih_api_schedules_list(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_schedules_create(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return with_body(app, req, resp, 201, ih_schedule_create);
+    return ih_api_call_body(app, req, resp, 201, ih_schedule_create);
 }
 
 ih_err ih_api_schedule_cancel(ih_app *app, ih_req *req, ih_resp *resp)

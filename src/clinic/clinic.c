@@ -46,6 +46,53 @@ ih_err cl_audit(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const char *action,
     return ih_audit_append(c->o.audit, tx, &a, &ev);
 }
 
+typedef struct {
+    ih_clinic *c;
+    const ih_table *t;
+    const char *sql, *action, *object_type, *report_kind;
+    cl_timeout_change change;
+    int n;
+} timeout_arg;
+
+static ih_err timeout_fn(ih_tx *tx, void *arg)
+{
+    timeout_arg *a = arg;
+    enum { MAX = 200 };
+    int64_t now = ih_now_ms(), ids[MAX];
+    int n = 0;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    a->n = 0;
+    IH_TRY(ih_tx_prepare(tx, a->sql, &st));
+    ih_stmt_int(st, 1, now);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < MAX) ids[n++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    ih_row r;
+    ih_row_init(&r, a->t);
+    for (int i = 0; e == IH_OK && i < n; i++) {
+        bool found;
+        e = ih_row_load_opt(tx, a->c->o.keys, a->t, ids[i], &r, &found, true);
+        if (e == IH_OK && !found) continue; /* selected a moment ago, in this transaction: cannot happen */
+        if (e == IH_OK) e = a->change(&r, now);
+        if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
+        if (e == IH_OK) e = cl_audit(a->c, tx, NULL, a->action, a->object_type, ids[i], NULL);
+        if (e == IH_OK) e = cl_report(a->c, tx, a->report_kind, ids[i]);
+        if (e == IH_OK) a->n++;
+    }
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err cl_timeout_run(ih_clinic *c, const ih_table *t, const char *sql, cl_timeout_change change, const char *action,
+                      const char *object_type, const char *report_kind, int *n)
+{
+    timeout_arg a = {c, t, sql, action, object_type, report_kind, change, 0};
+    ih_err e = ih_store_write(c->o.store, timeout_fn, &a);
+    *n = e == IH_OK ? a.n : 0;
+    return e;
+}
+
 ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t object_id,
                     ih_err result, const char *reason)
 {

@@ -28,6 +28,14 @@ ih_err cl_audit(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const char *action,
 /* Record an event in its own transaction (reads, refusals). */
 ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t object_id,
                     ih_err result, const char *reason);
+/* A timeout job, one transaction: each row of table t that `sql` selects
+ * (id only; its one parameter is now; at most 200 per run, the job runs
+ * again for the rest) is loaded, changed by `change`, saved, audited as
+ * `action` by the system and handed to the outbox as `report_kind`.
+ * object_type names the row in the audit event; *n: rows changed. */
+typedef ih_err (*cl_timeout_change)(ih_row *r, int64_t now);
+ih_err cl_timeout_run(ih_clinic *c, const ih_table *t, const char *sql, cl_timeout_change change, const char *action,
+                      const char *object_type, const char *report_kind, int *n);
 /* A row failed its MAC: record integrity.violation (own transaction), alert. */
 void cl_integrity_alert(ih_clinic *c, const char *table, int64_t id);
 /* Today's local date "YYYY-MM-DD" (the instance's UTC offset). */

@@ -137,7 +137,6 @@ typedef struct {
     int limit;
     const char *status;
     ih_row r, vr;
-    int expired;
     /* for the detector, gathered inside the transaction */
     int64_t doctor, drugs[16];
     int ndrugs;
@@ -634,47 +633,20 @@ ih_err ih_rx_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
 
 /* ---- expiry --------------------------------------------------------------------------------- */
 
-static const ih_actor system_actor = {.id = 0, .role = "system"};
-
-static ih_err expire_fn(ih_tx *tx, void *arg)
+static ih_err expire_change(ih_row *r, int64_t now)
 {
-    rx_arg *a = arg;
-    a->expired = 0;
-    ih_stmt *st;
-    bool row;
-    ih_err e;
-    int64_t now = ih_now_ms();
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM prescription WHERE status = 'approved' AND expires_at < $1 ORDER BY id "
-                             "LIMIT 200", &st));
-    ih_stmt_int(st, 1, now);
-    int64_t ids[200];
-    int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
-    IH_TRY(e);
-    ih_viewer sys = {.actor = system_actor};
-    for (int i = 0; i < n; i++) {
-        a->id = ids[i];
-        IH_TRY(load_rx(a, tx, true));
-        IH_TRY(move(&a->r, "expired", BY_SYSTEM));
-        IH_TRY(ih_row_set_str(&a->r, "delivery_type", "4"));
-        ih_row_set_int(&a->r, "finished_at", now);
-        ih_row_set_int(&a->r, "updated_at", now);
-        IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
-        IH_TRY(cl_audit(a->c, tx, &sys, "rx.expire", "prescription", ids[i], NULL));
-        IH_TRY(cl_report(a->c, tx, "dispense", ids[i]));
-        a->expired++;
-    }
+    IH_TRY(move(r, "expired", BY_SYSTEM));
+    IH_TRY(ih_row_set_str(r, "delivery_type", "4"));
+    ih_row_set_int(r, "finished_at", now);
+    ih_row_set_int(r, "updated_at", now);
     return IH_OK;
 }
 
 ih_err ih_rx_expire_due(ih_clinic *c, int *n)
 {
-    rx_arg a = {.c = c};
-    ih_row_init(&a.r, &ih_t_rx);
-    ih_err e = ih_store_write(c->o.store, expire_fn, &a);
-    ih_row_free(&a.r);
-    *n = e == IH_OK ? a.expired : 0;
-    return e;
+    return cl_timeout_run(c, &ih_t_rx,
+                          "SELECT id FROM prescription WHERE status = 'approved' AND expires_at < $1 ORDER BY id LIMIT 200",
+                          expire_change, "rx.expire", "prescription", "dispense", n);
 }
 
 /* ---- offline verification ---------------------------------------------------------------------- */

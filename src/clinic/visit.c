@@ -137,7 +137,6 @@ typedef struct {
     int limit;
     const char *status;
     ih_row r;
-    int expired;
 } visit_arg;
 
 static const char *const request_extra[] = {"schedule_id", "department_id", NULL};
@@ -532,45 +531,19 @@ ih_err ih_visit_list(ih_clinic *c, const ih_viewer *v, const char *status, int64
 
 /* ---- timeouts ---------------------------------------------------------------------- */
 
-static const ih_actor system_actor = {.id = 0, .role = "system"};
-
-static ih_err expire_fn(ih_tx *tx, void *arg)
+static ih_err expire_change(ih_row *r, int64_t now)
 {
-    visit_arg *a = arg;
-    a->expired = 0;
-    ih_stmt *st;
-    bool row;
-    ih_err e;
-    int64_t now = ih_now_ms();
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM visit WHERE status = 'requested' AND respond_by < $1 ORDER BY id LIMIT 200",
-                         &st));
-    ih_stmt_int(st, 1, now);
-    int64_t ids[200];
-    int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
-    IH_TRY(e);
-    ih_viewer sys = {.actor = system_actor, .role = IH_ROLE_NONE};
-    for (int i = 0; i < n; i++) {
-        IH_TRY(cl_visit_load(a->c, tx, ids[i], &a->r, true));
-        IH_TRY(ih_row_set_str(&a->r, "status", "expired"));
-        IH_TRY(ih_row_set_str(&a->r, "refuse_type", "2"));
-        IH_TRY(ih_row_set_str(&a->r, "refuse_reason", "no answer within the promised response time"));
-        ih_row_set_int(&a->r, "refused_at", now);
-        ih_row_set_int(&a->r, "updated_at", now);
-        IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
-        IH_TRY(cl_audit(a->c, tx, &sys, "visit.expire", "visit", ids[i], NULL));
-        IH_TRY(cl_report(a->c, tx, "visit", ids[i]));
-        a->expired++;
-    }
+    IH_TRY(ih_row_set_str(r, "status", "expired"));
+    IH_TRY(ih_row_set_str(r, "refuse_type", "2"));
+    IH_TRY(ih_row_set_str(r, "refuse_reason", "no answer within the promised response time"));
+    ih_row_set_int(r, "refused_at", now);
+    ih_row_set_int(r, "updated_at", now);
     return IH_OK;
 }
 
 ih_err ih_visit_expire_due(ih_clinic *c, int *n)
 {
-    visit_arg a = {.c = c};
-    ih_row_init(&a.r, &ih_t_visit);
-    ih_err e = ih_store_write(c->o.store, expire_fn, &a);
-    ih_row_free(&a.r);
-    *n = e == IH_OK ? a.expired : 0;
-    return e;
+    return cl_timeout_run(c, &ih_t_visit,
+                          "SELECT id FROM visit WHERE status = 'requested' AND respond_by < $1 ORDER BY id LIMIT 200",
+                          expire_change, "visit.expire", "visit", "visit", n);
 }
