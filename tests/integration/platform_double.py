@@ -102,6 +102,7 @@ class Platform:
         self.key, self.cert = make_cert(directory)
         self.mode = "ok"          # ok | busy | 5xx | data_error | bad_sig | hang | store_then_hang
         self.hang_seconds = 30
+        self.unanswered = []      # (method, record) stored, whose answer was withheld
         self.records = []         # (method, record) accepted, in order
         self.calls = []           # (method, outcome)
         self.errors = []          # what the double refused, and why
@@ -242,5 +243,7 @@ class Platform:
                 self.records.append((method, rec))
             self.calls.append((method, "ok %d" % len(payload)))
         if mode == "store_then_hang":  # stored, and the answer never arrives
+            with self.lock:
+                self.unanswered.extend((method, rec) for rec in payload)
             time.sleep(self.hang_seconds)
         return self._reply(h, 200, 200, 200, "成功")

@@ -1,6 +1,7 @@
 /* support.c — see support.h. */
 #include "support.h"
 
+#include "app/instance.h"
 #include "core/err.h"
 
 #include <ftw.h>
@@ -132,4 +133,50 @@ const char *t_store_location(void *ctx)
     if (sc->conninfo) return sc->conninfo;
     snprintf(path, sizeof path, "%s/test.db", sc->dir);
     return path;
+}
+
+static ih_err base_key_fn(ih_tx *tx, void *arg)
+{
+    t_base *b = arg;
+    int64_t kid;
+    return ih_signkey_create(tx, b->kr, "audit", 0, b->key, &kid);
+}
+
+void t_base_open(t_base *b, ih_store_kind kind, ih_suite suite, const ih_migration *m, size_t n)
+{
+    memset(b, 0, sizeof *b);
+    b->kind = kind;
+    b->suite = suite;
+    b->s = m ? t_store_open(kind, m, n, &b->ctx) : t_store_open(kind, ih_schema, ih_schema_count, &b->ctx);
+    b->dir = t_tempdir();
+    snprintf(b->cpfile, sizeof b->cpfile, "%s/checkpoints", b->dir);
+    uint8_t kek[32];
+    memset(kek, T_KEK_BYTE, sizeof kek);
+    T_OK(ih_keyring_new(suite, kek, &b->kr));
+    T_OK(ih_keys_bootstrap(b->s, b->kr));
+    T_OK(ih_sign_generate(suite, &b->key));
+    T_OK(ih_store_write(b->s, base_key_fn, b));
+    ih_audit_opts o = {.store = b->s, .suite = suite, .origin = "ihos/test-instance", .signer = b->key,
+                       .checkpoint_file = b->cpfile, .utc_offset_minutes = 480};
+    T_OK(ih_audit_open(&o, &b->a));
+}
+
+void t_base_close(t_base *b)
+{
+    ih_audit_close(b->a);
+    t_store_close(b->s, b->ctx);
+    ih_keyring_free(b->kr);
+    ih_signkey_free(b->key);
+    t_rmtree(b->dir);
+    free(b->dir);
+    memset(b, 0, sizeof *b);
+}
+
+ih_identity_opts t_identity_opts(const t_base *b)
+{
+    return (ih_identity_opts){.store = b->s, .keys = b->kr, .audit = b->a, .pw = {8, 3, 5, 90},
+                              .hash = {2, 19456 * 1024}, .hash_threads = 2, .hash_queue = 64,
+                              .lockout_threshold = 5, .lockout_minutes = 30, .ip_failures_per_minute = 1000,
+                              .session_idle_minutes = 15, .session_max_hours = 12, .inactive_days = 90,
+                              .totp_alg = IH_TOTP_SHA1, .issuer = "ihos-test", .admin_allow = "127.0.0.0/8,::1"};
 }

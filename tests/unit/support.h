@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "audit/audit.h"
+#include "identity/identity.h"
+#include "keys/keys.h"
 #include "store/store.h"
 
 /* A fresh temporary directory (mkdtemp under $TMPDIR or /tmp). */
@@ -32,6 +35,27 @@ ih_store *t_store_open(ih_store_kind kind, const ih_migration *m, size_t n, void
 void t_store_close(ih_store *s, void *ctx);
 /* The SQLite path or PostgreSQL conninfo behind a t_store_open() context. */
 const char *t_store_location(void *ctx);
+
+/* The ground most services stand on: a store migrated with `m` (NULL: the
+ * full schema), a keyring on a fixed test KEK, an audit signing key
+ * registered in the store, and the audit journal open (origin
+ * "ihos/test-instance", checkpoints in dir/checkpoints, UTC+8). */
+#define T_KEK_BYTE 0x5a /* t_base's KEK: 32 bytes of it */
+typedef struct t_base {
+    ih_store_kind kind;
+    ih_suite suite;
+    ih_store *s;
+    void *ctx;
+    char *dir; /* a fresh temporary directory, removed by t_base_close */
+    char cpfile[600];
+    ih_keyring *kr;
+    ih_signkey *key;
+    ih_audit *a;
+} t_base;
+void t_base_open(t_base *b, ih_store_kind kind, ih_suite suite, const ih_migration *m, size_t n);
+void t_base_close(t_base *b);
+/* Identity options for tests over b: the Level 3 defaults, a fast hash. */
+ih_identity_opts t_identity_opts(const t_base *b);
 
 /* assert that expr returns IH_OK, printing the error detail otherwise */
 #define T_OK(expr)                                                                                 \

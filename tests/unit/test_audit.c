@@ -20,23 +20,9 @@
 #define EVERY 500
 
 typedef struct {
-    ih_store_kind kind;
-    ih_suite suite;
-    ih_store *s;
-    void *ctx;
-    char *dir;
-    char cpfile[600];
-    ih_keyring *kr;
-    ih_signkey *key, *pub;
-    ih_audit *a;
+    t_base b;
+    ih_signkey *pub;
 } fx;
-
-static ih_err key_fn(ih_tx *tx, void *arg)
-{
-    fx *f = arg;
-    int64_t id;
-    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &id);
-}
 
 typedef struct {
     fx *f;
@@ -54,7 +40,7 @@ static ih_err batch_fn(ih_tx *tx, void *arg)
                         .request_id = "rq"};
         ih_audit_event ev = {.action = i % 3 ? "record.read" : "record.update", .object_type = "record",
                              .object_id = id, .result = i % 11 ? IH_OK : IH_E_FORBIDDEN};
-        IH_TRY(ih_audit_append(b->f->a, tx, &who, &ev));
+        IH_TRY(ih_audit_append(b->f->b.a, tx, &who, &ev));
     }
     return IH_OK;
 }
@@ -63,32 +49,19 @@ static void append_events(fx *f, int from, int n, bool checkpoint_each)
 {
     for (int done = 0; done < n; done += EVERY) {
         batch_arg b = {f, from + done, n - done < EVERY ? n - done : EVERY};
-        T_OK(ih_store_write(f->s, batch_fn, &b));
-        if (checkpoint_each) T_OK(ih_audit_checkpoint(f->a, NULL));
+        T_OK(ih_store_write(f->b.s, batch_fn, &b));
+        if (checkpoint_each) T_OK(ih_audit_checkpoint(f->b.a, NULL));
     }
 }
 
 static int setup(void **state, ih_store_kind kind, ih_suite suite)
 {
     fx *f = calloc(1, sizeof *f);
-    f->kind = kind;
-    f->suite = suite;
-    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
-    f->dir = t_tempdir();
-    snprintf(f->cpfile, sizeof f->cpfile, "%s/checkpoints", f->dir);
-    uint8_t kek[32];
-    memset(kek, 0x5a, 32);
-    T_OK(ih_keyring_new(suite, kek, &f->kr));
-    T_OK(ih_keys_bootstrap(f->s, f->kr));
-    T_OK(ih_sign_generate(suite, &f->key));
-    T_OK(ih_store_write(f->s, key_fn, f));
+    t_base_open(&f->b, kind, suite, NULL, 0);
     ih_buf pem = IH_BUF_INIT;
-    T_OK(ih_sign_public_pem(f->key, &pem));
+    T_OK(ih_sign_public_pem(f->b.key, &pem));
     T_OK(ih_sign_public_from_pem(pem.p, pem.len, &f->pub));
     ih_buf_free(&pem);
-    ih_audit_opts o = {.store = f->s, .suite = suite, .origin = "ihos/test-instance", .signer = f->key,
-                       .checkpoint_file = f->cpfile, .utc_offset_minutes = 480};
-    T_OK(ih_audit_open(&o, &f->a));
     append_events(f, 0, EVENTS, true);
     *state = f;
     return 0;
@@ -102,13 +75,8 @@ static int setup_pg_gm(void **s) { return setup(s, IH_STORE_PG, IH_SUITE_GM); }
 static int teardown(void **state)
 {
     fx *f = *state;
-    ih_audit_close(f->a);
-    t_store_close(f->s, f->ctx);
-    ih_keyring_free(f->kr);
-    ih_signkey_free(f->key);
     ih_signkey_free(f->pub);
-    t_rmtree(f->dir);
-    free(f->dir);
+    t_base_close(&f->b);
     free(f);
     return 0;
 }
@@ -116,7 +84,7 @@ static int teardown(void **state)
 static ih_audit_report verify(fx *f)
 {
     ih_audit_report r;
-    T_OK(ih_audit_verify(f->s, f->suite, "ihos/test-instance", f->pub, f->cpfile, &r));
+    T_OK(ih_audit_verify(f->b.s, f->b.suite, "ihos/test-instance", f->pub, f->b.cpfile, &r));
     return r;
 }
 
@@ -151,8 +119,8 @@ static ih_err raw_fn(ih_tx *tx, void *arg)
 
 static void attack(fx *f, const char *const *sql)
 {
-    raw_arg r = {sql, f->kind == IH_STORE_PG};
-    T_OK(ih_store_write(f->s, raw_fn, &r));
+    raw_arg r = {sql, f->b.kind == IH_STORE_PG};
+    T_OK(ih_store_write(f->b.s, raw_fn, &r));
 }
 
 static void expect_event(ih_audit_report r, int64_t seq, const char *words)
@@ -297,7 +265,7 @@ static ih_err resign_fn(ih_tx *tx, void *arg)
     memcpy(root, ih_col_blob(st, 0, &n), 32);
     IH_TRY(ih_stmt_exec(st));
     ih_buf note = IH_BUF_INIT;
-    IH_TRY(note_sign(a->evil, a->f->suite, "ihos/test-instance", 2000, root, &note));
+    IH_TRY(note_sign(a->evil, a->f->b.suite, "ihos/test-instance", 2000, root, &note));
     IH_TRY(ih_tx_prepare(tx, "UPDATE audit_checkpoint SET note = $1 WHERE size = 2000", &st));
     ih_stmt_text(st, 1, note.p);
     ih_err e = ih_stmt_exec(st);
@@ -311,8 +279,8 @@ static void t_resigned_with_another_key(void **state)
     static const char *const nothing[] = {NULL};
     attack(f, nothing); /* drop the guards */
     resign_arg a = {f, NULL};
-    T_OK(ih_sign_generate(f->suite, &a.evil));
-    T_OK(ih_store_write(f->s, resign_fn, &a));
+    T_OK(ih_sign_generate(f->b.suite, &a.evil));
+    T_OK(ih_store_write(f->b.s, resign_fn, &a));
     ih_signkey_free(a.evil);
     expect_checkpoint(verify(f), 2000, "no signature by the audit key");
 }
@@ -343,9 +311,9 @@ static void t_unsealed_tail_then_sealed(void **state)
     if (r.problem[0]) fail_msg("%s", r.problem);
     assert_int_equal(r.unsealed, 37);
     bool made;
-    T_OK(ih_audit_checkpoint(f->a, &made));
+    T_OK(ih_audit_checkpoint(f->b.a, &made));
     assert_true(made);
-    T_OK(ih_audit_checkpoint(f->a, &made));
+    T_OK(ih_audit_checkpoint(f->b.a, &made));
     assert_false(made);
     r = verify(f);
     assert_int_equal(r.unsealed, 0);
@@ -357,7 +325,7 @@ static void t_proofs(void **state)
     fx *f = *state;
     for (uint64_t seq = 0; seq < EVENTS; seq += 437) {
         ih_buf b = IH_BUF_INIT;
-        T_OK(ih_audit_prove(f->s, f->suite, seq, &b));
+        T_OK(ih_audit_prove(f->b.s, f->b.suite, seq, &b));
         char msg[512];
         T_OK(ih_audit_check_proof(b.p, b.len, f->pub, msg, sizeof msg));
         assert_non_null(strstr(msg, "OK: event"));
@@ -370,9 +338,9 @@ static void t_proofs(void **state)
     }
     /* Another key does not vouch for this journal. */
     ih_signkey *other;
-    T_OK(ih_sign_generate(f->suite, &other));
+    T_OK(ih_sign_generate(f->b.suite, &other));
     ih_buf b = IH_BUF_INIT;
-    T_OK(ih_audit_prove(f->s, f->suite, 5, &b));
+    T_OK(ih_audit_prove(f->b.s, f->b.suite, 5, &b));
     char msg[512];
     assert_int_equal(ih_audit_check_proof(b.p, b.len, other, msg, sizeof msg), IH_E_INTEGRITY);
     ih_buf_free(&b);
@@ -380,7 +348,7 @@ static void t_proofs(void **state)
     /* An event beyond the last checkpoint cannot be proven yet. */
     append_events(f, EVENTS, 1, false);
     ih_buf b2 = IH_BUF_INIT;
-    assert_int_equal(ih_audit_prove(f->s, f->suite, EVENTS, &b2), IH_E_STATE);
+    assert_int_equal(ih_audit_prove(f->b.s, f->b.suite, EVENTS, &b2), IH_E_STATE);
     ih_buf_free(&b2);
 }
 
@@ -395,7 +363,7 @@ static ih_err business_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_tx_prepare(tx, "INSERT INTO instance_meta(key, value) VALUES ('business', 'change')", &st));
     IH_TRY(ih_stmt_exec(st));
     ih_audit_event ev = {.action = "meta.write", .object_type = "instance_meta", .object_id = "business"};
-    return ih_audit_append(b->f->a, tx, &ih_system_actor, &ev);
+    return ih_audit_append(b->f->b.a, tx, &ih_system_actor, &ev);
 }
 
 static ih_err count_meta(ih_tx *tx, void *arg)
@@ -416,11 +384,11 @@ static void t_failed_append_fails_the_change(void **state)
     static const char *const pg_break[] = {
         "CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk says no'; END $$",
         "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_broken()", NULL};
-    attack(f, f->kind == IH_STORE_PG ? pg_break : sqlite_break);
+    attack(f, f->b.kind == IH_STORE_PG ? pg_break : sqlite_break);
     biz_arg b = {f};
-    assert_int_equal(ih_store_write(f->s, business_fn, &b), IH_E_AUDIT);
+    assert_int_equal(ih_store_write(f->b.s, business_fn, &b), IH_E_AUDIT);
     int64_t n = -1;
-    T_OK(ih_store_read(f->s, count_meta, &n));
+    T_OK(ih_store_read(f->b.s, count_meta, &n));
     assert_int_equal(n, 0); /* no trace of the change */
 }
 
@@ -449,7 +417,7 @@ static void t_database_refuses_edits(void **state)
                        "DELETE FROM audit_checkpoint WHERE size = 500", "UPDATE audit_checkpoint SET note = 'x'",
                        "DELETE FROM audit_node WHERE lvl = 1"};
     for (size_t i = 0; i < sizeof q / sizeof q[0]; i++)
-        assert_int_not_equal(ih_store_write(f->s, try_delete, (void *)q[i]), IH_OK);
+        assert_int_not_equal(ih_store_write(f->b.s, try_delete, (void *)q[i]), IH_OK);
     ih_audit_report r = verify(f);
     if (r.problem[0]) fail_msg("%s", r.problem);
 }
@@ -477,12 +445,12 @@ static void t_archive_takes_only_an_old_prefix(void **state)
     ih_clock_set(fake_clock, NULL);
     fake_ms = utc("2026-01-10T08:00:00Z");
     append_events(f, EVENTS, 300, false);
-    T_OK(ih_audit_checkpoint(f->a, NULL));
+    T_OK(ih_audit_checkpoint(f->b.a, NULL));
     char dir[700];
-    snprintf(dir, sizeof dir, "%s/archive", f->dir);
+    snprintf(dir, sizeof dir, "%s/archive", f->b.dir);
     ih_archive_report rep;
     fake_ms = utc("2026-08-10T00:00:00Z");
-    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    T_OK(ih_audit_archive(f->b.a, dir, 180, fake_ms, &rep));
     ih_clock_set(NULL, NULL);
     assert_int_equal(rep.files, 0);
     ih_audit_report r = verify(f);
@@ -495,24 +463,11 @@ static int setup_old(void **state, ih_store_kind kind, ih_suite suite)
     ih_clock_set(fake_clock, NULL);
     fake_ms = utc("2026-01-10T08:00:00Z");
     fx *f = calloc(1, sizeof *f);
-    f->kind = kind;
-    f->suite = suite;
-    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
-    f->dir = t_tempdir();
-    snprintf(f->cpfile, sizeof f->cpfile, "%s/checkpoints", f->dir);
-    uint8_t kek[32];
-    memset(kek, 0x5a, 32);
-    T_OK(ih_keyring_new(suite, kek, &f->kr));
-    T_OK(ih_keys_bootstrap(f->s, f->kr));
-    T_OK(ih_sign_generate(suite, &f->key));
-    T_OK(ih_store_write(f->s, key_fn, f));
+    t_base_open(&f->b, kind, suite, NULL, 0);
     ih_buf pem = IH_BUF_INIT;
-    T_OK(ih_sign_public_pem(f->key, &pem));
+    T_OK(ih_sign_public_pem(f->b.key, &pem));
     T_OK(ih_sign_public_from_pem(pem.p, pem.len, &f->pub));
     ih_buf_free(&pem);
-    ih_audit_opts o = {.store = f->s, .suite = suite, .origin = "ihos/test-instance", .signer = f->key,
-                       .checkpoint_file = f->cpfile, .utc_offset_minutes = 480};
-    T_OK(ih_audit_open(&o, &f->a));
     *state = f;
     return 0;
 }
@@ -529,15 +484,15 @@ static void t_archive_months(void **state)
     append_events(f, 300, 200, false);
     fake_ms = utc("2026-03-20T08:00:00Z");
     append_events(f, 500, 100, false);
-    T_OK(ih_audit_checkpoint(f->a, NULL));
+    T_OK(ih_audit_checkpoint(f->b.a, NULL));
     char dir[700];
-    snprintf(dir, sizeof dir, "%s/archive", f->dir);
+    snprintf(dir, sizeof dir, "%s/archive", f->b.dir);
     ih_archive_report rep;
     /* Retention cannot go below 180 days. */
-    assert_int_equal(ih_audit_archive(f->a, dir, 179, utc("2026-08-10T00:00:00Z"), &rep), IH_E_CONFIG);
+    assert_int_equal(ih_audit_archive(f->b.a, dir, 179, utc("2026-08-10T00:00:00Z"), &rep), IH_E_CONFIG);
     /* 10 August - 180 days = 11 February: January is whole and older. */
     fake_ms = utc("2026-08-10T00:00:00Z");
-    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    T_OK(ih_audit_archive(f->b.a, dir, 180, fake_ms, &rep));
     assert_int_equal(rep.files, 1);
     assert_int_equal(rep.events, 300);
     assert_non_null(strstr(rep.last_file, "2026-01-0-299.ihosa.zst"));
@@ -551,33 +506,33 @@ static void t_archive_months(void **state)
     /* Archived payloads are gone from the database; queries say so. */
     ih_audit_filter q = {.actor_id = -1, .after_seq = -1, .limit = 5};
     json_t *ev;
-    T_OK(ih_audit_query(f->s, &q, &ev));
+    T_OK(ih_audit_query(f->b.s, &q, &ev));
     assert_true(json_is_true(json_object_get(json_array_get(ev, 0), "archived")));
     assert_null(json_object_get(json_array_get(ev, 0), "action"));
     json_decref(ev);
     ih_buf b = IH_BUF_INIT;
-    assert_int_equal(ih_audit_prove(f->s, f->suite, 5, &b), IH_E_STATE);
-    T_OK(ih_audit_prove(f->s, f->suite, 450, &b));
+    assert_int_equal(ih_audit_prove(f->b.s, f->b.suite, 5, &b), IH_E_STATE);
+    T_OK(ih_audit_prove(f->b.s, f->b.suite, 450, &b));
     ih_buf_free(&b);
     /* Running again archives nothing new; a month later, February goes. */
-    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    T_OK(ih_audit_archive(f->b.a, dir, 180, fake_ms, &rep));
     assert_int_equal(rep.files, 0);
     fake_ms = utc("2026-09-10T00:00:00Z");
-    T_OK(ih_audit_archive(f->a, dir, 180, fake_ms, &rep));
+    T_OK(ih_audit_archive(f->b.a, dir, 180, fake_ms, &rep));
     assert_int_equal(rep.files, 1);
     assert_int_equal(rep.events, 200);
     r = verify(f);
     if (r.problem[0]) fail_msg("%s", r.problem);
     /* Another key does not vouch for the archive; a changed byte breaks it. */
     ih_signkey *other;
-    T_OK(ih_sign_generate(f->suite, &other));
+    T_OK(ih_sign_generate(f->b.suite, &other));
     assert_int_equal(ih_audit_check_archive(rep.last_file, other, msg, sizeof msg), IH_E_INTEGRITY);
     ih_signkey_free(other);
     ih_buf raw = IH_BUF_INIT;
     T_OK(ih_file_read(rep.last_file, 1 << 24, &raw));
     raw.p[raw.len / 2] ^= 0x20;
     char bad[800];
-    snprintf(bad, sizeof bad, "%s/tampered.ihosa.zst", f->dir);
+    snprintf(bad, sizeof bad, "%s/tampered.ihosa.zst", f->b.dir);
     T_OK(ih_file_create(bad, raw.p, raw.len, 0600));
     assert_int_equal(ih_audit_check_archive(bad, f->pub, msg, sizeof msg), IH_E_INTEGRITY);
     ih_buf_free(&raw);

@@ -25,24 +25,12 @@ static int64_t fake_clock(void *ctx)
 }
 
 typedef struct {
-    ih_store *s;
-    void *ctx;
-    char *dir;
-    ih_keyring *kr;
-    ih_signkey *key;
-    ih_audit *a;
+    t_base b;
     ih_identity *id;
     ih_clinic *c;
     ih_viewer sys, sec, doc, ph, pat;
     int64_t dep, staff, shift, drug;
 } fx;
-
-static ih_err key_fn(ih_tx *tx, void *arg)
-{
-    fx *f = arg;
-    int64_t kid;
-    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &kid);
-}
 
 #define CALL(expr)                                                                                             \
     do {                                                                                                       \
@@ -76,25 +64,10 @@ static int setup(void **state, ih_store_kind kind)
     fx *f = calloc(1, sizeof *f);
     fake_now = INT64_C(1790050400000); /* 2026-09-22 12:13 Beijing */
     ih_clock_set(fake_clock, NULL);
-    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
-    f->dir = t_tempdir();
-    uint8_t kek[32];
-    memset(kek, 3, 32);
-    T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &f->kr));
-    T_OK(ih_keys_bootstrap(f->s, f->kr));
-    T_OK(ih_sign_generate(IH_SUITE_INTL, &f->key));
-    T_OK(ih_store_write(f->s, key_fn, f));
-    char cp[600];
-    snprintf(cp, sizeof cp, "%s/checkpoints", f->dir);
-    ih_audit_opts ao = {.store = f->s, .suite = IH_SUITE_INTL, .origin = "ihos/t", .signer = f->key,
-                        .checkpoint_file = cp, .utc_offset_minutes = 480};
-    T_OK(ih_audit_open(&ao, &f->a));
-    ih_identity_opts io = {.store = f->s, .keys = f->kr, .audit = f->a, .pw = {8, 3, 5, 90},
-                           .hash = {2, 19456 * 1024}, .hash_threads = 2, .hash_queue = 64, .lockout_threshold = 5,
-                           .lockout_minutes = 30, .ip_failures_per_minute = 1000, .session_idle_minutes = 15,
-                           .session_max_hours = 12, .inactive_days = 90, .totp_alg = IH_TOTP_SHA1, .issuer = "t"};
+    t_base_open(&f->b, kind, IH_SUITE_INTL, NULL, 0);
+    ih_identity_opts io = t_identity_opts(&f->b);
     T_OK(ih_identity_new(&io, &f->id));
-    ih_clinic_opts co = {.store = f->s, .keys = f->kr, .audit = f->a, .identity = f->id, .utc_offset_minutes = 480,
+    ih_clinic_opts co = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .identity = f->id, .utc_offset_minutes = 480,
                          .privacy_version = "v1", .agreement_version = "v1", .realname_timeout_s = 5,
                          .registrations_per_minute = 100, .rx_max_days = 7, .rx_valid_days = 3,
                          .break_glass_hours = 4};
@@ -177,12 +150,7 @@ static int teardown(void **state)
     fx *f = *state;
     ih_clinic_free(f->c);
     ih_identity_free(f->id);
-    ih_audit_close(f->a);
-    t_store_close(f->s, f->ctx);
-    ih_keyring_free(f->kr);
-    ih_signkey_free(f->key);
-    t_rmtree(f->dir);
-    free(f->dir);
+    t_base_close(&f->b);
     free(f);
     ih_clock_set(NULL, NULL);
     return 0;

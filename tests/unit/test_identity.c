@@ -20,49 +20,18 @@ static int64_t fake_clock(void *ctx)
 }
 
 typedef struct {
-    ih_store_kind kind;
-    ih_store *s;
-    void *ctx;
-    char *dir;
-    ih_keyring *kr;
-    ih_signkey *key;
-    ih_audit *a;
+    t_base b;
     ih_identity *id;
     ih_identity_opts o;
 } fx;
 
-static ih_err key_fn(ih_tx *tx, void *arg)
-{
-    fx *f = arg;
-    int64_t kid;
-    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &kid);
-}
-
 static int setup(void **state, ih_store_kind kind)
 {
     fx *f = calloc(1, sizeof *f);
-    f->kind = kind;
     fake_now = INT64_C(1790000000000);
     ih_clock_set(fake_clock, NULL);
-    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
-    f->dir = t_tempdir();
-    uint8_t kek[32];
-    memset(kek, 7, 32);
-    T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &f->kr));
-    T_OK(ih_keys_bootstrap(f->s, f->kr));
-    T_OK(ih_sign_generate(IH_SUITE_INTL, &f->key));
-    T_OK(ih_store_write(f->s, key_fn, f));
-    char cp[600];
-    snprintf(cp, sizeof cp, "%s/checkpoints", f->dir);
-    ih_audit_opts ao = {.store = f->s, .suite = IH_SUITE_INTL, .origin = "ihos/t", .signer = f->key,
-                        .checkpoint_file = cp, .utc_offset_minutes = 480};
-    T_OK(ih_audit_open(&ao, &f->a));
-    f->o = (ih_identity_opts){.store = f->s, .keys = f->kr, .audit = f->a, .pw = {8, 3, 5, 90},
-                              .hash = {2, 19456 * 1024}, .hash_threads = 2, .hash_queue = 64,
-                              .lockout_threshold = 5, .lockout_minutes = 30, .ip_failures_per_minute = 1000,
-                              .session_idle_minutes = 15, .session_max_hours = 12, .inactive_days = 90,
-                              .totp_alg = IH_TOTP_SHA1, .issuer = "ihos-test",
-                              .admin_allow = "127.0.0.0/8,::1"};
+    t_base_open(&f->b, kind, IH_SUITE_INTL, NULL, 0);
+    f->o = t_identity_opts(&f->b);
     T_OK(ih_identity_new(&f->o, &f->id));
     *state = f;
     return 0;
@@ -75,12 +44,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     ih_identity_free(f->id);
-    ih_audit_close(f->a);
-    t_store_close(f->s, f->ctx);
-    ih_keyring_free(f->kr);
-    ih_signkey_free(f->key);
-    t_rmtree(f->dir);
-    free(f->dir);
+    t_base_close(&f->b);
     free(f);
     ih_clock_set(NULL, NULL);
     return 0;
@@ -115,7 +79,7 @@ static int64_t count_events(fx *f, const char *action, const char *outcome)
 {
     ih_audit_filter q = {.actor_id = -1, .action = action, .outcome = outcome, .after_seq = -1, .limit = 10000};
     json_t *ev;
-    T_OK(ih_audit_query(f->s, &q, &ev));
+    T_OK(ih_audit_query(f->b.s, &q, &ev));
     int64_t n = (int64_t)json_array_size(ev);
     json_decref(ev);
     return n;
@@ -452,14 +416,14 @@ static void t_tampered_rows_detected(void **state)
     T_OK(login(f, "nurse.tamper", "Honest-Nurse-3", code, NULL, &r));
     /* Someone with database access makes the doctor a sysadmin... */
     raw_arg a = {"UPDATE account SET role = 'sysadmin' WHERE username_lc = 'dr.tamper'"};
-    T_OK(ih_store_write(f->s, raw_fn, &a));
+    T_OK(ih_store_write(f->b.s, raw_fn, &a));
     fake_now += 31000;
     code_now(code);
     assert_int_equal(login(f, "dr.tamper", "Honest-Doc-12", code, NULL, &r), IH_E_INTEGRITY);
     /* ...or copies a password hash over another's. */
     raw_arg b = {"UPDATE account SET pw_hash = (SELECT pw_hash FROM account WHERE username_lc = 'dr.tamper') "
                  "WHERE username_lc = 'nurse.tamper'"};
-    T_OK(ih_store_write(f->s, raw_fn, &b));
+    T_OK(ih_store_write(f->b.s, raw_fn, &b));
     assert_int_equal(login(f, "nurse.tamper", "Honest-Doc-12", code, NULL, &r), IH_E_INTEGRITY);
     assert_true(count_events(f, "integrity.violation", "failure") >= 2);
 }
@@ -476,7 +440,7 @@ static void t_session_row_tampering_detected(void **state)
     T_OK(login(f, "nurse.sess", "Sess-Check-81", code, NULL, &r));
     snprintf(sql, sizeof sql, "UPDATE session SET account_id = %lld", (long long)admin);
     raw_arg a = {sql};
-    T_OK(ih_store_write(f->s, raw_fn, &a));
+    T_OK(ih_store_write(f->b.s, raw_fn, &a));
     assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
 }
 
@@ -543,23 +507,23 @@ static void t_permission_bounds(void **state)
     assert_false(ih_policy_allows(pol, IH_ROLE_SECADMIN, IH_PERM_ACCOUNT_CREATE));
     assert_false(ih_policy_allows(pol, IH_ROLE_AUDITADMIN, IH_PERM_ACCOUNT_MANAGE));
     /* Grants: out of bounds and non-optional are refused, in bounds works. */
-    grant_arg out_of_bounds = {f->kr, IH_ROLE_SYSADMIN, IH_PERM_AUDIT_EXPORT, true};
-    grant_arg not_optional = {f->kr, IH_ROLE_SECADMIN, IH_PERM_ACCOUNT_CREATE, true};
-    grant_arg revoke_metrics = {f->kr, IH_ROLE_SYSADMIN, IH_PERM_METRICS_READ, false};
-    assert_int_equal(ih_store_write(f->s, grant_fn, &out_of_bounds), IH_E_FORBIDDEN);
-    assert_int_equal(ih_store_write(f->s, grant_fn, &not_optional), IH_E_FORBIDDEN);
-    T_OK(ih_store_write(f->s, grant_fn, &revoke_metrics));
-    T_OK(ih_policy_load(pol, f->s, f->kr));
+    grant_arg out_of_bounds = {f->b.kr, IH_ROLE_SYSADMIN, IH_PERM_AUDIT_EXPORT, true};
+    grant_arg not_optional = {f->b.kr, IH_ROLE_SECADMIN, IH_PERM_ACCOUNT_CREATE, true};
+    grant_arg revoke_metrics = {f->b.kr, IH_ROLE_SYSADMIN, IH_PERM_METRICS_READ, false};
+    assert_int_equal(ih_store_write(f->b.s, grant_fn, &out_of_bounds), IH_E_FORBIDDEN);
+    assert_int_equal(ih_store_write(f->b.s, grant_fn, &not_optional), IH_E_FORBIDDEN);
+    T_OK(ih_store_write(f->b.s, grant_fn, &revoke_metrics));
+    T_OK(ih_policy_load(pol, f->b.s, f->b.kr));
     assert_false(ih_policy_allows(pol, IH_ROLE_SYSADMIN, IH_PERM_METRICS_READ));
     /* Even a forced in-memory change cannot cross the bounds. */
     ih_policy_apply(pol, IH_ROLE_SYSADMIN, IH_PERM_AUDIT_EXPORT, true);
     assert_false(ih_policy_allows(pol, IH_ROLE_SYSADMIN, IH_PERM_AUDIT_EXPORT));
     /* A grant row edited in the database stops the load. */
     raw_arg a = {"UPDATE role_grant SET granted = 1"};
-    T_OK(ih_store_write(f->s, raw_fn, &a));
+    T_OK(ih_store_write(f->b.s, raw_fn, &a));
     ih_policy *fresh;
     T_OK(ih_policy_new(&fresh));
-    assert_int_equal(ih_policy_load(fresh, f->s, f->kr), IH_E_INTEGRITY);
+    assert_int_equal(ih_policy_load(fresh, f->b.s, f->b.kr), IH_E_INTEGRITY);
     ih_policy_free(fresh);
     ih_policy_free(pol);
 }

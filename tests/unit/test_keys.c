@@ -22,45 +22,19 @@
 #include <unistd.h>
 
 typedef struct {
-    ih_store_kind kind;
-    ih_store *s;
-    void *ctx;
-    char *dir;
-    ih_keyring *kr;
-    ih_signkey *key;
-    ih_audit *a;
+    t_base b;
     ih_migration *schema;
 } fx;
-
-static ih_err key_fn(ih_tx *tx, void *arg)
-{
-    fx *f = arg;
-    int64_t kid;
-    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &kid);
-}
 
 static int setup(void **state, ih_store_kind kind)
 {
     fx *f = calloc(1, sizeof *f);
-    f->kind = kind;
     f->schema = calloc(ih_schema_count + 1, sizeof *f->schema);
     memcpy(f->schema, ih_schema, ih_schema_count * sizeof *f->schema);
     f->schema[ih_schema_count] = (ih_migration){
         1000, "test sealed table", "CREATE TABLE sealed_t (id INTEGER PRIMARY KEY, v BLOB NOT NULL, expect TEXT NOT NULL)",
         NULL};
-    f->s = t_store_open(kind, f->schema, ih_schema_count + 1, &f->ctx);
-    f->dir = t_tempdir();
-    uint8_t kek[32];
-    memset(kek, 7, 32);
-    T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &f->kr));
-    T_OK(ih_keys_bootstrap(f->s, f->kr));
-    T_OK(ih_sign_generate(IH_SUITE_INTL, &f->key));
-    T_OK(ih_store_write(f->s, key_fn, f));
-    char cp[600];
-    snprintf(cp, sizeof cp, "%s/checkpoints", f->dir);
-    ih_audit_opts ao = {.store = f->s, .suite = IH_SUITE_INTL, .origin = "ihos/t", .signer = f->key,
-                        .checkpoint_file = cp, .utc_offset_minutes = 480};
-    T_OK(ih_audit_open(&ao, &f->a));
+    t_base_open(&f->b, kind, IH_SUITE_INTL, f->schema, ih_schema_count + 1);
     *state = f;
     return 0;
 }
@@ -71,12 +45,7 @@ static int setup_pg(void **s) { return setup(s, IH_STORE_PG); }
 static int teardown(void **state)
 {
     fx *f = *state;
-    ih_audit_close(f->a);
-    t_store_close(f->s, f->ctx);
-    ih_keyring_free(f->kr);
-    ih_signkey_free(f->key);
-    t_rmtree(f->dir);
-    free(f->dir);
+    t_base_close(&f->b);
     free(f->schema);
     free(f);
     return 0;
@@ -95,7 +64,7 @@ static ih_err put_fn(ih_tx *tx, void *arg)
     put_arg *p = arg;
     IH_TRY(ih_tx_next_id(tx, "sealed_t", &p->id));
     ih_buf ct = IH_BUF_INIT;
-    IH_TRY(ih_field_seal_str(p->f->kr, IH_KP_PERSONAL, "sealed_t", "v", p->id, p->value, &ct));
+    IH_TRY(ih_field_seal_str(p->f->b.kr, IH_KP_PERSONAL, "sealed_t", "v", p->id, p->value, &ct));
     ih_stmt *st;
     ih_err e = ih_tx_prepare(tx, "INSERT INTO sealed_t (id, v, expect) VALUES ($1, $2, $3)", &st);
     if (e == IH_OK) {
@@ -111,7 +80,7 @@ static ih_err put_fn(ih_tx *tx, void *arg)
 static int64_t put(fx *f, const char *value)
 {
     put_arg p = {f, value, 0};
-    T_OK(ih_store_write(f->s, put_fn, &p));
+    T_OK(ih_store_write(f->b.s, put_fn, &p));
     return p.id;
 }
 
@@ -127,8 +96,8 @@ static ih_err reseal_row(void *ctx, ih_tx *tx, int64_t id)
     size_t n;
     const uint8_t *ct = ih_col_blob(st, 0, &n);
     ih_buf pt = IH_BUF_INIT, out = IH_BUF_INIT;
-    ih_err e = ih_field_open(f->kr, IH_KP_PERSONAL, "sealed_t", "v", id, ct, n, &pt);
-    if (e == IH_OK) e = ih_field_seal(f->kr, IH_KP_PERSONAL, "sealed_t", "v", id, pt.p, pt.len, &out);
+    ih_err e = ih_field_open(f->b.kr, IH_KP_PERSONAL, "sealed_t", "v", id, ct, n, &pt);
+    if (e == IH_OK) e = ih_field_seal(f->b.kr, IH_KP_PERSONAL, "sealed_t", "v", id, pt.p, pt.len, &out);
     ih_buf_wipe(&pt);
     if (e == IH_OK) e = ih_tx_prepare(tx, "UPDATE sealed_t SET v = $2 WHERE id = $1", &st);
     if (e == IH_OK) {
@@ -142,7 +111,7 @@ static ih_err reseal_row(void *ctx, ih_tx *tx, int64_t id)
 
 static size_t columns(fx *f, ih_sealed_column *cols)
 {
-    size_t n = ih_keys_sealed_columns(f->kr, cols, 4);
+    size_t n = ih_keys_sealed_columns(f->b.kr, cols, 4);
     cols[n++] = (ih_sealed_column){"sealed_t.v", IH_KP_PERSONAL,
                                    "SELECT id, v FROM sealed_t WHERE id > $1 ORDER BY id LIMIT $2", reseal_row, f};
     return n;
@@ -170,7 +139,7 @@ static ih_err check_fn(ih_tx *tx, void *arg)
         int64_t v = ih_aead_version(ct, n);
         if (v >= 0 && v < 8) c->versions[v]++;
         ih_buf pt = IH_BUF_INIT;
-        if (ih_field_open(c->f->kr, IH_KP_PERSONAL, "sealed_t", "v", ih_col_int(st, 0), ct, n, &pt) != IH_OK ||
+        if (ih_field_open(c->f->b.kr, IH_KP_PERSONAL, "sealed_t", "v", ih_col_int(st, 0), ct, n, &pt) != IH_OK ||
             pt.len != strlen(ih_col_text(st, 2)) || memcmp(pt.p, ih_col_text(st, 2), pt.len))
             c->bad++;
         ih_buf_wipe(&pt);
@@ -181,7 +150,7 @@ static ih_err check_fn(ih_tx *tx, void *arg)
 static check_arg check(fx *f)
 {
     check_arg c = {.f = f};
-    T_OK(ih_store_read(f->s, check_fn, &c));
+    T_OK(ih_store_read(f->b.s, check_fn, &c));
     return c;
 }
 
@@ -203,7 +172,7 @@ static ih_err count_dek_fn(ih_tx *tx, void *arg)
 static int64_t stored_personal_keys(fx *f)
 {
     count_arg c = {0};
-    T_OK(ih_store_read(f->s, count_dek_fn, &c));
+    T_OK(ih_store_read(f->b.s, count_dek_fn, &c));
     return c.n;
 }
 
@@ -221,7 +190,7 @@ static void t_rotate_reencrypt_retire(void **state)
     }
     assert_int_equal(check(f).versions[1], 30);
     uint32_t ver = 0;
-    T_OK(ih_keys_rotate(f->s, f->kr, IH_KP_PERSONAL, NULL, NULL, &ver));
+    T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_PERSONAL, NULL, NULL, &ver));
     assert_int_equal(ver, 2);
     put(f, "after rotation");
     check_arg c = check(f);
@@ -233,7 +202,7 @@ static void t_rotate_reencrypt_retire(void **state)
     size_t n = columns(f, cols);
     ih_reseal_report r;
     /* Grace not yet over: everything moves, nothing retires. */
-    T_OK(ih_reseal_pass(f->s, f->kr, f->a, cols, n, 3600 * 1000, &r));
+    T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 3600 * 1000, &r));
     assert_int_equal(r.resealed, 30);
     assert_int_equal(r.remaining, 0);
     assert_int_equal(r.retired, 0);
@@ -242,25 +211,25 @@ static void t_rotate_reencrypt_retire(void **state)
     assert_int_equal(c.versions[2], 31);
     assert_int_equal(c.bad, 0);
     /* Grace over: version 1 retires and its wrapped key is gone. */
-    T_OK(ih_reseal_pass(f->s, f->kr, f->a, cols, n, 0, &r));
+    T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 0, &r));
     assert_int_equal(r.resealed, 0);
     assert_int_equal(r.retired, 1);
     assert_int_equal(stored_personal_keys(f), 1);
     /* A fresh keyring (a restart) loads only what is left, and every row opens. */
     ih_keyring *fresh;
     uint8_t kek[32];
-    memset(kek, 7, 32);
+    memset(kek, T_KEK_BYTE, 32);
     T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &fresh));
-    T_OK(ih_keys_load(f->s, fresh));
+    T_OK(ih_keys_load(f->b.s, fresh));
     uint32_t vs[8];
     assert_int_equal(ih_keyring_versions(fresh, IH_KP_PERSONAL, vs, 8), 1);
     assert_int_equal(vs[0], 2);
-    ih_keyring *old = f->kr;
-    f->kr = fresh;
+    ih_keyring *old = f->b.kr;
+    f->b.kr = fresh;
     c = check(f);
     assert_int_equal(c.bad, 0);
     assert_int_equal(c.rows, 31);
-    f->kr = old;
+    f->b.kr = old;
     ih_keyring_free(fresh);
 }
 
@@ -280,7 +249,7 @@ static void *writer(void *p)
     while (!*w->stop && w->count < 2000) {
         snprintf(v, sizeof v, "w%d-row%d", w->who, w->count);
         put_arg a = {w->f, v, 0};
-        if (ih_store_write(w->f->s, put_fn, &a) != IH_OK) break;
+        if (ih_store_write(w->f->b.s, put_fn, &a) != IH_OK) break;
         w->count++;
     }
     return NULL;
@@ -301,10 +270,10 @@ static void t_rotation_under_concurrent_writes(void **state)
     ih_reseal_report r;
     for (int round = 0; round < 2; round++) {
         usleep(100 * 1000);
-        T_OK(ih_keys_rotate(f->s, f->kr, IH_KP_PERSONAL, NULL, NULL, NULL));
+        T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_PERSONAL, NULL, NULL, NULL));
         /* Passes while writing; the grace period keeps versions that a
          * writer may still hold. */
-        T_OK(ih_reseal_pass(f->s, f->kr, f->a, cols, n, 60 * 1000, &r));
+        T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 60 * 1000, &r));
         assert_int_equal(r.retired, 0);
     }
     usleep(100 * 1000);
@@ -315,7 +284,7 @@ static void t_rotation_under_concurrent_writes(void **state)
         written += wa[i].count;
     }
     assert_true(written > 0);
-    T_OK(ih_reseal_pass(f->s, f->kr, f->a, cols, n, 0, &r));
+    T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 0, &r));
     assert_int_equal(r.remaining, 0);
     assert_int_equal(r.retired, 2);
     check_arg c = check(f);
@@ -329,11 +298,11 @@ static void t_rotation_under_concurrent_writes(void **state)
 static void t_signing_keys_resealed(void **state)
 {
     fx *f = *state;
-    T_OK(ih_keys_rotate(f->s, f->kr, IH_KP_SIGNING, NULL, NULL, NULL));
+    T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_SIGNING, NULL, NULL, NULL));
     ih_sealed_column cols[8];
     size_t n = columns(f, cols);
     ih_reseal_report r;
-    T_OK(ih_reseal_pass(f->s, f->kr, f->a, cols, n, 0, &r));
+    T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 0, &r));
     assert_int_equal(r.resealed, 1);
     assert_int_equal(r.retired, 1);
 }
@@ -347,7 +316,7 @@ static ih_err load_sign_fn(ih_tx *tx, void *arg)
 {
     load_sign_arg *a = arg;
     int64_t id;
-    return ih_signkey_load(tx, a->f->kr, "audit", 0, &a->k, &id);
+    return ih_signkey_load(tx, a->f->b.kr, "audit", 0, &a->k, &id);
 }
 
 /* KEK rotation rewraps every data key: the old KEK opens nothing, the new
@@ -357,29 +326,29 @@ static void t_kek_rotation(void **state)
     fx *f = *state;
     put(f, "before kek rotation");
     char kek_path[700];
-    snprintf(kek_path, sizeof kek_path, "%s/kek", f->dir);
+    snprintf(kek_path, sizeof kek_path, "%s/kek", f->b.dir);
     uint8_t kek[32];
-    memset(kek, 7, 32);
+    memset(kek, T_KEK_BYTE, 32);
     T_OK(ih_file_create(kek_path, kek, 32, 0600));
-    T_OK(ih_keys_rotate_kek(f->s, f->kr, kek_path, NULL, NULL));
+    T_OK(ih_keys_rotate_kek(f->b.s, f->b.kr, kek_path, NULL, NULL));
     uint8_t now_kek[32];
     T_OK(ih_kek_read_file(kek_path, now_kek));
     assert_memory_not_equal(now_kek, kek, 32);
     ih_keyring *k;
     /* The old KEK no longer unwraps anything. */
     T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &k));
-    assert_int_equal(ih_keys_load(f->s, k), IH_E_INTEGRITY);
+    assert_int_equal(ih_keys_load(f->b.s, k), IH_E_INTEGRITY);
     ih_keyring_free(k);
     /* The new one unwraps everything; data and signing keys still work. */
     T_OK(ih_keyring_new(IH_SUITE_INTL, now_kek, &k));
-    T_OK(ih_keys_load(f->s, k));
-    ih_keyring *old = f->kr;
-    f->kr = k;
+    T_OK(ih_keys_load(f->b.s, k));
+    ih_keyring *old = f->b.kr;
+    f->b.kr = k;
     assert_int_equal(check(f).bad, 0);
     load_sign_arg la = {f, NULL};
-    T_OK(ih_store_read(f->s, load_sign_fn, &la));
+    T_OK(ih_store_read(f->b.s, load_sign_fn, &la));
     ih_signkey_free(la.k);
-    f->kr = old;
+    f->b.kr = old;
     ih_keyring_free(k);
 
     /* A crash after the database was rewrapped but before the rename:
@@ -390,7 +359,7 @@ static void t_kek_rotation(void **state)
     T_OK(ih_file_create(kek_path, kek, 32, 0600)); /* the stale one */
     uint8_t got[32];
     memcpy(got, kek, 32);
-    T_OK(ih_kek_recover(f->s, IH_SUITE_INTL, kek_path, got));
+    T_OK(ih_kek_recover(f->b.s, IH_SUITE_INTL, kek_path, got));
     assert_memory_equal(got, now_kek, 32);
     struct stat st;
     assert_int_equal(stat(tmp, &st), -1);
@@ -400,7 +369,7 @@ static void t_kek_rotation(void **state)
     /* Neither file holding the right KEK is an error, not a guess. */
     T_OK(ih_file_replace(kek_path, kek, 32, 0600));
     memcpy(got, kek, 32);
-    assert_int_equal(ih_kek_recover(f->s, IH_SUITE_INTL, kek_path, got), IH_E_INTEGRITY);
+    assert_int_equal(ih_kek_recover(f->b.s, IH_SUITE_INTL, kek_path, got), IH_E_INTEGRITY);
 }
 
 /* A key file anyone else can read is refused. */
@@ -408,7 +377,7 @@ static void t_kek_file_must_be_private(void **state)
 {
     fx *f = *state;
     char p[700];
-    snprintf(p, sizeof p, "%s/kek-open", f->dir);
+    snprintf(p, sizeof p, "%s/kek-open", f->b.dir);
     uint8_t kek[32] = {1};
     T_OK(ih_file_create(p, kek, 32, 0600));
     uint8_t out[32];

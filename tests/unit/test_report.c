@@ -127,38 +127,15 @@ static void t_responses(void **state)
 /* ---- the outbox on both backends ----------------------------------------------------- */
 
 typedef struct {
-    ih_store *s;
-    void *ctx;
-    char *dir;
-    ih_keyring *kr;
-    ih_signkey *key;
-    ih_audit *a;
+    t_base b;
     ih_report *r;
 } fx;
-
-static ih_err key_fn(ih_tx *tx, void *arg)
-{
-    fx *f = arg;
-    int64_t kid;
-    return ih_signkey_create(tx, f->kr, "audit", 0, f->key, &kid);
-}
 
 static int setup(void **state, ih_store_kind kind)
 {
     fx *f = calloc(1, sizeof *f);
-    f->s = t_store_open(kind, ih_schema, ih_schema_count, &f->ctx);
-    f->dir = t_tempdir();
-    uint8_t kek[32];
-    memset(kek, 9, 32);
-    T_OK(ih_keyring_new(IH_SUITE_GM, kek, &f->kr));
-    T_OK(ih_keys_bootstrap(f->s, f->kr));
-    T_OK(ih_sign_generate(IH_SUITE_GM, &f->key));
-    T_OK(ih_store_write(f->s, key_fn, f));
-    char cp[600];
-    snprintf(cp, sizeof cp, "%s/checkpoints", f->dir);
-    ih_audit_opts ao = {.store = f->s, .suite = IH_SUITE_GM, .origin = "ihos/t", .signer = f->key, .checkpoint_file = cp};
-    T_OK(ih_audit_open(&ao, &f->a));
-    ih_report_opts ro = {.store = f->s, .keys = f->kr, .audit = f->a, .profile = "tianjin", .organ_id = "O1",
+    t_base_open(&f->b, kind, IH_SUITE_GM, NULL, 0);
+    ih_report_opts ro = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .profile = "tianjin", .organ_id = "O1",
                          .unit_id = "U1", .organ_name = "N1", .batch_size = 10, .timeout_s = 2,
                          .gateway_url = "https://127.0.0.1:9/"};
     T_OK(ih_report_new(&ro, &f->r));
@@ -173,12 +150,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     ih_report_free(f->r);
-    ih_audit_close(f->a);
-    t_store_close(f->s, f->ctx);
-    ih_keyring_free(f->kr);
-    ih_signkey_free(f->key);
-    t_rmtree(f->dir);
-    free(f->dir);
+    t_base_close(&f->b);
     free(f);
     return 0;
 }
@@ -205,7 +177,7 @@ static json_t *drug_fact(const char *name)
 static void put(fx *f, const char *kind, const char *key, json_t *fact)
 {
     put_arg p = {f, kind, key, fact};
-    T_OK(ih_store_write(f->s, put_fn, &p));
+    T_OK(ih_store_write(f->b.s, put_fn, &p));
     json_decref(fact);
 }
 
@@ -322,7 +294,7 @@ static void t_versions_go_in_order(void **state)
     json_t *l = rows(f);
     mark_arg m = {f, field_of(l, 0, "id"), "sending"}; /* another worker has it */
     json_decref(l);
-    T_OK(ih_store_write(f->s, mark_fn, &m));
+    T_OK(ih_store_write(f->b.s, mark_fn, &m));
     put(f, "drug", "drug-1", drug_fact("b"));
     put(f, "drug", "drug-4", drug_fact("c"));
     int sent = -1;
@@ -339,7 +311,7 @@ static void t_versions_go_in_order(void **state)
     json_decref(l);
     /* once the first version is sent, the second goes */
     m.state = "sent";
-    T_OK(ih_store_write(f->s, mark_fn, &m));
+    T_OK(ih_store_write(f->b.s, mark_fn, &m));
     T_OK(ih_report_pass(f->r, &sent));
     l = rows(f);
     for (size_t i = 0; i < 3; i++)
