@@ -174,7 +174,7 @@ bench_care() {
   row "message writes (audited)" "$wrps" "$wp50" "$wp99"
   printf "  %-28s %10s tx/s    avg %s\n" "pgbench message+audit row" "$pgtps" "$pglat"
   awk -v a="$wrps" -v b="$pgtps" 'BEGIN {printf "  writes: target >= 5000/s, p99 <= 50 ms, >= 1.0x pgbench: %.2fx\n", a/b}'
-  row "visit + last 20 messages" "$rrps" "$rp50" "$rp99"
+  row "visit + 20 messages" "$rrps" "$rp50" "$rp99"
   echo "  reads: target >= 25000/s"
   row "mixed journey" "$mrps" "$mp50" "$mp99"
   echo "  mixed: target >= 2500/s; ihosd peak RSS over the three runs $((peak/1024)) MB (target <= 64 MB)"
