@@ -60,14 +60,7 @@ ih_err ih_api_me_patient(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_me_patient_update(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    json_t *b, *out;
-    IH_TRY(ih_api_body(req, &b));
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    ih_err e = ih_patient_me_update(app->clinic, &v, b, &out);
-    json_decref(b);
-    IH_TRY(e);
-    return ih_api_json(resp, 200, out);
+    return ih_api_call_body(app, req, resp, 200, ih_patient_me_update);
 }
 
 ih_err ih_api_me_consents(ih_app *app, ih_req *req, ih_resp *resp)
@@ -81,12 +74,5 @@ ih_err ih_api_me_consents(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_me_consent_accept(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    json_t *b, *out;
-    IH_TRY(ih_api_body(req, &b));
-    ih_viewer v;
-    ih_api_viewer(req, &v);
-    ih_err e = ih_consent_accept(app->clinic, &v, b, &out);
-    json_decref(b);
-    IH_TRY(e);
-    return ih_api_json(resp, 201, out);
+    return ih_api_call_body(app, req, resp, 201, ih_consent_accept);
 }
