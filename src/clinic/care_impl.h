@@ -31,7 +31,9 @@ ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *
 ih_err cl_icd_name(ih_tx *tx, const char *code, char *name, size_t n);
 ih_err cl_icd_codes(ih_tx *tx, json_t *body, const char *field, ih_buf *joined);
 
-/* Record a refusal (403/409) of action on object, in its own transaction. */
+/* After a call ended with e: if e is a refusal (forbidden 403, or a state
+ * that does not allow the action 409), record it against the object in its
+ * own transaction; any other e is left to the caller. */
 void cl_refused(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t id, ih_err e);
 
 

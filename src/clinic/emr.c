@@ -142,7 +142,7 @@ ih_err ih_record_add(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t 
     ih_row_init(&a.r, &ih_t_emr);
     ih_row_init(&a.vr, &ih_t_visit);
     ih_err e = ih_store_write(c->o.store, add_fn, &a);
-    if (e == IH_E_FORBIDDEN || e == IH_E_STATE) cl_refused(c, v, "record.create", "visit", visit_id, e);
+    cl_refused(c, v, "record.create", "visit", visit_id, e);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "visit", visit_id);
     if (e == IH_OK) {
         e = ih_row_json(&a.r, v->role, IH_REL_CARE, out);
@@ -189,7 +189,7 @@ ih_err ih_record_list(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t
     ih_err e = ih_store_read(c->o.store, list_fn, &a);
     ih_row_free(&a.r);
     ih_row_free(&a.vr);
-    if (e == IH_E_FORBIDDEN) cl_refused(c, v, "record.read", "visit", visit_id, e);
+    cl_refused(c, v, "record.read", "visit", visit_id, e);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "record", visit_id);
     if (e == IH_OK) e = cl_audit_own(c, v, "record.read", "visit", visit_id, IH_OK, NULL);
     if (e != IH_OK) {

@@ -179,7 +179,7 @@ static ih_err run(fb_arg *a, const ih_table *t, ih_tx_fn fn, const char *action,
     ih_row_init(&a->r, t);
     ih_row_init(&a->vr, &ih_t_visit);
     ih_err e = ih_store_write(a->c->o.store, fn, a);
-    if (e == IH_E_FORBIDDEN || e == IH_E_STATE) cl_refused(a->c, a->v, action, "visit", a->visit, e);
+    cl_refused(a->c, a->v, action, "visit", a->visit, e);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(a->c, t->name, a->visit);
     if (e == IH_OK) e = ih_row_json(&a->r, a->v->role, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, out);
     ih_row_free(&a->r);

@@ -308,7 +308,7 @@ static ih_err stats_run(ov_arg *a, ih_tx_fn fn, bool write, const char *action, 
 {
     ih_row_init(&a->r, &ih_t_stats);
     ih_err e = write ? ih_store_write(a->c->o.store, fn, a) : ih_store_read(a->c->o.store, fn, a);
-    if (e == IH_E_FORBIDDEN || e == IH_E_STATE) cl_refused(a->c, a->v, action, "stats_request", a->id, e);
+    cl_refused(a->c, a->v, action, "stats_request", a->id, e);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(a->c, "stats_request", a->id);
     if (e == IH_OK && !a->out) e = ih_row_json_full(&a->r, &a->out);
     ih_row_free(&a->r);

@@ -500,7 +500,7 @@ ih_err ih_rx_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
     ih_row_free(&a.r);
     ih_row_free(&a.vr);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "prescription", id);
-    if (e == IH_E_FORBIDDEN) cl_refused(c, v, "rx.read", "prescription", id, e);
+    cl_refused(c, v, "rx.read", "prescription", id, e);
     if (e == IH_OK) e = cl_audit_own(c, v, "rx.read", "prescription", id, IH_OK, NULL);
     if (e == IH_OK && c->o.detector && v->role != IH_ROLE_PATIENT) {
         ih_verdict vd;
@@ -597,8 +597,7 @@ static ih_err run(rx_arg *a, ih_tx_fn fn, const char *action, json_t **out)
     ih_row_init(&a->vr, &ih_t_visit);
     ih_err e = ih_store_write(a->c->o.store, fn, a);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(a->c, "prescription", a->id ? a->id : a->visit);
-    if (e == IH_E_FORBIDDEN || e == IH_E_STATE)
-        cl_refused(a->c, a->v, action, a->id ? "prescription" : "visit", a->id ? a->id : a->visit, e);
+    cl_refused(a->c, a->v, action, a->id ? "prescription" : "visit", a->id ? a->id : a->visit, e);
     if (e == IH_OK) e = rx_json(a, IH_REL_CARE, out);
     ih_row_free(&a->r);
     ih_row_free(&a->vr);

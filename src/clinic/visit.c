@@ -124,7 +124,8 @@ ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row
 
 void cl_refused(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t id, ih_err e)
 {
-    cl_audit_own(c, v, e == IH_E_FORBIDDEN ? "access.denied" : action, object_type, id, e, action);
+    if (e == IH_E_FORBIDDEN || e == IH_E_STATE)
+        cl_audit_own(c, v, e == IH_E_FORBIDDEN ? "access.denied" : action, object_type, id, e, action);
 }
 
 /* ---- requests -------------------------------------------------------------------- */
@@ -324,7 +325,7 @@ static ih_err run_transition(ih_clinic *c, const ih_viewer *v, int64_t id, json_
     trans_arg ta = {&a, t};
     ih_err e = ih_store_write(c->o.store, transition_fn, &ta);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "visit", id);
-    if (e == IH_E_FORBIDDEN || e == IH_E_STATE) cl_refused(c, v, t->action, "visit", id, e);
+    cl_refused(c, v, t->action, "visit", id, e);
     if (e == IH_OK) e = visit_json(&a, v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, out);
     ih_row_free(&a.r);
     json_decref(empty);
@@ -458,7 +459,7 @@ ih_err ih_visit_get(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after,
     ih_err e = ih_store_read(c->o.store, get_fn, &a);
     ih_row_free(&a.r);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "visit", id);
-    if (e == IH_E_FORBIDDEN) cl_refused(c, v, "visit.read", "visit", id, e);
+    cl_refused(c, v, "visit.read", "visit", id, e);
     if (e == IH_OK) e = cl_audit_own(c, v, "visit.read", "visit", id, IH_OK, NULL);
     if (e != IH_OK) {
         json_decref(a.out);
