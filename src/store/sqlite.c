@@ -13,6 +13,7 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,8 +57,7 @@ typedef struct job {
     void *arg;
     ih_err result;
     ih_err_text text;
-    bool done;
-    pthread_cond_t cv;
+    sem_t done; /* posted by the writer once result and text are set */
     struct job *next;
 } job;
 
@@ -375,15 +375,14 @@ static void *writer_main(void *arg)
             }
         }
         atomic_fetch_add(&s->base.batches, 1);
-        pthread_mutex_lock(&s->mu);
+        /* Each caller sleeps on its own semaphore, not on s->mu: waking
+         * a whole batch must not make them queue for one lock. */
         for (job *j = batch; j;) {
             job *next = j->next; /* j lives on its caller's stack */
             atomic_fetch_add(j->result == IH_OK ? &s->base.write_txns : &s->base.write_failed, 1);
-            j->done = true;
-            pthread_cond_signal(&j->cv);
+            sem_post(&j->done);
             j = next;
         }
-        pthread_mutex_unlock(&s->mu);
     }
     return NULL;
 }
@@ -393,20 +392,20 @@ static ih_err sq_write(ih_store *base, ih_tx_fn fn, void *arg)
     sq_store *s = (sq_store *)base;
     if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
     job j = {.fn = fn, .arg = arg};
-    pthread_cond_init(&j.cv, NULL);
+    sem_init(&j.done, 0, 0);
     pthread_mutex_lock(&s->mu);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
-        pthread_cond_destroy(&j.cv);
+        sem_destroy(&j.done);
         return ih_fail(IH_E_UNAVAILABLE, "store is closing");
     }
     if (s->tail) s->tail->next = &j;
     else s->head = &j;
     s->tail = &j;
     pthread_cond_signal(&s->cv);
-    while (!j.done) pthread_cond_wait(&j.cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
-    pthread_cond_destroy(&j.cv);
+    while (sem_wait(&j.done) != 0) continue; /* EINTR */
+    sem_destroy(&j.done);
     ih_err_load(&j.text);
     return j.result;
 }
