@@ -47,16 +47,15 @@ static ih_err gm_mac(const ih_dek *k, const uint8_t *hdr, const void *ad, size_t
 ih_err ih_aead_seal(const ih_dek *k, const void *ad, size_t adlen, const void *pt, size_t n, ih_buf *out)
 {
     if (n > (1u << 30)) return ih_fail(IH_E_TOO_LARGE, "plaintext too large");
-    EVP_CIPHER_CTX *c = ih_crypto_cipher_ctx();
-    if (!c) return ih_fail(IH_E_NOMEM, "cipher context");
     IH_TRY(ih_buf_reserve(out, n + ih_aead_overhead(k->suite)));
+    EVP_CIPHER_CTX *c;
     uint8_t *base = (uint8_t *)out->p + out->len;
     header(k, base);
     int l1 = 0, l2 = 0;
     if (k->suite == IH_SUITE_INTL) {
         uint8_t *nonce = base + IH_AEAD_HEADER, *ct = nonce + 12;
         IH_TRY(ih_random(nonce, 12));
-        if (!EVP_EncryptInit_ex2(c, ih_cipher_aes256gcm(), k->enc, nonce, NULL) ||
+        if (!(c = ih_crypto_cipher_init(ih_cipher_aes256gcm(), k->enc, nonce, 1)) ||
             !EVP_EncryptUpdate(c, NULL, &l1, base, IH_AEAD_HEADER) ||
             (adlen && !EVP_EncryptUpdate(c, NULL, &l1, ad, (int)adlen)) ||
             !EVP_EncryptUpdate(c, ct, &l1, pt, (int)n) || !EVP_EncryptFinal_ex(c, ct + l1, &l2) ||
@@ -66,7 +65,7 @@ ih_err ih_aead_seal(const ih_dek *k, const void *ad, size_t adlen, const void *p
     } else {
         uint8_t *iv = base + IH_AEAD_HEADER, *ct = iv + 16;
         IH_TRY(ih_random(iv, 16));
-        if (!EVP_EncryptInit_ex2(c, ih_cipher_sm4ctr(), k->enc, iv, NULL) ||
+        if (!(c = ih_crypto_cipher_init(ih_cipher_sm4ctr(), k->enc, iv, 1)) ||
             !EVP_EncryptUpdate(c, ct, &l1, pt, (int)n) || !EVP_EncryptFinal_ex(c, ct + l1, &l2))
             return ih_fail(IH_E_CRYPTO, "SM4-CTR seal");
         IH_TRY(gm_mac(k, base, ad, adlen, iv, ct, n, ct + n));
@@ -85,16 +84,15 @@ ih_err ih_aead_open(const ih_dek *k, const void *ad, size_t adlen, const void *c
     if (n < over || memcmp(p, want, IH_AEAD_HEADER) != 0)
         return ih_fail(IH_E_INTEGRITY, "ciphertext header or key version does not match");
     size_t len = n - over;
-    EVP_CIPHER_CTX *c = ih_crypto_cipher_ctx();
-    if (!c) return ih_fail(IH_E_NOMEM, "cipher context");
     IH_TRY(ih_buf_reserve(out, len));
+    EVP_CIPHER_CTX *c;
     uint8_t *dst = (uint8_t *)out->p + out->len;
     int l1 = 0, l2 = 0;
     if (k->suite == IH_SUITE_INTL) {
         const uint8_t *nonce = p + IH_AEAD_HEADER, *ct = nonce + 12;
         uint8_t tag[16];
         memcpy(tag, ct + len, 16);
-        if (!EVP_DecryptInit_ex2(c, ih_cipher_aes256gcm(), k->enc, nonce, NULL) ||
+        if (!(c = ih_crypto_cipher_init(ih_cipher_aes256gcm(), k->enc, nonce, 0)) ||
             !EVP_DecryptUpdate(c, NULL, &l1, p, IH_AEAD_HEADER) ||
             (adlen && !EVP_DecryptUpdate(c, NULL, &l1, ad, (int)adlen)) ||
             !EVP_DecryptUpdate(c, dst, &l1, ct, (int)len) ||
@@ -107,7 +105,7 @@ ih_err ih_aead_open(const ih_dek *k, const void *ad, size_t adlen, const void *c
         uint8_t mac[32];
         IH_TRY(gm_mac(k, p, ad, adlen, iv, ct, len, mac));
         if (!ih_ct_equal(mac, ct + len, 32)) return ih_fail(IH_E_INTEGRITY, "HMAC-SM3 check failed");
-        if (!EVP_DecryptInit_ex2(c, ih_cipher_sm4ctr(), k->enc, iv, NULL) ||
+        if (!(c = ih_crypto_cipher_init(ih_cipher_sm4ctr(), k->enc, iv, 0)) ||
             !EVP_DecryptUpdate(c, dst, &l1, ct, (int)len) || !EVP_DecryptFinal_ex(c, dst + l1, &l2))
             return ih_fail(IH_E_CRYPTO, "SM4-CTR open");
     }

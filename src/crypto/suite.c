@@ -7,6 +7,7 @@
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,10 +26,18 @@ typedef struct {
 static named_cipher extra[8];
 static pthread_mutex_t extra_mu = PTHREAD_MUTEX_INITIALIZER;
 
+/* Per thread: contexts reused across calls.  A MAC or cipher context keeps
+ * its key schedule while the next call uses the same key (compared by
+ * value, so a freed and reused key buffer can never select a stale
+ * schedule); the copies are wiped with the contexts. */
 typedef struct {
     EVP_MD_CTX *md;
     EVP_MAC_CTX *mac[IH_MD__COUNT];
+    uint8_t mac_key[IH_MD__COUNT][64];
+    size_t mac_keylen[IH_MD__COUNT]; /* 0: no key kept */
     EVP_CIPHER_CTX *cipher;
+    const EVP_CIPHER *cipher_for; /* NULL: no key kept */
+    uint8_t cipher_key[32];
 } tl_ctx;
 
 static pthread_key_t tl_key;
@@ -39,6 +48,7 @@ static void tl_free(void *p)
     EVP_MD_CTX_free(t->md);
     for (int i = 0; i < IH_MD__COUNT; i++) EVP_MAC_CTX_free(t->mac[i]);
     EVP_CIPHER_CTX_free(t->cipher);
+    OPENSSL_cleanse(t, sizeof *t);
     free(t);
 }
 
@@ -161,7 +171,13 @@ ih_err ih_hmac_v(ih_md md, const void *key, size_t keylen, const ih_iov *iov, in
     tl_ctx *t = tl();
     if (!t) return ih_fail(IH_E_NOMEM, "mac context");
     EVP_MAC_CTX *c = t->mac[md];
-    if (!EVP_MAC_init(c, key, keylen, NULL)) return ih_fail(IH_E_CRYPTO, "hmac init");
+    bool same = keylen && t->mac_keylen[md] == keylen && CRYPTO_memcmp(t->mac_key[md], key, keylen) == 0;
+    if (!same) t->mac_keylen[md] = 0;
+    if (!EVP_MAC_init(c, same ? NULL : key, same ? 0 : keylen, NULL)) return ih_fail(IH_E_CRYPTO, "hmac init");
+    if (!same && keylen && keylen <= sizeof t->mac_key[md]) {
+        memcpy(t->mac_key[md], key, keylen);
+        t->mac_keylen[md] = keylen;
+    }
     for (int i = 0; i < n; i++)
         if (iov[i].n && !EVP_MAC_update(c, iov[i].p, iov[i].n)) return ih_fail(IH_E_CRYPTO, "hmac");
     size_t outl;
@@ -201,10 +217,18 @@ ih_err ih_random(void *out, size_t n)
 bool ih_ct_equal(const void *a, const void *b, size_t n) { return CRYPTO_memcmp(a, b, n) == 0; }
 void ih_wipe(void *p, size_t n) { OPENSSL_cleanse(p, n); }
 
-EVP_CIPHER_CTX *ih_crypto_cipher_ctx(void)
+EVP_CIPHER_CTX *ih_crypto_cipher_init(const EVP_CIPHER *cipher, const uint8_t key[32], const uint8_t *iv, int enc)
 {
     tl_ctx *t = tl();
-    return t ? t->cipher : NULL;
+    if (!t) return NULL;
+    if (t->cipher_for == cipher && CRYPTO_memcmp(t->cipher_key, key, 32) == 0) {
+        if (EVP_CipherInit_ex2(t->cipher, NULL, NULL, iv, enc, NULL)) return t->cipher;
+    }
+    t->cipher_for = NULL;
+    if (!EVP_CipherInit_ex2(t->cipher, cipher, key, iv, enc, NULL)) return NULL;
+    memcpy(t->cipher_key, key, 32);
+    t->cipher_for = cipher;
+    return t->cipher;
 }
 
 const EVP_CIPHER *ih_cipher_aes256gcm(void) { return aes256gcm; }

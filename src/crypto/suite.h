@@ -61,8 +61,11 @@ bool ih_ct_equal(const void *a, const void *b, size_t n);
 /* Wipe memory that held a secret. */
 void ih_wipe(void *p, size_t n);
 
-/* The calling thread's reusable cipher context (internal to crypto/). */
-EVP_CIPHER_CTX *ih_crypto_cipher_ctx(void);
+/* The calling thread's cipher context, initialised for cipher under key (32
+ * bytes; SM4 uses the first 16) with iv, to encrypt (enc 1) or decrypt (0).
+ * The key schedule is kept while cipher and key stay the same.  NULL on
+ * failure.  Internal to crypto/. */
+EVP_CIPHER_CTX *ih_crypto_cipher_init(const EVP_CIPHER *cipher, const uint8_t key[32], const uint8_t *iv, int enc);
 const EVP_CIPHER *ih_cipher_aes256gcm(void);
 const EVP_CIPHER *ih_cipher_sm4ctr(void);
 const EVP_CIPHER *ih_cipher_by_name(const char *name); /* fetched once, cached */
