@@ -14,8 +14,15 @@ ih_err ih_buf_reserve(ih_buf *b, size_t extra)
     if (need <= b->cap) return IH_OK;
     size_t cap = b->cap ? b->cap : 64;
     while (cap < need) cap *= 2;
-    char *p = realloc(b->p, cap);
+    /* Not realloc: the old block may hold personal data and is wiped
+     * before it goes back to the allocator. */
+    char *p = malloc(cap);
     IH_CHECK_ALLOC(p);
+    if (b->p) {
+        memcpy(p, b->p, b->len + 1);
+        OPENSSL_cleanse(b->p, b->cap);
+        free(b->p);
+    }
     b->p = p;
     b->cap = cap;
     return IH_OK;
@@ -56,27 +63,31 @@ ih_err ih_buf_printf(ih_buf *b, const char *fmt, ...)
 
 ih_err ih_buf_json_escape(ih_buf *b, const char *s, size_t n)
 {
+    static const char hex[] = "0123456789abcdef";
     IH_TRY(ih_buf_reserve(b, n + 8));
+    size_t run = 0; /* start of the bytes that need no escape */
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        char esc[8];
-        const char *rep = NULL;
+        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
+        IH_TRY(ih_buf_append(b, s + run, i - run));
+        run = i + 1;
+        char esc[6] = {'\\', 0};
+        size_t k = 2;
         switch (c) {
-        case '"': rep = "\\\""; break;
-        case '\\': rep = "\\\\"; break;
-        case '\n': rep = "\\n"; break;
-        case '\r': rep = "\\r"; break;
-        case '\t': rep = "\\t"; break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                snprintf(esc, sizeof esc, "\\u%04x", c);
-                rep = esc;
-            }
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default: /* other control characters and DEL */
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            k = 6;
         }
-        if (rep) IH_TRY(ih_buf_puts(b, rep));
-        else IH_TRY(ih_buf_append(b, &s[i], 1));
+        IH_TRY(ih_buf_append(b, esc, k));
     }
-    return IH_OK;
+    return ih_buf_append(b, s + run, n - run);
 }
 
 ih_err ih_buf_html_escape(ih_buf *b, const char *s)

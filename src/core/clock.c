@@ -31,13 +31,56 @@ int64_t ih_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Proleptic Gregorian date of a day count since 1970-01-01 (the
+ * era-based conversion in H. Hinnant's "chrono-compatible low-level date
+ * algorithms"); pure arithmetic, so no gmtime_r and its time-zone lock on
+ * the response path. */
+static void civil(int64_t days, int64_t *y, int *m, int *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static void put_digits(char *p, int64_t v, int width)
+{
+    for (int i = width - 1; i >= 0; i--, v /= 10) p[i] = (char)('0' + v % 10);
+}
+
 void ih_time_iso(int64_t ms, char *out, size_t n)
 {
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    snprintf(out, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+    int64_t msec = ms % 1000, secs = ms / 1000;
+    if (msec < 0) {
+        msec += 1000;
+        secs--;
+    }
+    int64_t days = secs / 86400, sod = secs % 86400;
+    if (sod < 0) {
+        sod += 86400;
+        days--;
+    }
+    int64_t y;
+    int m, d;
+    civil(days, &y, &m, &d);
+    if (n < 25 || y < 0 || y > 9999) {
+        snprintf(out, n, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d, (int)(sod / 3600),
+                 (int)(sod / 60 % 60), (int)(sod % 60), (int)msec);
+        return;
+    }
+    memcpy(out, "0000-00-00T00:00:00.000Z", 25);
+    put_digits(out, y, 4);
+    put_digits(out + 5, m, 2);
+    put_digits(out + 8, d, 2);
+    put_digits(out + 11, sod / 3600, 2);
+    put_digits(out + 14, sod / 60 % 60, 2);
+    put_digits(out + 17, sod % 60, 2);
+    put_digits(out + 20, msec, 3);
 }
 
 void ih_time_beijing(int64_t ms, char *out, size_t n)

@@ -93,6 +93,10 @@ long ih_utf8_len(const char *s, size_t n)
         else return -1;
         for (size_t k = 1; k <= extra; k++)
             if (i + k >= n || (p[i + k] & 0xc0) != 0x80) return -1;
+        /* no overlong forms, no surrogates, nothing past U+10FFFF */
+        if ((c == 0xe0 && p[i + 1] < 0xa0) || (c == 0xed && p[i + 1] >= 0xa0) || (c == 0xf0 && p[i + 1] < 0x90) ||
+            (c == 0xf4 && p[i + 1] >= 0x90))
+            return -1;
         i += extra + 1;
         count++;
     }

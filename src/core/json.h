@@ -44,7 +44,8 @@ ih_err ih_json_bool(json_t *obj, const char *field, bool required, bool *out);
 /* Money as a string or number with at most 2 decimals -> fen (cents). */
 ih_err ih_json_money(json_t *obj, const char *field, bool required, int64_t *fen);
 
-/* Number of UTF-8 code points; -1 if s is not valid UTF-8. */
+/* Number of UTF-8 code points; -1 if s is not valid UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates). */
 long ih_utf8_len(const char *s, size_t n);
 
 #endif

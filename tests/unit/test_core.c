@@ -5,11 +5,13 @@
 #include "core/clock.h"
 #include "core/conf.h"
 #include "core/json.h"
+#include "core/jsonw.h"
 #include "net/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char good_conf[] = "[instance]\nname = t\nsuite = gm\n[store]\nbackend = sqlite\n";
 
@@ -176,6 +178,85 @@ static void t_time_formats(void **state)
     assert_int_equal(ih_time_parse_iso("2024-06-12T09:46:34.026Z", &ms), 0);
     assert_true(ms == INT64_C(1718185594026));
     assert_int_equal(ih_time_parse_iso("2024-06-12 09:46:34", &ms), -1);
+    /* The arithmetic date agrees with gmtime_r: leap days, century years,
+     * year ends, and a spread of instants from 1970 to 2400. */
+    int64_t probes[] = {0, 951782400000, 951868799999, 4107542400000, 4107628799999, 1709164800123,
+                        1735689599999, 13569465600000};
+    uint64_t x = 88172645463325252u;
+    for (int i = 0; i < 20000; i++) {
+        int64_t t;
+        if (i < (int)(sizeof probes / sizeof probes[0])) t = probes[i];
+        else {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            t = (int64_t)(x % UINT64_C(13569465600000));
+        }
+        time_t secs = (time_t)(t / 1000);
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        char want[32];
+        snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(t % 1000));
+        ih_time_iso(t, s, sizeof s);
+        assert_string_equal(s, want);
+    }
+}
+
+/* Text from the JSON writer parses to what jansson builds from the same
+ * values, for keys and strings with every kind of character. */
+static void t_json_writer(void **state)
+{
+    (void)state;
+    const char *strs[] = {"", "plain", "张三 — 消息", "q\"uote\\back/slash", "\n\r\t\b\f\x01\x1f\x7f", "😀 4-byte",
+                          "\xe6\x9d", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"};
+    size_t n = sizeof strs / sizeof strs[0];
+    ih_buf b = IH_BUF_INIT;
+    ih_jw w;
+    ih_jw_init(&w, &b);
+    ih_jw_open(&w, '{');
+    json_t *want = json_object(), *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%zu", i);
+        ih_jw_key(&w, key);
+        ih_jw_str(&w, strs[i]);
+        json_t *v = json_string(strs[i]);
+        json_object_set_new(want, key, v ? v : json_null());
+    }
+    ih_jw_key(&w, "键\"\n");
+    ih_jw_open(&w, '[');
+    ih_jw_int(&w, INT64_MIN);
+    ih_jw_int(&w, 0);
+    ih_jw_bool(&w, true);
+    ih_jw_bool(&w, false);
+    ih_jw_null(&w);
+    ih_jw_open(&w, '{');
+    ih_jw_close(&w, '}');
+    ih_jw_open(&w, '[');
+    ih_jw_close(&w, ']');
+    ih_jw_close(&w, ']');
+    ih_jw_close(&w, '}');
+    json_array_append_new(list, json_integer(INT64_MIN));
+    json_array_append_new(list, json_integer(0));
+    json_array_append_new(list, json_true());
+    json_array_append_new(list, json_false());
+    json_array_append_new(list, json_null());
+    json_array_append_new(list, json_object());
+    json_array_append_new(list, json_array());
+    json_object_set_new(want, "键\"\n", list);
+    assert_int_equal(w.err, IH_OK);
+    json_error_t err;
+    json_t *got = json_loadb(b.p, b.len, 0, &err);
+    if (!got) fail_msg("writer output does not parse: %s in %s", err.text, b.p);
+    assert_true(json_equal(got, want));
+    /* invalid UTF-8 (truncated, overlong, surrogate, past U+10FFFF) became null */
+    for (size_t i = 6; i < n; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%zu", i);
+        assert_true(json_is_null(json_object_get(got, key)));
+    }
+    json_decref(got);
+    json_decref(want);
+    ih_buf_free(&b);
 }
 
 static void t_error_envelope(void **state)
@@ -213,7 +294,7 @@ int main(void)
         cmocka_unit_test(t_conf_defaults_and_values), cmocka_unit_test(t_conf_errors_name_the_line),
         cmocka_unit_test(t_conf_render_roundtrip), cmocka_unit_test(t_json_body_entry_point),
         cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders),
-        cmocka_unit_test(t_time_formats), cmocka_unit_test(t_error_envelope),
+        cmocka_unit_test(t_time_formats), cmocka_unit_test(t_json_writer), cmocka_unit_test(t_error_envelope),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }
