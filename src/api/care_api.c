@@ -45,9 +45,11 @@ ih_err ih_api_visit_get(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(ih_api_query_int(req, "limit", 1, 200, 50, &limit));
     ih_viewer v;
     ih_api_viewer(req, &v);
-    json_t *out;
-    IH_TRY(ih_visit_get(app->clinic, &v, id, after, (int)limit, &out));
-    return ih_api_json(resp, 200, out);
+    ih_buf_reset(&resp->body);
+    IH_TRY(ih_visit_get(app->clinic, &v, id, after, (int)limit, &resp->body));
+    resp->status = 200;
+    resp->content_type = "application/json";
+    return IH_OK;
 }
 
 ih_err ih_api_visit_accept(ih_app *app, ih_req *req, ih_resp *resp)

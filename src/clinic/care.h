@@ -40,8 +40,9 @@ ih_err ih_visit_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **ou
 ih_err ih_visit_close(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 /* Secadmin: {label 1-5, reason} */
 ih_err ih_visit_label(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
-/* The visit with its messages after message id `after` (at most limit). */
-ih_err ih_visit_get(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after, int limit, json_t **out);
+/* The visit with its messages after message id `after` (at most limit), as
+ * JSON text appended to out (left as it was on failure). */
+ih_err ih_visit_get(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after, int limit, ih_buf *out);
 /* The viewer's visits: a patient's own, a doctor's, a nurse's departments'. */
 ih_err ih_visit_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t after, int limit, json_t **out);
 /* Requests past their promised response time become `expired` (refused,

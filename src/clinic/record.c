@@ -4,6 +4,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "crypto/protect.h"
 #include "keys/reseal.h"
@@ -530,20 +531,57 @@ void ih_money_text(int64_t fen, char *out, size_t n)
              (long long)(fen < 0 ? -fen : fen) % 100);
 }
 
-static ih_err row_json(const ih_row *r, ih_role role, ih_relation rel, bool full, json_t **out);
+/* A view goes either into a jansson object or straight into JSON text;
+ * one walk over the fields (row_view) decides what is shown for both. */
+typedef struct {
+    json_t *obj; /* set: build an object */
+    ih_jw *w;    /* otherwise: write text */
+} view_out;
 
-ih_err ih_row_json(const ih_row *r, ih_role role, ih_relation rel, json_t **out)
+static void out_str(view_out *o, const char *key, const char *s)
 {
-    return row_json(r, role, rel, false, out);
+    if (o->w) {
+        ih_jw_key(o->w, key);
+        ih_jw_str(o->w, s);
+    } else {
+        json_t *x = json_string(s);
+        json_object_set_new(o->obj, key, x ? x : json_null());
+    }
 }
 
-ih_err ih_row_json_full(const ih_row *r, json_t **out) { return row_json(r, IH_ROLE_NONE, IH_REL_SELF, true, out); }
-
-static ih_err row_json(const ih_row *r, ih_role role, ih_relation rel, bool full, json_t **out)
+static void out_int(view_out *o, const char *key, int64_t v)
 {
-    json_t *j = json_object();
-    IH_CHECK_ALLOC(j);
-    json_object_set_new(j, "id", json_integer(r->id));
+    if (o->w) {
+        ih_jw_key(o->w, key);
+        ih_jw_int(o->w, v);
+    } else {
+        json_object_set_new(o->obj, key, json_integer(v));
+    }
+}
+
+static void out_bool(view_out *o, const char *key, bool v)
+{
+    if (o->w) {
+        ih_jw_key(o->w, key);
+        ih_jw_bool(o->w, v);
+    } else {
+        json_object_set_new(o->obj, key, json_boolean(v));
+    }
+}
+
+static void out_null(view_out *o, const char *key)
+{
+    if (o->w) {
+        ih_jw_key(o->w, key);
+        ih_jw_null(o->w);
+    } else {
+        json_object_set_new(o->obj, key, json_null());
+    }
+}
+
+static void row_view(const ih_row *r, ih_role role, ih_relation rel, bool full, view_out *o)
+{
+    out_int(o, "id", r->id);
     ih_buf m = IH_BUF_INIT;
     for (int i = 0; i < r->t->n; i++) {
         const ih_field *f = &r->t->fields[i];
@@ -553,53 +591,72 @@ static ih_err row_json(const ih_row *r, ih_role role, ih_relation rel, bool full
         if (f->mask != IH_MASK_NONE && !full && ih_mask_visibility(role, rel, (ih_field_kind)f->mask) == IH_VIS_HIDDEN)
             continue;
         if (!v->set) {
-            json_object_set_new(j, f->name, json_null());
+            out_null(o, f->name);
             continue;
         }
-        json_t *x = NULL;
         switch (f->type) {
         case IH_F_TEXT:
         case IH_F_SEALED:
-        case IH_F_DATE:
-            if (f->mask == IH_MASK_NONE || full) x = json_string(v->s);
-            else if (ih_mask_view(role, rel, (ih_field_kind)f->mask, v->s, &m)) x = json_string(m.p ? m.p : "");
+        case IH_F_DATE: {
+            const char *shown;
+            if (f->mask == IH_MASK_NONE || full) shown = v->s;
+            else if (ih_mask_view(role, rel, (ih_field_kind)f->mask, v->s, &m)) shown = m.p ? m.p : "";
             else continue; /* hidden from this viewer: not even the key */
             if (f->codes) {
                 const char *name = ih_code_name(f->codes, v->s);
                 char key[64];
                 snprintf(key, sizeof key, "%s_name", f->name);
-                if (name) json_object_set_new(j, key, json_string(name));
+                if (name) out_str(o, key, name);
             }
+            out_str(o, f->name, shown);
             break;
-        case IH_F_BOOL: x = json_boolean(v->i); break;
+        }
+        case IH_F_BOOL: out_bool(o, f->name, v->i); break;
         case IH_F_BLOB: {
             char *b64 = malloc(4 * ((size_t)v->i + 2) / 3 + 4);
-            if (b64) {
-                ih_b64_encode((const uint8_t *)v->s, (size_t)v->i, b64);
-                x = json_string(b64);
-                free(b64);
-            }
+            if (b64) ih_b64_encode((const uint8_t *)v->s, (size_t)v->i, b64);
+            out_str(o, f->name, b64); /* NULL (no memory): null */
+            free(b64);
             break;
         }
         case IH_F_MONEY: {
             char t[24];
             ih_money_text(v->i, t, sizeof t);
-            x = json_string(t);
+            out_str(o, f->name, t);
             break;
         }
         case IH_F_TIME: {
             char t[32];
             ih_time_iso(v->i, t, sizeof t);
-            x = json_string(t);
+            out_str(o, f->name, t);
             break;
         }
-        default: x = json_integer(v->i);
+        default: out_int(o, f->name, v->i);
         }
-        json_object_set_new(j, f->name, x ? x : json_null());
     }
     ih_buf_wipe(&m);
-    *out = j;
+}
+
+static ih_err row_json(const ih_row *r, ih_role role, ih_relation rel, bool full, json_t **out)
+{
+    view_out o = {.obj = json_object()};
+    IH_CHECK_ALLOC(o.obj);
+    row_view(r, role, rel, full, &o);
+    *out = o.obj;
     return IH_OK;
+}
+
+ih_err ih_row_json(const ih_row *r, ih_role role, ih_relation rel, json_t **out)
+{
+    return row_json(r, role, rel, false, out);
+}
+
+ih_err ih_row_json_full(const ih_row *r, json_t **out) { return row_json(r, IH_ROLE_NONE, IH_REL_SELF, true, out); }
+
+void ih_row_json_write(const ih_row *r, ih_role role, ih_relation rel, ih_jw *w)
+{
+    view_out o = {.w = w};
+    row_view(r, role, rel, false, &o);
 }
 
 /* ---- rotation and scans --------------------------------------------------------------- */

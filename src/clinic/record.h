@@ -25,6 +25,7 @@
 
 #include "clinic/codes.h"
 #include "core/json.h"
+#include "core/jsonw.h"
 #include "crypto/keyring.h"
 #include "policy/mask.h"
 #include "store/store.h"
@@ -140,6 +141,10 @@ ih_err ih_row_index(ih_keyring *k, const ih_table *t, const char *name, const ch
 /* The view of r for a viewer: {"id":…, field:value…}; personal fields
  * through ih_mask_view(role, rel, mask); code fields add "<name>_name". */
 ih_err ih_row_json(const ih_row *r, ih_role role, ih_relation rel, json_t **out);
+
+/* The same view written as members of the object w has open (the caller
+ * opens and closes it, and may add members of its own); errors stay in w. */
+void ih_row_json_write(const ih_row *r, ih_role role, ih_relation rel, ih_jw *w);
 
 /* Every field in full: only for rows that hold nothing personal of someone
  * other than the viewer (a justification the viewer reviews, say). */

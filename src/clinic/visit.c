@@ -134,6 +134,7 @@ typedef struct {
     ih_clinic *c;
     const ih_viewer *v;
     json_t *body, *out;
+    ih_buf *text; /* ih_visit_get writes its view here */
     int64_t id, after;
     int limit;
     const char *status;
@@ -408,8 +409,9 @@ static void messages_sql_init(void)
              ih_table_columns(&ih_t_message));
 }
 
-/* The visit's messages after a->after, in one query. */
-static ih_err messages_json(visit_arg *a, ih_tx *tx, json_t **out)
+/* The visit's messages after a->after, in one query, as the members of
+ * a "messages" array written into w. */
+static ih_err messages_write(visit_arg *a, ih_tx *tx, ih_jw *w)
 {
     ih_stmt *st;
     bool row;
@@ -419,54 +421,54 @@ static ih_err messages_json(visit_arg *a, ih_tx *tx, json_t **out)
     ih_stmt_int(st, 1, a->id);
     ih_stmt_int(st, 2, a->after);
     ih_stmt_int(st, 3, a->limit);
-    json_t *list = json_array();
-    IH_CHECK_ALLOC(list);
     ih_row m;
     ih_row_init(&m, &ih_t_message);
     ih_relation rel = a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE;
+    ih_jw_key(w, "messages");
+    ih_jw_open(w, '[');
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
-        json_t *j;
         if ((e = ih_row_from_stmt(st, 0, a->c->o.keys, &ih_t_message, &m)) != IH_OK) break;
-        if ((e = ih_row_json(&m, a->v->role, rel, &j)) != IH_OK) break;
-        json_array_append_new(list, j);
+        ih_jw_open(w, '{');
+        ih_row_json_write(&m, a->v->role, rel, w);
+        ih_jw_close(w, '}');
     }
+    ih_jw_close(w, ']');
     ih_row_free(&m);
-    if (e != IH_OK) {
-        json_decref(list);
-        return e;
-    }
-    *out = list;
-    return IH_OK;
+    return e != IH_OK ? e : w->err;
 }
 
+/* Written as text, not built as jansson objects: this is the hottest read. */
 static ih_err get_fn(ih_tx *tx, void *arg)
 {
     visit_arg *a = arg;
     IH_TRY(cl_visit_load(a->c, tx, a->id, &a->r, true));
     bool treating;
     IH_TRY(cl_visit_access(a->c, tx, a->v, &a->r, false, &treating));
-    IH_TRY(visit_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &a->out));
-    json_t *msgs;
-    IH_TRY(messages_json(a, tx, &msgs));
-    json_object_set_new(a->out, "messages", msgs);
-    return IH_OK;
+    ih_jw w;
+    ih_jw_init(&w, a->text);
+    ih_jw_open(&w, '{');
+    ih_row_json_write(&a->r, a->v->role, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &w);
+    IH_TRY(messages_write(a, tx, &w));
+    ih_jw_close(&w, '}');
+    return w.err;
 }
 
-ih_err ih_visit_get(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after, int limit, json_t **out)
+ih_err ih_visit_get(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after, int limit, ih_buf *out)
 {
-    visit_arg a = {.c = c, .v = v, .id = id, .after = after, .limit = limit > 200 ? 200 : limit};
+    visit_arg a = {.c = c, .v = v, .id = id, .after = after, .limit = limit > 200 ? 200 : limit, .text = out};
+    size_t start = out->len;
     ih_row_init(&a.r, &ih_t_visit);
     ih_err e = ih_store_read(c->o.store, get_fn, &a);
     ih_row_free(&a.r);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "visit", id);
     cl_refused(c, v, "visit.read", "visit", id, e);
     if (e == IH_OK) e = cl_audit_own(c, v, "visit.read", "visit", id, IH_OK, NULL);
-    if (e != IH_OK) {
-        json_decref(a.out);
-        return e;
+    if (e != IH_OK && out->p) { /* nothing of it stays behind */
+        ih_wipe(out->p + start, out->len - start);
+        out->len = start;
+        out->p[start] = '\0';
     }
-    *out = a.out;
-    return IH_OK;
+    return e;
 }
 
 static ih_err list_fn(ih_tx *tx, void *arg)

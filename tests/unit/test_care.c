@@ -6,6 +6,9 @@
 
 #include "app/instance.h"
 #include "clinic/care.h"
+#include "clinic/care_impl.h"
+#include "clinic/clinic_impl.h"
+#include "clinic/record.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -171,10 +174,13 @@ static int64_t request(fx *f, const char *kind)
 static const char *status_of(fx *f, int64_t visit)
 {
     static char st[16];
-    json_t *o = NULL;
-    CALL(ih_visit_get(f->c, &f->pat, visit, 0, 10, &o));
+    ih_buf text = IH_BUF_INIT;
+    CALL(ih_visit_get(f->c, &f->pat, visit, 0, 10, &text));
+    json_t *o = json_loads(text.p, 0, NULL);
+    assert_non_null(o);
     snprintf(st, sizeof st, "%s", json_string_value(json_object_get(o, "status")));
     json_decref(o);
+    ih_buf_free(&text);
     return st;
 }
 
@@ -255,6 +261,63 @@ static void t_approved_prescription_expires(void **state)
     json_decref(bundle);
 }
 
+/* The text view (ih_row_json_write, the visit read) and the object view
+ * (ih_row_json, everything else) show the same members for every role and
+ * relation: masked, hidden, unset, code names, money, times, booleans. */
+static void t_view_text_matches_objects(void **state)
+{
+    (void)state;
+    ih_row p, v;
+    ih_row_init(&p, &ih_t_patient);
+    p.id = 7;
+    ih_row_set_int(&p, "account_id", 31);
+    ih_row_set_str(&p, "name", "张小明");
+    ih_row_set_str(&p, "cert_type", "01");
+    ih_row_set_str(&p, "cert_no", "11010519491231002X");
+    ih_row_set_str(&p, "sex", "1");
+    ih_row_set_str(&p, "birth_date", "1949-12-31");
+    ih_row_set_str(&p, "phone", "13800138000");
+    ih_row_set_str(&p, "allergies", "青霉素\n\"磺胺\"");
+    ih_row_set_int(&p, "updated_at", INT64_C(1718185594026));
+    ih_row_init(&v, &ih_t_visit);
+    v.id = 9;
+    ih_row_set_str(&v, "kind", "followup");
+    ih_row_set_str(&v, "consult_type", "1");
+    ih_row_set_int(&v, "fee", 5050);
+    ih_row_set_str(&v, "complaint", "头晕\t三天");
+    ih_row_set_int(&v, "followup_confirmed", 1);
+    ih_row_set_int(&v, "guardian_present", 0);
+    ih_row_set_int(&v, "label", 3);
+    ih_row_set_int(&v, "requested_at", 0);
+    const ih_row *rows[] = {&p, &v};
+    for (int k = 0; k < 2; k++)
+        for (int role = IH_ROLE_NONE; role < IH_ROLE__COUNT; role++)
+            for (int rel = IH_REL_SELF; rel < IH_REL__COUNT; rel++) {
+                json_t *want;
+                T_OK(ih_row_json(rows[k], (ih_role)role, (ih_relation)rel, &want));
+                ih_buf text = IH_BUF_INIT;
+                ih_jw w;
+                ih_jw_init(&w, &text);
+                ih_jw_open(&w, '{');
+                ih_row_json_write(rows[k], (ih_role)role, (ih_relation)rel, &w);
+                ih_jw_close(&w, '}');
+                T_OK(w.err);
+                json_t *got = json_loads(text.p, 0, NULL);
+                assert_non_null(got);
+                if (!json_equal(got, want)) fail_msg("views differ for row %d role %d rel %d: %s", k, role, rel, text.p);
+                /* and what the jansson dump prints, member for member, in order */
+                ih_buf dumped = IH_BUF_INIT;
+                T_OK(ih_json_dump(want, JSON_COMPACT, &dumped));
+                assert_string_equal(dumped.p, text.p);
+                json_decref(got);
+                json_decref(want);
+                ih_buf_free(&dumped);
+                ih_buf_free(&text);
+            }
+    ih_row_free(&p);
+    ih_row_free(&v);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown)
@@ -264,6 +327,8 @@ int main(void)
     ih_log_setup("stderr", IH_LOG_ERROR + 1, "test");
     ih_json_init();
     if (ih_crypto_init() != IH_OK) return 1;
+    const struct CMUnitTest plain[] = {cmocka_unit_test(t_view_text_matches_objects)};
+    if (cmocka_run_group_tests_name("care/views", plain, NULL, NULL)) return 1;
     const struct CMUnitTest sq[] = {CASES(setup_sqlite)};
     const struct CMUnitTest pg[] = {CASES(setup_pg)};
     int rc = cmocka_run_group_tests_name("care/sqlite", sq, NULL, NULL);
