@@ -3,8 +3,6 @@
 
 #include "core/json.h"
 
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
 void ih_jw_init(ih_jw *w, ih_buf *b) { *w = (ih_jw){.b = b}; }
@@ -62,10 +60,13 @@ void ih_jw_str(ih_jw *w, const char *s)
 
 void ih_jw_int(ih_jw *w, int64_t v)
 {
-    char t[24];
-    int n = snprintf(t, sizeof t, "%" PRId64, v);
+    char t[24], *p = t + sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
     sep(w);
-    put(w, t, (size_t)n);
+    put(w, p, (size_t)(t + sizeof t - p));
 }
 
 void ih_jw_bool(ih_jw *w, bool v)
