@@ -15,6 +15,7 @@
 
 #include <inttypes.h>
 #include <libpq-fe.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,12 +460,66 @@ static void pg_close(ih_store *base)
     free(s);
 }
 
-/* Run a program with argv, wait; IH_OK if it exited 0. */
-static ih_err run_tool(char *const argv[], const char *what)
+void ih_pg_tool_conn_free(ih_pg_tool_conn *t)
+{
+    ih_buf_free(&t->arg);
+    if (t->password) {
+        OPENSSL_cleanse(t->password, strlen(t->password));
+        free(t->password);
+    }
+    free(t->env); /* the inherited strings belong to environ */
+    memset(t, 0, sizeof *t);
+}
+
+ih_err ih_pg_tool_conn_make(const char *conninfo, ih_pg_tool_conn *t)
+{
+    memset(t, 0, sizeof *t);
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+    PQfreemem(perr); /* may quote the string, password and all */
+    if (!opts) return ih_fail(IH_E_CONFIG, "the PostgreSQL connection string does not parse");
+    ih_err e = IH_OK;
+    for (PQconninfoOption *o = opts; e == IH_OK && o->keyword; o++) {
+        if (!o->val || !*o->val) continue;
+        if (!strcmp(o->keyword, "password")) {
+            size_t n = strlen(o->val);
+            t->password = malloc(sizeof "PGPASSWORD=" + n);
+            if (!t->password) e = ih_fail(IH_E_NOMEM, "tool environment");
+            else snprintf(t->password, sizeof "PGPASSWORD=" + n, "PGPASSWORD=%s", o->val);
+            continue;
+        }
+        if (t->arg.len) e = ih_buf_puts(&t->arg, " ");
+        if (e == IH_OK) e = ih_buf_printf(&t->arg, "%s='", o->keyword);
+        for (const char *c = o->val; e == IH_OK && *c; c++) {
+            if (*c == '\'' || *c == '\\') e = ih_buf_puts(&t->arg, "\\");
+            if (e == IH_OK) e = ih_buf_append(&t->arg, c, 1);
+        }
+        if (e == IH_OK) e = ih_buf_puts(&t->arg, "'");
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (o->val) OPENSSL_cleanse(o->val, strlen(o->val));
+    PQconninfoFree(opts);
+    if (e == IH_OK && !t->arg.len) e = ih_buf_puts(&t->arg, "dbname=''"); /* libpq's defaults */
+    /* the environment: ihosd's own, with PGPASSWORD replaced when given */
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n]) n++;
+    if (e == IH_OK && !(t->env = calloc(n + 2, sizeof *t->env))) e = ih_fail(IH_E_NOMEM, "tool environment");
+    if (e == IH_OK) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!t->password || strncmp(environ[i], "PGPASSWORD=", 11) != 0) t->env[k++] = environ[i];
+        if (t->password) t->env[k++] = t->password;
+    }
+    if (e != IH_OK) ih_pg_tool_conn_free(t);
+    return e;
+}
+
+/* Run a program with argv and env, wait; IH_OK if it exited 0. */
+static ih_err run_tool(char *const argv[], char *const env[], const char *what)
 {
     pid_t pid;
-    extern char **environ;
-    int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
+    int rc = posix_spawnp(&pid, argv[0], NULL, NULL, argv, env);
     if (rc != 0) return ih_fail(IH_E_IO, "%s: cannot run %s: %s", what, argv[0], strerror(rc));
     int status;
     if (waitpid(pid, &status, 0) < 0) return ih_fail(IH_E_IO, "%s: wait: %s", what, strerror(errno));
@@ -476,18 +531,25 @@ static ih_err run_tool(char *const argv[], const char *what)
 static ih_err pg_snapshot(ih_store *base, const char *path)
 {
     pg_store *s = (pg_store *)base;
+    ih_pg_tool_conn t;
+    IH_TRY(ih_pg_tool_conn_make(s->conninfo, &t));
     char *argv[] = {"pg_dump", "--format=custom", "--no-owner", "--no-privileges", "--file", (char *)path,
-                    "--dbname", s->conninfo, NULL};
-    ih_err e = run_tool(argv, "pg_dump");
+                    "--dbname", t.arg.p, NULL};
+    ih_err e = run_tool(argv, t.env, "pg_dump");
+    ih_pg_tool_conn_free(&t);
     if (e != IH_OK) unlink(path);
     return e;
 }
 
 ih_err ih_store_pg_restore(const char *dump, const char *conninfo)
 {
+    ih_pg_tool_conn t;
+    IH_TRY(ih_pg_tool_conn_make(conninfo, &t));
     char *argv[] = {"pg_restore", "--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction",
-                    "--dbname", (char *)conninfo, (char *)dump, NULL};
-    return run_tool(argv, "pg_restore");
+                    "--dbname", t.arg.p, (char *)dump, NULL};
+    ih_err e = run_tool(argv, t.env, "pg_restore");
+    ih_pg_tool_conn_free(&t);
+    return e;
 }
 
 static const store_ops pg_ops = {

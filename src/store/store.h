@@ -26,6 +26,7 @@
 #ifndef IH_STORE_STORE_H
 #define IH_STORE_STORE_H
 
+#include "core/buf.h"
 #include "core/err.h"
 
 #include <stdbool.h>
@@ -105,6 +106,18 @@ ih_err ih_tx_next_id(ih_tx *tx, const char *name, int64_t *id);
 ih_err ih_store_snapshot(ih_store *s, const char *path);
 /* Restore a PostgreSQL snapshot into the (empty) database `conninfo`. */
 ih_err ih_store_pg_restore(const char *dump, const char *conninfo);
+
+/* How pg_dump and pg_restore are told where to connect: the connection
+ * string without its password as the --dbname argument (arguments are
+ * visible to every local user), the password as PGPASSWORD in the child's
+ * environment (readable only by its owner).  Free wipes the password. */
+typedef struct ih_pg_tool_conn {
+    ih_buf arg;     /* "host='…' port='…' user='…' dbname='…'" */
+    char **env;     /* ihosd's environment, PGPASSWORD replaced when given */
+    char *password; /* "PGPASSWORD=…" or NULL (owned; inside env) */
+} ih_pg_tool_conn;
+ih_err ih_pg_tool_conn_make(const char *conninfo, ih_pg_tool_conn *t);
+void ih_pg_tool_conn_free(ih_pg_tool_conn *t);
 
 /* Migrations: applied in version order, each in its own transaction. */
 typedef struct ih_migration {

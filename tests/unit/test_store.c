@@ -416,10 +416,46 @@ static void t_acknowledged_writes_survive_kill(void **state)
         cmocka_unit_test(t_failing_batch_mates_are_isolated),                                       \
         cmocka_unit_test(t_acknowledged_writes_survive_kill)
 
+static bool env_has(char **env, const char *entry)
+{
+    for (; *env; env++)
+        if (!strcmp(*env, entry)) return true;
+    return false;
+}
+
+/* pg_dump and pg_restore get the password in their environment only. */
+static void t_tool_conn_keeps_password_out_of_arguments(void **state)
+{
+    (void)state;
+    setenv("PGPASSWORD", "inherited", 1);
+    ih_pg_tool_conn t;
+    T_OK(ih_pg_tool_conn_make("host=/tmp/pg port=5433 user=alice password='s3 cr\\'et' dbname=his", &t));
+    assert_null(strstr(t.arg.p, "s3"));
+    assert_string_equal(t.arg.p, "user='alice' dbname='his' host='/tmp/pg' port='5433'"); /* libpq's order */
+    assert_true(env_has(t.env, "PGPASSWORD=s3 cr'et"));
+    assert_false(env_has(t.env, "PGPASSWORD=inherited"));
+    ih_pg_tool_conn_free(&t);
+    /* the URI form; a quote in a value stays quoted */
+    T_OK(ih_pg_tool_conn_make("postgresql://bob:pw%40x@db.example:5432/o'k", &t));
+    assert_null(strstr(t.arg.p, "pw"));
+    assert_string_equal(t.arg.p, "user='bob' dbname='o\\'k' host='db.example' port='5432'");
+    assert_true(env_has(t.env, "PGPASSWORD=pw@x"));
+    ih_pg_tool_conn_free(&t);
+    /* without a password the inherited one is left alone */
+    T_OK(ih_pg_tool_conn_make("dbname=x", &t));
+    assert_true(env_has(t.env, "PGPASSWORD=inherited"));
+    ih_pg_tool_conn_free(&t);
+    unsetenv("PGPASSWORD");
+    assert_int_equal(ih_pg_tool_conn_make("host=", &t) == IH_OK ? 0 : 1, 0);
+    ih_pg_tool_conn_free(&t);
+    assert_int_equal(ih_pg_tool_conn_make("nonsense", &t), IH_E_CONFIG);
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "--durability-child")) return durability_child(argv[2], argv[3]);
-    const struct CMUnitTest sqlite_tests[] = {STORE_TESTS, cmocka_unit_test(t_ddl_translation)};
+    const struct CMUnitTest sqlite_tests[] = {STORE_TESTS, cmocka_unit_test(t_ddl_translation),
+                                              cmocka_unit_test(t_tool_conn_keeps_password_out_of_arguments)};
     const struct CMUnitTest pg_tests[] = {STORE_TESTS};
     int rc = cmocka_run_group_tests_name("store/sqlite", sqlite_tests, setup_sqlite, teardown);
     rc += cmocka_run_group_tests_name("store/postgres", pg_tests, setup_pg, teardown);
