@@ -238,6 +238,11 @@ const ih_migration ih_schema[] = {
      /* the uploader walks the rows still to send in id order; without it a
       * claim sorted every pending row (quadratic drain of a backlog) */
      "CREATE INDEX outbox_ready ON outbox(id) WHERE state IN ('pending', 'unknown');", NULL},
+    {10, "session mac covers revocation",
+     /* The session MAC now covers last_seen and revoked_at as well; a row
+      * sealed before cannot be told from a tampered one, so the sessions
+      * open at the upgrade end and everyone signs in again. */
+     "DELETE FROM session;", NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -469,7 +469,7 @@ static ih_err do_role(ih_identity *id, ih_tx *tx, account *a, void *ctx, const c
     a->role = to;
     *action = "account.role";
     *reason = ih_role_name(to);
-    return session_revoke_all(tx, a->id, 0, "role changed", ih_now_ms());
+    return session_revoke_all(id, tx, a->id, 0, "role changed", ih_now_ms());
 }
 
 ih_err ih_identity_set_role(ih_identity *id, const ih_actor *who, int64_t account_id, ih_role role)
@@ -515,7 +515,7 @@ static ih_err do_enable(ih_identity *id, ih_tx *tx, account *a, void *ctx, const
         snprintf(a->status, sizeof a->status, "disabled");
         snprintf(a->disabled_reason, sizeof a->disabled_reason, "%s", m->reason && *m->reason ? m->reason : "by administrator");
         *action = "account.disable";
-        IH_TRY(session_revoke_all(tx, a->id, 0, "account disabled", ih_now_ms()));
+        IH_TRY(session_revoke_all(id, tx, a->id, 0, "account disabled", ih_now_ms()));
     }
     *reason = m->reason;
     return IH_OK;
@@ -575,7 +575,7 @@ static ih_err do_reset_pw(ih_identity *id, ih_tx *tx, account *a, void *ctx, con
     a->locked_until = 0;
     *action = "account.password_reset";
     *reason = NULL;
-    return session_revoke_all(tx, a->id, 0, "password reset", ih_now_ms());
+    return session_revoke_all(id, tx, a->id, 0, "password reset", ih_now_ms());
 }
 
 ih_err ih_identity_reset_password(ih_identity *id, const ih_actor *who, int64_t account_id, char *otp)
@@ -603,7 +603,7 @@ static ih_err do_reset_totp(ih_identity *id, ih_tx *tx, account *a, void *ctx, c
     a->totp_digits = 0;
     *action = "account.totp_reset";
     *reason = NULL;
-    return session_revoke_all(tx, a->id, 0, "second factor reset", ih_now_ms());
+    return session_revoke_all(id, tx, a->id, 0, "second factor reset", ih_now_ms());
 }
 
 ih_err ih_identity_reset_totp(ih_identity *id, const ih_actor *who, int64_t account_id)

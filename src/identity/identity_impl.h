@@ -63,7 +63,8 @@ ih_err totp_open(ih_identity *id, int64_t account_id, const char *column, const 
 /* Sessions (session.c). */
 ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors, const char *ip, int64_t now,
                       ih_login_result *out);
-ih_err session_revoke_all(ih_tx *tx, int64_t account_id, int64_t except_session, const char *reason, int64_t now);
+ih_err session_revoke_all(ih_identity *id, ih_tx *tx, int64_t account_id, int64_t except_session, const char *reason,
+                          int64_t now);
 void principal_fill(ih_identity *id, const account *a, int factors, int64_t now, ih_principal *p);
 ih_err session_set_factors(ih_identity *id, ih_tx *tx, int64_t sid, int factors);
 ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_t *last, int *count,

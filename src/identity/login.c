@@ -108,7 +108,7 @@ static ih_err login_fn(ih_tx *tx, void *arg)
         /* L3 8.1.4.2c: surplus accounts are disabled, not left open. */
         snprintf(a.status, sizeof a.status, "disabled");
         snprintf(a.disabled_reason, sizeof a.disabled_reason, "inactive");
-        IH_TRY(session_revoke_all(tx, a.id, 0, "account disabled", l->now));
+        IH_TRY(session_revoke_all(id, tx, a.id, 0, "account disabled", l->now));
         char oid[24];
         snprintf(oid, sizeof oid, "%lld", (long long)a.id);
         ih_audit_event ev = {.action = "account.disable", .object_type = "account", .object_id = oid,
@@ -290,7 +290,7 @@ static ih_err pwchange_fn(ih_tx *tx, void *arg)
     ih_stmt_int(st, 3, now);
     IH_TRY(ih_stmt_exec(st));
     /* Other sessions end; this one, which just proved the old password, stays. */
-    IH_TRY(session_revoke_all(tx, a.id, c->p->session_id, "password changed", now));
+    IH_TRY(session_revoke_all(c->id, tx, a.id, c->p->session_id, "password changed", now));
     c->outcome = IH_OK;
     ih_audit_event ev = {.action = "auth.password_change", .object_type = "account", .object_id = oid};
     return ih_audit_append(c->id->o.audit, tx, c->who, &ev);

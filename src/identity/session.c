@@ -16,16 +16,25 @@ static ih_err token_hash(ih_identity *id, const char *token, uint8_t out[IH_HASH
     return ih_digest(ih_suite_md(ih_keyring_suite(id->o.keys)), token, strlen(token), out);
 }
 
-static ih_err session_mac(ih_identity *id, int64_t sid, const uint8_t *th, int64_t account_id, int64_t created,
-                          int64_t expires, int64_t factors, uint8_t mac[IH_MAC_LEN])
+/* A session row as the MAC sees it.  last_seen and revoked_at are covered
+ * too: editing the database can neither revive a revoked session nor keep
+ * an idle one alive. */
+typedef struct {
+    int64_t sid, account_id, created, last_seen, expires, factors, revoked_at; /* revoked_at 0: live */
+    uint8_t th[IH_HASH_LEN];
+} sess_row;
+
+static ih_err session_mac(ih_identity *id, const sess_row *r, uint8_t mac[IH_MAC_LEN])
 {
     ih_canon c = {0};
-    ih_canon_blob(&c, th, IH_HASH_LEN);
-    ih_canon_int(&c, account_id);
-    ih_canon_int(&c, created);
-    ih_canon_int(&c, expires);
-    ih_canon_int(&c, factors);
-    ih_err e = ih_row_mac(id->o.keys, "session", sid, &c, mac);
+    ih_canon_blob(&c, r->th, IH_HASH_LEN);
+    ih_canon_int(&c, r->account_id);
+    ih_canon_int(&c, r->created);
+    ih_canon_int(&c, r->expires);
+    ih_canon_int(&c, r->factors);
+    ih_canon_int(&c, r->last_seen);
+    ih_canon_int(&c, r->revoked_at);
+    ih_err e = ih_row_mac(id->o.keys, "session", r->sid, &c, mac);
     ih_canon_free(&c);
     return e;
 }
@@ -54,7 +63,10 @@ ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors,
     IH_TRY(token_hash(id, out->token, th));
     int64_t sid, expires = now + (int64_t)id->o.session_max_hours * 3600000LL;
     IH_TRY(ih_tx_next_id(tx, "session", &sid));
-    IH_TRY(session_mac(id, sid, th, a->id, now, expires, factors, mac));
+    sess_row r = {.sid = sid, .account_id = a->id, .created = now, .last_seen = now, .expires = expires,
+                  .factors = factors};
+    memcpy(r.th, th, sizeof r.th);
+    IH_TRY(session_mac(id, &r, mac));
     principal_fill(id, a, factors, now, &out->p);
     out->p.session_id = sid;
     ih_b64url_encode(csrf, sizeof csrf, out->p.csrf);
@@ -76,17 +88,107 @@ ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors,
     return ih_stmt_exec(st);
 }
 
-ih_err session_revoke_all(ih_tx *tx, int64_t account_id, int64_t except_session, const char *reason, int64_t now)
+/* Load session sid into r; *found false when there is none.  *intact:
+ * its MAC verifies. */
+static ih_err session_load(ih_identity *id, ih_tx *tx, int64_t sid, sess_row *r, bool *found, bool *intact)
 {
     ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "UPDATE session SET revoked_at = $3, revoke_reason = $4 "
-                             "WHERE account_id = $1 AND id <> $2 AND revoked_at IS NULL",
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT token_hash, account_id, created_at, last_seen, expires_at, factors, revoked_at, mac "
+                             "FROM session WHERE id = $1",
+                         &st));
+    ih_stmt_int(st, 1, sid);
+    IH_TRY(ih_stmt_step(st, &row));
+    *found = row;
+    *intact = false;
+    if (!row) return IH_OK;
+    size_t tn, mn;
+    const uint8_t *th = ih_col_blob(st, 0, &tn), *mac = ih_col_blob(st, 7, &mn);
+    *r = (sess_row){.sid = sid, .account_id = ih_col_int(st, 1), .created = ih_col_int(st, 2),
+                    .last_seen = ih_col_int(st, 3), .expires = ih_col_int(st, 4), .factors = ih_col_int(st, 5),
+                    .revoked_at = ih_col_null(st, 6) ? 0 : ih_col_int(st, 6)};
+    uint8_t want[IH_MAC_LEN];
+    if (th && tn == IH_HASH_LEN) {
+        memcpy(r->th, th, IH_HASH_LEN);
+        IH_TRY(session_mac(id, r, want));
+        *intact = mac && mn == IH_MAC_LEN && ih_ct_equal(mac, want, IH_MAC_LEN);
+    }
+    return ih_stmt_exec(st);
+}
+
+/* Write r's state back with a fresh MAC (a row that failed its check is
+ * only ever revoked, keeping the MAC that shows it was tampered with). */
+static ih_err session_store(ih_identity *id, ih_tx *tx, const sess_row *r, const char *reason, bool intact)
+{
+    uint8_t mac[IH_MAC_LEN];
+    ih_stmt *st;
+    if (intact) {
+        IH_TRY(session_mac(id, r, mac));
+        IH_TRY(ih_tx_prepare(tx, "UPDATE session SET last_seen = $2, factors = $3, revoked_at = $4, "
+                                 "revoke_reason = COALESCE($5, revoke_reason), mac = $6 WHERE id = $1",
+                             &st));
+        ih_stmt_blob(st, 6, mac, sizeof mac);
+    } else {
+        IH_TRY(ih_tx_prepare(tx, "UPDATE session SET last_seen = $2, factors = $3, revoked_at = $4, "
+                                 "revoke_reason = COALESCE($5, revoke_reason) WHERE id = $1",
+                             &st));
+    }
+    ih_stmt_int(st, 1, r->sid);
+    ih_stmt_int(st, 2, r->last_seen);
+    ih_stmt_int(st, 3, r->factors);
+    if (r->revoked_at) ih_stmt_int(st, 4, r->revoked_at);
+    else ih_stmt_null(st, 4);
+    if (reason) ih_stmt_text(st, 5, reason);
+    else ih_stmt_null(st, 5);
+    return ih_stmt_exec(st);
+}
+
+/* Revoke session sid (of account `owner`, when owner > 0) at now; *done false
+ * when there is no such live session. */
+static ih_err session_revoke(ih_identity *id, ih_tx *tx, int64_t sid, int64_t owner, const char *reason, int64_t now,
+                             bool *done)
+{
+    sess_row r;
+    bool found, intact;
+    *done = false;
+    IH_TRY(session_load(id, tx, sid, &r, &found, &intact));
+    if (!found || r.revoked_at || (owner > 0 && r.account_id != owner)) return IH_OK;
+    r.revoked_at = now;
+    *done = true;
+    return session_store(id, tx, &r, reason, intact);
+}
+
+ih_err session_revoke_all(ih_identity *id, ih_tx *tx, int64_t account_id, int64_t except_session, const char *reason,
+                          int64_t now)
+{
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM session WHERE account_id = $1 AND id <> $2 AND revoked_at IS NULL "
+                             "ORDER BY id",
                          &st));
     ih_stmt_int(st, 1, account_id);
     ih_stmt_int(st, 2, except_session);
-    ih_stmt_int(st, 3, now);
-    ih_stmt_text(st, 4, reason);
-    return ih_stmt_exec(st);
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        if (n == cap) {
+            size_t c = cap ? cap * 2 : 16;
+            int64_t *p = realloc(ids, c * sizeof *p);
+            if (!p) {
+                e = ih_fail(IH_E_NOMEM, "sessions");
+                ih_stmt_exec(st);
+                break;
+            }
+            ids = p;
+            cap = c;
+        }
+        ids[n++] = ih_col_int(st, 0);
+    }
+    bool done;
+    for (size_t i = 0; e == IH_OK && i < n; i++) e = session_revoke(id, tx, ids[i], account_id, reason, now, &done);
+    free(ids);
+    return e;
 }
 
 typedef struct {
@@ -121,7 +223,10 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
     size_t n;
     const uint8_t *mac = ih_col_blob(st, 8, &n);
     uint8_t want[IH_MAC_LEN];
-    IH_TRY(session_mac(a->id, sid, a->th, account_id, created, expires, factors, want));
+    sess_row r = {.sid = sid, .account_id = account_id, .created = created, .last_seen = last_seen,
+                  .expires = expires, .factors = factors, .revoked_at = revoked ? ih_col_int(st, 7) : 0};
+    memcpy(r.th, a->th, sizeof r.th);
+    IH_TRY(session_mac(a->id, &r, want));
     if (!mac || n != IH_MAC_LEN || !ih_ct_equal(mac, want, IH_MAC_LEN)) {
         a->integrity_failed = true;
         a->bad_table = "session";
@@ -168,25 +273,23 @@ typedef struct {
 static ih_err touch_fn(ih_tx *tx, void *arg)
 {
     touch_arg *t = arg;
-    ih_stmt *st;
     if (t->reason) {
-        IH_TRY(ih_tx_prepare(tx, "UPDATE session SET revoked_at = $2, revoke_reason = $3 WHERE id = $1 AND revoked_at IS NULL", &st));
-        ih_stmt_int(st, 1, t->sid);
-        ih_stmt_int(st, 2, t->now);
-        ih_stmt_text(st, 3, t->reason);
-        IH_TRY(ih_stmt_exec(st));
-        if (ih_stmt_changes(st) == 0) return IH_OK;
+        bool done;
+        IH_TRY(session_revoke(t->id, tx, t->sid, 0, t->reason, t->now, &done));
+        if (!done) return IH_OK;
         char sid[24];
         snprintf(sid, sizeof sid, "%lld", (long long)t->sid);
         ih_audit_event ev = {.action = "auth.session_expired", .object_type = "session", .object_id = sid,
                              .reason = t->reason};
         return ih_audit_append(t->id->o.audit, tx, t->who, &ev);
-    } else {
-        IH_TRY(ih_tx_prepare(tx, "UPDATE session SET last_seen = $2 WHERE id = $1", &st));
-        ih_stmt_int(st, 1, t->sid);
-        ih_stmt_int(st, 2, t->now);
     }
-    return ih_stmt_exec(st);
+    sess_row r;
+    bool found, intact;
+    IH_TRY(session_load(t->id, tx, t->sid, &r, &found, &intact));
+    if (!found || r.revoked_at) return IH_OK;
+    if (!intact) return ih_fail(IH_E_INTEGRITY, "session %lld fails its integrity check", (long long)t->sid);
+    if (t->now > r.last_seen) r.last_seen = t->now;
+    return session_store(t->id, tx, &r, NULL, true);
 }
 
 static bool token_shape(const char *t)
@@ -239,16 +342,10 @@ typedef struct {
 static ih_err logout_fn(ih_tx *tx, void *arg)
 {
     own_arg *o = arg;
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "UPDATE session SET revoked_at = $3, revoke_reason = $4 "
-                             "WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
-                         &st));
-    ih_stmt_int(st, 1, o->sid);
-    ih_stmt_int(st, 2, o->p->account_id);
-    ih_stmt_int(st, 3, ih_now_ms());
-    ih_stmt_text(st, 4, o->sid == o->p->session_id ? "logout" : "revoked by owner");
-    IH_TRY(ih_stmt_exec(st));
-    if (ih_stmt_changes(st) != 1) return ih_reject(IH_E_NOT_FOUND, NULL, "No such active session of yours.");
+    bool done;
+    IH_TRY(session_revoke(o->id, tx, o->sid, o->p->account_id, o->sid == o->p->session_id ? "logout" : "revoked by owner",
+                          ih_now_ms(), &done));
+    if (!done) return ih_reject(IH_E_NOT_FOUND, NULL, "No such active session of yours.");
     char sid[24];
     snprintf(sid, sizeof sid, "%lld", (long long)o->sid);
     ih_audit_event ev = {.action = o->sid == o->p->session_id ? "auth.logout" : "auth.session_revoke",
@@ -306,25 +403,13 @@ ih_err ih_identity_sessions(ih_identity *id, const ih_principal *p, json_t **out
 /* Upgrade the current session to two factors (after TOTP enrolment). */
 ih_err session_set_factors(ih_identity *id, ih_tx *tx, int64_t sid, int factors)
 {
-    ih_stmt *st;
-    bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT token_hash, account_id, created_at, expires_at FROM session WHERE id = $1", &st));
-    ih_stmt_int(st, 1, sid);
-    IH_TRY(ih_stmt_step(st, &row));
-    if (!row) return ih_fail(IH_E_NOT_FOUND, "session %lld", (long long)sid);
-    size_t n;
-    uint8_t th[IH_HASH_LEN], mac[IH_MAC_LEN];
-    const uint8_t *p = ih_col_blob(st, 0, &n);
-    if (!p || n != IH_HASH_LEN) return ih_fail(IH_E_INTEGRITY, "session %lld", (long long)sid);
-    memcpy(th, p, IH_HASH_LEN);
-    int64_t owner = ih_col_int(st, 1), created = ih_col_int(st, 2), expires = ih_col_int(st, 3);
-    IH_TRY(ih_stmt_exec(st));
-    IH_TRY(session_mac(id, sid, th, owner, created, expires, factors, mac));
-    IH_TRY(ih_tx_prepare(tx, "UPDATE session SET factors = $2, mac = $3 WHERE id = $1", &st));
-    ih_stmt_int(st, 1, sid);
-    ih_stmt_int(st, 2, factors);
-    ih_stmt_blob(st, 3, mac, sizeof mac);
-    return ih_stmt_exec(st);
+    sess_row r;
+    bool found, intact;
+    IH_TRY(session_load(id, tx, sid, &r, &found, &intact));
+    if (!found) return ih_fail(IH_E_NOT_FOUND, "session %lld", (long long)sid);
+    if (!intact) return ih_fail(IH_E_INTEGRITY, "session %lld fails its integrity check", (long long)sid);
+    r.factors = factors;
+    return session_store(id, tx, &r, NULL, true);
 }
 
 /* Integrity scan of session rows (maintenance.c). */
@@ -334,8 +419,8 @@ ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, token_hash, account_id, created_at, expires_at, factors, mac FROM session "
-                             "WHERE id > $1 ORDER BY id LIMIT $2",
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, token_hash, account_id, created_at, expires_at, factors, mac, last_seen, "
+                             "revoked_at FROM session WHERE id > $1 ORDER BY id LIMIT $2",
                          &st));
     ih_stmt_int(st, 1, after);
     ih_stmt_int(st, 2, limit);
@@ -348,9 +433,12 @@ ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_
         uint8_t want[IH_MAC_LEN];
         (*count)++;
         *last = sid;
-        if (!th || tn != IH_HASH_LEN ||
-            session_mac(id, sid, th, ih_col_int(st, 2), ih_col_int(st, 3), ih_col_int(st, 4), ih_col_int(st, 5), want) != IH_OK ||
-            !mac || mn != IH_MAC_LEN || !ih_ct_equal(mac, want, IH_MAC_LEN))
+        sess_row r = {.sid = sid, .account_id = ih_col_int(st, 2), .created = ih_col_int(st, 3),
+                      .expires = ih_col_int(st, 4), .factors = ih_col_int(st, 5), .last_seen = ih_col_int(st, 7),
+                      .revoked_at = ih_col_null(st, 8) ? 0 : ih_col_int(st, 8)};
+        if (th && tn == IH_HASH_LEN) memcpy(r.th, th, IH_HASH_LEN);
+        if (!th || tn != IH_HASH_LEN || session_mac(id, &r, want) != IH_OK || !mac || mn != IH_MAC_LEN ||
+            !ih_ct_equal(mac, want, IH_MAC_LEN))
             bad(ctx, sid);
     }
     return e;
@@ -366,16 +454,9 @@ typedef struct {
 static ih_err end_fn(ih_tx *tx, void *arg)
 {
     end_arg *a = arg;
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "UPDATE session SET revoked_at = $3, revoke_reason = $4 "
-                             "WHERE id = $1 AND account_id = $2 AND revoked_at IS NULL",
-                         &st));
-    ih_stmt_int(st, 1, a->sid);
-    ih_stmt_int(st, 2, a->account);
-    ih_stmt_int(st, 3, ih_now_ms());
-    ih_stmt_text(st, 4, a->reason);
-    IH_TRY(ih_stmt_exec(st));
-    if (ih_stmt_changes(st) != 1) return IH_OK; /* already ended */
+    bool done;
+    IH_TRY(session_revoke(a->id, tx, a->sid, a->account, a->reason, ih_now_ms(), &done));
+    if (!done) return IH_OK; /* already ended */
     char sid[24];
     snprintf(sid, sizeof sid, "%lld", (long long)a->sid);
     ih_audit_event ev = {.action = "auth.session_blocked", .object_type = "session", .object_id = sid,

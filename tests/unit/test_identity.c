@@ -444,6 +444,41 @@ static void t_session_row_tampering_detected(void **state)
     assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
 }
 
+/* A revoked session cannot be revived, nor an idle one kept alive, by
+ * editing the database; honest touches and revocations keep rows intact. */
+static void t_session_state_is_sealed(void **state)
+{
+    fx *f = *state;
+    make(f, "nurse.live", IH_ROLE_NURSE, "Live-Check-81", true);
+    ih_login_result r, r2;
+    ih_principal p;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "nurse.live", "Live-Check-81", code, NULL, &r));
+    /* touched (last_seen re-sealed) and still good */
+    fake_now += 31000;
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    fake_now += 31000;
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    /* logged out, then revived in the database: refused as tampered */
+    ih_actor who = {.id = p.account_id, .role = "nurse", .ip = "127.0.0.1"};
+    T_OK(ih_identity_logout(f->id, &p, &who));
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_UNAUTHENTICATED);
+    raw_arg revive = {"UPDATE session SET revoked_at = NULL, revoke_reason = NULL"};
+    T_OK(ih_store_write(f->b.s, raw_fn, &revive));
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
+    /* a fresh session left idle, then "seen" in the database: refused too */
+    fake_now += 31000;
+    code_now(code);
+    T_OK(login(f, "nurse.live", "Live-Check-81", code, NULL, &r2));
+    fake_now += (int64_t)20 * 60000 * 60; /* far past any idle limit */
+    char sql[128];
+    snprintf(sql, sizeof sql, "UPDATE session SET last_seen = %lld WHERE revoked_at IS NULL", (long long)fake_now);
+    raw_arg seen = {sql};
+    T_OK(ih_store_write(f->b.s, raw_fn, &seen));
+    assert_int_equal(ih_identity_authenticate(f->id, r2.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
+}
+
 static void t_administrators_keep_to_their_own(void **state)
 {
     fx *f = *state;
@@ -540,6 +575,7 @@ static void t_permission_bounds(void **state)
         cmocka_unit_test_setup_teardown(t_admin_login_address, s, teardown),                                          \
         cmocka_unit_test_setup_teardown(t_tampered_rows_detected, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_session_row_tampering_detected, s, teardown),                               \
+        cmocka_unit_test_setup_teardown(t_session_state_is_sealed, s, teardown),                               \
         cmocka_unit_test_setup_teardown(t_administrators_keep_to_their_own, s, teardown),                             \
         cmocka_unit_test_setup_teardown(t_permission_bounds, s, teardown)
 
