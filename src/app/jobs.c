@@ -50,6 +50,15 @@ static ih_err reseal_job(ih_app *app)
     return ih_reseal_pass(app->store, app->keys, app->audit, cols, n, 5 * 60 * 1000, &r);
 }
 
+/* The 防统方 detector forgets what has left every window. */
+static ih_err prune_fn(ih_tx *tx, void *arg)
+{
+    ih_app *app = arg;
+    return ih_detector_prune(app->detector, tx, ih_now_ms());
+}
+
+static ih_err detector_job(ih_app *app) { return app->detector ? ih_store_write(app->store, prune_fn, app) : IH_OK; }
+
 struct ih_jobs {
     ih_app *app;
     pthread_t thread;
@@ -96,6 +105,7 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, 0};
     j->jobs[j->n++] = (job){"care.expire", 5 * 1000, 2 * 1000, care_job, 0};
     j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, 0};
+    j->jobs[j->n++] = (job){"detector.prune", 3600 * 1000LL, 90 * 1000, detector_job, 0};
     for (int i = 0; i < j->n; i++) j->jobs[i].next = now + j->jobs[i].first_delay_ms;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);

@@ -243,6 +243,18 @@ const ih_migration ih_schema[] = {
       * sealed before cannot be told from a tampered one, so the sessions
       * open at the upgrade end and everyone signs in again. */
      "DELETE FROM session;", NULL},
+    {11, "detector",
+     /* The 防统方 detector's windows, shared by every ihosd of the instance:
+      * outside prescription reads (drugs as decimal ids joined by ','), list
+      * pages per minute, and per user the off-hours count and last alerts. */
+     "CREATE TABLE detector_read (user_id INTEGER NOT NULL, rx_id INTEGER NOT NULL, doctor_id INTEGER NOT NULL, "
+     "drugs TEXT NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY (user_id, rx_id));"
+     "CREATE INDEX detector_read_ts ON detector_read(ts);"
+     "CREATE TABLE detector_page (user_id INTEGER NOT NULL, minute INTEGER NOT NULL, n INTEGER NOT NULL, "
+     "PRIMARY KEY (user_id, minute));"
+     "CREATE TABLE detector_user (user_id INTEGER PRIMARY KEY, off_day INTEGER NOT NULL, off_reads INTEGER NOT NULL, "
+     "alerted_spread INTEGER NOT NULL, alerted_pages INTEGER NOT NULL, alerted_off INTEGER NOT NULL);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

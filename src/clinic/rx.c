@@ -356,6 +356,8 @@ static ih_err review_fn(ih_tx *tx, void *arg)
     IH_TRY(e);
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
     IH_TRY(cl_audit(a->c, tx, a->v, approve ? "rx.approve" : "rx.reject", "prescription", a->id, reason));
+    /* the pharmacist's read of it was work, not statistics */
+    if (a->c->o.detector) IH_TRY(ih_detector_rx_reviewed(a->c->o.detector, tx, a->v->actor.id, a->id));
     return approve ? cl_report(a->c, tx, "prescription", a->id) : IH_OK;
 }
 
@@ -477,8 +479,27 @@ static ih_err get_fn(ih_tx *tx, void *arg)
     return rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &a->out);
 }
 
-/* Feed the detector; on an alert record it and, when configured, end the
- * session.  Returns IH_E_UNAUTHENTICATED when the session was ended. */
+/* A read's audit event and its count in the detector, committed together. */
+typedef struct {
+    rx_arg *a;
+    const char *action, *reason;
+    bool list;
+    ih_verdict vd;
+} seen_arg;
+
+static ih_err seen_fn(ih_tx *tx, void *arg)
+{
+    seen_arg *s = arg;
+    rx_arg *a = s->a;
+    IH_TRY(cl_audit(a->c, tx, a->v, s->action, "prescription", a->id, s->reason));
+    if (!a->c->o.detector || a->v->role == IH_ROLE_PATIENT) return IH_OK;
+    if (s->list) return ih_detector_list_page(a->c->o.detector, tx, a->v->actor.id, ih_now_ms(), &s->vd);
+    return ih_detector_rx_read(a->c->o.detector, tx, a->v->actor.id, a->id, a->doctor, a->drugs, a->ndrugs, a->outside,
+                               ih_now_ms(), &s->vd);
+}
+
+/* On a detector alert: record it and, when configured, end the session.
+ * Returns IH_E_UNAUTHENTICATED when the session was ended. */
 static ih_err watch(ih_clinic *c, const ih_viewer *v, ih_verdict *vd)
 {
     if (!vd->alert) return IH_OK;
@@ -501,12 +522,9 @@ ih_err ih_rx_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
     ih_row_free(&a.vr);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "prescription", id);
     cl_refused(c, v, "rx.read", "prescription", id, e);
-    if (e == IH_OK) e = cl_audit_own(c, v, "rx.read", "prescription", id, IH_OK, NULL);
-    if (e == IH_OK && c->o.detector && v->role != IH_ROLE_PATIENT) {
-        ih_verdict vd;
-        ih_detector_rx_read(c->o.detector, v->actor.id, id, a.doctor, a.drugs, a.ndrugs, a.outside, ih_now_ms(), &vd);
-        e = watch(c, v, &vd);
-    }
+    seen_arg s = {.a = &a, .action = "rx.read"};
+    if (e == IH_OK) e = ih_store_write(c->o.store, seen_fn, &s);
+    if (e == IH_OK) e = watch(c, v, &s.vd);
     if (e != IH_OK) {
         json_decref(a.out);
         return e;
@@ -571,16 +589,11 @@ ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t 
     ih_err e = ih_store_read(c->o.store, list_fn, &a);
     ih_row_free(&a.r);
     ih_row_free(&a.vr);
-    if (e == IH_OK) {
-        char n[32];
-        snprintf(n, sizeof n, "%zu listed", json_array_size(a.out));
-        e = cl_audit_own(c, v, "rx.list", "prescription", 0, IH_OK, n);
-    }
-    if (e == IH_OK && c->o.detector && v->role != IH_ROLE_PATIENT) {
-        ih_verdict vd;
-        ih_detector_list_page(c->o.detector, v->actor.id, ih_now_ms(), &vd);
-        e = watch(c, v, &vd);
-    }
+    char n[32];
+    snprintf(n, sizeof n, "%zu listed", a.out ? json_array_size(a.out) : 0);
+    seen_arg s = {.a = &a, .action = "rx.list", .reason = n, .list = true};
+    if (e == IH_OK) e = ih_store_write(c->o.store, seen_fn, &s);
+    if (e == IH_OK) e = watch(c, v, &s.vd);
     if (e != IH_OK) {
         json_decref(a.out);
         return e;
@@ -613,9 +626,7 @@ ih_err ih_rx_issue(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *b
 ih_err ih_rx_review(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out)
 {
     rx_arg a = {.c = c, .v = v, .body = body, .id = id};
-    ih_err e = run(&a, review_fn, "rx.review", out);
-    if (e == IH_OK && c->o.detector) ih_detector_rx_reviewed(c->o.detector, v->actor.id, id);
-    return e;
+    return run(&a, review_fn, "rx.review", out);
 }
 
 ih_err ih_rx_dispense(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out)

@@ -13,12 +13,19 @@
  * Crossing a threshold returns an alert (once per user per window, so one
  * scrape is one alert, not thousands); the caller records it and may block
  * the session.  Time comes from the caller (ih_now_ms(), injectable in
- * tests).  State is in memory, bounded per user.
+ * tests).
+ *
+ * The state lives in the store (detector_read, detector_page,
+ * detector_user), so every ihosd of an instance counts into the same
+ * windows and a restart keeps them; each call runs in the caller's write
+ * transaction, beside the audit event of the read it counts.  Bounded per
+ * user (4,096 outside reads; past that the user is alerted anyway).
  */
 #ifndef IH_POLICY_DETECTOR_H
 #define IH_POLICY_DETECTOR_H
 
 #include "core/err.h"
+#include "store/store.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,11 +51,13 @@ void ih_detector_free(ih_detector *d);
 
 /* user read prescription rx (by doctor, with these drugs); outside: it is
  * not the user's own work. */
-void ih_detector_rx_read(ih_detector *d, int64_t user, int64_t rx, int64_t doctor, const int64_t *drugs, int ndrugs,
-                         bool outside, int64_t now_ms, ih_verdict *v);
+ih_err ih_detector_rx_read(ih_detector *d, ih_tx *tx, int64_t user, int64_t rx, int64_t doctor, const int64_t *drugs,
+                           int ndrugs, bool outside, int64_t now_ms, ih_verdict *v);
 /* user reviewed rx: their earlier read of it was work. */
-void ih_detector_rx_reviewed(ih_detector *d, int64_t user, int64_t rx);
+ih_err ih_detector_rx_reviewed(ih_detector *d, ih_tx *tx, int64_t user, int64_t rx);
 /* user fetched one page of a prescription list. */
-void ih_detector_list_page(ih_detector *d, int64_t user, int64_t now_ms, ih_verdict *v);
+ih_err ih_detector_list_page(ih_detector *d, ih_tx *tx, int64_t user, int64_t now_ms, ih_verdict *v);
+/* Forget what has left every window (a background job). */
+ih_err ih_detector_prune(ih_detector *d, ih_tx *tx, int64_t now_ms);
 
 #endif
