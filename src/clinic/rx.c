@@ -590,7 +590,7 @@ ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t 
     ih_row_free(&a.r);
     ih_row_free(&a.vr);
     char n[32];
-    snprintf(n, sizeof n, "%zu listed", a.out ? json_array_size(a.out) : 0);
+    snprintf(n, sizeof n, "%zu listed", json_array_size(a.out));
     seen_arg s = {.a = &a, .action = "rx.list", .reason = n, .list = true};
     if (e == IH_OK) e = ih_store_write(c->o.store, seen_fn, &s);
     if (e == IH_OK) e = watch(c, v, &s.vd);

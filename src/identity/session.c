@@ -88,31 +88,39 @@ ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors,
     return ih_stmt_exec(st);
 }
 
-/* Load session sid into r; *found false when there is none.  *intact:
+/* Every reader of session rows selects these, in this order, so that
+ * sess_read() can take the row and check its MAC in one place. */
+#define SESS_COLS "id, token_hash, account_id, created_at, last_seen, expires_at, factors, revoked_at, mac"
+#define SESS_NCOLS 9
+
+/* The current row of st (selected with SESS_COLS first) into r; *intact:
  * its MAC verifies. */
+static ih_err sess_read(ih_identity *id, ih_stmt *st, sess_row *r, bool *intact)
+{
+    size_t tn, mn;
+    const uint8_t *th = ih_col_blob(st, 1, &tn), *mac = ih_col_blob(st, 8, &mn);
+    *r = (sess_row){.sid = ih_col_int(st, 0), .account_id = ih_col_int(st, 2), .created = ih_col_int(st, 3),
+                    .last_seen = ih_col_int(st, 4), .expires = ih_col_int(st, 5), .factors = ih_col_int(st, 6),
+                    .revoked_at = ih_col_null(st, 7) ? 0 : ih_col_int(st, 7)};
+    *intact = false;
+    if (!th || tn != IH_HASH_LEN) return IH_OK;
+    memcpy(r->th, th, IH_HASH_LEN);
+    uint8_t want[IH_MAC_LEN];
+    IH_TRY(session_mac(id, r, want));
+    *intact = mac && mn == IH_MAC_LEN && ih_ct_equal(mac, want, IH_MAC_LEN);
+    return IH_OK;
+}
+
+/* Load session sid into r; *found false when there is none. */
 static ih_err session_load(ih_identity *id, ih_tx *tx, int64_t sid, sess_row *r, bool *found, bool *intact)
 {
     ih_stmt *st;
-    bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT token_hash, account_id, created_at, last_seen, expires_at, factors, revoked_at, mac "
-                             "FROM session WHERE id = $1",
-                         &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " SESS_COLS " FROM session WHERE id = $1", &st));
     ih_stmt_int(st, 1, sid);
-    IH_TRY(ih_stmt_step(st, &row));
-    *found = row;
+    IH_TRY(ih_stmt_step(st, found));
     *intact = false;
-    if (!row) return IH_OK;
-    size_t tn, mn;
-    const uint8_t *th = ih_col_blob(st, 0, &tn), *mac = ih_col_blob(st, 7, &mn);
-    *r = (sess_row){.sid = sid, .account_id = ih_col_int(st, 1), .created = ih_col_int(st, 2),
-                    .last_seen = ih_col_int(st, 3), .expires = ih_col_int(st, 4), .factors = ih_col_int(st, 5),
-                    .revoked_at = ih_col_null(st, 6) ? 0 : ih_col_int(st, 6)};
-    uint8_t want[IH_MAC_LEN];
-    if (th && tn == IH_HASH_LEN) {
-        memcpy(r->th, th, IH_HASH_LEN);
-        IH_TRY(session_mac(id, r, want));
-        *intact = mac && mn == IH_MAC_LEN && ih_ct_equal(mac, want, IH_MAC_LEN);
-    }
+    if (!*found) return IH_OK;
+    IH_TRY(sess_read(id, st, r, intact));
     return ih_stmt_exec(st);
 }
 
@@ -207,27 +215,21 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
     auth_arg *a = arg;
     ih_stmt *st;
     bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, account_id, created_at, last_seen, expires_at, factors, csrf, revoked_at, mac "
-                             "FROM session WHERE token_hash = $1",
-                         &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " SESS_COLS ", csrf FROM session WHERE token_hash = $1", &st));
     ih_stmt_blob(st, 1, a->th, sizeof a->th);
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return a->result = ih_fail(IH_E_UNAUTHENTICATED, "no such session"), IH_OK;
-    int64_t sid = ih_col_int(st, 0), account_id = ih_col_int(st, 1), created = ih_col_int(st, 2),
-            last_seen = ih_col_int(st, 3), expires = ih_col_int(st, 4), factors = ih_col_int(st, 5);
+    sess_row r;
+    bool intact;
+    IH_TRY(sess_read(a->id, st, &r, &intact));
+    int64_t sid = r.sid, account_id = r.account_id, last_seen = r.last_seen, expires = r.expires,
+            factors = r.factors;
     a->p->session_id = sid;
     a->p->account_id = account_id;
     char csrf[48];
-    snprintf(csrf, sizeof csrf, "%s", ih_col_text(st, 6));
-    bool revoked = !ih_col_null(st, 7);
-    size_t n;
-    const uint8_t *mac = ih_col_blob(st, 8, &n);
-    uint8_t want[IH_MAC_LEN];
-    sess_row r = {.sid = sid, .account_id = account_id, .created = created, .last_seen = last_seen,
-                  .expires = expires, .factors = factors, .revoked_at = revoked ? ih_col_int(st, 7) : 0};
-    memcpy(r.th, a->th, sizeof r.th);
-    IH_TRY(session_mac(a->id, &r, want));
-    if (!mac || n != IH_MAC_LEN || !ih_ct_equal(mac, want, IH_MAC_LEN)) {
+    snprintf(csrf, sizeof csrf, "%s", ih_col_text(st, SESS_NCOLS));
+    bool revoked = r.revoked_at != 0;
+    if (!intact) {
         a->integrity_failed = true;
         a->bad_table = "session";
         a->bad_table_row = sid;
@@ -419,27 +421,20 @@ ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, token_hash, account_id, created_at, expires_at, factors, mac, last_seen, "
-                             "revoked_at FROM session WHERE id > $1 ORDER BY id LIMIT $2",
-                         &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " SESS_COLS " FROM session WHERE id > $1 ORDER BY id LIMIT $2", &st));
     ih_stmt_int(st, 1, after);
     ih_stmt_int(st, 2, limit);
     *count = 0;
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
-        int64_t sid = ih_col_int(st, 0);
-        size_t tn, mn;
-        const uint8_t *th = ih_col_blob(st, 1, &tn);
-        const uint8_t *mac = ih_col_blob(st, 6, &mn);
-        uint8_t want[IH_MAC_LEN];
+        sess_row r;
+        bool intact;
+        if ((e = sess_read(id, st, &r, &intact)) != IH_OK) {
+            ih_stmt_exec(st);
+            break;
+        }
         (*count)++;
-        *last = sid;
-        sess_row r = {.sid = sid, .account_id = ih_col_int(st, 2), .created = ih_col_int(st, 3),
-                      .expires = ih_col_int(st, 4), .factors = ih_col_int(st, 5), .last_seen = ih_col_int(st, 7),
-                      .revoked_at = ih_col_null(st, 8) ? 0 : ih_col_int(st, 8)};
-        if (th && tn == IH_HASH_LEN) memcpy(r.th, th, IH_HASH_LEN);
-        if (!th || tn != IH_HASH_LEN || session_mac(id, &r, want) != IH_OK || !mac || mn != IH_MAC_LEN ||
-            !ih_ct_equal(mac, want, IH_MAC_LEN))
-            bad(ctx, sid);
+        *last = r.sid;
+        if (!intact) bad(ctx, r.sid);
     }
     return e;
 }

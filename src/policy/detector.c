@@ -184,10 +184,12 @@ ih_err ih_detector_rx_read(ih_detector *d, ih_tx *tx, int64_t uid, int64_t rx, i
                            int ndrugs, bool outside, int64_t now, ih_verdict *v)
 {
     memset(v, 0, sizeof *v);
+    int64_t day;
+    bool off = in_off_hours(d, now, &day);
+    if (!off && !outside) return IH_OK; /* daytime own work: nothing to count */
     user_row u;
     IH_TRY(user_load(tx, uid, &u));
-    int64_t day;
-    if (in_off_hours(d, now, &day)) {
+    if (off) {
         if (u.off_day != day) {
             u.off_day = day;
             u.off_reads = 0;

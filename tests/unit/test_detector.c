@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "policy/detector.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +83,7 @@ static bool rx_read(fx *f, ih_detector *d, int64_t user, int64_t rx, int64_t doc
     call c = {.d = d, .user = user, .rx = rx, .doctor = doctor, .drugs = drugs, .ndrugs = n, .outside = outside,
               .now = now};
     T_OK(ih_store_write(f->s, call_fn, &c));
-    if (reason) strcpy(reason, c.v.reason);
+    if (reason) snprintf(reason, sizeof c.v.reason, "%s", c.v.reason);
     return c.v.alert;
 }
 
