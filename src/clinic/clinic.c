@@ -109,6 +109,16 @@ ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const 
     return e;
 }
 
+ih_err cl_list_ids(ih_stmt *st, int64_t ids[CL_LIST_MAX], int *n)
+{
+    bool row;
+    ih_err e;
+    *n = 0;
+    while (*n < CL_LIST_MAX && (e = ih_stmt_step(st, &row)) == IH_OK && row) ids[(*n)++] = ih_col_int(st, 0);
+    if (*n < CL_LIST_MAX) return e;
+    return ih_stmt_exec(st); /* stopped early: done with it */
+}
+
 void cl_integrity_alert(ih_clinic *c, const char *table, int64_t id)
 {
     ih_err_text saved;

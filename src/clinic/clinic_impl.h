@@ -36,6 +36,10 @@ ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const 
 typedef ih_err (*cl_timeout_change)(ih_row *r, int64_t now);
 ih_err cl_timeout_run(ih_clinic *c, const ih_table *t, const char *sql, cl_timeout_change change, const char *action,
                       const char *object_type, const char *report_kind, int *n);
+/* The ids a list query selected (first column of st, bound by the caller),
+ * CL_LIST_MAX at most: lists load their rows only after the query is done. */
+#define CL_LIST_MAX 200
+ih_err cl_list_ids(ih_stmt *st, int64_t ids[CL_LIST_MAX], int *n);
 /* A row failed its MAC: record integrity.violation (own transaction), alert. */
 void cl_integrity_alert(ih_clinic *c, const char *table, int64_t id);
 /* Today's local date "YYYY-MM-DD" (the instance's UTC offset). */

@@ -211,14 +211,11 @@ static ih_err adverse_list_fn(ih_tx *tx, void *arg)
     int64_t staff;
     IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
     ih_stmt *st;
-    bool row;
-    ih_err e;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM adverse_event WHERE reporter_id = $1 ORDER BY id DESC LIMIT 200", &st));
     ih_stmt_int(st, 1, staff);
-    int64_t ids[200];
-    int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
-    IH_TRY(e);
+    int64_t ids[CL_LIST_MAX];
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     for (int i = 0; i < n; i++) {
         bool found;
         IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_adverse, ids[i], &a->r, &found));

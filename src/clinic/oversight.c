@@ -346,17 +346,14 @@ static ih_err list_fn(ih_tx *tx, void *arg)
 {
     ov_arg *a = arg;
     ih_stmt *st;
-    bool row;
-    ih_err e;
     /* requesters see theirs; the approver sees all */
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM stats_request WHERE requester_id = $1 OR $2 = 1 ORDER BY id DESC LIMIT 200",
                          &st));
     ih_stmt_int(st, 1, a->v->actor.id);
     ih_stmt_int(st, 2, a->v->role == IH_ROLE_SECADMIN);
-    int64_t ids[200];
-    int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
-    IH_TRY(e);
+    int64_t ids[CL_LIST_MAX];
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     for (int i = 0; i < n; i++) {
         a->id = ids[i];
         IH_TRY(load(a, tx));

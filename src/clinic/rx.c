@@ -558,17 +558,14 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     } else
         return ih_reject(IH_E_FORBIDDEN, NULL, "Prescriptions are listed for patients, doctors and pharmacists.");
     ih_stmt *st;
-    bool row;
-    ih_err e;
     IH_TRY(ih_tx_prepare(tx, sql, &st));
     ih_stmt_int(st, 1, who);
     ih_stmt_int(st, 2, a->after);
     ih_stmt_text(st, 3, a->status ? a->status : "");
     ih_stmt_int(st, 4, a->limit);
-    int64_t ids[200];
-    int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
-    IH_TRY(e);
+    int64_t ids[CL_LIST_MAX];
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     for (int i = 0; i < n; i++) {
         a->id = ids[i];
         IH_TRY(load_rx(a, tx, true));
