@@ -71,8 +71,21 @@ ih_err ih_audit_record(ih_audit *a, const ih_actor *who, const ih_audit_event *e
 
 /* Seal the unsealed tail now; *made tells whether a checkpoint was written. */
 ih_err ih_audit_checkpoint(ih_audit *a, bool *made);
-/* Run the checkpointer thread (ihosd).  Seals an unsealed tail at once. */
+/* Run the checkpointer thread (ihosd).  Seals an unsealed tail at once.
+ * A checkpoint that cannot be made (a gap in the sequence, a full disk, an
+ * unwritable checkpoint file) is logged as an alert each time it is tried
+ * and counted in ih_audit_health(). */
 ih_err ih_audit_start(ih_audit *a);
+
+/* For /metrics: what this process appended and sealed. */
+typedef struct ih_audit_health_info {
+    uint64_t appended;            /* events appended since start */
+    uint64_t unsealed;            /* of those, not yet covered by a checkpoint */
+    uint64_t checkpoint_failures; /* checkpoints tried and failed since start */
+    uint64_t checkpoint_size;     /* tree size of the last checkpoint made here */
+    int64_t last_checkpoint_ms;   /* when (0: none since start) */
+} ih_audit_health_info;
+void ih_audit_health(ih_audit *a, ih_audit_health_info *h);
 
 /* ---- verification and proofs (used by the CLI; need only the public key) --- */
 

@@ -65,12 +65,16 @@ struct ih_audit {
     bool stopping;
     _Atomic uint64_t appended; /* appends since start (a hint for the checkpointer) */
     /* SQLite only (one writer thread appends): the last event as written.
-     * An append inserts seq+1 with ON CONFLICT DO NOTHING, so a stale copy
-     * (a rolled-back job, another process's append) is noticed and re-read. */
+     * It follows the commit: a rolled-back transaction's rollback hook
+     * (ih_tx_on_rollback) forgets it, so a rolled-back event never leaves
+     * a gap.  An append inserts seq+1 with ON CONFLICT DO NOTHING, so
+     * another process's appends are noticed and re-read too. */
     bool last_valid;
     int64_t last_seq;
     uint8_t last_leaf[IH_HASH_LEN];
-    uint64_t sealed_at_append; /* `appended` when the last checkpoint was made */
+    _Atomic uint64_t sealed_at_append; /* `appended` when the last checkpoint was made */
+    _Atomic uint64_t checkpoint_failures, checkpoint_size;
+    _Atomic int64_t last_checkpoint_ms;
 };
 
 /* seq 0, ts 1, actor_id 2, action 3, object_type 4, object_id 5, outcome 6,

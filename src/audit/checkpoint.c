@@ -164,45 +164,56 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made)
     if (made) *made = false;
     if (!a->o.signer) return ih_fail(IH_E_INTERNAL, "no audit signing key");
     uint64_t appended = atomic_load(&a->appended);
-    struct {
-        uint64_t size;
-        ih_frontier f;
-    } h;
-    IH_TRY(tree_extend(a->o.store, a->md, &h.f));
-    h.size = h.f.size;
+    ih_frontier f;
     uint64_t last_cp = 0;
-    IH_TRY(ih_store_read(a->o.store, last_cp_fn, &last_cp));
-    if (h.size == 0 || h.size <= last_cp) return IH_OK;
-    uint8_t root[IH_HASH_LEN];
-    IH_TRY(ih_frontier_root(a->md, &h.f, root));
     ih_buf note = IH_BUF_INIT, line = IH_BUF_INIT;
-    ih_err e = note_sign(a->o.signer, a->o.suite, a->origin, h.size, root, &note);
+    /* Any failure below leaves events unsealed: it is an alert, never silent
+     * (a gap in the sequence would otherwise stop every later checkpoint). */
+    ih_err e = tree_extend(a->o.store, a->md, &f);
+    if (e == IH_OK) e = ih_store_read(a->o.store, last_cp_fn, &last_cp);
+    if (e == IH_OK && (f.size == 0 || f.size <= last_cp)) return IH_OK;
+    uint8_t root[IH_HASH_LEN];
+    if (e == IH_OK) e = ih_frontier_root(a->md, &f, root);
+    if (e == IH_OK) e = note_sign(a->o.signer, a->o.suite, a->origin, f.size, root, &note);
     if (e == IH_OK && a->file) {
         char rb64[64];
         ih_b64_encode(root, IH_HASH_LEN, rb64);
-        json_t *j = json_pack("{s:I, s:s, s:s%}", "size", (json_int_t)h.size, "root", rb64, "note", note.p, note.len);
+        json_t *j = json_pack("{s:I, s:s, s:s%}", "size", (json_int_t)f.size, "root", rb64, "note", note.p, note.len);
         e = j ? ih_json_dump(j, JSON_COMPACT, &line) : ih_fail(IH_E_NOMEM, "checkpoint line");
         json_decref(j);
         if (e == IH_OK) e = ih_buf_puts(&line, "\n");
         if (e == IH_OK) e = ih_file_append(a->file, line.p, line.len, 0600);
     }
     if (e == IH_OK) {
-        cp_insert ci = {h.size, root, note.p};
+        cp_insert ci = {f.size, root, note.p};
         e = ih_store_write(a->o.store, insert_fn, &ci);
     }
     if (e == IH_OK) {
-        a->sealed_at_append = appended;
+        atomic_store(&a->sealed_at_append, appended);
+        atomic_store(&a->last_checkpoint_ms, ih_now_ms());
+        atomic_store(&a->checkpoint_size, f.size);
         if (made) *made = true;
-        if (a->witness_command) witness_command(a, note.p, h.size);
-        if (a->witness_url) witness_url(a, note.p, h.size);
+        if (a->witness_command) witness_command(a, note.p, f.size);
+        if (a->witness_url) witness_url(a, note.p, f.size);
     } else {
+        atomic_fetch_add(&a->checkpoint_failures, 1);
         char sz[24];
-        snprintf(sz, sizeof sz, "%llu", (unsigned long long)h.size);
-        ih_log(IH_LOG_ERROR, "audit.checkpoint_failed", "alert", "true", "size", sz, "detail", ih_err_detail(), NULL);
+        snprintf(sz, sizeof sz, "%llu", (unsigned long long)last_cp);
+        ih_log(IH_LOG_ERROR, "audit.checkpoint_failed", "alert", "true", "last_checkpoint", sz, "detail",
+               ih_err_detail(), NULL);
     }
     ih_buf_free(&note);
     ih_buf_free(&line);
     return e;
+}
+
+void ih_audit_health(ih_audit *a, ih_audit_health_info *h)
+{
+    h->appended = atomic_load(&a->appended);
+    h->unsealed = h->appended - atomic_load(&a->sealed_at_append);
+    h->checkpoint_failures = atomic_load(&a->checkpoint_failures);
+    h->last_checkpoint_ms = atomic_load(&a->last_checkpoint_ms);
+    h->checkpoint_size = atomic_load(&a->checkpoint_size);
 }
 
 static void *checkpointer(void *arg)
@@ -221,7 +232,7 @@ static void *checkpointer(void *arg)
         }
         pthread_cond_timedwait(&a->cv, &a->mu, &ts);
         if (a->stopping) break;
-        uint64_t pending = atomic_load(&a->appended) - a->sealed_at_append;
+        uint64_t pending = atomic_load(&a->appended) - atomic_load(&a->sealed_at_append);
         bool due = ih_mono_ms() - last >= (int64_t)a->o.interval_s * 1000;
         if (pending == 0 || (!due && pending < (uint64_t)a->o.max_events)) continue;
         pthread_mutex_unlock(&a->mu);
@@ -252,7 +263,7 @@ void ih_audit_close(ih_audit *a)
         pthread_cond_broadcast(&a->cv);
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->thread, NULL); /* the thread seals the tail */
-    } else if (a->o.signer && atomic_load(&a->appended) != a->sealed_at_append) {
+    } else if (a->o.signer && atomic_load(&a->appended) != atomic_load(&a->sealed_at_append)) {
         ih_audit_checkpoint(a, NULL);
     }
     pthread_mutex_destroy(&a->mu);

@@ -178,6 +178,10 @@ static ih_err read_last(ih_tx *tx, int64_t *seq, uint8_t leaf[IH_HASH_LEN])
     return ih_stmt_exec(st);
 }
 
+/* A rolled-back append took its event with it: the cached tail no longer
+ * names the last committed event, so the next append reads it again. */
+static void forget_tail(void *arg) { ((ih_audit *)arg)->last_valid = false; }
+
 static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit_event *ev)
 {
     if (!ev->action || !*ev->action) return ih_fail(IH_E_INTERNAL, "audit event without an action");
@@ -245,6 +249,10 @@ static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit
             continue;
         }
         if (sqlite) {
+            /* The tail follows the commit: should tx roll back (its own
+             * failure, a batch-mate's failed commit, a full disk), the hook
+             * forgets it before the writer runs anything else. */
+            IH_TRY(ih_tx_on_rollback(tx, forget_tail, a));
             a->last_seq = r.seq;
             memcpy(a->last_leaf, leaf, IH_HASH_LEN);
             a->last_valid = true;

@@ -430,6 +430,7 @@ static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
             } else {
                 conn_exec(pc, "ROLLBACK");
             }
+            if (e != IH_OK) store_undo_run(&tx.base.undo);
             ih_err_load(&t);
         }
         pool_put(s, pc);

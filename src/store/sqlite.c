@@ -55,6 +55,7 @@ typedef struct sq_tx {
 typedef struct job {
     ih_tx_fn fn;
     void *arg;
+    tx_undo undo; /* hooks of a job that succeeded, until its batch commits */
     ih_err result;
     ih_err_text text;
     sem_t done; /* posted by the writer once result and text are set */
@@ -324,10 +325,67 @@ static void run_job(sq_store *s, job *j)
         conn_end_tx(&s->writer);
         if (e != IH_OK) conn_ctl(&s->writer, CTL_ROLLBACK_TO);
         if (conn_ctl(&s->writer, CTL_RELEASE) != IH_OK && e == IH_OK) e = IH_E_STORAGE;
+        if (e != IH_OK) store_undo_run(&tx.base.undo); /* its savepoint is gone */
+        else j->undo = tx.base.undo;                   /* until the batch commits */
     } else {
         ih_err_save(&j->text);
     }
     j->result = e;
+}
+
+/* Jobs from..until (exclusive) shared a transaction that is gone: each that
+ * had succeeded fails with e after all, and forgets what it did. */
+static void fail_segment(job *from, job *until, ih_err e, const ih_err_text *t)
+{
+    for (job *j = from; j != until; j = j->next)
+        if (j->result == IH_OK) {
+            store_undo_run(&j->undo);
+            j->result = e;
+            j->text = *t;
+        }
+}
+
+/* One group commit.  SQLite rolls a whole transaction back by itself on
+ * some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM): the jobs before
+ * the one that hit it are then undone, and the rest of the batch goes on
+ * in a new transaction rather than in autocommit mode. */
+static void run_batch(sq_store *s, job *batch)
+{
+    job *seg = batch; /* first job of the current transaction */
+    while (seg) {
+        ih_err begin = conn_ctl(&s->writer, CTL_BEGIN_IMMEDIATE);
+        if (begin != IH_OK) {
+            ih_err_text t;
+            ih_err_save(&t);
+            for (job *j = seg; j; j = j->next) {
+                j->result = begin;
+                j->text = t;
+            }
+            return;
+        }
+        job *j = seg;
+        for (; j; j = j->next) {
+            run_job(s, j);
+            if (sqlite3_get_autocommit(s->writer.db)) break; /* the transaction is gone */
+        }
+        if (j) {
+            ih_err e = j->result != IH_OK ? j->result : IH_E_STORAGE;
+            ih_err_text t = j->text;
+            fail_segment(seg, j->next, e, &t);
+            ih_log(IH_LOG_ERROR, "store.batch_rolled_back", "detail", t.detail, NULL);
+            seg = j->next;
+            continue;
+        }
+        ih_err c = conn_ctl(&s->writer, CTL_COMMIT);
+        if (c != IH_OK) {
+            ih_err_text t;
+            ih_err_save(&t);
+            conn_ctl(&s->writer, CTL_ROLLBACK);
+            fail_segment(seg, NULL, c, &t);
+            ih_log(IH_LOG_ERROR, "store.commit_failed", "detail", t.detail, NULL);
+        }
+        return;
+    }
 }
 
 static void *writer_main(void *arg)
@@ -351,29 +409,7 @@ static void *writer_main(void *arg)
         last->next = NULL;
         pthread_mutex_unlock(&s->mu);
 
-        ih_err begin = conn_ctl(&s->writer, CTL_BEGIN_IMMEDIATE);
-        ih_err_text begin_text;
-        ih_err_save(&begin_text);
-        if (begin == IH_OK) {
-            for (job *j = batch; j; j = j->next) run_job(s, j);
-            ih_err c = conn_ctl(&s->writer, CTL_COMMIT);
-            if (c != IH_OK) {
-                ih_err_text t;
-                ih_err_save(&t);
-                conn_ctl(&s->writer, CTL_ROLLBACK);
-                for (job *j = batch; j; j = j->next)
-                    if (j->result == IH_OK) {
-                        j->result = c;
-                        j->text = t;
-                    }
-                ih_log(IH_LOG_ERROR, "store.commit_failed", "detail", t.detail, NULL);
-            }
-        } else {
-            for (job *j = batch; j; j = j->next) {
-                j->result = begin;
-                j->text = begin_text;
-            }
-        }
+        run_batch(s, batch);
         atomic_fetch_add(&s->base.batches, 1);
         /* Each caller sleeps on its own semaphore, not on s->mu: waking
          * a whole batch must not make them queue for one lock. */

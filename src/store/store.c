@@ -42,6 +42,23 @@ ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->read(
 bool ih_tx_is_pg(const ih_tx *tx) { return tx->store->kind == IH_STORE_PG; }
 bool ih_tx_is_write(const ih_tx *tx) { return tx->write; }
 
+ih_err ih_tx_on_rollback(ih_tx *tx, ih_undo_fn fn, void *arg)
+{
+    tx_undo *u = &tx->undo;
+    for (int i = 0; i < u->n; i++)
+        if (u->fn[i] == fn && u->arg[i] == arg) return IH_OK;
+    if (u->n == IH_TX_UNDO) return store_tx_fail(tx, ih_fail(IH_E_INTERNAL, "too many rollback hooks"));
+    u->fn[u->n] = fn;
+    u->arg[u->n++] = arg;
+    return IH_OK;
+}
+
+void store_undo_run(tx_undo *u)
+{
+    for (int i = u->n - 1; i >= 0; i--) u->fn[i](u->arg[i]);
+    u->n = 0;
+}
+
 ih_err store_tx_fail(ih_tx *tx, ih_err e)
 {
     if (!tx->failed) {

@@ -67,6 +67,17 @@ ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg);
 bool ih_tx_is_pg(const ih_tx *tx);
 bool ih_tx_is_write(const ih_tx *tx);
 
+/* State kept outside the database that follows it (a cache of the last row
+ * written, say) must not outlive a rollback.  fn(arg) runs once, on the
+ * thread that ran the transaction, when tx's changes are rolled back for
+ * any reason: the callback failed, a statement failed, the commit (SQLite:
+ * the whole group commit) failed, or PostgreSQL retries the callback.  It
+ * does not run when the changes commit.  Registering the same fn and arg
+ * twice in one transaction registers it once.  At most IH_TX_UNDO hooks. */
+#define IH_TX_UNDO 4
+typedef void (*ih_undo_fn)(void *arg);
+ih_err ih_tx_on_rollback(ih_tx *tx, ih_undo_fn fn, void *arg);
+
 /* Prepare (or fetch from the connection's cache) a statement.  `sql` should
  * be a string literal: the cache is keyed by its address and text.  The
  * statement is valid until the next prepare of the same SQL or the end of

@@ -38,11 +38,18 @@ struct ih_store {
     _Atomic uint64_t write_txns, write_failed, batches, read_txns;
 };
 
+typedef struct tx_undo {
+    ih_undo_fn fn[IH_TX_UNDO];
+    void *arg[IH_TX_UNDO];
+    int n;
+} tx_undo;
+
 struct ih_tx {
     ih_store *store;
     bool write;
     bool failed;
     ih_err fail_code;
+    tx_undo undo; /* ih_tx_on_rollback */
 };
 
 struct ih_stmt {
@@ -51,6 +58,8 @@ struct ih_stmt {
 
 /* Mark tx failed with e (first failure wins) and return e. */
 ih_err store_tx_fail(ih_tx *tx, ih_err e);
+/* The transaction's changes were rolled back: run and forget its hooks. */
+void store_undo_run(tx_undo *u);
 
 ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out);
 ih_err store_pg_open(const ih_store_opts *o, ih_store **out);

@@ -31,6 +31,35 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw
 
 void t_rmtree(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
 
+static int saved_stderr = -1;
+static FILE *captured;
+
+void t_stderr_begin(void)
+{
+    fflush(stderr);
+    captured = tmpfile();
+    assert_non_null(captured);
+    saved_stderr = dup(2);
+    assert_true(saved_stderr >= 0);
+    assert_true(dup2(fileno(captured), 2) >= 0);
+}
+
+char *t_stderr_end(void)
+{
+    fflush(stderr);
+    assert_true(dup2(saved_stderr, 2) >= 0);
+    close(saved_stderr);
+    saved_stderr = -1;
+    long n = ftell(captured);
+    char *out = calloc(1, (size_t)(n > 0 ? n : 0) + 1);
+    assert_non_null(out);
+    rewind(captured);
+    if (n > 0 && fread(out, 1, (size_t)n, captured) != (size_t)n) fail_msg("cannot read captured stderr");
+    fclose(captured);
+    captured = NULL;
+    return out;
+}
+
 static int db_counter;
 
 static PGconn *admin_conn(void)

@@ -57,6 +57,11 @@ void t_base_close(t_base *b);
 /* Identity options for tests over b: the Level 3 defaults, a fast hash. */
 ih_identity_opts t_identity_opts(const t_base *b);
 
+/* Capture what the process writes to stderr (the log) between begin and
+ * end; end returns it (malloc'd, NUL-terminated) and restores stderr. */
+void t_stderr_begin(void);
+char *t_stderr_end(void);
+
 /* assert that expr returns IH_OK, printing the error detail otherwise */
 #define T_OK(expr)                                                                                 \
     do {                                                                                           \

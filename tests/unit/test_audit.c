@@ -392,6 +392,117 @@ static void t_failed_append_fails_the_change(void **state)
     assert_int_equal(n, 0); /* no trace of the change */
 }
 
+/* An event appended by a transaction that then rolls back is gone with it;
+ * the next event takes its number.  Before, the appender's cached tail ran
+ * ahead of the database: the gap stopped every later checkpoint and made
+ * verification fail for good (six anonymous registrations did it). */
+static ih_err append_then_fail(ih_tx *tx, void *arg)
+{
+    IH_TRY(business_fn(tx, arg));
+    return ih_reject(IH_E_EXISTS, "cert_no", "already registered");
+}
+
+static void expect_sealed_and_clean(fx *f, uint64_t events)
+{
+    bool made;
+    T_OK(ih_audit_checkpoint(f->b.a, &made));
+    assert_true(made);
+    ih_audit_report r = verify(f);
+    if (r.problem[0]) fail_msg("%s", r.problem);
+    assert_int_equal(r.events, events);
+    assert_int_equal(r.unsealed, 0);
+}
+
+static void t_rolled_back_append_leaves_no_gap(void **state)
+{
+    fx *f = *state;
+    biz_arg b = {f};
+    for (int i = 0; i < 5; i++) assert_int_equal(ih_store_write(f->b.s, append_then_fail, &b), IH_E_EXISTS);
+    append_events(f, EVENTS, 1, false);
+    expect_sealed_and_clean(f, EVENTS + 1);
+}
+
+/* The same when the failure is the database running out of room (SQLite:
+ * a page limit; PostgreSQL: the statement after the append fails). */
+static ih_err fill_disk(ih_tx *tx, void *arg)
+{
+    (void)arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT page_count FROM pragma_page_count()", &st));
+    bool row;
+    IH_TRY(ih_stmt_step(st, &row));
+    char sql[64];
+    snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", (long long)ih_col_int(st, 0));
+    IH_TRY(ih_stmt_exec(st));
+    return ih_tx_prepare(tx, sql, &st) == IH_OK ? ih_stmt_exec(st) : IH_E_STORAGE;
+}
+
+static ih_err append_then_big_write(ih_tx *tx, void *arg)
+{
+    biz_arg *b = arg;
+    ih_audit_event ev = {.action = "meta.write", .object_type = "instance_meta", .object_id = "big"};
+    IH_TRY(ih_audit_append(b->f->b.a, tx, &ih_system_actor, &ev));
+    static char big[256 * 1024];
+    memset(big, 'x', sizeof big - 1);
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO instance_meta(key, value) VALUES ('big', $1)", &st));
+    ih_stmt_text(st, 1, big);
+    return ih_stmt_exec(st);
+}
+
+static ih_err unfill_disk(ih_tx *tx, void *arg)
+{
+    (void)arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "PRAGMA max_page_count = 1073741823", &st));
+    return ih_stmt_exec(st);
+}
+
+static void t_full_disk_leaves_no_gap(void **state)
+{
+    fx *f = *state;
+    biz_arg b = {f};
+    if (f->b.kind == IH_STORE_SQLITE) {
+        T_OK(ih_store_write(f->b.s, fill_disk, NULL));
+        assert_int_equal(ih_store_write(f->b.s, append_then_big_write, &b), IH_E_STORAGE);
+        T_OK(ih_store_write(f->b.s, unfill_disk, NULL));
+    } else {
+        static const char *const full[] = {
+            "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION USING ERRCODE = 'disk_full', MESSAGE = 'could not extend file'; END $$",
+            "CREATE TRIGGER disk_full BEFORE INSERT ON instance_meta FOR EACH ROW EXECUTE FUNCTION disk_full()", NULL};
+        attack(f, full);
+        assert_int_not_equal(ih_store_write(f->b.s, append_then_big_write, &b), IH_OK);
+        static const char *const room[] = {"DROP TRIGGER disk_full ON instance_meta", NULL};
+        attack(f, room);
+    }
+    append_events(f, EVENTS, 1, false);
+    expect_sealed_and_clean(f, EVENTS + 1);
+}
+
+/* A checkpoint that cannot be made is an alert, not silence. */
+static void t_checkpoint_failure_alerts(void **state)
+{
+    fx *f = *state;
+    append_events(f, EVENTS, 5, false);
+    char del[96];
+    snprintf(del, sizeof del, "DELETE FROM audit_event WHERE seq = %d", EVENTS + 2);
+    const char *const sql[] = {del, NULL};
+    attack(f, sql);
+    t_stderr_begin();
+    ih_err e = ih_audit_checkpoint(f->b.a, NULL);
+    char *log = t_stderr_end();
+    assert_int_equal(e, IH_E_INTEGRITY);
+    assert_non_null(strstr(log, "\"event\":\"audit.checkpoint_failed\""));
+    assert_non_null(strstr(log, "\"alert\":\"true\""));
+    assert_non_null(strstr(log, "is missing"));
+    free(log);
+    ih_audit_health_info h;
+    ih_audit_health(f->b.a, &h);
+    assert_int_equal(h.checkpoint_failures, 1);
+    assert_true(h.unsealed >= 5);
+}
+
 static ih_err try_delete(ih_tx *tx, void *arg)
 {
     ih_stmt *st;
@@ -555,7 +666,10 @@ static void t_archive_months(void **state)
         cmocka_unit_test_setup_teardown(t_proofs, s, teardown),                                                       \
         cmocka_unit_test_setup_teardown(t_failed_append_fails_the_change, s, teardown),                               \
         cmocka_unit_test_setup_teardown(t_database_refuses_edits, s, teardown),                                       \
-        cmocka_unit_test_setup_teardown(t_changed_indexed_column, s, teardown)
+        cmocka_unit_test_setup_teardown(t_changed_indexed_column, s, teardown),                                       \
+        cmocka_unit_test_setup_teardown(t_rolled_back_append_leaves_no_gap, s, teardown),                             \
+        cmocka_unit_test_setup_teardown(t_full_disk_leaves_no_gap, s, teardown),                                      \
+        cmocka_unit_test_setup_teardown(t_checkpoint_failure_alerts, s, teardown)
 
 int main(void)
 {
