@@ -4,7 +4,6 @@
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "keys/keys.h"
-#include "keys/reseal.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -98,32 +97,6 @@ ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out)
         .utc_offset_minutes = c->utc_offset_minutes,
     };
     return ih_detector_new(&o, out);
-}
-
-size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, ih_clinic *cl, ih_sealed_column *out, size_t cap)
-{
-    size_t n = ih_keys_sealed_columns(k, out, cap);
-    n += ih_identity_sealed_columns(id, out + n, cap - n);
-    n += ih_clinic_sealed_columns(cl, out + n, cap - n);
-    return n;
-}
-
-ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, ih_clinic *cl, uint64_t *rows, uint64_t *bad)
-{
-    uint64_t r1 = 0, b1 = 0, r2 = 0, r3 = 0, b3 = 0;
-    IH_TRY(ih_identity_scan(id, &r1, &b1));
-    IH_TRY(ih_clinic_scan(cl, &r3, &b3));
-    int64_t bad_ids[64];
-    int nbad = 0;
-    IH_TRY(ih_policy_scan(s, k, &r2, bad_ids, 64, &nbad));
-    for (int i = 0; i < nbad; i++) {
-        char row[24];
-        snprintf(row, sizeof row, "%lld", (long long)bad_ids[i]);
-        ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", "role_grant", "row", row, NULL);
-    }
-    *rows = r1 + r2 + r3;
-    *bad = b1 + (uint64_t)nbad + b3;
-    return IH_OK;
 }
 
 ih_err ih_app_reload_keys(ih_instance *in)

@@ -38,12 +38,6 @@ void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *
 ih_err ih_app_report_new(const ih_instance *in, ih_report **out);
 ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out);
 
-/* Every sealed column of every module, for key rotation (keys/reseal.h). */
-struct ih_sealed_column;
-size_t ih_app_sealed_columns(ih_keyring *k, ih_identity *id, ih_clinic *cl, struct ih_sealed_column *out, size_t cap);
-/* Check every row that carries a MAC; prints nothing, counts into rows/bad. */
-ih_err ih_app_integrity_scan(ih_store *s, ih_keyring *k, ih_identity *id, ih_clinic *cl, uint64_t *rows,
-                             uint64_t *bad);
 /* Record the configuration file's hash; when it differs from the last one
  * recorded, a config.change audit event (with both hashes) is written. */
 ih_err ih_app_record_config(ih_instance *in);

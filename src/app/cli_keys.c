@@ -4,7 +4,7 @@
 #include "app/cli.h"
 #include "app/cli_env.h"
 #include "keys/keys.h"
-#include "keys/reseal.h"
+#include "app/catalog.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -117,14 +117,15 @@ int ih_cli_key(int argc, char **argv)
         if ((rc = open_all(argv[2], &o, true))) return rc;
         int64_t grace = 5 * 60 * 1000;
         if (argc == 5 && !strcmp(argv[3], "--grace-seconds")) grace = atoll(argv[4]) * 1000;
-        ih_sealed_column cols[64];
-        size_t n = ih_app_sealed_columns(o.in.keys, o.id, o.clinic, cols, 64);
+        static ih_catalog c;
+        ih_catalog_build(&c, o.in.store, o.in.keys, o.id, o.clinic, o.report);
         ih_reseal_report r;
-        ih_err e = ih_reseal_pass(o.in.store, o.in.keys, o.in.audit, cols, n, grace, &r);
+        ih_err e = ih_catalog_reseal(&c, o.in.audit, grace, &r);
         close_all(&o);
         if (e != IH_OK) return ih_cli_fail(e, "re-encryption failed");
         printf("re-sealed %llu rows; %llu remain under old keys; %d old key versions retired\n",
                (unsigned long long)r.resealed, (unsigned long long)r.remaining, r.retired);
+        if (r.refused[0]) return ih_cli_fail(IH_OK, "old key versions kept: %s", r.refused);
         return 0;
     }
     fprintf(stderr, "ihos: unknown key command '%s'\n", cmd);
@@ -140,18 +141,28 @@ int ih_cli_integrity(int argc, char **argv)
     opened o;
     int rc = open_all(argv[2], &o, true);
     if (rc) return rc;
-    uint64_t rows = 0, bad = 0;
-    ih_err e = ih_app_integrity_scan(o.in.store, o.in.keys, o.id, o.clinic, &rows, &bad);
-    ih_audit_event ev = {.action = "integrity.scan", .object_type = "database", .result = bad ? IH_E_INTEGRITY : e};
+    static ih_catalog c;
+    ih_catalog_build(&c, o.in.store, o.in.keys, o.id, o.clinic, o.report);
+    ih_integrity_report r;
+    ih_err e = ih_catalog_scan(&c, o.in.audit, &r);
+    bool failed = r.bad || r.unopenable || r.schema_problem[0];
+    ih_audit_event ev = {.action = "integrity.scan", .object_type = "database", .result = failed ? IH_E_INTEGRITY : e};
     ih_audit_record(o.in.audit, &ih_console_actor, &ev);
     close_all(&o);
     if (e != IH_OK) return ih_cli_fail(e, "scan failed");
-    if (bad) {
-        printf("FAILED: %llu of %llu protected rows fail their integrity check (each is in the audit journal as "
-               "integrity.violation and in the log as an alert)\n",
-               (unsigned long long)bad, (unsigned long long)rows);
+    if (failed) {
+        printf("FAILED:\n");
+        if (r.bad)
+            printf("  %llu of %llu protected rows fail their integrity check\n", (unsigned long long)r.bad,
+                   (unsigned long long)r.rows);
+        if (r.unopenable)
+            printf("  %llu of %llu sealed rows are under a key version this instance no longer holds\n",
+                   (unsigned long long)r.unopenable, (unsigned long long)r.sealed_rows);
+        if (r.schema_problem[0]) printf("  %s\n", r.schema_problem);
+        printf("Each row is in the audit journal as integrity.violation and in the log as an alert.\n");
         return 1;
     }
-    printf("OK: %llu protected rows, every MAC verifies\n", (unsigned long long)rows);
+    printf("OK: %llu protected rows, every MAC verifies; %llu sealed rows, every key version present\n",
+           (unsigned long long)r.rows, (unsigned long long)r.sealed_rows);
     return 0;
 }

@@ -5,7 +5,7 @@
 #include "clinic/care.h"
 #include "core/clock.h"
 #include "core/log.h"
-#include "keys/reseal.h"
+#include "app/catalog.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -44,10 +44,13 @@ static ih_err keys_job(ih_app *app) { return ih_app_reload_keys(app->inst); }
  * (5 minutes after the newest, so every process has reloaded). */
 static ih_err reseal_job(ih_app *app)
 {
-    ih_sealed_column cols[64];
-    size_t n = ih_app_sealed_columns(app->keys, app->identity, app->clinic, cols, 64);
+    ih_catalog *c = malloc(sizeof *c);
+    IH_CHECK_ALLOC(c);
+    ih_catalog_build(c, app->store, app->keys, app->identity, app->clinic, app->report);
     ih_reseal_report r;
-    return ih_reseal_pass(app->store, app->keys, app->audit, cols, n, 5 * 60 * 1000, &r);
+    ih_err e = ih_catalog_reseal(c, app->audit, 5 * 60 * 1000, &r);
+    free(c);
+    return e;
 }
 
 /* The 防统方 detector forgets what has left every window. */

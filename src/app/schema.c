@@ -25,6 +25,14 @@
     ".ts IS NULL AND " N ".actor_id IS NULL AND " N ".action IS NULL AND " N ".object_type IS NULL AND " N       \
     ".object_id IS NULL AND " N ".outcome IS NULL AND " N ".entry IS NULL"
 
+/* A record's plain columns, old and new (row values; NULL-safe): nothing
+ * but re-sealing may touch a record. */
+#define RECORD_FIXED_CHANGED(N, O)                                                                               \
+    "(" N ".id, " N ".visit_id, " N ".revision, " N ".author_id, " N ".correction_reason, " N ".label, " N         \
+    ".created_at, " N ".sign_key_id, " N ".signature) IS DISTINCT FROM (" O ".id, " O ".visit_id, " O             \
+    ".revision, " O ".author_id, " O ".correction_reason, " O ".label, " O ".created_at, " O ".sign_key_id, " O   \
+    ".signature)"
+
 static const char audit_sqlite[] =
     "CREATE TABLE audit_event (" AUDIT_EVENT_COLUMNS ");" AUDIT_INDEXES
     "CREATE TABLE audit_node (lvl INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
@@ -255,6 +263,22 @@ const ih_migration ih_schema[] = {
      "CREATE TABLE detector_user (user_id INTEGER PRIMARY KEY, off_day INTEGER NOT NULL, off_reads INTEGER NOT NULL, "
      "alerted_spread INTEGER NOT NULL, alerted_pages INTEGER NOT NULL, alerted_off INTEGER NOT NULL);",
      NULL},
+    {12, "records may be re-sealed",
+     /* A record revision never changes — but its ciphertexts must move to a
+      * new key version when one is rotated (a rotation that skipped them
+      * left every record unreadable once the old version was retired).
+      * The guard now lets an update through when every plain column keeps
+      * its value: only the sealed columns and the MAC change. */
+     "DROP TRIGGER record_no_update;"
+     "CREATE TRIGGER record_no_update BEFORE UPDATE ON record WHEN " RECORD_FIXED_CHANGED("NEW", "OLD") " "
+     "BEGIN SELECT RAISE(ABORT, 'records are never changed: add a revision'); END;",
+     "DROP TRIGGER record_guard ON record;"
+     "CREATE FUNCTION ihos_record_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+     "IF TG_OP = 'DELETE' THEN RAISE EXCEPTION 'records are kept: DELETE refused'; END IF; "
+     "IF " RECORD_FIXED_CHANGED("NEW", "OLD") " THEN "
+     "RAISE EXCEPTION 'records are never changed: add a revision'; END IF; RETURN NEW; END $$;"
+     "CREATE TRIGGER record_guard BEFORE UPDATE OR DELETE ON record FOR EACH ROW "
+     "EXECUTE FUNCTION ihos_record_guard();"},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -1,20 +1,33 @@
 /* clinic.c — the clinic service object and helpers shared by its files. */
-#include "clinic/clinic_impl.h"
+#include "clinic/care_impl.h"
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "keys/reseal.h"
+#include "keys/protected.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+/* Every table the clinic describes, registry and care: the one list that
+ * key rotation and integrity scans walk.  A table left out here is caught by
+ * the schema check (keys/protected.h): tests, and key retirement itself. */
+static ih_table *const all_tables[] = {
+    &ih_t_institution, &ih_t_department, &ih_t_staff,   &ih_t_drug,    &ih_t_schedule,    &ih_t_patient,
+    &ih_t_consent,     &ih_t_visit,      &ih_t_message, &ih_t_media,   &ih_t_emr,         &ih_t_rx,
+    &ih_t_payment,     &ih_t_evaluation, &ih_t_adverse, &ih_t_break_glass, &ih_t_stats,
+};
+#define NTABLES (sizeof all_tables / sizeof all_tables[0])
+_Static_assert(NTABLES <= sizeof ((ih_clinic *)0)->tables / sizeof ((ih_clinic *)0)->tables[0],
+               "ih_clinic.tables holds a context per table");
+
 ih_err ih_clinic_new(const ih_clinic_opts *o, ih_clinic **out)
 {
     ih_clinic *c = calloc(1, sizeof *c);
     IH_CHECK_ALLOC(c);
     c->o = *o;
+    for (size_t i = 0; i < NTABLES; i++) c->tables[i] = (ih_table_ctx){all_tables[i], o->keys, c};
     c->registrations = ih_throttle_new(o->registrations_per_minute > 0 ? o->registrations_per_minute : 5);
     if (!c->registrations) {
         free(c);
@@ -151,27 +164,26 @@ int cl_age_years(const char *birth, const char *today)
     return age;
 }
 
-static ih_table *const all_tables[] = {&ih_t_institution, &ih_t_department, &ih_t_staff, &ih_t_drug,
-                                       &ih_t_schedule,    &ih_t_patient,    &ih_t_consent};
-#define NTABLES (sizeof all_tables / sizeof all_tables[0])
-
 size_t ih_clinic_sealed_columns(ih_clinic *c, ih_sealed_column *out, size_t cap)
 {
     size_t n = 0;
-    for (size_t i = 0; i < NTABLES && i < sizeof c->rotate / sizeof c->rotate[0]; i++) {
-        c->rotate[i] = (ih_table_ctx){all_tables[i], c->o.keys};
-        n += ih_table_sealed_columns(&c->rotate[i], out + n, cap - n);
-    }
+    for (size_t i = 0; i < NTABLES; i++) n += ih_table_sealed_columns(&c->tables[i], out + n, cap - n);
     return n;
 }
 
 static void on_bad(void *ctx, const ih_table *t, int64_t id) { cl_integrity_alert(ctx, t->name, id); }
 
-ih_err ih_clinic_scan(ih_clinic *c, uint64_t *rows, uint64_t *bad)
+static ih_err scan_one(void *ctx, uint64_t *rows, uint64_t *bad)
 {
-    for (size_t i = 0; i < NTABLES; i++) {
-        if (!all_tables[i]->mac) continue;
-        IH_TRY(ih_table_scan(c->o.store, c->o.keys, all_tables[i], rows, bad, on_bad, c));
-    }
-    return IH_OK;
+    ih_table_ctx *tc = ctx;
+    ih_clinic *c = tc->owner;
+    return ih_table_scan(c->o.store, tc->k, tc->t, rows, bad, on_bad, c);
+}
+
+size_t ih_clinic_mac_scans(ih_clinic *c, ih_mac_scan *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < NTABLES && n < cap; i++)
+        if (all_tables[i]->mac) out[n++] = (ih_mac_scan){all_tables[i]->name, scan_one, &c->tables[i]};
+    return n;
 }

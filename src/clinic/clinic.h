@@ -120,9 +120,11 @@ ih_err ih_patient_of_account(ih_clinic *c, ih_tx *tx, int64_t account_id, int64_
 ih_err ih_public_info(ih_clinic *c, json_t **out);
 
 /* ---- maintenance ---------------------------------------------------------------- */
+/* Every registry and care table, for key rotation and integrity scans
+ * (keys/protected.h); MAC failures are recorded as integrity.violation. */
 struct ih_sealed_column;
+struct ih_mac_scan;
 size_t ih_clinic_sealed_columns(ih_clinic *c, struct ih_sealed_column *out, size_t cap);
-/* Check every MAC'd registry row; failures are recorded as integrity.violation. */
-ih_err ih_clinic_scan(ih_clinic *c, uint64_t *rows, uint64_t *bad);
+size_t ih_clinic_mac_scans(ih_clinic *c, struct ih_mac_scan *out, size_t cap);
 
 #endif

@@ -10,7 +10,7 @@
 struct ih_clinic {
     ih_clinic_opts o;
     ih_throttle *registrations;
-    ih_table_ctx rotate[16]; /* contexts for the sealed-column entries */
+    ih_table_ctx tables[24]; /* per described table: rotation and scan context */
 };
 
 /* The registry's tables (descriptors in each resource's file). */

@@ -7,6 +7,7 @@
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "crypto/protect.h"
+#include "keys/keys.h"
 #include "keys/reseal.h"
 
 #include <ctype.h>
@@ -77,22 +78,24 @@ static void gen(ih_table *t)
     t->sql_select = take(&b);
     ih_buf_printf(&b, "%s", cols.p);
     t->sql_columns = take(&b);
-    /* For key rotation: per key purpose, the first non-NULL sealed column
-     * of that purpose (rows are re-sealed whole, so they agree). */
+    /* For key rotation: per key purpose, its columns, the scan that reads
+     * them and the count of rows with any of them under an older version. */
     for (int kp = 1; kp < IH_KP__COUNT; kp++) {
         int m = 0;
         for (int i = 0; i < t->n; i++) {
             if (t->fields[i].type != IH_F_SEALED || (int)t->fields[i].purpose != kp) continue;
-            ih_buf_printf(&b, "%s%s_enc", m++ ? ", " : "SELECT id, COALESCE(", t->fields[i].name);
+            ih_buf_printf(&b, "%s%s_enc", m++ ? "," : "", t->fields[i].name);
         }
         if (!m) continue;
-        if (m == 1) { /* COALESCE needs two arguments on some engines: repeat */
-            const char *first = strstr(b.p, "COALESCE(") + 9;
-            char one[80];
-            snprintf(one, sizeof one, "%s", first);
-            ih_buf_printf(&b, ", %s", one);
+        t->sealed_cols[kp] = take(&b);
+        ih_buf_printf(&b, "SELECT count(*) FROM %s WHERE ", t->name);
+        m = 0;
+        for (int i = 0; i < t->n; i++) {
+            if (t->fields[i].type != IH_F_SEALED || (int)t->fields[i].purpose != kp) continue;
+            ih_buf_printf(&b, "%ssubstr(%s_enc, 2, 4) < $1", m++ ? " OR " : "", t->fields[i].name);
         }
-        ih_buf_printf(&b, ") FROM %s WHERE id > $1 ORDER BY id LIMIT $2", t->name);
+        t->sql_count_old[kp] = take(&b);
+        ih_buf_printf(&b, "SELECT id, %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2", t->sealed_cols[kp], t->name);
         t->sql_sealed[kp] = take(&b);
     }
     ih_buf_printf(&b, "SELECT %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2", cols.p, t->name);
@@ -452,7 +455,7 @@ ih_err ih_row_from_stmt_opt(ih_stmt *st, int c, ih_keyring *k, const ih_table *t
                 s->present[i] = true;
                 e = ih_buf_append(&s->ct[i], ct, n);
                 ih_buf pt = IH_BUF_INIT; /* open=false: integrity only, the MAC covers the ciphertext */
-                if (e == IH_OK && open) e = ih_field_open(k, f->purpose, t->name, f->name, r->id, ct, n, &pt);
+                if (e == IH_OK && open) e = ih_keys_field_open(ih_stmt_tx(st), k, f->purpose, t->name, f->name, r->id, ct, n, &pt);
                 if (e == IH_OK && open) {
                     v->s = malloc(pt.len + 1);
                     if (!v->s) e = ih_fail(IH_E_NOMEM, "row");
@@ -679,7 +682,8 @@ size_t ih_table_sealed_columns(ih_table_ctx *ctx, ih_sealed_column *out, size_t 
     size_t n = 0;
     for (int kp = 1; kp < IH_KP__COUNT && n < cap; kp++)
         if (ctx->t->sql_sealed[kp])
-            out[n++] = (ih_sealed_column){ctx->t->name, (ih_key_purpose)kp, ctx->t->sql_sealed[kp], reseal_row, ctx};
+            out[n++] = (ih_sealed_column){ctx->t->name, ctx->t->sealed_cols[kp], (ih_key_purpose)kp,
+                                          ctx->t->sql_sealed[kp], ctx->t->sql_count_old[kp], reseal_row, ctx};
     return n;
 }
 

@@ -79,10 +79,12 @@ typedef struct ih_table {
     /* Generated once, on first use (kept for the life of the process: the
      * statement cache keys on their addresses). */
     char *sql_insert, *sql_update, *sql_select, *sql_scan, *sql_columns;
-    char *sql_sealed[IH_KP__COUNT];
+    /* per key purpose: its sealed columns ("a_enc,b_enc"), the re-seal scan
+     * and the count of rows under an older version (keys/reseal.h) */
+    char *sealed_cols[IH_KP__COUNT], *sql_sealed[IH_KP__COUNT], *sql_count_old[IH_KP__COUNT];
 } ih_table;
 
-#define IH_TABLE(nm, arr, with_mac) {nm, arr, (int)(sizeof arr / sizeof arr[0]), with_mac, NULL, NULL, NULL, NULL, NULL, {0}}
+#define IH_TABLE(nm, arr, with_mac) {.name = nm, .fields = arr, .n = (int)(sizeof arr / sizeof arr[0]), .mac = with_mac}
 
 typedef struct ih_val {
     bool set;  /* has a value (else NULL in the database) */
@@ -155,6 +157,7 @@ ih_err ih_row_json_full(const ih_row *r, json_t **out);
 typedef struct ih_table_ctx {
     const ih_table *t;
     ih_keyring *k;
+    void *owner; /* the module the table belongs to */
 } ih_table_ctx;
 struct ih_sealed_column;
 size_t ih_table_sealed_columns(ih_table_ctx *ctx, struct ih_sealed_column *out, size_t cap);

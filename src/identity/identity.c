@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/protect.h"
+#include "keys/keys.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -270,11 +271,11 @@ ih_err totp_seal(ih_identity *id, int64_t account_id, const char *column, const 
     return e;
 }
 
-ih_err totp_open(ih_identity *id, int64_t account_id, const char *column, const uint8_t *sealed, size_t n,
+ih_err totp_open(ih_identity *id, ih_tx *tx, int64_t account_id, const char *column, const uint8_t *sealed, size_t n,
                  uint8_t *secret, size_t cap, size_t *len)
 {
     ih_buf b = IH_BUF_INIT;
-    ih_err e = ih_field_open(id->o.keys, IH_KP_TOTP, "account", column, account_id, sealed, n, &b);
+    ih_err e = ih_keys_field_open(tx, id->o.keys, IH_KP_TOTP, "account", column, account_id, sealed, n, &b);
     if (e == IH_OK && b.len > cap) e = ih_fail(IH_E_INTEGRITY, "secret too long");
     if (e == IH_OK) {
         memcpy(secret, b.p, b.len);

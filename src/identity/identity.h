@@ -141,12 +141,12 @@ ih_err ih_identity_role_of(ih_identity *id, int64_t account_id, ih_role *role);
  * (active may be NULL).  The row's MAC is checked. */
 ih_err ih_identity_account_tx(ih_identity *id, ih_tx *tx, int64_t account_id, ih_role *role, bool *active);
 
-/* Sealed columns of account rows, for key rotation (keys/reseal.h). */
+/* Account and session rows for key rotation and integrity scans
+ * (keys/protected.h); each MAC failure is recorded as integrity.violation. */
 struct ih_sealed_column;
+struct ih_mac_scan;
 size_t ih_identity_sealed_columns(ih_identity *id, struct ih_sealed_column *out, size_t cap);
-/* Check every account, session and grant row's MAC; *bad counts failures,
- * each recorded as integrity.violation. */
-ih_err ih_identity_scan(ih_identity *id, uint64_t *rows, uint64_t *bad);
+size_t ih_identity_mac_scans(ih_identity *id, struct ih_mac_scan *out, size_t cap);
 
 /* The pool that runs slow hashing (also for callers hashing elsewhere). */
 struct ih_hashpool *ih_identity_pool(ih_identity *id);

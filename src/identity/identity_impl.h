@@ -57,7 +57,7 @@ void acct_integrity_alarm(ih_identity *id, const char *table, int64_t row, const
 /* Seal / open a TOTP secret bound to the account row. */
 ih_err totp_seal(ih_identity *id, int64_t account_id, const char *column, const uint8_t *secret, size_t n,
                  uint8_t *out, size_t *outlen);
-ih_err totp_open(ih_identity *id, int64_t account_id, const char *column, const uint8_t *sealed, size_t n,
+ih_err totp_open(ih_identity *id, ih_tx *tx, int64_t account_id, const char *column, const uint8_t *sealed, size_t n,
                  uint8_t *secret, size_t cap, size_t *len);
 
 /* Sessions (session.c). */

@@ -129,7 +129,7 @@ static ih_err login_fn(ih_tx *tx, void *arg)
         size_t slen;
         ih_totp_alg alg = IH_TOTP_SHA1;
         ih_totp_alg_parse(a.totp_alg, &alg);
-        IH_TRY(totp_open(id, a.id, "totp", a.totp, a.totp_len, secret, sizeof secret, &slen));
+        IH_TRY(totp_open(id, tx, a.id, "totp", a.totp, a.totp_len, secret, sizeof secret, &slen));
         int64_t step;
         ih_err te = ih_totp_check(alg, secret, slen, (int)a.totp_digits, l->rq->totp, l->now / 1000, a.totp_last_step,
                                   &step);
@@ -377,7 +377,7 @@ static ih_err totp_confirm_fn(ih_tx *tx, void *arg)
     size_t len;
     ih_totp_alg alg = IH_TOTP_SHA1;
     ih_totp_alg_parse(a.pending_alg, &alg);
-    IH_TRY(totp_open(t->id, a.id, "totp_pending", a.pending, a.pending_len, secret, sizeof secret, &len));
+    IH_TRY(totp_open(t->id, tx, a.id, "totp_pending", a.pending, a.pending_len, secret, sizeof secret, &len));
     int64_t step;
     ih_err e = ih_totp_check(alg, secret, len, 6, t->code, ih_now_ms() / 1000, 0, &step);
     if (e != IH_OK) {

@@ -18,13 +18,13 @@ static ih_err reseal_account(void *ctx, ih_tx *tx, int64_t account_id)
     uint8_t secret[64];
     size_t n;
     if (a.totp_len) {
-        IH_TRY(totp_open(id, a.id, "totp", a.totp, a.totp_len, secret, sizeof secret, &n));
+        IH_TRY(totp_open(id, tx, a.id, "totp", a.totp, a.totp_len, secret, sizeof secret, &n));
         ih_err e = totp_seal(id, a.id, "totp", secret, n, a.totp, &a.totp_len);
         ih_wipe(secret, sizeof secret);
         IH_TRY(e);
     }
     if (a.pending_len) {
-        IH_TRY(totp_open(id, a.id, "totp_pending", a.pending, a.pending_len, secret, sizeof secret, &n));
+        IH_TRY(totp_open(id, tx, a.id, "totp_pending", a.pending, a.pending_len, secret, sizeof secret, &n));
         ih_err e = totp_seal(id, a.id, "totp_pending", secret, n, a.pending, &a.pending_len);
         ih_wipe(secret, sizeof secret);
         IH_TRY(e);
@@ -34,13 +34,14 @@ static ih_err reseal_account(void *ctx, ih_tx *tx, int64_t account_id)
 
 size_t ih_identity_sealed_columns(ih_identity *id, ih_sealed_column *out, size_t cap)
 {
-    if (cap < 2) return 0;
-    out[0] = (ih_sealed_column){"account.totp_enc", IH_KP_TOTP,
-                                "SELECT id, totp_enc FROM account WHERE id > $1 ORDER BY id LIMIT $2", reseal_account, id};
-    out[1] = (ih_sealed_column){"account.totp_pending", IH_KP_TOTP,
-                                "SELECT id, totp_pending FROM account WHERE id > $1 ORDER BY id LIMIT $2", reseal_account,
-                                id};
-    return 2;
+    if (cap < 1) return 0;
+    /* One entry: a row is re-sealed whole. */
+    out[0] = (ih_sealed_column){"account", "totp_enc,totp_pending", IH_KP_TOTP,
+                                "SELECT id, totp_enc, totp_pending FROM account WHERE id > $1 ORDER BY id LIMIT $2",
+                                "SELECT count(*) FROM account WHERE substr(totp_enc, 2, 4) < $1 OR "
+                                "substr(totp_pending, 2, 4) < $1",
+                                reseal_account, id};
+    return 1;
 }
 
 typedef struct {
@@ -97,18 +98,25 @@ static ih_err sessions_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_identity_scan(ih_identity *id, uint64_t *rows, uint64_t *bad)
+static ih_err scan(ih_identity *id, ih_tx_fn fn, uint64_t *rows, uint64_t *bad)
 {
     scan_arg s = {.id = id};
     do {
-        IH_TRY(ih_store_read(id->o.store, accounts_fn, &s));
-    } while (s.got == 500);
-    s.after = 0;
-    do {
-        IH_TRY(ih_store_read(id->o.store, sessions_fn, &s));
+        IH_TRY(ih_store_read(id->o.store, fn, &s));
     } while (s.got == 500);
     for (int i = 0; i < s.nbad; i++) acct_integrity_alarm(id, s.bad_tables[i], s.bad_ids[i], NULL);
-    *rows = s.rows;
-    *bad = s.bad;
+    *rows += s.rows;
+    *bad += s.bad;
     return IH_OK;
+}
+
+static ih_err scan_accounts(void *ctx, uint64_t *rows, uint64_t *bad) { return scan(ctx, accounts_fn, rows, bad); }
+static ih_err scan_sessions(void *ctx, uint64_t *rows, uint64_t *bad) { return scan(ctx, sessions_fn, rows, bad); }
+
+size_t ih_identity_mac_scans(ih_identity *id, ih_mac_scan *out, size_t cap)
+{
+    if (cap < 2) return 0;
+    out[0] = (ih_mac_scan){"account", scan_accounts, id};
+    out[1] = (ih_mac_scan){"session", scan_sessions, id};
+    return 2;
 }

@@ -3,6 +3,7 @@
 
 #include "core/clock.h"
 #include "core/fsutil.h"
+#include "core/log.h"
 #include "crypto/protect.h"
 
 #include <errno.h>
@@ -89,6 +90,19 @@ static ih_err load_fn(ih_tx *tx, void *arg)
         a->loaded++;
     }
     return e;
+}
+
+ih_err ih_keys_field_open(ih_tx *tx, ih_keyring *k, ih_key_purpose p, const char *table, const char *column,
+                          int64_t row, const void *ct, size_t n, ih_buf *out)
+{
+    int64_t v = ih_aead_version(ct, n);
+    if (v > 0 && !ih_keyring_get(k, p, (uint32_t)v)) {
+        load_arg a = {.k = k};
+        ih_keyring_kek_id(k, a.kek_id);
+        IH_TRY(load_fn(tx, &a));
+        if (a.loaded) ih_log(IH_LOG_INFO, "keys.loaded_on_demand", "purpose", ih_key_purpose_name(p), NULL);
+    }
+    return ih_field_open(k, p, table, column, row, ct, n, out);
 }
 
 ih_err ih_keys_load(ih_store *s, ih_keyring *k)
@@ -211,7 +225,7 @@ ih_err ih_signkey_load(ih_tx *tx, ih_keyring *k, const char *owner_kind, int64_t
     size_t n;
     const uint8_t *enc = ih_col_blob(st, 1, &n);
     ih_buf der = IH_BUF_INIT;
-    ih_err e = ih_field_open(k, IH_KP_SIGNING, "signing_key", "private", kid, enc, n, &der);
+    ih_err e = ih_keys_field_open(tx, k, IH_KP_SIGNING, "signing_key", "private", kid, enc, n, &der);
     if (e == IH_OK) e = ih_sign_from_private_der(ih_keyring_suite(k), der.p, der.len, out);
     ih_buf_wipe(&der);
     if (e == IH_OK && id) *id = kid;

@@ -49,6 +49,12 @@ ih_err ih_keys_bootstrap(ih_store *s, ih_keyring *k);
  * stored DEK not yet loaded.  IH_E_INTEGRITY if a key is wrapped by another
  * KEK than the keyring's (after a KEK rotation: re-read the KEK file). */
 ih_err ih_keys_load(ih_store *s, ih_keyring *k);
+/* ih_field_open inside a transaction: a ciphertext under a version this
+ * process has not loaded yet (another process or node rotated moments ago
+ * and already wrote with it) loads the new versions from the store in tx
+ * and tries again, rather than failing until the next periodic reload. */
+ih_err ih_keys_field_open(ih_tx *tx, ih_keyring *k, ih_key_purpose p, const char *table, const char *column,
+                          int64_t row, const void *ct, size_t n, ih_buf *out);
 /* Add version n+1 of purpose p (stored, then loaded).  *version (may be NULL) receives it.
  * `tx_hook` (may be NULL) runs inside the same transaction (for auditing). */
 ih_err ih_keys_rotate(ih_store *s, ih_keyring *k, ih_key_purpose p, ih_keys_tx_hook hook, void *ctx,

@@ -12,6 +12,14 @@
 
 #define SCAN 1000
 
+/* How many names a comma-separated column list holds. */
+static int count_columns(const char *list)
+{
+    int n = 1;
+    for (const char *p = list; *p; p++) n += *p == ',';
+    return n;
+}
+
 typedef struct {
     const ih_sealed_column *c;
     uint32_t current;
@@ -31,14 +39,20 @@ static ih_err scan_fn(ih_tx *tx, void *arg)
     ih_stmt_int(st, 1, s->after);
     ih_stmt_int(st, 2, SCAN);
     s->nids = s->scanned = 0;
+    int ncols = count_columns(s->c->columns);
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         s->scanned++;
         s->last = ih_col_int(st, 0);
-        size_t n;
-        const uint8_t *ct = ih_col_blob(st, 1, &n);
-        if (!ct) continue; /* NULL: nothing sealed */
-        int64_t v = ih_aead_version(ct, n);
-        if (v > 0 && (uint32_t)v < s->current) s->ids[s->nids++] = s->last;
+        for (int c = 1; c <= ncols; c++) {
+            size_t n;
+            const uint8_t *ct = ih_col_blob(st, c, &n);
+            if (!ct) continue; /* NULL: nothing sealed */
+            int64_t v = ih_aead_version(ct, n);
+            if (v > 0 && (uint32_t)v < s->current) {
+                s->ids[s->nids++] = s->last;
+                break;
+            }
+        }
     }
     return e;
 }
@@ -56,7 +70,7 @@ static ih_err reseal_fn(ih_tx *tx, void *arg)
     for (int i = 0; i < r->n; i++) IH_TRY(r->c->reseal(r->c->ctx, tx, r->ids[i]));
     char n[32];
     snprintf(n, sizeof n, "%d rows", r->n);
-    ih_audit_event ev = {.action = "key.reencrypt", .object_type = "column", .object_id = r->c->name, .reason = n};
+    ih_audit_event ev = {.action = "key.reencrypt", .object_type = "table", .object_id = r->c->table, .reason = n};
     return ih_audit_append(r->a, tx, &(ih_actor){.id = 0, .role = "system"}, &ev);
 }
 
@@ -67,6 +81,8 @@ typedef struct {
     uint32_t old[IH_KEY_MAX_VERSIONS];
     int nold;
     ih_audit *a;
+    const ih_sealed_column *cols;
+    size_t ncols;
 } retire_arg;
 
 static ih_err created_fn(ih_tx *tx, void *arg)
@@ -82,9 +98,32 @@ static ih_err created_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
+/* Rows of entry c under a version below `current`. */
+static ih_err count_old(ih_tx *tx, const ih_sealed_column *c, uint32_t current, int64_t *n)
+{
+    uint8_t v[4] = {(uint8_t)(current >> 24), (uint8_t)(current >> 16), (uint8_t)(current >> 8), (uint8_t)current};
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, c->count_sql, &st));
+    ih_stmt_blob(st, 1, v, sizeof v);
+    IH_TRY(ih_stmt_step(st, &row));
+    *n = row ? ih_col_int(st, 0) : 0;
+    return ih_stmt_exec(st);
+}
+
 static ih_err retire_fn(ih_tx *tx, void *arg)
 {
     retire_arg *r = arg;
+    /* The last word, in the retiring transaction: no row of any entry of
+     * this purpose may still need an old version. */
+    for (size_t i = 0; i < r->ncols; i++) {
+        if (r->cols[i].purpose != r->p) continue;
+        int64_t n;
+        IH_TRY(count_old(tx, &r->cols[i], r->current, &n));
+        if (n)
+            return ih_fail(IH_E_STATE, "%lld rows of %s still use a %s key older than v%u", (long long)n,
+                           r->cols[i].table, ih_key_purpose_name(r->p), r->current);
+    }
     for (int i = 0; i < r->nold; i++) {
         IH_TRY(ih_keys_retire(tx, r->p, r->old[i], ih_now_ms()));
         char oid[48];
@@ -118,7 +157,7 @@ ih_err ih_reseal_pass(ih_store *s, ih_keyring *k, ih_audit *a, const ih_sealed_c
                 if (re == IH_OK) r->resealed += (uint64_t)sa->nids;
                 else { /* leave them for the next pass */
                     remaining[cols[i].purpose] += (uint64_t)sa->nids;
-                    ih_log(IH_LOG_WARN, "key.reencrypt_failed", "column", cols[i].name, "detail", ih_err_detail(), NULL);
+                    ih_log(IH_LOG_WARN, "key.reencrypt_failed", "table", cols[i].table, "detail", ih_err_detail(), NULL);
                 }
             }
             if (sa->scanned < SCAN) break;
@@ -127,10 +166,17 @@ ih_err ih_reseal_pass(ih_store *s, ih_keyring *k, ih_audit *a, const ih_sealed_c
     }
     free(sa);
     IH_TRY(e);
+    for (int p = 1; p < IH_KP__COUNT; p++) r->remaining += remaining[p];
+    /* A column no entry names would keep old ciphertexts nobody re-seals:
+     * then nothing is retired at all. */
+    if (ih_protected_check_schema(s, cols, n, NULL, 0, r->refused, sizeof r->refused) != IH_OK) {
+        ih_log(IH_LOG_ERROR, "key.retire_refused", "alert", "true", "detail", r->refused, NULL);
+        ih_err_clear();
+        return IH_OK;
+    }
     for (int p = 1; p < IH_KP__COUNT; p++) {
-        r->remaining += remaining[p];
         if (!touched[p] || remaining[p] || p == IH_KP_INDEX || p == IH_KP_INTEGRITY) continue;
-        retire_arg ra = {.p = (ih_key_purpose)p, .a = a};
+        retire_arg ra = {.p = (ih_key_purpose)p, .a = a, .cols = cols, .ncols = n};
         uint32_t v[IH_KEY_MAX_VERSIONS];
         int nv = ih_keyring_versions(k, (ih_key_purpose)p, v, IH_KEY_MAX_VERSIONS);
         if (nv < 2) continue;
@@ -138,10 +184,74 @@ ih_err ih_reseal_pass(ih_store *s, ih_keyring *k, ih_audit *a, const ih_sealed_c
         IH_TRY(ih_store_read(s, created_fn, &ra));
         if (started < ra.current_created + grace_ms) continue; /* too soon: writers may hold the old key */
         for (int i = 0; i < nv - 1; i++) ra.old[ra.nold++] = v[i];
-        IH_TRY(ih_store_write(s, retire_fn, &ra));
+        e = ih_store_write(s, retire_fn, &ra);
+        if (e == IH_E_STATE) { /* rows written under an old key meanwhile: the next pass takes them */
+            snprintf(r->refused, sizeof r->refused, "%s", ih_err_detail());
+            ih_log(IH_LOG_WARN, "key.retire_refused", "detail", r->refused, NULL);
+            ih_err_clear();
+            continue;
+        }
+        IH_TRY(e);
         r->retired += ra.nold;
     }
     return IH_OK;
+}
+
+/* ---- versions still openable ---------------------------------------------------- */
+
+typedef struct {
+    const ih_sealed_column *c;
+    ih_keyring *k;
+    int64_t after;
+    int scanned, nbad;
+    int64_t bad[SCAN];
+} version_arg;
+
+static ih_err version_fn(ih_tx *tx, void *arg)
+{
+    version_arg *v = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, v->c->scan_sql, &st));
+    ih_stmt_int(st, 1, v->after);
+    ih_stmt_int(st, 2, SCAN);
+    v->scanned = v->nbad = 0;
+    int ncols = count_columns(v->c->columns);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        v->scanned++;
+        v->after = ih_col_int(st, 0);
+        for (int c = 1; c <= ncols; c++) {
+            size_t n;
+            const uint8_t *ct = ih_col_blob(st, c, &n);
+            if (!ct) continue;
+            int64_t ver = ih_aead_version(ct, n);
+            if (ver <= 0 || !ih_keyring_get(v->k, v->c->purpose, (uint32_t)ver)) {
+                v->bad[v->nbad++] = v->after;
+                break;
+            }
+        }
+    }
+    return e;
+}
+
+ih_err ih_reseal_scan_versions(ih_store *s, ih_keyring *k, const ih_sealed_column *cols, size_t n, uint64_t *rows,
+                               uint64_t *nbad, void (*bad)(void *ctx, const char *table, int64_t id), void *ctx)
+{
+    version_arg *v = malloc(sizeof *v);
+    IH_CHECK_ALLOC(v);
+    ih_err e = IH_OK;
+    for (size_t i = 0; e == IH_OK && i < n; i++) {
+        *v = (version_arg){.c = &cols[i], .k = k};
+        do {
+            if ((e = ih_store_read(s, version_fn, v)) != IH_OK) break;
+            *rows += (uint64_t)v->scanned;
+            *nbad += (uint64_t)v->nbad;
+            for (int j = 0; bad && j < v->nbad; j++) bad(ctx, cols[i].table, v->bad[j]);
+        } while (v->scanned == SCAN);
+    }
+    free(v);
+    return e;
 }
 
 /* ---- signing_key.private_enc ------------------------------------------------------ */
@@ -158,7 +268,7 @@ static ih_err reseal_signing(void *ctx, ih_tx *tx, int64_t id)
     size_t n;
     const uint8_t *ct = ih_col_blob(st, 0, &n);
     ih_buf pt = IH_BUF_INIT, sealed = IH_BUF_INIT;
-    ih_err e = ih_field_open(k, IH_KP_SIGNING, "signing_key", "private", id, ct, n, &pt);
+    ih_err e = ih_keys_field_open(tx, k, IH_KP_SIGNING, "signing_key", "private", id, ct, n, &pt);
     if (e == IH_OK) e = ih_field_seal(k, IH_KP_SIGNING, "signing_key", "private", id, pt.p, pt.len, &sealed);
     ih_buf_wipe(&pt);
     if (e == IH_OK) e = ih_tx_prepare(tx, "UPDATE signing_key SET private_enc = $2 WHERE id = $1", &st);
@@ -174,8 +284,9 @@ static ih_err reseal_signing(void *ctx, ih_tx *tx, int64_t id)
 size_t ih_keys_sealed_columns(ih_keyring *k, ih_sealed_column *out, size_t cap)
 {
     if (cap < 1) return 0;
-    out[0] = (ih_sealed_column){"signing_key.private_enc", IH_KP_SIGNING,
+    out[0] = (ih_sealed_column){"signing_key", "private_enc", IH_KP_SIGNING,
                                 "SELECT id, private_enc FROM signing_key WHERE id > $1 ORDER BY id LIMIT $2",
-                                reseal_signing, k};
+                                "SELECT count(*) FROM signing_key WHERE substr(private_enc, 2, 4) < $1", reseal_signing,
+                                k};
     return 1;
 }

@@ -7,6 +7,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "crypto/protect.h"
+#include "keys/keys.h"
 
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -100,10 +101,10 @@ ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert)
     return ih_stmt_exec(st);
 }
 
-ih_err ob_open_payload(ih_report *r, const ob_row *row, ih_buf *out)
+ih_err ob_open_payload(ih_report *r, ih_tx *tx, const ob_row *row, ih_buf *out)
 {
-    return ih_field_open(r->o.keys, IH_KP_CLINICAL, "outbox", "payload", row->id, row->payload_ct.p, row->payload_ct.len,
-                         out);
+    return ih_keys_field_open(tx, r->o.keys, IH_KP_CLINICAL, "outbox", "payload", row->id, row->payload_ct.p,
+                              row->payload_ct.len, out);
 }
 
 static ih_err seal(ih_report *r, ob_row *row, const char *json)

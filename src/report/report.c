@@ -287,7 +287,7 @@ static ih_err show_fn(ih_tx *tx, void *arg)
     ih_err e = ob_load(a->r, tx, a->id, &o, &found);
     if (e == IH_OK && !found) e = ih_reject(IH_E_NOT_FOUND, NULL, "No outbox row %lld.", (long long)a->id);
     ih_buf pt = IH_BUF_INIT;
-    if (e == IH_OK) e = ob_open_payload(a->r, &o, &pt);
+    if (e == IH_OK) e = ob_open_payload(a->r, tx, &o, &pt);
     if (e == IH_OK) {
         a->out = row_json(&o);
         json_t *rec = json_loads(pt.p, JSON_DECODE_ANY, NULL);

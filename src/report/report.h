@@ -89,4 +89,11 @@ ih_err ih_report_retry(ih_report *r, const ih_actor *who, int64_t id);
  * failed counts per method. */
 ih_err ih_report_metrics(ih_report *r, struct ih_buf *out);
 
+/* Outbox and appSecret rows for key rotation and integrity scans
+ * (keys/protected.h). */
+struct ih_sealed_column;
+struct ih_mac_scan;
+size_t ih_report_sealed_columns(ih_report *r, struct ih_sealed_column *out, size_t cap);
+size_t ih_report_mac_scans(ih_report *r, struct ih_mac_scan *out, size_t cap);
+
 #endif

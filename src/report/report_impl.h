@@ -43,7 +43,7 @@ typedef struct ob_row {
 
 ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found);
 ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert);
-ih_err ob_open_payload(ih_report *r, const ob_row *row, ih_buf *out);
+ih_err ob_open_payload(ih_report *r, ih_tx *tx, const ob_row *row, ih_buf *out);
 void ob_row_free(ob_row *row);
 /* Claimed rows back to due as `unknown` (a process died while sending). */
 ih_err ob_recover(ih_report *r, int *n);

@@ -9,6 +9,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/protect.h"
+#include "keys/keys.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -161,7 +162,7 @@ static ih_err secret_fn(ih_tx *tx, void *arg)
     size_t n;
     const uint8_t *ct = ih_col_blob(st, 0, &n);
     ih_buf hex = IH_BUF_INIT;
-    ih_err e = ih_field_open(a->r->o.keys, IH_KP_SECRET, "report_secret", a->r->profile->name, 0, ct, n, &hex);
+    ih_err e = ih_keys_field_open(tx, a->r->o.keys, IH_KP_SECRET, "report_secret", a->r->profile->name, 0, ct, n, &hex);
     if (e == IH_OK && (ih_hex_decode(hex.p, hex.len, a->secret, sizeof a->secret, &a->secret_len) != 0))
         e = ih_fail(IH_E_CONFIG, "the stored appSecret is not hex");
     ih_buf_wipe(&hex);
@@ -253,7 +254,7 @@ static ih_err read_fn(ih_tx *tx, void *arg)
         e = ob_load(a->r, tx, a->ids[i], &o, &found);
         if (e != IH_OK || !found) continue;
         ih_buf_reset(&one);
-        e = ob_open_payload(a->r, &o, &one);
+        e = ob_open_payload(a->r, tx, &o, &one);
         if (e == IH_OK && !(one.len == 4 && !memcmp(one.p, "null", 4))) {
             if (items++) e = ih_buf_puts(a->arr, ",");
             if (e == IH_OK) e = ih_buf_append(a->arr, one.p, one.len);

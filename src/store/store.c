@@ -75,6 +75,8 @@ ih_err ih_tx_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
     return e == IH_OK ? e : store_tx_fail(tx, e);
 }
 
+ih_tx *ih_stmt_tx(ih_stmt *st) { return st->tx; }
+
 void ih_stmt_int(ih_stmt *st, int idx, int64_t v) { st->tx->store->ops->bind_int(st, idx, v); }
 
 void ih_stmt_text(ih_stmt *st, int idx, const char *s)

@@ -84,6 +84,9 @@ ih_err ih_tx_on_rollback(ih_tx *tx, ih_undo_fn fn, void *arg);
  * the transaction. */
 ih_err ih_tx_prepare(ih_tx *tx, const char *sql, ih_stmt **out);
 
+/* The transaction a statement belongs to. */
+ih_tx *ih_stmt_tx(ih_stmt *st);
+
 /* Bind parameter $idx (1-based).  Text and blob data are copied. */
 void ih_stmt_int(ih_stmt *st, int idx, int64_t v);
 void ih_stmt_text(ih_stmt *st, int idx, const char *s); /* NULL binds NULL */

@@ -6,6 +6,7 @@
  * that can no longer be opened, or opens to something else, is a failure. */
 #include "support.h"
 
+#include "app/catalog.h"
 #include "app/instance.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
@@ -24,6 +25,11 @@
 typedef struct {
     t_base b;
     ih_migration *schema;
+    /* the services, so that rotation walks the whole catalog */
+    ih_identity *id;
+    ih_clinic *c;
+    ih_report *r;
+    ih_catalog cat;
 } fx;
 
 static int setup(void **state, ih_store_kind kind)
@@ -35,6 +41,16 @@ static int setup(void **state, ih_store_kind kind)
         1000, "test sealed table", "CREATE TABLE sealed_t (id INTEGER PRIMARY KEY, v BLOB NOT NULL, expect TEXT NOT NULL)",
         NULL};
     t_base_open(&f->b, kind, IH_SUITE_INTL, f->schema, ih_schema_count + 1);
+    ih_identity_opts io = t_identity_opts(&f->b);
+    T_OK(ih_identity_new(&io, &f->id));
+    ih_report_opts ro = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .profile = "tianjin"};
+    T_OK(ih_report_new(&ro, &f->r));
+    ih_clinic_opts co = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .identity = f->id, .report = f->r,
+                         .utc_offset_minutes = 480, .privacy_version = "v1", .agreement_version = "v1",
+                         .realname_timeout_s = 5, .registrations_per_minute = 100, .rx_max_days = 7,
+                         .rx_valid_days = 3, .break_glass_hours = 4};
+    T_OK(ih_clinic_new(&co, &f->c));
+    ih_catalog_build(&f->cat, f->b.s, f->b.kr, f->id, f->c, f->r);
     *state = f;
     return 0;
 }
@@ -45,6 +61,9 @@ static int setup_pg(void **s) { return setup(s, IH_STORE_PG); }
 static int teardown(void **state)
 {
     fx *f = *state;
+    ih_clinic_free(f->c);
+    ih_report_free(f->r);
+    ih_identity_free(f->id);
     t_base_close(&f->b);
     free(f->schema);
     free(f);
@@ -109,11 +128,15 @@ static ih_err reseal_row(void *ctx, ih_tx *tx, int64_t id)
     return e;
 }
 
+/* The instance's catalog plus the test table. */
+#define NCOLS (IH_CATALOG_MAX + 1)
 static size_t columns(fx *f, ih_sealed_column *cols)
 {
-    size_t n = ih_keys_sealed_columns(f->b.kr, cols, 4);
-    cols[n++] = (ih_sealed_column){"sealed_t.v", IH_KP_PERSONAL,
-                                   "SELECT id, v FROM sealed_t WHERE id > $1 ORDER BY id LIMIT $2", reseal_row, f};
+    memcpy(cols, f->cat.sealed, f->cat.nsealed * sizeof *cols);
+    size_t n = f->cat.nsealed;
+    cols[n++] = (ih_sealed_column){"sealed_t", "v", IH_KP_PERSONAL,
+                                   "SELECT id, v FROM sealed_t WHERE id > $1 ORDER BY id LIMIT $2",
+                                   "SELECT count(*) FROM sealed_t WHERE substr(v, 2, 4) < $1", reseal_row, f};
     return n;
 }
 
@@ -198,7 +221,7 @@ static void t_rotate_reencrypt_retire(void **state)
     assert_int_equal(c.versions[2], 1);
     assert_int_equal(c.bad, 0);
 
-    ih_sealed_column cols[8];
+    ih_sealed_column cols[NCOLS];
     size_t n = columns(f, cols);
     ih_reseal_report r;
     /* Grace not yet over: everything moves, nothing retires. */
@@ -265,7 +288,7 @@ static void t_rotation_under_concurrent_writes(void **state)
         wa[i] = (writer_arg){f, i, 0, &stop};
         pthread_create(&th[i], NULL, writer, &wa[i]);
     }
-    ih_sealed_column cols[8];
+    ih_sealed_column cols[NCOLS];
     size_t n = columns(f, cols);
     ih_reseal_report r;
     for (int round = 0; round < 2; round++) {
@@ -299,7 +322,7 @@ static void t_signing_keys_resealed(void **state)
 {
     fx *f = *state;
     T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_SIGNING, NULL, NULL, NULL));
-    ih_sealed_column cols[8];
+    ih_sealed_column cols[NCOLS];
     size_t n = columns(f, cols);
     ih_reseal_report r;
     T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 0, &r));
@@ -390,12 +413,94 @@ static void t_kek_file_must_be_private(void **state)
     assert_int_not_equal(ih_kek_read_file(p, out), IH_OK);
 }
 
+
+/* Every table of the schema that holds sealed values or row MACs is
+ * described by some module: a table the catalog forgot fails here. */
+static void t_catalog_describes_every_protected_table(void **state)
+{
+    fx *f = *state;
+    char problem[256];
+    ih_err e = ih_protected_check_schema(f->b.s, f->cat.sealed, f->cat.nsealed, f->cat.scans, f->cat.nscans, problem,
+                                         sizeof problem);
+    if (e != IH_OK) fail_msg("%s", problem);
+    /* the care tables are there (a rotation once skipped them all) */
+    const char *care[] = {"visit", "message", "record", "prescription", "break_glass", "evaluation", "adverse_event",
+                          "outbox", "payment", "media_session", "stats_request", "report_secret"};
+    for (size_t i = 0; i < sizeof care / sizeof care[0]; i++) {
+        bool found = false;
+        for (size_t j = 0; j < f->cat.nsealed && !found; j++) found = !strcmp(f->cat.sealed[j].table, care[i]);
+        for (size_t j = 0; j < f->cat.nscans && !found; j++) found = !strcmp(f->cat.scans[j].table, care[i]);
+        if (!found) fail_msg("%s is in neither list", care[i]);
+    }
+}
+
+/* A sealed column no entry names: nothing is retired, and the pass says why. */
+static void t_forgotten_table_keeps_old_versions(void **state)
+{
+    fx *f = *state;
+    put(f, "a value");
+    T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_CLINICAL, NULL, NULL, NULL));
+    T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_PERSONAL, NULL, NULL, NULL));
+    ih_sealed_column all[NCOLS], cols[NCOLS];
+    size_t na = columns(f, all), n = 0;
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(all[i].table, "visit")) cols[n++] = all[i];
+    ih_reseal_report r;
+    T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 0, &r));
+    assert_int_equal(r.retired, 0);
+    assert_non_null(strstr(r.refused, "visit."));
+    assert_int_equal(stored_personal_keys(f), 2);
+    /* with the whole catalog it goes through */
+    T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, all, na, 0, &r));
+    assert_int_equal(r.retired, 2);
+    assert_string_equal(r.refused, "");
+}
+
+/* A re-seal that claimed success but left rows under the old version: the
+ * retiring transaction counts them and keeps the version. */
+static ih_err reseal_nothing(void *ctx, ih_tx *tx, int64_t id)
+{
+    (void)ctx;
+    (void)tx;
+    (void)id;
+    return IH_OK;
+}
+
+static void t_version_in_use_is_never_retired(void **state)
+{
+    fx *f = *state;
+    for (int i = 0; i < 5; i++) put(f, "kept under v1");
+    T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_PERSONAL, NULL, NULL, NULL));
+    ih_sealed_column cols[NCOLS];
+    size_t n = columns(f, cols);
+    cols[n - 1].reseal = reseal_nothing;
+    ih_reseal_report r;
+    T_OK(ih_reseal_pass(f->b.s, f->b.kr, f->b.a, cols, n, 0, &r));
+    assert_int_equal(r.retired, 0);
+    assert_non_null(strstr(r.refused, "5 rows of sealed_t"));
+    assert_int_equal(stored_personal_keys(f), 2);
+    /* a restarted keyring still opens every row */
+    ih_keyring *fresh;
+    uint8_t kek[32];
+    memset(kek, T_KEK_BYTE, 32);
+    T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &fresh));
+    T_OK(ih_keys_load(f->b.s, fresh));
+    ih_keyring *old = f->b.kr;
+    f->b.kr = fresh;
+    assert_int_equal(check(f).bad, 0);
+    f->b.kr = old;
+    ih_keyring_free(fresh);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_rotate_reencrypt_retire, s, teardown),                                          \
         cmocka_unit_test_setup_teardown(t_rotation_under_concurrent_writes, s, teardown),                             \
         cmocka_unit_test_setup_teardown(t_signing_keys_resealed, s, teardown),                                        \
         cmocka_unit_test_setup_teardown(t_kek_rotation, s, teardown),                                                 \
-        cmocka_unit_test_setup_teardown(t_kek_file_must_be_private, s, teardown)
+        cmocka_unit_test_setup_teardown(t_kek_file_must_be_private, s, teardown),                                     \
+        cmocka_unit_test_setup_teardown(t_catalog_describes_every_protected_table, s, teardown),                     \
+        cmocka_unit_test_setup_teardown(t_forgotten_table_keeps_old_versions, s, teardown),                          \
+        cmocka_unit_test_setup_teardown(t_version_in_use_is_never_retired, s, teardown)
 
 int main(void)
 {

@@ -1,0 +1,79 @@
+/* catalog.c — see catalog.h. */
+#include "app/catalog.h"
+
+#include "core/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* role_grant rows (policy/perm.h). */
+static ih_err scan_grants(void *ctx, uint64_t *rows, uint64_t *bad)
+{
+    ih_catalog *c = ctx;
+    int64_t bad_ids[64];
+    int nbad = 0;
+    uint64_t n = 0;
+    IH_TRY(ih_policy_scan(c->store, c->keys, &n, bad_ids, 64, &nbad));
+    for (int i = 0; i < nbad; i++) {
+        char row[24];
+        snprintf(row, sizeof row, "%lld", (long long)bad_ids[i]);
+        ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", "role_grant", "row", row, NULL);
+    }
+    *rows += n;
+    *bad += (uint64_t)nbad;
+    return IH_OK;
+}
+
+void ih_catalog_build(ih_catalog *c, ih_store *s, ih_keyring *k, ih_identity *id, ih_clinic *cl, ih_report *r)
+{
+    memset(c, 0, sizeof *c);
+    c->store = s;
+    c->keys = k;
+    size_t n = ih_keys_sealed_columns(k, c->sealed, IH_CATALOG_MAX);
+    n += ih_identity_sealed_columns(id, c->sealed + n, IH_CATALOG_MAX - n);
+    n += ih_clinic_sealed_columns(cl, c->sealed + n, IH_CATALOG_MAX - n);
+    if (r) n += ih_report_sealed_columns(r, c->sealed + n, IH_CATALOG_MAX - n);
+    c->nsealed = n;
+    n = ih_identity_mac_scans(id, c->scans, IH_CATALOG_MAX);
+    c->scans[n++] = (ih_mac_scan){"role_grant", scan_grants, c};
+    n += ih_clinic_mac_scans(cl, c->scans + n, IH_CATALOG_MAX - n);
+    if (r) n += ih_report_mac_scans(r, c->scans + n, IH_CATALOG_MAX - n);
+    c->nscans = n;
+}
+
+ih_err ih_catalog_reseal(ih_catalog *c, ih_audit *a, int64_t grace_ms, ih_reseal_report *r)
+{
+    return ih_reseal_pass(c->store, c->keys, a, c->sealed, c->nsealed, grace_ms, r);
+}
+
+typedef struct {
+    ih_audit *a;
+} version_ctx;
+
+static void unopenable(void *ctx, const char *table, int64_t id)
+{
+    version_ctx *v = ctx;
+    char oid[24];
+    snprintf(oid, sizeof oid, "%lld", (long long)id);
+    ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", table, "row", oid, "detail",
+           "sealed under a key version the keyring does not hold", NULL);
+    ih_audit_event ev = {.action = "integrity.violation", .object_type = table, .object_id = oid,
+                         .result = IH_E_INTEGRITY, .reason = "key version missing"};
+    ih_audit_record(v->a, &(ih_actor){.id = 0, .role = "system"}, &ev);
+}
+
+ih_err ih_catalog_scan(ih_catalog *c, ih_audit *a, ih_integrity_report *r)
+{
+    memset(r, 0, sizeof *r);
+    ih_err e = ih_protected_check_schema(c->store, c->sealed, c->nsealed, c->scans, c->nscans, r->schema_problem,
+                                         sizeof r->schema_problem);
+    if (e != IH_OK) {
+        if (!r->schema_problem[0]) return e; /* the check itself failed */
+        ih_log(IH_LOG_ERROR, "integrity.schema", "alert", "true", "detail", r->schema_problem, NULL);
+        ih_err_clear();
+    }
+    for (size_t i = 0; i < c->nscans; i++) IH_TRY(c->scans[i].scan(c->scans[i].ctx, &r->rows, &r->bad));
+    version_ctx v = {a};
+    return ih_reseal_scan_versions(c->store, c->keys, c->sealed, c->nsealed, &r->sealed_rows, &r->unopenable,
+                                   unopenable, &v);
+}
