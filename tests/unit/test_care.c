@@ -4,6 +4,7 @@
  * can no longer be dispensed; the state machines refuse what they must. */
 #include "support.h"
 
+#include "app/catalog.h"
 #include "app/instance.h"
 #include "clinic/care.h"
 #include "clinic/care_impl.h"
@@ -30,6 +31,7 @@ static int64_t fake_clock(void *ctx)
 typedef struct {
     t_base b;
     ih_identity *id;
+    ih_report *r;
     ih_clinic *c;
     ih_viewer sys, sec, doc, ph, pat;
     int64_t dep, staff, shift, drug;
@@ -70,7 +72,10 @@ static int setup(void **state, ih_store_kind kind)
     t_base_open(&f->b, kind, IH_SUITE_INTL, NULL, 0);
     ih_identity_opts io = t_identity_opts(&f->b);
     T_OK(ih_identity_new(&io, &f->id));
-    ih_clinic_opts co = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .identity = f->id, .utc_offset_minutes = 480,
+    ih_report_opts ro = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .profile = "tianjin"};
+    T_OK(ih_report_new(&ro, &f->r));
+    ih_clinic_opts co = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .identity = f->id, .report = f->r,
+                         .utc_offset_minutes = 480,
                          .privacy_version = "v1", .agreement_version = "v1", .realname_timeout_s = 5,
                          .registrations_per_minute = 100, .rx_max_days = 7, .rx_valid_days = 3,
                          .break_glass_hours = 4};
@@ -152,6 +157,7 @@ static int teardown(void **state)
 {
     fx *f = *state;
     ih_clinic_free(f->c);
+    ih_report_free(f->r);
     ih_identity_free(f->id);
     t_base_close(&f->b);
     free(f);
@@ -318,9 +324,114 @@ static void t_view_text_matches_objects(void **state)
     ih_row_free(&v);
 }
 
+/* ---- shared steps ------------------------------------------------------------------ */
+
+/* json_pack a body, call, free the body and return the output (or fail). */
+#define DO(expr_call, ...)                                                                                     \
+    ({                                                                                                         \
+        json_t *b__ = json_pack(__VA_ARGS__), *o__ = NULL;                                                     \
+        assert_non_null(b__);                                                                                  \
+        json_t *body = b__;                                                                                    \
+        CALL(expr_call);                                                                                       \
+        json_decref(b__);                                                                                      \
+        o__;                                                                                                   \
+    })
+
+static int64_t id_of(json_t *o)
+{
+    int64_t id = json_integer_value(json_object_get(o, "id"));
+    json_decref(o);
+    return id;
+}
+
+/* A whole follow-up: accepted, a message, a record, a prescription reviewed
+ * and dispensed, closed, evaluated; an adverse event.  *rx gets the
+ * prescription. */
+static int64_t journey(fx *f, int64_t *rx)
+{
+    int64_t v = request(f, "followup");
+    json_decref(DO(ih_visit_accept(f->c, &f->doc, v, body, &o__), "{s:b}", "followup_confirmed", 1));
+    json_decref(DO(ih_message_post(f->c, &f->pat, v, body, &o__), "{s:s}", "body", "头晕两天，血压偏高"));
+    json_decref(DO(ih_record_add(f->c, &f->doc, v, body, &o__), "{s:s, s:s, s:[s], s:s, s:s}", "chief_complaint", "头晕",
+                   "present_history", "高血压3年", "diagnosis_codes", "I10.x00", "diagnosis", "原发性高血压", "opinion",
+                   "继续用药"));
+    *rx = id_of(DO(ih_rx_issue(f->c, &f->doc, v, body, &o__),
+                   "{s:s, s:[s], s:[{s:I, s:s, s:s, s:s, s:s, s:i, s:i}]}", "recipe_type", "1", "diagnosis_codes",
+                   "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1", "frequency", "qd", "dosage", "5",
+                   "dose_unit", "mg", "quantity", 2, "days", 7));
+    json_decref(DO(ih_rx_review(f->c, &f->ph, *rx, body, &o__), "{s:s}", "decision", "approve"));
+    json_decref(DO(ih_rx_dispense(f->c, &f->ph, *rx, body, &o__), "{s:s}", "delivery_type", "0"));
+    json_t *o = NULL;
+    CALL(ih_visit_close(f->c, &f->doc, v, &o));
+    json_decref(o);
+    json_decref(DO(ih_evaluation_add(f->c, &f->pat, v, body, &o__), "{s:i, s:i, s:s}", "satisfaction", 5, "score", 9,
+                   "text", "医生很耐心"));
+    json_decref(DO(ih_adverse_report(f->c, &f->doc, body, &o__), "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s}",
+                   "visit_id", (json_int_t)v, "kind", "2", "description", "服药后轻度头晕", "cause", "剂量偏大",
+                   "measures", "减量观察", "damage_degree", "2", "improvements", "加强用药交代", "department_id",
+                   (json_int_t)f->dep, "event_date", "2026-09-20"));
+    return v;
+}
+
+/* Every care read works, through the services as the API calls them. */
+static void reads_work(fx *f, int64_t v, int64_t rx)
+{
+    ih_buf text = IH_BUF_INIT;
+    CALL(ih_visit_get(f->c, &f->pat, v, 0, 10, &text));
+    assert_non_null(strstr(text.p, "头晕两天"));
+    ih_buf_free(&text);
+    json_t *o = NULL;
+    CALL(ih_record_list(f->c, &f->doc, v, &o));
+    const char *dx = json_string_value(json_object_get(json_array_get(o, 0), "diagnosis"));
+    assert_non_null(dx);
+    assert_string_equal(dx, "原发性高血压");
+    json_decref(o);
+    CALL(ih_rx_get(f->c, &f->pat, rx, &o));
+    json_decref(o);
+    CALL(ih_patient_me(f->c, &f->pat, &o));
+    json_decref(o);
+    CALL(ih_adverse_list(f->c, &f->doc, &o));
+    json_decref(o);
+}
+
+/* 1. The clinical and personal keys rotate and the old versions retire at
+ * once: every care table and the outbox were re-sealed first, so a keyring
+ * that never saw the old versions opens everything. */
+static void t_rotation_reseals_every_care_table(void **state)
+{
+    fx *f = *state;
+    int64_t rx, v = journey(f, &rx);
+    T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_CLINICAL, NULL, NULL, NULL));
+    T_OK(ih_keys_rotate(f->b.s, f->b.kr, IH_KP_PERSONAL, NULL, NULL, NULL));
+    ih_catalog *cat = malloc(sizeof *cat);
+    ih_catalog_build(cat, f->b.s, f->b.kr, f->id, f->c, f->r);
+    ih_reseal_report r;
+    T_OK(ih_catalog_reseal(cat, f->b.a, 0, &r));
+    if (r.refused[0]) fail_msg("%s", r.refused);
+    assert_int_equal(r.retired, 2);
+    assert_int_equal(r.remaining, 0);
+    /* a keyring loaded now holds v2 only: nothing may still need v1 */
+    ih_keyring *fresh;
+    uint8_t kek[32];
+    memset(kek, T_KEK_BYTE, 32);
+    T_OK(ih_keyring_new(IH_SUITE_INTL, kek, &fresh));
+    T_OK(ih_keys_load(f->b.s, fresh));
+    ih_catalog_build(cat, f->b.s, fresh, f->id, f->c, f->r);
+    ih_integrity_report ir;
+    T_OK(ih_catalog_scan(cat, f->b.a, &ir));
+    assert_string_equal(ir.schema_problem, "");
+    assert_int_equal(ir.bad, 0);
+    assert_int_equal(ir.unopenable, 0);
+    assert_true(ir.sealed_rows > 10);
+    ih_keyring_free(fresh);
+    free(cat);
+    reads_work(f, v, rx);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
-        cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown)
+        cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
+        cmocka_unit_test_setup_teardown(t_rotation_reseals_every_care_table, s, teardown)
 
 int main(void)
 {
