@@ -93,8 +93,9 @@ audited_rps() { # binary -> "rps p50 p99"
   rm -rf "$tmp/aud"; build/ihos init "$tmp/aud" --listen 127.0.0.1:0 >/dev/null
   start_ihosd "$bin" "$tmp/aud" "$port" "$tmp/aud.log"
   local pid=$started
-  local token; token=$(python3 bench/session.py "$tmp/aud" "$port")
-  IHOS_TOKEN=$token wrk_run "https://127.0.0.1:$port/api/v1/me/totp" -s bench/post.lua
+  local token dep; { read -r token; read -r dep; } < <(python3 bench/session.py "$tmp/aud" "$port" --department)
+  IHOS_TOKEN=$token IHOS_BODY='{"intro":"bench"}' IHOS_METHOD=PATCH \
+    wrk_run "https://127.0.0.1:$port/api/v1/departments/$dep" -s bench/post.lua
   kill "$pid"; wait "$pid" 2>/dev/null || true
 }
 bench_audited() {
@@ -108,7 +109,7 @@ bench_audited() {
   local arps ap50 ap99 nrps np50 np99
   read -r _ arps ap50 ap99 < <(median with)
   read -r _ nrps np50 np99 < <(median stub)
-  echo "audited write (POST /api/v1/me/totp: account row + audit event), 64 connections, median of 3"
+  echo "audited write (PATCH /api/v1/departments/ID: a row + audit event), 64 connections, median of 3"
   row "with the journal" "$arps" "$ap50" "$ap99"
   row "append stubbed (bench)" "$nrps" "$np50" "$np99"
   pct "journal / stubbed" "$arps" "$nrps" ">= 80%"

@@ -37,12 +37,25 @@ ih_err ih_api_me_password(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_no_content(resp);
 }
 
+static const char *const enrol_fields[] = {"password", "totp", NULL};
+
 ih_err ih_api_me_totp_begin(ih_app *app, ih_req *req, ih_resp *resp)
 {
     ih_actor who;
     ih_api_actor(req, &who);
     char uri[512];
-    IH_TRY(ih_identity_totp_begin(app->identity, ih_api_principal(req), &who, uri, sizeof uri));
+    json_t *b;
+    IH_TRY(ih_api_body_opt(req, &b));
+    const char *pw = NULL, *code = NULL;
+    ih_err e = ih_json_only(b, enrol_fields);
+    if (e == IH_OK) e = ih_json_str(b, "password", false, 1, 256, IH_TEXT_LINE, &pw);
+    if (e == IH_OK) e = ih_json_str(b, "totp", false, 6, 8, IH_TEXT_LINE, &code);
+    if (e == IH_OK && !pw)
+        e = ih_reject(IH_E_INVALID, "password", "Confirm with your password (and, to replace an enrolled second "
+                                                "factor, a code from it: 'totp').");
+    if (e == IH_OK) e = ih_identity_totp_begin(app->identity, ih_api_principal(req), &who, pw, code, uri, sizeof uri);
+    json_decref(b);
+    IH_TRY(e);
     json_t *j = json_pack("{s:s, s:s}", "otpauth_uri", uri, "note",
                           "Scan this into an authenticator app, then POST a code to /api/v1/me/totp/confirm.");
     ih_wipe(uri, sizeof uri);

@@ -99,6 +99,12 @@ ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out)
     return ih_detector_new(&o, out);
 }
 
+ih_err ih_app_upgrade(ih_instance *in, ih_clinic *cl)
+{
+    IH_TRY(ih_signkey_upgrade(in->store, in->keys));
+    return ih_clinic_upgrade(cl);
+}
+
 ih_err ih_app_reload_keys(ih_instance *in)
 {
     ih_err e = ih_keys_load(in->store, in->keys);

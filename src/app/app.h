@@ -41,6 +41,11 @@ ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out);
 /* Record the configuration file's hash; when it differs from the last one
  * recorded, a config.change audit event (with both hashes) is written. */
 ih_err ih_app_record_config(ih_instance *in);
+/* Rows an earlier release wrote, brought up to this release's protections
+ * before anything is served (ihosd and every CLI command that opens the
+ * services); idempotent. */
+ih_err ih_app_upgrade(ih_instance *in, ih_clinic *cl);
+
 /* Pick up key versions added by another process (and a rotated KEK). */
 ih_err ih_app_reload_keys(ih_instance *in);
 

@@ -6,8 +6,10 @@
  * that walks protected tables is derived from this list:
  *   - key rotation: re-seal, then retire (keys/reseal.h);
  *   - the integrity scan: every row MAC, every ciphertext still under a key
- *     version the keyring holds, and the schema check — a table or sealed
- *     column of the database that no module describes is itself a failure.
+ *     version the keyring holds, every row the audit journal recorded still
+ *     there and not older than recorded (rows deleted, or put back from an
+ *     older copy), and the schema check — a table or sealed column of the
+ *     database that no module describes is itself a failure.
  */
 #ifndef IH_APP_CATALOG_H
 #define IH_APP_CATALOG_H
@@ -40,6 +42,8 @@ typedef struct ih_integrity_report {
     uint64_t bad;            /* of those, failing */
     uint64_t sealed_rows;    /* rows whose ciphertexts were checked for a live key version */
     uint64_t unopenable;     /* of those, under a version the keyring does not hold */
+    uint64_t missing;        /* rows the audit journal says were written, gone from their table */
+    uint64_t older;          /* rows older than the version the journal recorded (put back) */
     char schema_problem[256]; /* a protected table or column no module describes, or "" */
 } ih_integrity_report;
 

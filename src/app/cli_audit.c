@@ -65,10 +65,13 @@ static int cmd_verify(int argc, char **argv)
     static ih_instance in;
     int rc = open_instance(argv[1], &in, true);
     if (rc) return rc;
-    char cp[PATH_MAX];
-    ih_instance_path(&in, "audit/checkpoints", cp, sizeof cp);
+    const char *cp = in.checkpoint_file;
     ih_audit_report r;
     ih_err e = ih_audit_verify(in.store, in.suite, in.origin, in.audit_pub, cp, &r);
+    char rollback[512] = "";
+    if (e == IH_OK && !r.problem[0] && ih_instance_rollback_check(&in, rollback, sizeof rollback) != IH_OK &&
+        rollback[0])
+        snprintf(r.problem, sizeof r.problem, "%s", rollback);
     if (e != IH_OK) {
         rc = ih_cli_fail(e, "verification could not run");
     } else if (r.problem[0]) {
@@ -89,11 +92,40 @@ static int cmd_verify(int argc, char **argv)
         if (r.unsealed)
             printf("%llu newest events are not yet covered by a checkpoint (sealed within %d s)\n",
                    (unsigned long long)r.unsealed, in.conf.checkpoint_interval);
+        if (in.anchor_file[0]) printf("the database is not behind the checkpoints anchored in %s\n", in.anchor_file);
     }
     /* Recorded after the check, so verification sees the journal as found. */
     log_access(&in, "audit.verify", NULL, rc == 0 ? IH_OK : IH_E_INTEGRITY);
     ih_instance_close(&in);
     return rc;
+}
+
+/* After restoring an older backup on purpose: the journal goes on from the
+ * restored database's last checkpoint, recorded in every anchor. */
+static int cmd_accept_restore(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: ihos audit accept-restore DIR\n");
+        return 2;
+    }
+    static ih_instance in;
+    int rc = open_instance(argv[1], &in, true);
+    if (rc) return rc;
+    char problem[512] = "";
+    if (ih_instance_rollback_check(&in, problem, sizeof problem) == IH_OK) {
+        printf("nothing to accept: the database is not behind any anchored checkpoint\n");
+        ih_instance_close(&in);
+        return 0;
+    }
+    const char *files[] = {in.checkpoint_file, in.anchor_file};
+    uint64_t size;
+    ih_err e = ih_audit_accept_restore(in.audit, &ih_console_actor, files, 2, &size);
+    ih_instance_close(&in);
+    if (e != IH_OK) return ih_cli_fail(e, "cannot record the restore");
+    printf("was: %s\nrecorded: the audit journal goes on from the restored checkpoint of %llu events "
+           "(audit.restore_accepted)\n",
+           problem, (unsigned long long)size);
+    return 0;
 }
 
 static int cmd_prove(int argc, char **argv)
@@ -231,11 +263,12 @@ static int cmd_check_archive(int argc, char **argv)
 int ih_cli_audit(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: ihos audit verify DIR | prove DIR SEQ [--out FILE] | check-proof BUNDLE PUBKEY | "
-                        "checkpoint DIR | archive DIR | check-archive FILE PUBKEY\n");
+        fprintf(stderr, "usage: ihos audit verify DIR | accept-restore DIR | prove DIR SEQ [--out FILE] | "
+                        "check-proof BUNDLE PUBKEY | checkpoint DIR | archive DIR | check-archive FILE PUBKEY\n");
         return 2;
     }
     if (!strcmp(argv[1], "verify")) return cmd_verify(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "accept-restore")) return cmd_accept_restore(argc - 1, argv + 1);
     if (!strcmp(argv[1], "prove")) return cmd_prove(argc - 1, argv + 1);
     if (!strcmp(argv[1], "check-proof")) return cmd_check_proof(argc - 1, argv + 1);
     if (!strcmp(argv[1], "checkpoint")) return cmd_checkpoint(argc - 1, argv + 1);

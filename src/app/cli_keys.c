@@ -145,7 +145,7 @@ int ih_cli_integrity(int argc, char **argv)
     ih_catalog_build(&c, o.in.store, o.in.keys, o.id, o.clinic, o.report);
     ih_integrity_report r;
     ih_err e = ih_catalog_scan(&c, o.in.audit, &r);
-    bool failed = r.bad || r.unopenable || r.schema_problem[0];
+    bool failed = r.bad || r.unopenable || r.missing || r.older || r.schema_problem[0];
     ih_audit_event ev = {.action = "integrity.scan", .object_type = "database", .result = failed ? IH_E_INTEGRITY : e};
     ih_audit_record(o.in.audit, &ih_console_actor, &ev);
     close_all(&o);
@@ -158,6 +158,11 @@ int ih_cli_integrity(int argc, char **argv)
         if (r.unopenable)
             printf("  %llu of %llu sealed rows are under a key version this instance no longer holds\n",
                    (unsigned long long)r.unopenable, (unsigned long long)r.sealed_rows);
+        if (r.missing)
+            printf("  %llu rows the audit journal recorded are gone (deleted)\n", (unsigned long long)r.missing);
+        if (r.older)
+            printf("  %llu rows are older than the version the audit journal recorded (an older copy put back)\n",
+                   (unsigned long long)r.older);
         if (r.schema_problem[0]) printf("  %s\n", r.schema_problem);
         printf("Each row is in the audit journal as integrity.violation and in the log as an alert.\n");
         return 1;

@@ -114,8 +114,31 @@ int main(int argc, char **argv)
         fprintf(stderr, "ihosd: cannot open the store: %s\n", ih_err_detail());
         return 1;
     }
-    if (ih_instance_open_runtime(&inst, true) != IH_OK || ih_audit_start(inst.audit) != IH_OK) {
+    if (ih_instance_open_runtime(&inst, true) != IH_OK) {
         fprintf(stderr, "ihosd: cannot open the keyring or the audit journal: %s\n", ih_err_detail());
+        ih_instance_close(&inst);
+        return 1;
+    }
+    /* L3 8.1.4.6: before anything is served, the database must not be older
+     * than the checkpoints signed outside it. */
+    char problem[512];
+    if (ih_instance_rollback_check(&inst, problem, sizeof problem) != IH_OK) {
+        ih_log(IH_LOG_ERROR, "audit.rollback_detected", "alert", "true", "detail", problem[0] ? problem : ih_err_detail(),
+               NULL);
+        fprintf(stderr,
+                "ihosd: %s\nihosd: refusing to start. If an older backup was restored on purpose, run "
+                "`ihos audit accept-restore %s` first.\n",
+                problem[0] ? problem : ih_err_detail(), inst.dir);
+        ih_instance_close(&inst);
+        return 1;
+    }
+    if (!inst.anchor_file[0] && inst.store && ih_store_kind_of(inst.store) == IH_STORE_SQLITE)
+        ih_log(IH_LOG_WARN, "audit.anchor_missing", "detail",
+               "no [audit] anchor_dir or [backup] offsite_dir: a rollback of the whole instance directory would go "
+               "unnoticed",
+               NULL);
+    if (ih_audit_start(inst.audit) != IH_OK) {
+        fprintf(stderr, "ihosd: cannot start the audit checkpointer: %s\n", ih_err_detail());
         ih_instance_close(&inst);
         return 1;
     }
@@ -146,6 +169,7 @@ int main(int argc, char **argv)
         co.detector = app.detector;
         se = ih_clinic_new(&co, &app.clinic);
     }
+    if (se == IH_OK) se = ih_app_upgrade(&inst, app.clinic);
     if (se != IH_OK) {
         fprintf(stderr, "ihosd: cannot start its services: %s\n", ih_err_detail());
         ih_detector_free(app.detector);

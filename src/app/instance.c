@@ -93,6 +93,12 @@ static ih_err meta_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
+ih_err ih_instance_rollback_check(ih_instance *in, char *problem, size_t len)
+{
+    const char *files[] = {in->checkpoint_file, in->anchor_file};
+    return ih_audit_rollback_check(in->store, in->suite, in->origin, in->audit_pub, files, 2, problem, len);
+}
+
 ih_err ih_instance_meta(ih_instance *in, const char *key, char *out, size_t n)
 {
     meta_arg a = {key, out, n};
@@ -181,14 +187,23 @@ ih_err ih_instance_open_runtime(ih_instance *in, bool signer)
         key_arg ka = {in};
         IH_TRY(ih_store_read(in->store, audit_key_fn, &ka));
     }
-    char cp[PATH_MAX];
-    IH_TRY(ih_instance_path(in, "audit/checkpoints", cp, sizeof cp));
+    IH_TRY(ih_instance_path(in, "audit/checkpoints", in->checkpoint_file, sizeof in->checkpoint_file));
+    const char *anchor = in->conf.anchor_dir[0] ? in->conf.anchor_dir : in->conf.offsite_dir;
+    in->anchor_file[0] = '\0';
+    if (anchor[0]) {
+        char d[PATH_MAX];
+        IH_TRY(ih_instance_path(in, anchor, d, sizeof d));
+        if ((size_t)snprintf(in->anchor_file, sizeof in->anchor_file, "%s/ihos-%s.checkpoints", d, in->instance_id) >=
+            sizeof in->anchor_file)
+            return ih_fail(IH_E_CONFIG, "anchor path too long");
+    }
     ih_audit_opts ao = {
         .store = in->store,
         .suite = in->suite,
         .origin = in->origin,
         .signer = in->audit_key,
-        .checkpoint_file = cp,
+        .checkpoint_file = in->checkpoint_file,
+        .anchor_file = in->anchor_file[0] ? in->anchor_file : NULL,
         .utc_offset_minutes = in->conf.utc_offset_minutes,
         .interval_s = in->conf.checkpoint_interval,
         .max_events = in->conf.checkpoint_events,

@@ -33,6 +33,8 @@ typedef struct ih_instance {
     ih_audit *audit;
     char instance_id[40];
     char origin[64]; /* "ihos/<instance id>" */
+    char checkpoint_file[PATH_MAX]; /* DIR/audit/checkpoints */
+    char anchor_file[PATH_MAX];     /* <anchor_dir or offsite_dir>/ihos-<instance id>.checkpoints, or "" */
     bool kek_preset; /* init: the KEK was just derived; do not ask again */
     uint8_t preset_kek[32];
 } ih_instance;
@@ -47,6 +49,11 @@ ih_err ih_instance_check_keys(const ih_instance *in);
 ih_err ih_instance_open_store(ih_instance *in);
 /* Keyring, audit keys and journal.  `signer`: load the private audit key. */
 ih_err ih_instance_open_runtime(ih_instance *in, bool signer);
+/* Has the database been rolled back behind a checkpoint signed outside it
+ * (the local checkpoint file, the anchor)?  IH_E_INTEGRITY with the reason
+ * in problem when it has. */
+ih_err ih_instance_rollback_check(ih_instance *in, char *problem, size_t len);
+
 /* Value from instance_meta into out ("" if absent). */
 ih_err ih_instance_meta(ih_instance *in, const char *key, char *out, size_t n);
 void ih_instance_close(ih_instance *in);

@@ -33,6 +33,14 @@
     ".revision, " O ".author_id, " O ".correction_reason, " O ".label, " O ".created_at, " O ".sign_key_id, " O   \
     ".signature)"
 
+/* A version column on every MAC'd table (migration 13). */
+#define RV(t) "ALTER TABLE " t " ADD COLUMN rv INTEGER NOT NULL DEFAULT 0;"
+#define ROW_VERSIONS                                                                                           \
+    RV("account") RV("session") RV("role_grant") RV("signing_key") RV("institution") RV("staff") RV("drug")     \
+    RV("schedule") RV("patient") RV("consent") RV("visit") RV("message") RV("media_session") RV("record")       \
+    RV("prescription") RV("payment") RV("evaluation") RV("adverse_event") RV("break_glass")                     \
+    RV("stats_request") RV("outbox")
+
 static const char audit_sqlite[] =
     "CREATE TABLE audit_event (" AUDIT_EVENT_COLUMNS ");" AUDIT_INDEXES
     "CREATE TABLE audit_node (lvl INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
@@ -279,6 +287,33 @@ const ih_migration ih_schema[] = {
      "RAISE EXCEPTION 'records are never changed: add a revision'; END IF; RETURN NEW; END $$;"
      "CREATE TRIGGER record_guard BEFORE UPDATE OR DELETE ON record FOR EACH ROW "
      "EXECUTE FUNCTION ihos_record_guard();"},
+    {13, "row versions",
+     /* Rollback detection (docs/security.md): every MAC'd row gets a version
+      * its MAC covers (0: written before this release, MAC'd without it);
+      * every audit event copies the versions its transaction wrote into
+      * audit_version, append-only like the events it is checked against.
+      * Staff rows carry their departments (covered by the MAC: a nurse's
+      * access to a department's visits was decided by an unprotected join
+      * table), and signing keys get a MAC of their own. */
+     ROW_VERSIONS
+     "ALTER TABLE staff ADD COLUMN departments TEXT;"
+     "ALTER TABLE signing_key ADD COLUMN mac BLOB;"
+     "CREATE TABLE audit_version (tbl TEXT NOT NULL, row_id INTEGER NOT NULL, rv INTEGER NOT NULL, "
+     "seq INTEGER NOT NULL);"
+     "CREATE INDEX audit_version_row ON audit_version(tbl, row_id, rv);"
+     "CREATE INDEX audit_version_seq ON audit_version(seq);"
+     "CREATE TRIGGER audit_version_no_update BEFORE UPDATE ON audit_version "
+     "BEGIN SELECT RAISE(ABORT, 'audit versions are append-only'); END;"
+     "CREATE TRIGGER audit_version_no_delete BEFORE DELETE ON audit_version "
+     "BEGIN SELECT RAISE(ABORT, 'audit versions are append-only'); END;",
+     ROW_VERSIONS
+     "ALTER TABLE staff ADD COLUMN departments TEXT;"
+     "ALTER TABLE signing_key ADD COLUMN mac BYTEA;"
+     "CREATE TABLE audit_version (tbl TEXT NOT NULL, row_id BIGINT NOT NULL, rv BIGINT NOT NULL, seq BIGINT NOT NULL);"
+     "CREATE INDEX audit_version_row ON audit_version(tbl, row_id, rv);"
+     "CREATE INDEX audit_version_seq ON audit_version(seq);"
+     "CREATE TRIGGER audit_version_guard BEFORE UPDATE OR DELETE ON audit_version FOR EACH ROW "
+     "EXECUTE FUNCTION ihos_append_only();"},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -84,15 +84,18 @@ static json_t *b64j(const uint8_t *p, size_t n)
 
 static json_t *nz(const char *s) { return s ? json_string(s) : json_null(); }
 
+/* Format 2 events add "rows" (the versions they name; null for none). */
 static json_t *event_json(const audit_row *r, const uint8_t leaf[IH_HASH_LEN])
 {
-    return json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "seq",
                      (json_int_t)r->seq, "ts", (json_int_t)r->ts, "tz_offset", (json_int_t)r->tz, "actor_id",
                      r->has_actor ? json_integer(r->actor_id) : json_null(), "actor_role", nz(r->role), "session_hash",
                      nz(r->session), "src_ip", nz(r->ip), "request_id", nz(r->request_id), "action", nz(r->action),
                      "object_type", nz(r->object_type), "object_id", nz(r->object_id), "outcome", nz(r->outcome),
                      "error_code", nz(r->error_code), "reason", nz(r->reason), "prev_hash", b64j(r->prev, IH_HASH_LEN),
                      "leaf_hash", b64j(leaf, IH_HASH_LEN));
+    if (j && r->format >= 2) json_object_set_new(j, "rows", nz(r->rows));
+    return j;
 }
 
 /* ---- choosing what to archive ------------------------------------------------- */
@@ -463,6 +466,8 @@ ih_err ih_audit_check_archive(const char *file, const ih_signkey *pub, char *msg
             ar.outcome = js(j, "outcome");
             ar.error_code = js(j, "error_code");
             ar.reason = js(j, "reason");
+            ar.format = json_object_get(j, "rows") ? 2 : 1;
+            ar.rows = js(j, "rows");
             uint8_t stored[IH_HASH_LEN];
             if (e == IH_OK && (ar.seq != expect || !b64_32(js(j, "prev_hash"), ar.prev) || !b64_32(js(j, "leaf_hash"), stored)))
                 e = ih_fail(IH_E_INTEGRITY, "archive event %lld missing or malformed", (long long)expect);

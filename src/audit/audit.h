@@ -53,6 +53,7 @@ typedef struct ih_audit_opts {
     const char *origin;          /* checkpoint origin and key name, "ihos/<instance id>" */
     ih_signkey *signer;          /* private audit key; NULL for read-only tools */
     const char *checkpoint_file; /* DIR/audit/checkpoints */
+    const char *anchor_file;     /* a copy of each checkpoint off the database's reach; NULL = none */
     int utc_offset_minutes;      /* the instance's local offset, recorded with each event */
     int interval_s;              /* checkpoint at most this often (1..10) */
     int max_events;              /* ...or after this many events (<= 10000) */
@@ -64,8 +65,23 @@ ih_err ih_audit_open(const ih_audit_opts *o, ih_audit **out);
 /* Stops the checkpointer (after a final checkpoint) and frees. */
 void ih_audit_close(ih_audit *a);
 
-/* Append inside tx.  Any failure is returned as IH_E_AUDIT (and fails tx). */
+/* Append inside tx.  Any failure is returned as IH_E_AUDIT (and fails tx).
+ * The event names the protected rows noted in tx since the previous event
+ * (ih_tx_note_row: table, id and the version written), so that the journal
+ * knows the newest version of every row an audited change wrote. */
 ih_err ih_audit_append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit_event *ev);
+
+/* ---- row versions (rollback detection) ---------------------------------------
+ *
+ * Every MAC'd row carries a version that its MAC covers and each write
+ * increases.  ih_audit_row_version() is the newest version of a row that an
+ * event named (0: none); ih_audit_check_version() fails with IH_E_INTEGRITY
+ * when a row is older than that: an older copy, with its old valid MAC, was
+ * put back (a disabled account re-enabled, a dispensed prescription made
+ * dispensable again).  A row may be newer than the journal knows (writes
+ * without an event, such as a session's last use). */
+ih_err ih_audit_row_version(ih_tx *tx, const char *table, int64_t id, int64_t *rv);
+ih_err ih_audit_check_version(ih_tx *tx, const char *table, int64_t id, int64_t rv);
 /* Append in a transaction of its own (for events with no other change). */
 ih_err ih_audit_record(ih_audit *a, const ih_actor *who, const ih_audit_event *ev);
 
@@ -76,6 +92,22 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made);
  * unwritable checkpoint file) is logged as an alert each time it is tried
  * and counted in ih_audit_health(). */
 ih_err ih_audit_start(ih_audit *a);
+
+/* ---- rollback detection (anchors) -----------------------------------------
+ *
+ * Each checkpoint also goes to the anchor file (a directory the database's
+ * owner cannot rewrite: another host's mount, the off-site backup target).
+ * ih_audit_rollback_check() reads each file given (the local checkpoint
+ * file, the anchor) and fails with IH_E_INTEGRITY, the reason in problem,
+ * when the database holds fewer events than a signed checkpoint there, or
+ * another root at that size: it was rolled back to an older copy (ihosd
+ * refuses to start).  After a deliberate restore of an older backup,
+ * ih_audit_accept_restore() appends the database's last checkpoint to each
+ * file marked as a restore, so the journal goes on from there; audited. */
+ih_err ih_audit_rollback_check(ih_store *s, ih_suite suite, const char *origin, const ih_signkey *pub,
+                               const char *const *files, int nfiles, char *problem, size_t len);
+ih_err ih_audit_accept_restore(ih_audit *a, const ih_actor *who, const char *const *files, int nfiles,
+                               uint64_t *size);
 
 /* For /metrics: what this process appended and sealed. */
 typedef struct ih_audit_health_info {

@@ -9,12 +9,15 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* One event as stored (strings may be NULL). */
+/* One event as stored (strings may be NULL).  Format 2 adds `rows`: the
+ * protected rows the event's transaction wrote, "table:id:version" joined
+ * by ',' (NULL: none).  Format 1 entries (before it) have no such item. */
 typedef struct audit_row {
+    int format; /* 1 or 2 */
     int64_t seq, ts, tz, actor_id;
     bool has_actor;
     const char *role, *session, *ip, *request_id, *action, *object_type, *object_id, *outcome, *error_code,
-        *reason;
+        *reason, *rows;
     uint8_t prev[IH_HASH_LEN];
 } audit_row;
 
@@ -29,9 +32,10 @@ typedef struct slice {
 } slice;
 
 typedef struct audit_view {
+    int format;
     int64_t seq, ts, tz, actor_id;
     bool has_actor;
-    slice role, session, ip, request_id, action, object_type, object_id, outcome, error_code, reason;
+    slice role, session, ip, request_id, action, object_type, object_id, outcome, error_code, reason, rows;
     const uint8_t *prev; /* IH_HASH_LEN bytes */
 } audit_view;
 
@@ -47,6 +51,11 @@ bool slice_eq(slice s, const char *col, bool col_null);
  * returns the tree's size and frontier. */
 ih_err tree_extend(ih_store *s, ih_md md, ih_frontier *f);
 
+/* Append a signed checkpoint (restore: marked as a deliberate restore) to
+ * an anchor or checkpoint file (anchor.c). */
+ih_err audit_anchor_line(const char *file, uint64_t size, const uint8_t root[IH_HASH_LEN], const char *note,
+                         bool restore);
+
 /* Checkpoint notes (C2SP signed-note / tlog-checkpoint). */
 ih_err note_sign(const ih_signkey *k, ih_suite s, const char *origin, uint64_t size, const uint8_t root[IH_HASH_LEN],
                  ih_buf *out);
@@ -56,7 +65,7 @@ ih_err note_verify(const char *note, size_t n, const ih_signkey *pub, const char
 
 struct ih_audit {
     ih_audit_opts o;
-    char *origin, *file, *witness_command, *witness_url;
+    char *origin, *file, *anchor, *witness_command, *witness_url;
     ih_md md;
     pthread_t thread;
     bool running;

@@ -34,10 +34,12 @@ ih_err ih_audit_open(const ih_audit_opts *o, ih_audit **out)
     a->o = *o;
     a->origin = strdup(o->origin);
     a->file = dup_or_null(o->checkpoint_file);
+    a->anchor = dup_or_null(o->anchor_file);
     a->witness_command = dup_or_null(o->witness_command);
     a->witness_url = dup_or_null(o->witness_url);
     a->o.origin = a->origin;
     a->o.checkpoint_file = a->file;
+    a->o.anchor_file = a->anchor;
     a->o.witness_command = a->witness_command;
     a->o.witness_url = a->witness_url;
     if (a->o.interval_s < 1 || a->o.interval_s > 10) a->o.interval_s = 10;
@@ -193,6 +195,9 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made)
         atomic_store(&a->last_checkpoint_ms, ih_now_ms());
         atomic_store(&a->checkpoint_size, f.size);
         if (made) *made = true;
+        /* the anchor is a second copy: its failure is an alert, not a lost checkpoint */
+        if (a->anchor && audit_anchor_line(a->anchor, f.size, root, note.p, false) != IH_OK)
+            ih_log(IH_LOG_ERROR, "audit.anchor_failed", "alert", "true", "detail", ih_err_detail(), NULL);
         if (a->witness_command) witness_command(a, note.p, f.size);
         if (a->witness_url) witness_url(a, note.p, f.size);
     } else {
@@ -270,6 +275,7 @@ void ih_audit_close(ih_audit *a)
     pthread_cond_destroy(&a->cv);
     free(a->origin);
     free(a->file);
+    free(a->anchor);
     free(a->witness_command);
     free(a->witness_url);
     free(a);

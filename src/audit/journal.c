@@ -12,7 +12,7 @@
 
 void audit_entry(ih_canon *c, const audit_row *r)
 {
-    ih_canon_text(c, "ihos-audit-v1");
+    ih_canon_text(c, r->format >= 2 ? "ihos-audit-v2" : "ihos-audit-v1");
     ih_canon_int(c, r->seq);
     ih_canon_int(c, r->ts);
     ih_canon_int(c, r->tz);
@@ -28,6 +28,7 @@ void audit_entry(ih_canon *c, const audit_row *r)
     ih_canon_text(c, r->outcome);
     ih_canon_text(c, r->error_code);
     ih_canon_text(c, r->reason);
+    if (r->format >= 2) ih_canon_text(c, r->rows);
     ih_canon_blob(c, r->prev, IH_HASH_LEN);
 }
 
@@ -90,7 +91,10 @@ int audit_entry_parse(const uint8_t *p, size_t n, audit_view *v)
     cursor c = {p, p + n};
     slice magic;
     bool actor_null;
-    if (get_text(&c, &magic) || !magic.p || magic.n != 13 || memcmp(magic.p, "ihos-audit-v1", 13)) return -1;
+    if (get_text(&c, &magic) || !magic.p || magic.n != 13 || memcmp(magic.p, "ihos-audit-v", 12) ||
+        (magic.p[12] != '1' && magic.p[12] != '2'))
+        return -1;
+    v->format = magic.p[12] - '0';
     if (get_int(&c, &v->seq, NULL) || get_int(&c, &v->ts, NULL) || get_int(&c, &v->tz, NULL) ||
         get_int(&c, &v->actor_id, &actor_null))
         return -1;
@@ -99,6 +103,8 @@ int audit_entry_parse(const uint8_t *p, size_t n, audit_view *v)
                       &v->object_id, &v->outcome, &v->error_code, &v->reason};
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++)
         if (get_text(&c, texts[i])) return -1;
+    v->rows = (slice){NULL, 0};
+    if (v->format >= 2 && get_text(&c, &v->rows)) return -1;
     int t;
     const uint8_t *d;
     size_t len;
@@ -119,6 +125,7 @@ static const char *copy_slice(slice s, char **scratch)
 
 void audit_view_row(const audit_view *v, char *scratch, audit_row *r)
 {
+    r->format = v->format;
     r->seq = v->seq;
     r->ts = v->ts;
     r->tz = v->tz;
@@ -134,6 +141,7 @@ void audit_view_row(const audit_view *v, char *scratch, audit_row *r)
     r->outcome = copy_slice(v->outcome, &scratch);
     r->error_code = copy_slice(v->error_code, &scratch);
     r->reason = copy_slice(v->reason, &scratch);
+    r->rows = copy_slice(v->rows, &scratch);
     memcpy(r->prev, v->prev, IH_HASH_LEN);
 }
 
@@ -182,10 +190,45 @@ static ih_err read_last(ih_tx *tx, int64_t *seq, uint8_t leaf[IH_HASH_LEN])
  * names the last committed event, so the next append reads it again. */
 static void forget_tail(void *arg) { ((ih_audit *)arg)->last_valid = false; }
 
+/* "table:id:version,…" of the rows noted in tx since the last event. */
+static void rows_text(const ih_row_note *n, int k, char *out, size_t cap)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < k && len < cap; i++) {
+        int w = snprintf(out + len, cap - len, "%s%s:%lld:%lld", i ? "," : "", n[i].table, (long long)n[i].id,
+                         (long long)n[i].rv);
+        if (w < 0 || (size_t)w >= cap - len) { /* cannot happen at IH_TX_ROWS notes; never cut one in half */
+            out[len] = '\0';
+            break;
+        }
+        len += (size_t)w;
+    }
+}
+
+/* The versions an event names, copied where loads can look them up. */
+static ih_err insert_versions(ih_tx *tx, int64_t seq, const ih_row_note *n, int k)
+{
+    for (int i = 0; i < k; i++) {
+        ih_stmt *st;
+        IH_TRY(ih_tx_prepare(tx, "INSERT INTO audit_version(tbl, row_id, rv, seq) VALUES ($1, $2, $3, $4)", &st));
+        ih_stmt_text(st, 1, n[i].table);
+        ih_stmt_int(st, 2, n[i].id);
+        ih_stmt_int(st, 3, n[i].rv);
+        ih_stmt_int(st, 4, seq);
+        IH_TRY(ih_stmt_exec(st));
+    }
+    return IH_OK;
+}
+
 static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit_event *ev)
 {
     if (!ev->action || !*ev->action) return ih_fail(IH_E_INTERNAL, "audit event without an action");
     bool sqlite = !ih_tx_is_pg(tx);
+    ih_row_note notes[IH_TX_ROWS];
+    int nnotes = ih_tx_take_rows(tx, notes);
+    char rows[IH_TX_ROWS * 64];
+    rows_text(notes, nnotes, rows, sizeof rows);
     for (int attempt = 0; attempt < 2; attempt++) {
         audit_row r = {0};
         int64_t last;
@@ -214,6 +257,8 @@ static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit
         r.outcome = ev->result == IH_OK ? "success" : "failure";
         r.error_code = ev->result == IH_OK ? NULL : ih_err_name(ev->result);
         r.reason = ev->reason;
+        r.format = 2;
+        r.rows = rows[0] ? rows : NULL;
 
         ih_canon c = {0};
         audit_entry(&c, &r);
@@ -248,6 +293,7 @@ static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit
             if (!sqlite) return ih_fail(IH_E_INTEGRITY, "audit sequence taken under the append lock");
             continue;
         }
+        IH_TRY(insert_versions(tx, r.seq, notes, nnotes));
         if (sqlite) {
             /* The tail follows the commit: should tx roll back (its own
              * failure, a batch-mate's failed commit, a full disk), the hook
@@ -262,6 +308,29 @@ static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit
         return IH_OK;
     }
     return ih_fail(IH_E_INTEGRITY, "audit sequence kept changing");
+}
+
+ih_err ih_audit_row_version(ih_tx *tx, const char *table, int64_t id, int64_t *rv)
+{
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT max(rv) FROM audit_version WHERE tbl = $1 AND row_id = $2", &st));
+    ih_stmt_text(st, 1, table);
+    ih_stmt_int(st, 2, id);
+    IH_TRY(ih_stmt_step(st, &row));
+    *rv = row && !ih_col_null(st, 0) ? ih_col_int(st, 0) : 0;
+    return ih_stmt_exec(st);
+}
+
+ih_err ih_audit_check_version(ih_tx *tx, const char *table, int64_t id, int64_t rv)
+{
+    int64_t known;
+    IH_TRY(ih_audit_row_version(tx, table, id, &known));
+    if (rv < known)
+        return ih_fail(IH_E_INTEGRITY, "%s %lld is at version %lld but the audit journal recorded version %lld: an "
+                                       "older copy was put back",
+                       table, (long long)id, (long long)rv, (long long)known);
+    return IH_OK;
 }
 
 ih_err ih_audit_append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit_event *ev)

@@ -89,6 +89,7 @@ static ih_err prove_fn(ih_tx *tx, void *arg)
                          str_or_null(r.outcome), "error_code", str_or_null(r.error_code), "reason",
                          str_or_null(r.reason), "prev_hash", prev);
     IH_CHECK_ALLOC(a->event);
+    if (r.format >= 2) json_object_set_new(a->event, "rows", str_or_null(r.rows));
     IH_TRY(ih_stmt_exec(st));
     return ih_merkle_prove(a->md, a->seq, a->size, get_hash, a, a->proof, &a->count);
 }
@@ -158,6 +159,8 @@ ih_err ih_audit_check_proof(const char *bundle, size_t n, const ih_signkey *pub,
     r.outcome = jstr(ev, "outcome");
     r.error_code = jstr(ev, "error_code");
     r.reason = jstr(ev, "reason");
+    r.format = json_object_get(ev, "rows") ? 2 : 1;
+    r.rows = jstr(ev, "rows");
     const char *prev = jstr(ev, "prev_hash");
     if (!prev || ih_b64_decode(prev, strlen(prev), r.prev, sizeof r.prev) != IH_HASH_LEN) {
         e = ih_fail(IH_E_INVALID, "bundle event has no valid prev_hash");

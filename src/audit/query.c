@@ -67,6 +67,7 @@ static ih_err query_fn(ih_tx *tx, void *arg)
             json_object_set_new(ev, "outcome", sj(v.outcome));
             json_object_set_new(ev, "error_code", sj(v.error_code));
             json_object_set_new(ev, "reason", sj(v.reason));
+            if (v.format >= 2) json_object_set_new(ev, "rows", sj(v.rows));
         } else if (!purged) {
             json_object_set_new(ev, "malformed", json_true());
         }

@@ -80,6 +80,21 @@ static cp *cp_add(cp_list *l, uint64_t size)
     return c;
 }
 
+/* A deliberate restore (anchor.c): the file's checkpoints beyond it, which
+ * the database never reached again, no longer count. */
+static void cp_drop_beyond(cp_list *l, uint64_t size)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->v[i].in_file && !l->v[i].in_db && l->v[i].size > size) {
+            free(l->v[i].error);
+            continue;
+        }
+        l->v[k++] = l->v[i];
+    }
+    l->n = k;
+}
+
 static int cp_cmp(const void *a, const void *b)
 {
     const cp *x = a, *y = b;
@@ -154,6 +169,13 @@ static ih_err read_file_checkpoints(vctx *v)
         } else {
             char where[64];
             snprintf(where, sizeof where, "checkpoint file line %d", lineno);
+            bool restore = json_is_true(json_object_get(j, "restore"));
+            if (restore) {
+                uint64_t rsize;
+                uint8_t rroot[IH_HASH_LEN];
+                if (note_verify(note, strlen(note), v->pub, v->origin, &rsize, rroot) == IH_OK) cp_drop_beyond(&v->cps, rsize);
+                ih_err_clear();
+            }
             e = take_checkpoint(v, note, strlen(note), where, -1, NULL, false);
             v->r->file_checkpoints++;
         }
@@ -184,6 +206,95 @@ static ih_err db_checkpoints_fn(ih_tx *tx, vctx *v)
 typedef struct {
     vctx *v;
 } verify_arg;
+
+/* ---- row versions: audit_version holds exactly what the entries name ------------- */
+
+typedef struct {
+    int64_t seq, id, rv;
+    char table[48];
+} version_copy;
+
+typedef struct {
+    version_copy *v;
+    size_t n, cap;
+    int64_t from; /* first seq of the chunk */
+} version_list;
+
+static int version_cmp(const void *a, const void *b)
+{
+    const version_copy *x = a, *y = b;
+    if (x->seq != y->seq) return x->seq < y->seq ? -1 : 1;
+    int c = strcmp(x->table, y->table);
+    if (c) return c;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return x->rv < y->rv ? -1 : x->rv > y->rv;
+}
+
+/* Add what event seq's "table:id:rv,…" names; false if it is malformed. */
+static bool versions_named(version_list *l, int64_t seq, slice rows)
+{
+    const char *p = rows.p, *end = rows.p + rows.n;
+    while (p && p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        char item[96];
+        size_t len = (size_t)(stop - p);
+        if (len >= sizeof item) return false;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        version_copy c = {.seq = seq};
+        long long id, rv;
+        int used = 0;
+        if (sscanf(item, "%47[a-z_]:%lld:%lld%n", c.table, &id, &rv, &used) != 3 || (size_t)used != len) return false;
+        c.id = id;
+        c.rv = rv;
+        if (l->n == l->cap) {
+            size_t nc = l->cap ? l->cap * 2 : 256;
+            version_copy *nv = realloc(l->v, nc * sizeof *nv);
+            if (!nv) return false;
+            l->v = nv;
+            l->cap = nc;
+        }
+        l->v[l->n++] = c;
+        p = comma ? comma + 1 : NULL;
+    }
+    return true;
+}
+
+/* Compare the copies of events [l->from, to) with what their entries name
+ * (events archived meanwhile are skipped: their entries live in the archive). */
+static ih_err versions_check(ih_tx *tx, version_list *l, int64_t to, const uint8_t *purged, ih_audit_report *r)
+{
+    if (l->n) qsort(l->v, l->n, sizeof *l->v, version_cmp);
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT seq, tbl, row_id, rv FROM audit_version WHERE seq >= $1 AND seq < $2 "
+                             "ORDER BY seq, tbl, row_id, rv",
+                         &st));
+    ih_stmt_int(st, 1, l->from);
+    ih_stmt_int(st, 2, to);
+    size_t i = 0;
+    int64_t bad = -1;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        version_copy c = {.seq = ih_col_int(st, 0), .id = ih_col_int(st, 2), .rv = ih_col_int(st, 3)};
+        snprintf(c.table, sizeof c.table, "%s", ih_col_text(st, 1));
+        if (purged[c.seq - l->from]) continue;
+        if (i < l->n && !version_cmp(&c, &l->v[i])) {
+            i++;
+            continue;
+        }
+        if (bad < 0) bad = i < l->n && l->v[i].seq < c.seq ? l->v[i].seq : c.seq;
+    }
+    IH_TRY(e);
+    if (bad < 0 && i < l->n) bad = l->v[i].seq;
+    if (bad >= 0)
+        problem(r, bad, -1, "event %lld: the row versions copied beside it (audit_version) do not match what it names "
+                            "(edited)",
+                (long long)bad);
+    l->n = 0;
+    return IH_OK;
+}
 
 static ih_err verify_fn(ih_tx *tx, void *arg)
 {
@@ -218,11 +329,20 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
         if (fr) memcpy(tree_enc, fr, tree_len);
     }
     IH_TRY(ih_stmt_exec(st));
+    version_list vl = {0};
+    uint8_t *purged_in_chunk = calloc(20000, 1);
+    if (!purged_in_chunk) return ih_fail(IH_E_NOMEM, "verify");
     for (;;) {
-        IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq >= $1 ORDER BY seq LIMIT 20000",
-                             &st));
+        ih_err pe = ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq >= $1 ORDER BY seq "
+                                      "LIMIT 20000", &st);
+        if (pe != IH_OK) {
+            e = pe;
+            break;
+        }
         ih_stmt_int(st, 1, (int64_t)expect);
         uint64_t got = 0;
+        vl.from = (int64_t)expect;
+        memset(purged_in_chunk, 0, 20000);
         while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
             got++;
             int64_t seq = ih_col_int(st, 0);
@@ -232,6 +352,8 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
             bool purged = ih_col_int(st, 9) != 0;
             if ((uint64_t)seq != expect) {
                 problem(r, (int64_t)expect, -1, "event %llu is missing (deleted or renumbered)", (unsigned long long)expect);
+                free(vl.v);
+                free(purged_in_chunk);
                 return IH_OK;
             }
             uint8_t leaf[IH_HASH_LEN];
@@ -241,6 +363,7 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
             } else if (purged) {
                 memcpy(leaf, stored, IH_HASH_LEN); /* content lives in a verified archive */
                 r->purged++;
+                purged_in_chunk[seq - vl.from] = 1;
             } else {
                 audit_view ev;
                 if (!entry || ih_merkle_leaf(vx->md, entry, en, leaf) != IH_OK)
@@ -262,10 +385,13 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
                     problem(r, seq, -1,
                             "event %llu does not follow event %lld (inserted, deleted or reordered events)",
                             (unsigned long long)expect, (long long)expect - 1);
+                else if (ev.rows.p && !versions_named(&vl, seq, ev.rows))
+                    problem(r, seq, -1, "event %llu names its rows in a form that does not parse",
+                            (unsigned long long)expect);
                 memcpy(leaf, stored, IH_HASH_LEN);
             }
             memcpy(prev, leaf, IH_HASH_LEN);
-            IH_TRY(ih_frontier_append(v->md, &f, leaf, NULL, NULL));
+            if ((e = ih_frontier_append(v->md, &f, leaf, NULL, NULL)) != IH_OK) goto done;
             expect++;
             if (expect == tree_size) {
                 uint8_t enc[IH_MERKLE_MAX_DEPTH * IH_HASH_LEN];
@@ -278,7 +404,7 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
             while (next_cp < v->cps.n && v->cps.v[next_cp].size == expect) {
                 cp *k = &v->cps.v[next_cp++];
                 uint8_t root[IH_HASH_LEN];
-                IH_TRY(ih_frontier_root(v->md, &f, root));
+                if ((e = ih_frontier_root(v->md, &f, root)) != IH_OK) goto done;
                 if (k->error) problem(r, -1, (int64_t)k->size, "%s", k->error);
                 else if (memcmp(root, k->root, IH_HASH_LEN) != 0)
                     problem(r, -1, (int64_t)k->size,
@@ -289,8 +415,12 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
             }
         }
         if (e != IH_OK) break;
+        if ((e = versions_check(tx, &vl, (int64_t)expect, purged_in_chunk, r)) != IH_OK) break;
         if (got < 20000) break;
     }
+done:
+    free(vl.v);
+    free(purged_in_chunk);
     IH_TRY(e);
     r->events = expect;
 

@@ -14,8 +14,14 @@ extern ih_table ih_t_visit, ih_t_message, ih_t_media, ih_t_emr, ih_t_rx, ih_t_pa
 #define V_ACCEPTED "accepted"
 #define V_CLOSED "closed"
 
-/* The viewer's staff id (IH_E_FORBIDDEN if they have no staff record). */
+/* The viewer's staff record, verified, for clinical work: IH_E_FORBIDDEN if
+ * they have none, it is suspended, or it is of another profession than
+ * their role.  cl_my_staff gives just its id. */
+ih_err cl_my_staff_full(ih_clinic *c, ih_tx *tx, const ih_viewer *v, cl_staff *s);
 ih_err cl_my_staff(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t *staff_id);
+/* Does staff member `staff` hold a live break-glass grant on the patient?
+ * Only a grant row whose MAC and version verify counts (oversight.c). */
+ih_err cl_break_glass_live(ih_clinic *c, ih_tx *tx, int64_t staff, int64_t patient, bool *live);
 /* May v act on / read this visit?  Sets *treating when v is its doctor.
  * Patients: their own.  Doctors: theirs, or a live break-glass on the
  * patient (read only, never label 5).  Nurses: their departments' (read

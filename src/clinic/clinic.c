@@ -164,6 +164,18 @@ int cl_age_years(const char *birth, const char *today)
     return age;
 }
 
+ih_err ih_clinic_upgrade(ih_clinic *c)
+{
+    int n = 0;
+    IH_TRY(cl_staff_upgrade(c, &n));
+    if (n) {
+        char k[24];
+        snprintf(k, sizeof k, "%d", n);
+        ih_log(IH_LOG_INFO, "upgrade.staff_departments", "rows", k, NULL);
+    }
+    return IH_OK;
+}
+
 size_t ih_clinic_sealed_columns(ih_clinic *c, ih_sealed_column *out, size_t cap)
 {
     size_t n = 0;

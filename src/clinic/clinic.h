@@ -120,6 +120,10 @@ ih_err ih_patient_of_account(ih_clinic *c, ih_tx *tx, int64_t account_id, int64_
 ih_err ih_public_info(ih_clinic *c, json_t **out);
 
 /* ---- maintenance ---------------------------------------------------------------- */
+/* Rows written by an earlier release, brought up to this one's rules: each
+ * only once it verifies as it was written; idempotent (run at every start). */
+ih_err ih_clinic_upgrade(ih_clinic *c);
+
 /* Every registry and care table, for key rotation and integrity scans
  * (keys/protected.h); MAC failures are recorded as integrity.violation. */
 struct ih_sealed_column;

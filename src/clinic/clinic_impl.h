@@ -17,6 +17,24 @@ struct ih_clinic {
 extern ih_table ih_t_institution, ih_t_department, ih_t_staff, ih_t_drug, ih_t_schedule, ih_t_patient,
     ih_t_consent;
 
+/* The staff record an account acts through, from its verified row (MAC and
+ * version): what every clinical access decision reads (staff.c). */
+typedef struct cl_staff {
+    int64_t id;
+    bool active; /* not suspended */
+    bool online; /* a doctor enabled for online care */
+    char kind[12];
+    int64_t dept[8];
+    int ndept;
+} cl_staff;
+/* IH_E_NOT_FOUND if the account has no staff record. */
+ih_err cl_staff_load(ih_clinic *c, ih_tx *tx, int64_t account_id, cl_staff *out);
+bool cl_staff_in(const cl_staff *s, int64_t department);
+/* Staff rows from before departments were MAC'd get theirs (once). */
+ih_err cl_staff_upgrade(ih_clinic *c, int *n);
+/* The same for a loaded (verified) staff row. */
+bool cl_staff_row_in(const ih_row *staff, int64_t department);
+
 /* 1 text, 2 phone, 3 video (schedule.c). */
 extern const ih_code_table ih_codes_consult_type;
 /* A doctor's public face {id, name, title_code, title_name, practice_no}. */

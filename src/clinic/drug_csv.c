@@ -186,7 +186,17 @@ static ih_err import_fn(ih_tx *tx, void *arg)
         if (e != IH_OK) break;
         ih_row_free(&r);
         ih_row_init(&r, &ih_t_drug);
+        int64_t rv = 0;
+        if (id) { /* the record it replaces must verify; its version goes on */
+            bool found;
+            e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_drug, id, &r, &found, false);
+            rv = r.rv;
+            ih_row_free(&r);
+            ih_row_init(&r, &ih_t_drug);
+            if (e != IH_OK) break;
+        }
         /* A row replaces the whole record: absent optional cells clear. */
+        r.rv = rv;
         e = ih_row_from_json(&r, obj, true, NULL);
         if (e == IH_OK) e = drug_check_row(&r);
         if (e == IH_OK && !id) e = ih_tx_next_id(tx, "drug", &r.id);

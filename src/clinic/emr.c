@@ -31,7 +31,7 @@ static const ih_field fields[] = {
     {"sign_key_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"signature", IH_F_BLOB, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_emr = IH_TABLE("record", fields, true);
+ih_table ih_t_emr = IH_TABLE_APPEND_ONLY("record", fields);
 
 static const char *const extra[] = {"diagnosis_codes", NULL};
 

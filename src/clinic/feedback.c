@@ -37,7 +37,7 @@ static const ih_field eval_fields[] = {
     CLIN("complaint", IH_FF_MAC | IH_FF_MULTILINE, 300),
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_evaluation = IH_TABLE("evaluation", eval_fields, true);
+ih_table ih_t_evaluation = IH_TABLE_APPEND_ONLY("evaluation", eval_fields);
 
 static const ih_code damage[] = {{"1", "无损害"}, {"2", "轻度损害"}, {"3", "中度损害"}, {"4", "重度损害"}, {"5", "死亡"}};
 static const ih_code_table damage_table = {"damage degree (1 none … 5 death)", damage, 5};

@@ -18,7 +18,7 @@ static const ih_field msg_fields[] = {
      IH_FIELD_CLINICAL, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_message = IH_TABLE("message", msg_fields, true);
+ih_table ih_t_message = IH_TABLE_APPEND_ONLY("message", msg_fields);
 
 static const ih_code media_kinds[] = {{"phone", "电话"}, {"video", "视频"}};
 static const ih_code_table media_table = {"media kind (phone, video)", media_kinds, 2};
@@ -51,7 +51,7 @@ static const ih_field media_fields[] = {
     {"created_by", IH_F_INT, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_media = IH_TABLE("media_session", media_fields, true);
+ih_table ih_t_media = IH_TABLE_APPEND_ONLY("media_session", media_fields);
 
 typedef struct {
     ih_clinic *c;

@@ -59,6 +59,34 @@ typedef struct {
 
 /* ---- break-glass ------------------------------------------------------------------ */
 
+ih_err cl_break_glass_live(ih_clinic *c, ih_tx *tx, int64_t staff, int64_t patient, bool *live)
+{
+    *live = false;
+    int64_t now = ih_now_ms(), ids[16];
+    int n = 0;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM break_glass WHERE patient_id = $1 AND staff_id = $2 AND expires_at > $3 "
+                             "ORDER BY id DESC LIMIT 16", &st));
+    ih_stmt_int(st, 1, patient);
+    ih_stmt_int(st, 2, staff);
+    ih_stmt_int(st, 3, now);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) ids[n++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    ih_row g;
+    ih_row_init(&g, &ih_t_break_glass);
+    for (int i = 0; e == IH_OK && i < n && !*live; i++) {
+        bool found;
+        e = ih_row_load_opt(tx, c->o.keys, &ih_t_break_glass, ids[i], &g, &found, false); /* a forged grant fails here */
+        if (e == IH_OK && found)
+            *live = ih_row_int(&g, "staff_id") == staff && ih_row_int(&g, "patient_id") == patient &&
+                    ih_row_int(&g, "expires_at") > now;
+    }
+    ih_row_free(&g);
+    return e;
+}
+
 static ih_err bg_fn(ih_tx *tx, void *arg)
 {
     ov_arg *a = arg;

@@ -2,6 +2,7 @@
  * (row MACs, sealed fields), 8.1.4.11b (masked views). */
 #include "clinic/record.h"
 
+#include "audit/audit.h"
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/jsonw.h"
@@ -30,12 +31,12 @@ static void col_names(const ih_table *t, ih_buf *b, bool with_id)
         } else
             ih_buf_puts(b, f->name);
     }
-    if (t->mac) ih_buf_puts(b, ", mac");
+    if (t->mac) ih_buf_puts(b, ", rv, mac");
 }
 
 static int ncols(const ih_table *t)
 {
-    int n = 1 + (t->mac ? 1 : 0);
+    int n = 1 + (t->mac ? 2 : 0);
     for (int i = 0; i < t->n; i++)
         n += t->fields[i].type == IH_F_SEALED && (t->fields[i].flags & IH_FF_INDEX) ? 2 : 1;
     return n;
@@ -72,7 +73,9 @@ static void gen(ih_table *t)
         ih_buf_printf(&b, "%s%.*s = $%d", k > 2 ? ", " : "", (int)len, p, k);
         p = e;
     }
-    ih_buf_puts(&b, " WHERE id = $1");
+    /* only the version loaded is updated: the last parameter is the old rv */
+    if (t->mac) ih_buf_printf(&b, " WHERE id = $1 AND rv = $%d", n + 1);
+    else ih_buf_puts(&b, " WHERE id = $1");
     t->sql_update = take(&b);
     ih_buf_printf(&b, "SELECT %s FROM %s WHERE id = $1", cols.p, t->name);
     t->sql_select = take(&b);
@@ -334,26 +337,48 @@ static void sealed_free(sealed_row *s, int n)
     for (int i = 0; i < n; i++) ih_buf_free(&s->ct[i]);
 }
 
+/* One field's value into the MAC's canonical encoding. */
+static void canon_field(ih_canon *c, const ih_field *f, const ih_val *v, const sealed_row *s, int i)
+{
+    switch (f->type) {
+    case IH_F_SEALED:
+        ih_canon_blob(c, s->present[i] ? s->ct[i].p : NULL, s->present[i] ? s->ct[i].len : 0);
+        if (f->flags & IH_FF_INDEX) ih_canon_blob(c, s->present[i] ? s->idx[i] : NULL, 32);
+        break;
+    case IH_F_TEXT:
+    case IH_F_DATE: ih_canon_text(c, v->set ? v->s : NULL); break;
+    case IH_F_BLOB: ih_canon_blob(c, v->set ? v->s : NULL, v->set ? (size_t)v->i : 0); break;
+    default:
+        if (v->set) ih_canon_int(c, v->i);
+        else ih_canon_text(c, NULL);
+    }
+}
+
+static bool field_present(const ih_field *f, const ih_val *v, const sealed_row *s, int i)
+{
+    return f->type == IH_F_SEALED ? s->present[i] : v->set;
+}
+
+/* The first release's fields in order; then each later field that is set,
+ * named; then the version once there is one (see record.h). */
 static ih_err row_mac(ih_keyring *k, const ih_row *r, const sealed_row *s, uint8_t out[IH_MAC_LEN])
 {
     const ih_table *t = r->t;
     ih_canon c = {0};
     for (int i = 0; i < t->n; i++) {
         const ih_field *f = &t->fields[i];
-        if (!(f->flags & IH_FF_MAC)) continue;
-        const ih_val *v = &r->v[i];
-        switch (f->type) {
-        case IH_F_SEALED:
-            ih_canon_blob(&c, s->present[i] ? s->ct[i].p : NULL, s->present[i] ? s->ct[i].len : 0);
-            if (f->flags & IH_FF_INDEX) ih_canon_blob(&c, s->present[i] ? s->idx[i] : NULL, 32);
-            break;
-        case IH_F_TEXT:
-        case IH_F_DATE: ih_canon_text(&c, v->set ? v->s : NULL); break;
-        case IH_F_BLOB: ih_canon_blob(&c, v->set ? v->s : NULL, v->set ? (size_t)v->i : 0); break;
-        default:
-            if (v->set) ih_canon_int(&c, v->i);
-            else ih_canon_text(&c, NULL);
-        }
+        if (!(f->flags & IH_FF_MAC) || (f->flags & IH_FF_ADDED)) continue;
+        canon_field(&c, f, &r->v[i], s, i);
+    }
+    for (int i = 0; i < t->n; i++) {
+        const ih_field *f = &t->fields[i];
+        if (!(f->flags & IH_FF_MAC) || !(f->flags & IH_FF_ADDED) || !field_present(f, &r->v[i], s, i)) continue;
+        ih_canon_text(&c, f->name);
+        canon_field(&c, f, &r->v[i], s, i);
+    }
+    if (r->rv > 0) {
+        ih_canon_text(&c, "rv");
+        ih_canon_int(&c, r->rv);
     }
     ih_err e = ih_row_mac(k, t->name, r->id, &c, out);
     ih_canon_free(&c);
@@ -401,15 +426,20 @@ static void bind_all(ih_stmt *st, const ih_row *r, const sealed_row *s)
             else ih_stmt_null(st, p++);
         }
     }
-    if (t->mac) ih_stmt_blob(st, p++, s->mac, IH_MAC_LEN);
+    if (t->mac) {
+        ih_stmt_int(st, p++, r->rv);
+        ih_stmt_blob(st, p++, s->mac, IH_MAC_LEN);
+    }
 }
 
-static ih_err write_row(ih_tx *tx, ih_keyring *k, const ih_row *r, bool insert)
+static ih_err write_row(ih_tx *tx, ih_keyring *k, ih_row *r, bool insert)
 {
     ensure_sql(r->t);
     if (r->id <= 0) return ih_fail(IH_E_INTERNAL, "%s: row without an id", r->t->name);
     if (r->closed) return ih_fail(IH_E_INTERNAL, "%s %lld was loaded unopened: it cannot be written", r->t->name,
                                   (long long)r->id);
+    int64_t old_rv = r->rv;
+    if (r->t->mac) r->rv = insert ? 1 : old_rv + 1;
     sealed_row sr; /* ~2.7 KB: on the stack, this is every write's path */
     sealed_row *s = &sr;
     memset(s, 0, sizeof *s);
@@ -418,16 +448,20 @@ static ih_err write_row(ih_tx *tx, ih_keyring *k, const ih_row *r, bool insert)
     if (e == IH_OK) e = ih_tx_prepare(tx, insert ? r->t->sql_insert : r->t->sql_update, &st);
     if (e == IH_OK) {
         bind_all(st, r, s);
+        if (!insert && r->t->mac) ih_stmt_int(st, ncols(r->t) + 1, old_rv);
         e = ih_stmt_exec(st);
         if (e == IH_OK && !insert && ih_stmt_changes(st) != 1)
-            e = ih_reject(IH_E_NOT_FOUND, NULL, "No such %s.", r->t->name);
+            e = r->t->mac ? ih_fail(IH_E_BUSY, "%s %lld changed since it was read", r->t->name, (long long)r->id)
+                          : ih_reject(IH_E_NOT_FOUND, NULL, "No such %s.", r->t->name);
     }
     sealed_free(s, r->t->n);
+    if (e != IH_OK) r->rv = old_rv;
+    else if (r->t->mac) ih_tx_note_row(tx, r->t->name, r->id, r->rv);
     return e;
 }
 
-ih_err ih_row_insert(ih_tx *tx, ih_keyring *k, const ih_row *r) { return write_row(tx, k, r, true); }
-ih_err ih_row_update(ih_tx *tx, ih_keyring *k, const ih_row *r) { return write_row(tx, k, r, false); }
+ih_err ih_row_insert(ih_tx *tx, ih_keyring *k, ih_row *r) { return write_row(tx, k, r, true); }
+ih_err ih_row_update(ih_tx *tx, ih_keyring *k, ih_row *r) { return write_row(tx, k, r, false); }
 
 ih_err ih_row_from_stmt(ih_stmt *st, int c, ih_keyring *k, const ih_table *t, ih_row *r)
 {
@@ -491,12 +525,21 @@ ih_err ih_row_from_stmt_opt(ih_stmt *st, int c, ih_keyring *k, const ih_table *t
         c++;
     }
     if (e == IH_OK && t->mac) {
+        r->rv = ih_col_int(st, c++);
+        if (r->rv == 0) /* written before the fields added since: nothing in them is believed */
+            for (int i = 0; i < t->n; i++)
+                if (t->fields[i].flags & IH_FF_ADDED) {
+                    val_clear(&r->v[i]);
+                    s->present[i] = false;
+                }
         size_t n;
         const uint8_t *mac = ih_col_blob(st, c, &n);
         uint8_t want[IH_MAC_LEN];
         e = row_mac(k, r, s, want);
         if (e == IH_OK && (!mac || n != IH_MAC_LEN || CRYPTO_memcmp(mac, want, IH_MAC_LEN)))
             e = ih_fail(IH_E_INTEGRITY, "%s %lld: the row MAC does not verify", t->name, (long long)r->id);
+        /* a valid MAC on an older copy than the journal knows: put back */
+        if (e == IH_OK && !t->append_only) e = ih_audit_check_version(ih_stmt_tx(st), t->name, r->id, r->rv);
     }
     if (e == IH_E_CRYPTO) e = ih_fail(IH_E_INTEGRITY, "%s %lld: a sealed field does not open", t->name, (long long)r->id);
     sealed_free(s, t->n);

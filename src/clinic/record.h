@@ -16,9 +16,22 @@
  *
  * Columns: a plain field `x` is column x; a sealed field is x_enc (AEAD
  * ciphertext) and, when indexed, x_idx (HMAC of the normalised value under
- * the index key, domain "<table>.<x>"); a MAC'd table has a `mac` column.
+ * the index key, domain "<table>.<x>"); a MAC'd table has `rv` and `mac`.
  * The id column is `id`, allocated by the caller (ih_tx_next_id) so that
  * ciphertexts can be bound to their row.
+ *
+ * Versions (rollback detection).  A MAC'd row's `rv` counts its writes and
+ * is covered by its MAC; every write notes (table, id, rv) for the next
+ * audit event (ih_tx_note_row), so the journal knows each audited version.
+ * A load fails with IH_E_INTEGRITY when the row is older than the journal
+ * says (an older copy with its old, valid MAC was put back), except for
+ * append-only tables, whose rows never change (the integrity scan still
+ * finds them missing).  An update only applies to the version it loaded.
+ *
+ * The MAC's layout grows without rewriting old rows: fields marked
+ * IH_FF_ADDED (added by a later migration) and rv enter it only when set,
+ * each named, so a row written before them verifies as it was written
+ * (rv 0), and then no value put into a newer column is believed.
  */
 #ifndef IH_CLINIC_RECORD_H
 #define IH_CLINIC_RECORD_H
@@ -51,6 +64,7 @@ enum {
     IH_FF_FIXED = 1 << 5,     /* settable at creation, refused in updates */
     IH_FF_PRIVATE = 1 << 6,   /* never in a JSON view */
     IH_FF_UPPER = 1 << 7,     /* text: stored upper-cased (certificate numbers) */
+    IH_FF_ADDED = 1 << 8,     /* added after the table's first release: in the MAC only when set, named */
 };
 
 #define IH_MASK_NONE (-1) /* shown as is (public or non-personal) */
@@ -76,6 +90,7 @@ typedef struct ih_table {
     const ih_field *fields;
     int n;
     bool mac;
+    bool append_only; /* rows are inserted, never changed (only re-sealed): no version check at load */
     /* Generated once, on first use (kept for the life of the process: the
      * statement cache keys on their addresses). */
     char *sql_insert, *sql_update, *sql_select, *sql_scan, *sql_columns;
@@ -85,6 +100,8 @@ typedef struct ih_table {
 } ih_table;
 
 #define IH_TABLE(nm, arr, with_mac) {.name = nm, .fields = arr, .n = (int)(sizeof arr / sizeof arr[0]), .mac = with_mac}
+#define IH_TABLE_APPEND_ONLY(nm, arr)                                                                        \
+    {.name = nm, .fields = arr, .n = (int)(sizeof arr / sizeof arr[0]), .mac = true, .append_only = true}
 
 typedef struct ih_val {
     bool set;  /* has a value (else NULL in the database) */
@@ -95,6 +112,7 @@ typedef struct ih_val {
 struct ih_row {
     const ih_table *t;
     int64_t id;
+    int64_t rv;  /* MAC'd tables: the version loaded, or written last */
     bool closed; /* loaded without opening its sealed fields: read-only */
     ih_val v[IH_ROW_MAX_FIELDS];
 };
@@ -122,8 +140,10 @@ ih_err ih_row_from_json(ih_row *r, json_t *body, bool create, const char *const 
 /* Check REQUIRED fields are set (for rows built by code, e.g. CSV import). */
 ih_err ih_row_complete(const ih_row *r);
 
-ih_err ih_row_insert(ih_tx *tx, ih_keyring *k, const ih_row *r);
-ih_err ih_row_update(ih_tx *tx, ih_keyring *k, const ih_row *r);
+/* Both set r->rv to the version written; an update of a row changed since
+ * it was loaded fails with IH_E_BUSY (PostgreSQL retries the transaction). */
+ih_err ih_row_insert(ih_tx *tx, ih_keyring *k, ih_row *r);
+ih_err ih_row_update(ih_tx *tx, ih_keyring *k, ih_row *r);
 /* Load row id into r (initialised by the caller): sealed fields opened, the
  * MAC checked (IH_E_INTEGRITY on mismatch).  *found false if no such row. */
 ih_err ih_row_load(ih_tx *tx, ih_keyring *k, const ih_table *t, int64_t id, ih_row *r, bool *found);

@@ -664,10 +664,10 @@ typedef struct {
     json_t *out;
 } bundle_arg;
 
-static ih_err pem_of(ih_tx *tx, int64_t key_id, json_t **out)
+static ih_err pem_of(ih_tx *tx, ih_clinic *c, int64_t key_id, json_t **out)
 {
     ih_buf pem = IH_BUF_INIT;
-    ih_err e = ih_signkey_public(tx, key_id, &pem);
+    ih_err e = ih_signkey_public(tx, c->o.keys, key_id, &pem);
     if (e == IH_OK) *out = json_string(pem.p);
     ih_buf_free(&pem);
     return e;
@@ -682,8 +682,8 @@ static ih_err bundle_fn(ih_tx *tx, void *arg)
     ih_err e = ih_row_load(tx, b->c->o.keys, &ih_t_rx, b->id, &r, &found);
     if (e == IH_OK && !found) e = ih_reject(IH_E_NOT_FOUND, NULL, "No prescription %lld.", (long long)b->id);
     json_t *doc_pem = NULL, *rev_pem = NULL;
-    if (e == IH_OK) e = pem_of(tx, ih_row_int(&r, "sign_key_id"), &doc_pem);
-    if (e == IH_OK && ih_row_has(&r, "review_key_id")) e = pem_of(tx, ih_row_int(&r, "review_key_id"), &rev_pem);
+    if (e == IH_OK) e = pem_of(tx, b->c, ih_row_int(&r, "sign_key_id"), &doc_pem);
+    if (e == IH_OK && ih_row_has(&r, "review_key_id")) e = pem_of(tx, b->c, ih_row_int(&r, "review_key_id"), &rev_pem);
     if (e == IH_OK) {
         json_t *j;
         e = ih_row_json(&r, IH_ROLE_NONE, IH_REL_SELF, &j); /* for the base64 of the signatures */

@@ -80,15 +80,10 @@ static ih_err create_fn(ih_tx *tx, void *arg)
                        strcmp(ih_row_str(&s, "status"), "active")))
         e = ih_reject(IH_E_INVALID, "staff_id", "Staff member %lld is not a doctor enabled for online care.",
                       (long long)sid);
+    if (e == IH_OK && !cl_staff_row_in(&s, ih_row_int(&a->r, "department_id")))
+        e = ih_reject(IH_E_INVALID, "department_id", "The doctor does not work in that department.");
     ih_row_free(&s);
     IH_TRY(e);
-    ih_stmt *st;
-    bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM staff_department WHERE staff_id = $1 AND department_id = $2", &st));
-    ih_stmt_int(st, 1, sid);
-    ih_stmt_int(st, 2, ih_row_int(&a->r, "department_id"));
-    IH_TRY(ih_stmt_step(st, &row));
-    if (!row) return ih_reject(IH_E_INVALID, "department_id", "The doctor does not work in that department.");
     IH_TRY(ih_tx_next_id(tx, "schedule", &a->r.id));
     ih_row_set_int(&a->r, "cancelled", 0);
     ih_row_set_int(&a->r, "created_at", ih_now_ms());

@@ -4,12 +4,16 @@
  * independent practice, insurance, departments.  Enabling a doctor for
  * online care is its own audited step and needs >= 3 years of practice.
  * The row MAC covers what decides who may treat: role, status, online flag,
- * years, certificates. */
+ * years, certificates, departments.  Every access decision reads them from
+ * the verified row (cl_staff_load); staff_department is only an index for
+ * queries.  Suspension ends the member's sessions and all clinical
+ * authority at once. */
 #include "clinic/clinic_impl.h"
 
 #include "core/clock.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define RM (IH_FF_REQUIRED | IH_FF_MAC)
@@ -35,6 +39,8 @@ static const ih_field fields[] = {
     {"online", IH_F_BOOL, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"online_changed_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* department ids, ascending, joined by ',' (migration 13) */
+    {"departments", IH_F_TEXT, IH_FF_SERVER | IH_FF_MAC | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_staff = IH_TABLE("staff", fields, true);
 
@@ -62,23 +68,87 @@ ih_err ih_staff_of_account(ih_clinic *c, ih_tx *tx, int64_t account_id, int64_t 
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return ih_reject(IH_E_NOT_FOUND, NULL, "This account has no staff record.");
     *staff_id = ih_col_int(st, 0);
-    return IH_OK;
+    return ih_stmt_exec(st);
 }
 
-/* The departments of a staff member as a JSON array of {id, name}. */
-static ih_err departments_json(ih_tx *tx, int64_t staff_id, json_t **out)
+/* "3,5,7" into ids (at most 8); -1 if malformed. */
+static int parse_departments(const char *s, int64_t *ids)
 {
-    ih_stmt *st;
-    bool row;
-    ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT d.id, d.name, d.code FROM staff_department s JOIN department d "
-                             "ON d.id = s.department_id WHERE s.staff_id = $1 ORDER BY d.code", &st));
-    ih_stmt_int(st, 1, staff_id);
+    int n = 0;
+    for (const char *p = s; p && *p && n < 8;) {
+        char *end;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || v <= 0 || (*end && *end != ',')) return -1;
+        ids[n++] = v;
+        p = *end ? end + 1 : NULL;
+    }
+    return n;
+}
+
+ih_err cl_staff_load(ih_clinic *c, ih_tx *tx, int64_t account_id, cl_staff *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t id;
+    IH_TRY(ih_staff_of_account(c, tx, account_id, &id));
+    ih_row r;
+    ih_row_init(&r, &ih_t_staff);
+    bool found;
+    ih_err e = ih_row_load_opt(tx, c->o.keys, &ih_t_staff, id, &r, &found, false); /* MAC and version */
+    if (e == IH_OK && (!found || ih_row_int(&r, "account_id") != account_id))
+        e = ih_fail(IH_E_INTEGRITY, "staff %lld does not belong to account %lld", (long long)id, (long long)account_id);
+    if (e == IH_OK) {
+        out->id = id;
+        out->active = !strcmp(ih_row_str(&r, "status"), "active");
+        out->online = ih_row_int(&r, "online") != 0;
+        snprintf(out->kind, sizeof out->kind, "%s", ih_row_str(&r, "kind"));
+        const char *d = ih_row_str(&r, "departments");
+        out->ndept = d ? parse_departments(d, out->dept) : 0;
+        if (out->ndept < 0) e = ih_fail(IH_E_INTEGRITY, "staff %lld: departments malformed", (long long)id);
+    }
+    ih_row_free(&r);
+    return e;
+}
+
+bool cl_staff_row_in(const ih_row *staff, int64_t department)
+{
+    int64_t ids[8];
+    const char *d = ih_row_str(staff, "departments");
+    int n = d ? parse_departments(d, ids) : 0;
+    for (int i = 0; i < n; i++)
+        if (ids[i] == department) return true;
+    return false;
+}
+
+bool cl_staff_in(const cl_staff *s, int64_t department)
+{
+    for (int i = 0; i < s->ndept; i++)
+        if (s->dept[i] == department) return true;
+    return false;
+}
+
+/* The departments of a staff row (its verified list) as [{id, name, code}]. */
+static ih_err departments_json(ih_tx *tx, const ih_row *r, json_t **out)
+{
+    int64_t ids[8];
+    const char *d = ih_row_str(r, "departments");
+    int n = d ? parse_departments(d, ids) : 0;
     json_t *a = json_array();
     IH_CHECK_ALLOC(a);
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row)
-        json_array_append_new(a, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)ih_col_int(st, 0), "name",
-                                           ih_col_text(st, 1), "code", ih_col_text(st, 2)));
+    ih_err e = IH_OK;
+    for (int i = 0; e == IH_OK && i < n; i++) {
+        ih_stmt *st;
+        bool row;
+        e = ih_tx_prepare(tx, "SELECT id, name, code FROM department WHERE id = $1", &st);
+        if (e == IH_OK) {
+            ih_stmt_int(st, 1, ids[i]);
+            e = ih_stmt_step(st, &row);
+        }
+        if (e == IH_OK && row) {
+            json_array_append_new(a, json_pack("{s:I, s:s, s:s}", "id", (json_int_t)ih_col_int(st, 0), "name",
+                                               ih_col_text(st, 1), "code", ih_col_text(st, 2)));
+            e = ih_stmt_exec(st);
+        }
+    }
     if (e != IH_OK) {
         json_decref(a);
         return e;
@@ -87,33 +157,64 @@ static ih_err departments_json(ih_tx *tx, int64_t staff_id, json_t **out)
     return IH_OK;
 }
 
-static ih_err set_departments(ih_tx *tx, int64_t staff_id, json_t *body)
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The body's "departments" (when given) into the row's MAC'd list: each an
+ * active department, sorted, without repeats. */
+static ih_err take_departments(ih_tx *tx, ih_row *r, json_t *body)
 {
     json_t *d = json_object_get(body, "departments");
     if (!d) return IH_OK;
     if (!json_is_array(d) || json_array_size(d) < 1 || json_array_size(d) > 8)
         return ih_reject(IH_E_INVALID, "departments", "Field 'departments' must be a list of 1 to 8 department ids.");
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "DELETE FROM staff_department WHERE staff_id = $1", &st));
-    ih_stmt_int(st, 1, staff_id);
-    IH_TRY(ih_stmt_exec(st));
+    int64_t ids[8];
+    int n = 0;
     size_t i;
     json_t *x;
     json_array_foreach(d, i, x)
     {
         if (!json_is_integer(x) || json_integer_value(x) <= 0)
             return ih_reject(IH_E_INVALID, "departments", "Field 'departments' must hold department ids.");
+        ih_stmt *st;
         bool row;
         IH_TRY(ih_tx_prepare(tx, "SELECT active FROM department WHERE id = $1", &st));
         ih_stmt_int(st, 1, json_integer_value(x));
         IH_TRY(ih_stmt_step(st, &row));
-        if (!row || !ih_col_int(st, 0))
+        bool active = row && ih_col_int(st, 0);
+        if (row) IH_TRY(ih_stmt_exec(st));
+        if (!active)
             return ih_reject(IH_E_INVALID, "departments", "Department %lld does not exist or is inactive.",
                              (long long)json_integer_value(x));
+        ids[n++] = json_integer_value(x);
+    }
+    qsort(ids, (size_t)n, sizeof ids[0], cmp_id);
+    char list[8 * 21] = "";
+    size_t len = 0;
+    for (int k = 0; k < n; k++)
+        if (!k || ids[k] != ids[k - 1])
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", len ? "," : "", (long long)ids[k]);
+    return ih_row_set_str(r, "departments", list);
+}
+
+/* staff_department mirrors the verified list, for queries that join on it. */
+static ih_err index_departments(ih_tx *tx, const ih_row *r)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "DELETE FROM staff_department WHERE staff_id = $1", &st));
+    ih_stmt_int(st, 1, r->id);
+    IH_TRY(ih_stmt_exec(st));
+    int64_t ids[8];
+    const char *d = ih_row_str(r, "departments");
+    int n = d ? parse_departments(d, ids) : 0;
+    for (int i = 0; i < n; i++) {
         IH_TRY(ih_tx_prepare(tx, "INSERT INTO staff_department (staff_id, department_id) VALUES ($1, $2) "
                                  "ON CONFLICT DO NOTHING", &st));
-        ih_stmt_int(st, 1, staff_id);
-        ih_stmt_int(st, 2, json_integer_value(x));
+        ih_stmt_int(st, 1, r->id);
+        ih_stmt_int(st, 2, ids[i]);
         IH_TRY(ih_stmt_exec(st));
     }
     return IH_OK;
@@ -125,7 +226,7 @@ static ih_err view(staff_arg *a, ih_tx *tx, json_t **out)
     ih_relation rel = a->v && ih_row_int(&a->r, "account_id") == a->v->actor.id ? IH_REL_SELF : IH_REL_OTHER;
     json_t *j, *deps = NULL;
     IH_TRY(ih_row_json(&a->r, a->v ? a->v->role : IH_ROLE_NONE, rel, &j));
-    ih_err e = departments_json(tx, a->r.id, &deps);
+    ih_err e = departments_json(tx, &a->r, &deps);
     if (e != IH_OK) {
         json_decref(j);
         return e;
@@ -180,8 +281,9 @@ static ih_err create_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_row_set_str(&a->r, "status", "active"));
     ih_row_set_int(&a->r, "online", 0);
     ih_row_set_int(&a->r, "created_at", ih_now_ms());
+    IH_TRY(take_departments(tx, &a->r, a->body));
     IH_TRY(ih_row_insert(tx, a->c->o.keys, &a->r));
-    IH_TRY(set_departments(tx, a->r.id, a->body));
+    IH_TRY(index_departments(tx, &a->r));
     IH_TRY(cl_audit(a->c, tx, a->v, "staff.create", "staff", a->r.id, kind));
     return view(a, tx, &a->out);
 }
@@ -200,8 +302,9 @@ static ih_err update_fn(ih_tx *tx, void *arg)
         ih_row_set_int(&a->r, "online", 0);
         ih_row_set_int(&a->r, "online_changed_at", ih_now_ms());
     }
+    IH_TRY(take_departments(tx, &a->r, a->body));
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
-    IH_TRY(set_departments(tx, a->r.id, a->body));
+    IH_TRY(index_departments(tx, &a->r));
     IH_TRY(cl_audit(a->c, tx, a->v, "staff.update", "staff", a->r.id, NULL));
     return view(a, tx, &a->out);
 }
@@ -238,11 +341,16 @@ static ih_err status_fn(ih_tx *tx, void *arg)
     staff_arg *a = arg;
     IH_TRY(load(a, tx));
     IH_TRY(ih_row_set_str(&a->r, "status", a->status));
-    if (!strcmp(a->status, "suspended") && ih_row_int(&a->r, "online")) {
+    bool suspend = !strcmp(a->status, "suspended");
+    if (suspend && ih_row_int(&a->r, "online")) {
         ih_row_set_int(&a->r, "online", 0);
         ih_row_set_int(&a->r, "online_changed_at", ih_now_ms());
     }
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
+    /* Authority ends now: every request checks the verified staff row, and
+     * the member's sessions end with the suspension. */
+    if (suspend)
+        IH_TRY(ih_identity_end_sessions_tx(a->c->o.identity, tx, ih_row_int(&a->r, "account_id"), "staff suspended"));
     IH_TRY(cl_audit(a->c, tx, a->v, !strcmp(a->status, "active") ? "staff.reinstate" : "staff.suspend", "staff",
                     a->r.id, a->reason));
     return view(a, tx, &a->out);
@@ -344,4 +452,68 @@ ih_err ih_staff_set_status(ih_clinic *c, const ih_viewer *v, int64_t id, const c
         return ih_reject(IH_E_INVALID, "status", "Field 'status' must be 'active' or 'suspended'.");
     staff_arg a = {.c = c, .v = v, .id = id, .status = status, .reason = reason};
     return run(&a, true, status_fn, out);
+}
+
+/* ---- upgrade: departments into the staff row ---------------------------------------- */
+
+typedef struct {
+    ih_clinic *c;
+    int64_t after;
+    int got, done;
+} upgrade_arg;
+
+static ih_err upgrade_fn(ih_tx *tx, void *arg)
+{
+    upgrade_arg *u = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    int64_t ids[100];
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM staff WHERE departments IS NULL AND id > $1 ORDER BY id LIMIT 100", &st));
+    ih_stmt_int(st, 1, u->after);
+    u->got = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) ids[u->got++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    ih_row r;
+    ih_row_init(&r, &ih_t_staff);
+    for (int i = 0; e == IH_OK && i < u->got; i++) {
+        bool found;
+        u->after = ids[i];
+        e = ih_row_load(tx, u->c->o.keys, &ih_t_staff, ids[i], &r, &found);
+        if (e == IH_E_INTEGRITY) { /* left as it is: the scan reports it */
+            ih_err_clear();
+            e = IH_OK;
+            continue;
+        }
+        if (e != IH_OK || !found || r.rv != 0) continue; /* only rows from before the list: trusted once */
+        char list[8 * 21] = "";
+        size_t len = 0;
+        int k = 0;
+        e = ih_tx_prepare(tx, "SELECT department_id FROM staff_department WHERE staff_id = $1 ORDER BY department_id",
+                          &st);
+        if (e == IH_OK) {
+            ih_stmt_int(st, 1, ids[i]);
+            while ((e = ih_stmt_step(st, &row)) == IH_OK && row)
+                if (k++ < 8)
+                    len += (size_t)snprintf(list + len, sizeof list - len, "%s%lld", len ? "," : "",
+                                            (long long)ih_col_int(st, 0));
+        }
+        if (e == IH_OK) e = ih_row_set_str(&r, "departments", list);
+        if (e == IH_OK) e = ih_row_update(tx, u->c->o.keys, &r);
+        if (e == IH_OK) e = index_departments(tx, &r);
+        if (e == IH_OK) e = cl_audit(u->c, tx, NULL, "staff.upgrade", "staff", ids[i], "departments into the row");
+        if (e == IH_OK) u->done++;
+    }
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err cl_staff_upgrade(ih_clinic *c, int *n)
+{
+    upgrade_arg u = {.c = c};
+    do {
+        IH_TRY(ih_store_write(c->o.store, upgrade_fn, &u));
+    } while (u.got == 100);
+    *n = u.done;
+    return IH_OK;
 }

@@ -58,11 +58,26 @@ ih_table ih_t_visit = IH_TABLE("visit", fields, true);
 
 /* ---- shared helpers (care_impl.h) ------------------------------------------------- */
 
+ih_err cl_my_staff_full(ih_clinic *c, ih_tx *tx, const ih_viewer *v, cl_staff *s)
+{
+    ih_err e = cl_staff_load(c, tx, v->actor.id, s);
+    if (e == IH_E_NOT_FOUND) return ih_reject(IH_E_FORBIDDEN, NULL, "Your account has no staff record.");
+    IH_TRY(e);
+    if (!s->active)
+        return ih_reject(IH_E_FORBIDDEN, NULL, "Your staff record is suspended: no clinical work until it is reinstated.");
+    if (strcmp(s->kind, ih_role_name(v->role)))
+        return ih_reject(IH_E_FORBIDDEN, NULL, "Your staff record is a %s's, not a %s's: the records office updates it "
+                                               "before you work in your new role.",
+                         s->kind, ih_role_name(v->role));
+    return IH_OK;
+}
+
 ih_err cl_my_staff(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t *staff_id)
 {
-    ih_err e = ih_staff_of_account(c, tx, v->actor.id, staff_id);
-    if (e == IH_E_NOT_FOUND) return ih_reject(IH_E_FORBIDDEN, NULL, "Your account has no staff record.");
-    return e;
+    cl_staff s;
+    IH_TRY(cl_my_staff_full(c, tx, v, &s));
+    *staff_id = s.id;
+    return IH_OK;
 }
 
 ih_err cl_visit_load(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open)
@@ -85,6 +100,9 @@ ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *
     return e;
 }
 
+/* Every decision below reads rows whose MAC and version were checked: the
+ * visit (loaded by the caller), the viewer's staff row, the patient row, a
+ * break-glass grant. */
 ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row *visit, bool write, bool *treating)
 {
     *treating = false;
@@ -94,27 +112,19 @@ ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row
         IH_TRY(cl_patient_account(c, tx, ih_row_int(visit, "patient_id"), &account));
         if (account == v->actor.id) return IH_OK;
     } else if (v->role == IH_ROLE_DOCTOR || v->role == IH_ROLE_NURSE) {
-        int64_t staff;
-        IH_TRY(cl_my_staff(c, tx, v, &staff));
-        if (v->role == IH_ROLE_DOCTOR && ih_row_int(visit, "doctor_id") == staff) {
+        cl_staff s;
+        IH_TRY(cl_my_staff_full(c, tx, v, &s));
+        if (v->role == IH_ROLE_DOCTOR && ih_row_int(visit, "doctor_id") == s.id) {
+            /* online care is what a doctor taken off it may no longer give */
+            if (write && !s.online)
+                return ih_reject(IH_E_FORBIDDEN, NULL, "You are not enabled for online care at the moment.");
             *treating = true;
             return IH_OK;
         }
         if (!write && label < 5) {
-            ih_stmt *st;
-            bool yes;
-            if (v->role == IH_ROLE_DOCTOR) {
-                IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM break_glass WHERE patient_id = $1 AND staff_id = $2 "
-                                         "AND expires_at > $3 LIMIT 1", &st));
-                ih_stmt_int(st, 1, ih_row_int(visit, "patient_id"));
-                ih_stmt_int(st, 2, staff);
-                ih_stmt_int(st, 3, ih_now_ms());
-            } else {
-                IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM staff_department WHERE staff_id = $1 AND department_id = $2", &st));
-                ih_stmt_int(st, 1, staff);
-                ih_stmt_int(st, 2, ih_row_int(visit, "department_id"));
-            }
-            IH_TRY(ih_stmt_step(st, &yes));
+            bool yes = false;
+            if (v->role == IH_ROLE_DOCTOR) IH_TRY(cl_break_glass_live(c, tx, s.id, ih_row_int(visit, "patient_id"), &yes));
+            else yes = cl_staff_in(&s, ih_row_int(visit, "department_id"));
             if (yes) return IH_OK;
         }
     }
@@ -476,6 +486,7 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     visit_arg *a = arg;
     const char *sql;
     int64_t who;
+    cl_staff s = {0};
     if (a->v->role == IH_ROLE_PATIENT) {
         ih_err e = ih_patient_of_account(a->c, tx, a->v->actor.id, &who);
         if (e == IH_E_NOT_FOUND) return IH_OK;
@@ -485,7 +496,8 @@ static ih_err list_fn(ih_tx *tx, void *arg)
         IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
         sql = "SELECT id FROM visit WHERE doctor_id = $1 AND id > $2 AND ($3 = '' OR status = $3) ORDER BY id LIMIT $4";
     } else if (a->v->role == IH_ROLE_NURSE) {
-        IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
+        IH_TRY(cl_my_staff_full(a->c, tx, a->v, &s));
+        who = s.id;
         sql = "SELECT v.id FROM visit v JOIN staff_department d ON d.department_id = v.department_id WHERE d.staff_id = $1 "
               "AND v.id > $2 AND ($3 = '' OR v.status = $3) AND v.label < 5 ORDER BY v.id LIMIT $4";
     } else
@@ -501,6 +513,10 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     IH_TRY(cl_list_ids(st, ids, &n));
     for (int i = 0; i < n; i++) {
         IH_TRY(cl_visit_load(a->c, tx, ids[i], &a->r, true));
+        /* the join chose candidates; the verified staff row decides */
+        if (a->v->role == IH_ROLE_NURSE &&
+            (!cl_staff_in(&s, ih_row_int(&a->r, "department_id")) || ih_row_int(&a->r, "label") >= 5))
+            continue;
         json_t *j;
         IH_TRY(visit_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
         json_array_append_new(a->out, j);

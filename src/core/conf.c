@@ -67,6 +67,8 @@ static const key schema[] = {
     I("audit", "checkpoint_events", checkpoint_events, "10000", 1, 10000, "events between signed checkpoints at most"),
     S("audit", "witness_command", witness_command, false, "", "program given each checkpoint on stdin (empty: none)"),
     S("audit", "witness_url", witness_url, false, "", "HTTPS URL each checkpoint is POSTed to (empty: none)"),
+    S("audit", "anchor_dir", anchor_dir, false, "",
+      "directory out of the database owner's reach keeping each checkpoint, compared at start (empty: offsite_dir)"),
     I("audit", "retention_days", retention_days, "180", 180, 36500, "days events stay online before archiving (>= 180)"),
     S("audit", "syslog", audit_syslog, false, "", "RFC 5424 copy of security events: udp://HOST:PORT or unix:PATH (empty: none)"),
     /* Password and session rules: the defaults are the floor; values may only tighten. */

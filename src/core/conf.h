@@ -50,6 +50,7 @@ typedef struct ih_conf {
     int checkpoint_events;   /* 1..10000 */
     char witness_command[IH_CONF_PATH];
     char witness_url[IH_CONF_PATH];
+    char anchor_dir[IH_CONF_PATH];
     int retention_days;      /* >= 180 */
     char audit_syslog[IH_CONF_STR]; /* "" | udp://HOST:PORT | unix:PATH */
     /* [security] */

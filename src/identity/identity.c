@@ -90,6 +90,10 @@ static void acct_canon(const account *a, ih_canon *c)
     ih_canon_int(c, a->created_at);
     ih_canon_int(c, a->created_by);
     ih_canon_text(c, a->disabled_reason);
+    if (a->rv > 0) { /* rows from before versions were MAC'd without one */
+        ih_canon_text(c, "rv");
+        ih_canon_int(c, a->rv);
+    }
 }
 
 static void copy_text(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
@@ -127,11 +131,15 @@ static ih_err load_row(ih_identity *id, ih_stmt *st, account *a)
     a->created_at = ih_col_int(st, 18);
     a->created_by = ih_col_int(st, 19);
     copy_text(a->disabled_reason, sizeof a->disabled_reason, ih_col_text(st, 20));
-    const uint8_t *mac = ih_col_blob(st, 21, &n);
+    a->rv = ih_col_int(st, 21);
+    const uint8_t *mac = ih_col_blob(st, 22, &n);
     ih_canon c = {0};
     acct_canon(a, &c);
     ih_err e = ih_row_mac_check(id->o.keys, "account", a->id, &c, mac, mac ? n : 0);
     ih_canon_free(&c);
+    /* valid, but older than the journal knows: a disabled account enabled
+     * again, an old password put back */
+    if (e == IH_OK) e = ih_audit_check_version(ih_stmt_tx(st), "account", a->id, a->rv);
     return e;
 }
 
@@ -192,32 +200,48 @@ static ih_err bind_row(ih_identity *id, ih_stmt *st, const account *a)
     ih_stmt_int(st, 19, a->created_at);
     ih_stmt_int(st, 20, a->created_by);
     ih_stmt_text(st, 21, a->disabled_reason);
-    ih_stmt_blob(st, 22, mac, sizeof mac);
+    ih_stmt_int(st, 22, a->rv);
+    ih_stmt_blob(st, 23, mac, sizeof mac);
     return IH_OK;
 }
 
-ih_err acct_insert(ih_identity *id, ih_tx *tx, const account *a)
+ih_err acct_insert(ih_identity *id, ih_tx *tx, account *a)
 {
     ih_stmt *st;
+    a->rv = 1;
     IH_TRY(ih_tx_prepare(tx, "INSERT INTO account(" ACCOUNT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                             "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-                         &st));
-    IH_TRY(bind_row(id, st, a));
-    return ih_stmt_exec(st);
-}
-
-ih_err acct_save(ih_identity *id, ih_tx *tx, const account *a)
-{
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "UPDATE account SET username = $2, username_lc = $3, role = $4, status = $5, "
-                             "pw_hash = $6, pw_changed_at = $7, must_change = $8, totp_enc = $9, totp_alg = $10, "
-                             "totp_digits = $11, totp_pending = $12, pending_alg = $13, totp_last_step = $14, "
-                             "failed_count = $15, locked_until = $16, expires_at = $17, last_login_at = $18, "
-                             "created_at = $19, created_by = $20, disabled_reason = $21, mac = $22 WHERE id = $1",
+                             "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
                          &st));
     IH_TRY(bind_row(id, st, a));
     IH_TRY(ih_stmt_exec(st));
-    if (ih_stmt_changes(st) != 1) return ih_fail(IH_E_NOT_FOUND, "account %lld vanished", (long long)a->id);
+    ih_tx_note_row(tx, "account", a->id, a->rv);
+    return IH_OK;
+}
+
+ih_err acct_save(ih_identity *id, ih_tx *tx, account *a)
+{
+    ih_stmt *st;
+    int64_t old = a->rv;
+    a->rv = old + 1;
+    ih_err e = ih_tx_prepare(tx, "UPDATE account SET username = $2, username_lc = $3, role = $4, status = $5, "
+                                 "pw_hash = $6, pw_changed_at = $7, must_change = $8, totp_enc = $9, totp_alg = $10, "
+                                 "totp_digits = $11, totp_pending = $12, pending_alg = $13, totp_last_step = $14, "
+                                 "failed_count = $15, locked_until = $16, expires_at = $17, last_login_at = $18, "
+                                 "created_at = $19, created_by = $20, disabled_reason = $21, rv = $22, mac = $23 "
+                                 "WHERE id = $1 AND rv = $24",
+                             &st);
+    if (e == IH_OK) e = bind_row(id, st, a);
+    if (e == IH_OK) {
+        ih_stmt_int(st, 24, old);
+        e = ih_stmt_exec(st);
+    }
+    if (e == IH_OK && ih_stmt_changes(st) != 1)
+        e = ih_fail(IH_E_BUSY, "account %lld changed since it was read", (long long)a->id);
+    if (e != IH_OK) {
+        a->rv = old;
+        return e;
+    }
+    ih_tx_note_row(tx, "account", a->id, a->rv);
     return IH_OK;
 }
 

@@ -85,13 +85,21 @@ ih_err ih_identity_revoke(ih_identity *id, const ih_principal *p, const ih_actor
  * audited as auth.session_blocked with the reason. */
 ih_err ih_identity_end_session(ih_identity *id, int64_t account_id, int64_t session_id, const ih_actor *who,
                                const char *reason);
+/* End every live session of an account inside the caller's transaction
+ * (the change that takes the account's authority away). */
+ih_err ih_identity_end_sessions_tx(ih_identity *id, ih_tx *tx, int64_t account_id, const char *reason);
 
 /* ---- self-service ---------------------------------------------------------- */
 
 ih_err ih_identity_change_password(ih_identity *id, const ih_principal *p, const ih_actor *who, const char *old_pw,
                                    const char *new_pw);
-/* Start second-factor enrolment: a fresh secret, returned as an otpauth URI. */
-ih_err ih_identity_totp_begin(ih_identity *id, const ih_principal *p, const ih_actor *who, char *uri, size_t n);
+/* Start second-factor enrolment: a fresh secret, returned as an otpauth URI.
+ * The owner re-authenticates: the password always, and a code from the
+ * current authenticator when one is enrolled (a stolen session alone cannot
+ * replace it).  A failure is IH_E_AUTH_FAILED naming the field, counted
+ * like a failed login (a lock also ends the account's sessions). */
+ih_err ih_identity_totp_begin(ih_identity *id, const ih_principal *p, const ih_actor *who, const char *password,
+                              const char *code, char *uri, size_t n);
 /* Confirm enrolment with a code from the new secret; the session becomes full. */
 ih_err ih_identity_totp_confirm(ih_identity *id, const ih_principal *p, const ih_actor *who, const char *code);
 

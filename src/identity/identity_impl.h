@@ -37,19 +37,22 @@ typedef struct account {
     char pending_alg[8];
     int64_t totp_last_step, failed_count, locked_until, expires_at, last_login_at, created_at, created_by;
     char disabled_reason[32];
+    int64_t rv; /* version: the MAC covers it; the journal knows the audited ones */
 } account;
 
 #define ACCOUNT_COLUMNS                                                                                   \
     "id, username, username_lc, role, status, pw_hash, pw_changed_at, must_change, totp_enc, totp_alg, "   \
     "totp_digits, totp_pending, pending_alg, totp_last_step, failed_count, locked_until, expires_at, "     \
-    "last_login_at, created_at, created_by, disabled_reason, mac"
+    "last_login_at, created_at, created_by, disabled_reason, rv, mac"
 
 /* Load by id or by lower-case name; *found false if none.  IH_E_INTEGRITY
  * if the row's MAC does not verify. */
 ih_err acct_load(ih_identity *id, ih_tx *tx, int64_t account_id, account *a, bool *found);
 ih_err acct_load_name(ih_identity *id, ih_tx *tx, const char *name_lc, account *a, bool *found);
-ih_err acct_insert(ih_identity *id, ih_tx *tx, const account *a);
-ih_err acct_save(ih_identity *id, ih_tx *tx, const account *a);
+/* Both write a new version of the row (a->rv) and note it for the journal;
+ * save applies only to the version loaded. */
+ih_err acct_insert(ih_identity *id, ih_tx *tx, account *a);
+ih_err acct_save(ih_identity *id, ih_tx *tx, account *a);
 json_t *acct_json(const account *a, int64_t now);
 /* Record an integrity violation of a row (own transaction) and alert. */
 void acct_integrity_alarm(ih_identity *id, const char *table, int64_t row, const ih_actor *who);

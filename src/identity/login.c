@@ -333,15 +333,60 @@ typedef struct {
     char *uri;
     size_t n;
     const char *code;
+    /* enrolment: the owner proves it is them, not just their session */
+    const char *password;
+    bool pw_ok;
+    ih_err outcome;
 } totp_arg;
+
+/* Re-authentication inside an enrolment: the password, and the current code
+ * when a second factor is enrolled.  A failure counts like a failed login;
+ * the lock it may set also ends the account's sessions (someone holding a
+ * session is guessing).  *ok false with t->outcome set on failure. */
+static ih_err reauth(totp_arg *t, ih_tx *tx, account *a, bool *ok)
+{
+    int64_t now = ih_now_ms();
+    const char *field = NULL;
+    if (!t->pw_ok) field = "password";
+    else if (a->totp_len) {
+        uint8_t secret[64];
+        size_t slen;
+        ih_totp_alg alg = IH_TOTP_SHA1;
+        ih_totp_alg_parse(a->totp_alg, &alg);
+        IH_TRY(totp_open(t->id, tx, a->id, "totp", a->totp, a->totp_len, secret, sizeof secret, &slen));
+        int64_t step;
+        ih_err te = ih_totp_check(alg, secret, slen, (int)a->totp_digits, t->code, now / 1000, a->totp_last_step, &step);
+        ih_wipe(secret, sizeof secret);
+        if (te == IH_OK) a->totp_last_step = step;
+        else field = "totp";
+    }
+    *ok = field == NULL;
+    char oid[24];
+    snprintf(oid, sizeof oid, "%lld", (long long)a->id);
+    if (*ok) return IH_OK;
+    login_arg l = {.id = t->id, .now = now};
+    IH_TRY(fail_count(&l, tx, a, t->who));
+    if (a->locked_until > now) IH_TRY(session_revoke_all(t->id, tx, a->id, 0, "re-authentication failed", now));
+    IH_TRY(acct_save(t->id, tx, a));
+    t->outcome = ih_reject(IH_E_AUTH_FAILED, field,
+                           a->totp_len ? "Changing the second factor needs your password and a code from your current "
+                                         "authenticator."
+                                       : "Enrolling a second factor needs your password.");
+    ih_audit_event ev = {.action = "auth.totp_enrol_start", .object_type = "account", .object_id = oid,
+                         .result = IH_E_AUTH_FAILED, .reason = field};
+    return ih_audit_append(t->id->o.audit, tx, t->who, &ev);
+}
 
 static ih_err totp_begin_fn(ih_tx *tx, void *arg)
 {
     totp_arg *t = arg;
     account a;
-    bool found;
+    bool found, ok;
+    t->outcome = IH_OK;
     IH_TRY(acct_load(t->id, tx, t->p->account_id, &a, &found));
     if (!found) return ih_fail(IH_E_NOT_FOUND, "account");
+    IH_TRY(reauth(t, tx, &a, &ok));
+    if (!ok) return IH_OK; /* the failure is recorded; the caller answers it */
     ih_totp_alg alg = t->id->o.totp_alg;
     uint8_t secret[32];
     size_t len = ih_totp_secret_len(alg);
@@ -359,10 +404,42 @@ static ih_err totp_begin_fn(ih_tx *tx, void *arg)
     return ih_audit_append(t->id->o.audit, tx, t->who, &ev);
 }
 
-ih_err ih_identity_totp_begin(ih_identity *id, const ih_principal *p, const ih_actor *who, char *uri, size_t n)
+typedef struct {
+    ih_identity *id;
+    int64_t account_id;
+    char hash[IH_PW_HASH_MAX];
+} pwhash_arg;
+
+static ih_err pwhash_fn(ih_tx *tx, void *arg)
 {
-    totp_arg t = {id, p, who, uri, n, NULL};
-    return ih_store_write(id->o.store, totp_begin_fn, &t);
+    pwhash_arg *h = arg;
+    account a;
+    bool found;
+    IH_TRY(acct_load(h->id, tx, h->account_id, &a, &found));
+    if (!found) return ih_fail(IH_E_NOT_FOUND, "account");
+    memcpy(h->hash, a.pw_hash, sizeof h->hash);
+    ih_wipe(&a, sizeof a);
+    return IH_OK;
+}
+
+ih_err ih_identity_totp_begin(ih_identity *id, const ih_principal *p, const ih_actor *who, const char *password,
+                              const char *code, char *uri, size_t n)
+{
+    totp_arg t = {id, p, who, uri, n, code, password, false, IH_OK};
+    if (password && *password) {
+        pwhash_arg h = {.id = id, .account_id = p->account_id};
+        ih_err e = ih_store_read(id->o.store, pwhash_fn, &h);
+        if (e == IH_E_INTEGRITY) acct_integrity_alarm(id, "account", p->account_id, who);
+        IH_TRY(e);
+        verify_job j = {.hash = h.hash, .pw = password, .params = &id->o.hash};
+        e = ih_hashpool_run(id->pool, verify_run, &j);
+        ih_wipe(&h, sizeof h);
+        ih_wipe(j.new_hash, sizeof j.new_hash); /* a rehash waits for the next login */
+        IH_TRY(e);
+        t.pw_ok = j.ok;
+    }
+    IH_TRY(ih_store_write(id->o.store, totp_begin_fn, &t));
+    return t.outcome;
 }
 
 static ih_err totp_confirm_fn(ih_tx *tx, void *arg)

@@ -21,6 +21,7 @@ static ih_err token_hash(ih_identity *id, const char *token, uint8_t out[IH_HASH
  * an idle one alive. */
 typedef struct {
     int64_t sid, account_id, created, last_seen, expires, factors, revoked_at; /* revoked_at 0: live */
+    int64_t rv; /* version; 0: written before versions, not in the MAC */
     uint8_t th[IH_HASH_LEN];
 } sess_row;
 
@@ -34,6 +35,10 @@ static ih_err session_mac(ih_identity *id, const sess_row *r, uint8_t mac[IH_MAC
     ih_canon_int(&c, r->factors);
     ih_canon_int(&c, r->last_seen);
     ih_canon_int(&c, r->revoked_at);
+    if (r->rv > 0) {
+        ih_canon_text(&c, "rv");
+        ih_canon_int(&c, r->rv);
+    }
     ih_err e = ih_row_mac(id->o.keys, "session", r->sid, &c, mac);
     ih_canon_free(&c);
     return e;
@@ -64,7 +69,7 @@ ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors,
     int64_t sid, expires = now + (int64_t)id->o.session_max_hours * 3600000LL;
     IH_TRY(ih_tx_next_id(tx, "session", &sid));
     sess_row r = {.sid = sid, .account_id = a->id, .created = now, .last_seen = now, .expires = expires,
-                  .factors = factors};
+                  .factors = factors, .rv = 1};
     memcpy(r.th, th, sizeof r.th);
     IH_TRY(session_mac(id, &r, mac));
     principal_fill(id, a, factors, now, &out->p);
@@ -74,7 +79,7 @@ ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors,
     out->expires_at = expires;
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, "INSERT INTO session(id, token_hash, account_id, created_at, last_seen, expires_at, csrf, "
-                             "factors, ip, mac) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9)",
+                             "factors, ip, rv, mac) VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, 1, $9)",
                          &st));
     ih_stmt_int(st, 1, sid);
     ih_stmt_blob(st, 2, th, sizeof th);
@@ -85,30 +90,40 @@ ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors,
     ih_stmt_int(st, 7, factors);
     ih_stmt_text(st, 8, ip);
     ih_stmt_blob(st, 9, mac, sizeof mac);
-    return ih_stmt_exec(st);
+    IH_TRY(ih_stmt_exec(st));
+    ih_tx_note_row(tx, "session", sid, 1);
+    return IH_OK;
 }
 
 /* Every reader of session rows selects these, in this order, so that
  * sess_read() can take the row and check its MAC in one place. */
-#define SESS_COLS "id, token_hash, account_id, created_at, last_seen, expires_at, factors, revoked_at, mac"
-#define SESS_NCOLS 9
+#define SESS_COLS "id, token_hash, account_id, created_at, last_seen, expires_at, factors, revoked_at, rv, mac"
+#define SESS_NCOLS 10
 
 /* The current row of st (selected with SESS_COLS first) into r; *intact:
- * its MAC verifies. */
+ * its MAC verifies and it is not older than the journal knows (a revoked
+ * session's earlier copy, put back, is not intact). */
 static ih_err sess_read(ih_identity *id, ih_stmt *st, sess_row *r, bool *intact)
 {
     size_t tn, mn;
-    const uint8_t *th = ih_col_blob(st, 1, &tn), *mac = ih_col_blob(st, 8, &mn);
+    const uint8_t *th = ih_col_blob(st, 1, &tn), *mac = ih_col_blob(st, 9, &mn);
     *r = (sess_row){.sid = ih_col_int(st, 0), .account_id = ih_col_int(st, 2), .created = ih_col_int(st, 3),
                     .last_seen = ih_col_int(st, 4), .expires = ih_col_int(st, 5), .factors = ih_col_int(st, 6),
-                    .revoked_at = ih_col_null(st, 7) ? 0 : ih_col_int(st, 7)};
+                    .revoked_at = ih_col_null(st, 7) ? 0 : ih_col_int(st, 7), .rv = ih_col_int(st, 8)};
     *intact = false;
     if (!th || tn != IH_HASH_LEN) return IH_OK;
     memcpy(r->th, th, IH_HASH_LEN);
     uint8_t want[IH_MAC_LEN];
     IH_TRY(session_mac(id, r, want));
     *intact = mac && mn == IH_MAC_LEN && ih_ct_equal(mac, want, IH_MAC_LEN);
-    return IH_OK;
+    if (!*intact) return IH_OK;
+    ih_err e = ih_audit_check_version(ih_stmt_tx(st), "session", r->sid, r->rv);
+    if (e == IH_E_INTEGRITY) {
+        *intact = false;
+        ih_err_clear();
+        return IH_OK;
+    }
+    return e;
 }
 
 /* Load session sid into r; *found false when there is none. */
@@ -126,16 +141,19 @@ static ih_err session_load(ih_identity *id, ih_tx *tx, int64_t sid, sess_row *r,
 
 /* Write r's state back with a fresh MAC (a row that failed its check is
  * only ever revoked, keeping the MAC that shows it was tampered with). */
-static ih_err session_store(ih_identity *id, ih_tx *tx, const sess_row *r, const char *reason, bool intact)
+static ih_err session_store(ih_identity *id, ih_tx *tx, sess_row *r, const char *reason, bool intact)
 {
     uint8_t mac[IH_MAC_LEN];
     ih_stmt *st;
     if (intact) {
+        r->rv++;
         IH_TRY(session_mac(id, r, mac));
         IH_TRY(ih_tx_prepare(tx, "UPDATE session SET last_seen = $2, factors = $3, revoked_at = $4, "
-                                 "revoke_reason = COALESCE($5, revoke_reason), mac = $6 WHERE id = $1",
+                                 "revoke_reason = COALESCE($5, revoke_reason), rv = $7, mac = $6 WHERE id = $1",
                              &st));
         ih_stmt_blob(st, 6, mac, sizeof mac);
+        ih_stmt_int(st, 7, r->rv);
+        ih_tx_note_row(tx, "session", r->sid, r->rv);
     } else {
         IH_TRY(ih_tx_prepare(tx, "UPDATE session SET last_seen = $2, factors = $3, revoked_at = $4, "
                                  "revoke_reason = COALESCE($5, revoke_reason) WHERE id = $1",
@@ -164,6 +182,11 @@ static ih_err session_revoke(ih_identity *id, ih_tx *tx, int64_t sid, int64_t ow
     r.revoked_at = now;
     *done = true;
     return session_store(id, tx, &r, reason, intact);
+}
+
+ih_err ih_identity_end_sessions_tx(ih_identity *id, ih_tx *tx, int64_t account_id, const char *reason)
+{
+    return session_revoke_all(id, tx, account_id, 0, reason, ih_now_ms());
 }
 
 ih_err session_revoke_all(ih_identity *id, ih_tx *tx, int64_t account_id, int64_t except_session, const char *reason,

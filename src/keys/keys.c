@@ -3,6 +3,7 @@
 
 #include "core/clock.h"
 #include "core/fsutil.h"
+#include "audit/audit.h"
 #include "core/log.h"
 #include "crypto/protect.h"
 
@@ -174,73 +175,300 @@ ih_err ih_keys_retire(ih_tx *tx, ih_key_purpose p, uint32_t version, int64_t now
 
 /* ---- signing keys -------------------------------------------------------- */
 
+/* A signing_key row.  Its MAC covers owner, suite, public key, sealed
+ * private key, state, creation and version: a public key swapped in the
+ * database (to pass a forged signature) or a retired key made active again
+ * is refused.  Rows from before the MAC (mac NULL) are believed only when
+ * their public key is the one their sealed private key derives. */
+typedef struct signrow {
+    int64_t id, owner_id, created_at, rv;
+    char owner_kind[16], suite[8], state[12];
+    ih_buf pem, enc;
+    bool legacy; /* no MAC yet */
+} signrow;
+
+static void signrow_free(signrow *r)
+{
+    ih_buf_free(&r->pem);
+    ih_buf_free(&r->enc);
+}
+
+static ih_err signrow_mac(ih_keyring *k, const signrow *r, uint8_t mac[IH_MAC_LEN])
+{
+    ih_canon c = {0};
+    ih_canon_text(&c, r->owner_kind);
+    ih_canon_int(&c, r->owner_id);
+    ih_canon_text(&c, r->suite);
+    ih_canon_text(&c, r->pem.p);
+    ih_canon_blob(&c, r->enc.p, r->enc.len);
+    ih_canon_text(&c, r->state);
+    ih_canon_int(&c, r->created_at);
+    ih_canon_text(&c, "rv");
+    ih_canon_int(&c, r->rv);
+    ih_err e = ih_row_mac(k, "signing_key", r->id, &c, mac);
+    ih_canon_free(&c);
+    return e;
+}
+
+#define SK_COLS "id, owner_kind, owner_id, suite, public_pem, private_enc, state, created_at, rv, mac"
+
+/* The private key of r, opened (caller frees). */
+static ih_err signrow_private(ih_tx *tx, ih_keyring *k, const signrow *r, ih_signkey **out)
+{
+    ih_buf der = IH_BUF_INIT;
+    ih_err e = ih_keys_field_open(tx, k, IH_KP_SIGNING, "signing_key", "private", r->id, r->enc.p, r->enc.len, &der);
+    if (e == IH_OK) e = ih_sign_from_private_der(ih_keyring_suite(k), der.p, der.len, out);
+    ih_buf_wipe(&der);
+    return e;
+}
+
+/* The current row of st into r, verified (see signrow). */
+static ih_err signrow_read(ih_tx *tx, ih_keyring *k, ih_stmt *st, signrow *r)
+{
+    signrow_free(r);
+    memset(r, 0, sizeof *r);
+    r->id = ih_col_int(st, 0);
+    snprintf(r->owner_kind, sizeof r->owner_kind, "%s", ih_col_text(st, 1));
+    r->owner_id = ih_col_int(st, 2);
+    snprintf(r->suite, sizeof r->suite, "%s", ih_col_text(st, 3));
+    IH_TRY(ih_buf_puts(&r->pem, ih_col_text(st, 4)));
+    size_t n;
+    const uint8_t *enc = ih_col_blob(st, 5, &n);
+    IH_TRY(ih_buf_append(&r->enc, enc, n));
+    snprintf(r->state, sizeof r->state, "%s", ih_col_text(st, 6));
+    r->created_at = ih_col_int(st, 7);
+    r->rv = ih_col_int(st, 8);
+    const uint8_t *mac = ih_col_blob(st, 9, &n);
+    if (!mac) {
+        r->legacy = true;
+        ih_signkey *key = NULL;
+        ih_buf pem = IH_BUF_INIT;
+        ih_err e = signrow_private(tx, k, r, &key);
+        if (e == IH_OK) e = ih_sign_public_pem(key, &pem);
+        if (e == IH_OK && (pem.len != r->pem.len || memcmp(pem.p, r->pem.p, pem.len)))
+            e = ih_fail(IH_E_INTEGRITY, "signing key %lld: its public key is not its private key's", (long long)r->id);
+        ih_signkey_free(key);
+        ih_buf_free(&pem);
+        return e == IH_E_CRYPTO ? ih_fail(IH_E_INTEGRITY, "signing key %lld does not open", (long long)r->id) : e;
+    }
+    uint8_t want[IH_MAC_LEN];
+    IH_TRY(signrow_mac(k, r, want));
+    if (n != IH_MAC_LEN || !ih_ct_equal(mac, want, IH_MAC_LEN))
+        return ih_fail(IH_E_INTEGRITY, "signing key %lld: the row MAC does not verify", (long long)r->id);
+    return ih_audit_check_version(tx, "signing_key", r->id, r->rv);
+}
+
+/* Write r (a new version) with its MAC. */
+static ih_err signrow_write(ih_tx *tx, ih_keyring *k, signrow *r, bool insert)
+{
+    int64_t old = r->rv;
+    r->rv = insert ? 1 : old + 1;
+    uint8_t mac[IH_MAC_LEN];
+    IH_TRY(signrow_mac(k, r, mac));
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, insert ? "INSERT INTO signing_key(" SK_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+                                      "$9, $10)"
+                                    : "UPDATE signing_key SET owner_kind = $2, owner_id = $3, suite = $4, "
+                                      "public_pem = $5, private_enc = $6, state = $7, created_at = $8, rv = $9, "
+                                      "mac = $10 WHERE id = $1 AND rv = $11",
+                         &st));
+    ih_stmt_int(st, 1, r->id);
+    ih_stmt_text(st, 2, r->owner_kind);
+    ih_stmt_int(st, 3, r->owner_id);
+    ih_stmt_text(st, 4, r->suite);
+    ih_stmt_text(st, 5, r->pem.p);
+    ih_stmt_blob(st, 6, r->enc.p, r->enc.len);
+    ih_stmt_text(st, 7, r->state);
+    ih_stmt_int(st, 8, r->created_at);
+    ih_stmt_int(st, 9, r->rv);
+    ih_stmt_blob(st, 10, mac, sizeof mac);
+    if (!insert) ih_stmt_int(st, 11, old);
+    IH_TRY(ih_stmt_exec(st));
+    if (!insert && ih_stmt_changes(st) != 1)
+        return ih_fail(IH_E_BUSY, "signing key %lld changed since it was read", (long long)r->id);
+    r->legacy = false;
+    ih_tx_note_row(tx, "signing_key", r->id, r->rv);
+    return IH_OK;
+}
+
+/* Load row id (verified) into r; *found false if none. */
+static ih_err signrow_load(ih_tx *tx, ih_keyring *k, int64_t id, signrow *r, bool *found)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT " SK_COLS " FROM signing_key WHERE id = $1", &st));
+    ih_stmt_int(st, 1, id);
+    IH_TRY(ih_stmt_step(st, found));
+    if (!*found) return IH_OK;
+    ih_err e = signrow_read(tx, k, st, r);
+    ih_stmt_exec(st);
+    return e;
+}
+
+/* The ids of an owner's active keys (at most one, unless the table was edited). */
+static ih_err signrow_active(ih_tx *tx, const char *owner_kind, int64_t owner_id, int64_t ids[4], int *n)
+{
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM signing_key WHERE owner_kind = $1 AND owner_id = $2 AND state = 'active' "
+                             "ORDER BY id", &st));
+    ih_stmt_text(st, 1, owner_kind);
+    ih_stmt_int(st, 2, owner_id);
+    *n = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row)
+        if (*n < 4) ids[(*n)++] = ih_col_int(st, 0);
+    return e;
+}
+
 ih_err ih_signkey_create(ih_tx *tx, ih_keyring *k, const char *owner_kind, int64_t owner_id, ih_signkey *key,
                          int64_t *id)
 {
-    ih_buf pem = IH_BUF_INIT, der = IH_BUF_INIT, sealed = IH_BUF_INIT;
-    ih_stmt *st;
-    ih_err e = ih_tx_next_id(tx, "signing_key", id);
-    if (e == IH_OK) e = ih_sign_public_pem(key, &pem);
+    signrow r = {0};
+    ih_buf der = IH_BUF_INIT;
+    int64_t old[4];
+    int nold = 0;
+    ih_err e = signrow_active(tx, owner_kind, owner_id, old, &nold);
+    for (int i = 0; e == IH_OK && i < nold; i++) { /* the owner's previous key retires */
+        bool found;
+        e = signrow_load(tx, k, old[i], &r, &found);
+        if (e == IH_OK && found) {
+            snprintf(r.state, sizeof r.state, "retired");
+            e = signrow_write(tx, k, &r, false);
+        }
+    }
+    signrow_free(&r);
+    memset(&r, 0, sizeof r);
+    if (e == IH_OK) e = ih_tx_next_id(tx, "signing_key", &r.id);
+    if (e == IH_OK) e = ih_sign_public_pem(key, &r.pem);
     if (e == IH_OK) e = ih_sign_private_der(key, &der);
-    if (e == IH_OK) e = ih_field_seal(k, IH_KP_SIGNING, "signing_key", "private", *id, der.p, der.len, &sealed);
-    if (e == IH_OK)
-        e = ih_tx_prepare(tx, "UPDATE signing_key SET state = 'retired' WHERE owner_kind = $1 AND owner_id = $2 "
-                              "AND state = 'active'", &st);
+    if (e == IH_OK) e = ih_field_seal(k, IH_KP_SIGNING, "signing_key", "private", r.id, der.p, der.len, &r.enc);
     if (e == IH_OK) {
-        ih_stmt_text(st, 1, owner_kind);
-        ih_stmt_int(st, 2, owner_id);
-        e = ih_stmt_exec(st);
+        snprintf(r.owner_kind, sizeof r.owner_kind, "%s", owner_kind);
+        r.owner_id = owner_id;
+        snprintf(r.suite, sizeof r.suite, "%s", ih_suite_name(ih_keyring_suite(k)));
+        snprintf(r.state, sizeof r.state, "active");
+        r.created_at = ih_now_ms();
+        e = signrow_write(tx, k, &r, true);
     }
-    if (e == IH_OK)
-        e = ih_tx_prepare(tx, "INSERT INTO signing_key(id, owner_kind, owner_id, suite, public_pem, private_enc, "
-                              "state, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'active', $7)", &st);
-    if (e == IH_OK) {
-        ih_stmt_int(st, 1, *id);
-        ih_stmt_text(st, 2, owner_kind);
-        ih_stmt_int(st, 3, owner_id);
-        ih_stmt_text(st, 4, ih_suite_name(ih_keyring_suite(k)));
-        ih_stmt_text(st, 5, pem.p);
-        ih_stmt_blob(st, 6, sealed.p, sealed.len);
-        ih_stmt_int(st, 7, ih_now_ms());
-        e = ih_stmt_exec(st);
-    }
-    ih_buf_free(&pem);
+    if (e == IH_OK) *id = r.id;
     ih_buf_wipe(&der);
-    ih_buf_free(&sealed);
+    signrow_free(&r);
     return e;
 }
 
 ih_err ih_signkey_load(ih_tx *tx, ih_keyring *k, const char *owner_kind, int64_t owner_id, ih_signkey **out,
                        int64_t *id)
 {
-    ih_stmt *st;
-    bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, private_enc FROM signing_key WHERE owner_kind = $1 AND owner_id = $2 "
-                             "AND state = 'active'", &st));
-    ih_stmt_text(st, 1, owner_kind);
-    ih_stmt_int(st, 2, owner_id);
-    IH_TRY(ih_stmt_step(st, &row));
-    if (!row) return ih_fail(IH_E_NOT_FOUND, "no active %s signing key for %lld", owner_kind, (long long)owner_id);
-    int64_t kid = ih_col_int(st, 0);
-    size_t n;
-    const uint8_t *enc = ih_col_blob(st, 1, &n);
-    ih_buf der = IH_BUF_INIT;
-    ih_err e = ih_keys_field_open(tx, k, IH_KP_SIGNING, "signing_key", "private", kid, enc, n, &der);
-    if (e == IH_OK) e = ih_sign_from_private_der(ih_keyring_suite(k), der.p, der.len, out);
-    ih_buf_wipe(&der);
-    if (e == IH_OK && id) *id = kid;
+    int64_t ids[4];
+    int n;
+    IH_TRY(signrow_active(tx, owner_kind, owner_id, ids, &n));
+    if (n == 0) return ih_fail(IH_E_NOT_FOUND, "no active %s signing key for %lld", owner_kind, (long long)owner_id);
+    if (n > 1) return ih_fail(IH_E_INTEGRITY, "%s %lld has %d active signing keys", owner_kind, (long long)owner_id, n);
+    signrow r = {0};
+    bool found;
+    ih_err e = signrow_load(tx, k, ids[0], &r, &found);
+    if (e == IH_OK && (!found || strcmp(r.owner_kind, owner_kind) || r.owner_id != owner_id || strcmp(r.state, "active")))
+        e = ih_fail(IH_E_INTEGRITY, "signing key %lld changed under its owner", (long long)ids[0]);
+    if (e == IH_OK) e = signrow_private(tx, k, &r, out);
+    if (e == IH_OK && id) *id = r.id;
+    signrow_free(&r);
     return e;
 }
 
-ih_err ih_signkey_public(ih_tx *tx, int64_t id, ih_buf *pem)
+ih_err ih_signkey_public(ih_tx *tx, ih_keyring *k, int64_t id, ih_buf *pem)
 {
+    signrow r = {0};
+    bool found;
+    ih_err e = signrow_load(tx, k, id, &r, &found);
+    if (e == IH_OK && !found) e = ih_fail(IH_E_NOT_FOUND, "signing key %lld", (long long)id);
+    if (e == IH_OK) e = ih_buf_append(pem, r.pem.p, r.pem.len);
+    signrow_free(&r);
+    return e;
+}
+
+ih_err ih_signkey_reseal(ih_tx *tx, ih_keyring *k, int64_t id)
+{
+    signrow r = {0};
+    bool found;
+    ih_buf der = IH_BUF_INIT;
+    ih_err e = signrow_load(tx, k, id, &r, &found);
+    if (e == IH_OK && found)
+        e = ih_keys_field_open(tx, k, IH_KP_SIGNING, "signing_key", "private", r.id, r.enc.p, r.enc.len, &der);
+    if (e == IH_OK && found) {
+        ih_buf_reset(&r.enc);
+        e = ih_field_seal(k, IH_KP_SIGNING, "signing_key", "private", r.id, der.p, der.len, &r.enc);
+    }
+    if (e == IH_OK && found) e = signrow_write(tx, k, &r, false); /* a legacy row gets its MAC here too */
+    ih_buf_wipe(&der);
+    signrow_free(&r);
+    return e;
+}
+
+/* ---- integrity scan and upgrade ---------------------------------------------------- */
+
+typedef struct {
+    ih_keyring *k;
+    int64_t after;
+    int got;
+    uint64_t rows, bad;
+    bool upgrade; /* give legacy rows their MAC */
+    int64_t bad_ids[64];
+    int nbad;
+} signrow_scan_arg;
+
+static ih_err signrow_scan_fn(ih_tx *tx, void *arg)
+{
+    signrow_scan_arg *a = arg;
     ih_stmt *st;
     bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT public_pem FROM signing_key WHERE id = $1", &st));
-    ih_stmt_int(st, 1, id);
-    IH_TRY(ih_stmt_step(st, &row));
-    if (!row) return ih_fail(IH_E_NOT_FOUND, "signing key %lld", (long long)id);
-    return ih_buf_puts(pem, ih_col_text(st, 0));
+    ih_err e;
+    int64_t ids[200];
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM signing_key WHERE id > $1 ORDER BY id LIMIT 200", &st));
+    ih_stmt_int(st, 1, a->after);
+    a->got = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) ids[a->got++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    signrow r = {0};
+    for (int i = 0; i < a->got; i++) {
+        bool found;
+        a->after = ids[i];
+        a->rows++;
+        e = signrow_load(tx, a->k, ids[i], &r, &found);
+        if (e == IH_E_INTEGRITY) {
+            a->bad++;
+            if (a->nbad < 64) a->bad_ids[a->nbad++] = ids[i];
+            ih_err_clear();
+            e = IH_OK;
+            continue;
+        }
+        if (e == IH_OK && found && a->upgrade && r.legacy) e = signrow_write(tx, a->k, &r, false);
+        if (e != IH_OK) break;
+    }
+    signrow_free(&r);
+    return e;
+}
+
+static ih_err signrow_scan(ih_store *s, ih_keyring *k, bool upgrade, uint64_t *rows, uint64_t *bad)
+{
+    signrow_scan_arg a = {.k = k, .upgrade = upgrade};
+    do {
+        IH_TRY(upgrade ? ih_store_write(s, signrow_scan_fn, &a) : ih_store_read(s, signrow_scan_fn, &a));
+    } while (a.got == 200);
+    for (int i = 0; i < a.nbad; i++) {
+        char row[24];
+        snprintf(row, sizeof row, "%lld", (long long)a.bad_ids[i]);
+        ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", "signing_key", "row", row, NULL);
+    }
+    if (rows) *rows += a.rows;
+    if (bad) *bad += a.bad;
+    return IH_OK;
+}
+
+ih_err ih_signkey_upgrade(ih_store *s, ih_keyring *k) { return signrow_scan(s, k, true, NULL, NULL); }
+
+ih_err ih_signkey_scan(ih_store *s, ih_keyring *k, uint64_t *rows, uint64_t *bad)
+{
+    return signrow_scan(s, k, false, rows, bad);
 }
 
 /* ---- KEK sources and rotation ---------------------------------------------------- */

@@ -68,7 +68,15 @@ ih_err ih_signkey_create(ih_tx *tx, ih_keyring *k, const char *owner_kind, int64
 /* The owner's active key (private part decrypted). */
 ih_err ih_signkey_load(ih_tx *tx, ih_keyring *k, const char *owner_kind, int64_t owner_id, ih_signkey **out,
                        int64_t *id);
-/* Public key PEM of key id into out. */
-ih_err ih_signkey_public(ih_tx *tx, int64_t id, ih_buf *pem);
+/* Public key PEM of key id into out (the row verified). */
+ih_err ih_signkey_public(ih_tx *tx, ih_keyring *k, int64_t id, ih_buf *pem);
+/* Re-seal key id's private half under the current key version. */
+ih_err ih_signkey_reseal(ih_tx *tx, ih_keyring *k, int64_t id);
+/* Signing-key rows carry a MAC (owner, keys, state, version); rows from
+ * before it are believed when their public key is their private key's.
+ * Scan: check every row (failures alerted).  Upgrade: give the rows that
+ * pass without a MAC their MAC. */
+ih_err ih_signkey_scan(ih_store *s, ih_keyring *k, uint64_t *rows, uint64_t *bad);
+ih_err ih_signkey_upgrade(ih_store *s, ih_keyring *k);
 
 #endif

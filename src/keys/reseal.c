@@ -256,30 +256,7 @@ ih_err ih_reseal_scan_versions(ih_store *s, ih_keyring *k, const ih_sealed_colum
 
 /* ---- signing_key.private_enc ------------------------------------------------------ */
 
-static ih_err reseal_signing(void *ctx, ih_tx *tx, int64_t id)
-{
-    ih_keyring *k = ctx;
-    ih_stmt *st;
-    bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT private_enc FROM signing_key WHERE id = $1", &st));
-    ih_stmt_int(st, 1, id);
-    IH_TRY(ih_stmt_step(st, &row));
-    if (!row) return IH_OK;
-    size_t n;
-    const uint8_t *ct = ih_col_blob(st, 0, &n);
-    ih_buf pt = IH_BUF_INIT, sealed = IH_BUF_INIT;
-    ih_err e = ih_keys_field_open(tx, k, IH_KP_SIGNING, "signing_key", "private", id, ct, n, &pt);
-    if (e == IH_OK) e = ih_field_seal(k, IH_KP_SIGNING, "signing_key", "private", id, pt.p, pt.len, &sealed);
-    ih_buf_wipe(&pt);
-    if (e == IH_OK) e = ih_tx_prepare(tx, "UPDATE signing_key SET private_enc = $2 WHERE id = $1", &st);
-    if (e == IH_OK) {
-        ih_stmt_int(st, 1, id);
-        ih_stmt_blob(st, 2, sealed.p, sealed.len);
-        e = ih_stmt_exec(st);
-    }
-    ih_buf_free(&sealed);
-    return e;
-}
+static ih_err reseal_signing(void *ctx, ih_tx *tx, int64_t id) { return ih_signkey_reseal(tx, ctx, id); }
 
 size_t ih_keys_sealed_columns(ih_keyring *k, ih_sealed_column *out, size_t cap)
 {

@@ -22,6 +22,7 @@ static const char *names[IH_M__COUNT][2] = {
     [IH_M_PLAINTEXT] = {"ihos_http_plaintext_refused_total", "connections that did not start with TLS"},
     [IH_M_BAD_REQUEST] = {"ihos_http_malformed_requests_total", "requests that could not be parsed"},
     [IH_M_TOO_LARGE] = {"ihos_http_body_too_large_total", "requests refused for body size"},
+    [IH_M_WRITE_PARKED] = {"ihos_http_write_parked_total", "responses left for a slow reader while the worker moved on"},
 };
 
 void ih_metrics_inc(ih_metric m) { atomic_fetch_add_explicit(&counters[m], 1, memory_order_relaxed); }

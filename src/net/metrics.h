@@ -19,6 +19,7 @@ typedef enum {
     IH_M_PLAINTEXT,        /* not TLS at all: closed without a byte */
     IH_M_BAD_REQUEST,      /* unparseable HTTP */
     IH_M_TOO_LARGE,        /* body over the limit */
+    IH_M_WRITE_PARKED,     /* a response the client was slow to read: parked, no worker waiting */
     IH_M__COUNT
 } ih_metric;
 

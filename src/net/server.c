@@ -33,6 +33,13 @@ typedef struct conn {
     bool tls_ready;
     bool peeked;
     bool shut;             /* sweeper already shut it down */
+    /* A response the socket has not taken yet: the worker leaves it here,
+     * armed for EPOLLOUT, and goes on with other connections; the client
+     * has request_timeout to read it (L3: no worker waits on a client). */
+    ih_buf out;
+    size_t out_off;
+    bool writing;    /* out holds unsent bytes */
+    bool close_after; /* close once out is sent */
     _Atomic bool busy;     /* a worker owns it right now */
     _Atomic bool receiving; /* part of a request has arrived */
     _Atomic int64_t deadline; /* monotonic ms */
@@ -146,6 +153,7 @@ static void close_conn(ih_server *s, conn *c, bool graceful)
     SSL_free(c->ssl);
     close(c->fd);
     ih_http_free(&c->http);
+    ih_buf_wipe(&c->out); /* responses may carry session tokens */
     free(c);
     ih_metrics_conn_open(-1);
 }
@@ -207,26 +215,34 @@ static void do_accept(ih_server *s)
     if (!atomic_load(&s->draining)) arm(s, s->lfd, &s->tag_listen, EPOLLIN, EPOLL_CTL_MOD);
 }
 
-/* Write all of out, waiting for the socket within the request deadline. */
-static bool write_all(ih_server *s, conn *c, const char *p, size_t n)
+typedef enum { FLUSH_DONE, FLUSH_PENDING, FLUSH_FAILED } flush_result;
+
+/* Send what c->out still holds without ever waiting for the client: what
+ * the socket does not take now stays, and the caller parks the connection
+ * until it is writable (*want: the epoll event TLS needs). */
+static flush_result flush(conn *c, uint32_t *want)
 {
-    int64_t until = ih_mono_ms() + s->o.request_timeout_ms;
-    while (n) {
+    while (c->out_off < c->out.len) {
+        size_t n = c->out.len - c->out_off;
         ERR_clear_error();
-        int w = SSL_write(c->ssl, p, (int)(n > (1 << 30) ? (1 << 30) : n));
+        int w = SSL_write(c->ssl, c->out.p + c->out_off, (int)(n > (1 << 30) ? (1 << 30) : n));
         if (w > 0) {
-            p += w;
-            n -= (size_t)w;
+            c->out_off += (size_t)w;
             continue;
         }
         int e = SSL_get_error(c->ssl, w);
-        if (e != SSL_ERROR_WANT_WRITE && e != SSL_ERROR_WANT_READ) return false;
-        int64_t left = until - ih_mono_ms();
-        if (left <= 0) return false;
-        struct pollfd pfd = {.fd = c->fd, .events = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN};
-        if (poll(&pfd, 1, (int)left) <= 0) return false;
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+            *want = e == SSL_ERROR_WANT_WRITE ? EPOLLOUT : EPOLLIN;
+            return FLUSH_PENDING;
+        }
+        return FLUSH_FAILED;
     }
-    return true;
+    /* all sent: nothing of the response (tokens) stays in memory */
+    if (c->out.p) memset(c->out.p, 0, c->out.len);
+    ih_buf_reset(&c->out);
+    c->out_off = 0;
+    c->writing = false;
+    return FLUSH_DONE;
 }
 
 static void set_request_id(ih_req *req)
@@ -250,8 +266,33 @@ static void set_request_id(ih_req *req)
     for (int i = 0; i < 8; i++) snprintf(req->request_id + 2 * i, 3, "%02x", r[i]);
 }
 
-/* Answer the request in c->http; returns false if the connection closed. */
-static bool answer(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
+/* Send c->out; false when the connection is no longer this worker's (parked
+ * until writable, or closed). */
+static bool send_out(ih_server *s, conn *c)
+{
+    uint32_t want = 0;
+    switch (flush(c, &want)) {
+    case FLUSH_DONE:
+        if (c->close_after) {
+            close_conn(s, c, true);
+            return false;
+        }
+        atomic_store(&c->deadline, ih_mono_ms() + s->o.keepalive_timeout_ms);
+        return true;
+    case FLUSH_PENDING:
+        c->writing = true;
+        ih_metrics_inc(IH_M_WRITE_PARKED);
+        /* the client has request_timeout to read it; then the sweeper cuts it */
+        atomic_store(&c->deadline, ih_mono_ms() + s->o.request_timeout_ms);
+        release(s, c, want);
+        return false;
+    default: close_conn(s, c, false); return false;
+    }
+}
+
+/* Answer the request in c->http; returns false if the connection is no
+ * longer this worker's. */
+static bool answer(ih_server *s, conn *c, ih_resp *resp)
 {
     ih_req *req = &c->http.req;
     memcpy(req->client_ip, c->ip, sizeof req->client_ip);
@@ -265,35 +306,40 @@ static bool answer(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
     bool keep = req->keep_alive && !resp->close && !atomic_load(&s->draining);
     ih_resp_meta m = {.request_id = req->request_id, .demo = s->o.demo,
                       .head = req->method == IH_HEAD, .keep_alive = keep};
-    ih_buf_reset(out);
-    bool ok = ih_resp_serialize(resp, &m, out) == IH_OK && write_all(s, c, out->p, out->len);
-    memset(out->p, 0, out->len); /* responses may carry session tokens */
+    ih_buf_reset(&c->out);
+    c->out_off = 0;
+    bool ok = ih_resp_serialize(resp, &m, &c->out) == IH_OK;
     ih_metrics_request(resp->status,
                        (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
     ih_http_reset(&c->http);
     atomic_store(&c->receiving, false);
-    if (!ok || !keep) {
-        close_conn(s, c, ok);
+    if (!ok) {
+        close_conn(s, c, false);
         return false;
     }
-    atomic_store(&c->deadline, ih_mono_ms() + s->o.keepalive_timeout_ms);
-    return true;
+    c->close_after = !keep;
+    return send_out(s, c);
 }
 
 /* An error response for a request we could not parse, then close. */
-static void refuse(ih_server *s, conn *c, ih_err e, ih_resp *resp, ih_buf *out)
+static void refuse(ih_server *s, conn *c, ih_err e, ih_resp *resp)
 {
     ih_resp_reset(resp);
     ih_err_clear();
     ih_resp_error(resp, e);
     ih_resp_meta m = {.demo = s->o.demo, .keep_alive = false};
-    ih_buf_reset(out);
-    if (ih_resp_serialize(resp, &m, out) == IH_OK) write_all(s, c, out->p, out->len);
+    ih_buf_reset(&c->out);
+    c->out_off = 0;
     ih_metrics_request(resp->status, 0);
-    close_conn(s, c, true);
+    if (ih_resp_serialize(resp, &m, &c->out) != IH_OK) {
+        close_conn(s, c, false);
+        return;
+    }
+    c->close_after = true;
+    send_out(s, c);
 }
 
-static void serve(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
+static void serve(ih_server *s, conn *c, ih_resp *resp)
 {
     if (!c->tls_ready) {
         if (!c->peeked) {
@@ -325,6 +371,8 @@ static void serve(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
         c->tls_ready = true;
         atomic_store(&c->deadline, ih_mono_ms() + s->o.keepalive_timeout_ms);
     }
+    /* A parked response first: the next pipelined request waits for it. */
+    if (c->writing && !send_out(s, c)) return;
     for (;;) {
         if (c->in_off < c->in_len) {
             if (!c->http.started) {
@@ -335,17 +383,17 @@ static void serve(ih_server *s, conn *c, ih_resp *resp, ih_buf *out)
             ih_http_status st = ih_http_feed(&c->http, c->in + c->in_off, c->in_len - c->in_off, &used);
             c->in_off += used;
             if (st == IH_HTTP_DONE) {
-                if (!answer(s, c, resp, out)) return;
+                if (!answer(s, c, resp)) return;
                 continue;
             }
             if (st == IH_HTTP_BAD) {
                 ih_metrics_inc(IH_M_BAD_REQUEST);
-                refuse(s, c, IH_E_BAD_REQUEST, resp, out);
+                refuse(s, c, IH_E_BAD_REQUEST, resp);
                 return;
             }
             if (st == IH_HTTP_TOO_LARGE) {
                 ih_metrics_inc(IH_M_TOO_LARGE);
-                refuse(s, c, IH_E_TOO_LARGE, resp, out);
+                refuse(s, c, IH_E_TOO_LARGE, resp);
                 return;
             }
             c->in_off = c->in_len = 0; /* IH_HTTP_MORE consumed everything */
@@ -370,7 +418,6 @@ static void *worker_main(void *arg)
     ih_server *s = arg;
     ih_resp resp;
     ih_resp_init(&resp);
-    ih_buf out = IH_BUF_INIT;
     for (;;) {
         struct epoll_event ev;
         int n = epoll_wait(s->ep, &ev, 1, -1);
@@ -386,10 +433,9 @@ static void *worker_main(void *arg)
         }
         conn *c = ev.data.ptr;
         atomic_store(&c->busy, true);
-        serve(s, c, &resp, &out);
+        serve(s, c, &resp);
     }
     ih_resp_free(&resp);
-    ih_buf_wipe(&out);
     return NULL;
 }
 

@@ -3,9 +3,12 @@
  * Workers share one epoll set and take turns (leader/followers): each
  * connection is armed EPOLLONESHOT, so exactly one worker owns it while it
  * reads a request, runs the handler (which may block on the store) and
- * writes the response.  A sweeper thread enforces deadlines: a request must
- * arrive whole within request_timeout, an idle keep-alive connection lasts
- * keepalive_timeout.  A connection whose first byte is not a TLS handshake
+ * hands the response to the socket.  What the socket does not take at once
+ * stays in the connection, which is parked until writable: no worker ever
+ * waits for a client, and the next pipelined request is read only once the
+ * response before it is sent.  A sweeper thread enforces deadlines: a
+ * request must arrive whole, and a parked response be read, within
+ * request_timeout; an idle keep-alive connection lasts keepalive_timeout.  A connection whose first byte is not a TLS handshake
  * record is closed without a byte sent.  There is no plaintext listener.
  *
  * ih_server_stop() drains: the listener closes, idle connections are closed,

@@ -1,6 +1,7 @@
 /* perm.c — see perm.h.  L3 8.1.4.2a/d/e/f; GB/T 39786 8.4b (grants carry a MAC). */
 #include "policy/perm.h"
 
+#include "audit/audit.h"
 #include "crypto/protect.h"
 
 #include <pthread.h>
@@ -137,13 +138,18 @@ void ih_policy_apply(ih_policy *p, ih_role r, ih_perm perm, bool granted)
     pthread_rwlock_unlock(&p->lock);
 }
 
-static void grant_canon(ih_canon *c, const char *role, const char *perm, int64_t granted, int64_t by, int64_t at)
+static void grant_canon(ih_canon *c, const char *role, const char *perm, int64_t granted, int64_t by, int64_t at,
+                        int64_t rv)
 {
     ih_canon_text(c, role);
     ih_canon_text(c, perm);
     ih_canon_int(c, granted);
     ih_canon_int(c, by);
     ih_canon_int(c, at);
+    if (rv > 0) { /* version (rows from before it were MAC'd without) */
+        ih_canon_text(c, "rv");
+        ih_canon_int(c, rv);
+    }
 }
 
 typedef struct {
@@ -161,14 +167,17 @@ static ih_err load_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, role, perm, granted, changed_by, changed_at, mac FROM role_grant", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, role, perm, granted, changed_by, changed_at, mac, rv FROM role_grant", &st));
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         ih_canon c = {0};
-        grant_canon(&c, ih_col_text(st, 1), ih_col_text(st, 2), ih_col_int(st, 3), ih_col_int(st, 4), ih_col_int(st, 5));
+        grant_canon(&c, ih_col_text(st, 1), ih_col_text(st, 2), ih_col_int(st, 3), ih_col_int(st, 4), ih_col_int(st, 5),
+                    ih_col_int(st, 7));
         size_t n;
         const uint8_t *mac = ih_col_blob(st, 6, &n);
         ih_err me = ih_row_mac_check(a->k, "role_grant", ih_col_int(st, 0), &c, mac, n);
         ih_canon_free(&c);
+        /* a grant's earlier copy put back (a revoked permission restored) */
+        if (me == IH_OK) me = ih_audit_check_version(tx, "role_grant", ih_col_int(st, 0), ih_col_int(st, 7));
         a->rows++;
         if (a->scan) {
             if (me != IH_OK && a->nbad < a->cap) a->bad[a->nbad++] = ih_col_int(st, 0);
@@ -209,23 +218,27 @@ ih_err ih_policy_set(ih_tx *tx, ih_keyring *k, ih_role r, ih_perm perm, bool gra
                          ih_perm_name(perm), ih_role_name(r));
     ih_stmt *st;
     bool row;
-    int64_t id = 0;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM role_grant WHERE role = $1 AND perm = $2", &st));
+    int64_t id = 0, rv = 1;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, rv FROM role_grant WHERE role = $1 AND perm = $2", &st));
     ih_stmt_text(st, 1, ih_role_name(r));
     ih_stmt_text(st, 2, ih_perm_name(perm));
     IH_TRY(ih_stmt_step(st, &row));
-    if (row) id = ih_col_int(st, 0);
-    else IH_TRY(ih_tx_next_id(tx, "role_grant", &id));
+    if (row) {
+        id = ih_col_int(st, 0);
+        rv = ih_col_int(st, 1) + 1;
+        IH_TRY(ih_stmt_exec(st));
+    } else
+        IH_TRY(ih_tx_next_id(tx, "role_grant", &id));
     ih_canon c = {0};
-    grant_canon(&c, ih_role_name(r), ih_perm_name(perm), granted, by, now);
+    grant_canon(&c, ih_role_name(r), ih_perm_name(perm), granted, by, now, rv);
     uint8_t mac[IH_MAC_LEN];
     ih_err e = ih_row_mac(k, "role_grant", id, &c, mac);
     ih_canon_free(&c);
     IH_TRY(e);
-    IH_TRY(ih_tx_prepare(tx, "INSERT INTO role_grant(id, role, perm, granted, changed_by, changed_at, mac) "
-                             "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (role, perm) DO UPDATE SET "
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO role_grant(id, role, perm, granted, changed_by, changed_at, mac, rv) "
+                             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (role, perm) DO UPDATE SET "
                              "granted = excluded.granted, changed_by = excluded.changed_by, "
-                             "changed_at = excluded.changed_at, mac = excluded.mac",
+                             "changed_at = excluded.changed_at, mac = excluded.mac, rv = excluded.rv",
                          &st));
     ih_stmt_int(st, 1, id);
     ih_stmt_text(st, 2, ih_role_name(r));
@@ -234,5 +247,8 @@ ih_err ih_policy_set(ih_tx *tx, ih_keyring *k, ih_role r, ih_perm perm, bool gra
     ih_stmt_int(st, 5, by);
     ih_stmt_int(st, 6, now);
     ih_stmt_blob(st, 7, mac, sizeof mac);
-    return ih_stmt_exec(st);
+    ih_stmt_int(st, 8, rv);
+    IH_TRY(ih_stmt_exec(st));
+    ih_tx_note_row(tx, "role_grant", id, rv);
+    return IH_OK;
 }

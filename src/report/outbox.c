@@ -30,6 +30,10 @@ static ih_err row_mac(ih_report *r, const ob_row *row, uint8_t mac[IH_MAC_LEN])
     ih_canon_int(&c, row->depends_on);
     ih_canon_int(&c, row->created_at);
     ih_canon_int(&c, row->sent_at);
+    if (row->rv > 0) {
+        ih_canon_text(&c, "rv");
+        ih_canon_int(&c, row->rv);
+    }
     ih_err e = ih_row_mac(r->o.keys, "outbox", row->id, &c, mac);
     ih_canon_free(&c);
     return e;
@@ -39,7 +43,7 @@ ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found)
 {
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, "SELECT kind, method, business_key, version, payload_enc, state, attempts, next_at, "
-                             "depends_on, last_error, created_at, sent_at, mac FROM outbox WHERE id = $1", &st));
+                             "depends_on, last_error, created_at, sent_at, mac, rv FROM outbox WHERE id = $1", &st));
     ih_stmt_int(st, 1, id);
     IH_TRY(ih_stmt_step(st, found));
     if (!*found) return IH_OK;
@@ -60,6 +64,7 @@ ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found)
     snprintf(row->last_error, sizeof row->last_error, "%s", ih_col_text(st, 9));
     row->created_at = ih_col_int(st, 10);
     row->sent_at = ih_col_null(st, 11) ? 0 : ih_col_int(st, 11);
+    row->rv = ih_col_int(st, 13);
     const uint8_t *mac = ih_col_blob(st, 12, &n);
     uint8_t want[IH_MAC_LEN];
     IH_TRY(row_mac(r, row, want));
@@ -71,15 +76,16 @@ ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found)
 ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert)
 {
     uint8_t mac[IH_MAC_LEN];
+    row->rv = insert ? 1 : row->rv + 1;
     IH_TRY(row_mac(r, row, mac));
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, insert ? "INSERT INTO outbox (id, kind, method, business_key, version, payload_enc, state, "
-                                      "attempts, next_at, depends_on, last_error, created_at, sent_at, updated_at, mac) "
-                                      "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                                      "attempts, next_at, depends_on, last_error, created_at, sent_at, updated_at, mac, "
+                                      "rv) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                                     : "UPDATE outbox SET kind = $2, method = $3, business_key = $4, version = $5, "
                                       "payload_enc = $6, state = $7, attempts = $8, next_at = $9, depends_on = $10, "
-                                      "last_error = $11, created_at = $12, sent_at = $13, updated_at = $14, mac = $15 "
-                                      "WHERE id = $1",
+                                      "last_error = $11, created_at = $12, sent_at = $13, updated_at = $14, mac = $15, "
+                                      "rv = $16 WHERE id = $1",
                          &st));
     ih_stmt_int(st, 1, row->id);
     ih_stmt_text(st, 2, row->kind);
@@ -98,7 +104,10 @@ ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert)
     else ih_stmt_null(st, 13);
     ih_stmt_int(st, 14, ih_now_ms());
     ih_stmt_blob(st, 15, mac, IH_MAC_LEN);
-    return ih_stmt_exec(st);
+    ih_stmt_int(st, 16, row->rv);
+    IH_TRY(ih_stmt_exec(st));
+    ih_tx_note_row(tx, "outbox", row->id, row->rv);
+    return IH_OK;
 }
 
 ih_err ob_open_payload(ih_report *r, ih_tx *tx, const ob_row *row, ih_buf *out)

@@ -37,6 +37,7 @@ typedef struct ob_row {
     int64_t id;
     char kind[24], method[64], key[96], state[12];
     int64_t version, attempts, next_at, depends_on, created_at, sent_at;
+    int64_t rv; /* row version (the MAC covers it; 0: from before versions) */
     char last_error[256];
     ih_buf payload_ct; /* sealed record */
 } ob_row;

@@ -49,6 +49,7 @@ typedef struct pg_stmt {
     size_t blobn[MAX_COLS];
     int blobrow[MAX_COLS];
     bool in_tx;
+    bool orphan; /* replaced in the cache while in use: freed when the transaction ends */
     struct pg_stmt *next_used;
 } pg_stmt;
 
@@ -130,6 +131,15 @@ static void stmt_free(pg_stmt *s)
     free(s);
 }
 
+/* A statement no longer in the cache: its server-side twin goes too. */
+static void stmt_drop(pg_conn *pc, pg_stmt *s)
+{
+    char sql[40];
+    snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
+    PQclear(PQexec(pc->c, sql));
+    stmt_free(s);
+}
+
 static void conn_free(pg_conn *pc)
 {
     for (size_t i = 0; i < pc->cache.cap; i++)
@@ -147,6 +157,7 @@ static void conn_end_tx(pg_conn *pc)
         stmt_clear_params(s);
         s->in_tx = false;
         s->next_used = NULL;
+        if (s->orphan) stmt_drop(pc, s);
         s = n;
     }
     pc->used = NULL;
@@ -245,8 +256,11 @@ static ih_err pg_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
             PQclear(r);
         }
         if (e == IH_OK && s->nparams > MAX_PARAMS) e = ih_fail(IH_E_INTERNAL, "too many parameters");
-        if (e == IH_OK && stmt_cache_put(&pc->cache, sql, s->sql, s) != 0)
+        void *old = NULL;
+        if (e == IH_OK && stmt_cache_put(&pc->cache, sql, s->sql, s, &old) != 0)
             e = ih_fail(IH_E_NOMEM, "statement cache");
+        if (old && ((pg_stmt *)old)->in_tx) ((pg_stmt *)old)->orphan = true;
+        else if (old) stmt_drop(pc, old);
         if (e != IH_OK) {
             stmt_free(s);
             return e;

@@ -31,6 +31,7 @@ typedef struct sq_stmt {
     int map[MAX_PARAMS + 1]; /* $k -> sqlite parameter index (0 = unused) */
     int64_t changes;
     bool in_tx;
+    bool orphan; /* replaced in the cache while in use: freed when the transaction ends */
     struct sq_stmt *next_used;
 } sq_stmt;
 
@@ -156,6 +157,11 @@ static void conn_end_tx(sq_conn *c)
         sqlite3_clear_bindings(s->st);
         s->in_tx = false;
         s->next_used = NULL;
+        if (s->orphan) {
+            sqlite3_finalize(s->st);
+            free(s->sql);
+            free(s);
+        }
         s = n;
     }
     c->used = NULL;
@@ -218,7 +224,15 @@ static ih_err sq_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
             }
             s->map[k] = i;
         }
-        if (stmt_cache_put(&c->cache, sql, s->sql, s) != 0) {
+        void *old = NULL;
+        int rc_put = stmt_cache_put(&c->cache, sql, s->sql, s, &old);
+        if (old && ((sq_stmt *)old)->in_tx) ((sq_stmt *)old)->orphan = true;
+        else if (old) {
+            sqlite3_finalize(((sq_stmt *)old)->st);
+            free(((sq_stmt *)old)->sql);
+            free(old);
+        }
+        if (rc_put != 0) {
             sqlite3_finalize(s->st);
             free(s->sql);
             free(s);

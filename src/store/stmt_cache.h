@@ -41,9 +41,12 @@ static inline void *stmt_cache_get(const stmt_cache *c, const char *sql)
     }
 }
 
-/* Returns 0, or -1 when out of memory.  `text` must live as long as the entry. */
-static inline int stmt_cache_put(stmt_cache *c, const char *sql, const char *text, void *val)
+/* Returns 0, or -1 when out of memory.  `text` must live as long as the
+ * entry.  An entry for the same address with other text (a reused buffer)
+ * is replaced; its value goes to *replaced for the caller to dispose of. */
+static inline int stmt_cache_put(stmt_cache *c, const char *sql, const char *text, void *val, void **replaced)
 {
+    *replaced = NULL;
     if ((c->count + 1) * 2 > c->cap) {
         size_t ncap = c->cap ? c->cap * 2 : 64;
         stmt_slot *ns = calloc(ncap, sizeof *ns);
@@ -62,6 +65,7 @@ static inline int stmt_cache_put(stmt_cache *c, const char *sql, const char *tex
     /* A stale entry with the same address but other text is replaced. */
     while (c->slots[i].key && c->slots[i].key != sql) i = (i + 1) & (c->cap - 1);
     if (!c->slots[i].key) c->count++;
+    else *replaced = c->slots[i].val;
     c->slots[i] = (stmt_slot){sql, text, val};
     return 0;
 }

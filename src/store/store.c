@@ -53,6 +53,24 @@ ih_err ih_tx_on_rollback(ih_tx *tx, ih_undo_fn fn, void *arg)
     return IH_OK;
 }
 
+void ih_tx_note_row(ih_tx *tx, const char *table, int64_t id, int64_t rv)
+{
+    for (int i = 0; i < tx->nrows; i++) /* the same row again: its newest version */
+        if (tx->rows[i].id == id && !strcmp(tx->rows[i].table, table)) {
+            tx->rows[i].rv = rv;
+            return;
+        }
+    if (tx->nrows < IH_TX_ROWS) tx->rows[tx->nrows++] = (ih_row_note){table, id, rv};
+}
+
+int ih_tx_take_rows(ih_tx *tx, ih_row_note out[IH_TX_ROWS])
+{
+    int n = tx->nrows;
+    memcpy(out, tx->rows, (size_t)n * sizeof *out);
+    tx->nrows = 0;
+    return n;
+}
+
 void store_undo_run(tx_undo *u)
 {
     for (int i = u->n - 1; i >= 0; i--) u->fn[i](u->arg[i]);

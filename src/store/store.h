@@ -78,6 +78,21 @@ bool ih_tx_is_write(const ih_tx *tx);
 typedef void (*ih_undo_fn)(void *arg);
 ih_err ih_tx_on_rollback(ih_tx *tx, ih_undo_fn fn, void *arg);
 
+/* Rows whose new version the audit journal should know (audit/audit.h):
+ * a writer of a MAC'd row notes (table, id, version) here, and the next
+ * audit event appended in tx names the rows noted since the one before.
+ * `table` must outlive tx (a literal or a table descriptor's name).  At
+ * most IH_TX_ROWS are kept per event; later ones are dropped, which only
+ * means the journal knows an older version of those rows. */
+#define IH_TX_ROWS 16
+typedef struct ih_row_note {
+    const char *table;
+    int64_t id, rv;
+} ih_row_note;
+void ih_tx_note_row(ih_tx *tx, const char *table, int64_t id, int64_t rv);
+/* Hand over the rows noted since the last call; returns how many. */
+int ih_tx_take_rows(ih_tx *tx, ih_row_note out[IH_TX_ROWS]);
+
 /* Prepare (or fetch from the connection's cache) a statement.  `sql` should
  * be a string literal: the cache is keyed by its address and text.  The
  * statement is valid until the next prepare of the same SQL or the end of

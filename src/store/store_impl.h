@@ -50,6 +50,8 @@ struct ih_tx {
     bool failed;
     ih_err fail_code;
     tx_undo undo; /* ih_tx_on_rollback */
+    ih_row_note rows[IH_TX_ROWS]; /* ih_tx_note_row */
+    int nrows;
 };
 
 struct ih_stmt {

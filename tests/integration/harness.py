@@ -352,7 +352,7 @@ def complete_setup(inst, acct, new_password):
     r = s.req("POST", "/api/v1/me/password", {"old_password": acct.password, "new_password": new_password})
     assert r.status == 204, r
     acct.password = new_password
-    r = s.req("POST", "/api/v1/me/totp")
+    r = s.req("POST", "/api/v1/me/totp", {"password": new_password})
     assert r.status == 201, r
     uri = r.json()["otpauth_uri"]
     acct.secret = re.search(r"secret=([A-Z2-7]+)", uri).group(1)

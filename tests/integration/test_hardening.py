@@ -95,3 +95,174 @@ class ClinicalKeyRotation(IhosTestCase):
         p = run_ihos("integrity", "scan", inst.dir, check=False)
         self.assertEqual(p.returncode, 1, p.stdout)
         self.assertRegex(p.stdout, r"\d+ of \d+ sealed rows are under a key version this instance no longer holds")
+
+
+class RollbackAtStart(IhosTestCase):
+    """6. A whole older database put back, with the local checkpoint file cut
+    to match, passes nothing: ihosd refuses to start and `ihos audit verify`
+    fails, because the anchor (off the database owner's reach) holds the
+    newer signed checkpoint.  A deliberate restore is accepted explicitly."""
+
+    def test_older_database_refused(self):
+        from tests.integration.harness import IHOSD, make_staff, setup_admins
+        import shutil
+        import subprocess
+        anchor = os.path.join(self.tmp, "anchor")
+        os.mkdir(anchor, 0o700)
+        inst = self.instance()
+        inst.set_conf("audit", "anchor_dir", anchor)
+        inst.start()
+        admins = setup_admins(inst)
+        self.assertEqual(inst.stop(), 0)
+        old_db = os.path.join(self.tmp, "old.db")
+        shutil.copy(inst.path("ihos.db"), old_db)
+        old_cp = os.path.join(self.tmp, "old.checkpoints")
+        shutil.copy(inst.path("audit", "checkpoints"), old_cp)
+        inst.start()
+        for role, (acct, _) in admins.items():
+            from tests.integration.harness import login
+            login(inst, acct)  # more events, a newer checkpoint
+        self.assertEqual(inst.stop(), 0)
+        self.assertTrue(os.listdir(anchor))
+        # the attack: the older database and a checkpoint file cut to match it
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(inst.path("ihos.db" + suffix)):
+                os.unlink(inst.path("ihos.db" + suffix))
+        shutil.copy(old_db, inst.path("ihos.db"))
+        shutil.copy(old_cp, inst.path("audit", "checkpoints"))
+        p = subprocess.run([IHOSD, "--dir", inst.dir, "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("rolled back", p.stderr)
+        self.assertIn("audit.rollback_detected", p.stderr)
+        v = run_ihos("audit", "verify", inst.dir, check=False)
+        self.assertEqual(v.returncode, 1, v.stdout)
+        self.assertIn("rolled back", v.stdout)
+        # a restore on purpose: accepted explicitly, audited, and then it starts
+        a = run_ihos("audit", "accept-restore", inst.dir)
+        self.assertIn("goes on from the restored checkpoint", a.stdout)
+        inst.start()
+        self.assertEqual(inst.stop(), 0)
+        self.assertIn("OK:", run_ihos("audit", "verify", inst.dir).stdout)
+        self.assertIn(("audit.restore_accepted",), sql(inst, "SELECT action FROM audit_event WHERE action = "
+                                                             "'audit.restore_accepted'"))
+
+
+class SuspendedDoctor(IhosTestCase):
+    """4. A suspended doctor's session ends at once and no clinical power is
+    left (the unit tests cover each service on both backends)."""
+
+    def test_suspension_over_https(self):
+        from tests.integration.harness import complete_setup, initial_credentials
+        inst = self.instance(demo=True)
+        inst.start()
+        h = Hospital(inst)
+        v = h.followup("patient040", "doctor04")
+        doc = h.s("doctor04")
+        staff = doc.req("GET", "/api/v1/me/staff").json()["id"]
+        self.assertEqual(doc.req("GET", "/api/v1/visits/%d" % v).status, 200)
+        creds = initial_credentials(inst)
+        sys_acct = creds["sysadmin"]
+        sys_s = complete_setup(inst, sys_acct, "Strong-Sysadmin-Pass-2026!")
+        r = sys_s.req("POST", "/api/v1/staff/%d/status" % staff, {"status": "suspended", "reason": "执业资格暂停"})
+        self.assertEqual(r.status, 200, r)
+        r = doc.req("GET", "/api/v1/visits/%d" % v)
+        self.assertEqual(r.status, 401, r)
+        # a fresh login is no way around it
+        fresh = h.relogin("doctor04")
+        self.assertError(fresh.req("GET", "/api/v1/visits/%d" % v), 403, "forbidden")
+        self.assertError(fresh.req("POST", "/api/v1/visits/%d/messages" % v, {"body": "继续服药"}), 403, "forbidden")
+        pid = h.s("patient040").req("GET", "/api/v1/me/patient").json()["id"]
+        self.assertError(fresh.req("POST", "/api/v1/patients/%d/break-glass" % pid,
+                                   {"reason": "急诊抢救需要查看既往病史记录"}), 403, "forbidden")
+
+
+class ForgedRows(IhosTestCase):
+    """5. Rows inserted in the database grant nothing: a break-glass grant
+    with a garbage MAC, a department membership with none."""
+
+    def test_forged_grant_and_membership(self):
+        inst = self.instance(demo=True)
+        inst.start()
+        h = Hospital(inst)
+        v = h.followup("patient041", "doctor05")
+        pid = h.s("patient041").req("GET", "/api/v1/me/patient").json()["id"]
+        other = h.s("doctor06")
+        other_staff = other.req("GET", "/api/v1/me/staff").json()["id"]
+        self.assertError(other.req("GET", "/api/v1/visits/%d" % v), 403, "forbidden")
+        sql(inst, "INSERT INTO break_glass (id, staff_id, patient_id, reason_enc, granted_at, expires_at, rv, mac) "
+                  "VALUES (99001, ?, ?, X'0102', 0, 4102444800000, 1, X'00')", other_staff, pid)
+        r = other.req("GET", "/api/v1/visits/%d" % v)
+        self.assertIn(r.status, (403, 500), r)
+        self.assertNotIn(b"complaint", r.body)
+        self.assertTrue(inst.events("integrity.violation"))
+        # a nurse of another department, joined to this one by an inserted row
+        dep = h.s("doctor05").req("GET", "/api/v1/me/staff").json()["departments"][0]["id"]
+        nurses = [u for u, a in h.accts.items() if a.role == "nurse"]
+        for n in nurses:
+            deps = [d["id"] for d in h.s(n).req("GET", "/api/v1/me/staff").json()["departments"]]
+            if dep not in deps:
+                ns = h.s(n)
+                nurse_staff = ns.req("GET", "/api/v1/me/staff").json()["id"]
+                break
+        else:
+            self.skipTest("every demo nurse works in that department")
+        sql(inst, "INSERT INTO staff_department (staff_id, department_id) VALUES (?, ?)", nurse_staff, dep)
+        self.assertError(ns.req("GET", "/api/v1/visits/%d" % v), 403, "forbidden")
+        self.assertNotIn(v, [x["id"] for x in ns.req("GET", "/api/v1/visits?limit=200").json()["visits"]])
+
+
+class SlowReaders(IhosTestCase):
+    """7. Clients that pipeline requests and never read the answers hold no
+    worker: everyone else is still answered at once."""
+
+    def test_pipelining_non_readers_block_nobody(self):
+        import socket
+        inst = self.instance()
+        inst.set_conf("server", "workers", "4")
+        inst.start()
+        request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 2000
+        hogs = []
+        for _ in range(12):  # three times the workers
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.settimeout(10)
+            raw.connect(("127.0.0.1", inst.port))
+            tls = inst.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1")
+            tls.sendall(request)
+            hogs.append(tls)
+        try:
+            time.sleep(1.0)  # their responses fill the socket buffers
+            for _ in range(5):
+                t0 = time.monotonic()
+                r = inst.request("GET", "/healthz")
+                self.assertEqual(r.status, 200)
+                self.assertLess(time.monotonic() - t0, 2.0, "a slow reader held the workers")
+            metrics = inst.request("GET", "/metrics").body.decode()
+            parked = int(re.search(r"^ihos_http_write_parked_total (\d+)", metrics, re.M).group(1))
+            self.assertGreater(parked, 0)
+        finally:
+            for h in hogs:
+                h.close()
+
+
+class SecondFactorReplacement(IhosTestCase):
+    """8. A stolen session alone cannot replace the owner's authenticator."""
+
+    def test_needs_password_and_current_code(self):
+        from tests.integration.harness import make_staff, must_login, setup_admins
+        inst = self.instance()
+        inst.start()
+        admins = setup_admins(inst)
+        doc = make_staff(inst, admins, "dr.owner")
+        s = must_login(inst, doc)
+        err = self.assertError(s.req("POST", "/api/v1/me/totp"), 400, "invalid_field")
+        self.assertEqual(err["field"], "password")
+        err = self.assertError(s.req("POST", "/api/v1/me/totp", {"password": doc.password}), 401,
+                               "authentication_failed")
+        self.assertEqual(err["field"], "totp")
+        self.assertError(s.req("POST", "/api/v1/me/totp", {"password": "not-the-password", "totp": doc.next_code()}),
+                         401, "authentication_failed")
+        r = s.req("POST", "/api/v1/me/totp", {"password": doc.password, "totp": doc.next_code()})
+        self.assertEqual(r.status, 201, r)
+        self.assertIn("otpauth://", r.json()["otpauth_uri"])

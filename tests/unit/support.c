@@ -31,6 +31,43 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw
 
 void t_rmtree(const char *path) { nftw(path, rm_cb, 16, FTW_DEPTH | FTW_PHYS); }
 
+static ih_err sql_fn(ih_tx *tx, void *arg)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, (const char *)arg, &st));
+    return ih_stmt_exec(st);
+}
+
+void t_sql(ih_store *s, const char *sql)
+{
+    ih_err e = ih_store_write(s, sql_fn, (void *)sql);
+    if (e != IH_OK) fail_msg("%s -> %s (%s)", sql, ih_err_name(e), ih_err_detail());
+}
+
+typedef struct {
+    const char *sql;
+    int64_t v;
+} int_arg;
+
+static ih_err int_fn(ih_tx *tx, void *arg)
+{
+    int_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, a->sql, &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    a->v = row ? ih_col_int(st, 0) : 0;
+    return ih_stmt_exec(st);
+}
+
+int64_t t_sql_int(ih_store *s, const char *sql)
+{
+    int_arg a = {sql, 0};
+    ih_err e = ih_store_read(s, int_fn, &a);
+    if (e != IH_OK) fail_msg("%s -> %s (%s)", sql, ih_err_name(e), ih_err_detail());
+    return a.v;
+}
+
 static int saved_stderr = -1;
 static FILE *captured;
 

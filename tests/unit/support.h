@@ -57,6 +57,12 @@ void t_base_close(t_base *b);
 /* Identity options for tests over b: the Level 3 defaults, a fast hash. */
 ih_identity_opts t_identity_opts(const t_base *b);
 
+/* Run one SQL statement as someone with direct database access (the
+ * attacker of the tamper tests); it must succeed. */
+void t_sql(ih_store *s, const char *sql);
+/* The integer the statement's first row and column hold. */
+int64_t t_sql_int(ih_store *s, const char *sql);
+
 /* Capture what the process writes to stderr (the log) between begin and
  * end; end returns it (malloc'd, NUL-terminated) and restores stderr. */
 void t_stderr_begin(void);

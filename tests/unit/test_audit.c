@@ -300,6 +300,47 @@ static void t_rolled_back_database(void **state)
     expect_checkpoint(r, 2500, "rolled back");
 }
 
+/* 6. The check ihosd runs before serving: a database rolled back behind a
+ * signed checkpoint kept outside it is refused, even when the local file was
+ * cut back too, as long as an anchor holds the newer one. */
+static void t_rollback_refused_at_start(void **state)
+{
+    fx *f = *state;
+    char problem[512];
+    const char *files[] = {f->b.cpfile, NULL};
+    T_OK(ih_audit_rollback_check(f->b.s, f->b.suite, "ihos/test-instance", f->pub, files, 1, problem, sizeof problem));
+    /* the anchor: a copy of the checkpoint file kept elsewhere */
+    char anchor[700];
+    snprintf(anchor, sizeof anchor, "%s/anchor.checkpoints", f->b.dir);
+    ih_buf b = IH_BUF_INIT;
+    T_OK(ih_file_read(f->b.cpfile, 1 << 24, &b));
+    T_OK(ih_file_create(anchor, b.p, b.len, 0600));
+    /* the whole database put back to 2000 events, the local file cut to match */
+    static const char *const sql[] = {
+        "DELETE FROM audit_event WHERE seq >= 2000",
+        "DELETE FROM audit_checkpoint WHERE size > 2000",
+        "DELETE FROM audit_node WHERE (idx + 1) * (CAST(1 AS BIGINT) << CAST(lvl AS INTEGER)) > 2000",
+        NULL};
+    attack(f, sql);
+    const char *nl = b.p;
+    for (int lines = 0; lines < 4; lines++) nl = strchr(nl, '\n') + 1; /* checkpoints at 500..2000 */
+    T_OK(ih_file_replace(f->b.cpfile, b.p, (size_t)(nl - b.p), 0600));
+    ih_buf_free(&b);
+    T_OK(ih_audit_rollback_check(f->b.s, f->b.suite, "ihos/test-instance", f->pub, files, 1, problem, sizeof problem));
+    files[1] = anchor;
+    assert_int_equal(ih_audit_rollback_check(f->b.s, f->b.suite, "ihos/test-instance", f->pub, files, 2, problem,
+                                             sizeof problem),
+                     IH_E_INTEGRITY);
+    assert_non_null(strstr(problem, "rolled back"));
+    /* an anchor line not signed by the audit key is not believed */
+    static const char forged[] = "{\"size\":1,\"note\":\"forged\"}\n";
+    T_OK(ih_file_append(anchor, forged, sizeof forged - 1, 0600));
+    assert_int_equal(ih_audit_rollback_check(f->b.s, f->b.suite, "ihos/test-instance", f->pub, files + 1, 1, problem,
+                                             sizeof problem),
+                     IH_E_INTEGRITY);
+    assert_non_null(strstr(problem, "not a checkpoint signed"));
+}
+
 static void t_unsealed_tail_then_sealed(void **state)
 {
     /* Events committed but not yet checkpointed (a kill -9 in between looks
@@ -669,7 +710,8 @@ static void t_archive_months(void **state)
         cmocka_unit_test_setup_teardown(t_changed_indexed_column, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_rolled_back_append_leaves_no_gap, s, teardown),                             \
         cmocka_unit_test_setup_teardown(t_full_disk_leaves_no_gap, s, teardown),                                      \
-        cmocka_unit_test_setup_teardown(t_checkpoint_failure_alerts, s, teardown)
+        cmocka_unit_test_setup_teardown(t_checkpoint_failure_alerts, s, teardown),                                    \
+        cmocka_unit_test_setup_teardown(t_rollback_refused_at_start, s, teardown)
 
 int main(void)
 {

@@ -428,10 +428,232 @@ static void t_rotation_reseals_every_care_table(void **state)
     reads_work(f, v, rx);
 }
 
+/* ---- hardening: rows that grant access are verified where they are used ------------ */
+
+/* A new staff member (account, staff record in department dep). */
+static ih_viewer new_staff(fx *f, const char *user, ih_role role, int64_t dep, const char *id17, const char *title,
+                           bool online, int64_t *staff_id)
+{
+    int64_t acct = account(f, user, role);
+    char idn[19];
+    json_t *o = DO(ih_staff_create(f->c, &f->sys, body, &o__),
+                   "{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:[I]}", "account_id", (json_int_t)acct,
+                   "name", "员工", "cert_type", "1", "cert_no", fmt_id(idn, id17), "sex", "1", "birth_date",
+                   "1980-01-01", "title_code", title, "subject_code", "03.04", "qualification_no", "Q9",
+                   "practice_no", "P9", "practice_years", 10, "departments", (json_int_t)dep);
+    *staff_id = id_of(o);
+    if (online) {
+        json_t *x = NULL;
+        CALL(ih_staff_set_online(f->c, &f->sec, *staff_id, true, NULL, &x));
+        json_decref(x);
+    }
+    return viewer(acct, role);
+}
+
+static int64_t accepted_visit(fx *f)
+{
+    int64_t v = request(f, "followup");
+    json_decref(DO(ih_visit_accept(f->c, &f->doc, v, body, &o__), "{s:b}", "followup_confirmed", 1));
+    return v;
+}
+
+static int64_t patient_id(fx *f)
+{
+    json_t *o = NULL;
+    CALL(ih_patient_me(f->c, &f->pat, &o));
+    int64_t id = json_integer_value(json_object_get(o, "id"));
+    json_decref(o);
+    return id;
+}
+
+static ih_err read_visit(fx *f, const ih_viewer *v, int64_t visit)
+{
+    ih_buf text = IH_BUF_INIT;
+    ih_err e = ih_visit_get(f->c, v, visit, 0, 10, &text);
+    ih_buf_free(&text);
+    ih_err_clear();
+    return e;
+}
+
+static ih_err read_patient(fx *f, const ih_viewer *v, int64_t patient)
+{
+    json_t *o = NULL;
+    ih_err e = ih_patient_get(f->c, v, patient, &o);
+    json_decref(o);
+    ih_err_clear();
+    return e;
+}
+
+static ih_integrity_report scan(fx *f)
+{
+    ih_catalog *cat = malloc(sizeof *cat);
+    ih_catalog_build(cat, f->b.s, f->b.kr, f->id, f->c, f->r);
+    ih_integrity_report r;
+    T_OK(ih_catalog_scan(cat, f->b.a, &r));
+    free(cat);
+    return r;
+}
+
+/* 5. A forged break-glass grant and an inserted department membership grant
+ * nothing; tampered care rows are found by the scan. */
+static void t_forged_rows_grant_nothing(void **state)
+{
+    fx *f = *state;
+    int64_t v = accepted_visit(f), pid = patient_id(f), doc2_staff, nurse_staff;
+    json_t *o = DO(ih_department_create(f->c, &f->sys, body, &o__), "{s:s, s:s, s:s, s:s, s:s}", "code", "WK", "name",
+                   "外科", "subject_code", "04", "category_code", "04", "kind", "clinical");
+    int64_t dep2 = id_of(o);
+    ih_viewer doc2 = new_staff(f, "doc.two", IH_ROLE_DOCTOR, f->dep, "11010119800101003", "233", true, &doc2_staff);
+    ih_viewer nurse = new_staff(f, "nurse.other", IH_ROLE_NURSE, dep2, "11010119800101005", "253", false, &nurse_staff);
+    assert_int_equal(read_visit(f, &doc2, v), IH_E_FORBIDDEN);
+    assert_int_equal(read_visit(f, &nurse, v), IH_E_FORBIDDEN);
+    char sql[512];
+    bool pg = f->b.kind == IH_STORE_PG;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO break_glass (id, staff_id, patient_id, reason_enc, granted_at, expires_at, rv, mac) "
+             "VALUES (9001, %lld, %lld, %s, 0, 4102444800000, 1, %s)",
+             (long long)doc2_staff, (long long)pid, pg ? "decode('01020304', 'hex')" : "X'01020304'",
+             pg ? "decode('00', 'hex')" : "X'00'");
+    t_sql(f->b.s, sql);
+    assert_int_not_equal(read_visit(f, &doc2, v), IH_OK);
+    assert_int_not_equal(read_patient(f, &doc2, pid), IH_OK);
+    snprintf(sql, sizeof sql, "INSERT INTO staff_department (staff_id, department_id) VALUES (%lld, %lld)",
+             (long long)nurse_staff, (long long)f->dep);
+    t_sql(f->b.s, sql);
+    assert_int_equal(read_visit(f, &nurse, v), IH_E_FORBIDDEN);
+    assert_int_equal(read_patient(f, &nurse, pid), IH_E_FORBIDDEN);
+    json_t *list = NULL;
+    CALL(ih_visit_list(f->c, &nurse, NULL, 0, 50, &list));
+    assert_int_equal(json_array_size(list), 0);
+    json_decref(list);
+    /* tampered care rows: the scan finds each */
+    int64_t rx, v2 = journey(f, &rx);
+    snprintf(sql, sizeof sql, "UPDATE prescription SET status = 'issued' WHERE id = %lld", (long long)rx);
+    t_sql(f->b.s, sql);
+    snprintf(sql, sizeof sql, "UPDATE visit SET doctor_id = %lld WHERE id = %lld", (long long)doc2_staff, (long long)v2);
+    t_sql(f->b.s, sql);
+    ih_integrity_report r = scan(f);
+    assert_true(r.bad >= 3); /* the grant, the prescription, the visit */
+}
+
+/* 4. Suspension ends the member's sessions and every clinical power. */
+static void t_suspension_ends_clinical_authority(void **state)
+{
+    fx *f = *state;
+    int64_t v = accepted_visit(f), pid = patient_id(f);
+    ih_login_req rq = {.username = "doc.care", .password = "Care-Test-Pass-77!", .ip = "127.0.0.1"};
+    ih_login_result lr;
+    T_OK(ih_identity_login(f->id, &rq, &lr));
+    ih_principal p;
+    T_OK(ih_identity_authenticate(f->id, lr.token, false, "127.0.0.1", &p));
+    json_t *o = NULL;
+    CALL(ih_staff_set_status(f->c, &f->sec, f->staff, "suspended", "执业资格暂停", &o));
+    json_decref(o);
+    assert_int_not_equal(ih_identity_authenticate(f->id, lr.token, false, "127.0.0.1", &p), IH_OK);
+    ih_err_clear();
+    /* and the services refuse whatever path the request came by */
+    assert_int_equal(read_visit(f, &f->doc, v), IH_E_FORBIDDEN);
+    assert_int_equal(read_patient(f, &f->doc, pid), IH_E_FORBIDDEN);
+    json_t *b = json_pack("{s:s, s:[s], s:[{s:I, s:s, s:s, s:s, s:s, s:i, s:i}]}", "recipe_type", "1", "diagnosis_codes",
+                          "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1", "frequency", "qd", "dosage",
+                          "5", "dose_unit", "mg", "quantity", 1, "days", 7);
+    assert_int_equal(ih_rx_issue(f->c, &f->doc, v, b, &o), IH_E_FORBIDDEN);
+    json_decref(b);
+    b = json_pack("{s:s, s:s, s:[s], s:s, s:s}", "chief_complaint", "c", "present_history", "p", "diagnosis_codes",
+                  "I10.x00", "diagnosis", "d", "opinion", "o");
+    assert_int_equal(ih_record_add(f->c, &f->doc, v, b, &o), IH_E_FORBIDDEN);
+    json_decref(b);
+    b = json_pack("{s:s}", "reason", "急诊抢救需要查看既往病史记录");
+    assert_int_equal(ih_break_glass(f->c, &f->doc, pid, b, &o), IH_E_FORBIDDEN);
+    json_decref(b);
+    ih_err_clear();
+    /* reinstated: reads again; online care only once enabled again */
+    CALL(ih_staff_set_status(f->c, &f->sec, f->staff, "active", "复核通过", &o));
+    json_decref(o);
+    assert_int_equal(read_visit(f, &f->doc, v), IH_OK);
+    b = json_pack("{s:s}", "body", "继续服药");
+    assert_int_equal(ih_message_post(f->c, &f->doc, v, b, &o), IH_E_FORBIDDEN);
+    CALL(ih_staff_set_online(f->c, &f->sec, f->staff, true, NULL, &o));
+    json_decref(o);
+    CALL(ih_message_post(f->c, &f->doc, v, b, &o));
+    json_decref(o);
+    json_decref(b);
+}
+
+/* Copy row id of table into <table>_copy, to put back later. */
+static void keep_copy(fx *f, const char *table, int64_t id)
+{
+    char sql[256];
+    snprintf(sql, sizeof sql, "CREATE TABLE %s_copy AS SELECT * FROM %s WHERE id = %lld", table, table, (long long)id);
+    t_sql(f->b.s, sql);
+}
+
+/* Put the kept copy's columns back over row id. */
+static void put_back(fx *f, const char *table, int64_t id, const char *const *cols)
+{
+    char sql[2048];
+    size_t n = (size_t)snprintf(sql, sizeof sql, "UPDATE %s SET ", table);
+    for (int i = 0; cols[i]; i++)
+        n += (size_t)snprintf(sql + n, sizeof sql - n, "%s%s = (SELECT %s FROM %s_copy)", i ? ", " : "", cols[i], cols[i],
+                              table);
+    snprintf(sql + n, sizeof sql - n, " WHERE id = %lld", (long long)id);
+    t_sql(f->b.s, sql);
+}
+
+/* 6. An older copy of a row, with its old valid MAC, put back: refused where
+ * it is used; a deleted row: found by the scan. */
+static void t_replayed_rows_are_refused(void **state)
+{
+    fx *f = *state;
+    /* a disabled account enabled again */
+    int64_t acct = account(f, "replay.me", IH_ROLE_NURSE);
+    keep_copy(f, "account", acct);
+    CALL(ih_identity_set_enabled(f->id, &f->sys.actor, IH_ROLE_SYSADMIN, acct, false, "离职"));
+    static const char *const acols[] = {"status", "disabled_reason", "rv", "mac", NULL};
+    put_back(f, "account", acct, acols);
+    ih_login_req rq = {.username = "replay.me", .password = "Care-Test-Pass-77!", .ip = "127.0.0.1"};
+    ih_login_result lr;
+    assert_int_not_equal(ih_identity_login(f->id, &rq, &lr), IH_OK);
+    json_t *o = NULL;
+    assert_int_equal(ih_identity_get(f->id, acct, &o), IH_E_INTEGRITY);
+    ih_err_clear();
+    /* a level 5 put back to 3 */
+    int64_t v = accepted_visit(f);
+    keep_copy(f, "visit", v);
+    json_decref(DO(ih_visit_label(f->c, &f->sec, v, body, &o__), "{s:i, s:s}", "label", 5, "reason", "精神科"));
+    static const char *const vcols[] = {"label", "updated_at", "rv", "mac", NULL};
+    put_back(f, "visit", v, vcols);
+    assert_int_equal(read_visit(f, &f->doc, v), IH_E_INTEGRITY);
+    /* a dispensed prescription made dispensable again */
+    int64_t v2 = accepted_visit(f);
+    int64_t rx = id_of(DO(ih_rx_issue(f->c, &f->doc, v2, body, &o__),
+                          "{s:s, s:[s], s:[{s:I, s:s, s:s, s:s, s:s, s:i, s:i}]}", "recipe_type", "1",
+                          "diagnosis_codes", "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1",
+                          "frequency", "qd", "dosage", "5", "dose_unit", "mg", "quantity", 1, "days", 7));
+    json_decref(DO(ih_rx_review(f->c, &f->ph, rx, body, &o__), "{s:s}", "decision", "approve"));
+    keep_copy(f, "prescription", rx);
+    json_decref(DO(ih_rx_dispense(f->c, &f->ph, rx, body, &o__), "{s:s}", "delivery_type", "0"));
+    static const char *const rcols[] = {"status", "delivery_type", "delivery_firm", "finished_at", "updated_at", "rv",
+                                        "mac", NULL};
+    put_back(f, "prescription", rx, rcols);
+    json_t *b = json_pack("{s:s}", "delivery_type", "0");
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph, rx, b, &o), IH_E_INTEGRITY);
+    json_decref(b);
+    ih_err_clear();
+    /* a deleted consent */
+    t_sql(f->b.s, "DELETE FROM consent WHERE id = (SELECT min(id) FROM consent)");
+    ih_integrity_report r = scan(f);
+    assert_true(r.older >= 3); /* the account, the visit, the prescription */
+    assert_true(r.missing >= 1);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
-        cmocka_unit_test_setup_teardown(t_rotation_reseals_every_care_table, s, teardown)
+        cmocka_unit_test_setup_teardown(t_rotation_reseals_every_care_table, s, teardown),                           \
+        cmocka_unit_test_setup_teardown(t_forged_rows_grant_nothing, s, teardown),                                   \
+        cmocka_unit_test_setup_teardown(t_suspension_ends_clinical_authority, s, teardown),                          \
+        cmocka_unit_test_setup_teardown(t_replayed_rows_are_refused, s, teardown)
 
 int main(void)
 {

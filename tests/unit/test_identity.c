@@ -187,7 +187,9 @@ static void t_first_login_is_restricted_until_setup(void **state)
     assert_false(p.must_change_password);
     assert_true(p.restricted && p.must_enrol_totp);
     char uri[300];
-    T_OK(ih_identity_totp_begin(f->id, &p, &who, uri, sizeof uri));
+    /* enrolling needs the password even in the first-login session */
+    assert_int_equal(ih_identity_totp_begin(f->id, &p, &who, NULL, NULL, uri, sizeof uri), IH_E_AUTH_FAILED);
+    T_OK(ih_identity_totp_begin(f->id, &p, &who, "Fresh-Start-71x", NULL, uri, sizeof uri));
     char *s = strstr(uri, "secret=");
     assert_non_null(s);
     char b32[64];
@@ -209,6 +211,23 @@ static void t_first_login_is_restricted_until_setup(void **state)
     T_OK(ih_hotp(IH_TOTP_SHA1, sec, (size_t)sl, (uint64_t)(fake_now / 30000), 6, code));
     T_OK(login(f, "dr.li", "Fresh-Start-71x", code, NULL, &r));
     assert_false(r.p.restricted);
+
+    /* 8. A session alone cannot replace the second factor: the password and a
+     * current code are asked, and guessing counts towards the lock. */
+    fake_now += 60000;
+    assert_int_equal(ih_identity_totp_begin(f->id, &r.p, &who, NULL, NULL, uri, sizeof uri), IH_E_AUTH_FAILED);
+    assert_string_equal(ih_err_field(), "password");
+    assert_int_equal(ih_identity_totp_begin(f->id, &r.p, &who, "Fresh-Start-71x", NULL, uri, sizeof uri),
+                     IH_E_AUTH_FAILED);
+    assert_string_equal(ih_err_field(), "totp");
+    assert_int_equal(ih_identity_totp_begin(f->id, &r.p, &who, "Fresh-Start-71x", "123456", uri, sizeof uri),
+                     IH_E_AUTH_FAILED);
+    T_OK(ih_hotp(IH_TOTP_SHA1, sec, (size_t)sl, (uint64_t)(fake_now / 30000), 6, code));
+    T_OK(ih_identity_totp_begin(f->id, &r.p, &who, "Fresh-Start-71x", code, uri, sizeof uri));
+    /* two more wrong passwords make five failures: locked, and the session ends */
+    assert_int_equal(ih_identity_totp_begin(f->id, &r.p, &who, "guess-1", NULL, uri, sizeof uri), IH_E_AUTH_FAILED);
+    assert_int_equal(ih_identity_totp_begin(f->id, &r.p, &who, "guess-2", NULL, uri, sizeof uri), IH_E_AUTH_FAILED);
+    assert_int_not_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_OK);
 }
 
 static void t_same_answer_for_every_failure(void **state)
