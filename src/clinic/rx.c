@@ -141,7 +141,30 @@ typedef struct {
     int64_t doctor, drugs[16];
     int ndrugs;
     bool outside;
+    struct rx_shown *shown; /* lists: what each listed prescription showed */
+    int nshown;
 } rx_arg;
+
+/* What the 防统方 detector counts of one prescription a reader saw. */
+typedef struct rx_shown {
+    int64_t id, doctor, drugs[16];
+    int ndrugs;
+    bool outside;
+} rx_shown;
+
+static void shown_of(const ih_row *r, bool outside, rx_shown *s)
+{
+    s->id = r->id;
+    s->doctor = ih_row_int(r, "doctor_id");
+    s->outside = outside;
+    s->ndrugs = 0;
+    json_t *items = ih_row_str(r, "items") ? json_loads(ih_row_str(r, "items"), 0, NULL) : NULL;
+    size_t i;
+    json_t *x;
+    json_array_foreach(items, i, x) if (s->ndrugs < 16) s->drugs[s->ndrugs++] =
+        json_integer_value(json_object_get(x, "drug_id"));
+    json_decref(items);
+}
 
 static const char *const item_fields[] = {"drug_id", "route", "frequency", "dosage", "dose_unit", "quantity", "days",
                                           "remark", NULL};
@@ -468,14 +491,11 @@ static ih_err get_fn(ih_tx *tx, void *arg)
     rx_arg *a = arg;
     IH_TRY(load_rx(a, tx, true));
     IH_TRY(rx_access(a, tx, &a->outside));
-    a->doctor = ih_row_int(&a->r, "doctor_id");
-    a->ndrugs = 0;
-    json_t *items = json_loads(ih_row_str(&a->r, "items"), 0, NULL);
-    size_t i;
-    json_t *x;
-    json_array_foreach(items, i, x) if (a->ndrugs < 16) a->drugs[a->ndrugs++] =
-        json_integer_value(json_object_get(x, "drug_id"));
-    json_decref(items);
+    rx_shown s;
+    shown_of(&a->r, a->outside, &s);
+    a->doctor = s.doctor;
+    a->ndrugs = s.ndrugs;
+    memcpy(a->drugs, s.drugs, sizeof a->drugs);
     return rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &a->out);
 }
 
@@ -491,11 +511,23 @@ static ih_err seen_fn(ih_tx *tx, void *arg)
 {
     seen_arg *s = arg;
     rx_arg *a = s->a;
-    IH_TRY(cl_audit(a->c, tx, a->v, s->action, "prescription", a->id, s->reason));
+    IH_TRY(cl_audit(a->c, tx, a->v, s->action, "prescription", s->list ? 0 : a->id, s->reason));
     if (!a->c->o.detector || a->v->role == IH_ROLE_PATIENT) return IH_OK;
-    if (s->list) return ih_detector_list_page(a->c->o.detector, tx, a->v->actor.id, ih_now_ms(), &s->vd);
-    return ih_detector_rx_read(a->c->o.detector, tx, a->v->actor.id, a->id, a->doctor, a->drugs, a->ndrugs, a->outside,
-                               ih_now_ms(), &s->vd);
+    int64_t now = ih_now_ms();
+    if (!s->list)
+        return ih_detector_rx_read(a->c->o.detector, tx, a->v->actor.id, a->id, a->doctor, a->drugs, a->ndrugs,
+                                   a->outside, now, &s->vd);
+    IH_TRY(ih_detector_list_page(a->c->o.detector, tx, a->v->actor.id, now, &s->vd));
+    /* A list shows each prescription's doctor, drugs and quantities: each
+     * counts as read, however many a page held. */
+    for (int i = 0; i < a->nshown; i++) {
+        const rx_shown *x = &a->shown[i];
+        ih_verdict one = {0};
+        IH_TRY(ih_detector_rx_read(a->c->o.detector, tx, a->v->actor.id, x->id, x->doctor, x->drugs, x->ndrugs,
+                                   x->outside, now, &one));
+        if (one.alert && !s->vd.alert) s->vd = one;
+    }
+    return IH_OK;
 }
 
 /* On a detector alert: record it and, when configured, end the session.
@@ -566,11 +598,30 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     int64_t ids[CL_LIST_MAX];
     int n;
     IH_TRY(cl_list_ids(st, ids, &n));
+    a->nshown = 0;
+    if (n && !(a->shown = calloc((size_t)n, sizeof *a->shown))) return ih_fail(IH_E_NOMEM, "list");
     for (int i = 0; i < n; i++) {
         a->id = ids[i];
         IH_TRY(load_rx(a, tx, true));
+        /* The pharmacists' queue is not yet their work: it lists what picks
+         * the next item, not who prescribed what (a list of doctors and
+         * drugs is statistics).  Opening one is a counted read until it is
+         * reviewed.  What a list shows in full is counted as read. */
         json_t *j;
-        IH_TRY(rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
+        if (a->v->role == IH_ROLE_PHARMACIST && ih_row_int(&a->r, "reviewer_id") != who) {
+            const char *type = ih_row_str(&a->r, "recipe_type");
+            char issued[32], expires[32];
+            ih_time_iso(ih_row_int(&a->r, "issued_at"), issued, sizeof issued);
+            ih_time_iso(ih_row_int(&a->r, "expires_at"), expires, sizeof expires);
+            j = json_pack("{s:I, s:s, s:s, s:s?, s:s, s:s, s:s}", "id", (json_int_t)a->r.id, "recipe_no",
+                          ih_row_str(&a->r, "recipe_no"), "recipe_type", type, "recipe_type_name",
+                          ih_code_name(&ih_codes_drug_class, type), "status", ih_row_str(&a->r, "status"), "issued_at",
+                          issued, "expires_at", expires);
+            IH_CHECK_ALLOC(j);
+        } else {
+            shown_of(&a->r, false, &a->shown[a->nshown++]);
+            IH_TRY(rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
+        }
         json_array_append_new(a->out, j);
     }
     return IH_OK;
@@ -590,6 +641,7 @@ ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t 
     snprintf(n, sizeof n, "%zu listed", json_array_size(a.out));
     seen_arg s = {.a = &a, .action = "rx.list", .reason = n, .list = true};
     if (e == IH_OK) e = ih_store_write(c->o.store, seen_fn, &s);
+    free(a.shown);
     if (e == IH_OK) e = watch(c, v, &s.vd);
     if (e != IH_OK) {
         json_decref(a.out);

@@ -266,3 +266,35 @@ class SecondFactorReplacement(IhosTestCase):
         r = s.req("POST", "/api/v1/me/totp", {"password": doc.password, "totp": doc.next_code()})
         self.assertEqual(r.status, 201, r)
         self.assertIn("otpauth://", r.json()["otpauth_uri"])
+
+
+class ListsAreCounted(IhosTestCase):
+    """10. A list shows what it shows: the pharmacists' queue no longer lists
+    doctors and drugs (opening one is a counted read), and a list that shows
+    prescriptions in full counts each one."""
+
+    def test_queue_list_is_no_statistics(self):
+        inst = self.instance(demo=True)
+        inst.set_conf("care", "detect_max_doctors", "2")
+        inst.set_conf("care", "detect_max_drugs", "50")
+        inst.set_conf("care", "detect_off_hours", "00:00-00:01")
+        inst.start()
+        h = Hospital(inst)
+        rxs = []
+        for i, doc in enumerate(("doctor01", "doctor02", "doctor03", "doctor04")):
+            v = h.followup("patient06%d" % i, doc)
+            rxs.append(h.prescribe(doc, v))
+        rep = h.s("pharmacist02")
+        queue = rep.req("GET", "/api/v1/prescriptions?status=issued&limit=200")
+        self.assertEqual(queue.status, 200, queue)
+        listed = {x["id"]: x for x in queue.json()["prescriptions"]}
+        for rx in rxs:
+            self.assertIn(rx["id"], listed)
+            item = listed[rx["id"]]
+            for hidden in ("doctor_id", "items", "total_fee", "diagnosis_codes", "patient_id"):
+                self.assertNotIn(hidden, item)
+        # opening them one by one is what counts: the third doctor ends it
+        statuses = [rep.req("GET", "/api/v1/prescriptions/%d" % rx["id"]).status for rx in rxs]
+        self.assertEqual(statuses[:2], [200, 200])
+        self.assertEqual(statuses[2], 401, statuses)
+        self.assertTrue(inst.events("tongfang.suspected"))
