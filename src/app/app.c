@@ -99,9 +99,10 @@ ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out)
     return ih_detector_new(&o, out);
 }
 
-ih_err ih_app_upgrade(ih_instance *in, ih_clinic *cl)
+ih_err ih_app_upgrade(ih_instance *in, ih_identity *id, ih_clinic *cl)
 {
     IH_TRY(ih_signkey_upgrade(in->store, in->keys));
+    IH_TRY(ih_identity_upgrade(id));
     return ih_clinic_upgrade(cl);
 }
 

@@ -44,7 +44,7 @@ ih_err ih_app_record_config(ih_instance *in);
 /* Rows an earlier release wrote, brought up to this release's protections
  * before anything is served (ihosd and every CLI command that opens the
  * services); idempotent. */
-ih_err ih_app_upgrade(ih_instance *in, ih_clinic *cl);
+ih_err ih_app_upgrade(ih_instance *in, ih_identity *id, ih_clinic *cl);
 
 /* Pick up key versions added by another process (and a rotated KEK). */
 ih_err ih_app_reload_keys(ih_instance *in);

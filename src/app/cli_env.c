@@ -23,7 +23,7 @@ int ih_cli_env_open(const char *dir, ih_cli_env *env, bool services)
             co.report = env->report;
             e = ih_clinic_new(&co, &env->clinic);
         }
-        if (e == IH_OK) e = ih_app_upgrade(&env->in, env->clinic);
+        if (e == IH_OK) e = ih_app_upgrade(&env->in, env->id, env->clinic);
     }
     if (e != IH_OK) {
         int rc = ih_cli_fail(e, "cannot open the instance");

@@ -169,7 +169,7 @@ int main(int argc, char **argv)
         co.detector = app.detector;
         se = ih_clinic_new(&co, &app.clinic);
     }
-    if (se == IH_OK) se = ih_app_upgrade(&inst, app.clinic);
+    if (se == IH_OK) se = ih_app_upgrade(&inst, app.identity, app.clinic);
     if (se != IH_OK) {
         fprintf(stderr, "ihosd: cannot start its services: %s\n", ih_err_detail());
         ih_detector_free(app.detector);

@@ -41,6 +41,14 @@
     RV("prescription") RV("payment") RV("evaluation") RV("adverse_event") RV("break_glass")                     \
     RV("stats_request") RV("outbox")
 
+/* From migration 14: the plaintext correction reason may only be cleared
+ * (its text moves to the sealed column). */
+#define RECORD_FIXED_CHANGED_14(N, O)                                                                            \
+    "((" N ".id, " N ".visit_id, " N ".revision, " N ".author_id, " N ".label, " N ".created_at, " N               \
+    ".sign_key_id, " N ".signature) IS DISTINCT FROM (" O ".id, " O ".visit_id, " O ".revision, " O              \
+    ".author_id, " O ".label, " O ".created_at, " O ".sign_key_id, " O ".signature) OR (" N                       \
+    ".correction_reason IS NOT NULL AND " N ".correction_reason IS DISTINCT FROM " O ".correction_reason))"
+
 static const char audit_sqlite[] =
     "CREATE TABLE audit_event (" AUDIT_EVENT_COLUMNS ");" AUDIT_INDEXES
     "CREATE TABLE audit_node (lvl INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
@@ -314,6 +322,46 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX audit_version_seq ON audit_version(seq);"
      "CREATE TRIGGER audit_version_guard BEFORE UPDATE OR DELETE ON audit_version FOR EACH ROW "
      "EXECUTE FUNCTION ihos_append_only();"},
+    {14, "free text sealed; break-glass review",
+     /* Free text people type (refusal, review, correction, decision, status
+      * and label reasons, an administrator's note on a disabled account) is
+      * sealed like every other clinical or personal text; audit events carry
+      * ids only.  The plaintext columns stay for rows written before: ihosd
+      * moves each into its sealed column at start (ih_app_upgrade), and a
+      * record's may only be cleared.  Break-glass grants get their review. */
+     "ALTER TABLE visit ADD COLUMN refuse_reason_enc BLOB;"
+     "ALTER TABLE visit ADD COLUMN label_reason_enc BLOB;"
+     "ALTER TABLE prescription ADD COLUMN review_reason_enc BLOB;"
+     "ALTER TABLE record ADD COLUMN correction_reason_enc BLOB;"
+     "ALTER TABLE stats_request ADD COLUMN decision_reason_enc BLOB;"
+     "ALTER TABLE staff ADD COLUMN status_reason_enc BLOB;"
+     "ALTER TABLE staff ADD COLUMN online_reason_enc BLOB;"
+     "ALTER TABLE account ADD COLUMN disabled_note_enc BLOB;"
+     "ALTER TABLE break_glass ADD COLUMN reviewed_by INTEGER;"
+     "ALTER TABLE break_glass ADD COLUMN reviewed_at INTEGER;"
+     "ALTER TABLE break_glass ADD COLUMN review_verdict TEXT;"
+     "ALTER TABLE break_glass ADD COLUMN review_note_enc BLOB;"
+     "CREATE INDEX break_glass_unreviewed ON break_glass(staff_id, reviewed_at, granted_at);"
+     "DROP TRIGGER record_no_update;"
+     "CREATE TRIGGER record_no_update BEFORE UPDATE ON record WHEN " RECORD_FIXED_CHANGED_14("NEW", "OLD") " "
+     "BEGIN SELECT RAISE(ABORT, 'records are never changed: add a revision'); END;",
+     "ALTER TABLE visit ADD COLUMN refuse_reason_enc BYTEA;"
+     "ALTER TABLE visit ADD COLUMN label_reason_enc BYTEA;"
+     "ALTER TABLE prescription ADD COLUMN review_reason_enc BYTEA;"
+     "ALTER TABLE record ADD COLUMN correction_reason_enc BYTEA;"
+     "ALTER TABLE stats_request ADD COLUMN decision_reason_enc BYTEA;"
+     "ALTER TABLE staff ADD COLUMN status_reason_enc BYTEA;"
+     "ALTER TABLE staff ADD COLUMN online_reason_enc BYTEA;"
+     "ALTER TABLE account ADD COLUMN disabled_note_enc BYTEA;"
+     "ALTER TABLE break_glass ADD COLUMN reviewed_by BIGINT;"
+     "ALTER TABLE break_glass ADD COLUMN reviewed_at BIGINT;"
+     "ALTER TABLE break_glass ADD COLUMN review_verdict TEXT;"
+     "ALTER TABLE break_glass ADD COLUMN review_note_enc BYTEA;"
+     "CREATE INDEX break_glass_unreviewed ON break_glass(staff_id, reviewed_at, granted_at);"
+     "CREATE OR REPLACE FUNCTION ihos_record_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+     "IF TG_OP = 'DELETE' THEN RAISE EXCEPTION 'records are kept: DELETE refused'; END IF; "
+     "IF " RECORD_FIXED_CHANGED_14("NEW", "OLD") " THEN "
+     "RAISE EXCEPTION 'records are never changed: add a revision'; END IF; RETURN NEW; END $$;"},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

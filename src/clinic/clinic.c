@@ -164,14 +164,24 @@ int cl_age_years(const char *birth, const char *today)
     return age;
 }
 
+static void upgraded(const char *what, int n)
+{
+    if (!n) return;
+    char k[24];
+    snprintf(k, sizeof k, "%d", n);
+    ih_log(IH_LOG_INFO, "upgrade.rows", "what", what, "rows", k, NULL);
+}
+
 ih_err ih_clinic_upgrade(ih_clinic *c)
 {
     int n = 0;
     IH_TRY(cl_staff_upgrade(c, &n));
-    if (n) {
-        char k[24];
-        snprintf(k, sizeof k, "%d", n);
-        ih_log(IH_LOG_INFO, "upgrade.staff_departments", "rows", k, NULL);
+    upgraded("staff departments into the MAC'd row", n);
+    /* free text typed before migration 14: into its sealed column */
+    for (size_t i = 0; i < NTABLES; i++) {
+        IH_TRY(ih_row_upgrade(c->o.store, c->o.keys, c->o.audit, all_tables[i], ih_row_move_legacy, "record.seal_text",
+                              &n));
+        upgraded(all_tables[i]->name, n);
     }
     return IH_OK;
 }

@@ -25,11 +25,15 @@ static const ih_field fields[] = {
     CLIN("diagnosis", RMM, 500),
     CLIN("opinion", RMM, 2000),
     CLIN("assist_result", IH_FF_MAC | IH_FF_MULTILINE, 2000),
-    {"correction_reason", IH_F_TEXT, IH_FF_MAC, 2, 200, NULL, 0, IH_MASK_NONE, NULL},
+    {"correction_reason_legacy", IH_F_TEXT, IH_FF_MAC | IH_FF_LEGACY, 0, 0, NULL, 0, IH_MASK_NONE, NULL,
+     "correction_reason"},
     {"label", IH_F_INT, IH_FF_MAC, 1, 5, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"sign_key_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"signature", IH_F_BLOB, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* why a revision corrects the one before, sealed (migration 14) */
+    {"correction_reason", IH_F_SEALED, IH_FF_MAC | IH_FF_ADDED | IH_FF_MULTILINE, 2, 200, NULL, IH_KP_CLINICAL,
+     IH_FIELD_CLINICAL, NULL},
 };
 ih_table ih_t_emr = IH_TABLE_APPEND_ONLY("record", fields);
 

@@ -21,12 +21,20 @@
 #define SM (IH_FF_SERVER | IH_FF_MAC)
 #define RM (IH_FF_REQUIRED | IH_FF_MAC)
 
+static const ih_code bg_verdicts[] = {{"justified", "理由成立"}, {"unjustified", "理由不成立"}};
+static const ih_code_table ih_codes_bg_verdict = {"review verdict (justified, unjustified)", bg_verdicts, 2};
+
 static const ih_field bg_fields[] = {
     {"staff_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"patient_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"reason", IH_F_SEALED, RM, 10, 300, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"granted_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"expires_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* the security administrator's review of the grant (migration 14) */
+    {"reviewed_by", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"reviewed_at", IH_F_TIME, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"review_verdict", IH_F_TEXT, SM | IH_FF_ADDED, 0, 0, &ih_codes_bg_verdict, 0, IH_MASK_NONE, NULL},
+    {"review_note", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
 ih_table ih_t_break_glass = IH_TABLE("break_glass", bg_fields, true);
 
@@ -42,10 +50,11 @@ static const ih_field stats_fields[] = {
     {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"decided_by", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"decided_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"decision_reason", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"decision_reason_legacy", IH_F_TEXT, SM | IH_FF_LEGACY, 0, 0, NULL, 0, IH_MASK_NONE, NULL, "decision_reason"},
     {"run_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"result_rows", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"decision_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
 ih_table ih_t_stats = IH_TABLE("stats_request", stats_fields, true);
 
@@ -218,7 +227,7 @@ static ih_err decide_fn(ih_tx *tx, void *arg)
     ih_row_set_int(&a->r, "decided_at", ih_now_ms());
     IH_TRY(ih_row_set_str(&a->r, "decision_reason", reason));
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
-    return cl_audit(a->c, tx, a->v, approve ? "stats.approve" : "stats.reject", "stats_request", a->id, reason);
+    return cl_audit(a->c, tx, a->v, approve ? "stats.approve" : "stats.reject", "stats_request", a->id, NULL);
 }
 
 typedef struct {

@@ -19,6 +19,8 @@
 
 /* ---- SQL, generated once per table ------------------------------------------------ */
 
+static const char *colname(const ih_field *f) { return f->column ? f->column : f->name; }
+
 static void col_names(const ih_table *t, ih_buf *b, bool with_id)
 {
     if (with_id) ih_buf_puts(b, "id");
@@ -26,10 +28,10 @@ static void col_names(const ih_table *t, ih_buf *b, bool with_id)
         const ih_field *f = &t->fields[i];
         if (b->len) ih_buf_puts(b, ", ");
         if (f->type == IH_F_SEALED) {
-            ih_buf_printf(b, "%s_enc", f->name);
-            if (f->flags & IH_FF_INDEX) ih_buf_printf(b, ", %s_idx", f->name);
+            ih_buf_printf(b, "%s_enc", colname(f));
+            if (f->flags & IH_FF_INDEX) ih_buf_printf(b, ", %s_idx", colname(f));
         } else
-            ih_buf_puts(b, f->name);
+            ih_buf_puts(b, colname(f));
     }
     if (t->mac) ih_buf_puts(b, ", rv, mac");
 }
@@ -87,7 +89,7 @@ static void gen(ih_table *t)
         int m = 0;
         for (int i = 0; i < t->n; i++) {
             if (t->fields[i].type != IH_F_SEALED || (int)t->fields[i].purpose != kp) continue;
-            ih_buf_printf(&b, "%s%s_enc", m++ ? "," : "", t->fields[i].name);
+            ih_buf_printf(&b, "%s%s_enc", m++ ? "," : "", colname(&t->fields[i]));
         }
         if (!m) continue;
         t->sealed_cols[kp] = take(&b);
@@ -95,11 +97,21 @@ static void gen(ih_table *t)
         m = 0;
         for (int i = 0; i < t->n; i++) {
             if (t->fields[i].type != IH_F_SEALED || (int)t->fields[i].purpose != kp) continue;
-            ih_buf_printf(&b, "%ssubstr(%s_enc, 2, 4) < $1", m++ ? " OR " : "", t->fields[i].name);
+            ih_buf_printf(&b, "%ssubstr(%s_enc, 2, 4) < $1", m++ ? " OR " : "", colname(&t->fields[i]));
         }
         t->sql_count_old[kp] = take(&b);
         ih_buf_printf(&b, "SELECT id, %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2", t->sealed_cols[kp], t->name);
         t->sql_sealed[kp] = take(&b);
+    }
+    int nl = 0;
+    for (int i = 0; i < t->n; i++)
+        if (t->fields[i].flags & IH_FF_LEGACY)
+            ih_buf_printf(&b, "%s%s IS NOT NULL", nl++ ? " OR " : "", colname(&t->fields[i]));
+    if (nl) {
+        char *cond = take(&b);
+        ih_buf_printf(&b, "SELECT id FROM %s WHERE (%s) AND id > $1 ORDER BY id LIMIT 100", t->name, cond);
+        free(cond);
+        t->sql_legacy = take(&b);
     }
     ih_buf_printf(&b, "SELECT %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2", cols.p, t->name);
     char *scan = take(&b);
@@ -283,13 +295,13 @@ ih_err ih_row_from_json(ih_row *r, json_t *body, bool create, const char *const 
     const char *allowed[IH_ROW_MAX_FIELDS + 16];
     int na = 0;
     for (int i = 0; i < t->n; i++)
-        if (!(t->fields[i].flags & IH_FF_SERVER)) allowed[na++] = t->fields[i].name;
+        if (!(t->fields[i].flags & (IH_FF_SERVER | IH_FF_LEGACY))) allowed[na++] = t->fields[i].name;
     for (const char *const *x = extra; x && *x && na < IH_ROW_MAX_FIELDS + 15; x++) allowed[na++] = *x;
     allowed[na] = NULL;
     IH_TRY(ih_json_only(body, allowed));
     for (int i = 0; i < t->n; i++) {
         const ih_field *f = &t->fields[i];
-        if (f->flags & IH_FF_SERVER) continue;
+        if (f->flags & (IH_FF_SERVER | IH_FF_LEGACY)) continue;
         bool present = json_object_get(body, f->name) != NULL;
         if (!create && present && (f->flags & IH_FF_FIXED))
             return ih_reject(IH_E_INVALID, f->name, "Field '%s' cannot be changed.", f->name);
@@ -632,7 +644,7 @@ static void row_view(const ih_row *r, ih_role role, ih_relation rel, bool full, 
     for (int i = 0; i < r->t->n; i++) {
         const ih_field *f = &r->t->fields[i];
         const ih_val *v = &r->v[i];
-        if (f->flags & IH_FF_PRIVATE) continue;
+        if (f->flags & (IH_FF_PRIVATE | IH_FF_LEGACY)) continue;
         /* a field this viewer may not see is left out, set or not */
         if (f->mask != IH_MASK_NONE && !full && ih_mask_visibility(role, rel, (ih_field_kind)f->mask) == IH_VIS_HIDDEN)
             continue;
@@ -783,4 +795,86 @@ ih_err ih_table_scan(ih_store *s, ih_keyring *k, const ih_table *t, uint64_t *ro
     } while (a->n == 256);
     free(a);
     return e;
+}
+
+/* ---- moving legacy columns -------------------------------------------------------------- */
+
+ih_err ih_row_move_legacy(ih_row *r)
+{
+    for (int i = 0; i < r->t->n; i++) {
+        const ih_field *f = &r->t->fields[i];
+        if (!(f->flags & IH_FF_LEGACY) || !r->v[i].set) continue;
+        char to[64];
+        size_t n = strlen(f->name);
+        if (n <= 7 || n - 7 >= sizeof to || strcmp(f->name + n - 7, "_legacy"))
+            return ih_fail(IH_E_INTERNAL, "%s.%s: a legacy field is named <field>_legacy", r->t->name, f->name);
+        memcpy(to, f->name, n - 7);
+        to[n - 7] = '\0';
+        IH_TRY(ih_row_set_str(r, to, r->v[i].s));
+    }
+    return IH_OK;
+}
+
+typedef struct {
+    ih_keyring *k;
+    ih_audit *a;
+    const ih_table *t;
+    ih_row_move_fn move;
+    const char *action;
+    int64_t after;
+    int got, moved;
+} upgrade_arg;
+
+static ih_err upgrade_fn(ih_tx *tx, void *arg)
+{
+    upgrade_arg *u = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    int64_t ids[100];
+    IH_TRY(ih_tx_prepare(tx, u->t->sql_legacy, &st));
+    ih_stmt_int(st, 1, u->after);
+    u->got = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) ids[u->got++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    ih_row r;
+    ih_row_init(&r, u->t);
+    for (int i = 0; e == IH_OK && i < u->got; i++) {
+        bool found;
+        u->after = ids[i];
+        e = ih_row_load(tx, u->k, u->t, ids[i], &r, &found);
+        if (e == IH_E_INTEGRITY) { /* left as found: the integrity scan reports it */
+            ih_err_clear();
+            e = IH_OK;
+            continue;
+        }
+        if (e != IH_OK || !found) continue;
+        e = u->move(&r);
+        for (int f = 0; e == IH_OK && f < u->t->n; f++)
+            if (u->t->fields[f].flags & IH_FF_LEGACY) val_clear(&r.v[f]);
+        if (e == IH_OK) e = ih_row_update(tx, u->k, &r);
+        if (e == IH_OK) {
+            char oid[24];
+            snprintf(oid, sizeof oid, "%lld", (long long)ids[i]);
+            ih_audit_event ev = {.action = u->action, .object_type = u->t->name, .object_id = oid};
+            e = ih_audit_append(u->a, tx, &(ih_actor){.id = 0, .role = "system"}, &ev);
+        }
+        if (e == IH_OK) u->moved++;
+    }
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err ih_row_upgrade(ih_store *s, ih_keyring *k, ih_audit *a, const ih_table *t, ih_row_move_fn move,
+                      const char *action, int *n)
+{
+    ensure_sql(t);
+    *n = 0;
+    if (!t->sql_legacy) return IH_OK;
+    upgrade_arg u = {k, a, t, move, action, 0, 0, 0};
+    do {
+        IH_TRY(ih_store_write(s, upgrade_fn, &u));
+    } while (u.got == 100);
+    *n = u.moved;
+    return IH_OK;
 }

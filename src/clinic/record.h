@@ -36,6 +36,7 @@
 #ifndef IH_CLINIC_RECORD_H
 #define IH_CLINIC_RECORD_H
 
+#include "audit/audit.h"
 #include "clinic/codes.h"
 #include "core/json.h"
 #include "core/jsonw.h"
@@ -65,6 +66,8 @@ enum {
     IH_FF_PRIVATE = 1 << 6,   /* never in a JSON view */
     IH_FF_UPPER = 1 << 7,     /* text: stored upper-cased (certificate numbers) */
     IH_FF_ADDED = 1 << 8,     /* added after the table's first release: in the MAC only when set, named */
+    IH_FF_LEGACY = 1 << 9,    /* an old column whose value moved to a sealed field: read, verified, cleared by the
+                                 upgrade (ih_row_upgrade), never written, never shown */
 };
 
 #define IH_MASK_NONE (-1) /* shown as is (public or non-personal) */
@@ -81,6 +84,9 @@ typedef struct ih_field {
     int mask;                   /* an ih_field_kind, or IH_MASK_NONE */
     /* Extra check of a present value (the row holds the fields before it). */
     ih_err (*check)(const ih_row *row, const char *field, const char *value);
+    /* The column's name when it is not the field's: a legacy column kept
+     * only for rows written before its value moved elsewhere (IH_FF_LEGACY). */
+    const char *column;
 } ih_field;
 
 #define IH_ROW_MAX_FIELDS 40
@@ -94,6 +100,7 @@ typedef struct ih_table {
     /* Generated once, on first use (kept for the life of the process: the
      * statement cache keys on their addresses). */
     char *sql_insert, *sql_update, *sql_select, *sql_scan, *sql_columns;
+    char *sql_legacy; /* ids of rows a legacy field still holds a value in (NULL: none) */
     /* per key purpose: its sealed columns ("a_enc,b_enc"), the re-seal scan
      * and the count of rows under an older version (keys/reseal.h) */
     char *sealed_cols[IH_KP__COUNT], *sql_sealed[IH_KP__COUNT], *sql_count_old[IH_KP__COUNT];
@@ -186,6 +193,17 @@ size_t ih_table_sealed_columns(ih_table_ctx *ctx, struct ih_sealed_column *out, 
  * called for each failing id. */
 ih_err ih_table_scan(ih_store *s, ih_keyring *k, const ih_table *t, uint64_t *rows, uint64_t *nbad,
                      void (*bad)(void *ctx, const ih_table *t, int64_t id), void *ctx);
+
+/* Rows of t whose legacy fields (IH_FF_LEGACY) still hold a value: each is
+ * loaded (so its MAC verifies as written), moved by `move` (e.g. its text
+ * into the sealed field that replaced the column), the legacy value
+ * cleared, and saved as a new version, audited by the system as `action`.
+ * Idempotent; *n gets how many rows moved. */
+typedef ih_err (*ih_row_move_fn)(ih_row *r);
+/* The usual move: each legacy field "<x>_legacy" into the field "<x>". */
+ih_err ih_row_move_legacy(ih_row *r);
+ih_err ih_row_upgrade(ih_store *s, ih_keyring *k, ih_audit *a, const ih_table *t, ih_row_move_fn move,
+                      const char *action, int *n);
 
 /* Money as "12.34" into out (>= 24 bytes). */
 void ih_money_text(int64_t fen, char *out, size_t n);

@@ -44,7 +44,7 @@ static const ih_field fields[] = {
     {"signature", IH_F_BLOB, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"reviewer_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"review_decision", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"review_reason", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"review_reason_legacy", IH_F_TEXT, SM | IH_FF_LEGACY, 0, 0, NULL, 0, IH_MASK_NONE, NULL, "review_reason"},
     {"reviewed_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"review_key_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"review_signature", IH_F_BLOB, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
@@ -53,6 +53,8 @@ static const ih_field fields[] = {
     {"finished_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"expires_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"updated_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* the pharmacist's reason, sealed (migration 14); the review signature covers its text */
+    {"review_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
 ih_table ih_t_rx = IH_TABLE("prescription", fields, true);
 
@@ -378,7 +380,7 @@ static ih_err review_fn(ih_tx *tx, void *arg)
     ih_buf_free(&sig);
     IH_TRY(e);
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
-    IH_TRY(cl_audit(a->c, tx, a->v, approve ? "rx.approve" : "rx.reject", "prescription", a->id, reason));
+    IH_TRY(cl_audit(a->c, tx, a->v, approve ? "rx.approve" : "rx.reject", "prescription", a->id, NULL));
     /* the pharmacist's read of it was work, not statistics */
     if (a->c->o.detector) IH_TRY(ih_detector_rx_reviewed(a->c->o.detector, tx, a->v->actor.id, a->id));
     return approve ? cl_report(a->c, tx, "prescription", a->id) : IH_OK;

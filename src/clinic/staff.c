@@ -41,6 +41,11 @@ static const ih_field fields[] = {
     {"created_at", IH_F_TIME, IH_FF_SERVER, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     /* department ids, ascending, joined by ',' (migration 13) */
     {"departments", IH_F_TEXT, IH_FF_SERVER | IH_FF_MAC | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* why suspended or reinstated, why taken off or put on online care (sealed, migration 14) */
+    {"status_reason", IH_F_SEALED, IH_FF_SERVER | IH_FF_MAC | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, IH_KP_PERSONAL,
+     IH_MASK_NONE, NULL},
+    {"online_reason", IH_F_SEALED, IH_FF_SERVER | IH_FF_MAC | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, IH_KP_PERSONAL,
+     IH_MASK_NONE, NULL},
 };
 ih_table ih_t_staff = IH_TABLE("staff", fields, true);
 
@@ -330,9 +335,10 @@ static ih_err online_fn(ih_tx *tx, void *arg)
     }
     ih_row_set_int(&a->r, "online", a->online);
     ih_row_set_int(&a->r, "online_changed_at", ih_now_ms());
+    IH_TRY(ih_row_set_str(&a->r, "online_reason", a->reason && *a->reason ? a->reason : NULL));
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
     IH_TRY(cl_audit(a->c, tx, a->v, a->online ? "staff.online_enable" : "staff.online_disable", "staff", a->r.id,
-                    a->reason));
+                    NULL));
     return view(a, tx, &a->out);
 }
 
@@ -341,6 +347,7 @@ static ih_err status_fn(ih_tx *tx, void *arg)
     staff_arg *a = arg;
     IH_TRY(load(a, tx));
     IH_TRY(ih_row_set_str(&a->r, "status", a->status));
+    IH_TRY(ih_row_set_str(&a->r, "status_reason", a->reason && *a->reason ? a->reason : NULL));
     bool suspend = !strcmp(a->status, "suspended");
     if (suspend && ih_row_int(&a->r, "online")) {
         ih_row_set_int(&a->r, "online", 0);
@@ -352,7 +359,7 @@ static ih_err status_fn(ih_tx *tx, void *arg)
     if (suspend)
         IH_TRY(ih_identity_end_sessions_tx(a->c->o.identity, tx, ih_row_int(&a->r, "account_id"), "staff suspended"));
     IH_TRY(cl_audit(a->c, tx, a->v, !strcmp(a->status, "active") ? "staff.reinstate" : "staff.suspend", "staff",
-                    a->r.id, a->reason));
+                    a->r.id, NULL));
     return view(a, tx, &a->out);
 }
 

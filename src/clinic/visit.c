@@ -50,9 +50,13 @@ static const ih_field fields[] = {
     {"accepted_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"refused_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"refuse_type", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"refuse_reason", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* before migration 14 the reason was plaintext (moved at start, ih_clinic_upgrade) */
+    {"refuse_reason_legacy", IH_F_TEXT, SM | IH_FF_LEGACY, 0, 0, NULL, 0, IH_MASK_NONE, NULL, "refuse_reason"},
     {"closed_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"updated_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* free text, sealed (migration 14): why refused; why the label last changed */
+    {"refuse_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    {"label_reason", IH_F_SEALED, SM | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
 ih_table ih_t_visit = IH_TABLE("visit", fields, true);
 
@@ -315,7 +319,8 @@ static ih_err transition_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_row_set_str(&a->r, "status", t->to));
     ih_row_set_int(&a->r, "updated_at", now);
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
-    IH_TRY(cl_audit(a->c, tx, a->v, t->action, "visit", a->id, reason));
+    (void)reason; /* sealed in the row: the journal names the visit, never the text */
+    IH_TRY(cl_audit(a->c, tx, a->v, t->action, "visit", a->id, NULL));
     /* Final states are reported to the supervision platform. */
     if (t == &T_REFUSE || t == &T_CLOSE) IH_TRY(cl_report(a->c, tx, "visit", a->id));
     return IH_OK;
@@ -385,8 +390,9 @@ static ih_err label_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_json_int(a->body, "label", true, 1, 5, &label));
     IH_TRY(ih_json_str(a->body, "reason", true, 2, 200, IH_TEXT_LINE, &reason));
     IH_TRY(cl_visit_load(a->c, tx, a->id, &a->r, true));
-    char why[240];
-    snprintf(why, sizeof why, "%lld -> %lld: %s", (long long)ih_row_int(&a->r, "label"), (long long)label, reason);
+    char why[48]; /* the levels only: the reason is sealed in the row */
+    snprintf(why, sizeof why, "%lld -> %lld", (long long)ih_row_int(&a->r, "label"), (long long)label);
+    IH_TRY(ih_row_set_str(&a->r, "label_reason", reason));
     ih_row_set_int(&a->r, "label", label);
     ih_row_set_int(&a->r, "updated_at", ih_now_ms());
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));

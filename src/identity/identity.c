@@ -90,6 +90,10 @@ static void acct_canon(const account *a, ih_canon *c)
     ih_canon_int(c, a->created_at);
     ih_canon_int(c, a->created_by);
     ih_canon_text(c, a->disabled_reason);
+    if (a->note_len) { /* added in migration 14: covered when present, named */
+        ih_canon_text(c, "disabled_note");
+        ih_canon_blob(c, a->note, a->note_len);
+    }
     if (a->rv > 0) { /* rows from before versions were MAC'd without one */
         ih_canon_text(c, "rv");
         ih_canon_int(c, a->rv);
@@ -131,8 +135,13 @@ static ih_err load_row(ih_identity *id, ih_stmt *st, account *a)
     a->created_at = ih_col_int(st, 18);
     a->created_by = ih_col_int(st, 19);
     copy_text(a->disabled_reason, sizeof a->disabled_reason, ih_col_text(st, 20));
-    a->rv = ih_col_int(st, 21);
-    const uint8_t *mac = ih_col_blob(st, 22, &n);
+    b = ih_col_blob(st, 21, &n);
+    if (b && n <= NOTE_MAX) {
+        memcpy(a->note, b, n);
+        a->note_len = n;
+    }
+    a->rv = ih_col_int(st, 22);
+    const uint8_t *mac = ih_col_blob(st, 23, &n);
     ih_canon c = {0};
     acct_canon(a, &c);
     ih_err e = ih_row_mac_check(id->o.keys, "account", a->id, &c, mac, mac ? n : 0);
@@ -200,8 +209,9 @@ static ih_err bind_row(ih_identity *id, ih_stmt *st, const account *a)
     ih_stmt_int(st, 19, a->created_at);
     ih_stmt_int(st, 20, a->created_by);
     ih_stmt_text(st, 21, a->disabled_reason);
-    ih_stmt_int(st, 22, a->rv);
-    ih_stmt_blob(st, 23, mac, sizeof mac);
+    ih_stmt_blob(st, 22, a->note_len ? a->note : NULL, a->note_len);
+    ih_stmt_int(st, 23, a->rv);
+    ih_stmt_blob(st, 24, mac, sizeof mac);
     return IH_OK;
 }
 
@@ -210,7 +220,7 @@ ih_err acct_insert(ih_identity *id, ih_tx *tx, account *a)
     ih_stmt *st;
     a->rv = 1;
     IH_TRY(ih_tx_prepare(tx, "INSERT INTO account(" ACCOUNT_COLUMNS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, "
-                             "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+                             "$10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)",
                          &st));
     IH_TRY(bind_row(id, st, a));
     IH_TRY(ih_stmt_exec(st));
@@ -227,12 +237,12 @@ ih_err acct_save(ih_identity *id, ih_tx *tx, account *a)
                                  "pw_hash = $6, pw_changed_at = $7, must_change = $8, totp_enc = $9, totp_alg = $10, "
                                  "totp_digits = $11, totp_pending = $12, pending_alg = $13, totp_last_step = $14, "
                                  "failed_count = $15, locked_until = $16, expires_at = $17, last_login_at = $18, "
-                                 "created_at = $19, created_by = $20, disabled_reason = $21, rv = $22, mac = $23 "
-                                 "WHERE id = $1 AND rv = $24",
+                                 "created_at = $19, created_by = $20, disabled_reason = $21, disabled_note_enc = $22, "
+                                 "rv = $23, mac = $24 WHERE id = $1 AND rv = $25",
                              &st);
     if (e == IH_OK) e = bind_row(id, st, a);
     if (e == IH_OK) {
-        ih_stmt_int(st, 24, old);
+        ih_stmt_int(st, 25, old);
         e = ih_stmt_exec(st);
     }
     if (e == IH_OK && ih_stmt_changes(st) != 1)
@@ -279,6 +289,28 @@ void acct_integrity_alarm(ih_identity *id, const char *table, int64_t row, const
     ih_log(IH_LOG_ERROR, "integrity.violation", "alert", "true", "table", table, "row", a.row, NULL);
     if (ih_store_write(id->o.store, alarm_fn, &a) != IH_OK)
         ih_log(IH_LOG_ERROR, "integrity.audit_failed", "alert", "true", "table", table, "row", a.row, NULL);
+}
+
+ih_err note_seal(ih_identity *id, account *a, const char *text)
+{
+    a->note_len = 0;
+    if (!text || !*text) return IH_OK;
+    ih_buf b = IH_BUF_INIT;
+    ih_err e = ih_field_seal_str(id->o.keys, IH_KP_PERSONAL, "account", "disabled_note", a->id, text, &b);
+    if (e == IH_OK && b.len > NOTE_MAX) e = ih_reject(IH_E_INVALID, "reason", "The reason is too long.");
+    if (e == IH_OK) {
+        memcpy(a->note, b.p, b.len);
+        a->note_len = b.len;
+    }
+    ih_buf_free(&b);
+    return e;
+}
+
+ih_err note_open(ih_identity *id, ih_tx *tx, const account *a, ih_buf *out)
+{
+    if (!a->note_len) return IH_OK;
+    return ih_keys_field_open(tx, id->o.keys, IH_KP_PERSONAL, "account", "disabled_note", a->id, a->note, a->note_len,
+                              out);
 }
 
 ih_err totp_seal(ih_identity *id, int64_t account_id, const char *column, const uint8_t *secret, size_t n,
@@ -533,16 +565,18 @@ static ih_err do_enable(ih_identity *id, ih_tx *tx, account *a, void *ctx, const
         if (strcmp(a->status, "disabled")) return ih_reject(IH_E_STATE, NULL, "The account is not disabled.");
         snprintf(a->status, sizeof a->status, "active");
         a->disabled_reason[0] = '\0';
+        a->note_len = 0;
         a->last_login_at = ih_now_ms(); /* restart the inactivity clock */
         *action = "account.enable";
     } else {
         if (!strcmp(a->status, "disabled")) return ih_reject(IH_E_STATE, NULL, "The account is already disabled.");
         snprintf(a->status, sizeof a->status, "disabled");
-        snprintf(a->disabled_reason, sizeof a->disabled_reason, "%s", m->reason && *m->reason ? m->reason : "by administrator");
+        snprintf(a->disabled_reason, sizeof a->disabled_reason, "by administrator");
+        IH_TRY(note_seal(id, a, m->reason)); /* the words, sealed; the journal names the account only */
         *action = "account.disable";
         IH_TRY(session_revoke_all(id, tx, a->id, 0, "account disabled", ih_now_ms()));
     }
-    *reason = m->reason;
+    *reason = NULL;
     return IH_OK;
 }
 
@@ -656,7 +690,11 @@ static ih_err get_fn(ih_tx *tx, void *arg)
     if (!found) return ih_reject(IH_E_NOT_FOUND, NULL, "No account %lld.", (long long)r->account_id);
     r->out = acct_json(&a, ih_now_ms());
     r->role = a.role;
-    return IH_OK;
+    ih_buf note = IH_BUF_INIT;
+    e = note_open(r->id, tx, &a, &note);
+    if (e == IH_OK && note.len) json_object_set_new(r->out, "disabled_note", json_stringn(note.p, note.len));
+    ih_buf_wipe(&note);
+    return e;
 }
 
 ih_err ih_identity_get(ih_identity *id, int64_t account_id, json_t **out)

@@ -156,6 +156,10 @@ struct ih_mac_scan;
 size_t ih_identity_sealed_columns(ih_identity *id, struct ih_sealed_column *out, size_t cap);
 size_t ih_identity_mac_scans(ih_identity *id, struct ih_mac_scan *out, size_t cap);
 
+/* Accounts written by an earlier release, brought up to this one (an
+ * administrator's disable reason sealed); idempotent. */
+ih_err ih_identity_upgrade(ih_identity *id);
+
 /* The pool that runs slow hashing (also for callers hashing elsewhere). */
 struct ih_hashpool *ih_identity_pool(ih_identity *id);
 

@@ -8,6 +8,7 @@
 #include "net/cidr.h"
 
 #define SEALED_MAX 192
+#define NOTE_MAX 1024
 
 struct ih_identity {
     ih_identity_opts o;
@@ -36,14 +37,20 @@ typedef struct account {
     size_t pending_len; /* 0 = no enrolment in progress */
     char pending_alg[8];
     int64_t totp_last_step, failed_count, locked_until, expires_at, last_login_at, created_at, created_by;
-    char disabled_reason[32];
+    char disabled_reason[32]; /* a code: "by administrator", "inactive" */
+    uint8_t note[NOTE_MAX];   /* the administrator's words on disabling, sealed (migration 14) */
+    size_t note_len;
     int64_t rv; /* version: the MAC covers it; the journal knows the audited ones */
 } account;
 
 #define ACCOUNT_COLUMNS                                                                                   \
     "id, username, username_lc, role, status, pw_hash, pw_changed_at, must_change, totp_enc, totp_alg, "   \
     "totp_digits, totp_pending, pending_alg, totp_last_step, failed_count, locked_until, expires_at, "     \
-    "last_login_at, created_at, created_by, disabled_reason, rv, mac"
+    "last_login_at, created_at, created_by, disabled_reason, disabled_note_enc, rv, mac"
+
+/* Seal / open an administrator's note on the account (personal key). */
+ih_err note_seal(ih_identity *id, account *a, const char *text);
+ih_err note_open(ih_identity *id, ih_tx *tx, const account *a, ih_buf *out);
 
 /* Load by id or by lower-case name; *found false if none.  IH_E_INTEGRITY
  * if the row's MAC does not verify. */

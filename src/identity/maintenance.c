@@ -32,16 +32,37 @@ static ih_err reseal_account(void *ctx, ih_tx *tx, int64_t account_id)
     return acct_save(id, tx, &a);
 }
 
+/* The administrator's note on a disabled account, under the personal key. */
+static ih_err reseal_note(void *ctx, ih_tx *tx, int64_t account_id)
+{
+    ih_identity *id = ctx;
+    account a;
+    bool found;
+    IH_TRY(acct_load(id, tx, account_id, &a, &found));
+    if (!found || !a.note_len) return IH_OK;
+    ih_buf text = IH_BUF_INIT;
+    ih_err e = note_open(id, tx, &a, &text);
+    if (e == IH_OK) e = ih_buf_puts(&text, ""); /* NUL-terminate */
+    if (e == IH_OK) e = note_seal(id, &a, text.p ? text.p : "");
+    ih_buf_wipe(&text);
+    IH_TRY(e);
+    return acct_save(id, tx, &a);
+}
+
 size_t ih_identity_sealed_columns(ih_identity *id, ih_sealed_column *out, size_t cap)
 {
-    if (cap < 1) return 0;
+    if (cap < 2) return 0;
+    out[1] = (ih_sealed_column){"account", "disabled_note_enc", IH_KP_PERSONAL,
+                                "SELECT id, disabled_note_enc FROM account WHERE id > $1 ORDER BY id LIMIT $2",
+                                "SELECT count(*) FROM account WHERE substr(disabled_note_enc, 2, 4) < $1", reseal_note,
+                                id};
     /* One entry: a row is re-sealed whole. */
     out[0] = (ih_sealed_column){"account", "totp_enc,totp_pending", IH_KP_TOTP,
                                 "SELECT id, totp_enc, totp_pending FROM account WHERE id > $1 ORDER BY id LIMIT $2",
                                 "SELECT count(*) FROM account WHERE substr(totp_enc, 2, 4) < $1 OR "
                                 "substr(totp_pending, 2, 4) < $1",
                                 reseal_account, id};
-    return 1;
+    return 2;
 }
 
 typedef struct {
@@ -119,4 +140,60 @@ size_t ih_identity_mac_scans(ih_identity *id, ih_mac_scan *out, size_t cap)
     out[0] = (ih_mac_scan){"account", scan_accounts, id};
     out[1] = (ih_mac_scan){"session", scan_sessions, id};
     return 2;
+}
+
+/* ---- upgrade: an administrator's words on disabling, sealed (migration 14) --------- */
+
+typedef struct {
+    ih_identity *id;
+    int64_t after;
+    int got, moved;
+} up_arg;
+
+static ih_err upgrade_fn(ih_tx *tx, void *arg)
+{
+    up_arg *u = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    int64_t ids[100];
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM account WHERE disabled_reason NOT IN ('', 'by administrator', 'inactive') "
+                             "AND id > $1 ORDER BY id LIMIT 100", &st));
+    ih_stmt_int(st, 1, u->after);
+    u->got = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) ids[u->got++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    for (int i = 0; i < u->got; i++) {
+        account a;
+        bool found;
+        u->after = ids[i];
+        e = acct_load(u->id, tx, ids[i], &a, &found);
+        if (e == IH_E_INTEGRITY) { /* left as found: the scan reports it */
+            ih_err_clear();
+            continue;
+        }
+        IH_TRY(e);
+        if (!found) continue;
+        char text[32];
+        snprintf(text, sizeof text, "%s", a.disabled_reason);
+        IH_TRY(note_seal(u->id, &a, text));
+        ih_wipe(text, sizeof text);
+        snprintf(a.disabled_reason, sizeof a.disabled_reason, "by administrator");
+        IH_TRY(acct_save(u->id, tx, &a));
+        char oid[24];
+        snprintf(oid, sizeof oid, "%lld", (long long)a.id);
+        ih_audit_event ev = {.action = "record.seal_text", .object_type = "account", .object_id = oid};
+        IH_TRY(ih_audit_append(u->id->o.audit, tx, &(ih_actor){.id = 0, .role = "system"}, &ev));
+        u->moved++;
+    }
+    return IH_OK;
+}
+
+ih_err ih_identity_upgrade(ih_identity *id)
+{
+    up_arg u = {.id = id};
+    do {
+        IH_TRY(ih_store_write(id->o.store, upgrade_fn, &u));
+    } while (u.got == 100);
+    return IH_OK;
 }

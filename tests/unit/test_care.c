@@ -609,7 +609,7 @@ static void t_replayed_rows_are_refused(void **state)
     int64_t acct = account(f, "replay.me", IH_ROLE_NURSE);
     keep_copy(f, "account", acct);
     CALL(ih_identity_set_enabled(f->id, &f->sys.actor, IH_ROLE_SYSADMIN, acct, false, "离职"));
-    static const char *const acols[] = {"status", "disabled_reason", "rv", "mac", NULL};
+    static const char *const acols[] = {"status", "disabled_reason", "disabled_note_enc", "rv", "mac", NULL};
     put_back(f, "account", acct, acols);
     ih_login_req rq = {.username = "replay.me", .password = "Care-Test-Pass-77!", .ip = "127.0.0.1"};
     ih_login_result lr;
@@ -647,13 +647,67 @@ static void t_replayed_rows_are_refused(void **state)
     assert_true(r.missing >= 1);
 }
 
+/* How many rows of table hold `text` (UTF-8 bytes) in column col. */
+static int64_t holding(fx *f, const char *table, const char *col, const char *text)
+{
+    char sql[512];
+    if (f->b.kind == IH_STORE_PG)
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE position(convert_to('%s', 'UTF8') IN %s::bytea) > 0",
+                 table, text, col);
+    else
+        snprintf(sql, sizeof sql, "SELECT count(*) FROM %s WHERE instr(CAST(%s AS BLOB), CAST('%s' AS BLOB)) > 0", table,
+                 col, text);
+    return t_sql_int(f->b.s, sql);
+}
+
+/* 12. Free text people type is sealed where it is kept, and the audit
+ * journal names the objects, never the words. */
+static void t_free_text_sealed_never_journaled(void **state)
+{
+    fx *f = *state;
+    int64_t v = request(f, "followup");
+    json_decref(DO(ih_visit_refuse(f->c, &f->doc, v, body, &o__), "{s:s}", "reason", "患者HIV阳性，需线下专科就诊"));
+    /* the patient reads the reason; nothing of it is in the clear */
+    ih_buf text = IH_BUF_INIT;
+    CALL(ih_visit_get(f->c, &f->pat, v, 0, 10, &text));
+    assert_non_null(strstr(text.p, "HIV阳性"));
+    ih_buf_free(&text);
+    assert_int_equal(holding(f, "visit", "refuse_reason_enc", "HIV"), 0);
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM visit WHERE refuse_reason IS NOT NULL"), 0);
+    /* a relabel, a prescription rejected, a disable, a statistics decision */
+    int64_t v2 = accepted_visit(f);
+    json_decref(DO(ih_visit_label(f->c, &f->sec, v2, body, &o__), "{s:i, s:s}", "label", 5, "reason", "精神分裂症随访"));
+    int64_t rx = id_of(DO(ih_rx_issue(f->c, &f->doc, v2, body, &o__),
+                          "{s:s, s:[s], s:[{s:I, s:s, s:s, s:s, s:s, s:i, s:i}]}", "recipe_type", "1",
+                          "diagnosis_codes", "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1",
+                          "frequency", "qd", "dosage", "5", "dose_unit", "mg", "quantity", 1, "days", 7));
+    json_decref(DO(ih_rx_review(f->c, &f->ph, rx, body, &o__), "{s:s, s:s}", "decision", "reject", "reason",
+                   "与抗逆转录病毒药物相互作用"));
+    int64_t acct = account(f, "leaving.soon", IH_ROLE_NURSE);
+    CALL(ih_identity_set_enabled(f->id, &f->sys.actor, IH_ROLE_SYSADMIN, acct, false, "产假休养"));
+    json_t *acc = NULL;
+    CALL(ih_identity_get(f->id, acct, &acc));
+    assert_string_equal(json_string_value(json_object_get(acc, "disabled_note")), "产假休养");
+    json_decref(acc);
+    const char *words[] = {"HIV", "精神分裂", "逆转录", "产假"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        assert_int_equal(holding(f, "audit_event", "entry", words[i]), 0);
+        assert_int_equal(holding(f, "visit", "label_reason_enc", words[i]), 0);
+        assert_int_equal(holding(f, "prescription", "review_reason_enc", words[i]), 0);
+        assert_int_equal(holding(f, "account", "disabled_note_enc", words[i]), 0);
+        assert_int_equal(holding(f, "account", "disabled_reason", words[i]), 0);
+    }
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM prescription WHERE review_reason IS NOT NULL"), 0);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
         cmocka_unit_test_setup_teardown(t_rotation_reseals_every_care_table, s, teardown),                           \
         cmocka_unit_test_setup_teardown(t_forged_rows_grant_nothing, s, teardown),                                   \
         cmocka_unit_test_setup_teardown(t_suspension_ends_clinical_authority, s, teardown),                          \
-        cmocka_unit_test_setup_teardown(t_replayed_rows_are_refused, s, teardown)
+        cmocka_unit_test_setup_teardown(t_replayed_rows_are_refused, s, teardown),                                   \
+        cmocka_unit_test_setup_teardown(t_free_text_sealed_never_journaled, s, teardown)
 
 int main(void)
 {
