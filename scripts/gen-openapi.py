@@ -40,7 +40,7 @@ s("POST","/api/v1/sessions","Log in: password and, where enrolled, the TOTP code
 s("DELETE","/api/v1/sessions/current","Log out (ends the session on the server)", resp=None, status=204)
 s("GET","/api/v1/me","The caller's account and session state")
 s("POST","/api/v1/me/password","Change the password", req="PasswordChange", resp=None, status=204)
-s("POST","/api/v1/me/totp","Start second-factor enrolment: a new secret as an otpauth URI", status=201)
+s("POST","/api/v1/me/totp","Start second-factor enrolment: a new secret as an otpauth URI. Needs the password, and a code from the enrolled authenticator when replacing it", req="TotpBegin", status=201)
 s("POST","/api/v1/me/totp/confirm","Confirm enrolment with a code", req="TotpConfirm", resp=None, status=204)
 s("GET","/api/v1/me/sessions","The caller's sessions")
 s("DELETE","/api/v1/me/sessions/{id}","End one of the caller's sessions", resp=None, status=204)
@@ -92,8 +92,9 @@ s("GET","/api/v1/me/patient","The caller's own patient record with consents", re
 s("PATCH","/api/v1/me/patient","Change phone, address, allergies or guardian (identity fields are fixed)", req="Patient", resp="Patient")
 s("GET","/api/v1/me/consents","Consents given, and the current versions")
 s("POST","/api/v1/me/consents","Accept the current version of a document", req="Consent", status=201)
-s("POST","/api/v1/patients/{id}/break-glass","Open a patient's data without a care relationship, with a reason (audited, alerted)", req="BreakGlass", status=201)
-s("GET","/api/v1/break-glass","Break-glass grants with their reasons, for review")
+s("POST","/api/v1/patients/{id}/break-glass","Open a patient's data without a care relationship, with a real reason (audited, alerted; limited per hour, per day and by grants awaiting review: 429)", req="BreakGlass", status=201)
+s("GET","/api/v1/break-glass","Break-glass grants with their reasons, for review (?pending=true: those not reviewed yet)")
+s("POST","/api/v1/break-glass/{id}/review","Review a grant once: justified or not, with an optional note (sealed); an unjustified grant ends at once", req="BreakGlassReview")
 s("POST","/api/v1/visits","Request a consultation or follow-up", req="VisitRequest", resp="Visit", status=201)
 s("GET","/api/v1/visits","The caller's visits", query=["status","after","limit"])
 s("GET","/api/v1/visits/{id}","A visit with its messages", resp="Visit", query=["after_message","limit"])
@@ -171,6 +172,7 @@ schemas = {
  "LoginResponse": {"type":"object","properties":{"token":{"type":"string"},"csrf_token":{"type":"string"},"expires_at":{"type":"string"},"must_change_password":{"type":"boolean"},"must_enrol_totp":{"type":"boolean"}}},
  "PasswordChange": {"type":"object","required":["old_password","new_password"],"properties":{"old_password":{"type":"string"},"new_password":{"type":"string"}}},
  "TotpConfirm": {"type":"object","required":["code"],"properties":{"code":{"type":"string"}}},
+ "TotpBegin": {"type":"object","required":["password"],"properties":{"password":{"type":"string"},"totp":{"type":"string","description":"a code from the enrolled authenticator, when replacing it"}}},
  "AccountCreate": {"type":"object","required":["username","role"],"properties":{"username":{"type":"string"},"role":{"type":"string","enum":["doctor","pharmacist","nurse","sysadmin","secadmin","auditadmin"]},"expires_at":{"type":"string","format":"date"}}},
  "RoleChange": {"type":"object","required":["role"],"properties":{"role":{"type":"string"}}},
  "Reason": {"type":"object","properties":{"reason":{"type":"string","maxLength":200}}},
@@ -189,6 +191,7 @@ schemas = {
  "Registration": {"allOf":[{"$ref":"#/components/schemas/Patient"},{"type":"object","required":["username","password","name","cert_type","cert_no","sex","birth_date","phone","consents"],"properties":{"username":{"type":"string"},"password":{"type":"string","format":"password"},"consents":{"type":"object","required":["privacy","agreement"],"properties":{"privacy":{"type":"string"},"agreement":{"type":"string"}}}}}],"description":"A guardian is required under 6 years, allowed under 18."},
  "Consent": {"type":"object","required":["document","version"],"properties":{"document":{"type":"string","enum":["privacy","agreement"]},"version":{"type":"string"}}},
  "BreakGlass": {"type":"object","required":["reason"],"properties":{"reason":{"type":"string","minLength":10,"maxLength":300}}},
+ "BreakGlassReview": {"type":"object","required":["verdict"],"properties":{"verdict":{"type":"string","enum":["justified","unjustified"]},"note":{"type":"string","maxLength":500}}},
  "VisitRequest": {"type":"object","required":["kind","complaint"],"properties":{"kind":{"type":"string","enum":["consult","followup"]},"schedule_id":{"type":"integer"},"department_id":{"type":"integer"},"complaint":{"type":"string","maxLength":500},"attribute":{"type":"string","enum":["1","2","3","4","9"]},"first_diagnosis":{"type":"string","description":"required for a follow-up"},"disease_history":{"type":"string","description":"required for a follow-up"},"guardian_present":{"type":"boolean","description":"required true under 6"}}},
  "Visit": {"type":"object","properties":{"id":{"type":"integer"},"kind":{"type":"string"},"status":{"type":"string","enum":["requested","accepted","closed","refused","expired","cancelled"]},"label":{"type":"integer","minimum":1,"maximum":5},"fee":{"$ref":"#/components/schemas/Money"},"messages":{"type":"array","items":{"type":"object"}}}},
  "Accept": {"type":"object","properties":{"followup_confirmed":{"type":"boolean"},"label":{"type":"integer","minimum":1,"maximum":5}}},

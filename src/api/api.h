@@ -160,6 +160,7 @@ ih_err ih_api_adverse_post(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_adverse_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_break_glass(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_break_glass_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_break_glass_review(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_icd_search(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_icd_import(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_stats_request(ih_app *app, ih_req *req, ih_resp *resp);

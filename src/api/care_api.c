@@ -167,7 +167,18 @@ ih_err ih_api_break_glass(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_break_glass_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return ih_api_call_list(app, req, resp, "grants", ih_break_glass_list);
+    char pending[8] = "";
+    ih_api_query(req, "pending", pending, sizeof pending);
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *list;
+    IH_TRY(ih_break_glass_list(app->clinic, &v, !strcmp(pending, "true") || !strcmp(pending, "1"), &list));
+    return ih_api_json(resp, 200, json_pack("{s:o}", "grants", list));
+}
+
+ih_err ih_api_break_glass_review(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id_body(app, req, resp, 200, ih_break_glass_review, false);
 }
 
 ih_err ih_api_icd_search(ih_app *app, ih_req *req, ih_resp *resp)

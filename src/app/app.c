@@ -49,6 +49,9 @@ void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *
         .rx_max_days = c->rx_max_days,
         .rx_valid_days = c->rx_valid_days,
         .break_glass_hours = c->break_glass_hours,
+        .break_glass_per_hour = c->break_glass_per_hour,
+        .break_glass_per_day = c->break_glass_per_day,
+        .break_glass_unreviewed = c->break_glass_unreviewed,
         .detect_block = c->detect_block,
     };
 }

@@ -97,10 +97,15 @@ ih_err ih_adverse_report(ih_clinic *c, const ih_viewer *v, json_t *body, json_t 
 ih_err ih_adverse_list(ih_clinic *c, const ih_viewer *v, json_t **out);
 
 /* ---- break-glass ------------------------------------------------------------------ */
-/* Doctor: {reason (>= 10 characters)}: a time-limited care relationship,
- * audited and alerted to the security administrator. */
+/* Doctor: {reason (>= 10 characters, a real one)}: a time-limited care
+ * relationship, audited and alerted to the security administrator; within
+ * per-hour, per-day and unreviewed-grant limits (IH_E_RATE_LIMITED). */
 ih_err ih_break_glass(ih_clinic *c, const ih_viewer *v, int64_t patient_id, json_t *body, json_t **out);
-ih_err ih_break_glass_list(ih_clinic *c, const ih_viewer *v, json_t **out);
+/* Secadmin: every grant (newest first), or those still to review (oldest first). */
+ih_err ih_break_glass_list(ih_clinic *c, const ih_viewer *v, bool pending, json_t **out);
+/* Secadmin: {verdict: justified|unjustified, note?} — once per grant; an
+ * unjustified grant ends at once and is an alert. */
+ih_err ih_break_glass_review(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
 
 /* ---- 统方: the one approved statistics report ---------------------------------------- */
 /* {report: drug_usage|doctor_prescribing, purpose, from, to} */

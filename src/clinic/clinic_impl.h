@@ -92,6 +92,9 @@ ih_err cl_check_hhmm(const ih_row *r, const char *field, const char *value);
 ih_err cl_check_token(const ih_row *r, const char *field, const char *value);
 ih_err cl_check_organ_id(const ih_row *r, const char *field, const char *value);
 ih_err cl_check_future_date(const ih_row *r, const char *field, const char *value);
+/* Free text that must carry meaning (a break-glass reason): enough distinct
+ * letters or characters, none dominating, no keyboard or alphabet run. */
+ih_err cl_check_reason(const ih_row *r, const char *field, const char *value);
 /* A 身份证 holder's birth date and sex must agree with the number. */
 ih_err cl_check_id_consistency(const ih_row *r, const char *cert_field, const char *type_field);
 

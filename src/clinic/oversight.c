@@ -1,9 +1,13 @@
 /* oversight.c — access outside the usual paths, and how it is watched.
  *
  * Break-glass: a doctor may open a patient's data without a care
- * relationship by giving a reason; the grant lasts [care] break_glass_hours,
- * is audited, alerts the security administrator, and never opens a level-5
- * visit.  The reason is sealed; the security administrator reviews grants.
+ * relationship by giving a real reason (not filler: cl_check_reason); the
+ * grant lasts [care] break_glass_hours, is audited, alerts the security
+ * administrator, and never opens a level-5 visit.  The reason is sealed.
+ * Limits per doctor: break_glass_per_hour and _per_day grants, and no more
+ * than break_glass_unreviewed grants the security administrator has not yet
+ * reviewed — each grant is reviewed (justified or not, with a sealed note);
+ * a refused attempt and an unjustified verdict are alerts.
  *
  * 统方 statistics: no route groups prescriptions by doctor or by drug except
  * this one named report, which a requester (a pharmacist) asks for with a
@@ -27,7 +31,7 @@ static const ih_code_table ih_codes_bg_verdict = {"review verdict (justified, un
 static const ih_field bg_fields[] = {
     {"staff_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"patient_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"reason", IH_F_SEALED, RM, 10, 300, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    {"reason", IH_F_SEALED, RM | IH_FF_MULTILINE, 10, 300, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, cl_check_reason},
     {"granted_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"expires_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     /* the security administrator's review of the grant (migration 14) */
@@ -64,6 +68,8 @@ typedef struct {
     json_t *body, *out;
     int64_t id;
     ih_row r;
+    const char *refused; /* break-glass: which limit refused it */
+    bool pending;        /* lists: only what awaits review */
 } ov_arg;
 
 /* ---- break-glass ------------------------------------------------------------------ */
@@ -96,11 +102,54 @@ ih_err cl_break_glass_live(ih_clinic *c, ih_tx *tx, int64_t staff, int64_t patie
     return e;
 }
 
+static int64_t count_of(ih_tx *tx, const char *sql, int64_t a, int64_t b, ih_err *e)
+{
+    ih_stmt *st;
+    bool row;
+    if ((*e = ih_tx_prepare(tx, sql, &st)) != IH_OK) return 0;
+    ih_stmt_int(st, 1, a);
+    ih_stmt_int(st, 2, b);
+    if ((*e = ih_stmt_step(st, &row)) != IH_OK) return 0;
+    int64_t n = row ? ih_col_int(st, 0) : 0;
+    *e = ih_stmt_exec(st);
+    return n;
+}
+
+/* A doctor's grants against the limits; *why (a code for the journal). */
+static ih_err within_limits(ov_arg *a, ih_tx *tx, int64_t staff, int64_t now, const char **why)
+{
+    const ih_clinic_opts *o = &a->c->o;
+    int per_hour = o->break_glass_per_hour > 0 ? o->break_glass_per_hour : 3;
+    int per_day = o->break_glass_per_day > 0 ? o->break_glass_per_day : 10;
+    int unreviewed = o->break_glass_unreviewed > 0 ? o->break_glass_unreviewed : 5;
+    ih_err e;
+    static const char *const since = "SELECT count(*) FROM break_glass WHERE staff_id = $1 AND granted_at > $2";
+    int64_t hour = count_of(tx, since, staff, now - 3600000LL, &e);
+    IH_TRY(e);
+    int64_t day = count_of(tx, since, staff, now - 86400000LL, &e);
+    IH_TRY(e);
+    int64_t open = count_of(tx, "SELECT count(*) FROM break_glass WHERE staff_id = $1 AND reviewed_at IS NULL "
+                                "AND $2 = $2", staff, 0, &e);
+    IH_TRY(e);
+    *why = hour >= per_hour ? "hourly limit" : day >= per_day ? "daily limit" : open >= unreviewed ? "unreviewed grants" : NULL;
+    if (!*why) return IH_OK;
+    return ih_reject(IH_E_RATE_LIMITED, NULL,
+                     open >= unreviewed
+                         ? "Break-glass refused: %lld of your earlier grants await the security administrator's review; "
+                           "ask them to review, or call the duty office."
+                         : "Break-glass refused: the limit of %lld grants per %s is reached; call the duty office.",
+                     (long long)(open >= unreviewed ? open : hour >= per_hour ? per_hour : per_day),
+                     hour >= per_hour ? "hour" : "day");
+}
+
 static ih_err bg_fn(ih_tx *tx, void *arg)
 {
     ov_arg *a = arg;
     int64_t staff;
-    IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
+    cl_staff s;
+    IH_TRY(cl_my_staff_full(a->c, tx, a->v, &s));
+    staff = s.id;
+    if (!s.online) return ih_reject(IH_E_FORBIDDEN, NULL, "You are not enabled for online care at the moment.");
     ih_row p;
     ih_row_init(&p, &ih_t_patient);
     bool found;
@@ -112,6 +161,7 @@ static ih_err bg_fn(ih_tx *tx, void *arg)
     ih_row_init(&a->r, &ih_t_break_glass);
     IH_TRY(ih_row_from_json(&a->r, a->body, true, NULL));
     int64_t now = ih_now_ms();
+    IH_TRY(within_limits(a, tx, staff, now, &a->refused));
     IH_TRY(ih_tx_next_id(tx, "break_glass", &a->r.id));
     ih_row_set_int(&a->r, "staff_id", staff);
     ih_row_set_int(&a->r, "patient_id", a->id);
@@ -136,7 +186,60 @@ ih_err ih_break_glass(ih_clinic *c, const ih_viewer *v, int64_t patient_id, json
         ih_log(IH_LOG_WARN, "access.break_glass", "alert", "true", "notify", "secadmin", "grant", gid, "patient", pid,
                "account", acct, NULL);
         e = ih_row_json_full(&a.r, out);
+    } else if (e == IH_E_RATE_LIMITED) { /* a doctor pressing on past the limits: the security office hears */
+        char pid[24], acct[24];
+        snprintf(pid, sizeof pid, "%lld", (long long)patient_id);
+        snprintf(acct, sizeof acct, "%lld", (long long)v->actor.id);
+        ih_log(IH_LOG_ERROR, "access.break_glass_refused", "alert", "true", "notify", "secadmin", "patient", pid,
+               "account", acct, "limit", a.refused ? a.refused : "", NULL);
+        cl_audit_own(c, v, "access.break_glass", "patient", patient_id, e, a.refused);
     }
+    ih_row_free(&a.r);
+    return e;
+}
+
+/* ---- review ------------------------------------------------------------------------ */
+
+static const char *const review_fields[] = {"verdict", "note", NULL};
+
+static ih_err bg_review_fn(ih_tx *tx, void *arg)
+{
+    ov_arg *a = arg;
+    const char *verdict, *note = NULL;
+    IH_TRY(ih_json_only(a->body, review_fields));
+    IH_TRY(ih_json_str(a->body, "verdict", true, 1, 16, IH_TEXT_LINE, &verdict));
+    if (!ih_code_name(&ih_codes_bg_verdict, verdict))
+        return ih_reject(IH_E_INVALID, "verdict", "Field 'verdict' must be 'justified' or 'unjustified'.");
+    IH_TRY(ih_json_str(a->body, "note", false, 2, 500, IH_TEXT_MULTILINE, &note));
+    bool found;
+    IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_break_glass, a->id, &a->r, &found));
+    if (!found) return ih_reject(IH_E_NOT_FOUND, NULL, "No break-glass grant %lld.", (long long)a->id);
+    if (ih_row_has(&a->r, "reviewed_at"))
+        return ih_reject(IH_E_STATE, NULL, "Grant %lld was reviewed already.", (long long)a->id);
+    ih_row_set_int(&a->r, "reviewed_by", a->v->actor.id);
+    ih_row_set_int(&a->r, "reviewed_at", ih_now_ms());
+    IH_TRY(ih_row_set_str(&a->r, "review_verdict", verdict));
+    IH_TRY(ih_row_set_str(&a->r, "review_note", note));
+    /* an unjustified grant ends at once */
+    if (!strcmp(verdict, "unjustified") && ih_row_int(&a->r, "expires_at") > ih_now_ms())
+        ih_row_set_int(&a->r, "expires_at", ih_now_ms());
+    IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
+    return cl_audit(a->c, tx, a->v, "break_glass.review", "break_glass", a->id, verdict);
+}
+
+ih_err ih_break_glass_review(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out)
+{
+    ov_arg a = {.c = c, .v = v, .body = body, .id = id};
+    ih_row_init(&a.r, &ih_t_break_glass);
+    ih_err e = ih_store_write(c->o.store, bg_review_fn, &a);
+    if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "break_glass", id);
+    if (e == IH_OK && !strcmp(ih_row_str(&a.r, "review_verdict"), "unjustified")) {
+        char gid[24], doc[24];
+        snprintf(gid, sizeof gid, "%lld", (long long)id);
+        snprintf(doc, sizeof doc, "%lld", (long long)ih_row_int(&a.r, "staff_id"));
+        ih_log(IH_LOG_ERROR, "access.break_glass_unjustified", "alert", "true", "grant", gid, "staff", doc, NULL);
+    }
+    if (e == IH_OK) e = ih_row_json_full(&a.r, out);
     ih_row_free(&a.r);
     return e;
 }
@@ -147,7 +250,9 @@ static ih_err bg_list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM break_glass ORDER BY id DESC LIMIT 500", &st));
+    IH_TRY(ih_tx_prepare(tx, a->pending ? "SELECT id FROM break_glass WHERE reviewed_at IS NULL ORDER BY id LIMIT 500"
+                                        : "SELECT id FROM break_glass ORDER BY id DESC LIMIT 500",
+                         &st));
     int64_t ids[500];
     int n = 0;
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 500) ids[n++] = ih_col_int(st, 0);
@@ -163,14 +268,14 @@ static ih_err bg_list_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_break_glass_list(ih_clinic *c, const ih_viewer *v, json_t **out)
+ih_err ih_break_glass_list(ih_clinic *c, const ih_viewer *v, bool pending, json_t **out)
 {
-    ov_arg a = {.c = c, .v = v, .out = json_array()};
+    ov_arg a = {.c = c, .v = v, .out = json_array(), .pending = pending};
     IH_CHECK_ALLOC(a.out);
     ih_row_init(&a.r, &ih_t_break_glass);
     ih_err e = ih_store_read(c->o.store, bg_list_fn, &a);
     ih_row_free(&a.r);
-    if (e == IH_OK) e = cl_audit_own(c, v, "break_glass.review", "break_glass", 0, IH_OK, NULL);
+    if (e == IH_OK) e = cl_audit_own(c, v, "break_glass.list", "break_glass", 0, IH_OK, NULL);
     if (e != IH_OK) {
         json_decref(a.out);
         return e;

@@ -141,3 +141,55 @@ ih_err cl_check_id_consistency(const ih_row *r, const char *cert_field, const ch
     }
     return IH_OK;
 }
+
+/* Next code point of valid UTF-8 (the text was checked on the way in). */
+static uint32_t next_cp(const unsigned char **p)
+{
+    const unsigned char *s = *p;
+    uint32_t c = s[0];
+    int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    if (n > 1) c &= 0x3Fu >> (n - 1);
+    for (int i = 1; i < n && s[i]; i++) c = c << 6 | (s[i] & 0x3F);
+    *p += n;
+    return c;
+}
+
+ih_err cl_check_reason(const ih_row *r, const char *field, const char *v)
+{
+    (void)r;
+    enum { MAX = 512 };
+    uint32_t cps[MAX];
+    int n = 0, run = 1, longest = 1;
+    for (const unsigned char *p = (const unsigned char *)v; *p && n < MAX;) {
+        uint32_t c = next_cp(&p);
+        /* what carries meaning: letters, digits, ideographs — not spaces or punctuation */
+        if (c < 0x80 && !isalnum((int)c)) continue;
+        if (c >= 0x3000 && c <= 0x303F) continue; /* CJK punctuation */
+        if (c >= 0xFF00 && c <= 0xFF0F) continue; /* full-width punctuation */
+        if (c < 0x80) c = (uint32_t)tolower((int)c);
+        if (n && (c == cps[n - 1] + 1 || c + 1 == cps[n - 1])) {
+            if (++run > longest) longest = run;
+        } else
+            run = 1;
+        cps[n++] = c;
+    }
+    int distinct = 0, top = 0;
+    for (int i = 0; i < n; i++) {
+        bool seen = false;
+        int count = 0;
+        for (int j = 0; j < n; j++) {
+            if (cps[j] != cps[i]) continue;
+            if (j < i) seen = true;
+            count++;
+        }
+        if (!seen) distinct++;
+        if (count > top) top = count;
+    }
+    /* "aaaaaaaaaa", "1234567890", "abababab…": filler, not a reason */
+    if (n < 6 || distinct < 5 || top * 10 > n * 4 || longest >= 5)
+        return ih_reject(IH_E_INVALID, field,
+                         "Field '%s' must say why in words (who, what emergency, what you need): repeated or "
+                         "sequential characters are not a reason.",
+                         field);
+    return IH_OK;
+}

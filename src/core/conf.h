@@ -74,6 +74,7 @@ typedef struct ih_conf {
     int rx_max_days;       /* days of medication one prescription may cover */
     int rx_valid_days;     /* days an approved prescription stays valid for dispensing */
     int break_glass_hours; /* how long a break-glass grant lasts */
+    int break_glass_per_hour, break_glass_per_day, break_glass_unreviewed;
     int detect_window_days, detect_max_doctors, detect_max_drugs, detect_max_pages_per_hour;
     char detect_off_hours[16]; /* "22:00-06:00" */
     int detect_max_off_hours_reads;

@@ -700,6 +700,55 @@ static void t_free_text_sealed_never_journaled(void **state)
     assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM prescription WHERE review_reason IS NOT NULL"), 0);
 }
 
+static ih_err glass(fx *f, const ih_viewer *v, int64_t patient, const char *reason, int64_t *grant)
+{
+    json_t *b = json_pack("{s:s}", "reason", reason), *o = NULL;
+    ih_err e = ih_break_glass(f->c, v, patient, b, &o);
+    if (grant) *grant = e == IH_OK ? json_integer_value(json_object_get(o, "id")) : 0;
+    json_decref(b);
+    json_decref(o);
+    ih_err_clear();
+    return e;
+}
+
+/* 9. Break-glass takes a real reason, is limited per hour, per day and by
+ * grants awaiting review, and each grant is reviewed once. */
+static void t_break_glass_limits_and_review(void **state)
+{
+    fx *f = *state;
+    int64_t pid = patient_id(f), g[8];
+    const char *filler[] = {"aaaaaaaaaa", "1234567890", "abcdefghijk", "ababababab", "急诊急诊急诊急诊急诊"};
+    for (size_t i = 0; i < sizeof filler / sizeof filler[0]; i++)
+        assert_int_equal(glass(f, &f->doc, pid, filler[i], NULL), IH_E_INVALID);
+    const char *why = "夜间急诊，患者昏迷，需查看既往用药与过敏史";
+    for (int i = 0; i < 3; i++) T_OK(glass(f, &f->doc, pid, why, &g[i]));
+    assert_int_equal(glass(f, &f->doc, pid, why, NULL), IH_E_RATE_LIMITED); /* 3 per hour */
+    fake_now += 3600001;
+    T_OK(glass(f, &f->doc, pid, why, &g[3]));
+    T_OK(glass(f, &f->doc, pid, why, &g[4]));
+    assert_int_equal(glass(f, &f->doc, pid, why, NULL), IH_E_RATE_LIMITED); /* 5 await review */
+    /* the security administrator reviews */
+    json_t *o = NULL, *b = json_pack("{s:s}", "verdict", "maybe");
+    assert_int_equal(ih_break_glass_review(f->c, &f->sec, g[0], b, &o), IH_E_INVALID);
+    json_decref(b);
+    json_decref(DO(ih_break_glass_review(f->c, &f->sec, g[0], body, &o__), "{s:s, s:s}", "verdict", "justified", "note",
+                   "已电话核实急诊情况"));
+    b = json_pack("{s:s}", "verdict", "justified");
+    assert_int_equal(ih_break_glass_review(f->c, &f->sec, g[0], b, &o), IH_E_STATE); /* once */
+    json_decref(b);
+    T_OK(glass(f, &f->doc, pid, why, &g[5]));
+    /* an unjustified grant ends at once */
+    json_t *list = NULL;
+    CALL(ih_break_glass_list(f->c, &f->sec, true, &list));
+    assert_int_equal(json_array_size(list), 5);
+    json_decref(list);
+    json_decref(DO(ih_break_glass_review(f->c, &f->sec, g[5], body, &o__), "{s:s}", "verdict", "unjustified"));
+    char sql[160];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM break_glass WHERE id = %lld AND expires_at <= %lld", (long long)g[5],
+             (long long)fake_now);
+    assert_int_equal(t_sql_int(f->b.s, sql), 1);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
@@ -707,7 +756,8 @@ static void t_free_text_sealed_never_journaled(void **state)
         cmocka_unit_test_setup_teardown(t_forged_rows_grant_nothing, s, teardown),                                   \
         cmocka_unit_test_setup_teardown(t_suspension_ends_clinical_authority, s, teardown),                          \
         cmocka_unit_test_setup_teardown(t_replayed_rows_are_refused, s, teardown),                                   \
-        cmocka_unit_test_setup_teardown(t_free_text_sealed_never_journaled, s, teardown)
+        cmocka_unit_test_setup_teardown(t_free_text_sealed_never_journaled, s, teardown),                            \
+        cmocka_unit_test_setup_teardown(t_break_glass_limits_and_review, s, teardown)
 
 int main(void)
 {
