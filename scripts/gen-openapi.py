@@ -48,7 +48,7 @@ s("GET","/api/v1/accounts","List accounts", query=["after","limit"])
 s("POST","/api/v1/accounts","Create a staff or administrator account (pending until secadmin activates it)", req="AccountCreate", status=201)
 s("GET","/api/v1/accounts/{id}","One account")
 s("POST","/api/v1/accounts/{id}/activate","Activate a pending account")
-s("PUT","/api/v1/accounts/{id}/role","Change a clinical role", req="RoleChange")
+s("PUT","/api/v1/accounts/{id}/role","Propose a clinical role change (202): it takes effect when another administrator approves it", req="RoleChange", status=202)
 s("POST","/api/v1/accounts/{id}/disable","Disable an account", req="Reason")
 s("POST","/api/v1/accounts/{id}/enable","Enable an account", req="Reason")
 s("PUT","/api/v1/accounts/{id}/expiry","Set an expiry date", req="Expiry")
@@ -58,7 +58,9 @@ s("POST","/api/v1/accounts/{id}/totp-reset","Reset the second factor")
 s("POST","/api/v1/admin-accounts/{id}/disable","Disable an administrator account", req="Reason")
 s("POST","/api/v1/admin-accounts/{id}/enable","Enable an administrator account", req="Reason")
 s("GET","/api/v1/permissions","Permissions by role, with bounds and which are optional")
-s("PUT","/api/v1/roles/{role}/permissions/{perm}","Grant or revoke an optional permission within its bounds", req="Grant")
+s("PUT","/api/v1/roles/{role}/permissions/{perm}","Grant or revoke an optional permission within its bounds. Granting one that reaches personal data, or taking anything from the auditor, is only proposed (202): another administrator decides", req="Grant")
+s("GET","/api/v1/approvals","Changes proposed by one administrator for another to decide (?pending=true)")
+s("POST","/api/v1/approvals/{id}","Approve (the change takes effect) or reject a proposed change: never the proposer, never the security administrator", req="Decision")
 s("GET","/api/v1/audit/events","Query the audit journal", query=["from","to","actor","action","object_type","object_id","outcome","after","limit"])
 s("GET","/api/v1/audit/checkpoints","Signed checkpoints")
 s("POST","/api/v1/audit/verify","Verify the whole journal now")
@@ -191,6 +193,7 @@ schemas = {
  "Registration": {"allOf":[{"$ref":"#/components/schemas/Patient"},{"type":"object","required":["username","password","name","cert_type","cert_no","sex","birth_date","phone","consents"],"properties":{"username":{"type":"string"},"password":{"type":"string","format":"password"},"consents":{"type":"object","required":["privacy","agreement"],"properties":{"privacy":{"type":"string"},"agreement":{"type":"string"}}}}}],"description":"A guardian is required under 6 years, allowed under 18."},
  "Consent": {"type":"object","required":["document","version"],"properties":{"document":{"type":"string","enum":["privacy","agreement"]},"version":{"type":"string"}}},
  "BreakGlass": {"type":"object","required":["reason"],"properties":{"reason":{"type":"string","minLength":10,"maxLength":300}}},
+ "Decision": {"type":"object","required":["decision"],"properties":{"decision":{"type":"string","enum":["approve","reject"]}}},
  "BreakGlassReview": {"type":"object","required":["verdict"],"properties":{"verdict":{"type":"string","enum":["justified","unjustified"]},"note":{"type":"string","maxLength":500}}},
  "VisitRequest": {"type":"object","required":["kind","complaint"],"properties":{"kind":{"type":"string","enum":["consult","followup"]},"schedule_id":{"type":"integer"},"department_id":{"type":"integer"},"complaint":{"type":"string","maxLength":500},"attribute":{"type":"string","enum":["1","2","3","4","9"]},"first_diagnosis":{"type":"string","description":"required for a follow-up"},"disease_history":{"type":"string","description":"required for a follow-up"},"guardian_present":{"type":"boolean","description":"required true under 6"}}},
  "Visit": {"type":"object","properties":{"id":{"type":"integer"},"kind":{"type":"string"},"status":{"type":"string","enum":["requested","accepted","closed","refused","expired","cancelled"]},"label":{"type":"integer","minimum":1,"maximum":5},"fee":{"$ref":"#/components/schemas/Money"},"messages":{"type":"array","items":{"type":"object"}}}},

@@ -111,8 +111,10 @@ ih_err ih_api_account_role(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(e);
     ih_actor who;
     ih_api_actor(req, &who);
-    IH_TRY(ih_identity_set_role(app->identity, &who, id, r));
-    return respond_account(app, resp, id);
+    json_t *proposal;
+    IH_TRY(ih_identity_propose_role(app->identity, &who, id, r, &proposal));
+    /* a second administrator decides (POST /api/v1/approvals/{id}) */
+    return ih_api_json(resp, 202, json_pack("{s:o}", "approval", proposal));
 }
 
 static const char *const reason_fields[] = {"reason", NULL};

@@ -96,6 +96,8 @@ ih_err ih_api_account_totp_reset(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_permissions_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_permission_set(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_approvals_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_approval_decide(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_audit_checkpoints(ih_app *app, ih_req *req, ih_resp *resp);

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 
 #include <stdio.h>
+#include <string.h>
 
 ih_err ih_api_permissions_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
@@ -59,6 +60,11 @@ ih_err ih_api_permission_set(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(e);
     set_arg s = {app, role, perm, granted, {0}};
     ih_api_actor(req, &s.who);
+    if (ih_perm_needs_second(perm, role, granted)) { /* widening access to personal data, or narrowing the auditor */
+        json_t *proposal;
+        IH_TRY(ih_identity_propose_grant(app->identity, &s.who, role, perm, granted, &proposal));
+        return ih_api_json(resp, 202, json_pack("{s:o}", "approval", proposal));
+    }
     e = ih_store_write(app->store, set_fn, &s);
     if (e == IH_E_FORBIDDEN) /* out of bounds: refused, and the attempt recorded */
         ih_api_audit(app, req, granted ? "permission.grant" : "permission.revoke", "permission", req->params[1], e,
@@ -67,4 +73,42 @@ ih_err ih_api_permission_set(ih_app *app, ih_req *req, ih_resp *resp)
     ih_policy_apply(app->policy, role, perm, granted);
     return ih_api_json(resp, 200, json_pack("{s:s, s:s, s:b}", "role", ih_role_name(role), "permission",
                                             ih_perm_name(perm), "granted", granted));
+}
+
+/* ---- approvals: a second administrator decides ------------------------------------ */
+
+ih_err ih_api_approvals_list(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    char pending[8] = "";
+    ih_api_query(req, "pending", pending, sizeof pending);
+    json_t *list;
+    IH_TRY(ih_identity_approvals(app->identity, !strcmp(pending, "true") || !strcmp(pending, "1"), &list));
+    return ih_api_json(resp, 200, json_pack("{s:o}", "approvals", list));
+}
+
+static const char *const decide_fields[] = {"decision", NULL};
+
+ih_err ih_api_approval_decide(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    json_t *b;
+    IH_TRY(ih_api_body(req, &b));
+    const char *decision = NULL;
+    ih_err e = ih_json_only(b, decide_fields);
+    if (e == IH_OK) e = ih_json_str(b, "decision", true, 1, 16, IH_TEXT_LINE, &decision);
+    if (e == IH_OK && strcmp(decision, "approve") && strcmp(decision, "reject"))
+        e = ih_reject(IH_E_INVALID, "decision", "Field 'decision' must be 'approve' or 'reject'.");
+    bool approve = e == IH_OK && !strcmp(decision, "approve");
+    json_decref(b);
+    IH_TRY(e);
+    ih_actor who;
+    ih_api_actor(req, &who);
+    json_t *out;
+    ih_approved_grant g = {0};
+    e = ih_identity_decide(app->identity, &who, ih_api_principal(req)->role, id, approve, &out, &g);
+    if (e == IH_E_FORBIDDEN) ih_api_audit(app, req, "approval.decide", "approval", req->params[0], e, NULL);
+    IH_TRY(e);
+    if (g.applied) ih_policy_apply(app->policy, g.role, g.perm, g.granted);
+    return ih_api_json(resp, 200, json_pack("{s:o}", "approval", out));
 }

@@ -38,6 +38,8 @@ const ih_route ih_api_routes[] = {
 
     R(IH_GET, "/api/v1/permissions", IH_PERM_PERM_GRANT, ih_api_permissions_list),
     R(IH_PUT, "/api/v1/roles/{}/permissions/{}", IH_PERM_PERM_GRANT, ih_api_permission_set),
+    R(IH_GET, "/api/v1/approvals", IH_PERM_APPROVAL_READ, ih_api_approvals_list),
+    R(IH_POST, "/api/v1/approvals/{}", IH_PERM_APPROVAL_DECIDE, ih_api_approval_decide),
 
     R(IH_GET, "/api/v1/audit/events", IH_PERM_AUDIT_READ, ih_api_audit_events),
     R(IH_GET, "/api/v1/audit/checkpoints", IH_PERM_AUDIT_READ, ih_api_audit_checkpoints),

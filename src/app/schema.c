@@ -362,6 +362,15 @@ const ih_migration ih_schema[] = {
      "IF TG_OP = 'DELETE' THEN RAISE EXCEPTION 'records are kept: DELETE refused'; END IF; "
      "IF " RECORD_FIXED_CHANGED_14("NEW", "OLD") " THEN "
      "RAISE EXCEPTION 'records are never changed: add a revision'; END IF; RETURN NEW; END $$;"},
+    {15, "approvals",
+     /* Changes one administrator proposes and another decides (a clinical
+      * role, a grant reaching personal data, anything taken from the
+      * auditor); rows MAC'd and versioned like the others. */
+     "CREATE TABLE approval (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, account_id INTEGER, role TEXT NOT NULL, "
+     "perm TEXT, granted INTEGER, state TEXT NOT NULL, proposed_by INTEGER NOT NULL, proposed_at INTEGER NOT NULL, "
+     "decided_by INTEGER, decided_at INTEGER, rv INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX approval_state ON approval(state, id);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -513,27 +513,6 @@ ih_err ih_identity_activate(ih_identity *id, const ih_actor *who, int64_t accoun
     return change(id, who, account_id, do_activate, (void *)who);
 }
 
-static bool clinical(ih_role r) { return r == IH_ROLE_DOCTOR || r == IH_ROLE_PHARMACIST || r == IH_ROLE_NURSE; }
-
-static ih_err do_role(ih_identity *id, ih_tx *tx, account *a, void *ctx, const char **action, const char **reason)
-{
-    (void)id;
-    ih_role to = *(ih_role *)ctx;
-    if (!clinical(a->role) || !clinical(to))
-        return ih_reject(IH_E_STATE, "role",
-                         "Only clinical roles (doctor, pharmacist, nurse) can be changed; administrators and "
-                         "patients keep the role they were created with.");
-    a->role = to;
-    *action = "account.role";
-    *reason = ih_role_name(to);
-    return session_revoke_all(id, tx, a->id, 0, "role changed", ih_now_ms());
-}
-
-ih_err ih_identity_set_role(ih_identity *id, const ih_actor *who, int64_t account_id, ih_role role)
-{
-    return change(id, who, account_id, do_role, &role);
-}
-
 typedef struct {
     ih_role caller;
     int64_t caller_id;

@@ -133,7 +133,27 @@ ih_err ih_identity_prepare(ih_identity *id, const ih_account_new *a, char *otp, 
 ih_err ih_identity_create_prepared(ih_identity *id, ih_tx *tx, const ih_actor *who, const ih_account_prep *p,
                                    int64_t *account_id);
 ih_err ih_identity_activate(ih_identity *id, const ih_actor *who, int64_t account_id);
-ih_err ih_identity_set_role(ih_identity *id, const ih_actor *who, int64_t account_id, ih_role role);
+/* ---- changes that take a second administrator (approval.c) --------------------
+ * A clinical account's role, and a grant that widens access to personal data
+ * or narrows the auditor (ih_perm_needs_second), are only proposed here:
+ * they take effect when an administrator of another role than the proposer
+ * (the system administrator or the auditor) approves them.  *out gets the
+ * proposal {id, kind, state: "pending", …}. */
+ih_err ih_identity_propose_role(ih_identity *id, const ih_actor *who, int64_t account_id, ih_role role, json_t **out);
+ih_err ih_identity_propose_grant(ih_identity *id, const ih_actor *who, ih_role role, ih_perm perm, bool granted,
+                                 json_t **out);
+/* What an approved grant changed (the caller applies it to its in-memory policy). */
+typedef struct ih_approved_grant {
+    bool applied;
+    ih_role role;
+    ih_perm perm;
+    bool granted;
+} ih_approved_grant;
+/* Approve (applying the change in the same transaction) or reject; never
+ * by the proposer, never by the security administrator. */
+ih_err ih_identity_decide(ih_identity *id, const ih_actor *who, ih_role who_role, int64_t approval_id, bool approve,
+                          json_t **out, ih_approved_grant *grant);
+ih_err ih_identity_approvals(ih_identity *id, bool pending, json_t **out);
 /* Disable or enable.  by_secadmin selects which accounts the caller may touch. */
 ih_err ih_identity_set_enabled(ih_identity *id, const ih_actor *who, ih_role caller, int64_t account_id, bool enabled,
                                const char *reason);

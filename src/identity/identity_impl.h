@@ -80,6 +80,9 @@ ih_err session_set_factors(ih_identity *id, ih_tx *tx, int64_t sid, int factors)
 ih_err session_scan(ih_identity *id, ih_tx *tx, int64_t after, int limit, int64_t *last, int *count,
                     void (*bad)(void *ctx, int64_t row), void *ctx);
 
+/* Check every approval row (approval.c): an ih_mac_scan. */
+ih_err approval_scan(void *ctx, uint64_t *rows, uint64_t *bad);
+
 /* Lower-case copy of a username into out (65 bytes); -1 if invalid. */
 int username_normalize(const char *in, char out[65]);
 

@@ -136,10 +136,11 @@ static ih_err scan_sessions(void *ctx, uint64_t *rows, uint64_t *bad) { return s
 
 size_t ih_identity_mac_scans(ih_identity *id, ih_mac_scan *out, size_t cap)
 {
-    if (cap < 2) return 0;
+    if (cap < 3) return 0;
     out[0] = (ih_mac_scan){"account", scan_accounts, id};
     out[1] = (ih_mac_scan){"session", scan_sessions, id};
-    return 2;
+    out[2] = (ih_mac_scan){"approval", approval_scan, id};
+    return 3;
 }
 
 /* ---- upgrade: an administrator's words on disabling, sealed (migration 14) --------- */

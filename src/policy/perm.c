@@ -20,6 +20,7 @@ typedef struct {
     unsigned defaults; /* roles holding it out of the box */
     unsigned bounds;   /* roles it may ever be granted to */
     bool optional;     /* secadmin may toggle it within bounds */
+    bool personal;     /* reaches personal or clinical data: granting it takes a second person */
 } perm_info;
 
 static const perm_info perms[IH_PERM__COUNT] = {
@@ -28,7 +29,7 @@ static const perm_info perms[IH_PERM__COUNT] = {
     [IH_PERM_METRICS] = {"metrics", 0, 0, false},
     [IH_PERM_SELF] = {"self", 0, 0, false},
     [IH_PERM_AUTHENTICATED] = {"authenticated", 0, 0, false},
-    [IH_PERM_ACCOUNT_READ] = {"account.read", R(SYSADMIN) | R(SECADMIN), R(SYSADMIN) | R(SECADMIN), true},
+    [IH_PERM_ACCOUNT_READ] = {"account.read", R(SYSADMIN) | R(SECADMIN), R(SYSADMIN) | R(SECADMIN), true, true},
     [IH_PERM_ACCOUNT_CREATE] = {"account.create", R(SYSADMIN), R(SYSADMIN), false},
     [IH_PERM_ACCOUNT_MANAGE] = {"account.manage", R(SYSADMIN), R(SYSADMIN), false},
     [IH_PERM_ROLE_ASSIGN] = {"role.assign", R(SECADMIN), R(SECADMIN), false},
@@ -45,7 +46,7 @@ static const perm_info perms[IH_PERM__COUNT] = {
     [IH_PERM_BACKUP_RUN] = {"backup.run", R(SYSADMIN), R(SYSADMIN), false},
     [IH_PERM_INSTITUTION_EDIT] = {"institution.edit", R(SYSADMIN), R(SYSADMIN), false},
     [IH_PERM_DEPARTMENT_MANAGE] = {"department.manage", R(SYSADMIN), R(SYSADMIN), false},
-    [IH_PERM_STAFF_READ] = {"staff.read", R(SYSADMIN) | R(SECADMIN), R(SYSADMIN) | R(SECADMIN), true},
+    [IH_PERM_STAFF_READ] = {"staff.read", R(SYSADMIN) | R(SECADMIN), R(SYSADMIN) | R(SECADMIN), true, true},
     [IH_PERM_STAFF_MANAGE] = {"staff.manage", R(SYSADMIN), R(SYSADMIN), false},
     [IH_PERM_STAFF_ONLINE] = {"staff.online", R(SECADMIN), R(SECADMIN), false},
     [IH_PERM_DRUG_READ] = {"drug.read", CLINICAL | R(SYSADMIN), CLINICAL | R(SYSADMIN), true},
@@ -53,24 +54,27 @@ static const perm_info perms[IH_PERM__COUNT] = {
     [IH_PERM_SCHEDULE_MANAGE] = {"schedule.manage", R(SYSADMIN), R(SYSADMIN) | R(NURSE), true},
     [IH_PERM_ICD_MANAGE] = {"icd.manage", R(SYSADMIN), R(SYSADMIN), false},
     [IH_PERM_PATIENT_SELF] = {"patient.self", R(PATIENT), R(PATIENT), false},
-    [IH_PERM_PATIENT_READ] = {"patient.read", CLINICAL | R(SYSADMIN), CLINICAL | R(SYSADMIN) | R(SECADMIN), true},
+    [IH_PERM_PATIENT_READ] = {"patient.read", CLINICAL | R(SYSADMIN), CLINICAL | R(SYSADMIN) | R(SECADMIN), true, true},
     [IH_PERM_VISIT_REQUEST] = {"visit.request", R(PATIENT), R(PATIENT), false},
-    [IH_PERM_VISIT_READ] = {"visit.read", R(PATIENT) | CLINICAL, R(PATIENT) | CLINICAL, true},
+    [IH_PERM_VISIT_READ] = {"visit.read", R(PATIENT) | CLINICAL, R(PATIENT) | CLINICAL, true, true},
     [IH_PERM_VISIT_HANDLE] = {"visit.handle", R(DOCTOR), R(DOCTOR), false},
     [IH_PERM_MESSAGE_WRITE] = {"message.write", R(PATIENT) | R(DOCTOR), R(PATIENT) | R(DOCTOR) | R(NURSE), true},
     [IH_PERM_RECORD_WRITE] = {"record.write", R(DOCTOR), R(DOCTOR), false},
     [IH_PERM_RX_ISSUE] = {"rx.issue", R(DOCTOR), R(DOCTOR), false},
-    [IH_PERM_RX_READ] = {"rx.read", R(PATIENT) | R(DOCTOR) | R(PHARMACIST), R(PATIENT) | CLINICAL, true},
+    [IH_PERM_RX_READ] = {"rx.read", R(PATIENT) | R(DOCTOR) | R(PHARMACIST), R(PATIENT) | CLINICAL, true, true},
     [IH_PERM_RX_REVIEW] = {"rx.review", R(PHARMACIST), R(PHARMACIST), false},
     [IH_PERM_RX_DISPENSE] = {"rx.dispense", R(PHARMACIST), R(PHARMACIST), false},
     [IH_PERM_PAYMENT_RECORD] = {"payment.record", R(PATIENT), R(PATIENT) | R(SYSADMIN), true},
     [IH_PERM_EVALUATE] = {"visit.evaluate", R(PATIENT), R(PATIENT), false},
-    [IH_PERM_ADVERSE_REPORT] = {"adverse.report", CLINICAL, CLINICAL, true},
-    [IH_PERM_BREAK_GLASS] = {"break_glass", R(DOCTOR), R(DOCTOR), true},
+    [IH_PERM_ADVERSE_REPORT] = {"adverse.report", CLINICAL, CLINICAL, true, true},
+    [IH_PERM_BREAK_GLASS] = {"break_glass", R(DOCTOR), R(DOCTOR), true, true},
     [IH_PERM_LABEL_MANAGE] = {"label.manage", R(SECADMIN), R(SECADMIN), false},
-    [IH_PERM_STATS_REQUEST] = {"stats.request", R(PHARMACIST), R(PHARMACIST) | R(SYSADMIN), true},
+    [IH_PERM_STATS_REQUEST] = {"stats.request", R(PHARMACIST), R(PHARMACIST) | R(SYSADMIN), true, true},
     [IH_PERM_STATS_APPROVE] = {"stats.approve", R(SECADMIN), R(SECADMIN), false},
-    [IH_PERM_REPORT_READ] = {"report.read", R(SYSADMIN), R(SYSADMIN), true},
+    [IH_PERM_REPORT_READ] = {"report.read", R(SYSADMIN), R(SYSADMIN), true, true},
+    [IH_PERM_APPROVAL_DECIDE] = {"approval.decide", R(SYSADMIN) | R(AUDITADMIN), R(SYSADMIN) | R(AUDITADMIN), false, false},
+    [IH_PERM_APPROVAL_READ] = {"approval.read", R(SYSADMIN) | R(SECADMIN) | R(AUDITADMIN),
+                               R(SYSADMIN) | R(SECADMIN) | R(AUDITADMIN), false, false},
 };
 
 const char *ih_role_name(ih_role r) { return (r >= 0 && r < IH_ROLE__COUNT) ? role_names[r] : "none"; }
@@ -94,6 +98,13 @@ ih_perm ih_perm_parse(const char *name)
 }
 
 bool ih_perm_optional(ih_perm p) { return p > 0 && p < IH_PERM__COUNT && perms[p].optional; }
+
+bool ih_perm_needs_second(ih_perm p, ih_role r, bool granted)
+{
+    if (p <= 0 || p >= IH_PERM__COUNT) return true;
+    if (granted) return perms[p].personal;            /* widening access to personal data */
+    return r == IH_ROLE_AUDITADMIN;                   /* narrowing the auditor */
+}
 bool ih_perm_in_bounds(ih_perm p, ih_role r) { return p > 0 && p < IH_PERM__COUNT && (perms[p].bounds & (1u << r)); }
 bool ih_perm_default(ih_perm p, ih_role r) { return p > 0 && p < IH_PERM__COUNT && (perms[p].defaults & (1u << r)); }
 

@@ -90,6 +90,8 @@ typedef enum ih_perm {
     IH_PERM_STATS_REQUEST,  /* ask for a 统方 report */
     IH_PERM_STATS_APPROVE,  /* approve it (a second person) */
     IH_PERM_REPORT_READ,    /* supervision-platform upload status */
+    IH_PERM_APPROVAL_DECIDE, /* approve another administrator's proposed change (sysadmin, auditadmin) */
+    IH_PERM_APPROVAL_READ,  /* the proposed changes (every administrator) */
     IH_PERM__COUNT
 } ih_perm;
 
@@ -99,6 +101,10 @@ bool ih_role_is_admin(ih_role r);        /* sysadmin, secadmin, auditadmin */
 const char *ih_perm_name(ih_perm p);
 ih_perm ih_perm_parse(const char *name); /* IH_PERM_NONE if unknown */
 bool ih_perm_optional(ih_perm p);
+/* Does setting p for r to `granted` need a second administrator's approval?
+ * Granting a permission that reaches personal or clinical data does, and so
+ * does taking anything from the auditor (L3 8.1.4.2d: mutual checks). */
+bool ih_perm_needs_second(ih_perm p, ih_role r, bool granted);
 bool ih_perm_in_bounds(ih_perm p, ih_role r);
 bool ih_perm_default(ih_perm p, ih_role r);
 

@@ -298,3 +298,52 @@ class ListsAreCounted(IhosTestCase):
         self.assertEqual(statuses[:2], [200, 200])
         self.assertEqual(statuses[2], 401, statuses)
         self.assertTrue(inst.events("tongfang.suspected"))
+
+
+class SecondAdministrator(IhosTestCase):
+    """13. The security administrator alone cannot widen access to personal
+    data or narrow the auditor; a role change is proposed, another
+    administrator decides, and the staff record must match the new role."""
+
+    def test_proposals_and_decisions(self):
+        from tests.integration.harness import complete_setup, initial_credentials, login
+        inst = self.instance(demo=True)
+        inst.start()
+        h = Hospital(inst)
+        creds = initial_credentials(inst)
+        adm = {r: complete_setup(inst, a, "Strong-%s-Pass-2026!" % r.capitalize()) for r, a in creds.items()}
+        sec, sysa, aud = adm["secadmin"], adm["sysadmin"], adm["auditadmin"]
+        # secadmin grants itself patient.read: only a proposal
+        r = sec.req("PUT", "/api/v1/roles/secadmin/permissions/patient.read", {"granted": True})
+        self.assertEqual(r.status, 202, r)
+        grant = r.json()["approval"]
+        self.assertEqual(grant["state"], "pending")
+        self.assertError(sec.req("GET", "/api/v1/patients?limit=5"), 403, "forbidden")
+        self.assertError(sec.req("POST", "/api/v1/approvals/%d" % grant["id"], {"decision": "approve"}), 403,
+                         "forbidden")
+        # narrowing the auditor: a proposal too
+        r = sec.req("PUT", "/api/v1/roles/auditadmin/permissions/audit.export", {"granted": False})
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(aud.req("GET", "/api/v1/audit/export").status, 200)
+        r = aud.req("POST", "/api/v1/approvals/%d" % r.json()["approval"]["id"], {"decision": "reject"})
+        self.assertEqual(r.json()["approval"]["state"], "rejected")
+        self.assertEqual(aud.req("GET", "/api/v1/audit/export").status, 200)
+        # the grant, approved by the system administrator, takes effect
+        r = sysa.req("POST", "/api/v1/approvals/%d" % grant["id"], {"decision": "approve"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(sec.req("GET", "/api/v1/patients?limit=5").status, 200)
+        # a pharmacist made a doctor: proposed, approved, and still no doctor's powers
+        ph = h.s("pharmacist03")
+        acct_id = ph.req("GET", "/api/v1/me").json()["id"]
+        r = sec.req("PUT", "/api/v1/accounts/%d/role" % acct_id, {"role": "doctor"})
+        self.assertEqual(r.status, 202, r)
+        self.assertEqual(ph.req("GET", "/api/v1/me").json()["role"], "pharmacist")
+        r = aud.req("POST", "/api/v1/approvals/%d" % r.json()["approval"]["id"], {"decision": "approve"})
+        self.assertEqual(r.status, 200, r)
+        as_doctor = h.relogin("pharmacist03")
+        self.assertEqual(as_doctor.req("GET", "/api/v1/me").json()["role"], "doctor")
+        pid = h.s("patient070").req("GET", "/api/v1/me/patient").json()["id"]
+        self.assertError(as_doctor.req("POST", "/api/v1/patients/%d/break-glass" % pid,
+                                       {"reason": "急诊抢救需要查看既往病史记录"}), 403, "forbidden")
+        acts = [x[0] for x in sql(inst, "SELECT action FROM audit_event WHERE action LIKE 'approval.%'")]
+        self.assertEqual(sorted(set(acts)), ["approval.approve", "approval.propose", "approval.reject"])

@@ -515,9 +515,36 @@ static void t_administrators_keep_to_their_own(void **state)
     assert_int_equal(ih_identity_set_enabled(f->id, &c, IH_ROLE_SECADMIN, doc, true, NULL), IH_E_FORBIDDEN);
     T_OK(ih_identity_set_enabled(f->id, &c, IH_ROLE_SECADMIN, aud, false, "rotation"));
     /* Roles change only among clinical roles: nobody becomes an administrator. */
-    assert_int_equal(ih_identity_set_role(f->id, &c, doc, IH_ROLE_AUDITADMIN), IH_E_STATE);
-    assert_int_equal(ih_identity_set_role(f->id, &c, sys, IH_ROLE_DOCTOR), IH_E_STATE);
-    T_OK(ih_identity_set_role(f->id, &c, doc, IH_ROLE_NURSE));
+    json_t *prop = NULL;
+    assert_int_equal(ih_identity_propose_role(f->id, &c, doc, IH_ROLE_AUDITADMIN, &prop), IH_E_STATE);
+    assert_int_equal(ih_identity_propose_role(f->id, &c, sys, IH_ROLE_DOCTOR, &prop), IH_E_STATE);
+    /* 13. ...and a clinical role change takes a second administrator. */
+    T_OK(ih_identity_propose_role(f->id, &c, doc, IH_ROLE_NURSE, &prop));
+    int64_t pid = json_integer_value(json_object_get(prop, "id"));
+    assert_string_equal(json_string_value(json_object_get(prop, "state")), "pending");
+    json_decref(prop);
+    ih_role role;
+    T_OK(ih_identity_role_of(f->id, doc, &role));
+    assert_int_equal(role, IH_ROLE_DOCTOR); /* not yet */
+    json_t *dec = NULL;
+    assert_int_equal(ih_identity_decide(f->id, &c, IH_ROLE_SECADMIN, pid, true, &dec, NULL), IH_E_FORBIDDEN);
+    ih_actor aud_actor = {.id = aud, .role = "auditadmin"};
+    T_OK(ih_identity_decide(f->id, &s, IH_ROLE_SYSADMIN, pid, true, &dec, NULL));
+    json_decref(dec);
+    assert_int_equal(ih_identity_decide(f->id, &aud_actor, IH_ROLE_AUDITADMIN, pid, true, &dec, NULL), IH_E_STATE);
+    T_OK(ih_identity_role_of(f->id, doc, &role));
+    assert_int_equal(role, IH_ROLE_NURSE);
+    /* widening personal-data access, narrowing the auditor: proposals too */
+    assert_true(ih_perm_needs_second(IH_PERM_PATIENT_READ, IH_ROLE_SECADMIN, true));
+    assert_true(ih_perm_needs_second(IH_PERM_AUDIT_EXPORT, IH_ROLE_AUDITADMIN, false));
+    assert_false(ih_perm_needs_second(IH_PERM_METRICS_READ, IH_ROLE_SYSADMIN, true));
+    T_OK(ih_identity_propose_grant(f->id, &c, IH_ROLE_SECADMIN, IH_PERM_PATIENT_READ, true, &prop));
+    pid = json_integer_value(json_object_get(prop, "id"));
+    json_decref(prop);
+    ih_approved_grant g;
+    T_OK(ih_identity_decide(f->id, &aud_actor, IH_ROLE_AUDITADMIN, pid, false, &dec, &g)); /* rejected */
+    json_decref(dec);
+    assert_false(g.applied);
     /* A pending account waits for secadmin. */
     ih_account_new n = {.username = "new.aud", .role = IH_ROLE_AUDITADMIN, .must_change = true};
     char otp[32];
