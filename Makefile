@@ -15,12 +15,17 @@ VERSION := 0.1.0
 PKGS := openssl libsodium sqlite3 libpq jansson inih libcurl libqrencode libzstd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-LIBS = $(PKG_LIBS) -lhttp_parser -lcsv -lpthread -lm
+LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 
 CC ?= cc
 WARN := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
         -Wno-missing-field-initializers -Wvla
-BASE_CFLAGS = -std=c17 -D_GNU_SOURCE -DIHOS_VERSION=\"$(VERSION)\" -Isrc $(WARN) $(PKG_CFLAGS) -MMD -MP
+# llhttp (Node.js's HTTP parser) is built from the C sources Debian ships
+# and keeps patched in package node-llhttp (docs/ARCHITECTURE.md, "HTTP server").
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+BASE_CFLAGS = -std=c17 -D_GNU_SOURCE -DIHOS_VERSION=\"$(VERSION)\" -Isrc -isystem $(LLHTTP_INC) $(WARN) \
+              $(PKG_CFLAGS) -MMD -MP
 
 MODE ?= release
 ifeq ($(MODE),release)
@@ -50,12 +55,22 @@ LDFLAGS_ALL = $(MODE_LDFLAGS) $(LDFLAGS)
 
 MAINS := src/app/ihosd_main.c src/app/ihos_main.c
 LIB_SRC := $(filter-out $(MAINS),$(wildcard src/*/*.c))
-LIB_OBJ := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRC)) $(OUT)/obj/gen/common_passwords.o
+LIB_OBJ := $(patsubst src/%.c,$(OUT)/obj/%.o,$(LIB_SRC)) $(OUT)/obj/gen/common_passwords.o \
+           $(OUT)/obj/gen/weak_words.o $(patsubst %,$(OUT)/obj/llhttp/%.o,llhttp api http)
 
-# The common-password list is compiled in, sorted, from data/.
+# Debian's llhttp sources, compiled as they are (their own warnings are theirs).
+$(OUT)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	@echo "CC $<"
+	@$(CC) -std=c17 -I$(LLHTTP_INC) $(MODE_CFLAGS) -w -c $< -o $@
+
+# The common-password and weak-word lists are compiled in, sorted, from data/.
 $(OUT)/gen/common_passwords.c: data/common-passwords.txt scripts/gen-wordlist.sh
 	@mkdir -p $(dir $@)
 	@scripts/gen-wordlist.sh $< ih_common_passwords > $@
+$(OUT)/gen/weak_words.c: data/weak-words.txt scripts/gen-wordlist.sh
+	@mkdir -p $(dir $@)
+	@scripts/gen-wordlist.sh $< ih_weak_words > $@
 $(OUT)/obj/gen/%.o: $(OUT)/gen/%.c
 	@mkdir -p $(dir $@)
 	@echo "CC $<"

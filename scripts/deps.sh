@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build=(gcc make pkg-config libc6-dev openssl ca-certificates
-       libssl-dev libsodium-dev libsqlite3-dev libpq-dev libhttp-parser-dev libjansson-dev
+       libssl-dev libsodium-dev libsqlite3-dev libpq-dev node-llhttp libjansson-dev
        libinih-dev libcurl4-openssl-dev libqrencode-dev libzstd-dev libcsv-dev python3 oathtool)
 test=(libcmocka-dev postgresql oathtool python3 python3-cryptography clang libclang-rt-14-dev
       procps)

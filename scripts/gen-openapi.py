@@ -35,7 +35,7 @@ s("GET","/","The public 亮证 page (HTML): licence, departments, doctors on dut
 s("GET","/about","The same public page", resp="HTML")
 s("GET","/api/v1/public","The public information as JSON", resp="Public")
 s("GET","/healthz","Liveness", resp="Health")
-s("GET","/metrics","Prometheus metrics (loopback, or a session with metrics.read)", resp="Text")
+s("GET","/metrics","Prometheus metrics: the scraper's bearer token ([server] metrics_token_file) or a session with metrics.read", resp="Text")
 s("POST","/api/v1/sessions","Log in: password and, where enrolled, the TOTP code", req="LoginRequest", resp="LoginResponse", status=201)
 s("DELETE","/api/v1/sessions/current","Log out (ends the session on the server)", resp=None, status=204)
 s("GET","/api/v1/me","The caller's account and session state")
@@ -52,7 +52,7 @@ s("PUT","/api/v1/accounts/{id}/role","Propose a clinical role change (202): it t
 s("POST","/api/v1/accounts/{id}/disable","Disable an account", req="Reason")
 s("POST","/api/v1/accounts/{id}/enable","Enable an account", req="Reason")
 s("PUT","/api/v1/accounts/{id}/expiry","Set an expiry date", req="Expiry")
-s("POST","/api/v1/accounts/{id}/password-reset","Reset to a one-time password")
+s("POST","/api/v1/accounts/{id}/password-reset","Reset a staff account to a one-time password (patients reset their own: 403)")
 s("POST","/api/v1/accounts/{id}/unlock","Unlock after failed logins")
 s("POST","/api/v1/accounts/{id}/totp-reset","Reset the second factor")
 s("POST","/api/v1/admin-accounts/{id}/disable","Disable an administrator account", req="Reason")
@@ -87,7 +87,10 @@ s("PATCH","/api/v1/drugs/{id}","Change a drug", req="Drug", resp="Drug")
 s("GET","/api/v1/schedules","Shifts (public)", query=["from","to","staff_id"])
 s("POST","/api/v1/schedules","Add a shift for a doctor enabled online", req="Schedule", status=201)
 s("POST","/api/v1/schedules/{id}/cancel","Cancel a shift")
-s("POST","/api/v1/patients","Register as a patient (public, rate-limited): account, real name, consent", req="Registration", status=201)
+s("POST","/api/v1/patients","Start registering as a patient (public, rate-limited): details checked, real name verified, a code sent by SMS to the phone given; the same answer whatever is already registered", req="Registration", resp="RegistrationStarted", status=202)
+s("POST","/api/v1/patients/verify","Finish registering with the SMS code: account, patient and consents (409 naming username or cert_no only now; a taken username may be replaced here)", req="RegistrationVerify", resp="Registered", status=201)
+s("POST","/api/v1/password-resets","A patient's own password reset: a code goes to the phone registered with the ID number (the same answer whether or not they match)", req="ResetStart", resp="ResetStarted", status=202)
+s("POST","/api/v1/password-resets/confirm","Set the new password with the SMS code; every session of the account ends", req="ResetConfirm", resp="Object", status=200)
 s("GET","/api/v1/patients","Patients the caller may see, or an exact lookup by certificate number or phone", query=["cert_no","phone","after","limit"])
 s("GET","/api/v1/patients/{id}","One patient, masked for the caller's role and relationship", resp="Patient")
 s("GET","/api/v1/me/patient","The caller's own patient record with consents", resp="Patient")
@@ -190,6 +193,12 @@ schemas = {
  "ImportReport": {"type":"object","properties":{"created":{"type":"integer"},"updated":{"type":"integer"},"loaded":{"type":"integer"},"errors":{"type":"array","items":{"type":"object","properties":{"row":{"type":"integer"},"field":{"type":"string"},"code":{"type":"string"},"message":{"type":"string"}}}}}},
  "Schedule": {"type":"object","required":["staff_id","department_id","day","start_time","end_time","consult_type","capacity","response_minutes","fee"],"properties":{"staff_id":{"type":"integer"},"department_id":{"type":"integer"},"day":{"type":"string","format":"date"},"start_time":{"type":"string","example":"08:00"},"end_time":{"type":"string","example":"12:00"},"consult_type":{"type":"string","enum":["1","2","3"],"description":"1 text, 2 phone, 3 video"},"capacity":{"type":"integer"},"response_minutes":{"type":"integer"},"fee":{"$ref":"#/components/schemas/Money"}}},
  "Patient": {"type":"object","properties":{"name":{"type":"string"},"cert_type":{"type":"string"},"cert_no":{"type":"string","description":"身份证 checked against GB 11643"},"sex":{"type":"string"},"birth_date":{"type":"string","format":"date"},"phone":{"type":"string"},"address":{"type":"string"},"allergies":{"type":"string"},"guardian_name":{"type":"string"},"guardian_cert_type":{"type":"string"},"guardian_cert_no":{"type":"string"},"guardian_phone":{"type":"string"},"realname":{"type":"string","enum":["verified","unverified"],"readOnly":True}}},
+ "RegistrationStarted": {"type":"object","properties":{"registration":{"type":"string","description":"the token to send with the code"},"expires_at":{"type":"string","format":"date-time"}}},
+ "RegistrationVerify": {"type":"object","required":["registration","code"],"properties":{"registration":{"type":"string"},"code":{"type":"string","pattern":"^[0-9]{6}$"},"username":{"type":"string","description":"instead of the one given at the start (when it was taken)"}},"description":"At most 5 tries per code; a code lives [registry] code_minutes."},
+ "Registered": {"type":"object","properties":{"patient":{"$ref":"#/components/schemas/Patient"},"account_id":{"type":"integer"},"username":{"type":"string"}}},
+ "ResetStart": {"type":"object","required":["cert_no","phone"],"properties":{"cert_no":{"type":"string"},"phone":{"type":"string"}}},
+ "ResetStarted": {"type":"object","properties":{"reset":{"type":"string"},"expires_at":{"type":"string","format":"date-time"}}},
+ "ResetConfirm": {"type":"object","required":["reset","code","new_password"],"properties":{"reset":{"type":"string"},"code":{"type":"string","pattern":"^[0-9]{6}$"},"new_password":{"type":"string","format":"password"}}},
  "Registration": {"allOf":[{"$ref":"#/components/schemas/Patient"},{"type":"object","required":["username","password","name","cert_type","cert_no","sex","birth_date","phone","consents"],"properties":{"username":{"type":"string"},"password":{"type":"string","format":"password"},"consents":{"type":"object","required":["privacy","agreement"],"properties":{"privacy":{"type":"string"},"agreement":{"type":"string"}}}}}],"description":"A guardian is required under 6 years, allowed under 18."},
  "Consent": {"type":"object","required":["document","version"],"properties":{"document":{"type":"string","enum":["privacy","agreement"]},"version":{"type":"string"}}},
  "BreakGlass": {"type":"object","required":["reason"],"properties":{"reason":{"type":"string","minLength":10,"maxLength":300}}},
@@ -295,7 +304,7 @@ for op, ms in by_path.items():
         if perm != "PUBLIC": errs += ["Error401", "Error403"]
         if names: errs += ["Error404"]
         if m in ("POST","PUT","PATCH","DELETE"): errs += ["Error409"]
-        if op in ("/api/v1/sessions", "/api/v1/patients") and m == "POST": errs += ["Error429"]
+        if op in ("/api/v1/sessions", "/api/v1/patients", "/api/v1/password-resets") and m == "POST": errs += ["Error429"]
         errs += ["Error503"]
         for e in errs:
             w("        '%s': {$ref: '#/components/responses/%s'}" % (e[5:], e))

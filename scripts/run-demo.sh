@@ -5,7 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f demo/ihos.conf ]; then
   build/ihos init demo --demo --name "ihos demo hospital" >/dev/null
+  # no SMS leaves the demo: codes for registration and password reset are
+  # written to demo/sms-outbox.jsonl (scripts/sms-outbox.py)
+  sed -i "s|^sms_command = .*|sms_command = $PWD/scripts/sms-outbox.py|" demo/ihos.conf
 fi
+export IHOS_SMS_OUTBOX="$PWD/demo/sms-outbox.jsonl"
 fp=$(openssl x509 -in demo/keys/tls.crt -noout -fingerprint -sha256 | cut -d= -f2)
 doc=$(python3 -c 'import json; a=[c for c in json.load(open("demo/demo-credentials.json")) if c["role"]=="doctor"][0]; print(a["username"], a["password"], a["totp_secret"])')
 read -r user pass secret <<<"$doc"
@@ -21,6 +25,8 @@ cat <<MSG
                         -d '{"username":"$user","password":"$pass","totp":"'\$(oathtool --totp -b $secret)'"}'
   administrators      demo/initial-credentials (first login changes the password and enrols
                       TOTP: docs/security.md, "First login")
+  SMS codes           demo/sms-outbox.jsonl (self-registration and patients' password reset;
+                      the demo sends no text messages)
   API                 docs/openapi.yaml
   stop                Ctrl-C (drains in-flight requests, closes the store)
 

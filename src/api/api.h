@@ -25,7 +25,6 @@ extern const size_t ih_api_nroutes;
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-bool ih_api_is_loopback(const ih_req *req);
 /* The authenticated caller (NULL on public routes). */
 const ih_principal *ih_api_principal(const ih_req *req);
 /* The audit actor for this request. */
@@ -129,6 +128,9 @@ ih_err ih_api_schedules_create(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_schedule_cancel(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_patients_register(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_patients_register_verify(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_password_reset_start(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_password_reset_confirm(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_patients_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_patient_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_me_patient(ih_app *app, ih_req *req, ih_resp *resp);

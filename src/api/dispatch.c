@@ -8,12 +8,6 @@
 #include <string.h>
 #include <strings.h>
 
-bool ih_api_is_loopback(const ih_req *req)
-{
-    return !strncmp(req->client_ip, "127.", 4) || !strcmp(req->client_ip, "::1") ||
-           !strncmp(req->client_ip, "::ffff:127.", 11);
-}
-
 /* Session token from "Authorization: Bearer X" or the ihos_session cookie. */
 static const char *find_token(const ih_req *req, bool *via_cookie, char *buf, size_t n)
 {
@@ -54,10 +48,10 @@ static ih_err authorize(ih_app *app, const ih_route *route, ih_req *req, ih_prin
     bool via_cookie;
     char cookie_token[96];
     const char *token = find_token(req, &via_cookie, cookie_token, sizeof cookie_token);
-    if (perm == IH_PERM_METRICS && !token) {
-        if (ih_api_is_loopback(req)) return IH_OK;
-        return ih_fail(IH_E_UNAUTHENTICATED, "metrics from %s without a session", req->client_ip);
-    }
+    /* Metrics: the scraper's own token, or a session with metrics.read.
+     * Being on the same machine is no credential (other local users, a
+     * local proxy, server-side request forgery). */
+    if (perm == IH_PERM_METRICS && token && !via_cookie && ih_app_metrics_token_ok(app, token)) return IH_OK;
     if (!token) return IH_E_UNAUTHENTICATED;
     ih_err e = ih_identity_authenticate(app->identity, token, via_cookie, req->client_ip, p);
     if (e != IH_OK) {

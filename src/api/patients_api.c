@@ -1,20 +1,52 @@
-/* patients_api.c — self-registration (public, rate-limited), a patient's own
+/* patients_api.c — self-registration and a patient's own password reset
+ * (public, rate-limited, proved by SMS codes), a patient's own
  * profile and consents, and other people's views of patients (care
  * relationships and masking are the clinic service's). */
 #include "api/api.h"
 
 #include <string.h>
 
-ih_err ih_api_patients_register(ih_app *app, ih_req *req, ih_resp *resp)
+/* The public self-service calls: a body in, the clinic's answer out.  The
+ * body is freed (wiping passwords) before the answer is built. */
+typedef ih_err (*self_service_fn)(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out);
+
+static ih_err self_service(ih_app *app, ih_req *req, ih_resp *resp, self_service_fn fn, int status)
 {
     json_t *b, *out;
     IH_TRY(ih_api_body(req, &b));
     ih_actor anon;
     ih_api_actor(req, &anon);
-    ih_err e = ih_patient_register(app->clinic, &anon, b, &out);
+    ih_err e = fn(app->clinic, &anon, b, &out);
     json_decref(b); /* the wiping allocator clears the password */
     IH_TRY(e);
-    return ih_api_json(resp, 201, out);
+    return ih_api_json(resp, status, out);
+}
+
+ih_err ih_api_patients_register(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return self_service(app, req, resp, ih_patient_register_start, 202);
+}
+
+ih_err ih_api_patients_register_verify(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return self_service(app, req, resp, ih_patient_register_verify, 201);
+}
+
+ih_err ih_api_password_reset_start(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return self_service(app, req, resp, ih_patient_reset_start, 202);
+}
+
+static ih_err reset_confirm(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out)
+{
+    IH_TRY(ih_patient_reset_confirm(c, anon, body));
+    *out = json_pack("{s:b}", "password_reset", 1);
+    return *out ? IH_OK : ih_fail(IH_E_NOMEM, "reset");
+}
+
+ih_err ih_api_password_reset_confirm(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return self_service(app, req, resp, reset_confirm, 200);
 }
 
 ih_err ih_api_patients_list(ih_app *app, ih_req *req, ih_resp *resp)

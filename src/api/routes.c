@@ -71,6 +71,9 @@ const ih_route ih_api_routes[] = {
     R(IH_POST, "/api/v1/schedules/{}/cancel", IH_PERM_SCHEDULE_MANAGE, ih_api_schedule_cancel),
 
     R(IH_POST, "/api/v1/patients", IH_PERM_PUBLIC, ih_api_patients_register),
+    R(IH_POST, "/api/v1/patients/verify", IH_PERM_PUBLIC, ih_api_patients_register_verify),
+    R(IH_POST, "/api/v1/password-resets", IH_PERM_PUBLIC, ih_api_password_reset_start),
+    R(IH_POST, "/api/v1/password-resets/confirm", IH_PERM_PUBLIC, ih_api_password_reset_confirm),
     R(IH_GET, "/api/v1/patients", IH_PERM_PATIENT_READ, ih_api_patients_list),
     R(IH_GET, "/api/v1/patients/{}", IH_PERM_PATIENT_READ, ih_api_patient_get),
     R(IH_GET, "/api/v1/me/patient", IH_PERM_PATIENT_SELF, ih_api_me_patient),

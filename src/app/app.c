@@ -3,8 +3,10 @@
 
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "crypto/suite.h"
 #include "keys/keys.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,7 +17,8 @@ void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o)
         .store = in->store,
         .keys = in->keys,
         .audit = in->audit,
-        .pw = {c->password_min_length, c->password_min_classes, c->password_history, c->password_max_age_days},
+        .pw = {c->password_min_length, c->password_min_classes, c->password_history, c->password_max_age_days,
+                c->password_min_age_days},
         .hash = {(unsigned long long)c->argon2_iterations, (size_t)c->argon2_memory_kib * 1024},
         .hash_threads = c->hash_threads,
         .hash_queue = c->hash_queue,
@@ -46,6 +49,11 @@ void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *
         .realname_url = c->realname_url,
         .realname_timeout_s = c->realname_timeout,
         .registrations_per_minute = c->registrations_per_minute,
+        .sms_command = c->sms_command,
+        .sms_url = c->sms_url,
+        .sms_timeout_s = c->sms_timeout,
+        .code_minutes = c->code_minutes,
+        .codes_per_phone_hour = c->codes_per_phone_hour,
         .rx_max_days = c->rx_max_days,
         .rx_valid_days = c->rx_valid_days,
         .break_glass_hours = c->break_glass_hours,
@@ -171,4 +179,31 @@ ih_err ih_app_record_config(ih_instance *in)
     ih_hex_encode(h, 32, hex + strlen(hex), 0);
     confhash_arg c = {in->audit, hex, ""};
     return ih_store_write(in->store, confhash_fn, &c);
+}
+
+ih_err ih_app_metrics_token(ih_app *app)
+{
+    app->metrics_token_set = false;
+    if (!app->conf->metrics_token_file[0]) return IH_OK;
+    char path[PATH_MAX];
+    IH_TRY(ih_instance_path(app->inst, app->conf->metrics_token_file, path, sizeof path));
+    IH_TRY(ih_check_private(path));
+    ih_buf b = IH_BUF_INIT;
+    ih_err e = ih_file_read(path, 1024, &b);
+    while (e == IH_OK && b.len && (b.p[b.len - 1] == '\n' || b.p[b.len - 1] == '\r')) b.p[--b.len] = '\0';
+    bool printable = e == IH_OK;
+    for (size_t i = 0; printable && i < b.len; i++) printable = b.p[i] > ' ' && b.p[i] < 0x7f;
+    if (e == IH_OK && (!printable || b.len < 32 || b.len > 256))
+        e = ih_fail(IH_E_CONFIG, "%s: the metrics token must be 32 to 256 printable characters on one line", path);
+    if (e == IH_OK) e = ih_digest(IH_MD_SHA256, b.p, b.len, app->metrics_token);
+    if (e == IH_OK) app->metrics_token_set = true;
+    ih_buf_wipe(&b);
+    return e;
+}
+
+bool ih_app_metrics_token_ok(const ih_app *app, const char *token)
+{
+    uint8_t d[32];
+    if (!app->metrics_token_set || ih_digest(IH_MD_SHA256, token, strlen(token), d) != IH_OK) return false;
+    return ih_ct_equal(d, app->metrics_token, sizeof d);
 }

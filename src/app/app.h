@@ -27,6 +27,10 @@ typedef struct ih_app {
     ih_report *report;
     ih_detector *detector;
     int64_t started_ms;
+    /* the digest of the metrics scraper's bearer token ([server]
+     * metrics_token_file), when one is configured */
+    bool metrics_token_set;
+    uint8_t metrics_token[32];
 } ih_app;
 
 /* Identity options from the configuration. */
@@ -37,6 +41,14 @@ void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *
 /* The supervision report service and the 统方 detector from the configuration. */
 ih_err ih_app_report_new(const ih_instance *in, ih_report **out);
 ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out);
+
+/* The metrics scraper's token from [server] metrics_token_file (relative to
+ * the instance directory): a private file (0600, ihos's) of 32 to 256
+ * printable characters; its digest goes into app.  Not configured: IH_OK
+ * with none. */
+ih_err ih_app_metrics_token(ih_app *app);
+/* Does token match the metrics scraper's (constant time)? */
+bool ih_app_metrics_token_ok(const ih_app *app, const char *token);
 
 /* Record the configuration file's hash; when it differs from the last one
  * recorded, a config.change audit event (with both hashes) is written. */

@@ -204,6 +204,17 @@ static ih_err create_in(const char *dir, ih_instance *inst, const char *suite, c
     IH_TRY(ih_path(path, sizeof path, "%s/keys/tls.key", dir));
     IH_TRY(ih_path(path2, sizeof path2, "%s/keys/tls.crt", dir));
     IH_TRY(ih_cert_selfsigned(path, path2, !strcmp(host, "0.0.0.0") || !strcmp(host, "::") ? "localhost" : host, 825));
+    /* the bearer token a metrics scraper sends (Prometheus: credentials_file) */
+    uint8_t mt[32];
+    char token[64];
+    IH_TRY(ih_random(mt, sizeof mt));
+    size_t tn = ih_b64url_encode(mt, sizeof mt, token);
+    ih_wipe(mt, sizeof mt);
+    IH_TRY(ih_path(path, sizeof path, "%s/keys/metrics-token", dir));
+    token[tn++] = '\n';
+    e = ih_file_create(path, token, tn, 0600);
+    ih_wipe(token, sizeof token);
+    IH_TRY(e);
 
     ih_conf *c = &inst->conf;
     ih_conf_defaults(c);
@@ -213,6 +224,7 @@ static ih_err create_in(const char *dir, ih_instance *inst, const char *suite, c
     snprintf(c->pg_url, sizeof c->pg_url, "%s", pg_url ? pg_url : "");
     snprintf(c->listen, sizeof c->listen, "%s", listen);
     c->demo = demo;
+    snprintf(c->metrics_token_file, sizeof c->metrics_token_file, "keys/metrics-token");
     snprintf(c->kek_source, sizeof c->kek_source, "%s", kek_fd >= 0 ? "passphrase" : "file");
     char *text;
     IH_TRY(ih_conf_render(c, &text));

@@ -170,8 +170,13 @@ int main(int argc, char **argv)
         se = ih_clinic_new(&co, &app.clinic);
     }
     if (se == IH_OK) se = ih_app_upgrade(&inst, app.identity, app.clinic);
+    if (se == IH_OK) se = ih_app_metrics_token(&app);
+    ih_cidr_list proxies = {0};
+    if (se == IH_OK && ih_cidr_parse(inst.conf.trusted_proxies, &proxies) != IH_OK)
+        se = ih_fail(IH_E_CONFIG, "[server] trusted_proxies: %s", ih_err_detail());
     if (se != IH_OK) {
         fprintf(stderr, "ihosd: cannot start its services: %s\n", ih_err_detail());
+        ih_clinic_free(app.clinic);
         ih_detector_free(app.detector);
         ih_report_free(app.report);
         ih_identity_free(app.identity);
@@ -189,6 +194,7 @@ int main(int argc, char **argv)
         .request_timeout_ms = inst.conf.request_timeout * 1000,
         .keepalive_timeout_ms = inst.conf.keepalive_timeout * 1000,
         .demo = inst.conf.demo,
+        .trusted_proxies = proxies,
         .handler = ih_api_handle,
         .ctx = &app,
     };

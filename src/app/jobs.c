@@ -29,12 +29,14 @@ static ih_err archive_job(ih_app *app)
 
 static ih_err backup_job(ih_app *app) { return ih_app_backup_if_due(app); }
 
-/* Requests past their promised response time, prescriptions past validity. */
+/* Requests past their promised response time, prescriptions past validity,
+ * SMS codes past their time. */
 static ih_err care_job(ih_app *app)
 {
     int n = 0;
     ih_err e = ih_visit_expire_due(app->clinic, &n);
     if (e == IH_OK) e = ih_rx_expire_due(app->clinic, &n);
+    if (e == IH_OK) e = ih_sms_codes_expire_due(app->clinic, &n);
     return e;
 }
 

@@ -371,6 +371,16 @@ const ih_migration ih_schema[] = {
      "decided_by INTEGER, decided_at INTEGER, rv INTEGER NOT NULL, mac BLOB NOT NULL);"
      "CREATE INDEX approval_state ON approval(state, id);",
      NULL},
+    {16, "sms codes",
+     /* One-time codes sent by SMS: self-registration and a patient's own
+      * password reset.  The phone, the code and what waits for it sealed. */
+     "CREATE TABLE sms_code (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, token_hash BLOB NOT NULL UNIQUE, "
+     "phone_enc BLOB NOT NULL, phone_idx BLOB NOT NULL, code_enc BLOB, body_enc BLOB, account_id INTEGER, "
+     "attempts INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER, "
+     "rv INTEGER NOT NULL, mac BLOB NOT NULL);"
+     "CREATE INDEX sms_code_phone ON sms_code(phone_idx, created_at);"
+     "CREATE INDEX sms_code_expiry ON sms_code(expires_at);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

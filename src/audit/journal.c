@@ -371,5 +371,15 @@ static ih_err record_fn(ih_tx *tx, void *arg)
 ih_err ih_audit_record(ih_audit *a, const ih_actor *who, const ih_audit_event *ev)
 {
     record_arg r = {a, who, ev};
-    return ih_store_write(a->o.store, record_fn, &r);
+    ih_err e = ih_store_write(a->o.store, record_fn, &r);
+    /* The event did not become durable (a full disk shows at commit): the
+     * journal is unavailable, and whatever waited for the event (a read's
+     * answer) must not go out. */
+    if (e == IH_E_STORAGE || e == IH_E_IO || e == IH_E_NOMEM) {
+        ih_log(IH_LOG_ERROR, "audit.append_failed", "alert", "true", "action", ev->action, "detail", ih_err_detail(),
+               NULL);
+        ih_err_clear();
+        e = ih_fail(IH_E_AUDIT, "audit event not recorded");
+    }
+    return e;
 }

@@ -135,8 +135,9 @@ ih_err ih_backup_create(ih_instance *in, const char *path, ih_backup_info *info)
         return ih_fail(IH_E_NOMEM, "backup");
     }
     int n = 0;
-    static const char *const files[] = {"ihos.conf", "keys/kek", "keys/kek.salt", "keys/tls.crt", "keys/tls.key",
-                                        "keys/audit.pub", "keys/recovery.pub", NULL};
+    static const char *const files[] = {"ihos.conf",      "keys/kek",          "keys/kek.salt",      "keys/tls.crt",
+                                        "keys/tls.key",   "keys/audit.pub",    "keys/recovery.pub",  "keys/metrics-token",
+                                        NULL};
     for (const char *const *f = files; *f; f++) {
         ih_instance_path(in, *f, p, sizeof p);
         n = add_entry(list, n, 256, *f, p);

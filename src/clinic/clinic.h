@@ -35,6 +35,11 @@ typedef struct ih_clinic_opts {
     const char *realname_url;      /* an HTTPS endpoint; neither = not verified */
     int realname_timeout_s;
     int registrations_per_minute;  /* self-registrations per source address */
+    const char *sms_command;       /* the SMS gateway: a program, or */
+    const char *sms_url;           /* an HTTPS endpoint; neither = no self-registration or reset */
+    int sms_timeout_s;
+    int code_minutes;              /* how long an SMS code lives */
+    int codes_per_phone_hour;      /* SMS codes one phone number may get */
     int rx_max_days;               /* days of medication per prescription */
     int rx_valid_days;             /* days an approved prescription may be dispensed */
     int break_glass_hours;
@@ -100,8 +105,26 @@ ih_err ih_schedule_create(ih_clinic *c, const ih_viewer *v, json_t *body, json_t
 ih_err ih_schedule_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 
 /* ---- patients ----------------------------------------------------------------- */
-/* Self-registration (public, rate-limited): account + patient + consents. */
+/* Self-registration (public, rate-limited), in two steps so that nobody
+ * learns who is registered without proving a phone (registration.c):
+ * start validates, checks the real name, hashes the password and sends a
+ * code by SMS to the phone given: *out {"registration": token,
+ * "expires_at"}, the same for every valid request.  verify takes
+ * {registration, code[, username]} and creates account + patient + consents:
+ * *out {"patient", "account_id", "username"}; a taken username or an ID
+ * number already registered is IH_E_EXISTS naming the field.  Both need the
+ * SMS gateway (IH_E_UNAVAILABLE without). */
+ih_err ih_patient_register_start(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out);
+ih_err ih_patient_register_verify(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out);
+/* Both steps at once, for local seeding (the demo): no phone is proved. */
 ih_err ih_patient_register(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out);
+/* A patient's own password reset through the phone they registered
+ * (reset.c): start {cert_no, phone} answers {"reset": token, "expires_at"}
+ * whether or not they match; confirm {reset, code, new_password} sets it. */
+ih_err ih_patient_reset_start(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out);
+ih_err ih_patient_reset_confirm(ih_clinic *c, const ih_actor *anon, json_t *body);
+/* SMS codes past their time lose the code and what waited for it. */
+ih_err ih_sms_codes_expire_due(ih_clinic *c, int *n);
 ih_err ih_patient_me(ih_clinic *c, const ih_viewer *v, json_t **out);
 ih_err ih_patient_me_update(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
 /* One patient as this viewer may see them (403 without a relationship

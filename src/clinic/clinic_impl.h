@@ -35,6 +35,12 @@ ih_err cl_staff_upgrade(ih_clinic *c, int *n);
 /* The same for a loaded (verified) staff row. */
 bool cl_staff_row_in(const ih_row *staff, int64_t department);
 
+/* A patient row's cross-field rules: 身份证 consistency; a guardian under 6
+ * (whole or none, and none for adults) (patient.c). */
+ih_err cl_check_patient(ih_clinic *c, const ih_row *r);
+/* Record the patient's consent to version `version` of document `doc`. */
+ih_err cl_insert_consent(ih_clinic *c, ih_tx *tx, int64_t patient_id, const char *doc, const char *version);
+
 /* 1 text, 2 phone, 3 video (schedule.c). */
 extern const ih_code_table ih_codes_consult_type;
 /* A doctor's public face {id, name, title_code, title_name, practice_no}. */
@@ -49,7 +55,7 @@ ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const 
 /* A timeout job, one transaction: each row of table t that `sql` selects
  * (id only; its one parameter is now; at most 200 per run, the job runs
  * again for the rest) is loaded, changed by `change`, saved, audited as
- * `action` by the system and handed to the outbox as `report_kind`.
+ * `action` by the system and handed to the outbox as `report_kind` (NULL: not reported).
  * object_type names the row in the audit event; *n: rows changed. */
 typedef ih_err (*cl_timeout_change)(ih_row *r, int64_t now);
 ih_err cl_timeout_run(ih_clinic *c, const ih_table *t, const char *sql, cl_timeout_change change, const char *action,
@@ -72,6 +78,53 @@ ih_err cl_report(ih_clinic *c, ih_tx *tx, const char *kind, int64_t id);
 
 /* The demo's care data: a sample of ICD-10 codes (icd.c). */
 ih_err cl_demo_seed_care(ih_clinic *c, const ih_viewer *v);
+
+/* Call a service the hospital does not own (outside.c): `command` (JSON on
+ * stdin and stdout) or else `url` (HTTPS POST); IH_E_UNAVAILABLE on any
+ * failure, neither configured included.  *answer: a JSON object. */
+ih_err cl_outside_call(const char *what, const char *command, const char *url, int timeout_s, json_t *req,
+                       json_t **answer);
+/* Send an SMS through the configured gateway: {"phone","template","params"}
+ * in, {"sent": true} out.  Failures are logged as alerts. */
+ih_err cl_sms_send(ih_clinic *c, const char *phone, const char *template, json_t *params);
+
+/* Self-service over the network (registration, reset) needs the SMS
+ * gateway, and counts against the address's per-minute limit. */
+ih_err cl_self_service_open(ih_clinic *c, const ih_actor *anon);
+
+/* One-time codes sent by SMS (smscode.c): the proof that someone holds a
+ * phone.  Issue: the per-phone limit is checked, the row written and
+ * audited as `action` (its reason the kind), then the SMS sent (template
+ * with {code, minutes}, or with {} when !with_code: nothing waits for a
+ * code and the row's code was sent to nobody).  token gets 43 characters. */
+extern ih_table ih_t_sms_code;
+#define CL_CODE_TRIES 5
+typedef struct cl_code_req {
+    const char *kind;     /* "register" | "reset" */
+    const char *phone;    /* where the SMS goes */
+    const char *template; /* the gateway's template name */
+    bool with_code;
+    const char *body;     /* kept sealed until used (NULL: none) */
+    int64_t account_id;   /* 0: none */
+    const ih_actor *anon; /* who asked (address) */
+    const char *action;
+} cl_code_req;
+ih_err cl_code_issue(ih_clinic *c, const cl_code_req *q, char token[64], int64_t *expires_at);
+/* Inside the caller's write transaction: find the live code of `kind` that
+ * token names, count this try (written with the transaction), compare, and
+ * audit the try as `action` by `who`.  *ok false for a wrong code and for no
+ * live code at all (unknown token, expired, used, tries spent): the caller
+ * answers cl_code_wrong() for both and still commits.  r (initialised for
+ * ih_t_sms_code) holds the row when *ok. */
+ih_err cl_code_try(ih_clinic *c, ih_tx *tx, const char *kind, const char *token, const char *code,
+                   const ih_actor *who, const char *action, ih_row *r, bool *ok);
+/* Row `id` again in a later transaction, once a try proved it: *live if
+ * it is still of this kind, unused and unexpired. */
+ih_err cl_code_live(ih_clinic *c, ih_tx *tx, int64_t id, const char *kind, ih_row *r, bool *live);
+/* Mark the code used and clear it and the details that waited for it. */
+ih_err cl_code_use(ih_clinic *c, ih_tx *tx, ih_row *r);
+/* The one answer for a code that does not open anything. */
+ih_err cl_code_wrong(void);
 
 /* Ask the configured real-name service (realname.c).  Not configured:
  * IH_OK with *verified false.  A mismatch is IH_E_INVALID on "name"; a

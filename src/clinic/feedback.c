@@ -146,6 +146,48 @@ static ih_err eval_fn(ih_tx *tx, void *arg)
     return cl_report(a->c, tx, "evaluation", a->r.id);
 }
 
+/* Did pharmacist `staff` review a prescription of this visit?  Only
+ * verified prescription rows count. */
+static ih_err reviewed_in(fb_arg *a, ih_tx *tx, int64_t staff, bool *yes)
+{
+    *yes = false;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM prescription WHERE visit_id = $1 AND reviewer_id = $2 LIMIT 20", &st));
+    ih_stmt_int(st, 1, a->visit);
+    ih_stmt_int(st, 2, staff);
+    int64_t ids[CL_LIST_MAX];
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
+    ih_row rx;
+    ih_row_init(&rx, &ih_t_rx);
+    ih_err e = IH_OK;
+    for (int i = 0; e == IH_OK && i < n && !*yes; i++) {
+        bool found;
+        e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_rx, ids[i], &rx, &found, false);
+        *yes = e == IH_OK && found && ih_row_int(&rx, "visit_id") == a->visit && ih_row_int(&rx, "reviewer_id") == staff;
+    }
+    ih_row_free(&rx);
+    return e;
+}
+
+/* An adverse event may name only a visit its reporter has a care
+ * relationship with (read access, or for a pharmacist a prescription of it
+ * they reviewed); a visit that does not exist answers the same, so the
+ * report is no way to learn which visits exist. */
+static ih_err adverse_visit(fb_arg *a, ih_tx *tx, int64_t staff)
+{
+    ih_err e = cl_visit_load(a->c, tx, a->visit, &a->vr, false);
+    if (e == IH_OK) {
+        bool treating, yes = false;
+        e = cl_visit_access(a->c, tx, a->v, &a->vr, false, &treating);
+        if (e == IH_E_FORBIDDEN && a->v->role == IH_ROLE_PHARMACIST && (e = reviewed_in(a, tx, staff, &yes)) == IH_OK)
+            e = yes ? IH_OK : IH_E_FORBIDDEN;
+    }
+    if (e == IH_E_NOT_FOUND || e == IH_E_FORBIDDEN)
+        return ih_reject(IH_E_FORBIDDEN, "visit_id", "An adverse event may name only a visit you are caring for.");
+    return e;
+}
+
 static ih_err adverse_fn(ih_tx *tx, void *arg)
 {
     fb_arg *a = arg;
@@ -156,9 +198,7 @@ static ih_err adverse_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_row_from_json(&a->r, a->body, true, NULL));
     if (ih_row_has(&a->r, "visit_id")) {
         a->visit = ih_row_int(&a->r, "visit_id");
-        ih_err e = cl_visit_load(a->c, tx, a->visit, &a->vr, false);
-        if (e == IH_E_NOT_FOUND) return ih_reject(IH_E_INVALID, "visit_id", "No visit %lld.", (long long)a->visit);
-        IH_TRY(e);
+        IH_TRY(adverse_visit(a, tx, staff));
     }
     ih_stmt *st;
     bool row;

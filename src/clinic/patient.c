@@ -1,5 +1,5 @@
-/* patient.c — patients: real-name registration, their own profile, and
- * what others may see of them.
+/* patient.c — patients: the record, their own profile, and what others
+ * may see of them (registration: registration.c).
  *
  * Collected (and nothing else, L3 8.1.4.11a): name, certificate type and
  * number, sex, birth date, phone, optionally address and allergies; for a
@@ -51,9 +51,7 @@ ih_table ih_t_consent = IH_TABLE("consent", consent_fields, true);
 static const char *const guardian_fields[] = {"guardian_name", "guardian_cert_type", "guardian_cert_no",
                                               "guardian_phone", NULL};
 
-/* Cross-field rules: 身份证 consistency; a guardian under 6 (whole or none,
- * and none for adults). */
-static ih_err check_patient(ih_clinic *c, const ih_row *r)
+ih_err cl_check_patient(ih_clinic *c, const ih_row *r)
 {
     IH_TRY(cl_check_id_consistency(r, "cert_no", "cert_type"));
     char today[11];
@@ -100,31 +98,7 @@ ih_err ih_patient_of_account(ih_clinic *c, ih_tx *tx, int64_t account_id, int64_
     return e;
 }
 
-/* ---- registration -------------------------------------------------------------- */
-
-static const char *const reg_extra[] = {"username", "password", "consents", NULL};
-
-typedef struct {
-    ih_clinic *c;
-    const ih_actor *anon;
-    ih_row r;
-    ih_account_prep *prep;
-    const char *privacy, *agreement;
-    int64_t account_id;
-    uint8_t idx[32];
-    bool exists;
-} reg_arg;
-
-static ih_err exists_fn(ih_tx *tx, void *arg)
-{
-    reg_arg *a = arg;
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM patient WHERE cert_no_idx = $1", &st));
-    ih_stmt_blob(st, 1, a->idx, 32);
-    return ih_stmt_step(st, &a->exists);
-}
-
-static ih_err insert_consent(ih_clinic *c, ih_tx *tx, int64_t patient_id, const char *doc, const char *version)
+ih_err cl_insert_consent(ih_clinic *c, ih_tx *tx, int64_t patient_id, const char *doc, const char *version)
 {
     ih_row r;
     ih_row_init(&r, &ih_t_consent);
@@ -135,97 +109,6 @@ static ih_err insert_consent(ih_clinic *c, ih_tx *tx, int64_t patient_id, const 
     ih_row_set_int(&r, "accepted_at", ih_now_ms());
     if (e == IH_OK) e = ih_row_insert(tx, c->o.keys, &r);
     ih_row_free(&r);
-    return e;
-}
-
-static ih_err register_fn(ih_tx *tx, void *arg)
-{
-    reg_arg *a = arg;
-    IH_TRY(ih_identity_create_prepared(a->c->o.identity, tx, a->anon, a->prep, &a->account_id));
-    ih_row_set_int(&a->r, "account_id", a->account_id);
-    IH_TRY(ih_tx_next_id(tx, "patient", &a->r.id));
-    int64_t now = ih_now_ms();
-    ih_row_set_int(&a->r, "created_at", now);
-    ih_row_set_int(&a->r, "updated_at", now);
-    ih_err e = ih_row_insert(tx, a->c->o.keys, &a->r);
-    if (e == IH_E_EXISTS)
-        return ih_reject(IH_E_EXISTS, "cert_no", "A patient with this certificate number is already registered.");
-    IH_TRY(e);
-    IH_TRY(insert_consent(a->c, tx, a->r.id, "privacy", a->privacy));
-    IH_TRY(insert_consent(a->c, tx, a->r.id, "agreement", a->agreement));
-    ih_viewer v = {.actor = *a->anon, .role = IH_ROLE_PATIENT};
-    v.actor.id = a->account_id;
-    v.actor.role = "patient";
-    return cl_audit(a->c, tx, &v, "patient.register", "patient", a->r.id, ih_row_str(&a->r, "realname"));
-}
-
-static ih_err check_consents(ih_clinic *c, json_t *body)
-{
-    json_t *cs = json_object_get(body, "consents");
-    static const char *const docs[] = {"privacy", "agreement", NULL};
-    if (!json_is_object(cs))
-        return ih_reject(IH_E_INVALID, "consents",
-                         "Field 'consents' must be {\"privacy\": \"%s\", \"agreement\": \"%s\"}: the versions accepted.",
-                         c->o.privacy_version, c->o.agreement_version);
-    IH_TRY(ih_json_only(cs, docs));
-    const char *p, *g;
-    IH_TRY(ih_json_str(cs, "privacy", true, 1, 32, IH_TEXT_LINE, &p));
-    IH_TRY(ih_json_str(cs, "agreement", true, 1, 32, IH_TEXT_LINE, &g));
-    if (strcmp(p, c->o.privacy_version))
-        return ih_reject(IH_E_INVALID, "privacy", "The current privacy policy is version %s.", c->o.privacy_version);
-    if (strcmp(g, c->o.agreement_version))
-        return ih_reject(IH_E_INVALID, "agreement", "The current user agreement is version %s.", c->o.agreement_version);
-    return IH_OK;
-}
-
-ih_err ih_patient_register(ih_clinic *c, const ih_actor *anon, json_t *body, json_t **out)
-{
-    int64_t now = ih_now_ms();
-    /* Requests from the network always carry their address; only local
-     * seeding (ihos demo seed) has none. */
-    if (anon->ip) {
-        if (ih_throttle_blocked(c->registrations, anon->ip, now))
-            return ih_reject(IH_E_RATE_LIMITED, NULL, "Too many registrations from this address; try again in a minute.");
-        ih_throttle_failure(c->registrations, anon->ip, now); /* counts every attempt */
-    }
-    reg_arg a = {.c = c, .anon = anon, .privacy = c->o.privacy_version, .agreement = c->o.agreement_version};
-    ih_row_init(&a.r, &ih_t_patient);
-    const char *username = NULL, *password = NULL;
-    ih_err e = ih_row_from_json(&a.r, body, true, reg_extra);
-    if (e == IH_OK) e = check_patient(c, &a.r);
-    if (e == IH_OK) e = check_consents(c, body);
-    if (e == IH_OK) e = ih_json_str(body, "username", true, 3, 64, IH_TEXT_LINE, &username);
-    if (e == IH_OK) e = ih_json_str(body, "password", true, 1, 128, IH_TEXT_LINE, &password);
-    if (e == IH_OK) e = ih_row_index(c->o.keys, &ih_t_patient, "cert_no", ih_row_str(&a.r, "cert_no"), a.idx);
-    if (e == IH_OK) e = ih_store_read(c->o.store, exists_fn, &a);
-    if (e == IH_OK && a.exists)
-        e = ih_reject(IH_E_EXISTS, "cert_no", "A patient with this certificate number is already registered.");
-    bool verified = false;
-    if (e == IH_OK)
-        e = cl_realname_verify(c, ih_row_str(&a.r, "name"), ih_row_str(&a.r, "cert_type"), ih_row_str(&a.r, "cert_no"),
-                               &verified);
-    if (e == IH_OK) e = ih_row_set_str(&a.r, "realname", verified ? "verified" : "unverified");
-    if (e == IH_OK) {
-        a.prep = malloc(sizeof *a.prep);
-        if (!a.prep) e = ih_fail(IH_E_NOMEM, "register");
-    }
-    if (e == IH_OK) {
-        ih_account_new n = {.username = username, .role = IH_ROLE_PATIENT, .active = true, .password = password};
-        e = ih_identity_prepare(c->o.identity, &n, NULL, a.prep);
-    }
-    if (e == IH_OK) e = ih_store_write(c->o.store, register_fn, &a);
-    if (a.prep) {
-        ih_wipe(a.prep, sizeof *a.prep);
-        free(a.prep);
-    }
-    if (e == IH_OK) {
-        json_t *p;
-        e = ih_row_json(&a.r, IH_ROLE_PATIENT, IH_REL_SELF, &p);
-        if (e == IH_OK)
-            *out = json_pack("{s:o, s:I, s:s}", "patient", p, "account_id", (json_int_t)a.account_id, "username",
-                             username);
-    }
-    ih_row_free(&a.r);
     return e;
 }
 
@@ -299,7 +182,7 @@ static ih_err me_update_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_patient_of_account(a->c, tx, a->v->actor.id, &a->id));
     IH_TRY(load(a, tx));
     IH_TRY(ih_row_from_json(&a->r, a->body, false, NULL));
-    IH_TRY(check_patient(a->c, &a->r));
+    IH_TRY(cl_check_patient(a->c, &a->r));
     ih_row_set_int(&a->r, "updated_at", ih_now_ms());
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
     IH_TRY(cl_audit(a->c, tx, a->v, "patient.update", "patient", a->id, NULL));
@@ -478,7 +361,7 @@ static ih_err consent_accept_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_patient_of_account(a->c, tx, a->v->actor.id, &a->id));
     const char *doc = json_string_value(json_object_get(a->body, "document"));
     const char *ver = !strcmp(doc, "privacy") ? a->c->o.privacy_version : a->c->o.agreement_version;
-    IH_TRY(insert_consent(a->c, tx, a->id, doc, ver));
+    IH_TRY(cl_insert_consent(a->c, tx, a->id, doc, ver));
     IH_TRY(cl_audit(a->c, tx, a->v, "consent.accept", "patient", a->id, doc));
     return consents_json(a->c, tx, a->id, &a->out);
 }

@@ -53,6 +53,10 @@ static const key schema[] = {
     I("server", "keepalive_timeout", keepalive_timeout, "30", 1, 600, "seconds an idle connection stays open"),
     S("server", "tls_cert", tls_cert, false, "keys/tls.crt", "TLS certificate chain (PEM)"),
     S("server", "tls_key", tls_key, false, "keys/tls.key", "TLS private key (PEM, 0600)"),
+    S("server", "trusted_proxies", trusted_proxies, false, "",
+      "reverse proxies whose X-Forwarded-For names the client (CIDR list; empty: none)"),
+    S("server", "metrics_token_file", metrics_token_file, false, "",
+      "file (0600) holding the bearer token a metrics scraper sends; empty: only sessions with metrics.read"),
     E("keys", "kek_source", kek_source, false, "file", "file|passphrase",
       "file: keys/kek; passphrase: Argon2id of a passphrase given on IHOS_KEK_PASSPHRASE_FD or the systemd "
       "credential ihos-kek-passphrase"),
@@ -80,6 +84,8 @@ static const key schema[] = {
     I("security", "password_min_classes", password_min_classes, "3", 3, 4, "character classes a password mixes"),
     I("security", "password_history", password_history, "5", 5, 24, "previous passwords that may not be reused"),
     I("security", "password_max_age_days", password_max_age_days, "90", 1, 365, "days before a password must change"),
+    I("security", "password_min_age_days", password_min_age_days, "1", 1, 30,
+      "days before its owner may change a password again (the history cannot be cycled)"),
     I("security", "lockout_threshold", lockout_threshold, "5", 1, 5, "consecutive failures that lock an account"),
     I("security", "lockout_minutes", lockout_minutes, "30", 30, 1440, "minutes an account stays locked"),
     I("security", "ip_failures_per_minute", ip_failures_per_minute, "30", 1, 1000, "failed logins per address per minute before 429"),
@@ -99,6 +105,12 @@ static const key schema[] = {
     S("registry", "realname_command", realname_command, false, "", "real-name verification program (JSON in, JSON out)"),
     S("registry", "realname_url", realname_url, false, "", "real-name verification HTTPS endpoint (JSON POST)"),
     I("registry", "realname_timeout", realname_timeout, "5", 1, 60, "seconds to wait for real-name verification"),
+    S("registry", "sms_command", sms_command, false, "",
+      "SMS gateway program (JSON in, JSON out): codes for registration and password reset"),
+    S("registry", "sms_url", sms_url, false, "", "SMS gateway HTTPS endpoint (JSON POST)"),
+    I("registry", "sms_timeout", sms_timeout, "5", 1, 60, "seconds to wait for the SMS gateway"),
+    I("registry", "code_minutes", code_minutes, "10", 1, 60, "minutes an SMS code stays valid"),
+    I("registry", "codes_per_phone_hour", codes_per_phone_hour, "5", 1, 100, "SMS codes one phone number may get per hour"),
     I("registry", "registrations_per_minute", registrations_per_minute, "5", 1, 1000,
       "patient self-registrations per source address per minute"),
     I("care", "rx_max_days", rx_max_days, "7", 1, 30, "days of medication one prescription may cover"),
@@ -339,6 +351,14 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
     }
     if (p->c->report_enabled && (!p->c->report_gateway[0] || !p->c->report_app_key[0])) {
         snprintf(err, n, "%s: [report] enabled needs gateway_url and app_key", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->sms_url[0] && strncmp(p->c->sms_url, "https://", 8) != 0) {
+        snprintf(err, n, "%s: [registry] sms_url must be an https:// URL", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->sms_url[0] && p->c->sms_command[0]) {
+        snprintf(err, n, "%s: [registry] set sms_command or sms_url, not both", name);
         return ih_fail(IH_E_CONFIG, "%s", err);
     }
     if (p->c->realname_url[0] && p->c->realname_command[0]) {

@@ -55,11 +55,12 @@ typedef struct ih_conf {
     char audit_syslog[IH_CONF_STR]; /* "" | udp://HOST:PORT | unix:PATH */
     /* [security] */
     int argon2_memory_kib, argon2_iterations, hash_threads, hash_queue;
-    int password_min_length, password_min_classes, password_history, password_max_age_days;
+    int password_min_length, password_min_classes, password_history, password_max_age_days, password_min_age_days;
     int lockout_threshold, lockout_minutes, ip_failures_per_minute;
     int session_idle_minutes, session_max_hours, inactive_days;
     char totp_algorithm[8];
     char admin_allow[IH_CONF_STR];
+    char trusted_proxies[IH_CONF_STR], metrics_token_file[IH_CONF_PATH];
     /* [backup] */
     bool backup_enabled;
     char backup_daily_at[8]; /* "HH:MM" local (utc_offset) */
@@ -70,6 +71,8 @@ typedef struct ih_conf {
     char privacy_version[32], agreement_version[32];
     char realname_command[IH_CONF_PATH], realname_url[IH_CONF_PATH];
     int realname_timeout, registrations_per_minute;
+    char sms_command[IH_CONF_PATH], sms_url[IH_CONF_PATH];
+    int sms_timeout, code_minutes, codes_per_phone_hour;
     /* [care] */
     int rx_max_days;       /* days of medication one prescription may cover */
     int rx_valid_days;     /* days an approved prescription stays valid for dispensing */

@@ -128,6 +128,22 @@ ih_err ih_json_str(json_t *obj, const char *field, bool required, size_t minlen,
         unsigned char c = (unsigned char)s[i];
         if (c == 0x7f || (c < 0x20 && !((flags & IH_TEXT_MULTILINE) && (c == '\n' || c == '\t' || c == '\r'))))
             return ih_reject(IH_E_INVALID, field, "Field '%s' contains a control character.", field);
+        /* C1 controls U+0080..U+009F */
+        if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0)
+            return ih_reject(IH_E_INVALID, field, "Field '%s' contains a control character.", field);
+        /* Bidirectional embeddings, overrides and isolates (U+202A..U+202E,
+         * U+2066..U+2069) reorder what a reader sees against what is stored
+         * ("Trojan Source"): a dose or a name could read otherwise than it is.
+         * Line and paragraph separators (U+2028, U+2029) break a single line. */
+        if (c == 0xe2 && i + 2 < n) {
+            unsigned char b = (unsigned char)s[i + 1], d = (unsigned char)s[i + 2];
+            if ((b == 0x80 && d >= 0xaa && d <= 0xae) || (b == 0x81 && d >= 0xa6 && d <= 0xa9))
+                return ih_reject(IH_E_INVALID, field,
+                                 "Field '%s' contains a bidirectional control character (U+202A-U+202E, U+2066-U+2069).",
+                                 field);
+            if (b == 0x80 && (d == 0xa8 || d == 0xa9) && !(flags & IH_TEXT_MULTILINE))
+                return ih_reject(IH_E_INVALID, field, "Field '%s' contains a line separator.", field);
+        }
     }
     if (required && chars == 0) return ih_reject(IH_E_INVALID, field, "Field '%s' is required.", field);
     *out = s;

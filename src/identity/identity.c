@@ -422,14 +422,48 @@ ih_err ih_identity_create_prepared(ih_identity *id, ih_tx *tx, const ih_actor *w
     ih_err e = acct_insert(id, tx, &a);
     if (e == IH_E_EXISTS) return ih_reject(IH_E_EXISTS, "username", "That username is taken.");
     IH_TRY(e);
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "INSERT INTO password_history(account_id, pw_hash, changed_at) VALUES ($1, $2, $3)", &st));
-    ih_stmt_int(st, 1, a.id);
-    ih_stmt_text(st, 2, a.pw_hash);
-    ih_stmt_int(st, 3, now);
-    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(pw_history_add(tx, &a, now));
     *account_id = a.id;
     return audit_acct(id, tx, who, "account.create", a.id, ih_role_name(a.role));
+}
+
+ih_err ih_identity_prep_hashed(const char *username, ih_role role, const char *hash, ih_account_prep *out)
+{
+    memset(out, 0, sizeof *out);
+    char lc[65];
+    if (!username || username_normalize(username, lc) != 0)
+        return ih_reject(IH_E_INVALID, "username",
+                         "Field 'username' must be 3 to 64 letters, digits or . _ - @, starting with a letter or digit.");
+    if (strlen(hash) >= sizeof out->hash) return ih_fail(IH_E_INVALID, "password hash too long");
+    snprintf(out->username, sizeof out->username, "%s", username);
+    snprintf(out->hash, sizeof out->hash, "%s", hash);
+    out->n = (ih_account_new){.username = out->username, .role = role, .active = true};
+    return IH_OK;
+}
+
+ih_err ih_identity_username_taken(ih_identity *id, ih_tx *tx, const char *username, bool *taken)
+{
+    (void)id;
+    char lc[65];
+    *taken = false;
+    if (username_normalize(username, lc) != 0)
+        return ih_reject(IH_E_INVALID, "username",
+                         "Field 'username' must be 3 to 64 letters, digits or . _ - @, starting with a letter or digit.");
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM account WHERE username_lc = $1", &st));
+    ih_stmt_text(st, 1, lc);
+    IH_TRY(ih_stmt_step(st, taken));
+    return ih_stmt_exec(st);
+}
+
+ih_err pw_history_add(ih_tx *tx, const account *a, int64_t now)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO password_history(account_id, pw_hash, changed_at) VALUES ($1, $2, $3)", &st));
+    ih_stmt_int(st, 1, a->id);
+    ih_stmt_text(st, 2, a->pw_hash);
+    ih_stmt_int(st, 3, now);
+    return ih_stmt_exec(st);
 }
 
 typedef struct {
@@ -606,6 +640,12 @@ static ih_err do_reset_pw(ih_identity *id, ih_tx *tx, account *a, void *ctx, con
     (void)id;
     manage_ctx *m = ctx;
     IH_TRY(may_manage(m, a));
+    /* A patient has no second factor: a password an administrator was
+     * handed would be the whole account.  Patients reset their own,
+     * through the phone they registered (ih_identity_reset_prepare). */
+    if (a->role == IH_ROLE_PATIENT)
+        return ih_reject(IH_E_FORBIDDEN, NULL,
+                         "A patient's password is reset by the patient, with a code sent to the phone they registered.");
     memcpy(a->pw_hash, m->hash, sizeof a->pw_hash);
     a->pw_changed_at = ih_now_ms();
     a->must_change = 1;

@@ -93,6 +93,19 @@ ih_err ih_identity_end_sessions_tx(ih_identity *id, ih_tx *tx, int64_t account_i
 
 ih_err ih_identity_change_password(ih_identity *id, const ih_principal *p, const ih_actor *who, const char *old_pw,
                                    const char *new_pw);
+/* A patient's own password reset, once the caller has proved the phone
+ * the patient registered (clinic: an SMS code).  Prepare outside any
+ * transaction: the account must be an active patient's; the policy, the
+ * current password and the history are checked and the hash made.  Apply
+ * inside the caller's transaction (which consumes the proof): the password
+ * set, lock and failures cleared, every session ended, audited as
+ * auth.password_reset_self. */
+typedef struct ih_pw_reset {
+    int64_t account_id;
+    char hash[IH_PW_HASH_MAX];
+} ih_pw_reset;
+ih_err ih_identity_reset_prepare(ih_identity *id, int64_t account_id, const char *new_pw, ih_pw_reset *out);
+ih_err ih_identity_reset_apply(ih_identity *id, ih_tx *tx, const ih_actor *who, const ih_pw_reset *r);
 /* Start second-factor enrolment: a fresh secret, returned as an otpauth URI.
  * The owner re-authenticates: the password always, and a code from the
  * current authenticator when one is enrolled (a stolen session alone cannot
@@ -132,6 +145,12 @@ typedef struct ih_account_prep {
 ih_err ih_identity_prepare(ih_identity *id, const ih_account_new *a, char *otp, ih_account_prep *out);
 ih_err ih_identity_create_prepared(ih_identity *id, ih_tx *tx, const ih_actor *who, const ih_account_prep *p,
                                    int64_t *account_id);
+/* A prepared active account from a password hash made earlier (a
+ * registration that waited for its SMS code). */
+ih_err ih_identity_prep_hashed(const char *username, ih_role role, const char *hash, ih_account_prep *out);
+/* Whether a username (any role) is taken, inside the caller's transaction:
+ * asked only once the asker has proved a phone (self-registration). */
+ih_err ih_identity_username_taken(ih_identity *id, ih_tx *tx, const char *username, bool *taken);
 ih_err ih_identity_activate(ih_identity *id, const ih_actor *who, int64_t account_id);
 /* ---- changes that take a second administrator (approval.c) --------------------
  * A clinical account's role, and a grant that widens access to personal data

@@ -73,6 +73,8 @@ ih_err totp_open(ih_identity *id, ih_tx *tx, int64_t account_id, const char *col
 /* Sessions (session.c). */
 ih_err session_create(ih_identity *id, ih_tx *tx, const account *a, int factors, const char *ip, int64_t now,
                       ih_login_result *out);
+/* Remember a's current password hash (set at `now`) for the history rule. */
+ih_err pw_history_add(ih_tx *tx, const account *a, int64_t now);
 ih_err session_revoke_all(ih_identity *id, ih_tx *tx, int64_t account_id, int64_t except_session, const char *reason,
                           int64_t now);
 void principal_fill(ih_identity *id, const account *a, int factors, int64_t now, ih_principal *p);

@@ -283,12 +283,7 @@ static ih_err pwchange_fn(ih_tx *tx, void *arg)
     a.must_change = 0;
     a.failed_count = 0;
     IH_TRY(acct_save(c->id, tx, &a));
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "INSERT INTO password_history(account_id, pw_hash, changed_at) VALUES ($1, $2, $3)", &st));
-    ih_stmt_int(st, 1, a.id);
-    ih_stmt_text(st, 2, a.pw_hash);
-    ih_stmt_int(st, 3, now);
-    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(pw_history_add(tx, &a, now));
     /* Other sessions end; this one, which just proved the old password, stays. */
     IH_TRY(session_revoke_all(c->id, tx, a.id, c->p->session_id, "password changed", now));
     c->outcome = IH_OK;
@@ -307,6 +302,12 @@ ih_err ih_identity_change_password(ih_identity *id, const ih_principal *p, const
     h->account_id = p->account_id;
     ih_err e = ih_store_read(id->o.store, hist_fn, h);
     if (h->integrity_failed) acct_integrity_alarm(id, "account", p->account_id, who);
+    /* A minimum age, or the history could be cycled through in a minute;
+     * a password the owner must change (one-time, expired) is exempt. */
+    int64_t min_age = (int64_t)id->o.pw.min_age_days * 86400000LL;
+    if (e == IH_OK && h->found && !h->a.must_change && ih_now_ms() - h->a.pw_changed_at < min_age)
+        e = ih_reject(IH_E_STATE, "new_password", "The password was changed less than %d day%s ago; try again later.",
+                      id->o.pw.min_age_days, id->o.pw.min_age_days == 1 ? "" : "s");
     change_job j = {.h = h, .old_pw = old_pw, .new_pw = new_pw, .params = &id->o.hash};
     if (e == IH_OK) e = ih_hashpool_run(id->pool, change_run, &j);
     if (e == IH_OK && j.e != IH_OK) e = j.e;
@@ -322,6 +323,75 @@ ih_err ih_identity_change_password(ih_identity *id, const ih_principal *p, const
     free(h);
     ih_wipe(&j, sizeof j);
     return e;
+}
+
+/* ---- a patient's own reset ------------------------------------------------- */
+
+typedef struct {
+    hist_arg *h;
+    const char *new_pw;
+    const ih_pw_params *params;
+    bool reused;
+    char *hash;
+    ih_err e;
+} reset_job;
+
+static void reset_run(void *arg)
+{
+    reset_job *j = arg;
+    j->reused = ih_password_verify(j->h->a.pw_hash, j->new_pw);
+    for (int i = 0; i < j->h->nhist && !j->reused; i++) j->reused = ih_password_verify(j->h->hashes[i], j->new_pw);
+    if (!j->reused) j->e = ih_password_hash(j->params, j->new_pw, j->hash);
+}
+
+ih_err ih_identity_reset_prepare(ih_identity *id, int64_t account_id, const char *new_pw, ih_pw_reset *out)
+{
+    memset(out, 0, sizeof *out);
+    hist_arg *h = calloc(1, sizeof *h);
+    IH_CHECK_ALLOC(h);
+    h->id = id;
+    h->account_id = account_id;
+    ih_err e = ih_store_read(id->o.store, hist_fn, h);
+    if (h->integrity_failed) acct_integrity_alarm(id, "account", account_id, NULL);
+    if (e == IH_OK && (!h->found || h->a.role != IH_ROLE_PATIENT || strcmp(h->a.status, "active")))
+        e = ih_reject(IH_E_STATE, NULL, "This account cannot reset its password this way; please contact the hospital.");
+    if (e == IH_OK) e = ih_password_check(&id->o.pw, h->a.username, new_pw, "new_password");
+    reset_job j = {.h = h, .new_pw = new_pw, .params = &id->o.hash, .hash = out->hash};
+    if (e == IH_OK) e = ih_hashpool_run(id->pool, reset_run, &j);
+    if (e == IH_OK && j.e != IH_OK) e = j.e;
+    if (e == IH_OK && j.reused)
+        e = ih_reject(IH_E_WEAK_PASSWORD, "new_password", "The new password must not be the current one or one of your last %d.",
+                      id->o.pw.history);
+    if (e == IH_OK) out->account_id = account_id;
+    ih_wipe(h, sizeof *h);
+    free(h);
+    if (e != IH_OK) ih_wipe(out, sizeof *out);
+    return e;
+}
+
+ih_err ih_identity_reset_apply(ih_identity *id, ih_tx *tx, const ih_actor *who, const ih_pw_reset *r)
+{
+    account a;
+    bool found;
+    ih_err e = acct_load(id, tx, r->account_id, &a, &found);
+    if (e == IH_E_INTEGRITY) acct_integrity_alarm(id, "account", r->account_id, who);
+    IH_TRY(e);
+    if (!found || a.role != IH_ROLE_PATIENT || strcmp(a.status, "active"))
+        return ih_reject(IH_E_STATE, NULL, "This account cannot reset its password this way; please contact the hospital.");
+    int64_t now = ih_now_ms();
+    memcpy(a.pw_hash, r->hash, sizeof a.pw_hash);
+    a.pw_changed_at = now;
+    a.must_change = 0;
+    a.failed_count = 0;
+    a.locked_until = 0;
+    IH_TRY(acct_save(id, tx, &a));
+    IH_TRY(pw_history_add(tx, &a, now));
+    IH_TRY(session_revoke_all(id, tx, a.id, 0, "password reset", now));
+    char oid[24];
+    snprintf(oid, sizeof oid, "%lld", (long long)a.id);
+    ih_audit_event ev = {.action = "auth.password_reset_self", .object_type = "account", .object_id = oid};
+    ih_wipe(&a, sizeof a);
+    return ih_audit_append(id->o.audit, tx, who, &ev);
 }
 
 /* ---- second factor --------------------------------------------------------- */

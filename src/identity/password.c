@@ -5,23 +5,66 @@
 
 #include <ctype.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 extern const char *const ih_common_passwords[];
 extern const size_t ih_common_passwords_count;
+extern const char *const ih_weak_words[];
+extern const size_t ih_weak_words_count;
 
 static int cmp(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static bool on_list(const char *lower)
+static bool in(const char *const *list, size_t n, const char *lower)
 {
-    return lower[0] && bsearch(&lower, ih_common_passwords, ih_common_passwords_count, sizeof(char *), cmp) != NULL;
+    return lower[0] && bsearch(&lower, list, n, sizeof(char *), cmp) != NULL;
+}
+
+static bool on_list(const char *lower) { return in(ih_common_passwords, ih_common_passwords_count, lower); }
+
+/* Common substitutions for letters (P@ssw0rd), undone only between letters. */
+static char unleet(char c)
+{
+    switch (c) {
+    case '@': case '4': return 'a';
+    case '8': return 'b';
+    case '3': return 'e';
+    case '9': return 'g';
+    case '1': case '!': case '|': return 'i';
+    case '0': return 'o';
+    case '$': case '5': return 's';
+    case '7': case '+': return 't';
+    case '2': return 'z';
+    default: return c;
+    }
+}
+
+/* The letters of low (lower-case ASCII) alone, and with substitutions
+ * between letters undone: "huawei@123" -> "huawei"; "p@ssw0rd" -> "password". */
+static void letter_cores(const char *low, char *plain, char *unleeted)
+{
+    size_t n = strlen(low), a = 0, b = n, p = 0, u = 0;
+    while (a < b && !isalpha((unsigned char)low[a])) a++;
+    while (b > a && !isalpha((unsigned char)low[b - 1])) b--;
+    for (size_t i = a; i < b; i++) {
+        unsigned char c = (unsigned char)low[i];
+        if (isalpha(c)) plain[p++] = (char)c;
+        char d = isalpha(c) ? (char)c : unleet((char)c);
+        if (isalpha((unsigned char)d)) unleeted[u++] = d;
+    }
+    plain[p] = unleeted[u] = '\0';
+}
+
+static bool weak_word(const char *w)
+{
+    return strlen(w) >= 3 && (on_list(w) || in(ih_weak_words, ih_weak_words_count, w));
 }
 
 bool ih_password_is_common(const char *password)
 {
-    char low[IH_PW_MAX_LEN + 1];
+    char low[IH_PW_MAX_LEN + 1], plain[IH_PW_MAX_LEN + 1], unleeted[IH_PW_MAX_LEN + 1];
     size_t n = strlen(password);
     if (n > IH_PW_MAX_LEN) return false;
     for (size_t i = 0; i <= n; i++) low[i] = (char)tolower((unsigned char)password[i]);
@@ -31,35 +74,107 @@ bool ih_password_is_common(const char *password)
     while (a < b && !isalpha((unsigned char)low[a])) a++;
     while (b > a && !isalpha((unsigned char)low[b - 1])) b--;
     if (!hit && b - a >= 4 && (a > 0 || b < n)) {
+        char c = low[b];
         low[b] = '\0';
         hit = on_list(low + a);
+        low[b] = c;
+    }
+    /* Only a guessable word once digits and symbols are taken out. */
+    if (!hit) {
+        letter_cores(low, plain, unleeted);
+        hit = weak_word(plain) || weak_word(unleeted);
     }
     sodium_memzero(low, sizeof low);
+    sodium_memzero(plain, sizeof plain);
+    sodium_memzero(unleeted, sizeof unleeted);
     return hit;
 }
 
-static const char *const rows[] = {"qwertyuiop", "asdfghjkl", "zxcvbnm", "1234567890", "!@#$%^&*()"};
-
-/* A run of 4: each next char is prev+1, prev-1, the same, or the neighbour on a keyboard row. */
-static bool has_run(const char *s)
+/* UTF-8 into code points; a byte that does not start a valid sequence
+ * stands for itself.  Returns how many. */
+static size_t code_points(const char *s, uint32_t *out, size_t cap)
 {
-    size_t n = strlen(s);
+    size_t n = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p && n < cap) {
+        uint32_t c = *p;
+        int more = c >= 0xf0 && c < 0xf8 ? 3 : c >= 0xe0 ? 2 : c >= 0xc0 ? 1 : 0;
+        if (c >= 0xf8) more = 0;
+        int k = 1;
+        if (more) {
+            uint32_t v = c & (0x3f >> more);
+            for (; k <= more && (p[k] & 0xc0) == 0x80; k++) v = v << 6 | (p[k] & 0x3f);
+            if (k == more + 1) c = v;
+            else k = 1;
+        }
+        out[n++] = c;
+        p += k;
+    }
+    return n;
+}
+
+/* Where a character sits on a US keyboard (row, column; shifted or not),
+ * rows staggered so that a key touches (r+1, c) and (r+1, c-1) below it. */
+static bool key_at(uint32_t c, int *row, int *col)
+{
+    static const char *const plain[] = {"`1234567890-=", " qwertyuiop[]\\", " asdfghjkl;'", " zxcvbnm,./"};
+    static const char *const shifted[] = {"~!@#$%^&*()_+", " QWERTYUIOP{}|", " ASDFGHJKL:\"", " ZXCVBNM<>?"};
+    if (c <= ' ' || c >= 0x7f) return false;
+    for (int r = 0; r < 4; r++) {
+        const char *q = strchr(plain[r], (int)c);
+        if (!q) q = strchr(shifted[r], (int)c), q = q ? plain[r] + (q - shifted[r]) : NULL;
+        if (q) {
+            *row = r;
+            *col = (int)(q - plain[r]);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Four keys in a straight line on the keyboard, along a row, down a column
+ * or the other diagonal: qwer, 1qaz, @WSX, zaq1, 7yhn. */
+static bool keyboard_walk(const uint32_t *c)
+{
+    int r[4], k[4];
+    for (int i = 0; i < 4; i++)
+        if (!key_at(c[i], &r[i], &k[i])) return false;
+    int dr = r[1] - r[0], dc = k[1] - k[0];
+    bool step = (dr == 0 && (dc == 1 || dc == -1)) || (dr == 1 && (dc == 0 || dc == -1)) ||
+                (dr == -1 && (dc == 0 || dc == 1));
+    if (!step) return false;
+    for (int i = 2; i < 4; i++)
+        if (r[i] - r[i - 1] != dr || k[i] - k[i - 1] != dc) return false;
+    return true;
+}
+
+/* A run of 4 code points: sequential (abcd, 4321), repeated (aaaa, éééé),
+ * or a straight keyboard walk. */
+static bool has_run(const uint32_t *c, size_t n)
+{
     for (size_t i = 0; i + 3 < n; i++) {
-        int c[4];
-        for (int k = 0; k < 4; k++) c[k] = tolower((unsigned char)s[i + k]);
+        uint32_t l[4];
+        for (int k = 0; k < 4; k++) l[k] = c[i + k] < 0x80 ? (uint32_t)tolower((int)c[i + k]) : c[i + k];
         bool up = true, down = true, same = true;
         for (int k = 1; k < 4; k++) {
-            up &= c[k] == c[k - 1] + 1;
-            down &= c[k] == c[k - 1] - 1;
-            same &= c[k] == c[k - 1];
+            up &= l[k] == l[k - 1] + 1;
+            down &= l[k] + 1 == l[k - 1];
+            same &= l[k] == l[k - 1];
         }
-        if ((up || down) && isalnum(c[0])) return true;
-        if (same) return true;
-        for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
-            char q[5] = {(char)c[0], (char)c[1], (char)c[2], (char)c[3], 0};
-            char rev[5] = {(char)c[3], (char)c[2], (char)c[1], (char)c[0], 0};
-            if (strstr(rows[r], q) || strstr(rows[r], rev)) return true;
-        }
+        if ((up || down) && l[0] < 0x80 && isalnum((int)l[0])) return true;
+        if (same || keyboard_walk(c + i)) return true;
+    }
+    return false;
+}
+
+/* The whole password one shorter piece repeated (Ab1!Ab1!). */
+static bool repeats(const uint32_t *c, size_t n)
+{
+    for (size_t p = 1; p <= n / 2; p++) {
+        if (n % p) continue;
+        size_t i = p;
+        while (i < n && c[i] == c[i - p]) i++;
+        if (i == n) return true;
     }
     return false;
 }
@@ -76,11 +191,11 @@ static bool contains_ci(const char *hay, const char *needle)
 ih_err ih_password_check(const ih_pw_policy *p, const char *username, const char *password, const char *field)
 {
     size_t n = strlen(password);
-    long chars = 0;
-    for (size_t i = 0; i < n; i++) chars += ((unsigned char)password[i] & 0xc0) != 0x80;
     if (n > IH_PW_MAX_LEN)
         return ih_reject(IH_E_WEAK_PASSWORD, field, "The password must be at most %d bytes.", IH_PW_MAX_LEN);
-    if (chars < p->min_length)
+    uint32_t cp[IH_PW_MAX_LEN];
+    size_t chars = code_points(password, cp, IH_PW_MAX_LEN);
+    if ((long)chars < p->min_length)
         return ih_reject(IH_E_WEAK_PASSWORD, field, "The password must be at least %d characters long.",
                          p->min_length);
     int lower = 0, upper = 0, digit = 0, other = 0;
@@ -99,11 +214,16 @@ ih_err ih_password_check(const ih_pw_policy *p, const char *username, const char
                          "other characters.", p->min_classes);
     if (username && contains_ci(password, username))
         return ih_reject(IH_E_WEAK_PASSWORD, field, "The password must not contain the username.");
-    if (has_run(password))
+    bool run = has_run(cp, chars), rep = repeats(cp, chars);
+    sodium_memzero(cp, sizeof cp);
+    if (run)
         return ih_reject(IH_E_WEAK_PASSWORD, field,
                          "The password must not contain 4 or more sequential, repeated or keyboard-adjacent characters.");
+    if (rep) return ih_reject(IH_E_WEAK_PASSWORD, field, "The password must not be one short piece repeated.");
     if (ih_password_is_common(password))
-        return ih_reject(IH_E_WEAK_PASSWORD, field, "The password is too common.");
+        return ih_reject(IH_E_WEAK_PASSWORD, field,
+                         "The password is too common: a common password, place, company or word with digits and "
+                         "symbols added.");
     return IH_OK;
 }
 

@@ -7,7 +7,8 @@
  * (qwer) characters; not a common password (the shipped list, also after
  * stripping leading/trailing digits and symbols: "Password1!" is refused);
  * not one of the last N passwords (checked by the caller with
- * ih_password_verify against stored hashes).
+ * ih_password_verify against stored hashes), and not changed again by its
+ * owner within min_age_days (so the history cannot be cycled through).
  *
  * Hashes are libsodium's Argon2id strings ($argon2id$v=19$m=..,t=..,p=1$...),
  * so parameters travel with each hash and can be raised later:
@@ -29,6 +30,7 @@ typedef struct ih_pw_policy {
     int min_classes; /* 3 or 4 */
     int history;     /* >= 5 */
     int max_age_days;/* 1..365 */
+    int min_age_days;/* >= 1: a password stays this long before its owner may change it again (0: tests only) */
 } ih_pw_policy;
 
 typedef struct ih_pw_params {

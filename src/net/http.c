@@ -1,6 +1,7 @@
 /* http.c — see http.h. */
 #include "net/http.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -14,27 +15,37 @@ static const char *const hdr_names[IH_HDR__COUNT] = {
     [IH_HDR_REQUEST_ID] = "x-request-id",
     [IH_HDR_USER_AGENT] = "user-agent",
     [IH_HDR_ORIGIN] = "origin",
+    [IH_HDR_FORWARDED_FOR] = "x-forwarded-for",
 };
 
 #define MAX_KEPT_HEADER 8192
 
-void ih_http_global_init(size_t max_header_bytes)
+static size_t max_header_bytes = 16 * 1024;
+
+void ih_http_global_init(size_t max_header)
 {
-    http_parser_set_max_header_size((uint32_t)max_header_bytes);
+    max_header_bytes = max_header;
 }
 
-static ih_http *H(http_parser *p) { return (ih_http *)p->data; }
+static ih_http *H(llhttp_t *p) { return (ih_http *)p->data; }
 
-static int on_message_begin(http_parser *p)
+/* Every byte of the request line and the header fields counts. */
+static int count(ih_http *h, size_t n)
+{
+    h->header_bytes += n;
+    return h->header_bytes > max_header_bytes ? -1 : 0;
+}
+
+static int on_message_begin(llhttp_t *p)
 {
     H(p)->started = true;
     return 0;
 }
 
-static int on_url(http_parser *p, const char *at, size_t n)
+static int on_url(llhttp_t *p, const char *at, size_t n)
 {
     ih_http *h = H(p);
-    if (h->url.len + n > 8192) return -1;
+    if (count(h, n) || h->url.len + n > 8192) return -1;
     return ih_buf_append(&h->url, at, n) == IH_OK ? 0 : -1;
 }
 
@@ -55,9 +66,10 @@ static void finish_header(ih_http *h)
     ih_buf_reset(&h->value);
 }
 
-static int on_header_field(http_parser *p, const char *at, size_t n)
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
 {
     ih_http *h = H(p);
+    if (count(h, n)) return -1;
     finish_header(h);
     if (h->field.len + n > 256) { /* no header we keep has a long name */
         ih_buf_reset(&h->field);
@@ -66,28 +78,29 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     return ih_buf_append(&h->field, at, n) == IH_OK ? 0 : -1;
 }
 
-static int on_header_value(http_parser *p, const char *at, size_t n)
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     ih_http *h = H(p);
+    if (count(h, n)) return -1;
     h->in_value = true;
     if (h->value.len + n > MAX_KEPT_HEADER) return -1;
     return ih_buf_append(&h->value, at, n) == IH_OK ? 0 : -1;
 }
 
-static int on_headers_complete(http_parser *p)
+static int on_headers_complete(llhttp_t *p)
 {
     ih_http *h = H(p);
     finish_header(h);
     if (h->dup_header) return -1;
     /* Refuse an oversized body before reading it (Content-Length known). */
-    if ((p->flags & F_CONTENTLENGTH) && p->content_length > h->max_body) {
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > h->max_body) {
         h->too_large = true;
         return -1;
     }
     return 0;
 }
 
-static int on_body(http_parser *p, const char *at, size_t n)
+static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     ih_http *h = H(p);
     if (h->body.len + n > h->max_body) { /* chunked bodies are checked here */
@@ -97,29 +110,33 @@ static int on_body(http_parser *p, const char *at, size_t n)
     return ih_buf_append(&h->body, at, n) == IH_OK ? 0 : -1;
 }
 
-static int on_message_complete(http_parser *p)
+static int on_message_complete(llhttp_t *p)
 {
-    ih_http *h = H(p);
-    h->complete = true;
-    http_parser_pause(p, 1);
-    return 0;
+    H(p)->complete = true;
+    return HPE_PAUSED; /* the next request's bytes stay with the caller */
 }
 
-static const http_parser_settings settings = {
-    .on_message_begin = on_message_begin,
-    .on_url = on_url,
-    .on_header_field = on_header_field,
-    .on_header_value = on_header_value,
-    .on_headers_complete = on_headers_complete,
-    .on_body = on_body,
-    .on_message_complete = on_message_complete,
-};
+static llhttp_settings_t settings;
+
+static void settings_init(void)
+{
+    llhttp_settings_init(&settings);
+    settings.on_message_begin = on_message_begin;
+    settings.on_url = on_url;
+    settings.on_header_field = on_header_field;
+    settings.on_header_value = on_header_value;
+    settings.on_headers_complete = on_headers_complete;
+    settings.on_body = on_body;
+    settings.on_message_complete = on_message_complete;
+}
 
 void ih_http_init(ih_http *h, size_t max_body)
 {
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, settings_init);
     memset(h, 0, sizeof *h);
     h->max_body = max_body;
-    http_parser_init(&h->p, HTTP_REQUEST);
+    llhttp_init(&h->p, HTTP_REQUEST, &settings);
     h->p.data = h;
 }
 
@@ -146,14 +163,16 @@ void ih_http_reset(ih_http *h)
         h->hdr_set[i] = false;
     }
     h->dup_header = h->in_value = h->complete = h->too_large = h->started = false;
+    h->scan_line = h->scan_lf = h->scan_done = false;
+    h->header_bytes = 0;
     memset(&h->req, 0, sizeof h->req);
-    http_parser_pause(&h->p, 0);
-    /* http-parser keeps its own state across keep-alive messages. */
+    /* llhttp keeps its own state across keep-alive messages. */
+    if (llhttp_get_errno(&h->p) == HPE_PAUSED) llhttp_resume(&h->p);
 }
 
-static ih_method method_of(enum http_method m, const char **name)
+static ih_method method_of(uint8_t m, const char **name)
 {
-    *name = http_method_str(m);
+    *name = llhttp_method_name((llhttp_method_t)m);
     switch (m) {
     case HTTP_GET: return IH_GET;
     case HTTP_HEAD: return IH_HEAD;
@@ -166,39 +185,56 @@ static ih_method method_of(enum http_method m, const char **name)
     }
 }
 
+/* The request target in origin form: "/path" and an optional "?query"
+ * (llhttp has already refused spaces and control characters in it). */
 static bool build_request(ih_http *h)
 {
     ih_req *r = &h->req;
-    struct http_parser_url u;
-    if (!h->url.p || http_parser_parse_url(h->url.p, h->url.len, 0, &u) != 0) return false;
-    if (!(u.field_set & (1 << UF_PATH))) return false;
-    /* Split the URL buffer in place: path, then query. */
-    char *base = h->url.p;
-    if (u.field_set & (1 << UF_QUERY)) {
-        r->query = base + u.field_data[UF_QUERY].off;
-        r->query[u.field_data[UF_QUERY].len] = '\0';
+    if (!h->url.p || h->url.len == 0 || h->url.p[0] != '/' || memchr(h->url.p, '#', h->url.len)) return false;
+    char *q = memchr(h->url.p, '?', h->url.len);
+    if (q) {
+        *q = '\0';
+        r->query = q + 1;
     }
-    r->path = base + u.field_data[UF_PATH].off;
-    r->path[u.field_data[UF_PATH].len] = '\0';
-    if (r->path[0] != '/') return false;
-    r->method = method_of((enum http_method)h->p.method, &r->method_name);
+    r->path = h->url.p;
+    r->method = method_of(h->p.method, &r->method_name);
     for (int i = 0; i < IH_HDR__COUNT; i++) r->hdr[i] = h->hdr_set[i] ? h->hdr[i].p : NULL;
     r->body = h->body.p;
     r->body_len = h->body.len;
-    r->keep_alive = http_should_keep_alive(&h->p) != 0;
+    r->keep_alive = llhttp_should_keep_alive(&h->p) != 0 && !h->p.upgrade;
     return true;
+}
+
+/* llhttp unfolds an obs-folded line (RFC 9112 allows that or a 400); we
+ * refuse it.  Before llhttp sees the bytes, look for a line of the header
+ * section that starts with a space or a tab (empty lines before the request
+ * line are skipped; an empty line ends the section). */
+static bool folded(ih_http *h, const char *d, size_t n)
+{
+    for (size_t i = 0; i < n && !h->scan_done; i++) {
+        char c = d[i];
+        if (!h->scan_line) {
+            if (c == '\r' || c == '\n') continue;
+            h->scan_line = true;
+        }
+        if (h->scan_lf && (c == ' ' || c == '\t')) return true;
+        if (h->scan_lf && (c == '\r' || c == '\n')) h->scan_done = true;
+        h->scan_lf = c == '\n';
+    }
+    return false;
 }
 
 ih_http_status ih_http_feed(ih_http *h, const char *data, size_t n, size_t *used)
 {
     *used = 0;
     if (h->complete) return IH_HTTP_DONE;
-    size_t k = http_parser_execute(&h->p, &settings, data, n);
-    *used = k;
-    enum http_errno err = HTTP_PARSER_ERRNO(&h->p);
+    if (folded(h, data, n)) return IH_HTTP_BAD;
+    llhttp_errno_t err = llhttp_execute(&h->p, data, n);
+    const char *pos = llhttp_get_error_pos(&h->p);
+    *used = err == HPE_OK ? n : pos && pos >= data && pos <= data + n ? (size_t)(pos - data) : n;
     if (h->too_large) return IH_HTTP_TOO_LARGE;
     if (h->complete) {
-        if (err != HPE_OK && err != HPE_PAUSED) return IH_HTTP_BAD;
+        if (err != HPE_OK && err != HPE_PAUSED && err != HPE_PAUSED_UPGRADE) return IH_HTTP_BAD;
         if (!build_request(h)) return IH_HTTP_BAD;
         return IH_HTTP_DONE;
     }
@@ -311,7 +347,9 @@ ih_err ih_resp_serialize(const ih_resp *r, const ih_resp_meta *m, ih_buf *out)
                          r->csp ? r->csp : "default-src 'none'; frame-ancestors 'none'"));
     if (body_len && r->content_type)
         IH_TRY(ih_buf_printf(out, "Content-Type: %s%s\r\n", r->content_type,
-                             strncmp(r->content_type, "text/", 5) == 0 ? "; charset=utf-8" : ""));
+                             !strncmp(r->content_type, "text/", 5) && !strstr(r->content_type, "charset=")
+                                 ? "; charset=utf-8"
+                                 : ""));
     if (m->request_id && m->request_id[0]) IH_TRY(ih_buf_printf(out, "X-Request-Id: %s\r\n", m->request_id));
     if (m->demo) IH_TRY(ih_buf_puts(out, "X-Ihos-Demo: 1\r\n"));
     if (!m->keep_alive || r->close) IH_TRY(ih_buf_puts(out, "Connection: close\r\n"));

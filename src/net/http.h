@@ -1,11 +1,17 @@
-/* http.h — HTTP/1.1 request parsing (nodejs http-parser) and responses.
+/* http.h — HTTP/1.1 request parsing (llhttp, strict) and responses.
  *
  * ih_http_feed() takes bytes as they arrive off TLS and reports when a whole
- * request has been parsed.  Only the headers the server uses are kept; the
- * rest are counted against http-parser's header-size limit and dropped.  The
- * body is capped at max_body: a larger Content-Length is refused before the
- * body is read.  The parser pauses at the end of each message so pipelined
- * bytes stay in the caller's buffer for the next request.
+ * request has been parsed.  llhttp is Node.js's parser, built from the C
+ * sources Debian ships and maintains (package node-llhttp), with none of its
+ * lenient modes: what RFC 9112 says to refuse is refused (whitespace between
+ * a field name and the colon, obs-folded lines, a Transfer-Encoding whose
+ * last coding is not chunked, both Content-Length and Transfer-Encoding,
+ * bare CR or LF).  Only the headers the server uses are kept; all header
+ * bytes count against the header-size limit.  The body is capped at
+ * max_body: a larger Content-Length is refused before the body is read.  The
+ * parser pauses at the end of each message so pipelined bytes stay in the
+ * caller's buffer for the next request; the request target must be in
+ * origin form ("/path?query").
  *
  * Responses are assembled in ih_resp and serialised by ih_resp_serialize()
  * with the security headers every response carries.
@@ -16,7 +22,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 
-#include <http_parser.h>
+#include <llhttp.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,7 +31,7 @@ typedef enum {
 } ih_method;
 
 enum { IH_HDR_HOST, IH_HDR_CONTENT_TYPE, IH_HDR_COOKIE, IH_HDR_AUTHORIZATION, IH_HDR_CSRF,
-       IH_HDR_REQUEST_ID, IH_HDR_USER_AGENT, IH_HDR_ORIGIN, IH_HDR__COUNT };
+       IH_HDR_REQUEST_ID, IH_HDR_USER_AGENT, IH_HDR_ORIGIN, IH_HDR_FORWARDED_FOR, IH_HDR__COUNT };
 
 #define IH_MAX_PARAMS 6
 
@@ -58,13 +64,15 @@ typedef struct ih_resp {
 typedef enum { IH_HTTP_MORE, IH_HTTP_DONE, IH_HTTP_BAD, IH_HTTP_TOO_LARGE } ih_http_status;
 
 typedef struct ih_http {
-    http_parser p;
+    llhttp_t p;
     size_t max_body;
+    size_t header_bytes; /* of the current request: request line and fields */
     ih_buf url, field, value, body;
     ih_buf hdr[IH_HDR__COUNT];
     bool hdr_set[IH_HDR__COUNT];
     bool dup_header;
     bool in_value;
+    bool scan_line, scan_lf, scan_done; /* the obs-fold scan of the header section */
     bool complete;
     bool too_large;
     bool started; /* some bytes of the current request were seen */

@@ -245,6 +245,34 @@ static flush_result flush(conn *c, uint32_t *want)
     return FLUSH_DONE;
 }
 
+/* The client's address: the peer's, or, when the peer is a trusted proxy,
+ * the last address in X-Forwarded-For that is not itself a trusted proxy
+ * (what a client writes in front of the proxies' entries is not believed).
+ * An entry that is not an address leaves the peer's. */
+static void set_client_ip(ih_server *s, ih_req *req, const char *peer)
+{
+    snprintf(req->client_ip, sizeof req->client_ip, "%s", peer);
+    const char *xff = req->hdr[IH_HDR_FORWARDED_FOR];
+    if (!xff || s->o.trusted_proxies.n == 0 || !ih_cidr_match(&s->o.trusted_proxies, peer)) return;
+    const char *end = xff + strlen(xff);
+    while (end > xff) {
+        const char *start = end;
+        while (start > xff && start[-1] != ',') start--;
+        const char *a = start, *b = end;
+        while (a < b && (*a == ' ' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+        char ip[64];
+        unsigned char bin[16];
+        if (b - a <= 0 || (size_t)(b - a) >= sizeof ip) return;
+        memcpy(ip, a, (size_t)(b - a));
+        ip[b - a] = '\0';
+        if (inet_pton(AF_INET, ip, bin) != 1 && inet_pton(AF_INET6, ip, bin) != 1) return;
+        snprintf(req->client_ip, sizeof req->client_ip, "%s", ip);
+        if (!ih_cidr_match(&s->o.trusted_proxies, ip)) return;
+        end = start > xff ? start - 1 : xff;
+    }
+}
+
 static void set_request_id(ih_req *req)
 {
     const char *given = req->hdr[IH_HDR_REQUEST_ID];
@@ -295,7 +323,7 @@ static bool send_out(ih_server *s, conn *c)
 static bool answer(ih_server *s, conn *c, ih_resp *resp)
 {
     ih_req *req = &c->http.req;
-    memcpy(req->client_ip, c->ip, sizeof req->client_ip);
+    set_client_ip(s, req, c->ip);
     set_request_id(req);
     ih_resp_reset(resp);
     ih_err_clear();

@@ -18,6 +18,7 @@
 #define IH_NET_SERVER_H
 
 #include "core/err.h"
+#include "net/cidr.h"
 #include "net/http.h"
 
 #include <stdbool.h>
@@ -35,6 +36,9 @@ typedef struct ih_server_opts {
     int request_timeout_ms;
     int keepalive_timeout_ms;
     bool demo; /* adds X-Ihos-Demo: 1 to every response */
+    /* Peers whose X-Forwarded-For is believed: the client is the last
+     * address in it that is not itself a trusted proxy (empty: none). */
+    ih_cidr_list trusted_proxies;
     ih_handler_fn handler;
     void *ctx;
 } ih_server_opts;

@@ -24,6 +24,8 @@ BIN = os.environ.get("IHOS_BIN") or os.path.join(os.path.dirname(__file__), ".."
 IHOS = os.path.join(BIN, "ihos")
 IHOSD = os.path.join(BIN, "ihosd")
 PG = os.environ.get("IHOS_TEST_PG", "")
+SMS_OUTBOX = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
+                                           "sms-outbox.py"))
 
 
 def run_ihos(*args, check=True, input=None, timeout=120, env=None, pass_fds=()):
@@ -121,6 +123,33 @@ class Instance:
         with open(p, "w") as f:
             f.write("\n".join(out) + "\n")
 
+    def metrics(self):
+        """GET /metrics as the scraper does: with the token ihos init wrote."""
+        with open(self.path("keys", "metrics-token")) as f:
+            token = f.read().strip()
+        r = self.request("GET", "/metrics", token=token)
+        assert r.status == 200, r
+        return r.body.decode()
+
+    def enable_sms(self):
+        """The SMS gateway: scripts/sms-outbox.py, writing to sms-outbox.jsonl here."""
+        self.set_conf("registry", "sms_command", SMS_OUTBOX)
+
+    def sms(self, phone=None, template=None):
+        """Messages the SMS gateway was given, oldest first."""
+        try:
+            with open(self.path("sms-outbox.jsonl")) as f:
+                msgs = [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+        return [m for m in msgs if (phone is None or m["phone"] == phone) and
+                (template is None or m["template"] == template)]
+
+    def last_code(self, phone, template):
+        msgs = self.sms(phone, template)
+        assert msgs, "no %s message to %s" % (template, phone)
+        return msgs[-1]["params"]["code"]
+
     # -- process ------------------------------------------------------------
     @classmethod
     def existing(cls, path):
@@ -139,6 +168,7 @@ class Instance:
 
     def start(self, timeout=20, env=None, pass_fds=()):
         e = dict(os.environ)
+        e["IHOS_SMS_OUTBOX"] = self.path("sms-outbox.jsonl")
         if env:
             e.update(env)
         self.log_lines = []
@@ -245,6 +275,19 @@ class Instance:
     def raw_tls_socket(self, timeout=10, **ctxkw):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         return self.ssl_context(**ctxkw).wrap_socket(s, server_hostname="127.0.0.1")
+
+    def raw_exchange(self, data):
+        """Send raw bytes over TLS; everything the server sends until it closes."""
+        s = self.raw_tls_socket()
+        s.sendall(data)
+        out = b""
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            out += chunk
+        s.close()
+        return out
 
 
 class IhosTestCase(unittest.TestCase):
@@ -386,6 +429,19 @@ def setup_admins(inst):
 
 
 # ---- synthetic people and the demo hospital ------------------------------------------
+
+def register_patient(inst, body, username=None):
+    """Self-registration in its two steps: the details (202), then the code
+    the SMS gateway was given for the phone.  Returns the last response
+    (the first one when it was not 202)."""
+    r = inst.request("POST", "/api/v1/patients", body)
+    if r.status != 202:
+        return r
+    verify = {"registration": r.json()["registration"], "code": inst.last_code(body["phone"], "register_code")}
+    if username:
+        verify["username"] = username
+    return inst.request("POST", "/api/v1/patients/verify", verify)
+
 
 def id_number(region="110101", birth="19900307", seq=123):
     """A valid-format fictional 身份证 number: region, birth date, sequence

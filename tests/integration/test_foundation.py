@@ -24,7 +24,7 @@ class InitTest(IhosTestCase):
         self.assertEqual(mode(inst.path("keys")), 0o700)
         self.assertEqual(mode(inst.path("audit")), 0o700)
         self.assertEqual(mode(inst.path("backups")), 0o700)
-        for f in ("ihos.conf", "keys/kek", "keys/tls.key", "keys/tls.crt", "ihos.db"):
+        for f in ("ihos.conf", "keys/kek", "keys/tls.key", "keys/tls.crt", "keys/metrics-token", "ihos.db"):
             self.assertEqual(mode(inst.path(f)), 0o600, f)
         self.assertEqual(os.path.getsize(inst.path("keys/kek")), 32)
         with open(inst.path("ihos.conf")) as f:
@@ -151,15 +151,7 @@ class ServerTest(IhosTestCase):
         self.assertError(self.inst.request("DELETE", "/healthz"), 405, "method_not_allowed")
 
     def test_malformed_http_gets_400_envelope(self):
-        s = self.inst.raw_tls_socket()
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
+        data = self.inst.raw_exchange(b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header Without Colon\r\n\r\n")
         self.assertTrue(data.startswith(b"HTTP/1.1 400 "), data)
         self.assertIn(b'"code":"bad_request"', data)
         self.assertIn(b"Connection: close", data)
@@ -224,11 +216,9 @@ class ServerTest(IhosTestCase):
         s.close()
         self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 2)
 
-    def test_metrics_from_loopback(self):
+    def test_metrics_for_the_scraper(self):
         self.inst.request("GET", "/healthz")
-        r = self.inst.request("GET", "/metrics")
-        self.assertEqual(r.status, 200)
-        text = r.body.decode()
+        text = self.inst.metrics()
         self.assertIn('ihos_http_responses_total{code="2xx"}', text)
         self.assertIn("ihos_store_commits_total", text)
         self.assertIn("ihos_process_resident_memory_bytes", text)

@@ -238,7 +238,7 @@ class SlowReaders(IhosTestCase):
                 r = inst.request("GET", "/healthz")
                 self.assertEqual(r.status, 200)
                 self.assertLess(time.monotonic() - t0, 2.0, "a slow reader held the workers")
-            metrics = inst.request("GET", "/metrics").body.decode()
+            metrics = inst.metrics()
             parked = int(re.search(r"^ihos_http_write_parked_total (\d+)", metrics, re.M).group(1))
             self.assertGreater(parked, 0)
         finally:
@@ -347,3 +347,241 @@ class SecondAdministrator(IhosTestCase):
                                        {"reason": "急诊抢救需要查看既往病史记录"}), 403, "forbidden")
         acts = [x[0] for x in sql(inst, "SELECT action FROM audit_event WHERE action LIKE 'approval.%'")]
         self.assertEqual(sorted(set(acts)), ["approval.approve", "approval.propose", "approval.reject"])
+
+
+def _patient(username, cert, phone, name="赵六"):
+    from tests.integration.test_registry import patient_body
+    return patient_body(username, name=name, cert=cert, phone=phone)
+
+
+class ExistenceNotTold(IhosTestCase):
+    """14. Registration answers the same whether or not an ID number is
+    registered or a username (staff too) is taken; only whoever proves the
+    phone by its SMS code is told, and the registered patient hears of it.
+    2 (follow-up). Six concurrent registrations of one new ID number leave
+    the audit journal whole, on both store backends."""
+
+    def setUp(self):
+        super().setUp()
+        from tests.integration.harness import id_number, setup_admins
+        self.id_number = id_number
+        self.inst = self.instance()
+        self.inst.set_conf("registry", "registrations_per_minute", "1000")
+        self.inst.enable_sms()
+        self.inst.start()
+        self.admins = setup_admins(self.inst)
+
+    def test_same_answer_whatever_exists(self):
+        from tests.integration.harness import register_patient
+        inst = self.inst
+        cert = self.id_number(seq=401)
+        self.assertEqual(register_patient(inst, _patient("first.one", cert, "13911110001")).status, 201)
+        staff_name = self.admins["sysadmin"][0].username
+        answers = [inst.request("POST", "/api/v1/patients", b) for b in (
+            _patient("second.one", cert, "13911110002"),                         # ID number registered
+            _patient(staff_name, self.id_number(seq=403), "13911110003"),        # a staff username
+            _patient("first.one", self.id_number(seq=405), "13911110004"),       # a patient username
+            _patient("fresh.one", self.id_number(seq=407), "13911110005"))]      # nothing exists
+        self.assertEqual([a.status for a in answers], [202] * 4, answers)
+        self.assertEqual({tuple(sorted(a.json())) for a in answers}, {("expires_at", "registration")})
+        self.assertEqual({len(a.json()["registration"]) for a in answers}, {43})
+        # every phone got a code, and the registered patient nothing yet
+        for phone in ("13911110002", "13911110003", "13911110004", "13911110005"):
+            self.assertEqual(len(inst.sms(phone, "register_code")), 1)
+        self.assertEqual(inst.sms("13911110001", "register_attempt"), [])
+        # a wrong code and an unknown token answer alike, and count
+        tok = answers[0].json()["registration"]
+        wrong = inst.request("POST", "/api/v1/patients/verify", {"registration": tok, "code": "000000"})
+        if inst.last_code("13911110002", "register_code") != "000000":
+            self.assertError(wrong, 400, "invalid_field")
+        unknown = inst.request("POST", "/api/v1/patients/verify", {"registration": "A" * 43, "code": "123456"})
+        self.assertEqual(unknown.json(), wrong.json() if wrong.status == 400 else unknown.json())
+        # the holder of the phone learns it, and the registered patient is told
+        verify = lambda a, phone, **kw: inst.request("POST", "/api/v1/patients/verify", dict(
+            registration=a.json()["registration"], code=inst.last_code(phone, "register_code"), **kw))
+        err = self.assertError(verify(answers[0], "13911110002"), 409, "already_exists")
+        self.assertEqual(err["field"], "cert_no")
+        self.assertEqual(len(inst.sms("13911110001", "register_attempt")), 1)
+        # a taken username: told after the code, and another may be chosen with it
+        err = self.assertError(verify(answers[1], "13911110003"), 409, "already_exists")
+        self.assertEqual(err["field"], "username")
+        r = verify(answers[1], "13911110003", username="second.two")
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json()["username"], "second.two")
+        # used codes open nothing twice
+        self.assertError(verify(answers[1], "13911110003", username="second.three"), 400, "invalid_field")
+        self.assertEqual(verify(answers[3], "13911110005").status, 201)
+
+    def test_tries_and_phone_limits(self):
+        inst = self.inst
+        body = _patient("tries.one", self.id_number(seq=411), "13911110011")
+        r = inst.request("POST", "/api/v1/patients", body)
+        self.assertEqual(r.status, 202, r)
+        code = inst.last_code("13911110011", "register_code")
+        bad = "%06d" % ((int(code) + 1) % 1000000)
+        for _ in range(5):
+            self.assertError(inst.request("POST", "/api/v1/patients/verify",
+                                          {"registration": r.json()["registration"], "code": bad}), 400, "invalid_field")
+        # five tries spent: the right code no longer opens it
+        self.assertError(inst.request("POST", "/api/v1/patients/verify",
+                                      {"registration": r.json()["registration"], "code": code}), 400, "invalid_field")
+        # a phone gets five codes an hour
+        statuses = [inst.request("POST", "/api/v1/patients", _patient("tries.%d" % i, self.id_number(seq=413 + 2 * i),
+                                                                      "13911110011")).status for i in range(5)]
+        self.assertEqual(statuses, [202, 202, 202, 202, 429])
+        # the gateway down: a clear 503, and an alert
+        self.assertError(inst.request("POST", "/api/v1/patients", _patient("down.one", self.id_number(seq=431),
+                                                                            "13800000000")), 503, "unavailable")
+        self.assertTrue(inst.events("sms.failed"))
+
+    def concurrent(self, inst):
+        import threading
+        from tests.integration.harness import register_patient
+        cert = self.id_number(seq=441)
+        out = [None] * 6
+
+        def one(i):
+            out[i] = register_patient(inst, _patient("race.%d" % i, cert, "1391111%04d" % (100 + i))).status
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        self.assertEqual(sorted(out), [201, 409, 409, 409, 409, 409], out)
+        self.assertEqual(inst.stop(), 0)
+        v = run_ihos("audit", "verify", inst.dir, check=False)
+        self.assertEqual(v.returncode, 0, v.stdout + v.stderr)
+        self.assertIn("OK:", v.stdout)
+
+    def test_concurrent_registrations_sqlite(self):
+        self.concurrent(self.inst)
+
+    def test_concurrent_registrations_postgres(self):
+        from tests.integration.harness import pg_create_db, setup_admins
+        inst = self.instance(name="pg", store="postgres", pg_url=pg_create_db())
+        inst.set_conf("registry", "registrations_per_minute", "1000")
+        inst.enable_sms()
+        inst.start()
+        setup_admins(inst)
+        self.concurrent(inst)
+
+
+class PatientsOwnReset(IhosTestCase):
+    """3. No administrator can take over a patient's account: the system
+    administrator's password reset is refused for patients; a patient resets
+    their own with a code sent to the phone they registered, and the answer
+    to anyone else is the same as to them."""
+
+    def test_reset_through_the_registered_phone(self):
+        from tests.integration.harness import Account, complete_setup, initial_credentials, login, must_login
+        inst = self.instance(demo=True)
+        inst.enable_sms()
+        inst.start()
+        h = Hospital(inst)
+        sysadmin = complete_setup(inst, initial_credentials(inst)["sysadmin"], "Strong-Sysadmin-Pass-2026!")
+        pat = h.s("patient040")
+        me = pat.req("GET", "/api/v1/me/patient").json()
+        acct_id = pat.req("GET", "/api/v1/me").json()["id"]
+        # the administrator's reset: refused, and the password still works
+        self.assertError(sysadmin.req("POST", "/api/v1/accounts/%d/password-reset" % acct_id), 403, "forbidden")
+        must_login(inst, h.accts["patient040"])
+        # a matching and a non-matching request answer alike
+        ok = inst.request("POST", "/api/v1/password-resets", {"cert_no": me["cert_no"], "phone": me["phone"]})
+        other = inst.request("POST", "/api/v1/password-resets", {"cert_no": me["cert_no"], "phone": "13977770000"})
+        self.assertEqual((ok.status, other.status), (202, 202))
+        self.assertEqual(sorted(ok.json()), sorted(other.json()))
+        self.assertEqual(inst.sms("13977770000", "reset_unmatched")[0]["params"], {})
+        self.assertEqual(inst.sms("13977770000", "reset_code"), [])
+        # the non-matching token opens nothing, whatever the code
+        self.assertError(inst.request("POST", "/api/v1/password-resets/confirm", {
+            "reset": other.json()["reset"], "code": "123456", "new_password": "Brand-New-Pass-2027!"}),
+            400, "invalid_field")
+        code = inst.last_code(me["phone"], "reset_code")
+        confirm = lambda pw, c=code: inst.request("POST", "/api/v1/password-resets/confirm",
+                                                  {"reset": ok.json()["reset"], "code": c, "new_password": pw})
+        self.assertError(confirm("Brand-New-Pass-2027!", "%06d" % ((int(code) + 1) % 1000000)), 400, "invalid_field")
+        self.assertError(confirm("password"), 400, "weak_password")  # told only after the code
+        r = confirm("Brand-New-Pass-2027!")
+        self.assertEqual(r.status, 200, r)
+        # every session ended; the old password no longer works, the new one does
+        self.assertError(pat.req("GET", "/api/v1/me"), 401, "unauthenticated")
+        old = Account("patient040", h.accts["patient040"].password)
+        self.assertNotIsInstance(login(inst, old), type(pat))
+        must_login(inst, Account("patient040", "Brand-New-Pass-2027!"))
+        # the code is used up
+        self.assertError(confirm("Another-New-Pass-2028!"), 400, "invalid_field")
+        acts = {x[0] for x in sql(inst, "SELECT action FROM audit_event WHERE action LIKE 'account.reset%' "
+                                        "OR action = 'auth.password_reset_self'")}
+        self.assertEqual(acts, {"account.reset_start", "account.reset_verify", "auth.password_reset_self"})
+
+
+class LowFindings(IhosTestCase):
+    """15–20 over HTTPS: HTTP framing refused as RFC 9112 says (16), adverse
+    events name only visits their reporter cares for (17), /metrics needs a
+    credential even on loopback and a trusted proxy's X-Forwarded-For names
+    the client (18), bidirectional controls refused and one charset (20).
+    15 and 19 are unit tests (test_identity, test_care: both backends)."""
+
+    def test_strict_framing(self):
+        inst = self.instance().start()
+        for req in (b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+                    b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+                    b"POST /api/v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"):
+            out = inst.raw_exchange(req)
+            self.assertTrue(out.startswith(b"HTTP/1.1 400 "), out)
+            self.assertEqual(out.count(b"HTTP/1.1 "), 1, out)  # nothing smuggled behind it
+
+    def test_adverse_events_name_only_cared_for_visits(self):
+        inst = self.instance(demo=True)
+        inst.start()
+        h = Hospital(inst)
+        v = h.followup("patient033", "doctor02")
+        dep = h.s("doctor03").req("GET", "/api/v1/me/staff").json()["departments"][0]["id"]
+        body = {"kind": "2", "description": "服药后轻度头晕", "cause": "剂量偏大", "measures": "减量观察",
+                "damage_degree": "2", "improvements": "加强用药交代", "department_id": dep, "event_date": "2026-01-05"}
+        other = self.assertError(h.s("doctor03").req("POST", "/api/v1/adverse-events", dict(body, visit_id=v)), 403,
+                                 "forbidden")
+        missing = self.assertError(h.s("doctor03").req("POST", "/api/v1/adverse-events",
+                                                       dict(body, visit_id=99999999)), 403, "forbidden")
+        self.assertEqual(other, missing)  # no existence test either
+        self.assertEqual(h.s("doctor03").req("POST", "/api/v1/adverse-events", body).status, 201)  # no visit named
+        r = h.s("doctor02").req("POST", "/api/v1/adverse-events", dict(body, visit_id=v))
+        self.assertEqual(r.status, 201, r)
+
+    def test_metrics_credential_and_trusted_proxies(self):
+        inst = self.instance()
+        inst.set_conf("security", "ip_failures_per_minute", "3")
+        inst.start()
+        self.assertError(inst.request("GET", "/metrics"), 401, "unauthenticated")
+        self.assertError(inst.request("GET", "/metrics", token="x" * 43), 401, "unauthenticated")
+        self.assertIn("ihos_http_responses_total", inst.metrics())
+
+        def failures(xff, n):
+            return [inst.request("POST", "/api/v1/sessions", {"username": "nobody", "password": "wrong-password-1"},
+                                 headers={"X-Forwarded-For": xff}).status for _ in range(n)]
+        # not trusted: X-Forwarded-For is the client's own claim, ignored
+        self.assertEqual(failures("10.0.0.1", 3), [401] * 3)
+        self.assertEqual(failures("10.0.0.2", 1), [429])
+        inst.stop()
+        inst.set_conf("server", "trusted_proxies", "127.0.0.1/32")
+        inst.start()
+        # behind a trusted proxy each client has its own limit; what a client
+        # put in front of the proxy's entry is not believed
+        self.assertEqual(failures("10.0.0.1", 4), [401, 401, 401, 429])
+        self.assertEqual(failures("10.0.0.2", 1), [401])
+        self.assertEqual(failures("10.0.0.2, 10.0.0.3", 3), [401, 401, 401])
+        self.assertEqual(failures("10.0.0.3", 1), [429])
+
+    def test_bidi_controls_and_one_charset(self):
+        inst = self.instance(demo=True)
+        inst.start()
+        h = Hospital(inst)
+        v = h.followup("patient034", "doctor02")
+        err = self.assertError(h.s("patient034").req("POST", "/api/v1/visits/%d/messages" % v,
+                                                     {"body": "每日一次\u202e片01 服口"}), 400, "invalid_field")
+        self.assertEqual(err["field"], "body")
+        self.assertEqual(h.s("patient034").req("POST", "/api/v1/visits/%d/messages" % v,
+                                               {"body": "每日一次，每次一片"}).status, 201)
+        self.assertEqual(inst.request("GET", "/").header("content-type"), "text/html; charset=utf-8")

@@ -10,7 +10,7 @@ import sqlite3
 import urllib.parse
 
 from tests.integration.harness import (Account, IhosTestCase, Instance, id_number, login, make_staff, must_login,
-                                       run_ihos, setup_admins)
+                                       register_patient, run_ihos, setup_admins)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 INSTITUTION = {"name": "示例医院", "ih_name": "示例互联网医院", "organ_id": "12345678901234567X", "unit_id": "U0001",
@@ -31,6 +31,7 @@ class RegistryTest(IhosTestCase):
         super().setUp()
         self.inst = self.instance()
         self.inst.set_conf("registry", "registrations_per_minute", "1000")
+        self.inst.enable_sms()
         self.inst.start()
         self.admins = setup_admins(self.inst)
         self.sys = self.admins["sysadmin"][1]
@@ -192,13 +193,17 @@ class RegistryTest(IhosTestCase):
 
     # ---- patients ------------------------------------------------------------------------------
     def test_self_registration(self):
-        r = self.inst.request("POST", "/api/v1/patients", patient_body("pat.one"))
+        r = register_patient(self.inst, patient_body("pat.one"))
         self.assertEqual(r.status, 201, r)
         p = r.json()["patient"]
         self.assertEqual(p["realname"], "unverified")  # no verification service configured
         self.assertEqual(p["name"], "张三丰")  # the patient's own view
-        # same certificate again: refused through the blind index
-        self.assertError(self.inst.request("POST", "/api/v1/patients", patient_body("pat.two")), 409, "already_exists")
+        # same certificate again: refused through the blind index, and told
+        # only to whoever proved the phone (docs/security.md)
+        err = self.assertError(register_patient(self.inst, patient_body("pat.two", phone="13900004444")), 409,
+                               "already_exists")
+        self.assertEqual(err["field"], "cert_no")
+        self.assertEqual(len(self.inst.sms("13900001111", "register_attempt")), 1)  # the registered patient is told
         # a wrong check character names the field
         body = patient_body("pat.three", cert=id_number(seq=125)[:17] + "0")
         if id_number(seq=125)[17] == "0":
@@ -236,14 +241,14 @@ class RegistryTest(IhosTestCase):
         self.assertTrue(err["field"].startswith("guardian_"))
         child.update(guardian_name="张妈妈", guardian_cert_type="1", guardian_cert_no=id_number(birth="19920202", seq=22),
                      guardian_phone="13900003333")
-        r = self.inst.request("POST", "/api/v1/patients", child)
+        r = register_patient(self.inst, child)
         self.assertEqual(r.status, 201, r)
         adult = patient_body("adult.one", cert=id_number(seq=171), guardian_name="某人")
         err = self.assertError(self.inst.request("POST", "/api/v1/patients", adult), 400, "invalid_field")
         self.assertEqual(err["field"], "guardian_name")
 
     def test_masking_per_role(self):
-        r = self.inst.request("POST", "/api/v1/patients", patient_body("pat.mask", name="欧阳娜娜"))
+        r = register_patient(self.inst, patient_body("pat.mask", name="欧阳娜娜"))
         pid = r.json()["patient"]["id"]
         cert = r.json()["patient"]["cert_no"]
         view = self.sys.req("GET", "/api/v1/patients/%d" % pid).json()
@@ -275,7 +280,7 @@ class RegistryTest(IhosTestCase):
         self.inst.start()
         codes = [self.inst.request("POST", "/api/v1/patients", patient_body("rl%d" % i, cert=id_number(seq=201 + 2 * i)))
                  .status for i in range(5)]
-        self.assertEqual(codes[:3], [201, 201, 201])
+        self.assertEqual(codes[:3], [202, 202, 202])
         self.assertEqual(codes[3:], [429, 429])
 
     def test_public_page(self):
@@ -310,7 +315,7 @@ class RegistryTest(IhosTestCase):
             name, phone = "测试患者%s" % "甲乙丙丁戊"[i], "1390000%04d" % (5000 + i)
             b = patient_body("raw%d" % i, name=name, cert=cert, birth="1985-%02d-15" % (i + 1), phone=phone,
                              address="天津市南开区秘密路%d号" % i, allergies="对秘密药物%d过敏" % i)
-            self.assertEqual(self.inst.request("POST", "/api/v1/patients", b).status, 201)
+            self.assertEqual(register_patient(self.inst, b).status, 201)
             names.append(name)
             certs.append(cert)
             phones.append(phone)
@@ -331,8 +336,9 @@ class RealNameTest(IhosTestCase):
         inst = self.instance()
         inst.set_conf("registry", "realname_command", os.path.join(HERE, "realname_double.py"))
         inst.set_conf("registry", "registrations_per_minute", "1000")
+        inst.enable_sms()
         inst.start()
-        r = inst.request("POST", "/api/v1/patients", patient_body("real.one"))
+        r = register_patient(inst, patient_body("real.one"))
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.json()["patient"]["realname"], "verified")
         err = self.assertError(inst.request("POST", "/api/v1/patients", patient_body(
@@ -342,7 +348,7 @@ class RealNameTest(IhosTestCase):
             "real.three", name="断线", cert=id_number(seq=135))), 503, "unavailable")
         self.assertTrue(inst.events("realname.unavailable"))
         # refused registrations leave nothing behind: the account names are free
-        r = inst.request("POST", "/api/v1/patients", patient_body("real.two", name="真名字", cert=id_number(seq=133)))
+        r = register_patient(inst, patient_body("real.two", name="真名字", cert=id_number(seq=133)))
         self.assertEqual(r.status, 201, r)
 
 

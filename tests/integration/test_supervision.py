@@ -106,7 +106,7 @@ class SupervisionTest(IhosTestCase):
         self.assertLess(order.index("uploadReferralIndicators"), order.index("uploadBusinessInfoAfter"))
         self.assertEqual(platform.errors, [])
         # metrics
-        m = inst.request("GET", "/metrics").body.decode()
+        m = inst.metrics()
         self.assertRegex(m, r'ihos_report_sent_total\{method="uploadRecipeIndicators"\} 1\b')
         self.assertIn('ihos_report_queue{state="pending"} 0', m)
 

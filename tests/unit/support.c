@@ -240,7 +240,7 @@ void t_base_close(t_base *b)
 
 ih_identity_opts t_identity_opts(const t_base *b)
 {
-    return (ih_identity_opts){.store = b->s, .keys = b->kr, .audit = b->a, .pw = {8, 3, 5, 90},
+    return (ih_identity_opts){.store = b->s, .keys = b->kr, .audit = b->a, .pw = {8, 3, 5, 90, 1},
                               .hash = {2, 19456 * 1024}, .hash_threads = 2, .hash_queue = 64,
                               .lockout_threshold = 5, .lockout_minutes = 30, .ip_failures_per_minute = 1000,
                               .session_idle_minutes = 15, .session_max_hours = 12, .inactive_days = 90,

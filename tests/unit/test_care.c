@@ -64,6 +64,35 @@ static char *fmt_id(char *buf, const char *first17)
     return buf;
 }
 
+/* The SMS gateway: scripts/sms-outbox.py writing into the test's directory. */
+static char sms_prog[4096], sms_file[4096];
+static const char *sms_gateway(fx *f)
+{
+    if (!realpath("scripts/sms-outbox.py", sms_prog)) fail_msg("scripts/sms-outbox.py: run from the source tree");
+    snprintf(sms_file, sizeof sms_file, "%s/sms-outbox.jsonl", f->b.dir);
+    setenv("IHOS_SMS_OUTBOX", sms_file, 1);
+    return sms_prog;
+}
+
+/* The code in the last message of `template` to `phone` ("" if none). */
+static const char *sms_code(const char *phone, const char *template)
+{
+    static char code[8];
+    code[0] = '\0';
+    FILE *fp = fopen(sms_file, "r");
+    char line[2048];
+    while (fp && fgets(line, sizeof line, fp)) {
+        json_t *m = json_loads(line, 0, NULL);
+        const char *c = json_string_value(json_object_get(json_object_get(m, "params"), "code"));
+        if (!strcmp(json_string_value(json_object_get(m, "phone")), phone) &&
+            !strcmp(json_string_value(json_object_get(m, "template")), template))
+            snprintf(code, sizeof code, "%s", c ? c : "");
+        json_decref(m);
+    }
+    if (fp) fclose(fp);
+    return code;
+}
+
 static int setup(void **state, ih_store_kind kind)
 {
     fx *f = calloc(1, sizeof *f);
@@ -78,7 +107,7 @@ static int setup(void **state, ih_store_kind kind)
                          .utc_offset_minutes = 480,
                          .privacy_version = "v1", .agreement_version = "v1", .realname_timeout_s = 5,
                          .registrations_per_minute = 100, .rx_max_days = 7, .rx_valid_days = 3,
-                         .break_glass_hours = 4};
+                         .break_glass_hours = 4, .sms_command = sms_gateway(f)};
     T_OK(ih_clinic_new(&co, &f->c));
     f->sys = viewer(0, IH_ROLE_SYSADMIN);
     f->sec = viewer(0, IH_ROLE_SECADMIN);
@@ -749,6 +778,135 @@ static void t_break_glass_limits_and_review(void **state)
     assert_int_equal(t_sql_int(f->b.s, sql), 1);
 }
 
+static ih_err self_service(fx *f, ih_err (*fn)(ih_clinic *, const ih_actor *, json_t *, json_t **), json_t *b,
+                           char token[64])
+{
+    ih_actor anon = {.id = 0, .role = "anonymous", .ip = "127.0.0.1"};
+    json_t *o = NULL;
+    ih_err e = fn(f->c, &anon, b, &o);
+    json_decref(b);
+    const char *t = json_string_value(json_object_get(o, "registration"));
+    if (!t) t = json_string_value(json_object_get(o, "reset"));
+    if (token) snprintf(token, 64, "%s", t ? t : "");
+    json_decref(o);
+    return e;
+}
+
+static ih_err confirm(fx *f, const char *token, const char *code, const char *pw)
+{
+    ih_actor anon = {.id = 0, .role = "anonymous", .ip = "127.0.0.1"};
+    json_t *b = json_pack("{s:s, s:s, s:s}", "reset", token, "code", code, "new_password", pw);
+    ih_err e = ih_patient_reset_confirm(f->c, &anon, b);
+    json_decref(b);
+    ih_err_clear();
+    return e;
+}
+
+/* 3 and 14. A registration waits for the code sent to its phone, which
+ * expires (and is then cleared); a patient's password is reset only with the
+ * code sent to the phone they registered, never by an administrator. */
+static void t_sms_codes_register_and_reset(void **state)
+{
+    fx *f = *state;
+    char tok[64], id4[19];
+    json_t *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:{s:s, s:s}}", "username", "pat.sms", "password",
+                          "Care-Patient-77!", "name", "患者丁", "cert_type", "1", "cert_no",
+                          fmt_id(id4, "11010119750404004"), "sex", "2", "birth_date", "1975-04-04", "phone",
+                          "13900008888", "consents", "privacy", "v1", "agreement", "v1");
+    T_OK(self_service(f, ih_patient_register_start, b, tok));
+    assert_int_equal(strlen(sms_code("13900008888", "register_code")), 6);
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM sms_code WHERE body_enc IS NOT NULL"), 1);
+    /* ten minutes later the code has expired, and the job clears it */
+    fake_now += 10 * 60000 + 1;
+    b = json_pack("{s:s, s:s}", "registration", tok, "code", sms_code("13900008888", "register_code"));
+    assert_int_equal(self_service(f, ih_patient_register_verify, b, NULL), IH_E_INVALID);
+    int n = 0;
+    T_OK(ih_sms_codes_expire_due(f->c, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM sms_code WHERE body_enc IS NOT NULL OR code_enc IS NOT NULL"),
+                     0);
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM patient"), 1);
+
+    /* the administrator cannot reset a patient's password */
+    char otp[32];
+    assert_int_equal(ih_identity_reset_password(f->id, &f->sys.actor, f->pat.actor.id, otp), IH_E_FORBIDDEN);
+    ih_err_clear();
+    /* the patient can, with the registered phone */
+    char cert[19];
+    fmt_id(cert, "11010119700303003");
+    T_OK(self_service(f, ih_patient_reset_start, json_pack("{s:s, s:s}", "cert_no", cert, "phone", "13900001234"), tok));
+    assert_string_equal(sms_code("13900001234", "reset_unmatched"), "");
+    assert_int_equal(confirm(f, tok, "000000", "Fresh-Patient-88!"), IH_E_INVALID);
+    T_OK(self_service(f, ih_patient_reset_start, json_pack("{s:s, s:s}", "cert_no", cert, "phone", "13900009999"), tok));
+    const char *code = sms_code("13900009999", "reset_code");
+    assert_int_equal(strlen(code), 6);
+    char wrong[12];
+    snprintf(wrong, sizeof wrong, "%06d", (atoi(code) + 1) % 1000000);
+    assert_int_equal(confirm(f, tok, wrong, "Fresh-Patient-88!"), IH_E_INVALID);
+    assert_int_equal(confirm(f, tok, code, "Care-Patient-77!"), IH_E_WEAK_PASSWORD); /* the current one */
+    T_OK(confirm(f, tok, code, "Fresh-Patient-88!"));
+    assert_int_equal(confirm(f, tok, code, "Other-Patient-99!"), IH_E_INVALID); /* used */
+    char sql[120];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM password_history WHERE account_id = %lld", (long long)f->pat.actor.id);
+    assert_int_equal(t_sql_int(f->b.s, sql), 2);
+    ih_login_req lr = {.username = "pat.care", .password = "Fresh-Patient-88!", .ip = "127.0.0.1"};
+    ih_login_result res;
+    T_OK(ih_identity_login(f->id, &lr, &res));
+}
+
+static ih_err fill_fn(ih_tx *tx, void *arg)
+{
+    (void)arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO filler (x) VALUES (zeroblob(512))", &st));
+    return ih_stmt_exec(st);
+}
+
+/* 19. When the audit journal cannot be written (a full disk), an audited
+ * read answers 503 audit_unavailable and nothing of the record: the event
+ * is durable before the answer leaves, or there is no answer. */
+static void t_full_disk_read_is_audit_unavailable(void **state)
+{
+    fx *f = *state;
+    int64_t v = request(f, "followup");
+    if (f->b.kind == IH_STORE_SQLITE) {
+        t_sql(f->b.s, "CREATE TABLE filler (x BLOB)");
+        char sql[80];
+        snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld",
+                 (long long)t_sql_int(f->b.s, "SELECT page_count FROM pragma_page_count()"));
+        t_sql(f->b.s, sql);
+        /* and no free page left inside the file either */
+        while (ih_store_write(f->b.s, fill_fn, NULL) == IH_OK) {
+        }
+        ih_err_clear();
+    } else {
+        /* the journal's rows reach the disk at commit: that is where it fails */
+        t_sql(f->b.s, "CREATE FUNCTION disk_full() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                      "RAISE EXCEPTION USING ERRCODE = 'disk_full', MESSAGE = 'could not extend file'; END $$");
+        t_sql(f->b.s, "CREATE CONSTRAINT TRIGGER disk_full AFTER INSERT ON audit_event DEFERRABLE INITIALLY DEFERRED "
+                      "FOR EACH ROW EXECUTE FUNCTION disk_full()");
+    }
+    /* reads go on until the journal's last free room is used up */
+    ih_buf text = IH_BUF_INIT;
+    ih_err e = IH_OK;
+    for (int i = 0; i < 5000 && e == IH_OK; i++) {
+        ih_buf_reset(&text);
+        e = ih_visit_get(f->c, &f->pat, v, 0, 10, &text);
+    }
+    assert_int_equal(e, IH_E_AUDIT);
+    assert_int_equal(ih_err_http_status(e), 503);
+    assert_int_equal(text.len, 0);
+    ih_buf_free(&text);
+    ih_err_clear();
+    if (f->b.kind == IH_STORE_SQLITE) {
+        t_sql(f->b.s, "PRAGMA max_page_count = 1073741823");
+        t_sql(f->b.s, "DROP TABLE filler");
+    } else {
+        t_sql(f->b.s, "DROP TRIGGER disk_full ON audit_event");
+    }
+    assert_string_equal(status_of(f, v), "requested");
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
@@ -757,7 +915,9 @@ static void t_break_glass_limits_and_review(void **state)
         cmocka_unit_test_setup_teardown(t_suspension_ends_clinical_authority, s, teardown),                          \
         cmocka_unit_test_setup_teardown(t_replayed_rows_are_refused, s, teardown),                                   \
         cmocka_unit_test_setup_teardown(t_free_text_sealed_never_journaled, s, teardown),                            \
-        cmocka_unit_test_setup_teardown(t_break_glass_limits_and_review, s, teardown)
+        cmocka_unit_test_setup_teardown(t_break_glass_limits_and_review, s, teardown),                               \
+        cmocka_unit_test_setup_teardown(t_sms_codes_register_and_reset, s, teardown),                                \
+        cmocka_unit_test_setup_teardown(t_full_disk_read_is_audit_unavailable, s, teardown)
 
 int main(void)
 {

@@ -118,6 +118,22 @@ static void t_json_body_entry_point(void **state)
     T_OK(ih_json_parse_object("{\"t\":\"a\\u0001b\"}", 16, &j));
     assert_int_equal(ih_json_str(j, "t", true, 0, 10, IH_TEXT_MULTILINE, &name), IH_E_INVALID);
     json_decref(j);
+
+    /* 20. Bidirectional overrides and isolates, C1 controls: refused in any
+     * text; line separators in single-line text. */
+    static const char *const refused[] = {"\\u202e", "\\u202a", "\\u202d", "\\u2066", "\\u2069", "\\u0085",
+                                          "\\u009f", "\\u2028"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char doc[64];
+        int len = snprintf(doc, sizeof doc, "{\"t\":\"\\u7528%s\\u91cf 5mg\"}", refused[i]);
+        T_OK(ih_json_parse_object(doc, (size_t)len, &j));
+        if (ih_json_str(j, "t", true, 0, 20, IH_TEXT_LINE, &name) != IH_E_INVALID) fail_msg("%s accepted", refused[i]);
+        json_decref(j);
+    }
+    const char *sep = "{\"t\":\"a\\u2028b\\u200fc\"}";
+    T_OK(ih_json_parse_object(sep, strlen(sep), &j));
+    T_OK(ih_json_str(j, "t", true, 0, 10, IH_TEXT_MULTILINE, &name)); /* a separator in free text; a mark */
+    json_decref(j);
 }
 
 static void t_money_forms(void **state)

@@ -99,6 +99,51 @@ static void t_limits_and_garbage(void **state)
     ih_http_free(&h);
 }
 
+/* 16. What RFC 9112 says to refuse is refused, never guessed at: whitespace
+ * between a field name and its colon, obs-folded lines, framing that two
+ * parsers could read two ways (request smuggling), a target not in origin
+ * form, more header bytes than the limit. */
+static void t_smuggling_shapes_refused(void **state)
+{
+    (void)state;
+    static const char *const bad[] = {
+        "POST / HTTP/1.1\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding\t: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nX-Note: a\r\n folded\r\nContent-Length: 0\r\n\r\n",
+        "POST / HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\nabc",
+        "POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\nabc",
+        "GET / HTTP/1.1\nHost: a\n\n",
+        "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",
+        "GET http://evil.example/ HTTP/1.1\r\n\r\n",
+        "GET /a#frag HTTP/1.1\r\n\r\n",
+        "GET /a b HTTP/1.1\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ih_http h;
+        size_t used;
+        ih_http_init(&h, 64);
+        ih_http_status st = feed_all(&h, bad[i], &used);
+        if (st != IH_HTTP_BAD) fail_msg("accepted (%d): case %zu", (int)st, i);
+        ih_http_free(&h);
+    }
+    /* the header-size limit counts every header byte, kept or not */
+    ih_http_global_init(256);
+    ih_buf big = IH_BUF_INIT;
+    ih_buf_puts(&big, "GET / HTTP/1.1\r\n");
+    for (int i = 0; i < 20; i++) ih_buf_printf(&big, "X-Filler-%d: 0123456789\r\n", i);
+    ih_buf_puts(&big, "\r\n");
+    ih_http h;
+    size_t used;
+    ih_http_init(&h, 64);
+    assert_int_equal(feed_all(&h, big.p, &used), IH_HTTP_BAD);
+    ih_http_free(&h);
+    ih_buf_free(&big);
+    ih_http_global_init(16 * 1024);
+}
+
 static void t_response_headers(void **state)
 {
     (void)state;
@@ -118,6 +163,14 @@ static void t_response_headers(void **state)
     assert_non_null(strstr(out.p, "Set-Cookie: a=b; HttpOnly\r\n"));
     assert_null(strstr(out.p, "X-Evil"));
     assert_non_null(strstr(out.p, "\r\n\r\n{}"));
+    /* 20. A type that names its charset gets no second one. */
+    ih_resp_reset(&r);
+    r.content_type = "text/html; charset=utf-8";
+    T_OK(ih_buf_puts(&r.body, "<p>x</p>"));
+    ih_buf_reset(&out);
+    T_OK(ih_resp_serialize(&r, &m, &out));
+    assert_non_null(strstr(out.p, "Content-Type: text/html; charset=utf-8\r\n"));
+    assert_null(strstr(out.p, "charset=utf-8; charset"));
     ih_buf_free(&out);
     ih_resp_free(&r);
 }
@@ -167,7 +220,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_simple_get), cmocka_unit_test(t_body_and_pipelining),
         cmocka_unit_test(t_byte_at_a_time), cmocka_unit_test(t_limits_and_garbage),
-        cmocka_unit_test(t_response_headers), cmocka_unit_test(t_router),
+        cmocka_unit_test(t_response_headers), cmocka_unit_test(t_router), cmocka_unit_test(t_smuggling_shapes_refused),
     };
     return cmocka_run_group_tests_name("http", tests, NULL, NULL);
 }

@@ -105,7 +105,20 @@ static void t_password_policy(void **state)
         {"dr.wang", "Password1!", "too common"},
         {"dr.wang", "Woaini1314", "too common"},
         {"dr.wang", "Iloveyou#77", "too common"},
-        {"dr.wang", "Tian-jin-71", NULL},
+        /* 15. keyboard walks down a column, a place or a company with digits
+         * and symbols, substitutions undone, code points repeated, a piece
+         * repeated */
+        {"dr.wang", "1qaz@WSX", "keyboard"},
+        {"dr.wang", "Zaq1#mKx7", "keyboard"},
+        {"dr.wang", "Huawei@123", "too common"},
+        {"dr.wang", "Tianjin2026!", "too common"},
+        {"dr.wang", "Tian-jin-71", "too common"},
+        {"dr.wang", "2026Beijing#", "too common"},
+        {"dr.wang", "P@ssw0rd2026", "too common"},
+        {"dr.wang", "Aa1\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "repeated"},
+        {"dr.wang", "Ab1!Ab1!", "repeated"},
+        {"dr.wang", "Huang-Mei-Lin-71", NULL},
+        {"dr.wang", "\xe5\x8c\xbb\xe9\x99\xa2Kx7#mPq", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         ih_err_clear();
@@ -330,6 +343,7 @@ static void t_logout_and_password_change_end_sessions(void **state)
 {
     fx *f = *state;
     int64_t aid = make(f, "dr.wu", IH_ROLE_DOCTOR, "Night-Shift-22", true);
+    fake_now += 86400000LL; /* past the password's minimum age */
     ih_login_result a, b;
     ih_principal p;
     char code[9];
@@ -357,10 +371,19 @@ static void t_password_history_and_age(void **state)
     T_OK(login(f, "nurse.he", "Start-Pass-01", code, NULL, &r));
     const char *seq[] = {"Second-Pw-02x", "Third-Pw-03x", "Fourth-Pw-04x", "Fifth-Pw-05x"};
     const char *cur = "Start-Pass-01";
+    /* 15. A password stays a day before its owner may change it again. */
+    assert_int_equal(ih_identity_change_password(f->id, &r.p, &who, cur, seq[0]), IH_E_STATE);
     for (int i = 0; i < 4; i++) {
+        fake_now += 86400000LL;
+        code_now(code);
+        T_OK(login(f, "nurse.he", cur, code, NULL, &r));
         T_OK(ih_identity_change_password(f->id, &r.p, &who, cur, seq[i]));
         cur = seq[i];
     }
+    assert_int_equal(ih_identity_change_password(f->id, &r.p, &who, cur, "Sixth-Pw-06x"), IH_E_STATE);
+    fake_now += 86400000LL;
+    code_now(code);
+    T_OK(login(f, "nurse.he", cur, code, NULL, &r));
     /* Each of the last five is refused. */
     assert_int_equal(ih_identity_change_password(f->id, &r.p, &who, cur, "Start-Pass-01"), IH_E_WEAK_PASSWORD);
     assert_int_equal(ih_identity_change_password(f->id, &r.p, &who, cur, "Third-Pw-03x"), IH_E_WEAK_PASSWORD);
