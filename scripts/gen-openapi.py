@@ -5,6 +5,8 @@ repository root after changing a route; a test checks the two agree."""
 import re, json
 routes = re.findall(r'R\(IH_([A-Z]+), "([^"]*)", IH_PERM_([A-Z_]+), (\w+)\)', open('src/api/routes.c').read())
 perm_names = dict(re.findall(r'\[IH_PERM_([A-Z_]+)\] = \{"([^"]+)"', open('src/policy/perm.c').read()))
+# the code tables (GET /api/v1/codes/{table}), from src/clinic/codes.c
+code_tables = re.findall(r'TABLE\(ih_codes_\w+, "(\w+)", "([^"]+)"', open('src/clinic/codes.c').read())
 
 def pname(path, i):
     segs = path.split('/')
@@ -14,6 +16,7 @@ def pname(path, i):
         if s == '{}':
             prev = segs[k-1]
             if prev == 'roles': names.append('role')
+            elif prev == 'codes': names.append('table')
             elif prev == 'permissions': names.append('perm')
             else: names.append('id')
     # disambiguate
@@ -27,13 +30,17 @@ def oapath(path):
     return out, names
 
 S = {}  # summaries by (method,path)
-def s(m, p, summary, req=None, resp="Object", status=None, query=None, desc=None, ctype=None):
-    S[(m, p)] = dict(summary=summary, req=req, resp=resp, status=status, query=query or [], desc=desc, ctype=ctype)
+def s(m, p, summary, req=None, resp="Object", status=None, query=None, desc=None, ctype=None, also=None):
+    """also: {status: schema name} of further success answers (a proposal's 202)."""
+    S[(m, p)] = dict(summary=summary, req=req, resp=resp, status=status, query=query or [], desc=desc, ctype=ctype,
+                     also=also or {})
 
 # ---- descriptions -----------------------------------------------------------------
 s("GET","/","The public 亮证 page (HTML): licence, departments, doctors on duty, schedules, response times, fees", resp="HTML")
 s("GET","/about","The same public page", resp="HTML")
 s("GET","/api/v1/public","The public information as JSON", resp="Public")
+s("GET","/api/v1/codes","The code tables coded fields take (route, frequency, recipe_type → drug_class, delivery_type, cert_type, title_code → title, …)", resp="CodeTables")
+s("GET","/api/v1/codes/{table}","One code table: every code with its Chinese name", resp="CodeTable")
 s("GET","/healthz","Liveness", resp="Health")
 s("GET","/metrics","Prometheus metrics: the scraper's bearer token ([server] metrics_token_file) or a session with metrics.read", resp="Text")
 s("POST","/api/v1/sessions","Log in: password and, where enrolled, the TOTP code", req="LoginRequest", resp="LoginResponse", status=201)
@@ -42,13 +49,13 @@ s("GET","/api/v1/me","The caller's account and session state")
 s("POST","/api/v1/me/password","Change the password", req="PasswordChange", resp=None, status=204)
 s("POST","/api/v1/me/totp","Start second-factor enrolment: a new secret as an otpauth URI. Needs the password, and a code from the enrolled authenticator when replacing it", req="TotpBegin", status=201)
 s("POST","/api/v1/me/totp/confirm","Confirm enrolment with a code", req="TotpConfirm", resp=None, status=204)
-s("GET","/api/v1/me/sessions","The caller's sessions")
+s("GET","/api/v1/me/sessions","The caller's sessions", resp="Sessions")
 s("DELETE","/api/v1/me/sessions/{id}","End one of the caller's sessions", resp=None, status=204)
-s("GET","/api/v1/accounts","List accounts", query=["after","limit"])
+s("GET","/api/v1/accounts","List accounts", resp="AccountList", query=["after","limit"])
 s("POST","/api/v1/accounts","Create a staff or administrator account (pending until secadmin activates it)", req="AccountCreate", status=201)
-s("GET","/api/v1/accounts/{id}","One account")
+s("GET","/api/v1/accounts/{id}","One account", resp="Account")
 s("POST","/api/v1/accounts/{id}/activate","Activate a pending account")
-s("PUT","/api/v1/accounts/{id}/role","Propose a clinical role change (202): it takes effect when another administrator approves it", req="RoleChange", status=202)
+s("PUT","/api/v1/accounts/{id}/role","Propose a clinical role change (202): it takes effect when another administrator approves it", req="RoleChange", resp="Proposed", status=202)
 s("POST","/api/v1/accounts/{id}/disable","Disable an account", req="Reason")
 s("POST","/api/v1/accounts/{id}/enable","Enable an account", req="Reason")
 s("PUT","/api/v1/accounts/{id}/expiry","Set an expiry date", req="Expiry")
@@ -58,9 +65,9 @@ s("POST","/api/v1/accounts/{id}/totp-reset","Reset the second factor")
 s("POST","/api/v1/admin-accounts/{id}/disable","Disable an administrator account", req="Reason")
 s("POST","/api/v1/admin-accounts/{id}/enable","Enable an administrator account", req="Reason")
 s("GET","/api/v1/permissions","Permissions by role, with bounds and which are optional")
-s("PUT","/api/v1/roles/{role}/permissions/{perm}","Grant or revoke an optional permission within its bounds. Granting one that reaches personal data, or taking anything from the auditor, is only proposed (202): another administrator decides", req="Grant")
+s("PUT","/api/v1/roles/{role}/permissions/{perm}","Grant or revoke an optional permission within its bounds. Granting one that reaches personal data, or taking anything from the auditor, is only proposed (202): another administrator decides", req="Grant", also={202: "Proposed"})
 s("GET","/api/v1/approvals","Changes proposed by one administrator for another to decide (?pending=true)")
-s("POST","/api/v1/approvals/{id}","Approve (the change takes effect) or reject a proposed change: never the proposer, never the security administrator", req="Decision")
+s("POST","/api/v1/approvals/{id}","Approve (the change takes effect) or reject a proposed change: never the proposer, never the security administrator", req="Decision", resp="Decided")
 s("GET","/api/v1/audit/events","Query the audit journal", query=["from","to","actor","action","object_type","object_id","outcome","after","limit"])
 s("GET","/api/v1/audit/checkpoints","Signed checkpoints")
 s("POST","/api/v1/audit/verify","Verify the whole journal now")
@@ -73,12 +80,12 @@ s("GET","/api/v1/departments","Active departments (public)")
 s("POST","/api/v1/departments","Create a department", req="Department", status=201)
 s("PATCH","/api/v1/departments/{id}","Change a department (code is fixed)", req="Department")
 s("GET","/api/v1/staff","List staff (personal fields masked)", query=["after","limit"])
-s("POST","/api/v1/staff","Create a staff record for a clinical account", req="Staff", resp="Staff", status=201)
-s("GET","/api/v1/staff/{id}","One staff member", resp="Staff")
-s("PATCH","/api/v1/staff/{id}","Change a staff record", req="Staff", resp="Staff")
-s("POST","/api/v1/staff/{id}/online","Enable or disable a doctor for online care (needs >= 3 years of practice)", req="Online", resp="Staff")
-s("POST","/api/v1/staff/{id}/status","Suspend or reinstate", req="StaffStatus", resp="Staff")
-s("GET","/api/v1/me/staff","The caller's own staff record", resp="Staff")
+s("POST","/api/v1/staff","Create a staff record for a clinical account", req="Staff", resp="StaffView", status=201)
+s("GET","/api/v1/staff/{id}","One staff member", resp="StaffView")
+s("PATCH","/api/v1/staff/{id}","Change a staff record", req="Staff", resp="StaffView")
+s("POST","/api/v1/staff/{id}/online","Enable or disable a doctor for online care (needs >= 3 years of practice)", req="Online", resp="StaffView")
+s("POST","/api/v1/staff/{id}/status","Suspend or reinstate", req="StaffStatus", resp="StaffView")
+s("GET","/api/v1/me/staff","The caller's own staff record", resp="StaffView")
 s("POST","/api/v1/drugs/import","Import the catalogue from CSV (per-row errors)", resp="ImportReport", ctype="text/csv")
 s("GET","/api/v1/drugs","Search the catalogue", query=["q","all","after","limit"])
 s("POST","/api/v1/drugs","Add a drug", req="Drug", resp="Drug", status=201)
@@ -101,7 +108,7 @@ s("POST","/api/v1/patients/{id}/break-glass","Open a patient's data without a ca
 s("GET","/api/v1/break-glass","Break-glass grants with their reasons, for review (?pending=true: those not reviewed yet)")
 s("POST","/api/v1/break-glass/{id}/review","Review a grant once: justified or not, with an optional note (sealed); an unjustified grant ends at once", req="BreakGlassReview")
 s("POST","/api/v1/visits","Request a consultation or follow-up", req="VisitRequest", resp="Visit", status=201)
-s("GET","/api/v1/visits","The caller's visits", query=["status","after","limit"])
+s("GET","/api/v1/visits","The caller's visits (a clinician's list names each patient, masked for the role)", resp="VisitList", query=["status","after","limit"])
 s("GET","/api/v1/visits/{id}","A visit with its messages", resp="Visit", query=["after_message","limit"])
 s("POST","/api/v1/visits/{id}/accept","Accept (a follow-up needs followup_confirmed)", req="Accept", resp="Visit")
 s("POST","/api/v1/visits/{id}/refuse","Refuse with a reason", req="Reason", resp="Visit")
@@ -110,10 +117,13 @@ s("POST","/api/v1/visits/{id}/cancel","Cancel a request (patient)", resp="Visit"
 s("PUT","/api/v1/visits/{id}/label","Change the security label", req="Label")
 s("POST","/api/v1/visits/{id}/messages","Write a message in an accepted visit", req="Message", status=201)
 s("POST","/api/v1/visits/{id}/media","Record a phone or video session run by an outside system", req="Media", status=201)
-s("POST","/api/v1/visits/{id}/records","Add a signed medical-record revision", req="Record", status=201)
-s("GET","/api/v1/visits/{id}/records","Every revision of the visit's record")
+s("POST","/api/v1/visits/{id}/records","Add a signed medical-record revision", req="Record", resp="RecordView", status=201)
+s("GET","/api/v1/visits/{id}/records","Every revision of the visit's record", resp="RecordList")
 s("POST","/api/v1/visits/{id}/prescriptions","Issue a signed prescription (the treating doctor, a full 2FA session)", req="PrescriptionIssue", resp="Prescription", status=201)
-s("POST","/api/v1/visits/{id}/payments","Record a payment of the visit or a prescription", req="Payment", status=201)
+s("POST","/api/v1/visits/{id}/payments","Order the payment of the visit's fee or an approved prescription (the patient); the channel's answer comes back as \"pay\"; asking again returns the same pending order", req="PaymentOrder", resp="PaymentOrdered", status=201)
+s("POST","/api/v1/payments/notify","The payment channel's signed notification (paid, refunded): nothing changes unless its signature verifies; repeated ones change nothing", req="PaymentNotification", resp="NotifyAck")
+s("GET","/api/v1/payments/{id}","One payment order (its patient, or the system administrator)", resp="PaymentView")
+s("POST","/api/v1/payments/{id}/refund","Refund a payment for a service not given (refused, expired or cancelled visit; rejected, expired or cancelled prescription) through the channel: refunding until its notification", req="Refund", resp="PaymentView")
 s("POST","/api/v1/visits/{id}/evaluation","Evaluate a closed visit", req="Evaluation", status=201)
 s("GET","/api/v1/prescriptions","The caller's prescriptions, or a pharmacist's review queue (status=issued)", query=["status","after","limit"])
 s("GET","/api/v1/prescriptions/{id}","One prescription", resp="Prescription")
@@ -174,7 +184,7 @@ schemas = {
  "Object": {"type":"object","additionalProperties":True},
  "Health": {"type":"object","properties":{"status":{"type":"string","example":"ok"}}},
  "LoginRequest": {"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string","format":"password"},"totp":{"type":"string","pattern":"^[0-9]{6}$"}}},
- "LoginResponse": {"type":"object","properties":{"token":{"type":"string"},"csrf_token":{"type":"string"},"expires_at":{"type":"string"},"must_change_password":{"type":"boolean"},"must_enrol_totp":{"type":"boolean"}}},
+ "LoginResponse": {"type":"object","required":["token","csrf_token","expires_at"],"properties":{"token":{"type":"string"},"csrf_token":{"type":"string"},"expires_at":{"$ref":"#/components/schemas/Time"},"must_change_password":{"type":"boolean"},"must_enrol_totp":{"type":"boolean"},"account":{"type":"object","properties":{"id":{"type":"integer"},"username":{"type":"string"},"role":{"type":"string"}}}}},
  "PasswordChange": {"type":"object","required":["old_password","new_password"],"properties":{"old_password":{"type":"string"},"new_password":{"type":"string"}}},
  "TotpConfirm": {"type":"object","required":["code"],"properties":{"code":{"type":"string"}}},
  "TotpBegin": {"type":"object","required":["password"],"properties":{"password":{"type":"string"},"totp":{"type":"string","description":"a code from the enrolled authenticator, when replacing it"}}},
@@ -183,16 +193,34 @@ schemas = {
  "Reason": {"type":"object","properties":{"reason":{"type":"string","maxLength":200}}},
  "Expiry": {"type":"object","properties":{"expires_at":{"type":"string","format":"date"}}},
  "Grant": {"type":"object","required":["granted"],"properties":{"granted":{"type":"boolean"}}},
+ "TimeOrNull": {"type":"string","nullable":True,"pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$","description":"a time, or null when never set"},
+ "Time": {"type":"string","format":"date-time","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$","example":"2026-09-22T04:13:20.000Z","description":"every time in the API: ISO 8601 UTC"},
+ "DiagnosisCodes": {"type":"array","items":{"type":"object","required":["code","name"],"properties":{"code":{"type":"string","example":"I10.x00"},"name":{"type":"string","example":"原发性高血压"}}},"description":"every diagnosis-code list the API shows: codes of the loaded ICD-10 list with their names"},
+ "Account": {"type":"object","required":["id","username","role","status","created_at"],"properties":{"id":{"type":"integer"},"username":{"type":"string"},"role":{"type":"string"},"status":{"type":"string","enum":["pending","active","disabled"]},"must_change_password":{"type":"boolean"},"totp_enrolled":{"type":"boolean"},"locked":{"type":"boolean"},"failed_logins":{"type":"integer"},"expires_at":{"$ref":"#/components/schemas/TimeOrNull"},"last_login_at":{"$ref":"#/components/schemas/TimeOrNull"},"created_at":{"$ref":"#/components/schemas/Time"},"disabled_reason":{"type":"string"},"disabled_note":{"type":"string"}}},
+ "AccountList": {"type":"object","required":["accounts"],"properties":{"accounts":{"type":"array","items":{"$ref":"#/components/schemas/Account"}},"next_after":{"type":"integer"}}},
+ "Sessions": {"type":"object","required":["sessions"],"properties":{"sessions":{"type":"array","items":{"type":"object","required":["id","created_at","last_seen_at","expires_at","current"],"properties":{"id":{"type":"integer"},"created_at":{"$ref":"#/components/schemas/Time"},"last_seen_at":{"$ref":"#/components/schemas/Time"},"expires_at":{"$ref":"#/components/schemas/Time"},"ip":{"type":"string"},"current":{"type":"boolean"}}}}}},
+ "Approval": {"type":"object","required":["id","kind","state","proposed_by","proposed_at"],"properties":{"id":{"type":"integer"},"kind":{"type":"string","enum":["role","grant"]},"state":{"type":"string","enum":["pending","approved","rejected"]},"proposed_by":{"type":"integer"},"proposed_at":{"$ref":"#/components/schemas/Time"},"decided_by":{"type":"integer"},"decided_at":{"$ref":"#/components/schemas/Time"},"account_id":{"type":"integer"},"role":{"type":"string"},"permission":{"type":"string"},"granted":{"type":"boolean"}}},
+ "Proposed": {"type":"object","required":["approval"],"properties":{"approval":{"$ref":"#/components/schemas/Approval"}}},
+ "Decided": {"type":"object","required":["approval"],"properties":{"approval":{"$ref":"#/components/schemas/Approval"}}},
+ "PaymentOrder": {"type":"object","required":["channel"],"properties":{"channel":{"type":"string","enum":["wechat","alipay","unionpay","insurance","cash"]},"prescription_id":{"type":"integer","description":"pay an approved prescription; without it, the visit's fee"}},"description":"The amount is the server's; only the channel's signed notification marks the order paid."},
+ "PaymentView": {"type":"object","required":["id","visit_id","amount","channel","paid","created_at"],"properties":{"id":{"type":"integer"},"visit_id":{"type":"integer"},"prescription_id":{"type":"integer"},"order_no":{"type":"string"},"state":{"type":"string","enum":["pending","paid","refunding","refunded"]},"amount":{"$ref":"#/components/schemas/Money"},"channel":{"type":"string"},"channel_name":{"type":"string"},"trade_no":{"type":"string","description":"the channel's, from its notification"},"paid":{"type":"boolean"},"paid_at":{"$ref":"#/components/schemas/TimeOrNull"},"created_at":{"$ref":"#/components/schemas/Time"},"refund_no":{"type":"string"},"refund_by":{"type":"integer"},"refunded_at":{"$ref":"#/components/schemas/TimeOrNull"}}},
+ "PaymentOrdered": {"type":"object","required":["payment","pay"],"properties":{"payment":{"$ref":"#/components/schemas/PaymentView"},"pay":{"type":"object","description":"what the channel answered: the parameters the patient's app pays with"}}},
+ "PaymentNotification": {"type":"object","required":["event","order_no","trade_no","amount"],"properties":{"event":{"type":"string","enum":["paid","refunded"]},"order_no":{"type":"string"},"trade_no":{"type":"string"},"refund_no":{"type":"string"},"amount":{"$ref":"#/components/schemas/Money"},"time":{"type":"string"}},"description":"Signed by the channel over \"X-Pay-Timestamp\\nX-Pay-Nonce\\nbody\\n\" (X-Pay-Signature, base64) with the key of [payment] notify_public_key."},
+ "NotifyAck": {"type":"object","properties":{"code":{"type":"string","enum":["SUCCESS"]}}},
+ "Refund": {"type":"object","required":["reason"],"properties":{"reason":{"type":"string","maxLength":200}}},
  "Money": {"type":"string","pattern":"^[0-9]{1,9}(\\.[0-9]{1,2})?$","example":"12.50","description":"yuan; numbers are accepted on input"},
  "Institution": {"type":"object","required":["name","ih_name","organ_id","unit_id","licence_no","ih_approval","entity_hospital","address","phone"],"properties":{"name":{"type":"string","maxLength":64},"ih_name":{"type":"string","maxLength":64},"organ_id":{"type":"string","pattern":"^[0-9A-Z]{9,18}$"},"unit_id":{"type":"string"},"licence_no":{"type":"string"},"licence_valid_until":{"type":"string","format":"date"},"ih_approval":{"type":"string"},"entity_hospital":{"type":"string"},"address":{"type":"string"},"phone":{"type":"string"},"intro":{"type":"string","maxLength":1000}}},
  "Department": {"type":"object","required":["code","name","subject_code","category_code","kind"],"properties":{"code":{"type":"string"},"name":{"type":"string"},"subject_code":{"type":"string","description":"国家诊疗科目, e.g. 03.04"},"category_code":{"type":"string","description":"the subject's first level, e.g. 03"},"kind":{"type":"string","enum":["clinical","medtech","nursing","pharmacy"]},"active":{"type":"boolean"},"intro":{"type":"string"}}},
  "Staff": {"type":"object","required":["account_id","name","cert_type","cert_no","sex","birth_date","title_code","subject_code","qualification_no","practice_no","practice_years","departments"],"properties":{"account_id":{"type":"integer"},"name":{"type":"string"},"cert_type":{"type":"string","enum":["1","2","3","4","5","99"]},"cert_no":{"type":"string","description":"sealed, blind-indexed; masked for others"},"sex":{"type":"string","enum":["0","1","2"]},"birth_date":{"type":"string","format":"date"},"title_code":{"type":"string","description":"职称 231–265"},"subject_code":{"type":"string"},"qualification_no":{"type":"string"},"practice_no":{"type":"string"},"practice_years":{"type":"integer","minimum":0},"insurance_policy":{"type":"string"},"insurance_until":{"type":"string","format":"date"},"intro":{"type":"string"},"departments":{"type":"array","items":{"type":"integer"}},"status":{"type":"string","readOnly":True},"online":{"type":"boolean","readOnly":True}}},
+ "StaffView": {"type":"object","required":["id","name","departments"],"properties":{"id":{"type":"integer"},"name":{"type":"string"},"departments":{"type":"array","items":{"type":"object","required":["id","name"],"properties":{"id":{"type":"integer"},"name":{"type":"string"},"code":{"type":"string"}}},"description":"what a staff record is written with as department ids is read back as the departments"},"status":{"type":"string"},"online":{"type":"boolean"}}},
  "Online": {"type":"object","required":["online"],"properties":{"online":{"type":"boolean"},"reason":{"type":"string"}}},
  "StaffStatus": {"type":"object","required":["status"],"properties":{"status":{"type":"string","enum":["active","suspended"]},"reason":{"type":"string"}}},
  "Drug": {"type":"object","required":["hosp_code","name","spec","unit","manufacturer","dosage_form","drug_class","price","restricted"],"properties":{"hosp_code":{"type":"string"},"national_code":{"type":"string"},"name":{"type":"string"},"trade_name":{"type":"string"},"spec":{"type":"string"},"unit":{"type":"string"},"manufacturer":{"type":"string"},"dosage_form":{"type":"string"},"drug_class":{"type":"string","enum":["1","2","3"]},"price":{"$ref":"#/components/schemas/Money"},"otc":{"type":"boolean"},"restricted":{"type":"boolean"},"restricted_class":{"type":"string","enum":["narcotic","psychotropic1","psychotropic2","toxic","radioactive","precursor","other"]},"active":{"type":"boolean"}}},
  "ImportReport": {"type":"object","properties":{"created":{"type":"integer"},"updated":{"type":"integer"},"loaded":{"type":"integer"},"errors":{"type":"array","items":{"type":"object","properties":{"row":{"type":"integer"},"field":{"type":"string"},"code":{"type":"string"},"message":{"type":"string"}}}}}},
  "Schedule": {"type":"object","required":["staff_id","department_id","day","start_time","end_time","consult_type","capacity","response_minutes","fee"],"properties":{"staff_id":{"type":"integer"},"department_id":{"type":"integer"},"day":{"type":"string","format":"date"},"start_time":{"type":"string","example":"08:00"},"end_time":{"type":"string","example":"12:00"},"consult_type":{"type":"string","enum":["1","2","3"],"description":"1 text, 2 phone, 3 video"},"capacity":{"type":"integer"},"response_minutes":{"type":"integer"},"fee":{"$ref":"#/components/schemas/Money"}}},
  "Patient": {"type":"object","properties":{"name":{"type":"string"},"cert_type":{"type":"string"},"cert_no":{"type":"string","description":"身份证 checked against GB 11643"},"sex":{"type":"string"},"birth_date":{"type":"string","format":"date"},"phone":{"type":"string"},"address":{"type":"string"},"allergies":{"type":"string"},"guardian_name":{"type":"string"},"guardian_cert_type":{"type":"string"},"guardian_cert_no":{"type":"string"},"guardian_phone":{"type":"string"},"realname":{"type":"string","enum":["verified","unverified"],"readOnly":True}}},
+ "CodeTables": {"type":"object","properties":{"tables":{"type":"array","items":{"type":"object","properties":{"key":{"type":"string"},"name":{"type":"string"},"count":{"type":"integer"}}}}}},
+ "CodeTable": {"type":"object","properties":{"table":{"type":"string"},"name":{"type":"string"},"codes":{"type":"array","items":{"type":"object","properties":{"code":{"type":"string"},"name":{"type":"string"}}}}}},
  "RegistrationStarted": {"type":"object","properties":{"registration":{"type":"string","description":"the token to send with the code"},"expires_at":{"type":"string","format":"date-time"}}},
  "RegistrationVerify": {"type":"object","required":["registration","code"],"properties":{"registration":{"type":"string"},"code":{"type":"string","pattern":"^[0-9]{6}$"},"username":{"type":"string","description":"instead of the one given at the start (when it was taken)"}},"description":"At most 5 tries per code; a code lives [registry] code_minutes."},
  "Registered": {"type":"object","properties":{"patient":{"$ref":"#/components/schemas/Patient"},"account_id":{"type":"integer"},"username":{"type":"string"}}},
@@ -205,17 +233,19 @@ schemas = {
  "Decision": {"type":"object","required":["decision"],"properties":{"decision":{"type":"string","enum":["approve","reject"]}}},
  "BreakGlassReview": {"type":"object","required":["verdict"],"properties":{"verdict":{"type":"string","enum":["justified","unjustified"]},"note":{"type":"string","maxLength":500}}},
  "VisitRequest": {"type":"object","required":["kind","complaint"],"properties":{"kind":{"type":"string","enum":["consult","followup"]},"schedule_id":{"type":"integer"},"department_id":{"type":"integer"},"complaint":{"type":"string","maxLength":500},"attribute":{"type":"string","enum":["1","2","3","4","9"]},"first_diagnosis":{"type":"string","description":"required for a follow-up"},"disease_history":{"type":"string","description":"required for a follow-up"},"guardian_present":{"type":"boolean","description":"required true under 6"}}},
- "Visit": {"type":"object","properties":{"id":{"type":"integer"},"kind":{"type":"string"},"status":{"type":"string","enum":["requested","accepted","closed","refused","expired","cancelled"]},"label":{"type":"integer","minimum":1,"maximum":5},"fee":{"$ref":"#/components/schemas/Money"},"messages":{"type":"array","items":{"type":"object"}}}},
+ "Visit": {"type":"object","required":["id","kind","status"],"properties":{"id":{"type":"integer"},"kind":{"type":"string"},"status":{"type":"string","enum":["requested","accepted","closed","refused","expired","cancelled"]},"label":{"type":"integer","minimum":1,"maximum":5},"fee":{"$ref":"#/components/schemas/Money"},"requested_at":{"$ref":"#/components/schemas/Time"},"respond_by":{"$ref":"#/components/schemas/Time"},"patient_name":{"type":"string","description":"in a clinician's list, masked for the role"},"messages":{"type":"array","items":{"type":"object"}}}},
+ "VisitList": {"type":"object","required":["visits"],"properties":{"visits":{"type":"array","items":{"$ref":"#/components/schemas/Visit"}},"next_after":{"type":"integer"}}},
  "Accept": {"type":"object","properties":{"followup_confirmed":{"type":"boolean"},"label":{"type":"integer","minimum":1,"maximum":5}}},
  "Label": {"type":"object","required":["label","reason"],"properties":{"label":{"type":"integer","minimum":1,"maximum":5},"reason":{"type":"string"}}},
  "Message": {"type":"object","required":["body"],"properties":{"body":{"type":"string","maxLength":2000}}},
  "Media": {"type":"object","required":["kind","started_at","ended_at"],"properties":{"kind":{"type":"string","enum":["phone","video"]},"started_at":{"type":"string","format":"date-time"},"ended_at":{"type":"string","format":"date-time"},"recording_ref":{"type":"string"},"recording_hash":{"type":"string"}}},
+ "RecordView": {"type":"object","required":["id","visit_id","revision","diagnosis_codes"],"properties":{"id":{"type":"integer"},"visit_id":{"type":"integer"},"revision":{"type":"integer"},"chief_complaint":{"type":"string"},"present_history":{"type":"string"},"diagnosis_codes":{"$ref":"#/components/schemas/DiagnosisCodes"},"diagnosis":{"type":"string"},"opinion":{"type":"string"},"assist_result":{"type":"string"},"signature":{"type":"string","format":"byte"},"created_at":{"$ref":"#/components/schemas/Time"}}},
+ "RecordList": {"type":"object","required":["records"],"properties":{"records":{"type":"array","items":{"$ref":"#/components/schemas/RecordView"}}}},
  "Record": {"type":"object","required":["chief_complaint","present_history","diagnosis_codes","diagnosis","opinion"],"properties":{"chief_complaint":{"type":"string"},"present_history":{"type":"string"},"diagnosis_codes":{"type":"array","items":{"type":"string","example":"I10.x00"}},"diagnosis":{"type":"string"},"opinion":{"type":"string"},"assist_result":{"type":"string"},"label":{"type":"integer"},"correction_reason":{"type":"string","description":"required from the second revision on"}}},
- "PrescriptionIssue": {"type":"object","required":["recipe_type","diagnosis_codes","items"],"properties":{"recipe_type":{"type":"string","enum":["1","2","3"]},"diagnosis_codes":{"type":"array","items":{"type":"string"}},"effective_days":{"type":"integer","minimum":1,"maximum":7},"items":{"type":"array","minItems":1,"maxItems":5,"items":{"type":"object","required":["drug_id","route","frequency","dosage","dose_unit","quantity","days"],"properties":{"drug_id":{"type":"integer"},"route":{"type":"string","description":"CV06.00.102"},"frequency":{"type":"string","example":"qd"},"dosage":{"type":"string","example":"5"},"dose_unit":{"type":"string","example":"mg"},"quantity":{"type":"integer"},"days":{"type":"integer","description":"at most [care] rx_max_days"},"remark":{"type":"string"}}}}}},
- "Prescription": {"type":"object","properties":{"id":{"type":"integer"},"recipe_no":{"type":"string"},"status":{"type":"string","enum":["issued","approved","rejected","cancelled","dispensed","delivered","expired"]},"total_fee":{"$ref":"#/components/schemas/Money"},"signature":{"type":"string","format":"byte"},"review_signature":{"type":"string","format":"byte"},"items":{"type":"array","items":{"type":"object"}}}},
+ "PrescriptionIssue": {"type":"object","required":["recipe_type","diagnosis_codes","items"],"properties":{"recipe_type":{"type":"string","enum":["1","2","3"]},"diagnosis_codes":{"type":"array","items":{"type":"string"}},"allergy_override":{"type":"object","required":["reason"],"properties":{"reason":{"type":"string","minLength":4,"maxLength":300}},"description":"required (409 naming it otherwise) when a drug is of a class the patient is recorded as allergic to"},"effective_days":{"type":"integer","minimum":1,"maximum":7},"items":{"type":"array","minItems":1,"maxItems":5,"items":{"type":"object","required":["drug_id","route","frequency","dosage","dose_unit","quantity","days"],"properties":{"drug_id":{"type":"integer"},"route":{"type":"string","description":"CV06.00.102"},"frequency":{"type":"string","example":"qd"},"dosage":{"type":"string","example":"5"},"dose_unit":{"type":"string","example":"mg"},"quantity":{"type":"integer"},"days":{"type":"integer","description":"at most [care] rx_max_days"},"remark":{"type":"string"}}}}}},
+ "Prescription": {"type":"object","required":["id","recipe_no","status","total_fee"],"properties":{"id":{"type":"integer"},"visit_id":{"type":"integer"},"recipe_no":{"type":"string"},"status":{"type":"string","enum":["issued","approved","rejected","cancelled","dispensed","delivered","expired"]},"total_fee":{"$ref":"#/components/schemas/Money"},"diagnosis_codes":{"$ref":"#/components/schemas/DiagnosisCodes"},"signature":{"type":"string","format":"byte"},"review_signature":{"type":"string","format":"byte"},"items":{"type":"array","items":{"type":"object"}},"issued_at":{"$ref":"#/components/schemas/Time"},"expires_at":{"$ref":"#/components/schemas/TimeOrNull"},"reviewed_at":{"$ref":"#/components/schemas/TimeOrNull"},"finished_at":{"$ref":"#/components/schemas/TimeOrNull"},"allergy_override":{"type":"string","description":"the doctor's reason for prescribing against a recorded allergy"}}},
  "Review": {"type":"object","required":["decision"],"properties":{"decision":{"type":"string","enum":["approve","reject"]},"reason":{"type":"string","description":"required to reject"}}},
  "Dispense": {"type":"object","required":["delivery_type"],"properties":{"delivery_type":{"type":"string","enum":["0","1","2"]},"delivery_firm":{"type":"string","description":"required for delivery"}}},
- "Payment": {"type":"object","required":["amount","channel","trade_no"],"properties":{"amount":{"$ref":"#/components/schemas/Money"},"channel":{"type":"string","enum":["wechat","alipay","unionpay","insurance","cash"]},"trade_no":{"type":"string"},"prescription_id":{"type":"integer"}}},
  "Evaluation": {"type":"object","required":["satisfaction","score","text"],"properties":{"satisfaction":{"type":"integer","minimum":1,"maximum":5},"score":{"type":"integer","minimum":0,"maximum":10},"text":{"type":"string","maxLength":300},"complaint":{"type":"string"}}},
  "AdverseEvent": {"type":"object","required":["kind","description","cause","measures","damage_degree","improvements","department_id","event_date"],"properties":{"visit_id":{"type":"integer"},"kind":{"type":"string"},"description":{"type":"string"},"cause":{"type":"string"},"measures":{"type":"string"},"damage_degree":{"type":"string","enum":["1","2","3","4","5"]},"improvements":{"type":"string"},"department_id":{"type":"integer"},"event_date":{"type":"string","format":"date"}}},
  "StatsRequest": {"type":"object","required":["report","purpose","window_from","window_to"],"properties":{"report":{"type":"string","enum":["drug_usage","doctor_prescribing"]},"purpose":{"type":"string","minLength":10},"window_from":{"type":"string","format":"date"},"window_to":{"type":"string","format":"date"}}},
@@ -252,6 +282,22 @@ def emit(obj, ind):
                         w("%s%s%s: %s" % (pad, pre, k, json.dumps(vv, ensure_ascii=False)))
             else:
                 w("%s- %s" % (pad, json.dumps(v, ensure_ascii=False)))
+def nullable_optional(sch):
+    """A property an object does not require may come back null (unset)."""
+    if isinstance(sch, dict):
+        req = set(sch.get("required", []))
+        for k, v in (sch.get("properties") or {}).items():
+            if k not in req and isinstance(v, dict) and "$ref" not in v:
+                v["nullable"] = True
+            nullable_optional(v)
+        for k in ("items", "allOf", "anyOf"):
+            if k in sch:
+                nullable_optional(sch[k])
+    elif isinstance(sch, list):
+        for x in sch:
+            nullable_optional(x)
+for _name, _sch in schemas.items():
+    nullable_optional(_sch)
 emit(schemas, 2)
 w("security:")
 w("  - bearer: []")
@@ -278,6 +324,10 @@ for op, ms in by_path.items():
         if params:
             w("      parameters:")
             for n, where in params:
+                if n == "table":
+                    w("        - {name: table, in: path, required: true, schema: {type: string, enum: %s}, description: %s}" % (
+                        json.dumps([k for k, _ in code_tables]), json.dumps("; ".join("%s: %s" % kv for kv in code_tables), ensure_ascii=False)))
+                    continue
                 t, d = ("string", "") if n in ("role","perm") else ("integer", "") if where == "path" else Q[n]
                 w("        - {name: %s, in: %s, required: %s, schema: {type: %s}%s}" % (n, where, "true" if where=="path" else "false", t, (", description: " + json.dumps(d, ensure_ascii=False)) if d else ""))
         if meta["req"] or meta["ctype"]:
@@ -300,11 +350,16 @@ for op, ms in by_path.items():
             w("        '%d':" % st)
             w("          description: ok")
             w("          content: {application/json: {schema: {$ref: '#/components/schemas/%s'}}}" % meta["resp"])
+        for ast, aschema in sorted(meta["also"].items()):
+            w("        '%d':" % ast)
+            w("          description: ok")
+            w("          content: {application/json: {schema: {$ref: '#/components/schemas/%s'}}}" % aschema)
         errs = ["Error400"]
         if perm != "PUBLIC": errs += ["Error401", "Error403"]
         if names: errs += ["Error404"]
         if m in ("POST","PUT","PATCH","DELETE"): errs += ["Error409"]
         if op in ("/api/v1/sessions", "/api/v1/patients", "/api/v1/password-resets") and m == "POST": errs += ["Error429"]
+        if op == "/api/v1/payments/notify": errs = ["Error400", "Error401", "Error404", "Error409"]
         errs += ["Error503"]
         for e in errs:
             w("        '%s': {$ref: '#/components/responses/%s'}" % (e[5:], e))

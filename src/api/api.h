@@ -128,6 +128,11 @@ ih_err ih_api_schedules_create(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_schedule_cancel(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_patients_register(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_codes_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_payment_refund(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_payment_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_payment_notify(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_codes_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_patients_register_verify(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_password_reset_start(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_password_reset_confirm(ih_app *app, ih_req *req, ih_resp *resp);

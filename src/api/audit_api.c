@@ -58,6 +58,11 @@ ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(ih_api_audit(app, req, "audit.query", "audit_journal", NULL, IH_OK, NULL));
     json_t *events;
     IH_TRY(ih_audit_query(app->store, &f, &events));
+    ih_err e = ih_identity_name_actors(app->identity, events);
+    if (e != IH_OK) {
+        json_decref(events);
+        return e;
+    }
     size_t n = json_array_size(events);
     json_t *next = n == (size_t)f.limit ? json_object_get(json_array_get(events, n - 1), "seq") : NULL;
     return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "events", events, "next_after", next ? next : json_null()));
@@ -98,12 +103,13 @@ ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(ih_api_audit(app, req, "audit.export", "audit_journal", NULL, IH_OK, NULL));
     json_t *events;
     IH_TRY(ih_audit_query(app->store, &f, &events));
+    ih_err e = ih_identity_name_actors(app->identity, events);
     ih_buf_reset(&resp->body);
     size_t i;
     json_t *ev;
-    ih_err e = IH_OK;
     json_array_foreach(events, i, ev)
     {
+        if (e != IH_OK) break;
         if ((e = ih_json_dump(ev, JSON_COMPACT, &resp->body)) != IH_OK || (e = ih_buf_puts(&resp->body, "\n")) != IH_OK)
             break;
     }

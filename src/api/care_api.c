@@ -104,7 +104,26 @@ ih_err ih_api_records_list(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_payments_post(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return ih_api_call_id_body(app, req, resp, 201, ih_payment_record, false);
+    return ih_api_call_id_body(app, req, resp, 201, ih_payment_order, false);
+}
+
+ih_err ih_api_payment_refund(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id_body(app, req, resp, 200, ih_payment_refund, false);
+}
+
+ih_err ih_api_payment_get(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id(app, req, resp, ih_payment_get);
+}
+
+/* The channel's notification: public, but nothing happens unless its
+ * signature over the raw body verifies (payment.c). */
+ih_err ih_api_payment_notify(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    IH_TRY(ih_payment_notify(app->clinic, req->hdr[IH_HDR_PAY_TIMESTAMP], req->hdr[IH_HDR_PAY_NONCE],
+                             req->hdr[IH_HDR_PAY_SIGNATURE], req->body ? req->body : "", req->body_len));
+    return ih_api_json(resp, 200, json_pack("{s:s}", "code", "SUCCESS"));
 }
 
 ih_err ih_api_evaluation_post(ih_app *app, ih_req *req, ih_resp *resp)

@@ -70,7 +70,10 @@ static ih_err authorize(ih_app *app, const ih_route *route, ih_req *req, ih_prin
         }
     }
     if (perm == IH_PERM_SELF) return IH_OK;
-    if (p->restricted) return IH_E_PASSWORD_CHANGE;
+    if (p->restricted) { /* a 403 like any other: recorded */
+        ih_api_audit(app, req, "access.denied", "route", route->pattern, IH_E_PASSWORD_CHANGE, "password change required");
+        return IH_E_PASSWORD_CHANGE;
+    }
     if (perm == IH_PERM_AUTHENTICATED) return IH_OK;
     if (perm == IH_PERM_METRICS) perm = IH_PERM_METRICS_READ;
     if (ih_policy_allows(app->policy, p->role, perm)) return IH_OK;

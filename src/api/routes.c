@@ -9,6 +9,8 @@ const ih_route ih_api_routes[] = {
     R(IH_GET, "/", IH_PERM_PUBLIC, ih_api_public_page),
     R(IH_GET, "/about", IH_PERM_PUBLIC, ih_api_public_page),
     R(IH_GET, "/api/v1/public", IH_PERM_PUBLIC, ih_api_public_json),
+    R(IH_GET, "/api/v1/codes", IH_PERM_PUBLIC, ih_api_codes_list),
+    R(IH_GET, "/api/v1/codes/{}", IH_PERM_PUBLIC, ih_api_codes_get),
     R(IH_GET, "/healthz", IH_PERM_PUBLIC, ih_api_healthz),
     R(IH_GET, "/metrics", IH_PERM_METRICS, ih_api_metrics),
 
@@ -98,6 +100,9 @@ const ih_route ih_api_routes[] = {
     R(IH_GET, "/api/v1/visits/{}/records", IH_PERM_VISIT_READ, ih_api_records_list),
     R(IH_POST, "/api/v1/visits/{}/prescriptions", IH_PERM_RX_ISSUE, ih_api_rx_issue),
     R(IH_POST, "/api/v1/visits/{}/payments", IH_PERM_PAYMENT_RECORD, ih_api_payments_post),
+    R(IH_POST, "/api/v1/payments/notify", IH_PERM_PUBLIC, ih_api_payment_notify),
+    R(IH_GET, "/api/v1/payments/{}", IH_PERM_PAYMENT_READ, ih_api_payment_get),
+    R(IH_POST, "/api/v1/payments/{}/refund", IH_PERM_PAYMENT_REFUND, ih_api_payment_refund),
     R(IH_POST, "/api/v1/visits/{}/evaluation", IH_PERM_EVALUATE, ih_api_evaluation_post),
     R(IH_GET, "/api/v1/prescriptions", IH_PERM_RX_READ, ih_api_rx_list),
     R(IH_GET, "/api/v1/prescriptions/{}", IH_PERM_RX_READ, ih_api_rx_get),

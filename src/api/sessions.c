@@ -2,6 +2,7 @@
 #include "api/api.h"
 
 #include "core/clock.h"
+#include "core/json.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -33,8 +34,8 @@ ih_err ih_api_login(ih_app *app, ih_req *req, ih_resp *resp)
              (long long)max_age);
     ih_resp_header(resp, "Set-Cookie", cookie);
     ih_wipe(cookie, sizeof cookie);
-    json_t *j = json_pack("{s:s, s:I, s:s, s:b, s:b, s:{s:I, s:s, s:s}}", "token", r.token, "expires_at",
-                          (json_int_t)r.expires_at, "csrf_token", r.p.csrf, "must_change_password",
+    json_t *j = json_pack("{s:s, s:o, s:s, s:b, s:b, s:{s:I, s:s, s:s}}", "token", r.token, "expires_at",
+                          ih_json_time(r.expires_at), "csrf_token", r.p.csrf, "must_change_password",
                           r.p.must_change_password, "must_enrol_totp", r.p.must_enrol_totp, "account", "id",
                           (json_int_t)r.p.account_id, "username", r.p.username, "role", ih_role_name(r.p.role));
     ih_wipe(&r, sizeof r);

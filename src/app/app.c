@@ -3,6 +3,7 @@
 
 #include "core/fsutil.h"
 #include "core/log.h"
+#include "crypto/extsig.h"
 #include "crypto/suite.h"
 #include "keys/keys.h"
 
@@ -57,6 +58,12 @@ void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *
         .rx_max_days = c->rx_max_days,
         .rx_valid_days = c->rx_valid_days,
         .break_glass_hours = c->break_glass_hours,
+        .single_pharmacist = c->single_pharmacist,
+        .pay_command = c->pay_command,
+        .pay_url = c->pay_url,
+        .pay_timeout_s = c->pay_timeout,
+        .pay_notify_tolerance_s = c->pay_notify_tolerance,
+        .rx_postpaid = c->rx_postpaid,
         .break_glass_per_hour = c->break_glass_per_hour,
         .break_glass_per_day = c->break_glass_per_day,
         .break_glass_unreviewed = c->break_glass_unreviewed,
@@ -206,4 +213,19 @@ bool ih_app_metrics_token_ok(const ih_app *app, const char *token)
     uint8_t d[32];
     if (!app->metrics_token_set || ih_digest(IH_MD_SHA256, token, strlen(token), d) != IH_OK) return false;
     return ih_ct_equal(d, app->metrics_token, sizeof d);
+}
+
+ih_err ih_app_pay_key(const ih_instance *in, ih_extsig **out)
+{
+    *out = NULL;
+    if (!in->conf.pay_notify_key[0]) return IH_OK;
+    char path[PATH_MAX];
+    IH_TRY(ih_instance_path(in, in->conf.pay_notify_key, path, sizeof path));
+    ih_buf pem = IH_BUF_INIT;
+    ih_err e = ih_file_read(path, 65536, &pem);
+    if (e == IH_OK) e = ih_extsig_load(pem.p, pem.len, out);
+    ih_buf_free(&pem);
+    if (e != IH_OK) return ih_fail(IH_E_CONFIG, "[payment] notify_public_key %s: %s", path, ih_err_detail());
+    ih_log(IH_LOG_INFO, "payment.channel_key", "scheme", ih_extsig_scheme(*out), NULL);
+    return IH_OK;
 }

@@ -47,6 +47,10 @@ ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out);
  * printable characters; its digest goes into app.  Not configured: IH_OK
  * with none. */
 ih_err ih_app_metrics_token(ih_app *app);
+/* The payment channel's notification key from [payment] notify_public_key
+ * (relative to the instance directory); none configured: *out NULL. */
+struct ih_extsig;
+ih_err ih_app_pay_key(const ih_instance *in, struct ih_extsig **out);
 /* Does token match the metrics scraper's (constant time)? */
 bool ih_app_metrics_token_ok(const ih_app *app, const char *token);
 

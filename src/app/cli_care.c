@@ -78,7 +78,8 @@ static void print_json(json_t *j)
 
 static int report_usage(void)
 {
-    fprintf(stderr, "usage: ihos report status DIR | list DIR [--state S] [--after ID] [--limit N] | show DIR ID |\n"
+    fprintf(stderr, "usage: ihos report status DIR | list DIR [--state S] [--after ID] [--limit N] |\n"
+                    "       show DIR ID [--unmask] |\n"
                     "       retry DIR ID | set-secret DIR (reads the appSecret from stdin) | flush DIR\n");
     return 2;
 }
@@ -107,8 +108,9 @@ int ih_cli_report(int argc, char **argv)
         }
         if ((argc - 3) % 2 || limit < 1) rc = 2;
         if (!rc) e = ih_report_list(r, state, after, (int)limit, &out);
-    } else if (!strcmp(cmd, "show") && argc == 4) {
-        e = ih_report_show(r, atoll(argv[3]), &out);
+    } else if (!strcmp(cmd, "show") && (argc == 4 || (argc == 5 && !strcmp(argv[4], "--unmask")))) {
+        /* personal values masked unless --unmask; audited either way */
+        e = ih_report_show(r, &ih_console_actor, atoll(argv[3]), argc == 5, &out);
     } else if (!strcmp(cmd, "retry") && argc == 4) {
         e = ih_report_retry(r, &ih_console_actor, atoll(argv[3]));
         if (e == IH_OK) printf("outbox row %s is pending again; a running ihosd sends it within seconds\n", argv[3]);

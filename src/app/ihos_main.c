@@ -50,7 +50,9 @@ static const struct {
     {"integrity", ih_cli_integrity, "integrity scan DIR  check the MAC of every protected row"},
     {"report", ih_cli_report, "report status DIR   supervision uploads: queue by state and method, oldest pending\n"
                               "  report list DIR [--state S] [--after ID] [--limit N]\n"
-                              "  report show DIR ID  one outbox row with its platform record\n"
+                              "  report show DIR ID [--unmask]\n"
+                              "                     one outbox row with its platform record (personal values masked\n"
+                              "                     unless --unmask; audited either way)\n"
                               "  report retry DIR ID send a dead (or unknown) row again after a fix\n"
                               "  report set-secret DIR\n"
                               "                     store the platform appSecret (read from stdin) in the keyring\n"

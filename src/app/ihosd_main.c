@@ -6,6 +6,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "crypto/extsig.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -163,10 +164,13 @@ int main(int argc, char **argv)
     if (se == IH_OK) se = ih_identity_new(&io, &app.identity);
     if (se == IH_OK) se = ih_app_report_new(&inst, &app.report);
     if (se == IH_OK) se = ih_app_detector_new(&inst, &app.detector);
+    ih_extsig *pay_key = NULL;
+    if (se == IH_OK) se = ih_app_pay_key(&inst, &pay_key);
     if (se == IH_OK) {
         ih_app_clinic_opts(&inst, app.identity, &co);
         co.report = app.report;
         co.detector = app.detector;
+        co.pay_notify_key = pay_key;
         se = ih_clinic_new(&co, &app.clinic);
     }
     if (se == IH_OK) se = ih_app_upgrade(&inst, app.identity, app.clinic);
@@ -177,6 +181,7 @@ int main(int argc, char **argv)
     if (se != IH_OK) {
         fprintf(stderr, "ihosd: cannot start its services: %s\n", ih_err_detail());
         ih_clinic_free(app.clinic);
+        ih_extsig_free(pay_key);
         ih_detector_free(app.detector);
         ih_report_free(app.report);
         ih_identity_free(app.identity);
@@ -202,6 +207,7 @@ int main(int argc, char **argv)
     if (ih_server_start(&so, &srv) != IH_OK) {
         fprintf(stderr, "ihosd: %s\n", ih_err_detail());
         ih_clinic_free(app.clinic);
+        ih_extsig_free(pay_key);
         ih_detector_free(app.detector);
         ih_report_free(app.report);
         ih_identity_free(app.identity);
@@ -245,6 +251,7 @@ int main(int argc, char **argv)
     ih_audit_record(inst.audit, &ih_system_actor, &stopped);
     ih_audit_forward_stop(fwd); /* its last pass sends server.stop too */
     ih_clinic_free(app.clinic);
+    ih_extsig_free(pay_key);
     ih_detector_free(app.detector);
     ih_report_free(app.report);
     ih_identity_free(app.identity);

@@ -381,6 +381,25 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX sms_code_phone ON sms_code(phone_idx, created_at);"
      "CREATE INDEX sms_code_expiry ON sms_code(expires_at);",
      NULL},
+    {17, "clinical safety",
+     /* Drugs name an allergy class; prescriptions keep who dispensed and,
+      * sealed, why a doctor prescribed against a recorded allergy. */
+     "ALTER TABLE drug ADD COLUMN allergy_class TEXT;"
+     "ALTER TABLE prescription ADD COLUMN dispenser_id INTEGER;"
+     "ALTER TABLE prescription ADD COLUMN allergy_override_enc BLOB;",
+     NULL},
+    {18, "payment orders",
+     /* Orders the payment channel confirms by signed notification; refunds. */
+     "ALTER TABLE payment ADD COLUMN order_no TEXT;"
+     "ALTER TABLE payment ADD COLUMN state TEXT;"
+     "ALTER TABLE payment ADD COLUMN refund_no TEXT;"
+     "ALTER TABLE payment ADD COLUMN refund_reason_enc BLOB;"
+     "ALTER TABLE payment ADD COLUMN refund_by INTEGER;"
+     "ALTER TABLE payment ADD COLUMN refunded_at INTEGER;"
+     "CREATE UNIQUE INDEX payment_order_no ON payment(order_no);"
+     /* trade numbers patients typed before this may repeat: only the channel's are unique */
+     "CREATE UNIQUE INDEX payment_trade_no ON payment(channel, trade_no) WHERE state IS NOT NULL;",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

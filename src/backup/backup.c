@@ -88,6 +88,7 @@ static ih_err stream_file(bk_writer *w, const char *src, ih_md md, uint64_t *siz
 
 static ih_err file_hash(const char *path, char out[72], uint64_t *size)
 {
+    /* hex, as sha256sum prints it, so the two can be compared by eye */
     FILE *f = fopen(path, "rb");
     if (!f) return ih_fail(IH_E_IO, "open %s", path);
     ih_hasher *h;
@@ -100,7 +101,7 @@ static ih_err file_hash(const char *path, char out[72], uint64_t *size)
         *size += r;
     }
     if (e == IH_OK) e = ih_hasher_final(h, d);
-    if (e == IH_OK) ih_b64_encode(d, 32, out);
+    if (e == IH_OK) ih_hex_encode(d, 32, out, 0);
     ih_hasher_free(h);
     fclose(f);
     return e;

@@ -25,7 +25,7 @@
 typedef struct ih_backup_info {
     char path[1024];
     uint64_t size;
-    char hash[72]; /* base64 of the file's SHA-256 */
+    char hash[72]; /* the file's SHA-256 in hex (as sha256sum prints it) */
 } ih_backup_info;
 
 /* Create a backup of the open instance at `path` (must not exist). */

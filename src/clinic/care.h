@@ -89,8 +89,15 @@ ih_err ih_rx_bundle(ih_clinic *c, int64_t id, json_t **out);
 ih_err ih_rx_bundle_verify(json_t *bundle, char *msg, size_t n);
 
 /* ---- money, evaluations, adverse events ------------------------------------------ */
-/* Patient: {amount, channel, trade_no, prescription_id?} */
-ih_err ih_payment_record(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out);
+/* Payments through the channel (payment.c): the patient orders (*out
+ * {"payment", "pay": the channel's prepay parameters}); only the channel's
+ * signed notification marks an order paid or refunded; the system
+ * administrator refunds a payment for a service not given. */
+ih_err ih_payment_order(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out);
+ih_err ih_payment_notify(ih_clinic *c, const char *timestamp, const char *nonce, const char *signature,
+                         const char *body, size_t n);
+ih_err ih_payment_refund(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+ih_err ih_payment_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 /* Patient, visit closed: {satisfaction 1-5, score 0-10, text, complaint?} */
 ih_err ih_evaluation_add(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out);
 ih_err ih_adverse_report(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);

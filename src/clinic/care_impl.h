@@ -22,6 +22,9 @@ ih_err cl_my_staff(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t *staff_i
 /* Does staff member `staff` hold a live break-glass grant on the patient?
  * Only a grant row whose MAC and version verify counts (oversight.c). */
 ih_err cl_break_glass_live(ih_clinic *c, ih_tx *tx, int64_t staff, int64_t patient, bool *live);
+/* Is the prescription paid for (or free, or post-paid by policy)?  Only
+ * an order the channel confirmed counts (payment.c). */
+ih_err cl_rx_paid(ih_clinic *c, ih_tx *tx, const ih_row *rx, bool *paid);
 /* May v act on / read this visit?  Sets *treating when v is its doctor.
  * Patients: their own.  Doctors: theirs, or a live break-glass on the
  * patient (read only, never label 5).  Nurses: their departments' (read
@@ -36,6 +39,9 @@ ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *
  * validated against the list and joined with '|'. */
 ih_err cl_icd_name(ih_tx *tx, const char *code, char *name, size_t n);
 ih_err cl_icd_codes(ih_tx *tx, json_t *body, const char *field, ih_buf *joined);
+/* The API's one form of diagnosis codes: [{"code", "name"}] from the stored
+ * "A|B" (names from the loaded list; "" for a code no longer in it). */
+json_t *cl_icd_view(ih_tx *tx, const char *joined);
 
 /* After a call ended with e: if e is a refusal (forbidden 403, or a state
  * that does not allow the action 409), record it against the object in its

@@ -63,7 +63,8 @@ ih_err cl_audit(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const char *action,
 typedef struct {
     ih_clinic *c;
     const ih_table *t;
-    const char *sql, *action, *object_type, *report_kind;
+    const char *sql, *action, *object_type;
+    const char *const *report_kinds;
     cl_timeout_change change;
     int n;
 } timeout_arg;
@@ -91,7 +92,7 @@ static ih_err timeout_fn(ih_tx *tx, void *arg)
         if (e == IH_OK) e = a->change(&r, now);
         if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
         if (e == IH_OK) e = cl_audit(a->c, tx, NULL, a->action, a->object_type, ids[i], NULL);
-        if (e == IH_OK && a->report_kind) e = cl_report(a->c, tx, a->report_kind, ids[i]);
+        for (const char *const *k = a->report_kinds; e == IH_OK && k && *k; k++) e = cl_report(a->c, tx, *k, ids[i]);
         if (e == IH_OK) a->n++;
     }
     ih_row_free(&r);
@@ -99,9 +100,9 @@ static ih_err timeout_fn(ih_tx *tx, void *arg)
 }
 
 ih_err cl_timeout_run(ih_clinic *c, const ih_table *t, const char *sql, cl_timeout_change change, const char *action,
-                      const char *object_type, const char *report_kind, int *n)
+                      const char *object_type, const char *const *report_kinds, int *n)
 {
-    timeout_arg a = {c, t, sql, action, object_type, report_kind, change, 0};
+    timeout_arg a = {c, t, sql, action, object_type, report_kinds, change, 0};
     ih_err e = ih_store_write(c->o.store, timeout_fn, &a);
     *n = e == IH_OK ? a.n : 0;
     return e;
@@ -154,6 +155,28 @@ void cl_today(ih_clinic *c, char out[11])
     strftime(out, 11, "%Y-%m-%d", &tm);
 }
 
+void cl_now_hm(ih_clinic *c, char out[6])
+{
+    time_t t = (time_t)((ih_now_ms() + (int64_t)c->o.utc_offset_minutes * 60000) / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 6, "%H:%M", &tm);
+}
+
+int64_t cl_local_ms(ih_clinic *c, const char *day, const char *hm)
+{
+    struct tm tm = {0};
+    int y, mo, d, h = 0, mi = 0;
+    if (!day || sscanf(day, "%4d-%2d-%2d", &y, &mo, &d) != 3) return 0;
+    if (hm && sscanf(hm, "%2d:%2d", &h, &mi) != 2) return 0;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    return ((int64_t)timegm(&tm) - (int64_t)c->o.utc_offset_minutes * 60) * 1000;
+}
+
 int cl_age_years(const char *birth, const char *today)
 {
     int by, bm, bd, ty, tm, td;
@@ -163,6 +186,12 @@ int cl_age_years(const char *birth, const char *today)
     int age = ty - by;
     if (tm < bm || (tm == bm && td < bd)) age--;
     return age;
+}
+
+ih_table *const *ih_clinic_tables(size_t *n)
+{
+    *n = NTABLES;
+    return all_tables;
 }
 
 static void upgraded(const char *what, int n)

@@ -43,6 +43,13 @@ typedef struct ih_clinic_opts {
     int rx_max_days;               /* days of medication per prescription */
     int rx_valid_days;             /* days an approved prescription may be dispensed */
     int break_glass_hours;
+    bool single_pharmacist;        /* the reviewing pharmacist may also dispense */
+    const char *pay_command;       /* the payment channel: a program, or */
+    const char *pay_url;           /* an HTTPS endpoint (op create / refund) */
+    int pay_timeout_s;
+    const struct ih_extsig *pay_notify_key; /* the channel's signature key; NULL: notifications refused */
+    int pay_notify_tolerance_s;
+    bool rx_postpaid;              /* dispensing does not wait for payment */
     int break_glass_per_hour, break_glass_per_day; /* grants per doctor (0: the defaults, 3 and 10) */
     int break_glass_unreviewed;                    /* unreviewed grants a doctor may hold (0: 5) */
     struct ih_detector *detector;  /* 防统方 (policy/detector.h); NULL: none */

@@ -35,14 +35,24 @@ ih_err cl_staff_upgrade(ih_clinic *c, int *n);
 /* The same for a loaded (verified) staff row. */
 bool cl_staff_row_in(const ih_row *staff, int64_t department);
 
+/* Drug allergy classes (allergy.c), as bits by their index in
+ * ih_codes_allergy_class: those a text names (a patient's recorded
+ * allergies, a drug's name), the bit of one code, and a mask as Chinese
+ * names ("青霉素类/磺胺类") or codes ("penicillin|sulfonamide"). */
+unsigned cl_allergy_classes(const char *text);
+unsigned cl_allergy_class_bit(const char *code);
+void cl_allergy_names(unsigned mask, char *out, size_t n);
+void cl_allergy_codes(unsigned mask, char *out, size_t n);
+
+/* Every table the clinic describes (the one list; clinic.c). */
+ih_table *const *ih_clinic_tables(size_t *n);
+
 /* A patient row's cross-field rules: 身份证 consistency; a guardian under 6
  * (whole or none, and none for adults) (patient.c). */
 ih_err cl_check_patient(ih_clinic *c, const ih_row *r);
 /* Record the patient's consent to version `version` of document `doc`. */
 ih_err cl_insert_consent(ih_clinic *c, ih_tx *tx, int64_t patient_id, const char *doc, const char *version);
 
-/* 1 text, 2 phone, 3 video (schedule.c). */
-extern const ih_code_table ih_codes_consult_type;
 /* A doctor's public face {id, name, title_code, title_name, practice_no}. */
 ih_err cl_doctor_brief(ih_clinic *c, ih_tx *tx, int64_t staff_id, json_t **out);
 
@@ -55,11 +65,12 @@ ih_err cl_audit_own(ih_clinic *c, const ih_viewer *v, const char *action, const 
 /* A timeout job, one transaction: each row of table t that `sql` selects
  * (id only; its one parameter is now; at most 200 per run, the job runs
  * again for the rest) is loaded, changed by `change`, saved, audited as
- * `action` by the system and handed to the outbox as `report_kind` (NULL: not reported).
+ * `action` by the system and handed to the outbox as each of `report_kinds`
+ * (NULL-terminated; NULL: not reported).
  * object_type names the row in the audit event; *n: rows changed. */
 typedef ih_err (*cl_timeout_change)(ih_row *r, int64_t now);
 ih_err cl_timeout_run(ih_clinic *c, const ih_table *t, const char *sql, cl_timeout_change change, const char *action,
-                      const char *object_type, const char *report_kind, int *n);
+                      const char *object_type, const char *const *report_kinds, int *n);
 /* The ids a list query selected (first column of st, bound by the caller),
  * CL_LIST_MAX at most: lists load their rows only after the query is done. */
 #define CL_LIST_MAX 200
@@ -68,6 +79,10 @@ ih_err cl_list_ids(ih_stmt *st, int64_t ids[CL_LIST_MAX], int *n);
 void cl_integrity_alert(ih_clinic *c, const char *table, int64_t id);
 /* Today's local date "YYYY-MM-DD" (the instance's UTC offset). */
 void cl_today(ih_clinic *c, char out[11]);
+/* The local time now as "HH:MM"; a local day and time as epoch ms (0 if
+ * either does not parse). */
+void cl_now_hm(ih_clinic *c, char out[6]);
+int64_t cl_local_ms(ih_clinic *c, const char *day, const char *hm);
 /* Whole years from birth (YYYY-MM-DD) to today (YYYY-MM-DD); -1 if unparsable. */
 int cl_age_years(const char *birth, const char *today);
 

@@ -2,9 +2,10 @@
  * (tests/unit/test_registry.c checks). */
 #include "clinic/codes.h"
 
+#include <stdio.h>
 #include <string.h>
 
-#define TABLE(var, label, arr) const ih_code_table var = {label, arr, sizeof arr / sizeof arr[0]}
+#define TABLE(var, key, label, arr) const ih_code_table var = {key, label, arr, sizeof arr / sizeof arr[0]}
 
 static const ih_code subject[] = {
     {"01", "预防保健科"},
@@ -90,7 +91,7 @@ static const ih_code subject[] = {
     {"52", "中西医结合科"},
     {"69", "其他业务科室"},
 };
-TABLE(ih_codes_subject, "诊疗科目 (subject) code", subject);
+TABLE(ih_codes_subject, "subject", "诊疗科目 (subject)", subject);
 
 static const ih_code title[] = {
     {"231", "主任医师"}, {"232", "副主任医师"}, {"233", "主治医师"}, {"234", "医师"}, {"235", "医士"},
@@ -98,18 +99,18 @@ static const ih_code title[] = {
     {"251", "主任护师"}, {"252", "副主任护师"}, {"253", "主管护师"}, {"254", "护师"}, {"255", "护士"},
     {"261", "主任技师"}, {"262", "副主任技师"}, {"263", "主管技师"}, {"264", "技师"}, {"265", "技士"},
 };
-TABLE(ih_codes_title, "职称 (title) code", title);
+TABLE(ih_codes_title, "title", "职称 (title)", title);
 
 static const ih_code cert_type[] = {
     {"1", "居民身份证"}, {"2", "护照"}, {"3", "军官证"}, {"4", "台胞证"}, {"5", "回乡证"}, {"99", "其他"},
 };
-TABLE(ih_codes_cert_type, "证件类型 (certificate type) code", cert_type);
+TABLE(ih_codes_cert_type, "cert_type", "证件类型 (certificate type)", cert_type);
 
 static const ih_code sex[] = {{"0", "未知"}, {"1", "男"}, {"2", "女"}};
-TABLE(ih_codes_sex, "性别 (sex) code", sex);
+TABLE(ih_codes_sex, "sex", "性别 (sex)", sex);
 
 static const ih_code drug_class[] = {{"1", "西药"}, {"2", "中成药"}, {"3", "中药饮片"}};
-TABLE(ih_codes_drug_class, "药品分类 (drug class) code", drug_class);
+TABLE(ih_codes_drug_class, "drug_class", "药品分类 (drug class)", drug_class);
 
 static const ih_code route[] = {
     {"1", "口服"},         {"2", "直肠用药"},     {"3", "舌下用药"},       {"4", "注射用药"},
@@ -119,7 +120,7 @@ static const ih_code route[] = {
     {"607", "滴眼"},       {"608", "滴鼻"},       {"609", "喷喉"},         {"610", "含化"},
     {"611", "敷伤口"},     {"612", "擦皮肤"},     {"699", "其他局部用药途径"}, {"9", "其他用药途径"},
 };
-TABLE(ih_codes_route, "用药途径 (route, CV06.00.102) code", route);
+TABLE(ih_codes_route, "route", "用药途径 (route, CV06.00.102)", route);
 
 static const ih_code frequency[] = {
     {"bid", "每日两次"}, {"biw", "每周两次"}, {"prn", "必要时"},   {"q12h", "每12小时一次"},
@@ -127,7 +128,101 @@ static const ih_code frequency[] = {
     {"qn", "每晚一次"},  {"qod", "隔日一次"}, {"qw", "每周一次"}, {"st", "立即"},
     {"tid", "每日三次"},
 };
-TABLE(ih_codes_frequency, "用药频次 (frequency) code", frequency);
+TABLE(ih_codes_frequency, "frequency", "用药频次 (frequency)", frequency);
+
+/* ---- the hospital's own tables ------------------------------------------------------------ */
+
+static const ih_code visit_kind[] = {{"consult", "咨询"}, {"followup", "复诊"}};
+TABLE(ih_codes_visit_kind, "visit_kind", "就诊类型 (visit kind)", visit_kind);
+
+static const ih_code attribute[] = {{"1", "医疗咨询"}, {"2", "报告解读"}, {"3", "药事咨询"}, {"4", "护理咨询"}, {"9", "其他"}};
+TABLE(ih_codes_attribute, "attribute", "咨询属性 (consultation attribute)", attribute);
+
+static const ih_code consult_type[] = {{"1", "图文"}, {"2", "电话"}, {"3", "视频"}};
+TABLE(ih_codes_consult_type, "consult_type", "问诊方式 (consultation type)", consult_type);
+
+static const ih_code department_kind[] = {{"clinical", "临床科室"}, {"medtech", "医技科室"}, {"nursing", "护理单元"},
+                                          {"pharmacy", "药学部门"}};
+TABLE(ih_codes_department_kind, "department_kind", "科室类别 (department kind)", department_kind);
+
+static const ih_code restricted_class[] = {
+    {"narcotic", "麻醉药品"},       {"other", "其他特殊管理药品"},   {"precursor", "药品类易制毒化学品"},
+    {"psychotropic1", "第一类精神药品"}, {"psychotropic2", "第二类精神药品"}, {"radioactive", "放射性药品"},
+    {"toxic", "医疗用毒性药品"},
+};
+TABLE(ih_codes_restricted_class, "restricted_class", "特殊管理药品类别 (restricted class)", restricted_class);
+
+static const ih_code payment_channel[] = {{"alipay", "支付宝"}, {"cash", "现金"}, {"insurance", "医保"},
+                                          {"unionpay", "银联"}, {"wechat", "微信"}};
+TABLE(ih_codes_payment_channel, "payment_channel", "支付渠道 (payment channel)", payment_channel);
+
+static const ih_code damage_degree[] = {{"1", "无损害"}, {"2", "轻度损害"}, {"3", "中度损害"}, {"4", "重度损害"},
+                                        {"5", "死亡"}};
+TABLE(ih_codes_damage_degree, "damage_degree", "损害程度 (damage degree)", damage_degree);
+
+static const ih_code adverse_kind[] = {{"1", "医疗"}, {"2", "药品"}, {"3", "护理"}, {"4", "信息安全"}, {"9", "其他"}};
+TABLE(ih_codes_adverse_kind, "adverse_kind", "不良事件类别 (adverse event kind)", adverse_kind);
+
+static const ih_code media_kind[] = {{"phone", "电话"}, {"video", "视频"}};
+TABLE(ih_codes_media_kind, "media_kind", "音视频方式 (media kind)", media_kind);
+
+static const ih_code bg_verdict[] = {{"justified", "理由成立"}, {"unjustified", "理由不成立"}};
+TABLE(ih_codes_bg_verdict, "review_verdict", "破窗复核结论 (break-glass review verdict)", bg_verdict);
+
+static const ih_code stats_report[] = {{"doctor_prescribing", "按医生统计处方量与金额"},
+                                       {"drug_usage", "按药品统计用量与金额"}};
+TABLE(ih_codes_stats_report, "stats_report", "统计报表 (statistics report)", stats_report);
+
+static const ih_code delivery_type[] = {{"0", "医院药房自取"}, {"1", "配送到家"}, {"2", "院外药房"}};
+TABLE(ih_codes_delivery_type, "delivery_type", "配送方式 (delivery type)", delivery_type);
+
+static const ih_code allergy_class[] = {
+    {"aminoglycoside", "氨基糖苷类"}, {"cephalosporin", "头孢菌素类"}, {"contrast_iodine", "碘造影剂"},
+    {"macrolide", "大环内酯类"},      {"nsaid", "非甾体抗炎药"},      {"penicillin", "青霉素类"},
+    {"quinolone", "喹诺酮类"},        {"sulfonamide", "磺胺类"},      {"tetracycline", "四环素类"},
+};
+TABLE(ih_codes_allergy_class, "allergy_class", "药物过敏类别 (drug allergy class)", allergy_class);
+
+const ih_code_table *const ih_code_tables[] = {
+    &ih_codes_subject,        &ih_codes_title,          &ih_codes_cert_type,      &ih_codes_sex,
+    &ih_codes_drug_class,     &ih_codes_route,          &ih_codes_frequency,      &ih_codes_visit_kind,
+    &ih_codes_attribute,      &ih_codes_consult_type,   &ih_codes_department_kind, &ih_codes_restricted_class,
+    &ih_codes_payment_channel, &ih_codes_damage_degree, &ih_codes_adverse_kind,   &ih_codes_media_kind,
+    &ih_codes_bg_verdict,     &ih_codes_stats_report,   &ih_codes_delivery_type,  &ih_codes_allergy_class,
+};
+const size_t ih_code_tables_count = sizeof ih_code_tables / sizeof ih_code_tables[0];
+
+const ih_code_table *ih_code_table_find(const char *key)
+{
+    for (size_t i = 0; key && i < ih_code_tables_count; i++)
+        if (!strcmp(ih_code_tables[i]->key, key)) return ih_code_tables[i];
+    return NULL;
+}
+
+void ih_code_hint(const ih_code_table *t, char *out, size_t n)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    if (t->n <= 8) {
+        for (size_t i = 0; i < t->n && used < n; i++) {
+            int k = snprintf(out + used, n - used, "%s%s %s", i ? ", " : "", t->codes[i].code, t->codes[i].name);
+            if (k < 0) break;
+            used += (size_t)k;
+        }
+        if (used < n) {
+            int k = snprintf(out + used, n - used, "; ");
+            if (k > 0) used += (size_t)k;
+        }
+    }
+    if (used < n) snprintf(out + used, n - used, "the table: GET /api/v1/codes/%s", t->key);
+}
+
+ih_err ih_code_reject(const ih_code_table *t, const char *field)
+{
+    char hint[512];
+    ih_code_hint(t, hint, sizeof hint);
+    return ih_reject(IH_E_INVALID, field, "Field '%s' must be a %s code: %s.", field, t->name, hint);
+}
 
 const char *ih_code_name(const ih_code_table *t, const char *code)
 {

@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const ih_code kinds[] = {{"clinical", "临床科室"}, {"medtech", "医技科室"}, {"nursing", "护理单元"},
-                                {"pharmacy", "药学部门"}};
-static const ih_code_table kind_table = {"department kind (clinical, medtech, nursing, pharmacy)", kinds, 4};
 
 static ih_err check_category(const ih_row *r, const char *field, const char *v)
 {
@@ -24,7 +21,7 @@ static const ih_field fields[] = {
     {"name", IH_F_TEXT, IH_FF_REQUIRED, 1, 64, NULL, 0, IH_MASK_NONE, NULL},
     {"subject_code", IH_F_TEXT, IH_FF_REQUIRED, 2, 5, &ih_codes_subject, 0, IH_MASK_NONE, NULL},
     {"category_code", IH_F_TEXT, IH_FF_REQUIRED, 2, 2, &ih_codes_subject, 0, IH_MASK_NONE, check_category},
-    {"kind", IH_F_TEXT, IH_FF_REQUIRED, 1, 16, &kind_table, 0, IH_MASK_NONE, NULL},
+    {"kind", IH_F_TEXT, IH_FF_REQUIRED, 1, 16, &ih_codes_department_kind, 0, IH_MASK_NONE, NULL},
     {"active", IH_F_BOOL, 0, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"intro", IH_F_TEXT, IH_FF_MULTILINE, 0, 500, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER, 0, 0, NULL, 0, IH_MASK_NONE, NULL},

@@ -11,14 +11,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const ih_code restricted_classes[] = {
-    {"narcotic", "麻醉药品"},       {"other", "其他特殊管理药品"},   {"precursor", "药品类易制毒化学品"},
-    {"psychotropic1", "第一类精神药品"}, {"psychotropic2", "第二类精神药品"}, {"radioactive", "放射性药品"},
-    {"toxic", "医疗用毒性药品"},
-};
-static const ih_code_table restricted_table = {"restricted class (narcotic, psychotropic1, psychotropic2, toxic, "
-                                               "radioactive, precursor, other)",
-                                               restricted_classes, 7};
 
 #define RM (IH_FF_REQUIRED | IH_FF_MAC)
 
@@ -35,9 +27,12 @@ static const ih_field fields[] = {
     {"price", IH_F_MONEY, RM, 0, 100000000, NULL, 0, IH_MASK_NONE, NULL},
     {"otc", IH_F_BOOL, IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"restricted", IH_F_BOOL, RM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"restricted_class", IH_F_TEXT, IH_FF_MAC, 1, 16, &restricted_table, 0, IH_MASK_NONE, NULL},
+    {"restricted_class", IH_F_TEXT, IH_FF_MAC, 1, 16, &ih_codes_restricted_class, 0, IH_MASK_NONE, NULL},
     {"active", IH_F_BOOL, IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"updated_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* the class a patient's recorded allergy is checked against, when its
+     * name does not say it (allergy.c) */
+    {"allergy_class", IH_F_TEXT, IH_FF_MAC | IH_FF_ADDED, 1, 24, &ih_codes_allergy_class, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_drug = IH_TABLE("drug", fields, true);
 

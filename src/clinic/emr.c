@@ -128,16 +128,15 @@ static ih_err record_json(ih_tx *tx, const ih_row *r, const ih_viewer *v, json_t
 {
     IH_TRY(ih_row_json(r, v->role, v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, out));
     /* diagnosis codes as a list with their names */
-    json_t *codes = json_array();
-    char buf[256];
-    snprintf(buf, sizeof buf, "%s", ih_row_str(r, "diagnosis_codes") ? ih_row_str(r, "diagnosis_codes") : "");
-    for (char *save = NULL, *t = strtok_r(buf, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
-        char name[128] = "";
-        if (cl_icd_name(tx, t, name, sizeof name) != IH_OK) ih_err_clear();
-        json_array_append_new(codes, json_pack("{s:s, s:s}", "code", t, "name", name));
-    }
-    json_object_set_new(*out, "diagnosis_codes", codes);
+    if (json_object_get(*out, "diagnosis_codes"))
+        json_object_set_new(*out, "diagnosis_codes", cl_icd_view(tx, ih_row_str(r, "diagnosis_codes")));
     return IH_OK;
+}
+
+static ih_err added_view_fn(ih_tx *tx, void *arg)
+{
+    emr_arg *a = arg;
+    return record_json(tx, &a->r, a->v, &a->out);
 }
 
 ih_err ih_record_add(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out)
@@ -148,10 +147,8 @@ ih_err ih_record_add(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t 
     ih_err e = ih_store_write(c->o.store, add_fn, &a);
     cl_refused(c, v, "record.create", "visit", visit_id, e);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "visit", visit_id);
-    if (e == IH_OK) {
-        e = ih_row_json(&a.r, v->role, IH_REL_CARE, out);
-        if (e == IH_OK) json_object_set_new(*out, "diagnosis_codes", json_string(ih_row_str(&a.r, "diagnosis_codes")));
-    }
+    if (e == IH_OK) e = ih_store_read(c->o.store, added_view_fn, &a); /* the same view as a read's */
+    if (e == IH_OK) *out = a.out;
     ih_row_free(&a.r);
     ih_row_free(&a.vr);
     return e;

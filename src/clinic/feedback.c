@@ -1,7 +1,7 @@
-/* feedback.c — money and voices: payments of a visit or prescription fee,
- * the patient's evaluation of a closed visit, and adverse-event reports by
- * clinicians.  Texts are sealed; rows carry MACs; each write is audited and
- * reported to the supervision platform where the platform asks for it. */
+/* feedback.c — voices: the patient's evaluation of a closed visit, and
+ * adverse-event reports by clinicians (payments: payment.c).  Texts are
+ * sealed; rows carry MACs; each write is audited and reported to the
+ * supervision platform where the platform asks for it. */
 #include "clinic/care_impl.h"
 
 #include "core/clock.h"
@@ -13,21 +13,6 @@
 #define RM (IH_FF_REQUIRED | IH_FF_MAC)
 #define CLIN(nm, fl, hi) {nm, IH_F_SEALED, fl, 1, hi, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL}
 
-static const ih_code channels[] = {{"alipay", "支付宝"}, {"cash", "现金"}, {"insurance", "医保"}, {"unionpay", "银联"},
-                                   {"wechat", "微信"}};
-static const ih_code_table channel_table = {"payment channel (wechat, alipay, unionpay, insurance, cash)", channels, 5};
-
-static const ih_field pay_fields[] = {
-    {"visit_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"prescription_id", IH_F_INT, IH_FF_MAC, 1, INT64_MAX, NULL, 0, IH_MASK_NONE, NULL},
-    {"amount", IH_F_MONEY, RM, 0, 100000000, NULL, 0, IH_MASK_NONE, NULL},
-    {"channel", IH_F_TEXT, RM, 1, 16, &channel_table, 0, IH_MASK_NONE, NULL},
-    {"trade_no", IH_F_TEXT, RM, 1, 64, NULL, 0, IH_MASK_NONE, cl_check_token},
-    {"paid", IH_F_BOOL, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"paid_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-};
-ih_table ih_t_payment = IH_TABLE("payment", pay_fields, true);
 
 static const ih_field eval_fields[] = {
     {"visit_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
@@ -39,19 +24,14 @@ static const ih_field eval_fields[] = {
 };
 ih_table ih_t_evaluation = IH_TABLE_APPEND_ONLY("evaluation", eval_fields);
 
-static const ih_code damage[] = {{"1", "无损害"}, {"2", "轻度损害"}, {"3", "中度损害"}, {"4", "重度损害"}, {"5", "死亡"}};
-static const ih_code_table damage_table = {"damage degree (1 none … 5 death)", damage, 5};
-static const ih_code ae_kinds[] = {{"1", "医疗"}, {"2", "药品"}, {"3", "护理"}, {"4", "信息安全"}, {"9", "其他"}};
-static const ih_code_table ae_kind_table = {"adverse event kind (1 medical, 2 drug, 3 nursing, 4 information, 9 other)",
-                                            ae_kinds, 5};
 
 static const ih_field ae_fields[] = {
     {"visit_id", IH_F_INT, IH_FF_MAC, 1, INT64_MAX, NULL, 0, IH_MASK_NONE, NULL},
-    {"kind", IH_F_TEXT, RM, 1, 1, &ae_kind_table, 0, IH_MASK_NONE, NULL},
+    {"kind", IH_F_TEXT, RM, 1, 1, &ih_codes_adverse_kind, 0, IH_MASK_NONE, NULL},
     CLIN("description", RM | IH_FF_MULTILINE, 1000),
     CLIN("cause", RM | IH_FF_MULTILINE, 1000),
     CLIN("measures", RM | IH_FF_MULTILINE, 1000),
-    {"damage_degree", IH_F_TEXT, RM, 1, 1, &damage_table, 0, IH_MASK_NONE, NULL},
+    {"damage_degree", IH_F_TEXT, RM, 1, 1, &ih_codes_damage_degree, 0, IH_MASK_NONE, NULL},
     CLIN("improvements", RM | IH_FF_MULTILINE, 1000),
     {"department_id", IH_F_INT, RM, 1, INT64_MAX, NULL, 0, IH_MASK_NONE, NULL},
     {"reporter_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
@@ -75,56 +55,6 @@ static ih_err own_visit(fb_arg *a, ih_tx *tx)
     if (a->v->role != IH_ROLE_PATIENT) return ih_reject(IH_E_FORBIDDEN, NULL, "Only the visit's patient does that.");
     bool treating;
     return cl_visit_access(a->c, tx, a->v, &a->vr, true, &treating);
-}
-
-static ih_err pay_fn(ih_tx *tx, void *arg)
-{
-    fb_arg *a = arg;
-    IH_TRY(own_visit(a, tx));
-    ih_row_free(&a->r);
-    ih_row_init(&a->r, &ih_t_payment);
-    IH_TRY(ih_row_from_json(&a->r, a->body, true, NULL));
-    int64_t due;
-    if (ih_row_has(&a->r, "prescription_id")) {
-        ih_row rx;
-        ih_row_init(&rx, &ih_t_rx);
-        bool found;
-        ih_err e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_rx, ih_row_int(&a->r, "prescription_id"), &rx, &found, false);
-        if (e == IH_OK && (!found || ih_row_int(&rx, "visit_id") != a->visit))
-            e = ih_reject(IH_E_INVALID, "prescription_id", "That prescription is not of this visit.");
-        if (e == IH_OK && strcmp(ih_row_str(&rx, "status"), "approved") && strcmp(ih_row_str(&rx, "status"), "dispensed") &&
-            strcmp(ih_row_str(&rx, "status"), "delivered"))
-            e = ih_reject(IH_E_STATE, "prescription_id", "Only an approved prescription is paid for.");
-        due = ih_row_int(&rx, "total_fee");
-        ih_row_free(&rx);
-        IH_TRY(e);
-    } else {
-        const char *st = ih_row_str(&a->vr, "status");
-        if (!strcmp(st, "refused") || !strcmp(st, "expired") || !strcmp(st, "cancelled"))
-            return ih_reject(IH_E_STATE, NULL, "A %s visit is not paid for.", st);
-        due = ih_row_int(&a->vr, "fee");
-    }
-    if (ih_row_int(&a->r, "amount") != due) {
-        char d[24];
-        ih_money_text(due, d, sizeof d);
-        return ih_reject(IH_E_INVALID, "amount", "The amount due is %s.", d);
-    }
-    ih_stmt *st;
-    bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM payment WHERE visit_id = $1 AND paid = 1 AND "
-                             "COALESCE(prescription_id, 0) = $2", &st));
-    ih_stmt_int(st, 1, a->visit);
-    ih_stmt_int(st, 2, ih_row_int(&a->r, "prescription_id"));
-    IH_TRY(ih_stmt_step(st, &row));
-    if (row) return ih_reject(IH_E_EXISTS, NULL, "This is paid already.");
-    int64_t now = ih_now_ms();
-    IH_TRY(ih_tx_next_id(tx, "payment", &a->r.id));
-    ih_row_set_int(&a->r, "visit_id", a->visit);
-    ih_row_set_int(&a->r, "paid", 1);
-    ih_row_set_int(&a->r, "paid_at", now);
-    ih_row_set_int(&a->r, "created_at", now);
-    IH_TRY(ih_row_insert(tx, a->c->o.keys, &a->r));
-    return cl_audit(a->c, tx, a->v, "payment.record", "visit", a->visit, ih_row_str(&a->r, "channel"));
 }
 
 static ih_err eval_fn(ih_tx *tx, void *arg)
@@ -225,12 +155,6 @@ static ih_err run(fb_arg *a, const ih_table *t, ih_tx_fn fn, const char *action,
     ih_row_free(&a->r);
     ih_row_free(&a->vr);
     return e;
-}
-
-ih_err ih_payment_record(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out)
-{
-    fb_arg a = {.c = c, .v = v, .body = body, .visit = visit_id};
-    return run(&a, &ih_t_payment, pay_fn, "payment.record", out);
 }
 
 ih_err ih_evaluation_add(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out)

@@ -32,6 +32,20 @@ ih_err cl_icd_name(ih_tx *tx, const char *code, char *name, size_t n)
     return IH_OK;
 }
 
+json_t *cl_icd_view(ih_tx *tx, const char *joined)
+{
+    json_t *codes = json_array();
+    if (!codes || !joined) return codes;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", joined);
+    for (char *save = NULL, *t = strtok_r(buf, "|", &save); t; t = strtok_r(NULL, "|", &save)) {
+        char name[128] = "";
+        if (!tx || cl_icd_name(tx, t, name, sizeof name) != IH_OK) ih_err_clear();
+        json_array_append_new(codes, json_pack("{s:s, s:s}", "code", t, "name", name));
+    }
+    return codes;
+}
+
 ih_err cl_icd_codes(ih_tx *tx, json_t *body, const char *field, ih_buf *joined)
 {
     json_t *a = json_object_get(body, field);

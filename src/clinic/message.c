@@ -20,8 +20,6 @@ static const ih_field msg_fields[] = {
 };
 ih_table ih_t_message = IH_TABLE_APPEND_ONLY("message", msg_fields);
 
-static const ih_code media_kinds[] = {{"phone", "电话"}, {"video", "视频"}};
-static const ih_code_table media_table = {"media kind (phone, video)", media_kinds, 2};
 
 static ih_err check_iso(const ih_row *r, const char *field, const char *v)
 {
@@ -43,7 +41,7 @@ static ih_err check_hex(const ih_row *r, const char *field, const char *v)
 
 static const ih_field media_fields[] = {
     {"visit_id", IH_F_INT, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"kind", IH_F_TEXT, IH_FF_REQUIRED | IH_FF_MAC, 1, 8, &media_table, 0, IH_MASK_NONE, NULL},
+    {"kind", IH_F_TEXT, IH_FF_REQUIRED | IH_FF_MAC, 1, 8, &ih_codes_media_kind, 0, IH_MASK_NONE, NULL},
     {"started_at", IH_F_TEXT, IH_FF_REQUIRED | IH_FF_MAC, 20, 24, NULL, 0, IH_MASK_NONE, check_iso},
     {"ended_at", IH_F_TEXT, IH_FF_REQUIRED | IH_FF_MAC, 20, 24, NULL, 0, IH_MASK_NONE, check_iso},
     {"recording_ref", IH_F_TEXT, IH_FF_MAC, 1, 256, NULL, 0, IH_MASK_NONE, NULL},

@@ -25,8 +25,6 @@
 #define SM (IH_FF_SERVER | IH_FF_MAC)
 #define RM (IH_FF_REQUIRED | IH_FF_MAC)
 
-static const ih_code bg_verdicts[] = {{"justified", "理由成立"}, {"unjustified", "理由不成立"}};
-static const ih_code_table ih_codes_bg_verdict = {"review verdict (justified, unjustified)", bg_verdicts, 2};
 
 static const ih_field bg_fields[] = {
     {"staff_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
@@ -42,12 +40,10 @@ static const ih_field bg_fields[] = {
 };
 ih_table ih_t_break_glass = IH_TABLE("break_glass", bg_fields, true);
 
-static const ih_code reports[] = {{"doctor_prescribing", "按医生统计处方量与金额"}, {"drug_usage", "按药品统计用量与金额"}};
-static const ih_code_table report_table = {"report (drug_usage, doctor_prescribing)", reports, 2};
 
 static const ih_field stats_fields[] = {
     {"requester_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
-    {"report", IH_F_TEXT, RM, 1, 32, &report_table, 0, IH_MASK_NONE, NULL},
+    {"report", IH_F_TEXT, RM, 1, 32, &ih_codes_stats_report, 0, IH_MASK_NONE, NULL},
     {"purpose", IH_F_SEALED, RM | IH_FF_MULTILINE, 10, 300, NULL, IH_KP_SECRET, IH_FIELD_CLINICAL, NULL},
     {"window_from", IH_F_DATE, RM, 0, 0, NULL, 0, IH_MASK_NONE, cl_check_future_date},
     {"window_to", IH_F_DATE, RM, 0, 0, NULL, 0, IH_MASK_NONE, cl_check_future_date},
@@ -209,7 +205,7 @@ static ih_err bg_review_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_json_only(a->body, review_fields));
     IH_TRY(ih_json_str(a->body, "verdict", true, 1, 16, IH_TEXT_LINE, &verdict));
     if (!ih_code_name(&ih_codes_bg_verdict, verdict))
-        return ih_reject(IH_E_INVALID, "verdict", "Field 'verdict' must be 'justified' or 'unjustified'.");
+        return ih_code_reject(&ih_codes_bg_verdict, "verdict");
     IH_TRY(ih_json_str(a->body, "note", false, 2, 500, IH_TEXT_MULTILINE, &note));
     bool found;
     IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_break_glass, a->id, &a->r, &found));

@@ -255,7 +255,7 @@ static ih_err parse_field(ih_row *r, int i, json_t *body)
         if (f->type == IH_F_DATE && ih_date_parse(s, &ms) != 0)
             return ih_reject(IH_E_INVALID, f->name, "Field '%s' must be a date YYYY-MM-DD.", f->name);
         if (f->codes && !ih_code_name(f->codes, s))
-            return ih_reject(IH_E_INVALID, f->name, "Field '%s' must be a %s.", f->name, f->codes->name);
+            return ih_code_reject(f->codes, f->name);
         IH_TRY(ih_row_set_str(r, f->name, s));
         if (f->flags & IH_FF_UPPER)
             for (char *p = v->s; *p; p++) *p = (char)toupper((unsigned char)*p);

@@ -55,6 +55,10 @@ static const ih_field fields[] = {
     {"updated_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     /* the pharmacist's reason, sealed (migration 14); the review signature covers its text */
     {"review_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    /* migration 17: who dispensed; the doctor's reason for prescribing
+     * against a recorded allergy (sealed) */
+    {"dispenser_id", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"allergy_override", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
 ih_table ih_t_rx = IH_TABLE("prescription", fields, true);
 
@@ -143,6 +147,12 @@ typedef struct {
     int64_t doctor, drugs[16];
     int ndrugs;
     bool outside;
+    int64_t restricted; /* a restricted drug asked for (refused, and audited) */
+    /* per item: the drug's allergy classes (allergy.c) and name */
+    unsigned allergy[5];
+    char drug_name[5][65];
+    int nitems;
+    char override_codes[128]; /* allergy classes overridden (audited after the insert) */
     struct rx_shown *shown; /* lists: what each listed prescription showed */
     int nshown;
 } rx_arg;
@@ -202,11 +212,11 @@ static ih_err build_items(rx_arg *a, ih_tx *tx, json_t *items, json_t **snapshot
         if ((e = ih_json_int(it, "days", true, 1, a->c->o.rx_max_days, &days)) != IH_OK) break;
         if ((e = ih_json_str(it, "remark", false, 0, 100, IH_TEXT_LINE, &remark)) != IH_OK) break;
         if (!ih_code_name(&ih_codes_route, route)) {
-            e = ih_reject(IH_E_INVALID, "route", "Field 'route' must be a %s.", ih_codes_route.name);
+            e = ih_code_reject(&ih_codes_route, "route");
             break;
         }
         if (!ih_code_name(&ih_codes_frequency, freq)) {
-            e = ih_reject(IH_E_INVALID, "frequency", "Field 'frequency' must be a %s.", ih_codes_frequency.name);
+            e = ih_code_reject(&ih_codes_frequency, "frequency");
             break;
         }
         char *end;
@@ -222,10 +232,18 @@ static ih_err build_items(rx_arg *a, ih_tx *tx, json_t *items, json_t **snapshot
             break;
         }
         if (ih_row_int(&d, "restricted")) {
+            a->restricted = drug_id;
             e = ih_reject(IH_E_INVALID, "drug_id",
                           "%s is a restricted drug (%s): it is never prescribed online.", ih_row_str(&d, "name"),
                           ih_row_str(&d, "restricted_class"));
             break;
+        }
+        if (a->nitems < 5) {
+            a->allergy[a->nitems] = cl_allergy_class_bit(ih_row_str(&d, "allergy_class")) |
+                                    cl_allergy_classes(ih_row_str(&d, "name")) |
+                                    cl_allergy_classes(ih_row_str(&d, "trade_name"));
+            snprintf(a->drug_name[a->nitems], sizeof a->drug_name[0], "%s", ih_row_str(&d, "name"));
+            a->nitems++;
         }
         int64_t price = ih_row_int(&d, "price");
         *total += price * quantity;
@@ -249,12 +267,74 @@ static ih_err build_items(rx_arg *a, ih_tx *tx, json_t *items, json_t **snapshot
     return IH_OK;
 }
 
-static const char *const issue_fields[] = {"recipe_type", "diagnosis_codes", "items", "effective_days", NULL};
+static const char *const issue_fields[] = {"recipe_type", "diagnosis_codes", "items", "effective_days",
+                                           "allergy_override", NULL};
+
+/* A prescription follows the visit's medical record. */
+static ih_err needs_record(rx_arg *a, ih_tx *tx)
+{
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM record WHERE visit_id = $1 LIMIT 1", &st));
+    ih_stmt_int(st, 1, a->visit);
+    IH_TRY(ih_stmt_step(st, &row));
+    IH_TRY(ih_stmt_exec(st));
+    if (!row)
+        return ih_reject(IH_E_STATE, NULL,
+                         "Write the visit's medical record first (POST /api/v1/visits/%lld/records): a prescription "
+                         "follows a diagnosis on record.",
+                         (long long)a->visit);
+    return IH_OK;
+}
+
+/* A drug of a class the patient is recorded as allergic to needs the
+ * doctor's explicit override with a real reason: kept sealed with the
+ * prescription, and the override audited (naming classes and drugs, never
+ * the reason). */
+static ih_err allergy_check(rx_arg *a, ih_tx *tx)
+{
+    ih_row p;
+    ih_row_init(&p, &ih_t_patient);
+    bool found;
+    ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_patient, ih_row_int(&a->vr, "patient_id"), &p, &found);
+    unsigned patient = e == IH_OK && found ? cl_allergy_classes(ih_row_str(&p, "allergies")) : 0;
+    ih_row_free(&p);
+    IH_TRY(e);
+    unsigned hit = 0;
+    int first = -1;
+    for (int i = 0; i < a->nitems; i++)
+        if (a->allergy[i] & patient) {
+            hit |= a->allergy[i] & patient;
+            if (first < 0) first = i;
+        }
+    if (!hit) return IH_OK;
+    char names[128], codes[128];
+    cl_allergy_names(hit, names, sizeof names);
+    cl_allergy_codes(hit, codes, sizeof codes);
+    json_t *ov = json_object_get(a->body, "allergy_override");
+    if (!ov)
+        return ih_reject(IH_E_STATE, "allergy_override",
+                         "The patient is recorded as allergic to %s, and %s is one: to prescribe it anyway, give "
+                         "allergy_override {\"reason\": \"…\"} with your clinical reason.",
+                         names, a->drug_name[first]);
+    static const char *const ov_fields[] = {"reason", NULL};
+    const char *reason;
+    if (!json_is_object(ov))
+        return ih_reject(IH_E_INVALID, "allergy_override", "Field 'allergy_override' must be {\"reason\": \"…\"}.");
+    IH_TRY(ih_json_only(ov, ov_fields));
+    IH_TRY(ih_json_str(ov, "reason", true, 4, 300, IH_TEXT_MULTILINE, &reason));
+    IH_TRY(cl_check_reason(NULL, "reason", reason));
+    IH_TRY(ih_row_set_str(&a->r, "allergy_override", reason));
+    snprintf(a->override_codes, sizeof a->override_codes, "%s", codes);
+    return IH_OK;
+}
 
 static ih_err issue_fn(ih_tx *tx, void *arg)
 {
     rx_arg *a = arg;
     a->ndrugs = 0;
+    a->nitems = 0;
+    a->override_codes[0] = '\0';
     if (!a->v->strong) return ih_reject(IH_E_FORBIDDEN, NULL, "Signing needs your full two-factor session.");
     IH_TRY(cl_visit_load(a->c, tx, a->visit, &a->vr, false));
     bool treating;
@@ -268,6 +348,7 @@ static ih_err issue_fn(ih_tx *tx, void *arg)
          just_closed = !strcmp(st, V_CLOSED) && now - ih_row_int(&a->vr, "closed_at") < 24 * 3600000LL;
     if (!open && !just_closed)
         return ih_reject(IH_E_STATE, NULL, "Prescriptions belong to an accepted visit or one closed within 24 hours.");
+    IH_TRY(needs_record(a, tx));
     ih_row_free(&a->r);
     ih_row_init(&a->r, &ih_t_rx);
     IH_TRY(ih_json_only(a->body, issue_fields));
@@ -284,6 +365,7 @@ static ih_err issue_fn(ih_tx *tx, void *arg)
     ih_buf_free(&codes);
     ih_buf_wipe(&items);
     IH_TRY(e);
+    IH_TRY(allergy_check(a, tx));
     int64_t staff;
     IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
     IH_TRY(ih_tx_next_id(tx, "prescription", &a->r.id));
@@ -313,7 +395,10 @@ static ih_err issue_fn(ih_tx *tx, void *arg)
     ih_buf_free(&sig);
     IH_TRY(e);
     IH_TRY(ih_row_insert(tx, a->c->o.keys, &a->r));
-    return cl_audit(a->c, tx, a->v, "rx.issue", "prescription", a->r.id, no);
+    IH_TRY(cl_audit(a->c, tx, a->v, "rx.issue", "prescription", a->r.id, no));
+    if (a->override_codes[0])
+        IH_TRY(cl_audit(a->c, tx, a->v, "rx.allergy_override", "prescription", a->r.id, a->override_codes));
+    return IH_OK;
 }
 
 /* ---- review, dispense, cancel ------------------------------------------------------- */
@@ -383,7 +468,7 @@ static ih_err review_fn(ih_tx *tx, void *arg)
     IH_TRY(cl_audit(a->c, tx, a->v, approve ? "rx.approve" : "rx.reject", "prescription", a->id, NULL));
     /* the pharmacist's read of it was work, not statistics */
     if (a->c->o.detector) IH_TRY(ih_detector_rx_reviewed(a->c->o.detector, tx, a->v->actor.id, a->id));
-    return approve ? cl_report(a->c, tx, "prescription", a->id) : IH_OK;
+    return IH_OK; /* reported when final: dispensed, delivered or expired */
 }
 
 static const char *const dispense_body[] = {"delivery_type", "delivery_firm", NULL};
@@ -395,23 +480,38 @@ static ih_err dispense_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_json_only(a->body, dispense_body));
     IH_TRY(ih_json_str(a->body, "delivery_type", true, 1, 1, IH_TEXT_LINE, &type));
     IH_TRY(ih_json_str(a->body, "delivery_firm", false, 1, 64, IH_TEXT_LINE, &firm));
-    if (strcmp(type, "0") && strcmp(type, "1") && strcmp(type, "2"))
-        return ih_reject(IH_E_INVALID, "delivery_type",
-                         "Field 'delivery_type' must be 0 (hospital pharmacy), 1 (delivery) or 2 (outside pharmacy).");
+    if (!ih_code_name(&ih_codes_delivery_type, type)) return ih_code_reject(&ih_codes_delivery_type, "delivery_type");
     if (!strcmp(type, "1") && !firm) return ih_reject(IH_E_INVALID, "delivery_firm", "A delivery names its firm.");
     int64_t staff;
     IH_TRY(active_pharmacist(a, tx, &staff));
     IH_TRY(load_rx(a, tx, true));
+    /* four eyes: who reviewed does not also dispense, unless the hospital
+     * has one pharmacist on duty ([care] single_pharmacist) */
+    if (!a->c->o.single_pharmacist && ih_row_int(&a->r, "reviewer_id") == staff)
+        return ih_reject(IH_E_FORBIDDEN, NULL,
+                         "You reviewed this prescription: another pharmacist dispenses it ([care] single_pharmacist "
+                         "allows one).");
     int64_t now = ih_now_ms();
     if (!strcmp(ih_row_str(&a->r, "status"), "approved") && ih_row_int(&a->r, "expires_at") <= now)
         return ih_reject(IH_E_STATE, NULL, "The prescription's validity is over; it will be marked expired.");
+    bool paid;
+    IH_TRY(cl_rx_paid(a->c, tx, &a->r, &paid));
+    if (!paid)
+        return ih_reject(IH_E_STATE, NULL,
+                         "The prescription is not paid yet: the patient pays it (POST /api/v1/visits/%lld/payments "
+                         "with prescription_id) and the payment channel confirms it.",
+                         (long long)ih_row_int(&a->r, "visit_id"));
     IH_TRY(move(&a->r, !strcmp(type, "1") ? "delivered" : "dispensed", BY_PHARMACIST));
     IH_TRY(ih_row_set_str(&a->r, "delivery_type", type));
     IH_TRY(ih_row_set_str(&a->r, "delivery_firm", firm));
+    ih_row_set_int(&a->r, "dispenser_id", staff);
     ih_row_set_int(&a->r, "finished_at", now);
     ih_row_set_int(&a->r, "updated_at", now);
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
     IH_TRY(cl_audit(a->c, tx, a->v, "rx.dispense", "prescription", a->id, ih_row_str(&a->r, "status")));
+    /* final: the platform's prescription and dispensing records go now,
+     * with the pay state as it is (they cannot be corrected later) */
+    IH_TRY(cl_report(a->c, tx, "prescription", a->id));
     return cl_report(a->c, tx, "dispense", a->id);
 }
 
@@ -464,28 +564,31 @@ static ih_err rx_access(rx_arg *a, ih_tx *tx, bool *outside)
 }
 
 /* The view: the stored item snapshot shown as the array it is, the codes
- * as a list (only where the viewer may see them at all). */
-static void structured(json_t *j)
+ * as [{code, name}] as everywhere (only where the viewer may see them at
+ * all).  tx NULL: a read transaction of its own for the names. */
+typedef struct {
+    rx_arg *a;
+    ih_relation rel;
+    json_t **out;
+} view_arg;
+
+static ih_err rx_json_tx(ih_tx *tx, void *arg)
 {
+    view_arg *va = arg;
+    IH_TRY(ih_row_json(&va->a->r, va->a->v->role, va->rel, va->out));
+    json_t *j = *va->out;
     const char *it = json_string_value(json_object_get(j, "items"));
     json_t *items = it ? json_loads(it, 0, NULL) : NULL; /* our own canonical JSON */
     if (items) json_object_set_new(j, "items", items);
     const char *dc = json_string_value(json_object_get(j, "diagnosis_codes"));
-    if (dc) {
-        json_t *codes = json_array();
-        char buf[256];
-        snprintf(buf, sizeof buf, "%s", dc);
-        for (char *save = NULL, *t = strtok_r(buf, "|", &save); t; t = strtok_r(NULL, "|", &save))
-            json_array_append_new(codes, json_string(t));
-        json_object_set_new(j, "diagnosis_codes", codes);
-    }
+    if (dc) json_object_set_new(j, "diagnosis_codes", cl_icd_view(tx, dc));
+    return IH_OK;
 }
 
-static ih_err rx_json(rx_arg *a, ih_relation rel, json_t **out)
+static ih_err rx_json(rx_arg *a, ih_tx *tx, ih_relation rel, json_t **out)
 {
-    IH_TRY(ih_row_json(&a->r, a->v->role, rel, out));
-    structured(*out);
-    return IH_OK;
+    view_arg va = {a, rel, out};
+    return tx ? rx_json_tx(tx, &va) : ih_store_read(a->c->o.store, rx_json_tx, &va);
 }
 
 static ih_err get_fn(ih_tx *tx, void *arg)
@@ -498,7 +601,7 @@ static ih_err get_fn(ih_tx *tx, void *arg)
     a->doctor = s.doctor;
     a->ndrugs = s.ndrugs;
     memcpy(a->drugs, s.drugs, sizeof a->drugs);
-    return rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &a->out);
+    return rx_json(a, tx, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &a->out);
 }
 
 /* A read's audit event and its count in the detector, committed together. */
@@ -622,7 +725,7 @@ static ih_err list_fn(ih_tx *tx, void *arg)
             IH_CHECK_ALLOC(j);
         } else {
             shown_of(&a->r, false, &a->shown[a->nshown++]);
-            IH_TRY(rx_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
+            IH_TRY(rx_json(a, tx, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
         }
         json_array_append_new(a->out, j);
     }
@@ -662,7 +765,13 @@ static ih_err run(rx_arg *a, ih_tx_fn fn, const char *action, json_t **out)
     ih_err e = ih_store_write(a->c->o.store, fn, a);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(a->c, "prescription", a->id ? a->id : a->visit);
     cl_refused(a->c, a->v, action, a->id ? "prescription" : "visit", a->id ? a->id : a->visit, e);
-    if (e == IH_OK) e = rx_json(a, IH_REL_CARE, out);
+    if (e != IH_OK && a->restricted) { /* asking for a restricted drug online is worth a record */
+        char why[48];
+        snprintf(why, sizeof why, "restricted drug %lld", (long long)a->restricted);
+        ih_err ae = cl_audit_own(a->c, a->v, action, "visit", a->visit, e, why);
+        if (ae != IH_OK) e = ae;
+    }
+    if (e == IH_OK) e = rx_json(a, NULL, IH_REL_CARE, out);
     ih_row_free(&a->r);
     ih_row_free(&a->vr);
     return e;
@@ -694,6 +803,8 @@ ih_err ih_rx_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
 
 /* ---- expiry --------------------------------------------------------------------------------- */
 
+static const char *const rx_final_reports[] = {"prescription", "dispense", NULL};
+
 static ih_err expire_change(ih_row *r, int64_t now)
 {
     IH_TRY(move(r, "expired", BY_SYSTEM));
@@ -707,7 +818,7 @@ ih_err ih_rx_expire_due(ih_clinic *c, int *n)
 {
     return cl_timeout_run(c, &ih_t_rx,
                           "SELECT id FROM prescription WHERE status = 'approved' AND expires_at < $1 ORDER BY id LIMIT 200",
-                          expire_change, "rx.expire", "prescription", "dispense", n);
+                          expire_change, "rx.expire", "prescription", rx_final_reports, n);
 }
 
 /* ---- offline verification ---------------------------------------------------------------------- */

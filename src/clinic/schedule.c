@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const ih_code consult_types[] = {{"1", "图文"}, {"2", "电话"}, {"3", "视频"}};
-const ih_code_table ih_codes_consult_type = {"consultation type (1 text, 2 phone, 3 video)", consult_types, 3};
 
 #define RM (IH_FF_REQUIRED | IH_FF_MAC)
 

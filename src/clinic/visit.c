@@ -20,23 +20,18 @@
 #include <stdio.h>
 #include <string.h>
 
-static const ih_code kinds[] = {{"consult", "咨询"}, {"followup", "复诊"}};
-static const ih_code_table kind_table = {"visit kind (consult, followup)", kinds, 2};
-static const ih_code attributes[] = {{"1", "医疗咨询"}, {"2", "报告解读"}, {"3", "药事咨询"}, {"4", "护理咨询"}, {"9", "其他"}};
-static const ih_code_table attribute_table = {"consultation attribute (1 medical, 2 report, 3 pharmacy, 4 nursing, 9 other)",
-                                              attributes, 5};
 
 #define SM (IH_FF_SERVER | IH_FF_MAC)
 #define CLIN(nm, fl, hi) {nm, IH_F_SEALED, fl, 1, hi, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL}
 
 static const ih_field fields[] = {
-    {"kind", IH_F_TEXT, IH_FF_REQUIRED | IH_FF_FIXED | IH_FF_MAC, 1, 10, &kind_table, 0, IH_MASK_NONE, NULL},
+    {"kind", IH_F_TEXT, IH_FF_REQUIRED | IH_FF_FIXED | IH_FF_MAC, 1, 10, &ih_codes_visit_kind, 0, IH_MASK_NONE, NULL},
     {"patient_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"doctor_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"department_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"schedule_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"consult_type", IH_F_TEXT, SM, 0, 0, &ih_codes_consult_type, 0, IH_MASK_NONE, NULL},
-    {"attribute", IH_F_TEXT, IH_FF_FIXED | IH_FF_MAC, 1, 1, &attribute_table, 0, IH_MASK_NONE, NULL},
+    {"attribute", IH_F_TEXT, IH_FF_FIXED | IH_FF_MAC, 1, 1, &ih_codes_attribute, 0, IH_MASK_NONE, NULL},
     {"fee", IH_F_MONEY, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     CLIN("complaint", IH_FF_REQUIRED | IH_FF_FIXED | IH_FF_MAC | IH_FF_MULTILINE, 500),
@@ -168,8 +163,9 @@ static ih_err pick_schedule(visit_arg *a, ih_tx *tx, ih_row *s)
         (did && (!json_is_integer(did) || json_integer_value(did) <= 0)))
         return ih_reject(IH_E_INVALID, sid ? "schedule_id" : "department_id", "Field '%s' must be an id.",
                          sid ? "schedule_id" : "department_id");
-    char today[11];
+    char today[11], now_hm[6];
     cl_today(a->c, today);
+    cl_now_hm(a->c, now_hm);
     int64_t cand[64];
     int n = 0;
     ih_stmt *st;
@@ -188,7 +184,10 @@ static ih_err pick_schedule(visit_arg *a, ih_tx *tx, ih_row *s)
     for (int i = 0; i < n; i++) {
         bool found;
         IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_schedule, cand[i], s, &found));
-        if (!found || ih_row_int(s, "cancelled") || strcmp(ih_row_str(s, "day"), today) < 0) continue;
+        /* a shift that is over (an earlier day, or today and past its end) takes no requests */
+        int day = found ? strcmp(ih_row_str(s, "day"), today) : -1;
+        if (!found || ih_row_int(s, "cancelled") || day < 0 || (day == 0 && strcmp(ih_row_str(s, "end_time"), now_hm) <= 0))
+            continue;
         ih_row doc;
         ih_row_init(&doc, &ih_t_staff);
         e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_staff, ih_row_int(s, "staff_id"), &doc, &found, false);
@@ -249,7 +248,10 @@ static ih_err request_fn(ih_tx *tx, void *arg)
         ih_row_set_int(&a->r, "fee", ih_row_int(&s, "fee"));
         ih_row_set_int(&a->r, "label", 3); /* GB/T 39725: personal health information, moderately sensitive */
         ih_row_set_int(&a->r, "requested_at", now);
-        ih_row_set_int(&a->r, "respond_by", now + ih_row_int(&s, "response_minutes") * 60000);
+        /* the promised response time runs from the shift's start, or from now
+         * when the shift has begun */
+        int64_t start = cl_local_ms(a->c, ih_row_str(&s, "day"), ih_row_str(&s, "start_time"));
+        ih_row_set_int(&a->r, "respond_by", (start > now ? start : now) + ih_row_int(&s, "response_minutes") * 60000);
         ih_row_set_int(&a->r, "updated_at", now);
         if (e == IH_OK) e = ih_row_set_str(&a->r, "status", V_REQUESTED);
     }
@@ -487,6 +489,22 @@ ih_err ih_visit_get(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after,
     return e;
 }
 
+/* A clinician's list names each visit's patient, as the mask table lets
+ * the viewer see the name (a patient's own list needs no name). */
+static ih_err add_patient_name(visit_arg *a, ih_tx *tx, ih_relation rel, json_t *j)
+{
+    ih_row p;
+    ih_row_init(&p, &ih_t_patient);
+    bool found;
+    ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_patient, ih_row_int(&a->r, "patient_id"), &p, &found);
+    ih_buf name = IH_BUF_INIT;
+    if (e == IH_OK && found && ih_mask_view(a->v->role, rel, IH_FIELD_NAME, ih_row_str(&p, "name"), &name))
+        json_object_set_new(j, "patient_name", json_stringn(name.p, name.len));
+    ih_buf_wipe(&name);
+    ih_row_free(&p);
+    return e;
+}
+
 static ih_err list_fn(ih_tx *tx, void *arg)
 {
     visit_arg *a = arg;
@@ -524,8 +542,10 @@ static ih_err list_fn(ih_tx *tx, void *arg)
             (!cl_staff_in(&s, ih_row_int(&a->r, "department_id")) || ih_row_int(&a->r, "label") >= 5))
             continue;
         json_t *j;
-        IH_TRY(visit_json(a, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
+        ih_relation rel = a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE;
+        IH_TRY(visit_json(a, rel, &j));
         json_array_append_new(a->out, j);
+        if (rel != IH_REL_SELF) IH_TRY(add_patient_name(a, tx, rel, j));
     }
     return IH_OK;
 }
@@ -563,9 +583,11 @@ static ih_err expire_change(ih_row *r, int64_t now)
     return IH_OK;
 }
 
+static const char *const visit_reports[] = {"visit", NULL};
+
 ih_err ih_visit_expire_due(ih_clinic *c, int *n)
 {
     return cl_timeout_run(c, &ih_t_visit,
                           "SELECT id FROM visit WHERE status = 'requested' AND respond_by < $1 ORDER BY id LIMIT 200",
-                          expire_change, "visit.expire", "visit", "visit", n);
+                          expire_change, "visit.expire", "visit", visit_reports, n);
 }

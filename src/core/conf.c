@@ -113,6 +113,16 @@ static const key schema[] = {
     I("registry", "codes_per_phone_hour", codes_per_phone_hour, "5", 1, 100, "SMS codes one phone number may get per hour"),
     I("registry", "registrations_per_minute", registrations_per_minute, "5", 1, 1000,
       "patient self-registrations per source address per minute"),
+    S("payment", "channel_command", pay_command, false, "",
+      "payment channel program (JSON in, JSON out: op create and refund)"),
+    S("payment", "channel_url", pay_url, false, "", "payment channel HTTPS endpoint (JSON POST)"),
+    I("payment", "channel_timeout", pay_timeout, "10", 1, 60, "seconds to wait for the payment channel"),
+    S("payment", "notify_public_key", pay_notify_key, false, "",
+      "the channel's public key (PEM: RSA, EC P-256, Ed25519 or SM2) its notifications are signed with"),
+    I("payment", "notify_tolerance", pay_notify_tolerance, "300", 30, 3600,
+      "seconds a notification's timestamp may be off"),
+    B("payment", "prescription_postpaid", rx_postpaid, "false",
+      "dispensing does not wait for the prescription to be paid (the hospital collects afterwards)"),
     I("care", "rx_max_days", rx_max_days, "7", 1, 30, "days of medication one prescription may cover"),
     I("care", "rx_valid_days", rx_valid_days, "3", 1, 7, "days an approved prescription may be dispensed"),
     I("care", "break_glass_hours", break_glass_hours, "4", 1, 24, "hours a break-glass grant lasts"),
@@ -131,6 +141,8 @@ static const key schema[] = {
     I("care", "detect_max_off_hours_reads", detect_max_off_hours_reads, "200", 1, 1000000,
       "统方 detector: prescription reads in off hours per day"),
     B("care", "detect_block", detect_block, "true", "统方 detector: end the session that crosses a threshold"),
+    B("care", "single_pharmacist", single_pharmacist, "false",
+      "the pharmacist who reviewed a prescription may also dispense it (a hospital with one pharmacist on duty)"),
     B("report", "enabled", report_enabled, "false", "upload to the supervision platform (rows are queued either way)"),
     E("report", "profile", report_profile, false, "tianjin", "tianjin", "the platform's protocol profile"),
     S("report", "gateway_url", report_gateway, false, "", "the platform's HTTPS endpoint (…/openapi/api)"),
@@ -351,6 +363,19 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
     }
     if (p->c->report_enabled && (!p->c->report_gateway[0] || !p->c->report_app_key[0])) {
         snprintf(err, n, "%s: [report] enabled needs gateway_url and app_key", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->pay_url[0] && strncmp(p->c->pay_url, "https://", 8) != 0) {
+        snprintf(err, n, "%s: [payment] channel_url must be an https:// URL", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->pay_url[0] && p->c->pay_command[0]) {
+        snprintf(err, n, "%s: [payment] set channel_command or channel_url, not both", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if ((p->c->pay_url[0] || p->c->pay_command[0]) && !p->c->pay_notify_key[0]) {
+        snprintf(err, n, "%s: [payment] a channel needs notify_public_key: only its signed notifications mark an "
+                         "order paid", name);
         return ih_fail(IH_E_CONFIG, "%s", err);
     }
     if (p->c->sms_url[0] && strncmp(p->c->sms_url, "https://", 8) != 0) {

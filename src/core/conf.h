@@ -73,6 +73,10 @@ typedef struct ih_conf {
     int realname_timeout, registrations_per_minute;
     char sms_command[IH_CONF_PATH], sms_url[IH_CONF_PATH];
     int sms_timeout, code_minutes, codes_per_phone_hour;
+    /* [payment] */
+    char pay_command[IH_CONF_PATH], pay_url[IH_CONF_PATH], pay_notify_key[IH_CONF_PATH];
+    int pay_timeout, pay_notify_tolerance;
+    bool rx_postpaid;
     /* [care] */
     int rx_max_days;       /* days of medication one prescription may cover */
     int rx_valid_days;     /* days an approved prescription stays valid for dispensing */
@@ -82,6 +86,7 @@ typedef struct ih_conf {
     char detect_off_hours[16]; /* "22:00-06:00" */
     int detect_max_off_hours_reads;
     bool detect_block;
+    bool single_pharmacist;
     /* [report] */
     bool report_enabled;
     char report_profile[16], report_gateway[IH_CONF_PATH], report_app_key[64];

@@ -1,6 +1,8 @@
 /* json.c — see json.h. */
 #include "core/json.h"
 
+#include "core/clock.h"
+
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,4 +208,12 @@ ih_err ih_json_money(json_t *obj, const char *field, bool required, int64_t *fen
     if (fd == 1) frac *= 10;
     *fen = whole * 100 + frac;
     return IH_OK;
+}
+
+json_t *ih_json_time(int64_t ms)
+{
+    if (!ms) return json_null();
+    char iso[40];
+    ih_time_iso(ms, iso, sizeof iso);
+    return json_string(iso);
 }

@@ -48,4 +48,8 @@ ih_err ih_json_money(json_t *obj, const char *field, bool required, int64_t *fen
  * overlong forms, no surrogates). */
 long ih_utf8_len(const char *s, size_t n);
 
+/* A time in the API's one form: ISO 8601 UTC with milliseconds
+ * ("2026-09-22T04:13:20.000Z"); 0 is null (never set). */
+json_t *ih_json_time(int64_t ms);
+
 #endif

@@ -14,6 +14,7 @@
 #include "identity/identity_impl.h"
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "crypto/protect.h"
 
 #include <stdio.h>
@@ -108,8 +109,8 @@ static ih_err approval_write(ih_identity *id, ih_tx *tx, approval *p, bool inser
 
 static json_t *approval_json(const approval *p)
 {
-    json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:I}", "id", (json_int_t)p->id, "kind", p->kind, "state", p->state,
-                          "proposed_by", (json_int_t)p->proposed_by, "proposed_at", (json_int_t)p->proposed_at);
+    json_t *j = json_pack("{s:I, s:s, s:s, s:I, s:o}", "id", (json_int_t)p->id, "kind", p->kind, "state", p->state,
+                          "proposed_by", (json_int_t)p->proposed_by, "proposed_at", ih_json_time(p->proposed_at));
     if (!j) return NULL;
     if (!strcmp(p->kind, "role")) {
         json_object_set_new(j, "account_id", json_integer(p->account_id));
@@ -121,7 +122,7 @@ static json_t *approval_json(const approval *p)
     }
     if (p->decided_by) {
         json_object_set_new(j, "decided_by", json_integer(p->decided_by));
-        json_object_set_new(j, "decided_at", json_integer(p->decided_at));
+        json_object_set_new(j, "decided_at", ih_json_time(p->decided_at));
     }
     return j;
 }

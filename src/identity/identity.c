@@ -5,6 +5,7 @@
 #include "identity/identity_impl.h"
 
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/log.h"
 #include "crypto/protect.h"
 #include "keys/keys.h"
@@ -257,13 +258,12 @@ ih_err acct_save(ih_identity *id, ih_tx *tx, account *a)
 
 json_t *acct_json(const account *a, int64_t now)
 {
-    return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:b, s:I, s:o, s:o, s:I, s:o}", "id", (json_int_t)a->id,
+    return json_pack("{s:I, s:s, s:s, s:s, s:b, s:b, s:b, s:I, s:o, s:o, s:o, s:o}", "id", (json_int_t)a->id,
                      "username", a->username, "role", ih_role_name(a->role), "status", a->status,
                      "must_change_password", a->must_change != 0, "totp_enrolled", a->totp_len > 0, "locked",
                      a->locked_until > now, "failed_logins", (json_int_t)a->failed_count, "expires_at",
-                     a->expires_at ? json_integer(a->expires_at) : json_null(), "last_login_at",
-                     a->last_login_at ? json_integer(a->last_login_at) : json_null(), "created_at",
-                     (json_int_t)a->created_at, "disabled_reason",
+                     ih_json_time(a->expires_at), "last_login_at", ih_json_time(a->last_login_at), "created_at",
+                     ih_json_time(a->created_at), "disabled_reason",
                      a->disabled_reason[0] ? json_string(a->disabled_reason) : json_null());
 }
 
@@ -780,4 +780,50 @@ ih_err ih_identity_list(ih_identity *id, int64_t after, int limit, json_t **out)
     if (e == IH_OK) *out = r.out;
     else json_decref(r.out);
     return e;
+}
+
+typedef struct {
+    ih_identity *id;
+    json_t *events;
+} names_arg;
+
+static ih_err names_fn(ih_tx *tx, void *arg)
+{
+    names_arg *a = arg;
+    json_t *known = json_object(); /* id -> username, or null */
+    IH_CHECK_ALLOC(known);
+    size_t i;
+    json_t *ev;
+    ih_err e = IH_OK;
+    json_array_foreach(a->events, i, ev)
+    {
+        json_t *actor = json_object_get(ev, "actor_id");
+        if (!json_is_integer(actor) || json_integer_value(actor) <= 0) continue;
+        char key[24];
+        snprintf(key, sizeof key, "%lld", (long long)json_integer_value(actor));
+        json_t *name = json_object_get(known, key);
+        if (!name) {
+            account acc;
+            bool found;
+            ih_err le = acct_load(a->id, tx, json_integer_value(actor), &acc, &found);
+            if (le == IH_E_INTEGRITY) {
+                ih_err_clear();
+                found = false;
+            } else if (le != IH_OK) {
+                e = le;
+                break;
+            }
+            name = found ? json_string(acc.username) : json_null();
+            json_object_set_new(known, key, name);
+        }
+        if (json_is_string(name)) json_object_set(ev, "actor_username", name);
+    }
+    json_decref(known);
+    return e;
+}
+
+ih_err ih_identity_name_actors(ih_identity *id, json_t *events)
+{
+    names_arg a = {id, events};
+    return ih_store_read(id->o.store, names_fn, &a);
 }

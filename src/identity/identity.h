@@ -182,6 +182,10 @@ ih_err ih_identity_reset_password(ih_identity *id, const ih_actor *who, int64_t 
 ih_err ih_identity_reset_totp(ih_identity *id, const ih_actor *who, int64_t account_id);
 ih_err ih_identity_get(ih_identity *id, int64_t account_id, json_t **out);
 ih_err ih_identity_list(ih_identity *id, int64_t after, int limit, json_t **out);
+/* Each event of a JSON array that names an actor ("actor_id") gets its
+ * "actor_username" (from the verified account row; absent for the system,
+ * for accounts not found and for rows that fail their MAC). */
+ih_err ih_identity_name_actors(ih_identity *id, json_t *events);
 /* The role of an account (IH_E_NOT_FOUND if none). */
 ih_err ih_identity_role_of(ih_identity *id, int64_t account_id, ih_role *role);
 /* The same inside the caller's transaction, with whether it is active

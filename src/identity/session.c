@@ -4,6 +4,7 @@
 
 #include "core/buf.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "crypto/protect.h"
 
 #include <stdio.h>
@@ -407,10 +408,10 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     IH_CHECK_ALLOC(o->out);
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         int64_t sid = ih_col_int(st, 0);
-        json_array_append_new(o->out, json_pack("{s:I, s:I, s:I, s:I, s:s, s:b}", "id", (json_int_t)sid, "created_at",
-                                                (json_int_t)ih_col_int(st, 1), "last_seen",
-                                                (json_int_t)ih_col_int(st, 2), "expires_at",
-                                                (json_int_t)ih_col_int(st, 3), "ip", ih_col_text(st, 4), "current",
+        json_array_append_new(o->out, json_pack("{s:I, s:o, s:o, s:o, s:s, s:b}", "id", (json_int_t)sid, "created_at",
+                                                ih_json_time(ih_col_int(st, 1)), "last_seen_at",
+                                                ih_json_time(ih_col_int(st, 2)), "expires_at",
+                                                ih_json_time(ih_col_int(st, 3)), "ip", ih_col_text(st, 4), "current",
                                                 sid == o->p->session_id));
     }
     return e;

@@ -16,6 +16,10 @@ static const char *const hdr_names[IH_HDR__COUNT] = {
     [IH_HDR_USER_AGENT] = "user-agent",
     [IH_HDR_ORIGIN] = "origin",
     [IH_HDR_FORWARDED_FOR] = "x-forwarded-for",
+    /* a payment channel's notification (docs/care.md, "Payments") */
+    [IH_HDR_PAY_TIMESTAMP] = "x-pay-timestamp",
+    [IH_HDR_PAY_NONCE] = "x-pay-nonce",
+    [IH_HDR_PAY_SIGNATURE] = "x-pay-signature",
 };
 
 #define MAX_KEPT_HEADER 8192

@@ -367,6 +367,25 @@ static void refuse(ih_server *s, conn *c, ih_err e, ih_resp *resp)
     send_out(s, c);
 }
 
+/* Plain HTTP to the HTTPS port (a request line starts with a method's
+ * capital letter): one short fixed answer saying so, as nginx does, then
+ * close.  Nothing of the request is parsed; what has arrived is read first
+ * so that closing sends FIN, not RST, and the answer is seen. */
+static void plaintext_answer(int fd)
+{
+    static const char answer[] = "HTTP/1.1 400 Bad Request\r\n"
+                                 "Content-Type: text/plain; charset=utf-8\r\n"
+                                 "Content-Length: 51\r\n"
+                                 "Connection: close\r\n"
+                                 "\r\n"
+                                 "This port speaks HTTPS only: use https:// instead.\n";
+    char sink[4096];
+    for (int i = 0; i < 4 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+    }
+    (void)!send(fd, answer, sizeof answer - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(fd, SHUT_WR);
+}
+
 static void serve(ih_server *s, conn *c, ih_resp *resp)
 {
     if (!c->tls_ready) {
@@ -378,7 +397,10 @@ static void serve(ih_server *s, conn *c, ih_resp *resp)
                 return;
             }
             if (r <= 0 || b != 0x16) { /* not a TLS handshake record */
-                if (r > 0) ih_metrics_inc(IH_M_PLAINTEXT);
+                if (r > 0) {
+                    ih_metrics_inc(IH_M_PLAINTEXT);
+                    if (b >= 'A' && b <= 'Z') plaintext_answer(c->fd);
+                }
                 close_conn(s, c, false);
                 return;
             }

@@ -75,6 +75,8 @@ static const perm_info perms[IH_PERM__COUNT] = {
     [IH_PERM_APPROVAL_DECIDE] = {"approval.decide", R(SYSADMIN) | R(AUDITADMIN), R(SYSADMIN) | R(AUDITADMIN), false, false},
     [IH_PERM_APPROVAL_READ] = {"approval.read", R(SYSADMIN) | R(SECADMIN) | R(AUDITADMIN),
                                R(SYSADMIN) | R(SECADMIN) | R(AUDITADMIN), false, false},
+    [IH_PERM_PAYMENT_READ] = {"payment.read", R(PATIENT) | R(SYSADMIN), R(PATIENT) | R(SYSADMIN), false},
+    [IH_PERM_PAYMENT_REFUND] = {"payment.refund", R(SYSADMIN), R(SYSADMIN), false},
 };
 
 const char *ih_role_name(ih_role r) { return (r >= 0 && r < IH_ROLE__COUNT) ? role_names[r] : "none"; }

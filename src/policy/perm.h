@@ -92,6 +92,8 @@ typedef enum ih_perm {
     IH_PERM_REPORT_READ,    /* supervision-platform upload status */
     IH_PERM_APPROVAL_DECIDE, /* approve another administrator's proposed change (sysadmin, auditadmin) */
     IH_PERM_APPROVAL_READ,  /* the proposed changes (every administrator) */
+    IH_PERM_PAYMENT_READ,   /* a payment order: its patient, the system administrator */
+    IH_PERM_PAYMENT_REFUND, /* refund a payment for a service not given (system administrator) */
     IH_PERM__COUNT
 } ih_perm;
 

@@ -42,6 +42,9 @@ typedef struct ih_profile {
                      const char *nonce, ih_buf *body, ih_buf *headers);
     /* Read a response; msg gets the platform's words. */
     ih_upload_outcome (*classify)(long http_status, const char *body, size_t n, char *msg, size_t msgn);
+    /* What kind of personal data a record's key holds (an ih_field_kind of
+     * policy/mask.h), or -1 for none: operator views mask by it. */
+    int (*personal)(const char *key);
 } ih_profile;
 
 /* The profile called name, or NULL. */

@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "crypto/protect.h"
+#include "policy/mask.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -298,10 +299,50 @@ static ih_err show_fn(ih_tx *tx, void *arg)
     return e;
 }
 
-ih_err ih_report_show(ih_report *r, int64_t id, json_t **out)
+/* Mask, in place, every personal value of a platform record (nested
+ * objects and arrays included) as the profile classifies its keys. */
+static void mask_record(const ih_profile *p, json_t *v)
+{
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *x;
+        json_array_foreach(v, i, x) mask_record(p, x);
+        return;
+    }
+    if (!json_is_object(v)) return;
+    const char *key;
+    json_t *x;
+    json_object_foreach(v, key, x)
+    {
+        int kind = p->personal ? p->personal(key) : -1;
+        if (kind < 0) {
+            mask_record(p, x);
+            continue;
+        }
+        if (!json_is_string(x) || !json_string_length(x)) continue;
+        ih_buf m = IH_BUF_INIT;
+        if (kind != IH_FIELD_CLINICAL && ih_mask_apply((ih_field_kind)kind, json_string_value(x), &m) == IH_OK)
+            json_string_set(x, m.p ? m.p : "");
+        else
+            json_string_set(x, "[hidden: --unmask shows it]");
+        ih_buf_wipe(&m);
+    }
+}
+
+ih_err ih_report_show(ih_report *r, const ih_actor *who, int64_t id, bool unmask, json_t **out)
 {
     view_arg a = {.r = r, .id = id};
     IH_TRY(ih_store_read(r->o.store, show_fn, &a));
+    if (!unmask) mask_record(r->profile, json_object_get(a.out, "record"));
+    char oid[24];
+    snprintf(oid, sizeof oid, "%lld", (long long)id);
+    ih_audit_event ev = {.action = "report.show", .object_type = "outbox", .object_id = oid,
+                         .reason = unmask ? "unmasked" : "masked"};
+    ih_err e = ih_audit_record(r->o.audit, who, &ev);
+    if (e != IH_OK) {
+        json_decref(a.out);
+        return e;
+    }
     *out = a.out;
     return IH_OK;
 }

@@ -81,7 +81,11 @@ ih_err ih_report_set_secret(ih_report *r, const char *secret);
 /* Operator views (ihos report …). */
 ih_err ih_report_status(ih_report *r, json_t **out);
 ih_err ih_report_list(ih_report *r, const char *state, int64_t after, int limit, json_t **out);
-ih_err ih_report_show(ih_report *r, int64_t id, json_t **out);
+/* One outbox row with its platform record.  The record's personal values
+ * are masked (names, certificate numbers, phones) or hidden (clinical text)
+ * unless unmask; either way the view is an audit event (report.show, its
+ * reason "masked" or "unmasked") recorded before it is returned. */
+ih_err ih_report_show(ih_report *r, const ih_actor *who, int64_t id, bool unmask, json_t **out);
 /* A dead or unknown row back to pending (audited). */
 ih_err ih_report_retry(ih_report *r, const ih_actor *who, int64_t id);
 

@@ -102,6 +102,7 @@ const ih_profile ih_profile_tianjin = {
     .map = ih_tj_map,
     .encode = tj_encode,
     .classify = tj_classify,
+    .personal = ih_tj_personal,
 };
 
 const ih_profile *ih_profile_find(const char *name)

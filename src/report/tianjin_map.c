@@ -7,6 +7,7 @@
 #include "report/tianjin_map.h"
 
 #include "core/clock.h"
+#include "policy/mask.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -402,4 +403,39 @@ ih_err ih_tj_map(const char *kind, json_t *fact, const ih_profile_ctx *ctx, json
     if (!strcmp(kind, "drug")) return map_drug(fact, ctx, record);
     if (!strcmp(kind, "adverse_empty")) return IH_OK; /* no record: the call carries an empty list */
     return ih_fail(IH_E_INTERNAL, "tianjin: no mapping for %s", kind);
+}
+
+/* Every key ih_tj_map writes that holds personal data, by kind: names of
+ * patients, guardians and evaluators; certificate numbers (staff's too);
+ * phones; and clinical text and codes, which a masked view hides whole.
+ * Doctors' names are public (亮证); codes of tables, ids, money and times
+ * are not personal. */
+static const struct {
+    const char *key;
+    ih_field_kind kind;
+} personal_keys[] = {
+    {"patientName", IH_FIELD_NAME},          {"guardianName", IH_FIELD_NAME},
+    {"evaluationPeople", IH_FIELD_NAME},     {"deliveryPeople", IH_FIELD_NAME},
+    {"reportPerson", IH_FIELD_NAME},         {"patientCertID", IH_FIELD_ID_NUMBER},
+    {"guardianCertID", IH_FIELD_ID_NUMBER},  {"doctorCertID", IH_FIELD_ID_NUMBER},
+    {"auditDoctorCertID", IH_FIELD_ID_NUMBER}, {"mobile", IH_FIELD_PHONE},
+    {"patientMobile", IH_FIELD_PHONE},       {"guardianMobile", IH_FIELD_PHONE},
+    {"allergyInfo", IH_FIELD_CLINICAL},      {"assistResult", IH_FIELD_CLINICAL},
+    {"chiefComplaint", IH_FIELD_CLINICAL},   {"complaints", IH_FIELD_CLINICAL},
+    {"content", IH_FIELD_CLINICAL},          {"diagnosisCode", IH_FIELD_CLINICAL},
+    {"diagnosticOpinion", IH_FIELD_CLINICAL}, {"diseasesHistory", IH_FIELD_CLINICAL},
+    {"evaluation", IH_FIELD_CLINICAL},       {"eventDescription", IH_FIELD_CLINICAL},
+    {"eventReason", IH_FIELD_CLINICAL},      {"firstDiagnosis", IH_FIELD_CLINICAL},
+    {"furtherConsultDiagnosis", IH_FIELD_CLINICAL}, {"icdCode", IH_FIELD_CLINICAL},
+    {"icdName", IH_FIELD_CLINICAL},          {"Improvements", IH_FIELD_CLINICAL},
+    {"mainDiagnoseCode", IH_FIELD_CLINICAL}, {"originalDiagnosis", IH_FIELD_CLINICAL},
+    {"presentHistory", IH_FIELD_CLINICAL},   {"refuseReason", IH_FIELD_CLINICAL},
+    {"takeSteps", IH_FIELD_CLINICAL},        {"thisDiagnosis", IH_FIELD_CLINICAL},
+};
+
+int ih_tj_personal(const char *key)
+{
+    for (size_t i = 0; i < sizeof personal_keys / sizeof personal_keys[0]; i++)
+        if (!strcmp(personal_keys[i].key, key)) return (int)personal_keys[i].kind;
+    return -1;
 }

@@ -24,8 +24,17 @@ BIN = os.environ.get("IHOS_BIN") or os.path.join(os.path.dirname(__file__), ".."
 IHOS = os.path.join(BIN, "ihos")
 IHOSD = os.path.join(BIN, "ihosd")
 PG = os.environ.get("IHOS_TEST_PG", "")
-SMS_OUTBOX = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts",
-                                           "sms-outbox.py"))
+SCRIPTS = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+SMS_OUTBOX = os.path.join(SCRIPTS, "sms-outbox.py")
+PAY_CHANNEL = os.path.join(SCRIPTS, "pay-channel.py")
+
+
+def _pay_channel_module():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("pay_channel", PAY_CHANNEL)
+    m = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(m)
+    return m
 
 
 def run_ihos(*args, check=True, input=None, timeout=120, env=None, pass_fds=()):
@@ -94,6 +103,10 @@ class Instance:
         self.port = None
         self.log_lines = []
         self._log_thread = None
+        self.pay_dir = None
+        self.recorded = None
+        if demo:  # the demo hospital takes payments through the channel double
+            self.enable_payments()
 
     # -- configuration ------------------------------------------------------
     def path(self, *parts):
@@ -131,6 +144,26 @@ class Instance:
         assert r.status == 200, r
         return r.body.decode()
 
+    def enable_payments(self):
+        """The payment channel: scripts/pay-channel.py, with a key of its own."""
+        self.pay_dir = self.dir + "-paychannel"
+        os.makedirs(self.pay_dir, exist_ok=True)
+        subprocess.run(["/usr/bin/python3", PAY_CHANNEL, "keygen", self.pay_dir], check=True, timeout=60)
+        shutil.copy(os.path.join(self.pay_dir, "pay-channel.pub"), self.path("keys", "pay-channel.pub"))
+        os.chmod(self.path("keys", "pay-channel.pub"), 0o600)
+        self.set_conf("payment", "channel_command", PAY_CHANNEL)
+        self.set_conf("payment", "notify_public_key", "keys/pay-channel.pub")
+
+    def channel_notify(self, kind, order_no, **changes):
+        """The channel tells ihosd an order was paid (kind "paid") or refunded;
+        changes alter the body (a wrong amount…).  Returns (status, text)."""
+        m = _pay_channel_module()
+        m.STATE = os.path.join(self.pay_dir, "pay-channel.jsonl")
+        body = m.event(kind, order_no)
+        body.update(changes)
+        return m.notify("https://127.0.0.1:%d" % self.port, self.path("keys", "tls.crt"),
+                        os.path.join(self.pay_dir, "pay-channel.key"), body)
+
     def enable_sms(self):
         """The SMS gateway: scripts/sms-outbox.py, writing to sms-outbox.jsonl here."""
         self.set_conf("registry", "sms_command", SMS_OUTBOX)
@@ -157,6 +190,7 @@ class Instance:
         inst = cls.__new__(cls)
         inst.dir, inst.init_output, inst.proc, inst.port = path, None, None, None
         inst.log_lines, inst._log_thread = [], None
+        inst.pay_dir, inst.recorded = None, None
         return inst
 
     @classmethod
@@ -169,6 +203,8 @@ class Instance:
     def start(self, timeout=20, env=None, pass_fds=()):
         e = dict(os.environ)
         e["IHOS_SMS_OUTBOX"] = self.path("sms-outbox.jsonl")
+        if self.pay_dir:
+            e["IHOS_PAY_STATE"] = os.path.join(self.pay_dir, "pay-channel.jsonl")
         if env:
             e.update(env)
         self.log_lines = []
@@ -270,19 +306,25 @@ class Instance:
         resp = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
         if own:
             c.close()
+        if self.recorded is not None:  # a contract test keeps what the API answered
+            self.recorded.append((method, path, resp))
         return resp
 
     def raw_tls_socket(self, timeout=10, **ctxkw):
         s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
         return self.ssl_context(**ctxkw).wrap_socket(s, server_hostname="127.0.0.1")
 
-    def raw_exchange(self, data):
-        """Send raw bytes over TLS; everything the server sends until it closes."""
-        s = self.raw_tls_socket()
+    def raw_exchange(self, data, tls=True):
+        """Send raw bytes (over TLS, or plain TCP); everything the server sends
+        until it closes (a reset after our unread bytes ends it too)."""
+        s = self.raw_tls_socket() if tls else socket.create_connection(("127.0.0.1", self.port), timeout=5)
         s.sendall(data)
         out = b""
         while True:
-            chunk = s.recv(4096)
+            try:
+                chunk = s.recv(4096)
+            except ConnectionResetError:
+                break
             if not chunk:
                 break
             out += chunk

@@ -18,6 +18,7 @@ class Hospital:
         self.accts = demo_accounts(inst)
         self.sessions = {}
         self.admins = {}
+        self.recorded = set()
 
     def s(self, username):
         if username not in self.sessions:
@@ -64,7 +65,32 @@ class Hospital:
             assert r.status == 200, r
         return v["id"]
 
+    def record(self, doctor, visit):
+        """The visit's medical record (a prescription follows one)."""
+        r = self.s(doctor).req("POST", "/api/v1/visits/%d/records" % visit, {
+            "chief_complaint": "血压控制不佳", "present_history": "高血压5年", "diagnosis_codes": ["I10.x00"],
+            "diagnosis": "原发性高血压", "opinion": "继续用药"})
+        assert r.status == 201, r
+        self.recorded.add(visit)
+
+    def pay(self, patient, visit, rx=None, channel="wechat"):
+        """The patient orders and the channel confirms; returns the order."""
+        body = {"channel": channel}
+        if rx:
+            body["prescription_id"] = rx
+        r = self.s(patient).req("POST", "/api/v1/visits/%d/payments" % visit, body)
+        assert r.status == 201, r
+        order = r.json()["payment"]
+        status, text = self.inst.channel_notify("paid", order["order_no"])
+        assert status == 200, (status, text)
+        return order
+
     def prescribe(self, doctor, visit, drug_name="氨氯地平", quantity=1, days=7):
+        if visit not in self.recorded:
+            r = self.s(doctor).req("GET", "/api/v1/visits/%d/records" % visit)
+            if r.status != 200 or not r.json()["records"]:
+                self.record(doctor, visit)
+            self.recorded.add(visit)
         d = self.drug(drug_name)
         r = self.s(doctor).req("POST", "/api/v1/visits/%d/prescriptions" % visit, {
             "recipe_type": "1", "diagnosis_codes": ["I10.x00"],
@@ -135,21 +161,33 @@ class JourneyTest(IhosTestCase):
         r = h.s(ph).req("POST", "/api/v1/prescriptions/%d/review" % rx["id"], {"decision": "approve"})
         self.assertEqual(r.json()["status"], "approved")
         self.assertTrue(r.json()["review_signature"])
-        r = h.s(ph).req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"],
-                        {"delivery_type": "1", "delivery_firm": "示例快递"})
-        self.assertEqual(r.json()["status"], "delivered")
-        # fees
-        fee = got["fee"]
-        r = h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v, {"amount": fee, "channel": "wechat", "trade_no": "WX0001"})
-        self.assertEqual(r.status, 201, r)
-        self.assertError(h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v,
-                                      {"amount": fee, "channel": "wechat", "trade_no": "WX0002"}), 409, "already_exists")
+        # dispensing waits for the payment the channel confirms; another pharmacist dispenses
+        ph2 = "pharmacist03"
+        self.assertError(h.s(ph2).req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"], {"delivery_type": "0"}),
+                         409, "invalid_state")
+        # a patient cannot claim a payment: the amount and trade number are the channel's
         err = self.assertError(h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v, {
-            "amount": "0.01", "channel": "alipay", "trade_no": "ALI1", "prescription_id": rx["id"]}), 400, "invalid_field")
-        self.assertEqual(err["field"], "amount")
-        r = h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v, {
-            "amount": rx["total_fee"], "channel": "alipay", "trade_no": "ALI1", "prescription_id": rx["id"]})
+            "amount": "0.01", "channel": "wechat", "trade_no": "WX0001"}), 400, "invalid_field")
+        self.assertIn(err["field"], ("amount", "trade_no"))
+        fee_order = h.pay(pat, v)
+        self.assertEqual(fee_order["amount"], got["fee"])
+        self.assertError(h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v, {"channel": "wechat"}), 409,
+                         "already_exists")
+        r = h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v, {"channel": "alipay", "prescription_id": rx["id"]})
         self.assertEqual(r.status, 201, r)
+        order = r.json()["payment"]
+        self.assertEqual((order["amount"], order["state"]), (rx["total_fee"], "pending"))
+        self.assertTrue(r.json()["pay"]["prepay_id"])
+        # a notification with a wrong amount changes nothing; the right one pays
+        status, _ = self.inst.channel_notify("paid", order["order_no"], amount="0.01")
+        self.assertEqual(status, 409)
+        self.assertEqual(h.s(pat).req("GET", "/api/v1/payments/%d" % order["id"]).json()["state"], "pending")
+        status, _ = self.inst.channel_notify("paid", order["order_no"])
+        self.assertEqual(status, 200)
+        self.assertEqual(h.s(pat).req("GET", "/api/v1/payments/%d" % order["id"]).json()["state"], "paid")
+        r = h.s(ph2).req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"],
+                         {"delivery_type": "1", "delivery_firm": "示例快递"})
+        self.assertEqual(r.json()["status"], "delivered")
         # close and evaluate
         self.assertEqual(h.s(doc).req("POST", "/api/v1/visits/%d/close" % v).json()["status"], "closed")
         r = h.s(pat).req("POST", "/api/v1/visits/%d/evaluation" % v, {"satisfaction": 5, "score": 9, "text": "耐心细致"})
@@ -170,7 +208,8 @@ class JourneyTest(IhosTestCase):
         self.assertIn("doctor's signature does not verify", p.stdout)
         acts = [a[0] for a in audit_actions(self.inst)]
         for a in ("visit.request", "visit.accept", "message.create", "record.create", "record.revise", "rx.issue",
-                  "rx.approve", "rx.dispense", "payment.record", "visit.close", "visit.evaluate", "visit.read",
+                  "rx.approve", "rx.dispense", "payment.order", "payment.paid", "visit.close", "visit.evaluate",
+                  "visit.read",
                   "rx.export"):
             self.assertIn(a, acts)
 
@@ -222,6 +261,14 @@ class JourneyTest(IhosTestCase):
         err = self.assertError(h.s(doc).req("POST", "/api/v1/visits/%d/accept" % v), 400, "invalid_field")
         self.assertEqual(err["field"], "followup_confirmed")
         h.s(doc).req("POST", "/api/v1/visits/%d/accept" % v, {"followup_confirmed": True})
+        # a prescription follows the visit's medical record (14.8)
+        d = h.drug("氨氯地平")
+        err = self.assertError(h.s(doc).req("POST", "/api/v1/visits/%d/prescriptions" % v, {
+            "recipe_type": "1", "diagnosis_codes": ["I10.x00"],
+            "items": [{"drug_id": d["id"], "route": "1", "frequency": "qd", "dosage": "5", "dose_unit": "mg",
+                       "quantity": 1, "days": 7}]}), 409, "invalid_state")
+        self.assertIn("medical record", err["message"])
+        h.record(doc, v)
         # restricted drugs never; days bounded; only the treating doctor
         narcotic = h.drug("吗啡", restricted=True)
         err = self.assertError(h.s(doc).req("POST", "/api/v1/visits/%d/prescriptions" % v, {

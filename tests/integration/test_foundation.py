@@ -160,15 +160,14 @@ class ServerTest(IhosTestCase):
         r = self.inst.request("POST", "/healthz", raw_body=b"x" * 4096, headers={"Content-Type": "application/json"})
         self.assertError(r, 413, "payload_too_large")
 
-    def test_plaintext_to_tls_port_gets_no_data(self):
-        s = socket.create_connection(("127.0.0.1", self.inst.port), timeout=5)
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        try:
-            data = s.recv(4096)
-        except ConnectionResetError:  # closed with our bytes unread: a reset, still no data
-            data = b""
-        s.close()
-        self.assertEqual(data, b"")
+    def test_plaintext_to_tls_port_is_told_to_use_https(self):
+        # plain HTTP: one fixed 400 that says so (as nginx does), nothing served
+        data = self.inst.raw_exchange(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", tls=False)
+        self.assertTrue(data.startswith(b"HTTP/1.1 400 Bad Request\r\n"), data)
+        self.assertIn(b"use https://", data)
+        self.assertNotIn(b"ok", data.split(b"\r\n\r\n", 1)[1])
+        # anything else that is not TLS: closed without a byte
+        self.assertEqual(self.inst.raw_exchange(b"\x00\x01garbage\r\n\r\n", tls=False), b"")
 
     def test_tls_versions(self):
         for v in (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3):
@@ -205,15 +204,8 @@ class ServerTest(IhosTestCase):
         for _ in range(20):
             self.assertEqual(self.inst.request("GET", "/healthz", conn=c).status, 200)
         c.close()
-        s = self.inst.raw_tls_socket()
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\nGET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-        data = b""
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-        s.close()
+        data = self.inst.raw_exchange(b"GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+                                      b"GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         self.assertEqual(data.count(b"HTTP/1.1 200 OK"), 2)
 
     def test_metrics_for_the_scraper(self):

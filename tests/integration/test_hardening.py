@@ -34,7 +34,9 @@ class ClinicalKeyRotation(IhosTestCase):
         assert h.s(doc).req("POST", "/api/v1/visits/%d/records" % v, rec).status == 201
         rx = h.prescribe(doc, v)
         assert h.s(ph).req("POST", "/api/v1/prescriptions/%d/review" % rx["id"], {"decision": "approve"}).status == 200
-        assert h.s(ph).req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"], {"delivery_type": "0"}).status == 200
+        h.pay(pat, v, rx["id"])
+        assert h.s("pharmacist02").req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"],
+                                       {"delivery_type": "0"}).status == 200
         assert h.s(doc).req("POST", "/api/v1/visits/%d/close" % v).status == 200
         r = h.s(pat).req("POST", "/api/v1/visits/%d/evaluation" % v, {"satisfaction": 5, "score": 9, "text": "很好"})
         assert r.status == 201, r

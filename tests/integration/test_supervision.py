@@ -56,7 +56,9 @@ class SupervisionTest(IhosTestCase):
         assert r.status == 201, r
         rx = h.prescribe(doctor, v)
         assert h.s(pharmacist).req("POST", "/api/v1/prescriptions/%d/review" % rx["id"], {"decision": "approve"}).status == 200
-        assert h.s(pharmacist).req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"], {"delivery_type": "0"}).status == 200
+        h.pay(patient, v, rx["id"])
+        other = "pharmacist04" if pharmacist != "pharmacist04" else "pharmacist03"
+        assert h.s(other).req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"], {"delivery_type": "0"}).status == 200
         assert h.s(doctor).req("POST", "/api/v1/visits/%d/close" % v).status == 200
         r = h.s(patient).req("POST", "/api/v1/visits/%d/evaluation" % v, {"satisfaction": 4, "score": 8, "text": "好"})
         assert r.status == 201, r
@@ -198,6 +200,23 @@ class SupervisionTest(IhosTestCase):
         self.assertTrue(inst.events("report.dead"))
         shown = json.loads(run_ihos("report", "show", inst.dir, str(dead[0]["id"])).stdout)
         self.assertEqual(shown["record"]["recipeID"], rx["recipe_no"])
+        # 14.5: personal values masked unless asked for, and both views audited
+        me = h.s("patient070").req("GET", "/api/v1/me/patient").json()
+        rec = shown["record"]
+        self.assertEqual(rec["patientName"], me["name"][0] + "*" * (len(me["name"]) - 1))
+        self.assertEqual(rec["patientCertID"], me["cert_no"][:6] + "********" + me["cert_no"][14:])
+        self.assertNotIn(me["cert_no"], json.dumps(shown, ensure_ascii=False))
+        full = json.loads(run_ihos("report", "show", inst.dir, str(dead[0]["id"]), "--unmask").stdout)
+        self.assertEqual(full["record"]["patientCertID"], me["cert_no"])
+        aud = inst.path("ihos.db")
+        import sqlite3
+        db = sqlite3.connect(aud)
+        entries = [bytes(r[0]) for r in db.execute("SELECT entry FROM audit_event WHERE action = 'report.show' "
+                                                     "ORDER BY seq")]
+        db.close()
+        self.assertEqual(len(entries), 2, entries)
+        self.assertTrue(b"masked" in entries[0] and b"unmasked" not in entries[0], entries[0])
+        self.assertIn(b"unmasked", entries[1])
         # fixed on the platform's side: re-send
         platform.mode = "ok"
         run_ihos("report", "retry", inst.dir, str(dead[0]["id"]))

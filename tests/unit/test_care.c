@@ -10,12 +10,15 @@
 #include "clinic/care_impl.h"
 #include "clinic/clinic_impl.h"
 #include "clinic/record.h"
+#include "crypto/extsig.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "policy/mask.h"
 #include "keys/keys.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,8 +36,10 @@ typedef struct {
     ih_identity *id;
     ih_report *r;
     ih_clinic *c;
-    ih_viewer sys, sec, doc, ph, pat;
+    ih_viewer sys, sec, doc, ph, ph2, pat;
     int64_t dep, staff, shift, drug;
+    EVP_PKEY *channel;   /* the payment channel's signing key (the test plays the channel) */
+    ih_extsig *pay_key;  /* its public half, as ihosd holds it */
 } fx;
 
 #define CALL(expr)                                                                                             \
@@ -74,6 +79,86 @@ static const char *sms_gateway(fx *f)
     return sms_prog;
 }
 
+/* The payment channel: scripts/pay-channel.py answers "create" and
+ * "refund"; the test signs the notifications with f->channel. */
+static char pay_prog[4096], pay_state[4096];
+static void payment_channel(fx *f)
+{
+    if (!realpath("scripts/pay-channel.py", pay_prog)) fail_msg("scripts/pay-channel.py: run from the source tree");
+    snprintf(pay_state, sizeof pay_state, "%s/pay-channel.jsonl", f->b.dir);
+    setenv("IHOS_PAY_STATE", pay_state, 1);
+    f->channel = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    assert_non_null(f->channel);
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PUBKEY(b, f->channel), 1);
+    char *pem;
+    long n = BIO_get_mem_data(b, &pem);
+    T_OK(ih_extsig_load(pem, (size_t)n, &f->pay_key));
+    BIO_free(b);
+}
+
+/* The channel says `event` about an order, signed (or, with forge, signed by
+ * another key); ts_off shifts the timestamp. */
+static ih_err channel_says(fx *f, const char *event, const char *order_no, const char *trade_no, const char *amount,
+                           const char *refund_no, int64_t ts_off, bool forge)
+{
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "event", event, "order_no", order_no, "trade_no", trade_no, "amount",
+                          amount);
+    if (refund_no) json_object_set_new(j, "refund_no", json_string(refund_no));
+    ih_buf text = IH_BUF_INIT;
+    T_OK(ih_json_dump(j, JSON_COMPACT, &text));
+    json_decref(j);
+    const char *body = text.p;
+    char ts[24], msg[2048];
+    snprintf(ts, sizeof ts, "%lld", (long long)(fake_now / 1000 + ts_off));
+    int mn = snprintf(msg, sizeof msg, "%s\n%s\n%s\n", ts, "nonce-1", body);
+    EVP_PKEY *k = forge ? EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048) : f->channel;
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned char sig[512];
+    size_t sl = sizeof sig;
+    assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &sl, (unsigned char *)msg, (size_t)mn), 1);
+    EVP_MD_CTX_free(md);
+    if (forge) EVP_PKEY_free(k);
+    char b64[1024];
+    ih_b64_encode(sig, sl, b64);
+    ih_err e = ih_payment_notify(f->c, ts, "nonce-1", b64, body, strlen(body));
+    ih_buf_free(&text);
+    return e;
+}
+
+/* The trade number the channel gave an order when it was created. */
+static const char *channel_trade_no(const char *order_no)
+{
+    static char trade[64];
+    trade[0] = '\0';
+    FILE *fp = fopen(pay_state, "r");
+    char line[2048];
+    while (fp && fgets(line, sizeof line, fp)) {
+        json_t *m = json_loads(line, 0, NULL);
+        if (!strcmp(json_string_value(json_object_get(m, "op")), "create") &&
+            !strcmp(json_string_value(json_object_get(m, "order_no")), order_no))
+            snprintf(trade, sizeof trade, "%s", json_string_value(json_object_get(m, "trade_no")));
+        json_decref(m);
+    }
+    if (fp) fclose(fp);
+    return trade;
+}
+
+/* The patient orders (visit fee, or rx) and the channel confirms. */
+static void pay(fx *f, int64_t visit, int64_t rx)
+{
+    json_t *o = NULL, *b = rx ? json_pack("{s:s, s:I}", "channel", "wechat", "prescription_id", (json_int_t)rx)
+                               : json_pack("{s:s}", "channel", "wechat");
+    CALL(ih_payment_order(f->c, &f->pat, visit, b, &o));
+    json_t *p = json_object_get(o, "payment");
+    const char *order = json_string_value(json_object_get(p, "order_no"));
+    CALL(channel_says(f, "paid", order, channel_trade_no(order), json_string_value(json_object_get(p, "amount")), NULL,
+                      0, false));
+    json_decref(b);
+    json_decref(o);
+}
+
 /* The code in the last message of `template` to `phone` ("" if none). */
 static const char *sms_code(const char *phone, const char *template)
 {
@@ -99,15 +184,18 @@ static int setup(void **state, ih_store_kind kind)
     fake_now = INT64_C(1790050400000); /* 2026-09-22 12:13 Beijing */
     ih_clock_set(fake_clock, NULL);
     t_base_open(&f->b, kind, IH_SUITE_INTL, NULL, 0);
+    payment_channel(f);
     ih_identity_opts io = t_identity_opts(&f->b);
     T_OK(ih_identity_new(&io, &f->id));
-    ih_report_opts ro = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .profile = "tianjin"};
+    ih_report_opts ro = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .profile = "tianjin", .organ_id = "O1",
+                         .unit_id = "U1", .organ_name = "示例互联网医院"};
     T_OK(ih_report_new(&ro, &f->r));
     ih_clinic_opts co = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .identity = f->id, .report = f->r,
                          .utc_offset_minutes = 480,
                          .privacy_version = "v1", .agreement_version = "v1", .realname_timeout_s = 5,
                          .registrations_per_minute = 100, .rx_max_days = 7, .rx_valid_days = 3,
-                         .break_glass_hours = 4, .sms_command = sms_gateway(f)};
+                         .break_glass_hours = 4, .sms_command = sms_gateway(f), .pay_command = pay_prog,
+                         .pay_notify_key = f->pay_key};
     T_OK(ih_clinic_new(&co, &f->c));
     f->sys = viewer(0, IH_ROLE_SYSADMIN);
     f->sec = viewer(0, IH_ROLE_SECADMIN);
@@ -137,6 +225,17 @@ static int setup(void **state, ih_store_kind kind)
                   "药师乙", "cert_type", "1", "cert_no", fmt_id(id2, "11010119800202002"), "sex", "2", "birth_date",
                   "1980-02-02", "title_code", "243", "subject_code", "03.04", "qualification_no", "Q2", "practice_no",
                   "P2", "practice_years", 8, "departments", (json_int_t)f->dep);
+    CALL(ih_staff_create(f->c, &f->sys, b, &o));
+    json_decref(b);
+    json_decref(o);
+    /* a second pharmacist: who reviewed does not dispense */
+    char id5[19];
+    int64_t pa2 = account(f, "ph.care2", IH_ROLE_PHARMACIST);
+    f->ph2 = viewer(pa2, IH_ROLE_PHARMACIST);
+    b = json_pack("{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:[I]}", "account_id", (json_int_t)pa2,
+                  "name", "药师丁", "cert_type", "1", "cert_no", fmt_id(id5, "11010119810505005"), "sex", "1",
+                  "birth_date", "1981-05-05", "title_code", "244", "subject_code", "03.04", "qualification_no", "Q5",
+                  "practice_no", "P5", "practice_years", 6, "departments", (json_int_t)f->dep);
     CALL(ih_staff_create(f->c, &f->sys, b, &o));
     json_decref(b);
     json_decref(o);
@@ -186,6 +285,8 @@ static int teardown(void **state)
 {
     fx *f = *state;
     ih_clinic_free(f->c);
+    ih_extsig_free(f->pay_key);
+    EVP_PKEY_free(f->channel);
     ih_report_free(f->r);
     ih_identity_free(f->id);
     t_base_close(&f->b);
@@ -204,6 +305,16 @@ static int64_t request(fx *f, const char *kind)
     json_decref(b);
     json_decref(o);
     return id;
+}
+
+static void write_record(fx *f, int64_t v)
+{
+    json_t *o = NULL, *b = json_pack("{s:s, s:s, s:[s], s:s, s:s}", "chief_complaint", "头晕", "present_history",
+                                     "高血压3年", "diagnosis_codes", "I10.x00", "diagnosis", "原发性高血压",
+                                     "opinion", "继续用药");
+    CALL(ih_record_add(f->c, &f->doc, v, b, &o));
+    json_decref(b);
+    json_decref(o);
 }
 
 static const char *status_of(fx *f, int64_t visit)
@@ -244,6 +355,32 @@ static void t_unanswered_request_expires(void **state)
     json_decref(c);
 }
 
+/* 14.2. A shift that is over takes no requests; one that has not begun
+ * promises its response time from its start. */
+static void t_past_shift_not_bookable(void **state)
+{
+    fx *f = *state;
+    fake_now += (9 * 3600 + 6 * 60 + 40) * INT64_C(1000); /* 21:20 local: today's 08:00-20:00 shift is over */
+    json_t *o = NULL, *b = json_pack("{s:s, s:I, s:s}", "kind", "consult", "schedule_id", (json_int_t)f->shift,
+                                     "complaint", "咳嗽");
+    assert_int_equal(ih_visit_request(f->c, &f->pat, b, &o), IH_E_STATE);
+    json_decref(b);
+    ih_err_clear();
+    /* tomorrow 08:00-12:00 */
+    b = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:i, s:i, s:s}", "staff_id", (json_int_t)f->staff, "department_id",
+                  (json_int_t)f->dep, "day", "2026-09-23", "start_time", "08:00", "end_time", "12:00", "consult_type",
+                  "1", "capacity", 2, "response_minutes", 30, "fee", "20.00");
+    CALL(ih_schedule_create(f->c, &f->sys, b, &o));
+    int64_t shift = json_integer_value(json_object_get(o, "id"));
+    json_decref(b);
+    json_decref(o);
+    b = json_pack("{s:s, s:I, s:s}", "kind", "consult", "schedule_id", (json_int_t)shift, "complaint", "咳嗽");
+    CALL(ih_visit_request(f->c, &f->pat, b, &o));
+    json_decref(b);
+    assert_string_equal(json_string_value(json_object_get(o, "respond_by")), "2026-09-23T00:30:00.000Z");
+    json_decref(o);
+}
+
 static void t_approved_prescription_expires(void **state)
 {
     fx *f = *state;
@@ -252,6 +389,7 @@ static void t_approved_prescription_expires(void **state)
     CALL(ih_visit_accept(f->c, &f->doc, v, b, &o));
     json_decref(b);
     json_decref(o);
+    write_record(f, v);
     b = json_pack("{s:s, s:[s], s:[{s:I, s:s, s:s, s:s, s:s, s:i, s:i}]}", "recipe_type", "1", "diagnosis_codes",
                   "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1", "frequency", "qd", "dosage", "5",
                   "dose_unit", "mg", "quantity", 2, "days", 7);
@@ -276,14 +414,14 @@ static void t_approved_prescription_expires(void **state)
     assert_int_equal(n, 0);
     fake_now += 2 * 86400000LL; /* past the 3 days of validity */
     b = json_pack("{s:s}", "delivery_type", "0");
-    assert_int_equal(ih_rx_dispense(f->c, &f->ph, rx, b, &o), IH_E_STATE);
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph2, rx, b, &o), IH_E_STATE);
     T_OK(ih_rx_expire_due(f->c, &n));
     assert_int_equal(n, 1);
     CALL(ih_rx_get(f->c, &f->pat, rx, &o));
     assert_string_equal(json_string_value(json_object_get(o, "status")), "expired");
     assert_string_equal(json_string_value(json_object_get(o, "delivery_type")), "4");
     json_decref(o);
-    assert_int_equal(ih_rx_dispense(f->c, &f->ph, rx, b, &o), IH_E_STATE);
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph2, rx, b, &o), IH_E_STATE);
     json_decref(b);
     /* the offline bundle verifies */
     json_t *bundle;
@@ -299,6 +437,36 @@ static void t_approved_prescription_expires(void **state)
 /* The text view (ih_row_json_write, the visit read) and the object view
  * (ih_row_json, everything else) show the same members for every role and
  * relation: masked, hidden, unset, code names, money, times, booleans. */
+/* 14.3. Every code table a record field uses is listed for the API, each
+ * sorted (lookups are binary searches) with a unique key, and a refusal
+ * names the values or where to get them. */
+static void t_code_tables_listed(void **state)
+{
+    (void)state;
+    size_t nt;
+    ih_table *const *tables = ih_clinic_tables(&nt);
+    for (size_t i = 0; i < nt; i++)
+        for (int k = 0; k < tables[i]->n; k++) {
+            const ih_code_table *c = tables[i]->fields[k].codes;
+            if (c && ih_code_table_find(c->key) != c)
+                fail_msg("%s.%s uses a code table GET /api/v1/codes does not list", tables[i]->name,
+                         tables[i]->fields[k].name);
+        }
+    for (size_t i = 0; i < ih_code_tables_count; i++) {
+        const ih_code_table *t = ih_code_tables[i];
+        assert_ptr_equal(ih_code_table_find(t->key), t);
+        for (size_t k = 1; k < t->n; k++)
+            if (strcmp(t->codes[k - 1].code, t->codes[k].code) >= 0) fail_msg("%s is not sorted at %zu", t->key, k);
+        for (size_t k = 0; k < t->n; k++) assert_ptr_equal(ih_code_name(t, t->codes[k].code), t->codes[k].name);
+    }
+    assert_int_equal(ih_code_reject(&ih_codes_drug_class, "recipe_type"), IH_E_INVALID);
+    assert_non_null(strstr(ih_err_public(), "1 西药, 2 中成药, 3 中药饮片"));
+    assert_non_null(strstr(ih_err_public(), "GET /api/v1/codes/drug_class"));
+    assert_int_equal(ih_code_reject(&ih_codes_route, "route"), IH_E_INVALID);
+    assert_non_null(strstr(ih_err_public(), "GET /api/v1/codes/route"));
+    ih_err_clear();
+}
+
 static void t_view_text_matches_objects(void **state)
 {
     (void)state;
@@ -389,7 +557,8 @@ static int64_t journey(fx *f, int64_t *rx)
                    "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1", "frequency", "qd", "dosage", "5",
                    "dose_unit", "mg", "quantity", 2, "days", 7));
     json_decref(DO(ih_rx_review(f->c, &f->ph, *rx, body, &o__), "{s:s}", "decision", "approve"));
-    json_decref(DO(ih_rx_dispense(f->c, &f->ph, *rx, body, &o__), "{s:s}", "delivery_type", "0"));
+    pay(f, v, *rx);
+    json_decref(DO(ih_rx_dispense(f->c, &f->ph2, *rx, body, &o__), "{s:s}", "delivery_type", "0"));
     json_t *o = NULL;
     CALL(ih_visit_close(f->c, &f->doc, v, &o));
     json_decref(o);
@@ -479,10 +648,12 @@ static ih_viewer new_staff(fx *f, const char *user, ih_role role, int64_t dep, c
     return viewer(acct, role);
 }
 
+/* An accepted follow-up with its medical record (prescriptions follow one). */
 static int64_t accepted_visit(fx *f)
 {
     int64_t v = request(f, "followup");
     json_decref(DO(ih_visit_accept(f->c, &f->doc, v, body, &o__), "{s:b}", "followup_confirmed", 1));
+    write_record(f, v);
     return v;
 }
 
@@ -660,8 +831,9 @@ static void t_replayed_rows_are_refused(void **state)
                           "diagnosis_codes", "I10.x00", "items", "drug_id", (json_int_t)f->drug, "route", "1",
                           "frequency", "qd", "dosage", "5", "dose_unit", "mg", "quantity", 1, "days", 7));
     json_decref(DO(ih_rx_review(f->c, &f->ph, rx, body, &o__), "{s:s}", "decision", "approve"));
+    pay(f, v2, rx);
     keep_copy(f, "prescription", rx);
-    json_decref(DO(ih_rx_dispense(f->c, &f->ph, rx, body, &o__), "{s:s}", "delivery_type", "0"));
+    json_decref(DO(ih_rx_dispense(f->c, &f->ph2, rx, body, &o__), "{s:s}", "delivery_type", "0"));
     static const char *const rcols[] = {"status", "delivery_type", "delivery_firm", "finished_at", "updated_at", "rv",
                                         "mac", NULL};
     put_back(f, "prescription", rx, rcols);
@@ -907,9 +1079,180 @@ static void t_full_disk_read_is_audit_unavailable(void **state)
     assert_string_equal(status_of(f, v), "requested");
 }
 
+static int64_t drug(fx *f, const char *code, const char *name, const char *allergy_class)
+{
+    json_t *o = NULL, *b = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b}", "hosp_code", code, "name", name,
+                                     "spec", "0.25g*24粒", "unit", "盒", "manufacturer", "示例", "dosage_form", "胶囊剂",
+                                     "drug_class", "1", "price", "8.50", "restricted", 0);
+    if (allergy_class) json_object_set_new(b, "allergy_class", json_string(allergy_class));
+    CALL(ih_drug_create(f->c, &f->sys, b, &o));
+    int64_t id = json_integer_value(json_object_get(o, "id"));
+    json_decref(b);
+    json_decref(o);
+    return id;
+}
+
+static ih_err prescribe(fx *f, int64_t v, int64_t drug_id, const char *override, int64_t *rx)
+{
+    json_t *o = NULL, *b = json_pack("{s:s, s:[s], s:[{s:I, s:s, s:s, s:s, s:s, s:i, s:i}]}", "recipe_type", "1",
+                                     "diagnosis_codes", "I10.x00", "items", "drug_id", (json_int_t)drug_id, "route", "1",
+                                     "frequency", "tid", "dosage", "0.5", "dose_unit", "g", "quantity", 1, "days", 5);
+    if (override) json_object_set_new(b, "allergy_override", json_pack("{s:s}", "reason", override));
+    ih_err e = ih_rx_issue(f->c, &f->doc, v, b, &o);
+    if (rx) *rx = e == IH_OK ? json_integer_value(json_object_get(o, "id")) : 0;
+    json_decref(b);
+    json_decref(o);
+    return e;
+}
+
+/* 14.8. A prescription follows the visit's record; a drug of a class the
+ * patient is recorded as allergic to needs an override with a real reason
+ * (audited); who reviewed does not dispense. */
+static void t_clinical_safety(void **state)
+{
+    fx *f = *state;
+    int64_t v = request(f, "followup"), rx;
+    json_decref(DO(ih_visit_accept(f->c, &f->doc, v, body, &o__), "{s:b}", "followup_confirmed", 1));
+    assert_int_equal(prescribe(f, v, f->drug, NULL, NULL), IH_E_STATE);
+    assert_non_null(strstr(ih_err_public(), "medical record first"));
+    write_record(f, v);
+    /* the patient records a penicillin allergy; amoxicillin is one by its name,
+     * the compound by its declared class */
+    json_decref(DO(ih_patient_me_update(f->c, &f->pat, body, &o__), "{s:s}", "allergies", "阿莫西林、磺胺过敏"));
+    int64_t amox = drug(f, "H90", "阿莫西林胶囊", NULL), smz = drug(f, "H91", "复方制剂甲", "sulfonamide");
+    assert_int_equal(prescribe(f, v, amox, NULL, NULL), IH_E_STATE);
+    assert_string_equal(ih_err_field(), "allergy_override");
+    assert_non_null(strstr(ih_err_public(), "青霉素类"));
+    assert_int_equal(prescribe(f, v, smz, NULL, NULL), IH_E_STATE);
+    assert_non_null(strstr(ih_err_public(), "磺胺类"));
+    assert_int_equal(prescribe(f, v, amox, "aaaaaaaaaa", NULL), IH_E_INVALID);
+    ih_err_clear();
+    T_OK(prescribe(f, v, amox, "皮试阴性，既往过敏史经核实为误报", &rx));
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM audit_event WHERE action = 'rx.allergy_override'"), 1);
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM prescription WHERE allergy_override_enc IS NOT NULL"), 1);
+    T_OK(prescribe(f, v, f->drug, NULL, NULL)); /* amlodipine: no class the patient named */
+    /* four eyes at the pharmacy */
+    json_decref(DO(ih_rx_review(f->c, &f->ph, rx, body, &o__), "{s:s}", "decision", "approve"));
+    json_t *o = NULL, *b = json_pack("{s:s}", "delivery_type", "0");
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph, rx, b, &o), IH_E_FORBIDDEN);
+    json_decref(b);
+    ih_err_clear();
+    pay(f, v, rx);
+    json_decref(DO(ih_rx_dispense(f->c, &f->ph2, rx, body, &o__), "{s:s}", "delivery_type", "0"));
+    char sql[120];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM prescription WHERE id = %lld AND dispenser_id IS NOT NULL",
+             (long long)rx);
+    assert_int_equal(t_sql_int(f->b.s, sql), 1);
+}
+
+/* The isPay of the platform record `method` of prescription rx ("" if none). */
+static const char *reported_pay(fx *f, const char *method)
+{
+    static char out[4];
+    out[0] = '\0';
+    json_t *l = NULL;
+    T_OK(ih_report_list(f->r, NULL, 0, 100, &l));
+    size_t i;
+    json_t *row;
+    ih_actor op = {.id = 0, .role = "console"};
+    json_array_foreach(l, i, row)
+    {
+        if (strcmp(json_string_value(json_object_get(row, "method")), method)) continue;
+        json_t *one = NULL;
+        T_OK(ih_report_show(f->r, &op, json_integer_value(json_object_get(row, "id")), false, &one));
+        const char *v = json_string_value(json_object_get(json_object_get(one, "record"), "isPay"));
+        if (!v) fail_msg("%s: %s", method, json_string_value(json_object_get(row, "last_error")));
+        snprintf(out, sizeof out, "%s", v);
+        json_decref(one);
+    }
+    json_decref(l);
+    return out;
+}
+
+/* 14.1. Only the channel's signed notification marks an order paid;
+ * dispensing waits for it; the platform hears of the prescription when it is
+ * final, with the pay state as it is; refunds go through the channel too. */
+static void t_payment_confirmed_by_channel(void **state)
+{
+    fx *f = *state;
+    int64_t v = accepted_visit(f), rx;
+    T_OK(prescribe(f, v, f->drug, NULL, &rx));
+    json_t *o = NULL, *b = json_pack("{s:s, s:I}", "channel", "wechat", "prescription_id", (json_int_t)rx);
+    assert_int_equal(ih_payment_order(f->c, &f->pat, v, b, &o), IH_E_STATE); /* not approved yet */
+    ih_err_clear();
+    json_decref(DO(ih_rx_review(f->c, &f->ph, rx, body, &o__), "{s:s}", "decision", "approve"));
+    assert_string_equal(reported_pay(f, "uploadRecipeIndicators"), ""); /* not final: not reported */
+    CALL(ih_payment_order(f->c, &f->pat, v, b, &o));
+    json_t *p = json_object_get(o, "payment");
+    char order[48], amount[24];
+    snprintf(order, sizeof order, "%s", json_string_value(json_object_get(p, "order_no")));
+    snprintf(amount, sizeof amount, "%s", json_string_value(json_object_get(p, "amount")));
+    assert_string_equal(json_string_value(json_object_get(p, "state")), "pending");
+    assert_string_equal(amount, "21.50"); /* the server's: the prescription's total, not what anyone says */
+    assert_non_null(json_object_get(json_object_get(o, "pay"), "prepay_id"));
+    json_decref(o);
+    /* the same pending order when asked again */
+    CALL(ih_payment_order(f->c, &f->pat, v, b, &o));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(o, "payment"), "order_no")), order);
+    json_decref(o);
+    json_decref(b);
+    /* not paid: no dispensing */
+    b = json_pack("{s:s}", "delivery_type", "0");
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph2, rx, b, &o), IH_E_STATE);
+    ih_err_clear();
+    /* what does not verify changes nothing */
+    assert_int_equal(channel_says(f, "paid", order, "T1", amount, NULL, 0, true), IH_E_AUTH_FAILED);
+    assert_int_equal(channel_says(f, "paid", order, "T1", amount, NULL, -3600, false), IH_E_AUTH_FAILED);
+    assert_int_equal(channel_says(f, "paid", order, "T1", "0.01", NULL, 0, false), IH_E_CONFLICT);
+    ih_err_clear();
+    assert_int_equal(ih_rx_dispense(f->c, &f->ph2, rx, b, &o), IH_E_STATE);
+    ih_err_clear();
+    /* the channel confirms, twice: one change */
+    T_OK(channel_says(f, "paid", order, "T1", amount, NULL, 0, false));
+    T_OK(channel_says(f, "paid", order, "T1", amount, NULL, 0, false));
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM audit_event WHERE action = 'payment.paid'"), 1);
+    CALL(ih_rx_dispense(f->c, &f->ph2, rx, b, &o));
+    json_decref(o);
+    json_decref(b);
+    assert_string_equal(reported_pay(f, "uploadRecipeIndicators"), "1");
+    assert_string_equal(reported_pay(f, "uploadRecipeVerificationIndicators"), "1");
+    /* a dispensed prescription is not refunded here */
+    int64_t pid = t_sql_int(f->b.s, "SELECT max(id) FROM payment");
+    b = json_pack("{s:s}", "reason", "患者要求退费，药品未取");
+    assert_int_equal(ih_payment_refund(f->c, &f->sys, pid, b, &o), IH_E_STATE);
+    json_decref(b);
+    ih_err_clear();
+    /* an approved prescription paid for, then expired: refunded through the channel */
+    int64_t v2 = accepted_visit(f), rx2;
+    T_OK(prescribe(f, v2, f->drug, NULL, &rx2));
+    json_decref(DO(ih_rx_review(f->c, &f->ph, rx2, body, &o__), "{s:s}", "decision", "approve"));
+    pay(f, v2, rx2);
+    fake_now += 4 * 86400000LL;
+    int n;
+    T_OK(ih_rx_expire_due(f->c, &n));
+    int64_t pid2 = t_sql_int(f->b.s, "SELECT max(id) FROM payment");
+    json_t *r = DO(ih_payment_refund(f->c, &f->sys, pid2, body, &o__), "{s:s}", "reason", "处方过期未取药，退还药费");
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "refunding");
+    char refund_no[48], order2[48], trade2[48];
+    snprintf(refund_no, sizeof refund_no, "%s", json_string_value(json_object_get(r, "refund_no")));
+    snprintf(order2, sizeof order2, "%s", json_string_value(json_object_get(r, "order_no")));
+    snprintf(trade2, sizeof trade2, "%s", json_string_value(json_object_get(r, "trade_no")));
+    snprintf(amount, sizeof amount, "%s", json_string_value(json_object_get(r, "amount")));
+    json_decref(r);
+    T_OK(channel_says(f, "refunded", order2, trade2, amount, refund_no, 0, false));
+    r = NULL;
+    CALL(ih_payment_get(f->c, &f->pat, pid2, &r));
+    assert_string_equal(json_string_value(json_object_get(r, "state")), "refunded");
+    json_decref(r);
+    /* another patient's order is not theirs to read */
+    assert_int_equal(ih_payment_get(f->c, &f->doc, pid2, &r), IH_E_FORBIDDEN);
+    ih_err_clear();
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
+        cmocka_unit_test_setup_teardown(t_past_shift_not_bookable, s, teardown),                                     \
         cmocka_unit_test_setup_teardown(t_rotation_reseals_every_care_table, s, teardown),                           \
         cmocka_unit_test_setup_teardown(t_forged_rows_grant_nothing, s, teardown),                                   \
         cmocka_unit_test_setup_teardown(t_suspension_ends_clinical_authority, s, teardown),                          \
@@ -917,14 +1260,17 @@ static void t_full_disk_read_is_audit_unavailable(void **state)
         cmocka_unit_test_setup_teardown(t_free_text_sealed_never_journaled, s, teardown),                            \
         cmocka_unit_test_setup_teardown(t_break_glass_limits_and_review, s, teardown),                               \
         cmocka_unit_test_setup_teardown(t_sms_codes_register_and_reset, s, teardown),                                \
-        cmocka_unit_test_setup_teardown(t_full_disk_read_is_audit_unavailable, s, teardown)
+        cmocka_unit_test_setup_teardown(t_full_disk_read_is_audit_unavailable, s, teardown),                         \
+        cmocka_unit_test_setup_teardown(t_clinical_safety, s, teardown),                                             \
+        cmocka_unit_test_setup_teardown(t_payment_confirmed_by_channel, s, teardown)
 
 int main(void)
 {
     ih_log_setup("stderr", IH_LOG_ERROR + 1, "test");
     ih_json_init();
     if (ih_crypto_init() != IH_OK) return 1;
-    const struct CMUnitTest plain[] = {cmocka_unit_test(t_view_text_matches_objects)};
+    const struct CMUnitTest plain[] = {cmocka_unit_test(t_view_text_matches_objects),
+                                       cmocka_unit_test(t_code_tables_listed)};
     if (cmocka_run_group_tests_name("care/views", plain, NULL, NULL)) return 1;
     const struct CMUnitTest sq[] = {CASES(setup_sqlite)};
     const struct CMUnitTest pg[] = {CASES(setup_pg)};

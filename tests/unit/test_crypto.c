@@ -5,11 +5,14 @@
 #include "core/buf.h"
 #include "core/fsutil.h"
 #include "crypto/aead.h"
+#include "crypto/extsig.h"
 #include "crypto/keyring.h"
 #include "crypto/protect.h"
 #include "crypto/sign.h"
 #include "crypto/suite.h"
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -326,13 +329,81 @@ static void t_field_protection(void **state)
     }
 }
 
+/* A payment channel's signature, made here with OpenSSL the way a channel
+ * makes it, checked by extsig; a changed byte and another key fail; keys
+ * of other kinds or too short are refused at load. */
+static void one_scheme(EVP_PKEY *k, const char *scheme)
+{
+    BIO *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PUBKEY(b, k), 1);
+    char *pem;
+    long n = BIO_get_mem_data(b, &pem);
+    ih_extsig *x = NULL;
+    T_OK(ih_extsig_load(pem, (size_t)n, &x));
+    BIO_free(b);
+    assert_string_equal(ih_extsig_scheme(x), scheme);
+    const char msg[] = "1790050400\nnonce\n{\"event\":\"paid\",\"amount\":\"21.50\"}\n";
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    EVP_PKEY_CTX *pctx = NULL;
+    const EVP_MD *d = !strcmp(scheme, "Ed25519") ? NULL : !strcmp(scheme, "SM2-SM3") ? EVP_sm3() : EVP_sha256();
+    if (!strcmp(scheme, "SM2-SM3")) {
+        pctx = EVP_PKEY_CTX_new_from_pkey(NULL, k, NULL);
+        assert_true(EVP_PKEY_CTX_set1_id(pctx, "1234567812345678", 16) > 0);
+        EVP_MD_CTX_set_pkey_ctx(md, pctx);
+    }
+    unsigned char sig[600];
+    size_t sl = sizeof sig;
+    assert_int_equal(EVP_DigestSignInit(md, NULL, d, NULL, k), 1);
+    assert_int_equal(EVP_DigestSign(md, sig, &sl, (const unsigned char *)msg, sizeof msg - 1), 1);
+    EVP_MD_CTX_free(md);
+    EVP_PKEY_CTX_free(pctx);
+    T_OK(ih_extsig_verify(x, msg, sizeof msg - 1, sig, sl));
+    char bad[sizeof msg];
+    memcpy(bad, msg, sizeof msg);
+    bad[sizeof msg - 5] ^= 1;
+    assert_int_equal(ih_extsig_verify(x, bad, sizeof msg - 1, sig, sl), IH_E_INTEGRITY);
+    sig[sl / 2] ^= 1;
+    assert_int_equal(ih_extsig_verify(x, msg, sizeof msg - 1, sig, sl), IH_E_INTEGRITY);
+    ih_extsig_free(x);
+    ih_err_clear();
+}
+
+static void t_extsig_schemes(void **state)
+{
+    (void)state;
+    EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+    one_scheme(k, "RSA-SHA256");
+    EVP_PKEY_free(k);
+    k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+    one_scheme(k, "ECDSA-P256-SHA256");
+    EVP_PKEY_free(k);
+    k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    one_scheme(k, "Ed25519");
+    EVP_PKEY_free(k);
+    k = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+    one_scheme(k, "SM2-SM3");
+    EVP_PKEY_free(k);
+    /* too weak, or not a key */
+    k = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(b, k);
+    char *pem;
+    long n = BIO_get_mem_data(b, &pem);
+    ih_extsig *x = NULL;
+    assert_int_equal(ih_extsig_load(pem, (size_t)n, &x), IH_E_CONFIG);
+    BIO_free(b);
+    EVP_PKEY_free(k);
+    assert_int_equal(ih_extsig_load("not a key", 9, &x), IH_E_CONFIG);
+    ih_err_clear();
+}
+
 int main(void)
 {
     if (ih_crypto_init() != IH_OK) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_digest_vectors), cmocka_unit_test(t_aead_intl), cmocka_unit_test(t_aead_gm),
         cmocka_unit_test(t_sign_ed25519),   cmocka_unit_test(t_sign_sm2), cmocka_unit_test(t_keyring),
-        cmocka_unit_test(t_field_protection),
+        cmocka_unit_test(t_field_protection), cmocka_unit_test(t_extsig_schemes),
     };
     return cmocka_run_group_tests_name("crypto", tests, NULL, NULL);
 }

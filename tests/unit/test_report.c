@@ -201,7 +201,8 @@ static void t_pending_rows_coalesce(void **state)
     assert_int_equal(json_array_size(l), 1);
     assert_string_equal(state_of(l, 0), "pending");
     json_t *one;
-    T_OK(ih_report_show(f->r, json_integer_value(json_object_get(json_array_get(l, 0), "id")), &one));
+    ih_actor op = {.id = 0, .role = "console"};
+    T_OK(ih_report_show(f->r, &op, json_integer_value(json_object_get(json_array_get(l, 0), "id")), false, &one));
     json_t *rec = json_object_get(one, "record");
     assert_string_equal(json_string_value(json_object_get(rec, "hospDrugName")), "苯磺酸氨氯地平片");
     assert_string_equal(json_string_value(json_object_get(rec, "organID")), "O1");
