@@ -5,12 +5,19 @@
 #   make bench   release build, benchmarks with their baselines
 #   make fuzz    libFuzzer targets (clang), FUZZ_SECONDS each
 #   make         release binaries build/ihosd and build/ihos
+#   make install DESTDIR= PREFIX=/usr/local   binaries, man pages, systemd unit,
+#                sysusers and tmpfiles entries, logrotate (docs/deployment.md)
+#   make deb     the Debian package, in build/deb (dpkg-buildpackage, lintian)
+#   make cluster two ihosd nodes on a Patroni pair behind HAProxy, on 127.0.0.1
 #
 # Top-level targets first make sure the Debian packages are present, then
 # re-invoke make so that pkg-config sees them.
 
 SHELL := /bin/bash
 VERSION := 0.1.0
+# `make` alone: the release binaries (the generated-source rules below come
+# before `all` and would otherwise be the default).
+.DEFAULT_GOAL := all
 
 PKGS := openssl libsodium sqlite3 libpq jansson inih libcurl libqrencode libzstd
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -79,7 +86,7 @@ TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(TEST_SRC))
 TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/unit/*.c))
 
-.PHONY: all bins tests fuzzers benches run test bench fuzz clean deps deps-test deps-bench format
+.PHONY: all bins tests fuzzers benches run test bench fuzz clean deps deps-test deps-bench format install deb cluster
 
 all:
 	@scripts/deps.sh build
@@ -147,6 +154,43 @@ FUZZ_SECONDS ?= 60
 fuzz:
 	@scripts/deps.sh test
 	@fuzz/run.sh fuzz $(FUZZ_SECONDS)
+
+# ---- installation -----------------------------------------------------------------
+# The binaries are built first (plain `make`); install only copies.  The unit
+# names ihosd by its installed path.  Debian's rules set PREFIX=/usr and
+# UNITDIR=/lib/systemd/system.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/ihos
+LIBDIR_SYSTEMD ?= $(PREFIX)/lib
+UNITDIR ?= $(LIBDIR_SYSTEMD)/systemd/system
+SYSCONFDIR ?= /etc
+install: build/ihosd build/ihos
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBDIR_SYSTEMD)/sysusers.d $(DESTDIR)$(LIBDIR_SYSTEMD)/tmpfiles.d \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(DOCDIR)
+	install -m 0755 build/ihos $(DESTDIR)$(BINDIR)/ihos
+	install -m 0755 build/ihosd $(DESTDIR)$(SBINDIR)/ihosd
+	install -m 0644 docs/man/ihos.1 $(DESTDIR)$(MANDIR)/man1/ihos.1
+	install -m 0644 docs/man/ihosd.8 $(DESTDIR)$(MANDIR)/man8/ihosd.8
+	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/ihos.service > $(DESTDIR)$(UNITDIR)/ihos.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ihos.service
+	install -m 0644 dist/ihos.sysusers $(DESTDIR)$(LIBDIR_SYSTEMD)/sysusers.d/ihos.conf
+	install -m 0644 dist/ihos.tmpfiles $(DESTDIR)$(LIBDIR_SYSTEMD)/tmpfiles.d/ihos.conf
+	install -m 0644 dist/ihos.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ihos
+	install -m 0644 README.md docs/deployment.md docs/configuration.md docs/security.md docs/audit.md \
+	    docs/data-protection.md docs/supervision.md docs/care.md $(DESTDIR)$(DOCDIR)/
+
+deb:
+	@scripts/deps.sh deb
+	@scripts/build-deb.sh
+
+cluster:
+	@scripts/deps.sh cluster
+	@$(MAKE) --no-print-directory bins
+	@scripts/run-cluster.sh
 
 clean:
 	rm -rf build

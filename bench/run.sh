@@ -2,7 +2,7 @@
 # run.sh — benchmarks with their baselines, printed side by side.
 #   BENCH_SECONDS (default 10) per measurement; BENCH_ONLY="care report"
 #   runs only the named sections (healthz store audited audit field care
-#   report).  Everything listens on 127.0.0.1 and stops by itself.
+#   report cluster).  Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-10}
@@ -216,8 +216,44 @@ PY
   echo "  target: >= 2000 records/s"
 }
 
+# ---- the production shape: two nodes behind HAProxy on a synchronous pair ----
+# scripts/cluster.sh on 127.0.0.1 (Patroni, etcd, two PostgreSQL with
+# synchronous replication, two ihosd on the demo hospital, HAProxy with TLS).
+# Message writes through HAProxy vs pgbench inserting the equivalent rows
+# (bench/pg_message.sql) on the same primary, synchronous standby and all;
+# then the primary dies under writes and the gap until they succeed again.
+bench_cluster() {
+  local cdir="$tmp/cluster" cbase=$((21000 + $$ % 500 * 20))
+  mkdir -p "$cdir"
+  chmod 755 "$tmp"
+  cleanup_cluster() { IHOS_CLUSTER_PORT=$cbase scripts/cluster.sh stop "$cdir" >/dev/null 2>&1 || true; }
+  trap 'cleanup_cluster; cleanup' EXIT
+  IHOS_CLUSTER_DEMO=1 IHOS_CLUSTER_PORT=$cbase IHOS_BIN_DIR=build scripts/cluster.sh start "$cdir" >/dev/null
+  local front="https://127.0.0.1:$((cbase + 40))" visit ptok dtok
+  read -r visit ptok dtok < <(python3 bench/care_setup.py "$cdir/n1" $((cbase + 40)))
+  local wrps wp50 wp99
+  read -r wrps wp50 wp99 < <(IHOS_TOKEN=$ptok wrk_run "$front/api/v1/visits/$visit/messages" -s bench/message.lua)
+  local primary=$((cbase + 20)) pgtps pglat
+  curl -sf "http://127.0.0.1:$((cbase + 10))/leader" >/dev/null || primary=$((cbase + 21))
+  psql -X -q -h 127.0.0.1 -p "$primary" -U postgres -d postgres -c "CREATE DATABASE pgbench_message" >/dev/null
+  psql -X -q -h 127.0.0.1 -p "$primary" -U postgres -d pgbench_message -f bench/pg_message_schema.sql >/dev/null
+  local pgbench; pgbench=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)/pgbench
+  read -r pgtps pglat < <("$pgbench" -n -c 64 -j 2 -T "$secs" -f bench/pg_message.sql \
+    "host=127.0.0.1 port=$primary user=postgres dbname=pgbench_message" 2>&1 | awk '
+    /^latency average/ {lat=$4 $5} /^tps/ {tps=$3} END {printf "%.0f %s\n", tps, lat}')
+  local gap okn refused
+  read -r gap okn refused < <(python3 bench/failover.py "$cdir" "$cbase" 40)
+  cleanup_cluster
+  trap cleanup EXIT
+  echo "cluster: 2 ihosd behind HAProxy (TLS), Patroni primary + synchronous standby, 64 connections"
+  row "message writes (audited)" "$wrps" "$wp50" "$wp99"
+  printf "  %-28s %10s tx/s    avg %s\n" "pgbench message+audit row" "$pgtps" "$pglat"
+  awk -v a="$wrps" -v b="$pgtps" 'BEGIN {printf "  writes: target >= 1.0x pgbench on the same pair: %.2fx\n", a/b}'
+  echo "  failover: writes succeeded again ${gap} s after the primary died (target <= 30 s; $okn ok, $refused refused)"
+}
+
 echo "ihos benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-for s in healthz store audited audit field care report; do
+for s in healthz store audited audit field care report cluster; do
   if [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $s "* ]]; then
     echo
     "bench_$s"

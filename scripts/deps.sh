@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deps.sh build|test|bench — install the Debian packages a target needs,
+# deps.sh build|test|bench|cluster|deb — install the Debian packages a target needs,
 # only those that are missing.  Needs root (or sudo) when something is
 # missing; does nothing otherwise.
 set -euo pipefail
@@ -10,12 +10,19 @@ build=(gcc make pkg-config libc6-dev openssl ca-certificates python3-cryptograph
 test=(libcmocka-dev postgresql oathtool python3 python3-cryptography python3-yaml python3-jsonschema clang libclang-rt-14-dev
       procps)
 bench=(wrk nginx-light postgresql)
+# the production shape on one machine (make cluster, the cluster test)
+cluster=(postgresql patroni etcd-server haproxy pgbackrest curl)
+# the Debian package and its install test (a debootstrapped Debian 12 booted
+# with systemd-nspawn)
+deb=(debhelper dpkg-dev fakeroot lintian debootstrap systemd-container)
 
 want=("${build[@]}")
 case "${1:-build}" in
   build) ;;
-  test) want+=("${test[@]}") ;;
-  bench) want+=("${test[@]}" "${bench[@]}") ;;
+  test) want+=("${test[@]}" "${cluster[@]}" "${deb[@]}") ;;
+  bench) want+=("${test[@]}" "${bench[@]}" "${cluster[@]}") ;;
+  cluster) want+=("${cluster[@]}") ;;
+  deb) want+=("${deb[@]}") ;;
   *) echo "deps.sh: unknown target '$1'" >&2; exit 2 ;;
 esac
 
@@ -39,5 +46,5 @@ export DEBIAN_FRONTEND=noninteractive
 # Debian starts the packaged nginx and PostgreSQL services on install; ihos
 # never uses them (tests and benches start their own on loopback).
 if [ -d /run/systemd/system ]; then
-  "${sudo[@]}" systemctl disable --now nginx postgresql >/dev/null 2>&1 || true
+  "${sudo[@]}" systemctl disable --now nginx postgresql haproxy etcd patroni >/dev/null 2>&1 || true
 fi

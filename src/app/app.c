@@ -71,7 +71,7 @@ void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *
     };
 }
 
-ih_err ih_app_report_new(const ih_instance *in, ih_report **out)
+ih_err ih_app_report_new(const ih_instance *in, const char *node, ih_report **out)
 {
     const ih_conf *c = &in->conf;
     char ca[PATH_MAX] = "";
@@ -96,6 +96,7 @@ ih_err ih_app_report_new(const ih_instance *in, ih_report **out)
         .ca_file = ca,
         .lag_alert_minutes = c->report_lag_alert_minutes,
         .adverse_daily = c->report_adverse_daily,
+        .node = node,
     };
     return ih_report_new(&o, out);
 }

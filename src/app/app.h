@@ -31,6 +31,7 @@ typedef struct ih_app {
      * metrics_token_file), when one is configured */
     bool metrics_token_set;
     uint8_t metrics_token[32];
+    char node[128]; /* this node's name in leases ([cluster] node_name, or host/pid) */
 } ih_app;
 
 /* Identity options from the configuration. */
@@ -39,7 +40,9 @@ void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o);
 /* Clinic options from the configuration (report and detector may be NULL). */
 void ih_app_clinic_opts(const ih_instance *in, ih_identity *id, ih_clinic_opts *o);
 /* The supervision report service and the 统方 detector from the configuration. */
-ih_err ih_app_report_new(const ih_instance *in, ih_report **out);
+/* node: this node's lease name (ihosd); NULL for tools, which never upload
+ * in the background. */
+ih_err ih_app_report_new(const ih_instance *in, const char *node, ih_report **out);
 ih_err ih_app_detector_new(const ih_instance *in, ih_detector **out);
 
 /* The metrics scraper's token from [server] metrics_token_file (relative to

@@ -24,7 +24,7 @@ ih_err ih_app_seed_demo(ih_instance *inst)
     ih_clinic *cl = NULL;
     json_t *creds = NULL;
     ih_err e = ih_identity_new(&io, &id);
-    if (e == IH_OK) e = ih_app_report_new(inst, &rep);
+    if (e == IH_OK) e = ih_app_report_new(inst, NULL, &rep);
     if (e == IH_OK) {
         ih_clinic_opts co;
         ih_app_clinic_opts(inst, id, &co);

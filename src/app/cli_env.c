@@ -16,7 +16,7 @@ int ih_cli_env_open(const char *dir, ih_cli_env *env, bool services)
         ih_identity_opts io;
         ih_app_identity_opts(&env->in, &io);
         e = ih_identity_new(&io, &env->id);
-        if (e == IH_OK) e = ih_app_report_new(&env->in, &env->report);
+        if (e == IH_OK) e = ih_app_report_new(&env->in, NULL, &env->report);
         if (e == IH_OK) {
             ih_clinic_opts co;
             ih_app_clinic_opts(&env->in, env->id, &co);

@@ -5,6 +5,9 @@
  * 0600), keys/tls.key + keys/tls.crt (self-signed ECDSA P-256, 0600),
  * audit/ and backups/ (0700), ihos.conf (0600), and the database with every
  * migration applied.  If any step fails, everything it created is removed.
+ * With --config FILE the configuration lives at FILE (a packaged install
+ * keeps it under /etc/ihos) and DIR/ihos.conf is a symbolic link to it, so
+ * every command that takes DIR finds it.
  */
 #include "app/cli.h"
 #include "app/instance.h"
@@ -258,6 +261,23 @@ static ih_err create(const char *dir, ih_instance *inst, const char *suite, cons
     return e;
 }
 
+/* DIR/ihos.conf moves to FILE (another file system, often) and becomes a
+ * link to it. */
+static ih_err move_config(const char *dir, const char *file, bool *made)
+{
+    char link[PATH_MAX];
+    IH_TRY(ih_path(link, sizeof link, "%s/ihos.conf", dir));
+    ih_buf b = IH_BUF_INIT;
+    IH_TRY(ih_file_read(link, 1 << 20, &b));
+    ih_err e = ih_file_create(file, b.p, b.len, 0600);
+    ih_buf_free(&b);
+    IH_TRY(e);
+    *made = true;
+    if (unlink(link) != 0 || symlink(file, link) != 0)
+        return ih_fail(IH_E_IO, "%s: cannot link to %s: %s", link, file, strerror(errno));
+    return IH_OK;
+}
+
 int ih_cli_init(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -265,10 +285,10 @@ int ih_cli_init(int argc, char **argv)
         {"pg-url", required_argument, NULL, 'p'}, {"demo", no_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'}, {"name", required_argument, NULL, 'n'},
         {"recovery-key-out", required_argument, NULL, 'r'}, {"kek-passphrase-fd", required_argument, NULL, 'k'},
-        {0, 0, 0, 0},
+        {"config", required_argument, NULL, 'c'}, {0, 0, 0, 0},
     };
     const char *suite = "intl", *store = "sqlite", *pg_url = NULL, *listen = "127.0.0.1:8443",
-               *name = "ihos", *recovery_out = NULL;
+               *name = "ihos", *recovery_out = NULL, *config_out = NULL;
     int kek_fd = -1;
     bool demo = false;
     int ch;
@@ -283,11 +303,13 @@ int ih_cli_init(int argc, char **argv)
         case 'n': name = optarg; break;
         case 'r': recovery_out = optarg; break;
         case 'k': kek_fd = atoi(optarg); break;
+        case 'c': config_out = optarg; break;
         default: return 2;
         }
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: ihos init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL] [--demo]\n");
+        fprintf(stderr, "usage: ihos init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL] [--demo] "
+                        "[--config FILE]\n");
         return 2;
     }
     const char *dir = argv[optind];
@@ -299,6 +321,9 @@ int ih_cli_init(int argc, char **argv)
     if (!ih_dir_empty_or_absent(dir)) return ih_cli_fail(IH_OK, "refusing to initialise %s: it is not empty", dir);
     if (recovery_out && access(recovery_out, F_OK) == 0)
         return ih_cli_fail(IH_OK, "refusing to overwrite %s", recovery_out);
+    if (config_out && (config_out[0] != '/' || access(config_out, F_OK) == 0))
+        return ih_cli_fail(IH_OK, config_out[0] != '/' ? "--config %s: an absolute path, please" : "refusing to overwrite %s",
+                           config_out);
     bool created_dir = false;
     if (mkdir(dir, 0700) == 0) created_dir = true;
     else if (errno != EEXIST) return ih_cli_fail(IH_OK, "cannot create %s: %s", dir, strerror(errno));
@@ -312,7 +337,10 @@ int ih_cli_init(int argc, char **argv)
     ih_err e = create(abs, &inst, suite, store, pg_url, demo, listen, name, &recovery, kek_fd);
     ih_instance_close(&inst);
     if (e == IH_OK && recovery_out) e = ih_file_create(recovery_out, recovery.p, recovery.len, 0600);
+    bool config_made = false;
+    if (e == IH_OK && config_out) e = move_config(abs, config_out, &config_made);
     if (e != IH_OK) {
+        if (config_made) unlink(config_out);
         ih_buf_wipe(&recovery);
         int rc = ih_cli_fail(e, "init failed, nothing was left behind");
         undo(abs, created_dir);
@@ -326,6 +354,7 @@ int ih_cli_init(int argc, char **argv)
     printf("TLS certificate SHA-256 fingerprint: %s\n", fp);
     printf("Administrator accounts and one-time passwords: %s/initial-credentials (0600)\n", abs);
     if (demo) printf("Demo staff and patients (synthetic), passwords and TOTP secrets: %s/demo-credentials.json (0600)\n", abs);
+    if (config_out) printf("Configuration: %s (%s/ihos.conf links to it)\n", config_out, abs);
     printf("Start it with: ihosd --dir %s\n", abs);
     printf("\nRECOVERY KEY - shown only now%s. Keep it offline, away from this server:\n"
            "backups cannot be restored without it, and it is not stored in %s.\n\n%s\n",

@@ -19,9 +19,10 @@ static const struct {
 } commands[] = {
     {"init", ih_cli_init, "init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL]\n"
                           "       [--demo] [--listen ADDR:PORT] [--name NAME] [--recovery-key-out FILE]\n"
-                          "       [--kek-passphrase-fd N]\n"
+                          "       [--kek-passphrase-fd N] [--config FILE]\n"
                           "                     create a new instance in DIR (must be empty or absent); prints the\n"
-                          "                     recovery key once"},
+                          "                     recovery key once; --config puts ihos.conf at FILE (e.g.\n"
+                          "                     /etc/ihos/ihos.conf) with DIR/ihos.conf a link to it"},
     {"backup", ih_cli_backup, "backup create DIR --to PATH\n"
                               "                     an encrypted, signed backup of the running instance\n"
                               "  backup verify PATH [--pubkey AUDIT_PUB | --recovery-key-file FILE]\n"
@@ -29,6 +30,8 @@ static const struct {
     {"restore", ih_cli_restore, "restore BACKUP DIR --recovery-key-file FILE [--pg-url URL]\n"
                                 "                     restore into an empty DIR (and an empty PostgreSQL database)"},
     {"audit", ih_cli_audit, "audit verify DIR    recompute the journal, check every checkpoint; name the first problem\n"
+                            "  audit accept-restore DIR\n"
+                            "                     after restoring an older database on purpose, let ihosd start again\n"
                             "  audit prove DIR SEQ [--out FILE]\n"
                             "                     write an inclusion-proof bundle for event SEQ\n"
                             "  audit check-proof BUNDLE PUBKEY\n"

@@ -7,9 +7,11 @@
 #include "core/log.h"
 #include "core/proc.h"
 #include "crypto/extsig.h"
+#include "store/lease.h"
 #include "net/server.h"
 #include "net/tls.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <signal.h>
@@ -33,7 +35,8 @@ static void usage(FILE *f)
                "  --help               this text\n"
                "  --version            print the version\n"
                "\n"
-               "SIGTERM or SIGINT drains: stop accepting, finish in-flight requests, close the store.\n");
+               "SIGTERM or SIGINT drains: stop accepting, finish in-flight requests, close the store.\n"
+               "SIGHUP reopens the log file ([log] target = file) after a rotation.\n");
 }
 
 int main(int argc, char **argv)
@@ -74,6 +77,7 @@ int main(int argc, char **argv)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
     static ih_instance inst;
@@ -92,7 +96,16 @@ int main(int argc, char **argv)
         }
         snprintf(inst.conf.listen, sizeof inst.conf.listen, "%s", listen);
     }
-    ih_log_setup(inst.conf.log_target, (ih_log_level)ih_log_level_parse(inst.conf.log_level), "ihosd");
+    char logfile[PATH_MAX] = "";
+    if (inst.conf.log_file[0] && ih_instance_path(&inst, inst.conf.log_file, logfile, sizeof logfile) != IH_OK) {
+        fprintf(stderr, "ihosd: [log] file: %s\n", ih_err_detail());
+        return 1;
+    }
+    if (ih_log_setup_file(inst.conf.log_target, logfile, (ih_log_level)ih_log_level_parse(inst.conf.log_level),
+                          "ihosd") != 0) {
+        fprintf(stderr, "ihosd: [log] file %s: %s\n", logfile, strerror(errno));
+        return 1;
+    }
     char cert[PATH_MAX], key[PATH_MAX];
     if (ih_instance_check_keys(&inst) != IH_OK ||
         ih_instance_path(&inst, inst.conf.tls_cert, cert, sizeof cert) != IH_OK ||
@@ -138,7 +151,9 @@ int main(int argc, char **argv)
                "no [audit] anchor_dir or [backup] offsite_dir: a rollback of the whole instance directory would go "
                "unnoticed",
                NULL);
-    if (ih_audit_start(inst.audit) != IH_OK) {
+    char node[128];
+    ih_lease_node_name(inst.conf.node_name, node, sizeof node);
+    if (ih_audit_start(inst.audit, node) != IH_OK) {
         fprintf(stderr, "ihosd: cannot start the audit checkpointer: %s\n", ih_err_detail());
         ih_instance_close(&inst);
         return 1;
@@ -156,13 +171,14 @@ int main(int argc, char **argv)
     }
     ih_app app = {.inst = &inst, .store = inst.store, .conf = &inst.conf, .keys = inst.keys, .audit = inst.audit,
                   .started_ms = ih_now_ms()};
+    snprintf(app.node, sizeof app.node, "%s", node);
     ih_identity_opts io;
     ih_app_identity_opts(&inst, &io);
     ih_clinic_opts co;
     ih_err se = ih_policy_new(&app.policy);
     if (se == IH_OK) se = ih_policy_load(app.policy, inst.store, inst.keys);
     if (se == IH_OK) se = ih_identity_new(&io, &app.identity);
-    if (se == IH_OK) se = ih_app_report_new(&inst, &app.report);
+    if (se == IH_OK) se = ih_app_report_new(&inst, app.node, &app.report);
     if (se == IH_OK) se = ih_app_detector_new(&inst, &app.detector);
     ih_extsig *pay_key = NULL;
     if (se == IH_OK) se = ih_app_pay_key(&inst, &pay_key);
@@ -224,7 +240,7 @@ int main(int argc, char **argv)
     if (inst.conf.audit_syslog[0]) {
         char cursor[PATH_MAX];
         if (ih_instance_path(&inst, "audit/syslog.cursor", cursor, sizeof cursor) != IH_OK ||
-            ih_audit_forward_start(inst.store, inst.conf.audit_syslog, cursor, &fwd) != IH_OK)
+            ih_audit_forward_start(inst.store, inst.conf.audit_syslog, cursor, app.node, &fwd) != IH_OK)
             ih_log(IH_LOG_ERROR, "audit.forward_not_started", "alert", "true", "detail", ih_err_detail(), NULL);
     }
     char fp[128] = "", addr[96];
@@ -242,7 +258,9 @@ int main(int argc, char **argv)
                "DEMO INSTANCE: synthetic data only; every response carries X-Ihos-Demo: 1", NULL);
 
     int sig = 0;
-    sigwait(&sigs, &sig);
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) /* logrotate moved the file */
+        if (ih_log_reopen() != 0) ih_log(IH_LOG_ERROR, "log.reopen_failed", "detail", strerror(errno), NULL);
+        else ih_log(IH_LOG_INFO, "log.reopened", NULL);
     ih_log(IH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     ih_server_stop(srv, 10000);
     ih_jobs_stop(jobs);

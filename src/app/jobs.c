@@ -6,6 +6,8 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "app/catalog.h"
+#include "identity/throttle.h"
+#include "store/lease.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -16,6 +18,7 @@ typedef struct {
     int64_t period_ms;
     int64_t first_delay_ms;
     ih_err (*run)(ih_app *app);
+    bool once; /* cluster-wide: only on the node holding the "jobs" lease */
     int64_t next; /* monotonic ms */
 } job;
 
@@ -64,14 +67,22 @@ static ih_err prune_fn(ih_tx *tx, void *arg)
 
 static ih_err detector_job(ih_app *app) { return app->detector ? ih_store_write(app->store, prune_fn, app) : IH_OK; }
 
+/* Counts of attempts per address that no longer matter. */
+static ih_err throttle_job(ih_app *app) { return ih_throttle_prune(app->store, ih_now_ms()); }
+
+/* Another node changed a grant: take it here too. */
+static ih_err policy_job(ih_app *app) { return ih_policy_refresh(app->policy, app->store, app->keys); }
+
 struct ih_jobs {
     ih_app *app;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop;
-    job jobs[8];
+    job jobs[12];
     int n;
+    ih_lease lease; /* "jobs": who runs the cluster-wide ones */
+    int64_t lease_next;
 };
 
 static void *run(void *arg)
@@ -80,8 +91,18 @@ static void *run(void *arg)
     pthread_mutex_lock(&j->mu);
     while (!j->stop) {
         int64_t now = ih_mono_ms();
+        if (now >= j->lease_next) { /* renewed every 5 s, held for 20 */
+            pthread_mutex_unlock(&j->mu);
+            if (ih_lease_take(j->app->store, &j->lease) != IH_OK) {
+                ih_log(IH_LOG_WARN, "lease.failed", "lease", "jobs", "detail", ih_err_detail(), NULL);
+                j->lease.held = false;
+            }
+            pthread_mutex_lock(&j->mu);
+            j->lease_next = ih_mono_ms() + 5000;
+        }
         for (int i = 0; i < j->n && !j->stop; i++) {
             if (now < j->jobs[i].next) continue;
+            if (j->jobs[i].once && !j->lease.held) continue; /* another node's */
             pthread_mutex_unlock(&j->mu);
             ih_err e = j->jobs[i].run(j->app);
             if (e != IH_OK)
@@ -105,12 +126,15 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     IH_CHECK_ALLOC(j);
     j->app = app;
     int64_t now = ih_mono_ms();
-    j->jobs[j->n++] = (job){"audit.archive", 24 * 3600 * 1000LL, 60 * 1000, archive_job, 0};
-    j->jobs[j->n++] = (job){"backup.daily", 60 * 1000, 5 * 1000, backup_job, 0};
-    j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, 0};
-    j->jobs[j->n++] = (job){"care.expire", 5 * 1000, 2 * 1000, care_job, 0};
-    j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, 0};
-    j->jobs[j->n++] = (job){"detector.prune", 3600 * 1000LL, 90 * 1000, detector_job, 0};
+    j->lease = (ih_lease){.name = "jobs", .holder = app->node, .ttl_ms = 20000};
+    j->jobs[j->n++] = (job){"audit.archive", 24 * 3600 * 1000LL, 60 * 1000, archive_job, true, 0};
+    j->jobs[j->n++] = (job){"backup.daily", 60 * 1000, 5 * 1000, backup_job, true, 0};
+    j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, false, 0};
+    j->jobs[j->n++] = (job){"policy.sync", 2 * 1000, 2 * 1000, policy_job, false, 0};
+    j->jobs[j->n++] = (job){"care.expire", 5 * 1000, 2 * 1000, care_job, true, 0};
+    j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, true, 0};
+    j->jobs[j->n++] = (job){"detector.prune", 3600 * 1000LL, 90 * 1000, detector_job, true, 0};
+    j->jobs[j->n++] = (job){"throttle.prune", 60 * 1000, 60 * 1000, throttle_job, true, 0};
     for (int i = 0; i < j->n; i++) j->jobs[i].next = now + j->jobs[i].first_delay_ms;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
@@ -130,6 +154,7 @@ void ih_jobs_stop(ih_jobs *j)
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     pthread_join(j->thread, NULL);
+    ih_lease_release(j->app->store, &j->lease); /* another node takes over at once */
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j);

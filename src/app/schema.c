@@ -400,6 +400,15 @@ const ih_migration ih_schema[] = {
      /* trade numbers patients typed before this may repeat: only the channel's are unique */
      "CREATE UNIQUE INDEX payment_trade_no ON payment(channel, trade_no) WHERE state IS NOT NULL;",
      NULL},
+    {19, "cluster",
+     /* Several ihosd nodes on one database: leases for the work that runs
+      * once (store/lease.h), and the per-address throttles every node counts
+      * the same (identity/throttle.h). */
+     "CREATE TABLE lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, token INTEGER NOT NULL, "
+     "expires_at INTEGER NOT NULL, acquired_at INTEGER NOT NULL, position INTEGER NOT NULL DEFAULT 0);"
+     "CREATE TABLE throttle (name TEXT NOT NULL, addr TEXT NOT NULL, minute INTEGER NOT NULL, "
+     "count INTEGER NOT NULL, PRIMARY KEY (name, addr, minute));",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -90,8 +90,11 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made);
 /* Run the checkpointer thread (ihosd).  Seals an unsealed tail at once.
  * A checkpoint that cannot be made (a gap in the sequence, a full disk, an
  * unwritable checkpoint file) is logged as an alert each time it is tried
- * and counted in ih_audit_health(). */
-ih_err ih_audit_start(ih_audit *a);
+ * and counted in ih_audit_health().  node (ihosd): this node's name; in a
+ * cluster only the node holding the "audit.checkpoint" lease seals
+ * (store/lease.h), and a node cut off from it is refused by the lease's
+ * fencing token.  NULL: no lease. */
+ih_err ih_audit_start(ih_audit *a, const char *node);
 
 /* ---- rollback detection (anchors) -----------------------------------------
  *
@@ -167,9 +170,12 @@ ih_err ih_audit_check_archive(const char *file, const ih_signkey *pub, char *msg
  * operations, and every failure) as RFC 5424 lines to `target`
  * ("udp://HOST:PORT" or "unix:/dev/log").  Its position is kept in
  * `cursor_file`, so after a restart it resumes where it stopped (at least
- * once; a receiver de-duplicates by the seq parameter). */
+ * once; a receiver de-duplicates by the seq parameter).  node (ihosd): in a
+ * cluster only the node holding the "audit.forward" lease forwards, and its
+ * position travels with the lease to the next holder; NULL: no lease. */
 typedef struct ih_forwarder ih_forwarder;
-ih_err ih_audit_forward_start(ih_store *s, const char *target, const char *cursor_file, ih_forwarder **out);
+ih_err ih_audit_forward_start(ih_store *s, const char *target, const char *cursor_file, const char *node,
+                              ih_forwarder **out);
 void ih_audit_forward_stop(ih_forwarder *f);
 /* Format one event as an RFC 5424 message (exposed for tests). */
 struct ih_buf;

@@ -3,6 +3,7 @@
 #define IH_AUDIT_IMPL_H
 
 #include "audit/audit.h"
+#include "store/lease.h"
 #include "audit/merkle.h"
 #include "crypto/protect.h"
 
@@ -84,6 +85,10 @@ struct ih_audit {
     _Atomic uint64_t sealed_at_append; /* `appended` when the last checkpoint was made */
     _Atomic uint64_t checkpoint_failures, checkpoint_size;
     _Atomic int64_t last_checkpoint_ms;
+    /* In a cluster only the node holding "audit.checkpoint" seals (the
+     * checkpointer thread takes and renews it; NULL holder: no lease). */
+    ih_lease lease;
+    char node[128];
 };
 
 /* seq 0, ts 1, actor_id 2, action 3, object_type 4, object_id 5, outcome 6,

@@ -69,11 +69,13 @@ typedef struct {
     uint64_t size;
     const uint8_t *root;
     const char *note;
+    const ih_lease *lease; /* NULL: no cluster */
 } cp_insert;
 
 static ih_err insert_fn(ih_tx *tx, void *arg)
 {
     cp_insert *c = arg;
+    if (c->lease) IH_TRY(ih_lease_check(tx, c->lease)); /* fencing: a node cut off seals nothing */
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, "INSERT INTO audit_checkpoint(size, root, note, created_at) VALUES ($1, $2, $3, $4) "
                              "ON CONFLICT (size) DO NOTHING", &st));
@@ -165,6 +167,7 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made)
 {
     if (made) *made = false;
     if (!a->o.signer) return ih_fail(IH_E_INTERNAL, "no audit signing key");
+    if (a->lease.holder && !a->lease.held) return IH_OK; /* another node seals */
     uint64_t appended = atomic_load(&a->appended);
     ih_frontier f;
     uint64_t last_cp = 0;
@@ -187,7 +190,7 @@ ih_err ih_audit_checkpoint(ih_audit *a, bool *made)
         if (e == IH_OK) e = ih_file_append(a->file, line.p, line.len, 0600);
     }
     if (e == IH_OK) {
-        cp_insert ci = {f.size, root, note.p};
+        cp_insert ci = {f.size, root, note.p, a->lease.holder ? &a->lease : NULL};
         e = ih_store_write(a->o.store, insert_fn, &ci);
     }
     if (e == IH_OK) {
@@ -221,9 +224,22 @@ void ih_audit_health(ih_audit *a, ih_audit_health_info *h)
     h->checkpoint_size = atomic_load(&a->checkpoint_size);
 }
 
+/* Take or renew "audit.checkpoint" every 5 s (a cluster). */
+static void lease_step(ih_audit *a, int64_t *next)
+{
+    if (!a->lease.holder || ih_mono_ms() < *next) return;
+    *next = ih_mono_ms() + 5000;
+    if (ih_lease_take(a->o.store, &a->lease) != IH_OK) {
+        ih_err_clear();
+        a->lease.held = false;
+    }
+}
+
 static void *checkpointer(void *arg)
 {
     ih_audit *a = arg;
+    int64_t lease_next = 0;
+    lease_step(a, &lease_next);
     ih_audit_checkpoint(a, NULL); /* seal what a previous run left unsealed */
     int64_t last = ih_mono_ms();
     pthread_mutex_lock(&a->mu);
@@ -237,6 +253,9 @@ static void *checkpointer(void *arg)
         }
         pthread_cond_timedwait(&a->cv, &a->mu, &ts);
         if (a->stopping) break;
+        pthread_mutex_unlock(&a->mu);
+        lease_step(a, &lease_next);
+        pthread_mutex_lock(&a->mu);
         uint64_t pending = atomic_load(&a->appended) - atomic_load(&a->sealed_at_append);
         bool due = ih_mono_ms() - last >= (int64_t)a->o.interval_s * 1000;
         if (pending == 0 || (!due && pending < (uint64_t)a->o.max_events)) continue;
@@ -250,9 +269,13 @@ static void *checkpointer(void *arg)
     return NULL;
 }
 
-ih_err ih_audit_start(ih_audit *a)
+ih_err ih_audit_start(ih_audit *a, const char *node)
 {
     if (!a->o.signer) return ih_fail(IH_E_INTERNAL, "no audit signing key");
+    if (node) {
+        snprintf(a->node, sizeof a->node, "%s", node);
+        a->lease = (ih_lease){.name = "audit.checkpoint", .holder = a->node, .ttl_ms = 20000};
+    }
     if (pthread_create(&a->thread, NULL, checkpointer, a) != 0)
         return ih_fail(IH_E_INTERNAL, "cannot start the audit checkpointer");
     a->running = true;
@@ -268,6 +291,7 @@ void ih_audit_close(ih_audit *a)
         pthread_cond_broadcast(&a->cv);
         pthread_mutex_unlock(&a->mu);
         pthread_join(a->thread, NULL); /* the thread seals the tail */
+        ih_lease_release(a->o.store, &a->lease);
     } else if (a->o.signer && atomic_load(&a->appended) != atomic_load(&a->sealed_at_append)) {
         ih_audit_checkpoint(a, NULL);
     }

@@ -18,6 +18,8 @@
 
 struct ih_forwarder {
     ih_store *store;
+    ih_lease lease; /* "audit.forward" in a cluster (holder NULL: none); its position is the cursor */
+    char node[128];
     char *cursor_file;
     char host[256];
     int fd;
@@ -162,18 +164,40 @@ static void save_cursor(ih_forwarder *f)
         ih_log(IH_LOG_WARN, "audit.forward_cursor", "detail", ih_err_detail(), NULL);
 }
 
+/* In a cluster: one node forwards, from where the last holder stopped
+ * (the lease's position), so a takeover neither skips nor, beyond the last
+ * few lines, repeats. */
+static bool lease_step(ih_forwarder *f, int64_t *next)
+{
+    if (!f->lease.holder) return true;
+    if (ih_mono_ms() >= *next) {
+        *next = ih_mono_ms() + 5000;
+        bool was = f->lease.held;
+        if (ih_lease_take(f->store, &f->lease) != IH_OK) {
+            ih_err_clear();
+            f->lease.held = false;
+        }
+        if (f->lease.held && !was && f->lease.position > f->cursor) f->cursor = f->lease.position;
+    }
+    return f->lease.held;
+}
+
 static void *run(void *arg)
 {
     ih_forwarder *f = arg;
-    int64_t last_warn = 0;
+    int64_t last_warn = 0, lease_next = 0;
     pthread_mutex_lock(&f->mu);
     for (;;) {
         bool last_pass = f->stop; /* after stop: one more pass, then out */
         pthread_mutex_unlock(&f->mu);
         step_arg a = {f, 0, false};
         int64_t before = f->cursor;
-        ih_err e = ih_store_read(f->store, step_fn, &a);
-        if (f->cursor != before) save_cursor(f);
+        ih_err e = IH_OK;
+        if (lease_step(f, &lease_next)) e = ih_store_read(f->store, step_fn, &a);
+        if (f->cursor != before) {
+            save_cursor(f);
+            if (f->lease.holder && ih_lease_save_position(f->store, &f->lease, f->cursor) != IH_OK) ih_err_clear();
+        }
         if ((e != IH_OK || a.failed) && ih_mono_ms() - last_warn > 60000) {
             ih_log(IH_LOG_ERROR, "audit.forward_failed", "alert", "true", "detail",
                    a.failed ? strerror(errno) : ih_err_detail(), NULL);
@@ -193,11 +217,16 @@ static void *run(void *arg)
     return NULL;
 }
 
-ih_err ih_audit_forward_start(ih_store *s, const char *target, const char *cursor_file, ih_forwarder **out)
+ih_err ih_audit_forward_start(ih_store *s, const char *target, const char *cursor_file, const char *node,
+                              ih_forwarder **out)
 {
     ih_forwarder *f = calloc(1, sizeof *f);
     IH_CHECK_ALLOC(f);
     f->store = s;
+    if (node) {
+        snprintf(f->node, sizeof f->node, "%s", node);
+        f->lease = (ih_lease){.name = "audit.forward", .holder = f->node, .ttl_ms = 20000};
+    }
     f->cursor = -1;
     f->cursor_file = strdup(cursor_file);
     gethostname(f->host, sizeof f->host - 1);
@@ -227,6 +256,7 @@ void ih_audit_forward_stop(ih_forwarder *f)
     pthread_cond_broadcast(&f->cv);
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->thread, NULL);
+    ih_lease_release(f->store, &f->lease);
     close(f->fd);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);

@@ -221,90 +221,236 @@ static ih_err insert_versions(ih_tx *tx, int64_t seq, const ih_row_note *n, int 
     return IH_OK;
 }
 
+/* Write one event at r->seq after r->prev; its leaf hash goes to leaf.
+ * *taken: someone else holds that seq (a stale cached tail). */
+static ih_err insert_event(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_row_note *notes, int nnotes,
+                           uint8_t leaf[IH_HASH_LEN], bool *taken)
+{
+    *taken = false;
+    ih_canon c = {0};
+    audit_entry(&c, r);
+    ih_err e = c.err == IH_OK ? ih_merkle_leaf(a->md, c.b.p, c.b.len, leaf) : c.err;
+    if (e == IH_OK && c.b.len > 4096) e = ih_fail(IH_E_INTERNAL, "audit event too large (%zu bytes)", c.b.len);
+    ih_stmt *st;
+    if (e == IH_OK)
+        e = ih_tx_prepare(tx, "INSERT INTO audit_event(seq, ts, actor_id, action, object_type, object_id, outcome, "
+                              "entry, leaf_hash, purged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) "
+                              "ON CONFLICT (seq) DO NOTHING",
+                          &st);
+    if (e == IH_OK) {
+        ih_stmt_int(st, 1, r->seq);
+        ih_stmt_int(st, 2, r->ts);
+        ih_stmt_int(st, 3, r->actor_id);
+        ih_stmt_text(st, 4, r->action);
+        ih_stmt_text(st, 5, r->object_type);
+        ih_stmt_text(st, 6, r->object_id);
+        ih_stmt_text(st, 7, r->outcome);
+        ih_stmt_blob(st, 8, c.b.p, c.b.len);
+        ih_stmt_blob(st, 9, leaf, IH_HASH_LEN);
+        e = ih_stmt_exec(st);
+    }
+    ih_canon_free(&c);
+    if (e != IH_OK) return e;
+    if (ih_stmt_changes(st) != 1) {
+        *taken = true;
+        return IH_OK;
+    }
+    IH_TRY(insert_versions(tx, r->seq, notes, nnotes));
+    uint64_t n_app = atomic_fetch_add(&a->appended, 1) + 1;
+    if (n_app % (uint64_t)a->o.max_events == 0) pthread_cond_signal(&a->cv); /* wake the checkpointer */
+    return IH_OK;
+}
+
+/* What an event says, apart from its place in the journal (seq, time, prev). */
+static void describe(ih_audit *a, const ih_actor *who, const ih_audit_event *ev, const char *rows, char sess[24],
+                     audit_row *r)
+{
+    r->tz = a->o.utc_offset_minutes;
+    r->has_actor = true;
+    r->actor_id = who ? who->id : 0;
+    r->role = who && who->role ? who->role : "system";
+    if (who && who->session) {
+        snprintf(sess, 24, "%.16s", who->session);
+        r->session = sess;
+    }
+    r->ip = who ? who->ip : NULL;
+    r->request_id = who ? who->request_id : NULL;
+    r->action = ev->action;
+    r->object_type = ev->object_type;
+    r->object_id = ev->object_id;
+    r->outcome = ev->result == IH_OK ? "success" : "failure";
+    r->error_code = ev->result == IH_OK ? NULL : ih_err_name(ev->result);
+    r->reason = ev->reason;
+    r->format = 2;
+    r->rows = rows[0] ? rows : NULL;
+}
+
+/* ---- PostgreSQL: appended just before the commit ------------------------ */
+
+/* Several nodes append to one journal, so each append takes the journal's
+ * lock (held to the commit) and reads the tail.  Taking it at the last
+ * moment — the transaction's before-commit hook — keeps the time it is held
+ * to the inserts and the commit; and when the store commits a group of
+ * callbacks at once, the lock and the tail are taken once per group: the
+ * tail the previous hook left in the same database transaction is the
+ * journal's tail (tail_cache). */
+typedef struct pend_event {
+    audit_row r; /* strings point into text */
+    char *text;
+    ih_row_note notes[IH_TX_ROWS];
+    int nnotes;
+} pend_event;
+
+typedef struct pending {
+    ih_audit *a;
+    pend_event *ev;
+    int n, cap;
+} pending;
+
+static _Thread_local struct {
+    uint64_t physical;
+    int64_t seq;
+    uint8_t leaf[IH_HASH_LEN];
+} tail_cache;
+
+static void pending_free(void *arg)
+{
+    pending *p = arg;
+    for (int i = 0; i < p->n; i++) free(p->ev[i].text);
+    free(p->ev);
+    free(p);
+}
+
+static ih_err pending_flush(ih_tx *tx, void *arg)
+{
+    pending *p = arg;
+    ih_audit *a = p->a;
+    uint64_t physical = ih_tx_physical(tx);
+    int64_t last;
+    uint8_t prev[IH_HASH_LEN];
+    ih_err e = IH_OK;
+    if (physical && tail_cache.physical == physical) {
+        last = tail_cache.seq;
+        memcpy(prev, tail_cache.leaf, IH_HASH_LEN);
+    } else {
+        e = read_last(tx, &last, prev);
+    }
+    for (int i = 0; e == IH_OK && i < p->n; i++) {
+        audit_row r = p->ev[i].r;
+        r.seq = last + 1;
+        r.ts = ih_now_ms(); /* under the lock: times follow the sequence */
+        memcpy(r.prev, prev, IH_HASH_LEN);
+        bool taken;
+        e = insert_event(a, tx, &r, p->ev[i].notes, p->ev[i].nnotes, prev, &taken);
+        if (e == IH_OK && taken) e = ih_fail(IH_E_INTEGRITY, "audit sequence taken under the append lock");
+        if (e == IH_OK) last = r.seq;
+        else ih_log(IH_LOG_ERROR, "audit.append_failed", "action", r.action, "detail", ih_err_detail(), NULL);
+    }
+    if (e != IH_OK) {
+        tail_cache.physical = 0;
+        ih_err_clear();
+        return ih_fail(IH_E_AUDIT, "audit append failed");
+    }
+    tail_cache.physical = physical;
+    tail_cache.seq = last;
+    memcpy(tail_cache.leaf, prev, IH_HASH_LEN);
+    return IH_OK;
+}
+
+/* Copy the event (its strings may not outlive the caller's callback) into
+ * the transaction's pending list. */
+static ih_err defer(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_row_note *notes, int nnotes)
+{
+    pending *p = ih_tx_before_commit_arg(tx, pending_flush);
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        IH_CHECK_ALLOC(p);
+        p->a = a;
+        IH_TRY(ih_tx_before_commit(tx, pending_flush, pending_free, p)); /* frees p when it fails */
+    }
+    if (p->n == p->cap) {
+        int cap = p->cap ? p->cap * 2 : 2;
+        pend_event *ev = realloc(p->ev, (size_t)cap * sizeof *ev);
+        IH_CHECK_ALLOC(ev);
+        p->ev = ev;
+        p->cap = cap;
+    }
+    const char *const src[] = {r->role,      r->session,   r->ip,      r->request_id, r->action, r->object_type,
+                               r->object_id, r->outcome,   r->error_code, r->reason,  r->rows};
+    enum { NSTR = sizeof src / sizeof src[0] };
+    size_t len = 0;
+    for (int i = 0; i < NSTR; i++) len += src[i] ? strlen(src[i]) + 1 : 0;
+    pend_event *pe = &p->ev[p->n];
+    memset(pe, 0, sizeof *pe);
+    pe->text = malloc(len + 1);
+    IH_CHECK_ALLOC(pe->text);
+    const char *dst[NSTR];
+    char *w = pe->text;
+    for (int i = 0; i < NSTR; i++) {
+        dst[i] = NULL;
+        if (!src[i]) continue;
+        size_t n = strlen(src[i]) + 1;
+        memcpy(w, src[i], n);
+        dst[i] = w;
+        w += n;
+    }
+    pe->r = *r;
+    pe->r.role = dst[0];
+    pe->r.session = dst[1];
+    pe->r.ip = dst[2];
+    pe->r.request_id = dst[3];
+    pe->r.action = dst[4];
+    pe->r.object_type = dst[5];
+    pe->r.object_id = dst[6];
+    pe->r.outcome = dst[7];
+    pe->r.error_code = dst[8];
+    pe->r.reason = dst[9];
+    pe->r.rows = dst[10];
+    memcpy(pe->notes, notes, (size_t)nnotes * sizeof *notes);
+    pe->nnotes = nnotes;
+    p->n++;
+    return IH_OK;
+}
+
 static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit_event *ev)
 {
     if (!ev->action || !*ev->action) return ih_fail(IH_E_INTERNAL, "audit event without an action");
-    bool sqlite = !ih_tx_is_pg(tx);
     ih_row_note notes[IH_TX_ROWS];
     int nnotes = ih_tx_take_rows(tx, notes);
     char rows[IH_TX_ROWS * 64];
     rows_text(notes, nnotes, rows, sizeof rows);
+    char sess[24];
+    audit_row r = {0};
+    describe(a, who, ev, rows, sess, &r);
+    if (ih_tx_is_pg(tx)) return defer(a, tx, &r, notes, nnotes);
+
+    /* SQLite: one writer thread, so the tail it wrote last is the tail,
+     * unless that transaction rolled back (forget_tail) */
     for (int attempt = 0; attempt < 2; attempt++) {
-        audit_row r = {0};
         int64_t last;
-        if (sqlite && a->last_valid) {
+        if (a->last_valid) {
             last = a->last_seq;
             memcpy(r.prev, a->last_leaf, IH_HASH_LEN);
         } else {
             IH_TRY(read_last(tx, &last, r.prev));
         }
         r.seq = last + 1;
-        char sess[24];
         r.ts = ih_now_ms();
-        r.tz = a->o.utc_offset_minutes;
-        r.has_actor = true;
-        r.actor_id = who ? who->id : 0;
-        r.role = who && who->role ? who->role : "system";
-        if (who && who->session) {
-            snprintf(sess, sizeof sess, "%.16s", who->session);
-            r.session = sess;
-        }
-        r.ip = who ? who->ip : NULL;
-        r.request_id = who ? who->request_id : NULL;
-        r.action = ev->action;
-        r.object_type = ev->object_type;
-        r.object_id = ev->object_id;
-        r.outcome = ev->result == IH_OK ? "success" : "failure";
-        r.error_code = ev->result == IH_OK ? NULL : ih_err_name(ev->result);
-        r.reason = ev->reason;
-        r.format = 2;
-        r.rows = rows[0] ? rows : NULL;
-
-        ih_canon c = {0};
-        audit_entry(&c, &r);
         uint8_t leaf[IH_HASH_LEN];
-        ih_err e = c.err == IH_OK ? ih_merkle_leaf(a->md, c.b.p, c.b.len, leaf) : c.err;
-        if (e == IH_OK && c.b.len > 4096) e = ih_fail(IH_E_INTERNAL, "audit event too large (%zu bytes)", c.b.len);
-        ih_stmt *st;
-        if (e == IH_OK)
-            e = ih_tx_prepare(tx, "INSERT INTO audit_event(seq, ts, actor_id, action, object_type, object_id, outcome, "
-                                  "entry, leaf_hash, purged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) "
-                                  "ON CONFLICT (seq) DO NOTHING",
-                              &st);
-        if (e == IH_OK) {
-            ih_stmt_int(st, 1, r.seq);
-            ih_stmt_int(st, 2, r.ts);
-            ih_stmt_int(st, 3, r.actor_id);
-            ih_stmt_text(st, 4, r.action);
-            ih_stmt_text(st, 5, r.object_type);
-            ih_stmt_text(st, 6, r.object_id);
-            ih_stmt_text(st, 7, r.outcome);
-            ih_stmt_blob(st, 8, c.b.p, c.b.len);
-            ih_stmt_blob(st, 9, leaf, IH_HASH_LEN);
-            e = ih_stmt_exec(st);
-        }
-        ih_canon_free(&c);
-        if (e != IH_OK) {
+        bool taken;
+        ih_err e = insert_event(a, tx, &r, notes, nnotes, leaf, &taken);
+        if (e != IH_OK || taken) {
             a->last_valid = false;
-            return e;
+            if (e != IH_OK) return e;
+            continue; /* someone else holds that seq: our copy was stale */
         }
-        if (ih_stmt_changes(st) != 1) { /* someone else holds that seq: our copy was stale */
-            a->last_valid = false;
-            if (!sqlite) return ih_fail(IH_E_INTEGRITY, "audit sequence taken under the append lock");
-            continue;
-        }
-        IH_TRY(insert_versions(tx, r.seq, notes, nnotes));
-        if (sqlite) {
-            /* The tail follows the commit: should tx roll back (its own
-             * failure, a batch-mate's failed commit, a full disk), the hook
-             * forgets it before the writer runs anything else. */
-            IH_TRY(ih_tx_on_rollback(tx, forget_tail, a));
-            a->last_seq = r.seq;
-            memcpy(a->last_leaf, leaf, IH_HASH_LEN);
-            a->last_valid = true;
-        }
-        uint64_t n_app = atomic_fetch_add(&a->appended, 1) + 1;
-        if (n_app % (uint64_t)a->o.max_events == 0) pthread_cond_signal(&a->cv); /* wake the checkpointer */
+        /* The tail follows the commit: should tx roll back (its own
+         * failure, a batch-mate's failed commit, a full disk), the hook
+         * forgets it before the writer runs anything else. */
+        IH_TRY(ih_tx_on_rollback(tx, forget_tail, a));
+        a->last_seq = r.seq;
+        memcpy(a->last_leaf, leaf, IH_HASH_LEN);
+        a->last_valid = true;
         return IH_OK;
     }
     return ih_fail(IH_E_INTEGRITY, "audit sequence kept changing");

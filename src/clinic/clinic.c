@@ -29,7 +29,8 @@ ih_err ih_clinic_new(const ih_clinic_opts *o, ih_clinic **out)
     IH_CHECK_ALLOC(c);
     c->o = *o;
     for (size_t i = 0; i < NTABLES; i++) c->tables[i] = (ih_table_ctx){all_tables[i], o->keys, c};
-    c->registrations = ih_throttle_new(o->registrations_per_minute > 0 ? o->registrations_per_minute : 5);
+    c->registrations = ih_throttle_new(o->registrations_per_minute > 0 ? o->registrations_per_minute : 5, o->store,
+                                       "self_service");
     if (!c->registrations) {
         free(c);
         return ih_fail(IH_E_NOMEM, "clinic");

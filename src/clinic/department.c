@@ -37,26 +37,36 @@ typedef struct {
     ih_row r;
 } dep_arg;
 
+/* All departments, ordered by code, read in pages of ids (a statement is not
+ * stepped while rows load) so the list is never cut short. */
 static ih_err list_fn(ih_tx *tx, void *arg)
 {
     dep_arg *a = arg;
-    ih_stmt *st;
-    bool row;
-    ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM department ORDER BY code", &st));
-    int64_t ids[1024];
-    int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 1024) ids[n++] = ih_col_int(st, 0);
-    IH_TRY(e);
-    for (int i = 0; i < n; i++) {
-        bool found;
-        IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_department, ids[i], &a->r, &found));
-        if (!found || (!a->inactive && !ih_row_int(&a->r, "active"))) continue;
-        json_t *j;
-        IH_TRY(ih_row_json(&a->r, IH_ROLE_NONE, IH_REL_OTHER, &j));
-        json_array_append_new(a->list, j);
+    enum { PAGE = 256 };
+    char after[64] = "";
+    for (;;) {
+        ih_stmt *st;
+        bool row;
+        ih_err e;
+        int64_t ids[PAGE];
+        int n = 0;
+        IH_TRY(ih_tx_prepare(tx, "SELECT id, code FROM department WHERE code > $1 ORDER BY code LIMIT 256", &st));
+        ih_stmt_text(st, 1, after);
+        while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+            ids[n++] = ih_col_int(st, 0);
+            snprintf(after, sizeof after, "%s", ih_col_text(st, 1));
+        }
+        IH_TRY(e);
+        for (int i = 0; i < n; i++) {
+            bool found;
+            IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_department, ids[i], &a->r, &found));
+            if (!found || (!a->inactive && !ih_row_int(&a->r, "active"))) continue;
+            json_t *j;
+            IH_TRY(ih_row_json(&a->r, IH_ROLE_NONE, IH_REL_OTHER, &j));
+            json_array_append_new(a->list, j);
+        }
+        if (n < PAGE) return IH_OK;
     }
-    return IH_OK;
 }
 
 ih_err ih_department_list(ih_clinic *c, bool include_inactive, json_t **out)

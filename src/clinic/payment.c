@@ -104,8 +104,11 @@ static ih_err load_payment(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r)
 /* The state of a row: legacy rows (before migration 18) have none. */
 static const char *state_of(const ih_row *r)
 {
+    /* one array for both, so that the compiler does not take a state for a
+     * string no longer than "pending" (-Wstring-compare at -O2) */
+    static const char legacy[][16] = {P_PENDING, P_PAID};
     const char *s = ih_row_str(r, "state");
-    return s ? s : ih_row_int(r, "paid") ? P_PAID : P_PENDING;
+    return s ? s : legacy[ih_row_int(r, "paid") != 0];
 }
 
 /* The latest order of (visit, prescription) that is paid or pending. */

@@ -57,6 +57,8 @@ static const key schema[] = {
       "reverse proxies whose X-Forwarded-For names the client (CIDR list; empty: none)"),
     S("server", "metrics_token_file", metrics_token_file, false, "",
       "file (0600) holding the bearer token a metrics scraper sends; empty: only sessions with metrics.read"),
+    S("cluster", "node_name", node_name, false, "",
+      "this node's name among the ihosd nodes of a cluster (empty: host name and process id)"),
     E("keys", "kek_source", kek_source, false, "file", "file|passphrase",
       "file: keys/kek; passphrase: Argon2id of a passphrase given on IHOS_KEK_PASSPHRASE_FD or the systemd "
       "credential ihos-kek-passphrase"),
@@ -64,8 +66,9 @@ static const key schema[] = {
     S("store", "sqlite_path", sqlite_path, false, "ihos.db", "SQLite database file"),
     S("store", "pg_url", pg_url, false, "", "libpq connection URI (password via ~/.pgpass or PGPASSFILE)"),
     I("store", "pool_size", pool_size, "8", 1, 256, "read connections (sqlite) or pooled connections (postgres)"),
-    I("store", "batch_max", batch_max, "256", 1, 10000, "write transactions per group commit (sqlite)"),
-    E("log", "target", log_target, false, "stderr", "stderr|syslog", "where logs go"),
+    I("store", "batch_max", batch_max, "256", 1, 10000, "write transactions per group commit"),
+    E("log", "target", log_target, false, "stderr", "stderr|syslog|file", "where logs go (file: [log] file)"),
+    S("log", "file", log_file, false, "", "the log file when target is file (reopened on SIGHUP, for logrotate)"),
     E("log", "level", log_level, false, "info", "debug|info|warn|error", "lowest level logged"),
     I("audit", "checkpoint_interval", checkpoint_interval, "10", 1, 10, "seconds between signed checkpoints at most"),
     I("audit", "checkpoint_events", checkpoint_events, "10000", 1, 10000, "events between signed checkpoints at most"),
@@ -392,6 +395,10 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
     }
     if (!strcmp(p->c->backend, "postgres") && !p->c->pg_url[0]) {
         snprintf(err, n, "%s: [store] backend = postgres needs pg_url", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (!strcmp(p->c->log_target, "file") && !p->c->log_file[0]) {
+        snprintf(err, n, "%s: [log] target = file needs file", name);
         return ih_fail(IH_E_CONFIG, "%s", err);
     }
     return IH_OK;

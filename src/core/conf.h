@@ -43,7 +43,8 @@ typedef struct ih_conf {
     int pool_size;
     int batch_max;
     /* [log] */
-    char log_target[16]; /* "stderr" | "syslog" */
+    char log_target[16]; /* "stderr" | "syslog" | "file" */
+    char log_file[256];  /* target file: the path */
     char log_level[8];
     /* [audit] */
     int checkpoint_interval; /* seconds, 1..10 */
@@ -61,6 +62,7 @@ typedef struct ih_conf {
     char totp_algorithm[8];
     char admin_allow[IH_CONF_STR];
     char trusted_proxies[IH_CONF_STR], metrics_token_file[IH_CONF_PATH];
+    char node_name[64];
     /* [backup] */
     bool backup_enabled;
     char backup_daily_at[8]; /* "HH:MM" local (utc_offset) */

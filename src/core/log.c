@@ -4,6 +4,9 @@
 #include "core/buf.h"
 #include "core/clock.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,15 +16,53 @@
 
 static ih_log_level min_level = IH_LOG_INFO;
 static int use_syslog;
+static int out_fd = STDERR_FILENO;
+static char out_path[PATH_MAX];
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
 
 void ih_log_setup(const char *target, ih_log_level min, const char *ident)
 {
+    (void)ih_log_setup_file(target, NULL, min, ident);
+}
+
+static int open_log(const char *path)
+{
+    return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
+}
+
+int ih_log_setup_file(const char *target, const char *file, ih_log_level min, const char *ident)
+{
     min_level = min;
     use_syslog = target && strcmp(target, "syslog") == 0;
     if (use_syslog) openlog(ident ? ident : "ihos", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+    if (!target || strcmp(target, "file") || !file) return 0;
+    if (strlen(file) >= sizeof out_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = open_log(file);
+    if (fd < 0) return -1;
+    pthread_mutex_lock(&out_lock);
+    snprintf(out_path, sizeof out_path, "%s", file);
+    if (out_fd != STDERR_FILENO) close(out_fd);
+    out_fd = fd;
+    pthread_mutex_unlock(&out_lock);
+    return 0;
+}
+
+int ih_log_reopen(void)
+{
+    if (!out_path[0]) return 0;
+    int fd = open_log(out_path);
+    if (fd < 0) return -1;
+    pthread_mutex_lock(&out_lock);
+    int old = out_fd;
+    out_fd = fd;
+    pthread_mutex_unlock(&out_lock);
+    if (old != STDERR_FILENO) close(old);
+    return 0;
 }
 
 int ih_log_level_parse(const char *s)
@@ -63,7 +104,7 @@ void ih_log(ih_log_level lvl, const char *event, ...)
         pthread_mutex_lock(&out_lock);
         ssize_t off = 0;
         while ((size_t)off < b.len) {
-            ssize_t w = write(STDERR_FILENO, b.p + off, b.len - (size_t)off);
+            ssize_t w = write(out_fd, b.p + off, b.len - (size_t)off);
             if (w <= 0) break;
             off += w;
         }

@@ -1,6 +1,8 @@
 /* log.h — structured logs: one JSON object per line.
  *
- * Target is stderr (default) or syslog.  Callers pass an event name and
+ * Target is stderr (default; the journal under systemd), syslog, or a file
+ * (reopened by ih_log_reopen, on SIGHUP, after logrotate moved it).  Callers
+ * pass an event name and
  * key/value string pairs; values are escaped, never interpreted.  Rule for
  * every caller: never log a secret (password, token, key, TOTP code) or a
  * personal or medical field — log ids instead.
@@ -12,8 +14,13 @@
 
 typedef enum { IH_LOG_DEBUG, IH_LOG_INFO, IH_LOG_WARN, IH_LOG_ERROR } ih_log_level;
 
-/* target: "stderr" or "syslog"; min level as above. */
+/* target: "stderr", "syslog" or "file" (then file is the path, opened for
+ * appending, mode 0600); min level as above.  Returns 0, or -1 with errno
+ * when the file cannot be opened (logs then go to stderr). */
+int ih_log_setup_file(const char *target, const char *file, ih_log_level min, const char *ident);
 void ih_log_setup(const char *target, ih_log_level min, const char *ident);
+/* Open the log file again under its name (after a rotation); 0 or -1. */
+int ih_log_reopen(void);
 /* Parse "debug|info|warn|error"; -1 if unknown. */
 int ih_log_level_parse(const char *s);
 /* key/value pairs of strings, terminated by NULL. */

@@ -22,7 +22,7 @@ ih_err ih_identity_new(const ih_identity_opts *o, ih_identity **out)
     id->o = *o;
     id->issuer = strdup(o->issuer ? o->issuer : "ihos");
     id->o.issuer = id->issuer;
-    id->throttle = ih_throttle_new(o->ip_failures_per_minute > 0 ? o->ip_failures_per_minute : 30);
+    id->throttle = ih_throttle_new(o->ip_failures_per_minute > 0 ? o->ip_failures_per_minute : 30, o->store, "login");
     ih_err e = (!id->issuer || !id->throttle) ? ih_fail(IH_E_NOMEM, "identity") : IH_OK;
     if (e == IH_OK) {
         id->admin_anywhere = !o->admin_allow || !*o->admin_allow;

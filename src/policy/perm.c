@@ -113,6 +113,7 @@ bool ih_perm_default(ih_perm p, ih_role r) { return p > 0 && p < IH_PERM__COUNT 
 struct ih_policy {
     pthread_rwlock_t lock;
     unsigned holders[IH_PERM__COUNT]; /* role bitmask per permission */
+    int64_t seen_rows, seen_versions;  /* the grants as last loaded (ih_policy_refresh) */
 };
 
 ih_err ih_policy_new(ih_policy **out)
@@ -202,10 +203,63 @@ static ih_err load_fn(ih_tx *tx, void *arg)
     return e;
 }
 
+/* How many grants there are and the sum of their versions: any change of a
+ * grant moves one or the other. */
+typedef struct {
+    int64_t rows, versions;
+} stamp_arg;
+
+static ih_err stamp_fn(ih_tx *tx, void *arg)
+{
+    stamp_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT count(*), COALESCE(sum(rv), 0) FROM role_grant", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    a->rows = row ? ih_col_int(st, 0) : 0;
+    a->versions = row ? ih_col_int(st, 1) : 0;
+    return ih_stmt_exec(st);
+}
+
+static ih_err load_stamped_fn(ih_tx *tx, void *arg)
+{
+    load_arg *a = arg;
+    stamp_arg st = {0};
+    IH_TRY(stamp_fn(tx, &st)); /* the same snapshot as the grants read */
+    IH_TRY(load_fn(tx, arg));
+    pthread_rwlock_wrlock(&a->p->lock);
+    a->p->seen_rows = st.rows;
+    a->p->seen_versions = st.versions;
+    pthread_rwlock_unlock(&a->p->lock);
+    return IH_OK;
+}
+
 ih_err ih_policy_load(ih_policy *p, ih_store *s, ih_keyring *k)
 {
     load_arg a = {.p = p, .k = k};
-    return ih_store_read(s, load_fn, &a);
+    return ih_store_read(s, load_stamped_fn, &a);
+}
+
+ih_err ih_policy_refresh(ih_policy *p, ih_store *s, ih_keyring *k)
+{
+    stamp_arg now = {0};
+    IH_TRY(ih_store_read(s, stamp_fn, &now));
+    pthread_rwlock_rdlock(&p->lock);
+    bool same = now.rows == p->seen_rows && now.versions == p->seen_versions;
+    pthread_rwlock_unlock(&p->lock);
+    if (same) return IH_OK;
+    ih_policy *fresh;
+    IH_TRY(ih_policy_new(&fresh));
+    ih_err e = ih_policy_load(fresh, s, k);
+    if (e == IH_OK) {
+        pthread_rwlock_wrlock(&p->lock);
+        memcpy(p->holders, fresh->holders, sizeof p->holders);
+        p->seen_rows = fresh->seen_rows;
+        p->seen_versions = fresh->seen_versions;
+        pthread_rwlock_unlock(&p->lock);
+    }
+    ih_policy_free(fresh);
+    return e;
 }
 
 ih_err ih_policy_scan(ih_store *s, ih_keyring *k, uint64_t *rows, int64_t *bad_ids, int cap, int *nbad)

@@ -121,6 +121,9 @@ bool ih_policy_allows(ih_policy *p, ih_role r, ih_perm perm);
 /* Reload grants from the store (verifying each row's MAC). */
 struct ih_keyring;
 ih_err ih_policy_load(ih_policy *p, ih_store *s, struct ih_keyring *k);
+/* Load the grants again when they changed since the last load or refresh
+ * (another node of the cluster changed one), and swap them in whole. */
+ih_err ih_policy_refresh(ih_policy *p, ih_store *s, struct ih_keyring *k);
 /* Inside tx: set an optional permission for a role, within bounds. */
 ih_err ih_policy_set(ih_tx *tx, struct ih_keyring *k, ih_role r, ih_perm perm, bool granted, int64_t by, int64_t now);
 /* Check every grant row's MAC: rows seen and the ids that fail. */

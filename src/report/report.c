@@ -31,6 +31,11 @@ ih_err ih_report_new(const ih_report_opts *o, ih_report **out)
     r->cadence = dup(o->cadence && *o->cadence ? o->cadence : "realtime");
     r->nightly_at = dup(o->nightly_at && *o->nightly_at ? o->nightly_at : "01:00");
     r->ca_file = dup(o->ca_file);
+    if (o->node) { /* the lease names this node; the option string is copied */
+        snprintf(r->node, sizeof r->node, "%s", o->node);
+        r->o.node = r->node;
+        r->lease = (ih_lease){.name = "report", .holder = r->node, .ttl_ms = 20000};
+    }
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (!r->gateway_url || !r->app_key || !r->organ_id || !r->unit_id || !r->organ_name || !r->cadence ||

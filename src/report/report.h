@@ -57,6 +57,8 @@ typedef struct ih_report_opts {
     const char *ca_file;     /* extra CA bundle for the gateway ("" = system) */
     int lag_alert_minutes;   /* alert when the oldest pending row is older */
     bool adverse_daily;      /* the daily adverse-event call, empty when there were none */
+    const char *node;        /* this node's name: the uploader runs on the node holding the
+                                "report" lease (store/lease.h); NULL: always here (tools) */
 } ih_report_opts;
 
 ih_err ih_report_new(const ih_report_opts *o, ih_report **out);

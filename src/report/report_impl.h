@@ -3,6 +3,7 @@
 #define IH_REPORT_IMPL_H
 
 #include "report/profile.h"
+#include "store/lease.h"
 #include "report/report.h"
 
 #include <pthread.h>
@@ -25,6 +26,10 @@ struct ih_report {
     pthread_cond_t cv;
     bool stop, kick;
     int64_t last_lag_alert;
+    /* "report": the first worker takes and renews it; the others send only
+     * while it is held (under mu); a claim checks it is still ours */
+    ih_lease lease;
+    char node[128];
     /* counters for /metrics */
     struct {
         char method[64];

@@ -30,6 +30,12 @@ static ih_err claim_fn(ih_tx *tx, void *arg)
 {
     claim_arg *a = arg;
     a->n = 0;
+    if (a->r->o.node) { /* fencing: a node that lost the lease claims nothing */
+        pthread_mutex_lock(&a->r->mu);
+        ih_lease l = a->r->lease;
+        pthread_mutex_unlock(&a->r->mu);
+        IH_TRY(ih_lease_check(tx, &l));
+    }
     int64_t now = ih_now_ms();
     ih_stmt *st;
     bool row;
@@ -335,14 +341,48 @@ ih_err ih_report_pass(ih_report *r, int *sent)
 
 /* ---- the thread --------------------------------------------------------------------- */
 
+/* The first worker's part in a cluster: take or renew the "report" lease
+ * every 5 s; on taking it, rows the previous holder had claimed are due
+ * again (it is dead or cut off: at most those few go twice). */
+static void lease_step(ih_report *r, int64_t *next)
+{
+    if (!r->o.node || ih_mono_ms() < *next) return;
+    *next = ih_mono_ms() + 5000;
+    pthread_mutex_lock(&r->mu);
+    ih_lease l = r->lease;
+    pthread_mutex_unlock(&r->mu);
+    bool was = l.held;
+    int64_t token = l.token;
+    if (ih_lease_take(r->o.store, &l) != IH_OK) l.held = false;
+    if (l.held && (!was || l.token != token)) {
+        int recovered = 0;
+        if (ob_recover(r, &recovered) != IH_OK)
+            ih_log(IH_LOG_ERROR, "report.recover_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+    }
+    pthread_mutex_lock(&r->mu);
+    r->lease = l;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
 static void *run(void *arg)
 {
     struct ih_report_worker *w = arg;
     ih_report *r = w->r;
     CURL *h = curl_easy_init(); /* one handle per thread: its connection is kept alive */
-    int64_t last_check = w->first ? 0 : INT64_MAX / 2;
+    int64_t last_check = w->first ? 0 : INT64_MAX / 2, lease_next = 0;
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
+        pthread_mutex_unlock(&r->mu);
+        if (w->first) lease_step(r, &lease_next);
+        pthread_mutex_lock(&r->mu);
+        if (r->o.node && !r->lease.held) { /* another node uploads */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+            continue;
+        }
         pthread_mutex_unlock(&r->mu);
         int sent = 0;
         ih_err e = h ? pass_with(r, h, &sent) : ih_fail(IH_E_NOMEM, "curl");
@@ -373,10 +413,13 @@ ih_err ih_report_start(ih_report *r)
 {
     if (!r->o.enabled) return IH_OK;
     if (!r->gateway_url[0]) return ih_fail(IH_E_CONFIG, "[report] enabled needs gateway_url");
-    /* Rows a dead process had claimed: due again, logged as possible duplicates. */
-    int recovered = 0;
-    if (ob_recover(r, &recovered) != IH_OK)
-        ih_log(IH_LOG_ERROR, "report.recover_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+    /* Rows a dead process had claimed: due again, logged as possible
+     * duplicates (in a cluster: when this node takes the lease). */
+    if (!r->o.node) {
+        int recovered = 0;
+        if (ob_recover(r, &recovered) != IH_OK)
+            ih_log(IH_LOG_ERROR, "report.recover_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+    }
     int n = r->o.workers < 1 ? 1 : r->o.workers > 16 ? 16 : r->o.workers;
     for (int i = 0; i < n; i++) {
         r->workers[i] = (struct ih_report_worker){r, i == 0};
@@ -398,4 +441,5 @@ void ih_report_stop(ih_report *r)
     pthread_mutex_unlock(&r->mu);
     for (int i = 0; i < r->nthreads; i++) pthread_join(r->threads[i], NULL);
     r->nthreads = 0;
+    ih_lease_release(r->o.store, &r->lease); /* another node takes over at once */
 }

@@ -6,6 +6,17 @@
  * format; results come back as text (bytea in hex, decoded on access).
  * Serialization failures and deadlocks retry the whole callback (up to 5
  * times), which is why callbacks must not have outside side effects.
+ *
+ * Writes are group-committed, as on SQLite: callers queue their callbacks;
+ * a few writer threads each take a batch, run every callback in its own
+ * SAVEPOINT on one connection (a failing one rolls back alone), run the
+ * before-commit hooks (the audit appends, which hold the journal's lock
+ * from there to the end) and COMMIT once.  With synchronous replication a
+ * commit waits for the standby; one wait per batch instead of per request
+ * is what lets a cluster's writes keep up.  A callback that hit a deadlock
+ * or serialization failure, and every callback of a batch whose hooks
+ * failed, runs again alone (run_tx); a lost connection fails the batch's
+ * callbacks with IH_E_UNAVAILABLE (nothing of theirs committed).
  */
 #include "store/stmt_cache.h"
 #include "store/store_impl.h"
@@ -17,6 +28,7 @@
 #include <libpq-fe.h>
 #include <openssl/crypto.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,12 +70,28 @@ struct pg_conn {
     stmt_cache cache;
     int next_name;
     pg_stmt *used;
+    unsigned epoch; /* the store's epoch when this connection was made */
 };
 
 typedef struct pg_tx {
     struct ih_tx base;
     pg_conn *conn;
 } pg_tx;
+
+/* A queued write: its caller sleeps on `done` until a writer has set
+ * result and text. */
+typedef struct pg_job {
+    ih_tx_fn fn;
+    void *arg;
+    pg_tx tx;     /* kept until the batch ends: undo and before-commit hooks */
+    ih_err result;
+    bool alone;   /* run again in a transaction of its own */
+    ih_err_text text;
+    sem_t done;
+    struct pg_job *next;
+} pg_job;
+
+#define PG_WRITERS_MAX 4
 
 typedef struct pg_store {
     struct ih_store base;
@@ -72,9 +100,22 @@ typedef struct pg_store {
     pthread_cond_t cv;
     pg_conn **free_conns;
     int nfree, ntotal, max;
+    /* the write queue and its writers */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    pg_job *head, *tail;
+    bool stopping;
+    int batch_max, nwriters;
+    pthread_t writers[PG_WRITERS_MAX];
+    /* Bumped when a connection is found lost (the server died, a failover):
+     * every pooled connection made before is dropped, not tried one failed
+     * request at a time.  With a multi-host conninfo and
+     * target_session_attrs=read-write, the new ones find the new primary. */
+    _Atomic unsigned epoch;
 } pg_store;
 
 static _Thread_local bool in_callback;
+static _Atomic uint64_t physical_seq; /* ih_tx_physical */
 
 static ih_err map_result(PGconn *c, PGresult *r, const char *what)
 {
@@ -85,7 +126,10 @@ static ih_err map_result(PGconn *c, PGresult *r, const char *what)
         if (!strcmp(state, "23505")) e = IH_E_EXISTS;
         else if (!strncmp(state, "23", 2)) e = IH_E_CONFLICT;
         else if (!strcmp(state, "40001") || !strcmp(state, "40P01") || !strcmp(state, "55P03")) e = IH_E_BUSY;
-        else if (!strncmp(state, "08", 2) || !strcmp(state, "57P01")) e = IH_E_UNAVAILABLE;
+        /* connection lost, server shutting down or starting, or a server
+         * that is a standby now (a failover demoted it) */
+        else if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3) || !strcmp(state, "25006"))
+            e = IH_E_UNAVAILABLE;
         else if (!strcmp(state, "57014")) e = IH_E_TIMEOUT;
     } else if (PQstatus(c) != CONNECTION_OK) {
         e = IH_E_UNAVAILABLE;
@@ -191,10 +235,11 @@ static ih_err pool_get(pg_store *s, pg_conn **out)
         if (s->nfree > 0) {
             *out = s->free_conns[--s->nfree];
             pthread_mutex_unlock(&s->mu);
-            if (PQstatus((*out)->c) != CONNECTION_OK) {
+            if (PQstatus((*out)->c) != CONNECTION_OK || (*out)->epoch != atomic_load(&s->epoch)) {
                 /* Server restarted or link dropped: start this slot afresh. */
                 conn_free(*out);
                 ih_err e = conn_new(s->conninfo, out);
+                if (e == IH_OK) (*out)->epoch = atomic_load(&s->epoch);
                 if (e != IH_OK) {
                     pthread_mutex_lock(&s->mu);
                     s->ntotal--;
@@ -209,6 +254,7 @@ static ih_err pool_get(pg_store *s, pg_conn **out)
             s->ntotal++;
             pthread_mutex_unlock(&s->mu);
             ih_err e = conn_new(s->conninfo, out);
+            if (e == IH_OK) (*out)->epoch = atomic_load(&s->epoch);
             if (e != IH_OK) {
                 pthread_mutex_lock(&s->mu);
                 s->ntotal--;
@@ -426,15 +472,25 @@ static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
     ih_err e = IH_OK;
     for (int attempt = 0; attempt < 5; attempt++) {
         pg_conn *pc;
-        IH_TRY(pool_get(s, &pc));
-        pg_tx tx = {.base = {.store = &s->base, .write = write}, .conn = pc};
+        e = pool_get(s, &pc);
+        if (e != IH_OK) {
+            /* no server to be had right now (a failover under way): say so
+             * at once, the caller's client retries */
+            atomic_fetch_add(&s->epoch, 1);
+            return e;
+        }
+        pg_tx tx = {.base = {.store = &s->base, .write = write, .physical = atomic_fetch_add(&physical_seq, 1) + 1},
+                    .conn = pc};
         e = conn_exec(pc, write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+        bool begun = e == IH_OK;
         if (e == IH_OK) {
             ih_err_clear();
             in_callback = true;
             e = fn(&tx.base, arg);
             in_callback = false;
             if (e == IH_OK && tx.base.failed) e = tx.base.fail_code;
+            if (e == IH_OK && write) e = store_precommit_run(&tx.base);
+            store_precommit_done(&tx.base.pre);
             ih_err_text t;
             ih_err_save(&t);
             conn_end_tx(pc);
@@ -447,7 +503,13 @@ static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
             if (e != IH_OK) store_undo_run(&tx.base.undo);
             ih_err_load(&t);
         }
+        if (e == IH_E_UNAVAILABLE || PQstatus(pc->c) != CONNECTION_OK) atomic_fetch_add(&s->epoch, 1);
         pool_put(s, pc);
+        /* A connection that failed before anything was done (its server
+         * died since it was pooled) is retried with a fresh one; a failure
+         * after the work began is the caller's (never applied twice, never
+         * half: the transaction rolled back, or its commit is unknown). */
+        if (!begun && e == IH_E_UNAVAILABLE) continue;
         if (e != IH_E_BUSY) break;
         struct timespec ts = {0, (long)(1 + attempt * 3) * 1000000L};
         nanosleep(&ts, NULL);
@@ -458,12 +520,187 @@ static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
     return e;
 }
 
-static ih_err pg_write(ih_store *base, ih_tx_fn fn, void *arg) { return run_tx((pg_store *)base, true, fn, arg); }
 static ih_err pg_read(ih_store *base, ih_tx_fn fn, void *arg) { return run_tx((pg_store *)base, false, fn, arg); }
+
+/* ---- group commit -------------------------------------------------------- */
+
+/* Run one queued callback inside the batch's transaction, in a savepoint.
+ * false: the connection or the transaction is gone (the batch is over). */
+static bool batch_job(pg_store *s, pg_conn *pc, uint64_t physical, pg_job *j)
+{
+    j->tx = (pg_tx){.base = {.store = &s->base, .write = true, .physical = physical}, .conn = pc};
+    ih_err e = conn_exec(pc, "SAVEPOINT job");
+    if (e != IH_OK) {
+        j->result = e;
+        ih_err_save(&j->text);
+        return false;
+    }
+    ih_err_clear();
+    in_callback = true;
+    e = j->fn(&j->tx.base, j->arg);
+    in_callback = false;
+    if (e == IH_OK && j->tx.base.failed) e = j->tx.base.fail_code;
+    ih_err_save(&j->text);
+    conn_end_tx(pc);
+    bool alive = true;
+    if (e != IH_OK) {
+        alive = conn_exec(pc, "ROLLBACK TO SAVEPOINT job") == IH_OK;
+        store_undo_run(&j->tx.base.undo);
+        store_precommit_done(&j->tx.base.pre);
+        j->alone = e == IH_E_BUSY; /* a deadlock or serialization failure: again, alone */
+    }
+    if (alive) alive = conn_exec(pc, "RELEASE SAVEPOINT job") == IH_OK;
+    if (!alive && e == IH_OK) e = IH_E_UNAVAILABLE;
+    j->result = e;
+    return alive && PQstatus(pc->c) == CONNECTION_OK;
+}
+
+/* The batch's transaction is gone: each callback that had succeeded forgets
+ * what it did and fails with e, or runs again alone. */
+static void batch_fail(pg_job *batch, ih_err e, const ih_err_text *t, bool again)
+{
+    for (pg_job *j = batch; j; j = j->next) {
+        if (j->result != IH_OK) continue;
+        store_undo_run(&j->tx.base.undo);
+        store_precommit_done(&j->tx.base.pre);
+        j->result = e;
+        j->text = *t;
+        j->alone = again;
+    }
+}
+
+static void run_batch(pg_store *s, pg_job *batch)
+{
+    pg_conn *pc = NULL;
+    ih_err e = IH_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        e = pool_get(s, &pc);
+        if (e != IH_OK) {
+            atomic_fetch_add(&s->epoch, 1);
+            pc = NULL;
+            break;
+        }
+        e = conn_exec(pc, "BEGIN");
+        if (e == IH_OK) break;
+        /* a pooled connection whose server died since: once more, afresh */
+        atomic_fetch_add(&s->epoch, 1);
+        pool_put(s, pc);
+        pc = NULL;
+        if (e != IH_E_UNAVAILABLE) break;
+    }
+    if (!pc) {
+        ih_err_text t;
+        ih_err_save(&t);
+        for (pg_job *j = batch; j; j = j->next) {
+            j->result = e;
+            j->text = t;
+        }
+        return;
+    }
+    uint64_t physical = atomic_fetch_add(&physical_seq, 1) + 1;
+    bool alive = true;
+    pg_job *j = batch;
+    for (; j && alive; j = j->next) alive = batch_job(s, pc, physical, j);
+    for (; j; j = j->next) { /* never ran: the connection went first */
+        j->result = IH_E_UNAVAILABLE;
+        ih_fail(IH_E_UNAVAILABLE, "postgres: connection lost");
+        ih_err_save(&j->text);
+    }
+    ih_err_text t;
+    if (!alive) {
+        ih_fail(IH_E_UNAVAILABLE, "postgres: connection lost during the transaction");
+        ih_err_save(&t);
+        batch_fail(batch, IH_E_UNAVAILABLE, &t, false);
+        conn_exec(pc, "ROLLBACK");
+    } else {
+        /* the hooks, in the callbacks' order; then the one commit */
+        ih_err h = IH_OK;
+        for (j = batch; j && h == IH_OK; j = j->next) {
+            if (j->result != IH_OK) continue;
+            ih_err_clear();
+            h = store_precommit_run(&j->tx.base);
+            conn_end_tx(pc);
+        }
+        if (h == IH_OK) h = conn_exec(pc, "COMMIT");
+        if (h != IH_OK) {
+            ih_err_save(&t);
+            conn_exec(pc, "ROLLBACK");
+            /* a hook's own failure or a deadlock: each callback again, alone,
+             * so that only the one at fault fails; a lost server: 503 */
+            bool again = h != IH_E_UNAVAILABLE && PQstatus(pc->c) == CONNECTION_OK;
+            batch_fail(batch, h, &t, again);
+            ih_log(IH_LOG_WARN, "store.batch_rolled_back", "detail", t.detail, NULL);
+        }
+    }
+    for (j = batch; j; j = j->next) store_precommit_done(&j->tx.base.pre);
+    if (PQstatus(pc->c) != CONNECTION_OK) atomic_fetch_add(&s->epoch, 1);
+    pool_put(s, pc);
+}
+
+static void *writer_main(void *arg)
+{
+    pg_store *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->qmu);
+        while (!s->head && !s->stopping) pthread_cond_wait(&s->qcv, &s->qmu);
+        if (!s->head) {
+            pthread_mutex_unlock(&s->qmu);
+            break;
+        }
+        pg_job *batch = s->head, *last = batch;
+        for (int n = 1; last->next && n < s->batch_max; n++) last = last->next;
+        s->head = last->next;
+        if (!s->head) s->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&s->qmu);
+
+        run_batch(s, batch);
+        atomic_fetch_add(&s->base.batches, 1);
+        for (pg_job *j = batch; j;) {
+            pg_job *next = j->next; /* j lives on its caller's stack */
+            sem_post(&j->done);
+            j = next;
+        }
+    }
+    return NULL;
+}
+
+static ih_err pg_write(ih_store *base, ih_tx_fn fn, void *arg)
+{
+    pg_store *s = (pg_store *)base;
+    if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
+    if (s->nwriters == 0) return run_tx(s, true, fn, arg);
+    pg_job j = {.fn = fn, .arg = arg};
+    sem_init(&j.done, 0, 0);
+    pthread_mutex_lock(&s->qmu);
+    if (s->stopping) {
+        pthread_mutex_unlock(&s->qmu);
+        sem_destroy(&j.done);
+        return ih_fail(IH_E_UNAVAILABLE, "store is closing");
+    }
+    if (s->tail) s->tail->next = &j;
+    else s->head = &j;
+    s->tail = &j;
+    pthread_cond_signal(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    while (sem_wait(&j.done) != 0) continue; /* EINTR */
+    sem_destroy(&j.done);
+    if (j.alone) return run_tx(s, true, fn, arg);
+    atomic_fetch_add(j.result == IH_OK ? &s->base.write_txns : &s->base.write_failed, 1);
+    ih_err_load(&j.text);
+    return j.result;
+}
 
 static void pg_close(ih_store *base)
 {
     pg_store *s = (pg_store *)base;
+    pthread_mutex_lock(&s->qmu);
+    s->stopping = true;
+    pthread_cond_broadcast(&s->qcv);
+    pthread_mutex_unlock(&s->qmu);
+    for (int i = 0; i < s->nwriters; i++) pthread_join(s->writers[i], NULL);
+    pthread_mutex_destroy(&s->qmu);
+    pthread_cond_destroy(&s->qcv);
     pthread_mutex_lock(&s->mu);
     while (s->nfree < s->ntotal) pthread_cond_wait(&s->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
@@ -596,8 +833,11 @@ ih_err store_pg_open(const ih_store_opts *o, ih_store **out)
     s->max = o->pool_size > 0 ? o->pool_size : 8;
     s->conninfo = strdup(o->pg_conninfo);
     s->free_conns = calloc((size_t)s->max, sizeof *s->free_conns);
+    s->batch_max = o->batch_max > 0 ? o->batch_max : 256;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
     if (!s->conninfo || !s->free_conns) {
         pg_close(&s->base);
         return ih_fail(IH_E_NOMEM, "pg store");
@@ -611,6 +851,17 @@ ih_err store_pg_open(const ih_store_opts *o, ih_store **out)
     }
     s->ntotal = 1;
     s->free_conns[s->nfree++] = pc;
+    /* Writers: a batch commits while the next one runs; the rest of the
+     * pool is for reads. */
+    int want = s->max >= 4 ? 2 : 1;
+    for (int i = 0; i < want; i++) {
+        if (pthread_create(&s->writers[i], NULL, writer_main, s) != 0) break;
+        s->nwriters++;
+    }
+    if (s->nwriters == 0) {
+        pg_close(&s->base);
+        return ih_fail(IH_E_NOMEM, "pg store: no writer thread");
+    }
     *out = &s->base;
     return IH_OK;
 }

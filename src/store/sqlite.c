@@ -335,6 +335,8 @@ static void run_job(sq_store *s, job *j)
         e = j->fn(&tx.base, j->arg);
         in_callback = false;
         if (e == IH_OK && tx.base.failed) e = tx.base.fail_code;
+        if (e == IH_OK) e = store_precommit_run(&tx.base);
+        store_precommit_done(&tx.base.pre);
         ih_err_save(&j->text);
         conn_end_tx(&s->writer);
         if (e != IH_OK) conn_ctl(&s->writer, CTL_ROLLBACK_TO);
@@ -479,6 +481,7 @@ static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
         e = fn(&tx.base, arg);
         in_callback = false;
         if (e == IH_OK && tx.base.failed) e = tx.base.fail_code;
+        store_precommit_done(&tx.base.pre); /* nothing is written in a read */
         ih_err_text t;
         ih_err_save(&t);
         conn_end_tx(c);

@@ -71,6 +71,45 @@ int ih_tx_take_rows(ih_tx *tx, ih_row_note out[IH_TX_ROWS])
     return n;
 }
 
+ih_err ih_tx_before_commit(ih_tx *tx, ih_tx_fn fn, ih_tx_done_fn done, void *arg)
+{
+    tx_precommit *p = &tx->pre;
+    if (p->n == IH_TX_UNDO) {
+        if (done) done(arg);
+        return store_tx_fail(tx, ih_fail(IH_E_INTERNAL, "too many before-commit hooks"));
+    }
+    p->fn[p->n] = fn;
+    p->done[p->n] = done;
+    p->arg[p->n++] = arg;
+    return IH_OK;
+}
+
+uint64_t ih_tx_physical(const ih_tx *tx) { return tx->physical; }
+
+void *ih_tx_before_commit_arg(const ih_tx *tx, ih_tx_fn fn)
+{
+    for (int i = 0; i < tx->pre.n; i++)
+        if (tx->pre.fn[i] == fn) return tx->pre.arg[i];
+    return NULL;
+}
+
+ih_err store_precommit_run(ih_tx *tx)
+{
+    for (int i = 0; i < tx->pre.n; i++) {
+        if (tx->failed) return tx->fail_code;
+        ih_err e = tx->pre.fn[i](tx, tx->pre.arg[i]);
+        if (e != IH_OK) return store_tx_fail(tx, e);
+    }
+    return tx->failed ? tx->fail_code : IH_OK;
+}
+
+void store_precommit_done(tx_precommit *p)
+{
+    for (int i = 0; i < p->n; i++)
+        if (p->done[i]) p->done[i](p->arg[i]);
+    p->n = 0;
+}
+
 void store_undo_run(tx_undo *u)
 {
     for (int i = u->n - 1; i >= 0; i--) u->fn[i](u->arg[i]);

@@ -10,9 +10,10 @@
  * dialect and translated for PostgreSQL by the migration runner.
  *
  * Rules for callbacks:
- *   - no side effects outside the transaction (PostgreSQL may retry a
- *     callback on a serialization failure; SQLite runs it on the writer
- *     thread inside a group-commit batch);
+ *   - no side effects outside the transaction (a callback may run twice:
+ *     after a serialization failure, or alone after its group's commit
+ *     failed) and no reliance on the caller's thread (writes run on a
+ *     writer thread inside a group-commit batch);
  *   - a failed statement fails the whole transaction: every later statement
  *     returns the same error and the callback's work is rolled back;
  *   - never call ih_store_write/read from inside a callback.
@@ -21,7 +22,10 @@
  * wraps each in a savepoint (so one failing callback does not affect its
  * batch-mates) and commits the batch with one fsync (WAL, synchronous=FULL).
  * Reads use a pool of query-only connections.
- * PostgreSQL: a pool of libpq connections; each transaction takes one.
+ * PostgreSQL: a pool of libpq connections.  Reads take one each; writes
+ * are group-committed the same way by two writer threads, each batch on one
+ * connection, its before-commit hooks (ih_tx_before_commit) run just before
+ * its one COMMIT.
  */
 #ifndef IH_STORE_STORE_H
 #define IH_STORE_STORE_H
@@ -44,7 +48,7 @@ typedef struct ih_store_opts {
     const char *sqlite_path; /* SQLite: database file */
     const char *pg_conninfo; /* PostgreSQL: libpq URI or key=value string */
     int pool_size;           /* read connections / pooled connections */
-    int batch_max;           /* SQLite: callbacks per group commit */
+    int batch_max;           /* callbacks per group commit */
 } ih_store_opts;
 
 typedef struct ih_store_stats {
@@ -77,6 +81,23 @@ bool ih_tx_is_write(const ih_tx *tx);
 #define IH_TX_UNDO 4
 typedef void (*ih_undo_fn)(void *arg);
 ih_err ih_tx_on_rollback(ih_tx *tx, ih_undo_fn fn, void *arg);
+
+/* Work that must run last in a transaction, just before it commits (the
+ * audit journal's PostgreSQL appends: they take the journal's lock, so they
+ * wait as late as possible).  fn(tx, arg) runs on the committing thread,
+ * in registration order, after the callback returned IH_OK; an error fails
+ * the transaction.  done(arg), when given, runs exactly once when the
+ * transaction is over (committed, rolled back, or fn never ran).  On
+ * PostgreSQL a group of callbacks shares one transaction: each callback's
+ * hooks run in the callbacks' order, all before the one COMMIT, and
+ * ih_tx_physical() is the same for all of them.  At most IH_TX_UNDO. */
+typedef void (*ih_tx_done_fn)(void *arg);
+ih_err ih_tx_before_commit(ih_tx *tx, ih_tx_fn fn, ih_tx_done_fn done, void *arg);
+/* A number naming the database transaction tx is part of, unique in the
+ * process (0 on SQLite, whose writer is one thread anyway). */
+uint64_t ih_tx_physical(const ih_tx *tx);
+/* The arg of the before-commit hook fn registered in tx, or NULL. */
+void *ih_tx_before_commit_arg(const ih_tx *tx, ih_tx_fn fn);
 
 /* Rows whose new version the audit journal should know (audit/audit.h):
  * a writer of a MAC'd row notes (table, id, version) here, and the next

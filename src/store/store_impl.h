@@ -44,12 +44,21 @@ typedef struct tx_undo {
     int n;
 } tx_undo;
 
+typedef struct tx_precommit {
+    ih_tx_fn fn[IH_TX_UNDO];
+    ih_tx_done_fn done[IH_TX_UNDO];
+    void *arg[IH_TX_UNDO];
+    int n;
+} tx_precommit;
+
 struct ih_tx {
     ih_store *store;
     bool write;
     bool failed;
     ih_err fail_code;
+    uint64_t physical; /* ih_tx_physical */
     tx_undo undo; /* ih_tx_on_rollback */
+    tx_precommit pre; /* ih_tx_before_commit */
     ih_row_note rows[IH_TX_ROWS]; /* ih_tx_note_row */
     int nrows;
 };
@@ -62,6 +71,11 @@ struct ih_stmt {
 ih_err store_tx_fail(ih_tx *tx, ih_err e);
 /* The transaction's changes were rolled back: run and forget its hooks. */
 void store_undo_run(tx_undo *u);
+/* Run tx's before-commit hooks in order (the first error stops them and
+ * fails tx); then, or when they never run, store_precommit_done runs each
+ * done function once and forgets them. */
+ih_err store_precommit_run(ih_tx *tx);
+void store_precommit_done(tx_precommit *p);
 
 ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out);
 ih_err store_pg_open(const ih_store_opts *o, ih_store **out);

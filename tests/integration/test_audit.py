@@ -154,7 +154,12 @@ class WitnessTest(IhosTestCase):
         inst.start()
         inst.request("POST", "/api/v1/sessions", {"username": "someone", "password": "Guess-Pass-1"})
         deadline = time.time() + 15
-        while time.time() < deadline and not (os.path.exists(got) and "\u2014 ihos/" in open(got).read()):
+        def witnessed():
+            if not os.path.exists(got):
+                return False
+            with open(got) as f:
+                return "\u2014 ihos/" in f.read()
+        while time.time() < deadline and not witnessed():
             time.sleep(0.2)
         self.assertEqual(inst.stop(), 0)
         with open(got) as f:

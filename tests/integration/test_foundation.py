@@ -71,6 +71,66 @@ class InitTest(IhosTestCase):
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
 
 
+    def test_config_elsewhere(self):
+        """--config puts ihos.conf where a package keeps it; the directory links to it."""
+        etc = os.path.join(self.tmp, "etc")
+        os.mkdir(etc)
+        conf = os.path.join(etc, "ihos.conf")
+        for bad, words in (("etc/ihos.conf", "absolute path"),):
+            p = run_ihos("init", os.path.join(self.tmp, "rel"), "--config", bad, check=False)
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(words, p.stderr)
+        inst = self.instance(extra=("--config", conf))
+        self.assertEqual(os.readlink(inst.path("ihos.conf")), conf)
+        self.assertEqual(mode(conf), 0o600)
+        inst.start()
+        self.assertEqual(inst.request("GET", "/healthz").status, 200)
+        inst.stop()
+        # an existing file is never overwritten
+        p = run_ihos("init", os.path.join(self.tmp, "second"), "--config", conf, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("refusing to overwrite", p.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "second")))
+
+    def test_log_file_reopened_on_sighup(self):
+        inst = self.instance()
+        log = os.path.join(self.tmp, "ihosd.log")
+        inst.set_conf("log", "target", "file")
+        p = subprocess.run([IHOSD, "--dir", inst.dir, "--check-config"], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("[log] target = file needs file", p.stderr)
+        inst.set_conf("log", "file", log)
+        proc = subprocess.Popen([IHOSD, "--dir", inst.dir, "--listen", "127.0.0.1:0"], stderr=subprocess.PIPE,
+                                text=True)
+        try:
+            def logged(path, what):
+                deadline = time.time() + 20
+                while time.time() < deadline:
+                    if os.path.exists(path):
+                        with open(path) as f:
+                            if what in f.read():
+                                return True
+                    time.sleep(0.1)
+                return False
+            self.assertTrue(logged(log, "server.started"))
+            self.assertEqual(mode(log), 0o600)
+            os.rename(log, log + ".1")
+            proc.send_signal(signal.SIGHUP)
+            self.assertTrue(logged(log, "log.reopened"))
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(30), 0)
+            self.assertTrue(logged(log, "server.stopped"))
+            with open(log + ".1") as f:
+                self.assertNotIn("server.stopped", f.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            err = proc.stderr.read()
+            proc.stderr.close()
+        self.assertNotIn("server.started", err)  # the log went to the file, not stderr
+
+
 class ConfigTest(IhosTestCase):
     def test_check_config_ok(self):
         inst = self.instance()
@@ -283,6 +343,20 @@ class PostgresInstanceTest(IhosTestCase):
         self.assertEqual(p.returncode, 1)
         self.assertIn("already holds an ihos instance", p.stderr)
         self.assertFalse(os.path.exists(d))
+
+
+class BuildTest(IhosTestCase):
+    def test_plain_make_builds_the_release_binaries(self):
+        """`make` with no target builds build/ihosd and build/ihos (the README's promise)."""
+        root = os.path.join(os.path.dirname(__file__), "..", "..")
+        # -n: print, do not run; -B: as if everything were out of date, so the link shows
+        env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEOVERRIDES")}
+        p = subprocess.run(["make", "-n", "-B"], cwd=root, capture_output=True, text=True,
+                           timeout=120, env=env)  # as a person types it, not as `make test`'s child
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("build/ihosd", p.stdout)
+        self.assertIn("build/ihos", p.stdout.replace("build/ihosd", ""))
+        self.assertNotIn("build/san", p.stdout)
 
 
 class DocsTest(IhosTestCase):

@@ -12,6 +12,7 @@
 #include "core/log.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -560,6 +561,72 @@ static void t_changed_indexed_column(void **state)
     expect_event(verify(f), 42, "indexed columns do not match");
 }
 
+/* Many writers at once, each change with its event: on PostgreSQL they are
+ * group-committed and their events appended just before the commit.  The
+ * journal has every event once, in order, without holes, with times that
+ * follow the sequence, and verifies. */
+typedef struct {
+    fx *f;
+    int thread, ok;
+} conc_arg;
+
+static ih_err one_event_fn(ih_tx *tx, void *arg)
+{
+    conc_arg *c = arg;
+    char id[32];
+    snprintf(id, sizeof id, "c%d", c->thread);
+    ih_actor who = {.id = 100 + c->thread, .role = "doctor", .session = "abcd1234", .ip = "10.1.2.3",
+                    .request_id = "rq"};
+    ih_audit_event ev = {.action = "record.read", .object_type = "record", .object_id = id, .result = IH_OK};
+    return ih_audit_append(c->f->b.a, tx, &who, &ev);
+}
+
+static void *conc_thread(void *p)
+{
+    conc_arg *c = p;
+    for (int i = 0; i < 40; i++)
+        if (ih_store_write(c->f->b.s, one_event_fn, c) == IH_OK) c->ok++;
+    return NULL;
+}
+
+static ih_err times_in_order_fn(ih_tx *tx, void *arg)
+{
+    int64_t *bad = arg, prev_ts = 0, prev_seq = -1;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT seq, ts FROM audit_event ORDER BY seq", &st));
+    *bad = -1;
+    while (ih_stmt_step(st, &row) == IH_OK && row) {
+        int64_t seq = ih_col_int(st, 0), ts = ih_col_int(st, 1);
+        if ((seq != prev_seq + 1 || ts < prev_ts) && *bad < 0) *bad = seq;
+        prev_seq = seq;
+        prev_ts = ts;
+    }
+    return IH_OK;
+}
+
+static void t_concurrent_appends(void **state)
+{
+    fx *f = *state;
+    ih_audit_report r0 = verify(f);
+    pthread_t th[16];
+    conc_arg c[16];
+    for (int t = 0; t < 16; t++) {
+        c[t] = (conc_arg){.f = f, .thread = t};
+        pthread_create(&th[t], NULL, conc_thread, &c[t]);
+    }
+    int ok = 0;
+    for (int t = 0; t < 16; t++) {
+        pthread_join(th[t], NULL);
+        ok += c[t].ok;
+    }
+    assert_int_equal(ok, 16 * 40);
+    int64_t bad;
+    T_OK(ih_store_read(f->b.s, times_in_order_fn, &bad));
+    assert_int_equal(bad, -1);
+    expect_sealed_and_clean(f, r0.events + 16 * 40);
+}
+
 static void t_database_refuses_edits(void **state)
 {
     /* With the guards in place, the application's own connection cannot
@@ -711,6 +778,7 @@ static void t_archive_months(void **state)
         cmocka_unit_test_setup_teardown(t_rolled_back_append_leaves_no_gap, s, teardown),                             \
         cmocka_unit_test_setup_teardown(t_full_disk_leaves_no_gap, s, teardown),                                      \
         cmocka_unit_test_setup_teardown(t_checkpoint_failure_alerts, s, teardown),                                    \
+        cmocka_unit_test_setup_teardown(t_concurrent_appends, s, teardown),                                           \
         cmocka_unit_test_setup_teardown(t_rollback_refused_at_start, s, teardown)
 
 int main(void)

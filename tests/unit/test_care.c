@@ -1249,6 +1249,33 @@ static void t_payment_confirmed_by_channel(void **state)
     ih_err_clear();
 }
 
+/* The department list is whole however many there are: it is read in pages
+ * (it once stopped silently at 1024). */
+static void t_department_list_whole(void **state)
+{
+    fx *f = *state;
+    for (int i = 0; i < 1100; i++) {
+        char code[16];
+        snprintf(code, sizeof code, "D%04d", i);
+        json_t *o = DO(ih_department_create(f->c, &f->sys, body, &o__), "{s:s, s:s, s:s, s:s, s:s}", "code", code,
+                       "name", "科室", "subject_code", "03.04", "category_code", "03", "kind", "clinical");
+        json_decref(o);
+    }
+    json_t *l = NULL;
+    CALL(ih_department_list(f->c, false, &l));
+    assert_int_equal(json_array_size(l), 1101); /* with the fixture's NK */
+    const char *prev = "";
+    size_t i;
+    json_t *d;
+    json_array_foreach(l, i, d)
+    {
+        const char *code = json_string_value(json_object_get(d, "code"));
+        assert_true(strcmp(prev, code) < 0);
+        prev = code;
+    }
+    json_decref(l);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
@@ -1262,7 +1289,8 @@ static void t_payment_confirmed_by_channel(void **state)
         cmocka_unit_test_setup_teardown(t_sms_codes_register_and_reset, s, teardown),                                \
         cmocka_unit_test_setup_teardown(t_full_disk_read_is_audit_unavailable, s, teardown),                         \
         cmocka_unit_test_setup_teardown(t_clinical_safety, s, teardown),                                             \
-        cmocka_unit_test_setup_teardown(t_payment_confirmed_by_channel, s, teardown)
+        cmocka_unit_test_setup_teardown(t_payment_confirmed_by_channel, s, teardown),                                \
+        cmocka_unit_test_setup_teardown(t_department_list_whole, s, teardown)
 
 int main(void)
 {

@@ -85,6 +85,29 @@ static void t_conf_render_roundtrip(void **state)
     assert_true(d.demo);
 }
 
+/* Each section appears once in a rendered file: an operator (or a test)
+ * adding a key under "[server]" must not find a second "[server]" further
+ * down (a key set under both is refused as set twice). */
+static void t_conf_render_sections_once(void **state)
+{
+    (void)state;
+    ih_conf c;
+    ih_conf_defaults(&c);
+    char *text;
+    T_OK(ih_conf_render(&c, &text));
+    char seen[32][32];
+    int n = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] != '[') continue;
+        for (int i = 0; i < n; i++)
+            if (!strcmp(seen[i], line)) fail_msg("section %s rendered twice", line);
+        assert_true(n < 32);
+        snprintf(seen[n++], sizeof seen[0], "%s", line);
+    }
+    free(text);
+    assert_true(n >= 10);
+}
+
 static void t_json_body_entry_point(void **state)
 {
     (void)state;
@@ -308,7 +331,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_conf_defaults_and_values), cmocka_unit_test(t_conf_errors_name_the_line),
-        cmocka_unit_test(t_conf_render_roundtrip), cmocka_unit_test(t_json_body_entry_point),
+        cmocka_unit_test(t_conf_render_roundtrip), cmocka_unit_test(t_conf_render_sections_once),
+        cmocka_unit_test(t_json_body_entry_point),
         cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders),
         cmocka_unit_test(t_time_formats), cmocka_unit_test(t_json_writer), cmocka_unit_test(t_error_envelope),
     };

@@ -4,6 +4,7 @@
 #include "core/err.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,11 +61,37 @@ typedef struct {
     int64_t n;
     int64_t id;
     bool fail_after;
+    bool hook;      /* register a before-commit hook that logs an event row */
+    bool hook_fail; /* … and fails after writing it */
+    _Atomic int *done; /* counts the hook's done calls */
 } insert_arg;
+
+/* A before-commit hook: writes an event row for the item (so that a hook's
+ * writes are seen to commit or roll back with the rest), optionally fails. */
+static ih_err hook_fn(ih_tx *tx, void *arg)
+{
+    insert_arg *a = arg;
+    ih_stmt *st;
+    int64_t id;
+    IH_TRY(ih_tx_next_id(tx, "event", &id));
+    IH_TRY(ih_tx_prepare(tx, "INSERT INTO event(id, item, what) VALUES ($1, $2, 'hooked')", &st));
+    ih_stmt_int(st, 1, id);
+    ih_stmt_int(st, 2, a->id);
+    IH_TRY(ih_stmt_exec(st));
+    if (a->hook_fail) return ih_fail(IH_E_STORAGE, "hook refused '%s'", a->name);
+    return IH_OK;
+}
+
+static void hook_done(void *arg)
+{
+    insert_arg *a = arg;
+    if (a->done) atomic_fetch_add(a->done, 1);
+}
 
 static ih_err insert_fn(ih_tx *tx, void *arg)
 {
     insert_arg *a = arg;
+    if (a->hook) IH_TRY(ih_tx_before_commit(tx, hook_fn, hook_done, a));
     ih_stmt *st;
     IH_TRY(ih_tx_next_id(tx, "item", &a->id));
     IH_TRY(ih_tx_prepare(tx, "INSERT INTO item(id, name, data, n) VALUES ($1, $2, $3, $4)", &st));
@@ -84,6 +111,7 @@ static ih_err insert(ih_store *s, const char *name, int64_t n)
 }
 
 typedef struct {
+    const char *sql; /* a literal: SELECT count(*) … */
     int64_t count;
 } count_arg;
 
@@ -92,7 +120,7 @@ static ih_err count_fn(ih_tx *tx, void *arg)
     count_arg *a = arg;
     ih_stmt *st;
     bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT count(*) FROM item", &st));
+    IH_TRY(ih_tx_prepare(tx, a->sql, &st));
     IH_TRY(ih_stmt_step(st, &row));
     a->count = row ? ih_col_int(st, 0) : -1;
     return IH_OK;
@@ -100,7 +128,14 @@ static ih_err count_fn(ih_tx *tx, void *arg)
 
 static int64_t count_items(ih_store *s)
 {
-    count_arg a = {0};
+    count_arg a = {.sql = "SELECT count(*) FROM item"};
+    T_OK(ih_store_read(s, count_fn, &a));
+    return a.count;
+}
+
+static int64_t count_hooked(ih_store *s)
+{
+    count_arg a = {.sql = "SELECT count(*) FROM event WHERE what = 'hooked'"};
     T_OK(ih_store_read(s, count_fn, &a));
     return a.count;
 }
@@ -274,6 +309,8 @@ typedef struct {
     int thread;
     int per_thread;
     int failures_wanted; /* every k-th write fails on purpose (0 = none) */
+    bool in_hook;        /* … in its before-commit hook rather than in the callback */
+    _Atomic int *done;
     int ok, failed;
 } worker_arg;
 
@@ -283,8 +320,9 @@ static void *writer_thread(void *p)
     for (int i = 0; i < w->per_thread; i++) {
         char name[64];
         snprintf(name, sizeof name, "%s-%d-%d", w->prefix, w->thread, i);
-        insert_arg a = {.name = name, .n = i,
-                        .fail_after = w->failures_wanted && i % w->failures_wanted == 0};
+        bool fail = w->failures_wanted && i % w->failures_wanted == 0;
+        insert_arg a = {.name = name, .n = i, .fail_after = fail && !w->in_hook, .hook = w->in_hook,
+                        .hook_fail = fail && w->in_hook, .done = w->done};
         ih_err e = ih_store_write(w->s, insert_fn, &a);
         if (e == IH_OK) w->ok++;
         else w->failed++;
@@ -292,13 +330,14 @@ static void *writer_thread(void *p)
     return NULL;
 }
 
-static void run_concurrent(fixture *f, const char *prefix, int threads, int per, int fail_every, int *ok,
-                           int *failed)
+static void run_concurrent_hooked(fixture *f, const char *prefix, int threads, int per, int fail_every,
+                                  bool in_hook, _Atomic int *done, int *ok, int *failed)
 {
     pthread_t th[64];
     worker_arg w[64];
     for (int t = 0; t < threads; t++) {
-        w[t] = (worker_arg){.s = f->s, .prefix = prefix, .thread = t, .per_thread = per, .failures_wanted = fail_every};
+        w[t] = (worker_arg){.s = f->s, .prefix = prefix, .thread = t, .per_thread = per, .failures_wanted = fail_every,
+                            .in_hook = in_hook, .done = done};
         pthread_create(&th[t], NULL, writer_thread, &w[t]);
     }
     *ok = *failed = 0;
@@ -307,6 +346,12 @@ static void run_concurrent(fixture *f, const char *prefix, int threads, int per,
         *ok += w[t].ok;
         *failed += w[t].failed;
     }
+}
+
+static void run_concurrent(fixture *f, const char *prefix, int threads, int per, int fail_every, int *ok,
+                           int *failed)
+{
+    run_concurrent_hooked(f, prefix, threads, per, fail_every, false, NULL, ok, failed);
 }
 
 static void t_concurrent_writes_group_commit(void **state)
@@ -321,12 +366,49 @@ static void t_concurrent_writes_group_commit(void **state)
     assert_int_equal(ok, 64 * 20);
     assert_int_equal(failed, 0);
     assert_int_equal(count_items(f->s), before + 64 * 20);
-    if (f->kind == IH_STORE_SQLITE) {
-        /* 1280 durable writes from 64 threads must share commits. */
-        uint64_t commits = s1.batches - s0.batches;
-        print_message("      sqlite: %d writes in %llu commits\n", ok, (unsigned long long)commits);
-        assert_true(commits < (uint64_t)ok);
-    }
+    /* 1280 durable writes from 64 threads must share commits (both
+     * backends group-commit). */
+    uint64_t commits = s1.batches - s0.batches;
+    print_message("      %s: %d writes in %llu commits\n", f->kind == IH_STORE_PG ? "pg" : "sqlite", ok,
+                  (unsigned long long)commits);
+    assert_true(commits < (uint64_t)ok);
+}
+
+/* Before-commit hooks: they run in the transaction (their writes commit
+ * with it), a failing one fails its own transaction only — also when it
+ * shares a group commit with others — and each hook's done runs exactly
+ * once, whatever happened. */
+static void t_before_commit_hooks(void **state)
+{
+    fixture *f = *state;
+    int64_t items = count_items(f->s), hooked = count_hooked(f->s);
+    _Atomic int done = 0;
+    insert_arg a = {.name = "hooked-alone", .hook = true, .done = &done};
+    T_OK(ih_store_write(f->s, insert_fn, &a));
+    assert_int_equal(atomic_load(&done), 1);
+    assert_int_equal(count_items(f->s), items + 1);
+    assert_int_equal(count_hooked(f->s), hooked + 1);
+
+    insert_arg b = {.name = "hook-refuses", .hook = true, .hook_fail = true, .done = &done};
+    assert_int_not_equal(ih_store_write(f->s, insert_fn, &b), IH_OK);
+    assert_true(atomic_load(&done) >= 2); /* once per attempt */
+    assert_int_equal(count_items(f->s), items + 1);
+    assert_int_equal(count_hooked(f->s), hooked + 1);
+
+    insert_arg c = {.name = "callback-refuses", .hook = true, .fail_after = true, .done = &done};
+    int before = atomic_load(&done);
+    assert_int_equal(ih_store_write(f->s, insert_fn, &c), IH_E_INVALID);
+    assert_int_equal(atomic_load(&done), before + 1); /* the hook never ran; done did */
+
+    /* 32 threads, every 3rd write's hook fails: exactly those fail */
+    atomic_store(&done, 0);
+    int ok, failed;
+    run_concurrent_hooked(f, "hookmates", 32, 12, 3, true, &done, &ok, &failed);
+    assert_int_equal(failed, 32 * 4);
+    assert_int_equal(ok, 32 * 8);
+    assert_int_equal(count_items(f->s), items + 1 + ok);
+    assert_int_equal(count_hooked(f->s), hooked + 1 + ok);
+    assert_true(atomic_load(&done) >= 32 * 12);
 }
 
 static void t_failing_batch_mates_are_isolated(void **state)
@@ -414,6 +496,7 @@ static void t_acknowledged_writes_survive_kill(void **state)
         cmocka_unit_test(t_changes_counted), cmocka_unit_test(t_nested_refused),                    \
         cmocka_unit_test(t_concurrent_writes_group_commit),                                         \
         cmocka_unit_test(t_failing_batch_mates_are_isolated),                                       \
+        cmocka_unit_test(t_before_commit_hooks),                                                    \
         cmocka_unit_test(t_acknowledged_writes_survive_kill)
 
 static bool env_has(char **env, const char *entry)
