@@ -201,7 +201,7 @@ frontend https
   default_backend ihosd
 backend ihosd
   balance roundrobin
-  option httpchk GET /healthz
+  option httpchk GET /readyz
   http-check expect status 200
   default-server ssl verify required ca-file $dir/n1/keys/tls.crt check inter 1s fall 2 rise 1
   server node1 127.0.0.1:$ih1

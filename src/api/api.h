@@ -67,6 +67,7 @@ ih_err ih_api_call_csv(ih_app *app, ih_req *req, ih_resp *resp, const char *what
 /* ---- handlers (one file per resource) -------------------------------------- */
 
 ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_readyz(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_login(ih_app *app, ih_req *req, ih_resp *resp);

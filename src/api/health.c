@@ -1,8 +1,12 @@
-/* health.c — GET /healthz (liveness) and GET /metrics (Prometheus). */
+/* health.c — GET /healthz (liveness), GET /readyz (readiness: the database
+ * answers) and GET /metrics (Prometheus). */
 #include "api/api.h"
 
+#include "core/clock.h"
+#include "core/log.h"
 #include "net/metrics.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 
 ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp)
@@ -11,6 +15,36 @@ ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp)
     (void)req;
     static const char body[] = "{\"status\":\"ok\"}";
     return ih_resp_json(resp, 200, body, sizeof body - 1);
+}
+
+/* A load balancer asks every second or two; anyone may ask.  The answer is
+ * kept for a second, so asking often costs the database nothing more and
+ * an outage does not tie up a worker per question. */
+static _Atomic int64_t ready_checked; /* monotonic ms of the last check */
+static _Atomic int ready_state;       /* 1 ready, 2 not */
+
+ih_err ih_api_readyz(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    (void)req;
+    int64_t now = ih_mono_ms(), last = atomic_load(&ready_checked);
+    int state = atomic_load(&ready_state);
+    if (state == 0 || now - last >= 1000) {
+        ih_err e = ih_store_ping(app->store);
+        int was = state;
+        state = e == IH_OK ? 1 : 2;
+        if (state == 2 && was != 2)
+            ih_log(IH_LOG_WARN, "server.not_ready", "detail", ih_err_detail(), NULL);
+        else if (state == 1 && was == 2)
+            ih_log(IH_LOG_INFO, "server.ready", NULL);
+        ih_err_clear();
+        atomic_store(&ready_state, state);
+        atomic_store(&ready_checked, now);
+    }
+    if (state == 1) {
+        static const char body[] = "{\"status\":\"ok\"}";
+        return ih_resp_json(resp, 200, body, sizeof body - 1);
+    }
+    return ih_fail(IH_E_UNAVAILABLE, "the database does not answer"); /* 503, the error envelope */
 }
 
 ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp)

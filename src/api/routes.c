@@ -12,6 +12,7 @@ const ih_route ih_api_routes[] = {
     R(IH_GET, "/api/v1/codes", IH_PERM_PUBLIC, ih_api_codes_list),
     R(IH_GET, "/api/v1/codes/{}", IH_PERM_PUBLIC, ih_api_codes_get),
     R(IH_GET, "/healthz", IH_PERM_PUBLIC, ih_api_healthz),
+    R(IH_GET, "/readyz", IH_PERM_PUBLIC, ih_api_readyz),
     R(IH_GET, "/metrics", IH_PERM_METRICS, ih_api_metrics),
 
     R(IH_POST, "/api/v1/sessions", IH_PERM_PUBLIC, ih_api_login),

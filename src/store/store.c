@@ -39,6 +39,18 @@ ih_err ih_store_write(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->writ
 ih_err ih_store_snapshot(ih_store *s, const char *path) { return s->ops->snapshot(s, path); }
 ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->read(s, fn, arg); }
 
+static ih_err ping_fn(ih_tx *tx, void *arg)
+{
+    (void)arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT 1", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    return ih_stmt_exec(st);
+}
+
+ih_err ih_store_ping(ih_store *s) { return ih_store_read(s, ping_fn, NULL); }
+
 bool ih_tx_is_pg(const ih_tx *tx) { return tx->store->kind == IH_STORE_PG; }
 bool ih_tx_is_write(const ih_tx *tx) { return tx->write; }
 

@@ -67,6 +67,9 @@ void ih_store_get_stats(ih_store *s, ih_store_stats *out);
 typedef ih_err (*ih_tx_fn)(ih_tx *tx, void *arg);
 ih_err ih_store_write(ih_store *s, ih_tx_fn fn, void *arg);
 ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg);
+/* Can the database answer a query now?  IH_OK, or why not (on PostgreSQL
+ * IH_E_UNAVAILABLE while no server accepts connections). */
+ih_err ih_store_ping(ih_store *s);
 
 bool ih_tx_is_pg(const ih_tx *tx);
 bool ih_tx_is_write(const ih_tx *tx);

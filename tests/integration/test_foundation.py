@@ -197,6 +197,7 @@ class ServerTest(IhosTestCase):
         r = self.inst.request("GET", "/healthz")
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json(), {"status": "ok"})
+        self.assertEqual(self.inst.request("GET", "/readyz").json(), {"status": "ok"})
         self.assertEqual(r.header("cache-control"), "no-store")
         self.assertIn("max-age=", r.header("strict-transport-security"))
         self.assertEqual(r.header("x-content-type-options"), "nosniff")

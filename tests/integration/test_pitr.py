@@ -1,4 +1,5 @@
-"""Point-in-time restore from pgBackRest's continuous WAL archive.
+"""Point-in-time restore from pgBackRest's continuous WAL archive, and
+readiness while the database is away (a PostgreSQL server of the test's own).
 
 A PostgreSQL server archives every WAL segment with pgBackRest into a
 repository on another path (on real servers: another machine or an object
@@ -77,6 +78,28 @@ class PitrTest(IhosTestCase):
         for s in sql:
             argv += ["-c", s]
         return subprocess.run(argv, capture_output=True, text=True, check=True).stdout.strip()
+
+    def test_ready_follows_the_database(self):
+        """/readyz (the load balancer's check) says 503 while the database is down and 200
+        again once it is back, while /healthz (liveness) stays 200 throughout."""
+        url = "host=%s port=%d user=ihos dbname=ihos connect_timeout=2" % (self.pg, self.port)
+        inst = self.instance(store="postgres", pg_url=url)
+        inst.start()
+        self.assertEqual(inst.request("GET", "/readyz").status, 200)
+        self.stop_pg()
+        time.sleep(1.2)  # past the one-second answer cache
+        r = inst.request("GET", "/readyz")
+        self.assertEqual(r.status, 503)
+        self.assertEqual(r.json()["error"]["code"], "unavailable")
+        self.assertEqual(inst.request("GET", "/healthz").status, 200)
+        self.start_pg()
+        deadline = time.time() + 20
+        while time.time() < deadline and inst.request("GET", "/readyz").status != 200:
+            time.sleep(0.3)
+        self.assertEqual(inst.request("GET", "/readyz").status, 200)
+        inst.stop()
+        events = [l for l in inst.log_lines if '"event":"server.not_ready"' in l or '"event":"server.ready"' in l]
+        self.assertEqual(len(events), 2, events)  # one line each way, not one per check
 
     def test_restore_to_a_moment(self):
         self.backrest("backup", "--type=full", "--start-fast")
