@@ -71,6 +71,9 @@ $(OUT)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@echo "CC $<"
 	@$(CC) -std=c17 -I$(LLHTTP_INC) $(MODE_CFLAGS) -w -c $< -o $@
 
+# The bill of materials names the node-llhttp version compiled in.
+$(OUT)/obj/compliance/sbom.o: CFLAGS_ALL += -DIH_LLHTTP_DEB_VERSION=\"$(shell dpkg-query -W -f='$${Version}' node-llhttp 2>/dev/null)\"
+
 # The common-password and weak-word lists are compiled in, sorted, from data/.
 $(OUT)/gen/common_passwords.c: data/common-passwords.txt scripts/gen-wordlist.sh
 	@mkdir -p $(dir $@)

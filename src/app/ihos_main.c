@@ -65,6 +65,8 @@ static const struct {
                       "  rx verify BUNDLE    check the doctor's and pharmacist's signatures offline"},
     {"icd", ih_cli_icd, "icd import DIR FILE load the ICD-10 code list (CSV: code,name)"},
     {"demo", ih_cli_demo, "demo seed DIR       fill an empty demo instance with a synthetic hospital"},
+    {"sbom", ih_cli_sbom, "sbom [--out FILE]   the libraries ihos is made of, with their Debian packages and\n"
+                          "                     versions (CycloneDX JSON), for tracking known vulnerabilities"},
     {"totp", ih_cli_totp, "totp qr [URI]       show an otpauth:// URI (from POST /api/v1/me/totp) as a QR code"},
 };
 

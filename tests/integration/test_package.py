@@ -14,6 +14,7 @@ package and keeps the hospital's data.  Bounded: a few minutes (the first
 run downloads the base system).
 """
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -26,7 +27,31 @@ import ssl
 ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 CACHE = os.environ.get("IHOS_TEST_CACHE", "/var/cache/ihos-test")
 BASE = os.path.join(CACHE, "bookworm-minbase.tar")
-MIRROR = "http://deb.debian.org/debian"
+
+
+def apt_mirror():
+    """The Debian mirror this machine's apt uses (a CI machine may have its own)."""
+    import glob
+    for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
+        with open(path) as f:
+            for line in f:
+                if line.startswith("URIs:"):
+                    for uri in line.split()[1:]:
+                        if not uri.rstrip("/").endswith("-security"):
+                            return uri
+    for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    m = re.match(r"deb\s+(?:\[[^\]]*\]\s+)?(\S+)", line)
+                    if m and "security" not in m.group(1):
+                        return m.group(1)
+        except OSError:
+            pass
+    return "http://deb.debian.org/debian"
+
+
+MIRROR = apt_mirror()
 
 
 def base_system(root):
