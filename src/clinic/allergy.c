@@ -11,6 +11,7 @@
 #include "clinic/clinic_impl.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 static const struct {
@@ -70,30 +71,25 @@ unsigned cl_allergy_class_bit(const char *code)
     return i >= 0 ? 1u << i : 0;
 }
 
-void cl_allergy_names(unsigned mask, char *out, size_t n)
+/* The classes in mask, by code or by name, joined with sep; whole entries
+ * only (what does not fit in n is left out). */
+static void join_classes(unsigned mask, bool names, char sep, char *out, size_t n)
 {
-    size_t used = 0;
-    out[0] = '\0';
-    for (size_t i = 0; i < ih_codes_allergy_class.n && used < n; i++)
-        if (mask & (1u << i)) {
-            size_t len = strlen(ih_codes_allergy_class.codes[i].name) + (used ? 1 : 0);
-            if (used + len + 1 > n) break;
-            if (used) out[used++] = '/';
-            strcpy(out + used, ih_codes_allergy_class.codes[i].name);
-            used += strlen(ih_codes_allergy_class.codes[i].name);
-        }
-}
-
-void cl_allergy_codes(unsigned mask, char *out, size_t n)
-{
+    const char between[2] = {sep, '\0'};
     size_t used = 0;
     out[0] = '\0';
     for (size_t i = 0; i < ih_codes_allergy_class.n; i++)
         if (mask & (1u << i)) {
-            size_t len = strlen(ih_codes_allergy_class.codes[i].code);
-            if (used + len + 2 > n) break;
-            if (used) out[used++] = '|';
-            memcpy(out + used, ih_codes_allergy_class.codes[i].code, len + 1);
-            used += len;
+            const char *v = names ? ih_codes_allergy_class.codes[i].name : ih_codes_allergy_class.codes[i].code;
+            int w = snprintf(out + used, n - used, "%s%s", used ? between : "", v);
+            if (w < 0 || (size_t)w >= n - used) { /* never a cut entry */
+                out[used] = '\0';
+                break;
+            }
+            used += (size_t)w;
         }
 }
+
+void cl_allergy_names(unsigned mask, char *out, size_t n) { join_classes(mask, true, '/', out, n); }
+
+void cl_allergy_codes(unsigned mask, char *out, size_t n) { join_classes(mask, false, '|', out, n); }

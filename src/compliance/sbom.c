@@ -23,6 +23,7 @@ static const char llhttp_version[] = IH_LLHTTP_DEB_VERSION;
 
 typedef struct {
     char *path[MAX_OBJECTS];
+    char owner[MAX_OBJECTS][256]; /* its package ("" if none), from ask_dpkg */
     int n;
 } objects;
 
@@ -157,15 +158,14 @@ static json_t *component_for(json_t *components, json_t *deps, const char *pkg, 
     return c;
 }
 
-static ih_err add_object(const dpkg_answers *dpkg, json_t *components, json_t *deps, const char *loaded,
+static ih_err add_object(const dpkg_answers *dpkg, json_t *components, json_t *deps, const char *pkg,
                          const char *real)
 {
     char hex[65];
     IH_TRY(file_sha256(real, hex));
-    char pkg[256], version[128], arch[32];
+    char version[128], arch[32];
     json_t *c;
-    if (owner(&dpkg->search, loaded, real, pkg, sizeof pkg) &&
-        package_version(&dpkg->show, pkg, version, sizeof version, arch, sizeof arch)) {
+    if (pkg[0] && package_version(&dpkg->show, pkg, version, sizeof version, arch, sizeof arch)) {
         c = component_for(components, deps, pkg, version, arch);
     } else {
         /* nobody publishes advisories for it: say so */
@@ -190,9 +190,9 @@ static ih_err add_object(const dpkg_answers *dpkg, json_t *components, json_t *d
     return IH_OK;
 }
 
-/* Ask dpkg about every object: who owns each file, then each owner's
- * version. */
-static void ask_dpkg(const objects *o, char (*real)[PATH_MAX], char (*pattern)[PATH_MAX + 2], dpkg_answers *d)
+/* Ask dpkg about every object: who owns each file (o->owner), then each
+ * owner's version. */
+static void ask_dpkg(objects *o, char (*real)[PATH_MAX], char (*pattern)[PATH_MAX + 2], dpkg_answers *d)
 {
     char *argv[MAX_OBJECTS + 4];
     int k = 0;
@@ -205,20 +205,19 @@ static void ask_dpkg(const objects *o, char (*real)[PATH_MAX], char (*pattern)[P
     }
     argv[k] = NULL;
     run_dpkg(argv, &d->search);
-    char pkgs[MAX_OBJECTS][256];
     k = 0;
     argv[k++] = DPKG_QUERY;
     argv[k++] = "--show";
     argv[k++] = "--showformat=${binary:Package}\t${Version}\t${Architecture}\n";
-    int np = 0;
+    int first = k;
     for (int i = 0; i < o->n; i++) {
-        if (!owner(&d->search, o->path[i], real[i], pkgs[np], sizeof pkgs[np])) continue;
-        bool seen = false;
-        for (int j = 0; j < np && !seen; j++) seen = !strcmp(pkgs[j], pkgs[np]);
-        if (!seen) argv[k++] = pkgs[np++];
+        if (!owner(&d->search, o->path[i], real[i], o->owner[i], sizeof o->owner[i])) o->owner[i][0] = '\0';
+        bool seen = !o->owner[i][0];
+        for (int j = first; j < k && !seen; j++) seen = !strcmp(argv[j], o->owner[i]);
+        if (!seen) argv[k++] = o->owner[i];
     }
     argv[k] = NULL;
-    if (np) run_dpkg(argv, &d->show);
+    if (k > first) run_dpkg(argv, &d->show);
 }
 
 ih_err ih_sbom_build(json_t **out)
@@ -234,7 +233,7 @@ ih_err ih_sbom_build(json_t **out)
     for (int i = 0; e == IH_OK && i < o.n; i++)
         if (!realpath(o.path[i], real[i])) snprintf(real[i], sizeof real[i], "%s", o.path[i]);
     if (e == IH_OK) ask_dpkg(&o, real, pattern, &dpkg);
-    for (int i = 0; e == IH_OK && i < o.n; i++) e = add_object(&dpkg, components, deps, o.path[i], real[i]);
+    for (int i = 0; e == IH_OK && i < o.n; i++) e = add_object(&dpkg, components, deps, o.owner[i], real[i]);
     for (int i = 0; i < o.n; i++) free(o.path[i]);
     free(real);
     free(pattern);

@@ -669,7 +669,6 @@ static ih_err pg_write(ih_store *base, ih_tx_fn fn, void *arg)
 {
     pg_store *s = (pg_store *)base;
     if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
-    if (s->nwriters == 0) return run_tx(s, true, fn, arg);
     pg_job j = {.fn = fn, .arg = arg};
     sem_init(&j.done, 0, 0);
     pthread_mutex_lock(&s->qmu);
