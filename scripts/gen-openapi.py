@@ -73,6 +73,8 @@ s("GET","/api/v1/audit/events","Query the audit journal", query=["from","to","ac
 s("GET","/api/v1/audit/checkpoints","Signed checkpoints")
 s("POST","/api/v1/audit/verify","Verify the whole journal now")
 s("GET","/api/v1/audit/export","Export events (JSON lines)", resp="Text")
+s("GET","/api/v1/selfcheck","The Level 3 self-check of the running instance (format ihos-selfcheck/1: summary, high-risk findings, every clause with verdict, evidence and remedy); 503 busy while another runs",
+  desc="Runs the integrity scan and a full journal verification: seconds on a large instance. Audited as selfcheck.run.")
 s("GET","/api/v1/backups","Local backups")
 s("POST","/api/v1/backups","Take a backup now (encrypted to the recovery key)", status=201)
 s("GET","/api/v1/institution","The institution (public)", resp="Institution")

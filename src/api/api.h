@@ -105,6 +105,7 @@ ih_err ih_api_audit_verify(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_backups_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_selfcheck(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_backups_create(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_institution_get(ih_app *app, ih_req *req, ih_resp *resp);

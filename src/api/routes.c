@@ -49,6 +49,7 @@ const ih_route ih_api_routes[] = {
     R(IH_POST, "/api/v1/audit/verify", IH_PERM_AUDIT_VERIFY, ih_api_audit_verify),
     R(IH_GET, "/api/v1/audit/export", IH_PERM_AUDIT_EXPORT, ih_api_audit_export),
 
+    R(IH_GET, "/api/v1/selfcheck", IH_PERM_SELFCHECK_READ, ih_api_selfcheck),
     R(IH_GET, "/api/v1/backups", IH_PERM_BACKUP_RUN, ih_api_backups_list),
     R(IH_POST, "/api/v1/backups", IH_PERM_BACKUP_RUN, ih_api_backups_create),
 

@@ -32,6 +32,7 @@ typedef struct ih_app {
     bool metrics_token_set;
     uint8_t metrics_token[32];
     char node[128]; /* this node's name in leases ([cluster] node_name, or host/pid) */
+    char trust_last[512]; /* the last trusted-verification problem reported ("" none); jobs thread */
 } ih_app;
 
 /* Identity options from the configuration. */

@@ -140,8 +140,13 @@ ih_err ih_catalog_scan(ih_catalog *c, ih_audit *a, ih_integrity_report *r)
         ih_err_clear();
     }
     for (size_t i = 0; i < c->nscans; i++) {
+        uint64_t before = r->bad + r->missing + r->older;
         IH_TRY(c->scans[i].scan(c->scans[i].ctx, &r->rows, &r->bad));
         IH_TRY(journal_check(c, a, c->scans[i].table, r));
+        if (r->bad + r->missing + r->older != before) {
+            size_t l = strlen(r->bad_tables);
+            snprintf(r->bad_tables + l, sizeof r->bad_tables - l, "%s%s", l ? "," : "", c->scans[i].table);
+        }
     }
     version_ctx v = {a};
     return ih_reseal_scan_versions(c->store, c->keys, c->sealed, c->nsealed, &r->sealed_rows, &r->unopenable,

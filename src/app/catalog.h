@@ -45,6 +45,7 @@ typedef struct ih_integrity_report {
     uint64_t missing;        /* rows the audit journal says were written, gone from their table */
     uint64_t older;          /* rows older than the version the journal recorded (put back) */
     char schema_problem[256]; /* a protected table or column no module describes, or "" */
+    char bad_tables[256];     /* tables with a failing, missing or older row: "account,role_grant" */
 } ih_integrity_report;
 
 /* The whole scan; failures are recorded (integrity.violation) and alerted

@@ -1,6 +1,7 @@
 /* cli_backup.c — `ihos backup create|verify` and `ihos restore`. */
 #include "app/cli.h"
 #include "app/instance.h"
+#include "app/trusted.h"
 #include "backup/backup.h"
 #include "core/fsutil.h"
 
@@ -67,26 +68,61 @@ int ih_cli_backup(int argc, char **argv)
     return 2;
 }
 
+/* A restore drill (L3 8.1.4.9a): the backup was restored into a scratch
+ * directory; the live instance's journal records that it was, and whether it
+ * worked, so the self-check can tell when the last drill was. */
+static int record_drill(const char *live, const char *backup, ih_err result)
+{
+    static ih_instance in;
+    char msg[1024];
+    ih_err_text saved;
+    ih_err_save(&saved);
+    if (ih_instance_load(live, &in, msg, sizeof msg) != IH_OK) return ih_cli_fail(IH_OK, "--drill-of: %s", msg);
+    const char *base = strrchr(backup, '/');
+    ih_audit_event ev = {.action = "backup.restore_drill", .object_type = "backup",
+                         .object_id = base ? base + 1 : backup, .result = result};
+    ih_err e = ih_instance_open_store(&in);
+    if (e == IH_OK) e = ih_instance_open_runtime(&in, true);
+    if (e == IH_OK) e = ih_audit_record(in.audit, &ih_console_actor, &ev);
+    ih_instance_close(&in);
+    if (e != IH_OK) return ih_cli_fail(e, "cannot record the drill in %s", live);
+    ih_err_load(&saved);
+    return 0;
+}
+
 int ih_cli_restore(int argc, char **argv)
 {
     static const struct option opts[] = {{"recovery-key-file", required_argument, NULL, 'r'},
-                                         {"pg-url", required_argument, NULL, 'p'}, {0, 0, 0, 0}};
-    const char *rfile = NULL, *pg = NULL;
+                                         {"pg-url", required_argument, NULL, 'p'},
+                                         {"drill-of", required_argument, NULL, 'd'}, {0, 0, 0, 0}};
+    const char *rfile = NULL, *pg = NULL, *drill = NULL;
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (ch == 'r') rfile = optarg;
         else if (ch == 'p') pg = optarg;
+        else if (ch == 'd') drill = optarg;
         else return 2;
     }
     if (optind + 2 != argc || !rfile) {
-        fprintf(stderr, "usage: ihos restore BACKUP DIR --recovery-key-file FILE [--pg-url URL]\n");
+        fprintf(stderr, "usage: ihos restore BACKUP DIR --recovery-key-file FILE [--pg-url URL] [--drill-of LIVE_DIR]\n");
         return 2;
     }
     if (ih_crypto_init() != IH_OK) return ih_cli_fail(IH_E_CRYPTO, "crypto");
     char msg[1024];
     ih_err e = ih_backup_restore(argv[optind], argv[optind + 1], rfile, pg, msg, sizeof msg);
+    if (drill && record_drill(drill, argv[optind], e) != 0) return 1;
     if (e != IH_OK) return ih_cli_fail(e, "restore refused, nothing was left behind");
+    /* the restored instance trusts the programs that restored it (L3 8.1.4.6) */
+    static ih_instance in;
+    char lmsg[1024];
+    e = ih_instance_load(argv[optind + 1], &in, lmsg, sizeof lmsg);
+    if (e == IH_OK) e = ih_instance_open_store(&in);
+    if (e == IH_OK) e = ih_instance_open_runtime(&in, true);
+    ih_trust_report tr;
+    if (e == IH_OK) e = ih_app_trust_record(&in, &ih_console_actor, NULL, 0, &tr);
+    ih_instance_close(&in);
+    if (e != IH_OK) return ih_cli_fail(e, "restored, but the trust manifest could not be recorded (run ihos trust record)");
     printf("%s\n", msg);
     return 0;
 }

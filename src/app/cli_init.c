@@ -9,6 +9,7 @@
  * keeps it under /etc/ihos) and DIR/ihos.conf is a symbolic link to it, so
  * every command that takes DIR finds it.
  */
+#include "app/trusted.h"
 #include "app/cli.h"
 #include "app/instance.h"
 #include "core/clock.h"
@@ -161,6 +162,8 @@ static ih_err bootstrap(ih_instance *inst, uint8_t kek[32], ih_buf *recovery_fil
     IH_TRY(create_administrators(inst));
     if (inst->conf.demo) IH_TRY(ih_app_seed_demo(inst));
     IH_TRY(make_recovery(inst, recovery_file));
+    ih_trust_report tr; /* L3 8.1.4.6: what runs and how it is configured, as installed */
+    IH_TRY(ih_app_trust_record(inst, &ih_console_actor, NULL, 0, &tr));
     return ih_audit_checkpoint(inst->audit, NULL);
 }
 

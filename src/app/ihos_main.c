@@ -67,6 +67,13 @@ static const struct {
     {"demo", ih_cli_demo, "demo seed DIR       fill an empty demo instance with a synthetic hospital"},
     {"sbom", ih_cli_sbom, "sbom [--out FILE]   the libraries ihos is made of, with their Debian packages and\n"
                           "                     versions (CycloneDX JSON), for tracking known vulnerabilities"},
+    {"trust", ih_cli_trust, "trust record DIR [--file /ABS/PATH]...\n"
+                            "                     sign the digests of ihos, ihosd and ihos.conf (and more files) that\n"
+                            "                     ihosd checks itself against; after an upgrade or a config change\n"
+                            "  trust verify DIR    check them now (exit 1 and the first difference if any)"},
+    {"selfcheck", ih_cli_selfcheck, "selfcheck DIR [--json FILE] [--html FILE]\n"
+                                    "                     the Level 3 self-check of this live instance: every clause's\n"
+                                    "                     verdict with its evidence (exit 1 when a high-risk item fails)"},
     {"totp", ih_cli_totp, "totp qr [URI]       show an otpauth:// URI (from POST /api/v1/me/totp) as a QR code"},
 };
 

@@ -8,6 +8,7 @@
 #include "core/proc.h"
 #include "crypto/extsig.h"
 #include "store/lease.h"
+#include "app/trusted.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -163,6 +164,22 @@ int main(int argc, char **argv)
         ih_instance_close(&inst);
         return 1;
     }
+    /* L3 8.1.4.6: the program and its configuration are the ones recorded. */
+    char trust_last[512] = "";
+    ih_trust_report tr;
+    if (ih_app_trust_check(&inst, trust_last, sizeof trust_last, &tr) != IH_OK) {
+        fprintf(stderr, "ihosd: cannot verify the program and configuration: %s\n", ih_err_detail());
+        ih_instance_close(&inst);
+        return 1;
+    }
+    if (tr.problem[0] && inst.conf.trust_enforce) {
+        fprintf(stderr,
+                "ihosd: %s\nihosd: refusing to start ([security] trust_enforce). After a deliberate upgrade or "
+                "configuration change, run `ihos trust record %s`.\n",
+                tr.problem, inst.dir);
+        ih_instance_close(&inst);
+        return 1;
+    }
     ih_audit_event started = {.action = "server.start", .object_type = "instance", .object_id = inst.instance_id};
     if (ih_audit_record(inst.audit, &ih_system_actor, &started) != IH_OK) {
         fprintf(stderr, "ihosd: the audit journal refuses writes: %s\n", ih_err_detail());
@@ -172,6 +189,7 @@ int main(int argc, char **argv)
     ih_app app = {.inst = &inst, .store = inst.store, .conf = &inst.conf, .keys = inst.keys, .audit = inst.audit,
                   .started_ms = ih_now_ms()};
     snprintf(app.node, sizeof app.node, "%s", node);
+    snprintf(app.trust_last, sizeof app.trust_last, "%s", trust_last);
     ih_identity_opts io;
     ih_app_identity_opts(&inst, &io);
     ih_clinic_opts co;

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "app/catalog.h"
+#include "app/trusted.h"
 #include "identity/throttle.h"
 #include "store/lease.h"
 
@@ -70,6 +71,13 @@ static ih_err detector_job(ih_app *app) { return app->detector ? ih_store_write(
 /* Counts of attempts per address that no longer matter. */
 static ih_err throttle_job(ih_app *app) { return ih_throttle_prune(app->store, ih_now_ms()); }
 
+/* L3 8.1.4.6: every node checks its own binaries and configuration. */
+static ih_err trust_job(ih_app *app)
+{
+    ih_trust_report r;
+    return ih_app_trust_check(app->inst, app->trust_last, sizeof app->trust_last, &r);
+}
+
 /* Another node changed a grant: take it here too. */
 static ih_err policy_job(ih_app *app) { return ih_policy_refresh(app->policy, app->store, app->keys); }
 
@@ -82,6 +90,8 @@ struct ih_jobs {
     job jobs[12];
     int n;
     ih_lease lease; /* "jobs": who runs the cluster-wide ones */
+    ih_lease presence; /* "node.<name>": this node is alive (the self-check counts nodes by it) */
+    char presence_name[160];
     int64_t lease_next;
 };
 
@@ -97,6 +107,7 @@ static void *run(void *arg)
                 ih_log(IH_LOG_WARN, "lease.failed", "lease", "jobs", "detail", ih_err_detail(), NULL);
                 j->lease.held = false;
             }
+            if (ih_lease_take(j->app->store, &j->presence) != IH_OK) ih_err_clear(); /* only evidence */
             pthread_mutex_lock(&j->mu);
             j->lease_next = ih_mono_ms() + 5000;
         }
@@ -127,6 +138,8 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     j->app = app;
     int64_t now = ih_mono_ms();
     j->lease = (ih_lease){.name = "jobs", .holder = app->node, .ttl_ms = 20000};
+    snprintf(j->presence_name, sizeof j->presence_name, "node.%s", app->node);
+    j->presence = (ih_lease){.name = j->presence_name, .holder = app->node, .ttl_ms = 20000};
     j->jobs[j->n++] = (job){"audit.archive", 24 * 3600 * 1000LL, 60 * 1000, archive_job, true, 0};
     j->jobs[j->n++] = (job){"backup.daily", 60 * 1000, 5 * 1000, backup_job, true, 0};
     j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, false, 0};
@@ -135,6 +148,8 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, true, 0};
     j->jobs[j->n++] = (job){"detector.prune", 3600 * 1000LL, 90 * 1000, detector_job, true, 0};
     j->jobs[j->n++] = (job){"throttle.prune", 60 * 1000, 60 * 1000, throttle_job, true, 0};
+    int64_t trust_ms = app->conf->trust_check_minutes * 60 * 1000LL;
+    j->jobs[j->n++] = (job){"trust.verify", trust_ms, trust_ms, trust_job, false, 0};
     for (int i = 0; i < j->n; i++) j->jobs[i].next = now + j->jobs[i].first_delay_ms;
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->cv, NULL);
@@ -155,6 +170,7 @@ void ih_jobs_stop(ih_jobs *j)
     pthread_mutex_unlock(&j->mu);
     pthread_join(j->thread, NULL);
     ih_lease_release(j->app->store, &j->lease); /* another node takes over at once */
+    ih_lease_release(j->app->store, &j->presence);
     pthread_mutex_destroy(&j->mu);
     pthread_cond_destroy(&j->cv);
     free(j);

@@ -302,7 +302,7 @@ static ih_err verify_fn(ih_tx *tx, void *arg)
     const vctx *vx = v;
     ih_audit_report *r = v->r;
     IH_TRY(db_checkpoints_fn(tx, v));
-    qsort(v->cps.v, v->cps.n, sizeof *v->cps.v, cp_cmp);
+    if (v->cps.n) qsort(v->cps.v, v->cps.n, sizeof *v->cps.v, cp_cmp);
     size_t next_cp = 0;
     /* Checkpoints at size 0 can only be malformed records. */
     while (next_cp < v->cps.n && v->cps.v[next_cp].size == 0) {

@@ -36,6 +36,7 @@ typedef struct ih_conf {
     char tls_key[IH_CONF_PATH];
     /* [keys] */
     char kek_source[16]; /* "file" | "passphrase" */
+    int key_rotate_days;
     /* [store] */
     char backend[16]; /* "sqlite" | "postgres" */
     char sqlite_path[IH_CONF_PATH];
@@ -63,6 +64,8 @@ typedef struct ih_conf {
     char admin_allow[IH_CONF_STR];
     char trusted_proxies[IH_CONF_STR], metrics_token_file[IH_CONF_PATH];
     char node_name[64];
+    int trust_check_minutes;
+    bool trust_enforce;
     /* [backup] */
     bool backup_enabled;
     char backup_daily_at[8]; /* "HH:MM" local (utc_offset) */

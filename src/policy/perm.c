@@ -77,6 +77,7 @@ static const perm_info perms[IH_PERM__COUNT] = {
                                R(SYSADMIN) | R(SECADMIN) | R(AUDITADMIN), false, false},
     [IH_PERM_PAYMENT_READ] = {"payment.read", R(PATIENT) | R(SYSADMIN), R(PATIENT) | R(SYSADMIN), false},
     [IH_PERM_PAYMENT_REFUND] = {"payment.refund", R(SYSADMIN), R(SYSADMIN), false},
+    [IH_PERM_SELFCHECK_READ] = {"selfcheck.read", R(SECADMIN) | R(AUDITADMIN), R(SECADMIN) | R(AUDITADMIN), false},
 };
 
 const char *ih_role_name(ih_role r) { return (r >= 0 && r < IH_ROLE__COUNT) ? role_names[r] : "none"; }

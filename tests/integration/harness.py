@@ -135,6 +135,16 @@ class Instance:
             out.append(f"{key} = {value}")
         with open(p, "w") as f:
             f.write("\n".join(out) + "\n")
+        self.conf_changed = True
+
+    def retrust(self):
+        """What the operator does after a deliberate configuration change:
+        record the new ihos.conf in the trust manifest (L3 8.1.4.6), so
+        ihosd does not report it as tampered.  Instances whose KEK comes from
+        a passphrase are left as they are (the CLI would need it)."""
+        if getattr(self, "conf_changed", False) and os.path.exists(self.path("keys", "kek")):
+            run_ihos("trust", "record", self.dir)
+        self.conf_changed = False
 
     def metrics(self):
         """GET /metrics as the scraper does: with the token ihos init wrote."""
@@ -201,6 +211,7 @@ class Instance:
         return inst
 
     def start(self, timeout=20, env=None, pass_fds=()):
+        self.retrust()
         e = dict(os.environ)
         e["IHOS_SMS_OUTBOX"] = self.path("sms-outbox.jsonl")
         if self.pay_dir:

@@ -1,5 +1,6 @@
-"""Compliance evidence (issue 18, first part): `ihos sbom`, the bill of
-materials an operator tracks known vulnerabilities with (8.1.4.4e).
+"""Compliance evidence (issue 18): `ihos sbom`, the bill of materials an
+operator tracks known vulnerabilities with (8.1.4.4e); `ihos selfcheck`, the
+Level 3 self-check of a live instance; trusted verification (8.1.4.6).
 
 Checked against the system itself: every library ihosd links (ldd) is in
 the list with the version dpkg reports for its package, package URLs carry
@@ -10,9 +11,12 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
+import time
 
-from tests.integration.harness import IHOSD, IhosTestCase, run_ihos
+from tests.integration.harness import (IHOSD, IhosTestCase, demo_accounts, must_login, pg_create_db, psql, run_ihos,
+                                       setup_admins)
 
 
 def dpkg_version(pkg):
@@ -89,3 +93,210 @@ class SbomTest(IhosTestCase):
         p = run_ihos("sbom", "--out", os.path.join(self.tmp, "no", "such", "dir", "x.json"), check=False)
         self.assertEqual(p.returncode, 1)
         self.assertRegex(p.stderr, r"^ihos: cannot write .*\n$")
+
+
+# ---- the Level 3 self-check and trusted verification ------------------------------------
+
+def selfcheck(inst, *extra):
+    """{clause id: verdict code} and the whole report, from `ihos selfcheck`."""
+    out = os.path.join(inst.dir + "-sc.json")
+    p = run_ihos("selfcheck", inst.dir, "--json", out, *extra, check=False)
+    assert p.returncode in (0, 1), p.stderr
+    with open(out) as f:
+        doc = json.load(f)
+    assert (p.returncode == 1) == bool(doc["high_risk_findings"]), (p.returncode, doc["high_risk_findings"])
+    return {i["id"]: i["verdict_code"] for i in doc["items"]}, doc
+
+
+# A fresh demo instance, as `make run` makes it: what holds and what cannot
+# on one machine with the embedded database and no backup yet.
+FRESH_DEMO = {
+    "8.1.4.1a": "pass", "8.1.4.1b": "pass", "8.1.4.1c": "pass",
+    "8.1.4.1d": "partial",  # the three administrators have not logged in (and enrolled) yet
+    "8.1.4.2a": "pass", "8.1.4.2b": "fail",  # demo passwords are in demo-credentials.json
+    "8.1.4.2c": "pass", "8.1.4.2d": "pass", "8.1.4.2e": "pass", "8.1.4.2f": "pass", "8.1.4.2g": "pass",
+    "8.1.4.3a": "pass", "8.1.4.3b": "pass", "8.1.4.3c": "pass", "8.1.4.3d": "pass",
+    "8.1.4.4c": "pass", "8.1.4.4d": "pass", "8.1.4.4e": "pass", "8.1.4.6": "pass",
+    "8.1.4.7a": "pass", "8.1.4.7b": "pass", "8.1.4.8a": "pass", "8.1.4.8b": "pass",
+    "8.1.4.9a": "fail", "8.1.4.9b": "fail", "8.1.4.9c": "fail",  # no backup yet; one machine, no standby
+    "8.1.4.10": "pass", "8.1.4.11a": "pass", "8.1.4.11b": "pass", "8.1.2.2": "pass",
+    "8.1.5": "partial",  # no central log collection configured
+    # the cryptography assessment expects national algorithms; the demo uses the intl suite
+    "39786-8.4a": "partial", "39786-8.4b": "partial", "39786-8.4c": "partial", "39786-8.4d": "partial",
+    "39786-8.4e": "partial", "39786-8.4f": "partial", "39786-8.4g": "partial", "39786-8.4h": "partial",
+}
+
+
+class SelfCheckTest(IhosTestCase):
+    """`ihos selfcheck` judges the live instance: a fresh demo gets the verdicts
+    above; then each misconfiguration or fault flips exactly its items."""
+
+    def changes(self, inst, expect, msg):
+        now, doc = selfcheck(inst)
+        diff = {k: v for k, v in now.items() if self.state.get(k) != v}
+        self.assertEqual(diff, expect, msg + ": " + json.dumps(
+            [i for i in doc["items"] if i["id"] in set(diff) | set(expect)], ensure_ascii=False, indent=1))
+        self.state = now
+        return doc
+
+    def check(self, store):
+        pg = pg_create_db() if store == "postgres" else None
+        rk = os.path.join(self.tmp, "recovery.key")
+        inst = self.instance(store=store, pg_url=pg, demo=True, extra=("--recovery-key-out", rk))
+        # the daily backup must not run by itself during the test
+        inst.set_conf("backup", "daily_at", "23:59")
+        inst.retrust()
+
+        self.state, doc = selfcheck(inst)
+        self.assertEqual(self.state, FRESH_DEMO, json.dumps(doc["items"], ensure_ascii=False, indent=1))
+        self.assertEqual(doc["format"], "ihos-selfcheck/1")
+        ids = [h["id"] for h in doc["high_risk_findings"]]
+        self.assertEqual(ids, ["8.1.4.2b", "8.1.4.9a", "8.1.4.9c"])
+        item = {i["id"]: i for i in doc["items"]}
+        self.assertEqual(item["8.1.4.1a"]["verdict"], "符合")
+        self.assertEqual(item["8.1.4.9c"]["verdict"], "不符合")
+        self.assertEqual(item["8.1.4.1a"]["weight"], 0.7)
+        self.assertTrue(item["8.1.4.9a"]["remedy"])
+        self.assertEqual(item["8.1.4.1c"]["evidence"]["min_version"], "TLSv1.2")
+        self.assertEqual(item["8.1.4.9c"]["evidence"]["backend"], store)
+        self.assertGreater(doc["summary"]["estimate"], 0.5)
+        self.assertLess(doc["summary"]["estimate"], 1.0)
+        self.assertTrue(doc["outside_application"])
+
+        # a weak password policy: passwords changed once a year
+        inst.set_conf("security", "password_max_age_days", "365")
+        inst.retrust()
+        self.changes(inst, {"8.1.4.1a": "partial"}, "password policy")
+        inst.set_conf("security", "password_max_age_days", "90")
+        inst.retrust()
+        self.changes(inst, {"8.1.4.1a": "pass"}, "password policy restored")
+
+        # a configuration changed behind the operator's back: trusted verification
+        inst.set_conf("security", "session_idle_minutes", "30")
+        self.changes(inst, {"8.1.4.1b": "partial", "8.1.4.6": "fail"}, "unrecorded configuration change")
+        inst.set_conf("security", "session_idle_minutes", "15")
+        inst.retrust()
+        self.changes(inst, {"8.1.4.1b": "pass", "8.1.4.6": "pass"}, "configuration recorded")
+
+        # a changed binary among the recorded files
+        binary = os.path.join(self.tmp, "ihosd-copy")
+        shutil.copy(IHOSD, binary)
+        run_ihos("trust", "record", inst.dir, "--file", binary)
+        self.changes(inst, {}, "binary recorded")
+        with open(binary, "ab") as f:
+            f.write(b"\0")
+        doc = self.changes(inst, {"8.1.4.6": "fail"}, "changed binary")
+        self.assertIn(binary, {i["id"]: i for i in doc["items"]}["8.1.4.6"]["evidence"]["problem"])
+        p = run_ihos("trust", "verify", inst.dir, check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("has changed", p.stdout)
+        run_ihos("trust", "record", inst.dir)
+        self.changes(inst, {"8.1.4.6": "pass"}, "binary list recorded again")
+
+        # two administrator roles' powers on one account: a grant written into the database
+        sql = ("INSERT INTO role_grant(id, role, perm, granted, changed_by, changed_at, mac) "
+               "VALUES (990, 'sysadmin', 'audit.read', 1, 1, 0, %s)" % ("'\\x00'::bytea" if pg else "x'00'"))
+        self.db(inst, pg, sql)
+        self.changes(inst, {"8.1.4.2d": "fail", "8.1.4.7b": "fail", "39786-8.4b": "fail", "39786-8.4g": "fail"},
+                     "out-of-bounds grant")
+        self.db(inst, pg, "DELETE FROM role_grant WHERE id = 990")
+        self.changes(inst, {"8.1.4.2d": "pass", "8.1.4.7b": "pass", "39786-8.4b": "partial",
+                            "39786-8.4g": "partial"}, "grant removed")
+
+        # administrators enrol their second factor; the JSON endpoint says the same
+        inst.start()
+        admins = setup_admins(inst)
+        r = admins["secadmin"][1].req("GET", "/api/v1/selfcheck")
+        self.assertEqual(r.status, 200, r)
+        api = {i["id"]: i["verdict_code"] for i in r.json()["items"]}
+        self.assertEqual(api["8.1.4.1d"], "pass")
+        self.assertEqual(admins["sysadmin"][1].req("GET", "/api/v1/selfcheck").status, 403)
+        self.assertEqual(admins["auditadmin"][1].req("GET", "/api/v1/selfcheck").status, 200)
+        # a staff account in use, then without its second factor
+        must_login(inst, demo_accounts(inst)["doctor01"])
+        accounts = admins["secadmin"][1].req("GET", "/api/v1/accounts?limit=200").json()["accounts"]
+        doctor = next(a for a in accounts if a["username"] == "doctor01")
+        r = admins["secadmin"][1].req("POST", "/api/v1/accounts/%d/totp-reset" % doctor["id"])
+        self.assertLess(r.status, 300, r)
+        inst.stop()
+        self.changes(inst, {"8.1.4.1d": "fail"}, "doctor without TOTP")
+
+        # backups: one taken, a restore drill, then only an old one
+        name = "ihos-20261201T000000Z.ihosb"
+        backup = inst.path("backups", name)
+        run_ihos("backup", "create", inst.dir, "--to", backup)
+        self.changes(inst, {"8.1.4.9a": "partial"}, "a backup, no drill")
+        args = ["restore", backup, os.path.join(self.tmp, "drill"), "--recovery-key-file", rk, "--drill-of", inst.dir]
+        if pg:
+            args += ["--pg-url", pg_create_db()]
+        run_ihos(*args)
+        self.changes(inst, {"8.1.4.9a": "pass"}, "a restore drill")
+        old = time.time() - 3 * 86400
+        os.utime(backup, (old, old))
+        doc = self.changes(inst, {"8.1.4.9a": "fail"}, "an old backup")
+        self.assertNotIn("8.1.4.9a", [h["id"] for h in doc["high_risk_findings"]])  # old, not absent
+
+        # a tampered audit row
+        if pg:
+            self.db(inst, pg, "ALTER TABLE audit_event DISABLE TRIGGER USER; "
+                              "UPDATE audit_event SET action = 'nothing.happened' WHERE seq = 2; "
+                              "ALTER TABLE audit_event ENABLE TRIGGER USER")
+        else:
+            self.db(inst, pg, "DROP TRIGGER audit_event_no_update; "
+                              "UPDATE audit_event SET action = 'nothing.happened' WHERE seq = 2")
+        self.changes(inst, {"8.1.4.3c": "fail"}, "tampered audit row")
+
+        # the printable report
+        html = os.path.join(self.tmp, "report.html")
+        run_ihos("selfcheck", inst.dir, "--html", html, check=False)
+        with open(html, encoding="utf-8") as f:
+            text = f.read()
+        self.assertIn("8.1.4.3c", text)
+        self.assertIn("不符合", text)
+        self.assertNotIn("<script", text)
+        self.assertNotIn("unsafe-inline", text)  # the inline style is allowed by its hash only
+
+    def db(self, inst, pg, sql):
+        if pg:
+            psql(sql, pg)
+        else:
+            con = sqlite3.connect(inst.path("ihos.db"))
+            con.executescript(sql)
+            con.commit()
+            con.close()
+
+    def test_sqlite(self):
+        self.check("sqlite")
+
+    def test_postgres(self):
+        self.check("postgres")
+
+
+class TrustEnforceTest(IhosTestCase):
+    def test_changed_file_alarms_and_can_refuse_start(self):
+        inst = self.instance()
+        binary = os.path.join(self.tmp, "ihosd-copy")
+        shutil.copy(IHOSD, binary)
+        run_ihos("trust", "record", inst.dir, "--file", binary)
+        self.assertIn("OK: 4 files", run_ihos("trust", "verify", inst.dir).stdout)
+        with open(binary, "ab") as f:
+            f.write(b"\0")
+        # alarm only (the default): starts, says so in the log and the journal
+        inst.start()
+        ev = inst.events("trust.violation")
+        self.assertTrue(ev and ev[0].get("alert") == "true", inst.log_lines[-20:])
+        self.assertIn(binary, ev[0]["detail"])
+        inst.stop()
+        # enforced: refuses to start
+        inst.set_conf("security", "trust_enforce", "true")
+        run_ihos("trust", "record", inst.dir, "--file", binary)
+        with open(binary, "ab") as f:
+            f.write(b"\0")
+        inst.conf_changed = False
+        p = subprocess.run([IHOSD, "--dir", inst.dir, "--listen", "127.0.0.1:0"], capture_output=True, text=True,
+                           timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("refusing to start", p.stderr)
+        self.assertIn(binary, p.stderr)
+        # the record is in the journal, and the journal still verifies
+        self.assertIn("OK", run_ihos("audit", "verify", inst.dir).stdout)
