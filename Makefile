@@ -20,7 +20,8 @@ VERSION := 0.1.0
 .DEFAULT_GOAL := all
 
 PKGS := openssl libsodium sqlite3 libpq jansson inih libcurl libqrencode libzstd
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# p11-kit-1: only its PKCS#11 header; modules are loaded with dlopen (crypto/pkcs11.h)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) p11-kit-1 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 

@@ -129,6 +129,7 @@ ih_err ih_app_reload_keys(ih_instance *in)
 {
     ih_err e = ih_keys_load(in->store, in->keys);
     if (e != IH_E_INTEGRITY) return e;
+    if (!strcmp(in->conf.kek_source, "pkcs11")) return e; /* the token's key does not change under us */
     if (strcmp(in->conf.kek_source, "file"))
         return ih_fail(IH_E_INTEGRITY, "a data key is wrapped by another KEK: the passphrase was changed; restart "
                                        "ihosd with the new passphrase to load keys made since");

@@ -151,8 +151,10 @@ static ih_err bootstrap(ih_instance *inst, uint8_t kek[32], ih_buf *recovery_fil
     ih_buf_free(&pem);
     ih_signkey_free(key);
     /* Reopen from what was stored: proves the stored keys unwrap. */
-    ih_keyring_kek_export(inst->keys, inst->preset_kek);
-    inst->kek_preset = true;
+    if (!ih_keyring_kek_external(inst->keys)) { /* a token's KEK is opened again from the token */
+        IH_TRY(ih_keyring_kek_export(inst->keys, inst->preset_kek));
+        inst->kek_preset = true;
+    }
     ih_keyring_free(inst->keys);
     inst->keys = NULL;
     IH_TRY(e);

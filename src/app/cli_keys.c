@@ -5,6 +5,11 @@
 #include "app/cli_env.h"
 #include "keys/keys.h"
 #include "app/catalog.h"
+#include "app/trusted.h"
+#include "core/fsutil.h"
+
+#include <limits.h>
+#include <unistd.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -44,10 +49,74 @@ static ih_err status_fn(ih_tx *tx, void *arg)
     return e;
 }
 
+/* `ihos key move-kek DIR --pkcs11-module SO --pkcs11-token LABEL
+ * --pkcs11-pin-file FILE [--pkcs11-key-label L]`: from here on the KEK is an
+ * AES key inside the token (created there if absent); every data key is
+ * rewrapped by the token in one transaction, the configuration then points
+ * at the token, the PIN is kept in keys/pkcs11-pin and the old KEK file is
+ * removed. */
+static int move_kek(int argc, char **argv)
+{
+    const char *module = NULL, *token = NULL, *pinfile = NULL, *label = "ihos-kek";
+    bool ok = argc >= 3 && argc % 2 == 1;
+    for (int i = 3; ok && i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--pkcs11-module")) module = argv[i + 1];
+        else if (!strcmp(argv[i], "--pkcs11-token")) token = argv[i + 1];
+        else if (!strcmp(argv[i], "--pkcs11-pin-file")) pinfile = argv[i + 1];
+        else if (!strcmp(argv[i], "--pkcs11-key-label")) label = argv[i + 1];
+        else ok = false;
+    }
+    if (!ok || !module || !token || !pinfile) {
+        fprintf(stderr, "usage: ihos key move-kek DIR --pkcs11-module SO --pkcs11-token LABEL --pkcs11-pin-file FILE "
+                        "[--pkcs11-key-label L]\n");
+        return 2;
+    }
+    opened o;
+    int rc = open_all(argv[2], &o, false);
+    if (rc) return rc;
+    static ih_conf c;
+    c = o.in.conf;
+    bool was_file = !strcmp(c.kek_source, "file"), was_pass = !strcmp(c.kek_source, "passphrase");
+    snprintf(c.kek_source, sizeof c.kek_source, "pkcs11");
+    snprintf(c.pkcs11_module, sizeof c.pkcs11_module, "%s", module);
+    snprintf(c.pkcs11_token, sizeof c.pkcs11_token, "%s", token);
+    snprintf(c.pkcs11_key_label, sizeof c.pkcs11_key_label, "%s", label);
+    snprintf(c.pkcs11_pin_file, sizeof c.pkcs11_pin_file, "keys/pkcs11-pin");
+    char pin_path[PATH_MAX], conf_path[PATH_MAX], real[PATH_MAX];
+    ih_buf pin = IH_BUF_INIT;
+    ih_keyring *target = NULL;
+    ih_err e = ih_check_private(pinfile);
+    if (e == IH_OK) e = ih_file_read(pinfile, 256, &pin);
+    if (e == IH_OK) e = ih_instance_path(&o.in, c.pkcs11_pin_file, pin_path, sizeof pin_path);
+    if (e == IH_OK && strcmp(pinfile, pin_path)) e = ih_file_replace(pin_path, pin.p, pin.len, 0600);
+    ih_buf_wipe(&pin);
+    if (e == IH_OK) e = ih_instance_p11_open(&o.in, &c, true, &target);
+    hook_ctx h = {o.in.audit, "key.move_kek", IH_KP__COUNT};
+    if (e == IH_OK) e = ih_keys_move_kek(o.in.store, o.in.keys, target, audit_hook, &h);
+    ih_keyring_free(target);
+    char *text = NULL;
+    if (e == IH_OK) e = ih_conf_render(&c, &text);
+    if (e == IH_OK) e = ih_instance_path(&o.in, "ihos.conf", conf_path, sizeof conf_path);
+    if (e == IH_OK) e = ih_file_replace(realpath(conf_path, real) ? real : conf_path, text, strlen(text), 0600);
+    free(text);
+    char old[PATH_MAX];
+    if (e == IH_OK && (was_file || was_pass) &&
+        ih_instance_path(&o.in, was_file ? "keys/kek" : "keys/kek.salt", old, sizeof old) == IH_OK)
+        unlink(old); /* every data key is now wrapped by the token alone */
+    ih_trust_report tr;
+    if (e == IH_OK) e = ih_app_trust_record(&o.in, &ih_console_actor, NULL, 0, &tr);
+    close_all(&o);
+    if (e != IH_OK) return ih_cli_fail(e, "the KEK was not moved");
+    printf("every data key is now wrapped by key '%s' on token '%s'; the old KEK is gone. Restart ihosd.\n", label,
+           token);
+    return 0;
+}
+
 int ih_cli_key(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: ihos key status DIR | rotate DIR --purpose P | rotate-kek DIR | reencrypt DIR\n");
+        fprintf(stderr, "usage: ihos key status DIR | rotate DIR --purpose P | rotate-kek DIR | move-kek DIR ... | "
+                        "reencrypt DIR\n");
         return 2;
     }
     const char *cmd = argv[1];
@@ -86,6 +155,11 @@ int ih_cli_key(int argc, char **argv)
         }
         if ((rc = open_all(argv[2], &o, false))) return rc;
         bool file = !strcmp(o.in.conf.kek_source, "file");
+        if (!strcmp(o.in.conf.kek_source, "pkcs11")) {
+            close_all(&o);
+            return ih_cli_fail(IH_OK, "this instance's KEK is held in a PKCS#11 token: to replace it, run ihos key "
+                                      "move-kek with a new --pkcs11-key-label (the token creates that key)");
+        }
         if (file != (newfd < 0)) {
             close_all(&o);
             return ih_cli_fail(IH_OK, file ? "this instance keeps its KEK in keys/kek: --new-passphrase-fd does not apply"
@@ -113,6 +187,7 @@ int ih_cli_key(int argc, char **argv)
                       "rewrapped under it\n");
         return 0;
     }
+    if (!strcmp(cmd, "move-kek")) return move_kek(argc, argv);
     if (!strcmp(cmd, "reencrypt")) {
         if ((rc = open_all(argv[2], &o, true))) return rc;
         int64_t grace = 5 * 60 * 1000;

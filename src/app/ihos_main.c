@@ -45,6 +45,8 @@ static const struct {
     {"key", ih_cli_key, "key status DIR      data-key versions and the KEK each is wrapped by\n"
                         "  key rotate DIR --purpose P\n"
                         "                     add a data-key version (personal, clinical, totp, signing, secret)\n"
+                        "  key move-kek DIR --pkcs11-module SO --pkcs11-token LABEL --pkcs11-pin-file FILE\n"
+                        "                     [--pkcs11-key-label L]  keep the KEK inside a PKCS#11 token from now on\n"
                         "  key rotate-kek DIR [--new-passphrase-fd N]\n"
                         "                     replace the KEK (or, for a passphrase instance, the passphrase) and\n"
                         "                     rewrap every data key\n"

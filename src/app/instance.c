@@ -1,5 +1,6 @@
 /* instance.c — see instance.h. */
 #include "app/instance.h"
+#include "crypto/pkcs11.h"
 
 #include "core/fsutil.h"
 #include "keys/keys.h"
@@ -47,8 +48,10 @@ ih_err ih_instance_check_keys(const ih_instance *in)
     char path[PATH_MAX];
     IH_TRY(ih_instance_path(in, "keys", path, sizeof path));
     IH_TRY(ih_check_private(path));
-    IH_TRY(ih_instance_path(in, strcmp(in->conf.kek_source, "passphrase") ? "keys/kek" : "keys/kek.salt", path,
-                            sizeof path));
+    const char *kek = !strcmp(in->conf.kek_source, "passphrase") ? "keys/kek.salt"
+                      : !strcmp(in->conf.kek_source, "pkcs11")   ? in->conf.pkcs11_pin_file
+                                                                 : "keys/kek";
+    IH_TRY(ih_instance_path(in, kek, path, sizeof path));
     IH_TRY(ih_check_private(path));
     IH_TRY(ih_instance_path(in, in->conf.tls_key, path, sizeof path));
     return ih_check_private(path);
@@ -159,19 +162,45 @@ static ih_err load_kek(ih_instance *in, uint8_t kek[32])
     return e;
 }
 
+ih_err ih_instance_p11_open(const ih_instance *in, const ih_conf *c, bool create, ih_keyring **out)
+{
+    if (!c->pkcs11_module[0] || !c->pkcs11_token[0])
+        return ih_fail(IH_E_CONFIG, "[keys] kek_source = pkcs11 needs pkcs11_module and pkcs11_token");
+    char path[PATH_MAX];
+    IH_TRY(ih_instance_path(in, c->pkcs11_pin_file, path, sizeof path));
+    IH_TRY(ih_check_private(path));
+    ih_buf pin = IH_BUF_INIT;
+    IH_TRY(ih_file_read(path, 256, &pin));
+    while (pin.len && (pin.p[pin.len - 1] == '\n' || pin.p[pin.len - 1] == '\r')) pin.p[--pin.len] = '\0';
+    ih_p11_opts o = {.module = c->pkcs11_module, .token = c->pkcs11_token, .key_label = c->pkcs11_key_label,
+                     .pin = pin.p ? pin.p : "", .pin_len = pin.len, .create = create};
+    ih_p11 *p11 = NULL;
+    ih_err e = ih_p11_open(&o, &p11);
+    ih_buf_wipe(&pin);
+    IH_TRY(e);
+    e = ih_keyring_new_external(in->suite, &ih_p11_kek_ops, p11, out);
+    if (e != IH_OK) ih_p11_close(p11);
+    return e;
+}
+
 ih_err ih_instance_open_runtime(ih_instance *in, bool signer)
 {
     IH_TRY(ih_crypto_init());
     char path[PATH_MAX];
-    uint8_t kek[32];
-    ih_err e = load_kek(in, kek);
-    if (e != IH_OK) {
+    ih_err e;
+    if (!strcmp(in->conf.kek_source, "pkcs11")) { /* L3 8.1.4.8b, 39786 8.4e: the KEK in a cryptographic module */
+        IH_TRY(ih_instance_p11_open(in, &in->conf, false, &in->keys));
+    } else {
+        uint8_t kek[32];
+        e = load_kek(in, kek);
+        if (e != IH_OK) {
+            ih_wipe(kek, sizeof kek);
+            return e;
+        }
+        e = ih_keyring_new(in->suite, kek, &in->keys);
         ih_wipe(kek, sizeof kek);
-        return e;
+        IH_TRY(e);
     }
-    e = ih_keyring_new(in->suite, kek, &in->keys);
-    ih_wipe(kek, sizeof kek);
-    IH_TRY(e);
     IH_TRY(ih_keys_load(in->store, in->keys));
     IH_TRY(ih_instance_meta(in, "instance_id", in->instance_id, sizeof in->instance_id));
     if (!in->instance_id[0]) return ih_fail(IH_E_CONFIG, "the database has no instance id");

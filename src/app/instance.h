@@ -47,6 +47,10 @@ ih_err ih_instance_load(const char *dir, ih_instance *in, char *msg, size_t n);
 ih_err ih_instance_check_keys(const ih_instance *in);
 /* Open the store described by the configuration and migrate it. */
 ih_err ih_instance_open_store(ih_instance *in);
+/* A keyring whose KEK is the AES key on the PKCS#11 token that c's [keys]
+ * pkcs11_* name (the PIN read from pkcs11_pin_file, owner-only, and wiped);
+ * `create`: generate the key on the token if it is not there. */
+ih_err ih_instance_p11_open(const ih_instance *in, const ih_conf *c, bool create, ih_keyring **out);
 /* Keyring, audit keys and journal.  `signer`: load the private audit key. */
 ih_err ih_instance_open_runtime(ih_instance *in, bool signer);
 /* Has the database been rolled back behind a checkpoint signed outside it

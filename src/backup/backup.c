@@ -44,6 +44,11 @@ typedef struct {
     size_t memlen;
 } entry;
 
+static bool safe_name(const char *n)
+{
+    return n && *n && n[0] != '/' && !strstr(n, "..") && strlen(n) < 500;
+}
+
 static int add_entry(entry *list, int n, int cap, const char *name, const char *src)
 {
     if (n >= cap - 1 || access(src, R_OK) != 0) return n; /* one slot stays free for the KEK */
@@ -138,17 +143,28 @@ ih_err ih_backup_create(ih_instance *in, const char *path, ih_backup_info *info)
     int n = 0;
     static const char *const files[] = {"ihos.conf",      "keys/kek",          "keys/kek.salt",      "keys/tls.crt",
                                         "keys/tls.key",   "keys/audit.pub",    "keys/recovery.pub",  "keys/metrics-token",
-                                        NULL};
+                                        "keys/pkcs11-pin", NULL};
     for (const char *const *f = files; *f; f++) {
         ih_instance_path(in, *f, p, sizeof p);
         n = add_entry(list, n, 256, *f, p);
     }
+    /* files the configuration names inside the instance (the payment
+     * channel's key, a PIN kept elsewhere in keys/): without them the
+     * restored instance would not start */
+    const char *named[] = {in->conf.pay_notify_key, in->conf.pkcs11_pin_file};
+    for (size_t i = 0; i < sizeof named / sizeof named[0]; i++)
+        if (safe_name(named[i]) && strcmp(named[i], "keys/pkcs11-pin") && ih_instance_path(in, named[i], p, sizeof p) == IH_OK)
+            n = add_entry(list, n, 256, named[i], p);
     /* A passphrase-derived KEK has no file; the backup carries it anyway
      * (sealed to the recovery key), so a restore needs nothing else. */
     uint8_t kek[32];
     bool kek_in_memory = !strcmp(in->conf.kek_source, "passphrase");
     if (kek_in_memory) {
-        ih_keyring_kek_export(in->keys, kek);
+        if (ih_keyring_kek_export(in->keys, kek) != IH_OK) {
+            unlink(snap);
+            free(list);
+            return IH_E_STATE;
+        }
         snprintf(list[n].name, sizeof list[n].name, "keys/kek");
         list[n].mem = kek;
         list[n++].memlen = sizeof kek;
@@ -426,10 +442,6 @@ static ih_err write_entry(bk_reader *r, const char *dest, uint64_t size, const u
     return e;
 }
 
-static bool safe_name(const char *n)
-{
-    return n && *n && n[0] != '/' && !strstr(n, "..") && strlen(n) < 500;
-}
 
 ih_err ih_backup_restore(const char *path, const char *dir, const char *recovery_file, const char *pg_url, char *msg,
                          size_t n)
@@ -510,9 +522,12 @@ ih_err ih_backup_restore(const char *path, const char *dir, const char *recovery
     if (!in && e == IH_OK) e = ih_fail(IH_E_NOMEM, "restore");
     char cmsg[600];
     if (e == IH_OK) e = ih_instance_load(dir, in, cmsg, sizeof cmsg);
-    if (e == IH_OK && (pg || strcmp(in->conf.kek_source, "file"))) {
+    /* A passphrase KEK came back as keys/kek; a token's KEK never left the
+     * token, which the restored instance opens again (keys/pkcs11-pin came back). */
+    bool passphrase = e == IH_OK && !strcmp(in->conf.kek_source, "passphrase");
+    if (e == IH_OK && (pg || passphrase)) {
         if (pg) snprintf(in->conf.pg_url, sizeof in->conf.pg_url, "%s", pg_url);
-        snprintf(in->conf.kek_source, sizeof in->conf.kek_source, "file"); /* the KEK came back as keys/kek */
+        if (passphrase) snprintf(in->conf.kek_source, sizeof in->conf.kek_source, "file");
         char *text, conf[PATH_MAX];
         e = ih_conf_render(&in->conf, &text);
         if (e == IH_OK) {

@@ -37,6 +37,7 @@ typedef struct ih_conf {
     /* [keys] */
     char kek_source[16]; /* "file" | "passphrase" */
     int key_rotate_days;
+    char pkcs11_module[IH_CONF_PATH], pkcs11_token[64], pkcs11_key_label[64], pkcs11_pin_file[IH_CONF_PATH];
     /* [store] */
     char backend[16]; /* "sqlite" | "postgres" */
     char sqlite_path[IH_CONF_PATH];

@@ -19,7 +19,9 @@ typedef struct {
 
 struct ih_keyring {
     ih_suite suite;
-    ih_dek *kek; /* the KEK, used as a DEK of version 0 for wrapping */
+    ih_dek *kek; /* the KEK, used as a DEK of version 0 for wrapping (NULL when external) */
+    const ih_kek_ops *ext; /* a KEK in a token: these wrap and unwrap */
+    void *ext_ctx;
     series s[IH_KP__COUNT];
     pthread_rwlock_t lock;
 };
@@ -75,12 +77,28 @@ ih_err ih_keyring_new(ih_suite s, const uint8_t kek[32], ih_keyring **out)
     return IH_OK;
 }
 
+ih_err ih_keyring_new_external(ih_suite s, const ih_kek_ops *ops, void *ctx, ih_keyring **out)
+{
+    IH_TRY(ih_crypto_init());
+    ih_keyring *k = calloc(1, sizeof *k);
+    IH_CHECK_ALLOC(k);
+    k->suite = s;
+    k->ext = ops;
+    k->ext_ctx = ctx;
+    pthread_rwlock_init(&k->lock, NULL);
+    *out = k;
+    return IH_OK;
+}
+
+bool ih_keyring_kek_external(const ih_keyring *k) { return k->ext != NULL; }
+
 void ih_keyring_free(ih_keyring *k)
 {
     if (!k) return;
     for (int p = 0; p < IH_KP__COUNT; p++)
         for (int i = 0; i < k->s[p].n; i++) sodium_free(k->s[p].keys[i]); /* wipes */
-    sodium_free(k->kek);
+    if (k->kek) sodium_free(k->kek);
+    if (k->ext && k->ext->free) k->ext->free(k->ext_ctx);
     pthread_rwlock_destroy(&k->lock);
     free(k);
 }
@@ -89,6 +107,10 @@ ih_suite ih_keyring_suite(const ih_keyring *k) { return k->suite; }
 
 void ih_keyring_kek_id(const ih_keyring *k, char out[17])
 {
+    if (k->ext) {
+        k->ext->id(k->ext_ctx, out);
+        return;
+    }
     uint8_t mac[32];
     memset(mac, 0, sizeof mac);
     ih_hmac(ih_suite_md(k->suite), k->kek->root, 32, "ihos kek id", 11, mac);
@@ -131,7 +153,15 @@ ih_err ih_keyring_add_wrapped(ih_keyring *k, ih_key_purpose p, uint32_t version,
     uint8_t ad[14];
     wrap_ad(p, version, ad);
     ih_buf plain = IH_BUF_INIT;
-    ih_err e = ih_aead_open(k->kek, ad, sizeof ad, w, n, &plain);
+    ih_err e;
+    if (k->ext) {
+        uint8_t raw[32];
+        e = k->ext->open(k->ext_ctx, ad, sizeof ad, w, n, raw);
+        if (e == IH_OK) e = ih_buf_append(&plain, raw, sizeof raw);
+        ih_wipe(raw, sizeof raw);
+    } else {
+        e = ih_aead_open(k->kek, ad, sizeof ad, w, n, &plain);
+    }
     if (e != IH_OK || plain.len != 32) {
         ih_buf_wipe(&plain);
         return ih_fail(IH_E_INTEGRITY, "cannot unwrap %s key v%u: wrong KEK or damaged key",
@@ -164,6 +194,15 @@ static ih_err wrap_with(const ih_dek *kek, const ih_dek *d, ih_buf *out)
     return ih_aead_seal(kek, ad, sizeof ad, d->root, 32, out);
 }
 
+/* Wrap under the keyring's own KEK, wherever it lives. */
+static ih_err wrap_own(const ih_keyring *k, const ih_dek *d, ih_buf *out)
+{
+    if (!k->ext) return wrap_with(k->kek, d, out);
+    uint8_t ad[14];
+    wrap_ad((ih_key_purpose)d->purpose, d->version, ad);
+    return k->ext->seal(k->ext_ctx, ad, sizeof ad, d->root, 32, out);
+}
+
 ih_err ih_keyring_mint(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf *wrapped)
 {
     if (!valid_purpose(p) || version == 0) return ih_fail(IH_E_INVALID, "bad key purpose or version");
@@ -177,7 +216,7 @@ ih_err ih_keyring_mint(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf
     ih_err e = ih_random(d->root, 32);
     if (e == IH_OK) {
         pthread_rwlock_rdlock(&k->lock);
-        e = wrap_with(k->kek, d, wrapped);
+        e = wrap_own(k, d, wrapped);
         pthread_rwlock_unlock(&k->lock);
     }
     sodium_free(d); /* wipes */
@@ -191,6 +230,7 @@ ih_err ih_keyring_mint(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf
 ih_err ih_keyring_rewrap(const ih_keyring *k, const uint8_t new_kek[32], ih_key_purpose p, uint32_t version,
                          ih_buf *wrapped)
 {
+    if (k->ext) return ih_fail(IH_E_STATE, "the KEK is held in a token; rotate it with the token's tools");
     const ih_dek *d = ih_keyring_get((ih_keyring *)k, p, version);
     if (!d) return ih_fail(IH_E_NOT_FOUND, "no %s key v%u", ih_key_purpose_name(p), version);
     ih_dek *kek;
@@ -200,15 +240,26 @@ ih_err ih_keyring_rewrap(const ih_keyring *k, const uint8_t new_kek[32], ih_key_
     return e;
 }
 
-void ih_keyring_kek_export(const ih_keyring *k, uint8_t out[32])
+ih_err ih_keyring_rewrap_to(const ih_keyring *k, const ih_keyring *target, ih_key_purpose p, uint32_t version,
+                            ih_buf *wrapped)
 {
+    const ih_dek *d = ih_keyring_get((ih_keyring *)k, p, version);
+    if (!d) return ih_fail(IH_E_NOT_FOUND, "no %s key v%u", ih_key_purpose_name(p), version);
+    return wrap_own(target, d, wrapped);
+}
+
+ih_err ih_keyring_kek_export(const ih_keyring *k, uint8_t out[32])
+{
+    if (k->ext) return ih_fail(IH_E_STATE, "the KEK is held in a token and never leaves it");
     pthread_rwlock_rdlock((pthread_rwlock_t *)&k->lock);
     memcpy(out, k->kek->root, 32);
     pthread_rwlock_unlock((pthread_rwlock_t *)&k->lock);
+    return IH_OK;
 }
 
 ih_err ih_keyring_set_kek(ih_keyring *k, const uint8_t kek[32])
 {
+    if (k->ext) return ih_fail(IH_E_STATE, "the KEK is held in a token; rotate it with the token's tools");
     ih_dek *nk;
     IH_TRY(make_kek(k->suite, kek, &nk));
     pthread_rwlock_wrlock(&k->lock);

@@ -16,6 +16,8 @@
 #include "core/buf.h"
 #include "crypto/aead.h"
 
+#include <stdbool.h>
+
 typedef enum {
     IH_KP_PERSONAL = 1, /* names, ID numbers, phones, addresses */
     IH_KP_CLINICAL,     /* messages, records, diagnoses, prescriptions */
@@ -49,10 +51,28 @@ ih_err ih_keyring_mint(ih_keyring *k, ih_key_purpose p, uint32_t version, ih_buf
 /* Wrap an existing DEK under another KEK (KEK rotation). */
 ih_err ih_keyring_rewrap(const ih_keyring *k, const uint8_t new_kek[32], ih_key_purpose p, uint32_t version,
                          ih_buf *wrapped);
-/* Copy the KEK out (for a backup, which seals it to the recovery key). */
-void ih_keyring_kek_export(const ih_keyring *k, uint8_t out[32]);
+/* Wrap an existing DEK under the KEK of another keyring (moving to a token). */
+ih_err ih_keyring_rewrap_to(const ih_keyring *k, const ih_keyring *target, ih_key_purpose p, uint32_t version,
+                            ih_buf *wrapped);
+/* Copy the KEK out (for a backup, which seals it to the recovery key).
+ * IH_E_STATE for a KEK held in a token: it never leaves it. */
+ih_err ih_keyring_kek_export(const ih_keyring *k, uint8_t out[32]);
 /* Replace the KEK in memory after all DEKs were rewrapped and stored. */
 ih_err ih_keyring_set_kek(ih_keyring *k, const uint8_t kek[32]);
+
+/* A KEK held outside the process (a PKCS#11 token, crypto/pkcs11.h):
+ * wrapping and unwrapping happen there and the key never enters this
+ * process.  seal appends the wrapped form of plain to out; open writes the
+ * 32 unwrapped bytes (IH_E_INTEGRITY if they do not authenticate); id
+ * names the key; free releases ctx with the keyring. */
+typedef struct ih_kek_ops {
+    ih_err (*seal)(void *ctx, const uint8_t *ad, size_t adn, const uint8_t *plain, size_t n, ih_buf *out);
+    ih_err (*open)(void *ctx, const uint8_t *ad, size_t adn, const uint8_t *w, size_t n, uint8_t out[32]);
+    void (*id)(void *ctx, char out[17]);
+    void (*free)(void *ctx);
+} ih_kek_ops;
+ih_err ih_keyring_new_external(ih_suite s, const ih_kek_ops *ops, void *ctx, ih_keyring **out);
+bool ih_keyring_kek_external(const ih_keyring *k);
 
 /* The highest version (what new writes use); NULL if the purpose has none. */
 const ih_dek *ih_keyring_current(ih_keyring *k, ih_key_purpose p);

@@ -504,7 +504,8 @@ ih_err ih_kek_passphrase_fd(int fd, char *out, size_t cap, size_t *n)
 
 typedef struct {
     ih_keyring *k;
-    const uint8_t *newkek;
+    const uint8_t *newkek;  /* the new KEK's bytes, or */
+    ih_keyring *target;     /* a keyring holding it (a token's) */
     char new_id[17];
     ih_keys_tx_hook hook;
     void *ctx;
@@ -527,7 +528,8 @@ static ih_err rekek_fn(ih_tx *tx, void *arg)
     IH_TRY(e);
     for (int i = 0; i < n; i++) {
         ih_buf w = IH_BUF_INIT;
-        e = ih_keyring_rewrap(a->k, a->newkek, (ih_key_purpose)p[i], v[i], &w);
+        e = a->target ? ih_keyring_rewrap_to(a->k, a->target, (ih_key_purpose)p[i], v[i], &w)
+                      : ih_keyring_rewrap(a->k, a->newkek, (ih_key_purpose)p[i], v[i], &w);
         if (e == IH_OK) e = ih_tx_prepare(tx, "UPDATE dek SET wrapped = $3, kek_id = $4 WHERE purpose = $1 AND version = $2", &st);
         if (e == IH_OK) {
             ih_stmt_int(st, 1, p[i]);
@@ -551,7 +553,7 @@ static ih_err rekek(ih_store *s, ih_keyring *k, const uint8_t new_kek[32], const
 {
     ih_keyring *probe; /* only to learn the new KEK's id */
     IH_TRY(ih_keyring_new(ih_keyring_suite(k), new_kek, &probe));
-    rekek_arg a = {k, new_kek, "", hook, ctx};
+    rekek_arg a = {k, new_kek, NULL, "", hook, ctx};
     ih_keyring_kek_id(probe, a.new_id);
     ih_keyring_free(probe);
     ih_err e = ih_store_write(s, rekek_fn, &a);
@@ -566,6 +568,13 @@ static ih_err rekek(ih_store *s, ih_keyring *k, const uint8_t new_kek[32], const
     if (slash) *slash = '\0';
     ih_fsync_dir(slash ? dir : ".");
     return ih_keyring_set_kek(k, new_kek);
+}
+
+ih_err ih_keys_move_kek(ih_store *s, ih_keyring *k, ih_keyring *target, ih_keys_tx_hook hook, void *ctx)
+{
+    rekek_arg a = {k, NULL, target, "", hook, ctx};
+    ih_keyring_kek_id(target, a.new_id);
+    return ih_store_write(s, rekek_fn, &a);
 }
 
 ih_err ih_keys_rotate_kek(ih_store *s, ih_keyring *k, const char *kek_path, ih_keys_tx_hook hook, void *ctx)

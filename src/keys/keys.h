@@ -35,6 +35,10 @@ ih_err ih_keys_rotate_kek(ih_store *s, ih_keyring *k, const char *kek_path, ih_k
  * becomes salt_path (ih_kek_recover_passphrase finishes a crash between). */
 ih_err ih_keys_change_passphrase(ih_store *s, ih_keyring *k, const char *pass, size_t n, const char *salt_path,
                                  ih_keys_tx_hook hook, void *ctx);
+/* Rewrap every active DEK under the KEK of `target` (a keyring whose KEK is
+ * held in a token), in one transaction audited through hook.  The caller
+ * then points the configuration at the token. */
+ih_err ih_keys_move_kek(ih_store *s, ih_keyring *k, ih_keyring *target, ih_keys_tx_hook hook, void *ctx);
 /* If the stored DEKs name another KEK than `kek` and kek_path.new holds
  * that one, finish an interrupted rotation; returns the KEK to use. */
 ih_err ih_kek_recover(ih_store *s, ih_suite suite, const char *kek_path, uint8_t kek[32]);

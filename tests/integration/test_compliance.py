@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import time
 
-from tests.integration.harness import (IHOSD, IhosTestCase, demo_accounts, must_login, pg_create_db, psql, run_ihos,
+from tests.integration.harness import (IHOSD, IhosTestCase, Instance, demo_accounts, must_login, pg_create_db, psql, run_ihos,
                                        setup_admins)
 
 
@@ -300,3 +300,95 @@ class TrustEnforceTest(IhosTestCase):
         self.assertIn(binary, p.stderr)
         # the record is in the journal, and the journal still verifies
         self.assertIn("OK", run_ihos("audit", "verify", inst.dir).stdout)
+
+
+SOFTHSM = "/usr/lib/softhsm/libsofthsm2.so"
+
+
+class Pkcs11KekTest(IhosTestCase):
+    """The KEK inside a PKCS#11 token (SoftHSM2): every data key is wrapped and
+    unwrapped there, the server runs on it, and a backup taken under it
+    restores (the token still holding the key)."""
+
+    def setUp(self):
+        super().setUp()
+        tokens = os.path.join(self.tmp, "tokens")
+        os.makedirs(tokens)
+        conf = os.path.join(self.tmp, "softhsm2.conf")
+        with open(conf, "w") as f:
+            f.write("directories.tokendir = %s\n" % tokens)
+        self.old_env = os.environ.get("SOFTHSM2_CONF")
+        os.environ["SOFTHSM2_CONF"] = conf
+        subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "ihos-test", "--pin", "246810",
+                        "--so-pin", "13579111"], check=True, capture_output=True, timeout=60)
+        self.pin = os.path.join(self.tmp, "pin")
+        with open(self.pin, "w") as f:
+            f.write("246810\n")
+        os.chmod(self.pin, 0o600)
+
+    def tearDown(self):
+        if self.old_env is None:
+            os.environ.pop("SOFTHSM2_CONF", None)
+        else:
+            os.environ["SOFTHSM2_CONF"] = self.old_env
+        super().tearDown()
+
+    def move(self, inst, *extra):
+        return run_ihos("key", "move-kek", inst.dir, "--pkcs11-module", SOFTHSM, "--pkcs11-token", "ihos-test",
+                        "--pkcs11-pin-file", self.pin, *extra)
+
+    def check(self, store):
+        pg = pg_create_db() if store == "postgres" else None
+        rk = os.path.join(self.tmp, "recovery.key")
+        inst = self.instance(store=store, pg_url=pg, demo=True, extra=("--recovery-key-out", rk))
+        self.move(inst)
+        self.assertFalse(os.path.exists(inst.path("keys", "kek")), "the file KEK must be gone")
+        with open(inst.path("ihos.conf")) as f:
+            self.assertRegex(f.read(), r"(?m)^kek_source = pkcs11$")
+        status = run_ihos("key", "status", inst.dir).stdout
+        ids = set(re.findall(r"active\s+([0-9a-f]{16})", status))
+        self.assertEqual(len(ids), 1, status)
+        self.assertIn("OK:", run_ihos("integrity", "scan", inst.dir).stdout)
+        # the server runs on the token: a login opens a sealed TOTP secret, a new key is minted there
+        inst.start()
+        doctor = demo_accounts(inst)["doctor01"]
+        s = must_login(inst, doctor)
+        self.assertEqual(s.req("GET", "/api/v1/me").status, 200)
+        run_ihos("key", "rotate", inst.dir, "--purpose", "personal")
+        admins = setup_admins(inst)
+        r = admins["sysadmin"][1].req("POST", "/api/v1/backups")
+        self.assertEqual(r.status, 201, r)
+        backup = inst.path("backups", r.json()["name"])
+        sc = admins["secadmin"][1].req("GET", "/api/v1/selfcheck").json()
+        item = {i["id"]: i for i in sc["items"]}
+        self.assertEqual(item["8.1.4.8b"]["evidence"]["kek_source"], "pkcs11")
+        inst.stop()
+        # the token refuses a wrong PIN: nothing opens
+        with open(inst.path("keys", "pkcs11-pin"), "w") as f:
+            f.write("000000\n")
+        p = run_ihos("key", "status", inst.dir, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("refused the PIN", p.stderr)
+        with open(inst.path("keys", "pkcs11-pin"), "w") as f:
+            f.write("246810\n")
+        # the backup restores, and the restored instance opens the same token
+        target = os.path.join(self.tmp, "restored")
+        args = ["restore", backup, target, "--recovery-key-file", rk]
+        if pg:
+            args += ["--pg-url", pg_create_db()]
+        self.assertIn("audit journal verifies", run_ihos(*args).stdout)
+        with open(os.path.join(target, "ihos.conf")) as f:
+            self.assertRegex(f.read(), r"(?m)^kek_source = pkcs11$")
+        self.assertFalse(os.path.exists(os.path.join(target, "keys", "kek")))
+        self.assertIn("OK:", run_ihos("integrity", "scan", target).stdout)
+        restored = Instance.existing(target)
+        self.instances.append(restored)
+        restored.start()
+        self.assertEqual(must_login(restored, doctor).req("GET", "/api/v1/me").status, 200)
+        restored.stop()
+
+    def test_sqlite(self):
+        self.check("sqlite")
+
+    def test_postgres(self):
+        self.check("postgres")
