@@ -75,6 +75,14 @@ s("POST","/api/v1/audit/verify","Verify the whole journal now")
 s("GET","/api/v1/audit/export","Export events (JSON lines)", resp="Text")
 s("GET","/api/v1/selfcheck","The Level 3 self-check of the running instance (format ihos-selfcheck/1: summary, high-risk findings, every clause with verdict, evidence and remedy); 503 busy while another runs",
   desc="Runs the integrity scan and a full journal verification: seconds on a large instance. Audited as selfcheck.run.")
+s("GET","/api/v1/incidents","Security incidents, newest first (security administrator): every alert opens one or counts again on the open one of its kind", query=["status","before","limit"])
+s("GET","/api/v1/incidents/{id}","One security incident")
+s("POST","/api/v1/incidents/{id}/acknowledge","Acknowledge an open incident")
+s("POST","/api/v1/incidents/{id}/assign","Assign the incident to an active security administrator ({assignee_id})")
+s("POST","/api/v1/incidents/{id}/resolve","Resolve the incident with its resolution ({resolution}); a breach only after its report was sent")
+s("POST","/api/v1/incidents/{id}/breach","Record a personal-data breach: data_categories, people_affected, occurred_at, description, measures; the report is due 24 hours after the incident was first seen")
+s("POST","/api/v1/incidents/{id}/breach/reported","Record that the breach report was sent to the authorities")
+s("GET","/api/v1/incidents/{id}/breach-report","The breach report for the health authority, the cyberspace office and the police (Chinese fields); audited")
 s("GET","/api/v1/backups","Local backups")
 s("POST","/api/v1/backups","Take a backup now (encrypted to the recovery key)", status=201)
 s("GET","/api/v1/institution","The institution (public)", resp="Institution")
@@ -142,7 +150,7 @@ s("GET","/api/v1/stats-requests","Statistics requests (own; all for the approver
 s("POST","/api/v1/stats-requests/{id}/decision","Approve or reject (a second person)", req="StatsDecision")
 s("POST","/api/v1/stats-requests/{id}/run","Run an approved request once")
 
-Q = {"after": ("integer","rows after this id"), "limit": ("integer","page size"), "q": ("string","search text"),
+Q = {"before": ("integer","rows before this id"), "after": ("integer","rows after this id"), "limit": ("integer","page size"), "q": ("string","search text"),
      "all": ("integer","1: include inactive"), "from": ("string","YYYY-MM-DD (audit: ISO time)"), "to": ("string","YYYY-MM-DD (audit: ISO time)"),
      "staff_id": ("integer","one doctor"), "cert_no": ("string","certificate number (exact, blind index)"),
      "phone": ("string","phone (exact, blind index)"), "status": ("string","filter by state"),

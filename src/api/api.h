@@ -106,6 +106,14 @@ ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_backups_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_selfcheck(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incidents_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incident_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incident_ack(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incident_assign(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incident_resolve(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incident_breach(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incident_reported(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_incident_breach_report(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_backups_create(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_institution_get(ih_app *app, ih_req *req, ih_resp *resp);

@@ -50,6 +50,14 @@ const ih_route ih_api_routes[] = {
     R(IH_GET, "/api/v1/audit/export", IH_PERM_AUDIT_EXPORT, ih_api_audit_export),
 
     R(IH_GET, "/api/v1/selfcheck", IH_PERM_SELFCHECK_READ, ih_api_selfcheck),
+    R(IH_GET, "/api/v1/incidents", IH_PERM_INCIDENT_MANAGE, ih_api_incidents_list),
+    R(IH_GET, "/api/v1/incidents/{}", IH_PERM_INCIDENT_MANAGE, ih_api_incident_get),
+    R(IH_POST, "/api/v1/incidents/{}/acknowledge", IH_PERM_INCIDENT_MANAGE, ih_api_incident_ack),
+    R(IH_POST, "/api/v1/incidents/{}/assign", IH_PERM_INCIDENT_MANAGE, ih_api_incident_assign),
+    R(IH_POST, "/api/v1/incidents/{}/resolve", IH_PERM_INCIDENT_MANAGE, ih_api_incident_resolve),
+    R(IH_POST, "/api/v1/incidents/{}/breach", IH_PERM_INCIDENT_MANAGE, ih_api_incident_breach),
+    R(IH_POST, "/api/v1/incidents/{}/breach/reported", IH_PERM_INCIDENT_MANAGE, ih_api_incident_reported),
+    R(IH_GET, "/api/v1/incidents/{}/breach-report", IH_PERM_INCIDENT_MANAGE, ih_api_incident_breach_report),
     R(IH_GET, "/api/v1/backups", IH_PERM_BACKUP_RUN, ih_api_backups_list),
     R(IH_POST, "/api/v1/backups", IH_PERM_BACKUP_RUN, ih_api_backups_create),
 

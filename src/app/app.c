@@ -1,4 +1,6 @@
 /* app.c — glue from configuration to services. */
+#include "compliance/incident.h"
+#include "store/lease.h"
 #include "app/app.h"
 
 #include "core/fsutil.h"
@@ -123,6 +125,22 @@ ih_err ih_app_upgrade(ih_instance *in, ih_identity *id, ih_clinic *cl)
     IH_TRY(ih_signkey_upgrade(in->store, in->keys));
     IH_TRY(ih_identity_upgrade(id));
     return ih_clinic_upgrade(cl);
+}
+
+ih_err ih_app_incidents_start(ih_instance *in, const char *node, ih_incidents **out)
+{
+    char here[128];
+    if (!node) {
+        ih_lease_node_name(in->conf.node_name, here, sizeof here);
+        node = here;
+    }
+    const ih_conf *c = &in->conf;
+    ih_incident_opts o = {.store = in->store, .audit = in->audit, .node = node, .webhook_url = c->incident_webhook,
+                          .smtp_url = c->incident_smtp, .mail_from = c->incident_mail_from,
+                          .mail_to = c->incident_mail_to, .instance = c->name, .syslog = c->incident_syslog,
+                          .notify_timeout = c->incident_timeout, .storm_count = c->storm_count,
+                          .storm_minutes = c->storm_minutes};
+    return ih_incidents_start(&o, out);
 }
 
 ih_err ih_app_reload_keys(ih_instance *in)

@@ -66,6 +66,11 @@ ih_err ih_app_record_config(ih_instance *in);
  * services); idempotent. */
 ih_err ih_app_upgrade(ih_instance *in, ih_identity *id, ih_clinic *cl);
 
+/* Security incidents (compliance/incident.h) from [incident]; node may be
+ * NULL (a CLI command: the host and process). */
+struct ih_incidents;
+ih_err ih_app_incidents_start(ih_instance *in, const char *node, struct ih_incidents **out);
+
 /* Pick up key versions added by another process (and a rotated KEK). */
 ih_err ih_app_reload_keys(ih_instance *in);
 

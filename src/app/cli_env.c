@@ -1,5 +1,6 @@
 /* cli_env.c — see cli_env.h. */
 #include "app/cli_env.h"
+#include "compliance/incident.h"
 
 #include "app/cli.h"
 
@@ -24,6 +25,7 @@ int ih_cli_env_open(const char *dir, ih_cli_env *env, bool services)
             e = ih_clinic_new(&co, &env->clinic);
         }
         if (e == IH_OK) e = ih_app_upgrade(&env->in, env->id, env->clinic);
+        if (e == IH_OK) e = ih_app_incidents_start(&env->in, NULL, &env->incidents);
     }
     if (e != IH_OK) {
         int rc = ih_cli_fail(e, "cannot open the instance");
@@ -35,6 +37,8 @@ int ih_cli_env_open(const char *dir, ih_cli_env *env, bool services)
 
 void ih_cli_env_close(ih_cli_env *env)
 {
+    ih_incidents_stop(env->incidents); /* writes what the command raised */
+    env->incidents = NULL;
     ih_clinic_free(env->clinic);
     ih_report_free(env->report);
     ih_identity_free(env->id);

@@ -13,6 +13,7 @@ typedef struct ih_cli_env {
     ih_identity *id;
     ih_report *report;
     ih_clinic *clinic;
+    struct ih_incidents *incidents; /* alerts raised by the command become incidents */
 } ih_cli_env;
 
 /* 0 on success; otherwise the exit status, the reason already printed. */

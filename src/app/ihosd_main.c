@@ -9,6 +9,7 @@
 #include "crypto/extsig.h"
 #include "store/lease.h"
 #include "app/trusted.h"
+#include "compliance/incident.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -38,6 +39,13 @@ static void usage(FILE *f)
                "\n"
                "SIGTERM or SIGINT drains: stop accepting, finish in-flight requests, close the store.\n"
                "SIGHUP reopens the log file ([log] target = file) after a rotation.\n");
+}
+
+/* Stop recording incidents (what is queued is written first), then close. */
+static void shut(ih_instance *inst, ih_incidents *incidents)
+{
+    ih_incidents_stop(incidents);
+    ih_instance_close(inst);
 }
 
 int main(int argc, char **argv)
@@ -154,14 +162,21 @@ int main(int argc, char **argv)
                NULL);
     char node[128];
     ih_lease_node_name(inst.conf.node_name, node, sizeof node);
+    ih_incidents *incidents = NULL;
     if (ih_audit_start(inst.audit, node) != IH_OK) {
         fprintf(stderr, "ihosd: cannot start the audit checkpointer: %s\n", ih_err_detail());
-        ih_instance_close(&inst);
+        shut(&inst, incidents);
+        return 1;
+    }
+    /* from here every alert becomes a security incident */
+    if (ih_app_incidents_start(&inst, node, &incidents) != IH_OK) {
+        fprintf(stderr, "ihosd: cannot start the incident recorder: %s\n", ih_err_detail());
+        shut(&inst, incidents);
         return 1;
     }
     if (ih_app_record_config(&inst) != IH_OK) {
         fprintf(stderr, "ihosd: cannot record the configuration in the audit journal: %s\n", ih_err_detail());
-        ih_instance_close(&inst);
+        shut(&inst, incidents);
         return 1;
     }
     /* L3 8.1.4.6: the program and its configuration are the ones recorded. */
@@ -169,7 +184,7 @@ int main(int argc, char **argv)
     ih_trust_report tr;
     if (ih_app_trust_check(&inst, trust_last, sizeof trust_last, &tr) != IH_OK) {
         fprintf(stderr, "ihosd: cannot verify the program and configuration: %s\n", ih_err_detail());
-        ih_instance_close(&inst);
+        shut(&inst, incidents);
         return 1;
     }
     if (tr.problem[0] && inst.conf.trust_enforce) {
@@ -177,13 +192,13 @@ int main(int argc, char **argv)
                 "ihosd: %s\nihosd: refusing to start ([security] trust_enforce). After a deliberate upgrade or "
                 "configuration change, run `ihos trust record %s`.\n",
                 tr.problem, inst.dir);
-        ih_instance_close(&inst);
+        shut(&inst, incidents);
         return 1;
     }
     ih_audit_event started = {.action = "server.start", .object_type = "instance", .object_id = inst.instance_id};
     if (ih_audit_record(inst.audit, &ih_system_actor, &started) != IH_OK) {
         fprintf(stderr, "ihosd: the audit journal refuses writes: %s\n", ih_err_detail());
-        ih_instance_close(&inst);
+        shut(&inst, incidents);
         return 1;
     }
     ih_app app = {.inst = &inst, .store = inst.store, .conf = &inst.conf, .keys = inst.keys, .audit = inst.audit,
@@ -220,7 +235,7 @@ int main(int argc, char **argv)
         ih_report_free(app.report);
         ih_identity_free(app.identity);
         ih_policy_free(app.policy);
-        ih_instance_close(&inst);
+        shut(&inst, incidents);
         return 1;
     }
     ih_server_opts so = {
@@ -246,7 +261,7 @@ int main(int argc, char **argv)
         ih_report_free(app.report);
         ih_identity_free(app.identity);
         ih_policy_free(app.policy);
-        ih_instance_close(&inst);
+        shut(&inst, incidents);
         return 1;
     }
     ih_jobs *jobs = NULL;
@@ -292,7 +307,7 @@ int main(int argc, char **argv)
     ih_report_free(app.report);
     ih_identity_free(app.identity);
     ih_policy_free(app.policy);
-    ih_instance_close(&inst);
+    shut(&inst, incidents);
     ih_log(IH_LOG_INFO, "server.stopped", NULL);
     return 0;
 }

@@ -409,6 +409,22 @@ const ih_migration ih_schema[] = {
      "CREATE TABLE throttle (name TEXT NOT NULL, addr TEXT NOT NULL, minute INTEGER NOT NULL, "
      "count INTEGER NOT NULL, PRIMARY KEY (name, addr, minute));",
      NULL},
+    {20, "incidents",
+     /* Security incidents (compliance/incident.h): an alert opens one, or
+      * counts again on the one of its kind still open; the security
+      * administrator acknowledges, assigns, resolves; a personal-data breach
+      * carries its report and the 24-hour deadline.  Each step is also in the
+      * audit journal, which is what protects this table's history. */
+     "CREATE TABLE incident (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, category TEXT NOT NULL, "
+     "severity TEXT NOT NULL, status TEXT NOT NULL CHECK (status IN ('open', 'acknowledged', 'resolved')), "
+     "detail TEXT NOT NULL, node TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, "
+     "occurrences INTEGER NOT NULL, assignee_id INTEGER, acknowledged_by INTEGER, acknowledged_at INTEGER, "
+     "resolved_by INTEGER, resolved_at INTEGER, resolution TEXT, notified TEXT, breach INTEGER NOT NULL DEFAULT 0, "
+     "breach_report TEXT, breach_deadline INTEGER, breach_reported_at INTEGER, breach_overdue_alerted INTEGER NOT NULL "
+     "DEFAULT 0);"
+     "CREATE INDEX incident_status ON incident(status, id);"
+     "CREATE INDEX incident_kind ON incident(kind, status);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

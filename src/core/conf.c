@@ -108,6 +108,15 @@ static const key schema[] = {
       "minutes between checks of the binaries and configuration against keys/trust.manifest"),
     B("security", "trust_enforce", trust_enforce, "false",
       "refuse to start when the binaries or the configuration differ from keys/trust.manifest"),
+    B("incident", "syslog", incident_syslog, "true", "report each new security incident to syslog (authpriv, alert)"),
+    S("incident", "webhook_url", incident_webhook, false, "",
+      "URL each new security incident is POSTed to as JSON (HTTPS, or http on loopback; empty: none)"),
+    S("incident", "smtp_url", incident_smtp, false, "", "mail server for incident e-mail: smtp://HOST:PORT (STARTTLS when offered) or smtps:// (empty: none)"),
+    S("incident", "mail_from", incident_mail_from, false, "ihos@localhost", "sender of incident e-mail"),
+    S("incident", "mail_to", incident_mail_to, false, "", "recipient of incident e-mail (the security officer)"),
+    I("incident", "notify_timeout", incident_timeout, "5", 1, 60, "seconds a webhook or e-mail may take"),
+    I("incident", "lockout_storm_count", storm_count, "10", 2, 10000, "accounts locked within the window that make a lockout storm"),
+    I("incident", "lockout_storm_minutes", storm_minutes, "10", 1, 1440, "the lockout-storm window, minutes"),
     B("backup", "enabled", backup_enabled, "true", "take a backup every day"),
     S("backup", "daily_at", backup_daily_at, false, "02:30", "local time (utc_offset) of the daily backup, HH:MM"),
     I("backup", "keep", backup_keep, "14", 1, 3650, "local backups kept in DIR/backups"),
@@ -346,6 +355,20 @@ static ih_err finish(parse_ctx *p, int rc, const char *name, char *err, size_t n
     }
     if (p->c->audit_syslog[0] && strncmp(p->c->audit_syslog, "udp://", 6) && strncmp(p->c->audit_syslog, "unix:", 5)) {
         snprintf(err, n, "%s: [audit] syslog must be udp://HOST:PORT or unix:PATH", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    const char *wh = p->c->incident_webhook;
+    if (wh[0] && strncmp(wh, "https://", 8) && strncmp(wh, "http://127.0.0.1:", 17) && strncmp(wh, "http://localhost:", 17) &&
+        strncmp(wh, "http://[::1]:", 13)) {
+        snprintf(err, n, "%s: [incident] webhook_url must be https:// (or http:// on loopback)", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->incident_smtp[0] && strncmp(p->c->incident_smtp, "smtp://", 7) && strncmp(p->c->incident_smtp, "smtps://", 8)) {
+        snprintf(err, n, "%s: [incident] smtp_url must be smtp://HOST:PORT or smtps://HOST:PORT", name);
+        return ih_fail(IH_E_CONFIG, "%s", err);
+    }
+    if (p->c->incident_smtp[0] && !p->c->incident_mail_to[0]) {
+        snprintf(err, n, "%s: [incident] smtp_url needs mail_to", name);
         return ih_fail(IH_E_CONFIG, "%s", err);
     }
     if (!hhmm_ok(p->c->backup_daily_at)) {

@@ -67,6 +67,10 @@ typedef struct ih_conf {
     char node_name[64];
     int trust_check_minutes;
     bool trust_enforce;
+    /* [incident] */
+    bool incident_syslog;
+    char incident_webhook[IH_CONF_PATH], incident_smtp[IH_CONF_PATH], incident_mail_from[256], incident_mail_to[256];
+    int incident_timeout, storm_count, storm_minutes;
     /* [backup] */
     bool backup_enabled;
     char backup_daily_at[8]; /* "HH:MM" local (utc_offset) */

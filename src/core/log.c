@@ -21,6 +21,17 @@ static char out_path[PATH_MAX];
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *level_names[] = {"debug", "info", "warn", "error"};
+static ih_log_hook hook_fn;
+static void *hook_ctx;
+static pthread_rwlock_t hook_lock = PTHREAD_RWLOCK_INITIALIZER;
+
+void ih_log_set_hook(ih_log_hook fn, void *ctx)
+{
+    pthread_rwlock_wrlock(&hook_lock);
+    hook_fn = fn;
+    hook_ctx = ctx;
+    pthread_rwlock_unlock(&hook_lock);
+}
 
 void ih_log_setup(const char *target, ih_log_level min, const char *ident)
 {
@@ -83,10 +94,12 @@ void ih_log(ih_log_level lvl, const char *event, ...)
     ih_buf_puts(&b, "\"");
     va_list ap;
     va_start(ap, event);
+    int alert = 0;
     for (;;) {
         const char *k = va_arg(ap, const char *);
         if (!k) break;
         const char *v = va_arg(ap, const char *);
+        if (v && !strcmp(k, "alert") && !strcmp(v, "true")) alert = 1;
         ih_buf_puts(&b, ",\"");
         ih_buf_json_escape(&b, k, strlen(k));
         ih_buf_puts(&b, "\":\"");
@@ -96,6 +109,15 @@ void ih_log(ih_log_level lvl, const char *event, ...)
     va_end(ap);
     ih_buf_puts(&b, "}\n");
     if (!b.p) return;
+    if (lvl >= IH_LOG_WARN) {
+        pthread_rwlock_rdlock(&hook_lock);
+        if (hook_fn) {
+            b.p[b.len - 1] = '\0';
+            hook_fn(hook_ctx, event, alert, b.p);
+            b.p[b.len - 1] = '\n';
+        }
+        pthread_rwlock_unlock(&hook_lock);
+    }
     if (use_syslog) {
         static const int pri[] = {LOG_DEBUG, LOG_INFO, LOG_WARNING, LOG_ERR};
         b.p[b.len - 1] = '\0';

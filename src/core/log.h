@@ -23,6 +23,12 @@ void ih_log_setup(const char *target, ih_log_level min, const char *ident);
 int ih_log_reopen(void);
 /* Parse "debug|info|warn|error"; -1 if unknown. */
 int ih_log_level_parse(const char *s);
+/* Something to hear of events at warn and above as they are logged (the
+ * security incidents, compliance/incident.h): the event name, whether it
+ * carries alert=true, and the whole line.  Called on the logging thread,
+ * possibly inside a transaction: it must only queue.  NULL removes it. */
+typedef void (*ih_log_hook)(void *ctx, const char *event, int alert, const char *line);
+void ih_log_set_hook(ih_log_hook fn, void *ctx);
 /* key/value pairs of strings, terminated by NULL. */
 void ih_log(ih_log_level lvl, const char *event, ...) __attribute__((sentinel));
 

@@ -72,6 +72,8 @@ static ih_err fail_count(login_arg *l, ih_tx *tx, account *a, const ih_actor *wh
         ih_audit_event ev = {.action = "account.lock", .object_type = "account", .object_id = oid,
                              .reason = "too many failed logins"};
         IH_TRY(ih_audit_append(l->id->o.audit, tx, who, &ev));
+        /* many of these in a short time are a lockout storm (compliance/incident.h) */
+        ih_log(IH_LOG_WARN, "auth.account_locked", "account", oid, NULL);
     }
     return IH_OK;
 }

@@ -78,6 +78,7 @@ static const perm_info perms[IH_PERM__COUNT] = {
     [IH_PERM_PAYMENT_READ] = {"payment.read", R(PATIENT) | R(SYSADMIN), R(PATIENT) | R(SYSADMIN), false},
     [IH_PERM_PAYMENT_REFUND] = {"payment.refund", R(SYSADMIN), R(SYSADMIN), false},
     [IH_PERM_SELFCHECK_READ] = {"selfcheck.read", R(SECADMIN) | R(AUDITADMIN), R(SECADMIN) | R(AUDITADMIN), false},
+    [IH_PERM_INCIDENT_MANAGE] = {"incident.manage", R(SECADMIN), R(SECADMIN), false},
 };
 
 const char *ih_role_name(ih_role r) { return (r >= 0 && r < IH_ROLE__COUNT) ? role_names[r] : "none"; }

@@ -95,6 +95,7 @@ typedef enum ih_perm {
     IH_PERM_PAYMENT_READ,   /* a payment order: its patient, the system administrator */
     IH_PERM_PAYMENT_REFUND, /* refund a payment for a service not given (system administrator) */
     IH_PERM_SELFCHECK_READ, /* run the Level 3 self-check (security and audit administrators) */
+    IH_PERM_INCIDENT_MANAGE, /* security incidents: list, acknowledge, assign, resolve, breach reports */
     IH_PERM__COUNT
 } ih_perm;
 

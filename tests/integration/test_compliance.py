@@ -7,16 +7,19 @@ the list with the version dpkg reports for its package, package URLs carry
 Debian versions percent-encoded, and a library no package owns (a copy
 preloaded from a temporary directory) is listed as unpackaged.
 """
+import http.server
 import json
 import os
 import re
 import shutil
+import socketserver
 import sqlite3
 import subprocess
+import threading
 import time
 
-from tests.integration.harness import (IHOSD, IhosTestCase, Instance, demo_accounts, must_login, pg_create_db, psql, run_ihos,
-                                       setup_admins)
+from tests.integration.harness import (IHOSD, IhosTestCase, Instance, demo_accounts, login, must_login, pg_create_db,
+                                       psql, run_ihos, setup_admins)
 
 
 def dpkg_version(pkg):
@@ -392,3 +395,155 @@ class Pkcs11KekTest(IhosTestCase):
 
     def test_postgres(self):
         self.check("postgres")
+
+
+class _Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.server.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+
+class _Smtp(socketserver.StreamRequestHandler):
+    """Just enough SMTP for one message per connection (the test's mail server)."""
+    def handle(self):
+        w = lambda s: self.wfile.write(s.encode() + b"\r\n")
+        w("220 test ESMTP")
+        data, in_data = [], False
+        for raw in self.rfile:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if in_data:
+                if line == ".":
+                    in_data = False
+                    self.server.mails.append("\n".join(data))
+                    w("250 queued")
+                else:
+                    data.append(line)
+                continue
+            verb = line.split(" ")[0].upper()
+            if verb in ("EHLO", "HELO"):
+                w("250 test")
+            elif verb == "DATA":
+                in_data = True
+                w("354 go on")
+            elif verb == "QUIT":
+                w("221 bye")
+                return
+            else:
+                w("250 ok")
+
+
+class IncidentTest(IhosTestCase):
+    """An alert becomes an incident, the operator is told (webhook, e-mail), and
+    the security administrator takes it to resolved; a personal-data breach
+    gets its report and deadline.  Every step is in the audit journal."""
+
+    def serve(self, server):
+        t = threading.Thread(target=server.serve_forever, daemon=True)
+        t.start()
+        self.addCleanup(server.shutdown)
+        self.addCleanup(server.server_close)
+        return server.server_address[1]
+
+    def test_alert_to_resolved(self):
+        hook = http.server.HTTPServer(("127.0.0.1", 0), _Hook)
+        hook.received = []
+        smtp = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Smtp)
+        smtp.daemon_threads = True
+        smtp.mails = []
+        inst = self.instance(demo=True)
+        inst.set_conf("incident", "webhook_url", "http://127.0.0.1:%d/hook" % self.serve(hook))
+        inst.set_conf("incident", "smtp_url", "smtp://127.0.0.1:%d" % self.serve(smtp))
+        inst.set_conf("incident", "mail_to", "security-officer@hospital.test")
+        inst.set_conf("incident", "lockout_storm_count", "2")
+        inst.start()
+        admins = setup_admins(inst)
+        sec, sysa = admins["secadmin"][1], admins["sysadmin"][1]
+        self.assertEqual(sysa.req("GET", "/api/v1/incidents").status, 403)
+
+        # an alert: two accounts locked within the window are a lockout storm
+        accounts = demo_accounts(inst)
+        for name in ("doctor02", "doctor03"):
+            for _ in range(5):
+                r = inst.request("POST", "/api/v1/sessions", {"username": name, "password": "wrong-Password-1!"})
+                self.assertIn(r.status, (401, 429), r)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            incs = sec.req("GET", "/api/v1/incidents?status=open").json()["incidents"]
+            storm = [i for i in incs if i["kind"] == "auth.lockout_storm"]
+            if storm and storm[0]["notified"]:
+                break
+            time.sleep(0.3)
+        self.assertTrue(storm, incs)
+        inc = storm[0]
+        self.assertEqual((inc["category"], inc["severity"], inc["occurrences"]), ("authentication", "high", 1))
+        self.assertEqual(inc["notified"], "syslog,webhook:ok,mail:ok")
+        self.assertEqual([h["incident"] for h in hook.received], [inc["id"]])
+        self.assertEqual(hook.received[0]["kind"], "auth.lockout_storm")
+        self.assertEqual(len(smtp.mails), 1)
+        self.assertIn("security-officer@hospital.test", smtp.mails[0])
+        self.assertIn("#%d" % inc["id"], smtp.mails[0])
+
+        # the workflow, each illegal step refused
+        base = "/api/v1/incidents/%d" % inc["id"]
+        self.assertError(sec.req("POST", base + "/resolve", {}), 400, "invalid_field")
+        r = sec.req("POST", base + "/acknowledge")
+        self.assertEqual(r.json()["incident"]["status"], "acknowledged", r)
+        self.assertError(sec.req("POST", base + "/acknowledge"), 409, "invalid_state")
+        doctor_id = must_login(inst, accounts["doctor01"]).req("GET", "/api/v1/me").json()["id"]
+        self.assertError(sec.req("POST", base + "/assign", {"assignee_id": doctor_id}), 400, "invalid_field")
+        sec_id = sec.req("GET", "/api/v1/me").json()["id"]
+        self.assertEqual(sec.req("POST", base + "/assign", {"assignee_id": sec_id}).json()["incident"]["assignee_id"],
+                         sec_id)
+        r = sec.req("POST", base + "/resolve", {"resolution": "两名医生的账户遭口令猜测；已核实来源地址并封禁，通知本人修改口令。"})
+        self.assertEqual(r.json()["incident"]["status"], "resolved", r)
+        self.assertError(sec.req("POST", base + "/resolve", {"resolution": "again"}), 409, "invalid_state")
+
+        # a personal-data breach: its facts, the report, the 24-hour deadline
+        inst.stop()
+        db = sqlite3.connect(inst.path("ihos.db"))
+        db.execute("UPDATE drug SET price = price + 1 WHERE id = (SELECT min(id) FROM drug)")
+        db.commit()
+        db.close()
+        run_ihos("integrity", "scan", inst.dir, check=False)  # its alert becomes an incident too
+        inst.start()
+        sec = login(inst, admins["secadmin"][0])
+        incs = sec.req("GET", "/api/v1/incidents").json()["incidents"]
+        integ = [i for i in incs if i["kind"] == "integrity.violation"]
+        self.assertEqual(len(integ), 1, incs)
+        base = "/api/v1/incidents/%d" % integ[0]["id"]
+        self.assertError(sec.req("GET", base + "/breach-report"), 409, "invalid_state")
+        self.assertError(sec.req("POST", base + "/breach", {"data_categories": ["星座"], "people_affected": 3,
+                                                          "description": "x", "measures": "y"}), 400, "invalid_field")
+        facts = {"data_categories": ["姓名", "手机号码"], "people_affected": 12,
+                 "description": "药品表被直接改写，怀疑数据库账户泄露", "measures": "更换数据库口令，从备份核对"}
+        r = sec.req("POST", base + "/breach", facts)
+        self.assertEqual(r.status, 200, r)
+        got = r.json()["incident"]
+        self.assertTrue(got["breach"])
+        self.assertFalse(got["breach_overdue"])
+        first = got["first_seen"]
+        self.assertEqual(time.mktime(time.strptime(got["breach_deadline"][:19], "%Y-%m-%dT%H:%M:%S")) -
+                         time.mktime(time.strptime(first[:19], "%Y-%m-%dT%H:%M:%S")), 86400)
+        self.assertError(sec.req("POST", base + "/resolve", {"resolution": "done"}), 409, "invalid_state")
+        rep = sec.req("GET", base + "/breach-report").json()["report"]
+        self.assertEqual(rep["报送对象"], ["卫生健康主管部门", "网信部门", "公安机关"])
+        self.assertEqual(rep["涉及人数"], 12)
+        self.assertEqual(rep["涉及个人信息类别"], ["姓名", "手机号码"])
+        self.assertEqual(rep["报告时限"], got["breach_deadline"])
+        self.assertEqual(sec.req("POST", base + "/breach/reported").status, 200)
+        self.assertError(sec.req("POST", base + "/breach/reported"), 409, "invalid_state")
+        self.assertEqual(sec.req("POST", base + "/resolve", {"resolution": "已报送并处置"}).json()["incident"]["status"],
+                         "resolved")
+
+        # every step is in the journal
+        aud = login(inst, admins["auditadmin"][0])
+        evs = aud.req("GET", "/api/v1/audit/events?object_type=incident&limit=100").json()["events"]
+        actions = sorted({e["action"] for e in evs})
+        self.assertEqual(actions, ["incident.acknowledge", "incident.assign", "incident.breach",
+                                   "incident.breach_report", "incident.open", "incident.reported",
+                                   "incident.resolve"])
