@@ -25,6 +25,7 @@ int ih_cli_icd(int argc, char **argv);
 int ih_cli_sbom(int argc, char **argv);
 int ih_cli_trust(int argc, char **argv);
 int ih_cli_selfcheck(int argc, char **argv);
+int ih_cli_filing(int argc, char **argv);
 
 /* Seed the synthetic demo hospital into an open instance and write
  * DIR/demo-credentials.json (0600). */

@@ -76,6 +76,9 @@ static const struct {
     {"selfcheck", ih_cli_selfcheck, "selfcheck DIR [--json FILE] [--html FILE]\n"
                                     "                     the Level 3 self-check of this live instance: every clause's\n"
                                     "                     verdict with its evidence (exit 1 when a high-risk item fails)"},
+    {"filing", ih_cli_filing, "filing DIR --out OUTDIR\n"
+                              "                     the filing pack: topology (SVG with graphviz), data inventory,\n"
+                              "                     crypto inventory, self-check, bill of materials; signed manifest"},
     {"totp", ih_cli_totp, "totp qr [URI]       show an otpauth:// URI (from POST /api/v1/me/totp) as a QR code"},
 };
 

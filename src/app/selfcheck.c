@@ -642,7 +642,7 @@ static void storage_items(ctx *c)
     int64_t rotate_ms = c->conf->key_rotate_days * DAY_MS;
     ev = json_pack("{s:s, s:s, s:s, s:I, s:I, s:O, s:i}", "checked_by",
                    "the integrity scan's sealed columns (each ciphertext under a key version held); dek table",
-                   "cipher", gm ? "SM4-GCM" : "AES-256-GCM", "kek_source", c->conf->kek_source, "sealed_rows",
+                   "cipher", gm ? "SM4-CTR + HMAC-SM3" : "AES-256-GCM", "kek_source", c->conf->kek_source, "sealed_rows",
                    (json_int_t)r->sealed_rows, "unopenable", (json_int_t)r->unopenable, "data_keys", c->f.keys,
                    "rotate_days", c->conf->key_rotate_days);
     bool old_keys = c->f.oldest_key_ms > rotate_ms;

@@ -26,7 +26,7 @@ static const ih_field fields[] = {
     {"intro", IH_F_TEXT, IH_FF_MULTILINE, 0, 500, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_department = IH_TABLE("department", fields, false);
+ih_table ih_t_department = IH_TABLE("department", fields, false, "机构存续期间（非个人信息）");
 
 typedef struct {
     ih_clinic *c;

@@ -34,7 +34,7 @@ static const ih_field fields[] = {
      * name does not say it (allergy.c) */
     {"allergy_class", IH_F_TEXT, IH_FF_MAC | IH_FF_ADDED, 1, 24, &ih_codes_allergy_class, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_drug = IH_TABLE("drug", fields, true);
+ih_table ih_t_drug = IH_TABLE("drug", fields, true, "机构存续期间（非个人信息）");
 
 ih_err drug_check_row(ih_row *r)
 {

@@ -35,7 +35,7 @@ static const ih_field fields[] = {
     {"correction_reason", IH_F_SEALED, IH_FF_MAC | IH_FF_ADDED | IH_FF_MULTILINE, 2, 200, NULL, IH_KP_CLINICAL,
      IH_FIELD_CLINICAL, NULL},
 };
-ih_table ih_t_emr = IH_TABLE_APPEND_ONLY("record", fields);
+ih_table ih_t_emr = IH_TABLE_APPEND_ONLY("record", fields, "至少15年（门诊病历，自最后一次就诊）");
 
 static const char *const extra[] = {"diagnosis_codes", NULL};
 

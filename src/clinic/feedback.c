@@ -22,7 +22,7 @@ static const ih_field eval_fields[] = {
     CLIN("complaint", IH_FF_MAC | IH_FF_MULTILINE, 300),
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_evaluation = IH_TABLE_APPEND_ONLY("evaluation", eval_fields);
+ih_table ih_t_evaluation = IH_TABLE_APPEND_ONLY("evaluation", eval_fields, "至少15年（门诊病历，自最后一次就诊）");
 
 
 static const ih_field ae_fields[] = {
@@ -38,7 +38,7 @@ static const ih_field ae_fields[] = {
     {"event_date", IH_F_DATE, RM, 0, 0, NULL, 0, IH_MASK_NONE, cl_check_birth_date},
     {"reported_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_adverse = IH_TABLE("adverse_event", ae_fields, true);
+ih_table ih_t_adverse = IH_TABLE("adverse_event", ae_fields, true, "至少15年（门诊病历，自最后一次就诊）");
 
 typedef struct {
     ih_clinic *c;

@@ -22,7 +22,7 @@ static const ih_field fields[] = {
     {"updated_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"updated_by", IH_F_INT, IH_FF_SERVER | IH_FF_MAC | IH_FF_PRIVATE, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_institution = IH_TABLE("institution", fields, true);
+ih_table ih_t_institution = IH_TABLE("institution", fields, true, "机构存续期间（亮证公示信息）");
 
 typedef struct {
     ih_clinic *c;

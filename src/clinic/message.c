@@ -18,7 +18,7 @@ static const ih_field msg_fields[] = {
      IH_FIELD_CLINICAL, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_message = IH_TABLE_APPEND_ONLY("message", msg_fields);
+ih_table ih_t_message = IH_TABLE_APPEND_ONLY("message", msg_fields, "至少3年（文字、音视频诊疗记录）");
 
 
 static ih_err check_iso(const ih_row *r, const char *field, const char *v)
@@ -49,7 +49,7 @@ static const ih_field media_fields[] = {
     {"created_by", IH_F_INT, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_media = IH_TABLE_APPEND_ONLY("media_session", media_fields);
+ih_table ih_t_media = IH_TABLE_APPEND_ONLY("media_session", media_fields, "至少3年（文字、音视频诊疗记录）");
 
 typedef struct {
     ih_clinic *c;

@@ -38,7 +38,7 @@ static const ih_field bg_fields[] = {
     {"review_verdict", IH_F_TEXT, SM | IH_FF_ADDED, 0, 0, &ih_codes_bg_verdict, 0, IH_MASK_NONE, NULL},
     {"review_note", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
-ih_table ih_t_break_glass = IH_TABLE("break_glass", bg_fields, true);
+ih_table ih_t_break_glass = IH_TABLE("break_glass", bg_fields, true, "至少6个月（安全记录，同审计日志）");
 
 
 static const ih_field stats_fields[] = {
@@ -56,7 +56,7 @@ static const ih_field stats_fields[] = {
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"decision_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
-ih_table ih_t_stats = IH_TABLE("stats_request", stats_fields, true);
+ih_table ih_t_stats = IH_TABLE("stats_request", stats_fields, true, "至少6个月（安全记录，同审计日志）");
 
 typedef struct {
     ih_clinic *c;

@@ -38,7 +38,7 @@ static const ih_field fields[] = {
     {"created_at", IH_F_TIME, IH_FF_SERVER, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"updated_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_patient = IH_TABLE("patient", fields, true);
+ih_table ih_t_patient = IH_TABLE("patient", fields, true, "至少15年（自最后一次就诊，随其病历）");
 
 static const ih_field consent_fields[] = {
     {"patient_id", IH_F_INT, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
@@ -46,7 +46,7 @@ static const ih_field consent_fields[] = {
     {"version", IH_F_TEXT, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"accepted_at", IH_F_TIME, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_consent = IH_TABLE("consent", consent_fields, true);
+ih_table ih_t_consent = IH_TABLE("consent", consent_fields, true, "至少15年（随患者档案，证明同意）");
 
 static const char *const guardian_fields[] = {"guardian_name", "guardian_cert_type", "guardian_cert_no",
                                               "guardian_phone", NULL};

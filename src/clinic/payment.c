@@ -55,7 +55,7 @@ static const ih_field pay_fields[] = {
     {"refund_by", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"refunded_at", IH_F_TIME, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_payment = IH_TABLE("payment", pay_fields, true);
+ih_table ih_t_payment = IH_TABLE("payment", pay_fields, true, "至少15年（随就诊记录；会计凭证另按财务规定）");
 
 #define P_PENDING "pending"
 #define P_PAID "paid"

@@ -738,7 +738,8 @@ size_t ih_table_sealed_columns(ih_table_ctx *ctx, ih_sealed_column *out, size_t 
     for (int kp = 1; kp < IH_KP__COUNT && n < cap; kp++)
         if (ctx->t->sql_sealed[kp])
             out[n++] = (ih_sealed_column){ctx->t->name, ctx->t->sealed_cols[kp], (ih_key_purpose)kp,
-                                          ctx->t->sql_sealed[kp], ctx->t->sql_count_old[kp], reseal_row, ctx};
+                                          ctx->t->sql_sealed[kp], ctx->t->sql_count_old[kp], reseal_row, ctx,
+                                          ctx->t->retention};
     return n;
 }
 

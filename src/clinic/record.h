@@ -97,6 +97,7 @@ typedef struct ih_table {
     int n;
     bool mac;
     bool append_only; /* rows are inserted, never changed (only re-sealed): no version check at load */
+    const char *retention; /* how long rows are kept at least, and the rule (health-rules.md); ihos deletes none */
     /* Generated once, on first use (kept for the life of the process: the
      * statement cache keys on their addresses). */
     char *sql_insert, *sql_update, *sql_select, *sql_scan, *sql_columns;
@@ -106,9 +107,11 @@ typedef struct ih_table {
     char *sealed_cols[IH_KP__COUNT], *sql_sealed[IH_KP__COUNT], *sql_count_old[IH_KP__COUNT];
 } ih_table;
 
-#define IH_TABLE(nm, arr, with_mac) {.name = nm, .fields = arr, .n = (int)(sizeof arr / sizeof arr[0]), .mac = with_mac}
-#define IH_TABLE_APPEND_ONLY(nm, arr)                                                                        \
-    {.name = nm, .fields = arr, .n = (int)(sizeof arr / sizeof arr[0]), .mac = true, .append_only = true}
+#define IH_TABLE(nm, arr, with_mac, keep)                                                                    \
+    {.name = nm, .fields = arr, .n = (int)(sizeof arr / sizeof arr[0]), .mac = with_mac, .retention = keep}
+#define IH_TABLE_APPEND_ONLY(nm, arr, keep)                                                                  \
+    {.name = nm, .fields = arr, .n = (int)(sizeof arr / sizeof arr[0]), .mac = true, .append_only = true,     \
+     .retention = keep}
 
 typedef struct ih_val {
     bool set;  /* has a value (else NULL in the database) */

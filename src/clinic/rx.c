@@ -60,7 +60,7 @@ static const ih_field fields[] = {
     {"dispenser_id", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"allergy_override", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
-ih_table ih_t_rx = IH_TABLE("prescription", fields, true);
+ih_table ih_t_rx = IH_TABLE("prescription", fields, true, "至少15年（门诊病历，自最后一次就诊）");
 
 /* The one state machine: from → to, and who moves it. */
 typedef enum { BY_DOCTOR, BY_PHARMACIST, BY_SYSTEM } mover;

@@ -25,7 +25,7 @@ static const ih_field fields[] = {
     {"cancelled", IH_F_BOOL, IH_FF_SERVER | IH_FF_MAC, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, IH_FF_SERVER, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_schedule = IH_TABLE("schedule", fields, true);
+ih_table ih_t_schedule = IH_TABLE("schedule", fields, true, "机构存续期间（亮证公示信息）");
 
 typedef struct {
     ih_clinic *c;

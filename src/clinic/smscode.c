@@ -35,7 +35,7 @@ static const ih_field fields[] = {
     {"expires_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"used_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
-ih_table ih_t_sms_code = IH_TABLE("sms_code", fields, true);
+ih_table ih_t_sms_code = IH_TABLE("sms_code", fields, true, "验证码有效期内（过期作废）");
 
 static ih_err token_digest(ih_clinic *c, const char *token, uint8_t out[IH_HASH_LEN])
 {

@@ -47,7 +47,7 @@ static const ih_field fields[] = {
     {"online_reason", IH_F_SEALED, IH_FF_SERVER | IH_FF_MAC | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, IH_KP_PERSONAL,
      IH_MASK_NONE, NULL},
 };
-ih_table ih_t_staff = IH_TABLE("staff", fields, true);
+ih_table ih_t_staff = IH_TABLE("staff", fields, true, "执业期间及其后至少15年（其签名的病历与处方须可核验）");
 
 static const char *const extra[] = {"departments", NULL};
 

@@ -53,7 +53,7 @@ static const ih_field fields[] = {
     {"refuse_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"label_reason", IH_F_SEALED, SM | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
 };
-ih_table ih_t_visit = IH_TABLE("visit", fields, true);
+ih_table ih_t_visit = IH_TABLE("visit", fields, true, "至少15年（门诊病历，自最后一次就诊）");
 
 /* ---- shared helpers (care_impl.h) ------------------------------------------------- */
 

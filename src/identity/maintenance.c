@@ -55,13 +55,13 @@ size_t ih_identity_sealed_columns(ih_identity *id, ih_sealed_column *out, size_t
     out[1] = (ih_sealed_column){"account", "disabled_note_enc", IH_KP_PERSONAL,
                                 "SELECT id, disabled_note_enc FROM account WHERE id > $1 ORDER BY id LIMIT $2",
                                 "SELECT count(*) FROM account WHERE substr(disabled_note_enc, 2, 4) < $1", reseal_note,
-                                id};
+                                id, "账户存续期间"};
     /* One entry: a row is re-sealed whole. */
     out[0] = (ih_sealed_column){"account", "totp_enc,totp_pending", IH_KP_TOTP,
                                 "SELECT id, totp_enc, totp_pending FROM account WHERE id > $1 ORDER BY id LIMIT $2",
                                 "SELECT count(*) FROM account WHERE substr(totp_enc, 2, 4) < $1 OR "
                                 "substr(totp_pending, 2, 4) < $1",
-                                reseal_account, id};
+                                reseal_account, id, "账户存续期间（停用后即失效）"};
     return 2;
 }
 

@@ -32,6 +32,7 @@ typedef struct ih_sealed_column {
     const char *count_sql; /* rows with any column under a version below $1 (4 bytes, big-endian) */
     ih_err (*reseal)(void *ctx, ih_tx *tx, int64_t id);
     void *ctx;
+    const char *retention; /* how long the rows are kept, and why (the filing's data inventory) */
 } ih_sealed_column;
 
 typedef struct ih_mac_scan {

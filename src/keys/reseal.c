@@ -264,6 +264,6 @@ size_t ih_keys_sealed_columns(ih_keyring *k, ih_sealed_column *out, size_t cap)
     out[0] = (ih_sealed_column){"signing_key", "private_enc", IH_KP_SIGNING,
                                 "SELECT id, private_enc FROM signing_key WHERE id > $1 ORDER BY id LIMIT $2",
                                 "SELECT count(*) FROM signing_key WHERE substr(private_enc, 2, 4) < $1", reseal_signing,
-                                k};
+                                k, "签名人执业期间及其后至少15年（签名须可核验）"};
     return 1;
 }

@@ -125,13 +125,14 @@ size_t ih_report_sealed_columns(ih_report *r, ih_sealed_column *out, size_t cap)
     if (cap < 2) return 0;
     out[0] = (ih_sealed_column){"outbox", "payload_enc", IH_KP_CLINICAL,
                                 "SELECT id, payload_enc FROM outbox WHERE id > $1 ORDER BY id LIMIT $2",
-                                "SELECT count(*) FROM outbox WHERE substr(payload_enc, 2, 4) < $1", reseal_outbox, r};
+                                "SELECT count(*) FROM outbox WHERE substr(payload_enc, 2, 4) < $1", reseal_outbox, r,
+                                "至少6个月（上报凭证，可追溯）"};
     /* keyed by profile name: numbered in name order for the pass */
     out[1] = (ih_sealed_column){"report_secret", "secret_enc", IH_KP_SECRET,
                                 "SELECT n, secret_enc FROM (SELECT row_number() OVER (ORDER BY profile) AS n, "
                                 "secret_enc FROM report_secret) x WHERE n > $1 ORDER BY n LIMIT $2",
                                 "SELECT count(*) FROM report_secret WHERE substr(secret_enc, 2, 4) < $1",
-                                reseal_secret, r};
+                                reseal_secret, r, "配置存续期间（平台接入凭据）"};
     return 2;
 }
 
