@@ -171,8 +171,9 @@ EOF
   wait_for 120 "a synchronous standby" curl -sf "http://127.0.0.1:$rest2/sync"
   "${as_pg[@]}" pgbackrest --config="$dir/pgbackrest.conf" --stanza=ihos stanza-create >"$dir/backrest.log" 2>&1 \
     || say "pgbackrest stanza-create failed (see $dir/backrest.log)"
+  # pg_monitor: the self-check reads pg_stat_replication and pg_stat_archiver
   psql -X -q -h 127.0.0.1 -p $pg1 -U postgres -d postgres -c "CREATE ROLE ihos LOGIN" \
-    -c "CREATE DATABASE ihos OWNER ihos" >/dev/null
+    -c "GRANT pg_monitor TO ihos" -c "CREATE DATABASE ihos OWNER ihos" >/dev/null
   say "ihosd nodes on 127.0.0.1:$ih1 and :$ih2"
   "$bin/ihos" init "$dir/n1" --store postgres --pg-url "$conninfo" --listen "127.0.0.1:$ih1" \
     --name "ihos cluster" ${IHOS_CLUSTER_DEMO:+--demo} >"$dir/init.log"
@@ -180,6 +181,7 @@ EOF
   cp -a "$dir/n1" "$dir/n2" # the same instance: keys, configuration (docs/deployment.md)
   for n in 1 2; do
     sed -i "s|^node_name = .*|node_name = node$n|" "$dir/n$n/ihos.conf"
+    "$bin/ihos" trust record "$dir/n$n" >/dev/null # this node's configuration, as the operator set it
     start_node $n
   done
   cat "$dir/n1/keys/tls.crt" "$dir/n1/keys/tls.key" >"$dir/haproxy.pem"

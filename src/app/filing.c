@@ -4,6 +4,7 @@
 #include "app/catalog.h"
 #include "compliance/sbom.h"
 #include "compliance/selfcheck.h"
+#include "compliance/signed.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/json.h"
@@ -285,16 +286,13 @@ static ih_err index_html(pack *p, const ih_instance *in, const json_t *inv, cons
 {
     static const char style[] = "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}"
                                 "td,th{border:1px solid #888;padding:4px;vertical-align:top}img{max-width:100%}";
-    uint8_t d[32];
-    char h64[48];
-    IH_TRY(ih_digest(IH_MD_SHA256, style, sizeof style - 1, d));
-    h64[ih_b64_encode(d, sizeof d, h64)] = 0;
     ih_buf b = IH_BUF_INIT;
-    ih_buf_printf(&b,
-                  "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta "
-                  "http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src 'self'; style-src "
-                  "'sha256-%s'\"><title>等级保护备案材料</title><style>%s</style></head><body>\n<h1>",
-                  h64, style);
+    ih_err e = ih_html_page_head(&b, "等级保护备案材料", style, true);
+    if (e != IH_OK) {
+        ih_buf_free(&b);
+        return e;
+    }
+    ih_buf_puts(&b, "<h1>");
     ih_buf_html_escape(&b, in->conf.name);
     ih_buf_puts(&b, " 等级保护备案与平台接入材料</h1>\n<h2>一、部署拓扑</h2>\n");
     if (svg) ih_buf_puts(&b, "<p><img src=\"topology.svg\" alt=\"部署拓扑\"></p>\n");
@@ -340,7 +338,7 @@ static ih_err index_html(pack *p, const ih_instance *in, const json_t *inv, cons
     ih_buf_puts(&b, "。逐项结论与证据见 <a href=\"selfcheck.html\">selfcheck.html</a>。</p>\n"
                     "<p>各文件的 SHA-256 与审计密钥签名见 manifest.json。</p>\n</body></html>\n");
     if (!b.p) return ih_fail(IH_E_NOMEM, "out of memory");
-    ih_err e = put(p, "index.html", b.p, b.len);
+    e = put(p, "index.html", b.p, b.len);
     ih_buf_free(&b);
     return e;
 }
@@ -356,27 +354,14 @@ static ih_err manifest(pack *p, ih_instance *in, int64_t now)
                           "signature: the audit key's over this object without \"signature\", keys sorted, compact "
                           "JSON; verify with keys/audit.pub");
     IH_CHECK_ALLOC(m);
-    ih_buf text = IH_BUF_INIT, sig = IH_BUF_INIT, out = IH_BUF_INIT;
-    ih_err e = ih_json_dump(m, JSON_COMPACT | JSON_SORT_KEYS, &text);
-    if (e == IH_OK && !in->audit_key) e = ih_fail(IH_E_STATE, "the filing pack is signed with the audit key");
-    if (e == IH_OK) e = ih_sign(in->audit_key, text.p, text.len, &sig);
-    if (e == IH_OK) {
-        char *b64 = malloc(sig.len * 4 / 3 + 8);
-        if (!b64) e = ih_fail(IH_E_NOMEM, "out of memory");
-        else {
-            ih_b64_encode((const uint8_t *)sig.p, sig.len, b64);
-            json_object_set_new(m, "signature", json_string(b64));
-            free(b64);
-        }
-    }
+    ih_buf out = IH_BUF_INIT;
+    ih_err e = in->audit_key ? ih_json_sign(m, in->audit_key) : ih_fail(IH_E_STATE, "the pack is signed with the audit key");
     if (e == IH_OK) e = ih_json_dump(m, JSON_INDENT(2) | JSON_SORT_KEYS, &out);
     if (e == IH_OK) {
         char path[4200];
         e = ih_path(path, sizeof path, "%s/manifest.json", p->dir);
         if (e == IH_OK) e = ih_file_replace(path, out.p, out.len, 0600);
     }
-    ih_buf_free(&text);
-    ih_buf_free(&sig);
     ih_buf_free(&out);
     json_decref(m);
     return e;

@@ -16,7 +16,8 @@
  *     machine (illegal transitions: 409 invalid_state, audited);
  *   - records are never changed or deleted: a correction is a new signed
  *     revision; every revision stays readable;
- *   - security label 5 (HIV, psychiatric, …) is readable only by the treating
+ *   - (L3 8.1.4.2g; 39786 8.4c: labels are in the row MAC) security label
+ *     5 (HIV, psychiatric, …) is readable only by the treating
  *     doctor and the patient; break-glass never opens it.
  * Access: a patient sees their own; clinicians through a care relationship
  * (relation.c); refusals are 403 and audited.  Every state change carries

@@ -3,7 +3,7 @@
 
 #include "core/clock.h"
 #include "core/json.h"
-#include "crypto/suite.h"
+#include "compliance/signed.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -239,16 +239,8 @@ ih_err ih_sc_html(const json_t *report, ih_buf *out)
                                 "width:100%}td,th{border:1px solid #888;padding:4px;vertical-align:top}"
                                 "pre{white-space:pre-wrap;font-size:9pt;margin:0}.fail{color:#b00;font-weight:bold}"
                                 ".partial{color:#a60}.pass{color:#070}.na{color:#555}";
-    uint8_t digest[32];
-    char h64[48];
-    IH_TRY(ih_digest(IH_MD_SHA256, style, sizeof style - 1, digest));
-    h64[ih_b64_encode(digest, sizeof digest, h64)] = 0;
-    IH_TRY(ih_buf_printf(out,
-                         "<!DOCTYPE html>\n<html lang=\"zh-CN\"><head><meta charset=\"utf-8\">"
-                         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
-                         "style-src 'sha256-%s'\"><title>等级保护第三级自查报告</title><style>%s</style></head><body>\n"
-                         "<h1>网络安全等级保护第三级 应用系统自查报告</h1>\n",
-                         h64, style));
+    IH_TRY(ih_html_page_head(out, "等级保护第三级自查报告", style, false));
+    IH_TRY(ih_buf_puts(out, "<h1>网络安全等级保护第三级 应用系统自查报告</h1>\n"));
     IH_TRY(ih_buf_puts(out, "<p>"));
     IH_TRY(cell(out, "span", NULL, "实例："));
     IH_TRY(cell(out, "b", NULL, str(report, "instance")));

@@ -1,6 +1,8 @@
 /* trust.c — see trust.h. */
 #include "compliance/trust.h"
 
+#include "compliance/signed.h"
+
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/json.h"
@@ -50,9 +52,6 @@ static ih_err file_digest(ih_md md, const char *path, char hex[129])
     return e;
 }
 
-/* The bytes the signature covers: the manifest without "signature", keys sorted. */
-static ih_err signed_text(const json_t *body, ih_buf *out) { return ih_json_dump(body, JSON_COMPACT | JSON_SORT_KEYS, out); }
-
 ih_err ih_trust_record(const char *manifest, const ih_signkey *key, const char *const *files, int nfiles,
                        int64_t now_ms)
 {
@@ -71,20 +70,8 @@ ih_err ih_trust_record(const char *manifest, const ih_signkey *key, const char *
         else if ((e = file_digest(md, files[i], hex)) == IH_OK)
             json_array_append_new(list, json_pack("{s:s, s:s}", "path", files[i], "digest", hex));
     }
-    ih_buf text = IH_BUF_INIT, sig = IH_BUF_INIT, out = IH_BUF_INIT;
-    if (e == IH_OK) e = signed_text(body, &text);
-    if (e == IH_OK) e = ih_sign(key, text.p, text.len, &sig);
-    ih_buf_free(&text);
-    if (e == IH_OK) {
-        char *b64 = malloc(sig.len * 4 / 3 + 8);
-        if (!b64) e = ih_fail(IH_E_NOMEM, "out of memory");
-        else {
-            ih_b64_encode((const uint8_t *)sig.p, sig.len, b64);
-            json_object_set_new(body, "signature", json_string(b64));
-            free(b64);
-        }
-    }
-    ih_buf_free(&sig);
+    if (e == IH_OK) e = ih_json_sign(body, key);
+    ih_buf out = IH_BUF_INIT;
     if (e == IH_OK) e = ih_json_dump(body, JSON_INDENT(2) | JSON_SORT_KEYS, &out);
     if (e == IH_OK) e = ih_buf_puts(&out, "\n");
     if (e == IH_OK) e = ih_file_replace(manifest, out.p, out.len, 0600);
@@ -115,7 +102,7 @@ ih_err ih_trust_verify(const char *manifest, const ih_signkey *pub, const char *
     json_error_t jerr;
     json_t *doc = json_loadb((const char *)raw.p, raw.len, 0, &jerr);
     ih_buf_free(&raw);
-    const char *format = NULL, *alg = NULL, *when = NULL, *sig64 = NULL;
+    const char *format = NULL, *alg = NULL, *when = NULL, *sig64 = NULL; /* a signature must be there */
     json_t *files = NULL;
     if (!doc || json_unpack(doc, "{s:s, s:s, s:s, s:o, s:s}", "format", &format, "algorithm", &alg, "recorded_at",
                             &when, "files", &files, "signature", &sig64) != 0 ||
@@ -127,18 +114,7 @@ ih_err ih_trust_verify(const char *manifest, const ih_signkey *pub, const char *
     ih_md md = suite_md(ih_signkey_suite(pub));
     snprintf(r->algorithm, sizeof r->algorithm, "%s", md_label(md));
     /* the signature first: nothing in an unsigned manifest is believed */
-    json_t *body = json_deep_copy(doc);
-    IH_CHECK_ALLOC(body);
-    json_object_del(body, "signature");
-    ih_buf text = IH_BUF_INIT;
-    ih_err te = signed_text(body, &text);
-    json_decref(body);
-    uint8_t sig[256];
-    long siglen = ih_b64_decode(sig64, strlen(sig64), sig, sizeof sig);
-    bool sig_ok = te == IH_OK && siglen > 0 && strcmp(alg, md_label(md)) == 0 &&
-                  ih_verify(pub, text.p, text.len, sig, (size_t)siglen) == IH_OK;
-    ih_buf_free(&text);
-    ih_err_clear();
+    bool sig_ok = strcmp(alg, md_label(md)) == 0 && ih_json_verify(doc, pub);
     if (!sig_ok) {
         problem(r, "the trust manifest %s is not signed by this instance's audit key", manifest);
         json_decref(doc);

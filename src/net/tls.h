@@ -3,6 +3,8 @@
  * TLS 1.2 and 1.3 only; TLS 1.2 restricted to ECDHE with AEAD ciphers;
  * no renegotiation, no compression; ALPN offers http/1.1 only.  The private
  * key file must be owner-only (0600) or the server refuses to start.
+ * L3 8.1.4.7a, 8.1.4.8a; 39786 8.4d/f: AEAD suites protect integrity and
+ * confidentiality of everything in transit.
  */
 #ifndef IH_NET_TLS_H
 #define IH_NET_TLS_H

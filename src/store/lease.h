@@ -9,7 +9,10 @@
  * refused (ih_lease_check inside the work's own transaction).  Time is the
  * database's on PostgreSQL, so node clocks do not matter.  SQLite is one
  * node: a holder found there is an earlier run of this ihosd, killed before
- * it let go, and is taken over at once.  A lease may carry a position (the syslog forwarder's cursor) that
+ * it let go, and is taken over at once.  L3 8.1.4.9c: with the
+ * PostgreSQL standby this is the hot redundancy — any node serves, and the
+ * work of a dead one moves within the lease's lifetime.  A lease may carry
+ * a position (the syslog forwarder's cursor) that
  * the next holder resumes from. */
 #ifndef IH_STORE_LEASE_H
 #define IH_STORE_LEASE_H

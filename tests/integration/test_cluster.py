@@ -105,6 +105,8 @@ class ClusterTest(IhosTestCase):
                          ("ca_file", platform.cert), ("timeout", "3")):
                 inst.set_conf("report", k, v)
         run_ihos("report", "set-secret", nodes[0].dir, input=platform.app_secret + "\n")
+        for inst in nodes:
+            inst.retrust()
         self.restart(1)
         self.restart(2)
         return platform
@@ -139,6 +141,16 @@ class ClusterTest(IhosTestCase):
         acct = sysa.req("GET", "/api/v1/accounts/%d" % doc.id).json()
         self.assertTrue(acct["locked"], acct)
         pharm = must_login(front, make_staff(front, admins, "ph.cluster", role="pharmacist"))
+        # the self-check sees the hot redundancy: a synchronous standby and two live nodes (8.1.4.9c)
+        sec = admins["secadmin"][1]
+
+        def selfcheck():
+            r = sec.req("GET", "/api/v1/selfcheck")
+            self.assertEqual(r.status, 200, r)
+            return {i["id"]: i for i in r.json()["items"]}
+        sc_before = selfcheck()
+        self.assertEqual(sc_before["8.1.4.9c"]["verdict_code"], "pass", sc_before["8.1.4.9c"])
+        self.assertEqual(sorted(sc_before["8.1.4.9c"]["evidence"]["ihosd_nodes_seen"]), ["node1", "node2"])
         # the once-only work is on one node each
         leases = ("jobs", "report", "audit.checkpoint")
         before = {name: self.lease_holders(name) for name in leases}
@@ -203,6 +215,13 @@ class ClusterTest(IhosTestCase):
             have |= set(q.stdout.split())
         missing = [c for _, _, c, _ in ok if c not in have]
         self.assertEqual(missing, [])
+        # no standby any more: the self-check says so, and only that (WAL archiving statistics
+        # start afresh on the promoted server, so 8.1.4.9b may read differently too)
+        sc_after = selfcheck()
+        self.assertEqual(sc_after["8.1.4.9c"]["verdict_code"], "partial", sc_after["8.1.4.9c"])
+        self.assertEqual(sc_after["8.1.4.9c"]["evidence"]["synchronous_standbys"], 0)
+        changed = {k for k in sc_after if sc_after[k]["verdict_code"] != sc_before[k]["verdict_code"]}
+        self.assertTrue(changed <= {"8.1.4.9c", "8.1.4.9b"}, {k: (sc_before[k], sc_after[k]) for k in changed})
         # the journal verifies, across the failover
         v = run_ihos("audit", "verify", n1.dir, check=False)
         self.assertEqual(v.returncode, 0, v.stdout + v.stderr)

@@ -176,6 +176,18 @@ class SelfCheckTest(IhosTestCase):
         inst.retrust()
         self.changes(inst, {"8.1.4.1a": "pass"}, "password policy restored")
 
+        # a link in plaintext off loopback: the audit copy by UDP syslog to another host
+        # (it is also central log collection, which 8.1.5 wants)
+        inst.set_conf("audit", "syslog", "udp://192.0.2.10:514")
+        inst.retrust()
+        doc = self.changes(inst, {"8.1.4.7a": "partial", "8.1.5": "pass"}, "plaintext syslog off loopback")
+        links = {i["id"]: i for i in doc["items"]}["8.1.4.7a"]["evidence"]["links"]
+        self.assertEqual([(l["link"], l["host"], l["protected"]) for l in links],
+                         [("[audit] syslog", "192.0.2.10", False)] + ([("[store] pg_url", "local", True)] if pg else []))
+        inst.set_conf("audit", "syslog", "")
+        inst.retrust()
+        self.changes(inst, {"8.1.4.7a": "pass", "8.1.5": "partial"}, "syslog removed")
+
         # a configuration changed behind the operator's back: trusted verification
         inst.set_conf("security", "session_idle_minutes", "30")
         self.changes(inst, {"8.1.4.1b": "partial", "8.1.4.6": "fail"}, "unrecorded configuration change")
@@ -615,3 +627,12 @@ class FilingTest(IhosTestCase):
 
     def test_postgres(self):
         self.check("postgres")
+
+
+class ClauseMapTest(IhosTestCase):
+    def test_every_clause_has_code_and_the_map_is_current(self):
+        """docs/compliance.md maps every clause to the code tagged with it."""
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        p = subprocess.run(["/usr/bin/python3", os.path.join(root, "scripts", "l3-map.py"), "--check"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
