@@ -39,6 +39,7 @@ typedef struct {
     /* data */
     json_t *labels, *keys;
     int64_t rx, rx_unsigned, sessions_live, oldest_key_ms;
+    int64_t incidents_open, breach_overdue; /* compliance/incident.h */
     /* database (PostgreSQL) */
     bool pg;
     int64_t standbys, sync_standbys, archived, archive_failed, archive_age_s, db_now;
@@ -178,6 +179,13 @@ static ih_err data_fn(ih_tx *tx, void *arg)
                                                  (json_int_t)(age / DAY_MS)));
     }
     IH_TRY(e);
+    IH_TRY(ih_tx_prepare(tx, "SELECT coalesce(sum(CASE WHEN status <> 'resolved' THEN 1 ELSE 0 END), 0), "
+                             "coalesce(sum(CASE WHEN breach = 1 AND breach_reported_at IS NULL AND breach_deadline < $1 "
+                             "THEN 1 ELSE 0 END), 0) FROM incident",
+                         &st));
+    ih_stmt_int(st, 1, c->now);
+    IH_TRY(ih_stmt_step(st, &row));
+    if (row) f->incidents_open = ih_col_int(st, 0), f->breach_overdue = ih_col_int(st, 1);
     /* the nodes that renewed their presence lately (jobs.c) */
     int64_t db_now = c->now;
     if (ih_tx_is_pg(tx)) {
@@ -749,9 +757,16 @@ static void management_items(ctx *c)
 {
     bool central = c->conf->audit_syslog[0] != 0;
     int missing = !c->f.by_role[IH_ROLE_SYSADMIN] + !c->f.by_role[IH_ROLE_SECADMIN] + !c->f.by_role[IH_ROLE_AUDITADMIN];
-    json_t *ev = json_pack("{s:s, s:s, s:i}", "checked_by", "[audit] syslog; active administrator accounts",
-                           "audit_syslog", central ? "configured" : "", "administrator_roles_without_account", missing);
-    if (central && !missing)
+    json_t *ev = json_pack("{s:s, s:s, s:i, s:I, s:I}", "checked_by",
+                           "[audit] syslog; active administrator accounts; the incident table", "audit_syslog",
+                           central ? "configured" : "", "administrator_roles_without_account", missing,
+                           "incidents_not_resolved", (json_int_t)c->f.incidents_open, "breach_reports_overdue",
+                           (json_int_t)c->f.breach_overdue);
+    if (c->f.breach_overdue)
+        set(c, "8.1.5", IH_SC_FAIL, "有个人信息泄露事件超过24小时仍未报送", ev,
+            "立即向卫生健康主管部门、网信部门和公安机关报送（GET /api/v1/incidents/{id}/breach-report），并记录报送时间",
+            false);
+    else if (central && !missing)
         set(c, "8.1.5", IH_SC_PASS, "三员经鉴别且受审计的接口分别管理，审计事件实时发往集中日志", ev, NULL, false);
     else
         set(c, "8.1.5", IH_SC_PARTIAL,

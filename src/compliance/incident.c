@@ -178,15 +178,18 @@ static bool post_webhook(ih_incidents *in, const char *json)
 static bool send_mail(ih_incidents *in, const char *subject, const char *body)
 {
     ih_buf msg = IH_BUF_INIT;
-    char date[64];
+    char date[64], subj64[400]; /* RFC 2047: a header is ASCII, the subject is Chinese */
+    size_t sl = strlen(subject);
+    if (sl > 280) sl = 280;
+    subj64[ih_b64_encode((const uint8_t *)subject, sl, subj64)] = 0;
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
     ih_buf_printf(&msg,
-                  "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nMIME-Version: 1.0\r\n"
+                  "Date: %s\r\nFrom: <%s>\r\nTo: <%s>\r\nSubject: =?UTF-8?B?%s?=\r\nMIME-Version: 1.0\r\n"
                   "Content-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n",
-                  date, in->from, in->to, subject, body);
+                  date, in->from, in->to, subj64, body);
     if (!msg.p) return false;
     CURL *h = curl_easy_init();
     bool ok = false;

@@ -1,4 +1,4 @@
-/* incident.h — security incidents (GB/T 22239-2019 8.1.5 centralised
+/* incident.h — security incidents (L3 8.1.5: centralised
  * handling of security events; the 24-hour breach report of the Personal
  * Information Protection Law and the health-data rules).
  *

@@ -8,6 +8,7 @@ Debian versions percent-encoded, and a library no package owns (a copy
 preloaded from a temporary directory) is listed as unpackaged.
 """
 import base64
+import email.header
 import hashlib
 import http.server
 import json
@@ -500,7 +501,9 @@ class IncidentTest(IhosTestCase):
         self.assertEqual(hook.received[0]["kind"], "auth.lockout_storm")
         self.assertEqual(len(smtp.mails), 1)
         self.assertIn("security-officer@hospital.test", smtp.mails[0])
-        self.assertIn("#%d" % inc["id"], smtp.mails[0])
+        subject = next(l for l in smtp.mails[0].split("\n") if l.startswith("Subject: "))[9:]
+        self.assertIn("#%d" % inc["id"], str(email.header.make_header(email.header.decode_header(subject))))
+        self.assertIn("auth.lockout_storm", smtp.mails[0])
 
         # the workflow, each illegal step refused
         base = "/api/v1/incidents/%d" % inc["id"]

@@ -1,0 +1,209 @@
+/* test_hl7.c — HL7 v2 parsing (delimiters, addressing, escapes, limits,
+ * GB18030) and MLLP framing (split reads, several frames per read, junk,
+ * oversize and malformed frames).  All people are synthetic. */
+#include "support.h"
+
+#include "exchange/hl7.h"
+#include "exchange/mllp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static ih_buf v = IH_BUF_INIT; /* freed in main */
+
+static const char *get(const ih_hl7 *m, const char *seg, int field, int rep, int comp, int sub)
+{
+    ih_err e;
+    if (!ih_hl7_get(m, ih_hl7_find(m, seg, 0), field, rep, comp, sub, &v, &e)) return e == IH_OK ? NULL : "<error>";
+    return v.p;
+}
+
+#define ADT                                                                                                           \
+    "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201120000||ADT^A04^ADT_A01|MSG0001|P|2.5.1|||||CHN|UNICODE UTF-8\r"              \
+    "EVN|A04|20261201120000\r"                                                                                       \
+    "PID|1||MRN123^^^HIS^MR~110101199003071234^^^^ID||张^三^^^^^L||19900307|M|||北京市东城区^^北京^^100010\r"        \
+    "PV1|1|O|0301^^^内科||||D001^李^四\r"
+
+static void t_parse_and_address(void **state)
+{
+    (void)state;
+    ih_hl7 *m;
+    T_OK(ih_hl7_parse(ADT, strlen(ADT), &m));
+    assert_int_equal(ih_hl7_segment_count(m), 4);
+    assert_string_equal(ih_hl7_segment_name(m, 2), "PID");
+    assert_string_equal(get(m, "MSH", 1, 1, 1, 1), "|");
+    assert_string_equal(get(m, "MSH", 2, 1, 1, 1), "^~\\&");
+    assert_string_equal(get(m, "MSH", 3, 1, 1, 1), "HIS");
+    assert_string_equal(get(m, "MSH", 9, 1, 1, 1), "ADT");
+    assert_string_equal(get(m, "MSH", 9, 1, 2, 1), "A04");
+    assert_string_equal(get(m, "MSH", 10, 1, 1, 1), "MSG0001");
+    assert_string_equal(get(m, "MSH", 12, 1, 1, 1), "2.5.1");
+    assert_null(get(m, "MSH", 8, 1, 1, 1));  /* empty */
+    assert_null(get(m, "MSH", 40, 1, 1, 1)); /* beyond the last field */
+    assert_int_equal(ih_hl7_reps(m, ih_hl7_find(m, "PID", 0), 3), 2);
+    assert_string_equal(get(m, "PID", 3, 1, 1, 1), "MRN123");
+    assert_string_equal(get(m, "PID", 3, 1, 5, 1), "MR");
+    assert_string_equal(get(m, "PID", 3, 2, 1, 1), "110101199003071234");
+    assert_string_equal(get(m, "PID", 3, 2, 5, 1), "ID");
+    assert_null(get(m, "PID", 3, 3, 1, 1));
+    assert_string_equal(get(m, "PID", 5, 1, 1, 1), "张");
+    assert_string_equal(get(m, "PID", 5, 1, 2, 1), "三");
+    assert_string_equal(get(m, "PID", 11, 1, 3, 1), "北京");
+    assert_string_equal(get(m, "PV1", 3, 1, 4, 1), "内科");
+    assert_int_equal(ih_hl7_find(m, "OBX", 0), -1);
+    assert_true(ih_hl7_value(m, "PV1", 7, 2, &v));
+    assert_string_equal(v.p, "李");
+    ih_hl7_free(m);
+}
+
+static void t_escapes_and_delimiters(void **state)
+{
+    (void)state;
+    const char *msg = "MSH|^~\\&|A|B|C|D|20261201||ORU^R01|2|P|2.4\r"
+                      "OBX|1|TX|||a\\F\\b\\S\\c\\T\\d\\R\\e\\E\\f\\X41\\\\.br\\g\\H\\h\\N\\\\Zq\\|N\r";
+    ih_hl7 *m;
+    T_OK(ih_hl7_parse(msg, strlen(msg), &m));
+    assert_string_equal(get(m, "OBX", 5, 1, 1, 1), "a|b^c&d~e\\fA\ngh\\Zq\\");
+    ih_hl7_free(m);
+    /* an escape that decodes to a NUL, or to bytes that are not UTF-8, is refused */
+    const char *bad[] = {"MSH|^~\\&|A|B|C|D|1||ORU^R01|3|P|2.4\rOBX|1|TX|||x\\X00\\y\r",
+                         "MSH|^~\\&|A|B|C|D|1||ORU^R01|3|P|2.4\rOBX|1|TX|||x\\XFF\\y\r",
+                         "MSH|^~\\&|A|B|C|D|1||ORU^R01|3|P|2.4\rOBX|1|TX|||x\\XZZ\\y\r"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        T_OK(ih_hl7_parse(bad[i], strlen(bad[i]), &m));
+        assert_string_equal(get(m, "OBX", 5, 1, 1, 1), "<error>");
+        ih_hl7_free(m);
+    }
+    /* other delimiters, from MSH-1 and MSH-2; LF and CRLF segment ends */
+    const char *alt = "MSH#$%*@#A#B\r\nPID#1##X$Y%Z$W@V*Q\nNTE#1##line *T* one\r\r";
+    T_OK(ih_hl7_parse(alt, strlen(alt), &m));
+    assert_int_equal(ih_hl7_segment_count(m), 3);
+    assert_string_equal(get(m, "MSH", 1, 1, 1, 1), "#");
+    assert_string_equal(get(m, "PID", 3, 1, 2, 1), "Y");
+    assert_string_equal(get(m, "PID", 3, 2, 1, 1), "Z");
+    assert_string_equal(get(m, "PID", 3, 2, 2, 2), "V*Q"); /* a lone escape character stays as written */
+    assert_string_equal(get(m, "NTE", 3, 1, 1, 1), "line @ one");
+    /* what we escape parses back to itself */
+    ih_buf out = IH_BUF_INIT;
+    const char *text = "A#B$C%D*E@F\r\nG";
+    T_OK(ih_buf_puts(&out, "MSH#$%*@#X\rNTE#1##"));
+    T_OK(ih_hl7_escape(&out, text, ih_hl7_delims_of(m)));
+    ih_hl7_free(m);
+    T_OK(ih_hl7_parse(out.p, out.len, &m));
+    assert_string_equal(get(m, "NTE", 3, 1, 1, 1), "A#B$C%D*E@F\nG");
+    ih_hl7_free(m);
+    ih_buf_free(&out);
+}
+
+static void t_refusals(void **state)
+{
+    (void)state;
+    ih_hl7 *m = NULL;
+    const char *cases[] = {"PID|1||X\r", "MSH", "MSH|^~\\&", "MSH|^~\\&\\|A\r", "MSH|^^\\&|A\r", "MSH|^~\\&|A\rP1\r",
+                           "MSH|^~\\&|A\rpid|1\r", "MSH|^~\\&|A\rPIDX|1\r"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(ih_hl7_parse(cases[i], strlen(cases[i]), &m), IH_E_INVALID);
+        assert_null(m);
+        ih_err_clear();
+    }
+    assert_int_equal(ih_hl7_parse("MSH|^~\\&|\xff\r", 11, &m), IH_E_INVALID);
+    assert_int_equal(ih_hl7_parse("MSH|^~\\&|A\0B\r", 12, &m), IH_E_INVALID);
+    ih_buf big = IH_BUF_INIT;
+    T_OK(ih_buf_puts(&big, "MSH|^~\\&|A\rOBX"));
+    for (int i = 0; i < IH_HL7_MAX_FIELDS + 1; i++) T_OK(ih_buf_puts(&big, "|x"));
+    assert_int_equal(ih_hl7_parse(big.p, big.len, &m), IH_E_TOO_LARGE);
+    ih_buf_reset(&big);
+    T_OK(ih_buf_puts(&big, "MSH|^~\\&|A\r"));
+    for (int i = 0; i < IH_HL7_MAX_SEGMENTS; i++) T_OK(ih_buf_puts(&big, "NTE|1\r"));
+    assert_int_equal(ih_hl7_parse(big.p, big.len, &m), IH_E_TOO_LARGE);
+    ih_buf_free(&big);
+    ih_err_clear();
+}
+
+static void t_gb18030(void **state)
+{
+    (void)state;
+    /* 倈 is 82 7C and 俓 is 82 5C in GB18030: a byte parser would see '|' and '\' */
+    const char *utf8 = "MSH|^~\\&|HIS|H|IHOS|I|1||ADT^A04|9|P|2.4\rPID|1||M9^^^HIS^MR||王^倈俓\r";
+    ih_buf gb = IH_BUF_INIT, back = IH_BUF_INIT;
+    T_OK(ih_hl7_from_utf8("GB18030", utf8, strlen(utf8), &gb));
+    assert_non_null(memmem(gb.p, gb.len, "\x82\x7c\x82\x5c", 4));
+    T_OK(ih_hl7_to_utf8("GB18030", gb.p, gb.len, &back));
+    assert_string_equal(back.p, utf8);
+    ih_hl7 *m;
+    T_OK(ih_hl7_parse(back.p, back.len, &m));
+    assert_string_equal(get(m, "PID", 5, 1, 2, 1), "倈俓");
+    ih_hl7_free(m);
+    assert_int_equal(ih_hl7_to_utf8("UTF-8", gb.p, gb.len, &back), IH_E_INVALID); /* a peer set up wrongly */
+    assert_int_equal(ih_hl7_to_utf8("GB18030", "\x82", 1, &back), IH_E_INVALID);  /* truncated */
+    assert_int_equal(ih_hl7_to_utf8("EBCDIC", "x", 1, &back), IH_E_CONFIG);
+    ih_err_clear();
+    ih_buf_free(&gb);
+    ih_buf_free(&back);
+}
+
+typedef struct {
+    int ok, too_large, invalid;
+    char last[64];
+} frames;
+
+static ih_err on_frame(void *ctx, ih_err status, const char *p, size_t n)
+{
+    frames *f = ctx;
+    if (status == IH_E_TOO_LARGE) f->too_large++;
+    else if (status == IH_E_INVALID) f->invalid++;
+    else {
+        f->ok++;
+        snprintf(f->last, sizeof f->last, "%.*s", (int)n, p);
+    }
+    return IH_OK;
+}
+
+static void t_mllp(void **state)
+{
+    (void)state;
+    ih_mllp fr;
+    ih_mllp_init(&fr, 32);
+    frames f = {0};
+    ih_buf w = IH_BUF_INIT;
+    T_OK(ih_mllp_wrap("MSH|one", 7, &w));
+    T_OK(ih_mllp_wrap("MSH|two", 7, &w));
+    /* two frames in one read */
+    T_OK(ih_mllp_feed(&fr, (const uint8_t *)w.p, w.len, on_frame, &f));
+    assert_int_equal(f.ok, 2);
+    assert_string_equal(f.last, "MSH|two");
+    /* one frame split byte by byte, junk (CR LF) between frames */
+    T_OK(ih_mllp_feed(&fr, (const uint8_t *)"\r\n", 2, on_frame, &f));
+    for (size_t i = 0; i < 10; i++) T_OK(ih_mllp_feed(&fr, (const uint8_t *)w.p + i, 1, on_frame, &f));
+    assert_int_equal(f.ok, 3);
+    assert_string_equal(f.last, "MSH|one");
+    /* too large: refused once, skipped to its end, the next one read normally */
+    ih_buf big = IH_BUF_INIT;
+    char payload[100];
+    memset(payload, 'x', sizeof payload);
+    T_OK(ih_mllp_wrap(payload, sizeof payload, &big));
+    T_OK(ih_mllp_wrap("MSH|after", 9, &big));
+    T_OK(ih_mllp_feed(&fr, (const uint8_t *)big.p, 50, on_frame, &f));
+    T_OK(ih_mllp_feed(&fr, (const uint8_t *)big.p + 50, big.len - 50, on_frame, &f));
+    assert_int_equal(f.too_large, 1);
+    assert_int_equal(f.ok, 4);
+    assert_string_equal(f.last, "MSH|after");
+    /* 0x1C not followed by CR; 0x0B inside a frame */
+    T_OK(ih_mllp_feed(&fr, (const uint8_t *)"\x0bMSH|bad\x1cX\x0bMSH|x\x0bMSH|good\x1c\r", 27, on_frame, &f));
+    assert_int_equal(f.invalid, 2);
+    assert_int_equal(f.ok, 5);
+    assert_string_equal(f.last, "MSH|good");
+    ih_buf_free(&w);
+    ih_buf_free(&big);
+    ih_mllp_free(&fr);
+}
+
+int main(void)
+{
+    const struct CMUnitTest t[] = {cmocka_unit_test(t_parse_and_address), cmocka_unit_test(t_escapes_and_delimiters),
+                                   cmocka_unit_test(t_refusals), cmocka_unit_test(t_gb18030), cmocka_unit_test(t_mllp)};
+    int rc = cmocka_run_group_tests_name("hl7", t, NULL, NULL);
+    ih_buf_free(&v);
+    return rc;
+}
