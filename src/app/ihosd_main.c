@@ -10,6 +10,7 @@
 #include "store/lease.h"
 #include "app/trusted.h"
 #include "compliance/incident.h"
+#include "exchange/peers.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -119,6 +120,14 @@ int main(int argc, char **argv)
     if (ih_instance_check_keys(&inst) != IH_OK ||
         ih_instance_path(&inst, inst.conf.tls_cert, cert, sizeof cert) != IH_OK ||
         ih_instance_path(&inst, inst.conf.tls_key, key, sizeof key) != IH_OK) {
+        fprintf(stderr, "ihosd: %s\n", ih_err_detail());
+        return 1;
+    }
+    /* the exchange peers must describe a safe setup before anything starts */
+    static ih_peers peers;
+    char ppath[PATH_MAX], perr[512];
+    if (ih_instance_path(&inst, inst.conf.exchange_peers, ppath, sizeof ppath) != IH_OK ||
+        ih_peers_load(ppath, &peers, perr, sizeof perr) != IH_OK) {
         fprintf(stderr, "ihosd: %s\n", ih_err_detail());
         return 1;
     }

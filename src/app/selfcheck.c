@@ -7,6 +7,7 @@
 #include "app/trusted.h"
 #include "compliance/sbom.h"
 #include "compliance/selfcheck.h"
+#include "exchange/peers.h"
 #include "core/clock.h"
 #include "net/tls.h"
 #include "policy/perm.h"
@@ -334,6 +335,37 @@ static void db_link(ctx *c)
                                              c->f.pg_ssl ? "TLS（pg_stat_ssl）" : local ? "仅本机" : "明文", "protected",
                                              protect));
     if (!protect) c->links_plain = true;
+}
+
+/* The exchange peers (exchange/peers.h): TLS, loopback, or plaintext on a
+ * network the operator marked trusted — which transport items report. */
+static void peer_links(ctx *c)
+{
+    char path[PATH_MAX], err[512];
+    static _Thread_local ih_peers peers;
+    if (ih_instance_path(c->in, c->conf->exchange_peers, path, sizeof path) != IH_OK ||
+        ih_peers_load(path, &peers, err, sizeof err) != IH_OK) {
+        ih_err_clear();
+        json_array_append_new(c->links, json_pack("{s:s, s:s, s:s, s:b}", "link", "[exchange] peers", "host", "-",
+                                                 "protection", "the peers file does not load", "protected", false));
+        c->links_plain = true;
+        return;
+    }
+    for (int i = 0; i < peers.n; i++) {
+        const ih_peer *p = &peers.p[i];
+        const char *ends[2] = {p->address, p->listen};
+        for (int k = 0; k < 2; k++) {
+            if (!ends[k][0]) continue;
+            char name[96];
+            snprintf(name, sizeof name, "exchange peer %s (%s)", p->name, k ? "inbound" : "outbound");
+            bool loop = ih_peer_loopback(ends[k]);
+            const char *how = p->tls ? "TLS" : loop ? "仅本机回环" : "明文（配置为可信网络）";
+            size_t hl = (size_t)(strrchr(ends[k], ':') - ends[k]); /* HOST:PORT, checked at load */
+            json_array_append_new(c->links, json_pack("{s:s, s:s%, s:s, s:b}", "link", name, "host", ends[k], hl,
+                                                     "protection", how, "protected", p->tls || loop));
+            if (!p->tls && !loop) c->links_plain = true;
+        }
+    }
 }
 
 static void sbom_facts(ctx *c)
@@ -835,9 +867,7 @@ ih_err ih_app_selfcheck(const ih_selfcheck_env *env, const ih_actor *who, json_t
         }
     }
     if (e == IH_OK) {
-        char manifest[PATH_MAX];
-        e = ih_app_trust_manifest(c.in, manifest, sizeof manifest);
-        if (e == IH_OK) e = ih_trust_verify(manifest, c.in->audit_pub, NULL, &c.trust);
+        e = ih_app_trust_verify(c.in, NULL, &c.trust);
     }
     if (e == IH_OK) {
         tls_facts(&c);
@@ -848,6 +878,7 @@ ih_err ih_app_selfcheck(const ih_selfcheck_env *env, const ih_actor *who, json_t
         add_link(&c, "[audit] witness_url", c.conf->witness_url);
         add_link(&c, "[audit] syslog", c.conf->audit_syslog);
         db_link(&c);
+        peer_links(&c);
         sbom_facts(&c);
         identity_items(&c);
         access_items(&c);

@@ -12,6 +12,27 @@ ih_err ih_app_trust_manifest(const ih_instance *in, char *out, size_t n)
     return ih_instance_path(in, "keys/trust.manifest", out, n);
 }
 
+ih_err ih_app_trust_verify(ih_instance *in, const char *self, ih_trust_report *r)
+{
+    char manifest[PATH_MAX];
+    IH_TRY(ih_app_trust_manifest(in, manifest, sizeof manifest));
+    IH_TRY(ih_trust_verify(manifest, in->audit_pub, self, r));
+    if (r->problem[0]) return IH_OK;
+    /* a configuration file that appeared since (exchange.conf) must be recorded too */
+    static _Thread_local char paths[IH_TRUST_MAX_FILES][4096];
+    int n = ih_trust_default_files(in->dir, paths, IH_TRUST_MAX_FILES);
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(paths[i]);
+        bool conf = l > 5 && !strcmp(paths[i] + l - 5, ".conf");
+        if (conf && !ih_trust_lists(manifest, paths[i])) {
+            snprintf(r->problem, sizeof r->problem, "%s is not among the recorded files", paths[i]);
+            r->changed++;
+            break;
+        }
+    }
+    return IH_OK;
+}
+
 ih_err ih_app_trust_record(ih_instance *in, const ih_actor *who, const char *const *extra, int nextra,
                            ih_trust_report *r)
 {
@@ -36,15 +57,14 @@ ih_err ih_app_trust_record(ih_instance *in, const ih_actor *who, const char *con
     IH_TRY(ae);
     char self[4096];
     ih_trust_self(self, sizeof self);
-    return ih_trust_verify(manifest, in->audit_pub, self, r);
+    return ih_app_trust_verify(in, self, r);
 }
 
 ih_err ih_app_trust_check(ih_instance *in, char *last, size_t lastlen, ih_trust_report *r)
 {
-    char manifest[PATH_MAX], self[4096];
-    IH_TRY(ih_app_trust_manifest(in, manifest, sizeof manifest));
+    char self[4096];
     ih_trust_self(self, sizeof self);
-    IH_TRY(ih_trust_verify(manifest, in->audit_pub, self, r));
+    IH_TRY(ih_app_trust_verify(in, self, r));
     bool report = r->problem[0] && (!last || strcmp(last, r->problem) != 0);
     if (last) snprintf(last, lastlen, "%s", r->problem);
     if (!report) return IH_OK;

@@ -9,6 +9,10 @@
 
 /* DIR/keys/trust.manifest */
 ih_err ih_app_trust_manifest(const ih_instance *in, char *out, size_t n);
+/* Verify the manifest (compliance/trust.h) and that every configuration
+ * file there is now (ihos.conf, exchange.conf) is among the recorded ones.
+ * self: the running program, or NULL. */
+ih_err ih_app_trust_verify(ih_instance *in, const char *self, ih_trust_report *r);
 /* Record the default files (trust.h) plus `extra` (absolute paths), signed
  * with the audit key (the instance open with signing); audited as
  * trust.record by `who`. */

@@ -147,6 +147,26 @@ ih_err ih_trust_verify(const char *manifest, const ih_signkey *pub, const char *
     return IH_OK;
 }
 
+bool ih_trust_lists(const char *manifest, const char *path)
+{
+    ih_buf raw = IH_BUF_INIT;
+    if (ih_file_read(manifest, 1 << 20, &raw) != IH_OK) {
+        ih_err_clear();
+        return false;
+    }
+    json_t *doc = json_loadb((const char *)raw.p, raw.len, 0, NULL);
+    ih_buf_free(&raw);
+    bool found = false;
+    size_t i;
+    json_t *f;
+    json_array_foreach(json_object_get(doc, "files"), i, f) {
+        const char *p = json_string_value(json_object_get(f, "path"));
+        if (p && !strcmp(p, path)) found = true;
+    }
+    json_decref(doc);
+    return found;
+}
+
 void ih_trust_self(char *out, size_t n)
 {
     ssize_t k = readlink("/proc/self/exe", out, n - 1);
@@ -172,8 +192,11 @@ int ih_trust_default_files(const char *instance_dir, char paths[][4096], int cap
             }
         }
     }
-    char conf[4200], real[PATH_MAX];
-    snprintf(conf, sizeof conf, "%s/ihos.conf", instance_dir);
-    if (realpath(conf, real) && n < cap) snprintf(paths[n++], 4096, "%s", real);
+    static const char *const confs[] = {"ihos.conf", "exchange.conf"};
+    for (size_t i = 0; i < sizeof confs / sizeof confs[0]; i++) {
+        char conf[4200], real[PATH_MAX];
+        snprintf(conf, sizeof conf, "%s/%s", instance_dir, confs[i]);
+        if (realpath(conf, real) && n < cap) snprintf(paths[n++], 4096, "%s", real);
+    }
     return n;
 }

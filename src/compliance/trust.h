@@ -42,11 +42,14 @@ ih_err ih_trust_record(const char *manifest, const ih_signkey *key, const char *
  * only when it could not run. */
 ih_err ih_trust_verify(const char *manifest, const ih_signkey *pub, const char *self_exe, ih_trust_report *r);
 
+/* Does the manifest list path (as recorded: an absolute real path)? */
+bool ih_trust_lists(const char *manifest, const char *path);
+
 /* The running program's path (/proc/self/exe) into out; "" if unknown. */
 void ih_trust_self(char *out, size_t n);
 /* The files `ihos init` and `ihos trust record` list by default: the running
- * ihos, ihosd beside it (or in ../sbin, as installed), and DIR/ihos.conf
- * (its real path).  Returns how many were found (missing ones are skipped). */
+ * ihos, ihosd beside it (or in ../sbin, as installed), DIR/ihos.conf and,
+ * when there, DIR/exchange.conf (their real paths).  Returns how many were found (missing ones are skipped). */
 int ih_trust_default_files(const char *instance_dir, char paths[][4096], int cap);
 
 #endif

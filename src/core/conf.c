@@ -108,6 +108,8 @@ static const key schema[] = {
       "minutes between checks of the binaries and configuration against keys/trust.manifest"),
     B("security", "trust_enforce", trust_enforce, "false",
       "refuse to start when the binaries or the configuration differ from keys/trust.manifest"),
+    S("exchange", "peers", exchange_peers, false, "exchange.conf",
+      "file describing the HIS/LIS/RIS/PACS peers ([peer NAME] sections, docs/exchange.md; absent: none)"),
     B("incident", "syslog", incident_syslog, "true", "report each new security incident to syslog (authpriv, alert)"),
     S("incident", "webhook_url", incident_webhook, false, "",
       "URL each new security incident is POSTed to as JSON (HTTPS, or http on loopback; empty: none)"),

@@ -67,6 +67,8 @@ typedef struct ih_conf {
     char node_name[64];
     int trust_check_minutes;
     bool trust_enforce;
+    /* [exchange] */
+    char exchange_peers[IH_CONF_PATH];
     /* [incident] */
     bool incident_syslog;
     char incident_webhook[IH_CONF_PATH], incident_smtp[IH_CONF_PATH], incident_mail_from[256], incident_mail_to[256];

@@ -189,6 +189,25 @@ class SelfCheckTest(IhosTestCase):
         inst.retrust()
         self.changes(inst, {"8.1.4.7a": "pass", "8.1.5": "partial"}, "syslog removed")
 
+        # an exchange peer in plaintext off loopback (allowed only on a network marked trusted);
+        # a configuration file nobody recorded is a trusted-verification failure as well
+        with open(inst.path("exchange.conf"), "w") as f:
+            f.write("[peer ris]\naddress = 192.0.2.20:2575\ntls = false\ntrusted_network = true\ncharset = UTF-8\n"
+                    "version = 2.4\nsending_application = RIS\nreceiving_application = IHOS\n")
+        plain = {"8.1.4.7a": "fail", "8.1.4.8a": "fail", "8.1.2.2": "fail", "39786-8.4d": "fail", "39786-8.4f": "fail"}
+        doc = self.changes(inst, dict(plain, **{"8.1.4.6": "fail"}), "plaintext exchange peer, unrecorded")
+        self.assertIn("exchange.conf is not among the recorded files",
+                      {i["id"]: i for i in doc["items"]}["8.1.4.6"]["evidence"]["problem"])
+        run_ihos("trust", "record", inst.dir)
+        doc = self.changes(inst, {"8.1.4.6": "pass"}, "plaintext exchange peer, recorded")
+        self.assertIn("8.1.4.8a", [h["id"] for h in doc["high_risk_findings"]])
+        links = {i["id"]: i for i in doc["items"]}["8.1.2.2"]["evidence"]["links"]
+        self.assertIn(("exchange peer ris (outbound)", "192.0.2.20", "明文（配置为可信网络）", False),
+                      [(l["link"], l["host"], l["protection"], l["protected"]) for l in links])
+        os.remove(inst.path("exchange.conf"))
+        run_ihos("trust", "record", inst.dir)
+        self.changes(inst, {k: FRESH_DEMO[k] for k in plain}, "exchange peer removed")
+
         # a configuration changed behind the operator's back: trusted verification
         inst.set_conf("security", "session_idle_minutes", "30")
         self.changes(inst, {"8.1.4.1b": "partial", "8.1.4.6": "fail"}, "unrecorded configuration change")

@@ -1,10 +1,12 @@
-/* test_hl7.c — HL7 v2 parsing (delimiters, addressing, escapes, limits,
- * GB18030) and MLLP framing (split reads, several frames per read, junk,
- * oversize and malformed frames).  All people are synthetic. */
+/* test_hl7.c — the exchange's building blocks: HL7 v2 parsing (delimiters,
+ * addressing, escapes, limits, GB18030), MLLP framing (split reads, several
+ * frames per read, junk, oversize and malformed frames) and the peers file.
+ * All people are synthetic. */
 #include "support.h"
 
 #include "exchange/hl7.h"
 #include "exchange/mllp.h"
+#include "exchange/peers.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,10 +201,66 @@ static void t_mllp(void **state)
     ih_mllp_free(&fr);
 }
 
+static void t_peers(void **state)
+{
+    (void)state;
+    ih_peers ps;
+    char err[512];
+    const char *good = "# the hospital's HIS\n[peer his]\naddress = 10.1.2.3:2575\nlisten = 0.0.0.0:2576\ncharset = GB18030\n"
+                       "version = 2.4\nsending_application = HIS\nsending_facility = HOSP\nreceiving_application = IHOS\n"
+                       "receiving_facility = IH\naccept = ADT^A04,ORU^R01\nsend = OML^O21,DFT^P03\n"
+                       "[peer lis]\naddress = 127.0.0.1:2577\ntls = false\ncharset = UTF-8\nversion = 2.5.1\n"
+                       "sending_application = LIS\nreceiving_application = IHOS\n"
+                       "[peer pacs-ris]\naddress = 192.0.2.9:104\ntls = false\ntrusted_network = true\ncharset = UTF-8\n"
+                       "version = 2.3\nsending_application = RIS\nreceiving_application = IHOS\n";
+    T_OK(ih_peers_parse(good, "exchange.conf", &ps, err, sizeof err));
+    assert_int_equal(ps.n, 3);
+    assert_string_equal(ps.p[0].name, "his");
+    assert_true(ps.p[0].tls); /* the default */
+    assert_string_equal(ps.p[0].charset, "GB18030");
+    assert_string_equal(ps.p[0].send, "OML^O21,DFT^P03");
+    assert_false(ps.p[1].tls);
+    assert_true(ps.p[2].trusted_network);
+    static const struct {
+        const char *text, *msg;
+    } bad[] = {
+        {"[peer his]\naddress = 10.1.2.3:2575\ntls = false\ncharset = UTF-8\nversion = 2.4\n"
+         "sending_application = HIS\nreceiving_application = IHOS\n",
+         "exchange.conf:7: peer his is not on loopback: it needs tls = true"},
+        {"[peer his]\nadress = 1.2.3.4:1\n", "exchange.conf:2: unknown key 'adress'"},
+        {"[peer his]\naddress = 1.2.3.4:1\naddress = 1.2.3.4:2\n", "exchange.conf:3: 'address' given twice"},
+        {"[peer his]\naddress = 1.2.3.4:99999\n", "exchange.conf:2: 'address' must be HOST:PORT"},
+        {"[peer his]\naddress = a b:1\n", "exchange.conf:2: 'address' must be HOST:PORT"},
+        {"[peer his]\ncharset = latin1\n", "exchange.conf:2: charset must be UTF-8 or GB18030"},
+        {"[peer his]\naccept = ADT|A04\n", "exchange.conf:2: 'accept': message types like ADT^A04,ORU^R01"},
+        {"[peer his]\nsending_application = H|S\n", "exchange.conf:2: 'sending_application': 1 to 63 characters"},
+        {"[peers]\naddress = 1.2.3.4:1\n", "exchange.conf:2: unknown section [peers]"},
+        {"[peer His]\naddress = 1.2.3.4:1\n", "exchange.conf:2: peer name 'His'"},
+        {"address = 1.2.3.4:1\n", "exchange.conf:1: 'address' outside a [peer NAME] section"},
+        {"[peer a]\naddress = 127.0.0.1:1\n", "exchange.conf:2: peer a: charset, version"},
+        {"[peer a]\nnot a line\n", "exchange.conf:2: not a key = value line"},
+        /* keys after a refused section are not taken into no peer (found by fuzz_peers) */
+        {"[peer h\x11s]\naddress = 1.2.3.4:1\ncharset = UTF-8\n[peer b]\nlisten = 1.2.3.4:1\n",
+         "exchange.conf:2: peer name 'h\x11s'"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(ih_peers_parse(bad[i].text, "exchange.conf", &ps, err, sizeof err), IH_E_CONFIG);
+        if (strncmp(err, bad[i].msg, strlen(bad[i].msg))) fail_msg("case %zu: got \"%s\"", i, err);
+        assert_int_equal(ps.n, 0);
+        ih_err_clear();
+    }
+    T_OK(ih_peers_load("/nonexistent/exchange.conf", &ps, err, sizeof err)); /* no file: no peers */
+    assert_int_equal(ps.n, 0);
+    assert_true(ih_peer_loopback("127.0.0.1:2575"));
+    assert_true(ih_peer_loopback("[::1]:2575"));
+    assert_false(ih_peer_loopback("10.0.0.1:2575"));
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {cmocka_unit_test(t_parse_and_address), cmocka_unit_test(t_escapes_and_delimiters),
-                                   cmocka_unit_test(t_refusals), cmocka_unit_test(t_gb18030), cmocka_unit_test(t_mllp)};
+                                   cmocka_unit_test(t_refusals), cmocka_unit_test(t_gb18030), cmocka_unit_test(t_mllp),
+                                   cmocka_unit_test(t_peers)};
     int rc = cmocka_run_group_tests_name("hl7", t, NULL, NULL);
     ih_buf_free(&v);
     return rc;
