@@ -1,5 +1,6 @@
 /* fuzz_conf.c — the INI configuration parser (core/conf.c via inih). */
 #include "core/conf.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,10 +10,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text) return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     ih_conf c;
     char err[512];
     if (ih_conf_parse_string(text, "fuzz.conf", &c, err, sizeof err) == IH_OK) {

@@ -1,6 +1,7 @@
 /* fuzz_peers.c — the exchange peers file (exchange/peers.c via inih): any
  * text is a clear refusal or peers that keep the rules. */
 #include "exchange/peers.h"
+#include "fuzz_text.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,10 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text) return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     static ih_peers ps;
     char err[512];
     if (ih_peers_parse(text, "fuzz.conf", &ps, err, sizeof err) == IH_OK) {
