@@ -15,7 +15,7 @@
 
 static pthread_mutex_t one_at_a_time = PTHREAD_MUTEX_INITIALIZER;
 
-static bool is_backup_name(const char *n)
+bool ih_app_backup_name(const char *n)
 {
     size_t l = strlen(n);
     return !strncmp(n, "ihos-", 5) && l > 6 && !strcmp(n + l - 6, ".ihosb");
@@ -34,7 +34,7 @@ static void prune(ih_app *app)
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL && n < 4096)
-        if (is_backup_name(de->d_name)) names[n++] = strdup(de->d_name);
+        if (ih_app_backup_name(de->d_name)) names[n++] = strdup(de->d_name);
     closedir(d);
     qsort(names, (size_t)n, sizeof names[0], by_name_desc);
     for (int i = 0; i < n; i++) {
@@ -119,7 +119,7 @@ ih_err ih_app_backup_list(ih_app *app, json_t **out)
     if (d) {
         struct dirent *de;
         while ((de = readdir(d)) != NULL) {
-            if (!is_backup_name(de->d_name)) continue;
+            if (!ih_app_backup_name(de->d_name)) continue;
             char p[PATH_MAX + 300];
             struct stat st;
             snprintf(p, sizeof p, "%s/%s", dir, de->d_name);

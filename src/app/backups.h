@@ -13,6 +13,8 @@
 ih_err ih_app_backup(ih_app *app, const ih_actor *who, ih_backup_info *info);
 /* Run the daily backup if it is due (called every minute by the job thread). */
 ih_err ih_app_backup_if_due(ih_app *app);
+/* Is this a backup's file name (ihos-<UTC time>.ihosb)? */
+bool ih_app_backup_name(const char *name);
 /* Local backups, newest first. */
 ih_err ih_app_backup_list(ih_app *app, json_t **out);
 

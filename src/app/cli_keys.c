@@ -8,6 +8,7 @@
 #include "app/trusted.h"
 #include "core/fsutil.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <unistd.h>
 
@@ -81,32 +82,49 @@ static int move_kek(int argc, char **argv)
     snprintf(c.pkcs11_module, sizeof c.pkcs11_module, "%s", module);
     snprintf(c.pkcs11_token, sizeof c.pkcs11_token, "%s", token);
     snprintf(c.pkcs11_key_label, sizeof c.pkcs11_key_label, "%s", label);
-    snprintf(c.pkcs11_pin_file, sizeof c.pkcs11_pin_file, "keys/pkcs11-pin");
-    char pin_path[PATH_MAX], conf_path[PATH_MAX], real[PATH_MAX];
+    /* the PIN goes in beside the current one until the data keys have moved */
+    snprintf(c.pkcs11_pin_file, sizeof c.pkcs11_pin_file, "keys/pkcs11-pin.new");
+    char pin_new[PATH_MAX], pin_path[PATH_MAX], conf_path[PATH_MAX], real[PATH_MAX];
     ih_buf pin = IH_BUF_INIT;
     ih_keyring *target = NULL;
     ih_err e = ih_check_private(pinfile);
     if (e == IH_OK) e = ih_file_read(pinfile, 256, &pin);
-    if (e == IH_OK) e = ih_instance_path(&o.in, c.pkcs11_pin_file, pin_path, sizeof pin_path);
-    if (e == IH_OK && strcmp(pinfile, pin_path)) e = ih_file_replace(pin_path, pin.p, pin.len, 0600);
+    if (e == IH_OK) e = ih_instance_path(&o.in, c.pkcs11_pin_file, pin_new, sizeof pin_new);
+    if (e == IH_OK) e = ih_instance_path(&o.in, "keys/pkcs11-pin", pin_path, sizeof pin_path);
+    if (e == IH_OK) e = ih_file_replace(pin_new, pin.p, pin.len, 0600);
     ih_buf_wipe(&pin);
     if (e == IH_OK) e = ih_instance_p11_open(&o.in, &c, true, &target);
     hook_ctx h = {o.in.audit, "key.move_kek", IH_KP__COUNT};
     if (e == IH_OK) e = ih_keys_move_kek(o.in.store, o.in.keys, target, audit_hook, &h);
     ih_keyring_free(target);
+    if (e != IH_OK) { /* nothing moved: the instance is as it was */
+        unlink(pin_new);
+        close_all(&o);
+        return ih_cli_fail(e, "the KEK was not moved");
+    }
+    /* the data keys are the token's now: point the configuration at it */
+    snprintf(c.pkcs11_pin_file, sizeof c.pkcs11_pin_file, "keys/pkcs11-pin");
     char *text = NULL;
+    e = rename(pin_new, pin_path) == 0 ? IH_OK : ih_fail(IH_E_IO, "rename %s: %s", pin_new, strerror(errno));
     if (e == IH_OK) e = ih_conf_render(&c, &text);
     if (e == IH_OK) e = ih_instance_path(&o.in, "ihos.conf", conf_path, sizeof conf_path);
     if (e == IH_OK) e = ih_file_replace(realpath(conf_path, real) ? real : conf_path, text, strlen(text), 0600);
     free(text);
+    if (e != IH_OK) {
+        close_all(&o);
+        return ih_cli_fail(e, "the data keys are now wrapped by key '%s' on token '%s', but the configuration was not "
+                              "updated: set [keys] kek_source = pkcs11 and the pkcs11_* keys in ihos.conf by hand "
+                              "(the PIN is in %s or %s)",
+                           label, token, pin_path, pin_new);
+    }
     char old[PATH_MAX];
-    if (e == IH_OK && (was_file || was_pass) &&
+    if ((was_file || was_pass) &&
         ih_instance_path(&o.in, was_file ? "keys/kek" : "keys/kek.salt", old, sizeof old) == IH_OK)
         unlink(old); /* every data key is now wrapped by the token alone */
     ih_trust_report tr;
-    if (e == IH_OK) e = ih_app_trust_record(&o.in, &ih_console_actor, NULL, 0, &tr);
+    e = ih_app_trust_record(&o.in, &ih_console_actor, NULL, 0, &tr);
     close_all(&o);
-    if (e != IH_OK) return ih_cli_fail(e, "the KEK was not moved");
+    if (e != IH_OK) return ih_cli_fail(e, "the KEK was moved, but the trust manifest was not recorded: run ihos trust record");
     printf("every data key is now wrapped by key '%s' on token '%s'; the old KEK is gone. Restart ihosd.\n", label,
            token);
     return 0;

@@ -9,6 +9,7 @@
 #include "core/fsutil.h"
 #include "core/json.h"
 #include "core/spawn.h"
+#include "core/url.h"
 #include "crypto/sign.h"
 #include "policy/perm.h"
 
@@ -161,11 +162,9 @@ static void dot_str(ih_buf *b, const char *s)
 /* Scheme and host of a URL only (a URL may carry a token). */
 static void url_host(const char *url, char *out, size_t n)
 {
-    const char *p = strstr(url, "://");
-    const char *h = p ? p + 3 : url;
-    const char *at = strchr(h, '@'), *end = h + strcspn(h, "/?#");
-    if (at && at < end) h = at + 1;
-    snprintf(out, n, "%.*s%.*s", p ? (int)(p + 3 - url) : 0, url, (int)(h + strcspn(h, "/?#") - h), h);
+    const char *p = strstr(url, "://"), *h;
+    size_t hl = ih_url_host(url, &h);
+    snprintf(out, n, "%.*s%.*s", p ? (int)(p + 3 - url) : 0, url, (int)hl, h);
 }
 
 /* An outside system reached by URL, or through a program the hospital
@@ -274,13 +273,6 @@ static ih_err topology(const ih_instance *in, pack *p, bool *svg)
 
 /* ---- the printable index ------------------------------------------------------------ */
 
-static void cell(ih_buf *b, const char *tag, const char *text)
-{
-    ih_buf_printf(b, "<%s>", tag);
-    ih_buf_html_escape(b, text ? text : "");
-    ih_buf_printf(b, "</%s>", tag);
-}
-
 static ih_err index_html(pack *p, const ih_instance *in, const json_t *inv, const json_t *crypto, const json_t *sc,
                          bool svg)
 {
@@ -308,20 +300,20 @@ static ih_err index_html(pack *p, const ih_instance *in, const json_t *inv, cons
         json_array_foreach(json_object_get(it, "columns"), j, c) ih_buf_printf(&cols, "%s%s", j ? ", " : "",
                                                                                json_string_value(c));
         ih_buf_puts(&b, "<tr>");
-        cell(&b, "td", json_string_value(json_object_get(it, "table")));
-        cell(&b, "td", cols.p);
-        cell(&b, "td", json_string_value(json_object_get(it, "key_purpose")));
-        cell(&b, "td", json_string_value(json_object_get(it, "protection")));
-        cell(&b, "td", json_is_true(json_object_get(it, "row_mac")) ? "MAC" : "—");
-        cell(&b, "td", json_string_value(json_object_get(it, "retention")));
+        ih_html_cell(&b, "td", NULL, json_string_value(json_object_get(it, "table")));
+        ih_html_cell(&b, "td", NULL, cols.p);
+        ih_html_cell(&b, "td", NULL, json_string_value(json_object_get(it, "key_purpose")));
+        ih_html_cell(&b, "td", NULL, json_string_value(json_object_get(it, "protection")));
+        ih_html_cell(&b, "td", NULL, json_is_true(json_object_get(it, "row_mac")) ? "MAC" : "—");
+        ih_html_cell(&b, "td", NULL, json_string_value(json_object_get(it, "retention")));
         ih_buf_puts(&b, "</tr>\n");
         ih_buf_free(&cols);
     }
     ih_buf_puts(&b, "</table>\n<h2>三、密码应用</h2>\n<table><tr><th>用途</th><th>算法与实现</th></tr>\n");
     json_array_foreach(json_object_get(crypto, "uses"), i, it) {
         ih_buf_puts(&b, "<tr>");
-        cell(&b, "td", json_string_value(json_object_get(it, "function")));
-        cell(&b, "td", json_string_value(json_object_get(it, "algorithm")));
+        ih_html_cell(&b, "td", NULL, json_string_value(json_object_get(it, "function")));
+        ih_html_cell(&b, "td", NULL, json_string_value(json_object_get(it, "algorithm")));
         ih_buf_puts(&b, "</tr>\n");
     }
     ih_buf_puts(&b, "</table>\n<p>密码产品（运行中的库）：");
@@ -376,12 +368,14 @@ ih_err ih_app_filing(const ih_selfcheck_env *env, const ih_actor *who, const cha
     json_t *sc = NULL, *sbom = NULL, *inv = NULL, *crypto = NULL;
     ih_buf html = IH_BUF_INIT;
     bool svg = false;
-    ih_err e = ih_app_selfcheck(env, who, &sc);
+    ih_err e = ih_sbom_build(&sbom); /* once: the self-check reads it too */
+    ih_selfcheck_env with_sbom = *env;
+    with_sbom.sbom = sbom;
+    if (e == IH_OK) e = put_json(&p, "sbom.json", sbom);
+    if (e == IH_OK) e = ih_app_selfcheck(&with_sbom, who, &sc);
     if (e == IH_OK) e = put_json(&p, "selfcheck.json", sc);
     if (e == IH_OK) e = ih_sc_html(sc, &html);
     if (e == IH_OK) e = put(&p, "selfcheck.html", html.p, html.len);
-    if (e == IH_OK) e = ih_sbom_build(&sbom);
-    if (e == IH_OK) e = put_json(&p, "sbom.json", sbom);
     ih_catalog *cat = e == IH_OK ? malloc(sizeof *cat) : NULL;
     if (e == IH_OK && !cat) e = ih_fail(IH_E_NOMEM, "out of memory");
     if (e == IH_OK) {
@@ -400,6 +394,15 @@ ih_err ih_app_filing(const ih_selfcheck_env *env, const ih_actor *who, const cha
     ih_audit_event ev = {.action = "filing.create", .object_type = "instance", .object_id = in->instance_id,
                          .result = e};
     ih_err ae = ih_audit_record(in->audit, who, &ev);
+    if (e != IH_OK) { /* no half pack: what was written goes */
+        size_t i;
+        json_t *f;
+        json_array_foreach(p.files, i, f) {
+            char path[4200];
+            if (ih_path(path, sizeof path, "%s/%s", out_dir, json_string_value(json_object_get(f, "name"))) == IH_OK)
+                unlink(path);
+        }
+    }
     ih_buf_free(&html);
     json_decref(sc);
     json_decref(sbom);

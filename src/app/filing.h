@@ -16,7 +16,8 @@
  *   index.html                   all of it, printable, in Chinese
  *   manifest.json                every file's SHA-256, signed by the audit key
  *
- * Audited (filing.create).
+ * Audited (filing.create).  On failure the files already written are
+ * removed: no half pack.
  */
 #ifndef IH_APP_FILING_H
 #define IH_APP_FILING_H

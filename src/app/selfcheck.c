@@ -3,12 +3,14 @@
  * group); the thresholds are the ones an assessor applies (level3.md). */
 #include "app/selfcheck.h"
 
+#include "app/backups.h"
 #include "app/catalog.h"
 #include "app/trusted.h"
 #include "compliance/sbom.h"
 #include "compliance/selfcheck.h"
 #include "exchange/peers.h"
 #include "core/clock.h"
+#include "core/url.h"
 #include "net/tls.h"
 #include "policy/perm.h"
 
@@ -234,8 +236,7 @@ static int64_t newest_backup(const char *dir, int *count)
     int64_t newest = 0;
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
-        size_t l = strlen(de->d_name);
-        if (strncmp(de->d_name, "ihos-", 5) || l < 12 || strcmp(de->d_name + l - 6, ".ihosb")) continue;
+        if (!ih_app_backup_name(de->d_name)) continue;
         char p[PATH_MAX + 300];
         struct stat sb;
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
@@ -288,29 +289,18 @@ static void tls_facts(ctx *c)
     SSL_CTX_free(ssl);
 }
 
-static bool loopback_host(const char *h, size_t n)
-{
-    return (n >= 4 && !strncmp(h, "127.", 4)) || (n == 9 && !strncmp(h, "localhost", 9)) ||
-           (n == 5 && !strncmp(h, "[::1]", 5)) || (n == 3 && !strncmp(h, "::1", 3));
-}
-
 /* One outbound link: where it goes (scheme and host only; a URL may carry
  * a token) and whether what crosses it is protected. */
 static void add_link(ctx *c, const char *name, const char *url)
 {
     if (!url[0]) return;
-    const char *p = strstr(url, "://");
-    const char *host = p ? p + 3 : url;
-    const char *at = strchr(host, '@');
-    const char *end = host + strcspn(host, "/?#");
-    if (at && at < end) host = at + 1;
-    const char *colon = host[0] == '[' ? strchr(host, ']') : strchr(host, ':');
-    size_t hl = (size_t)((colon && colon < end ? colon + (host[0] == '[') : end) - host);
+    const char *host;
+    size_t hl = ih_url_host(url, &host);
     const char *how;
     bool protect;
     if (!strncmp(url, "https://", 8)) how = "TLS", protect = true;
     else if (!strncmp(url, "unix:", 5)) how = "本机套接字", protect = true, host = "local", hl = 5;
-    else if (loopback_host(host, hl)) how = "仅本机回环", protect = true;
+    else if (ih_host_loopback(host, hl)) how = "仅本机回环", protect = true;
     else how = "明文", protect = false;
     json_array_append_new(c->links, json_pack("{s:s, s:s%, s:s, s:b}", "link", name, "host", host, hl, "protection",
                                              how, "protected", protect));
@@ -322,13 +312,11 @@ static void add_link(ctx *c, const char *name, const char *url)
 static void db_link(ctx *c)
 {
     if (!c->f.pg) return;
-    const char *u = c->conf->pg_url;
-    const char *h = strstr(u, "://") ? strstr(u, "://") + 3 : NULL;
-    if (h && strchr(h, '@') && strchr(h, '@') < h + strcspn(h, "/?")) h = strchr(h, '@') + 1;
-    const char *kw = strstr(u, "host=");
-    if (!h && kw) h = kw + 5;
-    size_t hl = h ? strcspn(h, ":/? ,") : 0;
-    bool local = !h || hl == 0 || h[0] == '/' || h[0] == '%' || loopback_host(h, hl);
+    const char *u = c->conf->pg_url, *h = NULL, *kw = strstr(u, "host=");
+    size_t hl = 0;
+    if (strstr(u, "://")) hl = ih_url_host(u, &h); /* a URI; else keyword=value pairs */
+    else if (kw) h = kw + 5, hl = strcspn(h, " ,");
+    bool local = !h || hl == 0 || h[0] == '/' || h[0] == '%' || ih_host_loopback(h, hl);
     bool protect = local || c->f.pg_ssl;
     json_array_append_new(c->links, json_pack("{s:s, s:s%, s:s, s:b}", "link", "[store] pg_url", "host",
                                              local ? "local" : h, local ? (size_t)5 : hl, "protection",
@@ -342,17 +330,18 @@ static void db_link(ctx *c)
 static void peer_links(ctx *c)
 {
     char path[PATH_MAX], err[512];
-    static _Thread_local ih_peers peers;
-    if (ih_instance_path(c->in, c->conf->exchange_peers, path, sizeof path) != IH_OK ||
-        ih_peers_load(path, &peers, err, sizeof err) != IH_OK) {
+    ih_peers *peers = malloc(sizeof *peers);
+    if (!peers || ih_instance_path(c->in, c->conf->exchange_peers, path, sizeof path) != IH_OK ||
+        ih_peers_load(path, peers, err, sizeof err) != IH_OK) {
         ih_err_clear();
+        free(peers);
         json_array_append_new(c->links, json_pack("{s:s, s:s, s:s, s:b}", "link", "[exchange] peers", "host", "-",
                                                  "protection", "the peers file does not load", "protected", false));
         c->links_plain = true;
         return;
     }
-    for (int i = 0; i < peers.n; i++) {
-        const ih_peer *p = &peers.p[i];
+    for (int i = 0; i < peers->n; i++) {
+        const ih_peer *p = &peers->p[i];
         const char *ends[2] = {p->address, p->listen};
         for (int k = 0; k < 2; k++) {
             if (!ends[k][0]) continue;
@@ -360,19 +349,21 @@ static void peer_links(ctx *c)
             snprintf(name, sizeof name, "exchange peer %s (%s)", p->name, k ? "inbound" : "outbound");
             bool loop = ih_peer_loopback(ends[k]);
             const char *how = p->tls ? "TLS" : loop ? "仅本机回环" : "明文（配置为可信网络）";
-            size_t hl = (size_t)(strrchr(ends[k], ':') - ends[k]); /* HOST:PORT, checked at load */
-            json_array_append_new(c->links, json_pack("{s:s, s:s%, s:s, s:b}", "link", name, "host", ends[k], hl,
+            const char *host;
+            size_t hl = ih_url_host(ends[k], &host);
+            json_array_append_new(c->links, json_pack("{s:s, s:s%, s:s, s:b}", "link", name, "host", host, hl,
                                                      "protection", how, "protected", p->tls || loop));
             if (!p->tls && !loop) c->links_plain = true;
         }
     }
+    free(peers);
 }
 
 static void sbom_facts(ctx *c)
 {
-    json_t *doc = NULL;
+    json_t *doc = c->env->sbom ? json_incref((json_t *)c->env->sbom) : NULL;
     c->sbom = json_object();
-    if (ih_sbom_build(&doc) != IH_OK) {
+    if (!doc && ih_sbom_build(&doc) != IH_OK) {
         json_object_set_new(c->sbom, "error", json_string(ih_err_detail()));
         ih_err_clear();
         return;

@@ -20,6 +20,7 @@ typedef struct ih_selfcheck_env {
     ih_identity *id;     /* the services, for the integrity catalog */
     ih_clinic *clinic;
     ih_report *report;
+    const json_t *sbom;  /* the bill of materials when the caller already built it (NULL: built here) */
 } ih_selfcheck_env;
 
 /* The finished report (compliance/selfcheck.h) in *out. */

@@ -5,6 +5,7 @@
 #include "core/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 ih_err ih_app_trust_manifest(const ih_instance *in, char *out, size_t n)
@@ -19,7 +20,8 @@ ih_err ih_app_trust_verify(ih_instance *in, const char *self, ih_trust_report *r
     IH_TRY(ih_trust_verify(manifest, in->audit_pub, self, r));
     if (r->problem[0]) return IH_OK;
     /* a configuration file that appeared since (exchange.conf) must be recorded too */
-    static _Thread_local char paths[IH_TRUST_MAX_FILES][4096];
+    char(*paths)[4096] = malloc(IH_TRUST_MAX_FILES * sizeof *paths);
+    IH_CHECK_ALLOC(paths);
     int n = ih_trust_default_files(in->dir, paths, IH_TRUST_MAX_FILES);
     for (int i = 0; i < n; i++) {
         size_t l = strlen(paths[i]);
@@ -30,6 +32,7 @@ ih_err ih_app_trust_verify(ih_instance *in, const char *self, ih_trust_report *r
             break;
         }
     }
+    free(paths);
     return IH_OK;
 }
 

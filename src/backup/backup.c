@@ -160,10 +160,11 @@ ih_err ih_backup_create(ih_instance *in, const char *path, ih_backup_info *info)
     uint8_t kek[32];
     bool kek_in_memory = !strcmp(in->conf.kek_source, "passphrase");
     if (kek_in_memory) {
-        if (ih_keyring_kek_export(in->keys, kek) != IH_OK) {
+        ih_err xe = ih_keyring_kek_export(in->keys, kek);
+        if (xe != IH_OK) {
             unlink(snap);
             free(list);
-            return IH_E_STATE;
+            return xe;
         }
         snprintf(list[n].name, sizeof list[n].name, "keys/kek");
         list[n].mem = kek;

@@ -103,24 +103,6 @@ static bool package_version(const ih_buf *show, const char *pkg, char *version, 
     return false;
 }
 
-static ih_err file_sha256(const char *path, char hex[65])
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) return ih_fail(IH_E_IO, "%s: %s", path, strerror(errno));
-    ih_hasher *h;
-    ih_err e = ih_hasher_new(IH_MD_SHA256, &h);
-    uint8_t buf[65536];
-    size_t n;
-    while (e == IH_OK && (n = fread(buf, 1, sizeof buf, f)) > 0) e = ih_hasher_update(h, buf, n);
-    if (e == IH_OK && ferror(f)) e = ih_fail(IH_E_IO, "%s: read error", path);
-    uint8_t d[32];
-    if (e == IH_OK) e = ih_hasher_final(h, d);
-    if (e == IH_OK) ih_hex_encode(d, sizeof d, hex, 0);
-    if (h) ih_hasher_free(h);
-    fclose(f);
-    return e;
-}
-
 /* pkg's version for a package URL: everything but unreserved characters
  * percent-encoded (Debian versions carry ':' and '+'). */
 static void purl_version(const char *v, char *out, size_t n)
@@ -162,7 +144,7 @@ static ih_err add_object(const dpkg_answers *dpkg, json_t *components, json_t *d
                          const char *real)
 {
     char hex[65];
-    IH_TRY(file_sha256(real, hex));
+    IH_TRY(ih_digest_file_hex(IH_MD_SHA256, real, hex));
     char version[128], arch[32];
     json_t *c;
     if (pkg[0] && package_version(&dpkg->show, pkg, version, sizeof version, arch, sizeof arch)) {

@@ -222,13 +222,6 @@ static const char *str(const json_t *o, const char *k)
     return s ? s : "";
 }
 
-static ih_err cell(ih_buf *b, const char *tag, const char *cls, const char *text)
-{
-    IH_TRY(ih_buf_printf(b, "<%s%s%s%s>", tag, cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : ""));
-    IH_TRY(ih_buf_html_escape(b, text));
-    return ih_buf_printf(b, "</%s>", tag);
-}
-
 ih_err ih_sc_html(const json_t *report, ih_buf *out)
 {
     const json_t *sum = json_object_get(report, "summary");
@@ -242,15 +235,15 @@ ih_err ih_sc_html(const json_t *report, ih_buf *out)
     IH_TRY(ih_html_page_head(out, "等级保护第三级自查报告", style, false));
     IH_TRY(ih_buf_puts(out, "<h1>网络安全等级保护第三级 应用系统自查报告</h1>\n"));
     IH_TRY(ih_buf_puts(out, "<p>"));
-    IH_TRY(cell(out, "span", NULL, "实例："));
-    IH_TRY(cell(out, "b", NULL, str(report, "instance")));
-    IH_TRY(cell(out, "span", NULL, "　生成时间（UTC）："));
-    IH_TRY(cell(out, "span", NULL, str(report, "generated_at")));
+    IH_TRY(ih_html_cell(out, "span", NULL, "实例："));
+    IH_TRY(ih_html_cell(out, "b", NULL, str(report, "instance")));
+    IH_TRY(ih_html_cell(out, "span", NULL, "　生成时间（UTC）："));
+    IH_TRY(ih_html_cell(out, "span", NULL, str(report, "generated_at")));
     IH_TRY(ih_buf_puts(out, "</p>\n<p>"));
-    IH_TRY(cell(out, "span", NULL, "GB/T 22239-2019 加权符合度估算："));
-    IH_TRY(cell(out, "b", NULL, est));
-    IH_TRY(cell(out, "span", NULL, "（"));
-    IH_TRY(cell(out, "span", NULL, str(sum, "method")));
+    IH_TRY(ih_html_cell(out, "span", NULL, "GB/T 22239-2019 加权符合度估算："));
+    IH_TRY(ih_html_cell(out, "b", NULL, est));
+    IH_TRY(ih_html_cell(out, "span", NULL, "（"));
+    IH_TRY(ih_html_cell(out, "span", NULL, str(sum, "method")));
     IH_TRY(ih_buf_printf(out, "）；高风险项 %d 个。</p>\n",
                          (int)json_integer_value(json_object_get(sum, "high_risk"))));
     const json_t *hr = json_object_get(report, "high_risk_findings");
@@ -262,9 +255,9 @@ ih_err ih_sc_html(const json_t *report, ih_buf *out)
         json_t *h;
         json_array_foreach(hr, i, h) {
             IH_TRY(ih_buf_puts(out, "<tr>"));
-            IH_TRY(cell(out, "td", NULL, str(h, "id")));
-            IH_TRY(cell(out, "td", "fail", str(h, "finding")));
-            IH_TRY(cell(out, "td", NULL, str(h, "remedy")));
+            IH_TRY(ih_html_cell(out, "td", NULL, str(h, "id")));
+            IH_TRY(ih_html_cell(out, "td", "fail", str(h, "finding")));
+            IH_TRY(ih_html_cell(out, "td", NULL, str(h, "remedy")));
             IH_TRY(ih_buf_puts(out, "</tr>\n"));
         }
         IH_TRY(ih_buf_puts(out, "</table>\n"));
@@ -277,10 +270,10 @@ ih_err ih_sc_html(const json_t *report, ih_buf *out)
         char w[16] = "—";
         if (json_object_get(it, "weight")) snprintf(w, sizeof w, "%.1f", json_real_value(json_object_get(it, "weight")));
         IH_TRY(ih_buf_puts(out, "<tr>"));
-        IH_TRY(cell(out, "td", NULL, str(it, "id")));
-        IH_TRY(cell(out, "td", NULL, str(it, "title")));
-        IH_TRY(cell(out, "td", NULL, w));
-        IH_TRY(cell(out, "td", str(it, "verdict_code"), str(it, "verdict")));
+        IH_TRY(ih_html_cell(out, "td", NULL, str(it, "id")));
+        IH_TRY(ih_html_cell(out, "td", NULL, str(it, "title")));
+        IH_TRY(ih_html_cell(out, "td", NULL, w));
+        IH_TRY(ih_html_cell(out, "td", str(it, "verdict_code"), str(it, "verdict")));
         ih_buf ev = IH_BUF_INIT;
         ih_err e = ih_json_dump(json_object_get(it, "evidence"), JSON_INDENT(1) | JSON_SORT_KEYS, &ev);
         if (e == IH_OK) e = ih_buf_puts(out, "<td>");
@@ -290,16 +283,16 @@ ih_err ih_sc_html(const json_t *report, ih_buf *out)
         ih_buf_free(&ev);
         IH_TRY(e);
         IH_TRY(ih_buf_puts(out, "</pre></td>"));
-        IH_TRY(cell(out, "td", NULL, str(it, "remedy")));
+        IH_TRY(ih_html_cell(out, "td", NULL, str(it, "remedy")));
         IH_TRY(ih_buf_puts(out, "</tr>\n"));
     }
     IH_TRY(ih_buf_puts(out, "</table>\n<h2>应用系统以外的测评项（由运营方提供证明）</h2>\n<table><tr><th>条款</th>"
                             "<th>内容</th><th>运营方应提供</th></tr>\n"));
     json_array_foreach(json_object_get(report, "outside_application"), i, it) {
         IH_TRY(ih_buf_puts(out, "<tr>"));
-        IH_TRY(cell(out, "td", NULL, str(it, "id")));
-        IH_TRY(cell(out, "td", NULL, str(it, "title")));
-        IH_TRY(cell(out, "td", NULL, str(it, "operator_shows")));
+        IH_TRY(ih_html_cell(out, "td", NULL, str(it, "id")));
+        IH_TRY(ih_html_cell(out, "td", NULL, str(it, "title")));
+        IH_TRY(ih_html_cell(out, "td", NULL, str(it, "operator_shows")));
         IH_TRY(ih_buf_puts(out, "</tr>\n"));
     }
     return ih_buf_puts(out, "</table>\n<p>本报告由 ihos selfcheck 依据运行中实例的配置与数据生成；结论为自查估算，"

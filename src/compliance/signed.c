@@ -61,3 +61,10 @@ ih_err ih_html_page_head(ih_buf *out, const char *title, const char *style, bool
     IH_TRY(ih_buf_puts(out, style));
     return ih_buf_puts(out, "</style></head><body>\n");
 }
+
+ih_err ih_html_cell(ih_buf *out, const char *tag, const char *cls, const char *text)
+{
+    IH_TRY(ih_buf_printf(out, "<%s%s%s%s>", tag, cls ? " class=\"" : "", cls ? cls : "", cls ? "\"" : ""));
+    IH_TRY(ih_buf_html_escape(out, text ? text : ""));
+    return ih_buf_printf(out, "</%s>", tag);
+}

@@ -1,5 +1,6 @@
 /* signed.h — JSON documents signed with the audit key (the trust manifest,
- * the filing pack's manifest) and the head of the printable pages.
+ * the filing pack's manifest), and the pieces of the printable pages (the
+ * self-check report, the filing pack's index).
  *
  * The signature covers the object without its "signature" member, keys
  * sorted, compact (jansson's JSON_COMPACT | JSON_SORT_KEYS, UTF-8 as is), and
@@ -23,5 +24,7 @@ bool ih_json_verify(const json_t *obj, const ih_signkey *pub);
  * CSP with nothing but its own inline style (allowed by hash) and, when
  * img_self, images from the same directory. */
 ih_err ih_html_page_head(ih_buf *out, const char *title, const char *style, bool img_self);
+/* <tag class="cls">text</tag>, the text escaped (cls may be NULL). */
+ih_err ih_html_cell(ih_buf *out, const char *tag, const char *cls, const char *text);
 
 #endif

@@ -7,8 +7,6 @@
 #include "core/fsutil.h"
 #include "core/json.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -21,36 +19,6 @@
 
 static ih_md suite_md(ih_suite s) { return s == IH_SUITE_GM ? IH_MD_SM3 : IH_MD_SHA256; }
 static const char *md_label(ih_md md) { return md == IH_MD_SM3 ? "SM3" : "SHA-256"; }
-
-/* Hex digest of a whole file; IH_E_IO when it cannot be read. */
-static ih_err file_digest(ih_md md, const char *path, char hex[129])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ih_fail(IH_E_IO, "cannot read %s: %s", path, strerror(errno));
-    ih_hasher *h;
-    ih_err e = ih_hasher_new(md, &h);
-    if (e != IH_OK) {
-        close(fd);
-        return e;
-    }
-    static _Thread_local uint8_t block[65536];
-    for (;;) {
-        ssize_t n = read(fd, block, sizeof block);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            e = ih_fail(IH_E_IO, "cannot read %s: %s", path, strerror(errno));
-            break;
-        }
-        if (n == 0) break;
-        if ((e = ih_hasher_update(h, block, (size_t)n)) != IH_OK) break;
-    }
-    uint8_t d[64];
-    if (e == IH_OK) e = ih_hasher_final(h, d);
-    ih_hasher_free(h);
-    close(fd);
-    if (e == IH_OK) ih_hex_encode(d, ih_md_size(md), hex, 0);
-    return e;
-}
 
 ih_err ih_trust_record(const char *manifest, const ih_signkey *key, const char *const *files, int nfiles,
                        int64_t now_ms)
@@ -67,7 +35,7 @@ ih_err ih_trust_record(const char *manifest, const ih_signkey *key, const char *
     for (int i = 0; i < nfiles && e == IH_OK; i++) {
         char hex[129];
         if (files[i][0] != '/') e = ih_fail(IH_E_INVALID, "not an absolute path: %s", files[i]);
-        else if ((e = file_digest(md, files[i], hex)) == IH_OK)
+        else if ((e = ih_digest_file_hex(md, files[i], hex)) == IH_OK)
             json_array_append_new(list, json_pack("{s:s, s:s}", "path", files[i], "digest", hex));
     }
     if (e == IH_OK) e = ih_json_sign(body, key);
@@ -131,7 +99,7 @@ ih_err ih_trust_verify(const char *manifest, const ih_signkey *pub, const char *
         if (!path || !want) continue;
         r->files++;
         char now[129];
-        if (file_digest(md, path, now) != IH_OK) {
+        if (ih_digest_file_hex(md, path, now) != IH_OK) {
             ih_err_clear();
             r->changed++;
             problem(r, "%s is gone or unreadable", path);

@@ -18,6 +18,7 @@ struct ih_p11 {
     CK_FUNCTION_LIST_PTR f;
     CK_SESSION_HANDLE session;
     CK_OBJECT_HANDLE key;
+    bool initialized; /* this one initialized the module: it finalizes it (another may share the library) */
     pthread_mutex_t mu;
     char id[17];
 };
@@ -112,6 +113,7 @@ ih_err ih_p11_open(const ih_p11_opts *o, ih_p11 **out)
         CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
         rv = p->f->C_Initialize(&args);
         if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) e = p11_fail("C_Initialize", rv);
+        p->initialized = rv == CKR_OK;
     }
     CK_SLOT_ID slot = 0;
     char serial[17] = "";
@@ -152,7 +154,7 @@ void ih_p11_close(ih_p11 *p)
         p->f->C_Logout(p->session);
         p->f->C_CloseSession(p->session);
     }
-    if (p->f) p->f->C_Finalize(NULL);
+    if (p->f && p->initialized) p->f->C_Finalize(NULL);
     if (p->lib) dlclose(p->lib);
     pthread_mutex_destroy(&p->mu);
     free(p);

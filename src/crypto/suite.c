@@ -1,12 +1,16 @@
 /* suite.c — see suite.h. */
 #include "crypto/suite.h"
 
+#include "core/buf.h"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
+#include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -129,6 +133,24 @@ ih_err ih_digest(ih_md md, const void *data, size_t n, uint8_t *out)
 {
     ih_iov v = {data, n};
     return ih_digest_v(md, &v, 1, out);
+}
+
+ih_err ih_digest_file_hex(ih_md md, const char *path, char *hex)
+{
+    FILE *f = fopen(path, "rbe");
+    if (!f) return ih_fail(IH_E_IO, "cannot read %s: %s", path, strerror(errno));
+    ih_hasher *h = NULL;
+    ih_err e = ih_hasher_new(md, &h);
+    uint8_t buf[16384];
+    size_t n;
+    while (e == IH_OK && (n = fread(buf, 1, sizeof buf, f)) > 0) e = ih_hasher_update(h, buf, n);
+    if (e == IH_OK && ferror(f)) e = ih_fail(IH_E_IO, "cannot read %s", path);
+    uint8_t d[64];
+    if (e == IH_OK) e = ih_hasher_final(h, d);
+    if (e == IH_OK) ih_hex_encode(d, ih_md_size(md), hex, 0);
+    ih_hasher_free(h);
+    fclose(f);
+    return e;
 }
 
 struct ih_hasher {

@@ -41,6 +41,9 @@ typedef struct ih_iov {
 /* Digest of the concatenation of iov[0..n). out: ih_md_size(md) bytes. */
 ih_err ih_digest_v(ih_md md, const ih_iov *iov, int n, uint8_t *out);
 ih_err ih_digest(ih_md md, const void *data, size_t n, uint8_t *out);
+/* A whole file's digest in lower-case hex (hex: 2 × ih_md_size(md) + 1);
+ * IH_E_IO with the reason when it cannot be read. */
+ih_err ih_digest_file_hex(ih_md md, const char *path, char *hex);
 /* Incremental digest, for data too large to hold at once. */
 typedef struct ih_hasher ih_hasher;
 ih_err ih_hasher_new(ih_md md, ih_hasher **out);

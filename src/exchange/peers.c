@@ -1,6 +1,8 @@
 /* peers.c — see peers.h. */
 #include "exchange/peers.h"
 
+#include "core/url.h"
+
 #include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
@@ -247,5 +249,7 @@ ih_err ih_peers_load(const char *path, ih_peers *out, char *err, size_t n)
 
 bool ih_peer_loopback(const char *hostport)
 {
-    return !strncmp(hostport, "127.", 4) || !strncmp(hostport, "localhost:", 10) || !strncmp(hostport, "[::1]:", 6);
+    const char *h;
+    size_t n = ih_url_host(hostport, &h);
+    return ih_host_loopback(h, n);
 }

@@ -378,7 +378,21 @@ class Pkcs11KekTest(IhosTestCase):
         pg = pg_create_db() if store == "postgres" else None
         rk = os.path.join(self.tmp, "recovery.key")
         inst = self.instance(store=store, pg_url=pg, demo=True, extra=("--recovery-key-out", rk))
+        # a move the token refuses (wrong PIN) leaves the instance as it was
+        bad = os.path.join(self.tmp, "bad-pin")
+        with open(bad, "w") as f:
+            f.write("000000\n")
+        os.chmod(bad, 0o600)
+        p = run_ihos("key", "move-kek", inst.dir, "--pkcs11-module", SOFTHSM, "--pkcs11-token", "ihos-test",
+                     "--pkcs11-pin-file", bad, check=False)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("refused the PIN", p.stderr)
+        self.assertTrue(os.path.exists(inst.path("keys", "kek")))
+        self.assertFalse(os.path.exists(inst.path("keys", "pkcs11-pin.new")))
+        self.assertFalse(os.path.exists(inst.path("keys", "pkcs11-pin")))
+        self.assertIn("OK:", run_ihos("integrity", "scan", inst.dir).stdout)
         self.move(inst)
+        self.assertFalse(os.path.exists(inst.path("keys", "pkcs11-pin.new")))
         self.assertFalse(os.path.exists(inst.path("keys", "kek")), "the file KEK must be gone")
         with open(inst.path("ihos.conf")) as f:
             self.assertRegex(f.read(), r"(?m)^kek_source = pkcs11$")

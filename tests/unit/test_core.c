@@ -6,6 +6,7 @@
 #include "core/conf.h"
 #include "core/json.h"
 #include "core/jsonw.h"
+#include "core/url.h"
 #include "net/http.h"
 
 #include <stdio.h>
@@ -327,13 +328,39 @@ static void t_error_envelope(void **state)
     ih_resp_free(&r);
 }
 
+/* Only the host of a configured address reaches evidence (a URL may carry a token). */
+static void t_url_host(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *host;
+        bool loopback;
+    } cases[] = {
+        {"https://user:secret@gw.example.cn:8443/api?token=x", "gw.example.cn", false},
+        {"http://127.0.0.1:9000/hook", "127.0.0.1", true},
+        {"udp://192.0.2.10:514", "192.0.2.10", false},
+        {"postgresql://ihos@[::1]:5432/ihos", "[::1]", true},
+        {"10.1.2.3:2575", "10.1.2.3", false},
+        {"localhost:2575", "localhost", true},
+        {"https://h", "h", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *h;
+        size_t n = ih_url_host(cases[i].url, &h);
+        char got[64];
+        snprintf(got, sizeof got, "%.*s", (int)n, h);
+        assert_string_equal(got, cases[i].host);
+        assert_int_equal(ih_host_loopback(h, n), cases[i].loopback);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_conf_defaults_and_values), cmocka_unit_test(t_conf_errors_name_the_line),
         cmocka_unit_test(t_conf_render_roundtrip), cmocka_unit_test(t_conf_render_sections_once),
         cmocka_unit_test(t_json_body_entry_point),
-        cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders),
+        cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders), cmocka_unit_test(t_url_host),
         cmocka_unit_test(t_time_formats), cmocka_unit_test(t_json_writer), cmocka_unit_test(t_error_envelope),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
