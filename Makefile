@@ -96,7 +96,13 @@ all:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory bins
 
-bins: $(OUT)/ihosd $(OUT)/ihos
+bins: $(OUT)/ihosd $(OUT)/ihos $(OUT)/web/app.html
+
+# The web console, beside the binaries (ihosd finds web/ next to itself).
+WEB_SRC := $(shell find web -type f 2>/dev/null)
+$(OUT)/web/app.html: $(WEB_SRC) scripts/build-web.py
+	@echo "WEB $(OUT)/web"
+	@python3 scripts/build-web.py web $(OUT)/web
 
 $(OUT)/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
@@ -171,12 +177,16 @@ DOCDIR ?= $(PREFIX)/share/doc/ihos
 LIBDIR_SYSTEMD ?= $(PREFIX)/lib
 UNITDIR ?= $(LIBDIR_SYSTEMD)/systemd/system
 SYSCONFDIR ?= /etc
-install: build/ihosd build/ihos
+WEBDIR ?= $(PREFIX)/share/ihos/web
+install: build/ihosd build/ihos build/web/app.html
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(WEBDIR)/assets \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(LIBDIR_SYSTEMD)/sysusers.d $(DESTDIR)$(LIBDIR_SYSTEMD)/tmpfiles.d \
 	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(DOCDIR)
 	install -m 0755 build/ihos $(DESTDIR)$(BINDIR)/ihos
 	install -m 0755 build/ihosd $(DESTDIR)$(SBINDIR)/ihosd
+	install -m 0644 build/web/*.html build/web/*.html.gz $(DESTDIR)$(WEBDIR)/
+	install -m 0644 build/web/assets/* $(DESTDIR)$(WEBDIR)/assets/
 	install -m 0644 docs/man/ihos.1 $(DESTDIR)$(MANDIR)/man1/ihos.1
 	install -m 0644 docs/man/ihosd.8 $(DESTDIR)$(MANDIR)/man8/ihosd.8
 	sed 's|@SBINDIR@|$(SBINDIR)|g' dist/ihos.service > $(DESTDIR)$(UNITDIR)/ihos.service
@@ -185,7 +195,7 @@ install: build/ihosd build/ihos
 	install -m 0644 dist/ihos.tmpfiles $(DESTDIR)$(LIBDIR_SYSTEMD)/tmpfiles.d/ihos.conf
 	install -m 0644 dist/ihos.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ihos
 	install -m 0644 README.md docs/deployment.md docs/configuration.md docs/security.md docs/audit.md \
-	    docs/data-protection.md docs/supervision.md docs/care.md $(DESTDIR)$(DOCDIR)/
+	    docs/data-protection.md docs/supervision.md docs/care.md docs/console.md $(DESTDIR)$(DOCDIR)/
 
 deb:
 	@scripts/deps.sh deb

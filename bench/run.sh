@@ -2,7 +2,7 @@
 # run.sh — benchmarks with their baselines, printed side by side.
 #   BENCH_SECONDS (default 10) per measurement; BENCH_ONLY="care report"
 #   runs only the named sections (healthz store audited audit field care
-#   report cluster).  Everything listens on 127.0.0.1 and stops by itself.
+#   report console cluster).  Everything listens on 127.0.0.1 and stops by itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${BENCH_SECONDS:-10}
@@ -252,8 +252,21 @@ bench_cluster() {
   echo "  failover: writes succeeded again ${gap} s after the primary died (target <= 30 s; $okn ok, $refused refused)"
 }
 
+# ---- the console's first load: bytes transferred, gzip vs none ----------------
+bench_console() {
+  build/ihos init "$tmp/console" --listen 127.0.0.1:0 >/dev/null
+  local port; port=$(free_port)
+  start_ihosd build/ihosd "$tmp/console" "$port" "$tmp/console.log"
+  local app app0 h5 h50
+  read -r app app0 h5 h50 < <(python3 bench/console_size.py "$tmp/console" "$port")
+  kill "$started"
+  echo "console first load (page + assets, headers included; baseline: the same without compression)"
+  awk -v a="$app" -v b="$app0" 'BEGIN {printf "  %-28s %8.1f KB   uncompressed %8.1f KB   (target <= 200 KB)\n", "staff console /app/", a/1024, b/1024}'
+  awk -v a="$h5" -v b="$h50" 'BEGIN {printf "  %-28s %8.1f KB   uncompressed %8.1f KB   (target <= 120 KB)\n", "patients /h5/", a/1024, b/1024}'
+}
+
 echo "ihos benchmarks on $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
-for s in healthz store audited audit field care report cluster; do
+for s in healthz store audited audit field care report console cluster; do
   if [ -z "${BENCH_ONLY:-}" ] || [[ " $BENCH_ONLY " == *" $s "* ]]; then
     echo
     "bench_$s"

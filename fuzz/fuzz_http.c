@@ -1,9 +1,11 @@
 /* fuzz_http.c — HTTP request parsing glue, routing and response framing.
  * The input is split into chunks at NUL-free boundaries chosen from its
- * first byte, to exercise requests arriving in pieces and pipelining. */
+ * first byte, to exercise requests arriving in pieces and pipelining.
+ * The Accept-Encoding reading the console's assets use is run on each. */
 #include "api/api.h"
 #include "net/http.h"
 #include "net/router.h"
+#include "web/assets.h"
 
 #include <stdint.h>
 
@@ -33,6 +35,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (st == IH_HTTP_DONE) {
             const ih_route *r;
             (void)ih_route_match(ih_api_routes, ih_api_nroutes, &h.req, &r);
+            (void)ih_web_accepts_gzip(h.req.hdr[IH_HDR_ACCEPT_ENCODING]);
             ih_resp resp;
             ih_resp_init(&resp);
             ih_resp_error(&resp, IH_E_NOT_FOUND);

@@ -18,6 +18,7 @@ def pname(path, i):
             if prev == 'roles': names.append('role')
             elif prev == 'codes': names.append('table')
             elif prev == 'permissions': names.append('perm')
+            elif prev == 'assets': names.append('name')
             else: names.append('id')
     # disambiguate
     return names
@@ -38,6 +39,13 @@ def s(m, p, summary, req=None, resp="Object", status=None, query=None, desc=None
 # ---- descriptions -----------------------------------------------------------------
 s("GET","/","The public 亮证 page (HTML): licence, departments, doctors on duty, schedules, response times, fees", resp="HTML")
 s("GET","/about","The same public page", resp="HTML")
+s("GET","/app/","The staff console (HTML; docs/console.md): login, the doctor's workbench, pharmacy, the three administrators' screens", resp="HTML")
+s("GET","/h5/","The patients' pages (HTML, phone-sized; docs/console.md)", resp="HTML")
+s("GET","/assets/{name}","A console asset named by its content hash (script, style, icon): cached for a year, gzip when accepted", resp="Asset")
+s("GET","/app","Leads to /app/", resp="Redirect", status=302)
+s("GET","/h5","Leads to /h5/", resp="Redirect", status=302)
+s("GET","/login","Leads to /app/", resp="Redirect", status=302)
+s("GET","/admin","Leads to /app/", resp="Redirect", status=302)
 s("GET","/api/v1/public","The public information as JSON", resp="Public")
 s("GET","/api/v1/codes","The code tables coded fields take (route, frequency, recipe_type → drug_class, delivery_type, cert_type, title_code → title, …)", resp="CodeTables")
 s("GET","/api/v1/codes/{table}","One code table: every code with its Chinese name", resp="CodeTable")
@@ -46,13 +54,14 @@ s("GET","/readyz","Readiness: the database answers too (503 unavailable otherwis
 s("GET","/metrics","Prometheus metrics: the scraper's bearer token ([server] metrics_token_file) or a session with metrics.read", resp="Text")
 s("POST","/api/v1/sessions","Log in: password and, where enrolled, the TOTP code", req="LoginRequest", resp="LoginResponse", status=201)
 s("DELETE","/api/v1/sessions/current","Log out (ends the session on the server)", resp=None, status=204)
-s("GET","/api/v1/me","The caller's account and session state")
+s("GET","/api/v1/me","The caller's account and session state (idle_seconds; csrf_token for a reloaded page)")
+s("GET","/api/v1/events","Live updates as Server-Sent Events: events visit, message, rx, account with ids only (never personal text); checked passively (not activity), ends with the session; at most [web] streams_per_account per account (503 busy)", resp="Events")
 s("POST","/api/v1/me/password","Change the password", req="PasswordChange", resp=None, status=204)
 s("POST","/api/v1/me/totp","Start second-factor enrolment: a new secret as an otpauth URI. Needs the password, and a code from the enrolled authenticator when replacing it", req="TotpBegin", status=201)
 s("POST","/api/v1/me/totp/confirm","Confirm enrolment with a code", req="TotpConfirm", resp=None, status=204)
 s("GET","/api/v1/me/sessions","The caller's sessions", resp="Sessions")
 s("DELETE","/api/v1/me/sessions/{id}","End one of the caller's sessions", resp=None, status=204)
-s("GET","/api/v1/accounts","List accounts", resp="AccountList", query=["after","limit"])
+s("GET","/api/v1/accounts","List accounts (status: pending, active or disabled)", resp="AccountList", query=["status","after","limit"])
 s("POST","/api/v1/accounts","Create a staff or administrator account (pending until secadmin activates it)", req="AccountCreate", status=201)
 s("GET","/api/v1/accounts/{id}","One account", resp="Account")
 s("POST","/api/v1/accounts/{id}/activate","Activate a pending account")
@@ -69,7 +78,7 @@ s("GET","/api/v1/permissions","Permissions by role, with bounds and which are op
 s("PUT","/api/v1/roles/{role}/permissions/{perm}","Grant or revoke an optional permission within its bounds. Granting one that reaches personal data, or taking anything from the auditor, is only proposed (202): another administrator decides", req="Grant", also={202: "Proposed"})
 s("GET","/api/v1/approvals","Changes proposed by one administrator for another to decide (?pending=true)")
 s("POST","/api/v1/approvals/{id}","Approve (the change takes effect) or reject a proposed change: never the proposer, never the security administrator", req="Decision", resp="Decided")
-s("GET","/api/v1/audit/events","Query the audit journal", query=["from","to","actor","action","object_type","object_id","outcome","after","limit"])
+s("GET","/api/v1/audit/events","Query the audit journal", query=["from","to","actor","actor_username","action","object_type","object_id","outcome","after","limit"])
 s("GET","/api/v1/audit/checkpoints","Signed checkpoints")
 s("POST","/api/v1/audit/verify","Verify the whole journal now")
 s("GET","/api/v1/audit/export","Export events (JSON lines)", resp="Text")
@@ -154,7 +163,7 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "all": ("integer","1: include inactive"), "from": ("string","YYYY-MM-DD (audit: ISO time)"), "to": ("string","YYYY-MM-DD (audit: ISO time)"),
      "staff_id": ("integer","one doctor"), "cert_no": ("string","certificate number (exact, blind index)"),
      "phone": ("string","phone (exact, blind index)"), "status": ("string","filter by state"),
-     "after_message": ("integer","messages after this id"), "actor": ("integer","actor account id"),
+     "after_message": ("integer","messages after this id"), "actor": ("integer","actor account id"), "actor_username": ("string","actor by username (instead of actor)"),
      "action": ("string","action"), "object_type": ("string","object type"), "object_id": ("string","object id"),
      "outcome": ("string","success or failure")}
 
@@ -339,7 +348,7 @@ for op, ms in by_path.items():
                     w("        - {name: table, in: path, required: true, schema: {type: string, enum: %s}, description: %s}" % (
                         json.dumps([k for k, _ in code_tables]), json.dumps("; ".join("%s: %s" % kv for kv in code_tables), ensure_ascii=False)))
                     continue
-                t, d = ("string", "") if n in ("role","perm") else ("integer", "") if where == "path" else Q[n]
+                t, d = ("string", "") if n in ("role","perm","name") else ("integer", "") if where == "path" else Q[n]
                 w("        - {name: %s, in: %s, required: %s, schema: {type: %s}%s}" % (n, where, "true" if where=="path" else "false", t, (", description: " + json.dumps(d, ensure_ascii=False)) if d else ""))
         if meta["req"] or meta["ctype"]:
             w("      requestBody:")
@@ -355,6 +364,12 @@ for op, ms in by_path.items():
             w("        '%d': {description: done}" % st)
         elif meta["resp"] == "HTML":
             w("        '%d': {description: the page, content: {text/html: {schema: {type: string}}}}" % st)
+        elif meta["resp"] == "Asset":
+            w("        '%d': {description: the asset, content: {'*/*': {schema: {type: string, format: binary}}}}" % st)
+        elif meta["resp"] == "Events":
+            w("        '%d': {description: an event stream, content: {text/event-stream: {schema: {type: string}}}}" % st)
+        elif meta["resp"] == "Redirect":
+            w("        '%d': {description: see Location, headers: {Location: {schema: {type: string}}}}" % st)
         elif meta["resp"] == "Text":
             w("        '%d': {description: text, content: {text/plain: {schema: {type: string}}}}" % st)
         else:

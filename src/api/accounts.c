@@ -3,6 +3,7 @@
  * identity service enforces which accounts each administrator may touch. */
 #include "api/api.h"
 
+#include "core/bus.h"
 #include "core/clock.h"
 
 #include <stdio.h>
@@ -13,8 +14,12 @@ ih_err ih_api_accounts_list(ih_app *app, ih_req *req, ih_resp *resp)
     int64_t after, limit;
     IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
     IH_TRY(ih_api_query_int(req, "limit", 1, 500, 100, &limit));
+    char status[16] = "";
+    if (ih_api_query(req, "status", status, sizeof status) && strcmp(status, "pending") && strcmp(status, "active") &&
+        strcmp(status, "disabled"))
+        return ih_reject(IH_E_INVALID, "status", "Query 'status' is one of pending, active, disabled.");
     json_t *list;
-    IH_TRY(ih_identity_list(app->identity, after, (int)limit, &list));
+    IH_TRY(ih_identity_list(app->identity, status, after, (int)limit, &list));
     size_t n = json_array_size(list);
     json_t *next = n == (size_t)limit ? json_object_get(json_array_get(list, n - 1), "id") : NULL;
     IH_TRY(ih_api_audit(app, req, "account.list", "account", NULL, IH_OK, NULL));
@@ -57,6 +62,10 @@ ih_err ih_api_accounts_create(ih_app *app, ih_req *req, ih_resp *resp)
     }
     json_decref(b);
     IH_TRY(e);
+    /* the security administrators' activation queue changed */
+    char ev[48];
+    snprintf(ev, sizeof ev, "{\"account\":%lld}", (long long)id);
+    ih_bus_publish(app->bus, &(ih_bus_audience){.roles = 1u << IH_ROLE_SECADMIN}, "account", ev);
     json_t *acct;
     IH_TRY(ih_identity_get(app->identity, id, &acct));
     json_t *j = json_pack("{s:o, s:s, s:s}", "account", acct, "one_time_password", otp, "next",

@@ -18,6 +18,9 @@
 
 typedef ih_err (*ih_api_fn)(ih_app *app, ih_req *req, ih_resp *resp);
 
+/* Route flags (ih_route.flags). */
+#define IH_API_PASSIVE 1u /* authenticates without counting as the user's activity (event streams) */
+
 void ih_api_handle(void *app, ih_req *req, ih_resp *resp);
 
 extern const ih_route ih_api_routes[];
@@ -74,6 +77,10 @@ ih_err ih_api_login(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_logout(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_me(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_events(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_console_page(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_console_asset(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_console_redirect(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_me_password(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_me_totp_begin(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_me_totp_confirm(ih_app *app, ih_req *req, ih_resp *resp);

@@ -1,6 +1,6 @@
 /* audit_api.c — the auditadmin's view of the journal.
- *   GET  /api/v1/audit/events       filters: from, to (ISO time), actor,
- *                                   action, object_type, object_id,
+ *   GET  /api/v1/audit/events       filters: from, to (ISO time), actor
+ *                                   (account id) or actor_username, action, object_type, object_id,
  *                                   outcome; after (seq), limit
  *   GET  /api/v1/audit/checkpoints  after (size), limit
  *   POST /api/v1/audit/verify       the same checks as `ihos audit verify`
@@ -28,12 +28,19 @@ static ih_err time_param(const ih_req *req, const char *key, int64_t *out)
     return IH_OK;
 }
 
-static ih_err parse_filter(const ih_req *req, ih_audit_filter *f, filter_text *t, int max_limit)
+static ih_err parse_filter(ih_app *app, const ih_req *req, ih_audit_filter *f, filter_text *t, int max_limit)
 {
     memset(f, 0, sizeof *f);
     IH_TRY(time_param(req, "from", &f->from_ms));
     IH_TRY(time_param(req, "to", &f->to_ms));
     IH_TRY(ih_api_query_int(req, "actor", 0, INT64_MAX, -1, &f->actor_id));
+    char user[80];
+    if (ih_api_query(req, "actor_username", user, sizeof user)) {
+        if (f->actor_id >= 0)
+            return ih_reject(IH_E_INVALID, "actor_username", "Give either 'actor' or 'actor_username', not both.");
+        IH_TRY(ih_identity_account_id(app->identity, user, &f->actor_id));
+        if (!f->actor_id) f->actor_id = INT64_MAX; /* nobody: an empty answer, as for an unknown id */
+    }
     IH_TRY(ih_api_query_int(req, "after", -1, INT64_MAX, -1, &f->after_seq));
     int64_t limit;
     IH_TRY(ih_api_query_int(req, "limit", 1, max_limit, max_limit < 1000 ? max_limit : 1000, &limit));
@@ -53,7 +60,7 @@ ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp)
 {
     ih_audit_filter f;
     filter_text t;
-    IH_TRY(parse_filter(req, &f, &t, 1000));
+    IH_TRY(parse_filter(app, req, &f, &t, 1000));
     /* Record the access first: it is part of what the auditor reads. */
     IH_TRY(ih_api_audit(app, req, "audit.query", "audit_journal", NULL, IH_OK, NULL));
     json_t *events;
@@ -99,7 +106,7 @@ ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp)
 {
     ih_audit_filter f;
     filter_text t;
-    IH_TRY(parse_filter(req, &f, &t, 100000));
+    IH_TRY(parse_filter(app, req, &f, &t, 100000));
     IH_TRY(ih_api_audit(app, req, "audit.export", "audit_journal", NULL, IH_OK, NULL));
     json_t *events;
     IH_TRY(ih_audit_query(app->store, &f, &events));

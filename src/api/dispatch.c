@@ -53,7 +53,9 @@ static ih_err authorize(ih_app *app, const ih_route *route, ih_req *req, ih_prin
      * local proxy, server-side request forgery). */
     if (perm == IH_PERM_METRICS && token && !via_cookie && ih_app_metrics_token_ok(app, token)) return IH_OK;
     if (!token) return IH_E_UNAUTHENTICATED;
-    ih_err e = ih_identity_authenticate(app->identity, token, via_cookie, req->client_ip, p);
+    ih_err e = route->flags & IH_API_PASSIVE
+                   ? ih_identity_authenticate_passive(app->identity, token, via_cookie, req->client_ip, p)
+                   : ih_identity_authenticate(app->identity, token, via_cookie, req->client_ip, p);
     if (e != IH_OK) {
         if (e == IH_E_UNAUTHENTICATED || e == IH_E_SESSION_EXPIRED) {
             ih_err_clear();

@@ -1,7 +1,30 @@
 /* me.c — the caller's own account: /api/v1/me... */
 #include "api/api.h"
 
+#include <qrencode.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* The QR code of an otpauth URI as rows of '1' (dark) and '0', for the
+ * console to draw on a canvas (no image from elsewhere, no data: URL). */
+static json_t *qr_rows(const char *uri)
+{
+    QRcode *q = QRcode_encodeString(uri, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
+    if (!q) return NULL;
+    json_t *rows = json_array();
+    char *line = malloc((size_t)q->width + 1);
+    for (int y = 0; rows && line && y < q->width; y++) {
+        for (int x = 0; x < q->width; x++) line[x] = (q->data[y * q->width + x] & 1) ? '1' : '0';
+        line[q->width] = '\0';
+        json_array_append_new(rows, json_string(line));
+    }
+    if (line) {
+        memset(line, 0, (size_t)q->width);
+        free(line);
+    }
+    QRcode_free(q);
+    return rows;
+}
 
 ih_err ih_api_me(ih_app *app, ih_req *req, ih_resp *resp)
 {
@@ -11,10 +34,11 @@ ih_err ih_api_me(ih_app *app, ih_req *req, ih_resp *resp)
         if (!p->restricted && ih_policy_allows(app->policy, p->role, (ih_perm)i))
             json_array_append_new(perms, json_string(ih_perm_name((ih_perm)i)));
     return ih_api_json(resp, 200,
-                       json_pack("{s:I, s:s, s:s, s:b, s:b, s:b, s:o}", "id", (json_int_t)p->account_id, "username",
-                                 p->username, "role", ih_role_name(p->role), "must_change_password",
+                       json_pack("{s:I, s:s, s:s, s:b, s:b, s:b, s:o, s:i, s:s}", "id", (json_int_t)p->account_id,
+                                 "username", p->username, "role", ih_role_name(p->role), "must_change_password",
                                  p->must_change_password, "must_enrol_totp", p->must_enrol_totp, "restricted",
-                                 p->restricted, "permissions", perms));
+                                 p->restricted, "permissions", perms, "idle_seconds",
+                                 app->conf->session_idle_minutes * 60, "csrf_token", p->csrf));
 }
 
 static const char *const pw_fields[] = {"old_password", "new_password", NULL};
@@ -56,7 +80,7 @@ ih_err ih_api_me_totp_begin(ih_app *app, ih_req *req, ih_resp *resp)
     if (e == IH_OK) e = ih_identity_totp_begin(app->identity, ih_api_principal(req), &who, pw, code, uri, sizeof uri);
     json_decref(b);
     IH_TRY(e);
-    json_t *j = json_pack("{s:s, s:s}", "otpauth_uri", uri, "note",
+    json_t *j = json_pack("{s:s, s:o*, s:s}", "otpauth_uri", uri, "qr", qr_rows(uri), "note",
                           "Scan this into an authenticator app, then POST a code to /api/v1/me/totp/confirm.");
     ih_wipe(uri, sizeof uri);
     return ih_api_json(resp, 201, j);

@@ -171,5 +171,8 @@ ih_err ih_api_public_json(ih_app *app, ih_req *req, ih_resp *resp)
     (void)req;
     json_t *info;
     IH_TRY(ih_public_info(app->clinic, &info));
+    /* the versions of the documents a registering patient accepts */
+    json_object_set_new(info, "consent_versions", json_pack("{s:s, s:s}", "privacy", app->conf->privacy_version,
+                                                            "agreement", app->conf->agreement_version));
     return ih_api_json(resp, 200, info);
 }

@@ -4,10 +4,18 @@
 #include "policy/perm.h"
 
 #define R(m, pat, perm, fn) {m, pat, perm, 0, (const void *)(fn)}
+#define RF(m, pat, perm, flags, fn) {m, pat, perm, flags, (const void *)(fn)}
 
 const ih_route ih_api_routes[] = {
     R(IH_GET, "/", IH_PERM_PUBLIC, ih_api_public_page),
     R(IH_GET, "/about", IH_PERM_PUBLIC, ih_api_public_page),
+    R(IH_GET, "/app/", IH_PERM_PUBLIC, ih_api_console_page),
+    R(IH_GET, "/h5/", IH_PERM_PUBLIC, ih_api_console_page),
+    R(IH_GET, "/assets/{}", IH_PERM_PUBLIC, ih_api_console_asset),
+    R(IH_GET, "/app", IH_PERM_PUBLIC, ih_api_console_redirect),
+    R(IH_GET, "/h5", IH_PERM_PUBLIC, ih_api_console_redirect),
+    R(IH_GET, "/login", IH_PERM_PUBLIC, ih_api_console_redirect),
+    R(IH_GET, "/admin", IH_PERM_PUBLIC, ih_api_console_redirect),
     R(IH_GET, "/api/v1/public", IH_PERM_PUBLIC, ih_api_public_json),
     R(IH_GET, "/api/v1/codes", IH_PERM_PUBLIC, ih_api_codes_list),
     R(IH_GET, "/api/v1/codes/{}", IH_PERM_PUBLIC, ih_api_codes_get),
@@ -19,6 +27,7 @@ const ih_route ih_api_routes[] = {
     R(IH_DELETE, "/api/v1/sessions/current", IH_PERM_SELF, ih_api_logout),
 
     R(IH_GET, "/api/v1/me", IH_PERM_SELF, ih_api_me),
+    RF(IH_GET, "/api/v1/events", IH_PERM_AUTHENTICATED, IH_API_PASSIVE, ih_api_events),
     R(IH_POST, "/api/v1/me/password", IH_PERM_SELF, ih_api_me_password),
     R(IH_POST, "/api/v1/me/totp", IH_PERM_SELF, ih_api_me_totp_begin),
     R(IH_POST, "/api/v1/me/totp/confirm", IH_PERM_SELF, ih_api_me_totp_confirm),

@@ -26,6 +26,8 @@ typedef struct ih_app {
     ih_clinic *clinic;
     ih_report *report;
     ih_detector *detector;
+    struct ih_bus *bus; /* live updates to open screens (ihosd; NULL in tools) */
+    const struct ih_web *web; /* the console's assets (ihosd; NULL in tools) */
     int64_t started_ms;
     /* the digest of the metrics scraper's bearer token ([server]
      * metrics_token_file), when one is configured */

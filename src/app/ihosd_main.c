@@ -2,6 +2,7 @@
 #include "api/api.h"
 #include "app/jobs.h"
 #include "app/app.h"
+#include "core/bus.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -13,6 +14,7 @@
 #include "exchange/peers.h"
 #include "net/server.h"
 #include "net/tls.h"
+#include "web/assets.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -224,11 +226,26 @@ int main(int argc, char **argv)
     if (se == IH_OK) se = ih_app_detector_new(&inst, &app.detector);
     ih_extsig *pay_key = NULL;
     if (se == IH_OK) se = ih_app_pay_key(&inst, &pay_key);
+    ih_bus *bus = NULL;
+    ih_web *web = NULL;
+    if (se == IH_OK) se = ih_bus_new(inst.conf.web_max_streams, inst.conf.web_streams_per_account, &bus);
+    app.bus = bus;
+    if (se == IH_OK) {
+        char webdir[PATH_MAX];
+        if (ih_web_load(inst.conf.web_dir, inst.dir, &web, webdir, sizeof webdir) == IH_OK)
+            ih_log(IH_LOG_INFO, "web.loaded", "dir", webdir, NULL);
+        else if (inst.conf.web_dir[0])
+            se = ih_fail(IH_E_CONFIG, "[web] dir: %s", ih_err_detail());
+        else /* an API-only install: the console answers 404 saying so */
+            ih_log(IH_LOG_WARN, "web.not_installed", "detail", ih_err_detail(), NULL);
+        app.web = web;
+    }
     if (se == IH_OK) {
         ih_app_clinic_opts(&inst, app.identity, &co);
         co.report = app.report;
         co.detector = app.detector;
         co.pay_notify_key = pay_key;
+        co.bus = bus;
         se = ih_clinic_new(&co, &app.clinic);
     }
     if (se == IH_OK) se = ih_app_upgrade(&inst, app.identity, app.clinic);
@@ -239,6 +256,8 @@ int main(int argc, char **argv)
     if (se != IH_OK) {
         fprintf(stderr, "ihosd: cannot start its services: %s\n", ih_err_detail());
         ih_clinic_free(app.clinic);
+        ih_web_free(web);
+        ih_bus_free(bus);
         ih_extsig_free(pay_key);
         ih_detector_free(app.detector);
         ih_report_free(app.report);
@@ -265,6 +284,8 @@ int main(int argc, char **argv)
     if (ih_server_start(&so, &srv) != IH_OK) {
         fprintf(stderr, "ihosd: %s\n", ih_err_detail());
         ih_clinic_free(app.clinic);
+        ih_web_free(web);
+        ih_bus_free(bus);
         ih_extsig_free(pay_key);
         ih_detector_free(app.detector);
         ih_report_free(app.report);
@@ -273,6 +294,7 @@ int main(int argc, char **argv)
         shut(&inst, incidents);
         return 1;
     }
+    ih_bus_set_wake(bus, ih_server_wake_streams, srv);
     ih_jobs *jobs = NULL;
     ih_forwarder *fwd = NULL;
     if (ih_jobs_start(&app, &jobs) != IH_OK)
@@ -304,6 +326,7 @@ int main(int argc, char **argv)
         if (ih_log_reopen() != 0) ih_log(IH_LOG_ERROR, "log.reopen_failed", "detail", strerror(errno), NULL);
         else ih_log(IH_LOG_INFO, "log.reopened", NULL);
     ih_log(IH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    ih_bus_set_wake(bus, NULL, NULL); /* the server goes; publishing stays harmless */
     ih_server_stop(srv, 10000);
     ih_jobs_stop(jobs);
     ih_report_stop(app.report);
@@ -311,6 +334,8 @@ int main(int argc, char **argv)
     ih_audit_record(inst.audit, &ih_system_actor, &stopped);
     ih_audit_forward_stop(fwd); /* its last pass sends server.stop too */
     ih_clinic_free(app.clinic);
+    ih_web_free(web);
+    ih_bus_free(bus);
     ih_extsig_free(pay_key);
     ih_detector_free(app.detector);
     ih_report_free(app.report);

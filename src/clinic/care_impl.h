@@ -5,6 +5,7 @@
 
 #include "clinic/care.h"
 #include "clinic/clinic_impl.h"
+#include "core/bus.h"
 
 extern ih_table ih_t_visit, ih_t_message, ih_t_media, ih_t_emr, ih_t_rx, ih_t_payment, ih_t_evaluation, ih_t_adverse,
     ih_t_break_glass, ih_t_stats;
@@ -34,6 +35,15 @@ ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row
 ih_err cl_visit_load(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open);
 /* The patient's account id (MAC-checked). */
 ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *account_id);
+
+/* Live updates (notify.c): the accounts of a visit's patient and doctor
+ * (nothing when the clinic has no bus), and the event, published after the
+ * commit. */
+ih_err cl_visit_audience(ih_clinic *c, ih_tx *tx, const ih_row *visit, ih_bus_audience *to);
+void cl_notify(ih_clinic *c, const ih_bus_audience *to, const char *event, int64_t visit, int64_t rx);
+/* The same from outside a transaction (reads the audience in its own), to
+ * the visit's patient and doctor and every holder of roles (1 << role). */
+void cl_notify_after(ih_clinic *c, int64_t visit, unsigned roles, const char *event, int64_t rx);
 
 /* ICD codes (icd.c): the name of a loaded code; a JSON list of codes
  * validated against the list and joined with '|'. */

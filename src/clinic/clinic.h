@@ -53,6 +53,7 @@ typedef struct ih_clinic_opts {
     int break_glass_per_hour, break_glass_per_day; /* grants per doctor (0: the defaults, 3 and 10) */
     int break_glass_unreviewed;                    /* unreviewed grants a doctor may hold (0: 5) */
     struct ih_detector *detector;  /* 防统方 (policy/detector.h); NULL: none */
+    struct ih_bus *bus;            /* live updates after each change (core/bus.h); NULL: none */
     bool detect_block;             /* end the session of a user the detector flags */
     struct ih_report *report;      /* supervision uploads (report/report.h); NULL: none */
 } ih_clinic_opts;

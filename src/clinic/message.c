@@ -57,6 +57,7 @@ typedef struct {
     json_t *body;
     int64_t visit;
     ih_row r, visit_row;
+    ih_bus_audience to;
 } msg_arg;
 
 /* The hot path: the visit's MAC is checked without opening its text. */
@@ -80,6 +81,7 @@ static ih_err post_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_row_set_str(&a->r, "sender_role", ih_role_name(a->v->role)));
     ih_row_set_int(&a->r, "created_at", ih_now_ms());
     IH_TRY(ih_row_insert(tx, a->c->o.keys, &a->r));
+    IH_TRY(cl_visit_audience(a->c, tx, &a->visit_row, &a->to));
     char oid[24];
     snprintf(oid, sizeof oid, "%lld", (long long)a->visit);
     return cl_audit(a->c, tx, a->v, "message.create", "message", a->r.id, oid);
@@ -93,6 +95,7 @@ ih_err ih_message_post(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_
     ih_err e = ih_store_write(c->o.store, post_fn, &a);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "visit", visit_id);
     cl_refused(c, v, "message.create", "visit", visit_id, e);
+    if (e == IH_OK) cl_notify(c, &a.to, "message", visit_id, 0);
     if (e == IH_OK) {
         char t[32];
         ih_time_iso(ih_row_int(&a.r, "created_at"), t, sizeof t);

@@ -509,6 +509,8 @@ static ih_err dispense_fn(ih_tx *tx, void *arg)
     ih_row_set_int(&a->r, "updated_at", now);
     IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
     IH_TRY(cl_audit(a->c, tx, a->v, "rx.dispense", "prescription", a->id, ih_row_str(&a->r, "status")));
+    /* the dispensing pharmacist's read of it was work, not statistics */
+    if (a->c->o.detector) IH_TRY(ih_detector_rx_reviewed(a->c->o.detector, tx, a->v->actor.id, a->id));
     /* final: the platform's prescription and dispensing records go now,
      * with the pay state as it is (they cannot be corrected later) */
     IH_TRY(cl_report(a->c, tx, "prescription", a->id));
@@ -554,9 +556,10 @@ static ih_err rx_access(rx_arg *a, ih_tx *tx, bool *outside)
     } else if (a->v->role == IH_ROLE_PHARMACIST) {
         int64_t staff;
         IH_TRY(cl_my_staff(a->c, tx, a->v, &staff));
-        if (ih_row_int(&a->r, "reviewer_id") == staff) return IH_OK;
-        if (!strcmp(ih_row_str(&a->r, "status"), "issued")) {
-            *outside = true; /* becomes work once they review it */
+        if (ih_row_int(&a->r, "reviewer_id") == staff || ih_row_int(&a->r, "dispenser_id") == staff) return IH_OK;
+        const char *st = ih_row_str(&a->r, "status");
+        if (!strcmp(st, "issued") || !strcmp(st, "approved")) {
+            *outside = true; /* becomes work once they review or dispense it */
             return IH_OK;
         }
     }
@@ -687,8 +690,8 @@ static ih_err list_fn(ih_tx *tx, void *arg)
               "ORDER BY id LIMIT $4";
     } else if (a->v->role == IH_ROLE_PHARMACIST) {
         IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
-        /* the review queue, or what this pharmacist reviewed */
-        sql = a->status && !strcmp(a->status, "issued")
+        /* the review queue, the dispensing queue, or what this pharmacist reviewed */
+        sql = a->status && (!strcmp(a->status, "issued") || !strcmp(a->status, "approved"))
                   ? "SELECT id FROM prescription WHERE status = $3 AND id > $2 AND $1 = $1 ORDER BY id LIMIT $4"
                   : "SELECT id FROM prescription WHERE reviewer_id = $1 AND id > $2 AND ($3 = '' OR status = $3) "
                     "ORDER BY id LIMIT $4";
@@ -771,6 +774,8 @@ static ih_err run(rx_arg *a, ih_tx_fn fn, const char *action, json_t **out)
         ih_err ae = cl_audit_own(a->c, a->v, action, "visit", a->visit, e, why);
         if (ae != IH_OK) e = ae;
     }
+    if (e == IH_OK) /* the pharmacists' queue changes with every step */
+        cl_notify_after(a->c, ih_row_int(&a->r, "visit_id"), 1u << IH_ROLE_PHARMACIST, "rx", a->r.id);
     if (e == IH_OK) e = rx_json(a, NULL, IH_REL_CARE, out);
     ih_row_free(&a->r);
     ih_row_free(&a->vr);

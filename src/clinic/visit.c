@@ -148,6 +148,7 @@ typedef struct {
     int limit;
     const char *status;
     ih_row r;
+    ih_bus_audience to; /* who hears of the change */
 } visit_arg;
 
 static const char *const request_extra[] = {"schedule_id", "department_id", NULL};
@@ -259,6 +260,7 @@ static ih_err request_fn(ih_tx *tx, void *arg)
     IH_TRY(e);
     IH_TRY(ih_tx_next_id(tx, "visit", &a->r.id));
     IH_TRY(ih_row_insert(tx, a->c->o.keys, &a->r));
+    IH_TRY(cl_visit_audience(a->c, tx, &a->r, &a->to));
     return cl_audit(a->c, tx, a->v, "visit.request", "visit", a->r.id, ih_row_str(&a->r, "kind"));
 }
 
@@ -325,7 +327,7 @@ static ih_err transition_fn(ih_tx *tx, void *arg)
     IH_TRY(cl_audit(a->c, tx, a->v, t->action, "visit", a->id, NULL));
     /* Final states are reported to the supervision platform. */
     if (t == &T_REFUSE || t == &T_CLOSE) IH_TRY(cl_report(a->c, tx, "visit", a->id));
-    return IH_OK;
+    return cl_visit_audience(a->c, tx, &a->r, &a->to);
 }
 
 static ih_err visit_json(visit_arg *a, ih_relation rel, json_t **out)
@@ -344,6 +346,7 @@ static ih_err run_transition(ih_clinic *c, const ih_viewer *v, int64_t id, json_
     ih_err e = ih_store_write(c->o.store, transition_fn, &ta);
     if (e == IH_E_INTEGRITY) cl_integrity_alert(c, "visit", id);
     cl_refused(c, v, t->action, "visit", id, e);
+    if (e == IH_OK) cl_notify(c, &a.to, "visit", id, 0);
     if (e == IH_OK) e = visit_json(&a, v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, out);
     ih_row_free(&a.r);
     json_decref(empty);
@@ -355,6 +358,7 @@ ih_err ih_visit_request(ih_clinic *c, const ih_viewer *v, json_t *body, json_t *
     visit_arg a = {.c = c, .v = v, .body = body};
     ih_row_init(&a.r, &ih_t_visit);
     ih_err e = ih_store_write(c->o.store, request_fn, &a);
+    if (e == IH_OK) cl_notify(c, &a.to, "visit", a.r.id, 0);
     if (e == IH_OK) e = visit_json(&a, IH_REL_SELF, out);
     ih_row_free(&a.r);
     return e;

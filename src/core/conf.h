@@ -69,6 +69,8 @@ typedef struct ih_conf {
     bool trust_enforce;
     /* [exchange] */
     char exchange_peers[IH_CONF_PATH];
+    char web_dir[IH_CONF_PATH];
+    int web_max_streams, web_streams_per_account;
     /* [incident] */
     bool incident_syslog;
     char incident_webhook[IH_CONF_PATH], incident_smtp[IH_CONF_PATH], incident_mail_from[256], incident_mail_to[256];

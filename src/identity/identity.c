@@ -456,6 +456,34 @@ ih_err ih_identity_username_taken(ih_identity *id, ih_tx *tx, const char *userna
     return ih_stmt_exec(st);
 }
 
+typedef struct {
+    const char *lc;
+    int64_t id;
+} lookup_arg;
+
+static ih_err lookup_fn(ih_tx *tx, void *arg)
+{
+    lookup_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM account WHERE username_lc = $1", &st));
+    ih_stmt_text(st, 1, a->lc);
+    IH_TRY(ih_stmt_step(st, &row));
+    a->id = row ? ih_col_int(st, 0) : 0;
+    return ih_stmt_exec(st);
+}
+
+ih_err ih_identity_account_id(ih_identity *id, const char *username, int64_t *account_id)
+{
+    char lc[65];
+    *account_id = 0;
+    if (username_normalize(username, lc) != 0) return IH_OK; /* no such account can exist */
+    lookup_arg a = {.lc = lc};
+    IH_TRY(ih_store_read(id->o.store, lookup_fn, &a));
+    *account_id = a.id;
+    return IH_OK;
+}
+
 ih_err pw_history_add(ih_tx *tx, const account *a, int64_t now)
 {
     ih_stmt *st;
@@ -696,6 +724,7 @@ typedef struct {
     json_t *out;
     bool integrity_failed;
     ih_role role;
+    const char *status; /* list: only accounts in this state ("" all) */
 } read_arg;
 
 static ih_err get_fn(ih_tx *tx, void *arg)
@@ -752,9 +781,11 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT " ACCOUNT_COLUMNS " FROM account WHERE id > $1 ORDER BY id LIMIT $2", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " ACCOUNT_COLUMNS " FROM account WHERE id > $1 AND ($3 = '' OR status = $3) "
+                             "ORDER BY id LIMIT $2", &st));
     ih_stmt_int(st, 1, r->after);
     ih_stmt_int(st, 2, r->limit);
+    ih_stmt_text(st, 3, r->status ? r->status : "");
     r->out = json_array();
     IH_CHECK_ALLOC(r->out);
     int64_t now = ih_now_ms();
@@ -772,9 +803,9 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     return e;
 }
 
-ih_err ih_identity_list(ih_identity *id, int64_t after, int limit, json_t **out)
+ih_err ih_identity_list(ih_identity *id, const char *status, int64_t after, int limit, json_t **out)
 {
-    read_arg r = {.id = id, .after = after, .limit = limit};
+    read_arg r = {.id = id, .after = after, .limit = limit, .status = status};
     ih_err e = ih_store_read(id->o.store, list_fn, &r);
     if (r.integrity_failed) acct_integrity_alarm(id, "account", r.account_id, NULL);
     if (e == IH_OK) *out = r.out;

@@ -56,6 +56,7 @@ typedef struct ih_principal {
     bool via_cookie;
     char csrf[48];
     char session_tag[17]; /* short hash of the token, for the audit journal */
+    int64_t ends_at;      /* when the session ends unless used again (idle) or for good (lifetime), ms */
 } ih_principal;
 
 ih_err ih_identity_new(const ih_identity_opts *o, ih_identity **out);
@@ -77,6 +78,10 @@ typedef struct ih_login_result {
 ih_err ih_identity_login(ih_identity *id, const ih_login_req *rq, ih_login_result *out);
 /* Check a token and fill the principal; touches the session's last use. */
 ih_err ih_identity_authenticate(ih_identity *id, const char *token, bool via_cookie, const char *ip, ih_principal *out);
+/* The same check without counting as the user's activity (an open event
+ * stream re-checking its session): the idle clock is not reset. */
+ih_err ih_identity_authenticate_passive(ih_identity *id, const char *token, bool via_cookie, const char *ip,
+                                        ih_principal *out);
 ih_err ih_identity_logout(ih_identity *id, const ih_principal *p, const ih_actor *who);
 /* The caller's own sessions as a JSON array. */
 ih_err ih_identity_sessions(ih_identity *id, const ih_principal *p, json_t **out);
@@ -151,6 +156,8 @@ ih_err ih_identity_prep_hashed(const char *username, ih_role role, const char *h
 /* Whether a username (any role) is taken, inside the caller's transaction:
  * asked only once the asker has proved a phone (self-registration). */
 ih_err ih_identity_username_taken(ih_identity *id, ih_tx *tx, const char *username, bool *taken);
+/* The id of the account called username (any case), 0 when there is none. */
+ih_err ih_identity_account_id(ih_identity *id, const char *username, int64_t *account_id);
 ih_err ih_identity_activate(ih_identity *id, const ih_actor *who, int64_t account_id);
 /* ---- changes that take a second administrator (approval.c) --------------------
  * A clinical account's role, and a grant that widens access to personal data
@@ -181,7 +188,7 @@ ih_err ih_identity_unlock(ih_identity *id, const ih_actor *who, int64_t account_
 ih_err ih_identity_reset_password(ih_identity *id, const ih_actor *who, int64_t account_id, char *otp);
 ih_err ih_identity_reset_totp(ih_identity *id, const ih_actor *who, int64_t account_id);
 ih_err ih_identity_get(ih_identity *id, int64_t account_id, json_t **out);
-ih_err ih_identity_list(ih_identity *id, int64_t after, int limit, json_t **out);
+ih_err ih_identity_list(ih_identity *id, const char *status, int64_t after, int limit, json_t **out);
 /* Each event of a JSON array that names an actor ("actor_id") gets its
  * "actor_username" (from the verified account row; absent for the system,
  * for accounts not found and for rows that fail their MAC). */

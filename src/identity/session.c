@@ -228,6 +228,7 @@ typedef struct {
     uint8_t th[IH_HASH_LEN];
     int64_t now;
     ih_principal *p;
+    bool passive; /* an event stream's check: not the user's activity */
     bool touch, idle_expired, integrity_failed;
     int64_t bad_table_row;
     const char *bad_table;
@@ -284,7 +285,9 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
     a->p->session_id = sid;
     memcpy(a->p->csrf, csrf, sizeof a->p->csrf);
     ih_hex_encode(a->th, 8, a->p->session_tag, 0);
-    a->touch = a->now - last_seen > TOUCH_EVERY_MS;
+    a->touch = !a->passive && a->now - last_seen > TOUCH_EVERY_MS;
+    int64_t idle_end = (a->passive ? last_seen : a->now) + (int64_t)a->id->o.session_idle_minutes * 60000LL;
+    a->p->ends_at = idle_end < expires ? idle_end : expires;
     a->result = IH_OK;
     return IH_OK;
 }
@@ -330,10 +333,11 @@ static bool token_shape(const char *t)
     return true;
 }
 
-ih_err ih_identity_authenticate(ih_identity *id, const char *token, bool via_cookie, const char *ip, ih_principal *out)
+static ih_err authenticate(ih_identity *id, const char *token, bool via_cookie, bool passive, const char *ip,
+                           ih_principal *out)
 {
     if (!token || !token_shape(token)) return ih_fail(IH_E_UNAUTHENTICATED, "malformed token");
-    auth_arg a = {.id = id, .now = ih_now_ms(), .p = out};
+    auth_arg a = {.id = id, .now = ih_now_ms(), .p = out, .passive = passive};
     IH_TRY(token_hash(id, token, a.th));
     IH_TRY(ih_store_read(id->o.store, auth_fn, &a));
     ih_actor who = {.id = out->account_id, .role = ih_role_name(out->role), .ip = ip};
@@ -355,6 +359,17 @@ ih_err ih_identity_authenticate(ih_identity *id, const char *token, bool via_coo
         IH_TRY(ih_store_write(id->o.store, touch_fn, &t));
     }
     return IH_OK;
+}
+
+ih_err ih_identity_authenticate(ih_identity *id, const char *token, bool via_cookie, const char *ip, ih_principal *out)
+{
+    return authenticate(id, token, via_cookie, false, ip, out);
+}
+
+ih_err ih_identity_authenticate_passive(ih_identity *id, const char *token, bool via_cookie, const char *ip,
+                                        ih_principal *out)
+{
+    return authenticate(id, token, via_cookie, true, ip, out);
 }
 
 typedef struct {

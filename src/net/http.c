@@ -12,6 +12,7 @@ static const char *const hdr_names[IH_HDR__COUNT] = {
     [IH_HDR_COOKIE] = "cookie",
     [IH_HDR_AUTHORIZATION] = "authorization",
     [IH_HDR_CSRF] = "x-csrf-token",
+    [IH_HDR_ACCEPT_ENCODING] = "accept-encoding",
     [IH_HDR_REQUEST_ID] = "x-request-id",
     [IH_HDR_USER_AGENT] = "user-agent",
     [IH_HDR_ORIGIN] = "origin",
@@ -269,6 +270,8 @@ void ih_resp_reset(ih_resp *r)
     r->content_type = NULL;
     r->close = false;
     r->csp = NULL;
+    r->cache = NULL;
+    memset(&r->stream, 0, sizeof r->stream);
 }
 
 ih_err ih_resp_json(ih_resp *r, int status, const char *json, size_t n)
@@ -333,12 +336,12 @@ const char *ih_status_text(int status)
 
 ih_err ih_resp_serialize(const ih_resp *r, const ih_resp_meta *m, ih_buf *out)
 {
-    size_t body_len = r->status == 204 ? 0 : r->body.len;
+    size_t body_len = r->status == 204 || r->stream.take ? 0 : r->body.len;
+    IH_TRY(ih_buf_printf(out, "HTTP/1.1 %d %s\r\n", r->status, ih_status_text(r->status)));
+    if (!r->stream.take) IH_TRY(ih_buf_printf(out, "Content-Length: %zu\r\n", body_len));
+    if (r->cache) IH_TRY(ih_buf_printf(out, "Cache-Control: %s\r\n", r->cache));
+    else IH_TRY(ih_buf_puts(out, "Cache-Control: no-store\r\nPragma: no-cache\r\n"));
     IH_TRY(ih_buf_printf(out,
-                         "HTTP/1.1 %d %s\r\n"
-                         "Content-Length: %zu\r\n"
-                         "Cache-Control: no-store\r\n"
-                         "Pragma: no-cache\r\n"
                          "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
                          "X-Content-Type-Options: nosniff\r\n"
                          "X-Frame-Options: DENY\r\n"
@@ -347,9 +350,8 @@ ih_err ih_resp_serialize(const ih_resp *r, const ih_resp_meta *m, ih_buf *out)
                          "Cross-Origin-Resource-Policy: same-origin\r\n"
                          "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n"
                          "Content-Security-Policy: %s\r\n",
-                         r->status, ih_status_text(r->status), body_len,
                          r->csp ? r->csp : "default-src 'none'; frame-ancestors 'none'"));
-    if (body_len && r->content_type)
+    if ((body_len || r->stream.take) && r->content_type)
         IH_TRY(ih_buf_printf(out, "Content-Type: %s%s\r\n", r->content_type,
                              !strncmp(r->content_type, "text/", 5) && !strstr(r->content_type, "charset=")
                                  ? "; charset=utf-8"

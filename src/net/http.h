@@ -32,7 +32,7 @@ typedef enum {
 
 enum { IH_HDR_HOST, IH_HDR_CONTENT_TYPE, IH_HDR_COOKIE, IH_HDR_AUTHORIZATION, IH_HDR_CSRF,
        IH_HDR_REQUEST_ID, IH_HDR_USER_AGENT, IH_HDR_ORIGIN, IH_HDR_FORWARDED_FOR, IH_HDR_PAY_TIMESTAMP,
-       IH_HDR_PAY_NONCE, IH_HDR_PAY_SIGNATURE, IH_HDR__COUNT };
+       IH_HDR_PAY_NONCE, IH_HDR_PAY_SIGNATURE, IH_HDR_ACCEPT_ENCODING, IH_HDR__COUNT };
 
 #define IH_MAX_PARAMS 6
 
@@ -53,6 +53,21 @@ typedef struct ih_req {
     void *principal;   /* set by the authenticator */
 } ih_req;
 
+/* A response that stays open (Server-Sent Events).  After the handler
+ * returns, the server sends the headers and hands the connection to its
+ * one stream thread, which writes whatever take() yields whenever the
+ * stream's wake is called (see ih_server_wake_streams) and a comment line
+ * as a heartbeat; it ends the stream when take() returns false, the client
+ * closes or sends anything, the server drains, or until_ms (wall clock)
+ * passes — then calls close() exactly once.  No worker thread waits on a
+ * stream. */
+typedef struct ih_stream_src {
+    void *ctx;
+    bool (*take)(void *ctx, ih_buf *out);
+    void (*close)(void *ctx);
+    int64_t until_ms;
+} ih_stream_src;
+
 typedef struct ih_resp {
     int status;
     const char *content_type;
@@ -60,6 +75,8 @@ typedef struct ih_resp {
     ih_buf headers; /* extra "Name: value\r\n" lines */
     bool close;
     const char *csp; /* overrides the default API Content-Security-Policy */
+    const char *cache; /* overrides "no-store" (only for public, non-personal assets) */
+    ih_stream_src stream; /* stream.take set: an event stream (no Content-Length) */
 } ih_resp;
 
 typedef enum { IH_HTTP_MORE, IH_HTTP_DONE, IH_HTTP_BAD, IH_HTTP_TOO_LARGE } ih_http_status;

@@ -9,7 +9,7 @@ static const int64_t bucket_us[] = {1000, 5000, 10000, 25000, 50000, 100000, 250
 #define NB (sizeof bucket_us / sizeof bucket_us[0])
 
 static _Atomic uint64_t counters[IH_M__COUNT];
-static _Atomic int64_t open_conns;
+static _Atomic int64_t open_conns, open_streams;
 static _Atomic uint64_t by_class[6]; /* index status/100 */
 static _Atomic uint64_t buckets[NB + 1];
 static _Atomic uint64_t sum_us;
@@ -30,6 +30,11 @@ void ih_metrics_inc(ih_metric m) { atomic_fetch_add_explicit(&counters[m], 1, me
 void ih_metrics_conn_open(int delta)
 {
     atomic_fetch_add_explicit(&open_conns, delta, memory_order_relaxed);
+}
+
+void ih_metrics_stream_open(int delta)
+{
+    atomic_fetch_add_explicit(&open_streams, delta, memory_order_relaxed);
 }
 
 void ih_metrics_request(int status, int64_t micros)
@@ -61,6 +66,9 @@ ih_err ih_metrics_render(ih_buf *out)
     IH_TRY(ih_buf_printf(out, "# HELP ihos_http_connections_open open connections\n"
                               "# TYPE ihos_http_connections_open gauge\nihos_http_connections_open %lld\n",
                          (long long)atomic_load(&open_conns)));
+    IH_TRY(ih_buf_printf(out, "# HELP ihos_http_event_streams_open open live-update (SSE) streams\n"
+                              "# TYPE ihos_http_event_streams_open gauge\nihos_http_event_streams_open %lld\n",
+                         (long long)atomic_load(&open_streams)));
     IH_TRY(ih_buf_puts(out, "# HELP ihos_http_responses_total responses by status class\n"
                             "# TYPE ihos_http_responses_total counter\n"));
     for (int c = 1; c <= 5; c++)

@@ -25,6 +25,8 @@ typedef enum {
 
 void ih_metrics_inc(ih_metric m);
 void ih_metrics_conn_open(int delta);
+/* Event streams open now (the stream thread counts them). */
+void ih_metrics_stream_open(int delta);
 void ih_metrics_request(int status, int64_t micros);
 /* Append every built-in series (HTTP, connections, process) to out. */
 ih_err ih_metrics_render(ih_buf *out);

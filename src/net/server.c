@@ -47,6 +47,13 @@ typedef struct conn {
     size_t in_off, in_len;
     char ip[64];
     struct conn *prev, *next;
+    /* An event stream (ih_stream_src): owned by the stream thread from the
+     * moment the worker hands it over. */
+    _Atomic bool streaming;
+    ih_stream_src src;
+    int64_t next_beat; /* monotonic ms of the next heartbeat */
+    uint32_t sevents;  /* what the stream epoll waits for */
+    struct conn *snext;
     char in[INBUF];
 } conn;
 
@@ -64,8 +71,18 @@ struct ih_server {
     int nconns;
     _Atomic bool draining;
     _Atomic bool exiting;
-    char tag_listen, tag_wake;
+    char tag_listen, tag_wake, tag_swake;
+    /* the stream thread: its own epoll set, its wake eventfd, the streams
+     * it owns, and those handed over but not yet adopted (under smu) */
+    pthread_t streamer;
+    bool streamer_started;
+    int sep, swakefd;
+    pthread_mutex_t smu;
+    conn *streams, *incoming;
 };
+
+#define STREAM_BEAT_MS 20000
+#define STREAM_MAX_OUT (256 * 1024)
 
 int ih_parse_listen(const char *listen, char *host, size_t hostlen, int *port)
 {
@@ -318,6 +335,133 @@ static bool send_out(ih_server *s, conn *c)
     }
 }
 
+/* ---- event streams --------------------------------------------------------- */
+
+/* The worker gives the connection (headers in c->out) to the stream thread;
+ * from here on only that thread touches it. */
+static void stream_handover(ih_server *s, conn *c, const ih_stream_src *src)
+{
+    c->src = *src;
+    epoll_ctl(s->ep, EPOLL_CTL_DEL, c->fd, NULL);
+    atomic_store(&c->streaming, true);
+    pthread_mutex_lock(&s->smu);
+    c->snext = s->incoming;
+    s->incoming = c;
+    pthread_mutex_unlock(&s->smu);
+    ih_server_wake_streams(s);
+}
+
+void ih_server_wake_streams(void *server)
+{
+    ih_server *s = server;
+    uint64_t one = 1;
+    if (write(s->swakefd, &one, sizeof one) < 0) { /* already signalled (counter full) */ }
+}
+
+static void stream_end(ih_server *s, conn *c)
+{
+    conn **pp = &s->streams;
+    while (*pp && *pp != c) pp = &(*pp)->snext;
+    if (*pp) *pp = c->snext;
+    epoll_ctl(s->sep, EPOLL_CTL_DEL, c->fd, NULL);
+    c->src.close(c->src.ctx);
+    ih_metrics_stream_open(-1);
+    close_conn(s, c, true);
+}
+
+/* Write what the stream has; false when it must end. */
+static bool stream_pump(ih_server *s, conn *c, bool pull)
+{
+    if (pull && !c->src.take(c->src.ctx, &c->out)) return false;
+    if (c->out.len > STREAM_MAX_OUT) return false; /* the client stopped reading */
+    uint32_t want = 0;
+    flush_result f = c->out_off < c->out.len ? flush(c, &want) : FLUSH_DONE;
+    if (f == FLUSH_FAILED) return false;
+    uint32_t ev = EPOLLIN | EPOLLRDHUP | (f == FLUSH_PENDING ? EPOLLOUT : 0);
+    if (ev != c->sevents) {
+        struct epoll_event e = {.events = ev, .data.ptr = c};
+        epoll_ctl(s->sep, EPOLL_CTL_MOD, c->fd, &e);
+        c->sevents = ev;
+    }
+    return true;
+}
+
+/* The client of an event stream only listens: bytes from it (other than
+ * TLS housekeeping), EOF or an error end the stream. */
+static bool stream_readable(conn *c)
+{
+    char b[256];
+    ERR_clear_error();
+    int r = SSL_read(c->ssl, b, sizeof b);
+    if (r > 0) return false;
+    int e = SSL_get_error(c->ssl, r);
+    return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
+}
+
+static void *streamer_main(void *arg)
+{
+    ih_server *s = arg;
+    struct epoll_event evs[64];
+    while (!atomic_load(&s->exiting)) {
+        int n = epoll_wait(s->sep, evs, 64, 1000);
+        bool pull = false;
+        for (int i = 0; i < n; i++) {
+            if (evs[i].data.ptr == &s->tag_swake) {
+                uint64_t v;
+                if (read(s->swakefd, &v, sizeof v) < 0) { /* nothing pending */ }
+                pull = true;
+                continue;
+            }
+            conn *c = evs[i].data.ptr;
+            bool ok = true;
+            if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) ok = stream_readable(c);
+            if (ok && (evs[i].events & EPOLLOUT)) ok = stream_pump(s, c, false);
+            if (!ok) stream_end(s, c);
+        }
+        pthread_mutex_lock(&s->smu);
+        conn *in = s->incoming;
+        s->incoming = NULL;
+        pthread_mutex_unlock(&s->smu);
+        while (in) {
+            conn *c = in;
+            in = in->snext;
+            c->snext = s->streams;
+            s->streams = c;
+            c->sevents = EPOLLIN | EPOLLRDHUP;
+            c->next_beat = ih_mono_ms() + STREAM_BEAT_MS;
+            struct epoll_event e = {.events = c->sevents, .data.ptr = c};
+            epoll_ctl(s->sep, EPOLL_CTL_ADD, c->fd, &e);
+            ih_metrics_stream_open(1);
+            pull = true;
+        }
+        int64_t now = ih_mono_ms(), wall = ih_now_ms();
+        for (conn *c = s->streams, *nx; c; c = nx) {
+            nx = c->snext;
+            bool ok = !(c->src.until_ms && wall >= c->src.until_ms);
+            if (ok && now >= c->next_beat) {
+                ok = ih_buf_puts(&c->out, ": \n\n") == IH_OK;
+                c->next_beat = now + STREAM_BEAT_MS;
+                if (ok) ok = stream_pump(s, c, false);
+            }
+            if (ok && pull) ok = stream_pump(s, c, true);
+            if (!ok) stream_end(s, c);
+        }
+    }
+    /* stopping: every stream ends (its source is told) */
+    pthread_mutex_lock(&s->smu);
+    conn *in = s->incoming;
+    s->incoming = NULL;
+    pthread_mutex_unlock(&s->smu);
+    while (in) {
+        conn *c = in;
+        in = in->snext;
+        c->src.close(c->src.ctx);
+        close_conn(s, c, false);
+    }
+    while (s->streams) stream_end(s, s->streams);
+    return NULL;
+}
+
 /* Answer the request in c->http; returns false if the connection is no
  * longer this worker's. */
 static bool answer(ih_server *s, conn *c, ih_resp *resp)
@@ -341,8 +485,19 @@ static bool answer(ih_server *s, conn *c, ih_resp *resp)
                        (t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000);
     ih_http_reset(&c->http);
     atomic_store(&c->receiving, false);
+    bool stream = resp->stream.take != NULL;
+    if (stream && (!ok || m.head || atomic_load(&s->draining))) {
+        resp->stream.close(resp->stream.ctx);
+        stream = false;
+        ok = ok && !m.head;
+        c->close_after = true;
+    }
     if (!ok) {
         close_conn(s, c, false);
+        return false;
+    }
+    if (stream) {
+        stream_handover(s, c, &resp->stream);
         return false;
     }
     c->close_after = !keep;
@@ -505,6 +660,13 @@ static void *sweeper_main(void *arg)
         int64_t now = ih_mono_ms();
         bool draining = atomic_load(&s->draining);
         for (conn *c = s->conns; c; c = c->next) {
+            if (atomic_load(&c->streaming)) { /* no deadline; the stream thread ends it */
+                if (draining && !c->shut) {
+                    shutdown(c->fd, SHUT_RDWR);
+                    c->shut = true;
+                }
+                continue;
+            }
             if (c->shut || atomic_load(&c->busy)) continue;
             /* Draining closes idle connections; one that is receiving a
              * request is in flight and keeps its own deadline. */
@@ -526,8 +688,11 @@ static void server_free(ih_server *s)
     if (s->ctx) SSL_CTX_free(s->ctx);
     if (s->ep >= 0) close(s->ep);
     if (s->wakefd >= 0) close(s->wakefd);
+    if (s->sep >= 0) close(s->sep);
+    if (s->swakefd >= 0) close(s->swakefd);
     if (s->lfd >= 0) close(s->lfd);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->smu);
     pthread_cond_destroy(&s->cv);
     free(s->workers);
     free(s->listen);
@@ -541,8 +706,9 @@ ih_err ih_server_start(const ih_server_opts *o, ih_server **out)
     ih_server *s = calloc(1, sizeof *s);
     IH_CHECK_ALLOC(s);
     s->o = *o;
-    s->lfd = s->ep = s->wakefd = -1;
+    s->lfd = s->ep = s->wakefd = s->sep = s->swakefd = -1;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->smu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->listen = strdup(o->listen);
     s->cert = strdup(o->cert_file);
@@ -557,7 +723,10 @@ ih_err ih_server_start(const ih_server_opts *o, ih_server **out)
     if (e == IH_OK) {
         s->ep = epoll_create1(EPOLL_CLOEXEC);
         s->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (s->ep < 0 || s->wakefd < 0) e = ih_fail(IH_E_IO, "epoll: %s", strerror(errno));
+        s->sep = epoll_create1(EPOLL_CLOEXEC);
+        s->swakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (s->ep < 0 || s->wakefd < 0 || s->sep < 0 || s->swakefd < 0)
+            e = ih_fail(IH_E_IO, "epoll: %s", strerror(errno));
     }
     if (e != IH_OK) {
         server_free(s);
@@ -565,12 +734,22 @@ ih_err ih_server_start(const ih_server_opts *o, ih_server **out)
     }
     struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->tag_wake}; /* level-triggered */
     epoll_ctl(s->ep, EPOLL_CTL_ADD, s->wakefd, &wev);
+    struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &s->tag_swake};
+    epoll_ctl(s->sep, EPOLL_CTL_ADD, s->swakefd, &sev);
     arm(s, s->lfd, &s->tag_listen, EPOLLIN, EPOLL_CTL_ADD);
     int started = 0;
     for (; started < s->nworkers; started++)
         if (pthread_create(&s->workers[started], NULL, worker_main, s) != 0) break;
-    if (started < s->nworkers || pthread_create(&s->sweeper, NULL, sweeper_main, s) != 0) {
+    bool sweeper = started == s->nworkers && pthread_create(&s->sweeper, NULL, sweeper_main, s) == 0;
+    s->streamer_started = sweeper && pthread_create(&s->streamer, NULL, streamer_main, s) == 0;
+    if (!s->streamer_started) {
         atomic_store(&s->exiting, true);
+        if (sweeper) {
+            pthread_mutex_lock(&s->mu);
+            pthread_cond_broadcast(&s->cv);
+            pthread_mutex_unlock(&s->mu);
+            pthread_join(s->sweeper, NULL);
+        }
         uint64_t one = 1;
         if (write(s->wakefd, &one, sizeof one) < 0) { /* workers still see exiting */ }
         for (int i = 0; i < started; i++) pthread_join(s->workers[i], NULL);
@@ -615,6 +794,8 @@ void ih_server_stop(ih_server *s, int grace_ms)
         ih_log(IH_LOG_ERROR, "server.wake_failed", "error", strerror(errno), NULL);
     for (int i = 0; i < s->nworkers; i++) pthread_join(s->workers[i], NULL);
     pthread_join(s->sweeper, NULL);
+    ih_server_wake_streams(s);
+    pthread_join(s->streamer, NULL);
     while (s->conns) close_conn(s, s->conns, false);
     server_free(s);
 }

@@ -45,6 +45,10 @@ typedef struct ih_server_opts {
 
 ih_err ih_server_start(const ih_server_opts *o, ih_server **out);
 int ih_server_port(const ih_server *s);
+/* Tell the stream thread that some event stream has something to take
+ * (an ih_bus wake function; server is the ih_server).  Safe from any
+ * thread, cheap, never blocks. */
+void ih_server_wake_streams(void *server);
 /* Drain and stop; waits up to grace_ms for open connections. */
 void ih_server_stop(ih_server *s, int grace_ms);
 

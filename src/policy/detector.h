@@ -53,7 +53,7 @@ void ih_detector_free(ih_detector *d);
  * not the user's own work. */
 ih_err ih_detector_rx_read(ih_detector *d, ih_tx *tx, int64_t user, int64_t rx, int64_t doctor, const int64_t *drugs,
                            int ndrugs, bool outside, int64_t now_ms, ih_verdict *v);
-/* user reviewed rx: their earlier read of it was work. */
+/* user reviewed or dispensed rx: their earlier read of it was work. */
 ih_err ih_detector_rx_reviewed(ih_detector *d, ih_tx *tx, int64_t user, int64_t rx);
 /* user fetched one page of a prescription list. */
 ih_err ih_detector_list_page(ih_detector *d, ih_tx *tx, int64_t user, int64_t now_ms, ih_verdict *v);

@@ -2,12 +2,14 @@
 #include "support.h"
 
 #include "core/buf.h"
+#include "core/bus.h"
 #include "core/clock.h"
 #include "core/conf.h"
 #include "core/json.h"
 #include "core/jsonw.h"
 #include "core/url.h"
 #include "net/http.h"
+#include "web/assets.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -354,6 +356,66 @@ static void t_url_host(void **state)
     }
 }
 
+static int wakes;
+static void count_wake(void *ctx) { (void)ctx; wakes++; }
+
+/* Live updates: who hears an event, the limits, a reader that stops. */
+static void t_bus(void **state)
+{
+    (void)state;
+    ih_bus *b;
+    assert_int_equal(ih_bus_new(3, 2, &b), IH_OK);
+    ih_bus_set_wake(b, count_wake, NULL);
+    ih_bus_sub *doc, *doc2, *pharm, *x;
+    assert_int_equal(ih_bus_subscribe(b, 7, 2, &doc), IH_OK);
+    assert_int_equal(ih_bus_subscribe(b, 7, 2, &doc2), IH_OK);
+    assert_int_equal(ih_bus_subscribe(b, 7, 2, &x), IH_E_BUSY); /* per account */
+    assert_int_equal(ih_bus_subscribe(b, 9, 4, &pharm), IH_OK);
+    assert_int_equal(ih_bus_subscribe(b, 11, 4, &x), IH_E_BUSY); /* in total */
+    assert_int_equal(ih_bus_count(b), 3);
+    ih_bus_publish(b, &(ih_bus_audience){.accounts = {7}}, "message", "{\"visit\":1}");
+    ih_bus_publish(b, &(ih_bus_audience){.roles = 1u << 4}, "rx", "{\"prescription\":5}");
+    ih_bus_publish(b, &(ih_bus_audience){.accounts = {8}}, "visit", "{\"visit\":2}"); /* nobody's */
+    ih_bus_publish(b, &(ih_bus_audience){.accounts = {7}}, "Bad-Name", "{}");         /* refused */
+    ih_bus_publish(b, &(ih_bus_audience){.accounts = {7}}, "visit", "{}\ndata: forged");
+    assert_int_equal(wakes, 2);
+    ih_buf out = IH_BUF_INIT;
+    assert_true(ih_bus_take(b, doc, &out));
+    assert_string_equal(out.p, "event: message\ndata: {\"visit\":1}\n\n");
+    ih_buf_reset(&out);
+    assert_true(ih_bus_take(b, doc, &out)); /* taken once */
+    assert_int_equal(out.len, 0);
+    assert_true(ih_bus_take(b, pharm, &out));
+    assert_string_equal(out.p, "event: rx\ndata: {\"prescription\":5}\n\n");
+    /* a subscriber that never reads overflows and is told to end */
+    for (int i = 0; i < 4000; i++) ih_bus_publish(b, &(ih_bus_audience){.accounts = {7}}, "message", "{\"visit\":1}");
+    ih_buf_reset(&out);
+    assert_false(ih_bus_take(b, doc2, &out));
+    ih_bus_unsubscribe(b, doc2);
+    assert_int_equal(ih_bus_subscribe(b, 7, 2, &doc2), IH_OK); /* the place is free again */
+    ih_bus_unsubscribe(b, doc);
+    ih_bus_unsubscribe(b, doc2);
+    ih_bus_unsubscribe(b, pharm);
+    assert_int_equal(ih_bus_count(b), 0);
+    ih_buf_free(&out);
+    ih_bus_free(b);
+}
+
+/* Accept-Encoding as browsers and proxies write it. */
+static void t_accepts_gzip(void **state)
+{
+    (void)state;
+    assert_true(ih_web_accepts_gzip("gzip, deflate, br, zstd"));
+    assert_true(ih_web_accepts_gzip("br;q=1.0, gzip;q=0.8"));
+    assert_true(ih_web_accepts_gzip("GZIP"));
+    assert_true(ih_web_accepts_gzip("gzip;q=0.5"));
+    assert_false(ih_web_accepts_gzip(NULL));
+    assert_false(ih_web_accepts_gzip("br, deflate"));
+    assert_false(ih_web_accepts_gzip("gzip;q=0"));
+    assert_false(ih_web_accepts_gzip("gzip;q=0.000, br"));
+    assert_false(ih_web_accepts_gzip("x-gzip2"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -362,6 +424,7 @@ int main(void)
         cmocka_unit_test(t_json_body_entry_point),
         cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders), cmocka_unit_test(t_url_host),
         cmocka_unit_test(t_time_formats), cmocka_unit_test(t_json_writer), cmocka_unit_test(t_error_envelope),
+        cmocka_unit_test(t_bus), cmocka_unit_test(t_accepts_gzip),
     };
     return cmocka_run_group_tests_name("core", tests, NULL, NULL);
 }

@@ -339,6 +339,35 @@ static void t_idle_and_absolute_timeouts(void **state)
     assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_SESSION_EXPIRED);
 }
 
+/* An open event stream re-checks its session passively: that is not the
+ * user's activity, so it never keeps an idle session alive, and it learns
+ * when the session will end. */
+static void t_passive_check_is_not_activity(void **state)
+{
+    fx *f = *state;
+    make(f, "dr.tang", IH_ROLE_DOCTOR, "Ward-Round-Nine", true);
+    ih_login_result r;
+    ih_principal p;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "dr.tang", "Ward-Round-Nine", code, NULL, &r));
+    int64_t t0 = fake_now;
+    for (int i = 0; i < 14; i++) {
+        fake_now += 60000;
+        T_OK(ih_identity_authenticate_passive(f->id, r.token, false, "127.0.0.1", &p));
+        assert_int_equal(p.ends_at, t0 + 15 * 60000);
+    }
+    fake_now = t0 + 15 * 60000 + 1000;
+    assert_int_equal(ih_identity_authenticate_passive(f->id, r.token, false, "127.0.0.1", &p), IH_E_SESSION_EXPIRED);
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_UNAUTHENTICATED);
+    /* an active check moves the end */
+    code_now(code);
+    T_OK(login(f, "dr.tang", "Ward-Round-Nine", code, NULL, &r));
+    fake_now += 10 * 60000;
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    assert_int_equal(p.ends_at, fake_now + 15 * 60000);
+}
+
 static void t_logout_and_password_change_end_sessions(void **state)
 {
     fx *f = *state;
@@ -637,6 +666,7 @@ static void t_permission_bounds(void **state)
         cmocka_unit_test_setup_teardown(t_same_answer_for_every_failure, s, teardown),                                \
         cmocka_unit_test_setup_teardown(t_lockout_at_exactly_five, s, teardown),                                      \
         cmocka_unit_test_setup_teardown(t_code_used_once, s, teardown),                                               \
+        cmocka_unit_test_setup_teardown(t_passive_check_is_not_activity, s, teardown),                                \
         cmocka_unit_test_setup_teardown(t_idle_and_absolute_timeouts, s, teardown),                                   \
         cmocka_unit_test_setup_teardown(t_logout_and_password_change_end_sessions, s, teardown),                      \
         cmocka_unit_test_setup_teardown(t_password_history_and_age, s, teardown),                                     \

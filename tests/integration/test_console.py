@@ -1,0 +1,387 @@
+"""The web console in real headless Chromium (issue 16): each role's main
+journey clicked through, live updates arriving without a reload, text
+from the server shown as text, a CSRF attempt refused, the idle timeout
+logging the browser out, and no CSP violation in any page.  Screenshots of
+the main screens go to build/screenshots/ (docs/console.md shows them)."""
+import datetime
+import gzip
+import json
+import os
+import re
+import socket
+import ssl
+import time
+import unittest
+
+from tests.integration.harness import (Account, IhosTestCase, demo_accounts, id_number, initial_credentials,
+                                       must_login)
+
+try:
+    from tests.integration.browser import Browser
+    HAVE_BROWSER = os.path.exists("/usr/bin/chromium") and os.path.exists("/usr/bin/chromedriver")
+except ImportError:
+    HAVE_BROWSER = False
+
+XSS_NAME = "<img src=x onerror=alert(1)>王"
+XSS_MSG = "<script>alert('x')</script>医生您好，<b>血压</b>偏高"
+
+
+def login_ui(b, acct, totp=True):
+    b.submit(".login form", username=acct.username, password=acct.password,
+             **({"totp": acct.next_code()} if totp and acct.secret else {}))
+
+
+def first_login_ui(b, acct, new_password):
+    """Initial password → change it → enrol TOTP from the QR page → in."""
+    login_ui(b, acct, totp=False)
+    b.find("form [name=again]")
+    b.shot("first-login-password")
+    b.submit(".login form", new_password=new_password, again=new_password)
+    acct.password = new_password
+    secret = b.find("#totp-secret").text.strip()
+    assert re.fullmatch(r"[A-Z2-7]{16,}", secret), secret
+    assert b.find("canvas.qr").size["width"] > 100
+    b.shot("first-login-totp")
+    acct.secret = secret
+    b.submit(".login form", code=acct.next_code())
+    b.find("header #idle")
+
+
+@unittest.skipUnless(HAVE_BROWSER, "needs Debian chromium and chromium-driver (scripts/deps.sh test)")
+class ConsoleJourney(IhosTestCase):
+    def setUp(self):
+        super().setUp()
+        self.browsers = []
+
+    def tearDown(self):
+        for b in self.browsers:
+            b.quit()
+        super().tearDown()
+
+    def browser(self, **kw):
+        b = Browser(self.base, **kw)
+        self.browsers.append(b)
+        return b
+
+    def assertNoCsp(self):
+        for b in self.browsers:
+            self.assertEqual(b.csp_violations(), [])
+
+    def test_clinical_journey(self):
+        inst = self.instance(demo=True)
+        inst.enable_sms()
+        inst.start()
+        self.base = "https://127.0.0.1:%d" % inst.port
+        acc = demo_accounts(inst)
+
+        # ---- a patient registers on the phone page: real name, consent, SMS code
+        pat = self.browser(mobile=True)
+        pat.open("/h5/")
+        pat.click_text("实名注册")
+        pat.find("#register form")
+        phone = "13900002222"
+        cert = id_number(birth="19800512", seq=321)
+        pat.fill("#register form", username="web.patient", password="Web-Patient-Pass-2026!", name=XSS_NAME,
+                 cert_no=cert, sex="1", phone=phone, privacy=True, agreement=True)
+        pat.js("document.querySelector('#register [name=birth_date]').value = '1980-05-12'")
+        pat.shot("h5-register")
+        pat.click(pat.find("#register button[type=submit]"))
+        pat.find("#register [name=code]")
+        pat.submit("#register form", code=inst.last_code(phone, "register_code"))
+        pat.wait_text("注册完成")
+        me = Account("web.patient", "Web-Patient-Pass-2026!")
+        login_ui(pat, me)
+        pat.find("header #idle")
+        # the name is shown as the text it is: no element was made of it
+        pat.click_text("我的")
+        self.assertEqual(pat.find("#my-name").text, XSS_NAME)
+        self.assertEqual(pat.js("return document.querySelectorAll('#my-name *, img[src=x]').length"), 0)
+        pat.shot("h5-profile")
+
+        # ---- the doctor has the workbench open before the request arrives
+        doc = self.browser()
+        doc.open("/app/")
+        login_ui(doc, acc["doctor01"])
+        doc.find("#main")
+        doc.wait_text("暂无待接诊的请求")
+        doc.find("body.live", visible=False)
+
+        # ---- the patient asks doctor01 for a follow-up
+        pat.click_text("排班预约")
+        pat.find("#schedule li")
+        staff = must_login(inst, acc["doctor01"]).req("GET", "/api/v1/me/staff").json()
+        pat.shot("h5-schedule")
+        cards = [li for li in pat.all("#schedule li") if staff["name"] in li.text]
+        self.assertTrue(cards, pat.text("#schedule"))
+        pat.click(cards[0].find_element("css selector", "button"))
+        pat.submit("#request form", kind="followup", complaint="高血压复诊，血压控制不佳 <b>x</b>",
+                   first_diagnosis="2025-03 示例医院 原发性高血压", disease_history="高血压5年")
+        pat.find("#visit")
+        pat.wait_text("等待医生接诊")
+
+        # it reaches the open queue live, with its response clock
+        doc.wait_text("高血压复诊，血压控制不佳 <b>x</b>", "#main")
+        self.assertRegex(doc.find(".clock").text, r"^\d\d:\d\d$|已超时")
+        doc.shot("doctor-queue")
+        doc.click_text("查看并接诊")
+        doc.submit("#accept", followup_confirmed=True)
+        doc.find("#chat")
+        pat.wait_text("问诊中", "#visit")  # the patient's page follows live
+
+        # ---- chat both ways, arriving live, shown as text
+        pat.submit("#send", body=XSS_MSG)
+        pat.wait_text(XSS_MSG, "#chat")
+        doc.wait_text(XSS_MSG, "#chat")
+        self.assertEqual(doc.js("return document.querySelectorAll('#chat script, #chat b').length"), 0)
+        doc.submit("#send", body="请继续服药，明早复测血压。")
+        pat.wait_text("请继续服药，明早复测血压。", "#chat")
+        pat.shot("h5-chat")
+
+        # ---- a CSRF attempt: the session cookie without the token is refused
+        r = doc.js_async("""const done = arguments[arguments.length - 1];
+            fetch('/api/v1/me/password', {method: 'POST', credentials: 'same-origin',
+                  headers: {'Content-Type': 'application/json'},
+                  body: JSON.stringify({old_password: 'x', new_password: 'y'})})
+              .then(r => r.json().then(j => done([r.status, j.error.code])))""")
+        self.assertEqual(r, [403, "csrf_failed"])
+
+        # ---- record with ICD search, prescription with drug search
+        doc.find("#record-icd-q").send_keys("高血压")
+        doc.click_text("I10.x00 原发性高血压", "#record-icd button")
+        doc.fill("#record", chief_complaint="血压控制不佳", present_history="高血压5年，规律服药",
+                 diagnosis="原发性高血压", opinion="继续用药，监测血压")
+        doc.click(doc.find("#record button[type=submit]"))
+        doc.wait_text("已签名", "#records")
+        doc.find("#rx-icd-q").send_keys("高血压")
+        doc.click_text("I10.x00 原发性高血压", "#rx-icd button")
+        doc.find("#drug-q").send_keys("氨氯地平")
+        doc.click(doc.find("#prescribe .pick button"))
+        doc.submit("#item", dosage="5", dose_unit="mg", frequency="qd", route="1", days="7", quantity="1")
+        doc.wait_text("苯磺酸氨氯地平片", "#prescribe .items")
+        doc.shot("doctor-visit")
+        doc.click(doc.find("#rx-submit button[type=submit]"))
+        doc.wait_text("待审核", "#visit-rx")
+
+        # ---- pharmacist 1 reviews (the queue is live), pharmacist 2 dispenses after payment
+        ph = self.browser()
+        ph.open("/app/")
+        login_ui(ph, acc["pharmacist01"])
+        ph.find("#review-queue")
+        ph.click_text("审核")
+        ph.wait_text("医师电子签名", "#rx")
+        self.assertIn("已签名", ph.find("#sig").text)
+        ph.shot("pharmacist-review")
+        ph.click(ph.find("#approve button"))
+        ph.wait_text("审核通过", "#rx")
+        doc.wait_text("审核通过", "#visit-rx")  # the doctor sees it live
+
+        pat.wait_text("去支付", "#prescriptions")
+        pat.click_text("去支付")
+        order = pat.find(".pay-state").get_attribute("data-order")
+        status, text = inst.channel_notify("paid", order)
+        self.assertEqual(status, 200, text)
+        pat.click_text("刷新支付状态")
+        pat.wait_text("已支付", ".pay-state")
+
+        ph2 = self.browser()
+        ph2.open("/app/")
+        login_ui(ph2, acc["pharmacist02"])
+        ph2.click_text("发药", "nav a")
+        ph2.find("#dispense-queue")
+        ph2.click_text("打开")
+        ph2.submit("#dispense", delivery_type="0")
+        ph2.wait_text("已发药", "#rx")
+        ph2.shot("pharmacist-dispense")
+
+        # ---- the doctor closes; the patient evaluates
+        doc.click(doc.find("#close button"))
+        doc.wait_text("已结束")
+        pat.wait_text("评价与投诉")
+        pat.submit("#evaluate form", satisfaction="5", score="9", text="医生很耐心")
+        pat.wait_text("感谢您的评价")
+        pat.shot("h5-evaluate")
+        self.assertNoCsp()
+
+    def test_administrators(self):
+        inst = self.instance(demo=True)
+        inst.start()
+        self.base = "https://127.0.0.1:%d" % inst.port
+        creds = initial_credentials(inst)
+        sysb, secb, audb = self.browser(), self.browser(), self.browser()
+        for b, role in ((sysb, "sysadmin"), (secb, "secadmin"), (audb, "auditadmin")):
+            b.open("/app/")
+            first_login_ui(b, creds[role], "Strong-%s-Pass-2026!" % role.capitalize())
+        # the system administrator creates a doctor's account …
+        sysb.click_text("账号", "nav a")
+        sysb.submit("#main form", username="new.doctor", role="doctor")
+        sysb.wait_text("一次性密码")
+        sysb.shot("sysadmin-accounts")
+        for screen in ("机构", "科室", "医务人员", "药品与编码", "排班", "备份"):
+            sysb.click_text(screen, "nav a")
+            sysb.find("#main .card")
+        sysb.click_text("备份", "nav a")
+        sysb.find("#backups")
+        before = len(sysb.all("#backups tbody tr"))
+        sysb.click_text("立即备份")
+        end = time.time() + 60
+        while len(sysb.all("#backups tbody tr")) <= before and time.time() < end:
+            time.sleep(0.5)
+        self.assertEqual(len(sysb.all("#backups tbody tr")), before + 1, sysb.text("#main"))
+        # … the security administrator activates it
+        secb.find("#accounts")
+        secb.wait_text("new.doctor", "#accounts")
+        row = [tr for tr in secb.all("#accounts tr") if "new.doctor" in tr.text][0]
+        secb.click(row.find_element("css selector", "button"))
+        secb.wait_text("没有符合条件的账号", "#accounts")  # the pending list is empty again
+        secb.shot("secadmin-accounts")
+        for screen in ("权限", "破窗复核", "统方审批", "安全告警"):
+            secb.click_text(screen, "nav a")
+            secb.find("#main .card")
+            self.assertEqual(secb.all("#main .err:not([hidden])"), [], secb.text("#main"))
+        # … and the audit administrator finds both, by name and role
+        audb.submit("#audit form", actor_username=creds["secadmin"].username, action="account.activate")
+        audb.wait_text("account.activate", "#audit table")
+        self.assertIn("（安全管理员）", audb.text("#audit table"))
+        audb.shot("auditadmin-search")
+        audb.submit("#audit form", actor_username="nobody.at.all", action="account.activate")
+        audb.wait_text("无匹配记录", "#audit")
+        audb.click_text("检查点", "nav a")
+        audb.find("#main .card")
+        self.assertNoCsp()
+
+
+@unittest.skipUnless(HAVE_BROWSER, "needs Debian chromium and chromium-driver (scripts/deps.sh test)")
+class ConsoleIdle(IhosTestCase):
+    def test_idle_timeout_logs_the_browser_out(self):
+        """The countdown runs on the page's clock: Chromium's virtual time
+        moves it past [security] session_idle_minutes in a second of real
+        time.  The page logs out (the server ends the session) and says why."""
+        inst = self.instance(demo=True)
+        inst.start()
+        acc = demo_accounts(inst)
+        b = Browser("https://127.0.0.1:%d" % inst.port)
+        try:
+            b.open("/app/")
+            login_ui(b, acc["doctor01"])
+            self.assertRegex(b.find("#idle").text, r"1[45]:\d\d 后无操作将自动退出")
+            b.shot("doctor-idle-countdown")
+            cookie = b.d.get_cookie("ihos_session")
+            self.assertTrue(cookie["httpOnly"] and cookie["secure"] and cookie["sameSite"] == "Strict", cookie)
+            b.d.execute_cdp_cmd("Emulation.setVirtualTimePolicy", {"policy": "advance", "budget": 16 * 60 * 1000})
+            b.wait_text("因超过 15 分钟未操作，已自动退出，请重新登录。", ".login")
+            b.shot("idle-logged-out")
+            status = b.js_async("const done = arguments[arguments.length - 1];"
+                                "fetch('/api/v1/me').then(r => done(r.status))")
+            self.assertEqual(status, 401)
+            self.assertEqual(b.csp_violations(), [])
+        finally:
+            b.quit()
+        # the server ended that session: its token is refused everywhere
+        self.assertError(inst.request("GET", "/api/v1/me", token=cookie["value"]), 401, "unauthenticated")
+
+
+class ConsoleServing(IhosTestCase):
+    """What ihosd sends for the console and the live updates, over HTTPS."""
+
+    def test_pages_assets_and_headers(self):
+        inst = self.instance()
+        inst.start()
+        page = inst.request("GET", "/app/")
+        self.assertEqual(page.status, 200)
+        self.assertTrue(page.header("content-type").startswith("text/html"))
+        csp = page.header("content-security-policy")
+        self.assertIn("script-src 'self'", csp)
+        self.assertIn("default-src 'self'", csp)
+        self.assertNotIn("unsafe", csp)
+        self.assertEqual(page.header("cache-control"), "no-store")
+        html = page.body.decode()
+        self.assertNotRegex(html, r"<script>|<style>| on\w+=")  # nothing inline
+        assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', html)
+        self.assertEqual(len(assets), 4, html)
+        for a in assets:
+            plain = inst.request("GET", a)
+            self.assertEqual(plain.status, 200)
+            self.assertEqual(plain.header("cache-control"), "public, max-age=31536000, immutable")
+            self.assertIsNone(plain.header("content-encoding"))
+            gz = inst.request("GET", a, headers={"Accept-Encoding": "br, gzip;q=0.8"})
+            self.assertEqual(gz.header("content-encoding"), "gzip")
+            self.assertEqual(gzip.decompress(gz.body), plain.body)
+            self.assertLess(len(gz.body), len(plain.body))
+            refused = inst.request("GET", a, headers={"Accept-Encoding": "gzip;q=0"})
+            self.assertIsNone(refused.header("content-encoding"))
+        self.assertIn("/assets/h5.", inst.request("GET", "/h5/").body.decode())
+        for path, to in (("/app", "/app/"), ("/login", "/app/"), ("/admin", "/app/"), ("/h5", "/h5/")):
+            r = inst.request("GET", path)
+            self.assertEqual((r.status, r.header("location")), (302, to))
+        self.assertError(inst.request("GET", "/assets/..%2fihos.conf"), 404, "not_found")
+        self.assertError(inst.request("GET", "/assets/nope.js"), 404, "not_found")
+
+    def test_live_updates(self):
+        from tests.integration.test_care import Hospital
+        inst = self.instance(demo=True)
+        inst.start()
+        h = Hospital(inst)
+        self.assertError(inst.request("GET", "/api/v1/events"), 401, "unauthenticated")
+        v = h.followup("patient042", "doctor03")
+        doc = h.s("doctor03")
+
+        def stream(token):
+            c = inst.connection(timeout=10)
+            c.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + token})
+            r = c.getresponse()
+            return c, r
+
+        c, r = stream(doc.token)
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.getheader("Content-Type"), "text/event-stream; charset=utf-8")
+        self.assertEqual(r.getheader("Cache-Control"), "no-store")
+        self.assertIsNone(r.getheader("Content-Length"))
+        self.assertEqual(r.fp.readline(), b"retry: 3000\n")
+        # a doctor with no part in the visit hears nothing of it
+        other = h.s("doctor05")
+        oc, orr = stream(other.token)
+        secret = "胸闷三天，夜间加重"
+        self.assertEqual(h.s("patient042").req("POST", "/api/v1/visits/%d/messages" % v, {"body": secret}).status, 201)
+        lines = []
+        while not lines or lines[-1] != b"\n":
+            line = r.fp.readline()
+            if line.startswith(b":") or (line == b"\n" and not lines):
+                continue
+            lines.append(line)
+        self.assertEqual(lines, [b"event: message\n", ('data: {"visit":%d}\n' % v).encode(), b"\n"])
+        self.assertNotIn(secret.encode(), b"".join(lines))
+        orr.fp.raw._sock.settimeout(1.5)  # only the opening comment and nothing after it
+        got = b""
+        try:
+            while True:
+                chunk = orr.fp.readline()
+                if not chunk:
+                    break
+                got += chunk
+        except (socket.timeout, TimeoutError, ssl.SSLError, OSError):
+            pass
+        self.assertNotIn(b"event:", got)
+        orr.close()
+        oc.close()
+        # at most [web] streams_per_account (4) per account
+        more = [stream(doc.token) for _ in range(3)]
+        self.assertTrue(all(x[1].status == 200 for x in more))
+        c5 = inst.connection()
+        c5.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + doc.token})
+        r5 = c5.getresponse()
+        self.assertEqual(r5.status, 503)
+        self.assertEqual(json.loads(r5.read())["error"]["code"], "busy")
+        self.assertIn("ihos_http_event_streams_open", inst.metrics())
+        for x in more + [(c, r)]:
+            x[1].close()
+            x[0].close()
+        # closed streams are given back: a new one opens
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            c6, r6 = stream(doc.token)
+            r6.close()
+            c6.close()
+            if r6.status == 200:
+                break
+            time.sleep(0.3)
+        self.assertEqual(r6.status, 200)
