@@ -14,7 +14,7 @@ import time
 import unittest
 
 from tests.integration.harness import (Account, IhosTestCase, demo_accounts, id_number, initial_credentials,
-                                       must_login)
+                                       must_login, totp)
 
 try:
     from tests.integration.browser import Browser
@@ -26,9 +26,21 @@ XSS_NAME = "<img src=x onerror=alert(1)>王"
 XSS_MSG = "<script>alert('x')</script>医生您好，<b>血压</b>偏高"
 
 
+def ui_code(acct):
+    """A code of the current step, not too close to its end: typing it in
+    takes a moment, and the server takes codes one step either side only."""
+    while True:
+        t = time.time()
+        step = int(t) // 30
+        if t % 30 < 25 and step > acct.last_step:
+            acct.last_step = step
+            return totp(acct.secret, step)
+        time.sleep(30 - t % 30 + 0.2)
+
+
 def login_ui(b, acct, totp=True):
     b.submit(".login form", username=acct.username, password=acct.password,
-             **({"totp": acct.next_code()} if totp and acct.secret else {}))
+             **({"totp": ui_code(acct)} if totp and acct.secret else {}))
 
 
 def first_login_ui(b, acct, new_password):
@@ -43,7 +55,7 @@ def first_login_ui(b, acct, new_password):
     assert b.find("canvas.qr").size["width"] > 100
     b.shot("first-login-totp")
     acct.secret = secret
-    b.submit(".login form", code=acct.next_code())
+    b.submit(".login form", code=ui_code(acct))
     b.find("header #idle")
 
 
@@ -97,6 +109,8 @@ class ConsoleJourney(IhosTestCase):
         self.assertEqual(pat.find("#my-name").text, XSS_NAME)
         self.assertEqual(pat.js("return document.querySelectorAll('#my-name *, img[src=x]').length"), 0)
         pat.shot("h5-profile")
+        pat.submit("#profile-edit", allergies="青霉素过敏", address="天津市和平区示例路2号")
+        pat.wait_text("青霉素过敏", "#profile dl")
 
         # ---- the doctor has the workbench open before the request arrives
         doc = self.browser()
@@ -158,6 +172,15 @@ class ConsoleJourney(IhosTestCase):
         doc.click(doc.find("#prescribe .pick button"))
         doc.submit("#item", dosage="5", dose_unit="mg", frequency="qd", route="1", days="7", quantity="1")
         doc.wait_text("苯磺酸氨氯地平片", "#prescribe .items")
+        # the patient's allergy is in view before signing; a conflicting drug needs a reason
+        self.assertIn("青霉素过敏", doc.text("#prescribe"))
+        doc.find("#drug-q").send_keys("阿莫西林")
+        doc.click(doc.find("#prescribe .pick button"))
+        doc.submit("#item", dosage="0.5", dose_unit="g", frequency="tid", route="1", days="3", quantity="1")
+        doc.wait_text("阿莫西林胶囊", "#prescribe .items")
+        doc.click(doc.find("#rx-submit button[type=submit]"))
+        doc.wait_text("过敏冲突", "#rx-submit")
+        doc.fill("#rx-submit", override_reason="皮试阴性，既往青霉素过敏史不确切，已告知患者")
         doc.shot("doctor-visit")
         doc.click(doc.find("#rx-submit button[type=submit]"))
         doc.wait_text("待审核", "#visit-rx")
@@ -213,12 +236,49 @@ class ConsoleJourney(IhosTestCase):
             first_login_ui(b, creds[role], "Strong-%s-Pass-2026!" % role.capitalize())
         # the system administrator creates a doctor's account …
         sysb.click_text("账号", "nav a")
-        sysb.submit("#main form", username="new.doctor", role="doctor")
+        sysb.submit("#main form.form:not(.inline)", username="new.doctor", role="doctor")
         sysb.wait_text("一次性密码")
         sysb.shot("sysadmin-accounts")
-        for screen in ("机构", "科室", "医务人员", "药品与编码", "排班", "备份"):
+        # … the security administrator activates it (the pending list is live)
+        secb.find("#accounts")
+        secb.wait_text("new.doctor", "#accounts")
+        row = [tr for tr in secb.all("#accounts tr") if "new.doctor" in tr.text][0]
+        secb.click(row.find_element("css selector", "button"))
+        secb.wait_text("没有符合条件的账号", "#accounts")  # the pending list is empty again
+        secb.shot("secadmin-accounts")
+        # … the system administrator registers the doctor's practice data …
+        sysb.click_text("医务人员", "nav a")
+        f = sysb.find("#staff-add form")
+        opt = [o for o in f.find_elements("css selector", "[name=account_id] option") if "new.doctor" in o.text]
+        self.assertTrue(opt, f.text)
+        opt[0].click()
+        sysb.fill("#staff-add form", name="钱新", cert_no=id_number(birth="19850101", seq=555), sex="1",
+                  practice_no="P-WEB-0001", qualification_no="Q-WEB-0001", practice_years="10")
+        sysb.js("document.querySelector('#staff-add [name=birth_date]').value = '1985-01-01'")
+        sysb.click(f.find_element("css selector", "button[type=submit]"))
+        sysb.wait_text("钱新", "#staff")
+        sysb.shot("sysadmin-staff")
+        # … the security administrator enables online care after checking it …
+        secb.click_text("线上执业", "nav a")
+        secb.wait_text("钱新", "#staff")
+        row = [tr for tr in secb.all("#staff tr") if "钱新" in tr.text][0]
+        self.assertIn("未开通", row.text)
+        secb.click(row.find_element("css selector", "button"))
+        secb.wait_text("停止线上接诊", "#staff")
+        # … and the doctor's shift is published
+        sysb.click_text("排班", "nav a")
+        f = sysb.find("#schedule-add form")
+        opt = [o for o in f.find_elements("css selector", "[name=staff_id] option") if "钱新" in o.text]
+        opt[0].click()
+        day = (datetime.date.today() + datetime.timedelta(days=3)).isoformat()
+        sysb.js("document.querySelector('#schedule-add [name=day]').value = arguments[0]", day)
+        sysb.click(f.find_element("css selector", "button[type=submit]"))
+        sysb.wait_text("钱新", "#schedules")
+        self.assertIn(day, sysb.text("#schedules"))
+        for screen in ("机构", "科室", "药品与编码"):
             sysb.click_text(screen, "nav a")
             sysb.find("#main .card")
+            self.assertEqual([e.text for e in sysb.all("#main .err") if e.is_displayed()], [])
         sysb.click_text("备份", "nav a")
         sysb.find("#backups")
         before = len(sysb.all("#backups tbody tr"))
@@ -227,26 +287,35 @@ class ConsoleJourney(IhosTestCase):
         while len(sysb.all("#backups tbody tr")) <= before and time.time() < end:
             time.sleep(0.5)
         self.assertEqual(len(sysb.all("#backups tbody tr")), before + 1, sysb.text("#main"))
-        # … the security administrator activates it
-        secb.find("#accounts")
-        secb.wait_text("new.doctor", "#accounts")
-        row = [tr for tr in secb.all("#accounts tr") if "new.doctor" in tr.text][0]
-        secb.click(row.find_element("css selector", "button"))
-        secb.wait_text("没有符合条件的账号", "#accounts")  # the pending list is empty again
-        secb.shot("secadmin-accounts")
-        for screen in ("权限", "破窗复核", "统方审批", "安全告警"):
+        for screen in ("破窗复核", "统方审批", "安全告警"):
             secb.click_text(screen, "nav a")
             secb.find("#main .card")
-            self.assertEqual(secb.all("#main .err:not([hidden])"), [], secb.text("#main"))
-        # … and the audit administrator finds both, by name and role
+            self.assertEqual([e.text for e in secb.all("#main .err") if e.is_displayed()], [])
+        # the audit administrator finds the activation, by name and role
         audb.submit("#audit form", actor_username=creds["secadmin"].username, action="account.activate")
         audb.wait_text("account.activate", "#audit table")
         self.assertIn("（安全管理员）", audb.text("#audit table"))
         audb.shot("auditadmin-search")
         audb.submit("#audit form", actor_username="nobody.at.all", action="account.activate")
         audb.wait_text("无匹配记录", "#audit")
+        audb.click_text("验证审计日志")
+        audb.wait_text("验证通过", "#main")
         audb.click_text("检查点", "nav a")
         audb.find("#main .card")
+        # taking a permission from the auditor is proposed, then decided by another administrator
+        secb.click_text("权限", "nav a")
+        row = [tr for tr in secb.all("#permissions tr") if tr.text.startswith("audit.export")][0]
+        secb.click(row.find_element("css selector", "button"))
+        secb.wait_text("已提交审批", "#permissions")
+        secb.shot("secadmin-permissions")
+        sysb.click_text("审批", "nav a")
+        sysb.wait_text("收回 审计管理员：audit.export", "#approvals")
+        sysb.shot("sysadmin-approvals")
+        sysb.click_text("批准", "#approvals button")
+        sysb.wait_text("已批准", "#approvals")
+        secb.click_text("权限", "nav a")
+        row = [tr for tr in secb.all("#permissions tr") if tr.text.startswith("audit.export")][0]
+        self.assertIn("授予 审计管理员", row.text)
         self.assertNoCsp()
 
 

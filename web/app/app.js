@@ -278,12 +278,19 @@
     const r = await act(box, () => api('GET', '/api/v1/patients'));
     if (r) box.appendChild(table(r.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
       ['证件号', p => p.cert_no], ['电话', p => p.phone]], '暂无'));
-    const bg = section('紧急访问（破窗）', h('p', {}, '仅限急救等紧急情况：访问将被记录并由安全管理员复核。'));
-    bg.appendChild(form([{ name: 'patient_id', label: '患者编号', type: 'number' }, { name: 'reason', label: '理由', type: 'textarea' }],
-      '申请紧急访问', async b => {
-        const r2 = await api('POST', `/api/v1/patients/${b.patient_id}/break-glass`, { reason: b.reason });
-        flash(bg, `已授权，至 ${time(r2.expires_at)} 止。`);
-      }));
+    const bg = section('紧急访问（破窗）', h('p', {}, '仅限急救等紧急情况：按证件号码找到患者，写明理由；访问有时限，全部记录并由安全管理员复核。'));
+    bg.id = 'break-glass';
+    const found = h('div');
+    bg.appendChild(form([{ name: 'cert_no', label: '患者证件号码' }], '查找', async b => {
+      const r2 = await api('GET', '/api/v1/patients?cert_no=' + encodeURIComponent(b.cert_no));
+      clear(found);
+      found.appendChild(table(r2.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
+        ['紧急访问', p => form([{ name: 'reason', label: '理由（至少10个字）' }], '申请', async x => {
+          const g = await api('POST', `/api/v1/patients/${p.id}/break-glass`, x);
+          flash(bg, `已授权访问该患者信息，至 ${time(g.expires_at)} 止；本次访问已记录待复核。`);
+        }, { inline: true })]], '未找到该患者'));
+    }, { inline: true }));
+    bg.appendChild(found);
     m.appendChild(bg);
   }
 
@@ -363,12 +370,50 @@
       '新建', async b => { await api('POST', '/api/v1/departments', b); show(departments); }));
     m.appendChild(add);
   }
+  const KIND = { doctor: '医师', nurse: '护士', pharmacist: '药师' };
+  const STAFF_STATUS = { active: '在岗', suspended: '暂停执业' };
+  const codeCache = {};
+  async function codes(table) {
+    if (!codeCache[table]) codeCache[table] = api('GET', '/api/v1/codes/' + table).then(r => r.codes.map(c => [c.code, `${c.name}（${c.code}）`]));
+    return codeCache[table];
+  }
   async function staffScreen(m) {
-    const box = section('医务人员');
+    const me = IH.me();
+    const box = section(me.role === 'secadmin' ? '医务人员线上执业开通' : '医务人员');
+    box.id = 'staff';
     m.appendChild(box);
-    const r = await act(box, () => api('GET', '/api/v1/staff'));
-    if (r) box.appendChild(table(r.staff, [['姓名', s => s.name], ['类别', s => s.kind], ['职称', s => s.title_code_name], ['执业证号', s => s.practice_no],
-      ['科室', s => (s.departments || []).map(d => d.name).join('、')], ['状态', s => s.status], ['线上接诊', s => s.online ? '已开通' : '未开通']]));
+    const r = await act(box, () => api('GET', '/api/v1/staff?limit=500'));
+    if (!r) return;
+    box.appendChild(table(r.staff, [['姓名', x => x.name], ['类别', x => KIND[x.kind] || x.kind], ['职称', x => x.title_code_name], ['执业证号', x => x.practice_no],
+      ['科室', x => (x.departments || []).map(d => d.name).join('、')], ['状态', x => STAFF_STATUS[x.status] || x.status], ['线上接诊', x => x.online ? '已开通' : '未开通'],
+      ...(me.role === 'secadmin' ? [['', x => btn(x.online ? '停止线上接诊' : '开通线上接诊', () => act(box,
+        () => api('POST', `/api/v1/staff/${x.id}/online`, { online: !x.online, reason: x.online ? '安全管理员停止线上执业' : '资质核验通过，开通线上执业' }),
+        () => show(staffScreen)), x.online ? 'danger' : 'primary')]] : [])]));
+    if (me.role !== 'sysadmin') return;
+    const [accts, depts, certs, sexes, titles, subjects] = await Promise.all([
+      api('GET', '/api/v1/accounts?status=active&limit=500'), api('GET', '/api/v1/departments'),
+      codes('cert_type'), codes('sex'), codes('title'), codes('subject')]);
+    const have = new Set(r.staff.map(x => x.account_id));
+    const free = accts.accounts.filter(a => KIND[a.role] && !have.has(a.id));
+    const add = section('登记医务人员（开通线上接诊由安全管理员核验后进行）');
+    add.id = 'staff-add';
+    const f = form([
+      { name: 'account_id', label: '账号', type: 'select', options: free.map(a => [a.id, `${a.username}（${ROLE[a.role]}）`]) },
+      { name: 'name', label: '姓名' }, { name: 'cert_type', label: '证件类型', type: 'select', options: certs },
+      { name: 'cert_no', label: '证件号码' }, { name: 'sex', label: '性别', type: 'select', options: sexes },
+      { name: 'birth_date', label: '出生日期', type: 'date' }, { name: 'title_code', label: '职称', type: 'select', options: titles },
+      { name: 'subject_code', label: '诊疗科目', type: 'select', options: subjects },
+      { name: 'qualification_no', label: '资格证书编号' }, { name: 'practice_no', label: '执业证书编号' },
+      { name: 'practice_years', label: '执业年限', type: 'number' },
+      { name: 'departments', label: '所属科室', type: 'select', options: depts.departments.map(d => [d.id, d.name]) },
+    ], '登记', async b => {
+      b.account_id = Number(b.account_id);
+      b.departments = [Number(b.departments)];
+      await api('POST', '/api/v1/staff', b);
+      show(staffScreen);
+    });
+    add.appendChild(free.length ? f : h('p', { class: 'empty' }, '没有待登记的医护账号：先在“账号”中新建，并由安全管理员激活。'));
+    m.appendChild(add);
   }
   async function drugs(m) {
     const box = section('药品目录');
@@ -397,11 +442,30 @@
   }
   async function schedules(m) {
     const box = section('排班（公开）');
+    box.id = 'schedules';
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/schedules'));
-    if (r) box.appendChild(table(r.schedules, [['日期', s => s.day], ['时段', s => `${s.start_time}–${s.end_time}`], ['医生', s => s.doctor && s.doctor.name],
-      ['职称', s => s.doctor && s.doctor.title_name], ['方式', s => s.consult_type_name], ['号源', s => s.capacity], ['响应时限', s => `${s.response_minutes} 分钟`],
-      ['费用', s => `¥${s.fee}`], ['状态', s => s.cancelled ? '已停诊' : '正常']]));
+    if (!r) return;
+    box.appendChild(table(r.schedules, [['日期', x => x.day], ['时段', x => `${x.start_time}–${x.end_time}`], ['医生', x => x.doctor && x.doctor.name],
+      ['职称', x => x.doctor && x.doctor.title_name], ['方式', x => x.consult_type_name], ['号源', x => x.capacity], ['响应时限', x => `${x.response_minutes} 分钟`],
+      ['费用', x => `¥${x.fee}`], ['状态', x => x.cancelled ? '已停诊' : '正常'],
+      ['', x => x.cancelled ? '' : btn('停诊', () => act(box, () => api('POST', `/api/v1/schedules/${x.id}/cancel`), () => show(schedules)), 'danger')]]));
+    const [staff, depts, types] = await Promise.all([api('GET', '/api/v1/staff?limit=500'), api('GET', '/api/v1/departments'), codes('consult_type')]);
+    const add = section('新增排班');
+    add.id = 'schedule-add';
+    add.appendChild(form([
+      { name: 'staff_id', label: '医生', type: 'select', options: staff.staff.filter(x => x.kind === 'doctor').map(x => [x.id, `${x.name}（${x.title_code_name}）`]) },
+      { name: 'department_id', label: '科室', type: 'select', options: depts.departments.map(d => [d.id, d.name]) },
+      { name: 'day', label: '日期', type: 'date' }, { name: 'start_time', label: '开始', type: 'time', value: '08:00' },
+      { name: 'end_time', label: '结束', type: 'time', value: '12:00' }, { name: 'consult_type', label: '问诊方式', type: 'select', options: types },
+      { name: 'capacity', label: '号源数', type: 'number', value: 20 }, { name: 'response_minutes', label: '响应时限（分钟）', type: 'number', value: 30 },
+      { name: 'fee', label: '费用（元）', value: '30.00' },
+    ], '发布排班', async b => {
+      b.staff_id = Number(b.staff_id); b.department_id = Number(b.department_id);
+      await api('POST', '/api/v1/schedules', b);
+      show(schedules);
+    }, { inline: true }));
+    m.appendChild(add);
   }
   const ACCT = { pending: '待激活', active: '已启用', disabled: '已停用' };
   async function accounts(m, opt) {
@@ -443,35 +507,72 @@
 
   /* ---- security administrator ---- */
   async function permissions(m) {
-    const box = section('角色权限');
+    const box = section('角色权限（在各权限允许的角色范围内授予或收回；涉及个人或诊疗信息的授予需另一管理员审批）');
+    box.id = 'permissions';
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/permissions'));
-    if (r) box.appendChild(h('pre', { class: 'json' }, JSON.stringify(r, null, 2)));
+    if (!r) return;
+    const set = (role, perm, granted) => act(box, () => api('PUT', `/api/v1/roles/${role}/permissions/${perm}`, { granted }), x => {
+      if (x && x.approval) flash(box, `已提交审批（编号 ${x.approval.id}），待系统管理员或审计管理员批准后生效。`);
+      else show(permissions);
+    });
+    box.appendChild(table(r.permissions, [['权限', x => x.name], ['可授予的角色', x => x.bounds.map(b => ROLE[b] || b).join('、')],
+      ['当前持有', x => x.holders.map(b => ROLE[b] || b).join('、') || '无'],
+      ['调整', x => h('span', { class: 'row' }, x.bounds.map(b => x.holders.includes(b)
+        ? (x.optional ? btn(`收回 ${ROLE[b] || b}`, () => set(b, x.name, false), 'danger') : null)
+        : btn(`授予 ${ROLE[b] || b}`, () => set(b, x.name, true))))]]));
+  }
+  const KIND_APPROVAL = { role: '角色变更', grant: '权限变更' };
+  const APPROVAL_STATE = { pending: '待审批', approved: '已批准', rejected: '已驳回' };
+  async function approvals(m) {
+    const box = section('待审批的变更（提出者以外的管理员审批）');
+    box.id = 'approvals';
+    m.appendChild(box);
+    const r = await act(box, () => api('GET', '/api/v1/approvals'));
+    if (!r) return;
+    const me = IH.me();
+    const decide = (x, decision) => act(box, () => api('POST', `/api/v1/approvals/${x.id}`, { decision }), () => show(approvals));
+    box.appendChild(table(r.approvals, [['编号', x => x.id], ['类别', x => KIND_APPROVAL[x.kind] || x.kind],
+      ['内容', x => x.kind === 'role' ? `账号 #${x.account_id} 改为 ${ROLE[x.role] || x.role}` : `${x.granted ? '授予' : '收回'} ${ROLE[x.role] || x.role}：${x.permission}`],
+      ['提出时间', x => time(x.proposed_at)], ['状态', x => APPROVAL_STATE[x.state] || x.state],
+      ['', x => x.state === 'pending' && me.role !== 'secadmin' ? h('span', { class: 'row' }, btn('批准', () => decide(x, 'approve'), 'primary'), btn('驳回', () => decide(x, 'reject'), 'danger')) : '']],
+      '没有待审批的变更'));
   }
   async function breakGlass(m) {
     const box = section('破窗访问复核');
+    box.id = 'break-glass';
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/break-glass'));
-    if (r) box.appendChild(table(r.grants || r.break_glass || [], [['医师', g => g.doctor_name || g.staff_id], ['患者', g => g.patient_id], ['理由', g => g.reason],
-      ['时间', g => time(g.granted_at || g.created_at)], ['复核', g => g.reviewed_at ? (g.verdict_name || g.verdict) : h('span', { class: 'row' },
-        btn('合理', () => act(box, () => api('POST', `/api/v1/break-glass/${g.id}/review`, { verdict: 'justified' }), () => show(breakGlass))),
-        btn('不合理', () => act(box, () => api('POST', `/api/v1/break-glass/${g.id}/review`, { verdict: 'unjustified' }), () => show(breakGlass)), 'danger'))]]));
+    if (!r) return;
+    const review = x => {
+      const f = form([{ name: 'verdict', label: '结论', type: 'select', options: [['justified', '理由成立'], ['unjustified', '理由不成立']] },
+        { name: 'note', label: '说明' }], '提交复核', async b => { await api('POST', `/api/v1/break-glass/${x.id}/review`, b); show(breakGlass); }, { inline: true });
+      return f;
+    };
+    box.appendChild(table(r.grants, [['编号', x => x.id], ['医务人员', x => x.staff_name || `#${x.staff_id}`], ['患者', x => x.patient_name || `#${x.patient_id}`],
+      ['理由', x => x.reason], ['授权时间', x => time(x.granted_at)], ['到期', x => time(x.expires_at)],
+      ['复核', x => x.reviewed_at ? `${x.review_verdict_name || x.review_verdict}（${time(x.reviewed_at)}）` : review(x)]], '没有破窗访问记录'));
   }
+  const STATS_STATE = { pending: '待审批', approved: '已批准', rejected: '已驳回', run: '已执行' };
   async function statsReq(m) {
-    const box = section('统方申请审批');
+    const box = section('统方申请审批（申请人以外的人审批）');
+    box.id = 'stats';
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/stats-requests'));
-    if (r) box.appendChild(table(r.requests || r.stats_requests || [], [['申请人', x => x.requester_name || x.requested_by], ['报表', x => x.report_name || x.report], ['理由', x => x.reason],
-      ['状态', x => x.status], ['', x => x.status === 'pending' ? h('span', { class: 'row' },
-        btn('批准', () => act(box, () => api('POST', `/api/v1/stats-requests/${x.id}/decision`, { decision: 'approve' }), () => show(statsReq))),
-        btn('驳回', () => act(box, () => api('POST', `/api/v1/stats-requests/${x.id}/decision`, { decision: 'reject', reason: '不符合统方管理规定' }), () => show(statsReq)), 'danger')) : '']]));
+    if (!r) return;
+    const decide = x => form([{ name: 'approve', label: '批准', type: 'checkbox' }, { name: 'reason', label: '审批意见' }], '提交',
+      async b => { await api('POST', `/api/v1/stats-requests/${x.id}/decision`, b); show(statsReq); }, { inline: true });
+    box.appendChild(table(r.requests, [['编号', x => x.id], ['申请人', x => x.requester_name || `#${x.requester_id}`], ['报表', x => x.report_name || x.report],
+      ['用途', x => x.purpose], ['统计区间', x => `${x.window_from} 至 ${x.window_to}`], ['状态', x => STATS_STATE[x.status] || x.status],
+      ['', x => x.status === 'pending' ? decide(x) : '']], '没有统方申请'));
   }
   async function incidents(m) {
     const box = section('安全事件与告警（检测器、完整性）');
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/incidents'));
-    if (r) box.appendChild(table(r.incidents, [['编号', x => x.id], ['类别', x => x.kind_name || x.kind], ['级别', x => x.severity], ['摘要', x => x.summary],
-      ['状态', x => x.status], ['时间', x => time(x.opened_at || x.created_at)],
+    const INC = { open: '未处理', acknowledged: '已确认', assigned: '处理中', resolved: '已解决' };
+    if (r) box.appendChild(table(r.incidents, [['编号', x => x.id], ['类别', x => x.kind_name || x.kind], ['级别', x => x.severity_name || x.severity], ['摘要', x => x.summary],
+      ['状态', x => INC[x.status] || x.status], ['时间', x => time(x.opened_at || x.created_at)],
       ['', x => x.status === 'open' ? btn('确认', () => act(box, () => api('POST', `/api/v1/incidents/${x.id}/acknowledge`, {}), () => show(incidents))) : '']], '暂无安全事件'));
   }
 
@@ -487,13 +588,15 @@
         const qs = new URLSearchParams(Object.assign({ limit: 200 }, b)).toString();
         const r = await api('GET', '/api/v1/audit/events?' + qs);
         clear(out);
-        out.appendChild(table(r.events, [['序号', e => e.seq], ['时间', e => time(e.at || e.time)], ['操作者', e => e.actor_username ? `${e.actor_username}（${ROLE[e.actor_role] || e.actor_role || ''}）` : (e.actor_role || '系统')],
+        out.appendChild(table(r.events, [['序号', e => e.seq], ['时间', e => time(e.time)], ['操作者', e => e.actor_username ? `${e.actor_username}（${ROLE[e.actor_role] || e.actor_role || ''}）` : (e.actor_role || '系统')],
           ['操作', e => e.action], ['对象', e => `${e.object_type || ''} ${e.object_id || ''}`], ['结果', e => e.outcome], ['来源地址', e => e.ip]], '无匹配记录'));
       }, { inline: true });
     box.append(f, out);
     f.requestSubmit();
     const v = section('完整性验证与导出');
-    v.append(btn('验证审计日志', () => act(v, () => api('POST', '/api/v1/audit/verify', {}), r => flash(v, '验证结果：' + JSON.stringify(r))), 'primary'),
+    v.append(btn('验证审计日志', () => act(v, () => api('POST', '/api/v1/audit/verify', {}), r => flash(v, r.ok
+        ? `验证通过：${r.events} 条事件、${r.checkpoints} 个签名检查点完整，链与签名均正确。`
+        : `验证失败：${r.problem}（事件 ${r.bad_event ?? '—'}，检查点 ${r.bad_checkpoint ?? '—'}）`)), 'primary'),
       h('a', { href: '/api/v1/audit/export', class: 'button', download: 'audit-export.jsonl' }, '导出'));
     m.appendChild(v);
   }
@@ -501,16 +604,16 @@
     const box = section('审计检查点');
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/audit/checkpoints'));
-    if (r) box.appendChild(table(r.checkpoints, [['序号', c => c.seq], ['时间', c => time(c.at || c.created_at)], ['根哈希', c => c.root || c.hash], ['签名', c => c.signature ? '已签名' : '—']]));
+    if (r) box.appendChild(table(r.checkpoints, [['事件数', c => c.size], ['时间', c => time(c.created)], ['默克尔根', c => c.root], ['签名', c => c.note ? '已签名' : '—']]));
   }
 
   const SCREENS = {
     doctor: [['接诊台', queue], ['我的患者', patients]],
     nurse: [['我的患者', patients]],
     pharmacist: [['处方审核', review], ['发药', dispenseQ]],
-    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['备份', backups]],
-    secadmin: [['账号激活', accounts], ['权限', permissions], ['破窗复核', breakGlass], ['统方审批', statsReq], ['安全告警', incidents]],
-    auditadmin: [['审计查询', audit], ['检查点', checkpoints]],
+    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['备份', backups]],
+    secadmin: [['账号激活', accounts], ['线上执业', staffScreen], ['权限', permissions], ['审批', approvals], ['破窗复核', breakGlass], ['统方审批', statsReq], ['安全告警', incidents]],
+    auditadmin: [['审计查询', audit], ['检查点', checkpoints], ['审批', approvals]],
   };
 
   function ready(me) {

@@ -155,6 +155,13 @@
       h('dt', {}, '手机'), h('dd', {}, p.phone), h('dt', {}, '实名核验'), h('dd', {}, p.realname === 'verified' ? '已核验' : '未核验'),
       h('dt', {}, '过敏史'), h('dd', {}, p.allergies || '无')));
     box.appendChild(h('p', {}, '已同意：', (p.consents || []).map(c => `${c.document === 'privacy' ? '隐私政策' : '用户协议'}（${c.version}）`).join('、')));
+    const edit = form([{ name: 'allergies', label: '过敏史（医生开药前会看到）', type: 'textarea', value: p.allergies || '' },
+      { name: 'address', label: '地址（配送用）', value: p.address || '' }], '保存', async b => {
+      await api('PATCH', '/api/v1/me/patient', b);
+      show(profile);
+    });
+    edit.id = 'profile-edit';
+    box.appendChild(edit);
     await prescriptions(m, null);
   }
 
