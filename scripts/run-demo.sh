@@ -39,6 +39,8 @@ cat <<MSG
 
   ihos demo hospital (synthetic people only) in $dir
   URL                 https://$listen   (the public 亮证 page is at /)
+  web console         https://$listen/app/  doctors, pharmacists, administrators (docs/console.md)
+                      https://$listen/h5/   patients (a phone-sized page; 实名注册 makes a new one)
   certificate SHA-256 $fp
   check it            curl --cacert $dir/keys/tls.crt https://$listen/healthz
   demo accounts       $dir/demo-credentials.json: 20 staff (password + TOTP secret) and 200 patients
