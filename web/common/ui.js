@@ -70,11 +70,25 @@ const IH = (() => {
     throw err;
   }
 
+  /* What each error code means, in the console's language; the server's
+   * own message follows it word for word. */
+  const ZH = {
+    bad_request: '请求有误', malformed_json: '请求有误', invalid_field: '填写有误', authentication_failed: '登录失败',
+    unauthenticated: '未登录或会话已结束', forbidden: '无权进行此操作', csrf_failed: '安全校验失败，请刷新页面',
+    not_found: '未找到', conflict: '与现有数据冲突', invalid_state: '当前状态不允许此操作', payload_too_large: '内容过大',
+    unsupported_media_type: '文件格式不符', rate_limited: '操作过于频繁，请稍后再试', busy: '服务器繁忙，请稍后再试',
+    unavailable: '服务暂不可用', timeout: '处理超时', integrity_error: '数据完整性校验失败，已告警', weak_password: '密码强度不足',
+    password_change_required: '请先修改密码', session_expired: '会话已超时', already_exists: '已存在', upstream_error: '外部服务出错',
+    network: '网络错误', mismatch: '填写有误', consent: '请确认同意', no_file: '请选择文件', client: '页面出错',
+  };
+  const LOGIN_HINT = '多次登录失败后账号会被临时锁定；如已锁定，请稍后再试或联系安全管理员解锁。';
+
   /* An error shown in the form (or box) that caused it: the envelope's
    * message, and the field it names highlighted. */
   function showError(box, err) {
     const slot = box.querySelector(':scope > .err') || box.appendChild(h('p', { class: 'err', role: 'alert' }));
-    slot.textContent = err ? err.message + (err.field ? `（字段：${err.field}）` : '') : '';
+    slot.textContent = err ? `${ZH[err.code] || '出错了'}：${err.message}` + (err.field ? `（字段：${err.field}）` : '') +
+      (err.code === 'authentication_failed' ? ' ' + LOGIN_HINT : '') : '';
     slot.hidden = !err;
     for (const el of box.querySelectorAll('.bad')) el.classList.remove('bad');
     if (err && err.field) {
