@@ -223,6 +223,18 @@ class ConsoleJourney(IhosTestCase):
         pat.submit("#evaluate form", satisfaction="5", score="9", text="医生很耐心")
         pat.wait_text("感谢您的评价")
         pat.shot("h5-evaluate")
+
+        # ---- another doctor, in an emergency, finds her by ID number: break-glass
+        other = self.browser()
+        other.open("/app/")
+        login_ui(other, acc["doctor05"])
+        other.click_text("我的患者", "nav a")
+        other.submit("#break-glass form", cert_no=cert)
+        other.wait_text("无诊疗关系", "#break-glass")
+        self.assertNotIn("王", other.text("#break-glass"))
+        other.submit("#break-glass table form", reason="患者急诊入院昏迷，需立即查看既往用药与过敏史")
+        other.wait_text("已授权访问该患者信息", "#break-glass")
+        other.shot("doctor-break-glass")
         self.assertNoCsp()
 
     def test_administrators(self):

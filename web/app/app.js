@@ -284,7 +284,8 @@
     bg.appendChild(form([{ name: 'cert_no', label: '患者证件号码' }], '查找', async b => {
       const r2 = await api('GET', '/api/v1/patients?cert_no=' + encodeURIComponent(b.cert_no));
       clear(found);
-      found.appendChild(table(r2.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
+      found.appendChild(table(r2.patients, [['患者', p => p.relation === 'none' ? `#${p.id}（无诊疗关系，信息不予显示）` : p.name],
+        ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
         ['紧急访问', p => form([{ name: 'reason', label: '理由（至少10个字）' }], '申请', async x => {
           const g = await api('POST', `/api/v1/patients/${p.id}/break-glass`, x);
           flash(bg, `已授权访问该患者信息，至 ${time(g.expires_at)} 止；本次访问已记录待复核。`);
