@@ -11,6 +11,7 @@
 #include "store/lease.h"
 #include "app/trusted.h"
 #include "compliance/incident.h"
+#include "exchange/listener.h"
 #include "exchange/peers.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -295,6 +296,9 @@ int main(int argc, char **argv)
         return 1;
     }
     ih_bus_set_wake(bus, ih_server_wake_streams, srv);
+    ih_mllp_server *mllp = NULL; /* the HIS/LIS send here (exchange/listener.h) */
+    if (ih_mllp_server_start(&peers, cert, key, app.clinic, &mllp) != IH_OK)
+        ih_log(IH_LOG_ERROR, "exchange.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
     ih_jobs *jobs = NULL;
     ih_forwarder *fwd = NULL;
     if (ih_jobs_start(&app, &jobs) != IH_OK)
@@ -327,6 +331,7 @@ int main(int argc, char **argv)
         else ih_log(IH_LOG_INFO, "log.reopened", NULL);
     ih_log(IH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     ih_bus_set_wake(bus, NULL, NULL); /* the server goes; publishing stays harmless */
+    ih_mllp_server_stop(mllp);
     ih_server_stop(srv, 10000);
     ih_jobs_stop(jobs);
     ih_report_stop(app.report);

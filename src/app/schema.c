@@ -425,6 +425,26 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX incident_status ON incident(status, id);"
      "CREATE INDEX incident_kind ON incident(kind, status);",
      NULL},
+    {21, "his exchange",
+     /* What the hospital's HIS/LIS sends over HL7 v2 (clinic/his.h): each
+      * message id once with the acknowledgement it earned, the link of each
+      * HIS patient (peer + MRN) to an ihos patient by the ID number's blind
+      * index, and the results (lab, imaging) attached to a link. */
+     "CREATE TABLE his_inbound (id INTEGER PRIMARY KEY, peer TEXT NOT NULL, control_id TEXT NOT NULL, "
+     "type TEXT NOT NULL, ack_code TEXT NOT NULL, ack_text TEXT NOT NULL, received_at INTEGER NOT NULL, "
+     "rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL, UNIQUE (peer, control_id));"
+     "CREATE TABLE his_link (id INTEGER PRIMARY KEY, peer TEXT NOT NULL, mrn TEXT NOT NULL, "
+     "patient_id INTEGER REFERENCES patient(id), status TEXT NOT NULL, reason TEXT, name_enc BLOB, cert_no_enc BLOB, "
+     "cert_no_idx BLOB, merged_to TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, "
+     "rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL, UNIQUE (peer, mrn));"
+     "CREATE INDEX his_link_patient ON his_link(patient_id);"
+     "CREATE INDEX his_link_status ON his_link(status, id);"
+     "CREATE TABLE his_result (id INTEGER PRIMARY KEY, link_id INTEGER NOT NULL REFERENCES his_link(id), "
+     "peer TEXT NOT NULL, order_no TEXT, kind TEXT NOT NULL, title_enc BLOB NOT NULL, content_enc BLOB NOT NULL, "
+     "observed_at TEXT, label INTEGER NOT NULL, received_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, "
+     "mac BLOB NOT NULL);"
+     "CREATE INDEX his_result_link ON his_result(link_id, id);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

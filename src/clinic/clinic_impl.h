@@ -16,6 +16,8 @@ struct ih_clinic {
 /* The registry's tables (descriptors in each resource's file). */
 extern ih_table ih_t_institution, ih_t_department, ih_t_staff, ih_t_drug, ih_t_schedule, ih_t_patient,
     ih_t_consent;
+/* What the hospital's HIS/LIS sent (his.c). */
+extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result;
 
 /* The staff record an account acts through, from its verified row (MAC and
  * version): what every clinical access decision reads (staff.c). */

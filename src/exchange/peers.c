@@ -53,14 +53,16 @@ static bool bool_value(const char *v, bool *out)
 }
 
 /* host:port with a port 1..65535 and a host of [A-Za-z0-9.-:] (IPv6 in brackets). */
-static bool hostport_ok(const char *v)
+/* HOST:PORT; port 0 (any free port, as [server] listen allows) only where
+ * ihos listens. */
+static bool hostport_ok(const char *v, bool listening)
 {
     const char *colon = strrchr(v, ':');
     if (!colon || colon == v || strlen(v) > 120) return false;
     char *end;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
-    if (errno || *end || port < 1 || port > 65535) return false;
+    if (errno || *end || port < (listening ? 0 : 1) || port > 65535 || end == colon + 1) return false;
     for (const char *p = v; p < colon; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
               *p == '-' || *p == ':' || *p == '[' || *p == ']'))
@@ -147,7 +149,7 @@ static int handler(void *user, const char *section, const char *name, const char
     switch ((key)k) {
     case K_ADDR:
     case K_LISTEN:
-        if (!hostport_ok(value)) return fail(c, lineno, "'%s' must be HOST:PORT", name);
+        if (!hostport_ok(value, k == K_LISTEN)) return fail(c, lineno, "'%s' must be HOST:PORT", name);
         snprintf(k == K_ADDR ? p->address : p->listen, sizeof p->address, "%s", value);
         break;
     case K_TLS:

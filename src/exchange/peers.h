@@ -5,7 +5,8 @@
  *
  *   [peer his]
  *   address = 10.1.2.3:2575        ; where ihos connects (outbound), or
- *   listen = 0.0.0.0:2576          ; where ihos listens for it (inbound); one or both
+ *   listen = 0.0.0.0:2576          ; where ihos listens for it (inbound; port 0: any free
+ *                                  ; port, logged as exchange.listening); one or both
  *   tls = true                     ; MLLP inside TLS
  *   trusted_network = false        ; plaintext off loopback only when true (the self-check reports it)
  *   charset = GB18030              ; UTF-8 | GB18030 (MSH-18 is often empty: this decides)

@@ -96,6 +96,7 @@ typedef enum ih_perm {
     IH_PERM_PAYMENT_REFUND, /* refund a payment for a service not given (system administrator) */
     IH_PERM_SELFCHECK_READ, /* run the Level 3 self-check (security and audit administrators) */
     IH_PERM_INCIDENT_MANAGE, /* security incidents: list, acknowledge, assign, resolve, breach reports */
+    IH_PERM_HIS_LINK,        /* review the HIS patients waiting to be linked (system administrator) */
     IH_PERM__COUNT
 } ih_perm;
 

@@ -88,6 +88,7 @@
     if (v.status === 'accepted' || v.status === 'closed') {
       pull = chat(m, v);
       await records(m, v);
+      if (me.role === 'doctor') await results(m, v.patient_id);
       if (me.role === 'doctor' && v.status === 'accepted') prescribe(m, v, pat);
       rxDraw = await visitRx(m, v);
       if (me.role === 'doctor' && v.status === 'accepted') {
@@ -157,6 +158,23 @@
     f.id = 'record';
     f.insertBefore(codes.el, f.querySelector('button'));
     box.appendChild(f);
+  }
+
+  /* Lab and imaging results the hospital's LIS/RIS sent (HL7 ORU^R01). */
+  async function results(m, patientId) {
+    const box = section('检查检验结果（来自医院 LIS/RIS）');
+    box.id = 'results';
+    m.appendChild(box);
+    const r = await act(box, () => api('GET', `/api/v1/patients/${patientId}/results`));
+    if (r) box.appendChild(resultList(r.results));
+  }
+  const FLAG = { H: '偏高', L: '偏低', N: '正常', A: '异常', HH: '危急偏高', LL: '危急偏低' };
+  function resultList(list) {
+    if (!list.length) return h('p', { class: 'empty' }, '暂无检查检验结果');
+    return h('div', {}, list.map(x => h('div', { class: 'result' },
+      h('h3', {}, `${x.title}（${x.kind === 'imaging' ? '检查' : '检验'}） · ${x.observed_at ? x.observed_at.replace('T', ' ') : time(x.received_at)}`),
+      table(x.observations, [['项目', o => o.name || o.code], ['结果', o => o.value], ['单位', o => o.units], ['参考范围', o => o.range],
+        ['提示', o => FLAG[o.flag] || o.flag]]))));
   }
 
   /* ICD search: a query box, results to pick, the picked codes as chips. */
@@ -523,6 +541,22 @@
         ? (x.optional ? btn(`收回 ${ROLE[b] || b}`, () => set(b, x.name, false), 'danger') : null)
         : btn(`授予 ${ROLE[b] || b}`, () => set(b, x.name, true))))]]));
   }
+  const LINK_STATE = { held: '待核对', unmatched: '未匹配', linked: '已关联', rejected: '已拒绝', merged: '已合并' };
+  async function hisLinks(m) {
+    const box = section('HIS 患者关联（按身份证号匹配；姓名不符或无对应患者时等待人工核对）');
+    box.id = 'his-links';
+    m.appendChild(box);
+    const r = await act(box, () => api('GET', '/api/v1/his-links'));
+    if (!r) return;
+    const resolve = x => form([{ name: 'patient_id', label: 'ihos 患者编号（留空则拒绝关联）', type: 'number' }, { name: 'reason', label: '拒绝理由' }],
+      '提交', async b => {
+        const body = b.patient_id ? { patient_id: b.patient_id } : { patient_id: null, reason: b.reason || '' };
+        await api('POST', `/api/v1/his-links/${x.id}/resolve`, body);
+        show(hisLinks);
+      }, { inline: true });
+    box.appendChild(table(r.links, [['接口', x => x.peer], ['病历号', x => x.mrn], ['HIS 姓名', x => x.name], ['证件号', x => x.cert_no],
+      ['状态', x => LINK_STATE[x.status] || x.status], ['原因', x => x.reason], ['处理', x => resolve(x)]], '没有等待核对的关联'));
+  }
   const KIND_APPROVAL = { role: '角色变更', grant: '权限变更' };
   const APPROVAL_STATE = { pending: '待审批', approved: '已批准', rejected: '已驳回' };
   async function approvals(m) {
@@ -612,7 +646,7 @@
     doctor: [['接诊台', queue], ['我的患者', patients]],
     nurse: [['我的患者', patients]],
     pharmacist: [['处方审核', review], ['发药', dispenseQ]],
-    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['备份', backups]],
+    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['HIS 关联', hisLinks], ['备份', backups]],
     secadmin: [['账号激活', accounts], ['线上执业', staffScreen], ['权限', permissions], ['审批', approvals], ['破窗复核', breakGlass], ['统方审批', statsReq], ['安全告警', incidents]],
     auditadmin: [['审计查询', audit], ['检查点', checkpoints], ['审批', approvals]],
   };

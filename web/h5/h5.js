@@ -162,6 +162,14 @@
     });
     edit.id = 'profile-edit';
     box.appendChild(edit);
+    const res = card('我的检查检验结果');
+    res.id = 'my-results';
+    m.appendChild(res);
+    const rr = await act(res, () => api('GET', '/api/v1/me/results'));
+    if (rr) res.appendChild(rr.results.length ? h('div', {}, rr.results.map(x => h('div', { class: 'result' },
+      h('h3', {}, `${x.title} · ${x.observed_at ? x.observed_at.replace('T', ' ') : time(x.received_at)}`),
+      table(x.observations, [['项目', o => o.name || o.code], ['结果', o => o.value], ['单位', o => o.units], ['参考', o => o.range]]))))
+      : h('p', { class: 'empty' }, '暂无检查检验结果'));
     await prescriptions(m, null);
   }
 

@@ -1,0 +1,222 @@
+"""HL7 v2 from the hospital's HIS and LIS (issue 17): an independent peer built
+on Debian's python3-hl7 (its MLLP client, its parser for the ACKs) sends ADT
+and ORU to ihosd's MLLP listener on 127.0.0.1; ACKs only after the commit,
+duplicates acknowledged and not applied again, the patient linked by the ID
+number's blind index and never by name, a mismatch held for a person, results
+seen by the treating doctor and refused to another, AR for what cannot be
+taken, a GB18030 peer, frames split and joined."""
+import json
+import os
+import socket
+import time
+import unittest
+
+from tests.integration.harness import IhosTestCase, id_number, must_login, setup_admins
+from tests.integration.test_care import Hospital
+
+try:
+    import hl7
+    import hl7.client
+    HAVE_HL7 = True
+except ImportError:
+    HAVE_HL7 = False
+from tests.integration.test_console import HAVE_BROWSER, login_ui
+if HAVE_BROWSER:
+    from tests.integration.browser import Browser
+
+PEERS = """[peer his]
+listen = 127.0.0.1:0
+tls = false
+charset = UTF-8
+version = 2.4
+sending_application = HIS
+sending_facility = HOSP
+receiving_application = IHOS
+receiving_facility = IH
+accept = ADT^A04,ADT^A08,ADT^A28,ADT^A31,ADT^A40,ORU^R01
+send = OML^O21
+
+[peer lis]
+listen = 127.0.0.1:0
+tls = false
+charset = GB18030
+version = 2.4
+sending_application = LIS
+sending_facility = HOSP
+receiving_application = IHOS
+receiving_facility = IH
+accept = ADT^A04,ORU^R01
+send = OML^O21
+"""
+
+SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
+
+
+def adt(control, mrn, cert, name, event="A04", birth="19800512", sex="M", sending="HIS"):
+    family, given = name[0], name[1:]
+    ids = "%s^^^HOSP^MR" % mrn + ("~%s^^^CHN^NI" % cert if cert else "")
+    return ("MSH|^~\\&|%s|HOSP|IHOS|IH|20261201120000||ADT^%s^ADT_A01|%s|P|2.4\r"
+            "EVN|%s|20261201120000\r"
+            "PID|1||%s||%s^%s||%s|%s\r" % (sending, event, control, event, ids, family, given, birth, sex))
+
+
+def oru(control, mrn, cert, name, sending="HIS"):
+    family, given = name[0], name[1:]
+    return ("MSH|^~\\&|%s|HOSP|IHOS|IH|20261201130000||ORU^R01^ORU_R01|%s|P|2.4\r"
+            "PID|1||%s^^^HOSP^MR~%s^^^CHN^NI||%s^%s\r"
+            "OBR|1|PL001|FL001|CBC^血常规|||20261201103000|||||||||||||||||HM\r"
+            "OBX|1|NM|WBC^白细胞计数||6.5|10*9/L|3.5-9.5|N|||F\r"
+            "OBX|2|NM|HGB^血红蛋白||98|g/L|115-150|L|||F\r" % (sending, control, mrn, cert, family, given))
+
+
+def ack_of(raw, encoding="utf-8"):
+    """(MSA-1, MSA-2, MSA-3) parsed by python3-hl7 from a framed ACK."""
+    assert raw.startswith(SB) and raw.endswith(EB + CR), raw
+    msg = hl7.parse(raw[1:-2].decode(encoding))
+    msa = msg.segment("MSA")
+    return str(msa[1]), str(msa[2]), msg.unescape(str(msa[3]))
+
+
+@unittest.skipUnless(HAVE_HL7, "needs Debian's python3-hl7 (scripts/deps.sh test)")
+class HisInbound(IhosTestCase):
+    def setUp(self):
+        super().setUp()
+        self.inst = inst = self.instance(demo=True)
+        with open(inst.path("exchange.conf"), "w") as f:
+            f.write(PEERS)
+        os.chmod(inst.path("exchange.conf"), 0o600)
+        inst.conf_changed = True  # the operator records the new file (trust manifest)
+        inst.start()
+        self.ports = {}
+        deadline = time.time() + 10
+        while len(self.ports) < 2 and time.time() < deadline:
+            for e in inst.events("exchange.listening"):
+                self.ports[e["peer"]] = int(e["port"])
+            time.sleep(0.1)
+        self.assertEqual(set(self.ports), {"his", "lis"})
+        self.h = Hospital(inst)
+        me = self.h.s("patient042").req("GET", "/api/v1/me/patient").json()
+        self.patient = me
+
+    def send(self, peer, text, encoding="utf-8"):
+        with hl7.client.MLLPClient("127.0.0.1", self.ports[peer], encoding=encoding) as c:
+            c.socket.settimeout(20)
+            return ack_of(c.send_message(text), encoding)
+
+    def test_patients_results_and_acks(self):
+        p = self.patient
+        name, cert = p["name"], p["cert_no"]
+        # linked by the ID number's blind index, the name agreeing
+        self.assertEqual(self.send("his", adt("C1", "MRN-001", cert, name)), ("AA", "C1", "patient linked"))
+        # the same message id again: the same answer, nothing applied twice
+        self.assertEqual(self.send("his", adt("C1", "MRN-001", cert, name)), ("AA", "C1", "patient linked"))
+        # the same ID number under another name: held for a person, never merged silently
+        code, ctl, text = self.send("his", adt("C2", "MRN-002", cert, "张冒名"))
+        self.assertEqual((code, ctl), ("AA", "C2"))
+        self.assertIn("waits for review: the name differs", text)
+        # an ID number ihos has no patient for: it waits unmatched
+        other = id_number(birth="19700101", seq=777)
+        self.assertIn("no ihos patient has this ID number", self.send("his", adt("C3", "MRN-003", other, "赵六"))[2])
+        # no ID number at all: held (a name is never enough)
+        self.assertIn("no ID number", self.send("his", adt("C4", "MRN-004", None, name))[2])
+
+        # a lab result for the linked patient, sent twice under one id
+        self.assertEqual(self.send("his", oru("R1", "MRN-001", cert, name)), ("AA", "R1", "result stored"))
+        self.assertEqual(self.send("his", oru("R1", "MRN-001", cert, name))[0], "AA")
+        visit = self.h.followup("patient042", "doctor03")
+        self.assertTrue(visit)
+        doc = self.h.s("doctor03")
+        r = doc.req("GET", "/api/v1/patients/%d/results" % p["id"])
+        self.assertEqual(r.status, 200, r)
+        results = r.json()["results"]
+        self.assertEqual(len(results), 1)  # not applied twice
+        res = results[0]
+        self.assertEqual((res["kind"], res["title"], res["order_no"]), ("lab", "血常规", "FL001"))
+        self.assertEqual(res["observed_at"], "2026-12-01T10:30:00")
+        self.assertEqual([(o["code"], o["value"], o.get("flag")) for o in res["observations"]],
+                         [("WBC", "6.5", "N"), ("HGB", "98", "L")])
+        # … and in the doctor's console, in the visit
+        if HAVE_BROWSER:
+            b = Browser("https://127.0.0.1:%d" % self.inst.port)
+            try:
+                b.open("/app/")
+                login_ui(b, self.h.accts["doctor03"])
+                b.click_text("打开", "#main button")
+                b.wait_text("白细胞计数", "#results")
+                self.assertIn("偏低", b.text("#results"))
+                b.shot("doctor-results")
+                self.assertEqual(b.csp_violations(), [])
+            finally:
+                b.quit()
+        # the patient sees their own; a doctor without a care relationship is refused (and it is audited)
+        self.assertEqual(len(self.h.s("patient042").req("GET", "/api/v1/me/results").json()["results"]), 1)
+        # a doctor with no care relationship (the patient record itself is refused to them)
+        stranger = [u for u, a in sorted(self.h.accts.items()) if a.role == "doctor" and u != "doctor03" and
+                    self.h.s(u).req("GET", "/api/v1/patients/%d" % p["id"]).status == 403][0]
+        self.assertError(self.h.s(stranger).req("GET", "/api/v1/patients/%d/results" % p["id"]), 403, "forbidden")
+
+        # refused as sent: AR with the reason, nothing recorded
+        code, ctl, text = self.send("his", adt("C5", "MRN-005", cert, name, event="A01"))
+        self.assertEqual((code, ctl), ("AR", "C5"))
+        self.assertIn("ADT^A01 is not a message type this peer may send", text)
+        code, _, text = self.send("his", "MSH|^~\\&|HIS|HOSP|OTHER|IH|20261201||ADT^A04|C6|P|2.4\rPID|1||X^^^H^MR\r")
+        self.assertEqual(code, "AR")
+        self.assertIn("MSH-5", text)
+        code, _, _ = self.send("his", "this is not HL7")
+        self.assertEqual(code, "AR")
+        # a result without observations cannot be taken as sent: AR
+        bad = oru("R2", "MRN-001", cert, name).split("\rOBX")[0] + "\r"
+        code, ctl, text = self.send("his", bad)
+        self.assertEqual((code, ctl), ("AR", "R2"))
+        self.assertIn("without OBX", text)
+
+        # ADT^A40: MRN-001 merged into MRN-100; the result stays with the patient
+        merge = ("MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201140000||ADT^A40^ADT_A39|M1|P|2.4\r"
+                 "EVN|A40|20261201140000\rPID|1||MRN-100^^^HOSP^MR~%s^^^CHN^NI||%s^%s\rMRG|MRN-001^^^HOSP^MR\r"
+                 % (cert, name[0], name[1:]))
+        self.assertEqual(self.send("his", merge), ("AA", "M1", "merged"))
+        self.assertEqual(len(doc.req("GET", "/api/v1/patients/%d/results" % p["id"]).json()["results"]), 1)
+        self.assertEqual(self.send("his", oru("R3", "MRN-100", cert, name))[0], "AA")
+        self.assertEqual(len(doc.req("GET", "/api/v1/patients/%d/results" % p["id"]).json()["results"]), 2)
+
+        # the waiting links, for the system administrator; linking needs the ID numbers to agree
+        admins = setup_admins(self.inst)
+        sysa = admins["sysadmin"][1]
+        links = sysa.req("GET", "/api/v1/his-links").json()["links"]
+        by_mrn = {l["mrn"]: l for l in links}
+        self.assertEqual({"MRN-002", "MRN-003", "MRN-004"}, set(by_mrn))
+        self.assertEqual(by_mrn["MRN-002"]["status"], "held")
+        self.assertEqual(by_mrn["MRN-003"]["status"], "unmatched")
+        self.assertNotIn(cert, json.dumps(links))  # masked for the administrator
+        self.assertError(sysa.req("POST", "/api/v1/his-links/%d/resolve" % by_mrn["MRN-003"]["id"],
+                                  {"patient_id": p["id"]}), 400, "invalid_field")
+        r = sysa.req("POST", "/api/v1/his-links/%d/resolve" % by_mrn["MRN-002"]["id"],
+                     {"patient_id": None, "reason": "冒用身份，已通知医务科"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["status"], "rejected")
+        self.assertError(doc.req("GET", "/api/v1/his-links"), 403, "forbidden")
+
+    def test_gb18030_peer_and_framing(self):
+        p = self.patient
+        name, cert = p["name"], p["cert_no"]
+        # a GB18030 peer: the Chinese name decodes to the same text, so the link is made
+        self.assertEqual(self.send("lis", adt("G1", "L-001", cert, name, sending="LIS"), encoding="gb18030"),
+                         ("AA", "G1", "patient linked"))
+        # frames split across reads, and two frames in one write: each ACKed, in order
+        s = socket.create_connection(("127.0.0.1", self.ports["his"]), timeout=20)
+        try:
+            frame = SB + adt("S1", "MRN-010", cert, name).encode() + EB + CR
+            for i in range(0, len(frame), 7):
+                s.sendall(frame[i:i + 7])
+                time.sleep(0.01)
+            two = (SB + adt("S2", "MRN-011", cert, name).encode() + EB + CR +
+                   SB + adt("S3", "MRN-012", cert, name).encode() + EB + CR)
+            s.sendall(two)
+            got = b""
+            deadline = time.time() + 20
+            while got.count(EB + CR) < 3 and time.time() < deadline:
+                got += s.recv(65536)
+        finally:
+            s.close()
+        acks = [ack_of(SB + a.split(SB, 1)[1] + EB + CR) for a in got.split(EB + CR) if a]
+        self.assertEqual([(a[0], a[1]) for a in acks], [("AA", "S1"), ("AA", "S2"), ("AA", "S3")])
