@@ -5,6 +5,7 @@
 #include "exchange/inbound.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ih_buf ack = IH_BUF_INIT, v = IH_BUF_INIT;
     if (ih_inbound_ack(m, &peer, code, e == IH_OK ? "ok" : why, &ack) != IH_OK) abort();
     ih_hl7 *a;
-    if (ih_hl7_parse(ack.p, ack.len, &a) != IH_OK) abort();
+    if (ih_hl7_parse(ack.p, ack.len, &a) != IH_OK) {
+        fprintf(stderr, "unparseable ACK (%s): %s\n", ih_err_detail(), ack.p);
+        abort();
+    }
     if (!ih_hl7_value(a, "MSA", 1, 1, &v) || strcmp(v.p, code)) abort();
     ih_hl7_free(a);
     ih_buf_free(&v);

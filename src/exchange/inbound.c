@@ -207,8 +207,23 @@ ih_err ih_inbound_map(const ih_hl7 *m, const ih_peer *peer, ih_his_msg *out, ih_
     return e;
 }
 
-ih_err ih_inbound_ack(const ih_hl7 *m, const ih_peer *peer, const char *code, const char *text, ih_buf *out)
+/* The length of s without a last character cut short (a reason may have
+ * been truncated into a fixed buffer in the middle of a UTF-8 sequence). */
+static size_t utf8_whole(const char *s)
 {
+    size_t n = strlen(s), i = n;
+    while (i > 0 && n - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--;
+    if (i == 0) return n;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    return n - (i - 1) < want ? i - 1 : n;
+}
+
+ih_err ih_inbound_ack(const ih_hl7 *m, const ih_peer *peer, const char *code, const char *text_in, ih_buf *out)
+{
+    char text[256];
+    snprintf(text, sizeof text, "%s", text_in);
+    text[utf8_whole(text)] = '\0';
     ih_hl7_delims d = {'|', '^', '~', '\\', '&'};
     ih_buf app = IH_BUF_INIT, fac = IH_BUF_INIT, ctl = IH_BUF_INIT, trig = IH_BUF_INIT, ver = IH_BUF_INIT;
     bool bad = false;

@@ -47,6 +47,18 @@ receiving_application = IHOS
 receiving_facility = IH
 accept = ADT^A04,ORU^R01
 send = OML^O21
+
+[peer ris]
+listen = 127.0.0.1:0
+tls = true
+charset = UTF-8
+version = 2.5
+sending_application = RIS
+sending_facility = HOSP
+receiving_application = IHOS
+receiving_facility = IH
+accept = ADT^A04
+send = OMG^O19
 """
 
 SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
@@ -89,11 +101,11 @@ class HisInbound(IhosTestCase):
         inst.start()
         self.ports = {}
         deadline = time.time() + 10
-        while len(self.ports) < 2 and time.time() < deadline:
+        while len(self.ports) < 3 and time.time() < deadline:
             for e in inst.events("exchange.listening"):
                 self.ports[e["peer"]] = int(e["port"])
             time.sleep(0.1)
-        self.assertEqual(set(self.ports), {"his", "lis"})
+        self.assertEqual(set(self.ports), {"his", "lis", "ris"})
         self.h = Hospital(inst)
         me = self.h.s("patient042").req("GET", "/api/v1/me/patient").json()
         self.patient = me
@@ -220,3 +232,28 @@ class HisInbound(IhosTestCase):
             s.close()
         acks = [ack_of(SB + a.split(SB, 1)[1] + EB + CR) for a in got.split(EB + CR) if a]
         self.assertEqual([(a[0], a[1]) for a in acks], [("AA", "S1"), ("AA", "S2"), ("AA", "S3")])
+        # a TLS peer: MLLP inside TLS, ihosd's certificate verified
+        raw = socket.create_connection(("127.0.0.1", self.ports["ris"]), timeout=20)
+        t = self.inst.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        try:
+            t.sendall(SB + adt("T1", "R-001", cert, name, sending="RIS").encode() + EB + CR)
+            got = b""
+            while not got.endswith(EB + CR):
+                chunk = t.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        finally:
+            t.close()
+        self.assertEqual(ack_of(got), ("AA", "T1", "patient linked"))
+        # plaintext to the TLS listener is not answered
+        plain = socket.create_connection(("127.0.0.1", self.ports["ris"]), timeout=5)
+        try:
+            plain.sendall(SB + adt("T2", "R-002", cert, name, sending="RIS").encode() + EB + CR)
+            try:
+                answer = plain.recv(65536)
+            except (socket.timeout, ConnectionResetError):
+                answer = b""
+        finally:
+            plain.close()
+        self.assertNotIn(b"MSA", answer)
