@@ -127,7 +127,7 @@ $(OUT)/tests/%: tests/unit/%.c $(TEST_SUPPORT) $(OUT)/libihos.a
 	@$(CC) $(CFLAGS_ALL) -Itests/unit $(LDFLAGS_ALL) -o $@ $< $(TEST_SUPPORT) $(OUT)/libihos.a \
 	    $(LIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
 
-tests: $(TEST_BIN) $(OUT)/ihosd $(OUT)/ihos
+tests: $(TEST_BIN) $(OUT)/ihosd $(OUT)/ihos $(OUT)/web/app.html
 
 FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BIN := $(patsubst fuzz/%.c,$(OUT)/%,$(FUZZ_SRC))

@@ -112,6 +112,7 @@ const ih_route ih_api_routes[] = {
     R(IH_POST, "/api/v1/visits", IH_PERM_VISIT_REQUEST, ih_api_visits_request),
     R(IH_GET, "/api/v1/visits", IH_PERM_VISIT_READ, ih_api_visits_list),
     R(IH_GET, "/api/v1/visits/{}", IH_PERM_VISIT_READ, ih_api_visit_get),
+    R(IH_GET, "/api/v1/visits/{}/evidence", IH_PERM_VISIT_READ, ih_api_visit_evidence),
     R(IH_POST, "/api/v1/visits/{}/accept", IH_PERM_VISIT_HANDLE, ih_api_visit_accept),
     R(IH_POST, "/api/v1/visits/{}/refuse", IH_PERM_VISIT_HANDLE, ih_api_visit_refuse),
     R(IH_POST, "/api/v1/visits/{}/close", IH_PERM_VISIT_HANDLE, ih_api_visit_close),

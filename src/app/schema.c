@@ -443,7 +443,14 @@ const ih_migration ih_schema[] = {
      "peer TEXT NOT NULL, order_no TEXT, kind TEXT NOT NULL, title_enc BLOB NOT NULL, content_enc BLOB NOT NULL, "
      "observed_at TEXT, label INTEGER NOT NULL, received_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, "
      "mac BLOB NOT NULL);"
-     "CREATE INDEX his_result_link ON his_result(link_id, id);",
+     "CREATE INDEX his_result_link ON his_result(link_id, id);"
+     /* outpatient encounters: the offline first diagnosis a follow-up rests on */
+     "CREATE TABLE his_encounter (id INTEGER PRIMARY KEY, link_id INTEGER NOT NULL REFERENCES his_link(id), "
+     "peer TEXT NOT NULL, visit_no TEXT NOT NULL, department TEXT, doctor TEXT, encounter_at TEXT NOT NULL, "
+     "diagnoses_enc BLOB NOT NULL, received_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL, "
+     "UNIQUE (peer, visit_no));"
+     "CREATE INDEX his_encounter_link ON his_encounter(link_id, encounter_at);"
+     "ALTER TABLE visit ADD COLUMN his_encounter_id INTEGER;",
      NULL},
 };
 

@@ -17,7 +17,7 @@ struct ih_clinic {
 extern ih_table ih_t_institution, ih_t_department, ih_t_staff, ih_t_drug, ih_t_schedule, ih_t_patient,
     ih_t_consent;
 /* What the hospital's HIS/LIS sent (his.c). */
-extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result;
+extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result, ih_t_his_encounter;
 
 /* The staff record an account acts through, from its verified row (MAC and
  * version): what every clinical access decision reads (staff.c). */

@@ -47,6 +47,18 @@ static const ih_field result_fields[] = {
 };
 ih_table ih_t_his_result = IH_TABLE_APPEND_ONLY("his_result", result_fields, "至少15年（检查检验报告，随门诊病历）");
 
+static const ih_field encounter_fields[] = {
+    {"link_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"peer", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"visit_no", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"department", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"doctor", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"encounter_at", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"diagnoses", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    {"received_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+};
+ih_table ih_t_his_encounter = IH_TABLE_APPEND_ONLY("his_encounter", encounter_fields, "至少15年（门诊病历，自最后一次就诊）");
+
 static const ih_actor exchange_actor = {.id = 0, .role = "exchange"};
 
 /* ---- receiving ------------------------------------------------------------------------ */
@@ -133,6 +145,36 @@ static ih_err match(ih_clinic *c, ih_tx *tx, const char *cert_no, const char *na
     return IH_OK;
 }
 
+/* The outpatient encounter the message carries, once per peer and visit
+ * number (a later A08 for the same visit changes nothing). */
+static ih_err encounter_fn(recv_arg *a, ih_tx *tx)
+{
+    const ih_his_msg *m = a->m;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_encounter WHERE peer = $1 AND visit_no = $2", &st));
+    ih_stmt_text(st, 1, m->peer);
+    ih_stmt_text(st, 2, m->visit_no);
+    IH_TRY(ih_stmt_step(st, &row));
+    IH_TRY(ih_stmt_exec(st));
+    if (row) return IH_OK;
+    ih_row r;
+    ih_row_init(&r, &ih_t_his_encounter);
+    ih_row_set_int(&r, "link_id", a->link_id);
+    ih_err e = ih_row_set_str(&r, "peer", m->peer);
+    if (e == IH_OK) e = ih_row_set_str(&r, "visit_no", m->visit_no);
+    if (e == IH_OK) e = ih_row_set_str(&r, "department", m->department);
+    if (e == IH_OK) e = ih_row_set_str(&r, "doctor", m->doctor);
+    if (e == IH_OK) e = ih_row_set_str(&r, "encounter_at", m->encounter_at);
+    if (e == IH_OK) e = ih_row_set_str(&r, "diagnoses", m->diagnoses ? m->diagnoses : "[]");
+    ih_row_set_int(&r, "received_at", ih_now_ms());
+    if (e == IH_OK) e = ih_tx_next_id(tx, "his_encounter", &r.id);
+    if (e == IH_OK) e = ih_row_insert(tx, a->c->o.keys, &r);
+    if (e == IH_OK) e = audit(a, tx, "his.encounter", "his_encounter", r.id, NULL);
+    ih_row_free(&r);
+    return e;
+}
+
 /* Create or update the link of the message's patient; its id in a->link_id. */
 static ih_err patient_fn(recv_arg *a, ih_tx *tx, bool from_result)
 {
@@ -177,6 +219,7 @@ static ih_err patient_fn(recv_arg *a, ih_tx *tx, bool from_result)
     if (e == IH_OK) e = found ? ih_row_update(tx, a->c->o.keys, &r) : ih_row_insert(tx, a->c->o.keys, &r);
     if (e == IH_OK) e = audit(a, tx, found ? "his.link_update" : "his.link_create", "his_link", r.id, status);
     a->link_id = r.id;
+    if (e == IH_OK && !from_result && m->visit_no && m->encounter_at) e = encounter_fn(a, tx);
     if (e == IH_OK && !from_result) {
         if (!strcmp(status, "linked")) set_ack(a->ack, "AA", "patient linked", NULL);
         else set_ack(a->ack, "AA", "accepted; the link waits for review: ", why);
@@ -489,4 +532,70 @@ ih_err ih_his_results(ih_clinic *c, const ih_viewer *v, int64_t patient_id, json
     }
     *out = json_pack("{s:o}", "results", a.out);
     return IH_OK;
+}
+
+/* ---- the offline first diagnosis of a follow-up ----------------------------------------- */
+
+ih_err ih_his_latest_encounter(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *encounter_id)
+{
+    *encounter_id = 0;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT e.id FROM his_encounter e JOIN his_link l ON l.id = e.link_id "
+                             "WHERE l.patient_id = $1 AND l.status IN ('linked', 'merged') "
+                             "ORDER BY e.encounter_at DESC, e.id DESC LIMIT 1",
+                         &st));
+    ih_stmt_int(st, 1, patient_id);
+    IH_TRY(ih_stmt_step(st, &row));
+    int64_t id = row ? ih_col_int(st, 0) : 0;
+    IH_TRY(ih_stmt_exec(st));
+    if (!id) return IH_OK;
+    ih_row r; /* verified: what the visit will rest on */
+    ih_row_init(&r, &ih_t_his_encounter);
+    bool found;
+    ih_err e = ih_row_load_opt(tx, c->o.keys, &ih_t_his_encounter, id, &r, &found, false);
+    ih_row_free(&r);
+    if (e == IH_OK && found) *encounter_id = id;
+    return e;
+}
+
+static ih_err evidence_fn(ih_tx *tx, void *arg)
+{
+    view_arg *a = arg;
+    ih_row v;
+    ih_row_init(&v, &ih_t_visit);
+    ih_err e = cl_visit_load(a->c, tx, a->id, &v, false);
+    bool treating;
+    if (e == IH_OK) e = cl_visit_access(a->c, tx, a->v, &v, false, &treating);
+    int64_t enc = e == IH_OK ? ih_row_int(&v, "his_encounter_id") : 0;
+    ih_row_free(&v);
+    IH_TRY(e);
+    if (!enc) {
+        a->out = json_pack("{s:n}", "encounter");
+        return IH_OK;
+    }
+    IH_TRY(cl_audit(a->c, tx, a->v, "his.encounter_read", "visit", a->id, NULL));
+    ih_row r;
+    ih_row_init(&r, &ih_t_his_encounter);
+    bool found;
+    e = ih_row_load(tx, a->c->o.keys, &ih_t_his_encounter, enc, &r, &found);
+    if (e == IH_OK && found) {
+        json_t *dx = json_loads(ih_row_str(&r, "diagnoses"), 0, NULL);
+        a->out = json_pack("{s:{s:s, s:s?, s:s?, s:s, s:o}}", "encounter", "visit_no", ih_row_str(&r, "visit_no"),
+                           "department", ih_row_str(&r, "department"), "doctor", ih_row_str(&r, "doctor"),
+                           "encounter_at", ih_row_str(&r, "encounter_at"), "diagnoses", dx ? dx : json_array());
+        if (!a->out) e = ih_fail(IH_E_NOMEM, "evidence");
+    }
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err ih_his_visit_evidence(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out)
+{
+    view_arg a = {.c = c, .v = v, .id = visit_id};
+    ih_err e = ih_store_write(c->o.store, evidence_fn, &a);
+    cl_refused(c, v, "his.encounter_read", "visit", visit_id, e);
+    if (e == IH_OK) *out = a.out;
+    else json_decref(a.out);
+    return e;
 }

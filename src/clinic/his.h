@@ -12,6 +12,9 @@
  * When the names differ the link is held for a person to resolve; when no
  * ihos patient has that number it waits (unmatched) and is linked when a
  * person resolves it.  ADT^A40 moves a merged MRN's link to the survivor.
+ * An ADT^A04/A08 with an outpatient PV1 (and DG1 diagnoses) records the
+ * encounter: a follow-up the patient then requests carries the latest one
+ * as checked evidence of the offline first diagnosis.
  * Results (ORU^R01) are attached to the link: a linked patient's treating
  * doctors and the patient see them under the care-relationship rules; a held
  * or unmatched link keeps them until resolved (nothing is lost).
@@ -39,6 +42,13 @@ typedef struct ih_his_msg {
     const char *title;       /* OBR-4 text */
     const char *observed_at; /* OBR-7 as ISO time, or NULL */
     const char *content;     /* the observations as a JSON array (docs/exchange.md) */
+    /* an outpatient encounter (PV1 with patient class O, and its DG1s), on
+     * a patient message: the offline diagnosis a follow-up rests on */
+    const char *visit_no;     /* PV1-19 */
+    const char *department;   /* PV1-3 point of care, or PV1-10 */
+    const char *doctor;       /* PV1-7 attending doctor's name */
+    const char *encounter_at; /* PV1-44 as ISO time */
+    const char *diagnoses;    /* DG1-3 as a JSON array [{code, name}] */
 } ih_his_msg;
 
 typedef struct ih_his_ack {
@@ -61,6 +71,14 @@ ih_err ih_his_links_pending(ih_clinic *c, const ih_viewer *v, json_t **out);
  * checking the ID numbers agree), {"patient_id": null, "reason": …}
  * leaves it unlinked for good (status rejected). */
 ih_err ih_his_link_resolve(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+/* The patient's latest outpatient encounter at the hospital (linked HIS
+ * patient) before now, for a follow-up being requested: its id, 0 if none.
+ * In the caller's transaction (visit.c records it on the visit). */
+ih_err ih_his_latest_encounter(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *encounter_id);
+/* A visit's HIS evidence, for those who may see the visit:
+ * {"encounter": {visit_no, department, doctor, encounter_at, diagnoses} | null}. */
+ih_err ih_his_visit_evidence(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out);
+
 /* A patient's results from the hospital (patient_id 0: the viewer's own),
  * for those who may see them:
  * {"results":[{id, kind, title, order_no, observed_at, observations}]}. */

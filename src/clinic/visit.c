@@ -12,6 +12,7 @@
  * a patient under 6 needs a guardian present.  Every transition is one
  * transaction with its audit event; anything else is 409 invalid_state. */
 #include "clinic/care_impl.h"
+#include "clinic/his.h"
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -52,6 +53,8 @@ static const ih_field fields[] = {
     /* free text, sealed (migration 14): why refused; why the label last changed */
     {"refuse_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"label_reason", IH_F_SEALED, SM | IH_FF_ADDED | IH_FF_PRIVATE, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    /* the HIS outpatient encounter found when a follow-up was requested (migration 21) */
+    {"his_encounter_id", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_visit = IH_TABLE("visit", fields, true, "至少15年（门诊病历，自最后一次就诊）");
 
@@ -255,6 +258,10 @@ static ih_err request_fn(ih_tx *tx, void *arg)
         ih_row_set_int(&a->r, "respond_by", (start > now ? start : now) + ih_row_int(&s, "response_minutes") * 60000);
         ih_row_set_int(&a->r, "updated_at", now);
         if (e == IH_OK) e = ih_row_set_str(&a->r, "status", V_REQUESTED);
+        /* the offline first diagnosis, as the hospital's HIS recorded it */
+        int64_t enc = 0;
+        if (e == IH_OK && followup) e = ih_his_latest_encounter(a->c, tx, patient, &enc);
+        if (enc) ih_row_set_int(&a->r, "his_encounter_id", enc);
     }
     ih_row_free(&s);
     IH_TRY(e);

@@ -15,8 +15,9 @@
 
 void ih_inbound_text_free(ih_inbound_text *t)
 {
-    ih_buf *all[] = {&t->type, &t->control_id, &t->mrn, &t->cert_no, &t->name, &t->prior_mrn,
-                     &t->order_no, &t->title, &t->observed_at, &t->content};
+    ih_buf *all[] = {&t->type,     &t->control_id, &t->mrn,        &t->cert_no, &t->name,
+                     &t->prior_mrn, &t->order_no,  &t->title,      &t->observed_at, &t->content,
+                     &t->visit_no, &t->department, &t->doctor,     &t->encounter_at, &t->diagnoses};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ih_buf_wipe(all[i]);
 }
 
@@ -105,6 +106,51 @@ static ih_err map_pid(const ih_hl7 *m, ih_his_msg *out, ih_inbound_text *t, bool
     out->cert_no = t->cert_no.len ? t->cert_no.p : NULL;
     out->name = t->name.len ? t->name.p : NULL;
     return IH_OK;
+}
+
+/* An outpatient encounter: PV1 with patient class O, its visit number and
+ * time, and the DG1 diagnoses.  Absent (or another class): nothing. */
+static ih_err map_encounter(const ih_hl7 *m, ih_his_msg *out, ih_inbound_text *t, bool *bad, char *why, size_t why_n)
+{
+    int pv1 = ih_hl7_find(m, "PV1", 0);
+    ih_buf v = IH_BUF_INIT;
+    ih_err e = IH_OK;
+    if (pv1 < 0 || !get(m, pv1, 2, 1, 1, &v, bad) || strcmp(v.p, "O")) goto out;
+    if (!get(m, pv1, 19, 1, 1, &t->visit_no, bad) || t->visit_no.len > 64) {
+        e = fail(why, why_n, "an outpatient PV1 without a visit number (PV1-19) of at most 64 characters");
+        goto out;
+    }
+    if (!get(m, pv1, 44, 1, 1, &v, bad) || !ts_iso(v.p, &t->encounter_at)) {
+        e = fail(why, why_n, "an outpatient PV1 without its time (PV1-44, YYYYMMDDHHMMSS)");
+        goto out;
+    }
+    if (get(m, pv1, 3, 1, 1, &v, bad) || get(m, pv1, 10, 1, 1, &v, bad)) e = copy(&t->department, &v);
+    if (e == IH_OK && get(m, pv1, 7, 1, 2, &v, bad)) e = copy(&t->doctor, &v);
+    if (e == IH_OK && get(m, pv1, 7, 1, 3, &v, bad)) e = ih_buf_append(&t->doctor, v.p, v.len);
+    json_t *dx = json_array();
+    if (e == IH_OK && !dx) e = ih_fail(IH_E_NOMEM, "diagnoses");
+    for (int s = 0, n = ih_hl7_segment_count(m); e == IH_OK && s < n; s++) {
+        if (strcmp(ih_hl7_segment_name(m, s), "DG1")) continue;
+        ih_buf code = IH_BUF_INIT, name = IH_BUF_INIT;
+        bool hc = get(m, s, 3, 1, 1, &code, bad), hn = get(m, s, 3, 1, 2, &name, bad);
+        if ((hc || hn) && json_array_size(dx) < 20 &&
+            json_array_append_new(dx, json_pack("{s:s, s:s}", "code", hc ? code.p : "", "name", hn ? name.p : "")) != 0)
+            e = ih_fail(IH_E_NOMEM, "diagnosis");
+        ih_buf_free(&code);
+        ih_buf_free(&name);
+    }
+    if (e == IH_OK) e = ih_json_dump(dx, JSON_COMPACT | JSON_ENSURE_ASCII, &t->diagnoses);
+    json_decref(dx);
+    if (e == IH_OK) {
+        out->visit_no = t->visit_no.p;
+        out->encounter_at = t->encounter_at.p;
+        out->department = t->department.len ? t->department.p : NULL;
+        out->doctor = t->doctor.len ? t->doctor.p : NULL;
+        out->diagnoses = t->diagnoses.p;
+    }
+out:
+    ih_buf_free(&v);
+    return e;
 }
 
 /* OBR and its OBX segments: order, kind, title, time and the observations. */
@@ -199,6 +245,7 @@ ih_err ih_inbound_map(const ih_hl7 *m, const ih_peer *peer, ih_his_msg *out, ih_
     }
     if (e == IH_OK && ih_hl7_find(m, "PID", 0) < 0) e = fail(why, why_n, "the message has no PID segment");
     if (e == IH_OK) e = map_pid(m, out, t, &bad);
+    if (e == IH_OK && out->kind == IH_HIS_PATIENT) e = map_encounter(m, out, t, &bad, why, why_n);
     if (e == IH_OK && !strcmp(t->type.p, "ORU^R01")) e = map_result(m, out, t, &bad, why, why_n);
     if (e == IH_OK && bad) e = fail(why, why_n, "a field's escapes do not decode to UTF-8 text");
     ih_buf_free(&code);

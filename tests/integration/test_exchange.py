@@ -64,12 +64,18 @@ send = OMG^O19
 SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
 
 
-def adt(control, mrn, cert, name, event="A04", birth="19800512", sex="M", sending="HIS"):
+def adt(control, mrn, cert, name, event="A04", birth="19800512", sex="M", sending="HIS", encounter=None):
     family, given = name[0], name[1:]
     ids = "%s^^^HOSP^MR" % mrn + ("~%s^^^CHN^NI" % cert if cert else "")
-    return ("MSH|^~\\&|%s|HOSP|IHOS|IH|20261201120000||ADT^%s^ADT_A01|%s|P|2.4\r"
-            "EVN|%s|20261201120000\r"
-            "PID|1||%s||%s^%s||%s|%s\r" % (sending, event, control, event, ids, family, given, birth, sex))
+    msg = ("MSH|^~\\&|%s|HOSP|IHOS|IH|20261201120000||ADT^%s^ADT_A01|%s|P|2.4\r"
+           "EVN|%s|20261201120000\r"
+           "PID|1||%s||%s^%s||%s|%s\r" % (sending, event, control, event, ids, family, given, birth, sex))
+    if encounter:  # an outpatient visit at the hospital, with its diagnosis
+        pv1 = [""] * 45  # PV1-1 … PV1-44
+        pv1[1], pv1[2], pv1[3], pv1[7] = "1", "O", "心内科门诊^^^HOSP", "D001^李^医生"
+        pv1[19], pv1[44] = encounter, "20250315093000"
+        msg += "PV1|" + "|".join(pv1[1:]) + "\r" + "DG1|1||I10.x00^原发性高血压^ICD10|||F\r"
+    return msg
 
 
 def oru(control, mrn, cert, name, sending="HIS"):
@@ -119,9 +125,11 @@ class HisInbound(IhosTestCase):
         p = self.patient
         name, cert = p["name"], p["cert_no"]
         # linked by the ID number's blind index, the name agreeing
-        self.assertEqual(self.send("his", adt("C1", "MRN-001", cert, name)), ("AA", "C1", "patient linked"))
+        self.assertEqual(self.send("his", adt("C1", "MRN-001", cert, name, encounter="V20250315001")),
+                         ("AA", "C1", "patient linked"))
         # the same message id again: the same answer, nothing applied twice
-        self.assertEqual(self.send("his", adt("C1", "MRN-001", cert, name)), ("AA", "C1", "patient linked"))
+        self.assertEqual(self.send("his", adt("C1", "MRN-001", cert, name, encounter="V20250315001")),
+                         ("AA", "C1", "patient linked"))
         # the same ID number under another name: held for a person, never merged silently
         code, ctl, text = self.send("his", adt("C2", "MRN-002", cert, "张冒名"))
         self.assertEqual((code, ctl), ("AA", "C2"))
@@ -138,6 +146,11 @@ class HisInbound(IhosTestCase):
         visit = self.h.followup("patient042", "doctor03")
         self.assertTrue(visit)
         doc = self.h.s("doctor03")
+        # the follow-up carries the hospital's outpatient visit as its first-diagnosis evidence
+        ev = doc.req("GET", "/api/v1/visits/%d/evidence" % visit).json()["encounter"]
+        self.assertEqual((ev["visit_no"], ev["encounter_at"], ev["department"], ev["doctor"]),
+                         ("V20250315001", "2025-03-15T09:30:00", "心内科门诊", "李医生"))
+        self.assertEqual(ev["diagnoses"], [{"code": "I10.x00", "name": "原发性高血压"}])
         r = doc.req("GET", "/api/v1/patients/%d/results" % p["id"])
         self.assertEqual(r.status, 200, r)
         results = r.json()["results"]
@@ -155,6 +168,7 @@ class HisInbound(IhosTestCase):
                 login_ui(b, self.h.accts["doctor03"])
                 b.click_text("打开", "#main button")
                 b.wait_text("白细胞计数", "#results")
+                self.assertIn("原发性高血压", b.text("#evidence"))
                 self.assertIn("偏低", b.text("#results"))
                 b.shot("doctor-results")
                 self.assertEqual(b.csp_violations(), [])

@@ -117,9 +117,9 @@ class PackageTest(unittest.TestCase):
             raise AssertionError("%s: exit %d\n%s%s" % (cmd, p.returncode, p.stdout[-3000:], p.stderr[-3000:]))
         return p
 
-    def healthz(self):
+    def healthz(self, path="/healthz"):
         ctx = ssl.create_default_context(cafile=os.path.join(self.root, "var/lib/ihos/keys/tls.crt"))
-        with urllib.request.urlopen("https://127.0.0.1:%d/healthz" % self.port, context=ctx, timeout=5) as r:
+        with urllib.request.urlopen("https://127.0.0.1:%d%s" % (self.port, path), context=ctx, timeout=5) as r:
             return r.status
 
     def test_install_start_rotate_purge(self):
@@ -194,6 +194,7 @@ class PackageTest(unittest.TestCase):
         with open(log + ".1") as f:
             self.assertIn("server.started", f.read())
         self.assertEqual(self.healthz(), 200)
+        self.assertEqual(self.healthz("/app/"), 200)  # the console installed in /usr/share/ihos/web
         # stop, purge: the package goes, the hospital's data stays
         self.sh("systemctl stop ihos")
         self.assertEqual(self.sh("systemctl is-active ihos", check=False).stdout.strip(), "inactive")

@@ -84,6 +84,13 @@
       head.append(f, rf);
     }
     if (pat) head.appendChild(h('p', { class: 'allergy' }, '过敏史：', pat.allergies || '无记录'));
+    if (v.kind === 'followup') {
+      const ev = await api('GET', `/api/v1/visits/${id}/evidence`).catch(() => null);
+      const enc = ev && ev.encounter;
+      head.appendChild(h('p', { class: enc ? 'ok' : 'warn', id: 'evidence' }, enc
+        ? `医院 HIS 门诊记录（首诊依据）：${enc.encounter_at.replace('T', ' ')} ${enc.department || ''} ${enc.doctor || ''}，诊断：${enc.diagnoses.map(d => d.name || d.code).join('、') || '—'}（就诊号 ${enc.visit_no}）`
+        : '未在医院 HIS 找到该患者的门诊记录：请核对患者提供的首诊凭证。'));
+    }
     let pull = null, rxDraw = null;
     if (v.status === 'accepted' || v.status === 'closed') {
       pull = chat(m, v);
