@@ -83,6 +83,7 @@ ih_err ih_api_patient_results(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_his_links(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_his_link_resolve(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_visit_evidence(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_break_glass_by_cert(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_console_page(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_console_asset(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_console_redirect(ih_app *app, ih_req *req, ih_resp *resp);

@@ -184,6 +184,11 @@ ih_err ih_api_break_glass(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_call_id_body(app, req, resp, 201, ih_break_glass, false);
 }
 
+ih_err ih_api_break_glass_by_cert(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_body(app, req, resp, 201, ih_break_glass_by_cert);
+}
+
 ih_err ih_api_break_glass_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
     char pending[8] = "";

@@ -107,6 +107,7 @@ const ih_route ih_api_routes[] = {
     R(IH_POST, "/api/v1/me/consents", IH_PERM_PATIENT_SELF, ih_api_me_consent_accept),
     R(IH_POST, "/api/v1/patients/{}/break-glass", IH_PERM_BREAK_GLASS, ih_api_break_glass),
     R(IH_GET, "/api/v1/break-glass", IH_PERM_SECURITY_POLICY, ih_api_break_glass_list),
+    R(IH_POST, "/api/v1/break-glass", IH_PERM_BREAK_GLASS, ih_api_break_glass_by_cert),
     R(IH_POST, "/api/v1/break-glass/{}/review", IH_PERM_SECURITY_POLICY, ih_api_break_glass_review),
 
     R(IH_POST, "/api/v1/visits", IH_PERM_VISIT_REQUEST, ih_api_visits_request),

@@ -109,6 +109,12 @@ ih_err ih_adverse_list(ih_clinic *c, const ih_viewer *v, json_t **out);
  * relationship, audited and alerted to the security administrator; within
  * per-hour, per-day and unreviewed-grant limits (IH_E_RATE_LIMITED). */
 ih_err ih_break_glass(ih_clinic *c, const ih_viewer *v, int64_t patient_id, json_t *body, json_t **out);
+/* The same for the patient with the ID number in body {cert_no, reason}: a
+ * doctor in an emergency who has the patient's ID card in hand.  Nothing
+ * else ever tells a doctor whether a number is registered (searches show
+ * only their own patients); this request is itself the audited, alerted,
+ * rate-limited emergency access, and the answer is the grant. */
+ih_err ih_break_glass_by_cert(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
 /* Secadmin: every grant (newest first), or those still to review (oldest first). */
 ih_err ih_break_glass_list(ih_clinic *c, const ih_viewer *v, bool pending, json_t **out);
 /* Secadmin: {verdict: justified|unjustified, note?} — once per grant; an

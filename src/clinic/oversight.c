@@ -194,6 +194,53 @@ ih_err ih_break_glass(ih_clinic *c, const ih_viewer *v, int64_t patient_id, json
     return e;
 }
 
+typedef struct {
+    ih_clinic *c;
+    const char *cert_no;
+    int64_t id;
+} by_cert_arg;
+
+static ih_err by_cert_fn(ih_tx *tx, void *arg)
+{
+    by_cert_arg *a = arg;
+    uint8_t idx[32];
+    IH_TRY(ih_row_index(a->c->o.keys, &ih_t_patient, "cert_no", a->cert_no, idx));
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM patient WHERE cert_no_idx = $1 ORDER BY id LIMIT 2", &st));
+    ih_stmt_blob(st, 1, idx, sizeof idx);
+    IH_TRY(ih_stmt_step(st, &row));
+    a->id = row ? ih_col_int(st, 0) : 0;
+    IH_TRY(ih_stmt_step(st, &row));
+    if (row) a->id = -1; /* two records with one number: a person sorts that out first */
+    return ih_stmt_exec(st);
+}
+
+ih_err ih_break_glass_by_cert(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out)
+{
+    static const char *const f[] = {"cert_no", "reason", NULL};
+    IH_TRY(ih_json_only(body, f));
+    const char *cert;
+    IH_TRY(ih_json_str(body, "cert_no", true, 4, 32, IH_TEXT_LINE, &cert));
+    by_cert_arg a = {.c = c, .cert_no = cert};
+    IH_TRY(ih_store_read(c->o.store, by_cert_fn, &a));
+    if (a.id <= 0) {
+        ih_err e = ih_reject(IH_E_NOT_FOUND, "cert_no", a.id < 0 ? "Several patients have this ID number: ask the "
+                                                                    "medical records office."
+                                                                  : "No patient has this ID number.");
+        ih_err_text saved;
+        ih_err_save(&saved);
+        cl_audit_own(c, v, "access.break_glass", "patient", 0, e, "no single patient with that ID number");
+        ih_err_load(&saved);
+        return e;
+    }
+    json_t *rest = json_pack("{s:O?}", "reason", json_object_get(body, "reason"));
+    if (!rest) return ih_fail(IH_E_NOMEM, "break-glass");
+    ih_err e = ih_break_glass(c, v, a.id, rest, out);
+    json_decref(rest);
+    return e;
+}
+
 /* ---- review ------------------------------------------------------------------------ */
 
 static const char *const review_fields[] = {"verdict", "note", NULL};

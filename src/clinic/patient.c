@@ -230,12 +230,8 @@ static ih_err find_fn(ih_tx *tx, void *arg)
         a->id = ids[i];
         IH_TRY(load(a, tx));
         ih_err re = relation(a, tx);
-        if (re == IH_E_FORBIDDEN) { /* not theirs to see: not shown */
+        if (re == IH_E_FORBIDDEN) { /* not theirs to see: not listed */
             ih_err_clear();
-            /* a doctor who holds the exact ID number learns only which
-             * record it is, for emergency (break-glass) access */
-            if (a->cert_no && a->v->role == IH_ROLE_DOCTOR)
-                json_array_append_new(a->out, json_pack("{s:I, s:s}", "id", (json_int_t)ids[i], "relation", "none"));
             continue;
         }
         IH_TRY(re);

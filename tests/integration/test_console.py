@@ -229,11 +229,12 @@ class ConsoleJourney(IhosTestCase):
         other.open("/app/")
         login_ui(other, acc["doctor05"])
         other.click_text("我的患者", "nav a")
-        other.submit("#break-glass form", cert_no=cert)
-        other.wait_text("无诊疗关系", "#break-glass")
+        other.submit("#break-glass form", cert_no=id_number(birth="19660606", seq=901),
+                     reason="患者急诊入院昏迷，需立即查看既往用药与过敏史")
+        other.wait_text("No patient has this ID number", "#break-glass")  # a 404, audited
+        other.submit("#break-glass form", cert_no=cert, reason="患者急诊入院昏迷，需立即查看既往用药与过敏史")
+        other.wait_text("已授权访问患者", "#break-glass")
         self.assertNotIn("王", other.text("#break-glass"))
-        other.submit("#break-glass table form", reason="患者急诊入院昏迷，需立即查看既往用药与过敏史")
-        other.wait_text("已授权访问该患者信息", "#break-glass")
         other.shot("doctor-break-glass")
         self.assertNoCsp()
 
@@ -452,6 +453,7 @@ class ConsoleServing(IhosTestCase):
         r5 = c5.getresponse()
         self.assertEqual(r5.status, 503)
         self.assertEqual(json.loads(r5.read())["error"]["code"], "busy")
+        c5.close()
         self.assertIn("ihos_http_event_streams_open", inst.metrics())
         for x in more + [(c, r)]:
             x[1].close()

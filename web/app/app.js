@@ -303,20 +303,13 @@
     const r = await act(box, () => api('GET', '/api/v1/patients'));
     if (r) box.appendChild(table(r.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
       ['证件号', p => p.cert_no], ['电话', p => p.phone]], '暂无'));
-    const bg = section('紧急访问（破窗）', h('p', {}, '仅限急救等紧急情况：按证件号码找到患者，写明理由；访问有时限，全部记录并由安全管理员复核。'));
+    const bg = section('紧急访问（破窗）', h('p', {}, '仅限急救等紧急情况：凭患者身份证号码并写明理由申请；授权有时限，全部记录并告知安全管理员复核。'));
     bg.id = 'break-glass';
-    const found = h('div');
-    bg.appendChild(form([{ name: 'cert_no', label: '患者证件号码' }], '查找', async b => {
-      const r2 = await api('GET', '/api/v1/patients?cert_no=' + encodeURIComponent(b.cert_no));
-      clear(found);
-      found.appendChild(table(r2.patients, [['患者', p => p.relation === 'none' ? `#${p.id}（无诊疗关系，信息不予显示）` : p.name],
-        ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
-        ['紧急访问', p => form([{ name: 'reason', label: '理由（至少10个字）' }], '申请', async x => {
-          const g = await api('POST', `/api/v1/patients/${p.id}/break-glass`, x);
-          flash(bg, `已授权访问该患者信息，至 ${time(g.expires_at)} 止；本次访问已记录待复核。`);
-        }, { inline: true })]], '未找到该患者'));
-    }, { inline: true }));
-    bg.appendChild(found);
+    bg.appendChild(form([{ name: 'cert_no', label: '患者证件号码' }, { name: 'reason', label: '理由（至少10个字）', type: 'textarea' }],
+      '申请紧急访问', async b => {
+        const g = await api('POST', '/api/v1/break-glass', b);
+        flash(bg, `已授权访问患者 #${g.patient_id} 的信息，至 ${time(g.expires_at)} 止；本次访问已记录待复核。`);
+      }));
     m.appendChild(bg);
   }
 
