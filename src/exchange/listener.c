@@ -91,8 +91,8 @@ static ssize_t conn_read(mllp_conn *c, uint8_t *buf, size_t n)
     if (r > 0) return r;
     int e = SSL_get_error(c->ssl, r);
     if (e == SSL_ERROR_ZERO_RETURN) return 0;
-    if ((e == SSL_ERROR_WANT_READ || e == SSL_ERROR_SYSCALL) && (errno == EAGAIN || errno == EWOULDBLOCK)) return -2;
-    if (e == SSL_ERROR_WANT_READ) return -2;
+    /* the receive timeout (SO_RCVTIMEO) shows as a retry: nothing yet */
+    if (e == SSL_ERROR_WANT_READ || (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) return -2;
     return -1;
 }
 

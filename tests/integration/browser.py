@@ -32,7 +32,7 @@ class Browser:
             o.add_argument(a)
         if mobile:
             o.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844,
-                                                                            "pixelRatio": 2}})
+                                                                            "pixelRatio": 1}})
         o.accept_insecure_certs = True  # the instance's own self-signed certificate
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
