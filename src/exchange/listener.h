@@ -3,7 +3,9 @@
  *
  * One listening socket per peer with `listen` in exchange.conf, inside TLS
  * when the peer says tls = true (ihosd's certificate; peers.h refuses
- * plaintext off loopback unless the network is marked trusted).  Each
+ * plaintext off loopback unless the network is marked trusted).  A peer
+ * with client_cert_sha256 must present that certificate: anyone else is
+ * closed after the handshake (exchange.peer_refused, an alert).  Each
  * connection has its own thread (a hospital has a handful of interfaces, each
  * keeping one connection open); at most IH_MLLP_CONNS_PER_PEER at a time per
  * peer, more are closed at once.  A connection reads frames

@@ -24,12 +24,15 @@ typedef struct {
     size_t n;
 } ctx;
 
-typedef enum { K_ADDR, K_LISTEN, K_TLS, K_TRUSTED, K_CHARSET, K_VERSION, K_SAPP, K_SFAC, K_RAPP, K_RFAC, K_ACCEPT, K_SEND } key;
+typedef enum {
+    K_ADDR, K_LISTEN, K_TLS, K_TRUSTED, K_CHARSET, K_VERSION, K_SAPP, K_SFAC, K_RAPP, K_RFAC, K_ACCEPT, K_SEND, K_PIN
+} key;
 
 static const char *const keys[] = {"address",           "listen",          "tls",
                                    "trusted_network",   "charset",         "version",
                                    "sending_application", "sending_facility", "receiving_application",
-                                   "receiving_facility", "accept",          "send"};
+                                   "receiving_facility", "accept",          "send",
+                                   "client_cert_sha256"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static int fail(ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -101,6 +104,8 @@ static int finish(ctx *c)
     if (!p->charset[0] || !p->version[0] || !p->sending_app[0] || !p->receiving_app[0])
         return fail(c, c->line, "peer %s: charset, version, sending_application and receiving_application are required",
                     p->name);
+    if (p->client_cert_sha256[0] && (!p->tls || !p->listen[0]))
+        return fail(c, c->line, "peer %s: client_cert_sha256 needs tls = true and listen", p->name);
     bool loop = (!p->address[0] || ih_peer_loopback(p->address)) && (!p->listen[0] || ih_peer_loopback(p->listen));
     if (!p->tls && !loop && !p->trusted_network)
         return fail(c, c->line,
@@ -182,6 +187,19 @@ static int handler(void *user, const char *section, const char *name, const char
             return fail(c, lineno, "'%s': message types like ADT^A04,ORU^R01", name);
         snprintf(k == K_ACCEPT ? p->accept : p->send, sizeof p->accept, "%s", value);
         break;
+    case K_PIN: {
+        size_t n = 0;
+        for (const char *q = value; *q; q++)
+            if (*q != ':') {
+                if (!((*q >= '0' && *q <= '9') || (*q >= 'a' && *q <= 'f') || (*q >= 'A' && *q <= 'F')) || n >= 64)
+                    return fail(c, lineno, "client_cert_sha256: the certificate's SHA-256, 64 hex digits (colons allowed)");
+                char ch = *q;
+                p->client_cert_sha256[n++] = (char)(ch >= 'A' && ch <= 'F' ? ch - 'A' + 'a' : ch);
+            }
+        if (n != 64) return fail(c, lineno, "client_cert_sha256: the certificate's SHA-256, 64 hex digits (colons allowed)");
+        p->client_cert_sha256[64] = '\0';
+        break;
+    }
     }
     return 1;
 }

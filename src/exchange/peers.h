@@ -17,6 +17,8 @@
  *   receiving_facility = IH
  *   accept = ADT^A04,ADT^A08,ORU^R01   ; message types it may send us
  *   send = OML^O21,RDE^O11,DFT^P03,MDM^T02 ; message types we send it
+ *   client_cert_sha256 = 3f:a1:…       ; optional, with tls and listen: the peer must
+ *                                      ; present this certificate (SHA-256 of its DER)
  *
  * Parsing is strict like ihos.conf's: an unknown key, a duplicate, a bad
  * value or a missing one is "file:line: reason".  A peer not on loopback
@@ -39,6 +41,7 @@ typedef struct ih_peer {
     char charset[16], version[8];
     char sending_app[64], sending_facility[64], receiving_app[64], receiving_facility[64];
     char accept[256], send[256];
+    char client_cert_sha256[65]; /* lowercase hex; "" when the listener asks no certificate */
 } ih_peer;
 
 typedef struct ih_peers {

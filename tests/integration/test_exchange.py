@@ -8,6 +8,8 @@ taken, a GB18030 peer, frames split and joined."""
 import json
 import os
 import socket
+import ssl
+import subprocess
 import time
 import unittest
 
@@ -59,6 +61,7 @@ receiving_application = IHOS
 receiving_facility = IH
 accept = ADT^A04
 send = OMG^O19
+client_cert_sha256 = %(pin)s
 """
 
 SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
@@ -100,8 +103,17 @@ class HisInbound(IhosTestCase):
     def setUp(self):
         super().setUp()
         self.inst = inst = self.instance(demo=True)
+        # the RIS presents a certificate of its own, pinned in exchange.conf
+        self.ris_key, self.ris_crt = os.path.join(self.tmp, "ris.key"), os.path.join(self.tmp, "ris.crt")
+        self.other_key, self.other_crt = os.path.join(self.tmp, "other.key"), os.path.join(self.tmp, "other.crt")
+        for key, crt, cn in ((self.ris_key, self.ris_crt, "ris"), (self.other_key, self.other_crt, "other")):
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-days", "2", "-subj", "/CN=" + cn, "-keyout", key, "-out", crt], check=True,
+                           capture_output=True, timeout=60)
+        fp = subprocess.run(["openssl", "x509", "-in", self.ris_crt, "-noout", "-fingerprint", "-sha256"], check=True,
+                            capture_output=True, text=True, timeout=60).stdout.strip().split("=", 1)[1]
         with open(inst.path("exchange.conf"), "w") as f:
-            f.write(PEERS)
+            f.write(PEERS % {"pin": fp})
         os.chmod(inst.path("exchange.conf"), 0o600)
         inst.conf_changed = True  # the operator records the new file (trust manifest)
         inst.start()
@@ -246,24 +258,37 @@ class HisInbound(IhosTestCase):
             s.close()
         acks = [ack_of(SB + a.split(SB, 1)[1] + EB + CR) for a in got.split(EB + CR) if a]
         self.assertEqual([(a[0], a[1]) for a in acks], [("AA", "S1"), ("AA", "S2"), ("AA", "S3")])
-        # a TLS peer: MLLP inside TLS, ihosd's certificate verified
-        raw = socket.create_connection(("127.0.0.1", self.ports["ris"]), timeout=20)
-        t = self.inst.ssl_context().wrap_socket(raw, server_hostname="127.0.0.1")
-        try:
-            t.sendall(SB + adt("T1", "R-001", cert, name, sending="RIS").encode() + EB + CR)
-            got = b""
-            while not got.endswith(EB + CR):
-                chunk = t.recv(65536)
-                if not chunk:
-                    break
-                got += chunk
-        finally:
-            t.close()
-        self.assertEqual(ack_of(got), ("AA", "T1", "patient linked"))
+        # a TLS peer: MLLP inside TLS, ihosd's certificate verified, the peer's own pinned
+        def tls_send(frame, cert=None):
+            ctx = self.inst.ssl_context()
+            if cert:
+                ctx.load_cert_chain(*cert)
+            raw = socket.create_connection(("127.0.0.1", self.ports["ris"]), timeout=10)
+            got, t = b"", None
+            try:
+                t = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+                t.sendall(frame)
+                while not got.endswith(EB + CR):
+                    chunk = t.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except (ssl.SSLError, ConnectionResetError, BrokenPipeError, socket.timeout):
+                pass
+            finally:
+                (t or raw).close()
+            return got
+
+        frame = SB + adt("T1", "R-001", cert, name, sending="RIS").encode() + EB + CR
+        self.assertEqual(ack_of(tls_send(frame, (self.ris_crt, self.ris_key))), ("AA", "T1", "patient linked"))
+        # without a certificate, or with another one, nothing is taken
+        self.assertEqual(tls_send(frame.replace(b"T1", b"T2")), b"")
+        self.assertEqual(tls_send(frame.replace(b"T1", b"T3"), (self.other_crt, self.other_key)), b"")
+        self.assertTrue(self.inst.events("exchange.peer_refused"))
         # plaintext to the TLS listener is not answered
         plain = socket.create_connection(("127.0.0.1", self.ports["ris"]), timeout=5)
         try:
-            plain.sendall(SB + adt("T2", "R-002", cert, name, sending="RIS").encode() + EB + CR)
+            plain.sendall(SB + adt("T4", "R-002", cert, name, sending="RIS").encode() + EB + CR)
             try:
                 answer = plain.recv(65536)
             except (socket.timeout, ConnectionResetError):
