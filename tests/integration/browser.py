@@ -98,6 +98,22 @@ class Browser:
             time.sleep(0.2)
         raise AssertionError("no %r to click; page text: %s" % (text, self.text()[:1500]))
 
+    def click_in_row(self, rows_css, contains, button_css="button", timeout=WAIT):
+        """Click the button in the first row holding `contains`.  A live update
+        may redraw the table between finding the row and clicking: try again."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                rows = [r for r in self.all(rows_css) if contains in r.text]
+                if rows:
+                    self.click(rows[0].find_element(By.CSS_SELECTOR, button_css))
+                    return
+            except StaleElementReferenceException:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("no row with %r in %s; page text: %s" % (contains, rows_css, self.text()[:1500]))
+
     def wait_text(self, text, css="body", timeout=WAIT):
         end = time.time() + timeout
         while time.time() < end:

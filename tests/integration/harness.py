@@ -280,6 +280,16 @@ class Instance:
         if bad:
             raise AssertionError("sanitizer report in ihosd log:\n" + "\n".join(self.log_lines[-60:]))
 
+    def wait_events(self, name, timeout=10):
+        """events(name), waiting (bounded) for the log reader to have seen one:
+        a line ihosd wrote before answering may still be in the pipe."""
+        deadline = time.time() + timeout
+        while True:
+            found = self.events(name)
+            if found or time.time() >= deadline:
+                return found
+            time.sleep(0.05)
+
     def events(self, name):
         out = []
         for l in self.log_lines:

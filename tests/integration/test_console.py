@@ -255,8 +255,7 @@ class ConsoleJourney(IhosTestCase):
         # … the security administrator activates it (the pending list is live)
         secb.find("#accounts")
         secb.wait_text("new.doctor", "#accounts")
-        row = [tr for tr in secb.all("#accounts tr") if "new.doctor" in tr.text][0]
-        secb.click(row.find_element("css selector", "button"))
+        secb.click_in_row("#accounts tr", "new.doctor")
         secb.wait_text("没有符合条件的账号", "#accounts")  # the pending list is empty again
         secb.shot("secadmin-accounts")
         # … the system administrator registers the doctor's practice data …
@@ -274,9 +273,8 @@ class ConsoleJourney(IhosTestCase):
         # … the security administrator enables online care after checking it …
         secb.click_text("线上执业", "nav a")
         secb.wait_text("钱新", "#staff")
-        row = [tr for tr in secb.all("#staff tr") if "钱新" in tr.text][0]
-        self.assertIn("未开通", row.text)
-        secb.click(row.find_element("css selector", "button"))
+        self.assertIn("未开通", [tr.text for tr in secb.all("#staff tr") if "钱新" in tr.text][0])
+        secb.click_in_row("#staff tr", "钱新")
         secb.wait_text("停止线上接诊", "#staff")
         # … and the doctor's shift is published
         sysb.click_text("排班", "nav a")
@@ -317,8 +315,7 @@ class ConsoleJourney(IhosTestCase):
         audb.find("#main .card")
         # taking a permission from the auditor is proposed, then decided by another administrator
         secb.click_text("权限", "nav a")
-        row = [tr for tr in secb.all("#permissions tr") if tr.text.startswith("audit.export")][0]
-        secb.click(row.find_element("css selector", "button"))
+        secb.click_in_row("#permissions tr", "audit.export")
         secb.wait_text("已提交审批", "#permissions")
         secb.shot("secadmin-permissions")
         sysb.click_text("审批", "nav a")
@@ -327,8 +324,15 @@ class ConsoleJourney(IhosTestCase):
         sysb.click_text("批准", "#approvals button")
         sysb.wait_text("已批准", "#approvals")
         secb.click_text("权限", "nav a")
-        row = [tr for tr in secb.all("#permissions tr") if tr.text.startswith("audit.export")][0]
-        self.assertIn("授予 审计管理员", row.text)
+        end = time.time() + 20
+        row = ""
+        while time.time() < end and "授予 审计管理员" not in row:
+            try:
+                row = " ".join(tr.text for tr in secb.all("#permissions tr") if tr.text.startswith("audit.export"))
+            except Exception:  # redrawn meanwhile
+                row = ""
+            time.sleep(0.2)
+        self.assertIn("授予 审计管理员", row)
         self.assertNoCsp()
 
 

@@ -324,7 +324,7 @@ class KeysWhileRunning(IhosTestCase):
         self.assertIn("totp key v2 added", p.stdout)
         run_ihos("key", "rotate-kek", inst.dir)
         time.sleep(11)  # the server reloads keys every 10 s
-        self.assertTrue(inst.events("keys.kek_reloaded"))
+        self.assertTrue(inst.wait_events("keys.kek_reloaded"))
         late = make_staff(inst, admins, "dr.late")  # sealed under totp v2
         status = run_ihos("key", "status", inst.dir).stdout
         self.assertRegex(status, r"totp\s+v1\s+active")
@@ -377,7 +377,7 @@ class TamperedRows(IhosTestCase):
         self.assertIn(r.status, (401, 500), r)
         if r.status == 500:
             self.assertEqual(r.json()["error"]["code"], "integrity_error")
-        self.assertTrue(self.inst.events("integrity.violation"), "no alert in the log")
+        self.assertTrue(self.inst.wait_events("integrity.violation"), "no alert in the log")
 
     def test_edited_password_hash(self):
         self.edit("UPDATE account SET pw_hash = (SELECT pw_hash FROM account WHERE username_lc = 'nurse.beta') "

@@ -284,7 +284,7 @@ class HisInbound(IhosTestCase):
         # without a certificate, or with another one, nothing is taken
         self.assertEqual(tls_send(frame.replace(b"T1", b"T2")), b"")
         self.assertEqual(tls_send(frame.replace(b"T1", b"T3"), (self.other_crt, self.other_key)), b"")
-        self.assertTrue(self.inst.events("exchange.peer_refused"))
+        self.assertTrue(self.inst.wait_events("exchange.peer_refused"))
         # plaintext to the TLS listener is not answered
         plain = socket.create_connection(("127.0.0.1", self.ports["ris"]), timeout=5)
         try:

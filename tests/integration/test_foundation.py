@@ -319,7 +319,7 @@ class ServerTest(IhosTestCase):
         self.assertTrue(data.startswith(b"HTTP/1.1 405 "), data)  # POST /healthz: answered, not dropped
         self.assertIn(b"Connection: close", data)
         self.assertEqual(self.inst.stop(), 0)
-        self.assertTrue(self.inst.events("server.stopped"))
+        self.assertTrue(self.inst.wait_events("server.stopped"))
 
 
 class DemoTest(IhosTestCase):
@@ -328,7 +328,7 @@ class DemoTest(IhosTestCase):
         r = inst.request("GET", "/healthz")
         self.assertEqual(r.header("x-ihos-demo"), "1")
         self.assertEqual(inst.request("GET", "/nope").header("x-ihos-demo"), "1")
-        self.assertTrue(inst.events("server.demo"))
+        self.assertTrue(inst.wait_events("server.demo"))
 
 
 class PostgresInstanceTest(IhosTestCase):

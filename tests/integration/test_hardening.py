@@ -197,7 +197,7 @@ class ForgedRows(IhosTestCase):
         r = other.req("GET", "/api/v1/visits/%d" % v)
         self.assertIn(r.status, (403, 500), r)
         self.assertNotIn(b"complaint", r.body)
-        self.assertTrue(inst.events("integrity.violation"))
+        self.assertTrue(inst.wait_events("integrity.violation"))
         # a nurse of another department, joined to this one by an inserted row
         dep = h.s("doctor05").req("GET", "/api/v1/me/staff").json()["departments"][0]["id"]
         nurses = [u for u, a in h.accts.items() if a.role == "nurse"]
@@ -299,7 +299,7 @@ class ListsAreCounted(IhosTestCase):
         statuses = [rep.req("GET", "/api/v1/prescriptions/%d" % rx["id"]).status for rx in rxs]
         self.assertEqual(statuses[:2], [200, 200])
         self.assertEqual(statuses[2], 401, statuses)
-        self.assertTrue(inst.events("tongfang.suspected"))
+        self.assertTrue(inst.wait_events("tongfang.suspected"))
 
 
 class SecondAdministrator(IhosTestCase):
@@ -434,7 +434,7 @@ class ExistenceNotTold(IhosTestCase):
         # the gateway down: a clear 503, and an alert
         self.assertError(inst.request("POST", "/api/v1/patients", _patient("down.one", self.id_number(seq=431),
                                                                             "13800000000")), 503, "unavailable")
-        self.assertTrue(inst.events("sms.failed"))
+        self.assertTrue(inst.wait_events("sms.failed"))
 
     def concurrent(self, inst):
         import threading

@@ -56,7 +56,7 @@ class Payments(IhosTestCase):
         key = os.path.join(inst.pay_dir, "pay-channel.key")
         self.assertEqual(pc.notify(url, ca, key, body, timestamp=int(time.time()) - 3600)[0], 401)
         self.assertEqual(h.s(pat).req("GET", "/api/v1/payments/%d" % order["id"]).json()["state"], "pending")
-        self.assertTrue(inst.events("payment.notify_refused"))
+        self.assertTrue(inst.wait_events("payment.notify_refused"))
         # the real one pays; the doctor refuses the visit; the fee comes back through the channel
         self.assertEqual(pc.notify(url, ca, key, body)[0], 200)
         self.assertEqual(h.s(doc).req("POST", "/api/v1/visits/%d/refuse" % v, {"reason": "非本科室诊疗范围"}).status, 200)

@@ -346,7 +346,7 @@ class RealNameTest(IhosTestCase):
         self.assertEqual(err["field"], "name")
         self.assertError(inst.request("POST", "/api/v1/patients", patient_body(
             "real.three", name="断线", cert=id_number(seq=135))), 503, "unavailable")
-        self.assertTrue(inst.events("realname.unavailable"))
+        self.assertTrue(inst.wait_events("realname.unavailable"))
         # refused registrations leave nothing behind: the account names are free
         r = register_patient(inst, patient_body("real.two", name="真名字", cert=id_number(seq=133)))
         self.assertEqual(r.status, 201, r)

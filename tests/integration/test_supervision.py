@@ -197,7 +197,7 @@ class SupervisionTest(IhosTestCase):
         dead = json.loads(run_ihos("report", "list", inst.dir, "--state", "dead").stdout)
         self.assertEqual(dead[0]["method"], "uploadRecipeIndicators")
         self.assertIn("forced data error", dead[0]["last_error"])
-        self.assertTrue(inst.events("report.dead"))
+        self.assertTrue(inst.wait_events("report.dead"))
         shown = json.loads(run_ihos("report", "show", inst.dir, str(dead[0]["id"])).stdout)
         self.assertEqual(shown["record"]["recipeID"], rx["recipe_no"])
         # 14.5: personal values masked unless asked for, and both views audited
