@@ -10,6 +10,7 @@
 
 #include "web/assets.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char console_csp[] =
@@ -42,9 +43,7 @@ ih_err ih_api_console_page(ih_app *app, ih_req *req, ih_resp *resp)
 ih_err ih_api_console_asset(ih_app *app, ih_req *req, ih_resp *resp)
 {
     char name[96];
-    if (strlen(req->params[0]) + 8 > sizeof name) return IH_E_NOT_FOUND;
-    strcpy(name, "assets/");
-    strcat(name, req->params[0]);
+    if ((size_t)snprintf(name, sizeof name, "assets/%s", req->params[0]) >= sizeof name) return IH_E_NOT_FOUND;
     return send_asset(app, req, resp, name);
 }
 

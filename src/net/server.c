@@ -398,6 +398,16 @@ static bool stream_readable(conn *c)
     return e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE;
 }
 
+/* The streams workers handed over since last time (under smu). */
+static conn *take_incoming(ih_server *s)
+{
+    pthread_mutex_lock(&s->smu);
+    conn *in = s->incoming;
+    s->incoming = NULL;
+    pthread_mutex_unlock(&s->smu);
+    return in;
+}
+
 static void *streamer_main(void *arg)
 {
     ih_server *s = arg;
@@ -418,10 +428,7 @@ static void *streamer_main(void *arg)
             if (ok && (evs[i].events & EPOLLOUT)) ok = stream_pump(s, c, false);
             if (!ok) stream_end(s, c);
         }
-        pthread_mutex_lock(&s->smu);
-        conn *in = s->incoming;
-        s->incoming = NULL;
-        pthread_mutex_unlock(&s->smu);
+        conn *in = take_incoming(s);
         while (in) {
             conn *c = in;
             in = in->snext;
@@ -448,10 +455,7 @@ static void *streamer_main(void *arg)
         }
     }
     /* stopping: every stream ends (its source is told) */
-    pthread_mutex_lock(&s->smu);
-    conn *in = s->incoming;
-    s->incoming = NULL;
-    pthread_mutex_unlock(&s->smu);
+    conn *in = take_incoming(s);
     while (in) {
         conn *c = in;
         in = in->snext;
