@@ -162,6 +162,11 @@ ih_err ih_api_rx_dispense(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_call_id_body(app, req, resp, 200, ih_rx_dispense, false);
 }
 
+ih_err ih_api_rx_dispensing(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id_body(app, req, resp, 200, ih_rx_dispensing, false);
+}
+
 ih_err ih_api_rx_cancel(ih_app *app, ih_req *req, ih_resp *resp)
 {
     return ih_api_call_id(app, req, resp, ih_rx_cancel);

@@ -1,5 +1,7 @@
 /* health.c — GET /healthz (liveness), GET /readyz (readiness: the database
  * answers) and GET /metrics (Prometheus). */
+#include "clinic/his.h"
+#include "exchange/sender.h"
 #include "api/api.h"
 
 #include "core/clock.h"
@@ -86,6 +88,8 @@ ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp)
                          (unsigned long long)ah.appended, (unsigned long long)ah.unsealed,
                          (unsigned long long)ah.checkpoint_failures, (unsigned long long)ah.checkpoint_size));
     if (app->report) IH_TRY(ih_report_metrics(app->report, &resp->body));
+    if (app->clinic) IH_TRY(ih_his_out_metrics(app->clinic, &resp->body));
+    if (app->sender) IH_TRY(ih_mllp_sender_metrics(app->sender, &resp->body));
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4";
     return IH_OK;

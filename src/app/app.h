@@ -28,6 +28,7 @@ typedef struct ih_app {
     ih_detector *detector;
     struct ih_bus *bus; /* live updates to open screens (ihosd; NULL in tools) */
     const struct ih_web *web; /* the console's assets (ihosd; NULL in tools) */
+    struct ih_mllp_sender *sender; /* delivers the HL7 outbox (ihosd; NULL in tools) */
     int64_t started_ms;
     /* the digest of the metrics scraper's bearer token ([server]
      * metrics_token_file), when one is configured */

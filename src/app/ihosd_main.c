@@ -13,6 +13,8 @@
 #include "compliance/incident.h"
 #include "exchange/listener.h"
 #include "exchange/peers.h"
+#include "exchange/sender.h"
+#include "clinic/his.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "web/assets.h"
@@ -247,6 +249,12 @@ int main(int argc, char **argv)
         co.detector = app.detector;
         co.pay_notify_key = pay_key;
         co.bus = bus;
+        /* the peers ihos sends to: the clinic writes their outbox rows */
+        static ih_his_route routes[IH_PEERS_MAX];
+        for (int i = 0; i < peers.n; i++)
+            if (peers.p[i].address[0] && peers.p[i].send[0])
+                routes[co.his_nroutes++] = (ih_his_route){peers.p[i].name, peers.p[i].send, peers.p[i].orders};
+        co.his_routes = routes;
         se = ih_clinic_new(&co, &app.clinic);
     }
     if (se == IH_OK) se = ih_app_upgrade(&inst, app.identity, app.clinic);
@@ -299,6 +307,13 @@ int main(int argc, char **argv)
     ih_mllp_server *mllp = NULL; /* the HIS/LIS send here (exchange/listener.h) */
     if (ih_mllp_server_start(&peers, cert, key, app.clinic, &mllp) != IH_OK)
         ih_log(IH_LOG_ERROR, "exchange.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
+    ih_sender_opts sop = {.peers = &peers, .clinic = app.clinic, .store = inst.store, .cert_file = cert,
+                          .key_file = key, .base_dir = inst.dir, .utc_offset_minutes = inst.conf.utc_offset_minutes,
+                          .node = app.node};
+    ih_mllp_sender *sender = NULL; /* and ihos delivers its outbox to them (exchange/sender.h) */
+    if (ih_mllp_sender_start(&sop, &sender) != IH_OK)
+        ih_log(IH_LOG_ERROR, "exchange.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
+    app.sender = sender;
     ih_jobs *jobs = NULL;
     ih_forwarder *fwd = NULL;
     if (ih_jobs_start(&app, &jobs) != IH_OK)
@@ -333,6 +348,8 @@ int main(int argc, char **argv)
     ih_bus_set_wake(bus, NULL, NULL); /* the server goes; publishing stays harmless */
     ih_mllp_server_stop(mllp);
     ih_server_stop(srv, 10000);
+    app.sender = NULL;
+    ih_mllp_sender_stop(sender);
     ih_jobs_stop(jobs);
     ih_report_stop(app.report);
     ih_audit_event stopped = {.action = "server.stop", .object_type = "instance", .object_id = inst.instance_id};

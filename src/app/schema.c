@@ -452,6 +452,25 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX his_encounter_link ON his_encounter(link_id, encounter_at);"
      "ALTER TABLE visit ADD COLUMN his_encounter_id INTEGER;",
      NULL},
+    {22, "his orders and outbox",
+     /* What ihos tells the hospital (clinic/his.h): lab and imaging orders
+      * placed in a visit, and the outbound HL7 outbox, one row per peer and
+      * message, delivered in row order per peer; the patient's choice of the
+      * hospital pharmacy on a prescription. */
+     "CREATE TABLE his_order (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "patient_id INTEGER NOT NULL, doctor_id INTEGER NOT NULL, kind TEXT NOT NULL, order_no TEXT NOT NULL UNIQUE, "
+     "accession TEXT UNIQUE, modality TEXT, code TEXT NOT NULL, name_enc BLOB NOT NULL, note_enc BLOB, "
+     "status TEXT NOT NULL, label INTEGER NOT NULL, created_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, "
+     "mac BLOB NOT NULL);"
+     "CREATE INDEX his_order_visit ON his_order(visit_id, id);"
+     "CREATE TABLE his_outbox (id INTEGER PRIMARY KEY, peer TEXT NOT NULL, type TEXT NOT NULL, "
+     "control_id TEXT NOT NULL UNIQUE, patient_id INTEGER NOT NULL, object TEXT NOT NULL, payload_enc BLOB NOT NULL, "
+     "state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, ack_code TEXT, detail_enc BLOB, "
+     "created_at INTEGER NOT NULL, sent_at INTEGER, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
+     "CREATE INDEX his_outbox_due ON his_outbox(peer, state, id);"
+     "CREATE INDEX his_outbox_state ON his_outbox(state, id);"
+     "ALTER TABLE prescription ADD COLUMN dispensing TEXT;",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -76,6 +76,11 @@ ih_err ih_rx_issue(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *b
 ih_err ih_rx_review(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
 /* Pharmacist: {delivery_type: 0 pharmacy | 1 delivery | 2 outside pharmacy, delivery_firm?} */
 ih_err ih_rx_dispense(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+/* The patient chooses where the medicine comes from, while the prescription
+ * is issued or approved: {"dispensing": "hospital" | "delivery"}.  An
+ * approved prescription for the hospital goes to its pharmacy (RDE^O11,
+ * clinic/his.h); once there, the choice stands. */
+ih_err ih_rx_dispensing(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
 ih_err ih_rx_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 ih_err ih_rx_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 /* A pharmacist's queue (status=issued) or their reviewed ones; a doctor's

@@ -45,6 +45,17 @@ void cl_notify(ih_clinic *c, const ih_bus_audience *to, const char *event, int64
  * the visit's patient and doctor and every holder of roles (1 << role). */
 void cl_notify_after(ih_clinic *c, int64_t visit, unsigned roles, const char *event, int64_t rx);
 
+/* Facts in our own terms (facts.c), for the supervision outbox and the
+ * hospital exchange: a visit's patient, doctor and department into f; a
+ * signed record; a prescription with its items and reviewer. */
+ih_err cl_fact_visit_context(ih_clinic *c, ih_tx *tx, const ih_row *visit, json_t *f);
+ih_err cl_fact_record(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
+ih_err cl_fact_rx(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
+/* To the hospital (his_out.c), inside the business transaction: what
+ * happened ("order", "record", "prescription", "charge") and its id; one
+ * outbox row for every peer whose `send` takes that message (none: nothing). */
+ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id);
+
 /* ICD codes (icd.c): the name of a loaded code; a JSON list of codes
  * validated against the list and joined with '|'. */
 ih_err cl_icd_name(ih_tx *tx, const char *code, char *name, size_t n);

@@ -56,6 +56,8 @@ typedef struct ih_clinic_opts {
     struct ih_bus *bus;            /* live updates after each change (core/bus.h); NULL: none */
     bool detect_block;             /* end the session of a user the detector flags */
     struct ih_report *report;      /* supervision uploads (report/report.h); NULL: none */
+    const struct ih_his_route *his_routes; /* peers ihos sends HL7 to (clinic/his.h) */
+    int his_nroutes;
 } ih_clinic_opts;
 
 typedef struct ih_viewer {

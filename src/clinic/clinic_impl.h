@@ -10,14 +10,14 @@
 struct ih_clinic {
     ih_clinic_opts o;
     ih_throttle *registrations;
-    ih_table_ctx tables[24]; /* per described table: rotation and scan context */
+    ih_table_ctx tables[28]; /* per described table: rotation and scan context */
 };
 
 /* The registry's tables (descriptors in each resource's file). */
 extern ih_table ih_t_institution, ih_t_department, ih_t_staff, ih_t_drug, ih_t_schedule, ih_t_patient,
     ih_t_consent;
 /* What the hospital's HIS/LIS sent (his.c). */
-extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result, ih_t_his_encounter;
+extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result, ih_t_his_encounter, ih_t_his_order, ih_t_his_outbox;
 
 /* The staff record an account acts through, from its verified row (MAC and
  * version): what every clinical access decision reads (staff.c). */

@@ -121,6 +121,7 @@ static ih_err add_fn(ih_tx *tx, void *arg)
     char why[48];
     snprintf(why, sizeof why, "revision %lld", (long long)rev);
     IH_TRY(cl_audit(a->c, tx, a->v, rev == 1 ? "record.create" : "record.revise", "record", a->r.id, why));
+    IH_TRY(cl_his_emit(a->c, tx, "record", a->r.id));
     return cl_report(a->c, tx, "record", a->r.id);
 }
 

@@ -115,7 +115,7 @@ static ih_err diagnosis(ih_clinic *c, ih_tx *tx, int64_t visit, json_t **out)
 }
 
 /* Common to visit-based facts: the visit's people and place. */
-static ih_err visit_context(ih_clinic *c, ih_tx *tx, const ih_row *v, json_t *f)
+ih_err cl_fact_visit_context(ih_clinic *c, ih_tx *tx, const ih_row *v, json_t *f)
 {
     json_t *p = NULL, *d = NULL, *dep = NULL;
     ih_err e = person_patient(c, tx, ih_row_int(v, "patient_id"), &p);
@@ -144,7 +144,7 @@ static ih_err visit_fact(ih_clinic *c, ih_tx *tx, int64_t id, const char **kind,
         json_object_set_new(f, "followup_confirmed", json_boolean(ih_row_int(&v, "followup_confirmed")));
         static const char *const times[] = {"requested_at", "accepted_at", "closed_at", "refused_at", "updated_at", NULL};
         for (const char *const *t = times; *t; t++) set_time(f, *t, &v, *t);
-        e = visit_context(c, tx, &v, f);
+        e = cl_fact_visit_context(c, tx, &v, f);
     }
     json_t *pay = NULL, *dx = NULL;
     if (e == IH_OK) e = payment(tx, id, 0, &pay);
@@ -177,7 +177,7 @@ static ih_err record_fact(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f, char *
         json_object_set_new(f, "revision", json_integer(ih_row_int(&r, "revision")));
         set_time(f, "created_at", &r, "created_at");
         set_time(f, "visit_date", &v, "accepted_at");
-        e = visit_context(c, tx, &v, f);
+        e = cl_fact_visit_context(c, tx, &v, f);
     }
     ih_row_free(&r);
     ih_row_free(&v);
@@ -287,7 +287,7 @@ static ih_err evaluation_fact(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f)
         char key[48];
         snprintf(key, sizeof key, "visit-%lld", (long long)visit);
         json_object_set_new(f, "_depends", json_pack("{s:s, s:s}", "kind", vk, "key", key));
-        e = visit_context(c, tx, &v, f);
+        e = cl_fact_visit_context(c, tx, &v, f);
         json_object_set_new(f, "patient_name",
                             json_string(json_string_value(json_object_get(json_object_get(f, "patient"), "name"))));
     }
@@ -398,3 +398,11 @@ ih_err cl_report(ih_clinic *c, ih_tx *tx, const char *kind, int64_t id)
     json_decref(f);
     return e;
 }
+
+ih_err cl_fact_record(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f)
+{
+    char key[96];
+    return record_fact(c, tx, id, f, key, sizeof key);
+}
+
+ih_err cl_fact_rx(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f) { return rx_fact(c, tx, id, false, f); }

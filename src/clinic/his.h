@@ -84,4 +84,80 @@ ih_err ih_his_visit_evidence(ih_clinic *c, const ih_viewer *v, int64_t visit_id,
  * {"results":[{id, kind, title, order_no, observed_at, observations}]}. */
 ih_err ih_his_results(ih_clinic *c, const ih_viewer *v, int64_t patient_id, json_t **out);
 
+/* ---- to the hospital: orders, and the outbound outbox ----------------------------------
+ *
+ * What the HIS must hear of — a lab or imaging order placed in a visit, a
+ * prescription approved for the hospital pharmacy, a charge paid, a signed
+ * visit record — is written into the outbox in the transaction that made it
+ * (cl_his_emit), one row per peer whose `send` takes the message:
+ *   order (lab)       OML^O21, else ORM^O01
+ *   order (imaging)   OMG^O19, else ORM^O01
+ *   prescription      RDE^O11 (only when the patient chose the hospital pharmacy)
+ *   charge            DFT^P03
+ *   record            MDM^T02
+ * The row holds the fact in our own terms (sealed; the exchange writes the
+ * HL7 at delivery in the peer's version and charset) and a control id (MSH-10)
+ * fixed for all its attempts, so a peer that de-duplicates applies a resent
+ * message once.  Delivery (exchange/sender.h) is in row order per peer — so
+ * in order per patient — at least once:
+ *   pending   waiting, or retried after a connection error with capped backoff
+ *   sending   claimed (committed before it is written to the socket)
+ *   sent      the peer answered AA (or CA)
+ *   dead      the peer answered AE or AR: kept with its answer, an alert and an
+ *             audit event; later rows keep flowing; a person retries it
+ *   unknown   written and no answer came, or the process died while sending:
+ *             sent again with the same control id (exchange.possible_duplicate)
+ */
+typedef struct ih_his_route {
+    const char *peer; /* its name in exchange.conf */
+    const char *send; /* its `send` list: "OML^O21,DFT^P03" */
+    const char *orders; /* the orders it takes: "lab", "imaging" or "lab,imaging" */
+} ih_his_route;
+
+typedef enum { IH_HIS_OUT_SENT, IH_HIS_OUT_DEAD, IH_HIS_OUT_RETRY, IH_HIS_OUT_UNKNOWN } ih_his_outcome;
+
+typedef struct ih_his_out {
+    int64_t id;
+    char type[12];       /* "OML^O21" */
+    char control_id[24]; /* MSH-10 */
+    int64_t attempts;    /* this one included */
+    bool resend;         /* it was sent before with no answer */
+    json_t *fact;        /* what to say (owned) */
+    /* the outcome, set by the sender for ih_his_out_finish */
+    ih_his_outcome outcome;
+    char ack_code[3];
+    char detail[160];    /* the peer's words (MSA-3/ERR) or the connection error; never logged */
+} ih_his_out;
+
+struct ih_lease;
+/* Claim up to limit rows of peer that are due, in row order, stopping at the
+ * first that is not (order is kept); committed as `sending` before return.
+ * fence: the sender's lease, checked in the same transaction (NULL: none). */
+ih_err ih_his_out_claim(ih_clinic *c, const char *peer, const struct ih_lease *fence, int64_t now, ih_his_out *rows,
+                        int limit, int *n);
+/* Record the outcomes of claimed rows in one transaction (dead rows with an
+ * audit event); rows[i].fact is freed.  retry_max_ms caps the backoff. */
+ih_err ih_his_out_finish(ih_clinic *c, ih_his_out *rows, int n, int64_t retry_max_ms);
+void ih_his_out_free(ih_his_out *rows, int n);
+/* Rows a dead process left `sending`, of peer: `unknown`, due now; *n of them. */
+ih_err ih_his_out_recover(ih_clinic *c, const char *peer, int *n);
+/* The earliest time a row of peer is due (0: none waiting). */
+ih_err ih_his_out_next_due(ih_clinic *c, const char *peer, int64_t *at);
+/* Operators (sysadmin): rows in a state, newest first: {"messages":[{id,
+ * peer, type, control_id, object, state, attempts, ack_code, detail,
+ * created_at, sent_at}]}; a dead row back to pending (audited). */
+ih_err ih_his_out_list(ih_clinic *c, const ih_viewer *v, const char *state, json_t **out);
+ih_err ih_his_out_retry(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
+/* ihos_exchange_outbox{peer,state} and the oldest waiting row's age. */
+ih_err ih_his_out_metrics(ih_clinic *c, struct ih_buf *out);
+
+/* The treating doctor orders a lab test or an imaging study in an accepted
+ * visit: body {"kind": "lab"|"imaging", "code", "name", "note"?,
+ * "modality"? (imaging: CT, MR, DX, CR, US, MG, NM, PT, XA, RF, ECG)}.
+ * The order gets its number (placer order number, ORC-2) and, for imaging,
+ * an accession number, and goes to the HIS/RIS in the same transaction. */
+ih_err ih_his_order_place(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out);
+/* A visit's orders, for those who may see the visit: {"orders":[…]}. */
+ih_err ih_his_orders(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out);
+
 #endif

@@ -286,7 +286,8 @@ static ih_err notify_fn(ih_tx *tx, void *arg)
         ih_row_set_int(&a->r, "paid_at", now);
         IH_TRY(ih_row_set_str(&a->r, "state", P_PAID));
         IH_TRY(ih_row_update(tx, c->o.keys, &a->r));
-        return cl_audit(c, tx, &v, "payment.paid", "payment", id, ih_row_str(&a->r, "channel"));
+        IH_TRY(cl_audit(c, tx, &v, "payment.paid", "payment", id, ih_row_str(&a->r, "channel")));
+        return cl_his_emit(c, tx, "charge", id); /* the hospital's accounts (DFT^P03) */
     }
     /* refunded */
     if (!strcmp(state, P_REFUNDED)) return IH_OK;

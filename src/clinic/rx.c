@@ -59,6 +59,9 @@ static const ih_field fields[] = {
      * against a recorded allergy (sealed) */
     {"dispenser_id", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"allergy_override", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    /* migration 22: the patient's choice, "hospital" (the hospital pharmacy
+     * gets it as RDE^O11) or "delivery" */
+    {"dispensing", IH_F_TEXT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_rx = IH_TABLE("prescription", fields, true, "至少15年（门诊病历，自最后一次就诊）");
 
@@ -468,7 +471,40 @@ static ih_err review_fn(ih_tx *tx, void *arg)
     IH_TRY(cl_audit(a->c, tx, a->v, approve ? "rx.approve" : "rx.reject", "prescription", a->id, NULL));
     /* the pharmacist's read of it was work, not statistics */
     if (a->c->o.detector) IH_TRY(ih_detector_rx_reviewed(a->c->o.detector, tx, a->v->actor.id, a->id));
+    /* the hospital pharmacy hears of it now, when the patient chose it */
+    const char *at = ih_row_str(&a->r, "dispensing");
+    if (approve && at && !strcmp(at, "hospital")) IH_TRY(cl_his_emit(a->c, tx, "prescription", a->id));
     return IH_OK; /* reported when final: dispensed, delivered or expired */
+}
+
+static const char *const dispensing_body[] = {"dispensing", NULL};
+
+/* The patient chooses where the medicine comes from, before it is dispensed. */
+static ih_err dispensing_fn(ih_tx *tx, void *arg)
+{
+    rx_arg *a = arg;
+    const char *at;
+    IH_TRY(ih_json_only(a->body, dispensing_body));
+    IH_TRY(ih_json_str(a->body, "dispensing", true, 1, 8, IH_TEXT_LINE, &at));
+    if (strcmp(at, "hospital") && strcmp(at, "delivery"))
+        return ih_reject(IH_E_INVALID, "dispensing", "Field 'dispensing' must be 'hospital' or 'delivery'.");
+    IH_TRY(load_rx(a, tx, true));
+    int64_t account;
+    IH_TRY(cl_patient_account(a->c, tx, ih_row_int(&a->r, "patient_id"), &account));
+    if (a->v->role != IH_ROLE_PATIENT || account != a->v->actor.id)
+        return ih_reject(IH_E_FORBIDDEN, NULL, "Only the patient chooses where the medicine comes from.");
+    const char *st = ih_row_str(&a->r, "status"), *was = ih_row_str(&a->r, "dispensing");
+    if (strcmp(st, "issued") && strcmp(st, "approved"))
+        return ih_reject(IH_E_STATE, NULL, "The prescription is %s: too late to choose.", st);
+    if (was && !strcmp(was, "hospital") && !strcmp(st, "approved"))
+        return ih_reject(IH_E_STATE, NULL, "The hospital pharmacy already has this prescription.");
+    if (was && !strcmp(was, at)) return IH_OK;
+    IH_TRY(ih_row_set_str(&a->r, "dispensing", at));
+    ih_row_set_int(&a->r, "updated_at", ih_now_ms());
+    IH_TRY(ih_row_update(tx, a->c->o.keys, &a->r));
+    IH_TRY(cl_audit(a->c, tx, a->v, "rx.dispensing", "prescription", a->id, at));
+    if (!strcmp(st, "approved") && !strcmp(at, "hospital")) IH_TRY(cl_his_emit(a->c, tx, "prescription", a->id));
+    return IH_OK;
 }
 
 static const char *const dispense_body[] = {"delivery_type", "delivery_firm", NULL};
@@ -798,6 +834,12 @@ ih_err ih_rx_dispense(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body
 {
     rx_arg a = {.c = c, .v = v, .body = body, .id = id};
     return run(&a, dispense_fn, "rx.dispense", out);
+}
+
+ih_err ih_rx_dispensing(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out)
+{
+    rx_arg a = {.c = c, .v = v, .body = body, .id = id};
+    return run(&a, dispensing_fn, "rx.dispensing", out);
 }
 
 ih_err ih_rx_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)

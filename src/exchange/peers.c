@@ -25,14 +25,16 @@ typedef struct {
 } ctx;
 
 typedef enum {
-    K_ADDR, K_LISTEN, K_TLS, K_TRUSTED, K_CHARSET, K_VERSION, K_SAPP, K_SFAC, K_RAPP, K_RFAC, K_ACCEPT, K_SEND, K_PIN
+    K_ADDR, K_LISTEN, K_TLS, K_TRUSTED, K_CHARSET, K_VERSION, K_SAPP, K_SFAC, K_RAPP, K_RFAC, K_ACCEPT, K_SEND, K_PIN,
+    K_CA, K_RETRY, K_ACKTO, K_ORDERS
 } key;
 
 static const char *const keys[] = {"address",           "listen",          "tls",
                                    "trusted_network",   "charset",         "version",
                                    "sending_application", "sending_facility", "receiving_application",
                                    "receiving_facility", "accept",          "send",
-                                   "client_cert_sha256"};
+                                   "client_cert_sha256", "ca_file",         "retry_max",
+                                   "ack_timeout",        "orders"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static int fail(ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -104,6 +106,8 @@ static int finish(ctx *c)
     if (!p->charset[0] || !p->version[0] || !p->sending_app[0] || !p->receiving_app[0])
         return fail(c, c->line, "peer %s: charset, version, sending_application and receiving_application are required",
                     p->name);
+    if (p->send[0] && !p->address[0])
+        return fail(c, c->line, "peer %s: send needs address (where ihos delivers)", p->name);
     if (p->client_cert_sha256[0] && (!p->tls || !p->listen[0]))
         return fail(c, c->line, "peer %s: client_cert_sha256 needs tls = true and listen", p->name);
     bool loop = (!p->address[0] || ih_peer_loopback(p->address)) && (!p->listen[0] || ih_peer_loopback(p->listen));
@@ -131,6 +135,9 @@ static int start_section(ctx *c, const char *section, int lineno)
     memset(c->cur, 0, sizeof *c->cur);
     snprintf(c->cur->name, sizeof ((ih_peer *)0)->name, "%s", nm);
     c->cur->tls = true;
+    c->cur->retry_max_s = 300;
+    snprintf(c->cur->orders, sizeof c->cur->orders, "lab,imaging");
+    c->cur->ack_timeout_s = 30;
     c->seen = 0;
     return 1;
 }
@@ -198,6 +205,27 @@ static int handler(void *user, const char *section, const char *name, const char
             }
         if (n != 64) return fail(c, lineno, "client_cert_sha256: the certificate's SHA-256, 64 hex digits (colons allowed)");
         p->client_cert_sha256[64] = '\0';
+        break;
+    }
+    case K_CA:
+        if (!*value || strlen(value) >= sizeof p->ca_file) return fail(c, lineno, "ca_file: a path, at most 255 bytes");
+        snprintf(p->ca_file, sizeof p->ca_file, "%s", value);
+        break;
+    case K_ORDERS:
+        if (strcmp(value, "lab") && strcmp(value, "imaging") && strcmp(value, "lab,imaging"))
+            return fail(c, lineno, "orders: lab, imaging or lab,imaging");
+        snprintf(p->orders, sizeof p->orders, "%s", value);
+        break;
+    case K_RETRY:
+    case K_ACKTO: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        long lo = k == K_RETRY ? 1 : 1, hi = k == K_RETRY ? 3600 : 600;
+        if (errno || *end || end == value || v < lo || v > hi)
+            return fail(c, lineno, "'%s': seconds, %ld to %ld", name, lo, hi);
+        if (k == K_RETRY) p->retry_max_s = (int)v;
+        else p->ack_timeout_s = (int)v;
         break;
     }
     }

@@ -19,10 +19,17 @@
  *   send = OML^O21,RDE^O11,DFT^P03,MDM^T02 ; message types we send it
  *   client_cert_sha256 = 3f:a1:…       ; optional, with tls and listen: the peer must
  *                                      ; present this certificate (SHA-256 of its DER)
+ *   ca_file = /etc/ihos/his-ca.pem     ; optional, with tls and address: the CA that signed
+ *                                      ; the peer's certificate (default: the system's)
+ *   orders = lab                       ; which orders it takes: lab, imaging or lab,imaging
+ *                                      ; (the default; a LIS takes lab, a RIS imaging)
+ *   retry_max = 300                    ; seconds: the longest wait between delivery attempts
+ *   ack_timeout = 30                   ; seconds to wait for the peer's ACK
  *
  * Parsing is strict like ihos.conf's: an unknown key, a duplicate, a bad
  * value or a missing one is "file:line: reason".  A peer not on loopback
- * must use TLS unless trusted_network is true.
+ * must use TLS unless trusted_network is true; a peer ihos sends to (`send`)
+ * needs an address.
  */
 #ifndef IH_EXCHANGE_PEERS_H
 #define IH_EXCHANGE_PEERS_H
@@ -42,6 +49,9 @@ typedef struct ih_peer {
     char sending_app[64], sending_facility[64], receiving_app[64], receiving_facility[64];
     char accept[256], send[256];
     char client_cert_sha256[65]; /* lowercase hex; "" when the listener asks no certificate */
+    char ca_file[256];           /* outbound TLS: the peer's CA ("" the system's) */
+    char orders[16];             /* "lab", "imaging" or "lab,imaging" */
+    int retry_max_s, ack_timeout_s;
 } ih_peer;
 
 typedef struct ih_peers {

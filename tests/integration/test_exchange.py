@@ -36,7 +36,6 @@ sending_facility = HOSP
 receiving_application = IHOS
 receiving_facility = IH
 accept = ADT^A04,ADT^A08,ADT^A28,ADT^A31,ADT^A40,ORU^R01
-send = OML^O21
 
 [peer lis]
 listen = 127.0.0.1:0
@@ -48,7 +47,6 @@ sending_facility = HOSP
 receiving_application = IHOS
 receiving_facility = IH
 accept = ADT^A04,ORU^R01
-send = OML^O21
 
 [peer ris]
 listen = 127.0.0.1:0
@@ -60,7 +58,6 @@ sending_facility = HOSP
 receiving_application = IHOS
 receiving_facility = IH
 accept = ADT^A04
-send = OMG^O19
 client_cert_sha256 = %(pin)s
 """
 
@@ -296,3 +293,218 @@ class HisInbound(IhosTestCase):
         finally:
             plain.close()
         self.assertNotIn(b"MSA", answer)
+
+
+OUT_PEERS = """[peer his]
+address = 127.0.0.1:%(his)d
+tls = false
+charset = UTF-8
+version = 2.5
+sending_application = HIS
+sending_facility = HOSP
+receiving_application = IHOS
+receiving_facility = IH
+accept = ADT^A04,ORU^R01
+send = OML^O21,OMG^O19,RDE^O11,DFT^P03,MDM^T02
+retry_max = 2
+ack_timeout = 3
+
+[peer lis]
+address = 127.0.0.1:%(lis)d
+tls = false
+charset = GB18030
+version = 2.3
+sending_application = LIS
+sending_facility = HOSP
+receiving_application = IHOS
+receiving_facility = IH
+accept = ORU^R01
+send = ORM^O01
+orders = lab
+retry_max = 2
+ack_timeout = 3
+"""
+
+
+@unittest.skipUnless(HAVE_HL7, "needs Debian's python3-hl7 (scripts/deps.sh test)")
+class HisOutbound(IhosTestCase):
+    """What ihos tells the hospital, through the outbox: orders, the
+    prescription for the hospital pharmacy, charges, the signed record; AE
+    dead-lettered and retried by a person; a peer down for a minute and an
+    ihosd killed while delivering lose nothing and keep the order."""
+
+    def setUp(self):
+        super().setUp()
+        from tests.integration.hl7_peer import HisPeer
+        self.refuse = set()  # order codes the HIS answers AE for
+        self.his = HisPeer(decide=self._decide).start()
+        self.lis = HisPeer(encoding="gb18030").start()
+        self.addCleanup(self.his.stop)
+        self.addCleanup(self.lis.stop)
+        self.inst = inst = self.instance(demo=True)
+        with open(inst.path("exchange.conf"), "w") as f:
+            f.write(OUT_PEERS % {"his": self.his.port, "lis": self.lis.port})
+        os.chmod(inst.path("exchange.conf"), 0o600)
+        inst.conf_changed = True
+        inst.start()
+        self.h = Hospital(inst)
+        self.sysa = setup_admins(inst)["sysadmin"][1]
+
+    def _decide(self, msg):
+        try:
+            code = str(msg.segment("OBR")[4][0][0])
+        except (KeyError, IndexError):
+            return "AA"
+        return "AE" if code in self.refuse else "AA"
+
+    def wait_for(self, peer, count, timeout=30):
+        deadline = time.time() + timeout
+        while len(peer.messages()) < count and time.time() < deadline:
+            time.sleep(0.05)
+        got = peer.messages()
+        self.assertGreaterEqual(len(got), count, [c for c, _ in got])
+        return got
+
+    def outbox(self, state):
+        r = self.sysa.req("GET", "/api/v1/his-outbox?state=" + state)
+        self.assertEqual(r.status, 200, r)
+        return r.json()["messages"]
+
+    def order(self, doc, visit, code="CBC", kind="lab", **extra):
+        body = {"kind": kind, "code": code, "name": "血常规" if kind == "lab" else "胸部CT平扫"}
+        body.update(extra)
+        r = self.h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit, body)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def test_orders_rx_charges_and_records(self):
+        h = self.h
+        pat, doc = "patient042", "doctor03"
+        me = h.s(pat).req("GET", "/api/v1/me/patient").json()
+        visit = h.followup(pat, doc)
+        h.record(doc, visit)                                   # MDM^T02
+        lab = self.order(doc, visit, note="乏力一周\n复查")       # OML^O21 to the HIS, ORM^O01 to the LIS
+        img = self.order(doc, visit, kind="imaging", code="CT001", modality="CT")  # OMG^O19
+        self.assertTrue(img["accession"].startswith("A") and len(img["accession"]) <= 16, img)
+        # the order is checked: only the treating doctor, a known modality
+        self.assertError(h.s("doctor01").req("POST", "/api/v1/visits/%d/orders" % visit,
+                                             {"kind": "lab", "code": "X", "name": "x"}), 403, "forbidden")
+        self.assertError(h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit,
+                                      {"kind": "imaging", "code": "X", "name": "x", "modality": "ZZ"}),
+                         400, "invalid_field")
+        self.assertError(h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit,
+                                      {"kind": "lab", "code": "A|B", "name": "x"}), 400, "invalid_field")
+        orders = h.s(pat).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"]
+        self.assertEqual([o["order_no"] for o in orders], [lab["order_no"], img["order_no"]])
+        # the patient wants the medicine from the hospital pharmacy: RDE^O11 once approved
+        rx = h.prescribe(doc, visit)
+        r = h.s(pat).req("POST", "/api/v1/prescriptions/%d/dispensing" % rx["id"], {"dispensing": "hospital"})
+        self.assertEqual(r.status, 200, r)
+        self.assertError(h.s("patient010").req("POST", "/api/v1/prescriptions/%d/dispensing" % rx["id"],
+                                               {"dispensing": "delivery"}), 403, "forbidden")
+        r = h.s("pharmacist01").req("POST", "/api/v1/prescriptions/%d/review" % rx["id"], {"decision": "approve"})
+        self.assertEqual(r.status, 200, r)
+        self.assertError(h.s(pat).req("POST", "/api/v1/prescriptions/%d/dispensing" % rx["id"],
+                                      {"dispensing": "delivery"}), 409, "invalid_state")
+        h.pay(pat, visit, rx=rx["id"])                          # DFT^P03
+
+        got = self.wait_for(self.his, 5)
+        types = [str(m.segment("MSH")[9][0][0]) + "^" + str(m.segment("MSH")[9][0][1]) for _, m in got]
+        self.assertEqual(types, ["MDM^T02", "OML^O21", "OMG^O19", "RDE^O11", "DFT^P03"])  # in order
+        for _, m in got:
+            pid = m.segment("PID")
+            self.assertEqual(str(pid[5]), me["name"])
+            self.assertIn(me["cert_no"] + "^^^^NI", str(pid[3]))
+            self.assertEqual(str(m.segment("MSH")[5]), "HIS")
+        mdm, oml, omg, rde, dft = (m for _, m in got)
+        self.assertEqual(str(mdm.segment("TXA")[17]), "AU")
+        self.assertIn("原发性高血压", str(mdm))
+        self.assertEqual(str(oml.segment("ORC")[2]), lab["order_no"])
+        self.assertEqual(str(oml.segment("OBR")[13]), "乏力一周\\.br\\复查")  # escaped, never a new segment
+        self.assertEqual(str(omg.segment("OBR")[18]), img["accession"])
+        self.assertEqual(str(omg.segment("OBR")[24]), "CT")
+        self.assertIn("氨氯地平", str(rde.segment("RXE")[2]))
+        self.assertEqual(str(dft.segment("FT1")[6]), "CG")
+        # the LIS (v2.3, GB18030) gets the lab order as ORM^O01, the name intact
+        lis = self.wait_for(self.lis, 1)
+        self.assertEqual(str(lis[0][1].segment("MSH")[9]), "ORM^O01")
+        self.assertEqual(str(lis[0][1].segment("PID")[5]), me["name"])
+        self.assertEqual(len(lis), 1)  # only what its send list takes
+
+        # every row sent; the control id the peer saw is the row's
+        deadline = time.time() + 10
+        while len(self.outbox("sent")) < 6 and time.time() < deadline:
+            time.sleep(0.1)
+        sent = self.outbox("sent")
+        self.assertEqual(len(sent), 6, sent)
+        self.assertEqual({m["control_id"] for m in sent}, {c for c, _ in got} | {lis[0][0]})
+        self.assertIn('ihos_exchange_outbox{peer="his",state="sent"} 5', self.inst.metrics())
+
+        # AE: dead-lettered with an alert, the next order still flows; a person retries it
+        self.refuse.add("BAD")
+        bad = self.order(doc, visit, code="BAD")
+        after = self.order(doc, visit, code="GLU")
+        got = self.wait_for(self.his, 7)
+        self.assertEqual([str(m.segment("OBR")[2]) for _, m in got[5:]], [bad["order_no"], after["order_no"]])
+        self.assertTrue(self.inst.wait_events("exchange.dead"))
+        dead = self.outbox("dead")
+        self.assertEqual(len(dead), 1, dead)
+        self.assertEqual((dead[0]["object"], dead[0]["ack_code"]), ("order-%d" % bad["id"], "AE"))
+        self.assertError(h.s(doc).req("GET", "/api/v1/his-outbox?state=dead"), 403, "forbidden")
+        self.refuse.clear()
+        r = self.sysa.req("POST", "/api/v1/his-outbox/%d/retry" % dead[0]["id"])
+        self.assertEqual(r.status, 200, r)
+        got = self.wait_for(self.his, 8)
+        self.assertEqual(got[7][0], dead[0]["control_id"])  # the same MSH-10
+        deadline = time.time() + 10
+        while self.outbox("dead") and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(self.outbox("dead"), [])
+        self.assertError(self.sysa.req("POST", "/api/v1/his-outbox/%d/retry" % dead[0]["id"]), 409, "invalid_state")
+
+    def test_peer_down_and_kill_during_delivery(self):
+        h = self.h
+        pat, doc = "patient042", "doctor03"
+        visit = h.followup(pat, doc)
+        # the HIS is down for a minute: orders placed meanwhile wait, in order
+        self.his.stop()
+        placed = [self.order(doc, visit, code="L%02d" % i)["order_no"] for i in range(5)]
+        self.assertTrue(self.inst.wait_events("exchange.retry"))
+        time.sleep(float(os.environ.get("IHOS_PEER_DOWN_S", "60")))
+        self.assertEqual([m for m in self.outbox("sent") if m["peer"] == "his"], [])
+        self.assertEqual(len([m for m in self.outbox("pending") if m["peer"] == "his"]), 5)
+        self.his.start()
+        got = self.wait_for(self.his, 5)
+        self.assertEqual([str(m.segment("OBR")[2]) for _, m in got], placed)  # nothing lost, order kept
+        self.assertTrue(self.inst.wait_events("exchange.peer_up"))
+
+        # kill -9 while a message waits for its ACK: after the restart it is sent
+        # again with the same MSH-10 (the one documented duplicate), then the rest
+        self.his.hold = True
+        more = [self.order(doc, visit, code="K%02d" % i)["order_no"] for i in range(3)]
+        deadline = time.time() + 20
+        while len(self.his.messages()) < 6 and time.time() < deadline:
+            time.sleep(0.05)
+        in_flight = self.his.messages()[5][0]
+        self.inst.kill()
+        self.his.hold = False
+        self.inst.start()
+        try:
+            got = self.wait_for(self.his, 9)
+        except AssertionError:
+            print("\n".join(l for l in self.inst.log_lines if "exchange" in l or "lease" in l))
+            raise
+        ids = [c for c, _ in got[5:]]
+        self.assertEqual(ids[0], in_flight)
+        self.assertEqual(ids.count(in_flight), 2, ids)  # at most the one in flight twice
+        orders = []
+        for c, m in got[5:]:
+            no = str(m.segment("OBR")[2])
+            if no not in orders:
+                orders.append(no)
+        self.assertEqual(orders, more)
+        self.assertTrue(self.inst.wait_events("exchange.recovered"))
+        deadline = time.time() + 10
+        while len([m for m in self.outbox("sent") if m["peer"] == "his"]) < 8 and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len([m for m in self.outbox("sent") if m["peer"] == "his"]), 8)

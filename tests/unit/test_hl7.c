@@ -1,11 +1,13 @@
 /* test_hl7.c — the exchange's building blocks: HL7 v2 parsing (delimiters,
  * addressing, escapes, limits, GB18030), MLLP framing (split reads, several
- * frames per read, junk, oversize and malformed frames) and the peers file.
+ * frames per read, junk, oversize and malformed frames), the peers file,
+ * the outbound writer and the reading of a peer's ACK.
  * All people are synthetic. */
 #include "support.h"
 
 #include "exchange/hl7.h"
 #include "exchange/mllp.h"
+#include "exchange/outbound.h"
 #include "exchange/peers.h"
 
 #include <stdio.h>
@@ -219,6 +221,9 @@ static void t_peers(void **state)
     assert_true(ps.p[0].tls); /* the default */
     assert_string_equal(ps.p[0].charset, "GB18030");
     assert_string_equal(ps.p[0].send, "OML^O21,DFT^P03");
+    assert_string_equal(ps.p[0].orders, "lab,imaging"); /* the defaults */
+    assert_int_equal(ps.p[0].retry_max_s, 300);
+    assert_int_equal(ps.p[0].ack_timeout_s, 30);
     assert_false(ps.p[1].tls);
     assert_true(ps.p[2].trusted_network);
     static const struct {
@@ -239,6 +244,12 @@ static void t_peers(void **state)
         {"address = 1.2.3.4:1\n", "exchange.conf:1: 'address' outside a [peer NAME] section"},
         {"[peer a]\naddress = 127.0.0.1:1\n", "exchange.conf:2: peer a: charset, version"},
         {"[peer a]\nnot a line\n", "exchange.conf:2: not a key = value line"},
+        {"[peer a]\nlisten = 127.0.0.1:1\ncharset = UTF-8\nversion = 2.4\nsending_application = A\n"
+         "receiving_application = B\nsend = OML^O21\n",
+         "exchange.conf:7: peer a: send needs address"},
+        {"[peer a]\norders = blood\n", "exchange.conf:2: orders: lab, imaging or lab,imaging"},
+        {"[peer a]\nretry_max = 0\n", "exchange.conf:2: 'retry_max': seconds, 1 to 3600"},
+        {"[peer a]\nack_timeout = 5s\n", "exchange.conf:2: 'ack_timeout': seconds, 1 to 600"},
         /* keys after a refused section are not taken into no peer (found by fuzz_peers) */
         {"[peer h\x11s]\naddress = 1.2.3.4:1\ncharset = UTF-8\n[peer b]\nlisten = 1.2.3.4:1\n",
          "exchange.conf:2: peer name 'h\x11s'"},
@@ -256,9 +267,77 @@ static void t_peers(void **state)
     assert_false(ih_peer_loopback("10.0.0.1:2575"));
 }
 
+/* What ihos sends: the fields a HIS reads, escaped, the peer's charset. */
+static void t_outbound(void **state)
+{
+    (void)state;
+    ih_peer p = {.name = "his", .charset = "UTF-8", .version = "2.5", .sending_app = "HIS",
+                 .sending_facility = "HOSP", .receiving_app = "IHOS", .receiving_facility = "IH"};
+    json_t *f = json_pack("{s:s, s:I, s:{s:I, s:s, s:s, s:s, s:s}, s:{s:I, s:s}, s:{s:s},"
+                          " s:{s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I}}",
+                          "mrn", "MRN|7", "visit_id", (json_int_t)12, "patient", "id", (json_int_t)3, "name", "张三",
+                          "cert_no", "110101199003071234", "sex", "2", "birth_date", "1990-03-07", "doctor", "id",
+                          (json_int_t)5, "name", "李四", "department", "name", "内科", "order", "id", (json_int_t)9,
+                          "kind", "imaging", "order_no", "IHO9", "code", "CT001", "name", "胸部CT^平扫", "note",
+                          "咳嗽\n两周", "accession", "A2612010000009", "modality", "CT", "created_at",
+                          (json_int_t)1796083200000);
+    ih_buf out = IH_BUF_INIT;
+    /* 2026-12-01 00:00 UTC is 08:00 in UTC+8 */
+    T_OK(ih_outbound_build(&p, "OMG^O19", "IHOS77", f, 1796083200000, 480, &out));
+    ih_hl7 *m;
+    T_OK(ih_hl7_parse(out.p, out.len, &m));
+    assert_string_equal(get(m, "MSH", 3, 1, 1, 1), "IHOS");
+    assert_string_equal(get(m, "MSH", 5, 1, 1, 1), "HIS");
+    assert_string_equal(get(m, "MSH", 7, 1, 1, 1), "20261201080000+0800");
+    assert_string_equal(get(m, "MSH", 9, 1, 3, 1), "OMG_O19");
+    assert_string_equal(get(m, "MSH", 10, 1, 1, 1), "IHOS77");
+    assert_string_equal(get(m, "MSH", 18, 1, 1, 1), "UNICODE UTF-8");
+    assert_string_equal(get(m, "PID", 3, 1, 1, 1), "MRN|7"); /* escaped, read back whole */
+    assert_string_equal(get(m, "PID", 3, 2, 4, 1), "IHOS");
+    assert_string_equal(get(m, "PID", 3, 3, 1, 1), "110101199003071234");
+    assert_string_equal(get(m, "PID", 3, 3, 5, 1), "NI");
+    assert_string_equal(get(m, "PID", 7, 1, 1, 1), "19900307");
+    assert_string_equal(get(m, "PID", 8, 1, 1, 1), "F");
+    assert_string_equal(get(m, "PV1", 19, 1, 1, 1), "12");
+    assert_string_equal(get(m, "ORC", 2, 1, 1, 1), "IHO9");
+    assert_string_equal(get(m, "OBR", 4, 1, 2, 1), "胸部CT^平扫");
+    assert_string_equal(get(m, "OBR", 13, 1, 1, 1), "咳嗽\n两周");
+    assert_string_equal(get(m, "OBR", 18, 1, 1, 1), "A2612010000009");
+    assert_string_equal(get(m, "OBR", 24, 1, 1, 1), "CT");
+    assert_int_equal(ih_hl7_segment_count(m), 5); /* MSH PID PV1 ORC OBR: the line break stayed inside */
+    ih_hl7_free(m);
+    /* v2.3: no message structure; the same fact as ORM^O01 */
+    snprintf(p.version, sizeof p.version, "2.3");
+    ih_buf_reset(&out);
+    T_OK(ih_outbound_build(&p, "ORM^O01", "IHOS78", f, 1796083200000, 480, &out));
+    T_OK(ih_hl7_parse(out.p, out.len, &m));
+    assert_null(get(m, "MSH", 9, 1, 3, 1));
+    assert_string_equal(get(m, "OBR", 18, 1, 1, 1), "A2612010000009");
+    ih_hl7_free(m);
+    assert_int_equal(ih_outbound_build(&p, "ADT^A04", "IHOS79", f, 0, 0, &out), IH_E_INTERNAL);
+    ih_err_clear();
+    json_decref(f);
+    ih_buf_free(&out);
+
+    /* the answers */
+    char code[3], text[160];
+    const char *aa = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A1|P|2.5\rMSA|AA|IHOS77\r";
+    assert_int_equal(ih_outbound_ack(aa, strlen(aa), "IHOS77", code, text, sizeof text), IH_ACK_ACCEPTED);
+    assert_string_equal(code, "AA");
+    assert_int_equal(ih_outbound_ack(aa, strlen(aa), "IHOS76", code, text, sizeof text), IH_ACK_PROTOCOL);
+    const char *ae = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A2|P|2.5\rMSA|AE|IHOS77|bad\rERR|||207|E||||未知项目\r";
+    assert_int_equal(ih_outbound_ack(ae, strlen(ae), "IHOS77", code, text, sizeof text), IH_ACK_REFUSED);
+    assert_string_equal(code, "AE");
+    assert_string_equal(text, "未知项目");
+    const char *odd = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A3|P|2.5\rMSA|ZZ|IHOS77\r";
+    assert_int_equal(ih_outbound_ack(odd, strlen(odd), "IHOS77", code, text, sizeof text), IH_ACK_PROTOCOL);
+    assert_int_equal(ih_outbound_ack("junk", 4, "IHOS77", code, text, sizeof text), IH_ACK_PROTOCOL);
+    ih_err_clear();
+}
+
 int main(void)
 {
-    const struct CMUnitTest t[] = {cmocka_unit_test(t_parse_and_address), cmocka_unit_test(t_escapes_and_delimiters),
+    const struct CMUnitTest t[] = {cmocka_unit_test(t_outbound), cmocka_unit_test(t_parse_and_address), cmocka_unit_test(t_escapes_and_delimiters),
                                    cmocka_unit_test(t_refusals), cmocka_unit_test(t_gb18030), cmocka_unit_test(t_mllp),
                                    cmocka_unit_test(t_peers)};
     int rc = cmocka_run_group_tests_name("hl7", t, NULL, NULL);

@@ -96,6 +96,7 @@
       pull = chat(m, v);
       await records(m, v);
       if (me.role === 'doctor') await results(m, v.patient_id);
+      if (me.role === 'doctor') await orders(m, v);
       if (me.role === 'doctor' && v.status === 'accepted') prescribe(m, v, pat);
       rxDraw = await visitRx(m, v);
       if (me.role === 'doctor' && v.status === 'accepted') {
@@ -174,6 +175,29 @@
     m.appendChild(box);
     const r = await act(box, () => api('GET', `/api/v1/patients/${patientId}/results`));
     if (r) box.appendChild(resultList(r.results));
+  }
+  /* Lab and imaging orders: they go to the hospital's LIS/RIS (HL7, through the outbox). */
+  const MODALITIES = ['CT', 'MR', 'DX', 'CR', 'US', 'MG', 'NM', 'PT', 'XA', 'RF', 'ECG'];
+  async function orders(m, v) {
+    const box = section('检验检查申请（发送至医院 LIS/RIS）');
+    box.id = 'orders';
+    m.appendChild(box);
+    const r = await act(box, () => api('GET', `/api/v1/visits/${v.id}/orders`));
+    if (r) box.appendChild(table(r.orders, [['申请单号', x => x.order_no], ['类别', x => x.kind === 'imaging' ? '检查' : '检验'],
+      ['项目', x => `${x.code} ${x.name}`], ['设备类型', x => x.modality || ''], ['检查号', x => x.accession || ''],
+      ['临床说明', x => x.note || ''], ['时间', x => time(x.created_at)]], '尚无申请'));
+    if (v.status !== 'accepted') return;
+    const f = form([
+      { name: 'kind', label: '类别', type: 'select', options: [['lab', '检验'], ['imaging', '检查']] },
+      { name: 'code', label: '项目编码（医院）' }, { name: 'name', label: '项目名称' },
+      { name: 'modality', label: '设备类型（检查）', type: 'select', options: [['', '—']].concat(MODALITIES.map(x => [x, x])) },
+      { name: 'note', label: '临床说明', type: 'textarea', rows: 2 },
+    ], '提交申请', async b => {
+      await api('POST', `/api/v1/visits/${v.id}/orders`, b);
+      show(visit, v.id);
+    });
+    f.id = 'order';
+    box.appendChild(f);
   }
   const FLAG = { H: '偏高', L: '偏低', N: '正常', A: '异常', HH: '危急偏高', LL: '危急偏低' };
   function resultList(list) {
@@ -557,6 +581,24 @@
     box.appendChild(table(r.links, [['接口', x => x.peer], ['病历号', x => x.mrn], ['HIS 姓名', x => x.name], ['证件号', x => x.cert_no],
       ['状态', x => LINK_STATE[x.status] || x.status], ['原因', x => x.reason], ['处理', x => resolve(x)]], '没有等待核对的关联'));
   }
+  /* What ihos sends the hospital (HL7 outbox): refused messages to fix and retry. */
+  const OUT_STATE = { pending: '等待发送', sending: '发送中', sent: '已送达', dead: '被拒收', unknown: '待确认（将重发）' };
+  async function hisOutbox(m, state) {
+    state = state || 'dead';
+    const box = section('外发消息（发往医院 HIS/LIS/RIS）');
+    box.id = 'his-outbox';
+    m.appendChild(box);
+    const pick = h('select', { id: 'outbox-state' }, Object.entries(OUT_STATE).map(([v, l]) => h('option', { value: v, selected: v === state }, l)));
+    pick.addEventListener('change', () => show(hisOutbox, pick.value));
+    box.appendChild(h('p', {}, '状态：', pick));
+    const r = await act(box, () => api('GET', `/api/v1/his-outbox?state=${state}`));
+    if (!r) return;
+    box.appendChild(table(r.messages, [['编号', x => x.id], ['接口', x => x.peer], ['消息', x => x.type], ['控制号', x => x.control_id],
+      ['对象', x => x.object], ['状态', x => OUT_STATE[x.state] || x.state], ['次数', x => x.attempts], ['应答', x => x.ack_code || ''],
+      ['说明', x => x.detail || ''], ['时间', x => time(x.created_at)],
+      ['', x => x.state === 'dead' ? btn('重新发送', () => act(box, () => api('POST', `/api/v1/his-outbox/${x.id}/retry`), () => show(hisOutbox, state)), 'primary') : '']],
+      '没有该状态的消息'));
+  }
   const KIND_APPROVAL = { role: '角色变更', grant: '权限变更' };
   const APPROVAL_STATE = { pending: '待审批', approved: '已批准', rejected: '已驳回' };
   async function approvals(m) {
@@ -646,7 +688,7 @@
     doctor: [['接诊台', queue], ['我的患者', patients]],
     nurse: [['我的患者', patients]],
     pharmacist: [['处方审核', review], ['发药', dispenseQ]],
-    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['HIS 关联', hisLinks], ['备份', backups]],
+    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['HIS 关联', hisLinks], ['外发消息', hisOutbox], ['备份', backups]],
     secadmin: [['账号激活', accounts], ['线上执业', staffScreen], ['权限', permissions], ['审批', approvals], ['破窗复核', breakGlass], ['统方审批', statsReq], ['安全告警', incidents]],
     auditadmin: [['审计查询', audit], ['检查点', checkpoints], ['审批', approvals]],
   };

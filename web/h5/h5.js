@@ -128,7 +128,20 @@
     const rows = visitId ? r.prescriptions.filter(x => x.visit_id === visitId) : r.prescriptions;
     box.appendChild(table(rows, [['处方号', x => x.recipe_no], ['状态', x => STATUS[x.status] || x.status],
       ['药品', x => (x.items || []).map(i => `${i.name} ×${i.quantity}`).join('；')], ['金额', x => `¥${x.total_fee}`],
+      ['取药方式', x => dispensing(box, x)],
       ['支付', x => x.status === 'approved' ? payButton(box, x) : '']], '暂无处方'));
+  }
+  /* Where the medicine comes from: the hospital pharmacy gets the approved
+   * prescription from ihos; once it has it, the choice stands. */
+  const WHERE = { hospital: '医院药房自取', delivery: '配送到家' };
+  function dispensing(box, x) {
+    const fixed = x.status !== 'issued' && x.status !== 'approved' || (x.dispensing === 'hospital' && x.status === 'approved');
+    if (fixed) return WHERE[x.dispensing] || '—';
+    const sel = h('select', { class: 'dispensing', data: { rx: x.id } },
+      h('option', { value: '' }, '请选择'), Object.entries(WHERE).map(([v, l]) => h('option', { value: v, selected: x.dispensing === v }, l)));
+    sel.addEventListener('change', () => sel.value && act(box, () => api('POST', `/api/v1/prescriptions/${x.id}/dispensing`, { dispensing: sel.value }),
+      () => sel.replaceWith(h('span', { class: 'ok' }, `${WHERE[sel.value]}（已保存）`))));
+    return sel;
   }
   function payButton(box, x) {
     const slot = h('span', { class: 'pay', data: { rx: x.id } });
