@@ -4,8 +4,9 @@
 send: CONNS connections to 127.0.0.1:PORT, each sending ADT^A04 messages
 (a new MRN and control id each) one after another and waiting for each ACK,
 for SECONDS; prints "messages_per_second ae_or_ar_count".
-ackonly: a receiver that only ACKs (AA) every frame, the baseline: what the
-same sender reaches when nothing is stored."""
+ackonly: a receiver that only ACKs (AA, MSA-2 the message's MSH-10) every
+frame: the inbound baseline (what the same sender reaches when nothing is
+stored), and the peer ihos's outbound sender drains to."""
 import socket
 import sys
 import threading
@@ -57,7 +58,7 @@ def ackonly(port):
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     ls.bind(("127.0.0.1", port))
     ls.listen(16)
-    ack = SB + b"MSH|^~\\&|IHOS|IH|HIS|HOSP|20261201120000||ACK^A04^ACK|1|P|2.4\rMSA|AA|x\r" + EB + CR
+    head = SB + b"MSH|^~\\&|IHOS|IH|HIS|HOSP|20261201120000||ACK^A04^ACK|1|P|2.4\rMSA|AA|"
 
     def serve(c):
         buf = b""
@@ -67,8 +68,9 @@ def ackonly(port):
                 return
             buf += chunk
             while EB + CR in buf:
-                _, buf = buf.split(EB + CR, 1)
-                c.sendall(ack)
+                msg, buf = buf.split(EB + CR, 1)
+                control = msg.split(b"\r", 1)[0].split(b"|")[9:10] or [b""]  # MSH-10, echoed in MSA-2
+                c.sendall(head + control[0] + b"\r" + EB + CR)
 
     while True:
         c, _ = ls.accept()

@@ -129,6 +129,11 @@ typedef struct ih_his_out {
     char detail[160];    /* the peer's words (MSA-3/ERR) or the connection error; never logged */
 } ih_his_out;
 
+/* One outbox row for peer, inside tx: what cl_his_emit writes for each
+ * peer (the fact is copied, sealed); for tools and benches too. */
+ih_err ih_his_out_put(ih_clinic *c, ih_tx *tx, const char *peer, const char *type, int64_t patient_id,
+                      const char *object, const json_t *fact);
+
 struct ih_lease;
 /* Claim up to limit rows of peer that are due, in row order, stopping at the
  * first that is not (order is kept); committed as `sending` before return.

@@ -156,6 +156,39 @@ static ih_err charge_fact(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f)
     return e;
 }
 
+ih_err ih_his_out_put(ih_clinic *c, ih_tx *tx, const char *peer, const char *type, int64_t patient_id,
+                      const char *object, const json_t *fact)
+{
+    ih_buf text = IH_BUF_INIT;
+    ih_err e = ih_json_dump(fact, JSON_COMPACT, &text);
+    ih_row r;
+    ih_row_init(&r, &ih_t_his_outbox);
+    if (e == IH_OK) e = ih_tx_next_id(tx, "his_outbox", &r.id);
+    char ctl[24];
+    snprintf(ctl, sizeof ctl, "IHOS%lld", (long long)r.id);
+    int64_t now = ih_now_ms();
+    if (e == IH_OK) e = ih_row_set_str(&r, "peer", peer);
+    if (e == IH_OK) e = ih_row_set_str(&r, "type", type);
+    if (e == IH_OK) e = ih_row_set_str(&r, "control_id", ctl);
+    if (e == IH_OK) e = ih_row_set_str(&r, "object", object);
+    if (e == IH_OK) e = ih_row_set_str(&r, "payload", text.p);
+    if (e == IH_OK) e = ih_row_set_str(&r, "state", "pending");
+    ih_row_set_int(&r, "patient_id", patient_id);
+    ih_row_set_int(&r, "attempts", 0);
+    ih_row_set_int(&r, "next_at", now);
+    ih_row_set_int(&r, "created_at", now);
+    if (e == IH_OK) e = ih_row_insert(tx, c->o.keys, &r);
+    if (e == IH_OK) {
+        char oid[24];
+        snprintf(oid, sizeof oid, "%lld", (long long)r.id);
+        ih_audit_event ev = {.action = "exchange.queued", .object_type = "his_outbox", .object_id = oid, .reason = type};
+        e = ih_audit_append(c->o.audit, tx, &exchange_actor, &ev);
+    }
+    ih_buf_wipe(&text);
+    ih_row_free(&r);
+    return e;
+}
+
 ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id)
 {
     if (!c->o.his_nroutes) return IH_OK;
@@ -172,7 +205,7 @@ ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id)
     else if (!strcmp(what, "prescription")) e = cl_fact_rx(c, tx, id, f);
     else if (!strcmp(what, "charge")) e = charge_fact(c, tx, id, f);
     else e = ih_fail(IH_E_INTERNAL, "nothing to tell the hospital of %s", what);
-    int64_t patient = json_integer_value(json_object_get(json_object_get(f, "patient"), "id")), now = ih_now_ms();
+    int64_t patient = json_integer_value(json_object_get(json_object_get(f, "patient"), "id"));
     char object[48];
     snprintf(object, sizeof object, "%s-%lld", what, (long long)id);
     for (int i = 0; e == IH_OK && i < c->o.his_nroutes; i++) {
@@ -182,33 +215,7 @@ ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id)
         char mrn[64];
         e = mrn_at(c, tx, rt->peer, patient, mrn, sizeof mrn);
         json_object_set_new(f, "mrn", json_string(mrn));
-        ih_buf text = IH_BUF_INIT;
-        if (e == IH_OK) e = ih_json_dump(f, JSON_COMPACT, &text);
-        ih_row r;
-        ih_row_init(&r, &ih_t_his_outbox);
-        if (e == IH_OK) e = ih_tx_next_id(tx, "his_outbox", &r.id);
-        char ctl[24];
-        snprintf(ctl, sizeof ctl, "IHOS%lld", (long long)r.id);
-        if (e == IH_OK) e = ih_row_set_str(&r, "peer", rt->peer);
-        if (e == IH_OK) e = ih_row_set_str(&r, "type", type);
-        if (e == IH_OK) e = ih_row_set_str(&r, "control_id", ctl);
-        if (e == IH_OK) e = ih_row_set_str(&r, "object", object);
-        if (e == IH_OK) e = ih_row_set_str(&r, "payload", text.p);
-        if (e == IH_OK) e = ih_row_set_str(&r, "state", "pending");
-        ih_row_set_int(&r, "patient_id", patient);
-        ih_row_set_int(&r, "attempts", 0);
-        ih_row_set_int(&r, "next_at", now);
-        ih_row_set_int(&r, "created_at", now);
-        if (e == IH_OK) e = ih_row_insert(tx, c->o.keys, &r);
-        if (e == IH_OK) {
-            char oid[24];
-            snprintf(oid, sizeof oid, "%lld", (long long)r.id);
-            ih_audit_event ev = {.action = "exchange.queued", .object_type = "his_outbox", .object_id = oid,
-                                 .reason = type};
-            e = ih_audit_append(c->o.audit, tx, &exchange_actor, &ev);
-        }
-        ih_buf_wipe(&text);
-        ih_row_free(&r);
+        if (e == IH_OK) e = ih_his_out_put(c, tx, rt->peer, type, patient, object, f);
     }
     json_decref(f);
     return e;
