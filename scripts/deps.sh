@@ -8,7 +8,8 @@ build=(gcc make pkg-config libc6-dev openssl ca-certificates python3-cryptograph
        libssl-dev libsodium-dev libsqlite3-dev libpq-dev node-llhttp libjansson-dev
        libinih-dev libcurl4-openssl-dev libqrencode-dev libzstd-dev libcsv-dev libp11-kit-dev python3 oathtool)
 test=(libcmocka-dev softhsm2 graphviz postgresql oathtool python3 python3-cryptography python3-yaml python3-jsonschema clang libclang-rt-14-dev
-      procps chromium chromium-driver python3-selenium fonts-wqy-microhei python3-hl7)
+      procps chromium chromium-driver python3-selenium fonts-wqy-microhei python3-hl7
+      orthanc orthanc-dicomweb dcmtk iproute2)
 bench=(wrk nginx-light postgresql)
 # the production shape on one machine (make cluster, the cluster test)
 cluster=(postgresql patroni etcd-server haproxy pgbackrest curl)
@@ -43,8 +44,11 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged nginx and PostgreSQL services on install; ihos
-# never uses them (tests and benches start their own on loopback).
+# Debian starts the packaged nginx, PostgreSQL and Orthanc services on
+# install; ihos never uses them (tests and benches start their own on
+# loopback, or in a network namespace).
 if [ -d /run/systemd/system ]; then
-  "${sudo[@]}" systemctl disable --now nginx postgresql haproxy etcd patroni >/dev/null 2>&1 || true
+  "${sudo[@]}" systemctl disable --now nginx postgresql haproxy etcd patroni orthanc >/dev/null 2>&1 || true
+elif [ -x /etc/init.d/orthanc ]; then # no systemd: its init script may have started it
+  "${sudo[@]}" /etc/init.d/orthanc stop >/dev/null 2>&1 || true
 fi

@@ -66,6 +66,9 @@ s("POST","/api/v1/his-outbox/{id}/retry","Send a refused (dead) message again, w
 s("POST","/api/v1/visits/{id}/orders","The treating doctor orders a lab test or imaging study in an accepted visit; it goes to the LIS/RIS in the same transaction (OML^O21 / OMG^O19 / ORM^O01); imaging gets an accession number", req="OrderCreate", resp="Order", status=201)
 s("GET","/api/v1/visits/{id}/orders","A visit's lab and imaging orders, for those who may see the visit (audited)", resp="Orders")
 s("POST","/api/v1/prescriptions/{id}/dispensing","The patient chooses where the medicine comes from (hospital pharmacy or delivery) while the prescription is issued or approved; an approved one for the hospital goes to its pharmacy (RDE^O11), after which the choice stands (409)", req="Dispensing", resp="Prescription")
+s("GET","/api/v1/orders/{id}/study","An imaging order's study in the hospital's PACS (Orthanc, QIDO-RS through ihosd): its series and instances; the care relationship and label checked, the opening audited (pacs.study_open); 404 until the study arrived, 503 without a PACS", resp="Study")
+s("GET","/api/v1/orders/{id}/image","One instance of the order's study rendered by the PACS (WADO-RS /rendered, JPEG), checked per request", resp="Image", query=["series","instance"])
+s("GET","/api/v1/orders/{id}/waveform","A DICOM waveform (12-lead ECG) of the order's study as samples in microvolts per lead, checked per request", resp="Waveform", query=["series","instance"])
 s("GET","/api/v1/events","Live updates as Server-Sent Events: events visit, message, rx, account with ids only (never personal text); checked passively (not activity), ends with the session; at most [web] streams_per_account per account (503 busy)", resp="Events")
 s("POST","/api/v1/me/password","Change the password", req="PasswordChange", resp=None, status=204)
 s("POST","/api/v1/me/totp","Start second-factor enrolment: a new secret as an otpauth URI. Needs the password, and a code from the enrolled authenticator when replacing it", req="TotpBegin", status=201)
@@ -176,7 +179,8 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "phone": ("string","phone (exact, blind index)"), "status": ("string","filter by state"),
      "after_message": ("integer","messages after this id"), "actor": ("integer","actor account id"), "actor_username": ("string","actor by username (instead of actor)"),
      "action": ("string","action"), "object_type": ("string","object type"), "object_id": ("string","object id"),
-     "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown")}
+     "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
+     "series": ("string","series instance UID"), "instance": ("string","SOP instance UID")}
 
 lines = []
 w = lines.append
@@ -223,6 +227,8 @@ schemas = {
  "OrderCreate": {"type":"object","required":["kind","code","name"],"properties":{"kind":{"type":"string","enum":["lab","imaging"]},"code":{"type":"string","maxLength":32},"name":{"type":"string","maxLength":64},"note":{"type":"string","maxLength":500},"modality":{"type":"string","enum":["CT","MR","DX","CR","US","MG","NM","PT","XA","RF","ECG"]}}},
  "Order": {"type":"object","required":["id","visit_id","kind","order_no","code","name","status"],"properties":{"id":{"type":"integer"},"visit_id":{"type":"integer"},"kind":{"type":"string"},"order_no":{"type":"string"},"accession":{"type":["string","null"]},"modality":{"type":["string","null"]},"code":{"type":"string"},"name":{"type":"string"},"note":{"type":["string","null"]},"status":{"type":"string"},"created_at":{"type":"integer"}}},
  "Orders": {"type":"object","required":["orders"],"properties":{"orders":{"type":"array","items":{"$ref":"#/components/schemas/Order"}}}},
+ "Study": {"type":"object","required":["study_uid","series"],"properties":{"study_uid":{"type":"string"},"series":{"type":"array","items":{"type":"object","properties":{"uid":{"type":"string"},"modality":{"type":"string"},"description":{"type":"string"},"instances":{"type":"array","items":{"type":"object","properties":{"uid":{"type":"string"},"number":{"type":"string"},"sop_class":{"type":"string"},"waveform":{"type":"boolean"}}}}}}}}},
+ "Waveform": {"type":"object","required":["frequency","unit","channels"],"properties":{"frequency":{"type":"number"},"unit":{"type":"string","example":"uV"},"channels":{"type":"array","items":{"type":"object","properties":{"label":{"type":"string"},"samples":{"type":"array","items":{"type":"integer"}}}}}}},
  "Dispensing": {"type":"object","required":["dispensing"],"properties":{"dispensing":{"type":"string","enum":["hospital","delivery"]}}},
  "HisLinkResolve": {"type":"object","required":["patient_id"],"properties":{"patient_id":{"type":["integer","null"]},"reason":{"type":"string"}}},
  "LoginRequest": {"type":"object","required":["username","password"],"properties":{"username":{"type":"string"},"password":{"type":"string","format":"password"},"totp":{"type":"string","pattern":"^[0-9]{6}$"}}},
@@ -388,6 +394,8 @@ for op, ms in by_path.items():
             w("        '%d': {description: the page, content: {text/html: {schema: {type: string}}}}" % st)
         elif meta["resp"] == "Asset":
             w("        '%d': {description: the asset, content: {'*/*': {schema: {type: string, format: binary}}}}" % st)
+        elif meta["resp"] == "Image":
+            w("        '%d': {description: the image, content: {image/jpeg: {schema: {type: string, format: binary}}}}" % st)
         elif meta["resp"] == "Events":
             w("        '%d': {description: an event stream, content: {text/event-stream: {schema: {type: string}}}}" % st)
         elif meta["resp"] == "Redirect":

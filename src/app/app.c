@@ -3,6 +3,8 @@
 #include "store/lease.h"
 #include "app/app.h"
 
+#include "exchange/pacs.h"
+
 #include "core/fsutil.h"
 #include "core/log.h"
 #include "crypto/extsig.h"
@@ -248,4 +250,27 @@ ih_err ih_app_pay_key(const ih_instance *in, ih_extsig **out)
     if (e != IH_OK) return ih_fail(IH_E_CONFIG, "[payment] notify_public_key %s: %s", path, ih_err_detail());
     ih_log(IH_LOG_INFO, "payment.channel_key", "scheme", ih_extsig_scheme(*out), NULL);
     return IH_OK;
+}
+
+ih_err ih_app_pacs_new(const ih_instance *in, ih_clinic *clinic, const char *node, ih_pacs **out)
+{
+    const ih_conf *c = &in->conf;
+    char pwfile[PATH_MAX], wl[PATH_MAX] = "", ca[PATH_MAX] = "";
+    IH_TRY(ih_instance_path(in, c->pacs_password_file, pwfile, sizeof pwfile));
+    if (c->pacs_worklist_dir[0]) IH_TRY(ih_instance_path(in, c->pacs_worklist_dir, wl, sizeof wl));
+    if (c->pacs_ca_file[0]) IH_TRY(ih_instance_path(in, c->pacs_ca_file, ca, sizeof ca));
+    ih_buf pw = IH_BUF_INIT;
+    ih_err e = IH_OK;
+    if (c->pacs_username[0]) {
+        e = ih_check_private(pwfile);
+        if (e == IH_OK) e = ih_file_read(pwfile, 1024, &pw);
+        while (e == IH_OK && pw.len && (pw.p[pw.len - 1] == '\n' || pw.p[pw.len - 1] == '\r')) pw.p[--pw.len] = '\0';
+        if (e != IH_OK) e = ih_fail(IH_E_CONFIG, "[pacs] password_file %s: %s", pwfile, ih_err_detail());
+    }
+    ih_pacs_opts o = {.clinic = clinic, .store = in->store, .url = c->pacs_url, .username = c->pacs_username,
+                      .password = pw.p ? pw.p : "", .ca_file = ca, .worklist_dir = wl, .dump2dcm = c->pacs_dump2dcm,
+                      .poll_seconds = c->pacs_poll_seconds, .utc_offset_minutes = c->utc_offset_minutes, .node = node};
+    if (e == IH_OK) e = ih_pacs_new(&o, out);
+    ih_buf_wipe(&pw);
+    return e;
 }

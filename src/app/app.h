@@ -29,6 +29,7 @@ typedef struct ih_app {
     struct ih_bus *bus; /* live updates to open screens (ihosd; NULL in tools) */
     const struct ih_web *web; /* the console's assets (ihosd; NULL in tools) */
     struct ih_mllp_sender *sender; /* delivers the HL7 outbox (ihosd; NULL in tools) */
+    struct ih_pacs *pacs;          /* the PACS link (ihosd with [pacs] url; else NULL) */
     int64_t started_ms;
     /* the digest of the metrics scraper's bearer token ([server]
      * metrics_token_file), when one is configured */
@@ -68,6 +69,11 @@ ih_err ih_app_record_config(ih_instance *in);
  * before anything is served (ihosd and every CLI command that opens the
  * services); idempotent. */
 ih_err ih_app_upgrade(ih_instance *in, ih_identity *id, ih_clinic *cl);
+
+/* The PACS link from [pacs] (url, user and password file, worklist
+ * directory relative to the instance); not started. */
+struct ih_pacs;
+ih_err ih_app_pacs_new(const ih_instance *in, ih_clinic *clinic, const char *node, struct ih_pacs **out);
 
 /* Security incidents (compliance/incident.h) from [incident]; node may be
  * NULL (a CLI command: the host and process). */

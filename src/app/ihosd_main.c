@@ -14,6 +14,7 @@
 #include "exchange/listener.h"
 #include "exchange/peers.h"
 #include "exchange/sender.h"
+#include "exchange/pacs.h"
 #include "clinic/his.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -314,6 +315,15 @@ int main(int argc, char **argv)
     if (ih_mllp_sender_start(&sop, &sender) != IH_OK)
         ih_log(IH_LOG_ERROR, "exchange.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
     app.sender = sender;
+    ih_pacs *pacs = NULL; /* the PACS: worklist, studies linked to orders (exchange/pacs.h) */
+    if (inst.conf.pacs_url[0] && ih_app_pacs_new(&inst, app.clinic, app.node, &pacs) == IH_OK &&
+        ih_pacs_start(pacs) != IH_OK) {
+        ih_pacs_free(pacs);
+        pacs = NULL;
+    }
+    if (inst.conf.pacs_url[0] && !pacs)
+        ih_log(IH_LOG_ERROR, "pacs.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
+    app.pacs = pacs;
     ih_jobs *jobs = NULL;
     ih_forwarder *fwd = NULL;
     if (ih_jobs_start(&app, &jobs) != IH_OK)
@@ -350,6 +360,8 @@ int main(int argc, char **argv)
     ih_server_stop(srv, 10000);
     app.sender = NULL;
     ih_mllp_sender_stop(sender);
+    app.pacs = NULL;
+    ih_pacs_free(pacs);
     ih_jobs_stop(jobs);
     ih_report_stop(app.report);
     ih_audit_event stopped = {.action = "server.stop", .object_type = "instance", .object_id = inst.instance_id};

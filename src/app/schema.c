@@ -454,15 +454,17 @@ const ih_migration ih_schema[] = {
      NULL},
     {22, "his orders and outbox",
      /* What ihos tells the hospital (clinic/his.h): lab and imaging orders
-      * placed in a visit, and the outbound HL7 outbox, one row per peer and
+      * placed in a visit (an imaging order's study in the PACS once it
+      * arrives), and the outbound HL7 outbox, one row per peer and
       * message, delivered in row order per peer; the patient's choice of the
       * hospital pharmacy on a prescription. */
      "CREATE TABLE his_order (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
      "patient_id INTEGER NOT NULL, doctor_id INTEGER NOT NULL, kind TEXT NOT NULL, order_no TEXT NOT NULL UNIQUE, "
      "accession TEXT UNIQUE, modality TEXT, code TEXT NOT NULL, name_enc BLOB NOT NULL, note_enc BLOB, "
-     "status TEXT NOT NULL, label INTEGER NOT NULL, created_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, "
-     "mac BLOB NOT NULL);"
+     "status TEXT NOT NULL, label INTEGER NOT NULL, created_at INTEGER NOT NULL, study_uid TEXT, "
+     "rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
      "CREATE INDEX his_order_visit ON his_order(visit_id, id);"
+     "CREATE INDEX his_order_imaging ON his_order(kind, status, id);"
      "CREATE TABLE his_outbox (id INTEGER PRIMARY KEY, peer TEXT NOT NULL, type TEXT NOT NULL, "
      "control_id TEXT NOT NULL UNIQUE, patient_id INTEGER NOT NULL, object TEXT NOT NULL, payload_enc BLOB NOT NULL, "
      "state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, ack_code TEXT, detail_enc BLOB, "

@@ -165,4 +165,27 @@ ih_err ih_his_order_place(ih_clinic *c, const ih_viewer *v, int64_t visit_id, js
 /* A visit's orders, for those who may see the visit: {"orders":[…]}. */
 ih_err ih_his_orders(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out);
 
+/* ---- imaging orders and the PACS (imaging.c; exchange/pacs.h drives them) ---------------
+ *
+ * An imaging order waits (`placed`) until a study with its accession number
+ * arrives in the PACS; the PACS link then records the study (`imaged`).
+ * Opening it is a read of the visit: the same care-relationship and label
+ * rules, checked per request, and audited when the study is opened. */
+
+/* Imaging orders still waiting for their study, oldest first, for the
+ * worklist: [{id, accession, modality, code, name, created_at,
+ * patient: {id, name, sex, birth_date}, doctor}]. */
+ih_err ih_his_imaging_pending(ih_clinic *c, int limit, json_t **out);
+/* An event of the PACS link about an order, in the journal
+ * ("pacs.worklist_written", "pacs.worklist_removed"). */
+ih_err ih_his_imaging_event(ih_clinic *c, int64_t order_id, const char *action);
+/* The study with the order's accession number arrived (audited once). */
+ih_err ih_his_order_study(ih_clinic *c, int64_t order_id, const char *study_uid);
+/* May v open the order's study?  Its UID into study_uid; audit_open: the
+ * opening is journaled (pacs.study_open) before the answer; a refusal is
+ * journaled too (403 for another doctor, 404 while no study arrived). */
+ih_err ih_his_study_access(ih_clinic *c, const ih_viewer *v, int64_t order_id, bool audit_open, char study_uid[65]);
+/* A DICOM UID: digits and single dots, at most 64 characters. */
+bool ih_dicom_uid_ok(const char *uid);
+
 #endif

@@ -27,9 +27,10 @@ static const ih_field order_fields[] = {
     {"code", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"name", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"note", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
-    {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* placed */
+    {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* placed, imaged (its study arrived) */
     {"label", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"study_uid", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* the PACS study (imaging.c) */
 };
 ih_table ih_t_his_order = IH_TABLE("his_order", order_fields, true, "至少15年（检查检验申请，随门诊病历）");
 
@@ -580,7 +581,7 @@ static json_t *order_view(const ih_row *r)
                           (json_int_t)ih_row_int(r, "visit_id"), "kind", ih_row_str(r, "kind"), "order_no",
                           ih_row_str(r, "order_no"), "code", ih_row_str(r, "code"), "name", ih_row_str(r, "name"),
                           "status", ih_row_str(r, "status"), "created_at", (json_int_t)ih_row_int(r, "created_at"));
-    static const char *const opt[] = {"accession", "modality", "note", NULL};
+    static const char *const opt[] = {"accession", "modality", "note", "study_uid", NULL};
     for (const char *const *k = opt; j && *k; k++)
         json_object_set_new(j, *k, ih_row_str(r, *k) ? json_string(ih_row_str(r, *k)) : json_null());
     return j;

@@ -69,6 +69,9 @@ typedef struct ih_conf {
     bool trust_enforce;
     /* [exchange] */
     char exchange_peers[IH_CONF_PATH];
+    char pacs_url[IH_CONF_PATH], pacs_username[128], pacs_password_file[IH_CONF_PATH], pacs_ca_file[IH_CONF_PATH];
+    char pacs_worklist_dir[IH_CONF_PATH], pacs_dump2dcm[IH_CONF_PATH];
+    int pacs_poll_seconds;
     char web_dir[IH_CONF_PATH];
     int web_max_streams, web_streams_per_account;
     /* [incident] */

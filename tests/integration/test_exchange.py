@@ -508,3 +508,155 @@ class HisOutbound(IhosTestCase):
         while len([m for m in self.outbox("sent") if m["peer"] == "his"]) < 8 and time.time() < deadline:
             time.sleep(0.1)
         self.assertEqual(len([m for m in self.outbox("sent") if m["peer"] == "his"]), 8)
+
+
+try:
+    from tests.integration.pacs_peer import HAVE_PACS, Pacs, ct_image, ecg, ecg_value, LEADS
+except ImportError:  # pragma: no cover
+    HAVE_PACS = False
+
+
+@unittest.skipUnless(HAVE_PACS, "needs orthanc, orthanc-dicomweb, dcmtk, haproxy and root (scripts/deps.sh test)")
+class PacsLink(IhosTestCase):
+    """Imaging orders through the hospital's PACS (Debian's Orthanc behind TLS,
+    dcmtk as the modality): the worklist entry the modality finds, the study
+    linked by accession number, opened through ihosd by the treating doctor
+    and refused (403, audited) to another; a 12-lead ECG as samples."""
+
+    def setUp(self):
+        super().setUp()
+        self.wl = os.path.join(self.tmp, "worklists")
+        self.pacs = Pacs(self.tmp, self.wl).start()
+        self.addCleanup(self.pacs.stop)
+        self.inst = inst = self.instance(demo=True)
+        with open(inst.path("keys", "pacs-password"), "w") as f:
+            f.write(self.pacs.password + "\n")
+        os.chmod(inst.path("keys", "pacs-password"), 0o600)
+        inst.set_conf("pacs", "url", self.pacs.url)
+        inst.set_conf("pacs", "username", "ihos")
+        inst.set_conf("pacs", "ca_file", self.pacs.ca)
+        inst.set_conf("pacs", "worklist_dir", self.wl)
+        inst.set_conf("pacs", "poll_seconds", "1")
+        inst.start()
+        self.h = Hospital(inst)
+
+    def wait(self, what, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            v = what()
+            if v:
+                return v
+            time.sleep(0.2)
+        self.fail("timed out")
+
+    def order(self, doc, visit, modality, code):
+        r = self.h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit,
+                              {"kind": "imaging", "code": code, "name": "胸部CT平扫", "modality": modality})
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def order_of(self, doc, visit, oid):
+        return [o for o in self.h.s(doc).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"]
+                if o["id"] == oid][0]
+
+    def test_worklist_study_and_access(self):
+        h = self.h
+        pat, doc, other = "patient042", "doctor03", "doctor01"
+        me = h.s(pat).req("GET", "/api/v1/me/patient").json()
+        visit = h.followup(pat, doc)
+        ct = self.order(doc, visit, "CT", "CT001")
+        acc = ct["accession"]
+        # the worklist entry, written whole, found by the modality's query
+        wl = os.path.join(self.wl, acc + ".wl")
+        self.wait(lambda: os.path.exists(wl))
+        self.assertEqual([f for f in os.listdir(self.wl) if f.startswith(".")], [])  # no half-written file left
+        found = self.pacs.worklist_query(acc)
+        self.assertIn("Received Final Find Response (Success)", found)
+        self.assertIn("[%s]" % acc, found)
+        self.assertRegex(found, r"PN \[%s ?\]" % me["name"])  # the patient, in UTF-8 (DICOM pads to even length)
+        self.assertIn("[胸部CT平扫]", found)
+        self.assertIn("[CT]", found)
+        self.assertNotIn(acc, self.pacs.worklist_query("A0000000000000"))
+        # nothing to open yet
+        self.assertError(h.s(doc).req("GET", "/api/v1/orders/%d/study" % ct["id"]), 404, "not_found")
+
+        # the modality stores the study; ihos links it by accession number and removes the entry
+        self.pacs.store(ct_image(self.tmp, acc, me["name"], "IH%d" % me["id"]))
+        linked = self.wait(lambda: self.order_of(doc, visit, ct["id"])["study_uid"])
+        self.assertTrue(linked.startswith("2.25."))
+        self.wait(lambda: not os.path.exists(wl))
+        self.assertTrue(self.inst.wait_events("pacs.study_linked"))
+
+        # the treating doctor opens it through ihosd; the image comes through ihosd too
+        r = h.s(doc).req("GET", "/api/v1/orders/%d/study" % ct["id"])
+        self.assertEqual(r.status, 200, r)
+        study = r.json()
+        self.assertEqual(study["study_uid"], linked)
+        series = study["series"][0]
+        self.assertEqual(series["modality"], "CT")
+        inst0 = series["instances"][0]
+        r = h.s(doc).req("GET", "/api/v1/orders/%d/image?series=%s&instance=%s" % (ct["id"], series["uid"], inst0["uid"]))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header("Content-Type"), "image/jpeg")
+        self.assertTrue(r.body.startswith(b"\xff\xd8"))  # a JPEG
+        # not a UID: refused before anything reaches the PACS
+        self.assertError(h.s(doc).req("GET", "/api/v1/orders/%d/image?series=..%%2F..&instance=1" % ct["id"]),
+                         400, "invalid_field")
+        # another doctor: 403, and the refusal is in the journal
+        self.assertError(h.s(other).req("GET", "/api/v1/orders/%d/study" % ct["id"]), 403, "forbidden")
+        self.assertError(h.s(other).req("GET", "/api/v1/orders/%d/image?series=%s&instance=%s"
+                                        % (ct["id"], series["uid"], inst0["uid"])), 403, "forbidden")
+        admins = setup_admins(self.inst)
+        audit = admins["auditadmin"][1]
+        r = audit.req("GET", "/api/v1/audit/events?action=pacs.study_open")
+        self.assertEqual(r.status, 200, r)
+        ev = r.json()["events"]
+        self.assertIn((doc, "success", str(ct["id"])), [(e["actor_username"], e["outcome"], e["object_id"]) for e in ev])
+        self.assertNotIn(other, [e["actor_username"] for e in ev])
+        denied = audit.req("GET", "/api/v1/audit/events?action=access.denied").json()["events"]
+        self.assertIn((other, "his_order", str(ct["id"])),
+                      [(e["actor_username"], e["object_type"], e["object_id"]) for e in denied])
+
+        # a 12-lead ECG stored as a DICOM waveform: its samples, lead by lead
+        eo = self.order(doc, visit, "ECG", "ECG12")
+        self.wait(lambda: os.path.exists(os.path.join(self.wl, eo["accession"] + ".wl")))
+        self.pacs.store(ecg(self.tmp, eo["accession"], me["name"], "IH%d" % me["id"]))
+        self.wait(lambda: self.order_of(doc, visit, eo["id"])["study_uid"])
+        s = h.s(doc).req("GET", "/api/v1/orders/%d/study" % eo["id"]).json()["series"][0]
+        self.assertTrue(s["instances"][0]["waveform"])
+        r = h.s(doc).req("GET", "/api/v1/orders/%d/waveform?series=%s&instance=%s"
+                         % (eo["id"], s["uid"], s["instances"][0]["uid"]))
+        self.assertEqual(r.status, 200, r)
+        w = r.json()
+        self.assertEqual(w["frequency"], 500)
+        self.assertEqual([c["label"] for c in w["channels"]], ["Lead " + l for l in LEADS])
+        self.assertEqual(len(w["channels"][0]["samples"]), 5000)
+        for lead in (0, 3, 11):  # the samples as stored, lead by lead, sample by sample
+            self.assertEqual(w["channels"][lead]["samples"][100:400], [ecg_value(lead, k) for k in range(100, 400)])
+        self.assertError(h.s(other).req("GET", "/api/v1/orders/%d/waveform?series=%s&instance=%s"
+                                        % (eo["id"], s["uid"], s["instances"][0]["uid"])), 403, "forbidden")
+
+        # the doctor's console: the orders of the visit, the CT image and the ECG drawn
+        if HAVE_BROWSER:
+            b = Browser("https://127.0.0.1:%d" % self.inst.port)
+            try:
+                b.open("/app/")
+                login_ui(b, h.accts[doc])
+                b.click_text("打开", "#main button")
+                b.wait_text(eo["accession"], "#orders")
+                b.click_in_row("#orders tbody tr", eo["accession"])
+                b.find("#study canvas.ecg")
+                b.shot("doctor-ecg")
+                b.open("/app/")
+                b.click_text("打开", "#main button")
+                b.wait_text(acc, "#orders")
+                b.click_in_row("#orders tbody tr", acc)
+                img = b.find("#study img.dicom")
+                deadline = time.time() + 20
+                while not b.js("return arguments[0].complete && arguments[0].naturalWidth > 0", img) \
+                        and time.time() < deadline:
+                    time.sleep(0.1)
+                self.assertTrue(b.js("return arguments[0].naturalWidth > 0", img))  # came through ihosd
+                self.assertEqual(b.csp_violations(), [])
+            finally:
+                b.quit()

@@ -185,7 +185,8 @@
     const r = await act(box, () => api('GET', `/api/v1/visits/${v.id}/orders`));
     if (r) box.appendChild(table(r.orders, [['申请单号', x => x.order_no], ['类别', x => x.kind === 'imaging' ? '检查' : '检验'],
       ['项目', x => `${x.code} ${x.name}`], ['设备类型', x => x.modality || ''], ['检查号', x => x.accession || ''],
-      ['临床说明', x => x.note || ''], ['时间', x => time(x.created_at)]], '尚无申请'));
+      ['临床说明', x => x.note || ''], ['时间', x => time(x.created_at)],
+      ['影像', x => x.kind !== 'imaging' ? '' : x.study_uid ? btn('查看影像', () => show(study, x.id), 'primary') : '等待检查']], '尚无申请'));
     if (v.status !== 'accepted') return;
     const f = form([
       { name: 'kind', label: '类别', type: 'select', options: [['lab', '检验'], ['imaging', '检查']] },
@@ -198,6 +199,55 @@
     });
     f.id = 'order';
     box.appendChild(f);
+  }
+  /* A study from the PACS, through ihosd (each request checked; the
+   * opening audited): images rendered by the PACS, ECGs drawn from their
+   * samples. */
+  async function study(m, orderId) {
+    const box = section('影像浏览（经 ihos 访问医院 PACS）');
+    box.id = 'study';
+    m.appendChild(box);
+    const r = await act(box, () => api('GET', `/api/v1/orders/${orderId}/study`));
+    if (!r) return;
+    for (const se of r.series) {
+      const part = h('div', { class: 'series' }, h('h3', {}, `${se.modality} ${se.description || ''}（${se.instances.length} 幅）`));
+      box.appendChild(part);
+      for (const i of se.instances.slice(0, 50)) {
+        const q = `series=${encodeURIComponent(se.uid)}&instance=${encodeURIComponent(i.uid)}`;
+        if (i.waveform) {
+          const w = await act(part, () => api('GET', `/api/v1/orders/${orderId}/waveform?${q}`));
+          if (w) part.appendChild(ecgPlot(w));
+        } else {
+          part.appendChild(h('img', { class: 'dicom', src: `/api/v1/orders/${orderId}/image?${q}`, alt: `第 ${i.number || '?'} 幅` }));
+        }
+      }
+    }
+  }
+  /* Twelve leads, one row each, on ECG paper: 25 mm/s, 10 mm/mV. */
+  function ecgPlot(w) {
+    const px = 4, rowH = 100, secs = Math.min(10, w.channels[0].samples.length / w.frequency);
+    const width = Math.round(secs * 25 * px), height = rowH * w.channels.length;
+    const c = h('canvas', { width, height, class: 'ecg', 'aria-label': '心电图' });
+    const g = c.getContext('2d');
+    g.fillStyle = '#fff'; g.fillRect(0, 0, width, height);
+    g.strokeStyle = '#f4c2c2'; g.lineWidth = 1;
+    for (let x = 0; x < width; x += 5 * px) { g.beginPath(); g.moveTo(x, 0); g.lineTo(x, height); g.stroke(); }
+    for (let y = 0; y < height; y += 5 * px) { g.beginPath(); g.moveTo(0, y); g.lineTo(width, y); g.stroke(); }
+    g.strokeStyle = '#111'; g.fillStyle = '#111'; g.font = '12px sans-serif';
+    w.channels.forEach((ch, k) => {
+      const base = rowH * k + rowH / 2, n = Math.min(ch.samples.length, Math.round(secs * w.frequency));
+      g.fillText(ch.label, 4, rowH * k + 14);
+      g.save();
+      g.beginPath(); g.rect(0, rowH * k, width, rowH); g.clip(); /* a tall lead stays in its row */
+      g.beginPath();
+      for (let i = 0; i < n; i++) {
+        const x = i / w.frequency * 25 * px, y = base - ch.samples[i] / 1000 * 10 * px;
+        if (i) g.lineTo(x, y); else g.moveTo(x, y);
+      }
+      g.stroke();
+      g.restore();
+    });
+    return c;
   }
   const FLAG = { H: '偏高', L: '偏低', N: '正常', A: '异常', HH: '危急偏高', LL: '危急偏低' };
   function resultList(list) {

@@ -1,0 +1,64 @@
+/* pacs.h — the link to the hospital's PACS: Orthanc with its DICOMweb
+ * plugin, and the modality worklist.
+ *
+ * A thread (on the node holding the lease "pacs" in a cluster) looks every
+ * poll_seconds at the imaging orders still waiting for their study
+ * (clinic/his.h):
+ *   - each has a worklist file DIR/<accession>.wl ([pacs] worklist_dir),
+ *     written by dcmtk's dump2dcm into a temporary name and renamed, so a
+ *     worklist server (Orthanc's ModalityWorklists plugin, or wlmscpfs) never
+ *     reads half a file; the modality's C-FIND finds the patient, the
+ *     procedure and the accession number there;
+ *   - QIDO-RS asks Orthanc for a study with that accession number; when one
+ *     has arrived it is linked to the order and the worklist file removed.
+ * Worklist files of orders no longer waiting are removed too.
+ *
+ * ihosd proxies what a browser may see — never Orthanc itself: the study's
+ * series and instances (QIDO-RS), an instance rendered as an image
+ * (WADO-RS /rendered), and a 12-lead ECG's samples decoded from its DICOM
+ * waveform.  The caller checks the care relationship first
+ * (ih_his_study_access); UIDs are checked to be UIDs before they reach a
+ * URL.  Orthanc is reached over HTTPS (verified; http only on loopback) as
+ * the configured user.
+ */
+#ifndef IH_EXCHANGE_PACS_H
+#define IH_EXCHANGE_PACS_H
+
+#include "clinic/clinic.h"
+#include "core/buf.h"
+
+typedef struct ih_pacs ih_pacs;
+
+typedef struct ih_pacs_opts {
+    ih_clinic *clinic;
+    ih_store *store;
+    const char *url;          /* Orthanc's base URL */
+    const char *username;
+    const char *password;     /* copied and wiped at free */
+    const char *ca_file;      /* "" system */
+    const char *worklist_dir; /* "" no worklist */
+    const char *dump2dcm;
+    int poll_seconds;
+    int utc_offset_minutes;
+    const char *node; /* lease holder name; NULL: no lease */
+} ih_pacs_opts;
+
+/* Check the options (url https, or http on loopback); no thread yet. */
+ih_err ih_pacs_new(const ih_pacs_opts *o, ih_pacs **out);
+ih_err ih_pacs_start(ih_pacs *p);
+void ih_pacs_free(ih_pacs *p); /* stops the thread */
+/* One look, in the caller's thread (tests, tools). */
+ih_err ih_pacs_poll(ih_pacs *p);
+
+/* The study's series and instances: {"study_uid", "series": [{uid,
+ * modality, description, instances: [{uid, number, sop_class, waveform}]}]}. */
+ih_err ih_pacs_study(ih_pacs *p, const char *study_uid, json_t **out);
+/* One instance rendered (JPEG or PNG as Orthanc gives it); ctype its type. */
+ih_err ih_pacs_rendered(ih_pacs *p, const char *study, const char *series, const char *sop, ih_buf *out,
+                        char *ctype, size_t ctn);
+/* A DICOM waveform's samples: {"frequency", "unit", "channels": [{label,
+ * samples: [...]}]} (first multiplex group; at most 16 channels and
+ * 60,000 samples each). */
+ih_err ih_pacs_waveform(ih_pacs *p, const char *study, const char *series, const char *sop, json_t **out);
+
+#endif
