@@ -6,7 +6,7 @@
  * Usage: hl7_out_bench DIR N
  * Prints "drain N messages in T s: R messages/s". */
 #include "app/cli_env.h"
-#include "clinic/his.h"
+#include "care/his.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"

@@ -1,8 +1,8 @@
 /* fuzz_csv.c — the two CSV imports (drug catalogue, ICD-10 list): libcsv
  * plus our row building and validation, over arbitrary bytes.  The first
  * byte picks the parser. */
-#include "clinic/care.h"
-#include "clinic/clinic.h"
+#include "care/care.h"
+#include "registry/clinic.h"
 #include "core/json.h"
 #include "crypto/suite.h"
 

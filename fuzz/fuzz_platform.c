@@ -2,7 +2,7 @@
  * prescription paths: platform responses (the Tianjin profile's reading),
  * SM4 hex bodies with 7816-4 padding, and offline verification bundles.
  * The first byte picks which. */
-#include "clinic/care.h"
+#include "care/care.h"
 #include "core/json.h"
 #include "crypto/suite.h"
 #include "report/profile.h"

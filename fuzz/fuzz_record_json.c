@@ -2,7 +2,7 @@
  * validation of every registry and care table (types, lengths, charsets,
  * code tables, certificate numbers, phones, dates), as creation and as
  * update, then through the masked view. */
-#include "clinic/care_impl.h"
+#include "care/care_impl.h"
 #include "core/json.h"
 
 #include <stdint.h>

@@ -1,10 +1,10 @@
 /* care_api.c — visits, messages, media, records, prescriptions, payments,
  * evaluations, adverse events, break-glass, labels, ICD codes and the 统方
  * report.  Permissions are in the route table; relationships, labels and
- * the state machines are the clinic service's (clinic/care.h). */
+ * the state machines are the clinic service's (care/care.h). */
 #include "api/api.h"
 
-#include "clinic/care.h"
+#include "care/care.h"
 
 #include <stdio.h>
 #include <string.h>

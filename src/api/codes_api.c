@@ -4,7 +4,7 @@
  *   GET /api/v1/codes/{table}  {"table", "name", "codes": [{"code", "name"}]} */
 #include "api/api.h"
 
-#include "clinic/codes.h"
+#include "table/codes.h"
 
 ih_err ih_api_codes_list(ih_app *app, ih_req *req, ih_resp *resp)
 {

@@ -1,6 +1,6 @@
 /* health.c — GET /healthz (liveness), GET /readyz (readiness: the database
  * answers) and GET /metrics (Prometheus). */
-#include "clinic/his.h"
+#include "care/his.h"
 #include "exchange/sender.h"
 #include "api/api.h"
 

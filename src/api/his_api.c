@@ -1,4 +1,4 @@
-/* his_api.c — what the hospital's HIS/LIS sent, for people (clinic/his.h):
+/* his_api.c — what the hospital's HIS/LIS sent, for people (care/his.h):
  *   GET  /api/v1/me/results               the patient's own results
  *   GET  /api/v1/patients/{id}/results    a patient's, under the care rules
  *   GET  /api/v1/his-links                HIS patients waiting to be linked
@@ -10,7 +10,7 @@
  *   POST /api/v1/his-outbox/{id}/retry    a refused (dead) message sent again */
 #include "api/api.h"
 
-#include "clinic/his.h"
+#include "care/his.h"
 #include "exchange/sender.h"
 
 ih_err ih_api_me_results(ih_app *app, ih_req *req, ih_resp *resp)

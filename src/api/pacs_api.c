@@ -7,7 +7,7 @@
  * never talks to the PACS. */
 #include "api/api.h"
 
-#include "clinic/his.h"
+#include "care/his.h"
 #include "exchange/pacs.h"
 
 #include <string.h>

@@ -7,7 +7,7 @@
 #define IH_APP_APP_H
 
 #include "app/instance.h"
-#include "clinic/clinic.h"
+#include "registry/clinic.h"
 #include "identity/identity.h"
 #include "policy/detector.h"
 #include "policy/perm.h"

@@ -3,8 +3,8 @@
 #include "app/cli.h"
 #include "app/cli_env.h"
 
-#include "clinic/care.h"
-#include "clinic/demo.h"
+#include "care/care.h"
+#include "care/demo.h"
 #include "core/fsutil.h"
 #include "core/json.h"
 

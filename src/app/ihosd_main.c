@@ -15,7 +15,7 @@
 #include "exchange/peers.h"
 #include "exchange/sender.h"
 #include "exchange/pacs.h"
-#include "clinic/his.h"
+#include "care/his.h"
 #include "net/server.h"
 #include "net/tls.h"
 #include "web/assets.h"

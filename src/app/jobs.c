@@ -2,7 +2,7 @@
 #include "app/jobs.h"
 
 #include "app/backups.h"
-#include "clinic/care.h"
+#include "care/care.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "app/catalog.h"

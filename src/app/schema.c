@@ -426,7 +426,7 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX incident_kind ON incident(kind, status);",
      NULL},
     {21, "his exchange",
-     /* What the hospital's HIS/LIS sends over HL7 v2 (clinic/his.h): each
+     /* What the hospital's HIS/LIS sends over HL7 v2 (care/his.h): each
       * message id once with the acknowledgement it earned, the link of each
       * HIS patient (peer + MRN) to an ihos patient by the ID number's blind
       * index, and the results (lab, imaging) attached to a link. */
@@ -453,7 +453,7 @@ const ih_migration ih_schema[] = {
      "ALTER TABLE visit ADD COLUMN his_encounter_id INTEGER;",
      NULL},
     {22, "his orders and outbox",
-     /* What ihos tells the hospital (clinic/his.h): lab and imaging orders
+     /* What ihos tells the hospital (care/his.h): lab and imaging orders
       * placed in a visit (an imaging order's study in the PACS once it
       * arrives), and the outbound HL7 outbox, one row per peer and
       * message, delivered in row order per peer; the patient's choice of the

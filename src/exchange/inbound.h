@@ -1,7 +1,7 @@
 /* inbound.h — one HL7 v2 message from a peer, to its acknowledgement.
  *
  * ih_inbound_map() reads a parsed message into what the clinic takes
- * (clinic/his.h) without touching anything: the message type must be one
+ * (care/his.h) without touching anything: the message type must be one
  * the peer may send ([peer] accept) and one ihos understands (ADT^A04, A08,
  * A28, A31, A40; ORU^R01), MSH-10 must be there, MSH-5/6 (when sent) must
  * name ihos as the peer's file says.  What is refused here is refused with
@@ -16,7 +16,7 @@
 #ifndef IH_EXCHANGE_INBOUND_H
 #define IH_EXCHANGE_INBOUND_H
 
-#include "clinic/his.h"
+#include "care/his.h"
 #include "core/buf.h"
 #include "exchange/hl7.h"
 #include "exchange/peers.h"

@@ -18,7 +18,7 @@
 #ifndef IH_EXCHANGE_LISTENER_H
 #define IH_EXCHANGE_LISTENER_H
 
-#include "clinic/clinic.h"
+#include "registry/clinic.h"
 #include "exchange/peers.h"
 
 #define IH_MLLP_CONNS_PER_PEER 4

@@ -1,5 +1,5 @@
 /* outbound.h — the HL7 v2 messages ihos sends the hospital, written from the
- * outbox's facts (clinic/his.h), and the reading of the peer's ACK.
+ * outbox's facts (care/his.h), and the reading of the peer's ACK.
  *
  * ih_outbound_build() writes one message in UTF-8 (the sender converts it to
  * the peer's charset): MSH (MSH-3/4 our names as the peer's file gives them,

@@ -1,7 +1,7 @@
 /* pacs.c — see pacs.h. */
 #include "exchange/pacs.h"
 
-#include "clinic/his.h"
+#include "care/his.h"
 #include "core/clock.h"
 #include "core/fsutil.h"
 #include "core/json.h"

@@ -3,7 +3,7 @@
  *
  * A thread (on the node holding the lease "pacs" in a cluster) looks every
  * poll_seconds at the imaging orders still waiting for their study
- * (clinic/his.h):
+ * (care/his.h):
  *   - each has a worklist file DIR/<accession>.wl ([pacs] worklist_dir),
  *     written by dcmtk's dump2dcm into a temporary name and renamed, so a
  *     worklist server (Orthanc's ModalityWorklists plugin, or wlmscpfs) never
@@ -24,7 +24,7 @@
 #ifndef IH_EXCHANGE_PACS_H
 #define IH_EXCHANGE_PACS_H
 
-#include "clinic/clinic.h"
+#include "registry/clinic.h"
 #include "core/buf.h"
 
 typedef struct ih_pacs ih_pacs;

@@ -1,7 +1,7 @@
 /* sender.c — see sender.h. */
 #include "exchange/sender.h"
 
-#include "clinic/his.h"
+#include "care/his.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "exchange/hl7.h"

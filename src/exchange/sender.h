@@ -1,4 +1,4 @@
-/* sender.h — delivers the outbound outbox (clinic/his.h) to the hospital
+/* sender.h — delivers the outbound outbox (care/his.h) to the hospital
  * over MLLP: the client side of exchange/listener.h.
  *
  * One thread per peer with an `address` and a `send` list.  It keeps one
@@ -24,7 +24,7 @@
 #ifndef IH_EXCHANGE_SENDER_H
 #define IH_EXCHANGE_SENDER_H
 
-#include "clinic/clinic.h"
+#include "registry/clinic.h"
 #include "core/buf.h"
 #include "exchange/peers.h"
 

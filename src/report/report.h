@@ -64,7 +64,7 @@ typedef struct ih_report_opts {
 ih_err ih_report_new(const ih_report_opts *o, ih_report **out);
 void ih_report_free(ih_report *r);
 
-/* Inside tx: record fact (our own field names, see clinic/facts.c) of
+/* Inside tx: record fact (our own field names, see care/facts.c) of
  * `kind` for business key `key`. */
 ih_err ih_report_put(ih_report *r, ih_tx *tx, const char *kind, const char *key, json_t *fact);
 

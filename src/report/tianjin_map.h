@@ -1,4 +1,4 @@
-/* tianjin_map.h — facts (clinic/facts.c) to Tianjin platform records. */
+/* tianjin_map.h — facts (care/facts.c) to Tianjin platform records. */
 #ifndef IH_REPORT_TIANJIN_MAP_H
 #define IH_REPORT_TIANJIN_MAP_H
 

@@ -1,0 +1,85 @@
+/* care_impl.h — inside the care workflow: tables and helpers shared by
+ * visit.c, message.c, emr.c, rx.c and the rest. */
+#ifndef IH_CARE_CARE_IMPL_H
+#define IH_CARE_CARE_IMPL_H
+
+#include "care/care.h"
+#include "registry/clinic_impl.h"
+#include "core/bus.h"
+
+/* What the hospital's HIS/LIS sent and what ihos sends it (his.c, his_out.c). */
+extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result, ih_t_his_encounter, ih_t_his_order, ih_t_his_outbox;
+
+/* A reportable fact reached its final state inside tx: hand it to the
+ * supervision outbox (report/report.h) in the same transaction (facts.c).
+ * kind: visit, record, prescription, dispense, evaluation, adverse. */
+ih_err cl_report(ih_clinic *c, ih_tx *tx, const char *kind, int64_t id);
+
+/* Care's answers to who may see a patient (relation.c; see
+ * registry/clinic_impl.h). */
+ih_err care_patient_relation(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t patient_id, int64_t patient_account,
+                             ih_relation *rel);
+ih_err care_patients_visible(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t after, int limit, int64_t *ids,
+                             int *n);
+
+extern ih_table ih_t_visit, ih_t_message, ih_t_media, ih_t_emr, ih_t_rx, ih_t_payment, ih_t_evaluation, ih_t_adverse,
+    ih_t_break_glass, ih_t_stats;
+
+/* Visit states (visit.c) and prescription states (rx.c). */
+#define V_REQUESTED "requested"
+#define V_ACCEPTED "accepted"
+#define V_CLOSED "closed"
+
+/* The viewer's staff record, verified, for clinical work: IH_E_FORBIDDEN if
+ * they have none, it is suspended, or it is of another profession than
+ * their role.  cl_my_staff gives just its id. */
+ih_err cl_my_staff_full(ih_clinic *c, ih_tx *tx, const ih_viewer *v, cl_staff *s);
+ih_err cl_my_staff(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t *staff_id);
+/* Does staff member `staff` hold a live break-glass grant on the patient?
+ * Only a grant row whose MAC and version verify counts (oversight.c). */
+ih_err cl_break_glass_live(ih_clinic *c, ih_tx *tx, int64_t staff, int64_t patient, bool *live);
+/* Is the prescription paid for (or free, or post-paid by policy)?  Only
+ * an order the channel confirmed counts (payment.c). */
+ih_err cl_rx_paid(ih_clinic *c, ih_tx *tx, const ih_row *rx, bool *paid);
+/* May v act on / read this visit?  Sets *treating when v is its doctor.
+ * Patients: their own.  Doctors: theirs, or a live break-glass on the
+ * patient (read only, never label 5).  Nurses: their departments' (read
+ * only, never label 5).  Others: no.  IH_E_FORBIDDEN otherwise. */
+ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row *visit, bool write, bool *treating);
+/* Load a visit (MAC-checked; sealed fields opened when open). */
+ih_err cl_visit_load(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open);
+/* The patient's account id (MAC-checked). */
+ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *account_id);
+
+/* Live updates (notify.c): the accounts of a visit's patient and doctor
+ * (nothing when the clinic has no bus), and the event, published after the
+ * commit. */
+ih_err cl_visit_audience(ih_clinic *c, ih_tx *tx, const ih_row *visit, ih_bus_audience *to);
+void cl_notify(ih_clinic *c, const ih_bus_audience *to, const char *event, int64_t visit, int64_t rx);
+/* The same from outside a transaction (reads the audience in its own), to
+ * the visit's patient and doctor and every holder of roles (1 << role). */
+void cl_notify_after(ih_clinic *c, int64_t visit, unsigned roles, const char *event, int64_t rx);
+
+/* Facts in our own terms (facts.c), for the supervision outbox and the
+ * hospital exchange: a visit's patient, doctor and department into f; a
+ * signed record; a prescription with its items and reviewer. */
+ih_err cl_fact_visit_context(ih_clinic *c, ih_tx *tx, const ih_row *visit, json_t *f);
+ih_err cl_fact_record(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
+ih_err cl_fact_rx(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
+/* To the hospital (his_out.c), inside the business transaction: what
+ * happened ("order", "record", "prescription", "charge") and its id; one
+ * outbox row for every peer whose `send` takes that message (none: nothing). */
+ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id);
+
+
+/* After a call ended with e: if e is a refusal (forbidden 403, or a state
+ * that does not allow the action 409), record it against the object in its
+ * own transaction; any other e is left to the caller. */
+void cl_refused(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t id, ih_err e);
+
+
+/* Sign bytes with the staff member's key (created on first use) inside tx:
+ * *key_id and the signature out. */
+ih_err cl_sign(ih_clinic *c, ih_tx *tx, int64_t staff_id, const ih_buf *content, int64_t *key_id, ih_buf *sig);
+
+#endif
