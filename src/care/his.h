@@ -126,7 +126,8 @@ typedef struct ih_his_out {
     /* the outcome, set by the sender for ih_his_out_finish */
     ih_his_outcome outcome;
     char ack_code[3];
-    char detail[160];    /* the peer's words (MSA-3/ERR) or the connection error; never logged */
+    char error[16];      /* the peer's error code (ERR-3), shown to operators */
+    char detail[160];    /* the peer's words (MSA-3/ERR: sealed, never shown or logged) or the connection error */
 } ih_his_out;
 
 /* One outbox row for peer, inside tx: what cl_his_emit writes for each
@@ -149,8 +150,11 @@ ih_err ih_his_out_recover(ih_clinic *c, const char *peer, int *n);
 /* The earliest time a row of peer is due (0: none waiting). */
 ih_err ih_his_out_next_due(ih_clinic *c, const char *peer, int64_t *at);
 /* Operators (sysadmin): rows in a state, newest first: {"messages":[{id,
- * peer, type, control_id, object, state, attempts, ack_code, detail,
- * created_at, sent_at}]}; a dead row back to pending (audited). */
+ * peer, type, control_id, object, state, attempts, ack_code, error_code,
+ * detail, created_at, sent_at}]} — detail only for ihos's own delivery
+ * errors: what the peer wrote may name the patient and stays sealed (the
+ * control id finds it in the peer's own log); a dead row back to pending
+ * (audited). */
 ih_err ih_his_out_list(ih_clinic *c, const ih_viewer *v, const char *state, json_t **out);
 ih_err ih_his_out_retry(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 /* ihos_exchange_outbox{peer,state} and the oldest waiting row's age. */

@@ -45,6 +45,7 @@ static const ih_field outbox_fields[] = {
     {"attempts", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"next_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"ack_code", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"error_code", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* the peer's ERR-3: a token */
     /* the peer's answer or the connection error: may name a patient, so sealed */
     {"detail", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
@@ -336,6 +337,7 @@ static ih_err finish_fn(ih_tx *tx, void *arg)
         static const char *const states[] = {"sent", "dead", "pending", "unknown"};
         e = ih_row_set_str(&r, "state", states[o->outcome]);
         if (e == IH_OK) e = ih_row_set_str(&r, "ack_code", o->ack_code[0] ? o->ack_code : NULL);
+        if (e == IH_OK) e = ih_row_set_str(&r, "error_code", o->error[0] ? o->error : NULL);
         if (e == IH_OK) e = ih_row_set_str(&r, "detail", o->detail[0] ? o->detail : NULL);
         if (o->outcome == IH_HIS_OUT_SENT) ih_row_set_int(&r, "sent_at", now);
         if (o->outcome == IH_HIS_OUT_RETRY || o->outcome == IH_HIS_OUT_UNKNOWN)
@@ -452,8 +454,11 @@ static json_t *out_view(const ih_row *r)
                           "object", ih_row_str(r, "object"), "state", ih_row_str(r, "state"), "attempts",
                           (json_int_t)ih_row_int(r, "attempts"), "created_at", (json_int_t)ih_row_int(r, "created_at"));
     if (!j) return NULL;
-    json_object_set_new(j, "ack_code", ih_row_str(r, "ack_code") ? json_string(ih_row_str(r, "ack_code")) : json_null());
-    json_object_set_new(j, "detail", ih_row_str(r, "detail") ? json_string(ih_row_str(r, "detail")) : json_null());
+    const char *ack = ih_row_str(r, "ack_code"), *err = ih_row_str(r, "error_code"), *detail = ih_row_str(r, "detail");
+    json_object_set_new(j, "ack_code", ack ? json_string(ack) : json_null());
+    json_object_set_new(j, "error_code", err ? json_string(err) : json_null());
+    /* the peer's own words may name the patient: only ihos's delivery errors are shown */
+    json_object_set_new(j, "detail", detail && !ack ? json_string(detail) : json_null());
     json_object_set_new(j, "sent_at", ih_row_has(r, "sent_at") ? json_integer(ih_row_int(r, "sent_at")) : json_null());
     return j;
 }

@@ -207,36 +207,41 @@ ih_err ih_outbound_build(const ih_peer *peer, const char *type, const char *cont
     return w.e;
 }
 
-ih_ack_kind ih_outbound_ack(const char *reply, size_t n, const char *control_id, char code[3], char *text, size_t tn)
+/* A code as the operator may see it: letters, digits, '.', '-', '_'. */
+static bool token(const char *s) { return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-_") == strlen(s); }
+
+ih_ack_kind ih_outbound_ack(const char *reply, size_t n, const char *control_id, ih_ack_reply *out)
 {
-    code[0] = '\0';
-    text[0] = '\0';
+    memset(out, 0, sizeof *out);
     ih_hl7 *m = NULL;
     if (ih_hl7_parse(reply, n, &m) != IH_OK) {
-        snprintf(text, tn, "the answer is not an HL7 message");
+        snprintf(out->text, sizeof out->text, "the answer is not an HL7 message");
         return IH_ACK_PROTOCOL;
     }
     ih_buf v = IH_BUF_INIT;
     ih_ack_kind k = IH_ACK_PROTOCOL;
     if (!ih_hl7_value(m, "MSA", 1, 1, &v) || v.len != 2) {
-        snprintf(text, tn, "the answer has no MSA-1");
+        snprintf(out->text, sizeof out->text, "the answer has no MSA-1");
         goto out;
     }
-    snprintf(code, 3, "%s", v.p);
+    snprintf(out->code, sizeof out->code, "%s", v.p);
     if (!ih_hl7_value(m, "MSA", 2, 1, &v) || strcmp(v.p, control_id)) {
-        snprintf(text, tn, "the answer acknowledges another message");
+        snprintf(out->text, sizeof out->text, "the answer acknowledges another message");
         goto out;
     }
-    if (!strcmp(code, "AA") || !strcmp(code, "CA")) k = IH_ACK_ACCEPTED;
-    else if (!strcmp(code, "AE") || !strcmp(code, "AR") || !strcmp(code, "CE") || !strcmp(code, "CR")) k = IH_ACK_REFUSED;
+    const char *c = out->code;
+    if (!strcmp(c, "AA") || !strcmp(c, "CA")) k = IH_ACK_ACCEPTED;
+    else if (!strcmp(c, "AE") || !strcmp(c, "AR") || !strcmp(c, "CE") || !strcmp(c, "CR")) k = IH_ACK_REFUSED;
     else {
-        snprintf(text, tn, "MSA-1 '%s' is no acknowledgement code", code);
+        snprintf(out->text, sizeof out->text, "MSA-1 '%s' is no acknowledgement code", c);
         goto out;
     }
-    /* the peer's words: ERR-8 (v2.5), else MSA-3 */
-    if (ih_hl7_value(m, "ERR", 8, 1, &v) || ih_hl7_value(m, "MSA", 3, 1, &v)) snprintf(text, tn, "%s", v.p);
+    /* the peer's words: ERR-8 (v2.5), else MSA-3; its code: ERR-3.1, else ERR-1.4 */
+    if (ih_hl7_value(m, "ERR", 8, 1, &v) || ih_hl7_value(m, "MSA", 3, 1, &v)) snprintf(out->text, sizeof out->text, "%s", v.p);
+    if ((ih_hl7_value(m, "ERR", 3, 1, &v) || ih_hl7_value(m, "ERR", 1, 4, &v)) && v.len < sizeof out->error && token(v.p))
+        snprintf(out->error, sizeof out->error, "%s", v.p);
 out:
-    ih_buf_free(&v);
+    ih_buf_wipe(&v);
     ih_hl7_free(m);
     return k;
 }

@@ -17,8 +17,9 @@
  * breaks become \.br\.
  *
  * ih_outbound_ack() reads the answer: AA/CA accepted; AE/AR/CE/CR refused
- * (the MSA-3/ERR text kept for the operator); an answer for another control
- * id, or no MSA, is a protocol error (the message is sent again).
+ * (the error code shown to the operator, the peer's free text kept sealed:
+ * it may name the patient); an answer for another control id, or no MSA, is
+ * a protocol error (the message is sent again).
  */
 #ifndef IH_EXCHANGE_OUTBOUND_H
 #define IH_EXCHANGE_OUTBOUND_H
@@ -37,7 +38,13 @@ ih_err ih_outbound_build(const ih_peer *peer, const char *type, const char *cont
 
 typedef enum { IH_ACK_ACCEPTED, IH_ACK_REFUSED, IH_ACK_PROTOCOL } ih_ack_kind;
 
-/* Classify a reply (UTF-8) to control_id; code (MSA-1) and the peer's words. */
-ih_ack_kind ih_outbound_ack(const char *reply, size_t n, const char *control_id, char code[3], char *text, size_t tn);
+typedef struct ih_ack_reply {
+    char code[3];   /* MSA-1 */
+    char error[16]; /* the peer's error code: ERR-3.1 (v2.5), else ERR-1.4 (v2.3/2.4); a token or "" */
+    char text[160]; /* its words (ERR-8, else MSA-3), or why the reply is no ACK; may name a patient */
+} ih_ack_reply;
+
+/* Classify a reply (UTF-8) to control_id. */
+ih_ack_kind ih_outbound_ack(const char *reply, size_t n, const char *control_id, ih_ack_reply *out);
 
 #endif

@@ -243,14 +243,17 @@ static void deliver_one(peer_sender *ps, ih_his_out *o, bool *broken, char *why,
         return;
     }
     ih_buf reply = IH_BUF_INIT;
-    char text[160];
+    ih_ack_reply ack = {0};
     ih_ack_kind k = IH_ACK_PROTOCOL;
     if (ih_hl7_to_utf8(ps->peer.charset, rc.reply.p, rc.reply.len, &reply) == IH_OK)
-        k = ih_outbound_ack(reply.p, reply.len, o->control_id, o->ack_code, text, sizeof text);
+        k = ih_outbound_ack(reply.p, reply.len, o->control_id, &ack);
     else
-        snprintf(text, sizeof text, "the answer is not %s", ps->peer.charset);
+        snprintf(ack.text, sizeof ack.text, "the answer is not %s", ps->peer.charset);
     ih_buf_wipe(&reply);
     ih_buf_wipe(&rc.reply);
+    const char *text = ack.text;
+    snprintf(o->ack_code, sizeof o->ack_code, "%s", ack.code);
+    snprintf(o->error, sizeof o->error, "%s", ack.error);
     snprintf(o->detail, sizeof o->detail, "%s", text);
     if (k == IH_ACK_ACCEPTED) o->outcome = IH_HIS_OUT_SENT;
     else if (k == IH_ACK_REFUSED) o->outcome = IH_HIS_OUT_DEAD;

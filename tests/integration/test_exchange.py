@@ -450,6 +450,7 @@ class HisOutbound(IhosTestCase):
         dead = self.outbox("dead")
         self.assertEqual(len(dead), 1, dead)
         self.assertEqual((dead[0]["object"], dead[0]["ack_code"]), ("order-%d" % bad["id"], "AE"))
+        self.assertIsNone(dead[0]["detail"])  # what the HIS wrote may name the patient: kept sealed
         self.assertError(h.s(doc).req("GET", "/api/v1/his-outbox?state=dead"), 403, "forbidden")
         self.refuse.clear()
         r = self.sysa.req("POST", "/api/v1/his-outbox/%d/retry" % dead[0]["id"])

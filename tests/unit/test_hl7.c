@@ -320,18 +320,26 @@ static void t_outbound(void **state)
     ih_buf_free(&out);
 
     /* the answers */
-    char code[3], text[160];
+    ih_ack_reply ack;
     const char *aa = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A1|P|2.5\rMSA|AA|IHOS77\r";
-    assert_int_equal(ih_outbound_ack(aa, strlen(aa), "IHOS77", code, text, sizeof text), IH_ACK_ACCEPTED);
-    assert_string_equal(code, "AA");
-    assert_int_equal(ih_outbound_ack(aa, strlen(aa), "IHOS76", code, text, sizeof text), IH_ACK_PROTOCOL);
+    assert_int_equal(ih_outbound_ack(aa, strlen(aa), "IHOS77", &ack), IH_ACK_ACCEPTED);
+    assert_string_equal(ack.code, "AA");
+    assert_int_equal(ih_outbound_ack(aa, strlen(aa), "IHOS76", &ack), IH_ACK_PROTOCOL);
     const char *ae = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A2|P|2.5\rMSA|AE|IHOS77|bad\rERR|||207|E||||未知项目\r";
-    assert_int_equal(ih_outbound_ack(ae, strlen(ae), "IHOS77", code, text, sizeof text), IH_ACK_REFUSED);
-    assert_string_equal(code, "AE");
-    assert_string_equal(text, "未知项目");
+    assert_int_equal(ih_outbound_ack(ae, strlen(ae), "IHOS77", &ack), IH_ACK_REFUSED);
+    assert_string_equal(ack.code, "AE");
+    assert_string_equal(ack.error, "207");
+    assert_string_equal(ack.text, "未知项目");
+    /* v2.3: the code in ERR-1.4; a code that is no token is not shown */
+    const char *ae23 = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A4|P|2.3\rMSA|AE|IHOS77|张三 不存在\rERR|PID^1^3^204\r";
+    assert_int_equal(ih_outbound_ack(ae23, strlen(ae23), "IHOS77", &ack), IH_ACK_REFUSED);
+    assert_string_equal(ack.error, "204");
+    const char *odd_code = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A5|P|2.5\rMSA|AR|IHOS77\rERR|||张三|E\r";
+    assert_int_equal(ih_outbound_ack(odd_code, strlen(odd_code), "IHOS77", &ack), IH_ACK_REFUSED);
+    assert_string_equal(ack.error, "");
     const char *odd = "MSH|^~\\&|HIS|HOSP|IHOS|IH|20261201||ACK|A3|P|2.5\rMSA|ZZ|IHOS77\r";
-    assert_int_equal(ih_outbound_ack(odd, strlen(odd), "IHOS77", code, text, sizeof text), IH_ACK_PROTOCOL);
-    assert_int_equal(ih_outbound_ack("junk", 4, "IHOS77", code, text, sizeof text), IH_ACK_PROTOCOL);
+    assert_int_equal(ih_outbound_ack(odd, strlen(odd), "IHOS77", &ack), IH_ACK_PROTOCOL);
+    assert_int_equal(ih_outbound_ack("junk", 4, "IHOS77", &ack), IH_ACK_PROTOCOL);
     ih_err_clear();
 }
 

@@ -645,7 +645,7 @@
     if (!r) return;
     box.appendChild(table(r.messages, [['编号', x => x.id], ['接口', x => x.peer], ['消息', x => x.type], ['控制号', x => x.control_id],
       ['对象', x => x.object], ['状态', x => OUT_STATE[x.state] || x.state], ['次数', x => x.attempts], ['应答', x => x.ack_code || ''],
-      ['说明', x => x.detail || ''], ['时间', x => time(x.created_at)],
+      ['错误码', x => x.error_code || ''], ['说明', x => x.detail || (x.ack_code && x.state === 'dead' ? '对方应答原文已加密保存，请按控制号在对方系统查看' : '')], ['时间', x => time(x.created_at)],
       ['', x => x.state === 'dead' ? btn('重新发送', () => act(box, () => api('POST', `/api/v1/his-outbox/${x.id}/retry`), () => show(hisOutbox, state)), 'primary') : '']],
       '没有该状态的消息'));
   }
