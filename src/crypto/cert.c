@@ -68,7 +68,7 @@ ih_err ih_cert_selfsigned(const char *key_path, const char *cert_path, const cha
     if ((e = add_ext(x, NID_subject_alt_name, san)) != IH_OK ||
         (e = add_ext(x, NID_basic_constraints, "critical,CA:FALSE")) != IH_OK ||
         (e = add_ext(x, NID_key_usage, "critical,digitalSignature")) != IH_OK ||
-        (e = add_ext(x, NID_ext_key_usage, "serverAuth")) != IH_OK)
+        (e = add_ext(x, NID_ext_key_usage, "serverAuth,clientAuth")) != IH_OK)
         goto out;
     if (!X509_sign(x, pkey, EVP_sha256())) {
         e = ih_fail(IH_E_CRYPTO, "certificate signing failed");

@@ -9,7 +9,9 @@
 #include "core/err.h"
 
 /* Generate key + certificate (SANs: IP 127.0.0.1, ::1, DNS localhost and
- * `host` when it is not one of those), valid for `days`. */
+ * `host` when it is not one of those), valid for `days`.  Extended key
+ * usage serverAuth (HTTPS, the MLLP listeners) and clientAuth (the exchange
+ * sender shows it to a HIS that asks who connects). */
 ih_err ih_cert_selfsigned(const char *key_path, const char *cert_path, const char *host, int days);
 
 #endif

@@ -219,6 +219,7 @@ static void deliver_one(peer_sender *ps, ih_his_out *o, bool *broken, char *why,
     bool wrote = conn_write(ps, frame.p, frame.len);
     ih_buf_wipe(&frame);
     reply_ctx rc = {IH_BUF_INIT, false, false};
+    char lost[160] = "no ACK in time";
     if (wrote) {
         ih_mllp f;
         ih_mllp_init(&f, 1u << 20);
@@ -227,7 +228,13 @@ static void deliver_one(peer_sender *ps, ih_his_out *o, bool *broken, char *why,
         while (!rc.have && ih_mono_ms() < until && !stopping(s)) {
             ssize_t r = conn_read(ps, buf, sizeof buf);
             if (r == -2) continue;
-            if (r <= 0) break;
+            if (r <= 0) { /* closed: TLS may say why (a peer refusing our certificate) */
+                unsigned long tls = ERR_peek_last_error();
+                const char *reason = tls ? ERR_reason_error_string(tls) : NULL;
+                snprintf(lost, sizeof lost, "the peer closed the connection before its ACK%s%s", reason ? ": " : "",
+                         reason ? reason : "");
+                break;
+            }
             if (ih_mllp_feed(&f, buf, (size_t)r, on_reply, &rc) != IH_OK) break;
         }
         ih_mllp_free(&f);
@@ -235,7 +242,7 @@ static void deliver_one(peer_sender *ps, ih_his_out *o, bool *broken, char *why,
     if (!wrote || !rc.have || rc.bad) {
         o->outcome = IH_HIS_OUT_UNKNOWN;
         snprintf(why, wn, "%s", !wrote ? "the connection broke while writing" : rc.bad ? "the answer was not a valid frame"
-                                                                                : "no ACK in time");
+                                                                                : lost);
         snprintf(o->detail, sizeof o->detail, "%s", why);
         conn_close(ps);
         *broken = true;

@@ -24,8 +24,10 @@ def free_port():
 
 
 class HisPeer:
-    def __init__(self, port=None, encoding="utf-8", decide=None):
+    def __init__(self, port=None, encoding="utf-8", decide=None, ssl_context=None):
         self.port = port or free_port()
+        self.ssl_context = ssl_context  # MLLP inside TLS when given
+        self.peer_certs = []  # what each TLS client presented (DER), in order
         self.encoding = encoding
         self.decide = decide or (lambda m: "AA")
         self.received = []  # (control id, hl7.Message)
@@ -42,6 +44,10 @@ class HisPeer:
 
         async def handle(reader, writer):
             self.writers.add(writer)
+            sslobj = writer.get_extra_info("ssl_object")
+            if sslobj is not None:
+                with self.lock:
+                    self.peer_certs.append(sslobj.getpeercert(binary_form=True))
             try:
                 while not writer.is_closing():
                     msg = await reader.readmessage()
@@ -60,7 +66,8 @@ class HisPeer:
                 writer.close()
 
         async def main():
-            self.server = await hl7.mllp.start_hl7_server(handle, "127.0.0.1", self.port, encoding=self.encoding)
+            self.server = await hl7.mllp.start_hl7_server(handle, "127.0.0.1", self.port, encoding=self.encoding,
+                                                          ssl=self.ssl_context)
             ready.set()
 
         def run():

@@ -511,6 +511,90 @@ class HisOutbound(IhosTestCase):
         self.assertEqual(len([m for m in self.outbox("sent") if m["peer"] == "his"]), 8)
 
 
+@unittest.skipUnless(HAVE_HL7, "needs Debian's python3-hl7 (scripts/deps.sh test)")
+class HisOutboundTls(IhosTestCase):
+    """The sender inside TLS: it verifies the peer's certificate against the
+    peer's ca_file and shows its own; a peer whose certificate another CA
+    signed gets nothing (the messages wait, exchange.retry says why)."""
+
+    def _ca(self, name):
+        key, crt = os.path.join(self.tmp, name + "-ca.key"), os.path.join(self.tmp, name + "-ca.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-days", "2", "-subj", "/CN=" + name + " CA", "-keyout", key, "-out", crt], check=True,
+                       capture_output=True, timeout=60)
+        return key, crt
+
+    def _server_ctx(self, ca_key, ca_crt, name, client_ca=None):
+        key, csr, crt = (os.path.join(self.tmp, name + x) for x in (".key", ".csr", ".crt"))
+        ext = os.path.join(self.tmp, name + ".ext")
+        subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                        "/CN=127.0.0.1", "-keyout", key, "-out", csr], check=True, capture_output=True, timeout=60)
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+        subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+                        "-days", "2", "-extfile", ext, "-out", crt], check=True, capture_output=True, timeout=60)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(crt, key)
+        ctx.verify_mode = ssl.CERT_REQUIRED  # the HIS wants to know who sends: ihosd's own certificate
+        ctx.load_verify_locations(client_ca or self.inst.path("keys", "tls.crt"))
+        return ctx
+
+    def test_tls_peer_verified_both_ways(self):
+        from tests.integration.hl7_peer import HisPeer
+        self.inst = inst = self.instance(demo=True)
+        good_key, good_ca = self._ca("his")
+        other_key, _ = self._ca("other")
+        his = HisPeer(ssl_context=self._server_ctx(good_key, good_ca, "his")).start()
+        self.addCleanup(his.stop)
+        # a peer whose certificate a CA the configuration does not name signed
+        rogue = HisPeer(ssl_context=self._server_ctx(other_key, os.path.join(self.tmp, "other-ca.pem"), "rogue")).start()
+        self.addCleanup(rogue.stop)
+        # a peer that takes only clients another CA vouches for: it refuses ihosd's certificate
+        strict = HisPeer(ssl_context=self._server_ctx(good_key, good_ca, "strict",
+                                                      client_ca=os.path.join(self.tmp, "other-ca.pem"))).start()
+        self.addCleanup(strict.stop)
+        conf = ""
+        for name, port in (("his", his.port), ("rogue", rogue.port), ("strict", strict.port)):
+            conf += ("[peer %s]\naddress = 127.0.0.1:%d\ntls = true\nca_file = %s\ncharset = UTF-8\nversion = 2.5\n"
+                     "sending_application = HIS\nsending_facility = HOSP\nreceiving_application = IHOS\n"
+                     "receiving_facility = IH\nsend = OML^O21\nretry_max = 2\nack_timeout = 3\n\n") % (name, port, good_ca)
+        with open(inst.path("exchange.conf"), "w") as f:
+            f.write(conf)
+        os.chmod(inst.path("exchange.conf"), 0o600)
+        inst.conf_changed = True
+        inst.start()
+        h = Hospital(inst)
+        visit = h.followup("patient042", "doctor03")
+        r = h.s("doctor03").req("POST", "/api/v1/visits/%d/orders" % visit, {"kind": "lab", "code": "CBC", "name": "血常规"})
+        self.assertEqual(r.status, 201, r)
+        deadline = time.time() + 30
+        while not his.messages() and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(len(his.messages()), 1, inst.events("exchange.retry"))
+        self.assertEqual(str(his.messages()[0][1].segment("ORC")[2]), r.json()["order_no"])
+        # ihosd showed its own certificate
+        with open(inst.path("keys", "tls.crt")) as f:
+            own = ssl.PEM_cert_to_DER_cert(f.read())
+        self.assertEqual(his.peer_certs[0], own)
+        # the rogue peer got nothing: the handshake failed on its certificate
+        retries = [e for e in inst.wait_events("exchange.retry", timeout=20) if e.get("peer") == "rogue"]
+        deadline = time.time() + 20
+        while not retries and time.time() < deadline:
+            time.sleep(0.2)
+            retries = [e for e in inst.events("exchange.retry") if e.get("peer") == "rogue"]
+        self.assertTrue(retries)
+        self.assertIn("TLS", retries[0]["reason"])
+        self.assertEqual(rogue.messages(), [])
+        # the strict peer read nothing it would act on, and ihos says why it waits
+        deadline = time.time() + 20
+        strict_retries = []
+        while not strict_retries and time.time() < deadline:
+            time.sleep(0.2)
+            strict_retries = [e for e in inst.events("exchange.retry") if e.get("peer") == "strict"]
+        self.assertTrue(strict_retries)
+        self.assertIn("closed the connection before its ACK", strict_retries[0]["reason"])
+        self.assertEqual(strict.messages(), [])
+
 try:
     from tests.integration.pacs_peer import HAVE_PACS, Pacs, ct_image, ecg, ecg_value, LEADS
 except ImportError:  # pragma: no cover
