@@ -36,6 +36,9 @@ class Browser:
         o.accept_insecure_certs = True  # the instance's own self-signed certificate
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
+        # the people using ihos are in the hospital's time zone (the demo's +08:00), as
+        # the screens assume (which shifts are still open today)
+        self.d.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Shanghai"})
         self.d.set_page_load_timeout(30)
         self.d.set_script_timeout(20)
         self.logs = []

@@ -56,7 +56,9 @@
   function tickClocks(box) {
     for (const el of box.querySelectorAll('.clock')) {
       const left = (new Date(el.dataset.until) - Date.now()) / 1000;
-      el.textContent = left > 0 ? mmss(left) : '已超时';
+      /* minutes and seconds within the hour; a request for a later shift counts in hours */
+      el.textContent = left <= 0 ? '已超时' : left < 3600 ? mmss(left)
+        : `${Math.floor(left / 3600)} 小时 ${String(Math.floor(left % 3600 / 60)).padStart(2, '0')} 分`;
       el.classList.toggle('warn', left < 600);
     }
   }

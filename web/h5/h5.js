@@ -29,9 +29,13 @@
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/schedules'));
     if (!r) return;
-    const today = new Date().toISOString().slice(0, 10);
+    /* only shifts still taking requests: a shift that is over (an earlier
+     * day, or today past its end) is refused by the server */
+    const now = new Date(), pad = n => String(n).padStart(2, '0');
+    const today = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
+    const hm = `${pad(now.getHours())}:${pad(now.getMinutes())}`;
     const list = h('ul', { class: 'cards' });
-    for (const s of r.schedules.filter(x => !x.cancelled && x.day >= today)) {
+    for (const s of r.schedules.filter(x => !x.cancelled && (x.day > today || (x.day === today && x.end_time > hm)))) {
       list.appendChild(h('li', {},
         h('p', {}, h('strong', {}, s.doctor ? s.doctor.name : '医生'), ' ', s.doctor ? s.doctor.title_name : ''),
         h('p', {}, `${s.day} ${s.start_time}–${s.end_time} · ${s.consult_type_name} · ¥${s.fee} · ${s.response_minutes} 分钟内回复`),
