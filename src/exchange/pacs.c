@@ -469,6 +469,7 @@ ih_err ih_pacs_poll(ih_pacs *p)
     json_t *pending = NULL;
     IH_TRY(ih_his_imaging_pending(p->o.clinic, 500, &pending));
     ih_err first = IH_OK;
+    bool reachable = true; /* after one failed call this pass asks the PACS nothing more */
     size_t i;
     json_t *o;
     json_array_foreach(pending, i, o)
@@ -476,32 +477,41 @@ ih_err ih_pacs_poll(ih_pacs *p)
         int64_t id = json_integer_value(json_object_get(o, "id"));
         const char *acc = json_string_value(json_object_get(o, "accession"));
         if (!accession_ok(acc)) continue;
-        char path[256];
-        snprintf(path, sizeof path, "/dicom-web/studies?AccessionNumber=%s&includefield=0020000D", acc);
-        json_t *found = NULL;
-        ih_err e = call_json(p, path, NULL, &found);
-        char uid[72] = "";
-        if (e == IH_OK) dj_str(json_array_get(found, 0), "0020000D", uid, sizeof uid);
-        json_decref(found);
-        if (e == IH_OK && uid[0]) {
-            e = ih_his_order_study(p->o.clinic, id, uid);
-            if (e == IH_OK) {
-                char oid[24];
-                snprintf(oid, sizeof oid, "%lld", (long long)id);
-                ih_log(IH_LOG_INFO, "pacs.study_linked", "order", oid, "accession", acc, NULL);
-                if (p->worklist_dir[0]) remove_worklist(p, acc, id);
-                json_object_set_new(o, "accession", json_string("")); /* no longer waiting: swept */
+        ih_err e = IH_OK;
+        bool linked = false;
+        if (reachable) {
+            char path[256];
+            snprintf(path, sizeof path, "/dicom-web/studies?AccessionNumber=%s&includefield=0020000D", acc);
+            json_t *found = NULL;
+            e = call_json(p, path, NULL, &found);
+            char uid[72] = "";
+            if (e == IH_OK) dj_str(json_array_get(found, 0), "0020000D", uid, sizeof uid);
+            json_decref(found);
+            if (e != IH_OK) reachable = false;
+            if (e == IH_OK && uid[0]) {
+                e = ih_his_order_study(p->o.clinic, id, uid);
+                if (e == IH_OK) {
+                    linked = true;
+                    char oid[24];
+                    snprintf(oid, sizeof oid, "%lld", (long long)id);
+                    ih_log(IH_LOG_INFO, "pacs.study_linked", "order", oid, "accession", acc, NULL);
+                    if (p->worklist_dir[0]) remove_worklist(p, acc, id);
+                    json_object_set_new(o, "accession", json_string("")); /* no longer waiting: swept */
+                }
             }
-        } else if (e == IH_OK && p->worklist_dir[0]) {
+        }
+        /* the worklist is files: written whether or not the PACS answers */
+        if (!linked && p->worklist_dir[0]) {
             struct stat sb;
             char final[4096];
             snprintf(final, sizeof final, "%s/%s.wl", p->worklist_dir, acc);
             bool had = stat(final, &sb) == 0;
-            e = write_worklist(p, o);
-            if (e == IH_OK && !had) {
+            ih_err we = write_worklist(p, o);
+            if (we == IH_OK && !had) {
                 ih_his_imaging_event(p->o.clinic, id, "pacs.worklist_written");
                 ih_log(IH_LOG_INFO, "pacs.worklist_written", "accession", acc, NULL);
             }
+            if (e == IH_OK) e = we;
         }
         if (e != IH_OK && first == IH_OK) first = e;
         else if (e != IH_OK) ih_err_clear();

@@ -745,3 +745,10 @@ class PacsLink(IhosTestCase):
                 self.assertEqual(b.csp_violations(), [])
             finally:
                 b.quit()
+
+        # the PACS's web side down: the worklist (files) is still written, and an alert says why nothing links
+        self.pacs.proxy.terminate()
+        self.pacs.proxy.wait(10)
+        mr = self.order(doc, visit, "MR", "MR001")
+        self.wait(lambda: os.path.exists(os.path.join(self.wl, mr["accession"] + ".wl")))
+        self.assertTrue(self.inst.wait_events("pacs.unreachable", timeout=20))
