@@ -348,7 +348,7 @@ class HisOutbound(IhosTestCase):
         inst.conf_changed = True
         inst.start()
         self.h = Hospital(inst)
-        self.sysa = setup_admins(inst)["sysadmin"][1]
+        self.sysa_acct, self.sysa = setup_admins(inst)["sysadmin"]
 
     def _decide(self, msg):
         try:
@@ -453,8 +453,22 @@ class HisOutbound(IhosTestCase):
         self.assertIsNone(dead[0]["detail"])  # what the HIS wrote may name the patient: kept sealed
         self.assertError(h.s(doc).req("GET", "/api/v1/his-outbox?state=dead"), 403, "forbidden")
         self.refuse.clear()
-        r = self.sysa.req("POST", "/api/v1/his-outbox/%d/retry" % dead[0]["id"])
-        self.assertEqual(r.status, 200, r)
+        if HAVE_BROWSER:  # the system administrator's console: 外发消息, the refused row, 重新发送
+            b = Browser("https://127.0.0.1:%d" % self.inst.port)
+            try:
+                b.open("/app/")
+                login_ui(b, self.sysa_acct)
+                b.click_text("外发消息", "nav a")
+                b.wait_text(dead[0]["control_id"], "#his-outbox")
+                self.assertIn("对方应答原文已加密保存", b.text("#his-outbox"))
+                b.click_in_row("#his-outbox tbody tr", dead[0]["control_id"])
+                b.wait_text("没有该状态的消息", "#his-outbox")
+                self.assertEqual(b.csp_violations(), [])
+            finally:
+                b.quit()
+        else:
+            r = self.sysa.req("POST", "/api/v1/his-outbox/%d/retry" % dead[0]["id"])
+            self.assertEqual(r.status, 200, r)
         got = self.wait_for(self.his, 8)
         self.assertEqual(got[7][0], dead[0]["control_id"])  # the same MSH-10
         deadline = time.time() + 10
@@ -742,6 +756,12 @@ class PacsLink(IhosTestCase):
                         and time.time() < deadline:
                     time.sleep(0.1)
                 self.assertTrue(b.js("return arguments[0].naturalWidth > 0", img))  # came through ihosd
+                # the order form: an imaging order placed from the console
+                b.open("/app/")
+                b.click_text("打开", "#main button")
+                b.submit("#order", kind="imaging", code="DX01", name="胸部正位片", modality="DX")
+                b.wait_text("胸部正位片", "#orders")
+                self.assertIn("等待检查", b.text("#orders"))
                 self.assertEqual(b.csp_violations(), [])
             finally:
                 b.quit()
