@@ -305,16 +305,6 @@ ih_err ih_his_out_claim(ih_clinic *c, const char *peer, const ih_lease *fence, i
     return e;
 }
 
-/* Capped exponential backoff with ±20% jitter: 1 s, 2 s, 4 s … max. */
-static int64_t backoff_ms(int64_t attempts, int64_t max)
-{
-    int64_t b = 1000LL << (attempts > 16 ? 16 : attempts < 1 ? 0 : attempts - 1);
-    if (b > max) b = max;
-    uint32_t rnd = 0;
-    ih_random(&rnd, sizeof rnd);
-    return b * 8 / 10 + (int64_t)(rnd % (uint32_t)(b * 4 / 10 + 1));
-}
-
 typedef struct {
     ih_clinic *c;
     ih_his_out *rows;
@@ -341,7 +331,7 @@ static ih_err finish_fn(ih_tx *tx, void *arg)
         if (e == IH_OK) e = ih_row_set_str(&r, "detail", o->detail[0] ? o->detail : NULL);
         if (o->outcome == IH_HIS_OUT_SENT) ih_row_set_int(&r, "sent_at", now);
         if (o->outcome == IH_HIS_OUT_RETRY || o->outcome == IH_HIS_OUT_UNKNOWN)
-            ih_row_set_int(&r, "next_at", now + backoff_ms(o->attempts, a->retry_max_ms));
+            ih_row_set_int(&r, "next_at", now + ih_backoff_ms(o->attempts, a->retry_max_ms));
         if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
         if (e == IH_OK && (o->outcome == IH_HIS_OUT_DEAD || o->outcome == IH_HIS_OUT_SENT)) {
             char oid[24];

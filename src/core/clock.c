@@ -4,6 +4,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 static _Atomic(ih_clock_fn) clock_fn;
@@ -151,4 +152,14 @@ int ih_time_parse_iso(const char *s, int64_t *ms)
     tm.tm_sec = ss;
     *ms = (int64_t)timegm(&tm) * 1000 + frac;
     return 0;
+}
+
+int64_t ih_backoff_ms(int64_t attempts, int64_t max_ms)
+{
+    int64_t b = 1000LL << (attempts > 20 ? 20 : attempts < 1 ? 0 : attempts - 1);
+    if (b > max_ms) b = max_ms;
+    if (b < 1) b = 1;
+    uint32_t rnd = 0; /* jitter needs no secret randomness; a failed read means none */
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) rnd = 0;
+    return b * 8 / 10 + (int64_t)(rnd % (uint32_t)(b * 4 / 10 + 1));
 }

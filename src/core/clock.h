@@ -17,6 +17,11 @@ int64_t ih_now_ms(void);            /* UTC milliseconds since the epoch */
 int64_t ih_mono_ms(void);           /* CLOCK_MONOTONIC milliseconds */
 void ih_clock_set(ih_clock_fn fn, void *ctx); /* NULL restores the real clock */
 
+/* How long to wait before retry number `attempts` (from 1): 1 s, 2 s, 4 s …
+ * capped at max_ms, with ±20% jitter so that many retries do not arrive
+ * together.  The outboxes' one backoff. */
+int64_t ih_backoff_ms(int64_t attempts, int64_t max_ms);
+
 /* "2026-11-22T08:00:00.000Z" into out (>= 25 bytes). */
 void ih_time_iso(int64_t ms, char *out, size_t n);
 /* Beijing time "yyyy-MM-dd HH:mm:ss" (UTC+8, no DST) into out (>= 20 bytes). */

@@ -4,6 +4,7 @@
 #include "core/log.h"
 #include "exchange/inbound.h"
 #include "exchange/mllp.h"
+#include "exchange/wire.h"
 #include "net/server.h"
 #include "net/tls.h"
 
@@ -79,41 +80,6 @@ static ih_err open_listen(listener *l)
                                              : ((struct sockaddr_in *)&sa)->sin_port);
     l->fd = fd;
     return IH_OK;
-}
-
-/* Read into buf; >0 bytes, 0 closed, -1 error, -2 nothing yet (timeout). */
-static ssize_t conn_read(mllp_conn *c, uint8_t *buf, size_t n)
-{
-    if (!c->ssl) {
-        ssize_t r = recv(c->fd, buf, n, 0);
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -2;
-        return r;
-    }
-    ERR_clear_error();
-    int r = SSL_read(c->ssl, buf, (int)n);
-    if (r > 0) return r;
-    int e = SSL_get_error(c->ssl, r);
-    if (e == SSL_ERROR_ZERO_RETURN) return 0;
-    /* the receive timeout (SO_RCVTIMEO) shows as a retry: nothing yet */
-    if (e == SSL_ERROR_WANT_READ || (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) return -2;
-    return -1;
-}
-
-static bool conn_write(mllp_conn *c, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w;
-        if (c->ssl) {
-            ERR_clear_error();
-            int r = SSL_write(c->ssl, p, (int)n);
-            w = r > 0 ? r : -1;
-        } else
-            w = send(c->fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
 }
 
 typedef struct {
@@ -202,7 +168,7 @@ static void *conn_main(void *arg)
     uint8_t buf[16384];
     time_t idle_until = time(NULL) + IH_MLLP_IDLE_S;
     while (ok && !atomic_load(&l->s->stop)) {
-        ssize_t r = conn_read(c, buf, sizeof buf);
+        ssize_t r = ih_wire_read(c->fd, c->ssl, buf, sizeof buf);
         if (r == -2) {
             if (time(NULL) > idle_until) break;
             continue;
@@ -212,7 +178,7 @@ static void *conn_main(void *arg)
         /* every whole frame in this read is handled, then the ACKs go in order */
         ih_buf_reset(&f.acks);
         ih_err e = ih_mllp_feed(&framer, buf, (size_t)r, on_frame, &f);
-        if (f.acks.len && !conn_write(c, f.acks.p, f.acks.len)) break;
+        if (f.acks.len && !ih_wire_write(c->fd, c->ssl, f.acks.p, f.acks.len)) break;
         if (e != IH_OK) {
             ih_log(IH_LOG_ERROR, "exchange.connection_error", "peer", l->peer.name, "detail", ih_err_detail(), NULL);
             break;

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "exchange/hl7.h"
 #include "exchange/mllp.h"
+#include "exchange/wire.h"
 #include "exchange/outbound.h"
 #include "store/lease.h"
 
@@ -129,40 +130,6 @@ static bool conn_open(peer_sender *ps, char *why, size_t wn)
     return true;
 }
 
-static bool conn_write(peer_sender *ps, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w;
-        if (ps->ssl) {
-            ERR_clear_error();
-            int r = SSL_write(ps->ssl, p, (int)n);
-            w = r > 0 ? r : -1;
-        } else
-            w = send(ps->fd, p, n, MSG_NOSIGNAL);
-        if (w <= 0) return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
-/* >0 bytes, 0 closed, -1 error, -2 nothing within the socket's timeout. */
-static ssize_t conn_read(peer_sender *ps, uint8_t *buf, size_t n)
-{
-    if (!ps->ssl) {
-        ssize_t r = recv(ps->fd, buf, n, 0);
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return -2;
-        return r;
-    }
-    ERR_clear_error();
-    int r = SSL_read(ps->ssl, buf, (int)n);
-    if (r > 0) return r;
-    int e = SSL_get_error(ps->ssl, r);
-    if (e == SSL_ERROR_ZERO_RETURN) return 0;
-    if (e == SSL_ERROR_WANT_READ || (e == SSL_ERROR_SYSCALL && (errno == EAGAIN || errno == EWOULDBLOCK))) return -2;
-    return -1;
-}
-
 typedef struct {
     ih_buf reply;
     bool have, bad;
@@ -216,7 +183,7 @@ static void deliver_one(peer_sender *ps, ih_his_out *o, bool *broken, char *why,
     if (o->resend)
         ih_log(IH_LOG_WARN, "exchange.possible_duplicate", "peer", ps->peer.name, "control_id", o->control_id, "reason",
                "sent before without an answer: sent again with the same MSH-10", NULL);
-    bool wrote = conn_write(ps, frame.p, frame.len);
+    bool wrote = ih_wire_write(ps->fd, ps->ssl, frame.p, frame.len);
     ih_buf_wipe(&frame);
     reply_ctx rc = {IH_BUF_INIT, false, false};
     char lost[160] = "no ACK in time";
@@ -226,7 +193,7 @@ static void deliver_one(peer_sender *ps, ih_his_out *o, bool *broken, char *why,
         int64_t until = ih_mono_ms() + (int64_t)ps->peer.ack_timeout_s * 1000;
         uint8_t buf[8192];
         while (!rc.have && ih_mono_ms() < until && !stopping(s)) {
-            ssize_t r = conn_read(ps, buf, sizeof buf);
+            ssize_t r = ih_wire_read(ps->fd, ps->ssl, buf, sizeof buf);
             if (r == -2) continue;
             if (r <= 0) { /* closed: TLS may say why (a peer refusing our certificate) */
                 unsigned long tls = ERR_peek_last_error();

@@ -94,16 +94,6 @@ typedef struct {
     int ndead;
 } finish_arg;
 
-/* Capped exponential backoff with ±20% jitter: 1 s, 2 s, 4 s … 5 min. */
-static int64_t backoff_ms(int64_t attempts)
-{
-    int64_t b = 1000LL << (attempts > 9 ? 9 : attempts - 1 < 0 ? 0 : attempts - 1);
-    if (b > 300000) b = 300000;
-    uint32_t rnd = 0;
-    ih_random(&rnd, sizeof rnd);
-    return b * 8 / 10 + (int64_t)(rnd % (uint32_t)(b * 4 / 10 + 1));
-}
-
 static ih_err finish_fn(ih_tx *tx, void *arg)
 {
     finish_arg *a = arg;
@@ -127,7 +117,7 @@ static ih_err finish_fn(ih_tx *tx, void *arg)
             break;
         default:
             snprintf(o.state, sizeof o.state, "%s", a->out == IH_UP_UNKNOWN || a->possibly_sent ? "unknown" : "pending");
-            o.next_at = now + backoff_ms(o.attempts);
+            o.next_at = now + ih_backoff_ms(o.attempts, 300000);
         }
         if (a->out != IH_UP_OK) snprintf(o.last_error, sizeof o.last_error, "%s", a->msg);
         e = ob_save(a->r, tx, &o, false);
