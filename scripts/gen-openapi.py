@@ -125,7 +125,7 @@ s("GET","/api/v1/drugs","Search the catalogue", query=["q","all","after","limit"
 s("POST","/api/v1/drugs","Add a drug", req="Drug", resp="Drug", status=201)
 s("GET","/api/v1/drugs/{id}","One drug", resp="Drug")
 s("PATCH","/api/v1/drugs/{id}","Change a drug", req="Drug", resp="Drug")
-s("GET","/api/v1/schedules","Shifts (public)", query=["from","to","staff_id"])
+s("GET","/api/v1/schedules","Shifts (public), not cancelled; each with open: whether it still takes requests (not over, in the hospital's local time)", query=["from","to","staff_id"])
 s("POST","/api/v1/schedules","Add a shift for a doctor enabled online", req="Schedule", status=201)
 s("POST","/api/v1/schedules/{id}/cancel","Cancel a shift")
 s("POST","/api/v1/patients","Start registering as a patient (public, rate-limited): details checked, real name verified, a code sent by SMS to the phone given; the same answer whatever is already registered", req="Registration", resp="RegistrationStarted", status=202)

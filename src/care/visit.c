@@ -188,10 +188,8 @@ static ih_err pick_schedule(visit_arg *a, ih_tx *tx, ih_row *s)
     for (int i = 0; i < n; i++) {
         bool found;
         IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_schedule, cand[i], s, &found));
-        /* a shift that is over (an earlier day, or today and past its end) takes no requests */
-        int day = found ? strcmp(ih_row_str(s, "day"), today) : -1;
-        if (!found || ih_row_int(s, "cancelled") || day < 0 || (day == 0 && strcmp(ih_row_str(s, "end_time"), now_hm) <= 0))
-            continue;
+        /* a shift that is over takes no requests */
+        if (!found || ih_row_int(s, "cancelled") || cl_shift_over(s, today, now_hm)) continue;
         ih_row doc;
         ih_row_init(&doc, &ih_t_staff);
         e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_staff, ih_row_int(s, "staff_id"), &doc, &found, false);

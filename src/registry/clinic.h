@@ -110,6 +110,8 @@ ih_err ih_drug_import_csv(ih_clinic *c, const ih_viewer *v, const char *csv, siz
 ih_err ih_drug_csv_check(const char *csv, size_t n, json_t **report);
 
 /* ---- schedules ---------------------------------------------------------------- */
+/* Shifts not cancelled from from_day to to_day, each with "open": whether it
+ * still takes requests (not over, in the hospital's local time). */
 ih_err ih_schedule_list(ih_clinic *c, const char *from_day, const char *to_day, int64_t staff_id, json_t **out);
 ih_err ih_schedule_create(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
 ih_err ih_schedule_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);

@@ -62,6 +62,10 @@ ih_err cl_check_patient(ih_clinic *c, const ih_row *r);
 /* Record the patient's consent to version `version` of document `doc`. */
 ih_err cl_insert_consent(ih_clinic *c, ih_tx *tx, int64_t patient_id, const char *doc, const char *version);
 
+/* Is this shift over (an earlier day, or today past its end; today and
+ * now_hm local, cl_today/cl_now_hm)?  Then it takes no requests (schedule.c). */
+bool cl_shift_over(const ih_row *s, const char *today, const char *now_hm);
+
 /* A doctor's public face {id, name, title_code, title_name, practice_no}. */
 ih_err cl_doctor_brief(ih_clinic *c, ih_tx *tx, int64_t staff_id, json_t **out);
 

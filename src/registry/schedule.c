@@ -101,9 +101,18 @@ static ih_err cancel_fn(ih_tx *tx, void *arg)
     return cl_audit(a->c, tx, a->v, "schedule.cancel", "schedule", a->id, NULL);
 }
 
+bool cl_shift_over(const ih_row *s, const char *today, const char *now_hm)
+{
+    int day = strcmp(ih_row_str(s, "day"), today);
+    return day < 0 || (day == 0 && strcmp(ih_row_str(s, "end_time"), now_hm) <= 0);
+}
+
 static ih_err list_fn(ih_tx *tx, void *arg)
 {
     sched_arg *a = arg;
+    char today[11], now_hm[6];
+    cl_today(a->c, today);
+    cl_now_hm(a->c, now_hm);
     ih_stmt *st;
     bool row;
     ih_err e;
@@ -122,6 +131,8 @@ static ih_err list_fn(ih_tx *tx, void *arg)
         json_t *j, *doc;
         IH_TRY(ih_row_json(&a->r, IH_ROLE_NONE, IH_REL_OTHER, &j));
         if (cl_doctor_brief(a->c, tx, ih_row_int(&a->r, "staff_id"), &doc) == IH_OK) json_object_set_new(j, "doctor", doc);
+        /* still taking requests (the visit request's own rule), in the hospital's time */
+        json_object_set_new(j, "open", json_boolean(!cl_shift_over(&a->r, today, now_hm)));
         json_array_append_new(a->out, j);
     }
     return IH_OK;

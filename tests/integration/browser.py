@@ -36,8 +36,8 @@ class Browser:
         o.accept_insecure_certs = True  # the instance's own self-signed certificate
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
-        # the people using ihos are in the hospital's time zone (the demo's +08:00), as
-        # the screens assume (which shifts are still open today)
+        # the people using ihos are in the hospital's time zone (the demo's +08:00):
+        # times on the screens and in screenshots show as they see them
         self.d.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Shanghai"})
         self.d.set_page_load_timeout(30)
         self.d.set_script_timeout(20)

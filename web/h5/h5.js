@@ -29,13 +29,8 @@
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/schedules'));
     if (!r) return;
-    /* only shifts still taking requests: a shift that is over (an earlier
-     * day, or today past its end) is refused by the server */
-    const now = new Date(), pad = n => String(n).padStart(2, '0');
-    const today = `${now.getFullYear()}-${pad(now.getMonth() + 1)}-${pad(now.getDate())}`;
-    const hm = `${pad(now.getHours())}:${pad(now.getMinutes())}`;
     const list = h('ul', { class: 'cards' });
-    for (const s of r.schedules.filter(x => !x.cancelled && (x.day > today || (x.day === today && x.end_time > hm)))) {
+    for (const s of r.schedules.filter(x => x.open)) { /* the server says which still take requests */
       list.appendChild(h('li', {},
         h('p', {}, h('strong', {}, s.doctor ? s.doctor.name : '医生'), ' ', s.doctor ? s.doctor.title_name : ''),
         h('p', {}, `${s.day} ${s.start_time}–${s.end_time} · ${s.consult_type_name} · ¥${s.fee} · ${s.response_minutes} 分钟内回复`),
