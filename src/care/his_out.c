@@ -6,7 +6,6 @@
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
-#include "crypto/protect.h"
 #include "store/lease.h"
 
 #include <stdio.h>
