@@ -69,9 +69,22 @@ ih_err ih_api_call_csv(ih_app *app, ih_req *req, ih_resp *resp, const char *what
 
 /* ---- handlers (one file per resource) -------------------------------------- */
 
+/* The console's Content-Security-Policy for this app (console.c): call
+ * once app->av is set. */
+void ih_api_console_csp(ih_app *app);
 ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_readyz(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp);
+/* call_api.c */
+ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_consent(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_join(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_fallback(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_leave(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_end(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_signal(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_call_signals(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_login(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_logout(ih_app *app, ih_req *req, ih_resp *resp);

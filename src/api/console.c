@@ -5,9 +5,11 @@
  * and carry the console's CSP: scripts and styles from this origin only,
  * no inline script or style, no eval, no frames.  Hashed assets are
  * immutable and cached for a year; pages are never cached, so a new build
- * is picked up at the next load. */
+ * is picked up at the next load.  With Janus configured, its API's origin
+ * is the one other place scripts may connect to ([av] janus_public_url). */
 #include "api/api.h"
 
+#include "remote/av.h"
 #include "web/assets.h"
 
 #include <stdio.h>
@@ -16,6 +18,21 @@
 static const char console_csp[] =
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
     "font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/* With system A, browsers talk to Janus's API themselves: its origin joins
+ * connect-src (and only it). */
+void ih_api_console_csp(ih_app *app)
+{
+    const char *janus = ih_av_janus_origin(app->av);
+    app->console_csp[0] = '\0';
+    if (!janus[0]) return;
+    if ((size_t)snprintf(app->console_csp, sizeof app->console_csp,
+                         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+                         "connect-src 'self' %s; font-src 'self'; object-src 'none'; base-uri 'none'; "
+                         "form-action 'self'; frame-ancestors 'none'",
+                         janus) >= sizeof app->console_csp)
+        app->console_csp[0] = '\0'; /* an origin that long: the fixed policy, and no Janus in browsers */
+}
 
 static ih_err send_asset(ih_app *app, ih_req *req, ih_resp *resp, const char *name)
 {
@@ -28,7 +45,7 @@ static ih_err send_asset(ih_app *app, ih_req *req, ih_resp *resp, const char *na
     const ih_buf *b = gz ? &a->gz : &a->plain;
     resp->status = 200;
     resp->content_type = a->type;
-    resp->csp = console_csp;
+    resp->csp = app->console_csp[0] ? app->console_csp : console_csp;
     if (a->hashed) resp->cache = "public, max-age=31536000, immutable";
     if (a->gz.len) IH_TRY(ih_resp_header(resp, "Vary", "Accept-Encoding"));
     if (gz) IH_TRY(ih_resp_header(resp, "Content-Encoding", "gzip"));

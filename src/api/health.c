@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "net/metrics.h"
+#include "remote/av.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -90,6 +91,7 @@ ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp)
     if (app->report) IH_TRY(ih_report_metrics(app->report, &resp->body));
     if (app->clinic) IH_TRY(ih_his_out_metrics(app->clinic, &resp->body));
     if (app->sender) IH_TRY(ih_mllp_sender_metrics(app->sender, &resp->body));
+    if (app->av) IH_TRY(ih_av_metrics(app->av, &resp->body));
     resp->status = 200;
     resp->content_type = "text/plain; version=0.0.4";
     return IH_OK;

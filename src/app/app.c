@@ -4,6 +4,7 @@
 #include "app/app.h"
 
 #include "exchange/pacs.h"
+#include "remote/av.h"
 
 #include "core/fsutil.h"
 #include "core/log.h"
@@ -272,5 +273,42 @@ ih_err ih_app_pacs_new(const ih_instance *in, ih_clinic *clinic, const char *nod
                       .poll_seconds = c->pacs_poll_seconds, .utc_offset_minutes = c->utc_offset_minutes, .node = node};
     if (e == IH_OK) e = ih_pacs_new(&o, out);
     ih_buf_wipe(&pw);
+    return e;
+}
+
+/* A secret file's first line (0600, at most 1 KiB) into b. */
+static ih_err read_secret(const ih_instance *in, const char *key, const char *file, ih_buf *b)
+{
+    char path[PATH_MAX];
+    IH_TRY(ih_instance_path(in, file, path, sizeof path));
+    ih_err e = ih_check_private(path);
+    if (e == IH_OK) e = ih_file_read(path, 1024, b);
+    while (e == IH_OK && b->len && (b->p[b->len - 1] == '\n' || b->p[b->len - 1] == '\r')) b->p[--b->len] = '\0';
+    if (e == IH_OK && !b->p) e = ih_buf_puts(b, "");
+    if (e != IH_OK) return ih_fail(IH_E_CONFIG, "[av] %s %s: %s", key, path, ih_err_detail());
+    return IH_OK;
+}
+
+ih_err ih_app_av_new(const ih_instance *in, ih_av **out)
+{
+    const ih_conf *c = &in->conf;
+    *out = NULL;
+    if (!c->av_janus_url[0] && !c->av_turn_urls[0]) return IH_OK;
+    char ca[PATH_MAX] = "";
+    if (c->av_janus_ca_file[0]) IH_TRY(ih_instance_path(in, c->av_janus_ca_file, ca, sizeof ca));
+    ih_buf tok = IH_BUF_INIT, adm = IH_BUF_INIT, turn = IH_BUF_INIT;
+    ih_err e = IH_OK;
+    if (c->av_janus_url[0]) {
+        e = read_secret(in, "janus_token_secret_file", c->av_janus_token_file, &tok);
+        if (e == IH_OK) e = read_secret(in, "janus_admin_key_file", c->av_janus_admin_file, &adm);
+    }
+    if (e == IH_OK && c->av_turn_urls[0]) e = read_secret(in, "turn_secret_file", c->av_turn_secret_file, &turn);
+    ih_av_opts o = {.janus_url = c->av_janus_url, .janus_public_url = c->av_janus_public_url, .janus_ca_file = ca,
+                    .janus_token_secret = tok.p, .janus_admin_key = adm.p, .turn_urls = c->av_turn_urls,
+                    .turn_secret = turn.p, .relay_only = c->av_relay_only, .health_seconds = c->av_health_seconds};
+    if (e == IH_OK) e = ih_av_new(&o, out);
+    ih_buf_wipe(&tok);
+    ih_buf_wipe(&adm);
+    ih_buf_wipe(&turn);
     return e;
 }

@@ -30,6 +30,8 @@ typedef struct ih_app {
     const struct ih_web *web; /* the console's assets (ihosd; NULL in tools) */
     struct ih_mllp_sender *sender; /* delivers the HL7 outbox (ihosd; NULL in tools) */
     struct ih_pacs *pacs;          /* the PACS link (ihosd with [pacs] url; else NULL) */
+    struct ih_av *av;              /* the audio-video systems (ihosd with [av]; else NULL) */
+    char console_csp[512];         /* the console's CSP with Janus's origin (ih_api_console_csp); "": the fixed one */
     int64_t started_ms;
     /* the digest of the metrics scraper's bearer token ([server]
      * metrics_token_file), when one is configured */
@@ -74,6 +76,10 @@ ih_err ih_app_upgrade(ih_instance *in, ih_identity *id, ih_clinic *cl);
  * directory relative to the instance); not started. */
 struct ih_pacs;
 ih_err ih_app_pacs_new(const ih_instance *in, ih_clinic *clinic, const char *node, struct ih_pacs **out);
+/* The audio-video systems from [av] (Janus's URL and secret files, coturn's
+ * URLs and secret file); NULL when neither is configured. */
+struct ih_av;
+ih_err ih_app_av_new(const ih_instance *in, struct ih_av **out);
 
 /* Security incidents (compliance/incident.h) from [incident]; node may be
  * NULL (a CLI command: the host and process). */

@@ -15,6 +15,7 @@
 #include "exchange/peers.h"
 #include "exchange/sender.h"
 #include "exchange/pacs.h"
+#include "remote/av.h"
 #include "care/his.h"
 #include "net/server.h"
 #include "net/tls.h"
@@ -324,6 +325,15 @@ int main(int argc, char **argv)
     if (inst.conf.pacs_url[0] && !pacs)
         ih_log(IH_LOG_ERROR, "pacs.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
     app.pacs = pacs;
+    ih_av *av = NULL; /* the audio-video systems: Janus and coturn (remote/av.h) */
+    if (ih_app_av_new(&inst, &av) == IH_OK && av && ih_av_start(av) != IH_OK) {
+        ih_av_free(av);
+        av = NULL;
+    }
+    if ((inst.conf.av_janus_url[0] || inst.conf.av_turn_urls[0]) && !av)
+        ih_log(IH_LOG_ERROR, "av.not_started", "alert", "true", "detail", ih_err_detail(), NULL);
+    app.av = av;
+    ih_api_console_csp(&app);
     ih_jobs *jobs = NULL;
     ih_forwarder *fwd = NULL;
     if (ih_jobs_start(&app, &jobs) != IH_OK)
@@ -362,6 +372,8 @@ int main(int argc, char **argv)
     ih_mllp_sender_stop(sender);
     app.pacs = NULL;
     ih_pacs_free(pacs);
+    app.av = NULL;
+    ih_av_free(av);
     ih_jobs_stop(jobs);
     ih_report_stop(app.report);
     ih_audit_event stopped = {.action = "server.stop", .object_type = "instance", .object_id = inst.instance_id};

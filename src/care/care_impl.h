@@ -8,6 +8,9 @@
 #include "core/bus.h"
 
 /* What the hospital's HIS/LIS sent and what ihos sends it (his.c, his_out.c). */
+/* A visit's calls and system B's signalling (call.c). */
+extern ih_table ih_t_call, ih_t_call_signal;
+
 extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result, ih_t_his_encounter, ih_t_his_order, ih_t_his_outbox;
 
 /* A reportable fact reached its final state inside tx: hand it to the

@@ -72,6 +72,11 @@ typedef struct ih_conf {
     char pacs_url[IH_CONF_PATH], pacs_username[128], pacs_password_file[IH_CONF_PATH], pacs_ca_file[IH_CONF_PATH];
     char pacs_worklist_dir[IH_CONF_PATH], pacs_dump2dcm[IH_CONF_PATH];
     int pacs_poll_seconds;
+    char av_janus_url[IH_CONF_PATH], av_janus_public_url[IH_CONF_PATH], av_janus_ca_file[IH_CONF_PATH];
+    char av_janus_token_file[IH_CONF_PATH], av_janus_admin_file[IH_CONF_PATH];
+    char av_turn_urls[IH_CONF_PATH], av_turn_secret_file[IH_CONF_PATH];
+    bool av_relay_only;
+    int av_session_minutes, av_health_seconds;
     char web_dir[IH_CONF_PATH];
     int web_max_streams, web_streams_per_account;
     /* [incident] */

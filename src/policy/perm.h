@@ -97,6 +97,7 @@ typedef enum ih_perm {
     IH_PERM_SELFCHECK_READ, /* run the Level 3 self-check (security and audit administrators) */
     IH_PERM_INCIDENT_MANAGE, /* security incidents: list, acknowledge, assign, resolve, breach reports */
     IH_PERM_HIS_LINK,        /* review the HIS patients waiting to be linked (system administrator) */
+    IH_PERM_CALL,            /* take part in a visit's audio-video call (its patient and treating doctor) */
     IH_PERM__COUNT
 } ih_perm;
 

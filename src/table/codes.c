@@ -166,6 +166,10 @@ TABLE(ih_codes_adverse_kind, "adverse_kind", "不良事件类别 (adverse event 
 static const ih_code media_kind[] = {{"phone", "电话"}, {"video", "视频"}};
 TABLE(ih_codes_media_kind, "media_kind", "音视频方式 (media kind)", media_kind);
 
+/* what the two browsers of a call on system B pass each other through ihosd */
+static const ih_code av_signal[] = {{"answer", "应答"}, {"bye", "离开"}, {"hello", "加入"}, {"offer", "呼叫"}};
+TABLE(ih_codes_av_signal, "av_signal_kind", "音视频信令 (call signal)", av_signal);
+
 static const ih_code bg_verdict[] = {{"justified", "理由成立"}, {"unjustified", "理由不成立"}};
 TABLE(ih_codes_bg_verdict, "review_verdict", "破窗复核结论 (break-glass review verdict)", bg_verdict);
 
@@ -187,7 +191,7 @@ const ih_code_table *const ih_code_tables[] = {
     &ih_codes_subject,        &ih_codes_title,          &ih_codes_cert_type,      &ih_codes_sex,
     &ih_codes_drug_class,     &ih_codes_route,          &ih_codes_frequency,      &ih_codes_visit_kind,
     &ih_codes_attribute,      &ih_codes_consult_type,   &ih_codes_department_kind, &ih_codes_restricted_class,
-    &ih_codes_payment_channel, &ih_codes_damage_degree, &ih_codes_adverse_kind,   &ih_codes_media_kind,
+    &ih_codes_payment_channel, &ih_codes_damage_degree, &ih_codes_adverse_kind,   &ih_codes_media_kind, &ih_codes_av_signal,
     &ih_codes_bg_verdict,     &ih_codes_stats_report,   &ih_codes_delivery_type,  &ih_codes_allergy_class,
 };
 const size_t ih_code_tables_count = sizeof ih_code_tables / sizeof ih_code_tables[0];

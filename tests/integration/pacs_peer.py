@@ -22,6 +22,8 @@ import time
 import urllib.request
 import base64
 
+from tests.integration.netns import Netns
+
 ORTHANC = "/usr/sbin/Orthanc"
 PLUGINS = "/usr/share/orthanc/plugins"
 HAVE_PACS = all(os.path.exists(p) for p in (ORTHANC, PLUGINS + "/libOrthancDicomWeb.so",
@@ -36,10 +38,8 @@ def run(*cmd, **kw):
 class Pacs:
     def __init__(self, tmp, worklist_dir, password="pacs-Secret-2026"):
         self.tmp = tmp
-        self.n = os.getpid() % 200 + 20
-        self.ns = "ihos-pacs-%d" % os.getpid()
-        self.host_if, self.ns_if = "ihpa%d" % self.n, "ihpb%d" % self.n
-        self.ip = "10.213.%d.2" % self.n
+        self.net = Netns("pa", 213)
+        self.ip = self.net.ip
         self.http_port, self.tls_port, self.dicom_port = 8042, 8443, 4242
         self.url = "https://%s:%d" % (self.ip, self.tls_port)
         self.worklist_dir = worklist_dir
@@ -69,15 +69,7 @@ class Pacs:
     def start(self):
         os.makedirs(self.worklist_dir, exist_ok=True)
         pem = self._certs()
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
-        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
-        run("ip", "netns", "add", self.ns)
-        run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if, "netns", self.ns)
-        run("ip", "addr", "add", "10.213.%d.1/30" % self.n, "dev", self.host_if)
-        run("ip", "link", "set", self.host_if, "up")
-        run("ip", "-n", self.ns, "addr", "add", self.ip + "/30", "dev", self.ns_if)
-        run("ip", "-n", self.ns, "link", "set", self.ns_if, "up")
-        run("ip", "-n", self.ns, "link", "set", "lo", "up")
+        self.net.start()
         db = os.path.join(self.tmp, "orthanc-db")
         conf = {
             "Name": "ihos-test-pacs", "StorageDirectory": db, "IndexDirectory": db,
@@ -95,15 +87,13 @@ class Pacs:
         with open(cfg, "w") as f:
             json.dump(conf, f)
         self.log = open(os.path.join(self.tmp, "orthanc.log"), "w")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", self.ns, ORTHANC, cfg], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        self.proc = self.net.popen([ORTHANC, cfg], stdout=self.log, stderr=subprocess.STDOUT)
         hcfg = os.path.join(self.tmp, "pacs-haproxy.cfg")
         with open(hcfg, "w") as f:
             f.write("global\n  maxconn 200\ndefaults\n  mode http\n  timeout connect 5s\n  timeout client 60s\n"
                     "  timeout server 60s\nfrontend pacs\n  bind %s:%d ssl crt %s\n  default_backend orthanc\n"
                     "backend orthanc\n  server orthanc 127.0.0.1:%d\n" % (self.ip, self.tls_port, pem, self.http_port))
-        self.proxy = subprocess.Popen(["ip", "netns", "exec", self.ns, "haproxy", "-db", "-f", hcfg], stdout=self.log,
-                                      stderr=subprocess.STDOUT)
+        self.proxy = self.net.popen(["haproxy", "-db", "-f", hcfg], stdout=self.log, stderr=subprocess.STDOUT)
         ctx = ssl.create_default_context(cafile=self.ca)
         auth = "Basic " + base64.b64encode(("ihos:" + self.password).encode()).decode()
         deadline = time.time() + 60
@@ -131,8 +121,7 @@ class Pacs:
         if getattr(self, "log", None):
             self.log.close()
             self.log = None
-        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        self.net.stop()
 
     # ---- the modality (dcmtk) -------------------------------------------------------------
 

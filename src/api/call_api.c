@@ -1,0 +1,198 @@
+/* call_api.c — a visit's audio-video calls (care/call.h) on the hospital's
+ * two systems (remote/av.h):
+ *   POST /api/v1/visits/{id}/call       treating doctor: open one (or get the open one)
+ *   GET  /api/v1/visits/{id}/call       the visit's latest call
+ *   POST /api/v1/calls/{id}/consent     the patient: {consent, recording}
+ *   POST /api/v1/calls/{id}/join        a participant: what their browser needs
+ *   POST /api/v1/calls/{id}/fallback    a participant lost Janus: system B, once a
+ *                                       fresh check confirms Janus is down
+ *   POST /api/v1/calls/{id}/leave       a participant left
+ *   POST /api/v1/calls/{id}/end         treating doctor: the call ends, its room is closed
+ *   POST /api/v1/calls/{id}/signals     system B: {kind, data?} to the other side
+ *   GET  /api/v1/calls/{id}/signals?after=N   the other side's signals
+ * A new call goes to Janus while it answers its health check, else to B;
+ * joining a call whose Janus is down moves it to B as well. */
+#include "api/api.h"
+
+#include "care/call.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "remote/av.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ROOM_PUBLISHERS 4 /* the two participants, and each one's reconnection before Janus drops the old one */
+
+static ih_err need_av(ih_app *app)
+{
+    if (!app->av || (!ih_av_has_janus(app->av) && !ih_av_has_turn(app->av)))
+        return ih_reject(IH_E_UNAVAILABLE, NULL, "No audio-video system is configured ([av]).");
+    return IH_OK;
+}
+
+/* Move the call to B (reason a code) when B exists; *g the new grant. */
+static ih_err to_b(ih_app *app, const ih_viewer *v, int64_t id, const char *reason, ih_call_grant *g)
+{
+    if (!ih_av_has_turn(app->av))
+        return ih_reject(IH_E_UNAVAILABLE, NULL, "Janus is not answering and no second system is configured.");
+    ih_call_grant_wipe(g);
+    IH_TRY(ih_call_switch(app->clinic, v, id, reason, g));
+    if (g->created) ih_av_count_switch(app->av);
+    ih_log(IH_LOG_WARN, "av.switch", "call", "", "reason", reason, NULL);
+    return IH_OK;
+}
+
+ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t visit;
+    IH_TRY(ih_api_param_id(req, 0, &visit));
+    IH_TRY(need_av(app));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    bool janus = ih_av_janus_up(app->av);
+    if (!janus && !ih_av_has_turn(app->av))
+        return ih_reject(IH_E_UNAVAILABLE, NULL, "Janus is not answering and no second system is configured.");
+    ih_call_grant g;
+    json_t *out = NULL;
+    IH_TRY(ih_call_open(app->clinic, &v, visit, janus ? IH_CALL_JANUS : IH_CALL_P2P, app->conf->av_session_minutes, &g,
+                        &out));
+    bool created = g.created;
+    ih_err e = IH_OK;
+    if (created) {
+        ih_av_count_call(app->av, janus);
+        if (janus && ih_av_room_create(app->av, g.room, g.pin, g.secret, ROOM_PUBLISHERS) != IH_OK) {
+            ih_log(IH_LOG_ERROR, "av.room_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+            json_decref(out);
+            out = NULL;
+            e = to_b(app, &v, g.session_id, "janus_down", &g);
+            if (e != IH_OK) { /* no B either: the call cannot happen */
+                json_t *ended = NULL;
+                ih_call_grant g2;
+                if (ih_call_end(app->clinic, &v, g.session_id, &g2, &ended) == IH_OK) json_decref(ended);
+                ih_call_grant_wipe(&g2);
+            }
+            if (e == IH_OK) e = ih_call_get(app->clinic, &v, visit, &out);
+            if (e == IH_OK) {
+                json_t *call = json_incref(json_object_get(out, "call"));
+                json_decref(out);
+                out = call;
+            }
+        }
+    }
+    ih_call_grant_wipe(&g);
+    if (e != IH_OK) {
+        json_decref(out);
+        return e;
+    }
+    return ih_api_json(resp, created ? 201 : 200, out);
+}
+
+ih_err ih_api_call_get(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id(app, req, resp, ih_call_get);
+}
+
+ih_err ih_api_call_consent(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id_body(app, req, resp, 200, ih_call_consent, false);
+}
+
+/* The participant's credentials for the call's system. */
+static ih_err grant_json(ih_app *app, const ih_call_grant *g, json_t **out)
+{
+    int64_t exp = g->expires_at / 1000;
+    char exp_iso[32], user[64];
+    ih_time_iso(g->expires_at, exp_iso, sizeof exp_iso);
+    snprintf(user, sizeof user, "call-%lld-%s", (long long)g->session_id, g->role);
+    json_t *j = json_pack("{s:I, s:s, s:s, s:s}", "call_id", (json_int_t)g->session_id, "system", g->system, "role",
+                          g->role, "expires_at", exp_iso);
+    IH_CHECK_ALLOC(j);
+    bool janus = !strcmp(g->system, IH_CALL_JANUS);
+    ih_err e = janus ? ih_av_grant_janus(app->av, g->room, g->pin, exp, j) : IH_OK;
+    if (e == IH_OK) e = ih_av_grant_turn(app->av, user, exp, !janus, j);
+    if (e != IH_OK) {
+        json_decref(j);
+        return e;
+    }
+    *out = j;
+    return IH_OK;
+}
+
+/* Join (after moving the call to B when Janus is down, or when asked). */
+static ih_err join(ih_app *app, ih_req *req, ih_resp *resp, bool fallback)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    IH_TRY(need_av(app));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    ih_call_grant g;
+    IH_TRY(ih_call_join(app->clinic, &v, id, &g));
+    ih_err e = IH_OK;
+    if (!strcmp(g.system, IH_CALL_JANUS)) {
+        bool down = !ih_av_janus_up(app->av) || fallback;
+        if (down && ih_av_janus_check(app->av) != IH_OK) {
+            e = to_b(app, &v, id, "janus_down", &g);
+            if (e == IH_OK) {
+                ih_call_grant_wipe(&g);
+                e = ih_call_join(app->clinic, &v, id, &g); /* the join on B, audited as such */
+            }
+        } else if (fallback) {
+            e = ih_reject(IH_E_STATE, NULL, "Janus answers its health check; reconnect to it.");
+        }
+    } else if (!ih_av_has_turn(app->av)) {
+        e = ih_reject(IH_E_UNAVAILABLE, NULL, "The call runs on system B, which is not configured.");
+    }
+    json_t *out = NULL;
+    if (e == IH_OK) e = grant_json(app, &g, &out);
+    ih_call_grant_wipe(&g);
+    IH_TRY(e);
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_call_join(ih_app *app, ih_req *req, ih_resp *resp) { return join(app, req, resp, false); }
+ih_err ih_api_call_fallback(ih_app *app, ih_req *req, ih_resp *resp) { return join(app, req, resp, true); }
+
+ih_err ih_api_call_leave(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    IH_TRY(ih_call_leave(app->clinic, &v, id));
+    return ih_api_no_content(resp);
+}
+
+ih_err ih_api_call_end(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    ih_call_grant g;
+    json_t *out;
+    IH_TRY(ih_call_end(app->clinic, &v, id, &g, &out));
+    if (!strcmp(g.system, IH_CALL_JANUS) && app->av && ih_av_has_janus(app->av) &&
+        ih_av_room_destroy(app->av, g.room, g.secret) != IH_OK) /* the room dies with Janus's restart anyway */
+        ih_log(IH_LOG_WARN, "av.room_not_destroyed", "detail", ih_err_detail(), NULL);
+    ih_call_grant_wipe(&g);
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_call_signal(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id_body(app, req, resp, 201, ih_call_signal, false);
+}
+
+ih_err ih_api_call_signals(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id, after;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out;
+    IH_TRY(ih_call_signals(app->clinic, &v, id, after, &out));
+    return ih_api_json(resp, 200, out);
+}

@@ -1,0 +1,69 @@
+/* call.h — a visit's audio-video calls: who may take part, the patient's
+ * consent, which system carries the call, and the offers and answers that
+ * system B's browsers exchange through ihosd.
+ *
+ * The systems themselves (Janus, coturn) are outside systems reached by
+ * remote/av.h; this module keeps the record and the rules:
+ *   - only the treating doctor of an accepted visit opens a call; the
+ *     room number, its PIN and its secret are drawn here and sealed;
+ *   - nobody gets credentials before the visit's patient has consented
+ *     (a refusal ends the call); recording needs its own consent;
+ *   - only the visit's patient and treating doctor join; credentials live
+ *     until the end of the visit's shift (or [av] session_minutes when the
+ *     shift has ended) and belong to this call only;
+ *   - a call moves from system A (Janus) to B (browser to browser, relayed
+ *     by coturn) when A is down; never back;
+ *   - open, consent, join, leave, switch and end are audit events; the end
+ *     of a call that started is kept as the visit's media record (video,
+ *     start and end).
+ * States: inviting → open (consented) → ended; inviting → declined.
+ * Refusals are 403 / 409 and audited (cl_refused).
+ */
+#ifndef IH_CARE_CALL_H
+#define IH_CARE_CALL_H
+
+#include "registry/clinic.h"
+
+#define IH_CALL_JANUS "janus"
+#define IH_CALL_P2P "p2p"
+
+/* What the API needs to act on a call at its system (the PIN and secret
+ * are wiped by ih_call_grant_wipe). */
+typedef struct ih_call_grant {
+    int64_t session_id, visit_id, account;
+    int64_t expires_at; /* epoch ms */
+    int64_t room;
+    char system[8]; /* IH_CALL_JANUS | IH_CALL_P2P */
+    char role[8];   /* "doctor" | "patient" */
+    char pin[16];
+    char secret[40];
+    bool created; /* ih_call_open: a new call (its room still to be made) */
+} ih_call_grant;
+void ih_call_grant_wipe(ih_call_grant *g);
+
+/* Treating doctor: the visit's open call, or a new one on `system`
+ * (inviting the patient).  minutes: credentials' life when the shift has
+ * ended.  *out: the call's view. */
+ih_err ih_call_open(ih_clinic *c, const ih_viewer *v, int64_t visit_id, const char *system, int minutes,
+                    ih_call_grant *g, json_t **out);
+/* The visit's latest call ({"call": null} when none); a participant or a
+ * clinician who may read the visit. */
+ih_err ih_call_get(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out);
+/* The visit's patient: {"consent": true|false, "recording": bool}. */
+ih_err ih_call_consent(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+/* A participant of an open, consented, unexpired call: the grant. */
+ih_err ih_call_join(ih_clinic *c, const ih_viewer *v, int64_t id, ih_call_grant *g);
+ih_err ih_call_leave(ih_clinic *c, const ih_viewer *v, int64_t id);
+/* Move the call to system B (reason: a short code, e.g. "janus_down").
+ * v: a participant.  Idempotent once on B. */
+ih_err ih_call_switch(ih_clinic *c, const ih_viewer *v, int64_t id, const char *reason, ih_call_grant *g);
+/* Treating doctor: end the call (the media record when it started); g
+ * says which room to close. */
+ih_err ih_call_end(ih_clinic *c, const ih_viewer *v, int64_t id, ih_call_grant *g, json_t **out);
+/* System B's signalling: {kind: hello|offer|answer|bye, data?: SDP (sealed)}
+ * from a participant of the open call; the other side is told. */
+ih_err ih_call_signal(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+/* The other participant's signals after id `after`: {"signals": [...]}. */
+ih_err ih_call_signals(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after, json_t **out);
+
+#endif

@@ -1,0 +1,38 @@
+"""A network namespace joined to this one by a veth pair, for peers that
+must not (or cannot) use loopback: Orthanc, Janus, coturn.  The host end is
+10.N.M.1, the namespace end 10.N.M.2 (a /30); nothing outside the machine is
+touched, and stop() removes both the pair and the namespace."""
+import os
+import subprocess
+
+
+def run(*cmd, **kw):
+    return subprocess.run(list(cmd), check=True, capture_output=True, text=True, timeout=60, **kw)
+
+
+class Netns:
+    def __init__(self, tag, net):
+        """tag: a short name ("pa", "av"); net: the second octet of 10.net.M.0/30."""
+        self.n = os.getpid() % 200 + 20
+        self.ns = "ihos-%s-%d" % (tag, os.getpid())
+        self.host_if, self.ns_if = "ih%sa%d" % (tag, self.n), "ih%sb%d" % (tag, self.n)
+        self.host_ip = "10.%d.%d.1" % (net, self.n)
+        self.ip = "10.%d.%d.2" % (net, self.n)
+
+    def start(self):
+        self.stop()
+        run("ip", "netns", "add", self.ns)
+        run("ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if, "netns", self.ns)
+        run("ip", "addr", "add", self.host_ip + "/30", "dev", self.host_if)
+        run("ip", "link", "set", self.host_if, "up")
+        run("ip", "-n", self.ns, "addr", "add", self.ip + "/30", "dev", self.ns_if)
+        run("ip", "-n", self.ns, "link", "set", self.ns_if, "up")
+        run("ip", "-n", self.ns, "link", "set", "lo", "up")
+        return self
+
+    def popen(self, argv, **kw):
+        return subprocess.Popen(["ip", "netns", "exec", self.ns] + list(argv), **kw)
+
+    def stop(self):
+        subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)

@@ -1,0 +1,243 @@
+"""Audio-video calls on the hospital's two systems (issue 19): Debian's Janus
+(system A) and coturn (system B) started in a network namespace this test
+creates, ihosd in front of both.  The API tests check who gets credentials
+and what Janus and coturn then accept; the browser test connects a doctor
+and a patient with fake camera and microphone on A, on B relayed only, and
+across Janus's death."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import ssl
+import time
+import unittest
+import urllib.error
+import urllib.request
+
+from tests.integration.av_peer import HAVE_AV, AvPeers
+from tests.integration.harness import IhosTestCase, setup_admins
+from tests.integration.test_care import Hospital
+from tests.integration.test_console import HAVE_BROWSER, login_ui
+if HAVE_BROWSER:
+    from tests.integration.browser import Browser
+
+
+def av_instance(case, peers, janus=True, turn=True):
+    inst = case.instance(demo=True)
+    files = peers.write_secrets(inst.path("keys"))
+    if janus:
+        inst.set_conf("av", "janus_url", peers.janus_url)
+        inst.set_conf("av", "janus_ca_file", peers.ca)
+    if turn:
+        inst.set_conf("av", "turn_urls", peers.turn_url)
+    inst.set_conf("av", "health_seconds", "1")
+    del files
+    return inst
+
+
+class JanusClient:
+    """Just enough of Janus's HTTP API to check what it accepts."""
+
+    def __init__(self, peers, token):
+        self.p, self.token, self.n = peers, token, 0
+
+    def call(self, path, body):
+        self.n += 1
+        body = dict(body, transaction="t%d" % self.n, token=self.token)
+        return self.p.janus_call(path, body)
+
+    def session(self):
+        r = self.call("", {"janus": "create"})
+        if r["janus"] != "success":
+            return r
+        self.sid = r["data"]["id"]
+        r = self.call("/%d" % self.sid, {"janus": "attach", "plugin": "janus.plugin.videoroom"})
+        self.hid = r["data"]["id"]
+        return r
+
+    def message(self, body):
+        """A videoroom request; join answers asynchronously, so the event is
+        read from the session's long poll."""
+        r = self.call("/%d/%d" % (self.sid, self.hid), {"janus": "message", "body": body})
+        if r["janus"] == "ack":
+            ctx = ssl.create_default_context(cafile=self.p.ca)
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                url = "%s/%d?maxev=1&token=%s" % (self.p.janus_url, self.sid, urllib.request.quote(self.token))
+                ev = json.loads(urllib.request.urlopen(url, context=ctx, timeout=15).read())
+                if ev.get("janus") == "event":
+                    return ev["plugindata"]["data"]
+            raise AssertionError("no event from Janus")
+        return r.get("plugindata", {}).get("data", r)
+
+
+@unittest.skipUnless(HAVE_AV, "janus and coturn are not installed")
+class CallsApi(IhosTestCase):
+    def setUp(self):
+        super().setUp()
+        self.av = AvPeers(self.tmp).start()
+        self.addCleanup(self.av.stop)
+        self.inst = av_instance(self, self.av)
+        self.inst.start()
+        self.h = Hospital(self.inst)
+
+    def open_call(self, pat, doc):
+        h = self.h
+        visit = h.followup(pat, doc)
+        r = h.s(doc).req("POST", "/api/v1/visits/%d/call" % visit)
+        self.assertEqual(r.status, 201, r)
+        return visit, r.json()
+
+    def test_who_joins_and_what_janus_accepts(self):
+        h, av = self.h, self.av
+        pat, doc, other_doc, other_pat = "patient042", "doctor03", "doctor01", "patient007"
+        visit = h.followup(pat, doc)
+        # only the treating doctor opens a call
+        self.assertError(h.s(pat).req("POST", "/api/v1/visits/%d/call" % visit), 403, "forbidden")
+        self.assertError(h.s(other_doc).req("POST", "/api/v1/visits/%d/call" % visit), 403, "forbidden")
+        r = h.s(doc).req("POST", "/api/v1/visits/%d/call" % visit)
+        self.assertEqual(r.status, 201, r)
+        call = r.json()
+        self.assertEqual((call["system"], call["state"]), ("janus", "inviting"))
+        for k in ("room", "pin", "room_secret"):
+            self.assertNotIn(k, call)
+        # opening again gives the same call
+        self.assertEqual(h.s(doc).req("POST", "/api/v1/visits/%d/call" % visit).json()["id"], call["id"])
+        cid = call["id"]
+        # nobody joins before the patient consents
+        self.assertError(h.s(doc).req("POST", "/api/v1/calls/%d/join" % cid), 409, "invalid_state")
+        self.assertError(h.s(doc).req("POST", "/api/v1/calls/%d/consent" % cid, {"consent": True}), 403, "forbidden")
+        self.assertError(h.s(pat).req("POST", "/api/v1/calls/%d/consent" % cid, {"consent": "yes"}), 400,
+                         "invalid_field")
+        r = h.s(pat).req("POST", "/api/v1/calls/%d/consent" % cid, {"consent": True, "recording": False})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["state"], "open")
+        self.assertFalse(r.json()["recording_consent"])
+        # outsiders get nothing
+        self.assertError(h.s(other_doc).req("POST", "/api/v1/calls/%d/join" % cid), 403, "forbidden")
+        self.assertError(h.s(other_pat).req("POST", "/api/v1/calls/%d/join" % cid), 403, "forbidden")
+        self.assertError(h.s(other_pat).req("GET", "/api/v1/visits/%d/call" % visit), 403, "forbidden")
+        gd = h.s(doc).req("POST", "/api/v1/calls/%d/join" % cid).json()
+        gp = h.s(pat).req("POST", "/api/v1/calls/%d/join" % cid).json()
+        self.assertEqual((gd["role"], gp["role"]), ("doctor", "patient"))
+        self.assertEqual(gd["janus"]["room"], gp["janus"]["room"])
+        self.assertEqual(gd["janus"]["pin"], gp["janus"]["pin"])
+        self.assertEqual(gd["janus"]["url"], av.janus_url)
+        # the token is Janus's signed format, ending when the call's credentials end
+        exp = int(gd["janus"]["token"].split(",")[0])
+        self.assertGreater(exp, time.time() + 240)
+        self.assertLessEqual(exp, time.time() + 12 * 3600)
+        # TURN REST credentials: EXPIRY:call-ID-ROLE, HMAC-SHA1 under coturn's secret
+        ice = gp["ice_servers"][0]
+        self.assertEqual(ice["urls"], [av.turn_url])
+        self.assertEqual(ice["username"], "%d:call-%d-patient" % (exp, cid))
+        self.assertEqual(ice["credential"], base64.b64encode(
+            hmac.new(av.turn_secret.encode(), ice["username"].encode(), hashlib.sha1).digest()).decode())
+
+        # Janus takes the doctor's token and the room's PIN ...
+        jd = JanusClient(av, gd["janus"]["token"])
+        self.assertEqual(jd.session()["janus"], "success")
+        joined = jd.message({"request": "join", "ptype": "publisher", "room": gd["janus"]["room"],
+                             "pin": gd["janus"]["pin"], "display": "doctor"})
+        self.assertEqual(joined.get("videoroom"), "joined", joined)
+        # ... and refuses a wrong PIN, a subscriber without a publisher's private id, an expired token
+        jp = JanusClient(av, gp["janus"]["token"])
+        jp.session()
+        wrong = jp.message({"request": "join", "ptype": "publisher", "room": gp["janus"]["room"], "pin": "00000000"})
+        self.assertEqual(wrong.get("error_code"), 433, wrong)
+        sub = jp.message({"request": "join", "ptype": "subscriber", "room": gp["janus"]["room"],
+                          "pin": gp["janus"]["pin"], "feed": joined["id"]})
+        self.assertIn(sub.get("error_code"), (433, 428), sub)
+        late = JanusClient(av, av.token(int(time.time()) - 1)).call("", {"janus": "create"})
+        self.assertEqual((late["janus"], late["error"]["code"]), ("error", 403))
+        forged = JanusClient(av, gd["janus"]["token"].replace(str(exp), str(exp + 3600), 1)).call("", {"janus": "create"})
+        self.assertEqual(forged["janus"], "error")
+        # nobody may create rooms on Janus without ihosd's admin key
+        r = jp.message({"request": "create", "room": 4242, "pin": "1"})
+        self.assertEqual(r.get("error_code"), 429, r)
+
+        # Janus dies: the patient's fallback moves the call to B, once
+        av.kill_janus()
+        r = h.s(pat).req("POST", "/api/v1/calls/%d/fallback" % cid)
+        self.assertEqual(r.status, 200, r)
+        b = r.json()
+        self.assertEqual(b["system"], "p2p")
+        self.assertNotIn("janus", b)
+        self.assertTrue(b["relay_only"])
+        self.assertEqual(b["ice_servers"][0]["urls"], [av.turn_url])
+        self.assertEqual(h.s(doc).req("POST", "/api/v1/calls/%d/join" % cid).json()["system"], "p2p")
+        self.assertEqual(h.s(doc).req("GET", "/api/v1/visits/%d/call" % visit).json()["call"]["switch_reason"],
+                         "janus_down")
+        # system B's signalling: each side reads only the other's
+        self.assertError(h.s(doc).req("POST", "/api/v1/calls/%d/signals" % cid, {"kind": "offer"}), 400,
+                         "invalid_field")
+        self.assertError(h.s(doc).req("POST", "/api/v1/calls/%d/signals" % cid, {"kind": "ring", "data": "x"}), 400,
+                         "invalid_field")
+        r = h.s(doc).req("POST", "/api/v1/calls/%d/signals" % cid, {"kind": "offer", "data": "v=0\r\no=- 1 1 IN IP4 0\r\n"})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(h.s(doc).req("GET", "/api/v1/calls/%d/signals" % cid).json()["signals"], [])
+        sig = h.s(pat).req("GET", "/api/v1/calls/%d/signals" % cid).json()["signals"]
+        self.assertEqual([(s["kind"], s["sender_role"], s["data"]) for s in sig],
+                         [("offer", "doctor", "v=0\r\no=- 1 1 IN IP4 0\r\n")])
+        self.assertEqual(h.s(pat).req("GET", "/api/v1/calls/%d/signals?after=%d" % (cid, sig[0]["id"])).json()["signals"], [])
+        self.assertError(h.s(other_pat).req("GET", "/api/v1/calls/%d/signals" % cid), 403, "forbidden")
+        # the doctor ends it; no more joining
+        self.assertError(h.s(pat).req("POST", "/api/v1/calls/%d/end" % cid), 403, "forbidden")
+        r = h.s(doc).req("POST", "/api/v1/calls/%d/end" % cid)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json()["state"], "ended")
+        self.assertTrue(r.json()["media_id"])
+        self.assertError(h.s(pat).req("POST", "/api/v1/calls/%d/join" % cid), 409, "invalid_state")
+
+        m = self.inst.metrics()
+        self.assertIn("ihos_av_switches_total 1", m)
+        self.assertIn('ihos_av_calls_total{system="janus"} 1', m)
+        self.assertIn("ihos_av_janus_up 0", m)
+        # the journal: every step, and each refusal
+        audit = setup_admins(self.inst)["auditadmin"][1]
+        ev = audit.req("GET", "/api/v1/audit/events?object_type=av_session&limit=200").json()["events"]
+        acts = [(e["action"], e["actor_username"]) for e in ev if e["object_id"] == str(cid) and e["outcome"] == "success"]
+        for want in (("call.open", doc), ("call.consent", pat), ("call.join", doc), ("call.join", pat),
+                     ("call.switch", pat), ("call.signal", doc), ("call.end", doc)):
+            self.assertIn(want, acts)
+        # outsiders' attempts (and the doctor's consent for the patient) are access.denied on the call;
+        # a join at the wrong time is a failed call.join
+        denied = audit.req("GET", "/api/v1/audit/events?action=access.denied&object_type=av_session").json()["events"]
+        self.assertEqual(sorted({e["actor_username"] for e in denied if e["object_id"] == str(cid)}),
+                         sorted([doc, other_doc, other_pat]))
+        early = audit.req("GET", "/api/v1/audit/events?action=call.join&outcome=failure").json()["events"]
+        self.assertEqual(sorted(e["actor_username"] for e in early), sorted([doc, pat]))
+        # nothing secret in the journal
+        dump = json.dumps(ev)
+        self.assertNotIn(gd["janus"]["pin"], dump)
+        self.assertNotIn(gd["janus"]["token"].split(":")[1], dump)
+
+    def test_janus_down_new_calls_go_to_b(self):
+        h, av = self.h, self.av
+        av.kill_janus()
+        deadline = time.time() + 15
+        while "ihos_av_janus_up 0" not in self.inst.metrics():
+            self.assertLess(time.time(), deadline, "the health check did not see Janus go")
+            time.sleep(0.3)
+        visit, call = self.open_call("patient042", "doctor03")
+        self.assertEqual(call["system"], "p2p")
+        # and back on A once Janus answers again (the next call)
+        av.start_janus()
+        av.wait_janus()
+        deadline = time.time() + 15
+        while "ihos_av_janus_up 1" not in self.inst.metrics():
+            self.assertLess(time.time(), deadline, "the health check did not see Janus back")
+            time.sleep(0.3)
+        self.assertEqual(h.s("doctor03").req("POST", "/api/v1/calls/%d/end" % call["id"]).status, 200)
+        r = h.s("doctor03").req("POST", "/api/v1/visits/%d/call" % visit)
+        self.assertEqual((r.status, r.json()["system"]), (201, "janus"))
+
+    def test_declined_and_unconfigured(self):
+        h = self.h
+        visit, call = self.open_call("patient042", "doctor03")
+        r = h.s("patient042").req("POST", "/api/v1/calls/%d/consent" % call["id"], {"consent": False})
+        self.assertEqual(r.json()["state"], "declined")
+        self.assertError(h.s("doctor03").req("POST", "/api/v1/calls/%d/join" % call["id"]), 409, "invalid_state")
+        self.assertError(h.s("patient042").req("POST", "/api/v1/calls/%d/consent" % call["id"], {"consent": True}),
+                         409, "invalid_state")
