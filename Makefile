@@ -195,7 +195,7 @@ install: build/ihosd build/ihos build/web/app.html
 	install -m 0644 dist/ihos.tmpfiles $(DESTDIR)$(LIBDIR_SYSTEMD)/tmpfiles.d/ihos.conf
 	install -m 0644 dist/ihos.logrotate $(DESTDIR)$(SYSCONFDIR)/logrotate.d/ihos
 	install -m 0644 README.md docs/deployment.md docs/configuration.md docs/security.md docs/audit.md \
-	    docs/data-protection.md docs/supervision.md docs/care.md docs/console.md docs/exchange.md $(DESTDIR)$(DOCDIR)/
+	    docs/data-protection.md docs/supervision.md docs/care.md docs/console.md docs/exchange.md docs/remote-care.md $(DESTDIR)$(DOCDIR)/
 
 deb:
 	@scripts/deps.sh deb

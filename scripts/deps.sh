@@ -9,7 +9,7 @@ build=(gcc make pkg-config libc6-dev openssl ca-certificates python3-cryptograph
        libinih-dev libcurl4-openssl-dev libqrencode-dev libzstd-dev libcsv-dev libp11-kit-dev python3 oathtool)
 test=(libcmocka-dev softhsm2 graphviz postgresql oathtool python3 python3-cryptography python3-yaml python3-jsonschema clang libclang-rt-14-dev
       procps chromium chromium-driver python3-selenium fonts-wqy-microhei python3-hl7
-      orthanc orthanc-dicomweb dcmtk iproute2)
+      orthanc orthanc-dicomweb dcmtk iproute2 janus coturn)
 bench=(wrk nginx-light postgresql)
 # the production shape on one machine (make cluster, the cluster test)
 cluster=(postgresql patroni etcd-server haproxy pgbackrest curl)
@@ -44,11 +44,13 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian starts the packaged nginx, PostgreSQL and Orthanc services on
-# install; ihos never uses them (tests and benches start their own on
-# loopback, or in a network namespace).
+# Debian starts the packaged nginx, PostgreSQL, Orthanc, Janus and coturn
+# services on install; ihos never uses them (tests and benches start their
+# own on loopback, or in a network namespace).
 if [ -d /run/systemd/system ]; then
-  "${sudo[@]}" systemctl disable --now nginx postgresql haproxy etcd patroni orthanc >/dev/null 2>&1 || true
-elif [ -x /etc/init.d/orthanc ]; then # no systemd: its init script may have started it
-  "${sudo[@]}" /etc/init.d/orthanc stop >/dev/null 2>&1 || true
+  "${sudo[@]}" systemctl disable --now nginx postgresql haproxy etcd patroni orthanc janus coturn >/dev/null 2>&1 || true
+else # no systemd: their init scripts may have started them
+  for s in orthanc janus coturn; do
+    if [ -x /etc/init.d/$s ]; then "${sudo[@]}" /etc/init.d/$s stop >/dev/null 2>&1 || true; fi
+  done
 fi

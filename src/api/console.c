@@ -6,7 +6,9 @@
  * no inline script or style, no eval, no frames.  Hashed assets are
  * immutable and cached for a year; pages are never cached, so a new build
  * is picked up at the next load.  With Janus configured, its API's origin
- * is the one other place scripts may connect to ([av] janus_public_url). */
+ * is the one other place scripts may connect to ([av] janus_public_url);
+ * with any call system, the pages (and only they) may ask for the camera and
+ * microphone. */
 #include "api/api.h"
 
 #include "remote/av.h"
@@ -46,6 +48,8 @@ static ih_err send_asset(ih_app *app, ih_req *req, ih_resp *resp, const char *na
     resp->status = 200;
     resp->content_type = a->type;
     resp->csp = app->console_csp[0] ? app->console_csp : console_csp;
+    /* the pages may ask for the camera and microphone only where calls exist */
+    if (app->av) resp->permissions = "camera=(self), microphone=(self), geolocation=()";
     if (a->hashed) resp->cache = "public, max-age=31536000, immutable";
     if (a->gz.len) IH_TRY(ih_resp_header(resp, "Vary", "Accept-Encoding"));
     if (gz) IH_TRY(ih_resp_header(resp, "Content-Encoding", "gzip"));

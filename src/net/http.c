@@ -348,8 +348,9 @@ ih_err ih_resp_serialize(const ih_resp *r, const ih_resp_meta *m, ih_buf *out)
                          "Referrer-Policy: no-referrer\r\n"
                          "Cross-Origin-Opener-Policy: same-origin\r\n"
                          "Cross-Origin-Resource-Policy: same-origin\r\n"
-                         "Permissions-Policy: camera=(), microphone=(), geolocation=()\r\n"
+                         "Permissions-Policy: %s\r\n"
                          "Content-Security-Policy: %s\r\n",
+                         r->permissions ? r->permissions : "camera=(), microphone=(), geolocation=()",
                          r->csp ? r->csp : "default-src 'none'; frame-ancestors 'none'"));
     if ((body_len || r->stream.take) && r->content_type)
         IH_TRY(ih_buf_printf(out, "Content-Type: %s%s\r\n", r->content_type,

@@ -75,6 +75,7 @@ typedef struct ih_resp {
     ih_buf headers; /* extra "Name: value\r\n" lines */
     bool close;
     const char *csp; /* overrides the default API Content-Security-Policy */
+    const char *permissions; /* overrides the default Permissions-Policy (no camera, microphone, location) */
     const char *cache; /* overrides "no-store" (only for public, non-personal assets) */
     ih_stream_src stream; /* stream.take set: an event stream (no Content-Length) */
 } ih_resp;

@@ -88,7 +88,7 @@ class AvPeers:
 
     def start(self):
         crt, key = self._certs()
-        self.net.start()
+        self.net.start().reach_host()
         self.janus_conf = self._janus_conf(crt, key)
         self.start_janus()
         tlog = open(os.path.join(self.tmp, "coturn.log"), "w")

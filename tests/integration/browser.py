@@ -20,7 +20,7 @@ SHOTS = os.environ.get("IHOS_SCREENSHOTS") or os.path.join(os.path.dirname(__fil
 
 
 class Browser:
-    def __init__(self, base_url, width=1280, height=900, mobile=False):
+    def __init__(self, base_url, width=1280, height=900, mobile=False, args=()):
         self.base = base_url
         self.profile = tempfile.mkdtemp(prefix="ihos-chromium-")
         o = webdriver.ChromeOptions()
@@ -28,7 +28,7 @@ class Browser:
         for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
                   "--no-first-run", "--disable-extensions", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--lang=zh-CN",
-                  "--user-data-dir=" + self.profile, "--window-size=%d,%d" % (width, height)):
+                  "--user-data-dir=" + self.profile, "--window-size=%d,%d" % (width, height)) + tuple(args):
             o.add_argument(a)
         if mobile:
             o.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844,

@@ -1,7 +1,9 @@
 """A network namespace joined to this one by a veth pair, for peers that
 must not (or cannot) use loopback: Orthanc, Janus, coturn.  The host end is
-10.N.M.1, the namespace end 10.N.M.2 (a /30); nothing outside the machine is
-touched, and stop() removes both the pair and the namespace."""
+10.N.M.1, the namespace end 10.N.M.2 (a /30); the namespace routes only to
+the pair (and, with reach_host, to this machine's own addresses), so
+nothing outside the machine is touched; stop() removes both the pair and
+the namespace."""
 import os
 import subprocess
 
@@ -28,6 +30,19 @@ class Netns:
         run("ip", "-n", self.ns, "addr", "add", self.ip + "/30", "dev", self.ns_if)
         run("ip", "-n", self.ns, "link", "set", self.ns_if, "up")
         run("ip", "-n", self.ns, "link", "set", "lo", "up")
+        return self
+
+    def reach_host(self):
+        """Routes back to each of this machine's own IPv4 addresses (and no
+        further): a browser here may send from any of them (WebRTC binds a
+        socket per interface), and TURN must be able to answer."""
+        out = run("ip", "-4", "-o", "addr", "show").stdout
+        for line in out.splitlines():
+            addr = line.split()[3].split("/")[0]
+            if addr.startswith("127.") or addr == self.host_ip:
+                continue
+            subprocess.run(["ip", "-n", self.ns, "route", "add", addr + "/32", "via", self.host_ip],
+                           capture_output=True)
         return self
 
     def popen(self, argv, **kw):

@@ -241,3 +241,85 @@ class CallsApi(IhosTestCase):
         self.assertError(h.s("doctor03").req("POST", "/api/v1/calls/%d/join" % call["id"]), 409, "invalid_state")
         self.assertError(h.s("patient042").req("POST", "/api/v1/calls/%d/consent" % call["id"], {"consent": True}),
                          409, "invalid_state")
+
+
+FAKE_MEDIA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required")
+
+
+@unittest.skipUnless(HAVE_AV and HAVE_BROWSER, "needs janus, coturn, chromium and chromium-driver")
+class CallsInBrowser(IhosTestCase):
+    """A doctor (console) and a patient (H5), each in headless Chromium with a
+    fake camera and microphone: invited, consented, connected on Janus with
+    media both ways; Janus killed mid-call and both back on system B, relayed
+    by coturn; ended by the doctor."""
+
+    def setUp(self):
+        super().setUp()
+        self.av = AvPeers(self.tmp).start()
+        self.addCleanup(self.av.stop)
+        self.inst = av_instance(self, self.av)
+        self.inst.start()
+        self.h = Hospital(self.inst)
+
+    def media(self, b):
+        """The call card's line and what has been received: (system, state, audio bytes, video bytes, candidate)."""
+        d = b.js("const s = document.querySelector('#call .av-status'); return s ? Object.assign({}, s.dataset) : {};")
+        return (d.get("system"), d.get("state"), int(d.get("inAudio") or 0), int(d.get("inVideo") or 0),
+                d.get("candidate"))
+
+    def flowing(self, b, system, timeout=40):
+        """Media arriving on `system`, and still arriving a moment later."""
+        deadline = time.time() + timeout
+        first = None
+        while time.time() < deadline:
+            m = self.media(b)
+            if m[0] == system and m[1] == "connected" and m[2] > 0 and m[3] > 0:
+                if first is None:
+                    first = m
+                elif m[2] > first[2] and m[3] > first[3]:
+                    return m
+            time.sleep(0.5)
+        self.fail("no media both ways on %s; the card says %r: %s\nconsole: %s\ncoturn: %s" % (
+            system, self.media(b), b.text("#call"), b.console()[-10:], self.av.log("coturn")[-1500:]))
+
+    def test_call_on_a_then_b(self):
+        h, pat, doc = self.h, "patient042", "doctor03"
+        visit = h.followup(pat, doc)
+        base = "https://127.0.0.1:%d" % self.inst.port
+        d = Browser(base, args=FAKE_MEDIA)
+        self.addCleanup(d.quit)
+        p = Browser(base, mobile=True, args=FAKE_MEDIA)
+        self.addCleanup(p.quit)
+        d.open("/app/")
+        login_ui(d, h.accts[doc])
+        d.click_text("打开", "#main button")
+        d.click_text("发起视频问诊", "#call button")
+        d.wait_text("等待患者同意", "#call")
+        p.open("/h5/")
+        login_ui(p, h.accts[pat])
+        p.click_in_row("#visits tbody tr", "问诊中", "button")
+        p.wait_text("医生邀请您进行视频问诊", "#call")
+        p.click_text("同意并加入", "#call button")
+        p.wait_text("请先勾选同意视频问诊", "#call")  # no consent, no call
+        p.find("#call input[name=consent]").click()
+        p.click_text("同意并加入", "#call button")
+        d.click_text("加入视频", "#call button")  # the doctor's card redrew on the live event
+        md, mp = self.flowing(d, "janus"), self.flowing(p, "janus")
+        self.assertNotEqual(md[4], "relay")  # A: straight to Janus
+        d.shot("call-doctor-janus")
+        p.shot("call-patient-janus")
+        # Janus dies mid-call: both pages move to B, relayed by coturn only
+        self.av.kill_janus()
+        md, mp = self.flowing(d, "p2p", 60), self.flowing(p, "p2p", 60)
+        self.assertEqual((md[4], mp[4]), ("relay", "relay"))
+        d.shot("call-doctor-p2p")
+        call = h.s(doc).req("GET", "/api/v1/visits/%d/call" % visit).json()["call"]
+        self.assertEqual((call["system"], call["switch_reason"]), ("p2p", "janus_down"))
+        # the doctor ends it; the patient's page stops too
+        d.click_text("结束通话", "#call button")
+        d.wait_text("已结束", "#call")
+        p.wait_text("已结束", "#call")
+        self.assertEqual(h.s(doc).req("GET", "/api/v1/visits/%d/call" % visit).json()["call"]["state"], "ended")
+        self.assertEqual(d.csp_violations(), [])
+        self.assertEqual(p.csp_violations(), [])

@@ -93,9 +93,15 @@
         ? `医院 HIS 门诊记录（首诊依据）：${enc.encounter_at.replace('T', ' ')} ${enc.department || ''} ${enc.doctor || ''}，诊断：${enc.diagnoses.map(d => d.name || d.code).join('、') || '—'}（就诊号 ${enc.visit_no}）`
         : '未在医院 HIS 找到该患者的门诊记录：请核对患者提供的首诊凭证。'));
     }
-    let pull = null, rxDraw = null;
+    let pull = null, rxDraw = null, callDraw = null;
     if (v.status === 'accepted' || v.status === 'closed') {
       pull = chat(m, v);
+      if (me.role === 'doctor' && v.status === 'accepted') {
+        const c = section('视频问诊');
+        c.id = 'call';
+        m.appendChild(c);
+        callDraw = IHAV.mount(c, v, 'doctor');
+      }
       await records(m, v);
       if (me.role === 'doctor') await results(m, v.patient_id);
       if (me.role === 'doctor') await orders(m, v);
@@ -111,6 +117,7 @@
       if (d.visit !== id) return;
       if (t === 'message' && pull) pull();
       else if (t === 'rx' && rxDraw) rxDraw();
+      else if (t === 'call' && callDraw) callDraw();
       else if (t === 'visit') show(visit, id);
     });
   }

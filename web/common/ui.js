@@ -195,7 +195,7 @@ const IH = (() => {
       if (S.refresh) S.refresh(ev.type, d);
       else if (S.missed.length < 50) S.missed.push([ev.type, d]); /* a screen is being drawn */
     };
-    for (const t of ['visit', 'message', 'rx', 'account']) es.addEventListener(t, on);
+    for (const t of ['visit', 'message', 'rx', 'account', 'call']) es.addEventListener(t, on);
     es.addEventListener('open', () => document.body.classList.add('live'));
     es.addEventListener('error', async () => {
       document.body.classList.remove('live');

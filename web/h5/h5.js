@@ -97,6 +97,13 @@
       chatBox.appendChild(f);
     }
     if (v.status !== 'requested') m.appendChild(chatBox);
+    let callDraw = null;
+    if (v.status === 'accepted') {
+      const c = card('视频问诊');
+      c.id = 'call';
+      m.appendChild(c);
+      callDraw = IHAV.mount(c, v, 'patient');
+    }
     if (v.status === 'accepted' || v.status === 'closed') {
       const rec = card('病历');
       rec.id = 'records';
@@ -115,7 +122,7 @@
       ], '提交评价', async b => { b.satisfaction = Number(b.satisfaction); await api('POST', `/api/v1/visits/${id}/evaluation`, b); flash(ev, '感谢您的评价。'); }));
       m.appendChild(ev);
     }
-    IH.setRefresh(m, (t, d) => { if (d.visit !== id) return; if (t === 'message') pull(); else show(visit, id); });
+    IH.setRefresh(m, (t, d) => { if (d.visit !== id) return; if (t === 'message') pull(); else if (t === 'call') { if (callDraw) callDraw(); } else show(visit, id); });
   }
 
   async function prescriptions(m, visitId) {

@@ -1,0 +1,324 @@
+/* av.js — a visit's video call in the browser (IHAV.mount), on either of the
+ * hospital's two systems (remote/av.h on the server):
+ *   A  Janus's videoroom over its HTTP API: this page publishes its camera
+ *      and microphone and subscribes to the other participant's feed, with
+ *      the token, room and PIN ihosd handed out;
+ *   B  WebRTC straight to the other browser, offers and answers passed
+ *      through ihosd (/api/v1/calls/{id}/signals), media relayed by coturn.
+ * When Janus stops answering the page asks ihosd to move the call to B
+ * (/fallback) and carries on there.  The card shows the line, the state and
+ * what is received and sent (also as data-* attributes). */
+'use strict';
+const IHAV = (() => {
+  const { h, clear, api, act, btn, flash } = IH;
+  const SYS = { janus: '线路A（Janus）', p2p: '线路B（点对点中继）' };
+  const STATE = { inviting: '等待患者同意', open: '可加入', ended: '已结束', declined: '患者已拒绝' };
+
+  function gathered(pc) {
+    if (pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise(res => {
+      const done = () => { if (pc.iceGatheringState === 'complete') { pc.removeEventListener('icegatheringstatechange', done); res(); } };
+      pc.addEventListener('icegatheringstatechange', done);
+      setTimeout(res, 5000); /* what has been gathered by then */
+    });
+  }
+
+  /* ---- system A: Janus ---- */
+  class Janus {
+    constructor(g, media, onFail) {
+      this.g = g.janus; this.ice = g.ice_servers || []; this.media = media; this.onFail = onFail;
+      this.tx = 0; this.waiting = new Map(); this.handles = new Map(); this.stopped = false; this.pcs = [];
+    }
+    async post(path, body) {
+      body.transaction = 'ih' + (++this.tx);
+      body.token = this.g.token;
+      const r = await fetch(this.g.url + path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const j = await r.json();
+      if (j.janus === 'error') throw new Error('Janus: ' + j.error.code + ' ' + j.error.reason);
+      return j;
+    }
+    /* a plugin request whose answer comes as an event with its transaction */
+    async request(handle, body, jsep) {
+      const msg = { janus: 'message', body };
+      if (jsep) msg.jsep = jsep;
+      const p = new Promise((res, rej) => { this.waiting.set('ih' + (this.tx + 1), { res, rej }); setTimeout(() => rej(new Error('Janus did not answer')), 15000); });
+      const r = await this.post(`/${this.sid}/${handle}`, msg);
+      if (r.janus === 'success') { this.waiting.delete(r.transaction); return r; }
+      return p;
+    }
+    async start() {
+      this.sid = (await this.post('', { janus: 'create' })).data.id;
+      this.poll();
+      this.keep = setInterval(() => this.post(`/${this.sid}`, { janus: 'keepalive' }).catch(() => {}), 25000);
+      this.pub = (await this.post(`/${this.sid}`, { janus: 'attach', plugin: 'janus.plugin.videoroom' })).data.id;
+      const j = await this.request(this.pub, { request: 'join', ptype: 'publisher', room: this.g.room, pin: this.g.pin, display: this.media.role });
+      const d = j.plugindata.data;
+      if (d.videoroom !== 'joined') throw new Error('Janus: ' + (d.error || 'not joined'));
+      this.myId = d.id; this.privateId = d.private_id;
+      const pc = this.newPc();
+      this.media.local.getTracks().forEach(t => pc.addTrack(t, this.media.local));
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const a = await this.request(this.pub, { request: 'publish', audio: true, video: true }, pc.localDescription);
+      await pc.setRemoteDescription(a.jsep);
+      this.pubPc = pc;
+      this.feeds(d.publishers);
+    }
+    newPc() {
+      const pc = new RTCPeerConnection({ iceServers: this.ice });
+      pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'failed') this.fail(); });
+      this.pcs.push(pc);
+      return pc;
+    }
+    feeds(list) {
+      for (const p of list || []) if (p.id !== this.myId && !this.subscribed) { this.subscribed = p.id; this.subscribe(p.id).catch(e => this.fail(e)); }
+    }
+    async subscribe(feed) {
+      const hid = (await this.post(`/${this.sid}`, { janus: 'attach', plugin: 'janus.plugin.videoroom' })).data.id;
+      const r = await this.request(hid, { request: 'join', ptype: 'subscriber', room: this.g.room, pin: this.g.pin, feed, private_id: this.privateId });
+      if (!r.jsep) throw new Error('Janus: ' + (r.plugindata.data.error || 'no offer'));
+      const pc = this.newPc();
+      pc.addEventListener('track', ev => this.media.remote(ev.streams[0] || new MediaStream([ev.track])));
+      await pc.setRemoteDescription(r.jsep);
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      await this.request(hid, { request: 'start', room: this.g.room }, pc.localDescription);
+      this.subPc = pc; this.subHandle = hid;
+    }
+    async poll() {
+      let misses = 0;
+      while (!this.stopped) {
+        try {
+          const r = await fetch(`${this.g.url}/${this.sid}?maxev=5&token=${encodeURIComponent(this.g.token)}`);
+          const evs = [].concat(await r.json());
+          misses = 0;
+          for (const ev of evs) this.event(ev);
+        } catch (e) {
+          if (this.stopped) return;
+          if (++misses >= 2) { this.fail(e); return; }
+          await new Promise(res => setTimeout(res, 1000));
+        }
+      }
+    }
+    event(ev) {
+      const w = ev.transaction && this.waiting.get(ev.transaction);
+      if (w && ev.janus === 'event') { this.waiting.delete(ev.transaction); w.res(ev); return; }
+      const d = ev.plugindata && ev.plugindata.data;
+      if (!d) return;
+      if (d.publishers) this.feeds(d.publishers);
+      const gone = d.unpublished || d.leaving;
+      if (gone && gone === this.subscribed) {
+        this.subscribed = null;
+        if (this.subPc) { this.subPc.close(); this.subPc = null; }
+        if (this.subHandle) this.post(`/${this.sid}/${this.subHandle}`, { janus: 'detach' }).catch(() => {});
+        this.media.remote(null);
+      }
+    }
+    fail(e) { if (!this.stopped) { this.stop(); this.onFail(e); } }
+    stats() { return [this.pubPc, this.subPc].filter(Boolean); }
+    stop() {
+      this.stopped = true;
+      clearInterval(this.keep);
+      this.pcs.forEach(pc => pc.close());
+      if (this.sid) this.post(`/${this.sid}`, { janus: 'destroy' }).catch(() => {});
+    }
+  }
+
+  /* ---- system B: browser to browser through coturn ---- */
+  class P2P {
+    constructor(g, media, callId) {
+      this.g = g; this.media = media; this.id = callId; this.last = 0; this.stopped = false; this.pc = null;
+      this.offerer = media.role === 'doctor';
+    }
+    newPc() {
+      if (this.pc) this.pc.close();
+      const pc = new RTCPeerConnection({ iceServers: this.g.ice_servers, iceTransportPolicy: this.g.relay_only ? 'relay' : 'all' });
+      this.media.local.getTracks().forEach(t => pc.addTrack(t, this.media.local));
+      pc.addEventListener('track', ev => this.media.remote(ev.streams[0] || new MediaStream([ev.track])));
+      this.pc = pc;
+      return pc;
+    }
+    send(kind, data) { return api('POST', `/api/v1/calls/${this.id}/signals`, data ? { kind, data } : { kind }); }
+    async offer() {
+      const pc = this.newPc();
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      this.offerId = (await this.send('offer', pc.localDescription.sdp)).id;
+    }
+    async start() {
+      const r = await api('GET', `/api/v1/calls/${this.id}/signals`);
+      const sigs = r.signals;
+      this.last = sigs.length ? sigs[sigs.length - 1].id : 0;
+      if (this.offerer) await this.offer();
+      else {
+        await this.send('hello');
+        const offers = sigs.filter(s => s.kind === 'offer');
+        if (offers.length) await this.answer(offers[offers.length - 1]);
+      }
+      this.timer = setInterval(() => this.pull(), 1000);
+    }
+    async answer(s) {
+      const pc = this.newPc();
+      await pc.setRemoteDescription({ type: 'offer', sdp: s.data });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered(pc);
+      await this.send('answer', pc.localDescription.sdp);
+    }
+    async pull() {
+      if (this.busy || this.stopped) return;
+      this.busy = true;
+      try {
+        const r = await api('GET', `/api/v1/calls/${this.id}/signals?after=${this.last}`, null, { passive: true });
+        for (const s of r.signals) {
+          this.last = s.id;
+          if (this.offerer && s.kind === 'hello') await this.offer();
+          else if (this.offerer && s.kind === 'answer' && s.id > this.offerId && this.pc.signalingState === 'have-local-offer')
+            await this.pc.setRemoteDescription({ type: 'answer', sdp: s.data });
+          else if (!this.offerer && s.kind === 'offer') await this.answer(s);
+          else if (s.kind === 'bye') this.media.remote(null);
+        }
+      } catch (e) { /* the next pull tries again */ } finally { this.busy = false; }
+    }
+    stats() { return this.pc ? [this.pc] : []; }
+    stop() {
+      this.stopped = true;
+      clearInterval(this.timer);
+      if (this.pc) this.pc.close();
+      this.send('bye').catch(() => {});
+    }
+  }
+
+  /* What the line carries: bytes in and out by kind, and the local candidate's type. */
+  async function measure(pcs) {
+    const m = { inAudio: 0, inVideo: 0, out: 0, candidate: '' };
+    for (const pc of pcs) {
+      const st = await pc.getStats();
+      const byId = new Map(); st.forEach(s => byId.set(s.id, s));
+      st.forEach(s => {
+        if (s.type === 'inbound-rtp') { if (s.kind === 'audio') m.inAudio += s.bytesReceived || 0; else m.inVideo += s.bytesReceived || 0; }
+        if (s.type === 'outbound-rtp') m.out += s.bytesSent || 0;
+        if (s.type === 'candidate-pair' && s.state === 'succeeded' && s.nominated) {
+          const l = byId.get(s.localCandidateId);
+          if (l) m.candidate = l.candidateType;
+        }
+      });
+    }
+    return m;
+  }
+
+  /* The call card of visit v in box, for 'doctor' or 'patient'.  Returns
+   * refresh(): redraw on a live 'call' event (a call under way stays). */
+  function mount(box, v, role) {
+    let call = null, engine = null, local = null, tick = null;
+    const status = h('p', { class: 'av-status', data: { state: 'idle' } }, '');
+    const videos = h('div', { class: 'av-videos' });
+    const controls = h('div', { class: 'row av-controls' });
+    box.append(status, videos, controls);
+
+    const kb = n => (n / 1024).toFixed(0) + ' KB';
+    function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
+
+    async function load() {
+      const r = await act(box, () => api('GET', `/api/v1/visits/${v.id}/call`));
+      if (r) { call = r.call; draw(); }
+    }
+    function draw() {
+      if (engine) return; /* a call under way is not redrawn */
+      clear(controls);
+      const c = call && !call.expired ? call : null;
+      status.dataset.system = c ? c.system : '';
+      if (!c || c.state === 'ended' || c.state === 'declined') {
+        setStatus('idle', c ? STATE[c.state] : (call ? '上次通话已到时' : '尚无视频通话'));
+        if (role === 'doctor' && v.status === 'accepted')
+          controls.appendChild(btn('发起视频问诊', () => act(box, () => api('POST', `/api/v1/visits/${v.id}/call`), r => { call = r; draw(); }), 'primary'));
+        return;
+      }
+      if (c.state === 'inviting') {
+        setStatus('inviting', role === 'patient' ? '医生邀请您进行视频问诊' : '已邀请患者，等待患者同意…');
+        if (role === 'patient') {
+          const yes = h('input', { type: 'checkbox', name: 'consent' }), rec = h('input', { type: 'checkbox', name: 'recording' });
+          controls.append(h('label', {}, yes, '我同意进行视频问诊'), h('label', {}, rec, '同意录制（可选）'),
+            btn('同意并加入', () => {
+              if (!yes.checked) return flash(box, '请先勾选同意视频问诊。');
+              act(box, () => api('POST', `/api/v1/calls/${c.id}/consent`, { consent: true, recording: rec.checked }), r => { call = r; join(); });
+            }, 'primary'),
+            btn('拒绝', () => act(box, () => api('POST', `/api/v1/calls/${c.id}/consent`, { consent: false }), r => { call = r; draw(); })));
+        }
+      } else {
+        setStatus('ready', `${SYS[c.system]} · ${STATE[c.state]}`);
+        controls.appendChild(btn('加入视频', () => join(), 'primary'));
+      }
+      if (role === 'doctor') controls.appendChild(btn('结束通话', () => end()));
+    }
+
+    function remote(stream) {
+      const el = videos.querySelector('video.remote');
+      if (el) el.srcObject = stream;
+    }
+    async function join(path) {
+      try {
+        if (!local) local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
+      } catch (e) { flash(box, '无法使用摄像头或麦克风：' + e.message); return; }
+      const g = await act(box, () => api('POST', `/api/v1/calls/${call.id}/${path || 'join'}`));
+      if (!g) return;
+      clear(videos);
+      const me = h('video', { class: 'local', autoplay: true, playsinline: true });
+      me.muted = true; me.srcObject = local;
+      videos.append(h('video', { class: 'remote', autoplay: true, playsinline: true }), me);
+      clear(controls);
+      const note = box.querySelector(':scope > .ok');
+      if (note) note.remove();
+      controls.appendChild(btn('挂断', () => hangup()));
+      if (role === 'doctor') controls.appendChild(btn('结束通话', () => end(), 'danger'));
+      status.dataset.system = g.system;
+      setStatus('connecting', `${SYS[g.system]} · 正在连接…`);
+      const media = { local, role, remote };
+      engine = g.system === 'janus' ? new Janus(g, media, () => fallback()) : new P2P(g, media, call.id);
+      engine.start().catch(e => { if (g.system === 'janus') engine.fail(e); else setStatus('failed', `${SYS[g.system]} · 连接失败：${e.message}`); });
+      clearInterval(tick);
+      tick = setInterval(async () => {
+        if (!engine || !box.isConnected) { if (!box.isConnected) hangup(true); return; }
+        const m = await measure(engine.stats()).catch(() => null);
+        if (!m) return;
+        Object.assign(status.dataset, { inAudio: m.inAudio, inVideo: m.inVideo, out: m.out, candidate: m.candidate });
+        const up = m.inAudio + m.inVideo > 0;
+        setStatus(up ? 'connected' : 'connecting', `${SYS[g.system]} · ${up ? '已连接' : '正在连接…'} · 收 ${kb(m.inAudio + m.inVideo)} · 发 ${kb(m.out)}${m.candidate === 'relay' ? ' · 中继' : ''}`);
+      }, 1000);
+    }
+    async function fallback() {
+      engine = null;
+      setStatus('switching', '线路A中断，正在切换到线路B…');
+      await join('fallback');
+    }
+    function stopEngine() {
+      if (engine) engine.stop();
+      engine = null;
+      clearInterval(tick);
+      if (local) local.getTracks().forEach(t => t.stop());
+      local = null;
+      clear(videos);
+    }
+    async function hangup(quiet) {
+      const id = call && call.id;
+      stopEngine();
+      if (id && !quiet) { await api('POST', `/api/v1/calls/${id}/leave`).catch(() => {}); await load(); }
+    }
+    async function end() {
+      const id = call.id;
+      stopEngine();
+      await act(box, () => api('POST', `/api/v1/calls/${id}/end`), r => { call = r; draw(); });
+    }
+    load();
+    return async () => {
+      if (!engine) return load();
+      /* under way: a move to B decided elsewhere moves this page too */
+      const r = await api('GET', `/api/v1/visits/${v.id}/call`, null, { passive: true }).catch(() => null);
+      if (!r || !r.call) return;
+      if (r.call.state !== 'open') { call = r.call; stopEngine(); draw(); }
+      else if (engine instanceof Janus && r.call.system === 'p2p') { engine.stop(); call = r.call; fallback(); }
+      else if (engine instanceof P2P) engine.pull();
+    };
+  }
+
+  return { mount };
+})();
