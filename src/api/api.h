@@ -67,6 +67,12 @@ ih_err ih_api_call_list(ih_app *app, ih_req *req, ih_resp *resp, const char *key
 /* The body must be text/csv ("Send the <what> as text/csv." otherwise). */
 ih_err ih_api_call_csv(ih_app *app, ih_req *req, ih_resp *resp, const char *what, ih_csv_call fn);
 
+/* The PACS's answers through ihosd (pacs_api.c): a failure as the API says
+ * it (what is missing 404, the rest 503), and the series and instance UIDs
+ * of an image or waveform request, checked to be UIDs. */
+ih_err ih_api_pacs_failed(ih_err e);
+ih_err ih_api_instance_params(ih_req *req, char series[72], char sop[72]);
+
 /* ---- handlers (one file per resource) -------------------------------------- */
 
 /* The console's Content-Security-Policy for this app (console.c): call
@@ -75,6 +81,18 @@ void ih_api_console_csp(ih_app *app);
 ih_err ih_api_healthz(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_readyz(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp);
+/* consult_api.c */
+ih_err ih_api_agreements(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_agreement_add(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_agreement_revoke(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_experts(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_create(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consults(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_get(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_act(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_material(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_image(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_waveform(ih_app *app, ih_req *req, ih_resp *resp);
 /* call_api.c */
 ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_get(ih_app *app, ih_req *req, ih_resp *resp);

@@ -23,15 +23,14 @@ static ih_err study_of(ih_app *app, ih_req *req, bool open, char uid[65])
     return ih_his_study_access(app->clinic, &v, id, open, uid);
 }
 
-/* A PACS failure as the API says it: what is missing is 404, the rest 503. */
-static ih_err pacs_failed(ih_err e)
+ih_err ih_api_pacs_failed(ih_err e)
 {
     if (e == IH_E_NOT_FOUND) return ih_reject(IH_E_NOT_FOUND, NULL, "The PACS does not have that.");
     if (e == IH_E_INVALID) return ih_reject(IH_E_INVALID, NULL, "%s", ih_err_detail());
     return ih_reject(IH_E_UNAVAILABLE, NULL, "The PACS could not be asked; try again shortly.");
 }
 
-static ih_err instance_params(ih_req *req, char *series, char *sop)
+ih_err ih_api_instance_params(ih_req *req, char series[72], char sop[72])
 {
     if (!ih_api_query(req, "series", series, 72) || !ih_dicom_uid_ok(series))
         return ih_reject(IH_E_INVALID, "series", "Query parameter 'series' must be a series UID.");
@@ -46,19 +45,19 @@ ih_err ih_api_order_study(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(study_of(app, req, true, uid));
     json_t *out;
     ih_err e = ih_pacs_study(app->pacs, uid, &out);
-    if (e != IH_OK) return pacs_failed(e);
+    if (e != IH_OK) return ih_api_pacs_failed(e);
     return ih_api_json(resp, 200, out);
 }
 
 ih_err ih_api_order_image(ih_app *app, ih_req *req, ih_resp *resp)
 {
     char uid[65], series[72], sop[72], ctype[64];
-    IH_TRY(instance_params(req, series, sop));
+    IH_TRY(ih_api_instance_params(req, series, sop));
     IH_TRY(study_of(app, req, false, uid));
     ih_err e = ih_pacs_rendered(app->pacs, uid, series, sop, &resp->body, ctype, sizeof ctype);
     if (e != IH_OK) {
         ih_buf_reset(&resp->body);
-        return pacs_failed(e);
+        return ih_api_pacs_failed(e);
     }
     resp->status = 200;
     resp->content_type = !strncmp(ctype, "image/png", 9) ? "image/png" : "image/jpeg";
@@ -68,10 +67,10 @@ ih_err ih_api_order_image(ih_app *app, ih_req *req, ih_resp *resp)
 ih_err ih_api_order_waveform(ih_app *app, ih_req *req, ih_resp *resp)
 {
     char uid[65], series[72], sop[72];
-    IH_TRY(instance_params(req, series, sop));
+    IH_TRY(ih_api_instance_params(req, series, sop));
     IH_TRY(study_of(app, req, false, uid));
     json_t *out;
     ih_err e = ih_pacs_waveform(app->pacs, uid, series, sop, &out);
-    if (e != IH_OK) return pacs_failed(e);
+    if (e != IH_OK) return ih_api_pacs_failed(e);
     return ih_api_json(resp, 200, out);
 }

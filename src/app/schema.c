@@ -492,6 +492,35 @@ const ih_migration ih_schema[] = {
      "created_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
      "CREATE INDEX av_signal_session ON av_signal(session_id, id);",
      NULL},
+    {24, "remote consultations",
+     /* Remote consultation between institutions (care/consult.h): the
+      * cooperation agreements, the requests with their state, the invited
+      * experts (each one's signature of the report) and the material
+      * attached (studies, ECGs, records, results). */
+     "CREATE TABLE remote_agreement (id INTEGER PRIMARY KEY, partner TEXT NOT NULL, partner_organ_id TEXT NOT NULL, "
+     "document_no TEXT NOT NULL, services TEXT NOT NULL, valid_from TEXT NOT NULL, valid_to TEXT NOT NULL, "
+     "created_by INTEGER NOT NULL, created_at INTEGER NOT NULL, revoked_at INTEGER, "
+     "rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
+     "CREATE TABLE consult (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "patient_id INTEGER NOT NULL, requester_id INTEGER NOT NULL, agreement_id INTEGER NOT NULL, type TEXT NOT NULL, "
+     "status TEXT NOT NULL, reason_enc BLOB, purpose_enc BLOB, summary_enc BLOB, qualifications TEXT, "
+     "proposed_at TEXT NOT NULL, scheduled_at TEXT, consent_by TEXT NOT NULL, guardian_enc BLOB, "
+     "consent_at INTEGER NOT NULL, approved_by INTEGER, approved_at INTEGER, decided_by INTEGER, decided_at INTEGER, "
+     "reject_reason_enc BLOB, started_at INTEGER, report_enc BLOB, hr INTEGER, pr INTEGER, qrs INTEGER, qt INTEGER, "
+     "qtc INTEGER, axis INTEGER, reported_at INTEGER, signed_at INTEGER, returned_at INTEGER, decision_enc BLOB, "
+     "acknowledged_at INTEGER, closed_at INTEGER, cancelled_at INTEGER, label INTEGER NOT NULL, "
+     "created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
+     "CREATE INDEX consult_requester ON consult(requester_id, id);"
+     "CREATE INDEX consult_status ON consult(status, id);"
+     "CREATE TABLE consult_expert (id INTEGER PRIMARY KEY, consult_id INTEGER NOT NULL REFERENCES consult(id), "
+     "staff_id INTEGER NOT NULL, lead INTEGER NOT NULL, signed_at INTEGER, sign_key_id INTEGER, signature BLOB, "
+     "rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL, UNIQUE (consult_id, staff_id));"
+     "CREATE INDEX consult_expert_staff ON consult_expert(staff_id, consult_id);"
+     "CREATE TABLE consult_material (id INTEGER PRIMARY KEY, consult_id INTEGER NOT NULL REFERENCES consult(id), "
+     "kind TEXT NOT NULL, ref_id INTEGER NOT NULL, created_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, "
+     "mac BLOB NOT NULL);"
+     "CREATE INDEX consult_material_consult ON consult_material(consult_id, id);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -8,8 +8,9 @@
 #include "core/bus.h"
 
 /* What the hospital's HIS/LIS sent and what ihos sends it (his.c, his_out.c). */
-/* A visit's calls and system B's signalling (call.c). */
-extern ih_table ih_t_call, ih_t_call_signal;
+/* A visit's calls and system B's signalling (call.c); remote care between
+ * institutions (consult.c). */
+extern ih_table ih_t_call, ih_t_call_signal, ih_t_agreement, ih_t_consult, ih_t_consult_expert, ih_t_consult_material;
 
 extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result, ih_t_his_encounter, ih_t_his_order, ih_t_his_outbox;
 
@@ -69,8 +70,12 @@ void cl_notify_after(ih_clinic *c, int64_t visit, unsigned roles, const char *ev
 ih_err cl_fact_visit_context(ih_clinic *c, ih_tx *tx, const ih_row *visit, json_t *f);
 ih_err cl_fact_record(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
 ih_err cl_fact_rx(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
+/* A staff member as facts name them; a returned remote-care report with its
+ * experts (consult.c) under "consult". */
+ih_err cl_fact_staff(ih_clinic *c, ih_tx *tx, int64_t staff, json_t **out);
+ih_err cl_fact_consult(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
 /* To the hospital (his_out.c), inside the business transaction: what
- * happened ("order", "record", "prescription", "charge") and its id; one
+ * happened ("order", "record", "prescription", "charge", "consult") and its id; one
  * outbox row for every peer whose `send` takes that message (none: nothing). */
 ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id);
 

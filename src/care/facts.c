@@ -115,6 +115,8 @@ static ih_err diagnosis(ih_clinic *c, ih_tx *tx, int64_t visit, json_t **out)
 }
 
 /* Common to visit-based facts: the visit's people and place. */
+ih_err cl_fact_staff(ih_clinic *c, ih_tx *tx, int64_t staff, json_t **out) { return person_staff(c, tx, staff, out); }
+
 ih_err cl_fact_visit_context(ih_clinic *c, ih_tx *tx, const ih_row *v, json_t *f)
 {
     json_t *p = NULL, *d = NULL, *dep = NULL;

@@ -69,6 +69,7 @@ static const char *type_for(const ih_his_route *rt, const char *what, const char
         {"prescription", NULL, {"RDE^O11", NULL}},
         {"charge", NULL, {"DFT^P03", NULL}},
         {"record", NULL, {"MDM^T02", NULL}},
+        {"consult", NULL, {"MDM^T02", "ORU^R01"}},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         if (strcmp(t[i].what, what) || (t[i].kind && (!kind || strcmp(t[i].kind, kind)))) continue;
@@ -205,6 +206,7 @@ ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id)
     else if (!strcmp(what, "record")) e = cl_fact_record(c, tx, id, f);
     else if (!strcmp(what, "prescription")) e = cl_fact_rx(c, tx, id, f);
     else if (!strcmp(what, "charge")) e = charge_fact(c, tx, id, f);
+    else if (!strcmp(what, "consult")) e = cl_fact_consult(c, tx, id, f);
     else e = ih_fail(IH_E_INTERNAL, "nothing to tell the hospital of %s", what);
     int64_t patient = json_integer_value(json_object_get(json_object_get(f, "patient"), "id"));
     char object[48];

@@ -191,6 +191,55 @@ static void record(writer *w, const json_t *f, int off)
     }
 }
 
+/* A remote-care report the invited experts returned (care/consult.h):
+ * MDM^T02, a document (TXA-2 RC, its type), or ORU^R01, an observation
+ * (OBR-4 its type, result status F); either way the opinion as a TX OBX,
+ * the ECG measurements as NM OBX, and each expert who signed. */
+static void consult(writer *w, const json_t *f, int off, bool oru)
+{
+    const json_t *k = json_object_get(f, "consult");
+    const json_t *ex = json_object_get(k, "experts"), *lead = json_array_get(ex, 0);
+    char when[24], no[40], lead_id[24];
+    ts(num(k, "returned_at"), off, when);
+    snprintf(no, sizeof no, "IHOS-RC-%lld", (long long)num(k, "id"));
+    id_text(num(lead, "id"), lead_id);
+    if (oru) {
+        /* OBR-2/3 our number, -4 the service, -7 when, -16 the lead expert, -22 reported, -25 final */
+        seg(w, "OBR|1|%s|%s|%s^%s^IHOS|||%s|||||||||%s^%s||||||%s|||F", no, no, str(k, "type"), str(k, "type_name"), when,
+            lead_id, str(lead, "name"), when);
+    } else {
+        seg(w, "EVN|T02|%s", when);
+        seg(w, "TXA|1|RC^%s|TX|%s|%s^%s|||||||%s|||||AU", str(k, "type_name"), when, lead_id, str(lead, "name"), no);
+    }
+    int n = 0;
+    char set[12];
+    snprintf(set, sizeof set, "%d", ++n);
+    seg(w, "OBX|%s|TX|REPORT^会诊意见^IHOS||%s||||||F", set, str(k, "report"));
+    static const struct {
+        const char *key, *name, *unit;
+    } m[] = {{"hr", "心率", "/min"}, {"pr", "PR间期", "ms"}, {"qrs", "QRS时限", "ms"},
+             {"qt", "QT间期", "ms"}, {"qtc", "QTc", "ms"},   {"axis", "电轴", "deg"}};
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        if (!json_is_integer(json_object_get(k, m[i].key))) continue;
+        char v[24], code[16];
+        id_text(num(k, m[i].key), v);
+        snprintf(code, sizeof code, "%s", m[i].key);
+        for (char *c = code; *c; c++) *c = (char)(*c - 32 * (*c >= 'a' && *c <= 'z'));
+        snprintf(set, sizeof set, "%d", ++n);
+        seg(w, "OBX|%s|NM|%s^%s^IHOS||%s|%s|||||F", set, code, m[i].name, v, m[i].unit);
+    }
+    size_t i;
+    const json_t *e;
+    json_array_foreach(ex, i, e)
+    {
+        char id[24];
+        id_text(num(e, "id"), id);
+        snprintf(set, sizeof set, "%d", ++n);
+        /* OBX-16: who is responsible for the observation */
+        seg(w, "OBX|%s|ST|EXPERT^会诊专家^IHOS||%s||||||F|||||%s^%s", set, str(e, "name"), id, str(e, "name"));
+    }
+}
+
 ih_err ih_outbound_build(const ih_peer *peer, const char *type, const char *control_id, const json_t *fact, int64_t now_ms,
                          int utc_offset_minutes, ih_buf *out)
 {
@@ -201,7 +250,9 @@ ih_err ih_outbound_build(const ih_peer *peer, const char *type, const char *cont
     else if (!strcmp(type, "OMG^O19")) order(&w, fact, utc_offset_minutes, true);
     else if (!strcmp(type, "RDE^O11")) rx(&w, fact, utc_offset_minutes);
     else if (!strcmp(type, "DFT^P03")) charge(&w, fact, utc_offset_minutes);
+    else if (!strcmp(type, "MDM^T02") && json_object_get(fact, "consult")) consult(&w, fact, utc_offset_minutes, false);
     else if (!strcmp(type, "MDM^T02")) record(&w, fact, utc_offset_minutes);
+    else if (!strcmp(type, "ORU^R01") && json_object_get(fact, "consult")) consult(&w, fact, utc_offset_minutes, true);
     else return ih_fail(IH_E_INTERNAL, "no writer for %s", type);
     if (w.e == IH_OK) w.e = ih_buf_puts(out, "\r");
     return w.e;

@@ -81,6 +81,8 @@ static const perm_info perms[IH_PERM__COUNT] = {
     [IH_PERM_INCIDENT_MANAGE] = {"incident.manage", R(SECADMIN), R(SECADMIN), false},
     [IH_PERM_HIS_LINK] = {"his.link", R(SYSADMIN), R(SYSADMIN), false, true},
     [IH_PERM_CALL] = {"call.join", R(PATIENT) | R(DOCTOR), R(PATIENT) | R(DOCTOR), false},
+    [IH_PERM_CONSULT] = {"consult", R(DOCTOR), R(DOCTOR), false},
+    [IH_PERM_AGREEMENT_READ] = {"agreement.read", R(SYSADMIN) | R(DOCTOR), R(SYSADMIN) | R(DOCTOR), false},
 };
 
 const char *ih_role_name(ih_role r) { return (r >= 0 && r < IH_ROLE__COUNT) ? role_names[r] : "none"; }

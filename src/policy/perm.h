@@ -98,6 +98,8 @@ typedef enum ih_perm {
     IH_PERM_INCIDENT_MANAGE, /* security incidents: list, acknowledge, assign, resolve, breach reports */
     IH_PERM_HIS_LINK,        /* review the HIS patients waiting to be linked (system administrator) */
     IH_PERM_CALL,            /* take part in a visit's audio-video call (its patient and treating doctor) */
+    IH_PERM_CONSULT,         /* remote care between institutions: request, approve, accept, report (doctors) */
+    IH_PERM_AGREEMENT_READ,  /* the cooperation agreements with partner institutions */
     IH_PERM__COUNT
 } ih_perm;
 

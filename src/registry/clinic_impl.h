@@ -16,7 +16,7 @@ typedef ih_err (*cl_visible_fn)(struct ih_clinic *c, ih_tx *tx, const ih_viewer 
 struct ih_clinic {
     ih_clinic_opts o;
     ih_throttle *registrations;
-    ih_table_ctx tables[28]; /* per described table: rotation and scan context */
+    ih_table_ctx tables[36]; /* per described table: rotation and scan context */
     cl_relation_fn relation; /* care's answers (see cl_patient_relation) */
     cl_visible_fn visible;
 };

@@ -141,7 +141,7 @@ TABLE(ih_codes_attribute, "attribute", "咨询属性 (consultation attribute)", 
 static const ih_code consult_type[] = {{"1", "图文"}, {"2", "电话"}, {"3", "视频"}};
 TABLE(ih_codes_consult_type, "consult_type", "问诊方式 (consultation type)", consult_type);
 
-static const ih_code department_kind[] = {{"clinical", "临床科室"}, {"medtech", "医技科室"}, {"nursing", "护理单元"},
+static const ih_code department_kind[] = {{"clinical", "临床科室"}, {"medoffice", "医务管理部门"}, {"medtech", "医技科室"}, {"nursing", "护理单元"},
                                           {"pharmacy", "药学部门"}};
 TABLE(ih_codes_department_kind, "department_kind", "科室类别 (department kind)", department_kind);
 
@@ -170,6 +170,15 @@ TABLE(ih_codes_media_kind, "media_kind", "音视频方式 (media kind)", media_k
 static const ih_code av_signal[] = {{"answer", "应答"}, {"bye", "离开"}, {"hello", "加入"}, {"offer", "呼叫"}};
 TABLE(ih_codes_av_signal, "av_signal_kind", "音视频信令 (call signal)", av_signal);
 
+/* remote care between institutions (远程医疗服务管理规范（试行）, WS/T 529-2016) */
+static const ih_code remote_type[] = {{"consult", "远程会诊"},    {"ecg", "远程心电诊断"},       {"imaging", "远程影像诊断"},
+                                       {"mdt", "多学科远程会诊"}, {"outpatient", "远程门诊"}, {"pathology", "远程病理诊断"}};
+TABLE(ih_codes_consult_kind, "remote_type", "远程医疗服务类型 (remote care type)", remote_type);
+static const ih_code material_kind[] = {{"ecg", "心电图"}, {"record", "病历"}, {"result", "检验检查结果"}, {"study", "影像检查"}};
+TABLE(ih_codes_material_kind, "remote_material", "会诊资料类型 (consultation material)", material_kind);
+static const ih_code consent_by[] = {{"guardian", "监护人"}, {"patient", "患者本人"}};
+TABLE(ih_codes_consent_by, "consent_by", "知情同意人 (consent given by)", consent_by);
+
 static const ih_code bg_verdict[] = {{"justified", "理由成立"}, {"unjustified", "理由不成立"}};
 TABLE(ih_codes_bg_verdict, "review_verdict", "破窗复核结论 (break-glass review verdict)", bg_verdict);
 
@@ -191,7 +200,7 @@ const ih_code_table *const ih_code_tables[] = {
     &ih_codes_subject,        &ih_codes_title,          &ih_codes_cert_type,      &ih_codes_sex,
     &ih_codes_drug_class,     &ih_codes_route,          &ih_codes_frequency,      &ih_codes_visit_kind,
     &ih_codes_attribute,      &ih_codes_consult_type,   &ih_codes_department_kind, &ih_codes_restricted_class,
-    &ih_codes_payment_channel, &ih_codes_damage_degree, &ih_codes_adverse_kind,   &ih_codes_media_kind, &ih_codes_av_signal,
+    &ih_codes_payment_channel, &ih_codes_damage_degree, &ih_codes_adverse_kind,   &ih_codes_media_kind, &ih_codes_av_signal, &ih_codes_consult_kind, &ih_codes_material_kind, &ih_codes_consent_by,
     &ih_codes_bg_verdict,     &ih_codes_stats_report,   &ih_codes_delivery_type,  &ih_codes_allergy_class,
 };
 const size_t ih_code_tables_count = sizeof ih_code_tables / sizeof ih_code_tables[0];

@@ -38,7 +38,7 @@ extern const ih_code_table ih_codes_subject, ih_codes_title, ih_codes_cert_type,
 extern const ih_code_table ih_codes_visit_kind, ih_codes_attribute, ih_codes_consult_type, ih_codes_department_kind,
     ih_codes_restricted_class, ih_codes_payment_channel, ih_codes_damage_degree, ih_codes_adverse_kind,
     ih_codes_media_kind, ih_codes_bg_verdict, ih_codes_stats_report, ih_codes_delivery_type, ih_codes_allergy_class,
-    ih_codes_av_signal;
+    ih_codes_av_signal, ih_codes_consult_kind, ih_codes_material_kind, ih_codes_consent_by;
 
 /* Every table, for GET /api/v1/codes (a unit test checks each table a
  * record field uses is here). */
