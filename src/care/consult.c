@@ -499,6 +499,7 @@ static ih_err consult_view(cs_arg *a, ih_tx *tx)
         if (e == IH_OK && found) e = cl_doctor_brief(a->c, tx, ih_row_int(&x, "staff_id"), &d);
         if (e == IH_OK && d) {
             json_object_set_new(d, "lead", json_boolean(ih_row_int(&x, "lead")));
+            json_object_set_new(d, "you", json_boolean(ih_row_int(&x, "staff_id") == a->me.id));
             json_object_set_new(d, "signed_at", ih_row_has(&x, "signed_at") ? ih_json_time(ih_row_int(&x, "signed_at"))
                                                                              : json_null());
             json_object_set_new(d, "sign_key_id", json_integer(ih_row_int(&x, "sign_key_id")));

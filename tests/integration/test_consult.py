@@ -268,3 +268,105 @@ class RemoteConsultation(IhosTestCase):
         r = act("doctor04", "sign").json()
         self.assertEqual(r["status"], "signed")
         self.assertTrue(all(x["signed_at"] for x in r["experts"]))
+
+
+@unittest.skipUnless(HAVE_HL7 and HAVE_BROWSER and os.path.exists(ORTHANC) and os.path.exists("/usr/bin/storescu"),
+                     "needs python3-hl7, orthanc, dcmtk, chromium and chromium-driver")
+class ConsultationInConsole(RemoteConsultation):
+    """The same consultation, every step in the console (one Chromium, each
+    person logging in in turn): the agreement by the system administrator,
+    the request from the visit with the CT and the ECG attached, the medical
+    office's approval, the expert's acceptance, the ECG drawn and the image
+    shown, the report with its measurements, signed and returned (the HIS
+    gets it), the requester's decision and the close."""
+
+    def as_user(self, b, acct):
+        if b.all("header button.logout"):
+            b.click_text("退出", "header button")
+            b.find(".login form")
+        login_ui(b, acct)
+        b.find("header #idle")
+
+    def step(self, b, label):
+        b.click_text(label, "#consult button")
+        b.find("#consult[data-status]")
+
+    def test_in_console(self):
+        h, doc = self.h, "doctor03"
+        me = h.s("patient042").req("GET", "/api/v1/me/patient").json()
+        visit = h.followup("patient042", doc)
+        self.imaged_order(doc, visit, "CT", "CT001", "胸部CT平扫",
+                          lambda acc: ct_image(self.tmp, acc, me["name"], "IH%d" % me["id"]))
+        self.imaged_order(doc, visit, "ECG", "ECG12", "十二导联心电图",
+                          lambda acc: ecg(self.tmp, acc, me["name"], "IH%d" % me["id"]))
+        self.make_medoffice("doctor02")
+        lead = self.staff_id("doctor01")["id"]
+        b = Browser("https://127.0.0.1:%d" % self.inst.port)
+        self.addCleanup(b.quit)
+        b.open("/app/")
+        # the system administrator records the agreement
+        self.as_user(b, self.admins["sysadmin"][0])
+        b.click_text("合作协议", "nav a")
+        b.fill("form#agreement", partner="示例省人民医院", partner_organ_id="12345678901234568X", document_no="YC-2026-001",
+               svc_ecg=True, svc_imaging=True)
+        b.js("document.querySelector('#agreement [name=valid_from]').value = '2026-01-01';"
+             "document.querySelector('#agreement [name=valid_to]').value = '2099-12-31';")
+        b.click(b.find("#agreement button[type=submit]"))
+        b.wait_text("YC-2026-001", "#agreements table")
+        # the treating doctor requests it from the visit
+        self.as_user(b, h.accts[doc])
+        b.click_text("打开", "#main button")
+        b.click_text("申请远程会诊", "#remote button")
+        b.fill("#consult-form", type="ecg", lead=str(lead), reason="心电图提示ST段改变，需上级医院会诊",
+               purpose="明确诊断并给出处理建议", qualifications="副主任医师及以上")
+        b.js("document.querySelector('#consult-form [name=proposed_at]').value = '2026-12-03T10:00';")
+        b.shot("consult-request")
+        b.click(b.find("#consult-form button[type=submit]"))
+        b.wait_text("草稿", "#consult h2")
+        self.step(b, "提交申请")
+        b.wait_text("待医务审批", "#consult h2")
+        # the medical office approves
+        self.as_user(b, h.accts["doctor02"])
+        b.click_text("远程会诊", "nav a")
+        b.click_text("打开", "#consults button")
+        self.step(b, "医务审批通过")
+        b.wait_text("待受邀方接受", "#consult h2")
+        # the invited expert accepts, schedules, starts, reads the material, reports, signs, returns
+        self.as_user(b, h.accts["doctor01"])
+        b.click_text("远程会诊", "nav a")
+        b.click_text("打开", "#consults button")
+        self.step(b, "接受会诊")
+        b.wait_text("已接受", "#consult h2")
+        b.js("document.querySelector('#consult-schedule [name=scheduled_at]').value = '2026-12-03T10:00';")
+        b.click(b.find("#consult-schedule button[type=submit]"))
+        b.wait_text("已排期", "#consult h2")
+        self.step(b, "开始会诊")
+        b.wait_text("会诊中", "#consult h2")
+        b.click_in_row("#consult-material tbody tr", "心电图")
+        b.find("#consult-material canvas.ecg")
+        b.shot("consult-expert-ecg")
+        b.click_in_row("#consult-material tbody tr", "影像检查")
+        b.find("#consult-material img.dicom")
+        self.assertTrue(b.js("const i = document.querySelector('#consult-material img.dicom');"
+                             "return i.complete && i.naturalWidth > 0;"))
+        b.fill("#consult-report-form", report="窦性心律，V4-V6导联ST段压低0.1mV，提示心肌缺血。", hr=72, pr=160, qrs=92,
+               qt=380, qtc=415, axis=45)
+        b.click(b.find("#consult-report-form button[type=submit]"))
+        b.wait_text("报告待签名", "#consult h2")
+        self.step(b, "签名确认报告")
+        b.wait_text("已签名", "#consult h2")
+        self.step(b, "发回报告")
+        b.wait_text("报告已发回", "#consult h2")
+        self.wait(lambda: [m for c, m in self.his.messages() if "MDM" in str(m.segment("MSH")[9])])
+        self.wait(lambda: [m for c, m in self.emr.messages() if "ORU" in str(m.segment("MSH")[9])])
+        # the requester records the decision and closes
+        self.as_user(b, h.accts[doc])
+        b.click_text("远程会诊", "nav a")
+        b.click_text("打开", "#consults button")
+        b.wait_text("提示心肌缺血", "#consult-report")
+        b.submit("#consult-decide", decision="同意会诊意见，安排冠脉CTA")
+        b.wait_text("已处理", "#consult h2")
+        self.step(b, "结束会诊")
+        b.wait_text("已结束", "#consult h2")
+        b.shot("consult-closed")
+        self.assertEqual(b.csp_violations(), [])

@@ -106,6 +106,12 @@
       if (me.role === 'doctor') await results(m, v.patient_id);
       if (me.role === 'doctor') await orders(m, v);
       if (me.role === 'doctor' && v.status === 'accepted') prescribe(m, v, pat);
+      if (me.role === 'doctor') {
+        const rc = section('远程会诊', h('p', {}, '邀请合作医院的专家会诊（需有效的合作协议和患者知情同意）。'),
+          btn('申请远程会诊', () => show(CON.consultNew, v), 'primary'));
+        rc.id = 'remote';
+        m.appendChild(rc);
+      }
       rxDraw = await visitRx(m, v);
       if (me.role === 'doctor' && v.status === 'accepted') {
         const c = section('结束就诊', btn('结束本次就诊', () => act(c, () => api('POST', `/api/v1/visits/${id}/close`), () => show(visit, id)), 'danger'));
@@ -217,17 +223,20 @@
     box.id = 'study';
     m.appendChild(box);
     const r = await act(box, () => api('GET', `/api/v1/orders/${orderId}/study`));
-    if (!r) return;
+    if (r) studyView(box, r, `/api/v1/orders/${orderId}`);
+  }
+  /* The series of a study r into box; images and waveforms under base. */
+  async function studyView(box, r, base) {
     for (const se of r.series) {
       const part = h('div', { class: 'series' }, h('h3', {}, `${se.modality} ${se.description || ''}（${se.instances.length} 幅）`));
       box.appendChild(part);
       for (const i of se.instances.slice(0, 50)) {
         const q = `series=${encodeURIComponent(se.uid)}&instance=${encodeURIComponent(i.uid)}`;
         if (i.waveform) {
-          const w = await act(part, () => api('GET', `/api/v1/orders/${orderId}/waveform?${q}`));
+          const w = await act(part, () => api('GET', `${base}/waveform?${q}`));
           if (w) part.appendChild(ecgPlot(w));
         } else {
-          part.appendChild(h('img', { class: 'dicom', src: `/api/v1/orders/${orderId}/image?${q}`, alt: `第 ${i.number || '?'} 幅` }));
+          part.appendChild(h('img', { class: 'dicom', src: `${base}/image?${q}`, alt: `第 ${i.number || '?'} 幅` }));
         }
       }
     }
@@ -743,11 +752,12 @@
     if (r) box.appendChild(table(r.checkpoints, [['事件数', c => c.size], ['时间', c => time(c.created)], ['默克尔根', c => c.root], ['签名', c => c.note ? '已签名' : '—']]));
   }
 
+  const CON = IHCONSULT.screens({ section, show, studyView });
   const SCREENS = {
-    doctor: [['接诊台', queue], ['我的患者', patients]],
+    doctor: [['接诊台', queue], ['我的患者', patients], ...CON.doctor],
     nurse: [['我的患者', patients]],
     pharmacist: [['处方审核', review], ['发药', dispenseQ]],
-    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['HIS 关联', hisLinks], ['外发消息', hisOutbox], ['备份', backups]],
+    sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['HIS 关联', hisLinks], ['外发消息', hisOutbox], ...CON.sysadmin, ['备份', backups]],
     secadmin: [['账号激活', accounts], ['线上执业', staffScreen], ['权限', permissions], ['审批', approvals], ['破窗复核', breakGlass], ['统方审批', statsReq], ['安全告警', incidents]],
     auditadmin: [['审计查询', audit], ['检查点', checkpoints], ['审批', approvals]],
   };
