@@ -79,6 +79,8 @@ s("POST","/api/v1/consults/{id}/{action}","One step: submit, approve (medical of
 s("GET","/api/v1/consults/{id}/materials/{m}","Open attached material (audited consult.material_open): a record or result as it is, a study or ECG with its series from the PACS; experts only from approval until the consultation closes", resp="ConsultMaterial")
 s("GET","/api/v1/consults/{id}/materials/{m}/image","One instance of an attached study rendered by the PACS, checked per request", resp="Image", query=["series","instance"])
 s("GET","/api/v1/consults/{id}/materials/{m}/waveform","An attached ECG's samples per lead, checked per request", resp="Waveform", query=["series","instance"])
+s("POST","/api/v1/consults/{id}/call","A remote consultation's requester or lead expert opens its video call (scheduled to signed): on Janus while it answers, else on system B when there is a single expert; open at once (the consultation carries the informed consent); multi-party for an MDT", resp="Call", status=201)
+s("GET","/api/v1/consults/{id}/call","A remote consultation's latest call, for its requester and experts (audited)", resp="CallOf")
 s("POST","/api/v1/visits/{id}/call","The treating doctor opens a video call in an accepted visit (or gets the one open): on Janus while it answers its health check, else on system B; the patient is invited (docs/remote-care.md)", resp="Call", status=201)
 s("GET","/api/v1/visits/{id}/call","The visit's latest call ({call: null} when none), for those who may see the visit (audited)", resp="CallOf")
 s("POST","/api/v1/calls/{id}/consent","The visit's patient consents to the call (or refuses it, which ends it); recording needs its own consent", req="CallConsent", resp="Call")

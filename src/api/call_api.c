@@ -2,6 +2,8 @@
  * two systems (remote/av.h):
  *   POST /api/v1/visits/{id}/call       treating doctor: open one (or get the open one)
  *   GET  /api/v1/visits/{id}/call       the visit's latest call
+ *   POST /api/v1/consults/{id}/call     a remote consultation's requester or lead expert: open one
+ *   GET  /api/v1/consults/{id}/call     its latest call
  *   POST /api/v1/calls/{id}/consent     the patient: {consent, recording}
  *   POST /api/v1/calls/{id}/join        a participant: what their browser needs
  *   POST /api/v1/calls/{id}/fallback    a participant lost Janus: system B, once a
@@ -22,7 +24,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ROOM_PUBLISHERS 4 /* the two participants, and each one's reconnection before Janus drops the old one */
+#define RECONNECTING 2 /* publishers a room holds beyond its parties: reconnections before Janus drops the old ones */
 
 static ih_err need_av(ih_app *app)
 {
@@ -43,7 +45,12 @@ static ih_err to_b(ih_app *app, const ih_viewer *v, int64_t id, const char *reas
     return IH_OK;
 }
 
-ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp)
+typedef ih_err (*open_fn)(ih_clinic *c, const ih_viewer *v, int64_t id, const char *system, int minutes,
+                          ih_call_grant *g, json_t **out);
+typedef ih_err (*get_fn)(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
+
+/* Open the call of a visit or consultation (path id) on the system that answers. */
+static ih_err open_call(ih_app *app, ih_req *req, ih_resp *resp, open_fn open, get_fn get)
 {
     int64_t visit;
     IH_TRY(ih_api_param_id(req, 0, &visit));
@@ -55,13 +62,12 @@ ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp)
         return ih_reject(IH_E_UNAVAILABLE, NULL, "Janus is not answering and no second system is configured.");
     ih_call_grant g;
     json_t *out = NULL;
-    IH_TRY(ih_call_open(app->clinic, &v, visit, janus ? IH_CALL_JANUS : IH_CALL_P2P, app->conf->av_session_minutes, &g,
-                        &out));
+    IH_TRY(open(app->clinic, &v, visit, janus ? IH_CALL_JANUS : IH_CALL_P2P, app->conf->av_session_minutes, &g, &out));
     bool created = g.created;
     ih_err e = IH_OK;
     if (created) {
         ih_av_count_call(app->av, janus);
-        if (janus && ih_av_room_create(app->av, g.room, g.pin, g.secret, ROOM_PUBLISHERS) != IH_OK) {
+        if (janus && ih_av_room_create(app->av, g.room, g.pin, g.secret, g.parties + RECONNECTING) != IH_OK) {
             ih_log(IH_LOG_ERROR, "av.room_failed", "alert", "true", "detail", ih_err_detail(), NULL);
             json_decref(out);
             out = NULL;
@@ -72,7 +78,7 @@ ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp)
                 if (ih_call_end(app->clinic, &v, g.session_id, &g2, &ended) == IH_OK) json_decref(ended);
                 ih_call_grant_wipe(&g2);
             }
-            if (e == IH_OK) e = ih_call_get(app->clinic, &v, visit, &out);
+            if (e == IH_OK) e = get(app->clinic, &v, visit, &out);
             if (e == IH_OK) {
                 json_t *call = json_incref(json_object_get(out, "call"));
                 json_decref(out);
@@ -86,6 +92,21 @@ ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp)
         return e;
     }
     return ih_api_json(resp, created ? 201 : 200, out);
+}
+
+ih_err ih_api_call_open(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return open_call(app, req, resp, ih_call_open, ih_call_get);
+}
+
+ih_err ih_api_consult_call_open(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return open_call(app, req, resp, ih_call_open_consult, ih_call_get_consult);
+}
+
+ih_err ih_api_consult_call_get(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_call_id(app, req, resp, ih_call_get_consult);
 }
 
 ih_err ih_api_call_get(ih_app *app, ih_req *req, ih_resp *resp)

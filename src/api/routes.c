@@ -133,6 +133,8 @@ const ih_route ih_api_routes[] = {
     R(IH_POST, "/api/v1/consults", IH_PERM_CONSULT, ih_api_consult_create),
     R(IH_GET, "/api/v1/consults", IH_PERM_CONSULT, ih_api_consults),
     R(IH_GET, "/api/v1/consults/{}", IH_PERM_CONSULT, ih_api_consult_get),
+    R(IH_POST, "/api/v1/consults/{}/call", IH_PERM_CONSULT, ih_api_consult_call_open), /* before the steps */
+    R(IH_GET, "/api/v1/consults/{}/call", IH_PERM_CONSULT, ih_api_consult_call_get),
     R(IH_POST, "/api/v1/consults/{}/{}", IH_PERM_CONSULT, ih_api_consult_act),
     R(IH_GET, "/api/v1/consults/{}/materials/{}", IH_PERM_CONSULT, ih_api_consult_material),
     R(IH_GET, "/api/v1/consults/{}/materials/{}/image", IH_PERM_CONSULT, ih_api_consult_image),

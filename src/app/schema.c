@@ -475,18 +475,19 @@ const ih_migration ih_schema[] = {
      "ALTER TABLE prescription ADD COLUMN dispensing TEXT;",
      NULL},
     {23, "audio-video calls",
-     /* A visit's calls (care/call.h): which system carries it (Janus, or
+     /* A visit's or a remote consultation's calls (care/call.h): which system carries it (Janus, or
       * WebRTC between the browsers relayed by coturn), the room and its PIN
       * and secret (sealed), the patient's consent, the switch from one
       * system to the other; and the offers and answers system B's browsers
       * exchange through ihosd. */
-     "CREATE TABLE av_session (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), "
+     "CREATE TABLE av_session (id INTEGER PRIMARY KEY, visit_id INTEGER NOT NULL REFERENCES visit(id), consult_id INTEGER, "
      "system TEXT NOT NULL, state TEXT NOT NULL, room INTEGER NOT NULL, pin_enc BLOB NOT NULL, "
      "room_secret_enc BLOB NOT NULL, expires_at INTEGER NOT NULL, opened_by INTEGER NOT NULL, "
      "created_at INTEGER NOT NULL, consent_by INTEGER, consent_at INTEGER, recording_consent INTEGER, "
      "started_at INTEGER, switched_at INTEGER, switch_reason TEXT, ended_by INTEGER, ended_at INTEGER, "
      "media_id INTEGER, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
      "CREATE INDEX av_session_visit ON av_session(visit_id, id);"
+     "CREATE INDEX av_session_consult ON av_session(consult_id, id);"
      "CREATE TABLE av_signal (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES av_session(id), "
      "sender_id INTEGER NOT NULL, sender_role TEXT NOT NULL, kind TEXT NOT NULL, data_enc BLOB, "
      "created_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"

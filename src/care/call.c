@@ -15,6 +15,7 @@
 
 static const ih_field call_fields[] = {
     {"visit_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"consult_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* a remote consultation's call */
     {"system", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"state", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"room", IH_F_INT, SMP, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
@@ -62,9 +63,13 @@ typedef struct {
     json_t *body, *out;
     ih_call_grant *g;
     ih_row call, visit_row;
-    bool treating;
+    bool treating; /* the visit's treating doctor; in a consultation's call its requester or lead expert */
+    int64_t consult;
+    cl_consult_party party;
     ih_bus_audience to;
 } call_arg;
+
+static ih_err consult_live(const call_arg *a);
 
 static void arg_init(call_arg *a) {
     ih_row_init(&a->call, &ih_t_call);
@@ -86,7 +91,17 @@ static ih_err visit_for(call_arg *a, ih_tx *tx, int64_t visit, bool write)
     return cl_visit_access(a->c, tx, a->v, &a->visit_row, write, &a->treating);
 }
 
-/* The call a->id and its visit; v must be one of its two participants. */
+/* A consultation's call: v must be its requester or an invited expert. */
+static ih_err consult_party(call_arg *a, ih_tx *tx)
+{
+    IH_TRY(cl_consult_party_of(a->c, tx, a->v, a->consult, &a->party));
+    if (!a->party.in)
+        return ih_reject(IH_E_FORBIDDEN, NULL, "Only the requester and the invited experts take part in this call.");
+    a->treating = a->party.requester || a->party.lead;
+    return IH_OK;
+}
+
+/* The call a->id and its visit (or consultation); v must be one of its participants. */
 static ih_err participant(call_arg *a, ih_tx *tx)
 {
     bool found;
@@ -94,6 +109,8 @@ static ih_err participant(call_arg *a, ih_tx *tx)
     ih_row_init(&a->call, &ih_t_call);
     IH_TRY(ih_row_load(tx, a->c->o.keys, &ih_t_call, a->id, &a->call, &found));
     if (!found) return ih_reject(IH_E_NOT_FOUND, NULL, "No such call.");
+    a->consult = ih_row_int(&a->call, "consult_id");
+    if (a->consult) return consult_party(a, tx);
     IH_TRY(visit_for(a, tx, ih_row_int(&a->call, "visit_id"), true));
     if (!a->treating && a->v->role != IH_ROLE_PATIENT)
         return ih_reject(IH_E_FORBIDDEN, NULL, "Only the patient and the treating doctor take part in a call.");
@@ -109,7 +126,9 @@ static void fill_grant(const call_arg *a, ih_call_grant *g)
     g->expires_at = ih_row_int(r, "expires_at");
     g->room = ih_row_int(r, "room");
     snprintf(g->system, sizeof g->system, "%s", ih_row_str(r, "system"));
-    snprintf(g->role, sizeof g->role, "%s", a->treating ? "doctor" : "patient");
+    snprintf(g->role, sizeof g->role, "%s",
+             a->consult ? (a->party.requester ? "doctor" : "expert") : a->treating ? "doctor" : "patient");
+    g->parties = a->consult ? a->party.nexperts + 1 : 2;
     snprintf(g->pin, sizeof g->pin, "%s", ih_row_str(r, "pin") ? ih_row_str(r, "pin") : "");
     snprintf(g->secret, sizeof g->secret, "%s", ih_row_str(r, "room_secret") ? ih_row_str(r, "room_secret") : "");
 }
@@ -129,7 +148,8 @@ static ih_err view(const call_arg *a, json_t **out)
 
 static ih_err audit(call_arg *a, ih_tx *tx, const char *action, const char *reason)
 {
-    IH_TRY(cl_visit_audience(a->c, tx, &a->visit_row, &a->to));
+    if (a->consult) IH_TRY(cl_consult_audience(a->c, tx, a->consult, &a->to));
+    else IH_TRY(cl_visit_audience(a->c, tx, &a->visit_row, &a->to));
     return cl_audit(a->c, tx, a->v, action, "av_session", a->call.id, reason);
 }
 
@@ -252,6 +272,98 @@ ih_err ih_call_open(ih_clinic *c, const ih_viewer *v, int64_t visit_id, const ch
     return e;
 }
 
+/* ---- a remote consultation's call ------------------------------------------------------------------ */
+
+static ih_err latest_consult(ih_tx *tx, int64_t consult, int64_t *id)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM av_session WHERE consult_id = $1 ORDER BY id DESC LIMIT 1", &st));
+    ih_stmt_int(st, 1, consult);
+    bool row;
+    IH_TRY(ih_stmt_step(st, &row));
+    *id = row ? ih_col_int(st, 0) : 0;
+    return IH_OK;
+}
+
+static ih_err open_consult_fn(ih_tx *tx, void *arg)
+{
+    call_arg *a = arg;
+    IH_TRY(consult_party(a, tx));
+    if (!a->treating) return ih_reject(IH_E_FORBIDDEN, NULL, "The requester or the lead expert opens the call.");
+    IH_TRY(consult_live(a));
+    if (!strcmp(a->system, IH_CALL_P2P) && a->party.nexperts > 1)
+        return ih_reject(IH_E_UNAVAILABLE, NULL, "Janus is not answering, and system B carries two participants.");
+    int64_t now = ih_now_ms(), last;
+    IH_TRY(latest_consult(tx, a->consult, &last));
+    if (last) {
+        IH_TRY(load_call(a, tx, last));
+        if (is(&a->call, S_OPEN) && now < ih_row_int(&a->call, "expires_at")) {
+            fill_grant(a, a->g);
+            return IH_OK;
+        }
+    }
+    ih_row_free(&a->call);
+    ih_row_init(&a->call, &ih_t_call);
+    IH_TRY(ih_tx_next_id(tx, "av_session", &a->call.id));
+    ih_row *r = &a->call;
+    ih_row_set_int(r, "visit_id", a->party.visit_id);
+    ih_row_set_int(r, "consult_id", a->consult);
+    IH_TRY(ih_row_set_str(r, "system", a->system));
+    IH_TRY(ih_row_set_str(r, "state", S_OPEN)); /* the patient's consent is the consultation's */
+    IH_TRY(draw_room(r));
+    ih_row_set_int(r, "expires_at", now + (int64_t)a->minutes * 60000);
+    ih_row_set_int(r, "opened_by", a->v->actor.id);
+    ih_row_set_int(r, "created_at", now);
+    IH_TRY(ih_row_insert(tx, a->c->o.keys, r));
+    fill_grant(a, a->g);
+    a->g->created = true;
+    return audit(a, tx, "call.open", a->system);
+}
+
+ih_err ih_call_open_consult(ih_clinic *c, const ih_viewer *v, int64_t consult_id, const char *system, int minutes,
+                            ih_call_grant *g, json_t **out)
+{
+    call_arg a = {.c = c, .v = v, .consult = consult_id, .system = system, .minutes = minutes, .g = g};
+    arg_init(&a);
+    *g = (ih_call_grant){0};
+    ih_err e = ih_store_write(c->o.store, open_consult_fn, &a);
+    cl_refused(c, v, "call.open", "consult", consult_id, e);
+    if (e == IH_OK) e = view(&a, out);
+    if (e == IH_OK && g->created) cl_notify(c, &a.to, "call", a.party.visit_id, 0);
+    if (e != IH_OK) ih_call_grant_wipe(g);
+    arg_free(&a);
+    return e;
+}
+
+static ih_err get_consult_fn(ih_tx *tx, void *arg)
+{
+    call_arg *a = arg;
+    IH_TRY(consult_party(a, tx));
+    int64_t last;
+    IH_TRY(latest_consult(tx, a->consult, &last));
+    if (last) IH_TRY(load_call(a, tx, last));
+    return IH_OK;
+}
+
+ih_err ih_call_get_consult(ih_clinic *c, const ih_viewer *v, int64_t consult_id, json_t **out)
+{
+    call_arg a = {.c = c, .v = v, .consult = consult_id};
+    arg_init(&a);
+    ih_err e = ih_store_read(c->o.store, get_consult_fn, &a);
+    cl_refused(c, v, "call.read", "consult", consult_id, e);
+    json_t *j = NULL;
+    if (e == IH_OK && a.call.id) e = view(&a, &j);
+    if (e == IH_OK) e = cl_audit_own(c, v, "call.read", "consult", consult_id, IH_OK, NULL);
+    if (e == IH_OK) {
+        *out = json_pack("{s:o}", "call", j ? j : json_null());
+        j = NULL;
+        if (!*out) e = ih_fail(IH_E_NOMEM, "call");
+    }
+    json_decref(j);
+    arg_free(&a);
+    return e;
+}
+
 /* ---- read --------------------------------------------------------------------------------------- */
 
 static ih_err get_fn(ih_tx *tx, void *arg)
@@ -334,12 +446,23 @@ ih_err ih_call_consent(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *bod
 
 /* ---- join, leave ----------------------------------------------------------------------------------- */
 
+/* A consultation talks from its scheduling until its report is signed. */
+static ih_err consult_live(const call_arg *a)
+{
+    static const char *const ok[] = {"scheduled", "in_session", "report_drafted", "signed", NULL};
+    for (const char *const *s = ok; *s; s++)
+        if (!strcmp(a->party.status, *s)) return IH_OK;
+    return ih_reject(IH_E_STATE, NULL, "The consultation is %s; calls belong to it from scheduling to signature.",
+                     a->party.status);
+}
+
 static ih_err live(call_arg *a, int64_t now)
 {
     if (is(&a->call, S_INVITING))
         return ih_reject(IH_E_STATE, NULL, "The patient has not consented to the call yet.");
     if (!is(&a->call, S_OPEN)) return ih_reject(IH_E_STATE, NULL, "The call is %s.", ih_row_str(&a->call, "state"));
     if (now >= ih_row_int(&a->call, "expires_at")) return ih_reject(IH_E_STATE, NULL, "The call's time is over.");
+    if (a->consult) return consult_live(a);
     if (strcmp(ih_row_str(&a->visit_row, "status"), V_ACCEPTED))
         return ih_reject(IH_E_STATE, NULL, "The visit is %s.", ih_row_str(&a->visit_row, "status"));
     return IH_OK;
@@ -401,6 +524,8 @@ static ih_err switch_fn(ih_tx *tx, void *arg)
         fill_grant(a, a->g);
         return IH_OK;
     }
+    if (a->consult && a->party.nexperts > 1)
+        return ih_reject(IH_E_UNAVAILABLE, NULL, "System B carries two participants; an MDT waits for Janus.");
     IH_TRY(ih_row_set_str(&a->call, "system", IH_CALL_P2P));
     ih_row_set_int(&a->call, "switched_at", ih_now_ms());
     IH_TRY(ih_row_set_str(&a->call, "switch_reason", a->reason));

@@ -1,4 +1,4 @@
-/* call.h — a visit's audio-video calls: who may take part, the patient's
+/* call.h — a visit's (or a remote consultation's) audio-video calls: who may take part, the patient's
  * consent, which system carries the call, and the offers and answers that
  * system B's browsers exchange through ihosd.
  *
@@ -34,9 +34,10 @@ typedef struct ih_call_grant {
     int64_t expires_at; /* epoch ms */
     int64_t room;
     char system[8]; /* IH_CALL_JANUS | IH_CALL_P2P */
-    char role[8];   /* "doctor" | "patient" */
+    char role[8];   /* "doctor" | "patient" | "expert" */
     char pin[16];
     char secret[40];
+    int parties;  /* who may take part: 2, or a consultation's requester and experts */
     bool created; /* ih_call_open: a new call (its room still to be made) */
 } ih_call_grant;
 void ih_call_grant_wipe(ih_call_grant *g);
@@ -46,6 +47,14 @@ void ih_call_grant_wipe(ih_call_grant *g);
  * ended.  *out: the call's view. */
 ih_err ih_call_open(ih_clinic *c, const ih_viewer *v, int64_t visit_id, const char *system, int minutes,
                     ih_call_grant *g, json_t **out);
+/* A remote consultation's call (care/consult.h): its requester or lead
+ * expert opens it once the consultation is scheduled; the patient's informed
+ * consent is the consultation's, so it opens `open`; everyone in it (the
+ * requester and the invited experts) joins; an MDT's call needs Janus
+ * (system B carries two participants). */
+ih_err ih_call_open_consult(ih_clinic *c, const ih_viewer *v, int64_t consult_id, const char *system, int minutes,
+                            ih_call_grant *g, json_t **out);
+ih_err ih_call_get_consult(ih_clinic *c, const ih_viewer *v, int64_t consult_id, json_t **out);
 /* The visit's latest call ({"call": null} when none); a participant or a
  * clinician who may read the visit. */
 ih_err ih_call_get(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out);

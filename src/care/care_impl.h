@@ -86,6 +86,19 @@ ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id);
 void cl_refused(ih_clinic *c, const ih_viewer *v, const char *action, const char *object_type, int64_t id, ih_err e);
 
 
+/* Who v is to remote consultation `consult` (consult.c): in it as requester
+ * or invited expert (the lead among them), its visit, patient, type, state
+ * and how many experts; *p->in false for anyone else.  Doctors only. */
+typedef struct cl_consult_party {
+    bool in, requester, expert, lead;
+    int64_t visit_id, patient_id;
+    int nexperts;
+    char status[16], type[12];
+} cl_consult_party;
+ih_err cl_consult_party_of(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t consult, cl_consult_party *p);
+/* The accounts of a consultation's requester and experts. */
+ih_err cl_consult_audience(ih_clinic *c, ih_tx *tx, int64_t consult, ih_bus_audience *to);
+
 /* Sign bytes with the staff member's key (created on first use) inside tx:
  * *key_id and the signature out. */
 ih_err cl_sign(ih_clinic *c, ih_tx *tx, int64_t staff_id, const ih_buf *content, int64_t *key_id, ih_buf *sig);

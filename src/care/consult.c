@@ -1018,3 +1018,75 @@ ih_err cl_fact_consult(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f)
     ih_row_free(&vr);
     return e;
 }
+
+/* ---- for calls (call.c) ---------------------------------------------------------------------- */
+
+ih_err cl_consult_party_of(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t consult, cl_consult_party *p)
+{
+    *p = (cl_consult_party){0};
+    cs_arg a = {.c = c, .v = v, .id = consult};
+    ih_row_init(&a.r, &ih_t_consult);
+    ih_err e = who(&a, tx);
+    if (e == IH_OK) {
+        p->in = a.requester || a.expert;
+        p->requester = a.requester;
+        p->expert = a.expert;
+        p->lead = a.lead;
+        p->visit_id = ih_row_int(&a.r, "visit_id");
+        p->patient_id = ih_row_int(&a.r, "patient_id");
+        snprintf(p->status, sizeof p->status, "%s", ih_row_str(&a.r, "status"));
+        snprintf(p->type, sizeof p->type, "%s", ih_row_str(&a.r, "type"));
+        ih_stmt *st;
+        bool row;
+        e = ih_tx_prepare(tx, "SELECT COUNT(*) FROM consult_expert WHERE consult_id = $1", &st);
+        if (e == IH_OK) {
+            ih_stmt_int(st, 1, consult);
+            e = ih_stmt_step(st, &row);
+            if (e == IH_OK) p->nexperts = (int)ih_col_int(st, 0);
+            if (e == IH_OK) e = ih_stmt_exec(st);
+        }
+    }
+    if (e == IH_E_FORBIDDEN) { /* not a party: the caller says no */
+        ih_err_clear();
+        e = IH_OK;
+    }
+    ih_row_free(&a.r);
+    return e;
+}
+
+static ih_err account_of(ih_clinic *c, ih_tx *tx, int64_t staff, int64_t *account)
+{
+    ih_row s;
+    ih_row_init(&s, &ih_t_staff);
+    bool found;
+    ih_err e = ih_row_load_opt(tx, c->o.keys, &ih_t_staff, staff, &s, &found, false);
+    *account = e == IH_OK && found ? ih_row_int(&s, "account_id") : 0;
+    ih_row_free(&s);
+    return e;
+}
+
+ih_err cl_consult_audience(ih_clinic *c, ih_tx *tx, int64_t consult, ih_bus_audience *to)
+{
+    *to = (ih_bus_audience){0};
+    if (!c->o.bus) return IH_OK;
+    ih_row r;
+    ih_row_init(&r, &ih_t_consult);
+    bool found;
+    ih_err e = ih_row_load_opt(tx, c->o.keys, &ih_t_consult, consult, &r, &found, false);
+    int64_t requester = e == IH_OK && found ? ih_row_int(&r, "requester_id") : 0;
+    ih_row_free(&r);
+    IH_TRY(e);
+    int n = 0;
+    IH_TRY(account_of(c, tx, requester, &to->accounts[n++]));
+    ih_stmt *st;
+    bool row;
+    int64_t staff[MAX_EXPERTS];
+    int k = 0;
+    IH_TRY(ih_tx_prepare(tx, "SELECT staff_id FROM consult_expert WHERE consult_id = $1 ORDER BY id", &st));
+    ih_stmt_int(st, 1, consult);
+    while (k < MAX_EXPERTS && (e = ih_stmt_step(st, &row)) == IH_OK && row) staff[k++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    IH_TRY(ih_stmt_exec(st));
+    for (int i = 0; i < k && n < IH_BUS_MAX_ACCOUNTS; i++) IH_TRY(account_of(c, tx, staff[i], &to->accounts[n++]));
+    return IH_OK;
+}

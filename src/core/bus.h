@@ -28,7 +28,7 @@
 #include <stdint.h>
 
 #define IH_BUS_MAX_PENDING (64 * 1024)
-#define IH_BUS_MAX_ACCOUNTS 4
+#define IH_BUS_MAX_ACCOUNTS 10
 
 typedef struct ih_bus ih_bus;
 typedef struct ih_bus_sub ih_bus_sub;

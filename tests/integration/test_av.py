@@ -323,3 +323,93 @@ class CallsInBrowser(IhosTestCase):
         self.assertEqual(h.s(doc).req("GET", "/api/v1/visits/%d/call" % visit).json()["call"]["state"], "ended")
         self.assertEqual(d.csp_violations(), [])
         self.assertEqual(p.csp_violations(), [])
+
+
+    def test_mdt_three_on_janus(self):
+        """An MDT's video: the requester and two experts, each page receiving both others through Janus."""
+        from tests.integration.test_consult import scheduled_consult
+        h, doc = self.h, "doctor03"
+        visit = h.followup("patient042", doc)
+        cid, _ = scheduled_consult(h, setup_admins(self.inst)["sysadmin"][1], doc, visit, ["doctor01", "doctor04"], "mdt")
+        base = "https://127.0.0.1:%d" % self.inst.port
+        pages = {}
+        for u in (doc, "doctor01", "doctor04"):
+            b = Browser(base, width=1000, height=800, args=FAKE_MEDIA)
+            self.addCleanup(b.quit)
+            b.open("/app/")
+            login_ui(b, h.accts[u])
+            b.click_text("远程会诊", "nav a")
+            b.click_text("打开", "#consults button")
+            b.find("#call .av-status")
+            pages[u] = b
+        pages[doc].click_text("发起视频会诊", "#call button")
+        for u, b in pages.items():
+            b.click_text("加入视频", "#call button")
+        for u, b in pages.items():
+            self.flowing(b, "janus")
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                n = b.js("return [...document.querySelectorAll('#call video.remote')]"
+                         ".filter(v => v.srcObject && v.videoWidth > 0).length;")
+                if n == 2:
+                    break
+                time.sleep(0.5)
+            self.assertEqual(n, 2, "%s sees %d others" % (u, n))
+        pages["doctor01"].shot("call-mdt-expert")
+
+
+@unittest.skipUnless(HAVE_AV, "janus and coturn are not installed")
+class ConsultCalls(IhosTestCase):
+    """A remote consultation's call: its requester and invited experts only,
+    opened once scheduled, no patient consent step (the consultation carries
+    it); an MDT is multi-party on Janus and cannot move to B; a one-expert
+    consultation can."""
+
+    def setUp(self):
+        super().setUp()
+        self.av = AvPeers(self.tmp).start()
+        self.addCleanup(self.av.stop)
+        self.inst = av_instance(self, self.av)
+        self.inst.start()
+        self.h = Hospital(self.inst)
+        self.sysa = setup_admins(self.inst)["sysadmin"][1]
+
+    def test_mdt_and_consult(self):
+        from tests.integration.test_consult import scheduled_consult
+        h, doc = self.h, "doctor03"
+        visit = h.followup("patient042", doc)
+        mdt, ag = scheduled_consult(h, self.sysa, doc, visit, ["doctor01", "doctor04"], "mdt")
+        self.assertError(h.s("doctor04").req("POST", "/api/v1/consults/%d/call" % mdt), 403, "forbidden")  # not the lead
+        self.assertError(h.s("doctor02").req("POST", "/api/v1/consults/%d/call" % mdt), 403, "forbidden")  # medical office
+        r = h.s(doc).req("POST", "/api/v1/consults/%d/call" % mdt)
+        self.assertEqual(r.status, 201, r)
+        call = r.json()
+        self.assertEqual((call["system"], call["state"], call["consult_id"]), ("janus", "open", mdt))
+        grants = {u: h.s(u).req("POST", "/api/v1/calls/%d/join" % call["id"]).json() for u in (doc, "doctor01", "doctor04")}
+        self.assertEqual({u: g["role"] for u, g in grants.items()}, {doc: "doctor", "doctor01": "expert", "doctor04": "expert"})
+        self.assertEqual(len({g["janus"]["room"] for g in grants.values()}), 1)
+        self.assertError(h.s("doctor02").req("POST", "/api/v1/calls/%d/join" % call["id"]), 403, "forbidden")
+        self.assertError(h.s("patient042").req("POST", "/api/v1/calls/%d/join" % call["id"]), 403, "forbidden")
+        # three publishers fit in the room Janus made
+        for u, g in grants.items():
+            j = JanusClient(self.av, g["janus"]["token"])
+            j.session()
+            r = j.message({"request": "join", "ptype": "publisher", "room": g["janus"]["room"], "pin": g["janus"]["pin"],
+                           "display": g["role"]})
+            self.assertEqual(r.get("videoroom"), "joined", r)
+        # Janus goes: an MDT does not fit on B
+        self.av.kill_janus()
+        self.assertError(h.s("doctor01").req("POST", "/api/v1/calls/%d/fallback" % call["id"]), 503, "unavailable")
+        self.assertEqual(h.s(doc).req("GET", "/api/v1/consults/%d/call" % mdt).json()["call"]["system"], "janus")
+        # a one-expert consultation opened now goes to B (after the health check saw Janus go)
+        deadline = time.time() + 15
+        while "ihos_av_janus_up 0" not in self.inst.metrics():
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.3)
+        one, _ = scheduled_consult(h, self.sysa, doc, visit, ["doctor01"], ag=ag)
+        r = h.s("doctor01").req("POST", "/api/v1/consults/%d/call" % one)  # the lead expert may open it too
+        self.assertEqual((r.status, r.json()["system"]), (201, "p2p"))
+        b = [h.s(u).req("POST", "/api/v1/calls/%d/join" % r.json()["id"]).json() for u in (doc, "doctor01")]
+        self.assertEqual([(g["system"], g["relay_only"]) for g in b], [("p2p", True), ("p2p", True)])
+        self.assertEqual(h.s(doc).req("POST", "/api/v1/calls/%d/end" % call["id"]).status, 200)
+        self.assertError(h.s("doctor04").req("POST", "/api/v1/calls/%d/join" % call["id"]), 409, "invalid_state")

@@ -57,6 +57,44 @@ AGREEMENT = {"partner": "示例省人民医院", "partner_organ_id": "1234567890
              "services": ["consult", "ecg", "imaging", "mdt"], "valid_from": "2026-01-01", "valid_to": "2099-12-31"}
 
 
+def staff_of(h, username):
+    r = h.s(username).req("GET", "/api/v1/me/staff")
+    assert r.status == 200, r
+    return r.json()
+
+
+def make_medoffice(sysa, h, username):
+    """A department of kind medoffice (医务科) and the doctor in it too."""
+    r = sysa.req("POST", "/api/v1/departments", {"code": "YWK", "name": "医务科", "subject_code": "03.04",
+                                                 "category_code": "03", "kind": "medoffice"})
+    assert r.status == 201, r
+    me = staff_of(h, username)
+    deps = [d["id"] for d in me.get("departments", [])] + [r.json()["id"]]
+    r = sysa.req("PATCH", "/api/v1/staff/%d" % me["id"], {"departments": deps})
+    assert r.status in (200, 202), r
+    return me["id"]
+
+
+def scheduled_consult(h, sysa, doc, visit, experts, type_="consult", ag=None):
+    """A request without material taken to `scheduled` under agreement ag
+    (None: a new agreement, and doctor02 made the medical office); the first
+    expert leads.  Returns (consult id, agreement)."""
+    if ag is None:
+        ag = sysa.req("POST", "/api/v1/agreements", AGREEMENT).json()
+        make_medoffice(sysa, h, "doctor02")
+    r = h.s(doc).req("POST", "/api/v1/consults", {
+        "visit_id": visit, "agreement_id": ag["id"], "type": type_, "reason": "疑难病例", "purpose": "明确诊断",
+        "summary": "高血压5年。", "proposed_at": "2026-12-03T02:00:00Z", "consent_by": "patient",
+        "experts": [staff_of(h, e)["id"] for e in experts]})
+    assert r.status == 201, r
+    cid = r.json()["id"]
+    for who, a, body in ((doc, "submit", None), ("doctor02", "approve", None), (experts[0], "accept", None),
+                         (doc, "schedule", {"scheduled_at": "2026-12-03T02:00:00Z"})):
+        r = h.s(who).req("POST", "/api/v1/consults/%d/%s" % (cid, a), body)
+        assert r.status == 200, r
+    return cid, ag
+
+
 @unittest.skipUnless(HAVE_HL7 and os.path.exists(ORTHANC) and os.path.exists("/usr/bin/storescu"),
                      "needs python3-hl7, orthanc and dcmtk")
 class RemoteConsultation(IhosTestCase):
@@ -94,20 +132,10 @@ class RemoteConsultation(IhosTestCase):
         self.fail("timed out")
 
     def staff_id(self, username):
-        r = self.h.s(username).req("GET", "/api/v1/me/staff")
-        self.assertEqual(r.status, 200, r)
-        return r.json()
+        return staff_of(self.h, username)
 
     def make_medoffice(self, username):
-        """A department of kind medoffice (医务科) and the doctor in it too."""
-        r = self.sysa.req("POST", "/api/v1/departments", {"code": "YWK", "name": "医务科", "subject_code": "03.04",
-                                                          "category_code": "03", "kind": "medoffice"})
-        self.assertEqual(r.status, 201, r)
-        me = self.staff_id(username)
-        deps = [d["id"] for d in me.get("departments", [])] + [r.json()["id"]]
-        r = self.sysa.req("PATCH", "/api/v1/staff/%d" % me["id"], {"departments": deps})
-        self.assertIn(r.status, (200, 202), r)
-        return me["id"]
+        return make_medoffice(self.sysa, self.h, username)
 
     def imaged_order(self, doc, visit, modality, code, name, dicom):
         r = self.h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit,

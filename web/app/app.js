@@ -100,7 +100,7 @@
         const c = section('视频问诊');
         c.id = 'call';
         m.appendChild(c);
-        callDraw = IHAV.mount(c, v, 'doctor');
+        callDraw = IHAV.mount(c, { url: `/api/v1/visits/${v.id}/call`, role: 'doctor', host: true, live: true, label: '视频问诊' });
       }
       await records(m, v);
       if (me.role === 'doctor') await results(m, v.patient_id);

@@ -155,6 +155,16 @@ const IHCONSULT = (() => {
     if (y.requester && (s === 'acknowledged' || s === 'rejected')) acts.appendChild(step('结束会诊', 'close'));
     if ((y.requester || y.medical_office) && ['draft', 'submitted', 'approved', 'accepted', 'scheduled'].includes(s)) acts.appendChild(step('撤销', 'cancel', 'danger'));
 
+    /* the consultation's video call: its requester and invited experts, from scheduling to signature */
+    const talking = ['scheduled', 'in_session', 'report_drafted', 'signed'].includes(s);
+    if ((y.requester || y.expert) && talking) {
+      const vc = C.section('视频会诊');
+      vc.id = 'call';
+      m.appendChild(vc);
+      const callDraw = IHAV.mount(vc, { url: `/api/v1/consults/${id}/call`, role: y.requester ? 'doctor' : 'expert',
+                                        host: y.requester || y.lead, live: talking, label: '视频会诊' });
+      IH.setRefresh(m, (t, d) => { if (t === 'call' && d.visit === c.visit_id) callDraw(); });
+    }
     /* the material: opened through ihosd, each opening journaled */
     if (y.requester || y.expert) {
       const mb = C.section('会诊资料');

@@ -1,4 +1,5 @@
-/* av.js — a visit's video call in the browser (IHAV.mount), on either of the
+/* av.js — a visit's or a remote consultation's video call in the browser
+ * (IHAV.mount), on either of the
  * hospital's two systems (remote/av.h on the server):
  *   A  Janus's videoroom over its HTTP API: this page publishes its camera
  *      and microphone and subscribes to the other participant's feed, with
@@ -27,7 +28,7 @@ const IHAV = (() => {
   class Janus {
     constructor(g, media, onFail) {
       this.g = g.janus; this.ice = g.ice_servers || []; this.media = media; this.onFail = onFail;
-      this.tx = 0; this.waiting = new Map(); this.handles = new Map(); this.stopped = false; this.pcs = [];
+      this.tx = 0; this.waiting = new Map(); this.subs = new Map(); this.stopped = false; this.pcs = [];
     }
     async post(path, body) {
       body.transaction = 'ih' + (++this.tx);
@@ -70,20 +71,26 @@ const IHAV = (() => {
       this.pcs.push(pc);
       return pc;
     }
+    /* every other publisher in the room: one subscription each (an MDT has several) */
     feeds(list) {
-      for (const p of list || []) if (p.id !== this.myId && !this.subscribed) { this.subscribed = p.id; this.subscribe(p.id).catch(e => this.fail(e)); }
+      for (const p of list || []) if (p.id !== this.myId && !this.subs.has(p.id)) {
+        this.subs.set(p.id, {});
+        this.subscribe(p.id, p.display).catch(e => this.fail(e));
+      }
     }
-    async subscribe(feed) {
+    async subscribe(feed, display) {
+      const sub = this.subs.get(feed);
       const hid = (await this.post(`/${this.sid}`, { janus: 'attach', plugin: 'janus.plugin.videoroom' })).data.id;
+      sub.handle = hid;
       const r = await this.request(hid, { request: 'join', ptype: 'subscriber', room: this.g.room, pin: this.g.pin, feed, private_id: this.privateId });
       if (!r.jsep) throw new Error('Janus: ' + (r.plugindata.data.error || 'no offer'));
       const pc = this.newPc();
-      pc.addEventListener('track', ev => this.media.remote(ev.streams[0] || new MediaStream([ev.track])));
+      sub.pc = pc;
+      pc.addEventListener('track', ev => this.media.remote(feed, ev.streams[0] || new MediaStream([ev.track]), display));
       await pc.setRemoteDescription(r.jsep);
       await pc.setLocalDescription(await pc.createAnswer());
       await gathered(pc);
       await this.request(hid, { request: 'start', room: this.g.room }, pc.localDescription);
-      this.subPc = pc; this.subHandle = hid;
     }
     async poll() {
       let misses = 0;
@@ -106,16 +113,16 @@ const IHAV = (() => {
       const d = ev.plugindata && ev.plugindata.data;
       if (!d) return;
       if (d.publishers) this.feeds(d.publishers);
-      const gone = d.unpublished || d.leaving;
-      if (gone && gone === this.subscribed) {
-        this.subscribed = null;
-        if (this.subPc) { this.subPc.close(); this.subPc = null; }
-        if (this.subHandle) this.post(`/${this.sid}/${this.subHandle}`, { janus: 'detach' }).catch(() => {});
-        this.media.remote(null);
+      const gone = d.unpublished || d.leaving, sub = gone && this.subs.get(gone);
+      if (sub) {
+        this.subs.delete(gone);
+        if (sub.pc) sub.pc.close();
+        if (sub.handle) this.post(`/${this.sid}/${sub.handle}`, { janus: 'detach' }).catch(() => {});
+        this.media.remote(gone, null);
       }
     }
     fail(e) { if (!this.stopped) { this.stop(); this.onFail(e); } }
-    stats() { return [this.pubPc, this.subPc].filter(Boolean); }
+    stats() { return [this.pubPc, ...[...this.subs.values()].map(x => x.pc)].filter(Boolean); }
     stop() {
       this.stopped = true;
       clearInterval(this.keep);
@@ -128,13 +135,13 @@ const IHAV = (() => {
   class P2P {
     constructor(g, media, callId) {
       this.g = g; this.media = media; this.id = callId; this.last = 0; this.stopped = false; this.pc = null;
-      this.offerer = media.role === 'doctor';
+      this.offerer = media.role === 'doctor'; /* the visit's doctor, or the consultation's requester */
     }
     newPc() {
       if (this.pc) this.pc.close();
       const pc = new RTCPeerConnection({ iceServers: this.g.ice_servers, iceTransportPolicy: this.g.relay_only ? 'relay' : 'all' });
       this.media.local.getTracks().forEach(t => pc.addTrack(t, this.media.local));
-      pc.addEventListener('track', ev => this.media.remote(ev.streams[0] || new MediaStream([ev.track])));
+      pc.addEventListener('track', ev => this.media.remote('peer', ev.streams[0] || new MediaStream([ev.track])));
       this.pc = pc;
       return pc;
     }
@@ -175,7 +182,7 @@ const IHAV = (() => {
           else if (this.offerer && s.kind === 'answer' && s.id > this.offerId && this.pc.signalingState === 'have-local-offer')
             await this.pc.setRemoteDescription({ type: 'answer', sdp: s.data });
           else if (!this.offerer && s.kind === 'offer') await this.answer(s);
-          else if (s.kind === 'bye') this.media.remote(null);
+          else if (s.kind === 'bye') this.media.remote('peer', null);
         }
       } catch (e) { /* the next pull tries again */ } finally { this.busy = false; }
     }
@@ -206,9 +213,14 @@ const IHAV = (() => {
     return m;
   }
 
-  /* The call card of visit v in box, for 'doctor' or 'patient'.  Returns
-   * refresh(): redraw on a live 'call' event (a call under way stays). */
-  function mount(box, v, role) {
+  /* The call card in box.  o: {url: the visit's or consultation's call
+   * (/api/v1/visits/ID/call, /api/v1/consults/ID/call), role: 'doctor' |
+   * 'patient' | 'expert', host: whether this viewer opens and ends calls,
+   * live: whether a new call may be opened now, label: what the call is
+   * called}.  Returns refresh(): redraw on a live 'call' event (a call under
+   * way stays). */
+  function mount(box, o) {
+    const role = o.role;
     let call = null, engine = null, local = null, tick = null;
     const status = h('p', { class: 'av-status', data: { state: 'idle' } }, '');
     const videos = h('div', { class: 'av-videos' });
@@ -219,7 +231,7 @@ const IHAV = (() => {
     function setStatus(state, text) { status.dataset.state = state; status.textContent = text; }
 
     async function load() {
-      const r = await act(box, () => api('GET', `/api/v1/visits/${v.id}/call`));
+      const r = await act(box, () => api('GET', o.url));
       if (r) { call = r.call; draw(); }
     }
     function draw() {
@@ -229,17 +241,17 @@ const IHAV = (() => {
       status.dataset.system = c ? c.system : '';
       if (!c || c.state === 'ended' || c.state === 'declined') {
         setStatus('idle', c ? STATE[c.state] : (call ? '上次通话已到时' : '尚无视频通话'));
-        if (role === 'doctor' && v.status === 'accepted')
-          controls.appendChild(btn('发起视频问诊', () => act(box, () => api('POST', `/api/v1/visits/${v.id}/call`), r => { call = r; draw(); }), 'primary'));
+        if (o.host && o.live)
+          controls.appendChild(btn('发起' + o.label, () => act(box, () => api('POST', o.url), r => { call = r; draw(); }), 'primary'));
         return;
       }
       if (c.state === 'inviting') {
-        setStatus('inviting', role === 'patient' ? '医生邀请您进行视频问诊' : '已邀请患者，等待患者同意…');
+        setStatus('inviting', role === 'patient' ? '医生邀请您进行' + o.label : '已邀请患者，等待患者同意…');
         if (role === 'patient') {
           const yes = h('input', { type: 'checkbox', name: 'consent' }), rec = h('input', { type: 'checkbox', name: 'recording' });
-          controls.append(h('label', {}, yes, '我同意进行视频问诊'), h('label', {}, rec, '同意录制（可选）'),
+          controls.append(h('label', {}, yes, '我同意进行' + o.label), h('label', {}, rec, '同意录制（可选）'),
             btn('同意并加入', () => {
-              if (!yes.checked) return flash(box, '请先勾选同意视频问诊。');
+              if (!yes.checked) return flash(box, '请先勾选同意' + o.label + '。');
               act(box, () => api('POST', `/api/v1/calls/${c.id}/consent`, { consent: true, recording: rec.checked }), r => { call = r; join(); });
             }, 'primary'),
             btn('拒绝', () => act(box, () => api('POST', `/api/v1/calls/${c.id}/consent`, { consent: false }), r => { call = r; draw(); })));
@@ -248,12 +260,21 @@ const IHAV = (() => {
         setStatus('ready', `${SYS[c.system]} · ${STATE[c.state]}`);
         controls.appendChild(btn('加入视频', () => join(), 'primary'));
       }
-      if (role === 'doctor') controls.appendChild(btn('结束通话', () => end()));
+      if (o.host) controls.appendChild(btn('结束通话', () => end()));
     }
 
-    function remote(stream) {
-      const el = videos.querySelector('video.remote');
-      if (el) el.srcObject = stream;
+    /* one tile per other participant (key: Janus's feed, or 'peer' on B) */
+    function remote(key, stream, display) {
+      let el = videos.querySelector(`video.remote[data-feed="${key}"]`);
+      if (!stream) { if (el && videos.querySelectorAll('video.remote').length > 1) el.remove(); else if (el) el.srcObject = null; return; }
+      if (!el) {
+        el = videos.querySelector('video.remote:not([data-feed])') ||
+          videos.insertBefore(h('video', { class: 'remote', autoplay: true, playsinline: true }), videos.querySelector('video.local'));
+        el.dataset.feed = key;
+        if (display) el.title = display === 'expert' ? '会诊专家' : display === 'doctor' ? '医生' : '患者';
+      }
+      el.srcObject = stream;
+      videos.classList.toggle('many', videos.querySelectorAll('video.remote').length > 1);
     }
     async function join(path) {
       try {
@@ -269,7 +290,7 @@ const IHAV = (() => {
       const note = box.querySelector(':scope > .ok');
       if (note) note.remove();
       controls.appendChild(btn('挂断', () => hangup()));
-      if (role === 'doctor') controls.appendChild(btn('结束通话', () => end(), 'danger'));
+      if (o.host) controls.appendChild(btn('结束通话', () => end(), 'danger'));
       status.dataset.system = g.system;
       setStatus('connecting', `${SYS[g.system]} · 正在连接…`);
       const media = { local, role, remote };
@@ -312,7 +333,7 @@ const IHAV = (() => {
     return async () => {
       if (!engine) return load();
       /* under way: a move to B decided elsewhere moves this page too */
-      const r = await api('GET', `/api/v1/visits/${v.id}/call`, null, { passive: true }).catch(() => null);
+      const r = await api('GET', o.url, null, { passive: true }).catch(() => null);
       if (!r || !r.call) return;
       if (r.call.state !== 'open') { call = r.call; stopEngine(); draw(); }
       else if (engine instanceof Janus && r.call.system === 'p2p') { engine.stop(); call = r.call; fallback(); }

@@ -102,7 +102,7 @@
       const c = card('视频问诊');
       c.id = 'call';
       m.appendChild(c);
-      callDraw = IHAV.mount(c, v, 'patient');
+      callDraw = IHAV.mount(c, { url: `/api/v1/visits/${v.id}/call`, role: 'patient', host: false, live: true, label: '视频问诊' });
     }
     if (v.status === 'accepted' || v.status === 'closed') {
       const rec = card('病历');
