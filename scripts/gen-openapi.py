@@ -86,6 +86,7 @@ s("GET","/api/v1/visits/{id}/call","The visit's latest call ({call: null} when n
 s("POST","/api/v1/calls/{id}/consent","The visit's patient consents to the call (or refuses it, which ends it); recording needs its own consent", req="CallConsent", resp="Call")
 s("POST","/api/v1/calls/{id}/join","A participant (the visit's patient or treating doctor) of an open, consented call gets what their browser needs: Janus's URL, a signed token, the room and PIN, and/or TURN credentials; audited; when Janus is down the call moves to system B first", resp="CallGrant")
 s("POST","/api/v1/calls/{id}/fallback","A participant lost Janus: after a fresh health check confirms it is down, the call moves to system B (audited call.switch) and the participant's B credentials come back; 409 while Janus answers", resp="CallGrant")
+s("GET","/api/v1/recordings/{id}","The visit's treating doctor plays a call's recording (audio/ogg or video/webm), opened from its sealed file (audited call.recording_open)", resp="Asset")
 s("POST","/api/v1/calls/{id}/leave","A participant left the call (audited)", resp=None, status=204)
 s("POST","/api/v1/calls/{id}/end","The treating doctor ends the call: its Janus room is destroyed, the visit gets its media record (video, start and end)", resp="Call")
 s("POST","/api/v1/calls/{id}/signals","System B: an offer, answer, hello or bye (SDP in data, sealed) to the other participant", req="CallSignal", resp="Created", status=201)

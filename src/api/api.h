@@ -99,6 +99,7 @@ ih_err ih_api_call_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_consult_call_open(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_consult_call_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_consent(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_recording_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_join(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_fallback(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_leave(ih_app *app, ih_req *req, ih_resp *resp);

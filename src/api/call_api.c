@@ -12,14 +12,20 @@
  *   POST /api/v1/calls/{id}/end         treating doctor: the call ends, its room is closed
  *   POST /api/v1/calls/{id}/signals     system B: {kind, data?} to the other side
  *   GET  /api/v1/calls/{id}/signals?after=N   the other side's signals
+ *   GET  /api/v1/recordings/{id}        the treating doctor plays a recording
  * A new call goes to Janus while it answers its health check, else to B;
  * joining a call whose Janus is down moves it to B as well. */
 #include "api/api.h"
 
 #include "care/call.h"
 #include "core/clock.h"
+#include "core/fsutil.h"
 #include "core/log.h"
 #include "remote/av.h"
+#include "remote/recording.h"
+
+#include <limits.h>
+#include <stdlib.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -114,9 +120,64 @@ ih_err ih_api_call_get(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_call_id(app, req, resp, ih_call_get);
 }
 
+/* The patient's consent; with recording consented on Janus, Janus starts
+ * recording the room now (a failure is logged and the call goes on). */
 ih_err ih_api_call_consent(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return ih_api_call_id_body(app, req, resp, 200, ih_call_consent, false);
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    json_t *body;
+    IH_TRY(ih_api_body(req, &body));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out = NULL;
+    ih_call_grant g;
+    ih_err e = ih_call_consent(app->clinic, &v, id, body, &g, &out);
+    json_decref(body);
+    IH_TRY(e);
+    if (json_is_true(json_object_get(out, "recording_consent")) &&
+        !strcmp(json_string_value(json_object_get(out, "system")) ?: "", IH_CALL_JANUS) && app->av &&
+        ih_av_recordings_dir(app->av)[0]) {
+        e = ih_av_room_record(app->av, g.room, g.secret);
+        if (e == IH_OK) e = ih_call_recording_started(app->clinic, &v, id);
+        if (e == IH_OK) json_object_set_new(out, "recording", json_string("pending"));
+        else ih_log(IH_LOG_ERROR, "av.record_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+    }
+    ih_call_grant_wipe(&g);
+    return ih_api_json(resp, 200, out);
+}
+
+/* GET /api/v1/recordings/{id}: the treating doctor plays a call's
+ * recording (audited); opened from its sealed file. */
+ih_err ih_api_recording_get(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t id;
+    IH_TRY(ih_api_param_id(req, 0, &id));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    ih_call_file f;
+    IH_TRY(ih_call_recording_get(app->clinic, &v, id, &f));
+    char dir[PATH_MAX], path[PATH_MAX], label[64];
+    uint8_t root[32];
+    size_t n = 0;
+    ih_err e = ih_instance_path(app->inst, "recordings", dir, sizeof dir);
+    if (e == IH_OK) e = ih_path(path, sizeof path, "%s/%s", dir, f.file);
+    if (e == IH_OK && (ih_hex_decode(f.key_hex, strlen(f.key_hex), root, sizeof root, &n) != 0 || n != 32))
+        e = ih_fail(IH_E_INTEGRITY, "recording %lld: its key is malformed", (long long)id);
+    int idx = 0;
+    const char *dash = strrchr(f.file, '-');
+    if (dash) idx = atoi(dash + 1);
+    snprintf(label, sizeof label, "av_recording:%lld:%d", (long long)f.call, idx);
+    if (e == IH_OK) e = ih_rec_open_file(app->inst->suite, path, label, root, &resp->body);
+    resp->content_type = !strcmp(f.format, "webm") ? "video/webm" : "audio/ogg";
+    ih_wipe(root, sizeof root);
+    ih_wipe(&f, sizeof f);
+    if (e != IH_OK) {
+        ih_buf_wipe(&resp->body);
+        return e == IH_E_NOT_FOUND || e == IH_E_IO ? ih_reject(IH_E_UNAVAILABLE, NULL, "The recording's file cannot be read.") : e;
+    }
+    resp->status = 200;
+    return IH_OK;
 }
 
 /* The participant's credentials for the call's system. */

@@ -148,6 +148,7 @@ const ih_route ih_api_routes[] = {
     R(IH_POST, "/api/v1/calls/{}/end", IH_PERM_VISIT_HANDLE, ih_api_call_end),
     R(IH_POST, "/api/v1/calls/{}/signals", IH_PERM_CALL, ih_api_call_signal),
     R(IH_GET, "/api/v1/calls/{}/signals", IH_PERM_CALL, ih_api_call_signals),
+    R(IH_GET, "/api/v1/recordings/{}", IH_PERM_VISIT_HANDLE, ih_api_recording_get),
     R(IH_GET, "/api/v1/visits/{}/orders", IH_PERM_VISIT_READ, ih_api_orders_list),
     R(IH_GET, "/api/v1/orders/{}/study", IH_PERM_VISIT_READ, ih_api_order_study),
     R(IH_GET, "/api/v1/orders/{}/image", IH_PERM_VISIT_READ, ih_api_order_image),

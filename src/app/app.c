@@ -5,6 +5,8 @@
 
 #include "exchange/pacs.h"
 #include "remote/av.h"
+#include "remote/recording.h"
+#include "care/call.h"
 
 #include "core/fsutil.h"
 #include "core/log.h"
@@ -15,6 +17,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void ih_app_identity_opts(const ih_instance *in, ih_identity_opts *o)
 {
@@ -294,8 +297,9 @@ ih_err ih_app_av_new(const ih_instance *in, ih_av **out)
     const ih_conf *c = &in->conf;
     *out = NULL;
     if (!c->av_janus_url[0] && !c->av_turn_urls[0]) return IH_OK;
-    char ca[PATH_MAX] = "";
+    char ca[PATH_MAX] = "", rec[PATH_MAX] = "";
     if (c->av_janus_ca_file[0]) IH_TRY(ih_instance_path(in, c->av_janus_ca_file, ca, sizeof ca));
+    if (c->av_recordings_dir[0]) IH_TRY(ih_instance_path(in, c->av_recordings_dir, rec, sizeof rec));
     ih_buf tok = IH_BUF_INIT, adm = IH_BUF_INIT, turn = IH_BUF_INIT;
     ih_err e = IH_OK;
     if (c->av_janus_url[0]) {
@@ -305,10 +309,79 @@ ih_err ih_app_av_new(const ih_instance *in, ih_av **out)
     if (e == IH_OK && c->av_turn_urls[0]) e = read_secret(in, "turn_secret_file", c->av_turn_secret_file, &turn);
     ih_av_opts o = {.janus_url = c->av_janus_url, .janus_public_url = c->av_janus_public_url, .janus_ca_file = ca,
                     .janus_token_secret = tok.p, .janus_admin_key = adm.p, .turn_urls = c->av_turn_urls,
-                    .turn_secret = turn.p, .relay_only = c->av_relay_only, .health_seconds = c->av_health_seconds};
+                    .turn_secret = turn.p, .relay_only = c->av_relay_only, .health_seconds = c->av_health_seconds,
+                    .recordings_dir = rec, .pp_rec = c->av_pp_rec};
     if (e == IH_OK) e = ih_av_new(&o, out);
     ih_buf_wipe(&tok);
     ih_buf_wipe(&adm);
     ih_buf_wipe(&turn);
     return e;
+}
+
+/* ---- a call's recordings, once it ended (the job av.recordings) ------------------------------ */
+
+/* Store what Janus recorded for one call: convert, seal, record, remove. */
+static ih_err store_call(ih_app *app, const ih_call_due *d, const char *store_dir, const char *tmp)
+{
+    char paths[IH_REC_MAX_FILES][PATH_MAX];
+    int n;
+    IH_TRY(ih_rec_find(ih_av_recordings_dir(app->av), d->room, paths, &n));
+    ih_call_file files[IH_REC_MAX_FILES];
+    int k = 0;
+    ih_err e = IH_OK;
+    for (int i = 0; i < n && e == IH_OK; i++) {
+        ih_call_file *f = &files[k];
+        *f = (ih_call_file){.call = d->call};
+        ih_buf plain = IH_BUF_INIT;
+        e = ih_rec_convert(ih_av_pp_rec(app->av), paths[i], tmp, &plain, f->kind, f->format);
+        if (e == IH_E_IO) { /* a file janus-pp-rec cannot read (an empty medium): nothing to keep */
+            ih_log(IH_LOG_WARN, "av.recording_skipped", "detail", ih_err_detail(), NULL);
+            ih_err_clear();
+            e = IH_OK;
+            ih_buf_wipe(&plain);
+            continue;
+        }
+        char label[64], path[PATH_MAX];
+        uint8_t root[32], h[32];
+        snprintf(f->file, sizeof f->file, "%lld-%d.rec", (long long)d->call, i);
+        snprintf(label, sizeof label, "av_recording:%lld:%d", (long long)d->call, i);
+        if (e == IH_OK) e = ih_path(path, sizeof path, "%s/%s", store_dir, f->file);
+        if (e == IH_OK) e = ih_digest(IH_MD_SHA256, plain.p, plain.len, h);
+        if (e == IH_OK) e = ih_rec_seal_file(app->inst->suite, path, label, &plain, root);
+        if (e == IH_OK) {
+            ih_hex_encode(h, sizeof h, f->sha256, 0);
+            ih_hex_encode(root, sizeof root, f->key_hex, 0);
+            f->bytes = (int64_t)plain.len;
+            k++;
+        }
+        ih_wipe(root, sizeof root);
+        ih_buf_wipe(&plain);
+    }
+    if (e == IH_OK) e = ih_call_recordings_saved(app->clinic, d->call, files, k, k ? "stored" : "none");
+    ih_wipe(files, sizeof files);
+    if (e != IH_OK) return e;
+    for (int i = 0; i < n; i++) unlink(paths[i]); /* Janus's plaintext goes once ihos holds the sealed copy */
+    return IH_OK;
+}
+
+ih_err ih_app_store_recordings(ih_app *app)
+{
+    if (!app->av || !ih_av_recordings_dir(app->av)[0]) return IH_OK;
+    ih_call_due due[8];
+    int n;
+    IH_TRY(ih_call_recordings_due(app->clinic, due, 8, &n));
+    if (!n) return IH_OK;
+    char dir[PATH_MAX], tmp[PATH_MAX];
+    IH_TRY(ih_instance_path(app->inst, "recordings", dir, sizeof dir));
+    IH_TRY(ih_instance_path(app->inst, "tmp", tmp, sizeof tmp));
+    IH_TRY(ih_dir_create(dir, 0700, true));
+    IH_TRY(ih_dir_create(tmp, 0700, true));
+    for (int i = 0; i < n; i++) {
+        ih_err e = store_call(app, &due[i], dir, tmp);
+        if (e != IH_OK) {
+            ih_log(IH_LOG_ERROR, "av.recording_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+            (void)ih_call_recordings_saved(app->clinic, due[i].call, NULL, 0, "failed");
+        }
+    }
+    return IH_OK;
 }

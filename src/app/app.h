@@ -80,6 +80,10 @@ ih_err ih_app_pacs_new(const ih_instance *in, ih_clinic *clinic, const char *nod
  * URLs and secret file); NULL when neither is configured. */
 struct ih_av;
 ih_err ih_app_av_new(const ih_instance *in, struct ih_av **out);
+/* Calls ended whose recording waits: Janus's files converted, sealed into
+ * recordings/, recorded, removed (remote/recording.h); the job
+ * av.recordings runs it. */
+ih_err ih_app_store_recordings(ih_app *app);
 
 /* Security incidents (compliance/incident.h) from [incident]; node may be
  * NULL (a CLI command: the host and process). */

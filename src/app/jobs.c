@@ -46,6 +46,8 @@ static ih_err care_job(ih_app *app)
 
 static ih_err keys_job(ih_app *app) { return ih_app_reload_keys(app->inst); }
 
+static ih_err recordings_job(ih_app *app) { return ih_app_store_recordings(app); }
+
 /* Re-seal rows still under an old key version; retire versions nobody uses
  * (5 minutes after the newest, so every process has reloaded). */
 static ih_err reseal_job(ih_app *app)
@@ -145,6 +147,7 @@ ih_err ih_jobs_start(ih_app *app, ih_jobs **out)
     j->jobs[j->n++] = (job){"keys.reload", 10 * 1000, 10 * 1000, keys_job, false, 0};
     j->jobs[j->n++] = (job){"policy.sync", 2 * 1000, 2 * 1000, policy_job, false, 0};
     j->jobs[j->n++] = (job){"care.expire", 5 * 1000, 2 * 1000, care_job, true, 0};
+    j->jobs[j->n++] = (job){"av.recordings", 5 * 1000, 3 * 1000, recordings_job, true, 0};
     j->jobs[j->n++] = (job){"keys.reseal", 60 * 1000, 60 * 1000, reseal_job, true, 0};
     j->jobs[j->n++] = (job){"detector.prune", 3600 * 1000LL, 90 * 1000, detector_job, true, 0};
     j->jobs[j->n++] = (job){"throttle.prune", 60 * 1000, 60 * 1000, throttle_job, true, 0};

@@ -485,8 +485,16 @@ const ih_migration ih_schema[] = {
      "room_secret_enc BLOB NOT NULL, expires_at INTEGER NOT NULL, opened_by INTEGER NOT NULL, "
      "created_at INTEGER NOT NULL, consent_by INTEGER, consent_at INTEGER, recording_consent INTEGER, "
      "started_at INTEGER, switched_at INTEGER, switch_reason TEXT, ended_by INTEGER, ended_at INTEGER, "
-     "media_id INTEGER, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
+     "media_id INTEGER, recording TEXT, rv INTEGER NOT NULL DEFAULT 0, mac BLOB NOT NULL);"
      "CREATE INDEX av_session_visit ON av_session(visit_id, id);"
+     "CREATE INDEX av_session_recording ON av_session(recording, id);"
+     /* a call's recordings: each file sealed under its own key, that key
+      * sealed here (so key rotation re-seals it like any field) */
+     "CREATE TABLE av_recording (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES av_session(id), "
+     "visit_id INTEGER NOT NULL, kind TEXT NOT NULL, format TEXT NOT NULL, bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, "
+     "file TEXT NOT NULL, file_key_enc BLOB NOT NULL, created_at INTEGER NOT NULL, rv INTEGER NOT NULL DEFAULT 0, "
+     "mac BLOB NOT NULL);"
+     "CREATE INDEX av_recording_session ON av_recording(session_id, id);"
      "CREATE INDEX av_session_consult ON av_session(consult_id, id);"
      "CREATE TABLE av_signal (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL REFERENCES av_session(id), "
      "sender_id INTEGER NOT NULL, sender_role TEXT NOT NULL, kind TEXT NOT NULL, data_enc BLOB, "

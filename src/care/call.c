@@ -33,6 +33,7 @@ static const ih_field call_fields[] = {
     {"ended_by", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"ended_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"media_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"recording", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* pending, stored, none, failed */
 };
 ih_table ih_t_call = IH_TABLE("av_session", call_fields, true, "至少3年（文字、音视频诊疗记录）");
 
@@ -46,6 +47,19 @@ static const ih_field signal_fields[] = {
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_call_signal = IH_TABLE_APPEND_ONLY("av_signal", signal_fields, "至少3年（文字、音视频诊疗记录）");
+
+static const ih_field recording_fields[] = {
+    {"session_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"visit_id", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"kind", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"format", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"bytes", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"sha256", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"file", IH_F_TEXT, SMP, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    {"file_key", IH_F_SEALED, SMP, 0, 0, NULL, IH_KP_CLINICAL, IH_MASK_NONE, NULL},
+    {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+};
+ih_table ih_t_call_recording = IH_TABLE_APPEND_ONLY("av_recording", recording_fields, "至少3年（文字、音视频诊疗记录）");
 
 #define S_INVITING "inviting"
 #define S_OPEN "open"
@@ -366,6 +380,37 @@ ih_err ih_call_get_consult(ih_clinic *c, const ih_viewer *v, int64_t consult_id,
 
 /* ---- read --------------------------------------------------------------------------------------- */
 
+/* The call's stored recordings, for its treating doctor: [{id, kind, format, bytes, sha256, created_at}]. */
+static ih_err recordings_of(call_arg *a, ih_tx *tx)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM av_recording WHERE session_id = $1 ORDER BY id LIMIT 16", &st));
+    ih_stmt_int(st, 1, a->call.id);
+    int64_t ids[16];
+    int n = 0;
+    bool row;
+    while (n < 16) {
+        IH_TRY(ih_stmt_step(st, &row));
+        if (!row) break;
+        ids[n++] = ih_col_int(st, 0);
+    }
+    IH_TRY(ih_stmt_exec(st));
+    a->out = json_array();
+    IH_CHECK_ALLOC(a->out);
+    for (int i = 0; i < n; i++) {
+        ih_row x;
+        ih_row_init(&x, &ih_t_call_recording);
+        bool found;
+        json_t *j = NULL;
+        ih_err e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_call_recording, ids[i], &x, &found, false);
+        if (e == IH_OK && found) e = ih_row_json(&x, a->v->role, IH_REL_CARE, &j);
+        if (e == IH_OK && j && json_array_append_new(a->out, j)) e = ih_fail(IH_E_NOMEM, "call");
+        ih_row_free(&x);
+        IH_TRY(e);
+    }
+    return IH_OK;
+}
+
 static ih_err get_fn(ih_tx *tx, void *arg)
 {
     call_arg *a = arg;
@@ -373,6 +418,7 @@ static ih_err get_fn(ih_tx *tx, void *arg)
     int64_t last;
     IH_TRY(latest(tx, a->visit, &last));
     if (last) IH_TRY(load_call(a, tx, last));
+    if (last && a->treating) IH_TRY(recordings_of(a, tx));
     return IH_OK;
 }
 
@@ -384,6 +430,8 @@ ih_err ih_call_get(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **
     cl_refused(c, v, "call.read", "visit", visit_id, e);
     json_t *j = NULL;
     if (e == IH_OK && a.call.id) e = view(&a, &j);
+    if (e == IH_OK && j && a.out && json_object_set(j, "recordings", a.out)) e = ih_fail(IH_E_NOMEM, "call");
+    json_decref(a.out);
     if (e == IH_OK) e = cl_audit_own(c, v, "call.read", "visit", visit_id, IH_OK, NULL);
     if (e == IH_OK) {
         *out = json_pack("{s:o}", "call", j ? j : json_null());
@@ -429,17 +477,17 @@ static ih_err consent_fn(ih_tx *tx, void *arg)
                  json_is_true(yes) && json_is_true(rec) ? "recording" : NULL);
 }
 
-ih_err ih_call_consent(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out)
+ih_err ih_call_consent(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, ih_call_grant *g, json_t **out)
 {
-    ih_call_grant g = {0};
-    call_arg a = {.c = c, .v = v, .id = id, .body = body, .g = &g};
+    *g = (ih_call_grant){0};
+    call_arg a = {.c = c, .v = v, .id = id, .body = body, .g = g};
     arg_init(&a);
     ih_err e = json_is_object(body) ? ih_store_write(c->o.store, consent_fn, &a)
                                     : ih_reject(IH_E_INVALID, NULL, "The body must be a JSON object.");
     cl_refused(c, v, "call.consent", "av_session", id, e);
     if (e == IH_OK) e = view(&a, out);
-    if (e == IH_OK) cl_notify(c, &a.to, "call", g.visit_id, 0);
-    ih_call_grant_wipe(&g);
+    if (e == IH_OK) cl_notify(c, &a.to, "call", g->visit_id, 0);
+    else ih_call_grant_wipe(g);
     arg_free(&a);
     return e;
 }
@@ -694,5 +742,167 @@ ih_err ih_call_signals(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t aft
     }
     json_decref(a.out);
     arg_free(&a);
+    return e;
+}
+
+/* ---- recordings ------------------------------------------------------------------------------------ */
+
+static ih_err rec_start_fn(ih_tx *tx, void *arg)
+{
+    call_arg *a = arg;
+    IH_TRY(participant(a, tx));
+    if (!ih_row_int(&a->call, "recording_consent"))
+        return ih_reject(IH_E_FORBIDDEN, NULL, "The patient has not consented to recording.");
+    if (strcmp(ih_row_str(&a->call, "system"), IH_CALL_JANUS))
+        return ih_reject(IH_E_STATE, NULL, "Only calls on Janus are recorded.");
+    if (ih_row_has(&a->call, "recording")) return IH_OK;
+    IH_TRY(ih_row_set_str(&a->call, "recording", "pending"));
+    IH_TRY(ih_row_update(tx, a->c->o.keys, &a->call));
+    return audit(a, tx, "call.record_start", NULL);
+}
+
+ih_err ih_call_recording_started(ih_clinic *c, const ih_viewer *v, int64_t id)
+{
+    call_arg a = {.c = c, .v = v, .id = id};
+    arg_init(&a);
+    ih_err e = ih_store_write(c->o.store, rec_start_fn, &a);
+    arg_free(&a);
+    return e;
+}
+
+typedef struct {
+    ih_clinic *c;
+    ih_call_due *due;
+    int max, n;
+    int64_t call;
+    const ih_call_file *files;
+    int nfiles;
+    const char *state;
+    int64_t rec;
+    const ih_viewer *v;
+    ih_call_file *out;
+} rec_arg;
+
+static ih_err due_fn(ih_tx *tx, void *arg)
+{
+    rec_arg *a = arg;
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM av_session WHERE recording = 'pending' AND (state = 'ended' OR "
+                             "expires_at < $1) ORDER BY id LIMIT 20",
+                         &st));
+    ih_stmt_int(st, 1, ih_now_ms());
+    int64_t ids[20];
+    int k = 0;
+    bool row;
+    while (k < 20 && k < a->max) {
+        IH_TRY(ih_stmt_step(st, &row));
+        if (!row) break;
+        ids[k++] = ih_col_int(st, 0);
+    }
+    IH_TRY(ih_stmt_exec(st));
+    for (int i = 0; i < k; i++) {
+        ih_row r;
+        ih_row_init(&r, &ih_t_call);
+        bool found;
+        ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_call, ids[i], &r, &found);
+        if (e == IH_OK && found) a->due[a->n++] = (ih_call_due){ids[i], ih_row_int(&r, "room")};
+        ih_row_free(&r);
+        IH_TRY(e);
+    }
+    return IH_OK;
+}
+
+ih_err ih_call_recordings_due(ih_clinic *c, ih_call_due *out, int max, int *n)
+{
+    rec_arg a = {.c = c, .due = out, .max = max};
+    ih_err e = ih_store_read(c->o.store, due_fn, &a);
+    *n = a.n;
+    return e;
+}
+
+static const ih_viewer system_viewer = {.actor = {.id = 0, .role = "system"}, .role = IH_ROLE_NONE};
+
+static ih_err saved_fn(ih_tx *tx, void *arg)
+{
+    rec_arg *a = arg;
+    ih_row r;
+    ih_row_init(&r, &ih_t_call);
+    bool found;
+    ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_call, a->call, &r, &found);
+    if (e == IH_OK && (!found || !ih_row_str(&r, "recording") || strcmp(ih_row_str(&r, "recording"), "pending")))
+        e = ih_fail(IH_E_STATE, "call %lld has no recording waiting", (long long)a->call);
+    int64_t now = ih_now_ms();
+    for (int i = 0; e == IH_OK && i < a->nfiles; i++) {
+        const ih_call_file *f = &a->files[i];
+        ih_row x;
+        ih_row_init(&x, &ih_t_call_recording);
+        e = ih_tx_next_id(tx, "av_recording", &x.id);
+        ih_row_set_int(&x, "session_id", a->call);
+        ih_row_set_int(&x, "visit_id", ih_row_int(&r, "visit_id"));
+        if (e == IH_OK) e = ih_row_set_str(&x, "kind", f->kind);
+        if (e == IH_OK) e = ih_row_set_str(&x, "format", f->format);
+        ih_row_set_int(&x, "bytes", f->bytes);
+        if (e == IH_OK) e = ih_row_set_str(&x, "sha256", f->sha256);
+        if (e == IH_OK) e = ih_row_set_str(&x, "file", f->file);
+        if (e == IH_OK) e = ih_row_set_str(&x, "file_key", f->key_hex);
+        ih_row_set_int(&x, "created_at", now);
+        if (e == IH_OK) e = ih_row_insert(tx, a->c->o.keys, &x);
+        ih_row_free(&x);
+    }
+    if (e == IH_OK) e = ih_row_set_str(&r, "recording", a->state);
+    if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
+    char why[48];
+    snprintf(why, sizeof why, "%s, %d files", a->state, a->nfiles);
+    if (e == IH_OK) e = cl_audit(a->c, tx, &system_viewer, "call.recording_stored", "av_session", a->call, why);
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err ih_call_recordings_saved(ih_clinic *c, int64_t call, const ih_call_file *files, int n, const char *state)
+{
+    rec_arg a = {.c = c, .call = call, .files = files, .nfiles = n, .state = state};
+    return ih_store_write(c->o.store, saved_fn, &a);
+}
+
+static ih_err rec_get_fn(ih_tx *tx, void *arg)
+{
+    rec_arg *a = arg;
+    ih_row x;
+    ih_row_init(&x, &ih_t_call_recording);
+    bool found;
+    ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_call_recording, a->rec, &x, &found);
+    if (e == IH_OK && !found) e = ih_reject(IH_E_NOT_FOUND, NULL, "No such recording.");
+    if (e == IH_OK) {
+        /* the visit's treating doctor only (cl_visit_access: theirs, never by break-glass to write) */
+        call_arg c = {.c = a->c, .v = a->v};
+        arg_init(&c);
+        e = visit_for(&c, tx, ih_row_int(&x, "visit_id"), true);
+        if (e == IH_OK && !c.treating) e = ih_reject(IH_E_FORBIDDEN, NULL, "Only the treating doctor plays recordings.");
+        arg_free(&c);
+    }
+    if (e == IH_OK) {
+        ih_call_file *f = a->out;
+        snprintf(f->kind, sizeof f->kind, "%s", ih_row_str(&x, "kind"));
+        snprintf(f->format, sizeof f->format, "%s", ih_row_str(&x, "format"));
+        snprintf(f->file, sizeof f->file, "%s", ih_row_str(&x, "file"));
+        snprintf(f->sha256, sizeof f->sha256, "%s", ih_row_str(&x, "sha256"));
+        snprintf(f->key_hex, sizeof f->key_hex, "%s", ih_row_str(&x, "file_key"));
+        f->bytes = ih_row_int(&x, "bytes");
+        f->call = ih_row_int(&x, "session_id");
+        char why[24];
+        snprintf(why, sizeof why, "recording %lld", (long long)a->rec);
+        e = cl_audit(a->c, tx, a->v, "call.recording_open", "av_session", f->call, why);
+    }
+    ih_row_free(&x);
+    return e;
+}
+
+ih_err ih_call_recording_get(ih_clinic *c, const ih_viewer *v, int64_t rec, ih_call_file *out)
+{
+    rec_arg a = {.c = c, .v = v, .rec = rec, .out = out};
+    *out = (ih_call_file){0};
+    ih_err e = ih_store_write(c->o.store, rec_get_fn, &a);
+    cl_refused(c, v, "call.recording_open", "av_recording", rec, e);
+    if (e != IH_OK) ih_wipe(out, sizeof *out);
     return e;
 }

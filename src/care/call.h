@@ -58,8 +58,9 @@ ih_err ih_call_get_consult(ih_clinic *c, const ih_viewer *v, int64_t consult_id,
 /* The visit's latest call ({"call": null} when none); a participant or a
  * clinician who may read the visit. */
 ih_err ih_call_get(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out);
-/* The visit's patient: {"consent": true|false, "recording": bool}. */
-ih_err ih_call_consent(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
+/* The visit's patient: {"consent": true|false, "recording": bool}; *g the
+ * call's room (to start its recording), wiped by the caller. */
+ih_err ih_call_consent(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, ih_call_grant *g, json_t **out);
 /* A participant of an open, consented, unexpired call: the grant. */
 ih_err ih_call_join(ih_clinic *c, const ih_viewer *v, int64_t id, ih_call_grant *g);
 ih_err ih_call_leave(ih_clinic *c, const ih_viewer *v, int64_t id);
@@ -74,5 +75,28 @@ ih_err ih_call_end(ih_clinic *c, const ih_viewer *v, int64_t id, ih_call_grant *
 ih_err ih_call_signal(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
 /* The other participant's signals after id `after`: {"signals": [...]}. */
 ih_err ih_call_signals(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after, json_t **out);
+
+/* ---- recordings (remote/recording.h does the files) ---- */
+/* Janus records this call now (the patient consented; on Janus): audited
+ * call.record_start; refused without the consent. */
+ih_err ih_call_recording_started(ih_clinic *c, const ih_viewer *v, int64_t id);
+/* Calls ended (or past their time) whose recording waits to be stored. */
+typedef struct ih_call_due {
+    int64_t call, room;
+} ih_call_due;
+ih_err ih_call_recordings_due(ih_clinic *c, ih_call_due *out, int max, int *n);
+/* One stored file: what it is, where (under recordings/), its key (hex,
+ * sealed in the database, wiped by the caller). */
+typedef struct ih_call_file {
+    int64_t call, bytes;
+    char kind[8], format[8], file[64], sha256[65], key_hex[65];
+} ih_call_file;
+/* The files stored for a call (maybe none) and its recording's final
+ * state: "stored", "none" (Janus wrote nothing) or "failed"; audited by the
+ * system as call.recording_stored. */
+ih_err ih_call_recordings_saved(ih_clinic *c, int64_t call, const ih_call_file *files, int n, const char *state);
+/* The visit's treating doctor opens recording rec (audited
+ * call.recording_open); *out says where it is and its key. */
+ih_err ih_call_recording_get(ih_clinic *c, const ih_viewer *v, int64_t rec, ih_call_file *out);
 
 #endif

@@ -10,7 +10,7 @@
 /* What the hospital's HIS/LIS sent and what ihos sends it (his.c, his_out.c). */
 /* A visit's calls and system B's signalling (call.c); remote care between
  * institutions (consult.c). */
-extern ih_table ih_t_call, ih_t_call_signal, ih_t_agreement, ih_t_consult, ih_t_consult_expert, ih_t_consult_material;
+extern ih_table ih_t_call, ih_t_call_signal, ih_t_call_recording, ih_t_agreement, ih_t_consult, ih_t_consult_expert, ih_t_consult_material;
 
 extern ih_table ih_t_his_link, ih_t_his_inbound, ih_t_his_result, ih_t_his_encounter, ih_t_his_order, ih_t_his_outbox;
 

@@ -21,7 +21,7 @@ static ih_table *const all_tables[] = {
     &ih_t_consent,     &ih_t_visit,      &ih_t_message, &ih_t_media,   &ih_t_emr,         &ih_t_rx,
     &ih_t_payment,     &ih_t_evaluation, &ih_t_adverse, &ih_t_break_glass, &ih_t_stats,
     &ih_t_sms_code,    &ih_t_his_link,   &ih_t_his_inbound, &ih_t_his_result, &ih_t_his_encounter,
-    &ih_t_his_order,   &ih_t_his_outbox, &ih_t_call, &ih_t_call_signal,
+    &ih_t_his_order,   &ih_t_his_outbox, &ih_t_call, &ih_t_call_signal, &ih_t_call_recording,
     &ih_t_agreement,   &ih_t_consult, &ih_t_consult_expert, &ih_t_consult_material,
 };
 #define NTABLES (sizeof all_tables / sizeof all_tables[0])

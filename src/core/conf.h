@@ -75,6 +75,7 @@ typedef struct ih_conf {
     char av_janus_url[IH_CONF_PATH], av_janus_public_url[IH_CONF_PATH], av_janus_ca_file[IH_CONF_PATH];
     char av_janus_token_file[IH_CONF_PATH], av_janus_admin_file[IH_CONF_PATH];
     char av_turn_urls[IH_CONF_PATH], av_turn_secret_file[IH_CONF_PATH];
+    char av_recordings_dir[IH_CONF_PATH], av_pp_rec[IH_CONF_PATH];
     bool av_relay_only;
     int av_session_minutes, av_health_seconds;
     char web_dir[IH_CONF_PATH];

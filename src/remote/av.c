@@ -19,7 +19,7 @@
 #define MAX_TURN_URLS 4
 
 struct ih_av {
-    char *janus_url, *janus_public, *ca_file, *token_secret, *admin_key, *turn_secret;
+    char *janus_url, *janus_public, *ca_file, *token_secret, *admin_key, *turn_secret, *rec_dir, *pp_rec;
     char janus_origin[256];
     char *turn_urls[MAX_TURN_URLS];
     int nturn;
@@ -109,11 +109,14 @@ ih_err ih_av_new(const ih_av_opts *o, ih_av **out)
     a->token_secret = dup_or_empty(janus ? o->janus_token_secret : "");
     a->admin_key = dup_or_empty(janus ? o->janus_admin_key : "");
     a->turn_secret = dup_or_empty(turn ? o->turn_secret : "");
+    a->rec_dir = dup_or_empty(janus ? o->recordings_dir : "");
+    a->pp_rec = dup_or_empty(o->pp_rec && o->pp_rec[0] ? o->pp_rec : "/usr/bin/janus-pp-rec");
     a->relay_only = o->relay_only;
     a->health_seconds = o->health_seconds > 0 ? o->health_seconds : 5;
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
-    if (!a->janus_url || !a->janus_public || !a->ca_file || !a->token_secret || !a->admin_key || !a->turn_secret) {
+    if (!a->janus_url || !a->janus_public || !a->ca_file || !a->token_secret || !a->admin_key || !a->turn_secret ||
+        !a->rec_dir || !a->pp_rec) {
         ih_av_free(a);
         return ih_fail(IH_E_NOMEM, "av");
     }
@@ -339,10 +342,15 @@ static ih_err videoroom(ih_av *a, json_t *req, json_t **data)
 
 ih_err ih_av_room_create(ih_av *a, int64_t room, const char *pin, const char *secret, int publishers)
 {
-    json_t *req = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:i, s:s, s:b}", "request", "create", "admin_key",
+    json_t *req = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:i, s:s, s:b, s:b}", "request", "create", "admin_key",
                             a->admin_key, "room", (json_int_t)room, "pin", pin, "secret", secret, "is_private", 1,
-                            "require_pvtid", 1, "publishers", publishers, "description", "ihos", "record", 0);
+                            "require_pvtid", 1, "publishers", publishers, "description", "ihos", "record", 0,
+                            "lock_record", 1);
     if (!req) return ih_fail(IH_E_NOMEM, "av");
+    if (a->rec_dir[0] && json_object_set_new(req, "rec_dir", json_string(a->rec_dir))) {
+        json_decref(req);
+        return ih_fail(IH_E_NOMEM, "av");
+    }
     json_t *data;
     ih_err e = videoroom(a, req, &data);
     json_object_clear(req); /* held the admin key */
@@ -353,6 +361,26 @@ ih_err ih_av_room_create(ih_av *a, int64_t room, const char *pin, const char *se
                     json_string_value(json_object_get(data, "error")) ?: "");
     json_decref(data);
     if (e != IH_OK) set_up(a, false);
+    return e;
+}
+
+const char *ih_av_recordings_dir(const ih_av *a) { return a ? a->rec_dir : ""; }
+const char *ih_av_pp_rec(const ih_av *a) { return a ? a->pp_rec : ""; }
+
+ih_err ih_av_room_record(ih_av *a, int64_t room, const char *secret)
+{
+    if (!a->rec_dir[0]) return ih_fail(IH_E_UNAVAILABLE, "no [av] recordings_dir");
+    json_t *req = json_pack("{s:s, s:I, s:s, s:b}", "request", "enable_recording", "room", (json_int_t)room, "secret",
+                            secret, "record", 1);
+    if (!req) return ih_fail(IH_E_NOMEM, "av");
+    json_t *data;
+    ih_err e = videoroom(a, req, &data);
+    json_object_clear(req);
+    json_decref(req);
+    if (e == IH_OK && strcmp(json_string_value(json_object_get(data, "videoroom")) ?: "", "success"))
+        e = ih_fail(IH_E_UNAVAILABLE, "Janus did not start recording: %s",
+                    json_string_value(json_object_get(data, "error")) ?: "");
+    json_decref(data);
     return e;
 }
 
@@ -416,6 +444,8 @@ void ih_av_free(ih_av *a)
     free(a->janus_url);
     free(a->janus_public);
     free(a->ca_file);
+    free(a->rec_dir);
+    free(a->pp_rec);
     free_secret(a->token_secret);
     free_secret(a->admin_key);
     free_secret(a->turn_secret);

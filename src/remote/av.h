@@ -41,6 +41,8 @@ typedef struct ih_av_opts {
     const char *turn_secret;
     bool relay_only;
     int health_seconds;
+    const char *recordings_dir; /* where Janus records (shared with ihosd); ""/NULL: no recording */
+    const char *pp_rec;         /* janus-tools' janus-pp-rec */
 } ih_av_opts;
 
 /* Check the options (https, or http on loopback); no thread yet. */
@@ -59,8 +61,15 @@ ih_err ih_av_janus_check(ih_av *a);
 const char *ih_av_janus_origin(const ih_av *a);
 
 /* A call's room on Janus: created private with its PIN and secret, at most
- * `publishers` senders; destroyed with the secret (gone already is fine). */
+ * `publishers` senders, recording locked to the secret (into the
+ * recordings directory when one is configured); destroyed with the secret
+ * (gone already is fine). */
 ih_err ih_av_room_create(ih_av *a, int64_t room, const char *pin, const char *secret, int publishers);
+/* Start recording the room (the patient consented).  IH_E_UNAVAILABLE
+ * without a recordings directory. */
+ih_err ih_av_room_record(ih_av *a, int64_t room, const char *secret);
+const char *ih_av_recordings_dir(const ih_av *a); /* "" none */
+const char *ih_av_pp_rec(const ih_av *a);
 ih_err ih_av_room_destroy(ih_av *a, int64_t room, const char *secret);
 
 /* What a participant needs, as JSON members added to obj:

@@ -32,6 +32,10 @@ def av_instance(case, peers, janus=True, turn=True):
     if turn:
         inst.set_conf("av", "turn_urls", peers.turn_url)
     inst.set_conf("av", "health_seconds", "1")
+    if janus:  # Janus (root in the test, in the namespace) writes here; ihosd seals and removes
+        peers.rec_dir = os.path.join(case.tmp, "janus-rec")
+        os.makedirs(peers.rec_dir, exist_ok=True)
+        inst.set_conf("av", "recordings_dir", peers.rec_dir)
     del files
     return inst
 
@@ -303,10 +307,12 @@ class CallsInBrowser(IhosTestCase):
         p.click_text("同意并加入", "#call button")
         p.wait_text("请先勾选同意视频问诊", "#call")  # no consent, no call
         p.find("#call input[name=consent]").click()
+        p.find("#call input[name=recording]").click()  # and to the recording
         p.click_text("同意并加入", "#call button")
         d.click_text("加入视频", "#call button")  # the doctor's card redrew on the live event
         md, mp = self.flowing(d, "janus"), self.flowing(p, "janus")
         self.assertNotEqual(md[4], "relay")  # A: straight to Janus
+        time.sleep(2)  # a little more for the recording
         d.shot("call-doctor-janus")
         p.shot("call-patient-janus")
         # Janus dies mid-call: both pages move to B, relayed by coturn only
@@ -323,6 +329,44 @@ class CallsInBrowser(IhosTestCase):
         self.assertEqual(h.s(doc).req("GET", "/api/v1/visits/%d/call" % visit).json()["call"]["state"], "ended")
         self.assertEqual(d.csp_violations(), [])
         self.assertEqual(p.csp_violations(), [])
+        self.check_recordings(visit, doc, "doctor01")
+
+    def check_recordings(self, visit, doc, other):
+        """What Janus recorded on A (both sides, audio and video) is in ihos
+        sealed, gone from Janus's directory, and plays for the treating
+        doctor only."""
+        h = self.h
+        deadline = time.time() + 60
+        while True:
+            call = h.s(doc).req("GET", "/api/v1/visits/%d/call" % visit).json()["call"]
+            if call.get("recording") in ("stored", "failed", "none"):
+                break
+            self.assertLess(time.time(), deadline, "the recording was not stored: %r" % call)
+            time.sleep(0.5)
+        self.assertEqual(call["recording"], "stored", [l for l in self.inst.log_lines if "av.record" in l])
+        recs = call["recordings"]
+        self.assertEqual(sorted({(r["kind"], r["format"]) for r in recs}), [("audio", "opus"), ("video", "webm")])
+        self.assertGreaterEqual(len(recs), 3)
+        self.assertEqual([f for f in os.listdir(self.av.rec_dir) if f.endswith(".mjr")], [])
+        stored = os.listdir(self.inst.path("recordings"))
+        self.assertEqual(len(stored), len(recs))
+        for f in stored:
+            self.assertEqual(os.stat(self.inst.path("recordings", f)).st_mode & 0o777, 0o600)
+            with open(self.inst.path("recordings", f), "rb") as fh:
+                raw = fh.read()
+            self.assertNotIn(b"OggS", raw)
+            self.assertNotIn(b"\x1a\x45\xdf\xa3", raw)
+        for r in recs:
+            got = h.s(doc).req("GET", "/api/v1/recordings/%d" % r["id"])
+            self.assertEqual(got.status, 200, got)
+            self.assertEqual(hashlib.sha256(got.body).hexdigest(), r["sha256"])
+            self.assertTrue(got.body.startswith(b"OggS" if r["kind"] == "audio" else b"\x1a\x45\xdf\xa3"))
+        self.assertError(h.s(other).req("GET", "/api/v1/recordings/%d" % recs[0]["id"]), 403, "forbidden")
+        self.assertError(h.s("patient042").req("GET", "/api/v1/recordings/%d" % recs[0]["id"]), 403, "forbidden")
+        audit = setup_admins(self.inst)["auditadmin"][1]
+        acts = [e["action"] for e in audit.req("GET", "/api/v1/audit/events?object_type=av_session&limit=300").json()["events"]]
+        for a in ("call.record_start", "call.recording_stored", "call.recording_open"):
+            self.assertIn(a, acts)
 
 
     def test_mdt_three_on_janus(self):

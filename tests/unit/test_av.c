@@ -7,12 +7,16 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "crypto/suite.h"
+#include "core/fsutil.h"
 #include "remote/av.h"
+#include "remote/recording.h"
 
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *SECRET = "token-secret-0123456789";
 static const char *TURN = "turn-secret-0123456789";
@@ -147,12 +151,67 @@ static void t_janus_unreachable(void **state)
     ih_av_free(a);
 }
 
+/* A recording sealed under its own key opens only as it was, where it was. */
+static void t_recording_files(void **state)
+{
+    (void)state;
+    char *dir = t_tempdir();
+    char path[512], junk[512];
+    snprintf(path, sizeof path, "%s/1-0.rec", dir);
+    ih_buf plain = IH_BUF_INIT, back = IH_BUF_INIT;
+    assert_int_equal(ih_buf_puts(&plain, "OggS synthetic audio of a synthetic patient"), IH_OK);
+    uint8_t root[32];
+    for (int s = 0; s < 2; s++) {
+        ih_suite suite = s ? IH_SUITE_GM : IH_SUITE_INTL;
+        unlink(path);
+        assert_int_equal(ih_rec_seal_file(suite, path, "av_recording:1:0", &plain, root), IH_OK);
+        assert_int_equal(ih_rec_open_file(suite, path, "av_recording:1:0", root, &back), IH_OK);
+        assert_int_equal(back.len, plain.len);
+        assert_memory_equal(back.p, plain.p, plain.len);
+        ih_buf_reset(&back);
+        /* moved to another call or file: refused */
+        assert_int_equal(ih_rec_open_file(suite, path, "av_recording:2:0", root, &back), IH_E_INTEGRITY);
+        ih_buf f = IH_BUF_INIT;
+        assert_int_equal(ih_file_read(path, 1 << 20, &f), IH_OK);
+        assert_null(memmem(f.p, f.len, "OggS", 4)); /* nothing in the clear */
+        f.p[f.len / 2] ^= 1;
+        unlink(path);
+        assert_int_equal(ih_file_create(path, f.p, f.len, 0600), IH_OK);
+        assert_int_equal(ih_rec_open_file(suite, path, "av_recording:1:0", root, &back), IH_E_INTEGRITY);
+        ih_buf_free(&f);
+        ih_err_clear();
+    }
+    /* Janus's files for one room only, in order */
+    const char *names[] = {"videoroom-77-user-2-100-video-1.mjr", "videoroom-77-user-1-100-audio-0.mjr",
+                           "videoroom-777-user-1-100-audio-0.mjr", "videoroom-77-user-1-100-audio-0.txt"};
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(junk, sizeof junk, "%s/%s", dir, names[i]);
+        assert_int_equal(ih_file_create(junk, "x", 1, 0600), IH_OK);
+    }
+    char found[IH_REC_MAX_FILES][PATH_MAX];
+    int n;
+    assert_int_equal(ih_rec_find(dir, 77, found, &n), IH_OK);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(found[0], "user-1-100-audio-0.mjr"));
+    assert_non_null(strstr(found[1], "user-2-100-video-1.mjr"));
+    char kind[8], format[8];
+    snprintf(junk, sizeof junk, "%s/videoroom-77-user-1-100-data-2.mjr", dir);
+    assert_int_equal(ih_rec_convert("/bin/false", junk, dir, &back, kind, format), IH_E_INVALID);
+    assert_int_equal(ih_rec_convert("/bin/false", found[0], dir, &back, kind, format), IH_E_IO);
+    assert_string_equal(kind, "audio");
+    ih_err_clear();
+    ih_buf_free(&plain);
+    ih_buf_free(&back);
+    t_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     ih_log_setup("stderr", IH_LOG_ERROR + 1, "test");
     ih_json_init();
     if (ih_crypto_init() != IH_OK) return 1;
     const struct CMUnitTest t[] = {cmocka_unit_test(t_config), cmocka_unit_test(t_janus_token),
-                                   cmocka_unit_test(t_turn_credentials), cmocka_unit_test(t_janus_unreachable)};
+                                   cmocka_unit_test(t_turn_credentials), cmocka_unit_test(t_janus_unreachable), cmocka_unit_test(t_recording_files)};
     return cmocka_run_group_tests_name("av", t, NULL, NULL);
 }

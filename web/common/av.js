@@ -11,7 +11,7 @@
  * what is received and sent (also as data-* attributes). */
 'use strict';
 const IHAV = (() => {
-  const { h, clear, api, act, btn, flash } = IH;
+  const { h, clear, time, api, act, btn, flash } = IH;
   const SYS = { janus: '线路A（Janus）', p2p: '线路B（点对点中继）' };
   const STATE = { inviting: '等待患者同意', open: '可加入', ended: '已结束', declined: '患者已拒绝' };
 
@@ -239,6 +239,7 @@ const IHAV = (() => {
       clear(controls);
       const c = call && !call.expired ? call : null;
       status.dataset.system = c ? c.system : '';
+      recordings();
       if (!c || c.state === 'ended' || c.state === 'declined') {
         setStatus('idle', c ? STATE[c.state] : (call ? '上次通话已到时' : '尚无视频通话'));
         if (o.host && o.live)
@@ -263,6 +264,17 @@ const IHAV = (() => {
       if (o.host) controls.appendChild(btn('结束通话', () => end()));
     }
 
+    /* the last call's recordings (shown to the treating doctor only: the
+     * server lists them only for them), played through ihosd */
+    function recordings() {
+      const old = box.querySelector('.av-recordings'); if (old) old.remove();
+      const list = (call && call.recordings) || [];
+      const note = call && call.recording === 'pending' ? '录制内容在通话结束后加密保存…' : null;
+      if (!list.length && !note) return;
+      box.appendChild(h('div', { class: 'av-recordings' }, h('h3', {}, '通话录制（患者已同意）'), note ? h('p', {}, note) : null,
+        list.map(r => h('div', {}, h(r.kind === 'video' ? 'video' : 'audio', { controls: true, preload: 'none', src: `/api/v1/recordings/${r.id}` }),
+          h('span', {}, ` ${r.kind === 'video' ? '视频' : '音频'} · ${(r.bytes / 1024).toFixed(0)} KB · ${time(r.created_at)}`)))));
+    }
     /* one tile per other participant (key: Janus's feed, or 'peer' on B) */
     function remote(key, stream, display) {
       let el = videos.querySelector(`video.remote[data-feed="${key}"]`);
