@@ -9,7 +9,7 @@ build=(gcc make pkg-config libc6-dev openssl ca-certificates python3-cryptograph
        libinih-dev libcurl4-openssl-dev libqrencode-dev libzstd-dev libcsv-dev libp11-kit-dev python3 oathtool)
 test=(libcmocka-dev softhsm2 graphviz postgresql oathtool python3 python3-cryptography python3-yaml python3-jsonschema clang libclang-rt-14-dev
       procps chromium chromium-driver python3-selenium fonts-wqy-microhei python3-hl7
-      orthanc orthanc-dicomweb dcmtk iproute2 janus coturn)
+      orthanc orthanc-dicomweb orthanc-wsi dcmtk iproute2 janus janus-tools coturn)
 bench=(wrk nginx-light postgresql)
 # the production shape on one machine (make cluster, the cluster test)
 cluster=(postgresql patroni etcd-server haproxy pgbackrest curl)

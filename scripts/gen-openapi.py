@@ -78,6 +78,10 @@ s("GET","/api/v1/consults/{id}","One consultation with its experts (signed or no
 s("POST","/api/v1/consults/{id}/{action}","One step: submit, approve (medical office), accept / reject {reason} (lead expert), schedule {scheduled_at}, start, report {report, hr, pr, qrs, qt, qtc, axis} (lead expert), sign (each expert, full session; SM2 in gm), return (to the HIS: MDM^T02 / ORU^R01), acknowledge {decision}, close, cancel; any other transition 409, audited", req="Object", resp="Consult")
 s("GET","/api/v1/consults/{id}/materials/{m}","Open attached material (audited consult.material_open): a record or result as it is, a study or ECG with its series from the PACS; experts only from approval until the consultation closes", resp="ConsultMaterial")
 s("GET","/api/v1/consults/{id}/materials/{m}/image","One instance of an attached study rendered by the PACS, checked per request", resp="Image", query=["series","instance"])
+s("GET","/api/v1/consults/{id}/materials/{m}/pyramid","An attached whole slide's pyramid (Orthanc WSI): its levels and tile size", resp="Pyramid", query=["series"])
+s("GET","/api/v1/consults/{id}/materials/{m}/tile","One tile of an attached whole slide (JPEG), checked per request", resp="Image", query=["series","level","x","y"])
+s("GET","/api/v1/orders/{id}/pyramid","A whole slide (pathology, modality SM) of the order's study: its levels and tile size, through ihosd", resp="Pyramid", query=["series"])
+s("GET","/api/v1/orders/{id}/tile","One tile of the order's whole slide (JPEG), checked per request", resp="Image", query=["series","level","x","y"])
 s("GET","/api/v1/consults/{id}/materials/{m}/waveform","An attached ECG's samples per lead, checked per request", resp="Waveform", query=["series","instance"])
 s("POST","/api/v1/consults/{id}/call","A remote consultation's requester or lead expert opens its video call (scheduled to signed): on Janus while it answers, else on system B when there is a single expert; open at once (the consultation carries the informed consent); multi-party for an MDT", resp="Call", status=201)
 s("GET","/api/v1/consults/{id}/call","A remote consultation's latest call, for its requester and experts (audited)", resp="CallOf")
@@ -202,7 +206,7 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "all": ("integer","1: include inactive"), "from": ("string","YYYY-MM-DD (audit: ISO time)"), "to": ("string","YYYY-MM-DD (audit: ISO time)"),
      "staff_id": ("integer","one doctor"), "cert_no": ("string","certificate number (exact, blind index)"),
      "phone": ("string","phone (exact, blind index)"), "status": ("string","filter by state"),
-     "after_message": ("integer","messages after this id"), "actor": ("integer","actor account id"), "actor_username": ("string","actor by username (instead of actor)"),
+     "after_message": ("integer","messages after this id"), "level": ("integer","pyramid level (0 the finest)"), "x": ("integer","tile column"), "y": ("integer","tile row"), "actor": ("integer","actor account id"), "actor_username": ("string","actor by username (instead of actor)"),
      "action": ("string","action"), "object_type": ("string","object type"), "object_id": ("string","object id"),
      "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
      "series": ("string","series instance UID"), "instance": ("string","SOP instance UID")}
@@ -264,6 +268,7 @@ schemas = {
  "CallConsent": {"type":"object","required":["consent"],"additionalProperties":False,"properties":{"consent":{"type":"boolean"},"recording":{"type":"boolean"}}},
  "CallGrant": {"type":"object","required":["call_id","system","role","expires_at","ice_servers"],"properties":{"call_id":{"type":"integer"},"system":{"type":"string","enum":["janus","p2p"]},"role":{"type":"string","enum":["doctor","patient"]},"expires_at":{"type":"string","format":"date-time"},"janus":{"type":"object","properties":{"url":{"type":"string"},"token":{"type":"string","description":"Janus signed token EXPIRY,janus,janus.plugin.videoroom:HMAC"},"room":{"type":"integer"},"pin":{"type":"string"}}},"ice_servers":{"type":"array","items":{"type":"object","properties":{"urls":{"type":"array","items":{"type":"string"}},"username":{"type":"string"},"credential":{"type":"string"}}}},"relay_only":{"type":"boolean"}}},
  "CallSignal": {"type":"object","required":["kind"],"properties":{"kind":{"type":"string","enum":["hello","offer","answer","bye"]},"data":{"type":"string","maxLength":16000}}},
+ "Pyramid": {"type":"object","required":["series","levels","tile_width","tile_height"],"properties":{"series":{"type":"string"},"levels":{"type":"array","items":{"type":"object","properties":{"width":{"type":"integer"},"height":{"type":"integer"},"tiles_x":{"type":"integer"},"tiles_y":{"type":"integer"}}}},"tile_width":{"type":"integer"},"tile_height":{"type":"integer"}}},
  "Created": {"type":"object","required":["id"],"properties":{"id":{"type":"integer"}}},
  "CallSignals": {"type":"object","required":["signals"],"properties":{"signals":{"type":"array","items":{"type":"object","properties":{"id":{"type":"integer"},"kind":{"type":"string"},"sender_role":{"type":"string"},"data":{"type":["string","null"]},"created_at":{"type":"string"}}}}}},
  "Orders": {"type":"object","required":["orders"],"properties":{"orders":{"type":"array","items":{"$ref":"#/components/schemas/Order"}}}},

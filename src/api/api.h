@@ -72,6 +72,14 @@ ih_err ih_api_call_csv(ih_app *app, ih_req *req, ih_resp *resp, const char *what
  * of an image or waveform request, checked to be UIDs. */
 ih_err ih_api_pacs_failed(ih_err e);
 ih_err ih_api_instance_params(ih_req *req, char series[72], char sop[72]);
+/* A whole slide's series, and a tile's level, x and y; the tile answered. */
+ih_err ih_api_series_param(ih_req *req, char series[72]);
+ih_err ih_api_tile_params(ih_req *req, char series[72], int *level, int *x, int *y);
+ih_err ih_api_wsi_tile(ih_app *app, ih_resp *resp, const char *study, const char *series, int level, int x, int y);
+ih_err ih_api_order_pyramid(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_order_tile(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_pyramid(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_consult_tile(ih_app *app, ih_req *req, ih_resp *resp);
 
 /* ---- handlers (one file per resource) -------------------------------------- */
 

@@ -11,6 +11,7 @@
  *   GET  /api/v1/consults/{id}/materials/{m}   open an attached item (audited): a record or
  *                                              result as it is, a study or ECG as its series
  *   GET  /api/v1/consults/{id}/materials/{m}/image|waveform?series=&instance=
+ *   GET  /api/v1/consults/{id}/materials/{m}/pyramid?series=, /tile?series=&level=&x=&y=  a whole slide
  * The material is checked per request (who, state, that it is attached);
  * the PACS is asked only after that. */
 #include "api/api.h"
@@ -113,9 +114,11 @@ ih_err ih_api_consult_material(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_json(resp, 200, out);
 }
 
+/* The attached study's UID for an image, waveform (series and sop checked)
+ * or slide request (series NULL: the caller checked its own parameters). */
 static ih_err imaged_material(ih_app *app, ih_req *req, char series[72], char sop[72], char uid[65])
 {
-    IH_TRY(ih_api_instance_params(req, series, sop));
+    if (series) IH_TRY(ih_api_instance_params(req, series, sop));
     char kind[16];
     json_t *view;
     IH_TRY(material(app, req, false, kind, uid, &view));
@@ -147,4 +150,24 @@ ih_err ih_api_consult_waveform(ih_app *app, ih_req *req, ih_resp *resp)
     ih_err e = ih_pacs_waveform(app->pacs, uid, series, sop, &out);
     if (e != IH_OK) return ih_api_pacs_failed(e);
     return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_consult_pyramid(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    char uid[65], series[72], sop[72] = "";
+    IH_TRY(ih_api_series_param(req, series));
+    IH_TRY(imaged_material(app, req, NULL, sop, uid));
+    json_t *out;
+    ih_err e = ih_pacs_wsi_pyramid(app->pacs, uid, series, &out);
+    if (e != IH_OK) return ih_api_pacs_failed(e);
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_consult_tile(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    char uid[65], series[72], sop[72] = "";
+    int level, x, y;
+    IH_TRY(ih_api_tile_params(req, series, &level, &x, &y));
+    IH_TRY(imaged_material(app, req, NULL, sop, uid));
+    return ih_api_wsi_tile(app, resp, uid, series, level, x, y);
 }

@@ -2,6 +2,8 @@
  *   GET /api/v1/orders/{id}/study                          series and instances (the opening is audited)
  *   GET /api/v1/orders/{id}/image?series=UID&instance=UID  one instance rendered (JPEG/PNG)
  *   GET /api/v1/orders/{id}/waveform?series=UID&instance=UID  an ECG's samples
+ *   GET /api/v1/orders/{id}/pyramid?series=UID             a whole slide's levels (pathology)
+ *   GET /api/v1/orders/{id}/tile?series=UID&level=&x=&y=   one of its tiles
  * Each request checks the care relationship and label of the order's visit
  * (ih_his_study_access) before anything is asked of the PACS; the browser
  * never talks to the PACS. */
@@ -73,4 +75,57 @@ ih_err ih_api_order_waveform(ih_app *app, ih_req *req, ih_resp *resp)
     ih_err e = ih_pacs_waveform(app->pacs, uid, series, sop, &out);
     if (e != IH_OK) return ih_api_pacs_failed(e);
     return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_series_param(ih_req *req, char series[72])
+{
+    if (!ih_api_query(req, "series", series, 72) || !ih_dicom_uid_ok(series))
+        return ih_reject(IH_E_INVALID, "series", "Query parameter 'series' must be a series UID.");
+    return IH_OK;
+}
+
+ih_err ih_api_tile_params(ih_req *req, char series[72], int *level, int *x, int *y)
+{
+    IH_TRY(ih_api_series_param(req, series));
+    int64_t l, tx, ty;
+    IH_TRY(ih_api_query_int(req, "level", 0, 31, -1, &l));
+    IH_TRY(ih_api_query_int(req, "x", 0, 100000, -1, &tx));
+    IH_TRY(ih_api_query_int(req, "y", 0, 100000, -1, &ty));
+    if (l < 0 || tx < 0 || ty < 0) return ih_reject(IH_E_INVALID, NULL, "A tile is named by level, x and y.");
+    *level = (int)l, *x = (int)tx, *y = (int)ty;
+    return IH_OK;
+}
+
+ih_err ih_api_wsi_tile(ih_app *app, ih_resp *resp, const char *study, const char *series, int level, int x, int y)
+{
+    char ctype[64];
+    ih_err e = ih_pacs_wsi_tile(app->pacs, study, series, level, x, y, &resp->body, ctype, sizeof ctype);
+    if (e != IH_OK) {
+        ih_buf_reset(&resp->body);
+        return ih_api_pacs_failed(e);
+    }
+    resp->status = 200;
+    resp->content_type = !strncmp(ctype, "image/png", 9) ? "image/png" : "image/jpeg";
+    resp->cache = "private, max-age=300"; /* a tile never changes; checked again after five minutes */
+    return IH_OK;
+}
+
+ih_err ih_api_order_pyramid(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    char uid[65], series[72];
+    IH_TRY(ih_api_series_param(req, series));
+    IH_TRY(study_of(app, req, false, uid));
+    json_t *out;
+    ih_err e = ih_pacs_wsi_pyramid(app->pacs, uid, series, &out);
+    if (e != IH_OK) return ih_api_pacs_failed(e);
+    return ih_api_json(resp, 200, out);
+}
+
+ih_err ih_api_order_tile(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    char uid[65], series[72];
+    int level, x, y;
+    IH_TRY(ih_api_tile_params(req, series, &level, &x, &y));
+    IH_TRY(study_of(app, req, false, uid));
+    return ih_api_wsi_tile(app, resp, uid, series, level, x, y);
 }

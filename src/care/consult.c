@@ -464,6 +464,31 @@ static ih_err create_fn(ih_tx *tx, void *arg)
 
 /* ---- the view --------------------------------------------------------------------------------- */
 
+/* What an attached item is, in a few words: "CT 胸部CT平扫", "病历 第2版", a result's title. */
+static ih_err material_title(ih_clinic *c, ih_tx *tx, const char *kind, int64_t ref, char out[160])
+{
+    ih_row r;
+    bool found = false;
+    ih_err e;
+    out[0] = '\0';
+    if (!strcmp(kind, "study") || !strcmp(kind, "ecg")) {
+        ih_row_init(&r, &ih_t_his_order);
+        e = ih_row_load(tx, c->o.keys, &ih_t_his_order, ref, &r, &found);
+        if (e == IH_OK && found)
+            snprintf(out, 160, "%s %s", ih_row_str(&r, "modality") ?: "", ih_row_str(&r, "name") ?: "");
+    } else if (!strcmp(kind, "record")) {
+        ih_row_init(&r, &ih_t_emr);
+        e = ih_row_load_opt(tx, c->o.keys, &ih_t_emr, ref, &r, &found, false);
+        if (e == IH_OK && found) snprintf(out, 160, "病历 第%lld版", (long long)ih_row_int(&r, "revision"));
+    } else {
+        ih_row_init(&r, &ih_t_his_result);
+        e = ih_row_load(tx, c->o.keys, &ih_t_his_result, ref, &r, &found);
+        if (e == IH_OK && found) snprintf(out, 160, "%s", ih_row_str(&r, "title") ?: "");
+    }
+    ih_row_free(&r);
+    return e;
+}
+
 static ih_err consult_view(cs_arg *a, ih_tx *tx)
 {
     json_t *j;
@@ -524,6 +549,9 @@ static ih_err consult_view(cs_arg *a, ih_tx *tx)
         json_t *d = NULL;
         ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_consult_material, ids[i], &m, &found);
         if (e == IH_OK && found) e = ih_row_json(&m, a->v->role, IH_REL_CARE, &d);
+        char title[160] = "";
+        if (e == IH_OK && d) e = material_title(a->c, tx, ih_row_str(&m, "kind"), ih_row_int(&m, "ref_id"), title);
+        if (e == IH_OK && d) json_object_set_new(d, "title", json_string(title));
         if (e == IH_OK && d && json_array_append_new(mat, d)) e = ih_fail(IH_E_NOMEM, "consult");
         ih_row_free(&m);
         IH_TRY(e);

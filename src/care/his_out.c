@@ -569,7 +569,7 @@ typedef struct {
 } order_arg;
 
 static const char *const order_body[] = {"kind", "code", "name", "note", "modality", NULL};
-static const char *const modalities[] = {"CT", "MR", "DX", "CR", "US", "MG", "NM", "PT", "XA", "RF", "ECG", NULL};
+static const char *const modalities[] = {"CT", "MR", "DX", "CR", "US", "MG", "NM", "PT", "XA", "RF", "ECG", "SM", NULL};
 
 static json_t *order_view(const ih_row *r)
 {
@@ -604,7 +604,7 @@ static ih_err place_fn(ih_tx *tx, void *arg)
         while (*m && (!modality || strcmp(*m, modality))) m++;
         if (!*m)
             return ih_reject(IH_E_INVALID, "modality",
-                             "An imaging order names its modality: CT, MR, DX, CR, US, MG, NM, PT, XA, RF or ECG.");
+                             "An imaging order names its modality: CT, MR, DX, CR, US, MG, NM, PT, XA, RF, ECG or SM.");
     } else if (modality && *modality)
         return ih_reject(IH_E_INVALID, "modality", "A lab order has no modality.");
     ih_row v;

@@ -246,6 +246,75 @@ ih_err ih_pacs_rendered(ih_pacs *p, const char *study, const char *series, const
     return IH_OK;
 }
 
+/* ---- whole-slide images (Orthanc's WSI plugin) ---------------------------------------------------- */
+
+/* Orthanc's id of series in study (one /tools/find: a series of another
+ * study is not found). */
+static ih_err wsi_series(ih_pacs *p, const char *study, const char *series, char id[64])
+{
+    if (!ih_dicom_uid_ok(study) || !ih_dicom_uid_ok(series)) return ih_fail(IH_E_INVALID, "not a UID");
+    json_t *q = json_pack("{s:s, s:{s:s, s:s}}", "Level", "Series", "Query", "StudyInstanceUID", study,
+                          "SeriesInstanceUID", series);
+    ih_buf body = IH_BUF_INIT;
+    ih_err e = q ? ih_json_dump(q, JSON_COMPACT, &body) : ih_fail(IH_E_NOMEM, "pacs");
+    json_decref(q);
+    json_t *found = NULL;
+    if (e == IH_OK) e = call_json(p, "/tools/find", body.p, &found);
+    ih_buf_free(&body);
+    const char *oid = e == IH_OK ? json_string_value(json_array_get(found, 0)) : NULL;
+    if (e == IH_OK && (!oid || strspn(oid, "0123456789abcdef-") != strlen(oid) || strlen(oid) >= 64))
+        e = ih_fail(IH_E_NOT_FOUND, "the PACS has no series %s in that study", series);
+    if (e == IH_OK) snprintf(id, 64, "%s", oid);
+    json_decref(found);
+    return e;
+}
+
+ih_err ih_pacs_wsi_pyramid(ih_pacs *p, const char *study, const char *series, json_t **out)
+{
+    char id[64], path[128];
+    IH_TRY(wsi_series(p, study, series, id));
+    snprintf(path, sizeof path, "/wsi/pyramids/%s", id);
+    json_t *py;
+    IH_TRY(call_json(p, path, NULL, &py));
+    json_t *sizes = json_object_get(py, "Sizes"), *counts = json_object_get(py, "TilesCount");
+    json_t *levels = json_array();
+    ih_err e = levels && json_is_array(sizes) && json_array_size(sizes) == json_array_size(counts) &&
+                       json_array_size(sizes) > 0 && json_array_size(sizes) <= 32
+                   ? IH_OK
+                   : ih_fail(IH_E_UNAVAILABLE, "the PACS's pyramid of %s is not one", series);
+    for (size_t i = 0; e == IH_OK && i < json_array_size(sizes); i++) {
+        json_t *sz = json_array_get(sizes, i), *ct = json_array_get(counts, i);
+        json_t *l = json_pack("{s:I, s:I, s:I, s:I}", "width", json_integer_value(json_array_get(sz, 0)), "height",
+                              json_integer_value(json_array_get(sz, 1)), "tiles_x",
+                              json_integer_value(json_array_get(ct, 0)), "tiles_y",
+                              json_integer_value(json_array_get(ct, 1)));
+        if (!l || json_array_append_new(levels, l)) e = ih_fail(IH_E_NOMEM, "pacs");
+    }
+    if (e == IH_OK) {
+        *out = json_pack("{s:s, s:O, s:I, s:I}", "series", series, "levels", levels, "tile_width",
+                         json_integer_value(json_object_get(py, "TileWidth")), "tile_height",
+                         json_integer_value(json_object_get(py, "TileHeight")));
+        if (!*out) e = ih_fail(IH_E_NOMEM, "pacs");
+    }
+    json_decref(levels);
+    json_decref(py);
+    return e;
+}
+
+ih_err ih_pacs_wsi_tile(ih_pacs *p, const char *study, const char *series, int level, int x, int y, ih_buf *out,
+                        char *ctype, size_t ctn)
+{
+    if (level < 0 || level > 31 || x < 0 || y < 0 || x > 100000 || y > 100000)
+        return ih_fail(IH_E_INVALID, "no such tile");
+    char id[64], path[160];
+    IH_TRY(wsi_series(p, study, series, id));
+    snprintf(path, sizeof path, "/wsi/tiles/%s/%d/%d/%d", id, level, x, y);
+    IH_TRY(call(p, path, "image/jpeg, image/png", NULL, out, ctype, ctn));
+    if (strncmp(ctype, "image/jpeg", 10) && strncmp(ctype, "image/png", 9))
+        return ih_fail(IH_E_UNAVAILABLE, "the PACS gave a tile as '%s', not an image", ctype);
+    return IH_OK;
+}
+
 /* The waveform: Orthanc's own REST API gives the raw samples
  * (/instances/{id}/content/5400-0100/0/5400-1010); its tags say how to read
  * them.  Only the first multiplex group, 16-bit signed samples. */

@@ -15,8 +15,8 @@
  *
  * ihosd proxies what a browser may see — never Orthanc itself: the study's
  * series and instances (QIDO-RS), an instance rendered as an image
- * (WADO-RS /rendered), and a 12-lead ECG's samples decoded from its DICOM
- * waveform.  The caller checks the care relationship first
+ * (WADO-RS /rendered), a 12-lead ECG's samples decoded from its DICOM
+ * waveform, and a whole-slide image's pyramid and tiles (Orthanc WSI).  The caller checks the care relationship first
  * (ih_his_study_access); UIDs are checked to be UIDs before they reach a
  * URL.  Orthanc is reached over HTTPS (verified; http only on loopback) as
  * the configured user.
@@ -60,5 +60,13 @@ ih_err ih_pacs_rendered(ih_pacs *p, const char *study, const char *series, const
  * samples: [...]}]} (first multiplex group; at most 16 channels and
  * 60,000 samples each). */
 ih_err ih_pacs_waveform(ih_pacs *p, const char *study, const char *series, const char *sop, json_t **out);
+
+/* A whole-slide image (pathology; Orthanc's WSI plugin) of series in
+ * study: {"series", "levels": [{width, height, tiles_x, tiles_y}] (level 0
+ * the finest), "tile_width", "tile_height"}; and one tile of it (JPEG/PNG).
+ * A series that is not the study's is not found. */
+ih_err ih_pacs_wsi_pyramid(ih_pacs *p, const char *study, const char *series, json_t **out);
+ih_err ih_pacs_wsi_tile(ih_pacs *p, const char *study, const char *series, int level, int x, int y, ih_buf *out,
+                        char *ctype, size_t ctn);
 
 #endif

@@ -26,6 +26,8 @@ from tests.integration.netns import Netns
 
 ORTHANC = "/usr/sbin/Orthanc"
 PLUGINS = "/usr/share/orthanc/plugins"
+WSI_PLUGIN = PLUGINS + "/libOrthancWSI.so"  # orthanc-wsi: whole-slide pyramids and tiles
+HAVE_WSI = os.path.exists(WSI_PLUGIN) and os.path.exists("/usr/bin/OrthancWSIDicomizer")
 HAVE_PACS = all(os.path.exists(p) for p in (ORTHANC, PLUGINS + "/libOrthancDicomWeb.so",
                                              PLUGINS + "/libModalityWorklists.so")) \
     and all(shutil.which(t) for t in ("dump2dcm", "storescu", "findscu", "ip")) and os.geteuid() == 0
@@ -76,7 +78,8 @@ class Pacs:
             "HttpPort": self.http_port, "DicomPort": self.dicom_port, "DicomAet": "ORTHANC",
             "RemoteAccessAllowed": False, "AuthenticationEnabled": True,
             "RegisteredUsers": {"ihos": self.password},
-            "Plugins": [PLUGINS + "/libOrthancDicomWeb.so", PLUGINS + "/libModalityWorklists.so"],
+            "Plugins": [PLUGINS + "/libOrthancDicomWeb.so", PLUGINS + "/libModalityWorklists.so"]
+            + ([WSI_PLUGIN] if HAVE_WSI else []),
             "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
             "Worklists": {"Enable": True, "Database": self.worklist_dir},
             "DicomAlwaysAllowStore": True, "DicomAlwaysAllowFind": True, "DicomAlwaysAllowFindWorklist": True,
@@ -135,6 +138,16 @@ class Pacs:
                            capture_output=True, timeout=60)
         return (r.stdout + r.stderr).decode("utf-8", "replace")
 
+    def upload(self, path):
+        """A DICOM file through Orthanc's REST API (what storescu cannot
+        negotiate, e.g. a JPEG whole-slide image)."""
+        ctx = ssl.create_default_context(cafile=self.ca)
+        auth = "Basic " + base64.b64encode(("ihos:" + self.password).encode()).decode()
+        with open(path, "rb") as f:
+            req = urllib.request.Request(self.url + "/instances", data=f.read(),
+                                         headers={"Authorization": auth, "Content-Type": "application/dicom"})
+        urllib.request.urlopen(req, context=ctx, timeout=30).read()
+
     def store(self, path):
         run("storescu", "-aec", "ORTHANC", self.ip, str(self.dicom_port), path)
 
@@ -146,6 +159,37 @@ def write_dicom(tmp, name, dump_text):
         f.write(dump_text)
     run("dump2dcm", "--line", "1000000", "+te", dump, out)
     return out
+
+
+def slide(tmp, accession, patient_id, width=1024, height=768):
+    """A synthetic whole-slide image (pink tissue with purple nuclei on white)
+    made into a DICOM pyramid of 3 levels with orthanc-wsi's dicomizer;
+    returns its files."""
+    import struct
+    import zlib
+    raw = bytearray()
+    for y in range(height):
+        raw.append(0)
+        for x in range(width):
+            inside = ((x - width / 2) / (width * 0.3)) ** 2 + ((y - height / 2) / (height * 0.33)) ** 2 < 1
+            px = (250, 250, 250) if not inside else (120, 60, 150) if (x // 16 + y // 16) % 5 == 0 else (230, 150, 190)
+            raw += bytes(px)
+
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+    png = os.path.join(tmp, "slide-%s.png" % accession)
+    with open(png, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(bytes(raw), 6)) + chunk(b"IEND", b""))
+    ds = os.path.join(tmp, "slide-%s.json" % accession)
+    with open(ds, "w") as f:
+        json.dump({"PatientID": patient_id, "PatientName": "SYNTHETIC^SLIDE", "AccessionNumber": accession,
+                   "StudyID": "1", "SeriesNumber": "1"}, f)
+    out = os.path.join(tmp, "slide-" + accession)
+    os.makedirs(out, exist_ok=True)
+    run("OrthancWSIDicomizer", "--dataset", ds, "--pyramid", "1", "--levels", "3", "--tile-width", "256",
+        "--tile-height", "256", "--compression", "jpeg", "--folder", out, png)
+    return sorted(os.path.join(out, f) for f in os.listdir(out))
 
 
 def uid():

@@ -11,7 +11,7 @@ import time
 import unittest
 
 from tests.integration.harness import IhosTestCase, setup_admins
-from tests.integration.pacs_peer import ORTHANC, Pacs, ct_image, ecg
+from tests.integration.pacs_peer import HAVE_WSI, ORTHANC, Pacs, ct_image, ecg, slide
 from tests.integration.test_care import Hospital
 from tests.integration.test_console import HAVE_BROWSER, login_ui
 if HAVE_BROWSER:
@@ -95,9 +95,9 @@ def scheduled_consult(h, sysa, doc, visit, experts, type_="consult", ag=None):
     return cid, ag
 
 
-@unittest.skipUnless(HAVE_HL7 and os.path.exists(ORTHANC) and os.path.exists("/usr/bin/storescu"),
-                     "needs python3-hl7, orthanc and dcmtk")
-class RemoteConsultation(IhosTestCase):
+class ConsultBase(IhosTestCase):
+    """Orthanc, two HL7 peers and an instance wired to them; no tests."""
+
     def setUp(self):
         super().setUp()
         from tests.integration.hl7_peer import HisPeer
@@ -173,6 +173,10 @@ class RemoteConsultation(IhosTestCase):
                 "materials": [{"kind": "study", "ref_id": ct["id"]}, {"kind": "ecg", "ref_id": eo["id"]}]}
         return self.h.s(doc).req("POST", "/api/v1/consults", body)
 
+
+@unittest.skipUnless(HAVE_HL7 and os.path.exists(ORTHANC) and os.path.exists("/usr/bin/storescu"),
+                     "needs python3-hl7, orthanc and dcmtk")
+class RemoteConsultation(ConsultBase):
     def test_whole_consultation(self):
         h, doc, lead_u, mo_u, other_u = self.h, "doctor03", "doctor01", "doctor02", "doctor04"
         visit, ct, eo, ag, mo = self.prepare()
@@ -269,6 +273,49 @@ class RemoteConsultation(IhosTestCase):
         denied = audit.req("GET", "/api/v1/audit/events?action=access.denied&object_type=consult").json()["events"]
         self.assertIn(other_u, {e["actor_username"] for e in denied})
 
+    @unittest.skipUnless(HAVE_WSI, "needs orthanc-wsi")
+    def test_pathology_slide(self):
+        """A remote pathology diagnosis on a whole slide: the expert reads the
+        pyramid and its tiles through ihosd, and nothing of another series."""
+        h, doc, lead_u = self.h, "doctor03", "doctor01"
+        me = h.s("patient042").req("GET", "/api/v1/me/patient").json()
+        visit = h.followup("patient042", doc)
+        r = h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit,
+                         {"kind": "imaging", "code": "PATH01", "name": "病理切片", "modality": "SM"})
+        self.assertEqual(r.status, 201, r)
+        o = r.json()
+        for f in slide(self.tmp, o["accession"], "IH%d" % me["id"]):
+            self.pacs.upload(f)
+        self.wait(lambda: [x for x in h.s(doc).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"]
+                           if x["id"] == o["id"] and x.get("study_uid")])
+        ag = self.sysa.req("POST", "/api/v1/agreements", dict(AGREEMENT, services=["pathology"])).json()
+        self.make_medoffice("doctor02")
+        body = {"visit_id": visit, "agreement_id": ag["id"], "type": "pathology", "reason": "切片诊断", "purpose": "明确病理诊断",
+                "summary": "乳腺肿物穿刺活检。", "proposed_at": "2026-12-03T02:00:00Z", "consent_by": "patient",
+                "experts": [self.staff_id(lead_u)["id"]], "materials": [{"kind": "study", "ref_id": o["id"]}]}
+        r = h.s(doc).req("POST", "/api/v1/consults", body)
+        self.assertEqual(r.status, 201, r)
+        cid, mid = r.json()["id"], r.json()["materials"][0]["id"]
+        for who, a in ((doc, "submit"), ("doctor02", "approve"), (lead_u, "accept")):
+            self.assertEqual(h.s(who).req("POST", "/api/v1/consults/%d/%s" % (cid, a)).status, 200)
+        base = "/api/v1/consults/%d/materials/%d" % (cid, mid)
+        series = h.s(lead_u).req("GET", base).json()["study"]["series"][0]
+        self.assertEqual(series["modality"], "SM")
+        py = h.s(lead_u).req("GET", base + "/pyramid?series=" + series["uid"])
+        self.assertEqual(py.status, 200, py)
+        levels = py.json()["levels"]
+        self.assertEqual(len(levels), 3)
+        self.assertEqual((levels[0]["width"], levels[0]["height"]), (1024, 768))
+        t = h.s(lead_u).req("GET", base + "/tile?series=%s&level=0&x=1&y=1" % series["uid"])
+        self.assertEqual(t.status, 200, t)
+        self.assertTrue(t.body.startswith(b"\xff\xd8"))
+        # the treating doctor reads it from the order too; another series UID is not found; junk refused
+        self.assertEqual(h.s(doc).req("GET", "/api/v1/orders/%d/pyramid?series=%s" % (o["id"], series["uid"])).status, 200)
+        self.assertError(h.s(lead_u).req("GET", base + "/pyramid?series=1.2.3.4"), 404, "not_found")
+        self.assertError(h.s(lead_u).req("GET", base + "/tile?series=%s&level=0&x=-1&y=0" % series["uid"]), 400,
+                         "invalid_field")
+        self.assertError(h.s("doctor04").req("GET", base + "/pyramid?series=" + series["uid"]), 403, "forbidden")
+
     def test_agreement_and_mdt(self):
         h, doc = self.h, "doctor03"
         visit, ct, eo, ag, mo = self.prepare()
@@ -300,7 +347,7 @@ class RemoteConsultation(IhosTestCase):
 
 @unittest.skipUnless(HAVE_HL7 and HAVE_BROWSER and os.path.exists(ORTHANC) and os.path.exists("/usr/bin/storescu"),
                      "needs python3-hl7, orthanc, dcmtk, chromium and chromium-driver")
-class ConsultationInConsole(RemoteConsultation):
+class ConsultationInConsole(ConsultBase):
     """The same consultation, every step in the console (one Chromium, each
     person logging in in turn): the agreement by the system administrator,
     the request from the visit with the CT and the ECG attached, the medical
@@ -327,6 +374,13 @@ class ConsultationInConsole(RemoteConsultation):
                           lambda acc: ct_image(self.tmp, acc, me["name"], "IH%d" % me["id"]))
         self.imaged_order(doc, visit, "ECG", "ECG12", "十二导联心电图",
                           lambda acc: ecg(self.tmp, acc, me["name"], "IH%d" % me["id"]))
+        if HAVE_WSI:  # a pathology slide too, read tile by tile
+            r = h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit,
+                             {"kind": "imaging", "code": "PATH01", "name": "病理切片", "modality": "SM"})
+            for f in slide(self.tmp, r.json()["accession"], "IH%d" % me["id"]):
+                self.pacs.upload(f)
+            self.wait(lambda: [x for x in h.s(doc).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"]
+                               if x["modality"] == "SM" and x.get("study_uid")])
         self.make_medoffice("doctor02")
         lead = self.staff_id("doctor01")["id"]
         b = Browser("https://127.0.0.1:%d" % self.inst.port)
@@ -373,10 +427,23 @@ class ConsultationInConsole(RemoteConsultation):
         b.click_in_row("#consult-material tbody tr", "心电图")
         b.find("#consult-material canvas.ecg")
         b.shot("consult-expert-ecg")
-        b.click_in_row("#consult-material tbody tr", "影像检查")
+        b.click_in_row("#consult-material tbody tr", "胸部CT平扫")
         b.find("#consult-material img.dicom")
         self.assertTrue(b.js("const i = document.querySelector('#consult-material img.dicom');"
                              "return i.complete && i.naturalWidth > 0;"))
+        if HAVE_WSI:
+            b.click_in_row("#consult-material tbody tr", "病理切片")
+            b.find("#consult-material .slide img.tile")
+            b.click_text("放大", "#consult-material button")
+            b.find('#consult-material .slide[data-level="1"]')
+            deadline = time.time() + 20
+            while time.time() < deadline and not b.js(
+                    "const t = [...document.querySelectorAll('#consult-material .slide img.tile')];"
+                    "return t.length > 1 && t.every(i => i.complete && i.naturalWidth > 0);"):
+                time.sleep(0.3)
+            self.assertTrue(b.js("return [...document.querySelectorAll('#consult-material .slide img.tile')]"
+                                 ".every(i => i.complete && i.naturalWidth > 0);"))
+            b.shot("consult-expert-slide")
         b.fill("#consult-report-form", report="窦性心律，V4-V6导联ST段压低0.1mV，提示心肌缺血。", hr=72, pr=160, qrs=92,
                qt=380, qtc=415, axis=45)
         b.click(b.find("#consult-report-form button[type=submit]"))

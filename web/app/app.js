@@ -192,7 +192,7 @@
     if (r) box.appendChild(resultList(r.results));
   }
   /* Lab and imaging orders: they go to the hospital's LIS/RIS (HL7, through the outbox). */
-  const MODALITIES = ['CT', 'MR', 'DX', 'CR', 'US', 'MG', 'NM', 'PT', 'XA', 'RF', 'ECG'];
+  const MODALITIES = ['CT', 'MR', 'DX', 'CR', 'US', 'MG', 'NM', 'PT', 'XA', 'RF', 'ECG', 'SM'];
   async function orders(m, v) {
     const box = section('检验检查申请（发送至医院 LIS/RIS）');
     box.id = 'orders';
@@ -230,6 +230,7 @@
     for (const se of r.series) {
       const part = h('div', { class: 'series' }, h('h3', {}, `${se.modality} ${se.description || ''}（${se.instances.length} 幅）`));
       box.appendChild(part);
+      if (se.modality === 'SM') { await slideView(part, base, se.uid); continue; }
       for (const i of se.instances.slice(0, 50)) {
         const q = `series=${encodeURIComponent(se.uid)}&instance=${encodeURIComponent(i.uid)}`;
         if (i.waveform) {
@@ -240,6 +241,29 @@
         }
       }
     }
+  }
+  /* A whole slide (pathology) from the PACS's pyramid: one level's tiles
+   * at a time, 放大 / 缩小 moving between levels (level 0 the finest). */
+  async function slideView(part, base, series) {
+    const q = `series=${encodeURIComponent(series)}`;
+    const py = await act(part, () => api('GET', `${base}/pyramid?${q}`));
+    if (!py) return;
+    let level = py.levels.length - 1;
+    const grid = h('div', { class: 'slide' });
+    const info = h('span', {});
+    const draw = () => {
+      const L = py.levels[level];
+      clear(grid);
+      grid.style.setProperty('--cols', L.tiles_x);
+      for (let y = 0; y < L.tiles_y; y++)
+        for (let x = 0; x < L.tiles_x; x++)
+          grid.appendChild(h('img', { class: 'tile', alt: '', src: `${base}/tile?${q}&level=${level}&x=${x}&y=${y}` }));
+      info.textContent = ` 第 ${py.levels.length - level}/${py.levels.length} 级 · ${L.width}×${L.height} 像素`;
+      grid.dataset.level = level;
+    };
+    part.append(h('div', { class: 'row' },
+      btn('放大', () => { if (level > 0) { level--; draw(); } }), btn('缩小', () => { if (level < py.levels.length - 1) { level++; draw(); } }), info), grid);
+    draw();
   }
   /* Twelve leads, one row each, on ECG paper: 25 mm/s, 10 mm/mV. */
   function ecgPlot(w) {

@@ -170,7 +170,8 @@ const IHCONSULT = (() => {
       const mb = C.section('会诊资料');
       mb.id = 'consult-material';
       m.appendChild(mb);
-      mb.appendChild(table(c.materials, [['资料', x => MATERIAL[x.kind] || x.kind], ['', x => btn('查看', () => open(mb, id, x), 'primary')]], '未附资料'));
+      mb.appendChild(table(c.materials, [['资料', x => MATERIAL[x.kind] || x.kind], ['内容', x => x.title || ''],
+        ['', x => btn('查看', () => open(mb, id, x), 'primary')]], '未附资料'));
     }
   }
   async function open(mb, id, x) {
