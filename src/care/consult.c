@@ -745,7 +745,7 @@ static ih_err act_fn(ih_tx *tx, void *arg)
     } else if (!strcmp(act, "sign")) {
         NEED(a->expert, "Each invited expert signs.");
         FROM("report_drafted");
-        bool all;
+        bool all = false;
         IH_TRY(sign(a, tx, &all));
         if (all) ih_row_set_int(r, "signed_at", now);
         to = all ? "signed" : "report_drafted";
