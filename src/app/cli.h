@@ -23,6 +23,7 @@ int ih_cli_report(int argc, char **argv);
 int ih_cli_rx(int argc, char **argv);
 int ih_cli_icd(int argc, char **argv);
 int ih_cli_sbom(int argc, char **argv);
+int ih_cli_tables(int argc, char **argv);
 int ih_cli_trust(int argc, char **argv);
 int ih_cli_selfcheck(int argc, char **argv);
 int ih_cli_filing(int argc, char **argv);

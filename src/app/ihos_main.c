@@ -67,6 +67,8 @@ static const struct {
                       "  rx verify BUNDLE    check the doctor's and pharmacist's signatures offline"},
     {"icd", ih_cli_icd, "icd import DIR FILE load the ICD-10 code list (CSV: code,name)"},
     {"demo", ih_cli_demo, "demo seed DIR       fill an empty demo instance with a synthetic hospital"},
+    {"tables", ih_cli_tables, "tables              the registry and care tables as described: sealed fields and keys,\n"
+                              "                    blind indexes, row MACs, retention (Markdown)"},
     {"sbom", ih_cli_sbom, "sbom [--out FILE]   the libraries ihos is made of, with their Debian packages and\n"
                           "                     versions (CycloneDX JSON), for tracking known vulnerabilities"},
     {"trust", ih_cli_trust, "trust record DIR [--file /ABS/PATH]...\n"

@@ -68,6 +68,10 @@ typedef struct ih_viewer {
 } ih_viewer;
 
 ih_err ih_clinic_new(const ih_clinic_opts *o, ih_clinic **out);
+/* Every table the clinic describes, registry and care (the one list;
+ * care/service.c assembles it): rotation, scans and `ihos tables` walk it. */
+struct ih_table;
+struct ih_table *const *ih_clinic_tables(size_t *n);
 void ih_clinic_free(ih_clinic *c);
 
 /* Doctors need this many years of independent practice for online care. */

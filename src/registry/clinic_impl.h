@@ -52,9 +52,6 @@ unsigned cl_allergy_class_bit(const char *code);
 void cl_allergy_names(unsigned mask, char *out, size_t n);
 void cl_allergy_codes(unsigned mask, char *out, size_t n);
 
-/* Every table the clinic describes, registry and care (the one list;
- * care/service.c assembles it). */
-ih_table *const *ih_clinic_tables(size_t *n);
 
 /* A patient row's cross-field rules: 身份证 consistency; a guardian under 6
  * (whole or none, and none for adults) (patient.c). */

@@ -21,7 +21,7 @@ import subprocess
 import threading
 import time
 
-from tests.integration.harness import (IHOSD, IhosTestCase, Instance, demo_accounts, login, must_login, pg_create_db,
+from tests.integration.harness import (IHOS, IHOSD, IhosTestCase, Instance, demo_accounts, login, must_login, pg_create_db,
                                        psql, run_ihos, setup_admins)
 
 
@@ -663,6 +663,20 @@ class FilingTest(IhosTestCase):
 
     def test_postgres(self):
         self.check("postgres")
+
+
+class TableDocTest(IhosTestCase):
+    def test_the_documented_tables_are_the_described_ones(self):
+        """docs/data-protection.md lists exactly what `ihos tables` derives
+        from the table descriptors (a hand-kept list drifted once)."""
+        p = subprocess.run([IHOS, "tables"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(os.path.join(root, "docs", "data-protection.md"), encoding="utf-8") as f:
+            doc = f.read()
+        block = doc.split("<!-- tables begin -->\n", 1)[1].split("<!-- tables end -->", 1)[0]
+        self.assertEqual(block, p.stdout, "run: ihos tables, and paste it into docs/data-protection.md")
+        self.assertIn("| `consult` |", block)
 
 
 class ClauseMapTest(IhosTestCase):
