@@ -191,7 +191,10 @@ static ih_err grant_json(ih_app *app, const ih_call_grant *g, json_t **out)
                           g->role, "expires_at", exp_iso);
     IH_CHECK_ALLOC(j);
     bool janus = !strcmp(g->system, IH_CALL_JANUS);
-    ih_err e = janus ? ih_av_grant_janus(app->av, g->room, g->pin, exp, j) : IH_OK;
+    char admit[33] = "";
+    ih_err e = janus ? ih_av_room_allow(app->av, g->room, g->secret, admit) : IH_OK;
+    if (e == IH_OK && janus) e = ih_av_grant_janus(app->av, g->room, g->pin, admit, exp, j);
+    ih_wipe(admit, sizeof admit);
     if (e == IH_OK) e = ih_av_grant_turn(app->av, user, exp, !janus, j);
     if (e != IH_OK) {
         json_decref(j);

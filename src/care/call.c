@@ -820,8 +820,6 @@ ih_err ih_call_recordings_due(ih_clinic *c, ih_call_due *out, int max, int *n)
     return e;
 }
 
-static const ih_viewer system_viewer = {.actor = {.id = 0, .role = "system"}, .role = IH_ROLE_NONE};
-
 static ih_err saved_fn(ih_tx *tx, void *arg)
 {
     rec_arg *a = arg;
@@ -853,7 +851,7 @@ static ih_err saved_fn(ih_tx *tx, void *arg)
     if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
     char why[48];
     snprintf(why, sizeof why, "%s, %d files", a->state, a->nfiles);
-    if (e == IH_OK) e = cl_audit(a->c, tx, &system_viewer, "call.recording_stored", "av_session", a->call, why);
+    if (e == IH_OK) e = cl_audit(a->c, tx, NULL, "call.recording_stored", "av_session", a->call, why);
     ih_row_free(&r);
     return e;
 }

@@ -775,7 +775,7 @@ static ih_err act_fn(ih_tx *tx, void *arg)
         ih_row_set_int(r, "cancelled_at", now);
         to = "cancelled";
     } else {
-        return ih_reject(IH_E_NOT_FOUND, NULL, "No such action.");
+        return ih_fail(IH_E_INTERNAL, "consult step %s unhandled", act);
     }
 #undef NEED
 #undef FROM
@@ -791,6 +791,12 @@ static ih_err act_fn(ih_tx *tx, void *arg)
 
 ih_err ih_consult_act(ih_clinic *c, const ih_viewer *v, int64_t id, const char *action, json_t *body, json_t **out)
 {
+    static const char *const steps[] = {"submit", "approve", "accept", "reject", "schedule", "start", "report",
+                                        "sign", "return", "acknowledge", "close", "cancel", NULL};
+    const char *const *st = steps;
+    while (*st && strcmp(*st, action)) st++;
+    if (!*st) return ih_reject(IH_E_NOT_FOUND, NULL, "No such step of a consultation.");
+    action = *st; /* from here on, one of ours (it names the audit event) */
     cs_arg a = {.c = c, .v = v, .id = id, .action = action, .body = body};
     ih_row_init(&a.r, &ih_t_consult);
     char what[32];

@@ -163,12 +163,13 @@ ih_err ih_av_turn_password(const ih_av *a, const char *user, char *out, size_t n
     return hmac_sha1_b64(a->turn_secret, user, out, n);
 }
 
-ih_err ih_av_grant_janus(ih_av *a, int64_t room, const char *pin, int64_t expires, json_t *obj)
+ih_err ih_av_grant_janus(ih_av *a, int64_t room, const char *pin, const char *room_token, int64_t expires,
+                         json_t *obj)
 {
     char token[160];
     IH_TRY(ih_av_janus_token(a, expires, token, sizeof token));
-    json_t *j = json_pack("{s:s, s:s, s:I, s:s}", "url", a->janus_public, "token", token, "room", (json_int_t)room,
-                          "pin", pin);
+    json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s}", "url", a->janus_public, "token", token, "room", (json_int_t)room,
+                          "pin", pin, "room_token", room_token);
     ih_wipe(token, sizeof token);
     if (!j || json_object_set_new(obj, "janus", j)) return ih_fail(IH_E_NOMEM, "av");
     return IH_OK;
@@ -347,7 +348,10 @@ ih_err ih_av_room_create(ih_av *a, int64_t room, const char *pin, const char *se
                             "require_pvtid", 1, "publishers", publishers, "description", "ihos", "record", 0,
                             "lock_record", 1);
     if (!req) return ih_fail(IH_E_NOMEM, "av");
-    if (a->rec_dir[0] && json_object_set_new(req, "rec_dir", json_string(a->rec_dir))) {
+    /* an empty allow-list switches Janus's check on: only tokens ihosd adds
+     * per participant (ih_av_room_allow) publish in the room */
+    if ((a->rec_dir[0] && json_object_set_new(req, "rec_dir", json_string(a->rec_dir))) ||
+        json_object_set_new(req, "allowed", json_array())) {
         json_decref(req);
         return ih_fail(IH_E_NOMEM, "av");
     }
@@ -361,6 +365,30 @@ ih_err ih_av_room_create(ih_av *a, int64_t room, const char *pin, const char *se
                     json_string_value(json_object_get(data, "error")) ?: "");
     json_decref(data);
     if (e != IH_OK) set_up(a, false);
+    return e;
+}
+
+ih_err ih_av_room_allow(ih_av *a, int64_t room, const char *secret, char token[33])
+{
+    uint8_t r[16];
+    IH_TRY(ih_random(r, sizeof r));
+    ih_hex_encode(r, sizeof r, token, 0);
+    ih_wipe(r, sizeof r);
+    json_t *req = json_pack("{s:s, s:s, s:I, s:s, s:[s]}", "request", "allowed", "action", "add", "room",
+                            (json_int_t)room, "secret", secret, "allowed", token);
+    if (!req) return ih_fail(IH_E_NOMEM, "av");
+    json_t *data;
+    ih_err e = videoroom(a, req, &data);
+    json_object_clear(req);
+    json_decref(req);
+    if (e == IH_OK && strcmp(json_string_value(json_object_get(data, "videoroom")) ?: "", "success"))
+        e = ih_fail(IH_E_UNAVAILABLE, "Janus did not admit the participant: %s",
+                    json_string_value(json_object_get(data, "error")) ?: "");
+    json_decref(data);
+    if (e != IH_OK) {
+        ih_wipe(token, 33);
+        set_up(a, false);
+    }
     return e;
 }
 

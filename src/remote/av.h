@@ -2,8 +2,9 @@
  *
  *   A  Janus (WebRTC SFU, videoroom plugin), over its HTTP API.  ihosd
  *      creates and destroys each call's room with the plugin's admin_key
- *      (private, PIN, require_pvtid: a subscriber must name a publisher's
- *      private id) and signs each participant's API token with the
+ *      (private, PIN, an allow-list to which ihosd adds a fresh token for
+ *      each participant as they join, require_pvtid: a subscriber must name
+ *      a publisher's private id) and signs each participant's API token with the
  *      token_auth_secret Janus shares (HMAC-SHA1 "EXPIRY,janus,PLUGIN",
  *      Janus's signed-token format): the token stops working at the call's
  *      expiry.  Browsers then talk to Janus themselves.
@@ -65,6 +66,10 @@ const char *ih_av_janus_origin(const ih_av *a);
  * recordings directory when one is configured); destroyed with the secret
  * (gone already is fine). */
 ih_err ih_av_room_create(ih_av *a, int64_t room, const char *pin, const char *secret, int publishers);
+/* Admit one participant: a fresh token (32 hex) added to the room's
+ * allow-list; only holders of such a token publish, and a subscriber needs
+ * a publisher's private id. */
+ih_err ih_av_room_allow(ih_av *a, int64_t room, const char *secret, char token[33]);
 /* Start recording the room (the patient consented).  IH_E_UNAVAILABLE
  * without a recordings directory. */
 ih_err ih_av_room_record(ih_av *a, int64_t room, const char *secret);
@@ -73,11 +78,12 @@ const char *ih_av_pp_rec(const ih_av *a);
 ih_err ih_av_room_destroy(ih_av *a, int64_t room, const char *secret);
 
 /* What a participant needs, as JSON members added to obj:
- *   A: "janus": {url, token, room, pin}
+ *   A: "janus": {url, token, room, pin, room_token}
  *   B and A: "ice_servers": [{urls: [...], username, credential}],
  *            "relay_only": bool (B only)
  * expires: epoch seconds; user: names the participant in TURN's logs. */
-ih_err ih_av_grant_janus(ih_av *a, int64_t room, const char *pin, int64_t expires, json_t *obj);
+ih_err ih_av_grant_janus(ih_av *a, int64_t room, const char *pin, const char *room_token, int64_t expires,
+                         json_t *obj);
 ih_err ih_av_grant_turn(ih_av *a, const char *user, int64_t expires, bool p2p, json_t *obj);
 
 /* The signed token Janus accepts until `expires` (epoch seconds). */

@@ -143,13 +143,20 @@ class CallsApi(IhosTestCase):
         jd = JanusClient(av, gd["janus"]["token"])
         self.assertEqual(jd.session()["janus"], "success")
         joined = jd.message({"request": "join", "ptype": "publisher", "room": gd["janus"]["room"],
-                             "pin": gd["janus"]["pin"], "display": "doctor"})
+                             "pin": gd["janus"]["pin"], "token": gd["janus"]["room_token"], "display": "doctor"})
         self.assertEqual(joined.get("videoroom"), "joined", joined)
+        # each participant's admission is their own: the patient's is another, and none is refused
+        self.assertNotEqual(gd["janus"]["room_token"], gp["janus"]["room_token"])
         # ... and refuses a wrong PIN, a subscriber without a publisher's private id, an expired token
         jp = JanusClient(av, gp["janus"]["token"])
         jp.session()
-        wrong = jp.message({"request": "join", "ptype": "publisher", "room": gp["janus"]["room"], "pin": "00000000"})
+        wrong = jp.message({"request": "join", "ptype": "publisher", "room": gp["janus"]["room"], "pin": "00000000",
+                            "token": gp["janus"]["room_token"]})
         self.assertEqual(wrong.get("error_code"), 433, wrong)
+        # the right PIN without a participant's admission token does not publish either
+        bare = jp.message({"request": "join", "ptype": "publisher", "room": gp["janus"]["room"],
+                           "pin": gp["janus"]["pin"]})
+        self.assertIn(bare.get("error_code"), (433, 428), bare)
         sub = jp.message({"request": "join", "ptype": "subscriber", "room": gp["janus"]["room"],
                           "pin": gp["janus"]["pin"], "feed": joined["id"]})
         self.assertIn(sub.get("error_code"), (433, 428), sub)
@@ -439,7 +446,7 @@ class ConsultCalls(IhosTestCase):
             j = JanusClient(self.av, g["janus"]["token"])
             j.session()
             r = j.message({"request": "join", "ptype": "publisher", "room": g["janus"]["room"], "pin": g["janus"]["pin"],
-                           "display": g["role"]})
+                           "token": g["janus"]["room_token"], "display": g["role"]})
             self.assertEqual(r.get("videoroom"), "joined", r)
         # Janus goes: an MDT does not fit on B
         self.av.kill_janus()

@@ -203,6 +203,7 @@ class RemoteConsultation(ConsultBase):
         self.assertError(h.s(lead_u).req("GET", "/api/v1/consults/%d/materials/%d" % (cid, mats["study"])), 403,
                          "forbidden")
         self.assertError(act(lead_u, "accept"), 409, "invalid_state")  # a draft is not accepted
+        self.assertError(act(doc, "approve-all"), 404, "not_found")  # no such step
         self.assertEqual(act(doc, "submit").json()["status"], "submitted")
         self.assertError(act(doc, "approve"), 403, "forbidden")  # not the medical office
         self.assertEqual(act(mo_u, "approve").json()["status"], "approved")

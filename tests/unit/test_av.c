@@ -96,12 +96,13 @@ static void t_janus_token(void **state)
     ih_err_clear();
 
     json_t *g = json_object();
-    assert_int_equal(ih_av_grant_janus(a, 123456789, "01234567", 1796194532, g), IH_OK);
+    assert_int_equal(ih_av_grant_janus(a, 123456789, "01234567", "00112233445566778899aabbccddeeff", 1796194532, g), IH_OK);
     json_t *j = json_object_get(g, "janus");
     assert_string_equal(json_string_value(json_object_get(j, "url")), "https://janus.example:8089/janus");
     assert_string_equal(json_string_value(json_object_get(j, "token")), expect);
     assert_int_equal(json_integer_value(json_object_get(j, "room")), 123456789);
     assert_string_equal(json_string_value(json_object_get(j, "pin")), "01234567");
+    assert_string_equal(json_string_value(json_object_get(j, "room_token")), "00112233445566778899aabbccddeeff");
     /* no TURN configured: an empty list, and no relay flag for a Janus call */
     assert_int_equal(ih_av_grant_turn(a, "call-1-doctor", 1796194532, false, g), IH_OK);
     assert_int_equal(json_array_size(json_object_get(g, "ice_servers")), 0);
@@ -147,6 +148,8 @@ static void t_janus_unreachable(void **state)
     assert_false(ih_av_janus_up(a));
     assert_int_equal(ih_av_janus_check(a), IH_E_UNAVAILABLE);
     assert_int_equal(ih_av_room_create(a, 1000001, "12345678", "secret", 4), IH_E_UNAVAILABLE);
+    char tok[33];
+    assert_int_equal(ih_av_room_allow(a, 1000001, "secret", tok), IH_E_UNAVAILABLE);
     ih_err_clear();
     ih_av_free(a);
 }

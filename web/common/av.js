@@ -52,7 +52,8 @@ const IHAV = (() => {
       this.poll();
       this.keep = setInterval(() => this.post(`/${this.sid}`, { janus: 'keepalive' }).catch(() => {}), 25000);
       this.pub = (await this.post(`/${this.sid}`, { janus: 'attach', plugin: 'janus.plugin.videoroom' })).data.id;
-      const j = await this.request(this.pub, { request: 'join', ptype: 'publisher', room: this.g.room, pin: this.g.pin, display: this.media.role });
+      const j = await this.request(this.pub, { request: 'join', ptype: 'publisher', room: this.g.room, pin: this.g.pin,
+                                               token: this.g.room_token, display: this.media.role });
       const d = j.plugindata.data;
       if (d.videoroom !== 'joined') throw new Error('Janus: ' + (d.error || 'not joined'));
       this.myId = d.id; this.privateId = d.private_id;
@@ -134,7 +135,7 @@ const IHAV = (() => {
   /* ---- system B: browser to browser through coturn ---- */
   class P2P {
     constructor(g, media, callId) {
-      this.g = g; this.media = media; this.id = callId; this.last = 0; this.stopped = false; this.pc = null;
+      this.g = g; this.media = media; this.id = callId; this.last = 0; this.stopped = false; this.pc = null; this.ticks = 0;
       this.offerer = media.role === 'doctor'; /* the visit's doctor, or the consultation's requester */
     }
     newPc() {
@@ -162,7 +163,12 @@ const IHAV = (() => {
         const offers = sigs.filter(s => s.kind === 'offer');
         if (offers.length) await this.answer(offers[offers.length - 1]);
       }
-      this.timer = setInterval(() => this.pull(), 1000);
+      /* every read of the mailbox is journaled: ask each second only until
+       * connected, then every 15 s (a live 'call' event asks at once) */
+      this.timer = setInterval(() => {
+        const up = this.pc && this.pc.connectionState === 'connected';
+        if (!up || ++this.ticks % 15 === 0) this.pull();
+      }, 1000);
     }
     async answer(s) {
       const pc = this.newPc();
