@@ -270,6 +270,7 @@ void ih_resp_reset(ih_resp *r)
     r->content_type = NULL;
     r->close = false;
     r->csp = NULL;
+    r->permissions = NULL; /* a page's camera permission never leaks into the next answer on the connection */
     r->cache = NULL;
     memset(&r->stream, 0, sizeof r->stream);
 }

@@ -245,6 +245,12 @@ class CallsApi(IhosTestCase):
         self.assertEqual((r.status, r.json()["system"]), (201, "janus"))
 
     def test_declined_and_unconfigured(self):
+        # with Janus configured the console may use camera and microphone and reach Janus, nothing else
+        page = self.inst.request("GET", "/app/")
+        self.assertEqual(page.header("permissions-policy"), "camera=(self), microphone=(self), geolocation=()")
+        self.assertIn("connect-src 'self' https://%s:8089;" % self.av.ip, page.header("content-security-policy"))
+        self.assertEqual(self.inst.request("GET", "/healthz").header("permissions-policy"),
+                         "camera=(), microphone=(), geolocation=()")
         h = self.h
         visit, call = self.open_call("patient042", "doctor03")
         r = h.s("patient042").req("POST", "/api/v1/calls/%d/consent" % call["id"], {"consent": False})
@@ -252,6 +258,12 @@ class CallsApi(IhosTestCase):
         self.assertError(h.s("doctor03").req("POST", "/api/v1/calls/%d/join" % call["id"]), 409, "invalid_state")
         self.assertError(h.s("patient042").req("POST", "/api/v1/calls/%d/consent" % call["id"], {"consent": True}),
                          409, "invalid_state")
+        # an instance with no call system: no calls, said plainly
+        plain = self.instance(name="plain", demo=True)
+        plain.start()
+        hp = Hospital(plain)
+        v = hp.followup("patient042", "doctor03")
+        self.assertError(hp.s("doctor03").req("POST", "/api/v1/visits/%d/call" % v), 503, "unavailable")
 
 
 FAKE_MEDIA = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",

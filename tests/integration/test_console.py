@@ -382,8 +382,10 @@ class ConsoleServing(IhosTestCase):
         self.assertEqual(page.header("cache-control"), "no-store")
         html = page.body.decode()
         self.assertNotRegex(html, r"<script>|<style>| on\w+=")  # nothing inline
+        # without a call system configured the pages may not ask for camera or microphone
+        self.assertEqual(page.header("permissions-policy"), "camera=(), microphone=(), geolocation=()")
         assets = re.findall(r'(?:src|href)="(/assets/[^"]+)"', html)
-        self.assertEqual(len(assets), 4, html)
+        self.assertEqual(len(assets), 6, html)  # icon, style, ui.js, av.js, consult.js, app.js
         for a in assets:
             plain = inst.request("GET", a)
             self.assertEqual(plain.status, 200)
