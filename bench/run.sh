@@ -33,10 +33,11 @@ perf_report() { # name
   [ -s "$tmp/$1.perf" ] || return 0
   sleep 1
   echo "  profile ($1): self time by symbol"
-  perf report -q -i "$tmp/$1.perf" --no-children --sort dso,symbol --stdio 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -15 | sed 's/^/   /'
-  perf report -q -i "$tmp/$1.perf" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -5 |
-    sed 's/^/    by object:/'
+  # awk reads all of perf's output (head would cut the pipe under pipefail)
+  { perf report -q -i "$tmp/$1.perf" --no-children -F overhead,dso,sym --stdio 2>/dev/null || true; } |
+    awk '/^ +[0-9.]+%/ && n++ < 15 {sub(/ +$/, ""); print "   " $0}'
+  { perf report -q -i "$tmp/$1.perf" --no-children -F overhead,dso --stdio 2>/dev/null || true; } |
+    awk '/^ +[0-9.]+%/ && n++ < 5 {sub(/ +$/, ""); print "    by object:" $0}'
 }
 wrk_run() { # url [wrk options] -> "rps p50 p99"
   local url=$1; shift
