@@ -47,7 +47,9 @@ static ih_err to_b(ih_app *app, const ih_viewer *v, int64_t id, const char *reas
     ih_call_grant_wipe(g);
     IH_TRY(ih_call_switch(app->clinic, v, id, reason, g));
     if (g->created) ih_av_count_switch(app->av);
-    ih_log(IH_LOG_WARN, "av.switch", "call", "", "reason", reason, NULL);
+    char cid[24];
+    snprintf(cid, sizeof cid, "%lld", (long long)id);
+    ih_log(IH_LOG_WARN, "av.switch", "call", cid, "reason", reason, NULL);
     return IH_OK;
 }
 
@@ -77,18 +79,22 @@ static ih_err open_call(ih_app *app, ih_req *req, ih_resp *resp, open_fn open, g
             ih_log(IH_LOG_ERROR, "av.room_failed", "alert", "true", "detail", ih_err_detail(), NULL);
             json_decref(out);
             out = NULL;
-            e = to_b(app, &v, g.session_id, "janus_down", &g);
-            if (e != IH_OK) { /* no B either: the call cannot happen */
+            int64_t call = g.session_id;
+            e = to_b(app, &v, call, "janus_down", &g);
+            if (e != IH_OK) { /* no B either: the call cannot happen (the refusal's message stays the answer) */
+                ih_err_text why;
+                ih_err_save(&why);
                 json_t *ended = NULL;
                 ih_call_grant g2;
-                if (ih_call_end(app->clinic, &v, g.session_id, &g2, &ended) == IH_OK) json_decref(ended);
+                if (ih_call_end(app->clinic, &v, call, &g2, &ended) == IH_OK) json_decref(ended);
                 ih_call_grant_wipe(&g2);
+                ih_err_load(&why);
             }
             if (e == IH_OK) e = get(app->clinic, &v, visit, &out);
             if (e == IH_OK) {
-                json_t *call = json_incref(json_object_get(out, "call"));
+                json_t *now = json_incref(json_object_get(out, "call"));
                 json_decref(out);
-                out = call;
+                out = now;
             }
         }
     }

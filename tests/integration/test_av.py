@@ -23,8 +23,8 @@ if HAVE_BROWSER:
     from tests.integration.browser import Browser
 
 
-def av_instance(case, peers, janus=True, turn=True):
-    inst = case.instance(demo=True)
+def av_instance(case, peers, janus=True, turn=True, name="inst"):
+    inst = case.instance(name=name, demo=True)
     files = peers.write_secrets(inst.path("keys"))
     if janus:
         inst.set_conf("av", "janus_url", peers.janus_url)
@@ -258,6 +258,19 @@ class CallsApi(IhosTestCase):
         self.assertError(h.s("doctor03").req("POST", "/api/v1/calls/%d/join" % call["id"]), 409, "invalid_state")
         self.assertError(h.s("patient042").req("POST", "/api/v1/calls/%d/consent" % call["id"], {"consent": True}),
                          409, "invalid_state")
+        # Janus answers its health check but will not make the room (ihosd holds a wrong admin key):
+        # the call goes to B at once, and says why
+        bad = av_instance(self, self.av, name="badkey")
+        with open(bad.path("keys", "janus-admin-key"), "w") as f:
+            f.write("not-the-admin-key\n")
+        bad.start()
+        hb = Hospital(bad)
+        v = hb.followup("patient042", "doctor03")
+        r = hb.s("doctor03").req("POST", "/api/v1/visits/%d/call" % v)
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual((r.json()["system"], r.json()["switch_reason"]), ("p2p", "janus_down"))
+        self.assertIn("ihos_av_switches_total 1", bad.metrics())
+        self.assertTrue([l for l in bad.log_lines if "av.room_failed" in l])
         # an instance with no call system: no calls, said plainly
         plain = self.instance(name="plain", demo=True)
         plain.start()
