@@ -423,7 +423,7 @@ class CallsInBrowser(IhosTestCase):
             b.click_text("加入视频", "#call button")
         for u, b in pages.items():
             self.flowing(b, "janus")
-            deadline = time.time() + 30
+            deadline = time.time() + 45
             while time.time() < deadline:
                 n = b.js("return [...document.querySelectorAll('#call video.remote')]"
                          ".filter(v => v.srcObject && v.videoWidth > 0).length;")

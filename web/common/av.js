@@ -64,7 +64,14 @@ const IHAV = (() => {
       const a = await this.request(this.pub, { request: 'publish', audio: true, video: true }, pc.localDescription);
       await pc.setRemoteDescription(a.jsep);
       this.pubPc = pc;
-      this.feeds(d.publishers);
+      this.feeds((d.publishers || []).concat(this.early || []));
+      this.early = null;
+      /* an announcement missed (a slow page, a lost poll) is caught up: every
+       * 3 s the room's publishers are listed and any not yet received is subscribed */
+      this.reconcile = setInterval(() => this.post(`/${this.sid}/${this.pub}`, { janus: 'message',
+        body: { request: 'listparticipants', room: this.g.room } })
+        .then(r => this.feeds(((r.plugindata && r.plugindata.data.participants) || []).filter(x => x.publisher)))
+        .catch(() => {}), 3000);
     }
     newPc() {
       const pc = new RTCPeerConnection({ iceServers: this.ice });
@@ -74,6 +81,8 @@ const IHAV = (() => {
     }
     /* every other publisher in the room: one subscription each (an MDT has several) */
     feeds(list) {
+      /* publishers announced before our own join was answered wait for our private id */
+      if (!this.privateId) { this.early = (this.early || []).concat(list || []); return; }
       for (const p of list || []) if (p.id !== this.myId && !this.subs.has(p.id)) {
         this.subs.set(p.id, {});
         this.subscribe(p.id, p.display).catch(e => this.fail(e));
@@ -127,6 +136,7 @@ const IHAV = (() => {
     stop() {
       this.stopped = true;
       clearInterval(this.keep);
+      clearInterval(this.reconcile);
       this.pcs.forEach(pc => pc.close());
       if (this.sid) this.post(`/${this.sid}`, { janus: 'destroy' }).catch(() => {});
     }
