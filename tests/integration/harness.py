@@ -411,10 +411,13 @@ class Account:
         self.last_step = 0
 
     def next_code(self):
-        """A code for a step the server has not seen: now-1, now or now+1, else wait."""
+        """A code for a step the server has not seen: now-1, now or now+1, else wait.
+        now-1 only early in the step: a request that crosses into the next step
+        would otherwise arrive two steps late (a slow machine failed a login so)."""
         while True:
-            now = int(time.time()) // 30
-            step = max(now - 1, self.last_step + 1)
+            t = time.time()
+            now = int(t) // 30
+            step = max(now - 1 if t % 30 < 20 else now, self.last_step + 1)
             if step <= now + 1:
                 self.last_step = step
                 return totp(self.secret, step)
