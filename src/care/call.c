@@ -386,15 +386,9 @@ static ih_err recordings_of(call_arg *a, ih_tx *tx)
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM av_recording WHERE session_id = $1 ORDER BY id LIMIT 16", &st));
     ih_stmt_int(st, 1, a->call.id);
-    int64_t ids[16];
-    int n = 0;
-    bool row;
-    while (n < 16) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[n++] = ih_col_int(st, 0);
-    }
-    IH_TRY(ih_stmt_exec(st));
+    int64_t ids[CL_LIST_MAX];
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     a->out = json_array();
     IH_CHECK_ALLOC(a->out);
     for (int i = 0; i < n; i++) {
@@ -691,7 +685,6 @@ ih_err ih_call_signal(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body
     return e;
 }
 
-#define SIGNALS_MAX 50
 
 static ih_err signals_fn(ih_tx *tx, void *arg)
 {
@@ -704,14 +697,9 @@ static ih_err signals_fn(ih_tx *tx, void *arg)
     ih_stmt_int(st, 1, a->id);
     ih_stmt_int(st, 2, a->after);
     ih_stmt_int(st, 3, a->v->actor.id);
-    int64_t ids[SIGNALS_MAX];
-    int n = 0;
-    bool row;
-    while (n < SIGNALS_MAX) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[n++] = ih_col_int(st, 0);
-    }
+    int64_t ids[CL_LIST_MAX];
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     json_t *list = json_array();
     IH_CHECK_ALLOC(list);
     a->out = list;
@@ -791,16 +779,10 @@ static ih_err due_fn(ih_tx *tx, void *arg)
                              "expires_at < $1) ORDER BY id LIMIT 20",
                          &st));
     ih_stmt_int(st, 1, ih_now_ms());
-    int64_t ids[20];
-    int k = 0;
-    bool row;
-    while (k < 20 && k < a->max) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[k++] = ih_col_int(st, 0);
-    }
-    IH_TRY(ih_stmt_exec(st));
-    for (int i = 0; i < k; i++) {
+    int64_t ids[CL_LIST_MAX];
+    int k;
+    IH_TRY(cl_list_ids(st, ids, &k));
+    for (int i = 0; i < k && a->n < a->max; i++) {
         ih_row r;
         ih_row_init(&r, &ih_t_call);
         bool found;

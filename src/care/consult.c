@@ -215,13 +215,8 @@ static ih_err ag_list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM remote_agreement ORDER BY id DESC LIMIT 200", &st));
     int64_t ids[CL_LIST_MAX];
-    int n = 0;
-    bool row;
-    while (n < CL_LIST_MAX) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[n++] = ih_col_int(st, 0);
-    }
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     json_t *list = json_array();
     IH_CHECK_ALLOC(list);
     a->out = list;
@@ -504,17 +499,11 @@ static ih_err consult_view(cs_arg *a, ih_tx *tx)
     IH_CHECK_ALLOC(you);
     json_object_set_new(j, "you", you);
     ih_stmt *st;
-    int64_t ids[MAX_MATERIAL + MAX_EXPERTS];
-    int n = 0;
-    bool row;
+    int64_t ids[CL_LIST_MAX];
+    int n;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM consult_expert WHERE consult_id = $1 ORDER BY id", &st));
     ih_stmt_int(st, 1, a->id);
-    while (n < MAX_EXPERTS) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[n++] = ih_col_int(st, 0);
-    }
-    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(cl_list_ids(st, ids, &n));
     for (int i = 0; i < n; i++) {
         ih_row x;
         ih_row_init(&x, &ih_t_consult_expert);
@@ -533,15 +522,9 @@ static ih_err consult_view(cs_arg *a, ih_tx *tx)
         ih_row_free(&x);
         IH_TRY(e);
     }
-    n = 0;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM consult_material WHERE consult_id = $1 ORDER BY id", &st));
     ih_stmt_int(st, 1, a->id);
-    while (n < MAX_MATERIAL) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[n++] = ih_col_int(st, 0);
-    }
-    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(cl_list_ids(st, ids, &n));
     for (int i = 0; i < n; i++) {
         ih_row m;
         ih_row_init(&m, &ih_t_consult_material);
@@ -850,14 +833,8 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_stmt_int(st, 1, a->me.id);
     ih_stmt_int(st, 2, mo);
     int64_t ids[CL_LIST_MAX];
-    int n = 0;
-    bool row;
-    while (n < CL_LIST_MAX) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[n++] = ih_col_int(st, 0);
-    }
-    IH_TRY(ih_stmt_exec(st));
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     json_t *list = json_array();
     IH_CHECK_ALLOC(list);
     a->out = list;
@@ -905,14 +882,8 @@ static ih_err experts_fn(ih_tx *tx, void *arg)
                          &st));
     ih_stmt_int(st, 1, a->me.id);
     int64_t ids[CL_LIST_MAX];
-    int n = 0;
-    bool row;
-    while (n < CL_LIST_MAX) {
-        IH_TRY(ih_stmt_step(st, &row));
-        if (!row) break;
-        ids[n++] = ih_col_int(st, 0);
-    }
-    IH_TRY(ih_stmt_exec(st));
+    int n;
+    IH_TRY(cl_list_ids(st, ids, &n));
     json_t *list = json_array();
     IH_CHECK_ALLOC(list);
     a->out = list;
@@ -1031,14 +1002,12 @@ ih_err cl_fact_consult(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f)
     json_t *ex = e == IH_OK ? json_array() : NULL;
     if (e == IH_OK && !ex) e = ih_fail(IH_E_NOMEM, "consult fact");
     ih_stmt *st;
-    int64_t staff[MAX_EXPERTS];
+    int64_t staff[CL_LIST_MAX];
     int n = 0;
-    bool row;
     if (e == IH_OK) e = ih_tx_prepare(tx, "SELECT staff_id FROM consult_expert WHERE consult_id = $1 ORDER BY id", &st);
     if (e == IH_OK) {
         ih_stmt_int(st, 1, id);
-        while (n < MAX_EXPERTS && (e = ih_stmt_step(st, &row)) == IH_OK && row) staff[n++] = ih_col_int(st, 0);
-        if (e == IH_OK) e = ih_stmt_exec(st);
+        e = cl_list_ids(st, staff, &n);
     }
     for (int i = 0; e == IH_OK && i < n; i++) {
         json_t *d = NULL;
@@ -1113,14 +1082,11 @@ ih_err cl_consult_audience(ih_clinic *c, ih_tx *tx, int64_t consult, ih_bus_audi
     int n = 0;
     IH_TRY(account_of(c, tx, requester, &to->accounts[n++]));
     ih_stmt *st;
-    bool row;
-    int64_t staff[MAX_EXPERTS];
-    int k = 0;
+    int64_t staff[CL_LIST_MAX];
+    int k;
     IH_TRY(ih_tx_prepare(tx, "SELECT staff_id FROM consult_expert WHERE consult_id = $1 ORDER BY id", &st));
     ih_stmt_int(st, 1, consult);
-    while (k < MAX_EXPERTS && (e = ih_stmt_step(st, &row)) == IH_OK && row) staff[k++] = ih_col_int(st, 0);
-    IH_TRY(e);
-    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(cl_list_ids(st, staff, &k));
     for (int i = 0; i < k && n < IH_BUS_MAX_ACCOUNTS; i++) IH_TRY(account_of(c, tx, staff[i], &to->accounts[n++]));
     return IH_OK;
 }
