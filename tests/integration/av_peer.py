@@ -144,14 +144,7 @@ class AvPeers:
         return json.loads(urllib.request.urlopen(req, context=ctx, timeout=10).read())
 
     def stop(self):
-        for p in (self.janus, self.turn):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(10)
+        Netns.end(self.janus, self.turn)
         self.janus = self.turn = None
         for f in self.logs:
             f.close()

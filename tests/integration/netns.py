@@ -45,6 +45,18 @@ class Netns:
                            capture_output=True)
         return self
 
+    @staticmethod
+    def end(*procs):
+        """Terminate each process still running (killed after 15 s)."""
+        for p in procs:
+            if p and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait(10)
+
     def popen(self, argv, **kw):
         return subprocess.Popen(["ip", "netns", "exec", self.ns] + list(argv), **kw)
 

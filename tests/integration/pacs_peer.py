@@ -112,14 +112,7 @@ class Pacs:
                 time.sleep(0.2)
 
     def stop(self):
-        for p in (self.proxy, self.proc):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(20)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    p.wait(10)
+        Netns.end(self.proxy, self.proc)
         self.proc = self.proxy = None
         if getattr(self, "log", None):
             self.log.close()
