@@ -3,7 +3,7 @@
 methods, permissions) and the descriptions and schemas below.  Run from the
 repository root after changing a route; a test checks the two agree."""
 import re, json
-routes = re.findall(r'R\(IH_([A-Z]+), "([^"]*)", IH_PERM_([A-Z_]+), (\w+)\)', open('src/api/routes.c').read())
+routes = re.findall(r'RF?\(IH_([A-Z]+), "([^"]*)", IH_PERM_([A-Z_]+), (?:\w+, )?(\w+)\)', open('src/api/routes.c').read())
 perm_names = dict(re.findall(r'\[IH_PERM_([A-Z_]+)\] = \{"([^"]+)"', open('src/policy/perm.c').read()))
 # the code tables (GET /api/v1/codes/{table}), from src/table/codes.c
 code_tables = re.findall(r'TABLE\(ih_codes_\w+, "(\w+)", "([^"]+)"', open('src/table/codes.c').read())

@@ -20,6 +20,7 @@ typedef ih_err (*ih_api_fn)(ih_app *app, ih_req *req, ih_resp *resp);
 
 /* Route flags (ih_route.flags). */
 #define IH_API_PASSIVE 1u /* authenticates without counting as the user's activity (event streams) */
+#define IH_API_MEMORY 2u  /* public, answered from memory alone: never waits (net/http.h, ih_req_may_wait) */
 
 void ih_api_handle(void *app, ih_req *req, ih_resp *resp);
 

@@ -93,6 +93,7 @@ void ih_api_handle(void *ctx, ih_req *req, ih_resp *resp)
     case IH_ROUTE_NO_PATH: e = IH_E_NOT_FOUND; break;
     case IH_ROUTE_NO_METHOD: e = IH_E_METHOD; break;
     default:
+        if (!(route->flags & IH_API_MEMORY)) ih_req_may_wait(req);
         e = authorize(app, route, req, &principal);
         if (e == IH_OK) {
             ih_err_clear();

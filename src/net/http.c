@@ -335,34 +335,59 @@ const char *ih_status_text(int status)
     }
 }
 
+/* Header lines are appended piece by piece: this runs once per response,
+ * and printf's format interpreter was a visible share of a small answer. */
+static ih_err put_line(ih_buf *out, const char *name, const char *value, const char *suffix)
+{
+    IH_TRY(ih_buf_puts(out, name));
+    IH_TRY(ih_buf_puts(out, value));
+    if (suffix) IH_TRY(ih_buf_puts(out, suffix));
+    return ih_buf_append(out, "\r\n", 2);
+}
+
+static ih_err put_size(ih_buf *out, size_t v)
+{
+    char d[24];
+    int i = sizeof d;
+    do d[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    return ih_buf_append(out, d + i, sizeof d - (size_t)i);
+}
+
 ih_err ih_resp_serialize(const ih_resp *r, const ih_resp_meta *m, ih_buf *out)
 {
     size_t body_len = r->status == 204 || r->stream.take ? 0 : r->body.len;
-    IH_TRY(ih_buf_printf(out, "HTTP/1.1 %d %s\r\n", r->status, ih_status_text(r->status)));
-    if (!r->stream.take) IH_TRY(ih_buf_printf(out, "Content-Length: %zu\r\n", body_len));
-    if (r->cache) IH_TRY(ih_buf_printf(out, "Cache-Control: %s\r\n", r->cache));
+    int status = r->status >= 100 && r->status <= 999 ? r->status : 500;
+    IH_TRY(ih_buf_puts(out, "HTTP/1.1 "));
+    IH_TRY(put_size(out, (size_t)status));
+    IH_TRY(put_line(out, " ", ih_status_text(status), NULL));
+    if (!r->stream.take) {
+        IH_TRY(ih_buf_puts(out, "Content-Length: "));
+        IH_TRY(put_size(out, body_len));
+        IH_TRY(ih_buf_append(out, "\r\n", 2));
+    }
+    if (r->cache) IH_TRY(put_line(out, "Cache-Control: ", r->cache, NULL));
     else IH_TRY(ih_buf_puts(out, "Cache-Control: no-store\r\nPragma: no-cache\r\n"));
-    IH_TRY(ih_buf_printf(out,
-                         "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
-                         "X-Content-Type-Options: nosniff\r\n"
-                         "X-Frame-Options: DENY\r\n"
-                         "Referrer-Policy: no-referrer\r\n"
-                         "Cross-Origin-Opener-Policy: same-origin\r\n"
-                         "Cross-Origin-Resource-Policy: same-origin\r\n"
-                         "Permissions-Policy: %s\r\n"
-                         "Content-Security-Policy: %s\r\n",
-                         r->permissions ? r->permissions : "camera=(), microphone=(), geolocation=()",
-                         r->csp ? r->csp : "default-src 'none'; frame-ancestors 'none'"));
+    IH_TRY(ih_buf_puts(out, "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
+                            "X-Content-Type-Options: nosniff\r\n"
+                            "X-Frame-Options: DENY\r\n"
+                            "Referrer-Policy: no-referrer\r\n"
+                            "Cross-Origin-Opener-Policy: same-origin\r\n"
+                            "Cross-Origin-Resource-Policy: same-origin\r\n"));
+    IH_TRY(put_line(out, "Permissions-Policy: ",
+                    r->permissions ? r->permissions : "camera=(), microphone=(), geolocation=()", NULL));
+    IH_TRY(put_line(out, "Content-Security-Policy: ",
+                    r->csp ? r->csp : "default-src 'none'; frame-ancestors 'none'", NULL));
     if ((body_len || r->stream.take) && r->content_type)
-        IH_TRY(ih_buf_printf(out, "Content-Type: %s%s\r\n", r->content_type,
-                             !strncmp(r->content_type, "text/", 5) && !strstr(r->content_type, "charset=")
-                                 ? "; charset=utf-8"
-                                 : ""));
-    if (m->request_id && m->request_id[0]) IH_TRY(ih_buf_printf(out, "X-Request-Id: %s\r\n", m->request_id));
+        IH_TRY(put_line(out, "Content-Type: ", r->content_type,
+                        !strncmp(r->content_type, "text/", 5) && !strstr(r->content_type, "charset=")
+                            ? "; charset=utf-8"
+                            : NULL));
+    if (m->request_id && m->request_id[0]) IH_TRY(put_line(out, "X-Request-Id: ", m->request_id, NULL));
     if (m->demo) IH_TRY(ih_buf_puts(out, "X-Ihos-Demo: 1\r\n"));
     if (!m->keep_alive || r->close) IH_TRY(ih_buf_puts(out, "Connection: close\r\n"));
     if (r->headers.len) IH_TRY(ih_buf_append(out, r->headers.p, r->headers.len));
-    IH_TRY(ih_buf_puts(out, "\r\n"));
+    IH_TRY(ih_buf_append(out, "\r\n", 2));
     if (!m->head && body_len) IH_TRY(ih_buf_append(out, r->body.p, body_len));
     return IH_OK;
 }

@@ -51,7 +51,20 @@ typedef struct ih_req {
     int nparams;
     const void *route; /* set by the router */
     void *principal;   /* set by the authenticator */
+    /* Set by the server: call ih_req_may_wait() before anything that may
+     * wait (the database, a peer, a disk) or run long; a route that only
+     * answers from memory does not, and is served without a thread switch. */
+    void (*may_wait)(void *arg);
+    void *may_wait_arg;
 } ih_req;
+
+static inline void ih_req_may_wait(ih_req *r)
+{
+    if (r->may_wait) {
+        r->may_wait(r->may_wait_arg);
+        r->may_wait = NULL;
+    }
+}
 
 /* A response that stays open (Server-Sent Events).  After the handler
  * returns, the server sends the headers and hands the connection to its

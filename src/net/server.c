@@ -79,6 +79,11 @@ struct ih_server {
     int sep, swakefd;
     pthread_mutex_t smu;
     conn *streams, *incoming;
+    /* leadership of the epoll set (worker_main): lead set while a worker
+     * holds it; the others wait on lcv */
+    pthread_mutex_t lmu;
+    pthread_cond_t lcv;
+    bool lead;
 };
 
 #define STREAM_BEAT_MS 20000
@@ -306,9 +311,19 @@ static void set_request_id(ih_req *req)
             return;
         }
     }
-    unsigned char r[8];
-    RAND_bytes(r, sizeof r);
-    for (int i = 0; i < 8; i++) snprintf(req->request_id + 2 * i, 3, "%02x", r[i]);
+    /* A correlation id, not a secret: each thread draws a random seed once
+     * and numbers its requests through splitmix64 (a bijection, so one
+     * thread never repeats; two seeds collide with odds 2^-64).  Drawing
+     * from the DRBG per request cost a getpid() system call each. */
+    static _Thread_local uint64_t seed, n;
+    if (!seed && RAND_bytes((unsigned char *)&seed, sizeof seed) != 1) seed = (uint64_t)ih_mono_ms() | 1;
+    uint64_t z = seed + ++n * 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 0; i < 16; i++) req->request_id[i] = hex[(z >> (60 - 4 * i)) & 15];
+    req->request_id[16] = '\0';
 }
 
 /* Send c->out; false when the connection is no longer this worker's (parked
@@ -333,6 +348,50 @@ static bool send_out(ih_server *s, conn *c)
         return false;
     default: close_conn(s, c, false); return false;
     }
+}
+
+/* ---- leader and followers ---------------------------------------------------
+ *
+ * One worker at a time, the leader, waits in epoll_wait; the others wait for
+ * leadership.  The leader serves what it takes itself, and keeps leading
+ * while the work is quick (TLS records, a request answered from memory):
+ * it returns to epoll_wait and finds the next event already there, with no
+ * thread woken in between — as an event loop does.  Before anything that
+ * may wait (a TLS handshake, or a request that reaches the database:
+ * ih_req_may_wait) it steps down and wakes one follower to lead, so a slow
+ * request never holds up the others.  When every idle worker waited in
+ * epoll_wait, each arriving request woke a sleeping thread: two context
+ * switches per request, the largest cost of a small answer. */
+static _Thread_local bool t_leading;
+
+static bool take_lead(ih_server *s)
+{
+    pthread_mutex_lock(&s->lmu);
+    while (s->lead && !atomic_load(&s->exiting)) pthread_cond_wait(&s->lcv, &s->lmu);
+    bool ok = !atomic_load(&s->exiting);
+    if (ok) s->lead = true;
+    pthread_mutex_unlock(&s->lmu);
+    t_leading = ok;
+    return ok;
+}
+
+static void step_down(void *server)
+{
+    ih_server *s = server;
+    if (!t_leading) return;
+    t_leading = false;
+    pthread_mutex_lock(&s->lmu);
+    s->lead = false;
+    pthread_cond_signal(&s->lcv);
+    pthread_mutex_unlock(&s->lmu);
+}
+
+/* Everyone waiting for leadership sees exiting. */
+static void end_leadership(ih_server *s)
+{
+    pthread_mutex_lock(&s->lmu);
+    pthread_cond_broadcast(&s->lcv);
+    pthread_mutex_unlock(&s->lmu);
 }
 
 /* ---- event streams --------------------------------------------------------- */
@@ -473,6 +532,8 @@ static bool answer(ih_server *s, conn *c, ih_resp *resp)
     ih_req *req = &c->http.req;
     set_client_ip(s, req, c->ip);
     set_request_id(req);
+    req->may_wait = step_down;
+    req->may_wait_arg = s;
     ih_resp_reset(resp);
     ih_err_clear();
     struct timespec t0, t1;
@@ -565,6 +626,7 @@ static void serve(ih_server *s, conn *c, ih_resp *resp)
             }
             c->peeked = true;
         }
+        step_down(s); /* a handshake's signature and key exchange: not quick */
         ERR_clear_error();
         int r = SSL_accept(c->ssl);
         if (r != 1) {
@@ -593,6 +655,15 @@ static void serve(ih_server *s, conn *c, ih_resp *resp)
             c->in_off += used;
             if (st == IH_HTTP_DONE) {
                 if (!answer(s, c, resp)) return;
+                /* Nothing more buffered here or in OpenSSL: wait for the
+                 * socket rather than try a read that would find it empty
+                 * (a system call per request); epoll reports bytes that
+                 * are already in the kernel as soon as it is re-armed. */
+                if (c->in_off == c->in_len && !SSL_has_pending(c->ssl)) {
+                    c->in_off = c->in_len = 0;
+                    release(s, c, EPOLLIN);
+                    return;
+                }
                 continue;
             }
             if (st == IH_HTTP_BAD) {
@@ -627,7 +698,7 @@ static void *worker_main(void *arg)
     ih_server *s = arg;
     ih_resp resp;
     ih_resp_init(&resp);
-    for (;;) {
+    while (t_leading || take_lead(s)) {
         struct epoll_event ev;
         int n = epoll_wait(s->ep, &ev, 1, -1);
         if (n < 0 && errno != EINTR) break;
@@ -644,6 +715,7 @@ static void *worker_main(void *arg)
         atomic_store(&c->busy, true);
         serve(s, c, &resp);
     }
+    step_down(s);
     ih_resp_free(&resp);
     return NULL;
 }
@@ -698,6 +770,8 @@ static void server_free(ih_server *s)
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->smu);
     pthread_cond_destroy(&s->cv);
+    pthread_mutex_destroy(&s->lmu);
+    pthread_cond_destroy(&s->lcv);
     free(s->workers);
     free(s->listen);
     free(s->cert);
@@ -714,6 +788,8 @@ ih_err ih_server_start(const ih_server_opts *o, ih_server **out)
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->smu, NULL);
     pthread_cond_init(&s->cv, NULL);
+    pthread_mutex_init(&s->lmu, NULL);
+    pthread_cond_init(&s->lcv, NULL);
     s->listen = strdup(o->listen);
     s->cert = strdup(o->cert_file);
     s->key = strdup(o->key_file);
@@ -754,6 +830,7 @@ ih_err ih_server_start(const ih_server_opts *o, ih_server **out)
             pthread_mutex_unlock(&s->mu);
             pthread_join(s->sweeper, NULL);
         }
+        end_leadership(s);
         uint64_t one = 1;
         if (write(s->wakefd, &one, sizeof one) < 0) { /* workers still see exiting */ }
         for (int i = 0; i < started; i++) pthread_join(s->workers[i], NULL);
@@ -793,6 +870,7 @@ void ih_server_stop(ih_server *s, int grace_ms)
         snprintf(n, sizeof n, "%d", left);
         ih_log(IH_LOG_WARN, "server.drain_timeout", "open_connections", n, NULL);
     }
+    end_leadership(s);
     uint64_t one = 1;
     if (write(s->wakefd, &one, sizeof one) < 0)
         ih_log(IH_LOG_ERROR, "server.wake_failed", "error", strerror(errno), NULL);

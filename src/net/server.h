@@ -3,7 +3,10 @@
  * Workers share one epoll set and take turns (leader/followers): each
  * connection is armed EPOLLONESHOT, so exactly one worker owns it while it
  * reads a request, runs the handler (which may block on the store) and
- * hands the response to the socket.  What the socket does not take at once
+ * hands the response to the socket.  One worker at a time waits on the
+ * set; it keeps doing so while its work is quick and passes that role on
+ * before a TLS handshake or a handler that may wait (ih_req_may_wait), so
+ * small answers cost no thread switch and slow ones hold up no one.  What the socket does not take at once
  * stays in the connection, which is parked until writable: no worker ever
  * waits for a client, and the next pipelined request is read only once the
  * response before it is sent.  A sweeper thread enforces deadlines: a

@@ -43,6 +43,10 @@ ih_err ih_tls_server_ctx(const char *cert_file, const char *key_file, SSL_CTX **
     /* partial writes: a slow reader takes what it can and the rest waits in
      * the connection's buffer (server.c never blocks on a client) */
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_ENABLE_PARTIAL_WRITE);
+    /* one read() per record instead of two (header, then body); what is
+     * read ahead stays in OpenSSL, and server.c asks SSL_has_pending()
+     * before it waits on the socket */
+    SSL_CTX_set_read_ahead(ctx, 1);
     if (SSL_CTX_set_cipher_list(ctx, "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:"
                                      "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-AES256-GCM-SHA384:"
                                      "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305") != 1 ||

@@ -26,7 +26,7 @@ static void t_conf_defaults_and_values(void **state)
     T_OK(ih_conf_parse_string(good_conf, "x.conf", &c, err, sizeof err));
     assert_string_equal(c.suite, "gm");
     assert_string_equal(c.listen, "127.0.0.1:8443");
-    assert_int_equal(c.workers, 16);
+    assert_int_equal(c.workers, 64);
     assert_int_equal(c.max_body, 1048576);
     assert_false(c.demo);
 }
@@ -47,7 +47,7 @@ static void t_conf_errors_name_the_line(void **state)
     expect_conf_error("[instance]\nname = t\nsuite = rot13\n[store]\nbackend = sqlite\n",
                       "ihos.conf:3: [instance] suite: 'rot13' is not one of intl|gm");
     expect_conf_error("[instance]\nname = t\nsuite = intl\n[server]\nworkers = many\n[store]\nbackend = sqlite\n",
-                      "ihos.conf:5: [server] workers: must be an integer from 1 to 256");
+                      "ihos.conf:5: [server] workers: must be an integer from 1 to 1024");
     expect_conf_error("[instance]\nname = t\nsuite = intl\n[server]\nworkers = 0\n[store]\nbackend = sqlite\n",
                       "ihos.conf:5:");
     expect_conf_error("[instance]\nname = t\nsuite = intl\n[instance]\nsuite = gm\n[store]\nbackend = sqlite\n",
