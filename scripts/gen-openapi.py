@@ -175,7 +175,7 @@ s("GET","/api/v1/visits","The caller's visits (a clinician's list names each pat
 s("GET","/api/v1/visits/{id}","A visit with its messages", resp="Visit", query=["after_message","limit"])
 s("POST","/api/v1/visits/{id}/accept","Accept (a follow-up needs followup_confirmed)", req="Accept", resp="Visit")
 s("POST","/api/v1/visits/{id}/refuse","Refuse with a reason", req="Reason", resp="Visit")
-s("POST","/api/v1/visits/{id}/close","Close an accepted visit", resp="Visit")
+s("POST","/api/v1/visits/{id}/close","Close an accepted visit; its video call, if still inviting or open, ends with it", resp="Visit")
 s("POST","/api/v1/visits/{id}/cancel","Cancel a request (patient)", resp="Visit")
 s("PUT","/api/v1/visits/{id}/label","Change the security label", req="Label")
 s("POST","/api/v1/visits/{id}/messages","Write a message in an accepted visit", req="Message", status=201)

@@ -113,6 +113,10 @@ ih_err ih_api_call_join(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_fallback(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_leave(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_end(ih_app *app, ih_req *req, ih_resp *resp);
+/* After POST /visits/{id}/close: the visit's call, if still inviting or
+ * open, ends (journaled as call.end) and its Janus room is closed, so media
+ * still flowing stops; a failure is logged, the close stands. */
+void ih_api_visit_call_end(ih_app *app, ih_req *req);
 ih_err ih_api_call_signal(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_call_signals(ih_app *app, ih_req *req, ih_resp *resp);
 

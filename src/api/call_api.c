@@ -255,20 +255,43 @@ ih_err ih_api_call_leave(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_no_content(resp);
 }
 
+/* End call id and close its Janus room. */
+static ih_err end_call(ih_app *app, const ih_viewer *v, int64_t id, json_t **out)
+{
+    ih_call_grant g;
+    IH_TRY(ih_call_end(app->clinic, v, id, &g, out));
+    if (!strcmp(g.system, IH_CALL_JANUS) && app->av && ih_av_has_janus(app->av) &&
+        ih_av_room_destroy(app->av, g.room, g.secret) != IH_OK) /* the room dies with Janus's restart anyway */
+        ih_log(IH_LOG_WARN, "av.room_not_destroyed", "detail", ih_err_detail(), NULL);
+    ih_call_grant_wipe(&g);
+    return IH_OK;
+}
+
 ih_err ih_api_call_end(ih_app *app, ih_req *req, ih_resp *resp)
 {
     int64_t id;
     IH_TRY(ih_api_param_id(req, 0, &id));
     ih_viewer v;
     ih_api_viewer(req, &v);
-    ih_call_grant g;
     json_t *out;
-    IH_TRY(ih_call_end(app->clinic, &v, id, &g, &out));
-    if (!strcmp(g.system, IH_CALL_JANUS) && app->av && ih_av_has_janus(app->av) &&
-        ih_av_room_destroy(app->av, g.room, g.secret) != IH_OK) /* the room dies with Janus's restart anyway */
-        ih_log(IH_LOG_WARN, "av.room_not_destroyed", "detail", ih_err_detail(), NULL);
-    ih_call_grant_wipe(&g);
+    IH_TRY(end_call(app, &v, id, &out));
     return ih_api_json(resp, 200, out);
+}
+
+void ih_api_visit_call_end(ih_app *app, ih_req *req)
+{
+    int64_t visit, id;
+    if (!app->av || ih_api_param_id(req, 0, &visit) != IH_OK || ih_call_live_of_visit(app->clinic, visit, &id) != IH_OK ||
+        !id) {
+        ih_err_clear();
+        return;
+    }
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out = NULL;
+    if (end_call(app, &v, id, &out) == IH_OK) json_decref(out);
+    else ih_log(IH_LOG_WARN, "av.call_not_ended", "detail", ih_err_detail(), NULL); /* joins are refused anyway */
+    ih_err_clear();
 }
 
 ih_err ih_api_call_signal(ih_app *app, ih_req *req, ih_resp *resp)

@@ -64,7 +64,9 @@ ih_err ih_api_visit_refuse(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_visit_close(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return ih_api_call_id(app, req, resp, ih_visit_close);
+    IH_TRY(ih_api_call_id(app, req, resp, ih_visit_close));
+    ih_api_visit_call_end(app, req); /* its call ends with it */
+    return IH_OK;
 }
 ih_err ih_api_visit_cancel(ih_app *app, ih_req *req, ih_resp *resp)
 {

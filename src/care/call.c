@@ -640,6 +640,27 @@ ih_err ih_call_end(ih_clinic *c, const ih_viewer *v, int64_t id, ih_call_grant *
     return e;
 }
 
+/* The visit's call still inviting or open (a->id; 0: none). */
+static ih_err live_of_visit_fn(ih_tx *tx, void *arg)
+{
+    call_arg *a = arg;
+    int64_t last;
+    IH_TRY(latest(tx, a->visit, &last));
+    if (last) IH_TRY(load_call(a, tx, last));
+    if (!last || !(is(&a->call, S_INVITING) || is(&a->call, S_OPEN))) a->id = 0;
+    return IH_OK;
+}
+
+ih_err ih_call_live_of_visit(ih_clinic *c, int64_t visit_id, int64_t *id)
+{
+    call_arg a = {.c = c, .visit = visit_id};
+    arg_init(&a);
+    ih_err e = ih_store_read(c->o.store, live_of_visit_fn, &a);
+    *id = e == IH_OK ? a.id : 0;
+    arg_free(&a);
+    return e;
+}
+
 /* ---- system B's signalling ------------------------------------------------------------------------------ */
 
 static ih_err signal_fn(ih_tx *tx, void *arg)

@@ -70,6 +70,9 @@ ih_err ih_call_switch(ih_clinic *c, const ih_viewer *v, int64_t id, const char *
 /* Treating doctor: end the call (the media record when it started); g
  * says which room to close. */
 ih_err ih_call_end(ih_clinic *c, const ih_viewer *v, int64_t id, ih_call_grant *g, json_t **out);
+/* The visit's call that is still inviting or open, *id 0 when none (a
+ * closed visit's call ends with it: the API ends it after the close). */
+ih_err ih_call_live_of_visit(ih_clinic *c, int64_t visit_id, int64_t *id);
 /* System B's signalling: {kind: hello|offer|answer|bye, data?: SDP (sealed)}
  * from a participant of the open call; the other side is told. */
 ih_err ih_call_signal(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);

@@ -224,6 +224,28 @@ class CallsApi(IhosTestCase):
         self.assertNotIn(gd["janus"]["pin"], dump)
         self.assertNotIn(gd["janus"]["token"].split(":")[1], dump)
 
+    def test_closing_the_visit_ends_its_call(self):
+        h, av = self.h, self.av
+        pat, doc = "patient051", "doctor03"
+        visit, call = self.open_call(pat, doc)
+        cid = call["id"]
+        self.assertEqual(h.s(pat).req("POST", "/api/v1/calls/%d/consent" % cid, {"consent": True}).status, 200)
+        gd = h.s(doc).req("POST", "/api/v1/calls/%d/join" % cid).json()
+        jd = JanusClient(av, gd["janus"]["token"])
+        jd.session()
+        joined = jd.message({"request": "join", "ptype": "publisher", "room": gd["janus"]["room"],
+                             "pin": gd["janus"]["pin"], "token": gd["janus"]["room_token"], "display": "doctor"})
+        self.assertEqual(joined.get("videoroom"), "joined", joined)
+        self.assertTrue(jd.message({"request": "exists", "room": gd["janus"]["room"]})["exists"])
+
+        self.assertEqual(h.s(doc).req("POST", "/api/v1/visits/%d/close" % visit).status, 200)
+        c = h.s(doc).req("GET", "/api/v1/visits/%d/call" % visit).json()["call"]
+        self.assertEqual(c["state"], "ended")
+        self.assertTrue(c["media_id"])  # the call's media record, as when the doctor ends it
+        # the room is gone from Janus, so whoever was still in it is out
+        self.assertFalse(jd.message({"request": "exists", "room": gd["janus"]["room"]})["exists"])
+        self.assertError(h.s(pat).req("POST", "/api/v1/calls/%d/join" % cid), 409, "invalid_state")
+
     def test_janus_down_new_calls_go_to_b(self):
         h, av = self.h, self.av
         av.kill_janus()
