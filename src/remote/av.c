@@ -343,10 +343,13 @@ static ih_err videoroom(ih_av *a, json_t *req, json_t **data)
 
 ih_err ih_av_room_create(ih_av *a, int64_t room, const char *pin, const char *secret, int publishers)
 {
-    json_t *req = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:i, s:s, s:b, s:b}", "request", "create", "admin_key",
-                            a->admin_key, "room", (json_int_t)room, "pin", pin, "secret", secret, "is_private", 1,
-                            "require_pvtid", 1, "publishers", publishers, "description", "ihos", "record", 0,
-                            "lock_record", 1);
+    /* fir_freq: Janus asks each publisher for a key frame every 10 s, so a
+     * subscriber whose first key frame was lost (a loaded network at
+     * join) shows the picture at the next one instead of never */
+    json_t *req = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:b, s:i, s:s, s:b, s:b, s:i}", "request", "create",
+                            "admin_key", a->admin_key, "room", (json_int_t)room, "pin", pin, "secret", secret,
+                            "is_private", 1, "require_pvtid", 1, "publishers", publishers, "description", "ihos",
+                            "record", 0, "lock_record", 1, "fir_freq", 10);
     if (!req) return ih_fail(IH_E_NOMEM, "av");
     /* an empty allow-list switches Janus's check on: only tokens ihosd adds
      * per participant (ih_av_room_allow) publish in the room */

@@ -452,7 +452,10 @@ class CallsInBrowser(IhosTestCase):
                 if n == 2:
                     break
                 time.sleep(0.5)
-            self.assertEqual(n, 2, "%s sees %d others" % (u, n))
+            seen = "" if n == 2 else b.js(
+                "return JSON.stringify([...document.querySelectorAll('#call video')].map(v => "
+                "[v.className, !!v.srcObject, v.videoWidth, v.readyState]))")
+            self.assertEqual(n, 2, "%s sees %d others: %s" % (u, n, seen))
         pages["doctor01"].shot("call-mdt-expert")
 
 
