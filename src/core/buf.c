@@ -39,6 +39,16 @@ ih_err ih_buf_append(ih_buf *b, const void *data, size_t n)
 
 ih_err ih_buf_puts(ih_buf *b, const char *s) { return ih_buf_append(b, s, strlen(s)); }
 
+ih_err ih_buf_put_int(ih_buf *b, int64_t v)
+{
+    char t[24], *p = t + sizeof t;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
+    do *--p = (char)('0' + u % 10);
+    while (u /= 10);
+    if (v < 0) *--p = '-';
+    return ih_buf_append(b, p, (size_t)(t + sizeof t - p));
+}
+
 ih_err ih_buf_vprintf(ih_buf *b, const char *fmt, va_list ap)
 {
     va_list ap2;

@@ -25,6 +25,9 @@ typedef struct ih_buf {
 ih_err ih_buf_reserve(ih_buf *b, size_t extra);
 ih_err ih_buf_append(ih_buf *b, const void *data, size_t n);
 ih_err ih_buf_puts(ih_buf *b, const char *s);
+/* Append v in decimal (without printf: this is on the hot paths of JSON and
+ * HTTP headers). */
+ih_err ih_buf_put_int(ih_buf *b, int64_t v);
 ih_err ih_buf_printf(ih_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 ih_err ih_buf_vprintf(ih_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Append s as the body of a JSON string (no quotes), escaping as RFC 8259. */

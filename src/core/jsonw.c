@@ -60,13 +60,8 @@ void ih_jw_str(ih_jw *w, const char *s)
 
 void ih_jw_int(ih_jw *w, int64_t v)
 {
-    char t[24], *p = t + sizeof t;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v; /* INT64_MIN too */
-    do *--p = (char)('0' + u % 10);
-    while (u /= 10);
-    if (v < 0) *--p = '-';
     sep(w);
-    put(w, p, (size_t)(t + sizeof t - p));
+    if (w->err == IH_OK) w->err = ih_buf_put_int(w->b, v);
 }
 
 void ih_jw_bool(ih_jw *w, bool v)

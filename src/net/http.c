@@ -345,25 +345,15 @@ static ih_err put_line(ih_buf *out, const char *name, const char *value, const c
     return ih_buf_append(out, "\r\n", 2);
 }
 
-static ih_err put_size(ih_buf *out, size_t v)
-{
-    char d[24];
-    int i = sizeof d;
-    do d[--i] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    return ih_buf_append(out, d + i, sizeof d - (size_t)i);
-}
-
 ih_err ih_resp_serialize(const ih_resp *r, const ih_resp_meta *m, ih_buf *out)
 {
     size_t body_len = r->status == 204 || r->stream.take ? 0 : r->body.len;
-    int status = r->status >= 100 && r->status <= 999 ? r->status : 500;
     IH_TRY(ih_buf_puts(out, "HTTP/1.1 "));
-    IH_TRY(put_size(out, (size_t)status));
-    IH_TRY(put_line(out, " ", ih_status_text(status), NULL));
+    IH_TRY(ih_buf_put_int(out, r->status));
+    IH_TRY(put_line(out, " ", ih_status_text(r->status), NULL));
     if (!r->stream.take) {
         IH_TRY(ih_buf_puts(out, "Content-Length: "));
-        IH_TRY(put_size(out, body_len));
+        IH_TRY(ih_buf_put_int(out, (int64_t)body_len));
         IH_TRY(ih_buf_append(out, "\r\n", 2));
     }
     if (r->cache) IH_TRY(put_line(out, "Cache-Control: ", r->cache, NULL));
