@@ -45,8 +45,8 @@ int audit_entry_parse(const uint8_t *p, size_t n, audit_view *v);
 /* Copy a view into a row of NUL-terminated strings; scratch holds at least
  * the entry's length plus 16 bytes and must outlive the row. */
 void audit_view_row(const audit_view *v, char *scratch, audit_row *r);
-/* Does a column value equal the slice? (a NULL column equals a null item) */
-bool slice_eq(slice s, const char *col, bool col_null);
+/* Does column col of the current row equal the slice? (NULL equals a null item) */
+bool slice_eq(ih_stmt *st, int col, slice s);
 
 /* Bring audit_tree (nodes and frontier) up to the newest committed event;
  * returns the tree's size and frontier. */
@@ -94,6 +94,9 @@ struct ih_audit {
 /* seq 0, ts 1, actor_id 2, action 3, object_type 4, object_id 5, outcome 6,
  * entry 7, leaf_hash 8, purged 9 */
 #define AUDIT_EVENT_SELECT "seq, ts, actor_id, action, object_type, object_id, outcome, entry, leaf_hash, purged"
+/* Verification checks the events in blocks of 2^this (verify.c); tests make
+ * it small so that a short journal spans many blocks. */
+extern int audit_verify_block_log;
 
 /* Decode the stored entry of the current row into r (scratch as above);
  * -1 if the row has no entry (archived) or it is malformed. */

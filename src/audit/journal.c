@@ -145,10 +145,12 @@ void audit_view_row(const audit_view *v, char *scratch, audit_row *r)
     memcpy(r->prev, v->prev, IH_HASH_LEN);
 }
 
-bool slice_eq(slice s, const char *col, bool col_null)
+bool slice_eq(ih_stmt *st, int col, slice s)
 {
-    if (!s.p || col_null) return !s.p && col_null;
-    return strlen(col) == s.n && memcmp(col, s.p, s.n) == 0;
+    size_t n;
+    const char *v = ih_col_textn(st, col, &n);
+    if (!s.p || !v) return !s.p && !v;
+    return n == s.n && memcmp(v, s.p, n) == 0;
 }
 
 int audit_row_load(ih_stmt *st, char *scratch, size_t cap, audit_row *r)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct cp {
     uint64_t size;
@@ -203,10 +204,6 @@ static ih_err db_checkpoints_fn(ih_tx *tx, vctx *v)
     return e;
 }
 
-typedef struct {
-    vctx *v;
-} verify_arg;
-
 /* ---- row versions: audit_version holds exactly what the entries name ------------- */
 
 typedef struct {
@@ -263,7 +260,7 @@ static bool versions_named(version_list *l, int64_t seq, slice rows)
 
 /* Compare the copies of events [l->from, to) with what their entries name
  * (events archived meanwhile are skipped: their entries live in the archive). */
-static ih_err versions_check(ih_tx *tx, version_list *l, int64_t to, const uint8_t *purged, ih_audit_report *r)
+static ih_err versions_check(ih_tx *tx, version_list *l, int64_t to, const uint8_t *purged, int64_t *bad_out)
 {
     if (l->n) qsort(l->v, l->n, sizeof *l->v, version_cmp);
     ih_stmt *st;
@@ -288,140 +285,370 @@ static ih_err versions_check(ih_tx *tx, version_list *l, int64_t to, const uint8
     }
     IH_TRY(e);
     if (bad < 0 && i < l->n) bad = l->v[i].seq;
-    if (bad >= 0)
-        problem(r, bad, -1, "event %lld: the row versions copied beside it (audit_version) do not match what it names "
-                            "(edited)",
-                (long long)bad);
+    *bad_out = bad;
     l->n = 0;
     return IH_OK;
 }
 
-static ih_err verify_fn(ih_tx *tx, void *arg)
-{
-    vctx *v = ((verify_arg *)arg)->v;
-    const vctx *vx = v;
-    ih_audit_report *r = v->r;
-    IH_TRY(db_checkpoints_fn(tx, v));
-    if (v->cps.n) qsort(v->cps.v, v->cps.n, sizeof *v->cps.v, cp_cmp);
-    size_t next_cp = 0;
-    /* Checkpoints at size 0 can only be malformed records. */
-    while (next_cp < v->cps.n && v->cps.v[next_cp].size == 0) {
-        if (v->cps.v[next_cp].error) problem(r, -1, 0, "%s", v->cps.v[next_cp].error);
-        next_cp++;
-    }
+/* ---- events, in blocks checked side by side ---------------------------------
+ *
+ * The events are cut into blocks of 2^audit_verify_block_log, checked by
+ * up to VERIFY_THREADS threads, each block in a read of its own.  Every check
+ * on an event needs only the event and the stored leaf before it, and a
+ * block's leaves make a perfect subtree of the Merkle tree, whose root joins
+ * the tree at that level.  The tree's frontier at a size inside a
+ * block is the frontier of the whole blocks before it followed by the block's
+ * own frontier at that point, so a block keeps its own frontier at each size
+ * the main thread compares (checkpoints, the stored tree).  The journal only
+ * grows, so every block's read holds the events the first read counted.  The
+ * main thread then walks the blocks in order and reports what a check in one
+ * pass would have reported first. */
 
-    ih_frontier f = {0};
+int audit_verify_block_log = 16;
+#define VERIFY_BLOCK ((uint64_t)1 << audit_verify_block_log)
+#define VERIFY_THREADS 4
+
+typedef struct {
+    uint64_t size;
+    ih_frontier f; /* the block's own frontier at that size */
+} block_mark;
+
+typedef struct {
+    uint64_t start, end; /* events [start, end) */
+    uint64_t checked;    /* events checked from start on */
+    ih_frontier f;       /* the block's frontier after them */
+    block_mark *marks;
+    size_t nmarks;
+    uint64_t purged;
+    int64_t bad_event; /* the block's first problem with an event, or -1 */
+    char problem[400];
+    int64_t missing;   /* the first missing event (nothing after it counts), or -1 */
+    int64_t bad_version; /* first event whose audit_version copies disagree, or -1 */
+    ih_err e;
+    ih_err_text etext;
+} block;
+
+typedef struct {
+    ih_store *s;
+    ih_md md;
+    const uint64_t *sizes; /* where the main thread compares the tree, ascending */
+    size_t nsizes;
+    block *blocks;
+    size_t nblocks;
+    atomic_size_t next;
+} blockset;
+
+typedef struct {
+    blockset *set;
+    block *b;
+    version_list *vl;
+    uint8_t *purged; /* VERIFY_BLOCK flags */
+} block_job;
+
+static void block_problem(block *b, int64_t seq, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void block_problem(block *b, int64_t seq, const char *fmt, ...)
+{
+    if (b->bad_event >= 0) return; /* the first one stands */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(b->problem, sizeof b->problem, fmt, ap);
+    va_end(ap);
+    b->bad_event = seq;
+}
+
+static ih_err block_mark_add(block *b, uint64_t size)
+{
+    block_mark *nm = realloc(b->marks, (b->nmarks + 1) * sizeof *nm);
+    if (!nm) return ih_fail(IH_E_NOMEM, "verify");
+    b->marks = nm;
+    nm[b->nmarks].size = size;
+    nm[b->nmarks++].f = b->f;
+    return IH_OK;
+}
+
+/* Check one event (the row st is on); prev is the stored leaf before it and
+ * becomes this event's. */
+static ih_err check_event(block_job *j, ih_stmt *st, uint64_t expect, uint8_t prev[IH_HASH_LEN])
+{
+    block *b = j->b;
+    ih_md md = j->set->md;
+    int64_t seq = ih_col_int(st, 0);
+    size_t ln, en;
+    const uint8_t *stored = ih_col_blob(st, 8, &ln);
+    const uint8_t *entry = ih_col_blob(st, 7, &en);
+    bool purged = ih_col_int(st, 9) != 0;
+    uint8_t leaf[IH_HASH_LEN];
+    if (!stored || ln != IH_HASH_LEN) {
+        block_problem(b, seq, "event %llu has no valid leaf hash", (unsigned long long)expect);
+        memset(leaf, 0, sizeof leaf);
+    } else if (purged) {
+        memcpy(leaf, stored, IH_HASH_LEN); /* content lives in a verified archive */
+        b->purged++;
+        j->purged[seq - (int64_t)b->start] = 1;
+    } else {
+        audit_view ev;
+        if (!entry || ih_merkle_leaf(md, entry, en, leaf) != IH_OK) memset(leaf, 0, sizeof leaf);
+        if (memcmp(leaf, stored, IH_HASH_LEN) != 0)
+            block_problem(b, seq, "event %llu: its content does not match its leaf hash (edited)",
+                          (unsigned long long)expect);
+        else if (audit_entry_parse(entry, en, &ev) != 0 || ev.seq != seq)
+            block_problem(b, seq, "event %llu: its content belongs to another place in the journal (moved)",
+                          (unsigned long long)expect);
+        else if (ev.ts != ih_col_int(st, 1) || !ev.has_actor || ev.actor_id != ih_col_int(st, 2) ||
+                 !slice_eq(st, 3, ev.action) ||
+                 !slice_eq(st, 4, ev.object_type) ||
+                 !slice_eq(st, 5, ev.object_id) ||
+                 !slice_eq(st, 6, ev.outcome))
+            block_problem(b, seq, "event %llu: its indexed columns do not match its content (edited)",
+                          (unsigned long long)expect);
+        else if (memcmp(ev.prev, prev, IH_HASH_LEN) != 0)
+            block_problem(b, seq, "event %llu does not follow event %lld (inserted, deleted or reordered events)",
+                          (unsigned long long)expect, (long long)expect - 1);
+        else if (ev.rows.p && !versions_named(j->vl, seq, ev.rows))
+            block_problem(b, seq, "event %llu names its rows in a form that does not parse",
+                          (unsigned long long)expect);
+        memcpy(leaf, stored, IH_HASH_LEN);
+    }
+    memcpy(prev, leaf, IH_HASH_LEN);
+    return ih_frontier_append(md, &b->f, leaf, NULL, NULL);
+}
+
+static ih_err block_fn(ih_tx *tx, void *arg)
+{
+    block_job *j = arg;
+    block *b = j->b;
+    const blockset *set = j->set;
     uint8_t prev[IH_HASH_LEN] = {0};
-    uint64_t expect = 0;
     ih_stmt *st;
     bool row;
-    ih_err e = IH_OK;
+    if (b->start > 0) { /* the chain's link into this block */
+        IH_TRY(ih_tx_prepare(tx, "SELECT leaf_hash FROM audit_event WHERE seq = $1", &st));
+        ih_stmt_int(st, 1, (int64_t)b->start - 1);
+        IH_TRY(ih_stmt_step(st, &row));
+        size_t n;
+        const uint8_t *l = row ? ih_col_blob(st, 0, &n) : NULL;
+        if (l && n == IH_HASH_LEN) memcpy(prev, l, IH_HASH_LEN);
+        IH_TRY(ih_stmt_exec(st));
+    }
+    size_t mi = 0;
+    while (mi < set->nsizes && set->sizes[mi] <= b->start) mi++;
+    j->vl->n = 0;
+    j->vl->from = (int64_t)b->start;
+    memset(j->purged, 0, VERIFY_BLOCK);
+    IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+                         &st));
+    ih_stmt_int(st, 1, (int64_t)b->start);
+    ih_stmt_int(st, 2, (int64_t)b->end);
+    uint64_t expect = b->start;
+    ih_err e;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        if ((uint64_t)ih_col_int(st, 0) != expect) break;
+        IH_TRY(check_event(j, st, expect, prev));
+        expect++;
+        for (; mi < set->nsizes && set->sizes[mi] == expect && expect - b->start < VERIFY_BLOCK; mi++)
+            IH_TRY(block_mark_add(b, expect));
+    }
+    IH_TRY(e);
+    b->checked = expect - b->start;
+    if (expect < b->end) {
+        b->missing = (int64_t)expect;
+        return IH_OK;
+    }
+    return versions_check(tx, j->vl, (int64_t)expect, j->purged, &b->bad_version);
+}
+
+/* One worker: blocks taken in turn, all in one read (one snapshot). */
+static ih_err worker_fn(ih_tx *tx, void *arg)
+{
+    block_job *j = arg;
+    blockset *set = j->set;
+    size_t i;
+    while ((i = atomic_fetch_add(&set->next, 1)) < set->nblocks) {
+        j->b = &set->blocks[i];
+        if ((j->b->e = block_fn(tx, j)) != IH_OK) {
+            ih_err_save(&j->b->etext);
+            return j->b->e;
+        }
+    }
+    return IH_OK;
+}
+
+static void *block_worker(void *arg)
+{
+    blockset *set = arg;
+    version_list vl = {0};
+    block_job j = {set, NULL, &vl, malloc(VERIFY_BLOCK)};
+    ih_err e = j.purged ? ih_store_scan(set->s, worker_fn, &j) : ih_fail(IH_E_NOMEM, "verify");
+    if (e != IH_OK) { /* the block it was on, or the next one if the read itself failed */
+        block *b = j.b && j.b->e != IH_OK ? j.b : NULL;
+        size_t i;
+        if (!b && (i = atomic_fetch_add(&set->next, 1)) < set->nblocks) b = &set->blocks[i];
+        if (b) {
+            b->e = e;
+            ih_err_save(&b->etext);
+        }
+    }
+    free(vl.v);
+    free(j.purged);
+    return NULL;
+}
+
+static void check_blocks(blockset *set)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want = cpus > VERIFY_THREADS ? VERIFY_THREADS : cpus > 1 ? (size_t)cpus : 1;
+    if (want > set->nblocks) want = set->nblocks;
+    pthread_t t[VERIFY_THREADS];
+    size_t started = 0;
+    while (started + 1 < want && pthread_create(&t[started], NULL, block_worker, set) == 0) started++;
+    block_worker(set); /* this thread is one of them */
+    for (size_t i = 0; i < started; i++) pthread_join(t[i], NULL);
+}
+
+/* ---- putting it together ----------------------------------------------------- */
+
+typedef struct {
+    vctx *v;
+    uint64_t events;    /* highest seq + 1 */
+    uint64_t tree_size; /* the stored tree: its size and frontier */
+    uint8_t tree_enc[IH_MERKLE_MAX_DEPTH * IH_HASH_LEN];
+    size_t tree_len;
+    size_t next_cp; /* the next checkpoint to compare, in v->cps */
+} head;
+
+static ih_err head_fn(ih_tx *tx, void *arg)
+{
+    head *h = arg;
+    IH_TRY(db_checkpoints_fn(tx, h->v));
+    ih_stmt *st;
+    bool row;
     /* The stored tree (frontier of its first tree_size leaves) must agree
      * with the events; it may lag behind the newest ones. */
     IH_TRY(ih_tx_prepare(tx, "SELECT size, frontier FROM audit_tree WHERE id = 1", &st));
     IH_TRY(ih_stmt_step(st, &row));
-    uint64_t tree_size = row ? (uint64_t)ih_col_int(st, 0) : 0;
-    uint8_t tree_enc[IH_MERKLE_MAX_DEPTH * IH_HASH_LEN];
-    size_t tree_len = 0;
     if (row) {
-        const uint8_t *fr = ih_col_blob(st, 1, &tree_len);
-        if (tree_len > sizeof tree_enc) tree_len = sizeof tree_enc;
-        if (fr) memcpy(tree_enc, fr, tree_len);
+        h->tree_size = (uint64_t)ih_col_int(st, 0);
+        const uint8_t *fr = ih_col_blob(st, 1, &h->tree_len);
+        if (h->tree_len > sizeof h->tree_enc) h->tree_len = sizeof h->tree_enc;
+        if (fr) memcpy(h->tree_enc, fr, h->tree_len);
     }
     IH_TRY(ih_stmt_exec(st));
-    version_list vl = {0};
-    uint8_t *purged_in_chunk = calloc(20000, 1);
-    if (!purged_in_chunk) return ih_fail(IH_E_NOMEM, "verify");
-    for (;;) {
-        ih_err pe = ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq >= $1 ORDER BY seq "
-                                      "LIMIT 20000", &st);
-        if (pe != IH_OK) {
-            e = pe;
-            break;
-        }
-        ih_stmt_int(st, 1, (int64_t)expect);
-        uint64_t got = 0;
-        vl.from = (int64_t)expect;
-        memset(purged_in_chunk, 0, 20000);
-        while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
-            got++;
-            int64_t seq = ih_col_int(st, 0);
-            size_t ln, en;
-            const uint8_t *stored = ih_col_blob(st, 8, &ln);
-            const uint8_t *entry = ih_col_blob(st, 7, &en);
-            bool purged = ih_col_int(st, 9) != 0;
-            if ((uint64_t)seq != expect) {
-                problem(r, (int64_t)expect, -1, "event %llu is missing (deleted or renumbered)", (unsigned long long)expect);
-                free(vl.v);
-                free(purged_in_chunk);
-                return IH_OK;
-            }
-            uint8_t leaf[IH_HASH_LEN];
-            if (!stored || ln != IH_HASH_LEN) {
-                problem(r, seq, -1, "event %llu has no valid leaf hash", (unsigned long long)expect);
-                memset(leaf, 0, sizeof leaf);
-            } else if (purged) {
-                memcpy(leaf, stored, IH_HASH_LEN); /* content lives in a verified archive */
-                r->purged++;
-                purged_in_chunk[seq - vl.from] = 1;
-            } else {
-                audit_view ev;
-                if (!entry || ih_merkle_leaf(vx->md, entry, en, leaf) != IH_OK)
-                    memset(leaf, 0, sizeof leaf);
-                if (memcmp(leaf, stored, IH_HASH_LEN) != 0)
-                    problem(r, seq, -1, "event %llu: its content does not match its leaf hash (edited)",
-                            (unsigned long long)expect);
-                else if (audit_entry_parse(entry, en, &ev) != 0 || ev.seq != seq)
-                    problem(r, seq, -1, "event %llu: its content belongs to another place in the journal (moved)",
-                            (unsigned long long)expect);
-                else if (ev.ts != ih_col_int(st, 1) || !ev.has_actor || ev.actor_id != ih_col_int(st, 2) ||
-                         !slice_eq(ev.action, ih_col_text(st, 3), ih_col_null(st, 3)) ||
-                         !slice_eq(ev.object_type, ih_col_text(st, 4), ih_col_null(st, 4)) ||
-                         !slice_eq(ev.object_id, ih_col_text(st, 5), ih_col_null(st, 5)) ||
-                         !slice_eq(ev.outcome, ih_col_text(st, 6), ih_col_null(st, 6)))
-                    problem(r, seq, -1, "event %llu: its indexed columns do not match its content (edited)",
-                            (unsigned long long)expect);
-                else if (memcmp(ev.prev, prev, IH_HASH_LEN) != 0)
-                    problem(r, seq, -1,
-                            "event %llu does not follow event %lld (inserted, deleted or reordered events)",
-                            (unsigned long long)expect, (long long)expect - 1);
-                else if (ev.rows.p && !versions_named(&vl, seq, ev.rows))
-                    problem(r, seq, -1, "event %llu names its rows in a form that does not parse",
-                            (unsigned long long)expect);
-                memcpy(leaf, stored, IH_HASH_LEN);
-            }
-            memcpy(prev, leaf, IH_HASH_LEN);
-            if ((e = ih_frontier_append(v->md, &f, leaf, NULL, NULL)) != IH_OK) goto done;
-            expect++;
-            if (expect == tree_size) {
-                uint8_t enc[IH_MERKLE_MAX_DEPTH * IH_HASH_LEN];
-                size_t n;
-                ih_frontier_encode(&f, enc, &n);
-                if (n != tree_len || memcmp(enc, tree_enc, n))
-                    problem(r, -1, (int64_t)tree_size,
-                            "the stored Merkle tree (size %llu) does not match the events", (unsigned long long)tree_size);
-            }
-            while (next_cp < v->cps.n && v->cps.v[next_cp].size == expect) {
-                cp *k = &v->cps.v[next_cp++];
-                uint8_t root[IH_HASH_LEN];
-                if ((e = ih_frontier_root(v->md, &f, root)) != IH_OK) goto done;
-                if (k->error) problem(r, -1, (int64_t)k->size, "%s", k->error);
-                else if (memcmp(root, k->root, IH_HASH_LEN) != 0)
-                    problem(r, -1, (int64_t)k->size,
-                            "checkpoint at size %llu: its root does not match the events it covers (events before it "
-                            "were changed, or the checkpoint was replaced)",
-                            (unsigned long long)k->size);
-                r->checkpoints++;
-            }
-        }
-        if (e != IH_OK) break;
-        if ((e = versions_check(tx, &vl, (int64_t)expect, purged_in_chunk, r)) != IH_OK) break;
-        if (got < 20000) break;
+    IH_TRY(ih_tx_prepare(tx, "SELECT max(seq) FROM audit_event", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    h->events = row && !ih_col_null(st, 0) && ih_col_int(st, 0) >= 0 ? (uint64_t)ih_col_int(st, 0) + 1 : 0;
+    return ih_stmt_exec(st);
+}
+
+/* The tree at `size` is whole blocks `top` followed by `in` (the part of a
+ * block): compare it with the stored tree and the checkpoints at that size. */
+static ih_err check_size(head *h, const ih_frontier *top, const ih_frontier *in, uint64_t size)
+{
+    vctx *v = h->v;
+    ih_audit_report *r = v->r;
+    ih_frontier f = {.size = size, .n = top->n + in->n};
+    memcpy(f.h, top->h, (size_t)top->n * IH_HASH_LEN);
+    memcpy(f.h[top->n], in->h, (size_t)in->n * IH_HASH_LEN);
+    if (size == h->tree_size) {
+        uint8_t enc[IH_MERKLE_MAX_DEPTH * IH_HASH_LEN];
+        size_t n;
+        ih_frontier_encode(&f, enc, &n);
+        if (n != h->tree_len || memcmp(enc, h->tree_enc, n))
+            problem(r, -1, (int64_t)size, "the stored Merkle tree (size %llu) does not match the events",
+                    (unsigned long long)size);
     }
-done:
-    free(vl.v);
-    free(purged_in_chunk);
-    IH_TRY(e);
+    while (h->next_cp < v->cps.n && v->cps.v[h->next_cp].size == size) {
+        cp *k = &v->cps.v[h->next_cp++];
+        uint8_t root[IH_HASH_LEN];
+        IH_TRY(ih_frontier_root(v->md, &f, root));
+        if (k->error) problem(r, -1, (int64_t)k->size, "%s", k->error);
+        else if (memcmp(root, k->root, IH_HASH_LEN) != 0)
+            problem(r, -1, (int64_t)k->size,
+                    "checkpoint at size %llu: its root does not match the events it covers (events before it "
+                    "were changed, or the checkpoint was replaced)",
+                    (unsigned long long)k->size);
+        r->checkpoints++;
+    }
+    return IH_OK;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Walk the checked blocks in order; *stop when an event is missing. */
+static ih_err combine(head *h, blockset *set, uint64_t *expect, bool *stop)
+{
+    ih_audit_report *r = h->v->r;
+    ih_frontier top = {0}; /* the whole blocks so far, a block being a leaf */
+    const ih_frontier none = {0};
+    for (size_t i = 0; i < set->nblocks; i++) {
+        block *b = &set->blocks[i];
+        if (b->e != IH_OK) {
+            ih_err_load(&b->etext);
+            return b->e;
+        }
+        size_t m = 0;
+        for (; m < b->nmarks && (b->bad_event < 0 || b->marks[m].size <= (uint64_t)b->bad_event); m++)
+            IH_TRY(check_size(h, &top, &b->marks[m].f, b->marks[m].size));
+        if (b->bad_event >= 0) problem(r, b->bad_event, -1, "%s", b->problem);
+        if (b->missing >= 0) {
+            for (; m < b->nmarks; m++) IH_TRY(check_size(h, &top, &b->marks[m].f, b->marks[m].size));
+            problem(r, b->missing, -1, "event %lld is missing (deleted or renumbered)", (long long)b->missing);
+            *stop = true;
+            return IH_OK;
+        }
+        for (; m < b->nmarks; m++) IH_TRY(check_size(h, &top, &b->marks[m].f, b->marks[m].size));
+        if (b->bad_version >= 0)
+            problem(r, b->bad_version, -1,
+                    "event %lld: the row versions copied beside it (audit_version) do not match what it names "
+                    "(edited)",
+                    (long long)b->bad_version);
+        r->purged += b->purged;
+        *expect = b->start + b->checked;
+        if (b->checked == VERIFY_BLOCK) {
+            IH_TRY(ih_frontier_append(h->v->md, &top, b->f.h[0], NULL, NULL));
+            IH_TRY(check_size(h, &top, &none, *expect));
+        }
+    }
+    return IH_OK;
+}
+
+static ih_err check_events(ih_store *s, head *h)
+{
+    vctx *v = h->v;
+    ih_audit_report *r = v->r;
+    if (v->cps.n) qsort(v->cps.v, v->cps.n, sizeof *v->cps.v, cp_cmp);
+    /* Checkpoints at size 0 can only be malformed records. */
+    while (h->next_cp < v->cps.n && v->cps.v[h->next_cp].size == 0) {
+        if (v->cps.v[h->next_cp].error) problem(r, -1, 0, "%s", v->cps.v[h->next_cp].error);
+        h->next_cp++;
+    }
+    blockset set = {.s = s, .md = v->md, .nblocks = (size_t)((h->events + VERIFY_BLOCK - 1) / VERIFY_BLOCK)};
+    uint64_t *sizes = malloc((v->cps.n + 1) * sizeof *sizes);
+    set.blocks = calloc(set.nblocks ? set.nblocks : 1, sizeof *set.blocks);
+    ih_err e = IH_OK;
+    if (!sizes || !set.blocks) {
+        e = ih_fail(IH_E_NOMEM, "verify");
+        goto out;
+    }
+    for (size_t i = 0; i < v->cps.n; i++)
+        if (v->cps.v[i].size > 0 && (!set.nsizes || sizes[set.nsizes - 1] != v->cps.v[i].size))
+            sizes[set.nsizes++] = v->cps.v[i].size;
+    if (h->tree_size > 0) sizes[set.nsizes++] = h->tree_size;
+    qsort(sizes, set.nsizes, sizeof *sizes, u64_cmp);
+    set.sizes = sizes;
+    for (size_t i = 0; i < set.nblocks; i++) {
+        block *b = &set.blocks[i];
+        b->start = i * VERIFY_BLOCK;
+        b->end = b->start + VERIFY_BLOCK < h->events ? b->start + VERIFY_BLOCK : h->events;
+        b->bad_event = b->bad_version = b->missing = -1;
+    }
+    check_blocks(&set);
+    uint64_t expect = 0;
+    bool stop = false;
+    if ((e = combine(h, &set, &expect, &stop)) != IH_OK || stop) goto out;
     r->events = expect;
 
     uint64_t last_sealed = 0;
@@ -437,9 +664,9 @@ done:
                 (unsigned long long)k->size, k->in_file ? "checkpoint file" : "database", (unsigned long long)expect);
         break;
     }
-    if (tree_size > expect)
-        problem(r, -1, (int64_t)tree_size, "the stored Merkle tree covers %llu events but the database holds %llu",
-                (unsigned long long)tree_size, (unsigned long long)expect);
+    if (h->tree_size > expect)
+        problem(r, -1, (int64_t)h->tree_size, "the stored Merkle tree covers %llu events but the database holds %llu",
+                (unsigned long long)h->tree_size, (unsigned long long)expect);
     bool db_has = false, file_has = false;
     for (size_t i = 0; i < v->cps.n; i++) {
         db_has |= v->cps.v[i].in_db;
@@ -448,7 +675,11 @@ done:
     if (v->file && db_has && !file_has)
         problem(r, -1, -1, "the database holds checkpoints but %s has none: the outside copy is missing", v->file);
     r->unsealed = expect - last_sealed;
-    return IH_OK;
+out:
+    for (size_t i = 0; i < set.nblocks; i++) free(set.blocks[i].marks);
+    free(set.blocks);
+    free(sizes);
+    return e;
 }
 
 ih_err ih_audit_verify(ih_store *s, ih_suite suite, const char *origin, const ih_signkey *pub,
@@ -459,8 +690,9 @@ ih_err ih_audit_verify(ih_store *s, ih_suite suite, const char *origin, const ih
     vctx v = {.suite = suite, .md = ih_suite_md(suite), .origin = origin, .pub = pub, .file = checkpoint_file, .r = r};
     ih_err e = read_file_checkpoints(&v);
     if (e == IH_OK) {
-        verify_arg a = {&v};
-        e = ih_store_read(s, verify_fn, &a);
+        head h = {.v = &v};
+        e = ih_store_read(s, head_fn, &h);
+        if (e == IH_OK) e = check_events(s, &h);
     }
     for (size_t i = 0; i < v.cps.n; i++) free(v.cps.v[i].error);
     free(v.cps.v);

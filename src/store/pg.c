@@ -436,6 +436,15 @@ static const char *pg_col_text(ih_stmt *st, int col)
     return PQgetvalue(s->res, s->row, col);
 }
 
+static const char *pg_col_textn(ih_stmt *st, int col, size_t *n)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    *n = 0;
+    if (pg_col_null(st, col)) return NULL;
+    *n = (size_t)PQgetlength(s->res, s->row, col);
+    return PQgetvalue(s->res, s->row, col);
+}
+
 static const uint8_t *pg_col_blob(ih_stmt *st, int col, size_t *n)
 {
     pg_stmt *s = (pg_stmt *)st;
@@ -817,6 +826,7 @@ static const store_ops pg_ops = {
     .col_null = pg_col_null,
     .col_int = pg_col_int,
     .col_text = pg_col_text,
+    .col_textn = pg_col_textn,
     .col_blob = pg_col_blob,
     .exec_script = pg_exec_script,
     .snapshot = pg_snapshot,

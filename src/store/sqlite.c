@@ -313,6 +313,14 @@ static const char *sq_col_text(ih_stmt *st, int col)
     return t ? (const char *)t : "";
 }
 
+static const char *sq_col_textn(ih_stmt *st, int col, size_t *n)
+{
+    sqlite3_stmt *s = ((sq_stmt *)st)->st;
+    const unsigned char *t = sqlite3_column_text(s, col);
+    *n = t ? (size_t)sqlite3_column_bytes(s, col) : 0;
+    return (const char *)t;
+}
+
 static const uint8_t *sq_col_blob(ih_stmt *st, int col, size_t *n)
 {
     sqlite3_stmt *s = ((sq_stmt *)st)->st;
@@ -464,7 +472,12 @@ static ih_err sq_write(ih_store *base, ih_tx_fn fn, void *arg)
 
 /* ---- readers ------------------------------------------------------------- */
 
-static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
+/* scan: the connection memory-maps the database file for this transaction
+ * (pages read in place instead of copied by pread), then unmaps it, so the
+ * mapping never adds a large file's pages to the server's resident size. */
+#define SCAN_MMAP "2147418112" /* SQLite's default upper bound */
+
+static ih_err reader_run(ih_store *base, ih_tx_fn fn, void *arg, bool scan)
 {
     sq_store *s = (sq_store *)base;
     if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
@@ -475,7 +488,8 @@ static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
 
     sq_conn *c = &s->readers[idx];
     sq_tx tx = {.base = {.store = base, .write = false}, .conn = c};
-    ih_err e = conn_ctl(c, CTL_BEGIN);
+    ih_err e = scan ? conn_exec(c, "PRAGMA mmap_size = " SCAN_MMAP) : IH_OK;
+    if (e == IH_OK) e = conn_ctl(c, CTL_BEGIN);
     if (e == IH_OK) {
         in_callback = true;
         e = fn(&tx.base, arg);
@@ -488,6 +502,12 @@ static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
         conn_ctl(c, CTL_COMMIT);
         ih_err_load(&t);
     }
+    if (scan) {
+        ih_err_text t;
+        ih_err_save(&t);
+        conn_exec(c, "PRAGMA mmap_size = 0");
+        ih_err_load(&t);
+    }
     atomic_fetch_add(&s->base.read_txns, 1);
     pthread_mutex_lock(&s->mu);
     s->free_readers[s->nfree++] = idx;
@@ -495,6 +515,9 @@ static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg)
     pthread_mutex_unlock(&s->mu);
     return e;
 }
+
+static ih_err sq_read(ih_store *base, ih_tx_fn fn, void *arg) { return reader_run(base, fn, arg, false); }
+static ih_err sq_scan(ih_store *base, ih_tx_fn fn, void *arg) { return reader_run(base, fn, arg, true); }
 
 /* ---- snapshot ------------------------------------------------------------ */
 
@@ -554,6 +577,7 @@ static void sq_close(ih_store *base)
 static const store_ops sqlite_ops = {
     .write = sq_write,
     .read = sq_read,
+    .scan = sq_scan,
     .close = sq_close,
     .prepare = sq_prepare,
     .bind_int = sq_bind_int,
@@ -565,6 +589,7 @@ static const store_ops sqlite_ops = {
     .col_null = sq_col_null,
     .col_int = sq_col_int,
     .col_text = sq_col_text,
+    .col_textn = sq_col_textn,
     .col_blob = sq_col_blob,
     .exec_script = sq_exec_script,
     .snapshot = sq_snapshot,

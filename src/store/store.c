@@ -38,6 +38,10 @@ void ih_store_get_stats(ih_store *s, ih_store_stats *out)
 ih_err ih_store_write(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->write(s, fn, arg); }
 ih_err ih_store_snapshot(ih_store *s, const char *path) { return s->ops->snapshot(s, path); }
 ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->read(s, fn, arg); }
+ih_err ih_store_scan(ih_store *s, ih_tx_fn fn, void *arg)
+{
+    return s->ops->scan ? s->ops->scan(s, fn, arg) : s->ops->read(s, fn, arg);
+}
 
 static ih_err ping_fn(ih_tx *tx, void *arg)
 {
@@ -188,6 +192,7 @@ int64_t ih_stmt_changes(ih_stmt *st) { return st->tx->store->ops->changes(st); }
 bool ih_col_null(ih_stmt *st, int col) { return st->tx->store->ops->col_null(st, col); }
 int64_t ih_col_int(ih_stmt *st, int col) { return st->tx->store->ops->col_int(st, col); }
 const char *ih_col_text(ih_stmt *st, int col) { return st->tx->store->ops->col_text(st, col); }
+const char *ih_col_textn(ih_stmt *st, int col, size_t *n) { return st->tx->store->ops->col_textn(st, col, n); }
 
 const uint8_t *ih_col_blob(ih_stmt *st, int col, size_t *n)
 {

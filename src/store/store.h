@@ -5,6 +5,8 @@
  *   ih_store_write()  the callback's writes commit atomically, durably
  *                     (fsync) and before the call returns — or not at all.
  *   ih_store_read()   a consistent read-only snapshot.
+ *   ih_store_scan()   the same, for a long sequential read through much of
+ *                     the database (the audit journal's verification).
  * SQL is written once with $1..$n placeholders and bound parameters only;
  * never concatenate values into SQL.  Schema DDL is written in SQLite's
  * dialect and translated for PostgreSQL by the migration runner.
@@ -67,6 +69,9 @@ void ih_store_get_stats(ih_store *s, ih_store_stats *out);
 typedef ih_err (*ih_tx_fn)(ih_tx *tx, void *arg);
 ih_err ih_store_write(ih_store *s, ih_tx_fn fn, void *arg);
 ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg);
+/* A read through much of the database.  SQLite: the connection maps the file
+ * into memory for the transaction (pages read in place, no copy each). */
+ih_err ih_store_scan(ih_store *s, ih_tx_fn fn, void *arg);
 /* Can the database answer a query now?  IH_OK, or why not (on PostgreSQL
  * IH_E_UNAVAILABLE while no server accepts connections). */
 ih_err ih_store_ping(ih_store *s);
@@ -144,6 +149,8 @@ int64_t ih_stmt_changes(ih_stmt *st);
 bool ih_col_null(ih_stmt *st, int col);
 int64_t ih_col_int(ih_stmt *st, int col);
 const char *ih_col_text(ih_stmt *st, int col); /* "" for NULL; valid until next step */
+/* The text and its length in bytes; NULL (and 0) for NULL. */
+const char *ih_col_textn(ih_stmt *st, int col, size_t *n);
 const uint8_t *ih_col_blob(ih_stmt *st, int col, size_t *n);
 
 /* Next id for `name` (a table), allocated in this transaction. */

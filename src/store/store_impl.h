@@ -16,6 +16,7 @@
 typedef struct store_ops {
     ih_err (*write)(ih_store *s, ih_tx_fn fn, void *arg);
     ih_err (*read)(ih_store *s, ih_tx_fn fn, void *arg);
+    ih_err (*scan)(ih_store *s, ih_tx_fn fn, void *arg); /* NULL: read */
     void (*close)(ih_store *s);
     ih_err (*prepare)(ih_tx *tx, const char *sql, ih_stmt **out);
     void (*bind_int)(ih_stmt *st, int idx, int64_t v);
@@ -27,6 +28,7 @@ typedef struct store_ops {
     bool (*col_null)(ih_stmt *st, int col);
     int64_t (*col_int)(ih_stmt *st, int col);
     const char *(*col_text)(ih_stmt *st, int col);
+    const char *(*col_textn)(ih_stmt *st, int col, size_t *n);
     const uint8_t *(*col_blob)(ih_stmt *st, int col, size_t *n);
     ih_err (*exec_script)(ih_tx *tx, const char *sql);
     ih_err (*snapshot)(ih_store *s, const char *path);

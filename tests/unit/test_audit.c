@@ -781,6 +781,20 @@ static void t_archive_months(void **state)
         cmocka_unit_test_setup_teardown(t_concurrent_appends, s, teardown),                                           \
         cmocka_unit_test_setup_teardown(t_rollback_refused_at_start, s, teardown)
 
+static int small_blocks(void **state)
+{
+    (void)state;
+    audit_verify_block_log = 3;
+    return 0;
+}
+
+static int default_blocks(void **state)
+{
+    (void)state;
+    audit_verify_block_log = 16;
+    return 0;
+}
+
 int main(void)
 {
     ih_log_setup("stderr", IH_LOG_ERROR, "test");
@@ -797,6 +811,17 @@ int main(void)
                                                                     setup_sqlite_intl, teardown)};
     int rc = cmocka_run_group_tests_name("audit/retention", ar, NULL, NULL);
     rc += cmocka_run_group_tests_name("audit/sqlite/intl", si, NULL, NULL);
+    /* Verification in blocks of 8 events, several threads: the same journal
+     * spans 375 blocks, checkpoints fall inside blocks (500) and at their
+     * ends (1000), and mutations at a block's first event (1000, 2000). */
+    rc += cmocka_run_group_tests_name("audit/sqlite/intl, verified in blocks of 8", si, small_blocks, default_blocks);
+    const struct CMUnitTest pib[] = {cmocka_unit_test_setup_teardown(t_intact_journal_verifies, setup_pg_intl, teardown),
+                                     cmocka_unit_test_setup_teardown(t_swapped_events, setup_pg_intl, teardown),
+                                     cmocka_unit_test_setup_teardown(t_deleted_event, setup_pg_intl, teardown),
+                                     cmocka_unit_test_setup_teardown(t_replaced_checkpoint, setup_pg_intl, teardown),
+                                     cmocka_unit_test_setup_teardown(t_archive_months, setup_old_sqlite, teardown)};
+    rc += cmocka_run_group_tests_name("audit/postgres/intl and archives, verified in blocks of 8", pib, small_blocks,
+                                      default_blocks);
     rc += cmocka_run_group_tests_name("audit/sqlite/gm", sg, NULL, NULL);
     rc += cmocka_run_group_tests_name("audit/postgres/intl", pi, NULL, NULL);
     rc += cmocka_run_group_tests_name("audit/postgres/gm", pgm, NULL, NULL);
