@@ -9,7 +9,9 @@
  *     rebuilt from the leaves equals the checkpoint's root;
  *   the head row agrees with the events; no checkpoint covers more events
  *     than the database holds (truncation or rollback to an older copy).
- * Events after the last checkpoint are reported as unsealed, not as errors. */
+ * Events after the last checkpoint are reported as unsealed, not as errors.
+ * The events are checked by several threads at once (below); what is
+ * reported is what a check in one pass, in that order, would report. */
 #include "audit/audit_impl.h"
 
 #include "core/fsutil.h"
@@ -292,15 +294,16 @@ static ih_err versions_check(ih_tx *tx, version_list *l, int64_t to, const uint8
 
 /* ---- events, in blocks checked side by side ---------------------------------
  *
- * The events are cut into blocks of 2^audit_verify_block_log, checked by
- * up to VERIFY_THREADS threads, each block in a read of its own.  Every check
+ * The events are cut into blocks of 2^audit_verify_block_log, taken in turn
+ * by up to VERIFY_THREADS threads, each thread in one read (ih_store_scan) of
+ * its own.  Every check
  * on an event needs only the event and the stored leaf before it, and a
  * block's leaves make a perfect subtree of the Merkle tree, whose root joins
  * the tree at that level.  The tree's frontier at a size inside a
  * block is the frontier of the whole blocks before it followed by the block's
  * own frontier at that point, so a block keeps its own frontier at each size
  * the main thread compares (checkpoints, the stored tree).  The journal only
- * grows, so every block's read holds the events the first read counted.  The
+ * grows, so every thread's read holds the events the first read counted.  The
  * main thread then walks the blocks in order and reports what a check in one
  * pass would have reported first. */
 

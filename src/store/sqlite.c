@@ -75,6 +75,7 @@ typedef struct sq_store {
     bool stopping;
     sq_conn *readers;
     int nreaders;
+    pthread_mutex_t rmu; /* the free readers; apart from mu, which writes queue on */
     int *free_readers;
     int nfree;
     pthread_cond_t reader_cv;
@@ -472,6 +473,23 @@ static ih_err sq_write(ih_store *base, ih_tx_fn fn, void *arg)
 
 /* ---- readers ------------------------------------------------------------- */
 
+static int reader_take(sq_store *s)
+{
+    pthread_mutex_lock(&s->rmu);
+    while (s->nfree == 0) pthread_cond_wait(&s->reader_cv, &s->rmu);
+    int idx = s->free_readers[--s->nfree];
+    pthread_mutex_unlock(&s->rmu);
+    return idx;
+}
+
+static void reader_give(sq_store *s, int idx)
+{
+    pthread_mutex_lock(&s->rmu);
+    s->free_readers[s->nfree++] = idx;
+    pthread_cond_signal(&s->reader_cv);
+    pthread_mutex_unlock(&s->rmu);
+}
+
 /* scan: the connection memory-maps the database file for this transaction
  * (pages read in place instead of copied by pread), then unmaps it, so the
  * mapping never adds a large file's pages to the server's resident size. */
@@ -481,10 +499,7 @@ static ih_err reader_run(ih_store *base, ih_tx_fn fn, void *arg, bool scan)
 {
     sq_store *s = (sq_store *)base;
     if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
-    pthread_mutex_lock(&s->mu);
-    while (s->nfree == 0) pthread_cond_wait(&s->reader_cv, &s->mu);
-    int idx = s->free_readers[--s->nfree];
-    pthread_mutex_unlock(&s->mu);
+    int idx = reader_take(s);
 
     sq_conn *c = &s->readers[idx];
     sq_tx tx = {.base = {.store = base, .write = false}, .conn = c};
@@ -509,10 +524,7 @@ static ih_err reader_run(ih_store *base, ih_tx_fn fn, void *arg, bool scan)
         ih_err_load(&t);
     }
     atomic_fetch_add(&s->base.read_txns, 1);
-    pthread_mutex_lock(&s->mu);
-    s->free_readers[s->nfree++] = idx;
-    pthread_cond_signal(&s->reader_cv);
-    pthread_mutex_unlock(&s->mu);
+    reader_give(s, idx);
     return e;
 }
 
@@ -524,10 +536,7 @@ static ih_err sq_scan(ih_store *base, ih_tx_fn fn, void *arg) { return reader_ru
 static ih_err sq_snapshot(ih_store *base, const char *path)
 {
     sq_store *s = (sq_store *)base;
-    pthread_mutex_lock(&s->mu);
-    while (s->nfree == 0) pthread_cond_wait(&s->reader_cv, &s->mu);
-    int idx = s->free_readers[--s->nfree];
-    pthread_mutex_unlock(&s->mu);
+    int idx = reader_take(s);
     sqlite3 *dst = NULL;
     ih_err e = IH_OK;
     int rc = sqlite3_open_v2(path, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXCLUSIVE, NULL);
@@ -545,10 +554,7 @@ static ih_err sq_snapshot(ih_store *base, const char *path)
         }
     }
     if (dst) sqlite3_close_v2(dst);
-    pthread_mutex_lock(&s->mu);
-    s->free_readers[s->nfree++] = idx;
-    pthread_cond_signal(&s->reader_cv);
-    pthread_mutex_unlock(&s->mu);
+    reader_give(s, idx);
     if (e != IH_OK) unlink(path);
     return e;
 }
@@ -566,6 +572,7 @@ static void sq_close(ih_store *base)
     for (int i = 0; i < s->nreaders; i++) conn_close(&s->readers[i]);
     conn_close(&s->writer);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->rmu);
     pthread_cond_destroy(&s->cv);
     pthread_cond_destroy(&s->reader_cv);
     free(s->readers);
@@ -595,10 +602,18 @@ static const store_ops sqlite_ops = {
     .snapshot = sq_snapshot,
 };
 
+/* No memory statistics: with them every allocation by every connection takes
+ * one process-wide mutex, which the workers' reads queued on.  Must come
+ * before SQLite initializes; if something used SQLite first it is refused,
+ * harmlessly. */
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static void global_config(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out)
 {
     if (!o->sqlite_path || !*o->sqlite_path) return ih_fail(IH_E_CONFIG, "sqlite path missing");
     if (sqlite3_threadsafe() == 0) return ih_fail(IH_E_INTERNAL, "SQLite built without threads");
+    pthread_once(&global_once, global_config);
     sq_store *s = calloc(1, sizeof *s);
     IH_CHECK_ALLOC(s);
     s->base.ops = &sqlite_ops;
@@ -609,6 +624,7 @@ ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out)
     s->readers = calloc((size_t)s->nreaders, sizeof *s->readers);
     s->free_readers = calloc((size_t)s->nreaders, sizeof *s->free_readers);
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->rmu, NULL);
     pthread_cond_init(&s->cv, NULL);
     pthread_cond_init(&s->reader_cv, NULL);
     ih_err e = IH_OK;
