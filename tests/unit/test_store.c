@@ -161,6 +161,23 @@ static void t_commit_visible(void **state)
     assert_int_equal(count_items(f->s), before + 1);
 }
 
+/* A scan reads what a read reads; on SQLite it maps the file only while it
+ * runs (the next read on the same connection finds no mapping). */
+static void t_scan_reads_then_unmaps(void **state)
+{
+    fixture *f = *state;
+    T_OK(insert(f->s, "scanned", 1));
+    count_arg a = {.sql = "SELECT count(*) FROM item"};
+    T_OK(ih_store_scan(f->s, count_fn, &a));
+    assert_int_equal(a.count, count_items(f->s));
+    if (f->kind != IH_STORE_SQLITE) return;
+    count_arg m = {.sql = "PRAGMA mmap_size"};
+    T_OK(ih_store_scan(f->s, count_fn, &m));
+    assert_true(m.count > 0);
+    T_OK(ih_store_read(f->s, count_fn, &m)); /* the reader just given back is taken again */
+    assert_int_equal(m.count, 0);
+}
+
 static void t_callback_error_rolls_back(void **state)
 {
     fixture *f = *state;
@@ -491,6 +508,7 @@ static void t_acknowledged_writes_survive_kill(void **state)
 
 #define STORE_TESTS                                                                                \
     cmocka_unit_test(t_migrations_idempotent), cmocka_unit_test(t_commit_visible),                 \
+        cmocka_unit_test(t_scan_reads_then_unmaps),                                                 \
         cmocka_unit_test(t_callback_error_rolls_back), cmocka_unit_test(t_failed_statement_poisons_tx), \
         cmocka_unit_test(t_value_roundtrip), cmocka_unit_test(t_ids_increase),                      \
         cmocka_unit_test(t_changes_counted), cmocka_unit_test(t_nested_refused),                    \
