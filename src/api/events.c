@@ -4,8 +4,10 @@
  * The stream is checked like any request but passively (it does not count
  * as the user's activity, so it never keeps an idle session alive) and it
  * ends when the session would: at the idle deadline or the session's end,
- * and at most after STREAM_MAX_MS.  The browser's EventSource reconnects by
- * itself; a session that has ended meanwhile gets its 401.  The server's
+ * and at most after [web] stream_seconds.  The browser's EventSource
+ * reconnects by itself (and the page redraws what it shows: what was
+ * published in between never arrives); a session that has ended meanwhile
+ * gets its 401.  The server's
  * stream thread writes it out (net/server.h): no worker waits on it. */
 #include "api/api.h"
 
@@ -13,8 +15,6 @@
 #include "core/clock.h"
 
 #include <stdlib.h>
-
-#define STREAM_MAX_MS (10 * 60 * 1000)
 
 typedef struct {
     ih_bus *bus;
@@ -51,7 +51,7 @@ ih_err ih_api_events(ih_app *app, ih_req *req, ih_resp *resp)
         free(e);
         return err;
     }
-    int64_t until = ih_now_ms() + STREAM_MAX_MS;
+    int64_t until = ih_now_ms() + app->conf->web_stream_seconds * 1000LL;
     if (p->ends_at && p->ends_at < until) until = p->ends_at;
     resp->status = 200;
     resp->content_type = "text/event-stream";

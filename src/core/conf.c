@@ -113,6 +113,9 @@ static const key schema[] = {
       "the built console (app.html, h5.html, assets/); empty: web/ beside ihosd, else ../share/ihos/web from it"),
     I("web", "max_streams", web_max_streams, "2000", 1, 100000, "live-update (SSE) streams open at once on this node"),
     I("web", "streams_per_account", web_streams_per_account, "4", 1, 32, "live-update streams one account may hold open"),
+    I("web", "stream_seconds", web_stream_seconds, "600", 1, 3600,
+      "longest one live-update stream stays open before the browser opens the next (below a reverse proxy's own "
+      "limit on long requests)"),
     S("exchange", "peers", exchange_peers, false, "exchange.conf",
       "file describing the HIS/LIS/RIS/PACS peers ([peer NAME] sections, docs/exchange.md; absent: none)"),
     S("pacs", "url", pacs_url, false, "",

@@ -79,7 +79,7 @@ typedef struct ih_conf {
     bool av_relay_only;
     int av_session_minutes, av_health_seconds;
     char web_dir[IH_CONF_PATH];
-    int web_max_streams, web_streams_per_account;
+    int web_max_streams, web_streams_per_account, web_stream_seconds;
     /* [incident] */
     bool incident_syslog;
     char incident_webhook[IH_CONF_PATH], incident_smtp[IH_CONF_PATH], incident_mail_from[256], incident_mail_to[256];

@@ -337,6 +337,42 @@ class ConsoleJourney(IhosTestCase):
 
 
 @unittest.skipUnless(HAVE_BROWSER, "needs Debian chromium and chromium-driver (scripts/deps.sh test)")
+class ConsoleResync(IhosTestCase):
+    def test_a_reopened_stream_redraws_what_was_missed(self):
+        """A request sent while the doctor's page has no event stream (the
+        server ended it after [web] stream_seconds; the browser reopens it
+        3 s later) still reaches the open queue: the reopened stream makes
+        the page redraw.  Without that the queue stays empty."""
+        inst = self.instance(demo=True)
+        inst.set_conf("web", "stream_seconds", "2")
+        inst.start()
+        acc = demo_accounts(inst)
+        staff = must_login(inst, acc["doctor01"]).req("GET", "/api/v1/me/staff").json()["id"]
+        shift = [x for x in inst.request("GET", "/api/v1/schedules").json()["schedules"]
+                 if x["staff_id"] == staff and x["open"]][0]
+        pat = must_login(inst, acc["patient001"])
+        b = Browser("https://127.0.0.1:%d" % inst.port)
+        try:
+            b.open("/app/")
+            login_ui(b, acc["doctor01"])
+            b.wait_text("暂无待接诊的请求", "#main")
+            b.find("body.live", visible=False)
+            # the stream ends; the request is sent before the browser reopens it
+            end = time.time() + 10
+            while time.time() < end and b.js("return document.body.classList.contains('live')"):
+                time.sleep(0.05)
+            self.assertFalse(b.js("return document.body.classList.contains('live')"), "the stream never ended")
+            r = pat.req("POST", "/api/v1/visits", {
+                "kind": "followup", "schedule_id": shift["id"], "complaint": "断线期间的复诊请求",
+                "first_diagnosis": "2025-03 示例医院 原发性高血压", "disease_history": "高血压5年"})
+            self.assertEqual(r.status, 201, r.body)
+            b.wait_text("断线期间的复诊请求", "#main", timeout=15)
+            self.assertEqual(b.csp_violations(), [])
+        finally:
+            b.quit()
+
+
+@unittest.skipUnless(HAVE_BROWSER, "needs Debian chromium and chromium-driver (scripts/deps.sh test)")
 class ConsoleIdle(IhosTestCase):
     def test_idle_timeout_logs_the_browser_out(self):
         """The countdown runs on the page's clock: Chromium's virtual time

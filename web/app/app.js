@@ -45,7 +45,7 @@
       tickClocks(box);
     };
     every(1000, () => tickClocks(box));
-    IH.setRefresh(m, t => { if (t === 'visit') draw(); });
+    IH.setRefresh(m, t => { if (t === 'visit' || t === 'resync') draw(); });
     await draw();
     const box2 = section('诊疗中');
     m.appendChild(box2);
@@ -120,6 +120,7 @@
       }
     }
     IH.setRefresh(m, (t, d) => {
+      if (t === 'resync') return show(visit, id);
       if (d.visit !== id) return;
       if (t === 'message' && pull) pull();
       else if (t === 'rx' && rxDraw) rxDraw();
@@ -440,7 +441,7 @@
       const old = box.querySelector('table, .empty'); if (old) old.remove();
       box.appendChild(rxTable(r.prescriptions, [['', x => btn('审核', () => show(rxView, x.id), 'primary')]]));
     };
-    IH.setRefresh(m, t => { if (t === 'rx') draw(); });
+    IH.setRefresh(m, t => { if (t === 'rx' || t === 'resync') draw(); });
     await draw();
   }
   async function dispenseQ(m) {
@@ -449,7 +450,7 @@
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/prescriptions?status=approved'));
     if (r) box.appendChild(rxTable(r.prescriptions, [['', x => btn('打开', () => show(rxView, x.id), 'primary')]]));
-    IH.setRefresh(m, t => { if (t === 'rx') show(dispenseQ); });
+    IH.setRefresh(m, t => { if (t === 'rx' || t === 'resync') show(dispenseQ); });
   }
   async function rxView(m, id) {
     const box = section('处方');
@@ -619,7 +620,7 @@
       ['操作', a => me.role === 'secadmin' && a.status === 'pending' ? btn('激活', () => act(box, () => api('POST', `/api/v1/accounts/${a.id}/activate`), () => show(accounts, opt)), 'primary')
         : me.role === 'secadmin' && a.locked ? btn('解锁', () => act(box, () => api('POST', `/api/v1/accounts/${a.id}/unlock`), () => show(accounts, opt))) : '']], '没有符合条件的账号'));
     if (r && r.next_after) box.appendChild(btn('下一页', () => show(accounts, { status: opt.status, after: r.next_after })));
-    IH.setRefresh(m, t => { if (t === 'account') show(accounts, opt); });
+    IH.setRefresh(m, t => { if (t === 'account' || t === 'resync') show(accounts, opt); });
     if (me.role === 'sysadmin') {
       const add = section('新建账号（需安全管理员激活）');
       add.appendChild(form([{ name: 'username', label: '用户名' }, { name: 'role', label: '角色', type: 'select',

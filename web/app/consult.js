@@ -163,7 +163,7 @@ const IHCONSULT = (() => {
       m.appendChild(vc);
       const callDraw = IHAV.mount(vc, { url: `/api/v1/consults/${id}/call`, role: y.requester ? 'doctor' : 'expert',
                                         host: y.requester || y.lead, live: talking, label: '视频会诊' });
-      IH.setRefresh(m, (t, d) => { if (t === 'call' && d.visit === c.visit_id) callDraw(); });
+      IH.setRefresh(m, (t, d) => { if (t === 'resync' || (t === 'call' && d.visit === c.visit_id)) callDraw(); });
     }
     /* the material: opened through ihosd, each opening journaled */
     if (y.requester || y.expert) {

@@ -186,17 +186,26 @@ const IH = (() => {
     }, 1000);
     openEvents();
   }
+  /* Live updates.  What is published while the stream is down (the browser
+   * reconnects after 3 s; the server ends a stream after [web]
+   * stream_seconds) never arrives, so every open after the first hands the
+   * screen a 'resync': it redraws what it shows. */
   function openEvents() {
+    let first = !S.es; /* the session's first stream */
     if (S.es) S.es.close();
     const es = new EventSource('/api/v1/events');
     S.es = es;
-    const on = ev => {
-      const d = JSON.parse(ev.data);
-      if (S.refresh) S.refresh(ev.type, d);
-      else if (S.missed.length < 50) S.missed.push([ev.type, d]); /* a screen is being drawn */
+    const deliver = (t, d) => {
+      if (S.refresh) S.refresh(t, d);
+      else if (S.missed.length < 50) S.missed.push([t, d]); /* a screen is being drawn */
     };
+    const on = ev => deliver(ev.type, JSON.parse(ev.data));
     for (const t of ['visit', 'message', 'rx', 'account', 'call']) es.addEventListener(t, on);
-    es.addEventListener('open', () => document.body.classList.add('live'));
+    es.addEventListener('open', () => {
+      document.body.classList.add('live');
+      if (!first) deliver('resync', {});
+      first = false;
+    });
     es.addEventListener('error', async () => {
       document.body.classList.remove('live');
       if (es.readyState === EventSource.CLOSED && S.es === es && S.me) {

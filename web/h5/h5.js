@@ -68,7 +68,7 @@
       box.appendChild(table(r.visits, [['类型', v => v.kind_name], ['状态', v => STATUS[v.status] || v.status], ['申请时间', v => time(v.requested_at)],
         ['', v => btn('查看', () => show(visit, v.id), 'primary')]], '还没有问诊'));
     };
-    IH.setRefresh(m, t => { if (t === 'visit') draw(); });
+    IH.setRefresh(m, t => { if (t === 'visit' || t === 'resync') draw(); });
     await draw();
   }
 
@@ -122,7 +122,7 @@
       ], '提交评价', async b => { b.satisfaction = Number(b.satisfaction); await api('POST', `/api/v1/visits/${id}/evaluation`, b); flash(ev, '感谢您的评价。'); }));
       m.appendChild(ev);
     }
-    IH.setRefresh(m, (t, d) => { if (d.visit !== id) return; if (t === 'message') pull(); else if (t === 'call') { if (callDraw) callDraw(); } else show(visit, id); });
+    IH.setRefresh(m, (t, d) => { if (t === 'resync') return show(visit, id); if (d.visit !== id) return; if (t === 'message') pull(); else if (t === 'call') { if (callDraw) callDraw(); } else show(visit, id); });
   }
 
   async function prescriptions(m, visitId) {
