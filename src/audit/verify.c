@@ -398,9 +398,7 @@ static ih_err check_event(block_job *j, ih_stmt *st, uint64_t expect, uint8_t pr
             block_problem(b, seq, "event %llu: its content belongs to another place in the journal (moved)",
                           (unsigned long long)expect);
         else if (ev.ts != ih_col_int(st, 1) || !ev.has_actor || ev.actor_id != ih_col_int(st, 2) ||
-                 !slice_eq(st, 3, ev.action) ||
-                 !slice_eq(st, 4, ev.object_type) ||
-                 !slice_eq(st, 5, ev.object_id) ||
+                 !slice_eq(st, 3, ev.action) || !slice_eq(st, 4, ev.object_type) || !slice_eq(st, 5, ev.object_id) ||
                  !slice_eq(st, 6, ev.outcome))
             block_problem(b, seq, "event %llu: its indexed columns do not match its content (edited)",
                           (unsigned long long)expect);
