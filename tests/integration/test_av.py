@@ -454,7 +454,7 @@ class CallsInBrowser(IhosTestCase):
                 time.sleep(0.5)
             seen = "" if n == 2 else b.js(
                 "return JSON.stringify([...document.querySelectorAll('#call video')].map(v => "
-                "[v.className, !!v.srcObject, v.videoWidth, v.readyState]))")
+                "[v.className, !!v.srcObject, v.videoWidth, v.readyState]))") + " " + b.text("#call")
             self.assertEqual(n, 2, "%s sees %d others: %s" % (u, n, seen))
         pages["doctor01"].shot("call-mdt-expert")
 

@@ -66,16 +66,22 @@ const IHAV = (() => {
       this.pubPc = pc;
       this.feeds((d.publishers || []).concat(this.early || []));
       this.early = null;
-      /* an announcement missed (a slow page, a lost poll) is caught up: every
-       * 3 s the room's publishers are listed and any not yet received is subscribed */
-      this.reconcile = setInterval(() => this.post(`/${this.sid}/${this.pub}`, { janus: 'message',
-        body: { request: 'listparticipants', room: this.g.room } })
-        .then(r => this.feeds(((r.plugindata && r.plugindata.data.participants) || []).filter(x => x.publisher)))
-        .catch(() => {}), 3000);
+      /* an announcement missed (a slow page, a lost poll) or a subscription
+       * that failed or is still not connected after 20 s is caught up: every 3 s
+       * the room's publishers are listed and any not received is subscribed (again) */
+      this.reconcile = setInterval(() => {
+        for (const [id, sub] of this.subs)
+          if (Date.now() - sub.at > 20000 && !(sub.pc && sub.pc.connectionState === 'connected')) this.drop(id);
+        this.post(`/${this.sid}/${this.pub}`, { janus: 'message', body: { request: 'listparticipants', room: this.g.room } })
+          .then(r => this.feeds(((r.plugindata && r.plugindata.data.participants) || []).filter(x => x.publisher)))
+          .catch(() => {});
+      }, 3000);
     }
-    newPc() {
+    /* onFailed: the publishing connection's failure ends the call here (the
+     * page may move it to B); a subscription's is dropped and made again */
+    newPc(onFailed) {
       const pc = new RTCPeerConnection({ iceServers: this.ice });
-      pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'failed') this.fail(); });
+      pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'failed') (onFailed || (() => this.fail()))(); });
       this.pcs.push(pc);
       return pc;
     }
@@ -84,17 +90,22 @@ const IHAV = (() => {
       /* publishers announced before our own join was answered wait for our private id */
       if (!this.privateId) { this.early = (this.early || []).concat(list || []); return; }
       for (const p of list || []) if (p.id !== this.myId && !this.subs.has(p.id)) {
-        this.subs.set(p.id, {});
-        this.subscribe(p.id, p.display).catch(e => this.fail(e));
+        const sub = { at: Date.now() };
+        this.subs.set(p.id, sub);
+        /* a feed not ready yet, an answer lost: dropped, and made again on the next round */
+        this.subscribe(p.id, p.display, sub).catch(() => { if (this.subs.get(p.id) === sub) this.drop(p.id); });
       }
     }
-    async subscribe(feed, display) {
-      const sub = this.subs.get(feed);
+    /* sub: this attempt's record; once it is no longer the feed's (dropped
+     * meanwhile) the attempt stops and cleans up after itself */
+    async subscribe(feed, display, sub) {
       const hid = (await this.post(`/${this.sid}`, { janus: 'attach', plugin: 'janus.plugin.videoroom' })).data.id;
       sub.handle = hid;
+      if (this.subs.get(feed) !== sub) return this.detach(hid);
       const r = await this.request(hid, { request: 'join', ptype: 'subscriber', room: this.g.room, pin: this.g.pin, feed, private_id: this.privateId });
+      if (this.subs.get(feed) !== sub) return this.detach(hid);
       if (!r.jsep) throw new Error('Janus: ' + (r.plugindata.data.error || 'no offer'));
-      const pc = this.newPc();
+      const pc = this.newPc(() => { if (this.subs.get(feed) === sub) this.drop(feed); });
       sub.pc = pc;
       pc.addEventListener('track', ev => this.media.remote(feed, ev.streams[0] || new MediaStream([ev.track]), display));
       await pc.setRemoteDescription(r.jsep);
@@ -123,13 +134,16 @@ const IHAV = (() => {
       const d = ev.plugindata && ev.plugindata.data;
       if (!d) return;
       if (d.publishers) this.feeds(d.publishers);
-      const gone = d.unpublished || d.leaving, sub = gone && this.subs.get(gone);
-      if (sub) {
-        this.subs.delete(gone);
-        if (sub.pc) sub.pc.close();
-        if (sub.handle) this.post(`/${this.sid}/${sub.handle}`, { janus: 'detach' }).catch(() => {});
-        this.media.remote(gone, null);
-      }
+      const gone = d.unpublished || d.leaving;
+      if (gone && this.subs.has(gone)) this.drop(gone);
+    }
+    detach(handle) { this.post(`/${this.sid}/${handle}`, { janus: 'detach' }).catch(() => {}); }
+    drop(feed) {
+      const sub = this.subs.get(feed);
+      this.subs.delete(feed);
+      if (sub.pc) sub.pc.close();
+      if (sub.handle) this.detach(sub.handle);
+      this.media.remote(feed, null);
     }
     fail(e) { if (!this.stopped) { this.stop(); this.onFail(e); } }
     stats() { return [this.pubPc, ...[...this.subs.values()].map(x => x.pc)].filter(Boolean); }
