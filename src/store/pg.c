@@ -815,6 +815,7 @@ ih_err ih_store_pg_restore(const char *dump, const char *conninfo)
 static const store_ops pg_ops = {
     .write = pg_write,
     .read = pg_read,
+    .scan = pg_read, /* nothing to map: a scan is a read */
     .close = pg_close,
     .prepare = pg_prepare,
     .bind_int = pg_bind_int,

@@ -81,7 +81,9 @@ const IHAV = (() => {
      * page may move it to B); a subscription's is dropped and made again */
     newPc(onFailed) {
       const pc = new RTCPeerConnection({ iceServers: this.ice });
-      pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'failed') (onFailed || (() => this.fail()))(); });
+      pc.addEventListener('connectionstatechange', () => {
+        if (pc.connectionState === 'failed') { if (onFailed) onFailed(); else this.fail(); }
+      });
       this.pcs.push(pc);
       return pc;
     }
