@@ -74,14 +74,18 @@ ih_err ih_audit_append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_aud
 /* ---- row versions (rollback detection) ---------------------------------------
  *
  * Every MAC'd row carries a version that its MAC covers and each write
- * increases.  ih_audit_row_version() is the newest version of a row that an
- * event named (0: none); ih_audit_check_version() fails with IH_E_INTEGRITY
- * when a row is older than that: an older copy, with its old valid MAC, was
- * put back (a disabled account re-enabled, a dispensed prescription made
- * dispensable again).  A row may be newer than the journal knows (writes
- * without an event, such as a session's last use). */
-ih_err ih_audit_row_version(ih_tx *tx, const char *table, int64_t id, int64_t *rv);
-ih_err ih_audit_check_version(ih_tx *tx, const char *table, int64_t id, int64_t rv);
+ * increases.  A reader selects, in the row's own statement (one round trip
+ * on PostgreSQL), IH_AUDIT_KNOWN_RV("table"): the newest version of the row
+ * that an event named (0: none), from that table unaliased.  A table named
+ * at run time uses it as a format: ih_buf_printf(b, IH_AUDIT_KNOWN_RV("%1$s"),
+ * name).  ih_audit_version_known() then fails with IH_E_INTEGRITY when the
+ * row is older than that: an older copy, with its old valid MAC, was put back
+ * (a disabled account re-enabled, a dispensed prescription made dispensable
+ * again).  A row may be newer than the journal knows (writes without an
+ * event, such as a session's last use). */
+#define IH_AUDIT_KNOWN_RV(table) \
+    "(SELECT coalesce(max(rv), 0) FROM audit_version WHERE tbl = '" table "' AND row_id = " table ".id)"
+ih_err ih_audit_version_known(const char *table, int64_t id, int64_t rv, int64_t known);
 /* Append in a transaction of its own (for events with no other change). */
 ih_err ih_audit_record(ih_audit *a, const ih_actor *who, const ih_audit_event *ev);
 

@@ -234,11 +234,26 @@ static ih_err insert_event(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_
     ih_err e = c.err == IH_OK ? ih_merkle_leaf(a->md, c.b.p, c.b.len, leaf) : c.err;
     if (e == IH_OK && c.b.len > 4096) e = ih_fail(IH_E_INTERNAL, "audit event too large (%zu bytes)", c.b.len);
     ih_stmt *st;
+    /* On PostgreSQL an event that names one row (most writes) goes in with
+     * that row's version in one statement: a round trip less in the
+     * journal's serial lane.  Either way one row changes iff the event went
+     * in. */
+#define INSERT_EVENT                                                                                           \
+    "INSERT INTO audit_event(seq, ts, actor_id, action, object_type, object_id, outcome, entry, leaf_hash, purged) " \
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) ON CONFLICT (seq) DO NOTHING"
+    bool with_version = ih_tx_is_pg(tx) && nnotes == 1;
     if (e == IH_OK)
-        e = ih_tx_prepare(tx, "INSERT INTO audit_event(seq, ts, actor_id, action, object_type, object_id, outcome, "
-                              "entry, leaf_hash, purged) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) "
-                              "ON CONFLICT (seq) DO NOTHING",
+        e = ih_tx_prepare(tx,
+                          with_version ? "WITH ev AS (" INSERT_EVENT " RETURNING seq) INSERT INTO audit_version(tbl, "
+                                         "row_id, rv, seq) SELECT $10::text, $11::bigint, $12::bigint, seq FROM ev"
+                                       : INSERT_EVENT,
                           &st);
+#undef INSERT_EVENT
+    if (e == IH_OK && with_version) {
+        ih_stmt_text(st, 10, notes[0].table);
+        ih_stmt_int(st, 11, notes[0].id);
+        ih_stmt_int(st, 12, notes[0].rv);
+    }
     if (e == IH_OK) {
         ih_stmt_int(st, 1, r->seq);
         ih_stmt_int(st, 2, r->ts);
@@ -257,7 +272,7 @@ static ih_err insert_event(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_
         *taken = true;
         return IH_OK;
     }
-    IH_TRY(insert_versions(tx, r->seq, notes, nnotes));
+    if (!with_version) IH_TRY(insert_versions(tx, r->seq, notes, nnotes));
     uint64_t n_app = atomic_fetch_add(&a->appended, 1) + 1;
     if (n_app % (uint64_t)a->o.max_events == 0) pthread_cond_signal(&a->cv); /* wake the checkpointer */
     return IH_OK;
@@ -458,22 +473,8 @@ static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit
     return ih_fail(IH_E_INTEGRITY, "audit sequence kept changing");
 }
 
-ih_err ih_audit_row_version(ih_tx *tx, const char *table, int64_t id, int64_t *rv)
+ih_err ih_audit_version_known(const char *table, int64_t id, int64_t rv, int64_t known)
 {
-    ih_stmt *st;
-    bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT max(rv) FROM audit_version WHERE tbl = $1 AND row_id = $2", &st));
-    ih_stmt_text(st, 1, table);
-    ih_stmt_int(st, 2, id);
-    IH_TRY(ih_stmt_step(st, &row));
-    *rv = row && !ih_col_null(st, 0) ? ih_col_int(st, 0) : 0;
-    return ih_stmt_exec(st);
-}
-
-ih_err ih_audit_check_version(ih_tx *tx, const char *table, int64_t id, int64_t rv)
-{
-    int64_t known;
-    IH_TRY(ih_audit_row_version(tx, table, id, &known));
     if (rv < known)
         return ih_fail(IH_E_INTEGRITY, "%s %lld is at version %lld but the audit journal recorded version %lld: an "
                                        "older copy was put back",

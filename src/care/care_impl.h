@@ -59,6 +59,9 @@ ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *
  * (nothing when the clinic has no bus), and the event, published after the
  * commit. */
 ih_err cl_visit_audience(ih_clinic *c, ih_tx *tx, const ih_row *visit, ih_bus_audience *to);
+/* The same when cl_visit_access found the viewer `party` to be the visit's
+ * patient or its treating doctor: their own account is not read again. */
+ih_err cl_visit_audience_of(ih_clinic *c, ih_tx *tx, const ih_row *visit, const ih_viewer *party, ih_bus_audience *to);
 void cl_notify(ih_clinic *c, const ih_bus_audience *to, const char *event, int64_t visit, int64_t rx);
 /* The same from outside a transaction (reads the audience in its own), to
  * the visit's patient and doctor and every holder of roles (1 << role). */

@@ -81,7 +81,7 @@ static ih_err post_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_row_set_str(&a->r, "sender_role", ih_role_name(a->v->role)));
     ih_row_set_int(&a->r, "created_at", ih_now_ms());
     IH_TRY(ih_row_insert(tx, a->c->o.keys, &a->r));
-    IH_TRY(cl_visit_audience(a->c, tx, &a->visit_row, &a->to));
+    IH_TRY(cl_visit_audience_of(a->c, tx, &a->visit_row, a->v, &a->to)); /* the patient or the treating doctor */
     char oid[24];
     snprintf(oid, sizeof oid, "%lld", (long long)a->visit);
     return cl_audit(a->c, tx, a->v, "message.create", "message", a->r.id, oid);

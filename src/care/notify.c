@@ -8,11 +8,21 @@
 
 ih_err cl_visit_audience(ih_clinic *c, ih_tx *tx, const ih_row *visit, ih_bus_audience *to)
 {
+    return cl_visit_audience_of(c, tx, visit, NULL, to);
+}
+
+ih_err cl_visit_audience_of(ih_clinic *c, ih_tx *tx, const ih_row *visit, const ih_viewer *party, ih_bus_audience *to)
+{
     *to = (ih_bus_audience){0};
     if (!c->o.bus) return IH_OK;
-    IH_TRY(cl_patient_account(c, tx, ih_row_int(visit, "patient_id"), &to->accounts[0]));
+    if (party && party->role == IH_ROLE_PATIENT) to->accounts[0] = party->actor.id;
+    else IH_TRY(cl_patient_account(c, tx, ih_row_int(visit, "patient_id"), &to->accounts[0]));
     int64_t doctor = ih_row_int(visit, "doctor_id");
     if (!doctor) return IH_OK;
+    if (party && party->role == IH_ROLE_DOCTOR) {
+        to->accounts[1] = party->actor.id;
+        return IH_OK;
+    }
     ih_row s;
     ih_row_init(&s, &ih_t_staff);
     bool found;

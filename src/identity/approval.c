@@ -27,6 +27,8 @@ typedef struct approval {
 
 #define APPROVAL_COLS                                                                                       \
     "id, kind, account_id, role, perm, granted, state, proposed_by, proposed_at, decided_by, decided_at, rv, mac"
+/* A read's columns: the row, then the newest version the journal knows. */
+#define APPROVAL_SELECT APPROVAL_COLS ", " IH_AUDIT_KNOWN_RV("approval")
 
 static void approval_canon(const approval *p, ih_canon *c)
 {
@@ -65,7 +67,7 @@ static ih_err approval_read(ih_identity *id, ih_stmt *st, approval *p)
     approval_canon(p, &c);
     ih_err e = ih_row_mac_check(id->o.keys, "approval", p->id, &c, mac, mac ? n : 0);
     ih_canon_free(&c);
-    if (e == IH_OK) e = ih_audit_check_version(ih_stmt_tx(st), "approval", p->id, p->rv);
+    if (e == IH_OK) e = ih_audit_version_known("approval", p->id, p->rv, ih_col_int(st, 13));
     return e;
 }
 
@@ -219,7 +221,7 @@ static ih_err decide_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     int64_t want = p->id;
-    IH_TRY(ih_tx_prepare(tx, "SELECT " APPROVAL_COLS " FROM approval WHERE id = $1", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " APPROVAL_SELECT " FROM approval WHERE id = $1", &st));
     ih_stmt_int(st, 1, want);
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return ih_reject(IH_E_NOT_FOUND, NULL, "No proposed change %lld.", (long long)want);
@@ -300,9 +302,9 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, l->pending ? "SELECT " APPROVAL_COLS " FROM approval WHERE state = 'pending' ORDER BY id "
+    IH_TRY(ih_tx_prepare(tx, l->pending ? "SELECT " APPROVAL_SELECT " FROM approval WHERE state = 'pending' ORDER BY id "
                                           "LIMIT 500"
-                                        : "SELECT " APPROVAL_COLS " FROM approval ORDER BY id DESC LIMIT 500",
+                                        : "SELECT " APPROVAL_SELECT " FROM approval ORDER BY id DESC LIMIT 500",
                          &st));
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         approval p;
@@ -352,7 +354,7 @@ static ih_err scan_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT " APPROVAL_COLS " FROM approval WHERE id > $1 ORDER BY id LIMIT 500", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " APPROVAL_SELECT " FROM approval WHERE id > $1 ORDER BY id LIMIT 500", &st));
     ih_stmt_int(st, 1, s->after);
     s->got = 0;
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {

@@ -149,7 +149,7 @@ static ih_err load_row(ih_identity *id, ih_stmt *st, account *a)
     ih_canon_free(&c);
     /* valid, but older than the journal knows: a disabled account enabled
      * again, an old password put back */
-    if (e == IH_OK) e = ih_audit_check_version(ih_stmt_tx(st), "account", a->id, a->rv);
+    if (e == IH_OK) e = ih_audit_version_known("account", a->id, a->rv, ih_col_int(st, 24));
     return e;
 }
 
@@ -158,8 +158,8 @@ ih_err acct_load(ih_identity *id, ih_tx *tx, int64_t account_id, account *a, boo
     ih_stmt *st;
     bool row;
     IH_TRY(ih_tx_prepare(tx, ih_tx_is_pg(tx) && ih_tx_is_write(tx)
-                                 ? "SELECT " ACCOUNT_COLUMNS " FROM account WHERE id = $1 FOR UPDATE"
-                                 : "SELECT " ACCOUNT_COLUMNS " FROM account WHERE id = $1",
+                                 ? "SELECT " ACCOUNT_SELECT " FROM account WHERE id = $1 FOR UPDATE"
+                                 : "SELECT " ACCOUNT_SELECT " FROM account WHERE id = $1",
                          &st));
     ih_stmt_int(st, 1, account_id);
     IH_TRY(ih_stmt_step(st, &row));
@@ -172,8 +172,8 @@ ih_err acct_load_name(ih_identity *id, ih_tx *tx, const char *name_lc, account *
     ih_stmt *st;
     bool row;
     IH_TRY(ih_tx_prepare(tx, ih_tx_is_pg(tx) && ih_tx_is_write(tx)
-                                 ? "SELECT " ACCOUNT_COLUMNS " FROM account WHERE username_lc = $1 FOR UPDATE"
-                                 : "SELECT " ACCOUNT_COLUMNS " FROM account WHERE username_lc = $1",
+                                 ? "SELECT " ACCOUNT_SELECT " FROM account WHERE username_lc = $1 FOR UPDATE"
+                                 : "SELECT " ACCOUNT_SELECT " FROM account WHERE username_lc = $1",
                          &st));
     ih_stmt_text(st, 1, name_lc);
     IH_TRY(ih_stmt_step(st, &row));
@@ -781,7 +781,7 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT " ACCOUNT_COLUMNS " FROM account WHERE id > $1 AND ($3 = '' OR status = $3) "
+    IH_TRY(ih_tx_prepare(tx, "SELECT " ACCOUNT_SELECT " FROM account WHERE id > $1 AND ($3 = '' OR status = $3) "
                              "ORDER BY id LIMIT $2", &st));
     ih_stmt_int(st, 1, r->after);
     ih_stmt_int(st, 2, r->limit);

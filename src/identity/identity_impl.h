@@ -47,6 +47,8 @@ typedef struct account {
     "id, username, username_lc, role, status, pw_hash, pw_changed_at, must_change, totp_enc, totp_alg, "   \
     "totp_digits, totp_pending, pending_alg, totp_last_step, failed_count, locked_until, expires_at, "     \
     "last_login_at, created_at, created_by, disabled_reason, disabled_note_enc, rv, mac"
+/* A read's columns: the row, then the newest version the journal knows. */
+#define ACCOUNT_SELECT ACCOUNT_COLUMNS ", " IH_AUDIT_KNOWN_RV("account")
 
 /* Seal / open an administrator's note on the account (personal key). */
 ih_err note_seal(ih_identity *id, account *a, const char *text);

@@ -211,6 +211,8 @@ static ih_err signrow_mac(ih_keyring *k, const signrow *r, uint8_t mac[IH_MAC_LE
 }
 
 #define SK_COLS "id, owner_kind, owner_id, suite, public_pem, private_enc, state, created_at, rv, mac"
+/* A read's columns: the row, then the newest version the journal knows. */
+#define SK_SELECT SK_COLS ", " IH_AUDIT_KNOWN_RV("signing_key")
 
 /* The private key of r, opened (caller frees). */
 static ih_err signrow_private(ih_tx *tx, ih_keyring *k, const signrow *r, ih_signkey **out)
@@ -255,7 +257,7 @@ static ih_err signrow_read(ih_tx *tx, ih_keyring *k, ih_stmt *st, signrow *r)
     IH_TRY(signrow_mac(k, r, want));
     if (n != IH_MAC_LEN || !ih_ct_equal(mac, want, IH_MAC_LEN))
         return ih_fail(IH_E_INTEGRITY, "signing key %lld: the row MAC does not verify", (long long)r->id);
-    return ih_audit_check_version(tx, "signing_key", r->id, r->rv);
+    return ih_audit_version_known("signing_key", r->id, r->rv, ih_col_int(st, 10));
 }
 
 /* Write r (a new version) with its MAC. */
@@ -295,7 +297,7 @@ static ih_err signrow_write(ih_tx *tx, ih_keyring *k, signrow *r, bool insert)
 static ih_err signrow_load(ih_tx *tx, ih_keyring *k, int64_t id, signrow *r, bool *found)
 {
     ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "SELECT " SK_COLS " FROM signing_key WHERE id = $1", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT " SK_SELECT " FROM signing_key WHERE id = $1", &st));
     ih_stmt_int(st, 1, id);
     IH_TRY(ih_stmt_step(st, found));
     if (!*found) return IH_OK;

@@ -187,7 +187,7 @@ static ih_err load_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, role, perm, granted, changed_by, changed_at, mac, rv FROM role_grant", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, role, perm, granted, changed_by, changed_at, mac, rv, " IH_AUDIT_KNOWN_RV("role_grant") " FROM role_grant", &st));
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         ih_canon c = {0};
         grant_canon(&c, ih_col_text(st, 1), ih_col_text(st, 2), ih_col_int(st, 3), ih_col_int(st, 4), ih_col_int(st, 5),
@@ -197,7 +197,7 @@ static ih_err load_fn(ih_tx *tx, void *arg)
         ih_err me = ih_row_mac_check(a->k, "role_grant", ih_col_int(st, 0), &c, mac, n);
         ih_canon_free(&c);
         /* a grant's earlier copy put back (a revoked permission restored) */
-        if (me == IH_OK) me = ih_audit_check_version(tx, "role_grant", ih_col_int(st, 0), ih_col_int(st, 7));
+        if (me == IH_OK) me = ih_audit_version_known("role_grant", ih_col_int(st, 0), ih_col_int(st, 7), ih_col_int(st, 8));
         a->rows++;
         if (a->scan) {
             if (me != IH_OK && a->nbad < a->cap) a->bad[a->nbad++] = ih_col_int(st, 0);

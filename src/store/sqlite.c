@@ -599,6 +599,7 @@ static const store_ops sqlite_ops = {
     .col_textn = sq_col_textn,
     .col_blob = sq_col_blob,
     .exec_script = sq_exec_script,
+    .next_id = store_next_id_upsert,
     .snapshot = sq_snapshot,
 };
 

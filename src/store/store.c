@@ -196,7 +196,9 @@ const uint8_t *ih_col_blob(ih_stmt *st, int col, size_t *n)
     return st->tx->store->ops->col_blob(st, col, n);
 }
 
-ih_err ih_tx_next_id(ih_tx *tx, const char *name, int64_t *id)
+ih_err ih_tx_next_id(ih_tx *tx, const char *name, int64_t *id) { return tx->store->ops->next_id(tx, name, id); }
+
+ih_err store_next_id_upsert(ih_tx *tx, const char *name, int64_t *id)
 {
     ih_stmt *st;
     bool row;

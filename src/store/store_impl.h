@@ -32,6 +32,7 @@ typedef struct store_ops {
     const uint8_t *(*col_blob)(ih_stmt *st, int col, size_t *n);
     ih_err (*exec_script)(ih_tx *tx, const char *sql);
     ih_err (*snapshot)(ih_store *s, const char *path);
+    ih_err (*next_id)(ih_tx *tx, const char *name, int64_t *id);
 } store_ops;
 
 struct ih_store {
@@ -81,6 +82,10 @@ void store_precommit_done(tx_precommit *p);
 
 ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out);
 ih_err store_pg_open(const ih_store_opts *o, ih_store **out);
+
+/* ih_tx_next_id by one upsert of the counter row (which stays locked to the
+ * end of the transaction). */
+ih_err store_next_id_upsert(ih_tx *tx, const char *name, int64_t *id);
 
 /* Translate SQLite DDL to PostgreSQL (INTEGER->BIGINT, BLOB->BYTEA,
  * WITHOUT ROWID dropped).  Caller frees. */

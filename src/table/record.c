@@ -44,6 +44,10 @@ static int ncols(const ih_table *t)
     return n;
 }
 
+/* A row whose older copy could be put back: its reads check its version
+ * against the journal's (an append-only row has one version). */
+static bool known_rv(const ih_table *t) { return t->mac && !t->append_only; }
+
 /* The tables are static descriptors; their SQL is built on first use. */
 static pthread_mutex_t gen_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -79,10 +83,16 @@ static void gen(ih_table *t)
     if (t->mac) ih_buf_printf(&b, " WHERE id = $1 AND rv = $%d", n + 1);
     else ih_buf_puts(&b, " WHERE id = $1");
     t->sql_update = take(&b);
-    ih_buf_printf(&b, "SELECT %s FROM %s WHERE id = $1", cols.p, t->name);
-    t->sql_select = take(&b);
+    /* What a read selects: the columns, then (a MAC'd row that changes) the
+     * newest version the journal knows, checked by ih_row_from_stmt. */
     ih_buf_printf(&b, "%s", cols.p);
+    if (known_rv(t)) {
+        ih_buf_puts(&b, ", ");
+        ih_buf_printf(&b, IH_AUDIT_KNOWN_RV("%1$s"), t->name);
+    }
     t->sql_columns = take(&b);
+    ih_buf_printf(&b, "SELECT %s FROM %s WHERE id = $1", t->sql_columns, t->name);
+    t->sql_select = take(&b);
     /* For key rotation: per key purpose, its columns, the scan that reads
      * them and the count of rows with any of them under an older version. */
     for (int kp = 1; kp < IH_KP__COUNT; kp++) {
@@ -113,7 +123,7 @@ static void gen(ih_table *t)
         free(cond);
         t->sql_legacy = take(&b);
     }
-    ih_buf_printf(&b, "SELECT %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2", cols.p, t->name);
+    ih_buf_printf(&b, "SELECT %s FROM %s WHERE id > $1 ORDER BY id LIMIT $2", t->sql_columns, t->name);
     char *scan = take(&b);
     ih_buf_free(&b);
     ih_buf_free(&cols);
@@ -545,13 +555,13 @@ ih_err ih_row_from_stmt_opt(ih_stmt *st, int c, ih_keyring *k, const ih_table *t
                     s->present[i] = false;
                 }
         size_t n;
-        const uint8_t *mac = ih_col_blob(st, c, &n);
+        const uint8_t *mac = ih_col_blob(st, c++, &n);
         uint8_t want[IH_MAC_LEN];
         e = row_mac(k, r, s, want);
         if (e == IH_OK && (!mac || n != IH_MAC_LEN || CRYPTO_memcmp(mac, want, IH_MAC_LEN)))
             e = ih_fail(IH_E_INTEGRITY, "%s %lld: the row MAC does not verify", t->name, (long long)r->id);
         /* a valid MAC on an older copy than the journal knows: put back */
-        if (e == IH_OK && !t->append_only) e = ih_audit_check_version(ih_stmt_tx(st), t->name, r->id, r->rv);
+        if (e == IH_OK && known_rv(t)) e = ih_audit_version_known(t->name, r->id, r->rv, ih_col_int(st, c));
     }
     if (e == IH_E_CRYPTO) e = ih_fail(IH_E_INTEGRITY, "%s %lld: a sealed field does not open", t->name, (long long)r->id);
     sealed_free(s, t->n);

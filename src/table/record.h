@@ -164,7 +164,8 @@ ih_err ih_row_load_opt(ih_tx *tx, ih_keyring *k, const ih_table *t, int64_t id, 
  * columns in order (the table's select list, see ih_table_columns). */
 ih_err ih_row_from_stmt(ih_stmt *st, int first_col, ih_keyring *k, const ih_table *t, ih_row *r);
 ih_err ih_row_from_stmt_opt(ih_stmt *st, int first_col, ih_keyring *k, const ih_table *t, ih_row *r, bool open);
-/* "id, a, b_enc, b_idx, …, mac" — for callers writing their own SELECT. */
+/* "id, a, b_enc, b_idx, …, rv, mac, <the version the journal knows>" — for
+ * callers writing their own SELECT … FROM the table (unaliased). */
 const char *ih_table_columns(const ih_table *t);
 
 /* The blind index of a value for field `name` of table t. */

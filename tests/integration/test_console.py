@@ -455,6 +455,15 @@ class ConsoleServing(IhosTestCase):
             r = c.getresponse()
             return c, r
 
+        def next_event(r):
+            lines = []
+            while not lines or lines[-1] != b"\n":
+                line = r.fp.readline()
+                if line.startswith(b":") or line.startswith(b"retry:") or (line == b"\n" and not lines):
+                    continue
+                lines.append(line)
+            return lines
+
         c, r = stream(doc.token)
         self.assertEqual(r.status, 200)
         self.assertEqual(r.getheader("Content-Type"), "text/event-stream; charset=utf-8")
@@ -466,14 +475,15 @@ class ConsoleServing(IhosTestCase):
         oc, orr = stream(other.token)
         secret = "胸闷三天，夜间加重"
         self.assertEqual(h.s("patient042").req("POST", "/api/v1/visits/%d/messages" % v, {"body": secret}).status, 201)
-        lines = []
-        while not lines or lines[-1] != b"\n":
-            line = r.fp.readline()
-            if line.startswith(b":") or (line == b"\n" and not lines):
-                continue
-            lines.append(line)
+        lines = next_event(r)
         self.assertEqual(lines, [b"event: message\n", ('data: {"visit":%d}\n' % v).encode(), b"\n"])
         self.assertNotIn(secret.encode(), b"".join(lines))
+        # and the doctor's answer reaches the patient
+        pc, pr = stream(h.s("patient042").token)
+        self.assertEqual(doc.req("POST", "/api/v1/visits/%d/messages" % v, {"body": "请拍胸片"}).status, 201)
+        self.assertEqual(next_event(pr), [b"event: message\n", ('data: {"visit":%d}\n' % v).encode(), b"\n"])
+        self.assertEqual(next_event(r), [b"event: message\n", ('data: {"visit":%d}\n' % v).encode(), b"\n"])
+        pc.close()
         orr.fp.raw._sock.settimeout(1.5)  # only the opening comment and nothing after it
         got = b""
         try:
