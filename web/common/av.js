@@ -109,7 +109,7 @@ const IHAV = (() => {
       if (!r.jsep) throw new Error('Janus: ' + (r.plugindata.data.error || 'no offer'));
       const pc = this.newPc(() => { if (this.subs.get(feed) === sub) this.drop(feed); });
       sub.pc = pc;
-      pc.addEventListener('track', ev => this.media.remote(feed, ev.streams[0] || new MediaStream([ev.track]), display));
+      pc.addEventListener('track', ev => { if (this.subs.get(feed) === sub) this.media.remote(feed, ev.streams[0] || new MediaStream([ev.track]), display); });
       await pc.setRemoteDescription(r.jsep);
       await pc.setLocalDescription(await pc.createAnswer());
       await gathered(pc);
