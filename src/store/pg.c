@@ -405,18 +405,11 @@ static PGresult *exec_with_begin(pg_stmt *s)
     const char *begin = pc->begin;
     pc->begin = NULL;
     const char *const *vals = (const char *const *)s->vals;
-    if (!PQenterPipelineMode(c)) {
-        PGresult *r = PQexec(c, begin);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            pc->begin_failed = true;
-            return r;
-        }
-        PQclear(r);
-        return PQexecPrepared(c, s->name, s->nparams, vals, s->lens, s->fmts, 0);
-    }
     PGresult *res = NULL, *begin_err = NULL;
     bool synced = false;
-    if (PQsendQueryParams(c, begin, 0, NULL, NULL, NULL, NULL, 0) &&
+    /* a connection between transactions is idle: when it will not enter
+     * pipeline mode, it is in no state to be used */
+    if (PQenterPipelineMode(c) && PQsendQueryParams(c, begin, 0, NULL, NULL, NULL, NULL, 0) &&
         PQsendQueryPrepared(c, s->name, s->nparams, vals, s->lens, s->fmts, 0) && PQpipelineSync(c)) {
         /* BEGIN's result, NULL, the statement's, NULL, the sync */
         int q = 0;
@@ -434,7 +427,7 @@ static PGresult *exec_with_begin(pg_stmt *s)
             PQclear(r);
         }
     }
-    if (!synced || !PQexitPipelineMode(c)) pc->broken = true;
+    if (!synced || !PQexitPipelineMode(c)) pc->broken = true; /* also when it never entered */
     if (begin_err || !res) {
         pc->begin_failed = true;
         PQclear(res);
@@ -631,14 +624,13 @@ static ih_err pg_read(ih_store *base, ih_tx_fn fn, void *arg) { return run_tx((p
 static ih_err pg_next_id(ih_tx *tx, const char *name, int64_t *id)
 {
     pg_conn *pc = ((pg_tx *)tx)->conn;
-    if (pc->batch)
-        for (int i = 0; i < pc->nseq; i++)
-            if (!strcmp(pc->seq[i].name, name)) {
-                *id = ++pc->seq[i].last;
-                return IH_OK;
-            }
-    if (!pc->batch || pc->nseq == PG_SEQS || strlen(name) >= sizeof pc->seq[0].name)
-        return store_next_id_upsert(tx, name, id);
+    if (!pc->batch) return store_next_id_upsert(tx, name, id);
+    for (int i = 0; i < pc->nseq; i++)
+        if (!strcmp(pc->seq[i].name, name)) {
+            *id = ++pc->seq[i].last;
+            return IH_OK;
+        }
+    if (pc->nseq == PG_SEQS || strlen(name) >= sizeof pc->seq[0].name) return store_next_id_upsert(tx, name, id);
     ih_stmt *st;
     bool row;
     for (int attempt = 0; attempt < 2; attempt++) {
