@@ -209,7 +209,7 @@ static void rows_text(const ih_row_note *n, int k, char *out, size_t cap)
 }
 
 /* The versions an event names, copied where loads can look them up. */
-static ih_err insert_versions(ih_tx *tx, int64_t seq, const ih_row_note *n, int k)
+static ih_err insert_versions(ih_tx *tx, int64_t seq, const ih_row_note *n, int k, bool later)
 {
     for (int i = 0; i < k; i++) {
         ih_stmt *st;
@@ -218,15 +218,18 @@ static ih_err insert_versions(ih_tx *tx, int64_t seq, const ih_row_note *n, int 
         ih_stmt_int(st, 2, n[i].id);
         ih_stmt_int(st, 3, n[i].rv);
         ih_stmt_int(st, 4, seq);
-        IH_TRY(ih_stmt_exec(st));
+        IH_TRY(later ? ih_stmt_exec_later(st) : ih_stmt_exec(st));
     }
     return IH_OK;
 }
 
 /* Write one event at r->seq after r->prev; its leaf hash goes to leaf.
- * *taken: someone else holds that seq (a stale cached tail). */
+ * *taken: someone else holds that seq (a stale cached tail).  locked: the
+ * journal's lock is held (PostgreSQL), so the seq cannot be taken: the
+ * statements go out without waiting for their answers
+ * (ih_stmt_exec_later), and a clash would fail the commit. */
 static ih_err insert_event(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_row_note *notes, int nnotes,
-                           uint8_t leaf[IH_HASH_LEN], bool *taken)
+                           uint8_t leaf[IH_HASH_LEN], bool locked, bool *taken)
 {
     *taken = false;
     ih_canon c = {0};
@@ -240,14 +243,20 @@ static ih_err insert_event(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_
      * in. */
 #define INSERT_EVENT                                                                                           \
     "INSERT INTO audit_event(seq, ts, actor_id, action, object_type, object_id, outcome, entry, leaf_hash, purged) " \
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0) ON CONFLICT (seq) DO NOTHING"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)"
+#define IF_FREE " ON CONFLICT (seq) DO NOTHING"
     bool with_version = ih_tx_is_pg(tx) && nnotes == 1;
     if (e == IH_OK)
         e = ih_tx_prepare(tx,
-                          with_version ? "WITH ev AS (" INSERT_EVENT " RETURNING seq) INSERT INTO audit_version(tbl, "
-                                         "row_id, rv, seq) SELECT $10::text, $11::bigint, $12::bigint, seq FROM ev"
-                                       : INSERT_EVENT,
+                          with_version ? (locked ? "WITH ev AS (" INSERT_EVENT " RETURNING seq) INSERT INTO "
+                                                   "audit_version(tbl, row_id, rv, seq) SELECT $10::text, $11::bigint, "
+                                                   "$12::bigint, seq FROM ev"
+                                                 : "WITH ev AS (" INSERT_EVENT IF_FREE " RETURNING seq) INSERT INTO "
+                                                   "audit_version(tbl, row_id, rv, seq) SELECT $10::text, $11::bigint, "
+                                                   "$12::bigint, seq FROM ev")
+                                       : (locked ? INSERT_EVENT : INSERT_EVENT IF_FREE),
                           &st);
+#undef IF_FREE
 #undef INSERT_EVENT
     if (e == IH_OK && with_version) {
         ih_stmt_text(st, 10, notes[0].table);
@@ -264,15 +273,15 @@ static ih_err insert_event(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_
         ih_stmt_text(st, 7, r->outcome);
         ih_stmt_blob(st, 8, c.b.p, c.b.len);
         ih_stmt_blob(st, 9, leaf, IH_HASH_LEN);
-        e = ih_stmt_exec(st);
+        e = locked ? ih_stmt_exec_later(st) : ih_stmt_exec(st);
     }
     ih_canon_free(&c);
     if (e != IH_OK) return e;
-    if (ih_stmt_changes(st) != 1) {
+    if (!locked && ih_stmt_changes(st) != 1) {
         *taken = true;
         return IH_OK;
     }
-    if (!with_version) IH_TRY(insert_versions(tx, r->seq, notes, nnotes));
+    if (!with_version) IH_TRY(insert_versions(tx, r->seq, notes, nnotes, locked));
     uint64_t n_app = atomic_fetch_add(&a->appended, 1) + 1;
     if (n_app % (uint64_t)a->o.max_events == 0) pthread_cond_signal(&a->cv); /* wake the checkpointer */
     return IH_OK;
@@ -357,9 +366,8 @@ static ih_err pending_flush(ih_tx *tx, void *arg)
         r.seq = last + 1;
         r.ts = ih_now_ms(); /* under the lock: times follow the sequence */
         memcpy(r.prev, prev, IH_HASH_LEN);
-        bool taken;
-        e = insert_event(a, tx, &r, p->ev[i].notes, p->ev[i].nnotes, prev, &taken);
-        if (e == IH_OK && taken) e = ih_fail(IH_E_INTEGRITY, "audit sequence taken under the append lock");
+        bool taken; /* never, under the lock: a clash fails the statement, and with it the commit */
+        e = insert_event(a, tx, &r, p->ev[i].notes, p->ev[i].nnotes, prev, true, &taken);
         if (e == IH_OK) last = r.seq;
         else ih_log(IH_LOG_ERROR, "audit.append_failed", "action", r.action, "detail", ih_err_detail(), NULL);
     }
@@ -455,7 +463,7 @@ static ih_err append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_audit
         r.ts = ih_now_ms();
         uint8_t leaf[IH_HASH_LEN];
         bool taken;
-        ih_err e = insert_event(a, tx, &r, notes, nnotes, leaf, &taken);
+        ih_err e = insert_event(a, tx, &r, notes, nnotes, leaf, false, &taken);
         if (e != IH_OK || taken) {
             a->last_valid = false;
             if (e != IH_OK) return e;

@@ -86,6 +86,11 @@ struct pg_conn {
     bool begin_failed, broken;
     /* while a group commit runs on it: the counters it holds (pg_next_id) */
     bool batch;
+    /* during its before-commit hooks: statements sent by exec_later whose
+     * answers are still to be read (the connection is in pipeline mode
+     * while there are any) */
+    bool hooks;
+    int queued;
     pg_seq seq[PG_SEQS];
     int nseq;
 };
@@ -156,13 +161,56 @@ static ih_err map_result(PGconn *c, PGresult *r, const char *what)
     return ih_fail(e, "postgres %s: [%s] %.*s", what, state ? state : "-", (int)n, msg ? msg : "");
 }
 
+/* ---- statements sent without waiting (ih_stmt_exec_later) -----------------
+ *
+ * A group commit's before-commit hooks run in the journal's serial lane: every
+ * round trip there is paid by every writer of the cluster.  So the hooks'
+ * inserts are only sent (libpq pipeline mode), and their answers are read in
+ * one go with the COMMIT's.  Anything that needs an answer first collects
+ * the outstanding ones (pipe_drain). */
+
+/* The answers to what was sent, with final_sql (the COMMIT) sent after them:
+ * the first error among them, or IH_OK.  Leaves pipeline mode. */
+static ih_err pipe_drain(pg_conn *pc, const char *final_sql)
+{
+    PGconn *c = pc->c;
+    int expect = pc->queued + (final_sql ? 1 : 0);
+    pc->queued = 0;
+    ih_err e = IH_OK;
+    bool synced = false;
+    if ((!final_sql || PQsendQueryParams(c, final_sql, 0, NULL, NULL, NULL, NULL, 0)) && PQpipelineSync(c)) {
+        /* each statement's result and a NULL, then the sync's */
+        for (int guard = 0; guard < 2 * expect + 8 && !synced; guard++) {
+            PGresult *r = PQgetResult(c);
+            if (!r) {
+                if (PQstatus(c) != CONNECTION_OK) break;
+                continue;
+            }
+            ExecStatusType rs = PQresultStatus(r);
+            if (rs == PGRES_PIPELINE_SYNC) synced = true;
+            else if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK && rs != PGRES_PIPELINE_ABORTED && e == IH_OK)
+                e = map_result(c, r, "pipelined statement"); /* the later ones were skipped: aborted */
+            PQclear(r);
+        }
+    }
+    if (!synced || !PQexitPipelineMode(c)) {
+        pc->broken = true;
+        if (e == IH_OK) e = map_result(c, NULL, "pipeline");
+    }
+    return e;
+}
+
+/* Before a statement that waits for its answer: the sent ones' answers. */
+static ih_err pipe_settle(pg_conn *pc) { return pc->queued ? pipe_drain(pc, NULL) : IH_OK; }
+
 static ih_err conn_exec(pg_conn *pc, const char *sql)
 {
+    ih_err d = pipe_settle(pc);
     PGresult *r = PQexec(pc->c, sql);
     ExecStatusType st = PQresultStatus(r);
     ih_err e = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? IH_OK : map_result(pc->c, r, "exec");
     PQclear(r);
-    return e;
+    return d != IH_OK ? d : e;
 }
 
 static void stmt_clear_result(pg_stmt *s)
@@ -197,7 +245,8 @@ static void stmt_drop(pg_conn *pc, pg_stmt *s)
 {
     char sql[40];
     snprintf(sql, sizeof sql, "DEALLOCATE %s", s->name);
-    PQclear(PQexec(pc->c, sql));
+    if (pc->queued && PQsendQueryParams(pc->c, sql, 0, NULL, NULL, NULL, NULL, 0)) pc->queued++; /* in turn */
+    else if (!pc->queued) PQclear(PQexec(pc->c, sql));
     stmt_free(s);
 }
 
@@ -309,8 +358,13 @@ static ih_err pg_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
         s->conn = pc;
         s->row = -1;
         snprintf(s->name, sizeof s->name, "s%d", ++pc->next_name);
+        ih_err e = pipe_settle(pc);
+        if (e != IH_OK) {
+            stmt_free(s);
+            return e;
+        }
         PGresult *r = PQprepare(pc->c, s->name, sql, 0, NULL);
-        ih_err e = PQresultStatus(r) == PGRES_COMMAND_OK ? IH_OK : map_result(pc->c, r, "prepare");
+        e = PQresultStatus(r) == PGRES_COMMAND_OK ? IH_OK : map_result(pc->c, r, "prepare");
         PQclear(r);
         if (e == IH_OK) {
             r = PQdescribePrepared(pc->c, s->name);
@@ -440,6 +494,7 @@ static ih_err pg_step(ih_stmt *st, bool *row)
 {
     pg_stmt *s = (pg_stmt *)st;
     if (!s->res) {
+        IH_TRY(pipe_settle(s->conn));
         if (s->conn->begin) s->res = exec_with_begin(s);
         else s->res = PQexecPrepared(s->conn->c, s->name, s->nparams, (const char *const *)s->vals, s->lens,
                                      s->fmts, 0);
@@ -462,6 +517,33 @@ static ih_err pg_step(ih_stmt *st, bool *row)
         s->row = s->nrows;
         *row = false;
     }
+    return IH_OK;
+}
+
+/* During a group commit's hooks: sent, its answer read with the COMMIT's
+ * (at most PIPE_MAX outstanding, so that neither side's socket buffer fills
+ * while the other waits); elsewhere run at once. */
+#define PIPE_MAX 64
+static ih_err pg_exec_later(ih_stmt *st)
+{
+    pg_stmt *s = (pg_stmt *)st;
+    pg_conn *pc = s->conn;
+    if (!pc->hooks || pc->begin) return ih_stmt_exec(st);
+    if (pc->queued >= PIPE_MAX) IH_TRY(pipe_drain(pc, NULL));
+    stmt_clear_result(s);
+    if (!pc->queued && !PQenterPipelineMode(pc->c)) {
+        pc->broken = true;
+        return map_result(pc->c, NULL, "pipeline");
+    }
+    pc->queued++; /* even when the send fails: pipe_drain leaves pipeline mode */
+    if (!PQsendQueryPrepared(pc->c, s->name, s->nparams, (const char *const *)s->vals, s->lens, s->fmts, 0)) {
+        pc->queued--;
+        ih_err e = map_result(pc->c, NULL, "send");
+        pipe_drain(pc, NULL);
+        pc->broken = true;
+        return e;
+    }
+    s->changes = 0; /* not known here: exec_later is for statements whose count nobody reads */
     return IH_OK;
 }
 
@@ -663,7 +745,7 @@ static ih_err seq_flush(pg_store *s, pg_conn *pc, uint64_t physical)
         if (e == IH_OK) {
             ih_stmt_text(st, 1, pc->seq[i].name);
             ih_stmt_int(st, 2, pc->seq[i].last);
-            e = ih_stmt_exec(st);
+            e = ih_stmt_exec_later(st);
         }
     }
     conn_end_tx(pc);
@@ -768,8 +850,10 @@ static void run_batch(pg_store *s, pg_job *batch)
         batch_fail(batch, IH_E_UNAVAILABLE, &t, false);
         conn_exec(pc, "ROLLBACK");
     } else {
-        /* the hooks, in the callbacks' order; then the one commit */
+        /* the hooks, in the callbacks' order; then the one commit, sent
+         * with what the hooks sent without waiting (ih_stmt_exec_later) */
         ih_err h = IH_OK;
+        pc->hooks = true;
         for (j = batch; j && h == IH_OK; j = j->next) {
             if (j->result != IH_OK) continue;
             ih_err_clear();
@@ -777,7 +861,8 @@ static void run_batch(pg_store *s, pg_job *batch)
             conn_end_tx(pc);
         }
         if (h == IH_OK) h = seq_flush(s, pc, physical);
-        if (h == IH_OK) h = conn_exec(pc, "COMMIT");
+        if (h == IH_OK) h = pc->queued ? pipe_drain(pc, "COMMIT") : conn_exec(pc, "COMMIT");
+        pc->hooks = false;
         if (h != IH_OK) {
             ih_err_save(&t);
             conn_exec(pc, "ROLLBACK");
@@ -972,6 +1057,7 @@ static const store_ops pg_ops = {
     .bind_blob = pg_bind_blob,
     .bind_null = pg_bind_null,
     .step = pg_step,
+    .exec_later = pg_exec_later,
     .changes = pg_changes,
     .col_null = pg_col_null,
     .col_int = pg_col_int,

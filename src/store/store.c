@@ -185,6 +185,14 @@ ih_err ih_stmt_exec(ih_stmt *st)
     return IH_OK;
 }
 
+ih_err ih_stmt_exec_later(ih_stmt *st)
+{
+    if (!st->tx->store->ops->exec_later) return ih_stmt_exec(st);
+    if (st->tx->failed) return st->tx->fail_code;
+    ih_err e = st->tx->store->ops->exec_later(st);
+    return e == IH_OK ? e : store_tx_fail(st->tx, e);
+}
+
 int64_t ih_stmt_changes(ih_stmt *st) { return st->tx->store->ops->changes(st); }
 bool ih_col_null(ih_stmt *st, int col) { return st->tx->store->ops->col_null(st, col); }
 int64_t ih_col_int(ih_stmt *st, int col) { return st->tx->store->ops->col_int(st, col); }

@@ -142,6 +142,13 @@ void ih_stmt_null(ih_stmt *st, int idx);
 ih_err ih_stmt_step(ih_stmt *st, bool *row);
 /* Run a statement that returns no rows (or ignore them). */
 ih_err ih_stmt_exec(ih_stmt *st);
+/* Run a statement whose outcome only matters to the commit: an INSERT or
+ * UPDATE whose changed-row count nobody reads.  During a PostgreSQL group
+ * commit's before-commit hooks it is sent without waiting for its answer
+ * (libpq pipeline mode), and the whole run of them goes out with the COMMIT
+ * in one round trip; an error in one fails the commit (the batch rolls back
+ * and its callbacks run again alone).  Anywhere else, ih_stmt_exec. */
+ih_err ih_stmt_exec_later(ih_stmt *st);
 /* Rows changed by the last INSERT/UPDATE/DELETE run through this statement. */
 int64_t ih_stmt_changes(ih_stmt *st);
 

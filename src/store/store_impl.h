@@ -24,6 +24,7 @@ typedef struct store_ops {
     void (*bind_blob)(ih_stmt *st, int idx, const void *p, size_t n);
     void (*bind_null)(ih_stmt *st, int idx);
     ih_err (*step)(ih_stmt *st, bool *row);
+    ih_err (*exec_later)(ih_stmt *st); /* NULL: ih_stmt_exec */
     int64_t (*changes)(ih_stmt *st);
     bool (*col_null)(ih_stmt *st, int col);
     int64_t (*col_int)(ih_stmt *st, int col);

@@ -93,7 +93,8 @@ class Browser:
         while time.time() < end:
             for el in self.all(css):
                 try:
-                    if el.is_displayed() and el.text.strip() == text:
+                    # a disabled button (an action of the page's in flight) ignores the click
+                    if el.is_displayed() and el.is_enabled() and el.text.strip() == text:
                         self.click(el)
                         return
                 except Exception:

@@ -326,6 +326,26 @@ class CallsInBrowser(IhosTestCase):
         return (d.get("system"), d.get("state"), int(d.get("inAudio") or 0), int(d.get("inVideo") or 0),
                 d.get("candidate"))
 
+    def join(self, b):
+        """Click 加入视频 until the page has started the call (its own camera
+        shown): a live update's reload keeps the card's buttons disabled while
+        it runs, and a click that lands in that moment does nothing."""
+        deadline, last = time.time() + 45, 0
+        while time.time() < deadline:
+            if b.js("return !!document.querySelector('#call video.local');"):
+                return
+            if time.time() - last > 10:
+                for el in b.all("#call button"):
+                    try:
+                        if el.is_displayed() and el.is_enabled() and el.text.strip() == "加入视频":
+                            b.click(el)
+                            last = time.time()
+                            break
+                    except Exception:
+                        pass  # redrawn meanwhile: look again
+            time.sleep(0.3)
+        self.fail("the page did not join: %s" % b.text("#call"))
+
     def flowing(self, b, system, timeout=40):
         """Media arriving on `system`, and still arriving a moment later."""
         deadline = time.time() + timeout
@@ -363,7 +383,7 @@ class CallsInBrowser(IhosTestCase):
         p.find("#call input[name=consent]").click()
         p.find("#call input[name=recording]").click()  # and to the recording
         p.click_text("同意并加入", "#call button")
-        d.click_text("加入视频", "#call button")  # the doctor's card redrew on the live event
+        self.join(d)  # the doctor's card redrew on the live event
         md, mp = self.flowing(d, "janus"), self.flowing(p, "janus")
         self.assertNotEqual(md[4], "relay")  # A: straight to Janus
         time.sleep(2)  # a little more for the recording
@@ -442,7 +462,7 @@ class CallsInBrowser(IhosTestCase):
             pages[u] = b
         pages[doc].click_text("发起视频会诊", "#call button")
         for u, b in pages.items():
-            b.click_text("加入视频", "#call button")
+            self.join(b)
         for u, b in pages.items():
             self.flowing(b, "janus")
             deadline = time.time() + 45

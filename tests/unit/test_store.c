@@ -63,8 +63,12 @@ typedef struct {
     bool fail_after;
     bool hook;      /* register a before-commit hook that logs an event row */
     bool hook_fail; /* … and fails after writing it */
+    bool hook_later;  /* … written with ih_stmt_exec_later */
+    bool hook_clash;  /* … at an event id already taken (fails at the server) */
     _Atomic int *done; /* counts the hook's done calls */
 } insert_arg;
+
+static int64_t clash_id; /* an event id that exists */
 
 /* A before-commit hook: writes an event row for the item (so that a hook's
  * writes are seen to commit or roll back with the rest), optionally fails. */
@@ -75,9 +79,9 @@ static ih_err hook_fn(ih_tx *tx, void *arg)
     int64_t id;
     IH_TRY(ih_tx_next_id(tx, "event", &id));
     IH_TRY(ih_tx_prepare(tx, "INSERT INTO event(id, item, what) VALUES ($1, $2, 'hooked')", &st));
-    ih_stmt_int(st, 1, id);
+    ih_stmt_int(st, 1, a->hook_clash ? clash_id : id);
     ih_stmt_int(st, 2, a->id);
-    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(a->hook_later ? ih_stmt_exec_later(st) : ih_stmt_exec(st));
     if (a->hook_fail) return ih_fail(IH_E_STORAGE, "hook refused '%s'", a->name);
     return IH_OK;
 }
@@ -327,6 +331,7 @@ typedef struct {
     int per_thread;
     int failures_wanted; /* every k-th write fails on purpose (0 = none) */
     bool in_hook;        /* … in its before-commit hook rather than in the callback */
+    bool later;          /* … the hook writing with ih_stmt_exec_later, failing at the server */
     _Atomic int *done;
     int ok, failed;
 } worker_arg;
@@ -339,7 +344,8 @@ static void *writer_thread(void *p)
         snprintf(name, sizeof name, "%s-%d-%d", w->prefix, w->thread, i);
         bool fail = w->failures_wanted && i % w->failures_wanted == 0;
         insert_arg a = {.name = name, .n = i, .fail_after = fail && !w->in_hook, .hook = w->in_hook,
-                        .hook_fail = fail && w->in_hook, .done = w->done};
+                        .hook_fail = fail && w->in_hook && !w->later, .hook_later = w->later,
+                        .hook_clash = fail && w->later, .done = w->done};
         ih_err e = ih_store_write(w->s, insert_fn, &a);
         if (e == IH_OK) w->ok++;
         else w->failed++;
@@ -347,14 +353,14 @@ static void *writer_thread(void *p)
     return NULL;
 }
 
-static void run_concurrent_hooked(fixture *f, const char *prefix, int threads, int per, int fail_every,
-                                  bool in_hook, _Atomic int *done, int *ok, int *failed)
+static void run_concurrent_later(fixture *f, const char *prefix, int threads, int per, int fail_every,
+                                 bool in_hook, bool later, _Atomic int *done, int *ok, int *failed)
 {
     pthread_t th[64];
     worker_arg w[64];
     for (int t = 0; t < threads; t++) {
         w[t] = (worker_arg){.s = f->s, .prefix = prefix, .thread = t, .per_thread = per, .failures_wanted = fail_every,
-                            .in_hook = in_hook, .done = done};
+                            .in_hook = in_hook, .later = later, .done = done};
         pthread_create(&th[t], NULL, writer_thread, &w[t]);
     }
     *ok = *failed = 0;
@@ -363,6 +369,12 @@ static void run_concurrent_hooked(fixture *f, const char *prefix, int threads, i
         *ok += w[t].ok;
         *failed += w[t].failed;
     }
+}
+
+static void run_concurrent_hooked(fixture *f, const char *prefix, int threads, int per, int fail_every,
+                                  bool in_hook, _Atomic int *done, int *ok, int *failed)
+{
+    run_concurrent_later(f, prefix, threads, per, fail_every, in_hook, false, done, ok, failed);
 }
 
 static void run_concurrent(fixture *f, const char *prefix, int threads, int per, int fail_every, int *ok,
@@ -426,6 +438,30 @@ static void t_before_commit_hooks(void **state)
     assert_int_equal(count_items(f->s), items + 1 + ok);
     assert_int_equal(count_hooked(f->s), hooked + 1 + ok);
     assert_true(atomic_load(&done) >= 32 * 12);
+}
+
+/* A hook's statements sent without waiting (ih_stmt_exec_later: during a
+ * PostgreSQL group commit answered together with the COMMIT) commit with
+ * their write; one that fails at the server (a taken key) fails its own
+ * write only: its batch is rolled back and each callback runs again alone,
+ * so the batch-mates commit, and nothing of the failed ones stays. */
+static void t_hook_statements_sent_later(void **state)
+{
+    fixture *f = *state;
+    int64_t items = count_items(f->s), hooked = count_hooked(f->s);
+    _Atomic int done = 0;
+    insert_arg a = {.name = "later-alone", .hook = true, .hook_later = true, .done = &done};
+    T_OK(ih_store_write(f->s, insert_fn, &a));
+    assert_int_equal(count_hooked(f->s), hooked + 1);
+    count_arg c = {.sql = "SELECT max(id) FROM event"};
+    T_OK(ih_store_read(f->s, count_fn, &c));
+    clash_id = c.count;
+    int ok, failed;
+    run_concurrent_later(f, "later", 32, 12, 3, true, true, &done, &ok, &failed);
+    assert_int_equal(failed, 32 * 4);
+    assert_int_equal(ok, 32 * 8);
+    assert_int_equal(count_items(f->s), items + 1 + ok);
+    assert_int_equal(count_hooked(f->s), hooked + 1 + ok);
 }
 
 static void t_failing_batch_mates_are_isolated(void **state)
@@ -546,6 +582,7 @@ static void t_acknowledged_writes_survive_kill(void **state)
         cmocka_unit_test(t_changes_counted), cmocka_unit_test(t_nested_refused),                    \
         cmocka_unit_test(t_concurrent_writes_group_commit),                                         \
         cmocka_unit_test(t_failing_batch_mates_are_isolated),                                       \
+        cmocka_unit_test(t_hook_statements_sent_later),                                             \
         cmocka_unit_test(t_ids_without_holes),                                                      \
         cmocka_unit_test(t_before_commit_hooks),                                                    \
         cmocka_unit_test(t_acknowledged_writes_survive_kill)

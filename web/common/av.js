@@ -174,9 +174,11 @@ const IHAV = (() => {
     }
     send(kind, data) { return api('POST', `/api/v1/calls/${this.id}/signals`, data ? { kind, data } : { kind }); }
     async offer() {
+      this.offerAt = Date.now();
       const pc = this.newPc();
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
+      if (this.stopped) return pc.close();
       this.offerId = (await this.send('offer', pc.localDescription.sdp)).id;
     }
     async start() {
@@ -189,11 +191,18 @@ const IHAV = (() => {
         const offers = sigs.filter(s => s.kind === 'offer');
         if (offers.length) await this.answer(offers[offers.length - 1]);
       }
+      if (this.stopped) return; /* hung up meanwhile: no mailbox reads after the call */
       /* every read of the mailbox is journaled: ask each second only until
-       * connected, then every 15 s (a live 'call' event asks at once) */
+       * connected, then every 15 s (a live 'call' event asks at once).  An
+       * offer that has not become a connection after 20 s (its relay
+       * candidates gathered too late for it, an answer lost, ICE failed) is
+       * made again: the other side answers every new offer. */
       this.timer = setInterval(() => {
         const up = this.pc && this.pc.connectionState === 'connected';
-        if (!up || ++this.ticks % 15 === 0) this.pull();
+        if (this.offerer && !up && !this.busy && Date.now() - this.offerAt > 20000) {
+          this.busy = true;
+          this.offer().catch(() => {}).finally(() => { this.busy = false; });
+        } else if (!up || ++this.ticks % 15 === 0) this.pull();
       }, 1000);
     }
     async answer(s) {
@@ -201,6 +210,7 @@ const IHAV = (() => {
       await pc.setRemoteDescription({ type: 'offer', sdp: s.data });
       await pc.setLocalDescription(await pc.createAnswer());
       await gathered(pc);
+      if (this.stopped) return pc.close();
       await this.send('answer', pc.localDescription.sdp);
     }
     async pull() {
@@ -320,7 +330,15 @@ const IHAV = (() => {
       el.srcObject = stream;
       videos.classList.toggle('many', videos.querySelectorAll('video.remote').length > 1);
     }
+    /* one join at a time: a second click while the camera or ihosd is still
+     * answering does nothing (two would start two engines) */
+    let joining = false;
     async function join(path) {
+      if (joining) return;
+      joining = true;
+      try { await enter(path); } finally { joining = false; }
+    }
+    async function enter(path) {
       try {
         if (!local) local = await navigator.mediaDevices.getUserMedia({ audio: true, video: { width: 320, height: 240 } });
       } catch (e) { flash(box, '无法使用摄像头或麦克风：' + e.message); return; }
@@ -338,8 +356,12 @@ const IHAV = (() => {
       status.dataset.system = g.system;
       setStatus('connecting', `${SYS[g.system]} · 正在连接…`);
       const media = { local, role, remote };
-      engine = g.system === 'janus' ? new Janus(g, media, () => fallback()) : new P2P(g, media, call.id);
-      engine.start().catch(e => { if (g.system === 'janus') engine.fail(e); else setStatus('failed', `${SYS[g.system]} · 连接失败：${e.message}`); });
+      const en = engine = g.system === 'janus' ? new Janus(g, media, () => fallback()) : new P2P(g, media, call.id);
+      /* a start that fails after its engine was replaced or hung up touches nothing */
+      en.start().catch(e => {
+        if (engine !== en) return;
+        if (g.system === 'janus') en.fail(e); else setStatus('failed', `${SYS[g.system]} · 连接失败：${e.message}`);
+      });
       clearInterval(tick);
       tick = setInterval(async () => {
         if (!engine || !box.isConnected) { if (!box.isConnected) hangup(true); return; }
