@@ -8,6 +8,8 @@
 #include "identity/identity_impl.h"
 #include "keys/keys.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -368,6 +370,76 @@ static void t_passive_check_is_not_activity(void **state)
     assert_int_equal(p.ends_at, fake_now + 15 * 60000);
 }
 
+typedef struct {
+    int64_t sid, rv, last_seen;
+} sess_seen;
+
+static ih_err sess_seen_fn(ih_tx *tx, void *arg)
+{
+    sess_seen *a = arg;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT rv, last_seen FROM session WHERE id = $1", &st));
+    ih_stmt_int(st, 1, a->sid);
+    IH_TRY(ih_stmt_step(st, &row));
+    assert_true(row);
+    a->rv = ih_col_int(st, 0);
+    a->last_seen = ih_col_int(st, 1);
+    return ih_stmt_exec(st);
+}
+
+typedef struct {
+    fx *f;
+    const char *token;
+    _Atomic int *go;
+    ih_err e;
+} touch_req;
+
+static void *touch_thread(void *arg)
+{
+    touch_req *q = arg;
+    while (!atomic_load(q->go)) {
+    }
+    ih_principal p;
+    q->e = ih_identity_authenticate(q->f->id, q->token, false, "127.0.0.1", &p);
+    return NULL;
+}
+
+/* Requests that all find the session's last activity older than the touch
+ * period ask for one touch each; the first is enough: the session row is
+ * written once (one version more), not once per request. */
+static void t_concurrent_requests_touch_once(void **state)
+{
+    fx *f = *state;
+    make(f, "dr.xu", IH_ROLE_DOCTOR, "Night-Shift-Four", true);
+    ih_login_result r;
+    ih_principal p;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "dr.xu", "Night-Shift-Four", code, NULL, &r));
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p)); /* within the period: no touch */
+    sess_seen before = {.sid = p.session_id};
+    T_OK(ih_store_read(f->b.s, sess_seen_fn, &before));
+    fake_now += 5 * 60000;
+    enum { N = 16 };
+    pthread_t th[N];
+    touch_req q[N];
+    _Atomic int go = 0;
+    for (int i = 0; i < N; i++) {
+        q[i] = (touch_req){f, r.token, &go, IH_OK};
+        assert_int_equal(pthread_create(&th[i], NULL, touch_thread, &q[i]), 0);
+    }
+    atomic_store(&go, 1);
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        T_OK(q[i].e);
+    }
+    sess_seen after = {.sid = p.session_id};
+    T_OK(ih_store_read(f->b.s, sess_seen_fn, &after));
+    assert_int_equal(after.last_seen, fake_now);
+    assert_int_equal(after.rv, before.rv + 1);
+}
+
 static void t_logout_and_password_change_end_sessions(void **state)
 {
     fx *f = *state;
@@ -667,6 +739,7 @@ static void t_permission_bounds(void **state)
         cmocka_unit_test_setup_teardown(t_lockout_at_exactly_five, s, teardown),                                      \
         cmocka_unit_test_setup_teardown(t_code_used_once, s, teardown),                                               \
         cmocka_unit_test_setup_teardown(t_passive_check_is_not_activity, s, teardown),                                \
+        cmocka_unit_test_setup_teardown(t_concurrent_requests_touch_once, s, teardown),                               \
         cmocka_unit_test_setup_teardown(t_idle_and_absolute_timeouts, s, teardown),                                   \
         cmocka_unit_test_setup_teardown(t_logout_and_password_change_end_sessions, s, teardown),                      \
         cmocka_unit_test_setup_teardown(t_password_history_and_age, s, teardown),                                     \
