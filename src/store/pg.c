@@ -535,14 +535,13 @@ static ih_err pg_exec_later(ih_stmt *st)
         pc->broken = true;
         return map_result(pc->c, NULL, "pipeline");
     }
-    pc->queued++; /* even when the send fails: pipe_drain leaves pipeline mode */
     if (!PQsendQueryPrepared(pc->c, s->name, s->nparams, (const char *const *)s->vals, s->lens, s->fmts, 0)) {
-        pc->queued--;
         ih_err e = map_result(pc->c, NULL, "send");
-        pipe_drain(pc, NULL);
+        pipe_drain(pc, NULL); /* leaves pipeline mode; the connection is not used again */
         pc->broken = true;
         return e;
     }
+    pc->queued++;
     s->changes = 0; /* not known here: exec_later is for statements whose count nobody reads */
     return IH_OK;
 }
