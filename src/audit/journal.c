@@ -245,19 +245,16 @@ static ih_err insert_event(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_
     "INSERT INTO audit_event(seq, ts, actor_id, action, object_type, object_id, outcome, entry, leaf_hash, purged) " \
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0)"
 #define IF_FREE " ON CONFLICT (seq) DO NOTHING"
-    bool with_version = ih_tx_is_pg(tx) && nnotes == 1;
-    if (e == IH_OK)
-        e = ih_tx_prepare(tx,
-                          with_version ? (locked ? "WITH ev AS (" INSERT_EVENT " RETURNING seq) INSERT INTO "
-                                                   "audit_version(tbl, row_id, rv, seq) SELECT $10::text, $11::bigint, "
-                                                   "$12::bigint, seq FROM ev"
-                                                 : "WITH ev AS (" INSERT_EVENT IF_FREE " RETURNING seq) INSERT INTO "
-                                                   "audit_version(tbl, row_id, rv, seq) SELECT $10::text, $11::bigint, "
-                                                   "$12::bigint, seq FROM ev")
-                                       : (locked ? INSERT_EVENT : INSERT_EVENT IF_FREE),
-                          &st);
+#define WITH_VERSION(ins)                                                                                      \
+    "WITH ev AS (" ins " RETURNING seq) INSERT INTO audit_version(tbl, row_id, rv, seq) "                      \
+    "SELECT $10::text, $11::bigint, $12::bigint, seq FROM ev"
+    static const char *const sql[2][2] = {{INSERT_EVENT IF_FREE, INSERT_EVENT},
+                                          {WITH_VERSION(INSERT_EVENT IF_FREE), WITH_VERSION(INSERT_EVENT)}};
+#undef WITH_VERSION
 #undef IF_FREE
 #undef INSERT_EVENT
+    bool with_version = ih_tx_is_pg(tx) && nnotes == 1;
+    if (e == IH_OK) e = ih_tx_prepare(tx, sql[with_version][locked], &st);
     if (e == IH_OK && with_version) {
         ih_stmt_text(st, 10, notes[0].table);
         ih_stmt_int(st, 11, notes[0].id);
