@@ -39,38 +39,41 @@ static ih_err row_mac(ih_report *r, const ob_row *row, uint8_t mac[IH_MAC_LEN])
     return e;
 }
 
-ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found)
+ih_err ob_read(ih_report *r, ih_stmt *st, ob_row *row)
 {
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "SELECT kind, method, business_key, version, payload_enc, state, attempts, next_at, "
-                             "depends_on, last_error, created_at, sent_at, mac, rv FROM outbox WHERE id = $1", &st));
-    ih_stmt_int(st, 1, id);
-    IH_TRY(ih_stmt_step(st, found));
-    if (!*found) return IH_OK;
     ob_row_free(row);
     memset(row, 0, sizeof *row);
-    row->id = id;
-    snprintf(row->kind, sizeof row->kind, "%s", ih_col_text(st, 0));
-    snprintf(row->method, sizeof row->method, "%s", ih_col_text(st, 1));
-    snprintf(row->key, sizeof row->key, "%s", ih_col_text(st, 2));
-    row->version = ih_col_int(st, 3);
+    row->id = ih_col_int(st, 0);
+    snprintf(row->kind, sizeof row->kind, "%s", ih_col_text(st, 1));
+    snprintf(row->method, sizeof row->method, "%s", ih_col_text(st, 2));
+    snprintf(row->key, sizeof row->key, "%s", ih_col_text(st, 3));
+    row->version = ih_col_int(st, 4);
     size_t n;
-    const uint8_t *ct = ih_col_blob(st, 4, &n);
+    const uint8_t *ct = ih_col_blob(st, 5, &n);
     IH_TRY(ih_buf_append(&row->payload_ct, ct, n));
-    snprintf(row->state, sizeof row->state, "%s", ih_col_text(st, 5));
-    row->attempts = ih_col_int(st, 6);
-    row->next_at = ih_col_int(st, 7);
-    row->depends_on = ih_col_null(st, 8) ? 0 : ih_col_int(st, 8);
-    snprintf(row->last_error, sizeof row->last_error, "%s", ih_col_text(st, 9));
-    row->created_at = ih_col_int(st, 10);
-    row->sent_at = ih_col_null(st, 11) ? 0 : ih_col_int(st, 11);
-    row->rv = ih_col_int(st, 13);
-    const uint8_t *mac = ih_col_blob(st, 12, &n);
+    snprintf(row->state, sizeof row->state, "%s", ih_col_text(st, 6));
+    row->attempts = ih_col_int(st, 7);
+    row->next_at = ih_col_int(st, 8);
+    row->depends_on = ih_col_null(st, 9) ? 0 : ih_col_int(st, 9);
+    snprintf(row->last_error, sizeof row->last_error, "%s", ih_col_text(st, 10));
+    row->created_at = ih_col_int(st, 11);
+    row->sent_at = ih_col_null(st, 12) ? 0 : ih_col_int(st, 12);
+    row->rv = ih_col_int(st, 14);
+    const uint8_t *mac = ih_col_blob(st, 13, &n);
     uint8_t want[IH_MAC_LEN];
     IH_TRY(row_mac(r, row, want));
     if (!mac || n != IH_MAC_LEN || CRYPTO_memcmp(mac, want, IH_MAC_LEN))
-        return ih_fail(IH_E_INTEGRITY, "outbox %lld: the row MAC does not verify", (long long)id);
+        return ih_fail(IH_E_INTEGRITY, "outbox %lld: the row MAC does not verify", (long long)row->id);
     return IH_OK;
+}
+
+ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT " OB_COLUMNS " FROM outbox WHERE id = $1", &st));
+    ih_stmt_int(st, 1, id);
+    IH_TRY(ih_stmt_step(st, found));
+    return *found ? ob_read(r, st, row) : IH_OK;
 }
 
 ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert)
@@ -106,6 +109,39 @@ ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert)
     ih_stmt_blob(st, 15, mac, IH_MAC_LEN);
     ih_stmt_int(st, 16, row->rv);
     IH_TRY(ih_stmt_exec(st));
+    ih_tx_note_row(tx, "outbox", row->id, row->rv);
+    return IH_OK;
+}
+
+ih_err ob_save_delivery(ih_report *r, ih_tx *tx, ob_row *row, bool *saved)
+{
+    uint8_t mac[IH_MAC_LEN];
+    row->rv++;
+    ih_err e = row_mac(r, row, mac);
+    ih_stmt *st = NULL;
+    if (e == IH_OK)
+        e = ih_tx_prepare(tx, "UPDATE outbox SET state = $2, attempts = $3, next_at = $4, last_error = $5, sent_at = $6, "
+                              "updated_at = $7, mac = $8, rv = $9 WHERE id = $1 AND rv = $10",
+                          &st);
+    if (e == IH_OK) {
+        ih_stmt_int(st, 1, row->id);
+        ih_stmt_text(st, 2, row->state);
+        ih_stmt_int(st, 3, row->attempts);
+        ih_stmt_int(st, 4, row->next_at);
+        ih_stmt_text(st, 5, row->last_error[0] ? row->last_error : NULL);
+        if (row->sent_at) ih_stmt_int(st, 6, row->sent_at);
+        else ih_stmt_null(st, 6);
+        ih_stmt_int(st, 7, ih_now_ms());
+        ih_stmt_blob(st, 8, mac, IH_MAC_LEN);
+        ih_stmt_int(st, 9, row->rv);
+        ih_stmt_int(st, 10, row->rv - 1);
+        e = ih_stmt_exec(st);
+    }
+    *saved = e == IH_OK && ih_stmt_changes(st) == 1;
+    if (!*saved) {
+        row->rv--;
+        return e;
+    }
     ih_tx_note_row(tx, "outbox", row->id, row->rv);
     return IH_OK;
 }

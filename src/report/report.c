@@ -77,6 +77,13 @@ void ob_count(ih_report *r, const char *method, bool sent, unsigned n)
     pthread_mutex_unlock(&r->mu);
 }
 
+uint64_t ih_report_accepted(ih_report *r)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < OB_METHODS; i++) n += atomic_load(&r->m[i].sent);
+    return n;
+}
+
 /* ---- the platform secret ---------------------------------------------------------- */
 
 typedef struct {

@@ -91,6 +91,10 @@ ih_err ih_report_show(ih_report *r, const ih_actor *who, int64_t id, bool unmask
 /* A dead or unknown row back to pending (audited). */
 ih_err ih_report_retry(ih_report *r, const ih_actor *who, int64_t id);
 
+/* Records the platform accepted since ih_report_new, all methods (the
+ * ihos_report_sent_total counters summed; no database read). */
+uint64_t ih_report_accepted(ih_report *r);
+
 /* Prometheus series: queue depth by state, oldest pending age, sent and
  * failed counts per method. */
 ih_err ih_report_metrics(ih_report *r, struct ih_buf *out);

@@ -47,8 +47,22 @@ typedef struct ob_row {
     ih_buf payload_ct; /* sealed record */
 } ob_row;
 
+/* The columns ob_read expects, in its order (a query may prefix them with
+ * a table alias: OB_COLUMNS_OF("o.")). */
+#define OB_COLUMNS_OF(t)                                                                                            \
+    t "id, " t "kind, " t "method, " t "business_key, " t "version, " t "payload_enc, " t "state, " t "attempts, " t \
+      "next_at, " t "depends_on, " t "last_error, " t "created_at, " t "sent_at, " t "mac, " t "rv"
+#define OB_COLUMNS OB_COLUMNS_OF("")
+/* The current row of st (selected as OB_COLUMNS) into row, its MAC checked. */
+ih_err ob_read(ih_report *r, ih_stmt *st, ob_row *row);
 ih_err ob_load(ih_report *r, ih_tx *tx, int64_t id, ob_row *row, bool *found);
 ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert);
+/* The delivery columns of a row read earlier (state, attempts, next_at,
+ * last_error, sent_at; the MAC over the whole row), written only if the
+ * row is still at the version it was read at: *saved false, nothing
+ * written, if another writer changed it since.  The other columns, and the
+ * indexes over them, are not rewritten. */
+ih_err ob_save_delivery(ih_report *r, ih_tx *tx, ob_row *row, bool *saved);
 ih_err ob_open_payload(ih_report *r, ih_tx *tx, const ob_row *row, ih_buf *out);
 void ob_row_free(ob_row *row);
 /* Claimed rows back to due as `unknown` (a process died while sending). */

@@ -1,9 +1,13 @@
 /* uploader.c — drains the outbox to the platform (see report.h for the
- * states).  A pass: claim up to batch_size due rows of one method in one
- * committed transaction (state `sending`), decrypt, encode and sign with
- * the profile, POST with libcurl (TLS verified), then record the outcome in
- * a second transaction.  The claim commits first so that a crash while
- * sending is seen at the next start (`unknown`, re-sent, logged). */
+ * states).  A worker's cycle is one committed transaction, then one POST:
+ * the transaction records the outcome of the batch the worker sent last and
+ * claims the next (up to batch_size due rows of one method, read with their
+ * MACs checked, state `sending`); after the commit the batch's records and
+ * the appSecret are opened, encoded and signed with the profile, and POSTed
+ * with libcurl (TLS verified).  The claim commits before anything is sent,
+ * so a crash while sending is seen at the next start (`unknown`, re-sent,
+ * logged); a batch's outcome is committed before its worker sends another.
+ * Claim and outcome write only a row's delivery columns (ob_save_delivery). */
 #include "report/report_impl.h"
 
 #include "core/clock.h"
@@ -18,22 +22,45 @@
 
 #define MAX_BATCH 100
 
+/* One batch, from its claim to its outcome: the rows as claimed (read and
+ * MAC-checked in the claim), and while it is being sent the records
+ * joined and the secret (plaintext: wiped as soon as it is sent). */
 typedef struct {
-    ih_report *r;
-    int limit;
-    int64_t ids[MAX_BATCH];
     int n;
+    ob_row rows[MAX_BATCH];
     char method[64];
-} claim_arg;
+    ih_buf records;     /* the rows' records as one JSON array */
+    uint8_t secret[16]; /* the platform appSecret */
+    size_t secret_len;
+    ih_upload_outcome out;
+    bool possibly_sent;
+    char msg[256];
+} ob_batch;
 
-static ih_err claim_fn(ih_tx *tx, void *arg)
+static void batch_wipe(ob_batch *b)
 {
-    claim_arg *a = arg;
+    ih_buf_wipe(&b->records);
+    ih_wipe(b->secret, sizeof b->secret);
+    b->secret_len = 0;
+}
+
+static void batch_free(ob_batch *b)
+{
+    if (!b) return;
+    batch_wipe(b);
+    for (int i = 0; i < MAX_BATCH; i++) ob_row_free(&b->rows[i]);
+    free(b);
+}
+
+/* Claim the next batch: its rows (read, their MACs checked) become
+ * `sending`; only the delivery columns are written. */
+static ih_err claim(ih_report *r, ih_tx *tx, int limit, ob_batch *a)
+{
     a->n = 0;
-    if (a->r->o.node) { /* fencing: a node that lost the lease claims nothing */
-        pthread_mutex_lock(&a->r->mu);
-        ih_lease l = a->r->lease;
-        pthread_mutex_unlock(&a->r->mu);
+    if (r->o.node) { /* fencing: a node that lost the lease claims nothing */
+        pthread_mutex_lock(&r->mu);
+        ih_lease l = r->lease;
+        pthread_mutex_unlock(&r->mu);
         IH_TRY(ih_lease_check(tx, &l));
     }
     int64_t now = ih_now_ms();
@@ -59,77 +86,75 @@ static ih_err claim_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return IH_OK;
     snprintf(a->method, sizeof a->method, "%s", ih_col_text(st, 0));
-    const char *batch = ih_tx_is_pg(tx)
-                            ? "SELECT id FROM outbox o WHERE " READY " AND method = $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
-                            : "SELECT id FROM outbox o INDEXED BY outbox_ready WHERE " READY
-                              " AND method = $2 ORDER BY id LIMIT $3";
+    const char *batch = ih_tx_is_pg(tx) ? "SELECT " OB_COLUMNS_OF("o.") " FROM outbox o WHERE " READY
+                                          " AND method = $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
+                                        : "SELECT " OB_COLUMNS_OF("o.") " FROM outbox o INDEXED BY outbox_ready WHERE " READY
+                                          " AND method = $2 ORDER BY id LIMIT $3";
 #undef READY
     IH_TRY(ih_tx_prepare(tx, batch, &st));
     ih_stmt_int(st, 1, now);
     ih_stmt_text(st, 2, a->method);
-    ih_stmt_int(st, 3, a->limit);
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && a->n < a->limit) a->ids[a->n++] = ih_col_int(st, 0);
+    ih_stmt_int(st, 3, limit);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && a->n < limit) IH_TRY(ob_read(r, st, &a->rows[a->n++]));
     IH_TRY(e);
-    ob_row o = {0};
-    for (int i = 0; e == IH_OK && i < a->n; i++) {
-        bool found;
-        e = ob_load(a->r, tx, a->ids[i], &o, &found);
-        if (e != IH_OK) break;
-        snprintf(o.state, sizeof o.state, "sending");
-        o.attempts++;
-        e = ob_save(a->r, tx, &o, false);
+    for (int i = 0; i < a->n; i++) {
+        ob_row *o = &a->rows[i];
+        bool saved;
+        snprintf(o->state, sizeof o->state, "sending");
+        o->attempts++;
+        IH_TRY(ob_save_delivery(r, tx, o, &saved));
+        if (!saved) return ih_fail(IH_E_CONFLICT, "outbox %lld changed while it was claimed", (long long)o->id);
     }
-    ob_row_free(&o);
-    return e;
+    return IH_OK;
 }
 
-typedef struct {
-    ih_report *r;
-    const int64_t *ids;
-    int n;
-    ih_upload_outcome out;
-    bool possibly_sent;
-    char msg[256];
-    int64_t dead_ids[MAX_BATCH];
-    int ndead;
-} finish_arg;
-
-static ih_err finish_fn(ih_tx *tx, void *arg)
+/* A row's delivery columns after its batch was sent. */
+static void apply_outcome(const ob_batch *a, ob_row *o, int64_t now)
 {
-    finish_arg *a = arg;
-    a->ndead = 0;
+    switch (a->out) {
+    case IH_UP_OK:
+        snprintf(o->state, sizeof o->state, "sent");
+        o->sent_at = now;
+        o->last_error[0] = '\0';
+        break;
+    case IH_UP_DATA_ERROR:
+        snprintf(o->state, sizeof o->state, "dead");
+        break;
+    default:
+        snprintf(o->state, sizeof o->state, "%s", a->out == IH_UP_UNKNOWN || a->possibly_sent ? "unknown" : "pending");
+        o->next_at = now + ih_backoff_ms(o->attempts, 300000);
+    }
+    if (a->out != IH_UP_OK) snprintf(o->last_error, sizeof o->last_error, "%s", a->msg);
+}
+
+/* Record a sent batch's outcome on each of its rows: written over the row
+ * as claimed when it is still at that version, else (taken back by a
+ * recovery meanwhile, say) over the row read again and checked. */
+static ih_err finish(ih_report *r, ih_tx *tx, const ob_batch *a)
+{
     int64_t now = ih_now_ms();
-    ob_row o = {0};
+    ob_row again = {0};
     ih_err e = IH_OK;
     for (int i = 0; e == IH_OK && i < a->n; i++) {
-        bool found;
-        e = ob_load(a->r, tx, a->ids[i], &o, &found);
-        if (e != IH_OK || !found) continue;
-        switch (a->out) {
-        case IH_UP_OK:
-            snprintf(o.state, sizeof o.state, "sent");
-            o.sent_at = now;
-            o.last_error[0] = '\0';
-            break;
-        case IH_UP_DATA_ERROR:
-            snprintf(o.state, sizeof o.state, "dead");
-            a->dead_ids[a->ndead++] = o.id;
-            break;
-        default:
-            snprintf(o.state, sizeof o.state, "%s", a->out == IH_UP_UNKNOWN || a->possibly_sent ? "unknown" : "pending");
-            o.next_at = now + ih_backoff_ms(o.attempts, 300000);
+        ob_row o = a->rows[i]; /* a copy: a rerun of this transaction starts from the claim again */
+        apply_outcome(a, &o, now);
+        bool saved, found;
+        e = ob_save_delivery(r, tx, &o, &saved);
+        if (e == IH_OK && !saved) {
+            e = ob_load(r, tx, o.id, &again, &found);
+            if (e != IH_OK || !found) continue;
+            apply_outcome(a, &again, now);
+            e = ob_save(r, tx, &again, false);
         }
-        if (a->out != IH_UP_OK) snprintf(o.last_error, sizeof o.last_error, "%s", a->msg);
-        e = ob_save(a->r, tx, &o, false);
         if (e == IH_OK && a->out == IH_UP_DATA_ERROR) {
             char oid[24];
             snprintf(oid, sizeof oid, "%lld", (long long)o.id);
             ih_audit_event ev = {.action = "report.dead", .object_type = "outbox", .object_id = oid,
                                  .result = IH_E_INVALID, .reason = a->msg};
-            e = ih_audit_append(a->r->o.audit, tx, &(ih_actor){.id = 0, .role = "system"}, &ev);
+            e = ih_audit_append(r->o.audit, tx, &(ih_actor){.id = 0, .role = "system"}, &ev);
         }
     }
-    ob_row_free(&o);
+    ob_row_free(&again);
     return e;
 }
 
@@ -140,34 +165,27 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
     return size * n;
 }
 
-typedef struct {
-    ih_report *r;
-    uint8_t secret[16];
-    size_t secret_len;
-} secret_arg;
-
-static ih_err secret_fn(ih_tx *tx, void *arg)
+static ih_err open_secret(ih_report *r, ih_tx *tx, ob_batch *b)
 {
-    secret_arg *a = arg;
     ih_stmt *st;
     bool row;
     IH_TRY(ih_tx_prepare(tx, "SELECT secret_enc FROM report_secret WHERE profile = $1", &st));
-    ih_stmt_text(st, 1, a->r->profile->name);
+    ih_stmt_text(st, 1, r->profile->name);
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return ih_fail(IH_E_CONFIG, "no platform appSecret: set it with `ihos report set-secret DIR`");
     size_t n;
     const uint8_t *ct = ih_col_blob(st, 0, &n);
     ih_buf hex = IH_BUF_INIT;
-    ih_err e = ih_keys_field_open(tx, a->r->o.keys, IH_KP_SECRET, "report_secret", a->r->profile->name, 0, ct, n, &hex);
-    if (e == IH_OK && (ih_hex_decode(hex.p, hex.len, a->secret, sizeof a->secret, &a->secret_len) != 0))
+    ih_err e = ih_keys_field_open(tx, r->o.keys, IH_KP_SECRET, "report_secret", r->profile->name, 0, ct, n, &hex);
+    if (e == IH_OK && (ih_hex_decode(hex.p, hex.len, b->secret, sizeof b->secret, &b->secret_len) != 0))
         e = ih_fail(IH_E_CONFIG, "the stored appSecret is not hex");
     ih_buf_wipe(&hex);
     return e;
 }
 
 /* Send one claimed batch; returns the outcome and the platform's words. */
-static ih_upload_outcome send_batch(ih_report *r, CURL *h, const char *method, const char *json, size_t n,
-                                    const secret_arg *sec, bool *possibly_sent, char *msg, size_t msgn)
+static ih_upload_outcome send_batch(ih_report *r, CURL *h, const ob_batch *b, bool *possibly_sent, char *msg,
+                                    size_t msgn)
 {
     *possibly_sent = false;
     char nonce[40];
@@ -177,10 +195,10 @@ static ih_upload_outcome send_batch(ih_report *r, CURL *h, const char *method, c
     u[8] = (u[8] & 0x3f) | 0x80;
     snprintf(nonce, sizeof nonce, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0], u[1],
              u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-    ih_profile_ctx ctx = {r->app_key, sec->secret, sec->secret_len, r->organ_id, r->unit_id, r->organ_name,
+    ih_profile_ctx ctx = {r->app_key, b->secret, b->secret_len, r->organ_id, r->unit_id, r->organ_name,
                           r->o.utc_offset_minutes};
     ih_buf body = IH_BUF_INIT, hdr = IH_BUF_INIT, resp = IH_BUF_INIT;
-    ih_err e = r->profile->encode(&ctx, method, json, n, ih_now_ms(), nonce, &body, &hdr);
+    ih_err e = r->profile->encode(&ctx, b->method, b->records.p, b->records.len, ih_now_ms(), nonce, &body, &hdr);
     if (e != IH_OK) {
         snprintf(msg, msgn, "cannot encode: %s", ih_err_detail());
         ih_buf_free(&body);
@@ -227,104 +245,153 @@ static ih_upload_outcome send_batch(ih_report *r, CURL *h, const char *method, c
     return out;
 }
 
-/* Read the claimed rows (MAC-checked) and join their records into one
- * JSON array; rows holding no record (an empty daily call) add nothing. */
+/* One transaction: the outcome of `done` (if it has rows), then the claim
+ * of `next` (if asked).  Should the transaction fail, nothing of either is
+ * kept: `done`'s rows stay `sending` until the next start or lease
+ * takeover finds them (`unknown`), as after a crash. */
 typedef struct {
     ih_report *r;
-    const int64_t *ids;
-    int n;
-    ih_buf *arr;
-} read_arg;
+    const ob_batch *done;
+    ob_batch *next;
+} step_arg;
 
-static ih_err read_fn(ih_tx *tx, void *arg)
+static ih_err step_fn(ih_tx *tx, void *arg)
 {
-    read_arg *a = arg;
-    ih_buf_reset(a->arr);
-    IH_TRY(ih_buf_puts(a->arr, "["));
-    ob_row o = {0};
+    step_arg *a = arg;
+    if (a->done && a->done->n) IH_TRY(finish(a->r, tx, a->done));
+    if (!a->next) return IH_OK;
+    int limit = a->r->o.batch_size < 1 ? 1 : a->r->o.batch_size > MAX_BATCH ? MAX_BATCH : a->r->o.batch_size;
+    return claim(a->r, tx, limit, a->next);
+}
+
+/* After the commit that recorded it: count and log a batch's outcome. */
+static void note_outcome(ih_report *r, const ob_batch *b)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", b->n);
+    switch (b->out) {
+    case IH_UP_OK:
+        ob_count(r, b->method, true, (unsigned)b->n);
+        ih_log(IH_LOG_DEBUG, "report.sent", "method", b->method, "records", n, NULL);
+        break;
+    case IH_UP_DATA_ERROR:
+        ob_count(r, b->method, false, (unsigned)b->n);
+        ih_log(IH_LOG_ERROR, "report.dead", "alert", "true", "method", b->method, "records", n, "platform", b->msg,
+               NULL);
+        break;
+    default:
+        if (b->possibly_sent)
+            ih_log(IH_LOG_WARN, "report.possible_duplicate", "method", b->method, "records", n, "reason", b->msg, NULL);
+        else
+            ih_log(IH_LOG_WARN, "report.retry", "method", b->method, "records", n, "reason", b->msg, NULL);
+    }
+}
+
+/* After the claim's commit: the batch's records opened and joined into
+ * one array (rows holding no record, an empty daily call, add nothing),
+ * and the appSecret opened. */
+typedef struct {
+    ih_report *r;
+    ob_batch *b;
+} open_arg;
+
+static ih_err open_fn(ih_tx *tx, void *arg)
+{
+    ih_report *r = ((open_arg *)arg)->r;
+    ob_batch *b = ((open_arg *)arg)->b;
+    ih_buf_reset(&b->records);
+    IH_TRY(ih_buf_puts(&b->records, "["));
     ih_buf one = IH_BUF_INIT;
     ih_err e = IH_OK;
-    int items = 0;
-    for (int i = 0; e == IH_OK && i < a->n; i++) {
-        bool found;
-        e = ob_load(a->r, tx, a->ids[i], &o, &found);
-        if (e != IH_OK || !found) continue;
+    for (int i = 0, items = 0; e == IH_OK && i < b->n; i++) {
         ih_buf_reset(&one);
-        e = ob_open_payload(a->r, tx, &o, &one);
+        e = ob_open_payload(r, tx, &b->rows[i], &one);
         if (e == IH_OK && !(one.len == 4 && !memcmp(one.p, "null", 4))) {
-            if (items++) e = ih_buf_puts(a->arr, ",");
-            if (e == IH_OK) e = ih_buf_append(a->arr, one.p, one.len);
+            if (items++) e = ih_buf_puts(&b->records, ",");
+            if (e == IH_OK) e = ih_buf_append(&b->records, one.p, one.len);
         }
     }
-    if (e == IH_OK) e = ih_buf_puts(a->arr, "]");
     ih_buf_wipe(&one);
-    ob_row_free(&o);
+    if (e == IH_OK) e = ih_buf_puts(&b->records, "]");
+    if (e == IH_OK) e = open_secret(r, tx, b);
     return e;
 }
 
-static ih_err pass_with(ih_report *r, CURL *h, int *sent)
+/* A worker's two batches: the one it sent last (its outcome not recorded
+ * yet) and room for the next. */
+typedef struct {
+    ob_batch *sent, *spare;
+} ob_pair;
+
+/* One cycle of a worker: record the outcome of the batch sent last (if
+ * any) and, unless `last`, claim the next batch and send it.  *sent: how
+ * many rows of the recorded batch the platform accepted. */
+static ih_err cycle(ih_report *r, CURL *h, ob_pair *p, bool last, int *sent)
 {
     *sent = 0;
-    claim_arg *ca = calloc(1, sizeof *ca);
-    finish_arg *fa = calloc(1, sizeof *fa);
-    if (!ca || !fa) {
-        free(ca);
-        free(fa);
-        return ih_fail(IH_E_NOMEM, "uploader");
-    }
-    ca->r = r;
-    ca->limit = r->o.batch_size < 1 ? 1 : r->o.batch_size > MAX_BATCH ? MAX_BATCH : r->o.batch_size;
-    ih_err e = ih_store_write(r->o.store, claim_fn, ca);
-    if (e != IH_OK || ca->n == 0) {
-        free(ca);
-        free(fa);
-        return e;
-    }
-    *fa = (finish_arg){.r = r, .ids = ca->ids, .n = ca->n, .out = IH_UP_RETRY};
-    secret_arg sec = {r, {0}, 0};
-    ih_buf arr = IH_BUF_INIT;
-    read_arg ra = {r, ca->ids, ca->n, &arr};
-    ih_err pe = ih_store_read(r->o.store, secret_fn, &sec);
-    if (pe == IH_OK) pe = ih_store_read(r->o.store, read_fn, &ra);
-    if (pe == IH_OK)
-        fa->out = send_batch(r, h, ca->method, arr.p, arr.len, &sec, &fa->possibly_sent, fa->msg, sizeof fa->msg);
-    else
-        snprintf(fa->msg, sizeof fa->msg, "not sent: %s", ih_err_detail());
-    ih_wipe(sec.secret, sizeof sec.secret);
-    ih_buf_wipe(&arr);
-    e = ih_store_write(r->o.store, finish_fn, fa);
-    if (e == IH_OK) {
-        char n[16];
-        snprintf(n, sizeof n, "%d", ca->n);
-        switch (fa->out) {
-        case IH_UP_OK:
-            *sent = ca->n;
-            ob_count(r, ca->method, true, (unsigned)ca->n);
-            ih_log(IH_LOG_DEBUG, "report.sent", "method", ca->method, "records", n, NULL);
-            break;
-        case IH_UP_DATA_ERROR:
-            ob_count(r, ca->method, false, (unsigned)ca->n);
-            ih_log(IH_LOG_ERROR, "report.dead", "alert", "true", "method", ca->method, "records", n, "platform", fa->msg,
-                   NULL);
-            break;
-        default:
-            if (fa->possibly_sent)
-                ih_log(IH_LOG_WARN, "report.possible_duplicate", "method", ca->method, "records", n, "reason", fa->msg,
-                       NULL);
-            else
-                ih_log(IH_LOG_WARN, "report.retry", "method", ca->method, "records", n, "reason", fa->msg, NULL);
+    step_arg sa = {r, p->sent, last ? NULL : p->spare};
+    ih_err e = ih_store_write(r->o.store, step_fn, &sa);
+    if (e != IH_OK && sa.next && p->sent->n) {
+        /* the claim failed (a row that does not verify, say): the outcome
+         * of the batch sent is still recorded, in a transaction of its own */
+        char why[256];
+        snprintf(why, sizeof why, "%s", ih_err_detail());
+        sa.next = NULL;
+        if (ih_store_write(r->o.store, step_fn, &sa) == IH_OK) {
+            note_outcome(r, p->sent);
+            if (p->sent->out == IH_UP_OK) *sent = p->sent->n;
         }
+        p->sent->n = 0;
+        return ih_fail(e, "%s", why);
     }
-    free(ca);
-    free(fa);
-    return e;
+    if (e == IH_OK && p->sent->n) {
+        note_outcome(r, p->sent);
+        if (p->sent->out == IH_UP_OK) *sent = p->sent->n;
+    }
+    p->sent->n = 0;
+    if (e != IH_OK || last) return e;
+    ob_batch *b = p->spare;
+    if (b->n) {
+        b->possibly_sent = false;
+        if (ih_store_read(r->o.store, open_fn, &(open_arg){r, b}) == IH_OK) {
+            b->out = send_batch(r, h, b, &b->possibly_sent, b->msg, sizeof b->msg);
+        } else {
+            b->out = IH_UP_RETRY;
+            snprintf(b->msg, sizeof b->msg, "not sent: %s", ih_err_detail());
+        }
+        batch_wipe(b);
+    }
+    p->spare = p->sent;
+    p->sent = b;
+    return IH_OK;
+}
+
+static ih_err pair_new(ob_pair *p)
+{
+    p->sent = calloc(1, sizeof *p->sent);
+    p->spare = calloc(1, sizeof *p->spare);
+    if (p->sent && p->spare) return IH_OK;
+    batch_free(p->sent);
+    batch_free(p->spare);
+    return ih_fail(IH_E_NOMEM, "uploader");
+}
+
+static void pair_free(ob_pair *p)
+{
+    batch_free(p->sent);
+    batch_free(p->spare);
 }
 
 ih_err ih_report_pass(ih_report *r, int *sent)
 {
+    *sent = 0;
+    ob_pair p;
+    IH_TRY(pair_new(&p));
     CURL *h = curl_easy_init();
-    if (!h) return ih_fail(IH_E_NOMEM, "curl");
-    ih_err e = pass_with(r, h, sent);
+    int none;
+    ih_err e = h ? cycle(r, h, &p, false, &none) : ih_fail(IH_E_NOMEM, "curl");
+    if (e == IH_OK) e = cycle(r, h, &p, true, sent);
+    pair_free(&p);
     curl_easy_cleanup(h);
     return e;
 }
@@ -360,33 +427,33 @@ static void *run(void *arg)
     struct ih_report_worker *w = arg;
     ih_report *r = w->r;
     CURL *h = curl_easy_init(); /* one handle per thread: its connection is kept alive */
+    ob_pair p;
+    bool have = pair_new(&p) == IH_OK;
     int64_t last_check = w->first ? 0 : INT64_MAX / 2, lease_next = 0;
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
         pthread_mutex_unlock(&r->mu);
         if (w->first) lease_step(r, &lease_next);
         pthread_mutex_lock(&r->mu);
-        if (r->o.node && !r->lease.held) { /* another node uploads */
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
-            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
-            continue;
-        }
+        bool ours = !r->o.node || r->lease.held; /* else another node uploads */
         pthread_mutex_unlock(&r->mu);
         int sent = 0;
-        ih_err e = h ? pass_with(r, h, &sent) : ih_fail(IH_E_NOMEM, "curl");
+        ih_err e = IH_OK;
+        if (!h || !have) e = ih_fail(IH_E_NOMEM, "uploader");
+        else if (ours || p.sent->n) e = cycle(r, h, &p, !ours, &sent); /* not ours: the last outcome only */
         if (e != IH_OK) ih_log(IH_LOG_ERROR, "report.pass_failed", "alert", "true", "detail", ih_err_detail(), NULL);
         if (w->first && ih_mono_ms() - last_check > 60000) {
             last_check = ih_mono_ms();
             ih_report_daily(r);
         }
         pthread_mutex_lock(&r->mu);
-        if (sent == 0 && !r->stop && !r->kick) { /* idle: wait for new rows or 200 ms */
+        /* idle, refused or failed: wait for new rows or 200 ms (1 s while
+         * another node holds the lease) before the next claim */
+        if ((!have || !p.sent->n || p.sent->out != IH_UP_OK) && !r->stop && !r->kick) {
             struct timespec ts;
             clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_nsec += 200 * 1000000L;
-            if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_nsec += (ours ? 200 : 1000) * 1000000L;
+            while (ts.tv_nsec >= 1000000000L) {
                 ts.tv_sec++;
                 ts.tv_nsec -= 1000000000L;
             }
@@ -395,6 +462,10 @@ static void *run(void *arg)
         r->kick = false;
     }
     pthread_mutex_unlock(&r->mu);
+    int sent;
+    if (have && p.sent->n && cycle(r, h, &p, true, &sent) != IH_OK) /* the last batch's outcome */
+        ih_log(IH_LOG_ERROR, "report.pass_failed", "alert", "true", "detail", ih_err_detail(), NULL);
+    if (have) pair_free(&p);
     if (h) curl_easy_cleanup(h);
     return NULL;
 }

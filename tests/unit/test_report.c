@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *SECRET = "bbf1dd188b8b4629853f06f118d11e4a";
 
@@ -320,12 +321,117 @@ static void t_versions_go_in_order(void **state)
     json_decref(l);
 }
 
+/* The uploader writes only a row's delivery columns, and only over the
+ * version it read: a stale copy writes nothing, and a payload changed
+ * behind its back stays detectable (the MAC is over the payload it read). */
+typedef struct {
+    fx *f;
+    int64_t id;
+    int step;
+    const char *state; /* step 1: the state the delivery write sets */
+} delivery_arg;
+
+static ih_err delivery_fn(ih_tx *tx, void *arg)
+{
+    delivery_arg *d = arg;
+    ob_row a = {0}, b = {0};
+    bool found, saved = false;
+    ih_err e = ob_load(d->f->r, tx, d->id, &a, &found);
+    if (e == IH_OK) e = ob_load(d->f->r, tx, d->id, &b, &found);
+    if (e == IH_OK && d->step == 0) {
+        snprintf(a.state, sizeof a.state, "sending");
+        a.attempts++;
+        e = ob_save_delivery(d->f->r, tx, &a, &saved);
+        assert_true(saved);
+        snprintf(b.state, sizeof b.state, "dead"); /* read before a's write: stale */
+        if (e == IH_OK) e = ob_save_delivery(d->f->r, tx, &b, &saved);
+        assert_false(saved);
+    } else if (e == IH_OK) { /* the payload replaced in the database, then a delivery write */
+        ih_stmt *st;
+        e = ih_tx_prepare(tx, "UPDATE outbox SET payload_enc = $2 WHERE id = $1", &st);
+        if (e == IH_OK) {
+            ih_stmt_int(st, 1, d->id);
+            ih_stmt_blob(st, 2, (const uint8_t *)"forged", 6);
+            e = ih_stmt_exec(st);
+        }
+        snprintf(a.state, sizeof a.state, "%s", d->state);
+        if (e == IH_OK) e = ob_save_delivery(d->f->r, tx, &a, &saved);
+        assert_true(saved);
+    }
+    ob_row_free(&a);
+    ob_row_free(&b);
+    return e;
+}
+
+static ih_err load_fn(ih_tx *tx, void *arg)
+{
+    delivery_arg *d = arg;
+    ob_row o = {0};
+    bool found;
+    ih_err e = ob_load(d->f->r, tx, d->id, &o, &found);
+    ob_row_free(&o);
+    return e;
+}
+
+static void t_delivery_writes(void **state)
+{
+    fx *f = *state;
+    put(f, "drug", "drug-1", drug_fact("a"));
+    json_t *l = rows(f);
+    delivery_arg d = {f, field_of(l, 0, "id"), 0, "sent"};
+    json_decref(l);
+    T_OK(ih_store_write(f->b.s, delivery_fn, &d));
+    l = rows(f);
+    assert_string_equal(state_of(l, 0), "sending");
+    assert_int_equal(field_of(l, 0, "attempts"), 1);
+    json_decref(l);
+    T_OK(ih_store_read(f->b.s, load_fn, &d)); /* its MAC verifies */
+    d.step = 1;
+    T_OK(ih_store_write(f->b.s, delivery_fn, &d));
+    assert_int_equal(ih_store_read(f->b.s, load_fn, &d), IH_E_INTEGRITY);
+}
+
+/* A claim that fails (a row whose MAC does not verify) does not take the
+ * outcome of the batch sent before it down with it: that batch's row is
+ * not left `sending`. */
+static void t_outcome_survives_a_failed_claim(void **state)
+{
+    fx *f = *state;
+    put(f, "drug", "drug-1", drug_fact("a"));
+    put(f, "drug", "drug-2", drug_fact("b"));
+    json_t *l = rows(f);
+    delivery_arg d = {f, field_of(l, 1, "id"), 1, "pending"}; /* drug-2's payload forged */
+    int64_t first = field_of(l, 0, "id");
+    json_decref(l);
+    T_OK(ih_store_write(f->b.s, delivery_fn, &d));
+    ih_report_opts ro = {.store = f->b.s, .keys = f->b.kr, .audit = f->b.a, .profile = "tianjin", .organ_id = "O1",
+                         .unit_id = "U1", .organ_name = "N1", .batch_size = 1, .workers = 1, .timeout_s = 2,
+                         .enabled = true, .gateway_url = "https://127.0.0.1:9/"};
+    ih_report *r;
+    T_OK(ih_report_new(&ro, &r));
+    T_OK(ih_report_start(r)); /* drug-1 claimed and refused; then the claim of drug-2 fails */
+    bool recorded = false;
+    for (int i = 0; i < 500 && !recorded; i++) {
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+        T_OK(ih_report_list(f->r, NULL, 0, 1, &l)); /* drug-1's row only: drug-2's does not verify */
+        recorded = field_of(l, 0, "id") == first && field_of(l, 0, "attempts") >= 1 &&
+                   !strcmp(state_of(l, 0), "pending");
+        json_decref(l);
+    }
+    ih_report_stop(r);
+    ih_report_free(r);
+    assert_true(recorded);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_pending_rows_coalesce, s, teardown),                                            \
         cmocka_unit_test_setup_teardown(t_unmappable_fact_is_parked, s, teardown),                                    \
         cmocka_unit_test_setup_teardown(t_unreported_kinds, s, teardown),                                             \
         cmocka_unit_test_setup_teardown(t_status_and_metrics, s, teardown),                                           \
-        cmocka_unit_test_setup_teardown(t_versions_go_in_order, s, teardown)
+        cmocka_unit_test_setup_teardown(t_versions_go_in_order, s, teardown),                                         \
+        cmocka_unit_test_setup_teardown(t_delivery_writes, s, teardown),                                             \
+        cmocka_unit_test_setup_teardown(t_outcome_survives_a_failed_claim, s, teardown)
 
 int main(void)
 {
