@@ -222,8 +222,9 @@ bench_care() {
 # ---- supervision upload: drain a backlog to the local receiver ---------------
 # The platform double (tests/integration/platform_double.py) as the receiver;
 # 100,000 drug records queued, drained by the uploader threads with SM4-CBC
-# + SM3 per call.  Baseline: the receiver's own accept rate (8 clients
-# sending pre-encrypted calls of the same size).
+# + SM3 per call, 8 of them ([report] workers; the default is 4).  Baseline:
+# the receiver's own accept rate (8 clients sending pre-encrypted calls of
+# the same size).
 bench_report() {
   local n=${REPORT_RECORDS:-100000} batch=50
   build/ihos init "$tmp/rep" --listen 127.0.0.1:0 >/dev/null
@@ -240,8 +241,8 @@ from tests.integration.harness import Instance
 d, port, cert, key, batch = sys.argv[1:]
 i = Instance.existing(d)
 for k, v in (("enabled", "true"), ("gateway_url", "https://127.0.0.1:%s/openapi/api" % port), ("app_key", key),
-             ("ca_file", cert), ("batch_size", batch), ("organ_id", "12345678901234567X"), ("unit_id", "U0001"),
-             ("organ_name", "示例互联网医院")):
+             ("ca_file", cert), ("batch_size", batch), ("workers", "8"), ("organ_id", "12345678901234567X"),
+             ("unit_id", "U0001"), ("organ_name", "示例互联网医院")):
     i.set_conf("report", k, v)
 PY
   echo "$secret" | build/ihos report set-secret "$tmp/rep" >/dev/null
