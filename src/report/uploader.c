@@ -324,32 +324,29 @@ typedef struct {
 } ob_pair;
 
 /* One cycle of a worker: record the outcome of the batch sent last (if
- * any) and, unless `last`, claim the next batch and send it.  *sent: how
- * many rows of the recorded batch the platform accepted. */
+ * any) and, unless `last`, claim the next batch and send it.  *sent (if
+ * not NULL): how many rows of the recorded batch the platform accepted. */
 static ih_err cycle(ih_report *r, CURL *h, ob_pair *p, bool last, int *sent)
 {
-    *sent = 0;
+    if (sent) *sent = 0;
     step_arg sa = {r, p->sent, last ? NULL : p->spare};
-    ih_err e = ih_store_write(r->o.store, step_fn, &sa);
+    ih_err e = ih_store_write(r->o.store, step_fn, &sa), claim_e = IH_OK;
+    char why[256] = "";
     if (e != IH_OK && sa.next && p->sent->n) {
         /* the claim failed (a row that does not verify, say): the outcome
          * of the batch sent is still recorded, in a transaction of its own */
-        char why[256];
+        claim_e = e;
         snprintf(why, sizeof why, "%s", ih_err_detail());
         sa.next = NULL;
-        if (ih_store_write(r->o.store, step_fn, &sa) == IH_OK) {
-            note_outcome(r, p->sent);
-            if (p->sent->out == IH_UP_OK) *sent = p->sent->n;
-        }
-        p->sent->n = 0;
-        return ih_fail(e, "%s", why);
+        e = ih_store_write(r->o.store, step_fn, &sa);
     }
     if (e == IH_OK && p->sent->n) {
         note_outcome(r, p->sent);
-        if (p->sent->out == IH_UP_OK) *sent = p->sent->n;
+        if (sent && p->sent->out == IH_UP_OK) *sent = p->sent->n;
     }
     p->sent->n = 0;
-    if (e != IH_OK || last) return e;
+    if (claim_e != IH_OK) return ih_fail(claim_e, "%s", why);
+    if (e != IH_OK || sa.next == NULL) return e;
     ob_batch *b = p->spare;
     if (b->n) {
         b->possibly_sent = false;
@@ -388,8 +385,7 @@ ih_err ih_report_pass(ih_report *r, int *sent)
     ob_pair p;
     IH_TRY(pair_new(&p));
     CURL *h = curl_easy_init();
-    int none;
-    ih_err e = h ? cycle(r, h, &p, false, &none) : ih_fail(IH_E_NOMEM, "curl");
+    ih_err e = h ? cycle(r, h, &p, false, NULL) : ih_fail(IH_E_NOMEM, "curl");
     if (e == IH_OK) e = cycle(r, h, &p, true, sent);
     pair_free(&p);
     curl_easy_cleanup(h);
@@ -437,10 +433,9 @@ static void *run(void *arg)
         pthread_mutex_lock(&r->mu);
         bool ours = !r->o.node || r->lease.held; /* else another node uploads */
         pthread_mutex_unlock(&r->mu);
-        int sent = 0;
         ih_err e = IH_OK;
         if (!h || !have) e = ih_fail(IH_E_NOMEM, "uploader");
-        else if (ours || p.sent->n) e = cycle(r, h, &p, !ours, &sent); /* not ours: the last outcome only */
+        else if (ours || p.sent->n) e = cycle(r, h, &p, !ours, NULL); /* not ours: the last outcome only */
         if (e != IH_OK) ih_log(IH_LOG_ERROR, "report.pass_failed", "alert", "true", "detail", ih_err_detail(), NULL);
         if (w->first && ih_mono_ms() - last_check > 60000) {
             last_check = ih_mono_ms();
@@ -462,8 +457,7 @@ static void *run(void *arg)
         r->kick = false;
     }
     pthread_mutex_unlock(&r->mu);
-    int sent;
-    if (have && p.sent->n && cycle(r, h, &p, true, &sent) != IH_OK) /* the last batch's outcome */
+    if (have && p.sent->n && cycle(r, h, &p, true, NULL) != IH_OK) /* the last batch's outcome */
         ih_log(IH_LOG_ERROR, "report.pass_failed", "alert", "true", "detail", ih_err_detail(), NULL);
     if (have) pair_free(&p);
     if (h) curl_easy_cleanup(h);
