@@ -3,8 +3,17 @@
 
 #include <string.h>
 
+/* The digests take their input in one piece where it is small: each piece
+ * is a call into the provider, and verification computes two digests per
+ * event. */
 ih_err ih_merkle_leaf(ih_md md, const void *entry, size_t n, uint8_t out[IH_HASH_LEN])
 {
+    uint8_t one_piece[1024];
+    if (n < sizeof one_piece) {
+        one_piece[0] = 0x00;
+        memcpy(one_piece + 1, entry, n);
+        return ih_digest(md, one_piece, n + 1, out);
+    }
     static const uint8_t zero = 0x00;
     ih_iov v[] = {{&zero, 1}, {entry, n}};
     return ih_digest_v(md, v, 2, out);
@@ -12,9 +21,11 @@ ih_err ih_merkle_leaf(ih_md md, const void *entry, size_t n, uint8_t out[IH_HASH
 
 ih_err ih_merkle_node(ih_md md, const uint8_t l[IH_HASH_LEN], const uint8_t r[IH_HASH_LEN], uint8_t out[IH_HASH_LEN])
 {
-    static const uint8_t one = 0x01;
-    ih_iov v[] = {{&one, 1}, {l, IH_HASH_LEN}, {r, IH_HASH_LEN}};
-    return ih_digest_v(md, v, 3, out);
+    uint8_t in[1 + 2 * IH_HASH_LEN];
+    in[0] = 0x01;
+    memcpy(in + 1, l, IH_HASH_LEN);
+    memcpy(in + 1 + IH_HASH_LEN, r, IH_HASH_LEN);
+    return ih_digest(md, in, sizeof in, out);
 }
 
 ih_err ih_frontier_append(ih_md md, ih_frontier *f, const uint8_t leaf[IH_HASH_LEN], ih_merkle_node_cb cb, void *ctx)
