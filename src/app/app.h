@@ -86,7 +86,8 @@ ih_err ih_app_av_new(const ih_instance *in, struct ih_av **out);
 ih_err ih_app_store_recordings(ih_app *app);
 
 /* Security incidents (compliance/incident.h) from [incident]; node may be
- * NULL (a CLI command: the host and process). */
+ * NULL (a CLI command: the host and process; it leaves the retries of
+ * notifications to the servers). */
 struct ih_incidents;
 ih_err ih_app_incidents_start(ih_instance *in, const char *node, struct ih_incidents **out);
 

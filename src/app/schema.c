@@ -537,6 +537,15 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX outbox_state ON outbox(state, method, created_at);"
      "DROP INDEX outbox_due;",
      NULL},
+    {26, "incident notifications retried",
+     /* A notification that failed, or never went out because its node
+      * stopped, is tried again (compliance/incident.h): how many attempts
+      * were claimed, and when the next is due (NULL: nothing left to send).
+      * Any node takes a due one by moving notify_next_at on (compare and set). */
+     "ALTER TABLE incident ADD COLUMN notify_attempts INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE incident ADD COLUMN notify_next_at INTEGER;"
+     "CREATE INDEX incident_notify ON incident(notify_next_at);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

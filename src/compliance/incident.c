@@ -38,8 +38,22 @@ struct ih_incidents {
     int64_t locks[64];
     int nlocks;
     int64_t storm_until; /* no second storm incident before */
-    int64_t next_deadline_check;
+    int64_t next_deadline_check, next_retry_check;
 };
+
+#define HOUR_MS (3600 * 1000LL)
+
+/* When the attempt after the `attempts`-th is due: notify_retry doubling to
+ * an hour, and never before an attempt under way (a webhook and a mail, each
+ * up to its timeout) has had time to finish. */
+static int64_t retry_at(const ih_incidents *in, int64_t now, int64_t attempts)
+{
+    int64_t d = (int64_t)in->o.notify_retry * 1000;
+    for (int64_t i = 1; i < attempts && d < HOUR_MS; i++) d *= 2;
+    if (d > HOUR_MS) d = HOUR_MS;
+    int64_t busy = 3LL * in->o.notify_timeout * 1000;
+    return now + (d > busy ? d : busy);
+}
 
 /* ---- what an alert is about -------------------------------------------------------- */
 
@@ -112,9 +126,12 @@ static ih_err open_fn(ih_tx *tx, void *arg)
     const char *category, *severity;
     classify(a->kind, &category, &severity);
     IH_TRY(ih_tx_next_id(tx, "incident", &a->id));
+    /* the notification that follows is its first attempt; should this
+     * process stop before it is recorded, the retries take it up */
     IH_TRY(ih_tx_prepare(tx,
                          "INSERT INTO incident(id, kind, category, severity, status, detail, node, first_seen, last_seen, "
-                         "occurrences) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7, 1)",
+                         "occurrences, notify_attempts, notify_next_at) VALUES ($1, $2, $3, $4, 'open', $5, $6, $7, $7, "
+                         "1, 1, $8)",
                          &st));
     ih_stmt_int(st, 1, a->id);
     ih_stmt_text(st, 2, a->kind);
@@ -123,6 +140,7 @@ static ih_err open_fn(ih_tx *tx, void *arg)
     ih_stmt_text(st, 5, a->detail);
     ih_stmt_text(st, 6, a->in->node);
     ih_stmt_int(st, 7, a->at);
+    ih_stmt_int(st, 8, retry_at(a->in, ih_now_ms(), 1));
     IH_TRY(ih_stmt_exec(st));
     char oid[24];
     snprintf(oid, sizeof oid, "%lld", (long long)a->id);
@@ -217,57 +235,159 @@ static bool send_mail(ih_incidents *in, const char *subject, const char *body)
 typedef struct {
     int64_t id;
     const char *notified;
+    bool all; /* every way reached someone: nothing left to retry */
 } notified_arg;
 
 static ih_err notified_fn(ih_tx *tx, void *arg)
 {
     notified_arg *a = arg;
     ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "UPDATE incident SET notified = $2 WHERE id = $1", &st));
+    IH_TRY(ih_tx_prepare(tx, a->all ? "UPDATE incident SET notified = $2, notify_next_at = NULL WHERE id = $1"
+                                    : "UPDATE incident SET notified = $2 WHERE id = $1",
+                         &st));
     ih_stmt_int(st, 1, a->id);
     ih_stmt_text(st, 2, a->notified);
     return ih_stmt_exec(st);
 }
 
-/* Tell the operator about a new incident; what reached whom is kept on it. */
-static void notify(ih_incidents *in, int64_t id, const char *kind, const char *line, int64_t at, uint64_t dropped)
+/* Whether an earlier attempt's `notified` ("syslog,webhook:ok,mail:failed")
+ * holds `what`. */
+static bool reached(const char *before, const char *what)
+{
+    size_t n = strlen(what);
+    for (const char *p = before; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && !memcmp(p, what, n)) return true;
+        p = comma ? comma + 1 : NULL;
+    }
+    return false;
+}
+
+static void add_result(char *done, size_t cap, const char *what)
+{
+    size_t l = strlen(done);
+    snprintf(done + l, cap - l, "%s%s", l ? "," : "", what);
+}
+
+/* Tell the operator about an incident by each way configured that has not
+ * reached anyone yet (before: what an earlier attempt recorded, NULL for
+ * none); what reached whom is kept on it. */
+static void notify(ih_incidents *in, int64_t id, const char *kind, const char *line, int64_t at, uint64_t dropped,
+                   const char *before)
 {
     const char *category, *severity;
     classify(kind, &category, &severity);
     char when[32], subject[256], done[128] = "";
+    bool all = true;
     ih_time_iso(at, when, sizeof when);
     snprintf(subject, sizeof subject, "[ihos %s] 安全事件 #%lld %s (%s)", in->instance, (long long)id, kind, severity);
     if (in->o.syslog) {
         /* the facility in the priority: the process's own openlog (the log target) stays as it is */
-        syslog(LOG_AUTHPRIV | (severity[0] == 'h' ? LOG_ALERT : LOG_WARNING), "ihos security incident %lld %s %s %s",
-               (long long)id, kind, severity, when);
-        snprintf(done, sizeof done, "syslog");
+        if (!reached(before, "syslog"))
+            syslog(LOG_AUTHPRIV | (severity[0] == 'h' ? LOG_ALERT : LOG_WARNING), "ihos security incident %lld %s %s %s",
+                   (long long)id, kind, severity, when);
+        add_result(done, sizeof done, "syslog");
     }
     if (in->webhook[0]) {
-        json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "instance", in->instance, "incident",
-                              (json_int_t)id, "kind", kind, "category", category, "severity", severity, "first_seen",
-                              when, "node", in->node, "detail", line, "alerts_dropped", (json_int_t)dropped);
-        ih_buf body = IH_BUF_INIT;
-        bool ok = j && ih_json_dump(j, JSON_COMPACT | JSON_SORT_KEYS, &body) == IH_OK && post_webhook(in, body.p);
-        ih_buf_free(&body);
-        json_decref(j);
-        size_t l = strlen(done);
-        snprintf(done + l, sizeof done - l, "%swebhook:%s", l ? "," : "", ok ? "ok" : "failed");
-        if (!ok) ih_log(IH_LOG_ERROR, "incident.notify_failed", "via", "webhook", "incident", subject, NULL);
+        bool ok = reached(before, "webhook:ok");
+        if (!ok) {
+            json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "instance", in->instance, "incident",
+                                  (json_int_t)id, "kind", kind, "category", category, "severity", severity,
+                                  "first_seen", when, "node", in->node, "detail", line, "alerts_dropped",
+                                  (json_int_t)dropped);
+            ih_buf body = IH_BUF_INIT;
+            ok = j && ih_json_dump(j, JSON_COMPACT | JSON_SORT_KEYS, &body) == IH_OK && post_webhook(in, body.p);
+            ih_buf_free(&body);
+            json_decref(j);
+            if (!ok) ih_log(IH_LOG_ERROR, "incident.notify_failed", "via", "webhook", "incident", subject, NULL);
+        }
+        add_result(done, sizeof done, ok ? "webhook:ok" : "webhook:failed");
+        all = all && ok;
     }
     if (in->smtp[0] && in->to[0]) {
-        char body[1600];
-        snprintf(body, sizeof body,
-                 "安全事件 #%lld\r\n类型: %s\r\n类别: %s\r\n级别: %s\r\n首次发现: %s\r\n节点: %s\r\n详情: %s\r\n\r\n"
-                 "请安全管理员在 ihos 中确认、指派并处置（GET /api/v1/incidents）。",
-                 (long long)id, kind, category, severity, when, in->node, line);
-        bool ok = send_mail(in, subject, body);
-        size_t l = strlen(done);
-        snprintf(done + l, sizeof done - l, "%smail:%s", l ? "," : "", ok ? "ok" : "failed");
-        if (!ok) ih_log(IH_LOG_ERROR, "incident.notify_failed", "via", "mail", "incident", subject, NULL);
+        bool ok = reached(before, "mail:ok");
+        if (!ok) {
+            char body[1600];
+            snprintf(body, sizeof body,
+                     "安全事件 #%lld\r\n类型: %s\r\n类别: %s\r\n级别: %s\r\n首次发现: %s\r\n节点: %s\r\n详情: %s\r\n\r\n"
+                     "请安全管理员在 ihos 中确认、指派并处置（GET /api/v1/incidents）。",
+                     (long long)id, kind, category, severity, when, in->node, line);
+            ok = send_mail(in, subject, body);
+            if (!ok) ih_log(IH_LOG_ERROR, "incident.notify_failed", "via", "mail", "incident", subject, NULL);
+        }
+        add_result(done, sizeof done, ok ? "mail:ok" : "mail:failed");
+        all = all && ok;
     }
-    notified_arg na = {id, done};
+    notified_arg na = {id, done, all};
     if (ih_store_write(in->o.store, notified_fn, &na) != IH_OK) ih_err_clear();
+}
+
+/* ---- retries ------------------------------------------------------------------------ */
+
+#define RETRY_BATCH 4
+
+typedef struct {
+    ih_incidents *in;
+    int n;
+    struct {
+        int64_t id, first_seen;
+        char kind[64], detail[1024], notified[128];
+    } v[RETRY_BATCH];
+} due_arg;
+
+/* Take the open incidents whose next notification is due: each one this
+ * process moves notify_next_at on for (compare and set) is its to send. */
+static ih_err due_fn(ih_tx *tx, void *arg)
+{
+    due_arg *a = arg;
+    int64_t now = ih_now_ms(), next[RETRY_BATCH], attempts[RETRY_BATCH];
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    int found = 0;
+    a->n = 0;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, kind, detail, first_seen, notified, notify_attempts, notify_next_at FROM incident "
+                             "WHERE notify_next_at <= $1 AND status = 'open' ORDER BY notify_next_at LIMIT $2",
+                         &st));
+    ih_stmt_int(st, 1, now);
+    ih_stmt_int(st, 2, RETRY_BATCH);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && found < RETRY_BATCH) {
+        a->v[found].id = ih_col_int(st, 0);
+        snprintf(a->v[found].kind, sizeof a->v[found].kind, "%s", ih_col_text(st, 1));
+        snprintf(a->v[found].detail, sizeof a->v[found].detail, "%s", ih_col_text(st, 2));
+        a->v[found].first_seen = ih_col_int(st, 3);
+        snprintf(a->v[found].notified, sizeof a->v[found].notified, "%s", ih_col_null(st, 4) ? "" : ih_col_text(st, 4));
+        attempts[found] = ih_col_int(st, 5);
+        next[found++] = ih_col_int(st, 6);
+    }
+    IH_TRY(e);
+    for (int i = 0; i < found; i++) {
+        IH_TRY(ih_tx_prepare(tx, "UPDATE incident SET notify_attempts = $2, notify_next_at = $3 "
+                                 "WHERE id = $1 AND notify_next_at = $4",
+                             &st));
+        ih_stmt_int(st, 1, a->v[i].id);
+        ih_stmt_int(st, 2, attempts[i] + 1);
+        ih_stmt_int(st, 3, retry_at(a->in, now, attempts[i] + 1));
+        ih_stmt_int(st, 4, next[i]);
+        IH_TRY(ih_stmt_exec(st));
+        if (ih_stmt_changes(st) != 1) continue; /* another server took it */
+        if (a->n != i) a->v[a->n] = a->v[i];
+        a->n++;
+    }
+    return IH_OK;
+}
+
+static void retry_due(ih_incidents *in)
+{
+    due_arg *a = calloc(1, sizeof *a);
+    if (!a) return;
+    a->in = in;
+    if (ih_store_write(in->o.store, due_fn, a) != IH_OK) ih_err_clear();
+    else
+        for (int i = 0; i < a->n; i++)
+            notify(in, a->v[i].id, a->v[i].kind, a->v[i].detail, a->v[i].first_seen, 0, a->v[i].notified);
+    free(a);
 }
 
 /* ---- the thread -------------------------------------------------------------------- */
@@ -296,7 +416,7 @@ static void handle(ih_incidents *in, const queued *q, uint64_t dropped)
         ih_err_clear();
         return;
     }
-    if (a.created) notify(in, a.id, kind, detail, q->at, dropped);
+    if (a.created) notify(in, a.id, kind, detail, q->at, dropped, NULL);
 }
 
 typedef struct {
@@ -357,6 +477,7 @@ static void *run(void *arg)
         }
         if (in->stop) break;
         int64_t now = ih_mono_ms();
+        int wait = in->o.notify_retry < 5 ? in->o.notify_retry : 5; /* seconds */
         if (now >= in->next_deadline_check) {
             in->next_deadline_check = now + 30000;
             pthread_mutex_unlock(&in->mu);
@@ -364,9 +485,16 @@ static void *run(void *arg)
             pthread_mutex_lock(&in->mu);
             continue;
         }
+        if (in->o.retry_due && now >= in->next_retry_check) {
+            in->next_retry_check = now + wait * 1000LL;
+            pthread_mutex_unlock(&in->mu);
+            retry_due(in);
+            pthread_mutex_lock(&in->mu);
+            continue;
+        }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 5;
+        ts.tv_sec += wait;
         pthread_cond_timedwait(&in->cv, &in->mu, &ts);
     }
     pthread_mutex_unlock(&in->mu);
@@ -385,6 +513,7 @@ ih_err ih_incidents_start(const ih_incident_opts *o, ih_incidents **out)
     snprintf(in->to, sizeof in->to, "%s", o->mail_to ? o->mail_to : "");
     snprintf(in->instance, sizeof in->instance, "%s", o->instance ? o->instance : "ihos");
     if (in->o.notify_timeout <= 0) in->o.notify_timeout = 5;
+    if (in->o.notify_retry <= 0) in->o.notify_retry = 60;
     if (in->o.storm_count <= 0) in->o.storm_count = 10;
     if (in->o.storm_minutes <= 0) in->o.storm_minutes = 10;
     pthread_mutex_init(&in->mu, NULL);

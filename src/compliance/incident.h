@@ -11,7 +11,12 @@
  * counted and reported on the next incident); a thread writes the records,
  * audits them (incident.open) and notifies the operator by syslog, a webhook
  * (JSON POST) and e-mail (SMTP), each optional, each with a timeout, all
- * through libcurl.  The security administrator then acknowledges, assigns,
+ * through libcurl.  A notification that failed, or never went out because
+ * its process stopped after recording the incident, is tried again by
+ * whichever server comes first (a compare-and-set on the incident's next
+ * attempt time: one server per attempt), notify_retry seconds later,
+ * doubling up to an hour, for as long as the incident is open; only the
+ * ways that have not reached anyone are tried again.  The security administrator then acknowledges, assigns,
  * resolves (with a resolution), and for a personal-data breach records the
  * breach facts: the report for the health authority, the cyberspace office
  * and the police is prepared from them, with its deadline 24 hours after
@@ -41,6 +46,8 @@ typedef struct ih_incident_opts {
     const char *instance;    /* named in notifications */
     bool syslog;             /* also to syslog (LOG_AUTHPRIV, LOG_ALERT) */
     int notify_timeout;      /* seconds */
+    int notify_retry;        /* seconds before the first retry (doubling, at most an hour) */
+    bool retry_due;          /* this process retries what is due (a server; not a CLI command) */
     int storm_count, storm_minutes;
 } ih_incident_opts;
 

@@ -156,6 +156,8 @@ static const key schema[] = {
     S("incident", "mail_from", incident_mail_from, false, "ihos@localhost", "sender of incident e-mail"),
     S("incident", "mail_to", incident_mail_to, false, "", "recipient of incident e-mail (the security officer)"),
     I("incident", "notify_timeout", incident_timeout, "5", 1, 60, "seconds a webhook or e-mail may take"),
+    I("incident", "notify_retry", incident_retry, "60", 1, 3600,
+      "seconds before a failed webhook or e-mail is tried again (doubling, at most hourly, while the incident is open)"),
     I("incident", "lockout_storm_count", storm_count, "10", 2, 10000, "accounts locked within the window that make a lockout storm"),
     I("incident", "lockout_storm_minutes", storm_minutes, "10", 1, 1440, "the lockout-storm window, minutes"),
     B("backup", "enabled", backup_enabled, "true", "take a backup every day"),

@@ -83,7 +83,7 @@ typedef struct ih_conf {
     /* [incident] */
     bool incident_syslog;
     char incident_webhook[IH_CONF_PATH], incident_smtp[IH_CONF_PATH], incident_mail_from[256], incident_mail_to[256];
-    int incident_timeout, storm_count, storm_minutes;
+    int incident_timeout, incident_retry, storm_count, storm_minutes;
     /* [backup] */
     bool backup_enabled;
     char backup_daily_at[8]; /* "HH:MM" local (utc_offset) */
