@@ -546,6 +546,14 @@ const ih_migration ih_schema[] = {
      "ALTER TABLE incident ADD COLUMN notify_next_at INTEGER;"
      "CREATE INDEX incident_notify ON incident(notify_next_at);",
      NULL},
+    {27, "outbox claims apart from the rows",
+     /* The supervision uploader's claim (report/uploader.c): one small row
+      * per outbox row being sent, written with the claim and deleted with
+      * the outcome; the outbox row itself is written once, with the outcome.
+      * What a dead process left here is found at the next start. */
+     "CREATE TABLE outbox_inflight (outbox_id INTEGER PRIMARY KEY, claim INTEGER NOT NULL, claimed_by TEXT NOT NULL, "
+     "claimed_at INTEGER NOT NULL);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

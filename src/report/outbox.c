@@ -146,6 +146,14 @@ ih_err ob_save_delivery(ih_report *r, ih_tx *tx, ob_row *row, bool *saved)
     return IH_OK;
 }
 
+ih_err ob_claimed(ih_tx *tx, int64_t id, bool *claimed)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM outbox_inflight WHERE outbox_id = $1", &st));
+    ih_stmt_int(st, 1, id);
+    return ih_stmt_step(st, claimed);
+}
+
 ih_err ob_open_payload(ih_report *r, ih_tx *tx, const ob_row *row, ih_buf *out)
 {
     return ih_keys_field_open(tx, r->o.keys, IH_KP_CLINICAL, "outbox", "payload", row->id, row->payload_ct.p,
@@ -205,9 +213,10 @@ ih_err ih_report_put(ih_report *r, ih_tx *tx, const char *kind, const char *key,
         ih_stmt_text(st, 2, key);
         e = ih_stmt_step(st, &have);
     }
-    bool found = false;
+    bool found = false, claimed = false;
     if (e == IH_OK && have) e = ob_load(r, tx, ih_col_int(st, 0), &last, &found);
-    if (e == IH_OK && found && (!strcmp(last.state, "pending") || !strcmp(last.state, "dead"))) {
+    if (e == IH_OK && found) e = ob_claimed(tx, last.id, &claimed); /* being sent: its record stays as it went */
+    if (e == IH_OK && found && !claimed && (!strcmp(last.state, "pending") || !strcmp(last.state, "dead"))) {
         /* not sent yet: the newer fact replaces the payload */
         e = seal(r, &last, json.p);
         snprintf(last.state, sizeof last.state, "%s", map_error[0] ? "dead" : "pending");
@@ -260,10 +269,13 @@ ih_err ih_report_put(ih_report *r, ih_tx *tx, const char *kind, const char *key,
 typedef struct {
     ih_report *r;
     int n;
+    bool more; /* a full page was read: look again */
     int64_t ids[1000];
     char keys[1000][168];
 } recover_arg;
 
+/* Rows claimed and not finished: the claims in outbox_inflight, and rows
+ * left `sending` by a version before claims had their own table. */
 static ih_err recover_fn(ih_tx *tx, void *arg)
 {
     recover_arg *a = arg;
@@ -271,17 +283,30 @@ static ih_err recover_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM outbox WHERE state = 'sending' ORDER BY id LIMIT 1000", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT outbox_id, 1 FROM outbox_inflight UNION ALL "
+                             "SELECT id, 0 FROM outbox WHERE state = 'sending' ORDER BY 1 LIMIT 1000",
+                         &st));
     int64_t ids[1000];
+    bool claimed[1000];
     int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 1000) ids[n++] = ih_col_int(st, 0);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 1000) {
+        claimed[n] = ih_col_int(st, 1) != 0;
+        ids[n++] = ih_col_int(st, 0);
+    }
+    IH_TRY(e);
+    a->more = n == 1000;
     ob_row o = {0};
     for (int i = 0; e == IH_OK && i < n; i++) {
         bool found;
-        e = ob_load(a->r, tx, ids[i], &o, &found);
-        if (e != IH_OK || !found) continue;
+        if (claimed[i] && (e = ih_tx_prepare(tx, "DELETE FROM outbox_inflight WHERE outbox_id = $1", &st)) == IH_OK) {
+            ih_stmt_int(st, 1, ids[i]);
+            e = ih_stmt_exec(st);
+        }
+        if (e == IH_OK) e = ob_load(a->r, tx, ids[i], &o, &found);
+        if (e != IH_OK || !found || !strcmp(o.state, "sent") || !strcmp(o.state, "dead")) continue;
         snprintf(o.state, sizeof o.state, "unknown");
         snprintf(o.last_error, sizeof o.last_error, "the process stopped while this was being sent");
+        if (claimed[i]) o.attempts++; /* a `sending` row counted its attempt when it was claimed */
         e = ob_save(a->r, tx, &o, false);
         a->ids[a->n] = ids[i];
         snprintf(a->keys[a->n++], sizeof a->keys[0], "%s %s", o.method, o.key);
@@ -306,7 +331,7 @@ ih_err ob_recover(ih_report *r, int *n)
                    "interrupted while sending: it is sent again, and the platform may store it twice", NULL);
         }
         *n += a->n;
-    } while (e == IH_OK && a->n == 1000);
+    } while (e == IH_OK && a->more);
     free(a);
     return e;
 }

@@ -195,7 +195,8 @@ typedef struct {
     const ih_actor *who;
 } view_arg;
 
-static json_t *row_json(const ob_row *o)
+/* As an operator sees a row: one being sent (claimed) shows `sending`. */
+static json_t *row_json(const ob_row *o, bool claimed)
 {
     char c[32] = "", s[32] = "", n[32] = "";
     ih_time_iso(o->created_at, c, sizeof c);
@@ -203,7 +204,7 @@ static json_t *row_json(const ob_row *o)
     ih_time_iso(o->next_at, n, sizeof n);
     return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s?, s:s, s:s?, s:o?}", "id", (json_int_t)o->id, "kind",
                      o->kind, "method", o->method, "business_key", o->key, "version", (json_int_t)o->version, "state",
-                     o->state, "attempts", (json_int_t)o->attempts, "created_at", c, "sent_at", s[0] ? s : NULL,
+                     claimed ? "sending" : o->state, "attempts", (json_int_t)o->attempts, "created_at", c, "sent_at", s[0] ? s : NULL,
                      "next_at", n, "last_error", o->last_error[0] ? o->last_error : NULL, "depends_on",
                      o->depends_on ? json_integer(o->depends_on) : NULL);
 }
@@ -235,6 +236,21 @@ static ih_err status_fn(ih_tx *tx, void *arg)
             oldest = ih_col_int(st, 3);
     }
     IH_TRY(e);
+    /* rows being sent keep their state in the outbox; their claims say so */
+    IH_TRY(ih_tx_prepare(tx, "SELECT o.state, o.method, COUNT(*) FROM outbox_inflight i JOIN outbox o ON o.id = i.outbox_id "
+                             "GROUP BY o.state, o.method",
+                         &st));
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        const char *state = ih_col_text(st, 0);
+        json_int_t n = ih_col_int(st, 2);
+        json_t *m = json_object_get(methods, ih_col_text(st, 1));
+        if (!m) continue; /* not possible within one read */
+        json_object_set_new(states, state, json_integer(json_integer_value(json_object_get(states, state)) - n));
+        json_object_set_new(states, "sending", json_integer(json_integer_value(json_object_get(states, "sending")) + n));
+        json_object_set_new(m, state, json_integer(json_integer_value(json_object_get(m, state)) - n));
+        json_object_set_new(m, "sending", json_integer(json_integer_value(json_object_get(m, "sending")) + n));
+    }
+    IH_TRY(e);
     json_object_set_new(a->out, "oldest_pending_seconds", json_integer(oldest ? (now - oldest) / 1000 : 0));
     json_object_set_new(a->out, "profile", json_string(a->r->profile->name));
     json_object_set_new(a->out, "enabled", json_boolean(a->r->o.enabled));
@@ -261,19 +277,26 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM outbox WHERE id > $1 AND ($2 = '' OR state = $2) ORDER BY id LIMIT $3", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, claimed FROM (SELECT o.id, CASE WHEN EXISTS (SELECT 1 FROM outbox_inflight i "
+                             "WHERE i.outbox_id = o.id) THEN 1 ELSE 0 END AS claimed, o.state FROM outbox o WHERE o.id > $1) v "
+                             "WHERE $2 = '' OR (CASE WHEN claimed = 1 THEN 'sending' ELSE state END) = $2 ORDER BY id LIMIT $3",
+                         &st));
     ih_stmt_int(st, 1, a->after);
     ih_stmt_text(st, 2, a->state ? a->state : "");
     ih_stmt_int(st, 3, a->limit);
     int64_t ids[1000];
+    bool claimed[1000];
     int n = 0;
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 1000) ids[n++] = ih_col_int(st, 0);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 1000) {
+        claimed[n] = ih_col_int(st, 1) != 0;
+        ids[n++] = ih_col_int(st, 0);
+    }
     IH_TRY(e);
     ob_row o = {0};
     for (int i = 0; e == IH_OK && i < n; i++) {
         bool found;
         e = ob_load(a->r, tx, ids[i], &o, &found);
-        if (e == IH_OK && found) json_array_append_new(a->out, row_json(&o));
+        if (e == IH_OK && found) json_array_append_new(a->out, row_json(&o, claimed[i]));
     }
     ob_row_free(&o);
     return e;
@@ -300,9 +323,11 @@ static ih_err show_fn(ih_tx *tx, void *arg)
     ih_err e = ob_load(a->r, tx, a->id, &o, &found);
     if (e == IH_OK && !found) e = ih_reject(IH_E_NOT_FOUND, NULL, "No outbox row %lld.", (long long)a->id);
     ih_buf pt = IH_BUF_INIT;
+    bool claimed = false;
+    if (e == IH_OK) e = ob_claimed(tx, o.id, &claimed);
     if (e == IH_OK) e = ob_open_payload(a->r, tx, &o, &pt);
     if (e == IH_OK) {
-        a->out = row_json(&o);
+        a->out = row_json(&o, claimed);
         json_t *rec = json_loads(pt.p, JSON_DECODE_ANY, NULL);
         json_object_set_new(a->out, "record", rec ? rec : json_null());
     }

@@ -8,14 +8,15 @@
  * delivery state — commits with the fact or not at all.  Nothing reportable
  * can be lost between the business change and the upload.
  *
- * One business key is uploaded once.  While a row is unsent a later change
- * replaces its payload; after it was sent, a change becomes a new version
+ * One business key is uploaded once.  While a row is unsent and not claimed
+ * a later change replaces its payload (a claimed one keeps the record being
+ * sent: the change becomes the next version); after it was sent, a change becomes a new version
  * only for kinds the profile can update (the drug catalogue, corrected
  * records), and anything else is parked dead for an operator.
  *
- * The uploader (ih_report_start, a thread in ihosd) claims due rows (the
- * claim is committed before sending), sends them in batches of one method,
- * and records the outcome:
+ * The uploader (ih_report_start, a thread in ihosd) claims due rows (a row
+ * each in outbox_inflight, committed before sending; counted as `sending`),
+ * sends them in batches of one method, and records the outcome:
  *   sent       the platform accepted them
  *   pending    busy, expired timestamp, 5xx, connection errors: retried with
  *              capped exponential backoff and jitter

@@ -30,6 +30,7 @@ struct ih_report {
      * while it is held (under mu); a claim checks it is still ours */
     ih_lease lease;
     char node[128];
+    int64_t claim_after; /* where the next claim's walk starts (under mu; uploader.c) */
     /* counters for /metrics */
     struct {
         char method[64];
@@ -64,6 +65,8 @@ ih_err ob_save(ih_report *r, ih_tx *tx, ob_row *row, bool insert);
  * indexes over them, are not rewritten. */
 ih_err ob_save_delivery(ih_report *r, ih_tx *tx, ob_row *row, bool *saved);
 ih_err ob_open_payload(ih_report *r, ih_tx *tx, const ob_row *row, ih_buf *out);
+/* Whether row id is claimed by an uploader (outbox_inflight): being sent. */
+ih_err ob_claimed(ih_tx *tx, int64_t id, bool *claimed);
 void ob_row_free(ob_row *row);
 /* Claimed rows back to due as `unknown` (a process died while sending). */
 ih_err ob_recover(ih_report *r, int *n);

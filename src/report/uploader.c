@@ -2,12 +2,13 @@
  * states).  A worker's cycle is one committed transaction, then one POST:
  * the transaction records the outcome of the batch the worker sent last and
  * claims the next (up to batch_size due rows of one method, read with their
- * MACs checked, state `sending`); after the commit the batch's records and
- * the appSecret are opened, encoded and signed with the profile, and POSTed
- * with libcurl (TLS verified).  The claim commits before anything is sent,
- * so a crash while sending is seen at the next start (`unknown`, re-sent,
- * logged); a batch's outcome is committed before its worker sends another.
- * Claim and outcome write only a row's delivery columns (ob_save_delivery). */
+ * MACs checked, a row each in outbox_inflight); after the commit the batch's
+ * records and the appSecret are opened, encoded and signed with the profile,
+ * and POSTed with libcurl (TLS verified).  The claim commits before anything
+ * is sent, so a crash while sending is seen at the next start (`unknown`,
+ * re-sent, logged); a batch's outcome is committed before its worker sends
+ * another.  An outbox row is written once per attempt, with its outcome, and
+ * only its delivery columns (ob_save_delivery). */
 #include "report/report_impl.h"
 
 #include "core/clock.h"
@@ -29,6 +30,7 @@ typedef struct {
     int n;
     ob_row rows[MAX_BATCH];
     char method[64];
+    int64_t claim;      /* this claim's rows in outbox_inflight */
     ih_buf records;     /* the rows' records as one JSON array */
     uint8_t secret[16]; /* the platform appSecret */
     size_t secret_len;
@@ -52,8 +54,9 @@ static void batch_free(ob_batch *b)
     free(b);
 }
 
-/* Claim the next batch: its rows (read, their MACs checked) become
- * `sending`; only the delivery columns are written. */
+/* Claim the next batch: its rows, read and their MACs checked, each get a
+ * row in outbox_inflight (they count as `sending`); the rows themselves are
+ * not written. */
 static ih_err claim(ih_report *r, ih_tx *tx, int limit, ob_batch *a)
 {
     a->n = 0;
@@ -68,49 +71,95 @@ static ih_err claim(ih_report *r, ih_tx *tx, int limit, ob_batch *a)
     bool row;
     ih_err e;
     /* The oldest ready row decides the method of this batch.  Ready: due,
-     * what it depends on was sent, and no earlier version of its business
-     * key still on its way (several workers keep versions in order).  The
-     * walk is down outbox_ready in id order: SQLite is told so, its planner
-     * otherwise sorts every pending row per claim.  Several servers on one
-     * PostgreSQL never claim the same row (SKIP LOCKED). */
+     * what it depends on was sent, no earlier version of its business key
+     * still on its way (several workers keep versions in order), and not
+     * claimed.  The walk is down outbox_ready in id order: SQLite is told
+     * so, its planner otherwise sorts every pending row per claim.  It
+     * starts after the rows this process claimed last (claim_after): the
+     * rows other workers are sending stay in that index, and walking them
+     * on every claim cost more than the claim saved.  What lies behind
+     * (a retry come due, say) is found when a walk comes to the end, which
+     * starts the next walk from the beginning.  Several servers on one
+     * PostgreSQL never claim the same row (SKIP LOCKED, then the claim's
+     * key). */
 #define READY                                                                                                    \
     "state IN ('pending', 'unknown') AND next_at <= $1 AND (depends_on IS NULL OR EXISTS (SELECT 1 FROM outbox d " \
     "WHERE d.id = o.depends_on AND d.state = 'sent')) AND NOT EXISTS (SELECT 1 FROM outbox p WHERE "               \
     "p.method = o.method AND p.business_key = o.business_key AND p.version < o.version AND "                        \
-    "p.state IN ('pending', 'sending', 'unknown'))"
+    "p.state IN ('pending', 'sending', 'unknown')) AND NOT EXISTS (SELECT 1 FROM outbox_inflight i WHERE "          \
+    "i.outbox_id = o.id) AND o.id > $2"
     const char *first = ih_tx_is_pg(tx) ? "SELECT method FROM outbox o WHERE " READY " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED"
                                         : "SELECT method FROM outbox o INDEXED BY outbox_ready WHERE " READY
                                           " ORDER BY id LIMIT 1";
+    pthread_mutex_lock(&r->mu);
+    int64_t after = r->claim_after;
+    pthread_mutex_unlock(&r->mu);
     IH_TRY(ih_tx_prepare(tx, first, &st));
     ih_stmt_int(st, 1, now);
+    ih_stmt_int(st, 2, after);
     IH_TRY(ih_stmt_step(st, &row));
+    if (!row && after > 0) { /* the end: once more from the beginning */
+        after = 0;
+        IH_TRY(ih_tx_prepare(tx, first, &st));
+        ih_stmt_int(st, 1, now);
+        ih_stmt_int(st, 2, after);
+        IH_TRY(ih_stmt_step(st, &row));
+    }
     if (!row) return IH_OK;
     snprintf(a->method, sizeof a->method, "%s", ih_col_text(st, 0));
     const char *batch = ih_tx_is_pg(tx) ? "SELECT " OB_COLUMNS_OF("o.") " FROM outbox o WHERE " READY
-                                          " AND method = $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED"
+                                          " AND method = $3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED"
                                         : "SELECT " OB_COLUMNS_OF("o.") " FROM outbox o INDEXED BY outbox_ready WHERE " READY
-                                          " AND method = $2 ORDER BY id LIMIT $3";
+                                          " AND method = $3 ORDER BY id LIMIT $4";
 #undef READY
     IH_TRY(ih_tx_prepare(tx, batch, &st));
     ih_stmt_int(st, 1, now);
-    ih_stmt_text(st, 2, a->method);
-    ih_stmt_int(st, 3, limit);
+    ih_stmt_int(st, 2, after);
+    ih_stmt_text(st, 3, a->method);
+    ih_stmt_int(st, 4, limit);
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row && a->n < limit) IH_TRY(ob_read(r, st, &a->rows[a->n++]));
     IH_TRY(e);
+    /* the next claim (any worker's) walks on from here; from the beginning
+     * if this walk came to the end.  Set now, not after the commit: the
+     * other workers' claims follow this one at once.  Should this
+     * transaction fail, the rows it skips are found by the next walk from
+     * the beginning. */
+    pthread_mutex_lock(&r->mu);
+    r->claim_after = a->n == limit ? a->rows[a->n - 1].id : 0;
+    pthread_mutex_unlock(&r->mu);
+    /* The claim: a row in outbox_inflight each (another process's claim
+     * of the same row, possible only on PostgreSQL between its read and
+     * this insert, keeps it). */
+    int kept = 0;
+    int64_t at = ih_now_ms();
+    uint64_t claim;
+    IH_TRY(ih_random(&claim, sizeof claim));
+    a->claim = (int64_t)(claim >> 1);
     for (int i = 0; i < a->n; i++) {
-        ob_row *o = &a->rows[i];
-        bool saved;
-        snprintf(o->state, sizeof o->state, "sending");
-        o->attempts++;
-        IH_TRY(ob_save_delivery(r, tx, o, &saved));
-        if (!saved) return ih_fail(IH_E_CONFLICT, "outbox %lld changed while it was claimed", (long long)o->id);
+        IH_TRY(ih_tx_prepare(tx, "INSERT INTO outbox_inflight (outbox_id, claim, claimed_by, claimed_at) "
+                                 "VALUES ($1, $2, $3, $4) ON CONFLICT (outbox_id) DO NOTHING",
+                             &st));
+        ih_stmt_int(st, 1, a->rows[i].id);
+        ih_stmt_int(st, 2, a->claim);
+        ih_stmt_text(st, 3, r->node[0] ? r->node : "local");
+        ih_stmt_int(st, 4, at);
+        IH_TRY(ih_stmt_exec(st));
+        if (ih_stmt_changes(st) != 1) continue;
+        if (kept != i) {
+            ob_row t = a->rows[kept];
+            a->rows[kept] = a->rows[i];
+            a->rows[i] = t;
+        }
+        kept++;
     }
+    a->n = kept;
     return IH_OK;
 }
 
 /* A row's delivery columns after its batch was sent. */
 static void apply_outcome(const ob_batch *a, ob_row *o, int64_t now)
 {
+    o->attempts++;
     switch (a->out) {
     case IH_UP_OK:
         snprintf(o->state, sizeof o->state, "sent");
@@ -127,9 +176,24 @@ static void apply_outcome(const ob_batch *a, ob_row *o, int64_t now)
     if (a->out != IH_UP_OK) snprintf(o->last_error, sizeof o->last_error, "%s", a->msg);
 }
 
+/* Whether two copies of a row hold the same record (a re-seal under a new
+ * key version changes the ciphertext, not the record). */
+static ih_err same_record(ih_report *r, ih_tx *tx, const ob_row *x, const ob_row *y, bool *same)
+{
+    ih_buf a = IH_BUF_INIT, b = IH_BUF_INIT;
+    ih_err e = ob_open_payload(r, tx, x, &a);
+    if (e == IH_OK) e = ob_open_payload(r, tx, y, &b);
+    *same = e == IH_OK && a.len == b.len && (!a.len || !memcmp(a.p, b.p, a.len));
+    ih_buf_wipe(&a);
+    ih_buf_wipe(&b);
+    return e;
+}
+
 /* Record a sent batch's outcome on each of its rows: written over the row
  * as claimed when it is still at that version, else (taken back by a
- * recovery meanwhile, say) over the row read again and checked. */
+ * recovery meanwhile, say) over the row read again and checked — unless
+ * its record was replaced meanwhile: what went out was not that record,
+ * which stays due. */
 static ih_err finish(ih_report *r, ih_tx *tx, const ob_batch *a)
 {
     int64_t now = ih_now_ms();
@@ -138,15 +202,24 @@ static ih_err finish(ih_report *r, ih_tx *tx, const ob_batch *a)
     for (int i = 0; e == IH_OK && i < a->n; i++) {
         ob_row o = a->rows[i]; /* a copy: a rerun of this transaction starts from the claim again */
         apply_outcome(a, &o, now);
-        bool saved, found;
+        bool saved, found = true;
         e = ob_save_delivery(r, tx, &o, &saved);
         if (e == IH_OK && !saved) {
             e = ob_load(r, tx, o.id, &again, &found);
-            if (e != IH_OK || !found) continue;
-            apply_outcome(a, &again, now);
-            e = ob_save(r, tx, &again, false);
+            if (e == IH_OK && found) e = same_record(r, tx, &o, &again, &found);
+            if (e == IH_OK && found) {
+                apply_outcome(a, &again, now);
+                e = ob_save(r, tx, &again, false);
+            }
         }
-        if (e == IH_OK && a->out == IH_UP_DATA_ERROR) {
+        ih_stmt *st; /* this batch's claim on the row (a recovery may have ended it) */
+        if (e == IH_OK) e = ih_tx_prepare(tx, "DELETE FROM outbox_inflight WHERE outbox_id = $1 AND claim = $2", &st);
+        if (e == IH_OK) {
+            ih_stmt_int(st, 1, o.id);
+            ih_stmt_int(st, 2, a->claim);
+            e = ih_stmt_exec(st);
+        }
+        if (e == IH_OK && found && a->out == IH_UP_DATA_ERROR) {
             char oid[24];
             snprintf(oid, sizeof oid, "%lld", (long long)o.id);
             ih_audit_event ev = {.action = "report.dead", .object_type = "outbox", .object_id = oid,
@@ -247,7 +320,7 @@ static ih_upload_outcome send_batch(ih_report *r, CURL *h, const ob_batch *b, bo
 
 /* One transaction: the outcome of `done` (if it has rows), then the claim
  * of `next` (if asked).  Should the transaction fail, nothing of either is
- * kept: `done`'s rows stay `sending` until the next start or lease
+ * kept: `done`'s rows stay claimed until the next start or lease
  * takeover finds them (`unknown`), as after a crash. */
 typedef struct {
     ih_report *r;
