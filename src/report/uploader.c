@@ -78,8 +78,9 @@ static ih_err claim(ih_report *r, ih_tx *tx, int limit, ob_batch *a)
      * starts after the rows this process claimed last (claim_after): the
      * rows other workers are sending stay in that index, and walking them
      * on every claim cost more than the claim saved.  What lies behind
-     * (a retry come due, say) is found when a walk comes to the end, which
-     * starts the next walk from the beginning.  Several servers on one
+     * (a retry come due, rows of another method a batch went past) is found
+     * when a walk comes to the end — a claim finds less than a full batch —
+     * which starts the next walk from the beginning.  Several servers on one
      * PostgreSQL never claim the same row (SKIP LOCKED, then the claim's
      * key). */
 #define READY                                                                                                    \

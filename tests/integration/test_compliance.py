@@ -515,6 +515,7 @@ class IncidentTest(IhosTestCase):
         inst.set_conf("incident", "mail_to", "security-officer@hospital.test")
         inst.set_conf("incident", "lockout_storm_count", "2")
         inst.set_conf("incident", "notify_retry", "1")
+        inst.set_conf("incident", "notify_timeout", "1")  # an attempt is not taken over before 3 of these
         inst.start()
         admins = setup_admins(inst)
         sec, sysa = admins["secadmin"][1], admins["sysadmin"][1]
