@@ -135,7 +135,8 @@ ih_err ih_app_upgrade(ih_instance *in, ih_identity *id, ih_clinic *cl)
 
 ih_err ih_app_incidents_start(ih_instance *in, const char *node, ih_incidents **out)
 {
-    char here[128] = "";
+    char here[128];
+    bool server = node != NULL; /* a CLI command names none */
     if (!node) {
         ih_lease_node_name(in->conf.node_name, here, sizeof here);
         node = here;
@@ -145,7 +146,7 @@ ih_err ih_app_incidents_start(ih_instance *in, const char *node, ih_incidents **
                           .smtp_url = c->incident_smtp, .mail_from = c->incident_mail_from,
                           .mail_to = c->incident_mail_to, .instance = c->name, .syslog = c->incident_syslog,
                           .notify_timeout = c->incident_timeout,
-                          .notify_retry = c->incident_retry, .retry_due = node != here, .storm_count = c->storm_count,
+                          .notify_retry = c->incident_retry, .retry_due = server, .storm_count = c->storm_count,
                           .storm_minutes = c->storm_minutes};
     return ih_incidents_start(&o, out);
 }

@@ -1,6 +1,7 @@
 /* incident.c — see incident.h. */
 #include "compliance/incident.h"
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -250,20 +251,6 @@ static ih_err notified_fn(ih_tx *tx, void *arg)
     return ih_stmt_exec(st);
 }
 
-/* Whether an earlier attempt's `notified` ("syslog,webhook:ok,mail:failed")
- * holds `what`. */
-static bool reached(const char *before, const char *what)
-{
-    size_t n = strlen(what);
-    for (const char *p = before; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len == n && !memcmp(p, what, n)) return true;
-        p = comma ? comma + 1 : NULL;
-    }
-    return false;
-}
-
 static void add_result(char *done, size_t cap, const char *what)
 {
     size_t l = strlen(done);
@@ -284,13 +271,13 @@ static void notify(ih_incidents *in, int64_t id, const char *kind, const char *l
     snprintf(subject, sizeof subject, "[ihos %s] 安全事件 #%lld %s (%s)", in->instance, (long long)id, kind, severity);
     if (in->o.syslog) {
         /* the facility in the priority: the process's own openlog (the log target) stays as it is */
-        if (!reached(before, "syslog"))
+        if (!ih_list_has(before, "syslog"))
             syslog(LOG_AUTHPRIV | (severity[0] == 'h' ? LOG_ALERT : LOG_WARNING), "ihos security incident %lld %s %s %s",
                    (long long)id, kind, severity, when);
         add_result(done, sizeof done, "syslog");
     }
     if (in->webhook[0]) {
-        bool ok = reached(before, "webhook:ok");
+        bool ok = ih_list_has(before, "webhook:ok");
         if (!ok) {
             json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "instance", in->instance, "incident",
                                   (json_int_t)id, "kind", kind, "category", category, "severity", severity,
@@ -306,7 +293,7 @@ static void notify(ih_incidents *in, int64_t id, const char *kind, const char *l
         all = all && ok;
     }
     if (in->smtp[0] && in->to[0]) {
-        bool ok = reached(before, "mail:ok");
+        bool ok = ih_list_has(before, "mail:ok");
         if (!ok) {
             char body[1600];
             snprintf(body, sizeof body,
@@ -347,8 +334,8 @@ static ih_err due_fn(ih_tx *tx, void *arg)
     ih_err e;
     int found = 0;
     a->n = 0;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, kind, detail, first_seen, notified, notify_attempts, notify_next_at FROM incident "
-                             "WHERE notify_next_at <= $1 AND status = 'open' ORDER BY notify_next_at LIMIT $2",
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, kind, detail, first_seen, notified, notify_attempts, notify_next_at "
+                             "FROM incident WHERE notify_next_at <= $1 AND status = 'open' ORDER BY notify_next_at LIMIT $2",
                          &st));
     ih_stmt_int(st, 1, now);
     ih_stmt_int(st, 2, RETRY_BATCH);

@@ -203,3 +203,16 @@ size_t ih_b64url_encode(const uint8_t *in, size_t n, char *out)
     }
     return len;
 }
+
+bool ih_list_has(const char *list, const char *item)
+{
+    size_t n = strlen(item);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',') p++;
+        size_t len = strcspn(p, ","), end = len;
+        while (end && p[end - 1] == ' ') end--;
+        if (end == n && !strncmp(p, item, n)) return true;
+        p += len;
+    }
+    return false;
+}

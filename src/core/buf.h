@@ -11,6 +11,7 @@
 #include "core/err.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,10 @@ ih_err ih_buf_html_escape(ih_buf *b, const char *s);
 void ih_buf_reset(ih_buf *b);
 void ih_buf_free(ih_buf *b);
 void ih_buf_wipe(ih_buf *b);
+
+/* Whether the comma-separated list (NULL: empty) names item; spaces around
+ * each name are not part of it ("ADT^A04, ORU^R01", "syslog,webhook:ok"). */
+bool ih_list_has(const char *list, const char *item);
 
 /* Hex and base64 helpers used across modules. */
 void ih_hex_encode(const uint8_t *in, size_t n, char *out, int upper); /* out: 2n+1 */

@@ -1,6 +1,7 @@
 /* inbound.c — see inbound.h. */
 #include "exchange/inbound.h"
 
+#include "core/buf.h"
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -19,21 +20,6 @@ void ih_inbound_text_free(ih_inbound_text *t)
                      &t->prior_mrn, &t->order_no,  &t->title,      &t->observed_at, &t->content,
                      &t->visit_no, &t->department, &t->doctor,     &t->encounter_at, &t->diagnoses};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ih_buf_wipe(all[i]);
-}
-
-/* Is token (e.g. "ADT^A04") in the comma list? */
-static bool listed(const char *list, const char *token)
-{
-    size_t n = strlen(token);
-    for (const char *p = list; *p;) {
-        while (*p == ' ' || *p == ',') p++;
-        size_t len = strcspn(p, ",");
-        size_t end = len;
-        while (end && p[end - 1] == ' ') end--;
-        if (end == n && !strncmp(p, token, n)) return true;
-        p += len;
-    }
-    return false;
 }
 
 /* seg/field/rep/comp into out; false when absent; *bad set on bad escapes. */
@@ -215,7 +201,7 @@ ih_err ih_inbound_map(const ih_hl7 *m, const ih_peer *peer, ih_his_msg *out, ih_
     if (e == IH_OK && !get(m, msh, 10, 1, 1, &t->control_id, &bad)) e = fail(why, why_n, "MSH-10 has no control id");
     if (e == IH_OK && t->control_id.len > 64) e = fail(why, why_n, "MSH-10 is longer than 64 characters");
     if (e == IH_OK) e = ih_buf_printf(&t->type, "%s^%s", code.p, trig.p);
-    if (e == IH_OK && !listed(peer->accept, t->type.p)) {
+    if (e == IH_OK && !ih_list_has(peer->accept, t->type.p)) {
         snprintf(why, why_n, "%s is not a message type this peer may send (accept in exchange.conf)", t->type.p);
         e = IH_E_INVALID;
     }

@@ -1,22 +1,11 @@
 /* protected.c — see protected.h. */
 #include "keys/protected.h"
 
+#include "core/buf.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Does the comma-separated list name column? */
-static bool lists(const char *list, const char *column)
-{
-    size_t n = strlen(column);
-    for (const char *p = list; p && *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len == n && !memcmp(p, column, n)) return true;
-        p = end ? end + 1 : NULL;
-    }
-    return false;
-}
 
 typedef struct {
     const ih_sealed_column *cols;
@@ -54,7 +43,7 @@ static ih_err schema_fn(ih_tx *tx, void *arg)
         size_t cl = strlen(column);
         bool named = false;
         for (size_t i = 0; i < a->ncols; i++) {
-            if (strcmp(a->cols[i].table, table) || !lists(a->cols[i].columns, column)) continue;
+            if (strcmp(a->cols[i].table, table) || !ih_list_has(a->cols[i].columns, column)) continue;
             named = true;
             a->seen[i]++;
         }

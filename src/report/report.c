@@ -204,8 +204,8 @@ static json_t *row_json(const ob_row *o, bool claimed)
     ih_time_iso(o->next_at, n, sizeof n);
     return json_pack("{s:I, s:s, s:s, s:s, s:I, s:s, s:I, s:s, s:s?, s:s, s:s?, s:o?}", "id", (json_int_t)o->id, "kind",
                      o->kind, "method", o->method, "business_key", o->key, "version", (json_int_t)o->version, "state",
-                     claimed ? "sending" : o->state, "attempts", (json_int_t)o->attempts, "created_at", c, "sent_at", s[0] ? s : NULL,
-                     "next_at", n, "last_error", o->last_error[0] ? o->last_error : NULL, "depends_on",
+                     claimed ? "sending" : o->state, "attempts", (json_int_t)o->attempts, "created_at", c, "sent_at",
+                     s[0] ? s : NULL, "next_at", n, "last_error", o->last_error[0] ? o->last_error : NULL, "depends_on",
                      o->depends_on ? json_integer(o->depends_on) : NULL);
 }
 
@@ -237,8 +237,8 @@ static ih_err status_fn(ih_tx *tx, void *arg)
     }
     IH_TRY(e);
     /* rows being sent keep their state in the outbox; their claims say so */
-    IH_TRY(ih_tx_prepare(tx, "SELECT o.state, o.method, COUNT(*) FROM outbox_inflight i JOIN outbox o ON o.id = i.outbox_id "
-                             "GROUP BY o.state, o.method",
+    IH_TRY(ih_tx_prepare(tx, "SELECT o.state, o.method, COUNT(*) FROM outbox_inflight i JOIN outbox o "
+                             "ON o.id = i.outbox_id GROUP BY o.state, o.method",
                          &st));
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         const char *state = ih_col_text(st, 0);
@@ -277,9 +277,11 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id, claimed FROM (SELECT o.id, CASE WHEN EXISTS (SELECT 1 FROM outbox_inflight i "
-                             "WHERE i.outbox_id = o.id) THEN 1 ELSE 0 END AS claimed, o.state FROM outbox o WHERE o.id > $1) v "
-                             "WHERE $2 = '' OR (CASE WHEN claimed = 1 THEN 'sending' ELSE state END) = $2 ORDER BY id LIMIT $3",
+    /* a claimed row is shown, and filtered, as `sending` */
+    IH_TRY(ih_tx_prepare(tx, "SELECT id, claimed FROM (SELECT o.id, o.state, CASE WHEN EXISTS (SELECT 1 FROM "
+                             "outbox_inflight i WHERE i.outbox_id = o.id) THEN 1 ELSE 0 END AS claimed FROM outbox o "
+                             "WHERE o.id > $1) v WHERE $2 = '' OR (CASE WHEN claimed = 1 THEN 'sending' ELSE state END) "
+                             "= $2 ORDER BY id LIMIT $3",
                          &st));
     ih_stmt_int(st, 1, a->after);
     ih_stmt_text(st, 2, a->state ? a->state : "");

@@ -95,16 +95,13 @@ static ih_err claim(ih_report *r, ih_tx *tx, int limit, ob_batch *a)
     pthread_mutex_lock(&r->mu);
     int64_t after = r->claim_after;
     pthread_mutex_unlock(&r->mu);
-    IH_TRY(ih_tx_prepare(tx, first, &st));
-    ih_stmt_int(st, 1, now);
-    ih_stmt_int(st, 2, after);
-    IH_TRY(ih_stmt_step(st, &row));
-    if (!row && after > 0) { /* the end: once more from the beginning */
-        after = 0;
+    for (;;) {
         IH_TRY(ih_tx_prepare(tx, first, &st));
         ih_stmt_int(st, 1, now);
         ih_stmt_int(st, 2, after);
         IH_TRY(ih_stmt_step(st, &row));
+        if (row || after == 0) break;
+        after = 0; /* the end: once more from the beginning */
     }
     if (!row) return IH_OK;
     snprintf(a->method, sizeof a->method, "%s", ih_col_text(st, 0));

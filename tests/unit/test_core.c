@@ -175,6 +175,17 @@ static void t_money_forms(void **state)
     }
 }
 
+static void t_list_has(void **state)
+{
+    (void)state;
+    assert_true(ih_list_has("ADT^A04, ORU^R01", "ORU^R01"));
+    assert_true(ih_list_has("syslog,webhook:ok,mail:failed", "webhook:ok"));
+    assert_false(ih_list_has("syslog,webhook:ok,mail:failed", "mail:ok"));
+    assert_false(ih_list_has("name_enc,cert_no_enc", "name"));
+    assert_false(ih_list_has("", "syslog"));
+    assert_false(ih_list_has(NULL, "syslog"));
+}
+
 static void t_encoders(void **state)
 {
     (void)state;
@@ -422,7 +433,8 @@ int main(void)
         cmocka_unit_test(t_conf_defaults_and_values), cmocka_unit_test(t_conf_errors_name_the_line),
         cmocka_unit_test(t_conf_render_roundtrip), cmocka_unit_test(t_conf_render_sections_once),
         cmocka_unit_test(t_json_body_entry_point),
-        cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders), cmocka_unit_test(t_url_host),
+        cmocka_unit_test(t_money_forms), cmocka_unit_test(t_encoders), cmocka_unit_test(t_list_has),
+        cmocka_unit_test(t_url_host),
         cmocka_unit_test(t_time_formats), cmocka_unit_test(t_json_writer), cmocka_unit_test(t_error_envelope),
         cmocka_unit_test(t_bus), cmocka_unit_test(t_accepts_gzip),
     };

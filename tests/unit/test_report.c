@@ -295,7 +295,8 @@ static void t_status_and_metrics(void **state)
     json_decref(l);
     T_OK(ih_store_write(f->b.s, mark_fn, &m));
     T_OK(ih_report_status(f->r, &st));
-    json_t *states = json_object_get(st, "states"), *drugs = json_object_get(json_object_get(st, "methods"), "uploadDrugCatalogue");
+    json_t *states = json_object_get(st, "states");
+    json_t *drugs = json_object_get(json_object_get(st, "methods"), "uploadDrugCatalogue");
     assert_int_equal(json_integer_value(json_object_get(states, "pending")), 1);
     assert_int_equal(json_integer_value(json_object_get(states, "sending")), 1);
     assert_int_equal(json_integer_value(json_object_get(drugs, "sending")), 1);
