@@ -351,8 +351,17 @@ static void peer_links(ctx *c)
             const char *how = p->tls ? "TLS" : loop ? "仅本机回环" : "明文（配置为可信网络）";
             const char *host;
             size_t hl = ih_url_host(ends[k], &host);
-            json_array_append_new(c->links, json_pack("{s:s, s:s%, s:s, s:b}", "link", name, "host", host, hl,
-                                                     "protection", how, "protected", p->tls || loop));
+            json_t *link = json_pack("{s:s, s:s%, s:s, s:b}", "link", name, "host", host, hl, "protection", how,
+                                     "protected", p->tls || loop);
+            if (k && link) { /* a listener: who may connect to it */
+                ih_buf who = IH_BUF_INIT;
+                if (loop) ih_buf_printf(&who, "仅本机");
+                if (p->client_cert_sha256[0]) ih_buf_printf(&who, "%s固定的客户端证书", who.len ? "；" : "");
+                if (p->allow_from.n) ih_buf_printf(&who, "%s地址范围 %s", who.len ? "；" : "", p->allow_text);
+                json_object_set_new(link, "admits", json_string(who.p)); /* never empty: peers.c requires one */
+                ih_buf_free(&who);
+            }
+            json_array_append_new(c->links, link);
             if (!p->tls && !loop) c->links_plain = true;
         }
     }

@@ -229,6 +229,12 @@ static void *accept_main(void *arg)
         char ip[64] = "";
         if (sa.ss_family == AF_INET6) inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&sa)->sin6_addr, ip, sizeof ip);
         else inet_ntop(AF_INET, &((struct sockaddr_in *)&sa)->sin_addr, ip, sizeof ip);
+        if (l->peer.allow_from.n && !ih_cidr_match(&l->peer.allow_from, ip)) { /* closed unread, before TLS */
+            ih_log(IH_LOG_WARN, "exchange.peer_refused", "alert", "true", "peer", l->peer.name, "client", ip, "reason",
+                   "its address is not in allow_from", NULL);
+            close(fd);
+            continue;
+        }
         slot = reap(l);
         mllp_conn *c = slot >= 0 ? calloc(1, sizeof *c) : NULL;
         if (!c) {

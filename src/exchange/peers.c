@@ -26,7 +26,7 @@ typedef struct {
 
 typedef enum {
     K_ADDR, K_LISTEN, K_TLS, K_TRUSTED, K_CHARSET, K_VERSION, K_SAPP, K_SFAC, K_RAPP, K_RFAC, K_ACCEPT, K_SEND, K_PIN,
-    K_CA, K_RETRY, K_ACKTO, K_ORDERS
+    K_CA, K_RETRY, K_ACKTO, K_ORDERS, K_ALLOW
 } key;
 
 static const char *const keys[] = {"address",           "listen",          "tls",
@@ -34,7 +34,7 @@ static const char *const keys[] = {"address",           "listen",          "tls"
                                    "sending_application", "sending_facility", "receiving_application",
                                    "receiving_facility", "accept",          "send",
                                    "client_cert_sha256", "ca_file",         "retry_max",
-                                   "ack_timeout",        "orders"};
+                                   "ack_timeout",        "orders",          "allow_from"};
 #define NKEYS (sizeof keys / sizeof keys[0])
 
 static int fail(ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -110,6 +110,14 @@ static int finish(ctx *c)
         return fail(c, c->line, "peer %s: send needs address (where ihos delivers)", p->name);
     if (p->client_cert_sha256[0] && (!p->tls || !p->listen[0]))
         return fail(c, c->line, "peer %s: client_cert_sha256 needs tls = true and listen", p->name);
+    if (p->allow_from.n && !p->listen[0]) return fail(c, c->line, "peer %s: allow_from needs listen", p->name);
+    /* Off loopback, a listener names who may send to it (anyone who reaches
+     * the port could otherwise register patients or file results). */
+    if (p->listen[0] && !ih_peer_loopback(p->listen) && !p->client_cert_sha256[0] && !p->allow_from.n)
+        return fail(c, c->line,
+                    "peer %s listens off loopback: say who may connect, by certificate (client_cert_sha256) or by "
+                    "address (allow_from)",
+                    p->name);
     bool loop = (!p->address[0] || ih_peer_loopback(p->address)) && (!p->listen[0] || ih_peer_loopback(p->listen));
     if (!p->tls && !loop && !p->trusted_network)
         return fail(c, c->line,
@@ -210,6 +218,13 @@ static int handler(void *user, const char *section, const char *name, const char
     case K_CA:
         if (!*value || strlen(value) >= sizeof p->ca_file) return fail(c, lineno, "ca_file: a path, at most 255 bytes");
         snprintf(p->ca_file, sizeof p->ca_file, "%s", value);
+        break;
+    case K_ALLOW:
+        if (strlen(value) >= sizeof p->allow_text || ih_cidr_parse(value, &p->allow_from) != IH_OK || !p->allow_from.n) {
+            ih_err_clear();
+            return fail(c, lineno, "allow_from: addresses or ranges like 10.1.2.3,10.1.8.0/24 (at most %d)", IH_CIDR_MAX);
+        }
+        snprintf(p->allow_text, sizeof p->allow_text, "%s", value);
         break;
     case K_ORDERS:
         if (strcmp(value, "lab") && strcmp(value, "imaging") && strcmp(value, "lab,imaging"))

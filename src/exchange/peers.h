@@ -19,6 +19,9 @@
  *   send = OML^O21,RDE^O11,DFT^P03,MDM^T02 ; message types we send it
  *   client_cert_sha256 = 3f:a1:…       ; optional, with tls and listen: the peer must
  *                                      ; present this certificate (SHA-256 of its DER)
+ *   allow_from = 10.1.2.3,10.1.8.0/24  ; optional, with listen: connections from other
+ *                                      ; addresses are closed unread (a listener off
+ *                                      ; loopback needs this or client_cert_sha256)
  *   ca_file = /etc/ihos/his-ca.pem     ; optional, with tls and address: the CA that signed
  *                                      ; the peer's certificate (default: the system's)
  *   orders = lab                       ; which orders it takes: lab, imaging or lab,imaging
@@ -28,13 +31,15 @@
  *
  * Parsing is strict like ihos.conf's: an unknown key, a duplicate, a bad
  * value or a missing one is "file:line: reason".  A peer not on loopback
- * must use TLS unless trusted_network is true; a peer ihos sends to (`send`)
- * needs an address.
+ * must use TLS unless trusted_network is true; a listener off loopback must
+ * name who may connect (client_cert_sha256, allow_from or both); a peer ihos
+ * sends to (`send`) needs an address.
  */
 #ifndef IH_EXCHANGE_PEERS_H
 #define IH_EXCHANGE_PEERS_H
 
 #include "core/err.h"
+#include "net/cidr.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,6 +56,8 @@ typedef struct ih_peer {
     char client_cert_sha256[65]; /* lowercase hex; "" when the listener asks no certificate */
     char ca_file[256];           /* outbound TLS: the peer's CA ("" the system's) */
     char orders[16];             /* "lab", "imaging" or "lab,imaging" */
+    ih_cidr_list allow_from;     /* listen: the only addresses it takes connections from (n = 0: any) */
+    char allow_text[256];        /* as written, for the self-check */
     int retry_max_s, ack_timeout_s;
 } ih_peer;
 

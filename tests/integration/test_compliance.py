@@ -193,7 +193,8 @@ class SelfCheckTest(IhosTestCase):
         # a configuration file nobody recorded is a trusted-verification failure as well
         with open(inst.path("exchange.conf"), "w") as f:
             f.write("[peer ris]\naddress = 192.0.2.20:2575\ntls = false\ntrusted_network = true\ncharset = UTF-8\n"
-                    "version = 2.4\nsending_application = RIS\nreceiving_application = IHOS\n")
+                    "version = 2.4\nsending_application = RIS\nreceiving_application = IHOS\n"
+                    "listen = 0.0.0.0:2577\nallow_from = 192.0.2.20\n")
         plain = {"8.1.4.7a": "fail", "8.1.4.8a": "fail", "8.1.2.2": "fail", "39786-8.4d": "fail", "39786-8.4f": "fail"}
         doc = self.changes(inst, dict(plain, **{"8.1.4.6": "fail"}), "plaintext exchange peer, unrecorded")
         self.assertIn("exchange.conf is not among the recorded files",
@@ -204,6 +205,9 @@ class SelfCheckTest(IhosTestCase):
         links = {i["id"]: i for i in doc["items"]}["8.1.2.2"]["evidence"]["links"]
         self.assertIn(("exchange peer ris (outbound)", "192.0.2.20", "明文（配置为可信网络）", False),
                       [(l["link"], l["host"], l["protection"], l["protected"]) for l in links])
+        # whom its listener admits (off loopback it must name them)
+        self.assertIn(("exchange peer ris (inbound)", False, "地址范围 192.0.2.20"),
+                      [(l["link"], l["protected"], l.get("admits")) for l in links])
         os.remove(inst.path("exchange.conf"))
         run_ihos("trust", "record", inst.dir)
         self.changes(inst, {k: FRESH_DEMO[k] for k in plain}, "exchange peer removed")

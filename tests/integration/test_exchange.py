@@ -36,6 +36,7 @@ sending_facility = HOSP
 receiving_application = IHOS
 receiving_facility = IH
 accept = ADT^A04,ADT^A08,ADT^A28,ADT^A31,ADT^A40,ORU^R01
+allow_from = 127.0.0.1
 
 [peer lis]
 listen = 127.0.0.1:0
@@ -59,6 +60,18 @@ receiving_application = IHOS
 receiving_facility = IH
 accept = ADT^A04
 client_cert_sha256 = %(pin)s
+
+[peer ecg]
+listen = 127.0.0.1:0
+tls = false
+charset = UTF-8
+version = 2.4
+sending_application = ECG
+sending_facility = HOSP
+receiving_application = IHOS
+receiving_facility = IH
+accept = ORU^R01
+allow_from = 192.0.2.0/24
 """
 
 SB, EB, CR = b"\x0b", b"\x1c", b"\x0d"
@@ -116,11 +129,11 @@ class HisInbound(IhosTestCase):
         inst.start()
         self.ports = {}
         deadline = time.time() + 10
-        while len(self.ports) < 3 and time.time() < deadline:
+        while len(self.ports) < 4 and time.time() < deadline:
             for e in inst.events("exchange.listening"):
                 self.ports[e["peer"]] = int(e["port"])
             time.sleep(0.1)
-        self.assertEqual(set(self.ports), {"his", "lis", "ris"})
+        self.assertEqual(set(self.ports), {"his", "lis", "ris", "ecg"})
         self.h = Hospital(inst)
         me = self.h.s("patient042").req("GET", "/api/v1/me/patient").json()
         self.patient = me
@@ -293,6 +306,24 @@ class HisInbound(IhosTestCase):
         finally:
             plain.close()
         self.assertNotIn(b"MSA", answer)
+        # a connection from outside the peer's allow_from is closed unread
+        # (the HIS's, from its allowed 127.0.0.1, went through above)
+        refused_before = len(self.inst.events("exchange.peer_refused"))
+        blocked = socket.create_connection(("127.0.0.1", self.ports["ecg"]), timeout=5)
+        try:
+            try:
+                blocked.sendall(SB + oru("E1", "E-001", cert, name, sending="ECG").encode() + EB + CR)
+                answer = blocked.recv(65536)
+            except (socket.timeout, ConnectionResetError, BrokenPipeError):
+                answer = b""
+        finally:
+            blocked.close()
+        self.assertEqual(answer, b"")
+        deadline = time.time() + 10
+        while len(self.inst.events("exchange.peer_refused")) == refused_before and time.time() < deadline:
+            time.sleep(0.1)
+        last = self.inst.events("exchange.peer_refused")[-1]
+        self.assertEqual((last["peer"], last["reason"]), ("ecg", "its address is not in allow_from"))
 
 
 OUT_PEERS = """[peer his]

@@ -211,6 +211,7 @@ static void t_peers(void **state)
     const char *good = "# the hospital's HIS\n[peer his]\naddress = 10.1.2.3:2575\nlisten = 0.0.0.0:2576\ncharset = GB18030\n"
                        "version = 2.4\nsending_application = HIS\nsending_facility = HOSP\nreceiving_application = IHOS\n"
                        "receiving_facility = IH\naccept = ADT^A04,ORU^R01\nsend = OML^O21,DFT^P03\n"
+                       "allow_from = 10.1.2.3, 10.1.8.0/24\n"
                        "[peer lis]\naddress = 127.0.0.1:2577\ntls = false\ncharset = UTF-8\nversion = 2.5.1\n"
                        "sending_application = LIS\nreceiving_application = IHOS\n"
                        "[peer pacs-ris]\naddress = 192.0.2.9:104\ntls = false\ntrusted_network = true\ncharset = UTF-8\n"
@@ -226,6 +227,11 @@ static void t_peers(void **state)
     assert_int_equal(ps.p[0].ack_timeout_s, 30);
     assert_false(ps.p[1].tls);
     assert_true(ps.p[2].trusted_network);
+    assert_int_equal(ps.p[0].allow_from.n, 2);
+    assert_true(ih_cidr_match(&ps.p[0].allow_from, "10.1.8.77"));
+    assert_false(ih_cidr_match(&ps.p[0].allow_from, "10.1.2.4"));
+    assert_string_equal(ps.p[0].allow_text, "10.1.2.3, 10.1.8.0/24");
+    assert_int_equal(ps.p[1].allow_from.n, 0); /* none given: any address */
     static const struct {
         const char *text, *msg;
     } bad[] = {
@@ -250,6 +256,15 @@ static void t_peers(void **state)
         {"[peer a]\norders = blood\n", "exchange.conf:2: orders: lab, imaging or lab,imaging"},
         {"[peer a]\nretry_max = 0\n", "exchange.conf:2: 'retry_max': seconds, 1 to 3600"},
         {"[peer a]\nack_timeout = 5s\n", "exchange.conf:2: 'ack_timeout': seconds, 1 to 600"},
+        /* a listener off loopback says who may connect (by certificate or by address) */
+        {"[peer a]\nlisten = 0.0.0.0:2576\ncharset = UTF-8\nversion = 2.4\nsending_application = A\n"
+         "receiving_application = B\n",
+         "exchange.conf:6: peer a listens off loopback: say who may connect"},
+        {"[peer a]\nallow_from = 10.1.2.300\n", "exchange.conf:2: allow_from: addresses or ranges"},
+        {"[peer a]\nallow_from = \n", "exchange.conf:2: allow_from: addresses or ranges"},
+        {"[peer a]\naddress = 10.1.2.3:2575\nallow_from = 10.1.2.3\ncharset = UTF-8\nversion = 2.4\n"
+         "sending_application = A\nreceiving_application = B\n",
+         "exchange.conf:7: peer a: allow_from needs listen"},
         /* keys after a refused section are not taken into no peer (found by fuzz_peers) */
         {"[peer h\x11s]\naddress = 1.2.3.4:1\ncharset = UTF-8\n[peer b]\nlisten = 1.2.3.4:1\n",
          "exchange.conf:2: peer name 'h\x11s'"},
