@@ -130,6 +130,7 @@ ih_err ih_api_patient_results(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_his_links(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_his_link_resolve(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_orders_post(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_order_cancel(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_orders_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_his_outbox(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_his_outbox_retry(ih_app *app, ih_req *req, ih_resp *resp);

@@ -53,6 +53,13 @@ ih_err ih_api_orders_post(ih_app *app, ih_req *req, ih_resp *resp)
     return e;
 }
 
+ih_err ih_api_order_cancel(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    ih_err e = ih_api_call_id_body(app, req, resp, 200, ih_his_order_cancel, false);
+    if (e == IH_OK) ih_mllp_sender_kick(app->sender); /* the cancel goes now, not at the next poll */
+    return e;
+}
+
 ih_err ih_api_orders_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
     return ih_api_call_id(app, req, resp, ih_his_orders);

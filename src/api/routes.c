@@ -152,6 +152,7 @@ const ih_route ih_api_routes[] = {
     R(IH_GET, "/api/v1/calls/{}/signals", IH_PERM_CALL, ih_api_call_signals),
     R(IH_GET, "/api/v1/recordings/{}", IH_PERM_VISIT_HANDLE, ih_api_recording_get),
     R(IH_GET, "/api/v1/visits/{}/orders", IH_PERM_VISIT_READ, ih_api_orders_list),
+    R(IH_POST, "/api/v1/orders/{}/cancel", IH_PERM_RECORD_WRITE, ih_api_order_cancel),
     R(IH_GET, "/api/v1/orders/{}/study", IH_PERM_VISIT_READ, ih_api_order_study),
     R(IH_GET, "/api/v1/orders/{}/image", IH_PERM_VISIT_READ, ih_api_order_image),
     R(IH_GET, "/api/v1/orders/{}/waveform", IH_PERM_VISIT_READ, ih_api_order_waveform),

@@ -554,6 +554,12 @@ const ih_migration ih_schema[] = {
      "CREATE TABLE outbox_inflight (outbox_id INTEGER PRIMARY KEY, claim INTEGER NOT NULL, claimed_by TEXT NOT NULL, "
      "claimed_at INTEGER NOT NULL);",
      NULL},
+    {28, "order cancel",
+     /* An order the treating doctor withdrew (care/his_out.c): why, sealed, and when. */
+     "ALTER TABLE his_order ADD COLUMN cancel_reason_enc BLOB;"
+     "ALTER TABLE his_order ADD COLUMN cancelled_at INTEGER;",
+     "ALTER TABLE his_order ADD COLUMN cancel_reason_enc BYTEA;"
+     "ALTER TABLE his_order ADD COLUMN cancelled_at BIGINT;"},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

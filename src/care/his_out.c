@@ -26,10 +26,13 @@ static const ih_field order_fields[] = {
     {"code", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"name", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"note", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
-    {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* placed, imaged (its study arrived) */
+    {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* placed, imaged (its study arrived), cancelled */
     {"label", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"study_uid", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* the PACS study (imaging.c) */
+    /* the treating doctor withdrew it while placed (ORC-1 CA to the peers) */
+    {"cancel_reason", IH_F_SEALED, SM | IH_FF_ADDED, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
+    {"cancelled_at", IH_F_TIME, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_his_order = IH_TABLE("his_order", order_fields, true, "至少15年（检查检验申请，随门诊病历）");
 
@@ -122,9 +125,10 @@ static ih_err order_fact(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f, char *k
         json_t *j = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I}", "id", (json_int_t)id, "kind", ih_row_str(&o, "kind"),
                               "order_no", ih_row_str(&o, "order_no"), "code", ih_row_str(&o, "code"), "name",
                               ih_row_str(&o, "name"), "created_at", (json_int_t)ih_row_int(&o, "created_at"));
-        static const char *const opt[] = {"accession", "modality", "note", NULL};
+        static const char *const opt[] = {"accession", "modality", "note", "status", "cancel_reason", NULL};
         for (const char *const *k = opt; j && *k; k++)
             if (ih_row_str(&o, *k)) json_object_set_new(j, *k, json_string(ih_row_str(&o, *k)));
+        if (j && ih_row_int(&o, "cancelled_at")) json_object_set_new(j, "cancelled_at", json_integer(ih_row_int(&o, "cancelled_at")));
         json_object_set_new(f, "order", j);
         json_object_set_new(f, "visit_id", json_integer(ih_row_int(&o, "visit_id")));
         e = cl_fact_visit_context(c, tx, &v, f);
@@ -577,9 +581,11 @@ static json_t *order_view(const ih_row *r)
                           (json_int_t)ih_row_int(r, "visit_id"), "kind", ih_row_str(r, "kind"), "order_no",
                           ih_row_str(r, "order_no"), "code", ih_row_str(r, "code"), "name", ih_row_str(r, "name"),
                           "status", ih_row_str(r, "status"), "created_at", (json_int_t)ih_row_int(r, "created_at"));
-    static const char *const opt[] = {"accession", "modality", "note", "study_uid", NULL};
+    static const char *const opt[] = {"accession", "modality", "note", "study_uid", "cancel_reason", NULL};
     for (const char *const *k = opt; j && *k; k++)
         json_object_set_new(j, *k, ih_row_str(r, *k) ? json_string(ih_row_str(r, *k)) : json_null());
+    int64_t at = ih_row_int(r, "cancelled_at");
+    if (j) json_object_set_new(j, "cancelled_at", at ? json_integer(at) : json_null());
     return j;
 }
 
@@ -658,6 +664,56 @@ ih_err ih_his_order_place(ih_clinic *c, const ih_viewer *v, int64_t visit_id, js
     order_arg a = {c, v, visit_id, body, NULL};
     ih_err e = ih_store_write(c->o.store, place_fn, &a);
     if (e != IH_OK) cl_refused(c, v, "order.place", "visit", visit_id, e);
+    else *out = a.out;
+    return e;
+}
+
+typedef struct {
+    ih_clinic *c;
+    const ih_viewer *v;
+    int64_t id;
+    json_t *body, *out;
+} cancel_arg;
+
+static ih_err cancel_fn(ih_tx *tx, void *arg)
+{
+    cancel_arg *a = arg;
+    if (!a->v->strong) return ih_reject(IH_E_FORBIDDEN, NULL, "Orders need your full two-factor session.");
+    static const char *const f[] = {"reason", NULL};
+    const char *reason;
+    IH_TRY(ih_json_only(a->body, f));
+    IH_TRY(ih_json_str(a->body, "reason", true, 2, 200, IH_TEXT_LINE, &reason));
+    ih_row r, v;
+    ih_row_init(&r, &ih_t_his_order);
+    ih_row_init(&v, &ih_t_visit);
+    bool found, treating = false;
+    ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, a->id, &r, &found);
+    if (e == IH_OK && !found) e = ih_reject(IH_E_NOT_FOUND, NULL, "No such order.");
+    if (e == IH_OK) e = cl_visit_load(a->c, tx, ih_row_int(&r, "visit_id"), &v, false);
+    if (e == IH_OK) e = cl_visit_access(a->c, tx, a->v, &v, true, &treating);
+    if (e == IH_OK && !treating) e = ih_reject(IH_E_FORBIDDEN, NULL, "Only the treating doctor cancels an order.");
+    const char *st = e == IH_OK ? ih_row_str(&r, "status") : "";
+    if (e == IH_OK && !strcmp(st, "imaged"))
+        e = ih_reject(IH_E_STATE, NULL, "The order's study has arrived; it can no longer be cancelled.");
+    else if (e == IH_OK && strcmp(st, "placed"))
+        e = ih_reject(IH_E_STATE, NULL, "The order is %s; only a placed order is cancelled.", st);
+    if (e == IH_OK) e = ih_row_set_str(&r, "status", "cancelled");
+    if (e == IH_OK) e = ih_row_set_str(&r, "cancel_reason", reason);
+    ih_row_set_int(&r, "cancelled_at", ih_now_ms());
+    if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
+    if (e == IH_OK) e = cl_audit(a->c, tx, a->v, "order.cancel", "his_order", r.id, ih_row_str(&r, "kind"));
+    if (e == IH_OK) e = cl_his_emit(a->c, tx, "order", r.id); /* the same order, ORC-1 CA */
+    if (e == IH_OK) a->out = order_view(&r);
+    ih_row_free(&r);
+    ih_row_free(&v);
+    return e;
+}
+
+ih_err ih_his_order_cancel(ih_clinic *c, const ih_viewer *v, int64_t order_id, json_t *body, json_t **out)
+{
+    cancel_arg a = {c, v, order_id, body, NULL};
+    ih_err e = ih_store_write(c->o.store, cancel_fn, &a);
+    if (e != IH_OK) cl_refused(c, v, "order.cancel", "his_order", order_id, e);
     else *out = a.out;
     return e;
 }

@@ -117,7 +117,14 @@ static void order(writer *w, const json_t *f, int off, bool imaging)
     char when[24], doc[24];
     ts(num(o, "created_at"), off, when);
     id_text(num(d, "id"), doc);
-    seg(w, "ORC|NW|%s|||||||%s|||%s^%s", str(o, "order_no"), when, doc, str(d, "name"));
+    /* ORC-1 NW for a new order, CA when the doctor withdrew it (ORC-16 why) */
+    if (!strcmp(str(o, "status"), "cancelled")) {
+        char at[24]; /* ORC-9: when it was withdrawn */
+        ts(num(o, "cancelled_at"), off, at);
+        seg(w, "ORC|CA|%s|||||||%s|||%s^%s||||^%s", str(o, "order_no"), at, doc, str(d, "name"),
+            str(o, "cancel_reason"));
+    }
+    else seg(w, "ORC|NW|%s|||||||%s|||%s^%s", str(o, "order_no"), when, doc, str(d, "name"));
     /* OBR-4 the service, -6 requested, -13 the clinical question, -16 the
      * ordering doctor; imaging: -18 the accession number, -24 the modality */
     seg(w, "OBR|1|%s||%s^%s^L||%s|||||||%s|||%s^%s||%s||||||%s", str(o, "order_no"), str(o, "code"), str(o, "name"),

@@ -24,6 +24,7 @@ except ImportError:
     HAVE_HL7 = False
 from tests.integration.test_console import HAVE_BROWSER, login_ui
 if HAVE_BROWSER:
+    from selenium.webdriver.common.by import By
     from tests.integration.browser import Browser
 
 PEERS = """[peer his]
@@ -508,6 +509,41 @@ class HisOutbound(IhosTestCase):
         self.assertEqual(self.outbox("dead"), [])
         self.assertError(self.sysa.req("POST", "/api/v1/his-outbox/%d/retry" % dead[0]["id"]), 409, "invalid_state")
 
+        # the doctor withdraws the GLU order: the HIS and the LIS get it again with ORC-1 CA and
+        # the reason; only the treating doctor, only once, only with a reason
+        self.assertError(h.s("doctor01").req("POST", "/api/v1/orders/%d/cancel" % after["id"], {"reason": "开错了"}),
+                         403, "forbidden")
+        self.assertError(h.s(doc).req("POST", "/api/v1/orders/%d/cancel" % after["id"], {}), 400, "invalid_field")
+        lis_before = len(self.lis.messages())
+        if HAVE_BROWSER:  # the doctor's console: the order's row, 撤销理由, 撤销申请
+            b = Browser("https://127.0.0.1:%d" % self.inst.port)
+            try:
+                b.open("/app/")
+                login_ui(b, h.accts[doc])
+                b.click_text("打开", "#main button")
+                b.wait_text(after["order_no"], "#orders")
+                row = [r for r in b.all("#orders tbody tr") if after["order_no"] in r.text][0]
+                row.find_element(By.NAME, "reason").send_keys("开错了项目，改开血脂")
+                b.click_in_row("#orders tbody tr", after["order_no"])
+                b.wait_text("已撤销：开错了项目，改开血脂", "#orders")
+                self.assertEqual(b.csp_violations(), [])
+            finally:
+                b.quit()
+        else:
+            r = h.s(doc).req("POST", "/api/v1/orders/%d/cancel" % after["id"], {"reason": "开错了项目，改开血脂"})
+            self.assertEqual(r.status, 200, r)
+        got = self.wait_for(self.his, 9)
+        orc = got[8][1].segment("ORC")
+        self.assertEqual((str(orc[1]), str(orc[2])), ("CA", after["order_no"]))
+        self.assertEqual(str(orc[16]), "^开错了项目，改开血脂")
+        self.assertEqual(str(got[8][1].segment("MSH")[9][0][0]), "OML")
+        lis = self.wait_for(self.lis, lis_before + 1)
+        self.assertEqual(str(lis[-1][1].segment("ORC")[1]), "CA")
+        self.assertError(h.s(doc).req("POST", "/api/v1/orders/%d/cancel" % after["id"], {"reason": "再撤一次"}),
+                         409, "invalid_state")
+        o = [x for x in h.s(doc).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"] if x["id"] == after["id"]][0]
+        self.assertEqual((o["status"], o["cancel_reason"]), ("cancelled", "开错了项目，改开血脂"))
+
     def test_peer_down_and_kill_during_delivery(self):
         h = self.h
         pat, doc = "patient042", "doctor03"
@@ -803,3 +839,10 @@ class PacsLink(IhosTestCase):
         mr = self.order(doc, visit, "MR", "MR001")
         self.wait(lambda: os.path.exists(os.path.join(self.wl, mr["accession"] + ".wl")))
         self.assertTrue(self.inst.wait_events("pacs.unreachable", timeout=20))
+        # the doctor withdraws the MR order: it leaves the worklist; an imaged order stays
+        r = h.s(doc).req("POST", "/api/v1/orders/%d/cancel" % mr["id"], {"reason": "患者已在外院完成检查"})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["status"], r.json()["cancel_reason"]), ("cancelled", "患者已在外院完成检查"))
+        self.wait(lambda: not os.path.exists(os.path.join(self.wl, mr["accession"] + ".wl")))
+        self.assertError(h.s(doc).req("POST", "/api/v1/orders/%d/cancel" % ct["id"], {"reason": "不需要了"}),
+                         409, "invalid_state")

@@ -328,6 +328,21 @@ static void t_outbound(void **state)
     T_OK(ih_hl7_parse(out.p, out.len, &m));
     assert_null(get(m, "MSH", 9, 1, 3, 1));
     assert_string_equal(get(m, "OBR", 18, 1, 1, 1), "A2612010000009");
+    assert_string_equal(get(m, "ORC", 1, 1, 1, 1), "NW");
+    ih_hl7_free(m);
+    /* the doctor withdrew it: ORC-1 CA, ORC-9 when, ORC-16 why (escaped) */
+    json_t *o = json_object_get(f, "order");
+    json_object_set_new(o, "status", json_string("cancelled"));
+    json_object_set_new(o, "cancel_reason", json_string("开错了|重开"));
+    json_object_set_new(o, "cancelled_at", json_integer(1796086800000));
+    ih_buf_reset(&out);
+    T_OK(ih_outbound_build(&p, "ORM^O01", "IHOS80", f, 1796086800000, 480, &out));
+    T_OK(ih_hl7_parse(out.p, out.len, &m));
+    assert_string_equal(get(m, "ORC", 1, 1, 1, 1), "CA");
+    assert_string_equal(get(m, "ORC", 2, 1, 1, 1), "IHO9");
+    assert_string_equal(get(m, "ORC", 9, 1, 1, 1), "20261201090000+0800");
+    assert_string_equal(get(m, "ORC", 16, 1, 2, 1), "开错了|重开");
+    assert_string_equal(get(m, "OBR", 2, 1, 1, 1), "IHO9");
     ih_hl7_free(m);
     assert_int_equal(ih_outbound_build(&p, "ADT^A04", "IHOS79", f, 0, 0, &out), IH_E_INTERNAL);
     ih_err_clear();

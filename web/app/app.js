@@ -193,16 +193,25 @@
     if (r) box.appendChild(resultList(r.results));
   }
   /* Lab and imaging orders: they go to the hospital's LIS/RIS (HL7, through the outbox). */
+  const ORDER_STATE = { placed: '已发送', imaged: '已检查', cancelled: '已撤销' };
   const MODALITIES = ['CT', 'MR', 'DX', 'CR', 'US', 'MG', 'NM', 'PT', 'XA', 'RF', 'ECG', 'SM'];
   async function orders(m, v) {
     const box = section('检验检查申请（发送至医院 LIS/RIS）');
     box.id = 'orders';
     m.appendChild(box);
     const r = await act(box, () => api('GET', `/api/v1/visits/${v.id}/orders`));
+    /* a placed order can be withdrawn, with a reason (ORC CA to the LIS/RIS) */
+    const cancel = x => x.status !== 'placed' ? (x.cancel_reason ? `已撤销：${x.cancel_reason}` : '') :
+      form([{ name: 'reason', label: '撤销理由' }], '撤销申请', async b => {
+        await api('POST', `/api/v1/orders/${x.id}/cancel`, { reason: b.reason });
+        show(visit, v.id);
+      }, { inline: true });
     if (r) box.appendChild(table(r.orders, [['申请单号', x => x.order_no], ['类别', x => x.kind === 'imaging' ? '检查' : '检验'],
       ['项目', x => `${x.code} ${x.name}`], ['设备类型', x => x.modality || ''], ['检查号', x => x.accession || ''],
-      ['临床说明', x => x.note || ''], ['时间', x => time(x.created_at)],
-      ['影像', x => x.kind !== 'imaging' ? '' : x.study_uid ? btn('查看影像', () => show(study, x.id), 'primary') : '等待检查']], '尚无申请'));
+      ['临床说明', x => x.note || ''], ['时间', x => time(x.created_at)], ['状态', x => ORDER_STATE[x.status] || x.status],
+      ['影像', x => x.kind !== 'imaging' || x.status === 'cancelled' ? '' :
+        x.study_uid ? btn('查看影像', () => show(study, x.id), 'primary') : '等待检查'],
+      ['撤销', cancel]], '尚无申请'));
     if (v.status !== 'accepted') return;
     const f = form([
       { name: 'kind', label: '类别', type: 'select', options: [['lab', '检验'], ['imaging', '检查']] },
