@@ -560,6 +560,12 @@ const ih_migration ih_schema[] = {
      "ALTER TABLE his_order ADD COLUMN cancelled_at INTEGER;",
      "ALTER TABLE his_order ADD COLUMN cancel_reason_enc BYTEA;"
      "ALTER TABLE his_order ADD COLUMN cancelled_at BIGINT;"},
+    {29, "results answer orders",
+     /* A result whose placer number is one of ihos's orders (care/his.c). */
+     "ALTER TABLE his_result ADD COLUMN order_id INTEGER;"
+     "CREATE INDEX his_result_order ON his_result(order_id, id);",
+     "ALTER TABLE his_result ADD COLUMN order_id BIGINT;"
+     "CREATE INDEX his_result_order ON his_result(order_id, id);"},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -44,6 +44,8 @@ static const ih_field result_fields[] = {
     {"observed_at", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"label", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"received_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* the order of ihos's it answers (OBR-2 placer IHO<id>, the same patient), or absent */
+    {"order_id", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_his_result = IH_TABLE_APPEND_ONLY("his_result", result_fields, "至少15年（检查检验报告，随门诊病历）");
 
@@ -276,14 +278,49 @@ out:
     return e;
 }
 
+/* The order of ihos's a result answers: its placer number is IHO<id>, the
+ * order exists and is the patient's the result's link is confirmed for
+ * (0 otherwise: a result is never attached to another patient's order).  A
+ * lab order still placed becomes `resulted` (an imaging order keeps the
+ * state its study gives it). */
+static ih_err result_order(recv_arg *a, ih_tx *tx, int64_t *order_id)
+{
+    *order_id = 0;
+    const char *p = a->m->placer_no;
+    if (!p || strncmp(p, "IHO", 3) || !p[3] || strspn(p + 3, "0123456789") != strlen(p + 3) || strlen(p + 3) > 18)
+        return IH_OK;
+    int64_t id = strtoll(p + 3, NULL, 10);
+    ih_row l, o;
+    ih_row_init(&l, &ih_t_his_link);
+    ih_row_init(&o, &ih_t_his_order);
+    bool lf, of = false;
+    ih_err e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_his_link, a->link_id, &l, &lf, false);
+    if (e == IH_OK && lf && !strcmp(ih_row_str(&l, "status"), "linked"))
+        e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, id, &o, &of);
+    if (e == IH_OK && of && ih_row_int(&o, "patient_id") == ih_row_int(&l, "patient_id")) {
+        *order_id = id;
+        if (!strcmp(ih_row_str(&o, "kind"), "lab") && !strcmp(ih_row_str(&o, "status"), "placed")) {
+            e = ih_row_set_str(&o, "status", "resulted");
+            if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &o);
+            if (e == IH_OK) e = audit(a, tx, "order.resulted", "his_order", id, NULL);
+        }
+    }
+    ih_row_free(&l);
+    ih_row_free(&o);
+    return e;
+}
+
 static ih_err result_fn(recv_arg *a, ih_tx *tx)
 {
     const ih_his_msg *m = a->m;
     IH_TRY(patient_fn(a, tx, true));
+    int64_t order_id;
+    IH_TRY(result_order(a, tx, &order_id));
     ih_row r;
     ih_row_init(&r, &ih_t_his_result);
     ih_err e = ih_row_set_str(&r, "peer", m->peer);
     ih_row_set_int(&r, "link_id", a->link_id);
+    if (order_id) ih_row_set_int(&r, "order_id", order_id);
     if (e == IH_OK) e = ih_row_set_str(&r, "order_no", m->order_no);
     if (e == IH_OK) e = ih_row_set_str(&r, "kind", m->result_kind);
     if (e == IH_OK) e = ih_row_set_str(&r, "title", m->title && *m->title ? m->title : "检验/检查报告");
@@ -512,6 +549,8 @@ static ih_err results_fn(ih_tx *tx, void *arg)
                                   ih_row_str(&r, "order_no"), "observed_at", ih_row_str(&r, "observed_at"),
                                   "observations", obs ? obs : json_array(), "received_at",
                                   ih_json_time(ih_row_int(&r, "received_at")));
+            int64_t order = ih_row_int(&r, "order_id");
+            if (j) json_object_set_new(j, "order_id", order ? json_integer(order) : json_null());
             if (j) json_array_append_new(a->out, j);
         }
         ih_row_free(&r);

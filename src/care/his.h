@@ -38,6 +38,7 @@ typedef struct ih_his_msg {
     const char *prior_mrn; /* ADT^A40: MRG-1 */
     /* ORU^R01 */
     const char *order_no;    /* OBR-3 filler (or OBR-2 placer) order number */
+    const char *placer_no;   /* OBR-2 placer order number: IHO<id> answers an order of ihos's */
     const char *result_kind; /* "lab" | "imaging" */
     const char *title;       /* OBR-4 text */
     const char *observed_at; /* OBR-7 as ISO time, or NULL */

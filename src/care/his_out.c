@@ -26,7 +26,8 @@ static const ih_field order_fields[] = {
     {"code", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"name", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"note", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
-    {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* placed, imaged (its study arrived), cancelled */
+    /* placed; imaged (its study arrived); resulted (a lab result answered it, care/his.c); cancelled */
+    {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"label", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"study_uid", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL}, /* the PACS study (imaging.c) */
@@ -718,6 +719,21 @@ ih_err ih_his_order_cancel(ih_clinic *c, const ih_viewer *v, int64_t order_id, j
     return e;
 }
 
+/* The results that answer order id (care/his.c), into j as result_ids. */
+static ih_err order_results(ih_tx *tx, int64_t id, json_t *j)
+{
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_result WHERE order_id = $1 ORDER BY id LIMIT 50", &st));
+    ih_stmt_int(st, 1, id);
+    json_t *ids = json_array();
+    IH_CHECK_ALLOC(ids);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) json_array_append_new(ids, json_integer(ih_col_int(st, 0)));
+    json_object_set_new(j, "result_ids", ids);
+    return e;
+}
+
 static ih_err orders_fn(ih_tx *tx, void *arg)
 {
     order_arg *a = arg;
@@ -743,7 +759,9 @@ static ih_err orders_fn(ih_tx *tx, void *arg)
     for (int i = 0; e == IH_OK && i < n; i++) {
         bool found;
         e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, ids[i], &r, &found);
-        if (e == IH_OK && found) json_array_append_new(arr, order_view(&r));
+        json_t *j = e == IH_OK && found ? order_view(&r) : NULL;
+        if (j) e = order_results(tx, r.id, j);
+        if (j) json_array_append_new(arr, j);
     }
     ih_row_free(&r);
     if (e == IH_OK) e = cl_audit(a->c, tx, a->v, "order.list", "visit", a->visit, NULL);

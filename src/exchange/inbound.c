@@ -17,7 +17,7 @@
 void ih_inbound_text_free(ih_inbound_text *t)
 {
     ih_buf *all[] = {&t->type,     &t->control_id, &t->mrn,        &t->cert_no, &t->name,
-                     &t->prior_mrn, &t->order_no,  &t->title,      &t->observed_at, &t->content,
+                     &t->prior_mrn, &t->order_no,  &t->placer_no, &t->title,      &t->observed_at, &t->content,
                      &t->visit_no, &t->department, &t->doctor,     &t->encounter_at, &t->diagnoses};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ih_buf_wipe(all[i]);
 }
@@ -146,6 +146,7 @@ static ih_err map_result(const ih_hl7 *m, ih_his_msg *out, ih_inbound_text *t, b
     if (obr < 0) return fail(why, why_n, "ORU^R01 without OBR");
     ih_buf v = IH_BUF_INIT;
     if (get(m, obr, 3, 1, 1, &v, bad) || get(m, obr, 2, 1, 1, &v, bad)) IH_TRY(copy(&t->order_no, &v));
+    if (get(m, obr, 2, 1, 1, &v, bad)) IH_TRY(copy(&t->placer_no, &v));
     if (get(m, obr, 4, 1, 2, &v, bad) || get(m, obr, 4, 1, 1, &v, bad)) IH_TRY(copy(&t->title, &v));
     if (get(m, obr, 7, 1, 1, &v, bad) && !ts_iso(v.p, &t->observed_at)) {
         ih_buf_free(&v);
@@ -180,6 +181,7 @@ static ih_err map_result(const ih_hl7 *m, ih_his_msg *out, ih_inbound_text *t, b
     IH_TRY(e);
     out->kind = IH_HIS_RESULT;
     out->order_no = t->order_no.len ? t->order_no.p : NULL;
+    out->placer_no = t->placer_no.len ? t->placer_no.p : NULL;
     out->title = t->title.len ? t->title.p : NULL;
     out->observed_at = t->observed_at.len ? t->observed_at.p : NULL;
     out->result_kind = t->kind;

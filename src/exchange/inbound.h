@@ -23,7 +23,7 @@
 
 /* The strings ih_his_msg points into. */
 typedef struct ih_inbound_text {
-    ih_buf type, control_id, mrn, cert_no, name, prior_mrn, order_no, title, observed_at, content;
+    ih_buf type, control_id, mrn, cert_no, name, prior_mrn, order_no, placer_no, title, observed_at, content;
     ih_buf visit_no, department, doctor, encounter_at, diagnoses;
     char kind[8];
 } ih_inbound_text;

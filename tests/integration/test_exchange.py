@@ -92,13 +92,13 @@ def adt(control, mrn, cert, name, event="A04", birth="19800512", sex="M", sendin
     return msg
 
 
-def oru(control, mrn, cert, name, sending="HIS"):
+def oru(control, mrn, cert, name, sending="HIS", placer="PL001"):
     family, given = name[0], name[1:]
     return ("MSH|^~\\&|%s|HOSP|IHOS|IH|20261201130000||ORU^R01^ORU_R01|%s|P|2.4\r"
             "PID|1||%s^^^HOSP^MR~%s^^^CHN^NI||%s^%s\r"
-            "OBR|1|PL001|FL001|CBC^血常规|||20261201103000|||||||||||||||||HM\r"
+            "OBR|1|%s|FL001|CBC^血常规|||20261201103000|||||||||||||||||HM\r"
             "OBX|1|NM|WBC^白细胞计数||6.5|10*9/L|3.5-9.5|N|||F\r"
-            "OBX|2|NM|HGB^血红蛋白||98|g/L|115-150|L|||F\r" % (sending, control, mrn, cert, family, given))
+            "OBX|2|NM|HGB^血红蛋白||98|g/L|115-150|L|||F\r" % (sending, control, mrn, cert, family, given, placer))
 
 
 def ack_of(raw, encoding="utf-8"):
@@ -227,6 +227,24 @@ class HisInbound(IhosTestCase):
         self.assertEqual(len(doc.req("GET", "/api/v1/patients/%d/results" % p["id"]).json()["results"]), 1)
         self.assertEqual(self.send("his", oru("R3", "MRN-100", cert, name))[0], "AA")
         self.assertEqual(len(doc.req("GET", "/api/v1/patients/%d/results" % p["id"]).json()["results"]), 2)
+
+        # a result naming an order of ihos's (OBR-2 placer IHO<id>) answers it: the lab order
+        # becomes resulted and lists the result; an unknown placer number attaches to nothing
+        order = doc.req("POST", "/api/v1/visits/%d/orders" % visit, {"kind": "lab", "code": "CBC", "name": "血常规"})
+        self.assertEqual(order.status, 201, order)
+        order = order.json()
+        self.assertEqual(self.send("his", oru("R6", "MRN-100", cert, name, placer=order["order_no"]))[0], "AA")
+        self.assertEqual(self.send("his", oru("R7", "MRN-100", cert, name, placer="IHO999999"))[0], "AA")
+        # … and one for another person (a link not confirmed for this patient) never attaches to it
+        self.assertEqual(self.send("his", oru("R8", "MRN-003", other, "赵六", placer=order["order_no"]))[0], "AA")
+        mine = [o for o in doc.req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"] if o["id"] == order["id"]]
+        self.assertEqual(mine[0]["status"], "resulted")
+        results = doc.req("GET", "/api/v1/patients/%d/results" % p["id"]).json()["results"]
+        self.assertEqual(mine[0]["result_ids"], [r["id"] for r in results if r["order_id"] == order["id"]])
+        self.assertEqual(len(mine[0]["result_ids"]), 1)
+        self.assertEqual(sum(1 for r in results if r["order_id"]), 1)
+        self.assertError(doc.req("POST", "/api/v1/orders/%d/cancel" % order["id"], {"reason": "结果已出"}),
+                         409, "invalid_state")
 
         # the waiting links, for the system administrator; linking needs the ID numbers to agree
         admins = setup_admins(self.inst)

@@ -193,7 +193,7 @@
     if (r) box.appendChild(resultList(r.results));
   }
   /* Lab and imaging orders: they go to the hospital's LIS/RIS (HL7, through the outbox). */
-  const ORDER_STATE = { placed: '已发送', imaged: '已检查', cancelled: '已撤销' };
+  const ORDER_STATE = { placed: '已发送', imaged: '已检查', resulted: '已出结果', cancelled: '已撤销' };
   const MODALITIES = ['CT', 'MR', 'DX', 'CR', 'US', 'MG', 'NM', 'PT', 'XA', 'RF', 'ECG', 'SM'];
   async function orders(m, v) {
     const box = section('检验检查申请（发送至医院 LIS/RIS）');
