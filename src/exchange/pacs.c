@@ -27,7 +27,7 @@
 
 struct ih_pacs {
     ih_pacs_opts o;
-    char *url, *username, *password, *ca_file, *worklist_dir, *dump2dcm;
+    char *url, *username, *password, *ca_file, *worklist_dir, *dump2dcm, *instance_id;
     char node[128];
     ih_lease lease;
     pthread_t th;
@@ -57,8 +57,9 @@ ih_err ih_pacs_new(const ih_pacs_opts *o, ih_pacs **out)
     p->password = dup_or_empty(o->password);
     p->ca_file = dup_or_empty(o->ca_file);
     p->worklist_dir = dup_or_empty(o->worklist_dir);
+    p->instance_id = dup_or_empty(o->instance_id);
     p->dump2dcm = dup_or_empty(o->dump2dcm);
-    if (!p->url || !p->username || !p->password || !p->ca_file || !p->worklist_dir || !p->dump2dcm) {
+    if (!p->url || !p->username || !p->password || !p->ca_file || !p->worklist_dir || !p->dump2dcm || !p->instance_id) {
         ih_pacs_free(p);
         return ih_fail(IH_E_NOMEM, "pacs");
     }
@@ -446,9 +447,14 @@ static ih_err write_worklist(ih_pacs *p, const json_t *o)
     gmtime_r(&t, &lt);
     strftime(date, sizeof date, "%Y%m%d", &lt);
     strftime(tm, sizeof tm, "%H%M%S", &lt);
-    /* Study Instance UID for the modality to use: 2.25 and a random 128-bit number */
-    uint8_t r[16];
-    ih_random(r, sizeof r);
+    /* Study Instance UID for the modality to use: 2.25 and a 128-bit number
+     * (ISO/IEC 9834-8) drawn from the instance and the accession number, so
+     * the order keeps one UID whenever and on whichever node the entry is
+     * written again */
+    uint8_t r[32];
+    static const char tag[] = "ihos study instance uid";
+    ih_iov parts[] = {{tag, sizeof tag}, {p->instance_id, strlen(p->instance_id) + 1}, {acc, strlen(acc)}};
+    IH_TRY(ih_digest_v(IH_MD_SHA256, parts, 3, r));
     unsigned __int128 v = 0;
     for (int i = 0; i < 16; i++) v = (v << 8) | r[i];
     char digits[48], uid[64];
@@ -647,6 +653,7 @@ void ih_pacs_free(ih_pacs *p)
     free(p->password);
     free(p->ca_file);
     free(p->worklist_dir);
+    free(p->instance_id);
     free(p->dump2dcm);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);

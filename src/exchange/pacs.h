@@ -41,6 +41,7 @@ typedef struct ih_pacs_opts {
     int poll_seconds;
     int utc_offset_minutes;
     const char *node; /* lease holder name; NULL: no lease */
+    const char *instance_id; /* names the instance in each order's Study Instance UID */
 } ih_pacs_opts;
 
 /* Check the options (url https, or http on loopback); no thread yet. */

@@ -754,6 +754,15 @@ class PacsLink(IhosTestCase):
         wl = os.path.join(self.wl, acc + ".wl")
         self.wait(lambda: os.path.exists(wl))
         self.assertEqual([f for f in os.listdir(self.wl) if f.startswith(".")], [])  # no half-written file left
+        # the order keeps its Study Instance UID when its entry is written again (a lost file, another node)
+        def study_uid():
+            out = subprocess.run(["dcmdump", "+P", "0020,000d", wl], capture_output=True, text=True, timeout=30).stdout
+            return out.split("[", 1)[1].split("]", 1)[0]
+        first = study_uid()
+        self.assertRegex(first, r"^2\.25\.[1-9][0-9]{0,38}$")
+        os.remove(wl)
+        self.wait(lambda: os.path.exists(wl))
+        self.assertEqual(study_uid(), first)
         found = self.pacs.worklist_query(acc)
         self.assertIn("Received Final Find Response (Success)", found)
         self.assertIn("[%s]" % acc, found)
