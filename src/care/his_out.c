@@ -129,7 +129,8 @@ static ih_err order_fact(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f, char *k
         static const char *const opt[] = {"accession", "modality", "note", "status", "cancel_reason", NULL};
         for (const char *const *k = opt; j && *k; k++)
             if (ih_row_str(&o, *k)) json_object_set_new(j, *k, json_string(ih_row_str(&o, *k)));
-        if (j && ih_row_int(&o, "cancelled_at")) json_object_set_new(j, "cancelled_at", json_integer(ih_row_int(&o, "cancelled_at")));
+        int64_t cancelled = ih_row_int(&o, "cancelled_at");
+        if (j && cancelled) json_object_set_new(j, "cancelled_at", json_integer(cancelled));
         json_object_set_new(f, "order", j);
         json_object_set_new(f, "visit_id", json_integer(ih_row_int(&o, "visit_id")));
         e = cl_fact_visit_context(c, tx, &v, f);

@@ -8,7 +8,7 @@
 #include "core/log.h"
 #include "core/spawn.h"
 #include "core/url.h"
-#include "crypto/protect.h"
+#include "crypto/suite.h"
 #include "store/lease.h"
 
 #include <curl/curl.h>

@@ -222,7 +222,8 @@ static int handler(void *user, const char *section, const char *name, const char
     case K_ALLOW:
         if (strlen(value) >= sizeof p->allow_text || ih_cidr_parse(value, &p->allow_from) != IH_OK || !p->allow_from.n) {
             ih_err_clear();
-            return fail(c, lineno, "allow_from: addresses or ranges like 10.1.2.3,10.1.8.0/24 (at most %d)", IH_CIDR_MAX);
+            return fail(c, lineno, "allow_from: addresses or ranges like 10.1.2.3,10.1.8.0/24 (at most %d)",
+                        IH_CIDR_MAX);
         }
         snprintf(p->allow_text, sizeof p->allow_text, "%s", value);
         break;
