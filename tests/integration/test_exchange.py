@@ -235,8 +235,13 @@ class HisInbound(IhosTestCase):
         order = order.json()
         self.assertEqual(self.send("his", oru("R6", "MRN-100", cert, name, placer=order["order_no"]))[0], "AA")
         self.assertEqual(self.send("his", oru("R7", "MRN-100", cert, name, placer="IHO999999"))[0], "AA")
-        # … and one for another person (a link not confirmed for this patient) never attaches to it
+        # … and one for another person never attaches to it: a link not confirmed for anyone,
+        # or one confirmed for another patient
         self.assertEqual(self.send("his", oru("R8", "MRN-003", other, "赵六", placer=order["order_no"]))[0], "AA")
+        p2 = self.h.s("patient010").req("GET", "/api/v1/me/patient").json()
+        self.assertEqual(self.send("his", adt("C9", "MRN-010", p2["cert_no"], p2["name"])), ("AA", "C9", "patient linked"))
+        self.assertEqual(self.send("his", oru("R9", "MRN-010", p2["cert_no"], p2["name"], placer=order["order_no"]))[0],
+                         "AA")
         mine = [o for o in doc.req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"] if o["id"] == order["id"]]
         self.assertEqual(mine[0]["status"], "resulted")
         results = doc.req("GET", "/api/v1/patients/%d/results" % p["id"]).json()["results"]
