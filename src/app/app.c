@@ -276,7 +276,7 @@ ih_err ih_app_pacs_new(const ih_instance *in, ih_clinic *clinic, const char *nod
     ih_pacs_opts o = {.clinic = clinic, .store = in->store, .url = c->pacs_url, .username = c->pacs_username,
                       .password = pw.p ? pw.p : "", .ca_file = ca, .worklist_dir = wl, .dump2dcm = c->pacs_dump2dcm,
                       .poll_seconds = c->pacs_poll_seconds, .utc_offset_minutes = c->utc_offset_minutes, .node = node,
-                      .instance_id = in->instance_id};
+                      .instance_id = in->instance_id, .password_file = c->pacs_username[0] ? pwfile : ""};
     if (e == IH_OK) e = ih_pacs_new(&o, out);
     ih_buf_wipe(&pw);
     return e;

@@ -27,7 +27,9 @@
 
 struct ih_pacs {
     ih_pacs_opts o;
-    char *url, *username, *password, *ca_file, *worklist_dir, *dump2dcm, *instance_id;
+    char *url, *username, *ca_file, *worklist_dir, *dump2dcm, *instance_id, *password_file;
+    char *password; /* under pwmu: read again from password_file when the PACS answers 401 */
+    pthread_mutex_t pwmu;
     char node[128];
     ih_lease lease;
     pthread_t th;
@@ -58,8 +60,11 @@ ih_err ih_pacs_new(const ih_pacs_opts *o, ih_pacs **out)
     p->ca_file = dup_or_empty(o->ca_file);
     p->worklist_dir = dup_or_empty(o->worklist_dir);
     p->instance_id = dup_or_empty(o->instance_id);
+    p->password_file = dup_or_empty(o->password_file);
     p->dump2dcm = dup_or_empty(o->dump2dcm);
-    if (!p->url || !p->username || !p->password || !p->ca_file || !p->worklist_dir || !p->dump2dcm || !p->instance_id) {
+    pthread_mutex_init(&p->pwmu, NULL);
+    if (!p->url || !p->username || !p->password || !p->ca_file || !p->worklist_dir || !p->dump2dcm || !p->instance_id ||
+        !p->password_file) {
         ih_pacs_free(p);
         return ih_fail(IH_E_NOMEM, "pacs");
     }
@@ -101,9 +106,39 @@ static size_t on_header(char *d, size_t size, size_t n, void *ud)
     return len;
 }
 
-/* GET (or POST body) path under the base URL; 2xx into out, else an error. */
-static ih_err call(ih_pacs *p, const char *path, const char *accept, const char *post, ih_buf *out, char *ctype,
-                   size_t ctn)
+/* The PACS refused the password: read password_file again (the operator
+ * changed both); true when it holds another one, which replaces it. */
+static bool password_reload(ih_pacs *p)
+{
+    if (!p->password_file[0]) return false;
+    ih_buf pw = IH_BUF_INIT;
+    ih_err e = ih_check_private(p->password_file);
+    if (e == IH_OK) e = ih_file_read(p->password_file, 1024, &pw);
+    while (e == IH_OK && pw.len && (pw.p[pw.len - 1] == '\n' || pw.p[pw.len - 1] == '\r')) pw.p[--pw.len] = '\0';
+    bool changed = false;
+    if (e == IH_OK) {
+        pthread_mutex_lock(&p->pwmu);
+        char *fresh = strcmp(p->password, pw.p ? pw.p : "") ? strdup(pw.p ? pw.p : "") : NULL;
+        if (fresh) {
+            ih_wipe(p->password, strlen(p->password));
+            free(p->password);
+            p->password = fresh;
+            changed = true;
+        }
+        pthread_mutex_unlock(&p->pwmu);
+    } else {
+        ih_log(IH_LOG_ERROR, "pacs.password_unreadable", "file", p->password_file, "detail", ih_err_detail(), NULL);
+        ih_err_clear();
+    }
+    ih_buf_wipe(&pw);
+    if (changed) ih_log(IH_LOG_INFO, "pacs.password_reloaded", "file", p->password_file, NULL);
+    return changed;
+}
+
+/* One request: 2xx into out, else an error; the HTTP status in *status_out
+ * (0 when none came). */
+static ih_err call_once(ih_pacs *p, const char *path, const char *accept, const char *post, ih_buf *out, char *ctype,
+                        size_t ctn, long *status_out)
 {
     CURL *h = curl_easy_init();
     if (!h) return ih_fail(IH_E_NOMEM, "curl");
@@ -122,10 +157,19 @@ static ih_err call(ih_pacs *p, const char *path, const char *accept, const char 
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     if (p->ca_file[0]) curl_easy_setopt(h, CURLOPT_CAINFO, p->ca_file);
+    char *pw = NULL; /* this call's copy: another thread may reload the password meanwhile */
     if (p->username[0]) {
+        pthread_mutex_lock(&p->pwmu);
+        pw = strdup(p->password);
+        pthread_mutex_unlock(&p->pwmu);
+        if (!pw) {
+            curl_slist_free_all(hdrs);
+            curl_easy_cleanup(h);
+            return ih_fail(IH_E_NOMEM, "pacs");
+        }
         curl_easy_setopt(h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
         curl_easy_setopt(h, CURLOPT_USERNAME, p->username);
-        curl_easy_setopt(h, CURLOPT_PASSWORD, p->password);
+        curl_easy_setopt(h, CURLOPT_PASSWORD, pw);
     }
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 5L);
@@ -143,11 +187,31 @@ static ih_err call(ih_pacs *p, const char *path, const char *accept, const char 
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
     curl_slist_free_all(hdrs);
     curl_easy_cleanup(h);
+    if (pw) {
+        ih_wipe(pw, strlen(pw));
+        free(pw);
+    }
+    *status_out = rc == CURLE_OK ? status : 0;
     if (rc != CURLE_OK)
         return ih_fail(IH_E_UNAVAILABLE, "the PACS at %s cannot be reached: %s", p->url, curl_easy_strerror(rc));
     if (status == 404) return ih_fail(IH_E_NOT_FOUND, "the PACS has no %s", path);
     if (status < 200 || status > 299) return ih_fail(IH_E_UNAVAILABLE, "the PACS answered HTTP %ld for %s", status, path);
     return IH_OK;
+}
+
+/* GET (or POST body) path under the base URL; 2xx into out, else an error.
+ * A 401 is tried once more if the password file holds a new password. */
+static ih_err call(ih_pacs *p, const char *path, const char *accept, const char *post, ih_buf *out, char *ctype,
+                   size_t ctn)
+{
+    long status = 0;
+    ih_err e = call_once(p, path, accept, post, out, ctype, ctn, &status);
+    if (status == 401 && password_reload(p)) {
+        ih_err_clear();
+        ih_buf_reset(out);
+        e = call_once(p, path, accept, post, out, ctype, ctn, &status);
+    }
+    return e;
 }
 
 static ih_err call_json(ih_pacs *p, const char *path, const char *post, json_t **out)
@@ -654,7 +718,9 @@ void ih_pacs_free(ih_pacs *p)
     free(p->ca_file);
     free(p->worklist_dir);
     free(p->instance_id);
+    free(p->password_file);
     free(p->dump2dcm);
+    pthread_mutex_destroy(&p->pwmu);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     free(p);

@@ -35,6 +35,7 @@ typedef struct ih_pacs_opts {
     const char *url;          /* Orthanc's base URL */
     const char *username;
     const char *password;     /* copied and wiped at free */
+    const char *password_file; /* where it came from: read again when the PACS answers 401 ("" never) */
     const char *ca_file;      /* "" system */
     const char *worklist_dir; /* "" no worklist */
     const char *dump2dcm;

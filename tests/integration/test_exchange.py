@@ -718,8 +718,9 @@ class PacsLink(IhosTestCase):
         self.pacs = Pacs(self.tmp, self.wl).start()
         self.addCleanup(self.pacs.stop)
         self.inst = inst = self.instance(demo=True)
+        # ihosd starts with the PACS's previous password: the test rotates it (below)
         with open(inst.path("keys", "pacs-password"), "w") as f:
-            f.write(self.pacs.password + "\n")
+            f.write("the-previous-password\n")
         os.chmod(inst.path("keys", "pacs-password"), 0o600)
         inst.set_conf("pacs", "url", self.pacs.url)
         inst.set_conf("pacs", "username", "ihos")
@@ -753,6 +754,9 @@ class PacsLink(IhosTestCase):
         pat, doc, other = "patient042", "doctor03", "doctor01"
         me = h.s(pat).req("GET", "/api/v1/me/patient").json()
         visit = h.followup(pat, doc)
+        # the operator changed Orthanc's password and the file: the first 401 reads it again
+        with open(self.inst.path("keys", "pacs-password"), "w") as f:
+            f.write(self.pacs.password + "\n")
         ct = self.order(doc, visit, "CT", "CT001")
         acc = ct["accession"]
         # the worklist entry, written whole, found by the modality's query
@@ -782,6 +786,8 @@ class PacsLink(IhosTestCase):
         self.pacs.store(ct_image(self.tmp, acc, me["name"], "IH%d" % me["id"]))
         linked = self.wait(lambda: self.order_of(doc, visit, ct["id"])["study_uid"])
         self.assertTrue(linked.startswith("2.25."))
+        self.assertTrue(self.inst.wait_events("pacs.password_reloaded"))
+        self.assertFalse([l for l in self.inst.log_lines if self.pacs.password in l])  # never in the log
         self.wait(lambda: not os.path.exists(wl))
         self.assertTrue(self.inst.wait_events("pacs.study_linked"))
 
