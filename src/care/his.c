@@ -70,6 +70,7 @@ typedef struct {
     const ih_his_msg *m;
     ih_his_ack *ack;
     int64_t link_id;
+    int64_t link_patient; /* the link's patient while it is confirmed (linked), else 0 */
 } recv_arg;
 
 static void set_ack(ih_his_ack *a, const char *code, const char *text, const char *detail)
@@ -189,6 +190,7 @@ static ih_err patient_fn(recv_arg *a, ih_tx *tx, bool from_result)
     const char *status = NULL, *reason = NULL;
     if (e == IH_OK && found && from_result) { /* a result only attaches to a link it finds */
         a->link_id = r.id;
+        a->link_patient = !strcmp(ih_row_str(&r, "status"), "linked") ? ih_row_int(&r, "patient_id") : 0;
         ih_row_free(&r);
         return IH_OK;
     }
@@ -221,6 +223,7 @@ static ih_err patient_fn(recv_arg *a, ih_tx *tx, bool from_result)
     if (e == IH_OK) e = found ? ih_row_update(tx, a->c->o.keys, &r) : ih_row_insert(tx, a->c->o.keys, &r);
     if (e == IH_OK) e = audit(a, tx, found ? "his.link_update" : "his.link_create", "his_link", r.id, status);
     a->link_id = r.id;
+    a->link_patient = e == IH_OK && status && !strcmp(status, "linked") ? patient : 0;
     if (e == IH_OK && !from_result && m->visit_no && m->encounter_at) e = encounter_fn(a, tx);
     if (e == IH_OK && !from_result) {
         if (!strcmp(status, "linked")) set_ack(a->ack, "AA", "patient linked", NULL);
@@ -287,17 +290,15 @@ static ih_err result_order(recv_arg *a, ih_tx *tx, int64_t *order_id)
 {
     *order_id = 0;
     const char *p = a->m->placer_no;
-    if (!p || strncmp(p, "IHO", 3) || !p[3] || strspn(p + 3, "0123456789") != strlen(p + 3) || strlen(p + 3) > 18)
+    if (!a->link_patient || !p || strncmp(p, "IHO", 3) || !p[3] || strspn(p + 3, "0123456789") != strlen(p + 3) ||
+        strlen(p + 3) > 18)
         return IH_OK;
     int64_t id = strtoll(p + 3, NULL, 10);
-    ih_row l, o;
-    ih_row_init(&l, &ih_t_his_link);
+    ih_row o;
     ih_row_init(&o, &ih_t_his_order);
-    bool lf, of = false;
-    ih_err e = ih_row_load_opt(tx, a->c->o.keys, &ih_t_his_link, a->link_id, &l, &lf, false);
-    if (e == IH_OK && lf && !strcmp(ih_row_str(&l, "status"), "linked"))
-        e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, id, &o, &of);
-    if (e == IH_OK && of && ih_row_int(&o, "patient_id") == ih_row_int(&l, "patient_id")) {
+    bool of;
+    ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, id, &o, &of);
+    if (e == IH_OK && of && ih_row_int(&o, "patient_id") == a->link_patient) {
         *order_id = id;
         if (!strcmp(ih_row_str(&o, "kind"), "lab") && !strcmp(ih_row_str(&o, "status"), "placed")) {
             e = ih_row_set_str(&o, "status", "resulted");
@@ -305,7 +306,6 @@ static ih_err result_order(recv_arg *a, ih_tx *tx, int64_t *order_id)
             if (e == IH_OK) e = audit(a, tx, "order.resulted", "his_order", id, NULL);
         }
     }
-    ih_row_free(&l);
     ih_row_free(&o);
     return e;
 }

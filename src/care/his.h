@@ -169,9 +169,9 @@ ih_err ih_his_out_metrics(ih_clinic *c, struct ih_buf *out);
 ih_err ih_his_order_place(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out);
 /* The treating doctor withdraws an order still `placed` (no study has
  * arrived): body {"reason"} (2–200 characters, sealed in the order).  The
- * order becomes `cancelled`, and every peer that took it gets the same
- * message type again with ORC-1 CA (ORC-16 the reason), in the same
- * transaction; an imaging order leaves the worklist at the next poll.
+ * order becomes `cancelled`, and every peer whose route takes such orders
+ * (as when it was placed) gets the same message type again with ORC-1 CA
+ * (ORC-16 the reason), in the same transaction; an imaging order leaves the worklist at the next poll.
  * IH_E_STATE for an order imaged or already cancelled. */
 ih_err ih_his_order_cancel(ih_clinic *c, const ih_viewer *v, int64_t order_id, json_t *body, json_t **out);
 /* A visit's orders, for those who may see the visit: {"orders":[…]}. */

@@ -570,9 +570,21 @@ ih_err ih_his_out_metrics(ih_clinic *c, ih_buf *out)
 typedef struct {
     ih_clinic *c;
     const ih_viewer *v;
-    int64_t visit;
+    int64_t id; /* the visit (place, list) or the order (cancel) */
     json_t *body, *out;
 } order_arg;
+
+/* One order call in a write transaction; a refusal journaled against
+ * object_type id. */
+static ih_err order_write(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, ih_tx_fn fn, const char *action,
+                          const char *object_type, json_t **out)
+{
+    order_arg a = {c, v, id, body, NULL};
+    ih_err e = ih_store_write(c->o.store, fn, &a);
+    if (e != IH_OK) cl_refused(c, v, action, object_type, id, e);
+    else *out = a.out;
+    return e;
+}
 
 static const char *const order_body[] = {"kind", "code", "name", "note", "modality", NULL};
 static const char *const modalities[] = {"CT", "MR", "DX", "CR", "US", "MG", "NM", "PT", "XA", "RF", "ECG", "SM", NULL};
@@ -617,7 +629,7 @@ static ih_err place_fn(ih_tx *tx, void *arg)
         return ih_reject(IH_E_INVALID, "modality", "A lab order has no modality.");
     ih_row v;
     ih_row_init(&v, &ih_t_visit);
-    ih_err e = cl_visit_load(a->c, tx, a->visit, &v, false);
+    ih_err e = cl_visit_load(a->c, tx, a->id, &v, false);
     bool treating = false;
     if (e == IH_OK) e = cl_visit_access(a->c, tx, a->v, &v, true, &treating);
     if (e == IH_OK && !treating) e = ih_reject(IH_E_FORBIDDEN, NULL, "Only the treating doctor orders for a visit.");
@@ -639,7 +651,7 @@ static ih_err place_fn(ih_tx *tx, void *arg)
         snprintf(acc, sizeof acc, "A%02d%02d%02d%07lld", tm.tm_year % 100, tm.tm_mon + 1, tm.tm_mday,
                  (long long)(r.id % 10000000));
     }
-    ih_row_set_int(&r, "visit_id", a->visit);
+    ih_row_set_int(&r, "visit_id", a->id);
     ih_row_set_int(&r, "patient_id", ih_row_int(&v, "patient_id"));
     ih_row_set_int(&r, "doctor_id", ih_row_int(&v, "doctor_id"));
     ih_row_set_int(&r, "label", ih_row_int(&v, "label"));
@@ -663,23 +675,12 @@ static ih_err place_fn(ih_tx *tx, void *arg)
 
 ih_err ih_his_order_place(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out)
 {
-    order_arg a = {c, v, visit_id, body, NULL};
-    ih_err e = ih_store_write(c->o.store, place_fn, &a);
-    if (e != IH_OK) cl_refused(c, v, "order.place", "visit", visit_id, e);
-    else *out = a.out;
-    return e;
+    return order_write(c, v, visit_id, body, place_fn, "order.place", "visit", out);
 }
-
-typedef struct {
-    ih_clinic *c;
-    const ih_viewer *v;
-    int64_t id;
-    json_t *body, *out;
-} cancel_arg;
 
 static ih_err cancel_fn(ih_tx *tx, void *arg)
 {
-    cancel_arg *a = arg;
+    order_arg *a = arg;
     if (!a->v->strong) return ih_reject(IH_E_FORBIDDEN, NULL, "Orders need your full two-factor session.");
     static const char *const f[] = {"reason", NULL};
     const char *reason;
@@ -704,7 +705,7 @@ static ih_err cancel_fn(ih_tx *tx, void *arg)
     ih_row_set_int(&r, "cancelled_at", ih_now_ms());
     if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
     if (e == IH_OK) e = cl_audit(a->c, tx, a->v, "order.cancel", "his_order", r.id, ih_row_str(&r, "kind"));
-    if (e == IH_OK) e = cl_his_emit(a->c, tx, "order", r.id); /* the same order, ORC-1 CA */
+    if (e == IH_OK) e = cl_his_emit(a->c, tx, "order", r.id); /* the same routes as its placing, ORC-1 CA */
     if (e == IH_OK) a->out = order_view(&r);
     ih_row_free(&r);
     ih_row_free(&v);
@@ -713,11 +714,7 @@ static ih_err cancel_fn(ih_tx *tx, void *arg)
 
 ih_err ih_his_order_cancel(ih_clinic *c, const ih_viewer *v, int64_t order_id, json_t *body, json_t **out)
 {
-    cancel_arg a = {c, v, order_id, body, NULL};
-    ih_err e = ih_store_write(c->o.store, cancel_fn, &a);
-    if (e != IH_OK) cl_refused(c, v, "order.cancel", "his_order", order_id, e);
-    else *out = a.out;
-    return e;
+    return order_write(c, v, order_id, body, cancel_fn, "order.cancel", "his_order", out);
 }
 
 /* The results that answer order id (care/his.c), into j as result_ids. */
@@ -740,7 +737,7 @@ static ih_err orders_fn(ih_tx *tx, void *arg)
     order_arg *a = arg;
     ih_row v;
     ih_row_init(&v, &ih_t_visit);
-    ih_err e = cl_visit_load(a->c, tx, a->visit, &v, false);
+    ih_err e = cl_visit_load(a->c, tx, a->id, &v, false);
     bool treating;
     if (e == IH_OK) e = cl_visit_access(a->c, tx, a->v, &v, false, &treating);
     ih_row_free(&v);
@@ -748,7 +745,7 @@ static ih_err orders_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_order WHERE visit_id = $1 ORDER BY id LIMIT 100", &st));
-    ih_stmt_int(st, 1, a->visit);
+    ih_stmt_int(st, 1, a->id);
     int64_t ids[100];
     int n = 0;
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 100) ids[n++] = ih_col_int(st, 0);
@@ -765,7 +762,7 @@ static ih_err orders_fn(ih_tx *tx, void *arg)
         if (j) json_array_append_new(arr, j);
     }
     ih_row_free(&r);
-    if (e == IH_OK) e = cl_audit(a->c, tx, a->v, "order.list", "visit", a->visit, NULL);
+    if (e == IH_OK) e = cl_audit(a->c, tx, a->v, "order.list", "visit", a->id, NULL);
     if (e == IH_OK) a->out = json_pack("{s:o}", "orders", arr);
     else json_decref(arr);
     return e;
@@ -773,9 +770,5 @@ static ih_err orders_fn(ih_tx *tx, void *arg)
 
 ih_err ih_his_orders(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out)
 {
-    order_arg a = {c, v, visit_id, NULL, NULL};
-    ih_err e = ih_store_write(c->o.store, orders_fn, &a);
-    if (e != IH_OK) cl_refused(c, v, "order.list", "visit", visit_id, e);
-    else *out = a.out;
-    return e;
+    return order_write(c, v, visit_id, NULL, orders_fn, "order.list", "visit", out);
 }

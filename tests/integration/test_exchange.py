@@ -101,6 +101,19 @@ def oru(control, mrn, cert, name, sending="HIS", placer="PL001"):
             "OBX|2|NM|HGB^血红蛋白||98|g/L|115-150|L|||F\r" % (sending, control, mrn, cert, family, given, placer))
 
 
+def doctor_visit_page(inst, acct):
+    """Chromium on the doctor's console, logged in, their first visit open."""
+    b = Browser("https://127.0.0.1:%d" % inst.port)
+    try:
+        b.open("/app/")
+        login_ui(b, acct)
+        b.click_text("打开", "#main button")
+    except BaseException:
+        b.quit()
+        raise
+    return b
+
+
 def ack_of(raw, encoding="utf-8"):
     """(MSA-1, MSA-2, MSA-3) parsed by python3-hl7 from a framed ACK."""
     assert raw.startswith(SB) and raw.endswith(EB + CR), raw
@@ -185,11 +198,8 @@ class HisInbound(IhosTestCase):
                          [("WBC", "6.5", "N"), ("HGB", "98", "L")])
         # … and in the doctor's console, in the visit
         if HAVE_BROWSER:
-            b = Browser("https://127.0.0.1:%d" % self.inst.port)
+            b = doctor_visit_page(self.inst, self.h.accts["doctor03"])
             try:
-                b.open("/app/")
-                login_ui(b, self.h.accts["doctor03"])
-                b.click_text("打开", "#main button")
                 b.wait_text("白细胞计数", "#results")
                 self.assertIn("原发性高血压", b.text("#evidence"))
                 self.assertIn("偏低", b.text("#results"))
@@ -539,11 +549,8 @@ class HisOutbound(IhosTestCase):
         self.assertError(h.s(doc).req("POST", "/api/v1/orders/%d/cancel" % after["id"], {}), 400, "invalid_field")
         lis_before = len(self.lis.messages())
         if HAVE_BROWSER:  # the doctor's console: the order's row, 撤销理由, 撤销申请
-            b = Browser("https://127.0.0.1:%d" % self.inst.port)
+            b = doctor_visit_page(self.inst, h.accts[doc])
             try:
-                b.open("/app/")
-                login_ui(b, h.accts[doc])
-                b.click_text("打开", "#main button")
                 b.wait_text(after["order_no"], "#orders")
                 row = [r for r in b.all("#orders tbody tr") if after["order_no"] in r.text][0]
                 row.find_element(By.NAME, "reason").send_keys("开错了项目，改开血脂")
@@ -842,11 +849,8 @@ class PacsLink(IhosTestCase):
 
         # the doctor's console: the orders of the visit, the CT image and the ECG drawn
         if HAVE_BROWSER:
-            b = Browser("https://127.0.0.1:%d" % self.inst.port)
+            b = doctor_visit_page(self.inst, h.accts[doc])
             try:
-                b.open("/app/")
-                login_ui(b, h.accts[doc])
-                b.click_text("打开", "#main button")
                 b.wait_text(eo["accession"], "#orders")
                 b.click_in_row("#orders tbody tr", eo["accession"])
                 b.find("#study canvas.ecg")
