@@ -284,8 +284,10 @@ out:
 /* The order of ihos's a result answers: its placer number is IHO<id>, the
  * order exists and is the patient's the result's link is confirmed for
  * (0 otherwise: a result is never attached to another patient's order).  A
- * lab order still placed becomes `resulted` (an imaging order keeps the
- * state its study gives it). */
+ * lab order still placed becomes `resulted`; so does an imaging order whose
+ * study has arrived (`imaged`) — one still waiting for its study stays
+ * `placed`, so the PACS is still asked for it, and becomes `resulted` when
+ * the study is linked (imaging.c). */
 static ih_err result_order(recv_arg *a, ih_tx *tx, int64_t *order_id)
 {
     *order_id = 0;
@@ -300,7 +302,8 @@ static ih_err result_order(recv_arg *a, ih_tx *tx, int64_t *order_id)
     ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, id, &o, &of);
     if (e == IH_OK && of && ih_row_int(&o, "patient_id") == a->link_patient) {
         *order_id = id;
-        if (!strcmp(ih_row_str(&o, "kind"), "lab") && !strcmp(ih_row_str(&o, "status"), "placed")) {
+        const char *st = ih_row_str(&o, "status");
+        if ((!strcmp(ih_row_str(&o, "kind"), "lab") && !strcmp(st, "placed")) || !strcmp(st, "imaged")) {
             e = ih_row_set_str(&o, "status", "resulted");
             if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &o);
             if (e == IH_OK) e = audit(a, tx, "order.resulted", "his_order", id, NULL);

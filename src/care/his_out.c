@@ -26,7 +26,8 @@ static const ih_field order_fields[] = {
     {"code", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"name", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
     {"note", IH_F_SEALED, SM, 0, 0, NULL, IH_KP_CLINICAL, IH_FIELD_CLINICAL, NULL},
-    /* placed; imaged (its study arrived); resulted (a lab result answered it, care/his.c); cancelled */
+    /* placed; imaged (its study arrived); resulted (a result answered it: a lab order at once, an imaging
+     * order once its study is here too — care/his.c, imaging.c); cancelled */
     {"status", IH_F_TEXT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"label", IH_F_INT, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     {"created_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},

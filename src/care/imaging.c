@@ -100,6 +100,16 @@ ih_err ih_his_imaging_event(ih_clinic *c, int64_t order_id, const char *action)
     return ih_store_write(c->o.store, event_fn, &a);
 }
 
+/* Has a result from the hospital answered order id (his_result.order_id)? */
+static ih_err order_reported(ih_tx *tx, int64_t id, bool *yes)
+{
+    ih_stmt *st;
+    IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM his_result WHERE order_id = $1 LIMIT 1", &st));
+    ih_stmt_int(st, 1, id);
+    IH_TRY(ih_stmt_step(st, yes));
+    return ih_stmt_exec(st);
+}
+
 static ih_err link_fn(ih_tx *tx, void *arg)
 {
     study_arg *a = arg;
@@ -112,10 +122,14 @@ static ih_err link_fn(ih_tx *tx, void *arg)
         ih_row_free(&o);
         return IH_OK;
     }
-    if (e == IH_OK) e = ih_row_set_str(&o, "status", "imaged");
+    /* its report may have come first (care/his.c): then the order is answered */
+    bool reported = false;
+    if (e == IH_OK) e = order_reported(tx, a->order, &reported);
+    if (e == IH_OK) e = ih_row_set_str(&o, "status", reported ? "resulted" : "imaged");
     if (e == IH_OK) e = ih_row_set_str(&o, "study_uid", a->study);
     if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &o);
     if (e == IH_OK) e = pacs_audit(a->c, tx, "pacs.study_linked", a->order, NULL);
+    if (e == IH_OK && reported) e = pacs_audit(a->c, tx, "order.resulted", a->order, NULL);
     ih_row_free(&o);
     return e;
 }

@@ -92,13 +92,14 @@ def adt(control, mrn, cert, name, event="A04", birth="19800512", sex="M", sendin
     return msg
 
 
-def oru(control, mrn, cert, name, sending="HIS", placer="PL001"):
+def oru(control, mrn, cert, name, sending="HIS", placer="PL001", service="HM"):
     family, given = name[0], name[1:]
     return ("MSH|^~\\&|%s|HOSP|IHOS|IH|20261201130000||ORU^R01^ORU_R01|%s|P|2.4\r"
             "PID|1||%s^^^HOSP^MR~%s^^^CHN^NI||%s^%s\r"
-            "OBR|1|%s|FL001|CBC^血常规|||20261201103000|||||||||||||||||HM\r"
+            "OBR|1|%s|FL001|CBC^血常规|||20261201103000|||||||||||||||||%s\r"
             "OBX|1|NM|WBC^白细胞计数||6.5|10*9/L|3.5-9.5|N|||F\r"
-            "OBX|2|NM|HGB^血红蛋白||98|g/L|115-150|L|||F\r" % (sending, control, mrn, cert, family, given, placer))
+            "OBX|2|NM|HGB^血红蛋白||98|g/L|115-150|L|||F\r" % (sending, control, mrn, cert, family, given, placer,
+                                                               service))
 
 
 def doctor_visit_page(inst, acct):
@@ -712,7 +713,21 @@ except ImportError:  # pragma: no cover
     HAVE_PACS = False
 
 
-@unittest.skipUnless(HAVE_PACS, "needs orthanc, orthanc-dicomweb, dcmtk, haproxy and root (scripts/deps.sh test)")
+RIS = """[peer ris]
+listen = 127.0.0.1:0
+tls = false
+charset = UTF-8
+version = 2.4
+sending_application = RIS
+sending_facility = HOSP
+receiving_application = IHOS
+receiving_facility = IH
+accept = ADT^A04,ORU^R01
+"""
+
+
+@unittest.skipUnless(HAVE_PACS and HAVE_HL7,
+                     "needs orthanc, orthanc-dicomweb, dcmtk, haproxy, python3-hl7 and root (scripts/deps.sh test)")
 class PacsLink(IhosTestCase):
     """Imaging orders through the hospital's PACS (Debian's Orthanc behind TLS,
     dcmtk as the modality): the worklist entry the modality finds, the study
@@ -734,8 +749,19 @@ class PacsLink(IhosTestCase):
         inst.set_conf("pacs", "ca_file", self.pacs.ca)
         inst.set_conf("pacs", "worklist_dir", self.wl)
         inst.set_conf("pacs", "poll_seconds", "1")
+        with open(inst.path("exchange.conf"), "w") as f:  # the RIS sends the radiologists' reports
+            f.write(RIS)
+        os.chmod(inst.path("exchange.conf"), 0o600)
+        inst.conf_changed = True
         inst.start()
         self.h = Hospital(inst)
+
+    def ris(self, text):
+        """(MSA-1, MSA-2, MSA-3) of a message the RIS sends."""
+        port = self.wait(lambda: [int(e["port"]) for e in self.inst.events("exchange.listening")])[0]
+        with hl7.client.MLLPClient("127.0.0.1", port) as c:
+            c.socket.settimeout(20)
+            return ack_of(c.send_message(text))
 
     def wait(self, what, timeout=30):
         deadline = time.time() + timeout
@@ -797,6 +823,14 @@ class PacsLink(IhosTestCase):
         self.assertFalse([l for l in self.inst.log_lines if self.pacs.password in l])  # never in the log
         self.wait(lambda: not os.path.exists(wl))
         self.assertTrue(self.inst.wait_events("pacs.study_linked"))
+        self.assertEqual(self.order_of(doc, visit, ct["id"])["status"], "imaged")
+        # the radiologist's report (ORU^R01, OBR-2 our placer number) answers the imaged order
+        self.assertEqual(self.ris(adt("P1", "MRN-042", me["cert_no"], me["name"], sending="RIS")),
+                         ("AA", "P1", "patient linked"))
+        self.assertEqual(self.ris(oru("P2", "MRN-042", me["cert_no"], me["name"], "RIS", ct["order_no"], "CT"))[:2],
+                         ("AA", "P2"))
+        o = self.order_of(doc, visit, ct["id"])
+        self.assertEqual((o["status"], len(o["result_ids"])), ("resulted", 1))
 
         # the treating doctor opens it through ihosd; the image comes through ihosd too
         r = h.s(doc).req("GET", "/api/v1/orders/%d/study" % ct["id"])
@@ -831,8 +865,14 @@ class PacsLink(IhosTestCase):
         # a 12-lead ECG stored as a DICOM waveform: its samples, lead by lead
         eo = self.order(doc, visit, "ECG", "ECG12")
         self.wait(lambda: os.path.exists(os.path.join(self.wl, eo["accession"] + ".wl")))
+        # its report comes before its study: the order is still asked of the PACS, answered once the study links
+        self.assertEqual(self.ris(oru("P3", "MRN-042", me["cert_no"], me["name"], "RIS", eo["order_no"], "EC"))[0],
+                         "AA")
+        o = self.order_of(doc, visit, eo["id"])
+        self.assertEqual((o["status"], len(o["result_ids"])), ("placed", 1))
         self.pacs.store(ecg(self.tmp, eo["accession"], me["name"], "IH%d" % me["id"]))
         self.wait(lambda: self.order_of(doc, visit, eo["id"])["study_uid"])
+        self.assertEqual(self.order_of(doc, visit, eo["id"])["status"], "resulted")
         s = h.s(doc).req("GET", "/api/v1/orders/%d/study" % eo["id"]).json()["series"][0]
         self.assertTrue(s["instances"][0]["waveform"])
         r = h.s(doc).req("GET", "/api/v1/orders/%d/waveform?series=%s&instance=%s"
