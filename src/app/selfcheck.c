@@ -36,6 +36,8 @@ typedef struct {
     int grants;
     /* journal */
     int64_t events, oldest_ts, newest_ts, last_checkpoint_at, last_checkpoint_size, last_drill, last_offsite_event;
+    int64_t last_backup;       /* the newest backup the journal records as made (on any node) */
+    char last_backup_file[96]; /* its file name */
     json_t *newest; /* its recorded fields */
     ih_audit_report verify;
     ih_err verify_e;
@@ -113,15 +115,29 @@ static ih_err accounts_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-static int64_t last_event(ih_tx *tx, const char *action, ih_err *e)
+/* The newest successful backup event of `action` in the journal: when, and
+ * the file it names (its last path component) into file when given.  Only
+ * the backup events are read (the journal's object index), never the whole
+ * journal. */
+static int64_t last_event(ih_tx *tx, const char *action, char *file, size_t cap, ih_err *e)
 {
     ih_stmt *st;
     bool row = false;
-    *e = ih_tx_prepare(tx, "SELECT max(ts) FROM audit_event WHERE action = $1 AND outcome = 'success'", &st);
+    *e = ih_tx_prepare(tx,
+                       "SELECT ts, object_id FROM audit_event WHERE object_type = 'backup' AND action = $1 AND "
+                       "outcome = 'success' ORDER BY seq DESC LIMIT 1",
+                       &st);
     if (*e != IH_OK) return 0;
     ih_stmt_text(st, 1, action);
     *e = ih_stmt_step(st, &row);
-    return *e == IH_OK && row && !ih_col_null(st, 0) ? ih_col_int(st, 0) : 0;
+    if (*e != IH_OK || !row) return 0;
+    if (file) {
+        const char *name = ih_col_text(st, 1), *slash = strrchr(name, '/');
+        snprintf(file, cap, "%s", slash ? slash + 1 : name);
+    }
+    int64_t ts = ih_col_int(st, 0);
+    *e = ih_stmt_exec(st);
+    return ts;
 }
 
 static ih_err journal_fn(ih_tx *tx, void *arg)
@@ -129,9 +145,15 @@ static ih_err journal_fn(ih_tx *tx, void *arg)
     facts *f = &((ctx *)arg)->f;
     ih_stmt *st;
     bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT count(*), min(ts), max(ts) FROM audit_event", &st));
+    /* the events: the tree's size (every event is a leaf; seq has no holes),
+     * the oldest and newest by the time index — no count through the journal */
+    IH_TRY(ih_tx_prepare(tx, "SELECT size FROM audit_tree WHERE id = 1", &st));
     IH_TRY(ih_stmt_step(st, &row));
-    if (row) f->events = ih_col_int(st, 0), f->oldest_ts = ih_col_int(st, 1), f->newest_ts = ih_col_int(st, 2);
+    if (row) f->events = ih_col_int(st, 0);
+    IH_TRY(ih_stmt_exec(st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT min(ts), max(ts) FROM audit_event", &st));
+    IH_TRY(ih_stmt_step(st, &row));
+    if (row) f->oldest_ts = ih_col_int(st, 0), f->newest_ts = ih_col_int(st, 1);
     IH_TRY(ih_tx_prepare(tx,
                          "SELECT seq, ts, actor_id, action, object_type, outcome FROM audit_event ORDER BY seq DESC "
                          "LIMIT 1",
@@ -145,9 +167,11 @@ static ih_err journal_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_stmt_step(st, &row));
     if (row) f->last_checkpoint_size = ih_col_int(st, 0), f->last_checkpoint_at = ih_col_int(st, 1);
     ih_err e;
-    f->last_drill = last_event(tx, "backup.restore_drill", &e);
+    f->last_drill = last_event(tx, "backup.restore_drill", NULL, 0, &e);
     IH_TRY(e);
-    f->last_offsite_event = last_event(tx, "backup.offsite", &e);
+    f->last_offsite_event = last_event(tx, "backup.offsite", NULL, 0, &e);
+    IH_TRY(e);
+    f->last_backup = last_event(tx, "backup.create", f->last_backup_file, sizeof f->last_backup_file, &e);
     return e;
 }
 
@@ -527,7 +551,7 @@ static void audit_items(ctx *c)
     if (f->oldest_ts) ih_time_iso(f->oldest_ts, oldest, sizeof oldest);
     if (f->newest_ts) ih_time_iso(f->newest_ts, newest, sizeof newest);
     if (f->last_checkpoint_at) ih_time_iso(f->last_checkpoint_at, cp, sizeof cp);
-    json_t *ev = json_pack("{s:s, s:I, s:s, s:s}", "checked_by", "SELECT count(*), min(ts), max(ts) FROM audit_event",
+    json_t *ev = json_pack("{s:s, s:I, s:s, s:s}", "checked_by", "audit_tree.size; min(ts), max(ts) FROM audit_event",
                            "events", (json_int_t)f->events, "oldest", oldest, "newest", newest);
     if (f->events > 0)
         set(c, "8.1.4.3a", IH_SC_PASS, "审计始终开启，覆盖全部用户和服务器自身的操作、登录失败与安全事件", ev, NULL, false);
@@ -706,24 +730,39 @@ static void backup_items(ctx *c)
     char dir[PATH_MAX];
     int nlocal = 0, noff = 0;
     int64_t local = ih_instance_path(c->in, "backups", dir, sizeof dir) == IH_OK ? newest_backup(dir, &nlocal) : 0;
+    /* The backup job runs on one node of a cluster (its lease): a backup
+     * the journal records whose file is not in this node's DIR/backups was
+     * made elsewhere, and counts as of when it was made.  One that is here
+     * is judged by its file. */
+    int64_t newest = local, elsewhere = 0;
+    if (f->last_backup && f->last_backup_file[0] && ih_app_backup_name(f->last_backup_file)) {
+        char p[PATH_MAX + 100];
+        struct stat sb;
+        snprintf(p, sizeof p, "%s/%s", dir, f->last_backup_file);
+        if (stat(p, &sb) != 0) elsewhere = f->last_backup;
+        if (elsewhere > newest) newest = elsewhere;
+    }
     int64_t offsite = 0;
     if (c->conf->offsite_dir[0] && ih_instance_path(c->in, c->conf->offsite_dir, dir, sizeof dir) == IH_OK)
         offsite = newest_backup(dir, &noff);
     if (c->conf->offsite_command[0] && f->last_offsite_event > offsite) offsite = f->last_offsite_event;
-    char lw[32] = "-", ow[32] = "-", dw[32] = "-";
+    char lw[32] = "-", ow[32] = "-", dw[32] = "-", ew[32] = "-";
     if (local) ih_time_iso(local, lw, sizeof lw);
+    if (elsewhere) ih_time_iso(elsewhere, ew, sizeof ew);
     if (offsite) ih_time_iso(offsite, ow, sizeof ow);
     if (f->last_drill) ih_time_iso(f->last_drill, dw, sizeof dw);
-    json_t *ev = json_pack("{s:s, s:b, s:i, s:s, s:I, s:s, s:I}", "checked_by",
-                           "backup files in DIR/backups (newest mtime); the last backup.restore_drill in the journal",
+    json_t *ev = json_pack("{s:s, s:b, s:i, s:s, s:I, s:s, s:s?, s:s, s:I}", "checked_by",
+                           "backup files in DIR/backups (newest mtime); the journal's last backup.create whose file "
+                           "is not here (made on another node); the last backup.restore_drill in the journal",
                            "enabled", c->conf->backup_enabled, "local_backups", nlocal, "newest_local", lw,
-                           "newest_local_age_hours", (json_int_t)(local ? (c->now - local) / 3600000 : -1),
+                           "newest_age_hours", (json_int_t)(newest ? (c->now - newest) / 3600000 : -1),
+                           "newest_elsewhere", ew, "newest_elsewhere_file", elsewhere ? f->last_backup_file : NULL,
                            "last_restore_drill", dw, "last_restore_drill_age_days",
                            (json_int_t)(f->last_drill ? (c->now - f->last_drill) / DAY_MS : -1));
-    if (!local)
-        set(c, "8.1.4.9a", IH_SC_FAIL, "没有本地备份", ev, "启用 [backup] enabled 或运行一次备份（POST /api/v1/backups）",
+    if (!newest)
+        set(c, "8.1.4.9a", IH_SC_FAIL, "没有备份（本节点和审计日志中都没有）", ev, "启用 [backup] enabled 或运行一次备份（POST /api/v1/backups）",
             true);
-    else if (c->now - local > 2 * DAY_MS || !c->conf->backup_enabled)
+    else if (c->now - newest > 2 * DAY_MS || !c->conf->backup_enabled)
         set(c, "8.1.4.9a", IH_SC_FAIL, "最近一次备份已超过两天，或每日备份未启用", ev,
             "检查 backup.failed 告警与每日备份配置，立即补做一次备份", false);
     else if (!f->last_drill || c->now - f->last_drill > 365 * DAY_MS)

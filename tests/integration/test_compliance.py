@@ -276,6 +276,14 @@ class SelfCheckTest(IhosTestCase):
         os.utime(backup, (old, old))
         doc = self.changes(inst, {"8.1.4.9a": "fail"}, "an old backup")
         self.assertNotIn("8.1.4.9a", [h["id"] for h in doc["high_risk_findings"]])  # old, not absent
+        # today's backup made by the other node of a cluster (its file is not in this DIR/backups):
+        # the journal says when it was made
+        other = os.path.join(self.tmp, "node2")
+        os.makedirs(other)
+        run_ihos("backup", "create", inst.dir, "--to", os.path.join(other, "ihos-20261202T000000Z.ihosb"))
+        doc = self.changes(inst, {"8.1.4.9a": "pass"}, "a backup on another node")
+        ev = next(i for i in doc["items"] if i["id"] == "8.1.4.9a")["evidence"]
+        self.assertEqual((ev["local_backups"], ev["newest_elsewhere_file"]), (1, "ihos-20261202T000000Z.ihosb"))
 
         # a tampered audit row
         if pg:
