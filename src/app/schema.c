@@ -566,6 +566,11 @@ const ih_migration ih_schema[] = {
      "CREATE INDEX his_result_order ON his_result(order_id, id);",
      "ALTER TABLE his_result ADD COLUMN order_id BIGINT;"
      "CREATE INDEX his_result_order ON his_result(order_id, id);"},
+    {30, "outbound messages by what they tell",
+     /* An order's messages to a peer: a cancel goes where the order went
+      * (care/his_out.c). */
+     "CREATE INDEX his_outbox_object ON his_outbox(object, peer, id);",
+     "CREATE INDEX his_outbox_object ON his_outbox(object, peer, id);"},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

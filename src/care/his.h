@@ -169,10 +169,12 @@ ih_err ih_his_out_metrics(ih_clinic *c, struct ih_buf *out);
 ih_err ih_his_order_place(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t *body, json_t **out);
 /* The treating doctor withdraws an order still `placed` (no study has
  * arrived): body {"reason"} (2–200 characters, sealed in the order).  The
- * order becomes `cancelled`, and every peer whose route takes such orders
- * (as when it was placed) gets the same message type again with ORC-1 CA
- * (ORC-16 the reason), in the same transaction; an imaging order leaves the worklist at the next poll.
- * IH_E_STATE for an order imaged or already cancelled. */
+ * order becomes `cancelled`, and every peer that had it (its placing went
+ * there and is not dead) gets the same message type again with ORC-1 CA
+ * (ORC-16 the reason), in the same transaction; an imaging order leaves the
+ * worklist at the next poll.  IH_E_STATE for an order imaged, resulted or
+ * already cancelled.  A dead placing of a cancelled order is not retried
+ * (ih_his_out_retry: IH_E_STATE). */
 ih_err ih_his_order_cancel(ih_clinic *c, const ih_viewer *v, int64_t order_id, json_t *body, json_t **out);
 /* A visit's orders, for those who may see the visit: {"orders":[…]}. */
 ih_err ih_his_orders(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t **out);
@@ -180,7 +182,8 @@ ih_err ih_his_orders(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t 
 /* ---- imaging orders and the PACS (imaging.c; exchange/pacs.h drives them) ---------------
  *
  * An imaging order waits (`placed`) until a study with its accession number
- * arrives in the PACS; the PACS link then records the study (`imaged`).
+ * arrives in the PACS; the PACS link then records the study (`imaged`, or
+ * `resulted` when its report came first).
  * Opening it is a read of the visit: the same care-relationship and label
  * rules, checked per request, and audited when the study is opened. */
 

@@ -198,6 +198,21 @@ ih_err ih_his_out_put(ih_clinic *c, ih_tx *tx, const char *peer, const char *typ
     return e;
 }
 
+/* Did the peer take the order whose messages are `object`?  Its first
+ * message to the peer (the placing) exists and is not dead: a peer that
+ * refused the order, or that was added since, never had it. */
+static ih_err peer_had_order(ih_tx *tx, const char *object, const char *peer, bool *yes)
+{
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT state FROM his_outbox WHERE object = $1 AND peer = $2 ORDER BY id LIMIT 1", &st));
+    ih_stmt_text(st, 1, object);
+    ih_stmt_text(st, 2, peer);
+    IH_TRY(ih_stmt_step(st, &row));
+    *yes = row && strcmp(ih_col_text(st, 0), "dead") != 0;
+    return ih_stmt_exec(st);
+}
+
 ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id)
 {
     if (!c->o.his_nroutes) return IH_OK;
@@ -218,10 +233,15 @@ ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id)
     int64_t patient = json_integer_value(json_object_get(json_object_get(f, "patient"), "id"));
     char object[48];
     snprintf(object, sizeof object, "%s-%lld", what, (long long)id);
+    /* a cancel (ORC-1 CA) goes only to the peers that had the order */
+    bool cancel = !strcmp(what, "order") &&
+                  !strcmp(json_string_value(json_object_get(json_object_get(f, "order"), "status")) ?: "", "cancelled");
     for (int i = 0; e == IH_OK && i < c->o.his_nroutes; i++) {
         const ih_his_route *rt = &c->o.his_routes[i];
         const char *type = type_for(rt, what, kind);
         if (!type) continue;
+        bool had = true;
+        if (cancel && ((e = peer_had_order(tx, object, rt->peer, &had)) != IH_OK || !had)) continue;
         char mrn[64];
         e = mrn_at(c, tx, rt->peer, patient, mrn, sizeof mrn);
         json_object_set_new(f, "mrn", json_string(mrn));
@@ -503,6 +523,27 @@ ih_err ih_his_out_list(ih_clinic *c, const ih_viewer *v, const char *state, json
     return IH_OK;
 }
 
+/* An order's placing that never reached the peer is not sent once the
+ * doctor has withdrawn the order (its cancel went to no one: cl_his_emit). */
+static ih_err retry_still_true(ih_clinic *c, ih_tx *tx, const ih_row *r)
+{
+    const char *object = ih_row_str(r, "object");
+    if (!object || strncmp(object, "order-", 6)) return IH_OK;
+    json_t *fact = json_loads(ih_row_str(r, "payload") ?: "", 0, NULL);
+    const char *was = json_string_value(json_object_get(json_object_get(fact, "order"), "status"));
+    bool placing = was && strcmp(was, "cancelled") != 0;
+    json_decref(fact);
+    if (!placing) return IH_OK;
+    ih_row o;
+    ih_row_init(&o, &ih_t_his_order);
+    bool found;
+    ih_err e = ih_row_load(tx, c->o.keys, &ih_t_his_order, strtoll(object + 6, NULL, 10), &o, &found);
+    if (e == IH_OK && found && !strcmp(ih_row_str(&o, "status"), "cancelled"))
+        e = ih_reject(IH_E_STATE, NULL, "The order was cancelled after this message failed; it is not sent now.");
+    ih_row_free(&o);
+    return e;
+}
+
 static ih_err retry_fn(ih_tx *tx, void *arg)
 {
     op_arg *a = arg;
@@ -513,6 +554,7 @@ static ih_err retry_fn(ih_tx *tx, void *arg)
     if (e == IH_OK && !found) e = ih_reject(IH_E_NOT_FOUND, NULL, "No outbound message %lld.", (long long)a->id);
     if (e == IH_OK && strcmp(ih_row_str(&r, "state"), "dead"))
         e = ih_reject(IH_E_STATE, NULL, "Only a dead message is retried (this one is %s).", ih_row_str(&r, "state"));
+    if (e == IH_OK) e = retry_still_true(a->c, tx, &r);
     if (e == IH_OK) e = ih_row_set_str(&r, "state", "pending");
     ih_row_set_int(&r, "next_at", ih_now_ms());
     if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);

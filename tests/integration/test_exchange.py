@@ -575,6 +575,32 @@ class HisOutbound(IhosTestCase):
         o = [x for x in h.s(doc).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"] if x["id"] == after["id"]][0]
         self.assertEqual((o["status"], o["cancel_reason"]), ("cancelled", "开错了项目，改开血脂"))
 
+        # an order the HIS refused, then withdrawn: the cancel goes only to the LIS, which had it, and
+        # the refused placing is not sent again now
+        self.refuse.add("TG")
+        tg = self.order(doc, visit, code="TG")
+        self.wait_for(self.his, 10)
+        lis = self.wait_for(self.lis, lis_before + 2)
+        deadline = time.time() + 10
+        while not [m for m in self.outbox("dead") if m["object"] == "order-%d" % tg["id"]] and time.time() < deadline:
+            time.sleep(0.1)
+        dead = [m for m in self.outbox("dead") if m["object"] == "order-%d" % tg["id"]]
+        self.assertEqual([m["peer"] for m in dead], ["his"])
+        r = h.s(doc).req("POST", "/api/v1/orders/%d/cancel" % tg["id"], {"reason": "重复开单"})
+        self.assertEqual(r.status, 200, r)
+        lis = self.wait_for(self.lis, lis_before + 3)
+        self.assertEqual((str(lis[-1][1].segment("ORC")[1]), str(lis[-1][1].segment("ORC")[2])), ("CA", tg["order_no"]))
+        def tg_rows():
+            return sorted((m["peer"], m["state"]) for s in ("pending", "sending", "sent", "dead", "unknown")
+                          for m in self.outbox(s) if m["object"] == "order-%d" % tg["id"])
+        want = [("his", "dead"), ("lis", "sent"), ("lis", "sent")]
+        deadline = time.time() + 10
+        while tg_rows() != want and time.time() < deadline:
+            time.sleep(0.1)
+        self.assertEqual(tg_rows(), want)
+        self.assertEqual(len(self.his.messages()), 10)  # nothing more to the HIS
+        self.assertError(self.sysa.req("POST", "/api/v1/his-outbox/%d/retry" % dead[0]["id"]), 409, "invalid_state")
+
     def test_peer_down_and_kill_during_delivery(self):
         h = self.h
         pat, doc = "patient042", "doctor03"
