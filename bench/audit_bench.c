@@ -68,7 +68,7 @@ static void build(journal *j, const char *dir, const char *name, ih_suite suite,
     char path[1100];
     snprintf(path, sizeof path, "%s/%s.db", dir, name);
     snprintf(j->cp, sizeof j->cp, "%s/%s.checkpoints", dir, name);
-    ih_store_opts o = {.kind = IH_STORE_SQLITE, .sqlite_path = path, .pool_size = 2, .batch_max = 64};
+    ih_store_opts o = {.kind = IH_STORE_SQLITE, .sqlite_path = path, .pool_size = 8, .batch_max = 64};
     uint8_t kek[32] = {1};
     if (ih_store_open(&o, &j->s) != IH_OK || ih_store_migrate(j->s, ih_schema, ih_schema_count) != IH_OK ||
         ih_keyring_new(suite, kek, &j->kr) != IH_OK || ih_keys_bootstrap(j->s, j->kr) != IH_OK ||

@@ -14,7 +14,10 @@
  *
  * Verification (ih_audit_verify) recomputes every leaf, the chain, every
  * checkpoint root and signature, and compares the database with the outside
- * checkpoint file; it names the first bad event or checkpoint.
+ * checkpoint file; it names the first bad event or checkpoint.  The events
+ * are checked by one thread per core (at most four), and by at most half of
+ * the reads the store allows at once (ih_store_readers), so a verification
+ * in a running server leaves the other half to its requests.
  */
 #ifndef IH_AUDIT_AUDIT_H
 #define IH_AUDIT_AUDIT_H
@@ -136,6 +139,7 @@ typedef struct ih_audit_report {
     uint64_t purged;          /* events whose payload lives in an archive */
     int64_t bad_event;        /* -1 if none */
     int64_t bad_checkpoint;   /* tree size, -1 if none */
+    int threads;              /* that checked the events (a share of the store's readers) */
     char problem[512];        /* empty when everything verified */
 } ih_audit_report;
 

@@ -494,16 +494,28 @@ static void *block_worker(void *arg)
     return NULL;
 }
 
-static void check_blocks(blockset *set)
+/* One thread per core, at most VERIFY_THREADS, and at most half the
+ * connections reads may use: a verification in a running server (the
+ * self-check) leaves the other half to the requests. */
+static size_t verify_threads(const blockset *set)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t want = cpus > VERIFY_THREADS ? VERIFY_THREADS : cpus > 1 ? (size_t)cpus : 1;
+    size_t share = (size_t)ih_store_readers(set->s) / 2;
+    if (want > share) want = share > 1 ? share : 1;
     if (want > set->nblocks) want = set->nblocks;
+    return want;
+}
+
+static size_t check_blocks(blockset *set)
+{
+    size_t want = verify_threads(set);
     pthread_t t[VERIFY_THREADS];
     size_t started = 0;
     while (started + 1 < want && pthread_create(&t[started], NULL, block_worker, set) == 0) started++;
     block_worker(set); /* this thread is one of them */
     for (size_t i = 0; i < started; i++) pthread_join(t[i], NULL);
+    return started + 1;
 }
 
 /* ---- putting it together ----------------------------------------------------- */
@@ -646,7 +658,7 @@ static ih_err check_events(ih_store *s, head *h)
         b->end = b->start + VERIFY_BLOCK < h->events ? b->start + VERIFY_BLOCK : h->events;
         b->bad_event = b->bad_version = b->missing = -1;
     }
-    check_blocks(&set);
+    r->threads = (int)check_blocks(&set);
     uint64_t expect = 0;
     bool stop = false;
     if ((e = combine(h, &set, &expect, &stop)) != IH_OK || stop) goto out;

@@ -1107,6 +1107,7 @@ ih_err store_pg_open(const ih_store_opts *o, ih_store **out)
         pg_close(&s->base);
         return ih_fail(IH_E_NOMEM, "pg store: no writer thread");
     }
+    s->base.readers = s->max - s->nwriters > 1 ? s->max - s->nwriters : 1;
     *out = &s->base;
     return IH_OK;
 }

@@ -621,6 +621,7 @@ ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out)
     s->base.kind = IH_STORE_SQLITE;
     s->batch_max = o->batch_max > 0 ? o->batch_max : 256;
     s->nreaders = o->pool_size > 0 ? o->pool_size : 4;
+    s->base.readers = s->nreaders;
     s->path = strdup(o->sqlite_path);
     s->readers = calloc((size_t)s->nreaders, sizeof *s->readers);
     s->free_readers = calloc((size_t)s->nreaders, sizeof *s->free_readers);

@@ -26,6 +26,7 @@ void ih_store_close(ih_store *s)
 }
 
 ih_store_kind ih_store_kind_of(const ih_store *s) { return s->kind; }
+int ih_store_readers(const ih_store *s) { return s->readers; }
 
 void ih_store_get_stats(ih_store *s, ih_store_stats *out)
 {

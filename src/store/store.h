@@ -64,6 +64,10 @@ ih_err ih_store_open(const ih_store_opts *o, ih_store **out);
 /* Waits for queued writes to finish, then closes every connection. */
 void ih_store_close(ih_store *s);
 ih_store_kind ih_store_kind_of(const ih_store *s);
+/* How many reads (ih_store_read, ih_store_scan) can hold a connection at
+ * once: SQLite's read connections, PostgreSQL's pool less its writers.
+ * A long job (a verification) takes a share of them, never all. */
+int ih_store_readers(const ih_store *s);
 void ih_store_get_stats(ih_store *s, ih_store_stats *out);
 
 typedef ih_err (*ih_tx_fn)(ih_tx *tx, void *arg);

@@ -40,6 +40,7 @@ struct ih_store {
     const store_ops *ops;
     ih_store_kind kind;
     _Atomic uint64_t write_txns, write_failed, batches, read_txns;
+    int readers; /* connections reads may hold at once (ih_store_readers) */
 };
 
 typedef struct tx_undo {

@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -149,6 +150,30 @@ static void t_intact_journal_verifies(void **state)
     assert_int_equal(r.checkpoints, EVENTS / EVERY);
     assert_int_equal(r.file_checkpoints, EVENTS / EVERY);
     assert_int_equal(r.unsealed, 0);
+}
+
+/* A verification takes at most half the connections reads may use: on a
+ * store opened with two of them, one thread checks every block. */
+static void t_verify_leaves_readers(void **state)
+{
+    fx *f = *state;
+    ih_audit_report r = verify(f);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int share = ih_store_readers(f->b.s) / 2, want = cpus < 4 ? (int)cpus : 4;
+    int blocks = (EVENTS + (1 << audit_verify_block_log) - 1) >> audit_verify_block_log;
+    if (want > share) want = share;
+    assert_int_equal(r.threads, want < blocks ? want : blocks);
+    ih_store_opts o = {.kind = f->b.kind, .pool_size = 2, .batch_max = 16};
+    if (f->b.kind == IH_STORE_SQLITE) o.sqlite_path = t_store_location(f->b.ctx);
+    else o.pg_conninfo = t_store_location(f->b.ctx);
+    ih_store *small;
+    T_OK(ih_store_open(&o, &small));
+    assert_int_equal(ih_store_readers(small), f->b.kind == IH_STORE_SQLITE ? 2 : 1);
+    T_OK(ih_audit_verify(small, f->b.suite, "ihos/test-instance", f->pub, f->b.cpfile, &r));
+    ih_store_close(small);
+    if (r.problem[0]) fail_msg("%s", r.problem);
+    assert_int_equal(r.events, EVENTS);
+    assert_int_equal(r.threads, 1);
 }
 
 static void t_changed_field(void **state)
@@ -779,7 +804,8 @@ static void t_archive_months(void **state)
         cmocka_unit_test_setup_teardown(t_full_disk_leaves_no_gap, s, teardown),                                      \
         cmocka_unit_test_setup_teardown(t_checkpoint_failure_alerts, s, teardown),                                    \
         cmocka_unit_test_setup_teardown(t_concurrent_appends, s, teardown),                                           \
-        cmocka_unit_test_setup_teardown(t_rollback_refused_at_start, s, teardown)
+        cmocka_unit_test_setup_teardown(t_rollback_refused_at_start, s, teardown),                                    \
+        cmocka_unit_test_setup_teardown(t_verify_leaves_readers, s, teardown)
 
 static int small_blocks(void **state)
 {
