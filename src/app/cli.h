@@ -31,7 +31,7 @@ int ih_cli_filing(int argc, char **argv);
 /* Seed the synthetic demo hospital into an open instance and write
  * DIR/demo-credentials.json (0600). */
 struct ih_instance;
-ih_err ih_app_seed_demo(struct ih_instance *inst);
+ih_err ih_app_seed_demo(struct ih_instance *inst, int patients);
 
 /* Print "ihos: <fmt>" plus the thread's error detail when e != IH_OK. */
 int ih_cli_fail(ih_err e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -15,7 +15,7 @@
 
 /* ---- demo ----------------------------------------------------------------------------- */
 
-ih_err ih_app_seed_demo(ih_instance *inst)
+ih_err ih_app_seed_demo(ih_instance *inst, int patients)
 {
     ih_identity_opts io;
     ih_app_identity_opts(inst, &io);
@@ -31,7 +31,7 @@ ih_err ih_app_seed_demo(ih_instance *inst)
         co.report = rep;
         e = ih_clinic_new(&co, &cl);
     }
-    if (e == IH_OK) e = ih_demo_seed(cl, &ih_console_actor, &creds);
+    if (e == IH_OK) e = ih_demo_seed(cl, &ih_console_actor, patients, &creds);
     ih_buf text = IH_BUF_INIT;
     char path[PATH_MAX];
     if (e == IH_OK) e = ih_json_dump(creds, JSON_INDENT(1), &text);
@@ -60,7 +60,7 @@ int ih_cli_demo(int argc, char **argv)
         return ih_cli_fail(IH_OK, "%s is not a demo instance ([instance] demo = false): synthetic data stays out of "
                                   "real hospitals", argv[2]);
     }
-    ih_err e = ih_app_seed_demo(&env.in);
+    ih_err e = ih_app_seed_demo(&env.in, IH_DEMO_PATIENTS);
     ih_cli_env_close(&env);
     if (e != IH_OK) return ih_cli_fail(e, "demo seed failed");
     printf("seeded a synthetic hospital; accounts in %s/demo-credentials.json (0600)\n", argv[2]);

@@ -10,6 +10,7 @@
  * every command that takes DIR finds it.
  */
 #include "app/trusted.h"
+#include "care/demo.h"
 #include "app/cli.h"
 #include "app/instance.h"
 #include "core/clock.h"
@@ -131,6 +132,9 @@ static ih_err make_recovery(ih_instance *inst, ih_buf *recovery_file)
     return e;
 }
 
+/* --demo-patients: how many demo patients `init --demo` registers. */
+static int demo_patients = IH_DEMO_PATIENTS;
+
 /* Keys, the audit key pair and the journal's first event. */
 static ih_err bootstrap(ih_instance *inst, uint8_t kek[32], ih_buf *recovery_file)
 {
@@ -162,7 +166,7 @@ static ih_err bootstrap(ih_instance *inst, uint8_t kek[32], ih_buf *recovery_fil
     ih_audit_event ev = {.action = "instance.init", .object_type = "instance", .object_id = inst->instance_id};
     IH_TRY(ih_audit_record(inst->audit, &ih_console_actor, &ev));
     IH_TRY(create_administrators(inst));
-    if (inst->conf.demo) IH_TRY(ih_app_seed_demo(inst));
+    if (inst->conf.demo) IH_TRY(ih_app_seed_demo(inst, demo_patients));
     IH_TRY(make_recovery(inst, recovery_file));
     ih_trust_report tr; /* L3 8.1.4.6: what runs and how it is configured, as installed */
     IH_TRY(ih_app_trust_record(inst, &ih_console_actor, NULL, 0, &tr));
@@ -290,7 +294,7 @@ int ih_cli_init(int argc, char **argv)
         {"pg-url", required_argument, NULL, 'p'}, {"demo", no_argument, NULL, 'd'},
         {"listen", required_argument, NULL, 'l'}, {"name", required_argument, NULL, 'n'},
         {"recovery-key-out", required_argument, NULL, 'r'}, {"kek-passphrase-fd", required_argument, NULL, 'k'},
-        {"config", required_argument, NULL, 'c'}, {0, 0, 0, 0},
+        {"config", required_argument, NULL, 'c'}, {"demo-patients", required_argument, NULL, 'P'}, {0, 0, 0, 0},
     };
     const char *suite = "intl", *store = "sqlite", *pg_url = NULL, *listen = "127.0.0.1:8443",
                *name = "ihos", *recovery_out = NULL, *config_out = NULL;
@@ -309,12 +313,21 @@ int ih_cli_init(int argc, char **argv)
         case 'r': recovery_out = optarg; break;
         case 'k': kek_fd = atoi(optarg); break;
         case 'c': config_out = optarg; break;
+        case 'P': {
+            char *end;
+            long n = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end || n < IH_DEMO_PATIENTS_MIN || n > IH_DEMO_PATIENTS_MAX)
+                return ih_cli_fail(IH_OK, "--demo-patients must be a number from %d to %d", IH_DEMO_PATIENTS_MIN,
+                                   IH_DEMO_PATIENTS_MAX), 2;
+            demo_patients = (int)n;
+            break;
+        }
         default: return 2;
         }
     }
     if (optind + 1 != argc) {
-        fprintf(stderr, "usage: ihos init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL] [--demo] "
-                        "[--config FILE]\n");
+        fprintf(stderr, "usage: ihos init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL] [--demo "
+                        "[--demo-patients N]] [--config FILE]\n");
         return 2;
     }
     const char *dir = argv[optind];
@@ -322,6 +335,7 @@ int ih_cli_init(int argc, char **argv)
     if (strcmp(store, "sqlite") && strcmp(store, "postgres")) return ih_cli_fail(IH_OK, "--store must be sqlite or postgres"), 2;
     if (!strcmp(store, "postgres") && (!pg_url || !*pg_url)) return ih_cli_fail(IH_OK, "--store postgres needs --pg-url URL"), 2;
     if (!strcmp(store, "sqlite") && pg_url) return ih_cli_fail(IH_OK, "--pg-url only goes with --store postgres"), 2;
+    if (!demo && demo_patients != IH_DEMO_PATIENTS) return ih_cli_fail(IH_OK, "--demo-patients only goes with --demo"), 2;
     if (strlen(name) == 0 || strlen(name) > 63) return ih_cli_fail(IH_OK, "--name must be 1 to 63 characters"), 2;
     if (!ih_dir_empty_or_absent(dir)) return ih_cli_fail(IH_OK, "refusing to initialise %s: it is not empty", dir);
     if (recovery_out && access(recovery_out, F_OK) == 0)
@@ -340,7 +354,10 @@ int ih_cli_init(int argc, char **argv)
     memset(&inst, 0, sizeof inst);
     ih_buf recovery = IH_BUF_INIT;
     ih_err e = create(abs, &inst, suite, store, pg_url, demo, listen, name, &recovery, kek_fd);
+    ih_err_text why; /* closing the instance must not lose why creating it failed */
+    ih_err_save(&why);
     ih_instance_close(&inst);
+    ih_err_load(&why);
     if (e == IH_OK && recovery_out) e = ih_file_create(recovery_out, recovery.p, recovery.len, 0600);
     bool config_made = false;
     if (e == IH_OK && config_out) e = move_config(abs, config_out, &config_made);

@@ -18,11 +18,12 @@ static const struct {
     const char *help;
 } commands[] = {
     {"init", ih_cli_init, "init DIR [--suite intl|gm] [--store sqlite | --store postgres --pg-url URL]\n"
-                          "       [--demo] [--listen ADDR:PORT] [--name NAME] [--recovery-key-out FILE]\n"
-                          "       [--kek-passphrase-fd N] [--config FILE]\n"
+                          "       [--demo [--demo-patients N]] [--listen ADDR:PORT] [--name NAME]\n"
+                          "       [--recovery-key-out FILE] [--kek-passphrase-fd N] [--config FILE]\n"
                           "                     create a new instance in DIR (must be empty or absent); prints the\n"
                           "                     recovery key once; --config puts ihos.conf at FILE (e.g.\n"
-                          "                     /etc/ihos/ihos.conf) with DIR/ihos.conf a link to it"},
+                          "                     /etc/ihos/ihos.conf) with DIR/ihos.conf a link to it; --demo fills\n"
+                          "                     a synthetic hospital (--demo-patients: 10 to 1000, default 200)"},
     {"backup", ih_cli_backup, "backup create DIR --to PATH\n"
                               "                     an encrypted, signed backup of the running instance\n"
                               "  backup verify PATH [--pubkey AUDIT_PUB | --recovery-key-file FILE]\n"

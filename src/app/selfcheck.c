@@ -727,7 +727,7 @@ static void storage_items(ctx *c)
 static void backup_items(ctx *c)
 {
     facts *f = &c->f;
-    char dir[PATH_MAX];
+    char dir[PATH_MAX] = "";
     int nlocal = 0, noff = 0;
     int64_t local = ih_instance_path(c->in, "backups", dir, sizeof dir) == IH_OK ? newest_backup(dir, &nlocal) : 0;
     /* The backup job runs on one node of a cluster (its lease): a backup
@@ -735,7 +735,7 @@ static void backup_items(ctx *c)
      * made elsewhere, and counts as of when it was made.  One that is here
      * is judged by its file. */
     int64_t newest = local, elsewhere = 0;
-    if (f->last_backup && f->last_backup_file[0] && ih_app_backup_name(f->last_backup_file)) {
+    if (dir[0] && f->last_backup && ih_app_backup_name(f->last_backup_file)) {
         char p[PATH_MAX + 100];
         struct stat sb;
         snprintf(p, sizeof p, "%s/%s", dir, f->last_backup_file);

@@ -4,7 +4,8 @@
  * 诊疗科目 codes, 20 staff (12 doctors, 4 pharmacists, 4 nurses; one doctor
  * with too few years to be enabled online), a drug catalogue of ~100 items
  * imported as CSV (restricted ones included), a week of schedules, 200
- * patients registered as patients would (some under 6, with guardians).
+ * patients (or as many as asked) registered as patients would (some under
+ * 6, with guardians).
  *
  * The people are fictional: names drawn from common characters, ID numbers
  * with Tianjin district codes, made-up birth dates and a valid GB 11643
@@ -398,8 +399,10 @@ static ih_err count_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_demo_seed(ih_clinic *c, const ih_actor *operator, json_t **credentials)
+ih_err ih_demo_seed(ih_clinic *c, const ih_actor *operator, int patients, json_t **credentials)
 {
+    if (patients < IH_DEMO_PATIENTS_MIN || patients > IH_DEMO_PATIENTS_MAX)
+        return ih_reject(IH_E_INVALID, NULL, "A demo has %d to %d patients.", IH_DEMO_PATIENTS_MIN, IH_DEMO_PATIENTS_MAX);
     count_arg ca = {0};
     IH_TRY(ih_store_read(c->o.store, count_fn, &ca));
     if (ca.n) return ih_reject(IH_E_STATE, NULL, "This instance already has staff: demo data goes into a new instance.");
@@ -419,7 +422,8 @@ ih_err ih_demo_seed(ih_clinic *c, const ih_actor *operator, json_t **credentials
     if (e == IH_OK) e = cl_demo_seed_care(c, &v);
     if (e == IH_OK) {
         pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-        pat_job jobs[2] = {{c, 0, 100, 7, today, creds, &mu, IH_OK}, {c, 100, 200, 11, today, creds, &mu, IH_OK}};
+        int half = patients / 2;
+        pat_job jobs[2] = {{c, 0, half, 7, today, creds, &mu, IH_OK}, {c, half, patients, 11, today, creds, &mu, IH_OK}};
         pthread_t th[2];
         int started = 0;
         for (; started < 2; started++)

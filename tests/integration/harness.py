@@ -90,13 +90,13 @@ class Instance:
     """One instance directory plus, once started, one ihosd process."""
 
     def __init__(self, tmp, name="inst", suite="intl", store="sqlite", pg_url=None, demo=False, extra=(),
-                 pass_fds=()):
+                 pass_fds=(), demo_patients=100):
         self.dir = os.path.join(tmp, name)
         args = ["init", self.dir, "--suite", suite, "--store", store, "--listen", "127.0.0.1:0"]
         if pg_url:
             args += ["--pg-url", pg_url]
-        if demo:
-            args.append("--demo")
+        if demo:  # the tests use patient001…patient091: half the demo's 200 is enough (an Argon2id hash each)
+            args += ["--demo"] + (["--demo-patients", str(demo_patients)] if demo_patients else [])
         args += list(extra)
         self.init_output = run_ihos(*args, pass_fds=pass_fds)
         self.proc = None

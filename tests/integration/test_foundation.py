@@ -56,7 +56,10 @@ class InitTest(IhosTestCase):
     def test_bad_arguments(self):
         d = os.path.join(self.tmp, "x")
         for args, words in ((["--suite", "rsa"], "--suite"), (["--store", "postgres"], "--pg-url"),
-                            (["--store", "mysql"], "--store")):
+                            (["--store", "mysql"], "--store"), (["--demo", "--demo-patients", "9"], "--demo-patients"),
+                            (["--demo", "--demo-patients", "1001"], "--demo-patients"),
+                            (["--demo", "--demo-patients", "12x"], "--demo-patients"),
+                            (["--demo-patients", "50"], "only goes with --demo")):
             p = run_ihos("init", d, *args, check=False)
             self.assertEqual(p.returncode, 2, args)
             self.assertIn(words, p.stderr)

@@ -354,7 +354,7 @@ class RealNameTest(IhosTestCase):
 
 class DemoTest(IhosTestCase):
     def test_demo_hospital(self):
-        inst = self.instance(demo=True)
+        inst = self.instance(demo=True, demo_patients=None)  # the demo as `make run` makes it
         self.assertIn("demo-credentials.json", inst.init_output.stdout)
         self.assertEqual(os.stat(inst.path("demo-credentials.json")).st_mode & 0o777, 0o600)
         inst.start()
