@@ -131,16 +131,28 @@ static ih_err current_order(ih_clinic *c, ih_tx *tx, int64_t visit, int64_t rx, 
     return IH_OK;
 }
 
-ih_err cl_rx_paid(ih_clinic *c, ih_tx *tx, const ih_row *rx, bool *paid)
+ih_err cl_rx_pay_state(ih_clinic *c, ih_tx *tx, const ih_row *rx, const char **state)
 {
-    *paid = ih_row_int(rx, "total_fee") == 0 || c->o.rx_postpaid;
-    if (*paid) return IH_OK;
+    *state = "none";
+    if (ih_row_int(rx, "total_fee") == 0 || c->o.rx_postpaid) return IH_OK;
     ih_row r;
     ih_row_init(&r, &ih_t_payment);
     bool found;
     ih_err e = current_order(c, tx, ih_row_int(rx, "visit_id"), rx->id, &r, &found);
-    *paid = e == IH_OK && found && !strcmp(state_of(&r), P_PAID) && ih_row_int(&r, "amount") == ih_row_int(rx, "total_fee");
+    const char *st = e == IH_OK && found ? state_of(&r) : "";
+    if (!strcmp(st, P_PAID) && ih_row_int(&r, "amount") == ih_row_int(rx, "total_fee")) *state = "paid";
+    else if (!strcmp(st, P_PENDING)) *state = "pending";
+    else if (!strcmp(st, P_REFUNDING)) *state = "refunding";
+    else *state = "due";
     ih_row_free(&r);
+    return e;
+}
+
+ih_err cl_rx_paid(ih_clinic *c, ih_tx *tx, const ih_row *rx, bool *paid)
+{
+    const char *st;
+    ih_err e = cl_rx_pay_state(c, tx, rx, &st);
+    *paid = e == IH_OK && (!strcmp(st, "none") || !strcmp(st, "paid"));
     return e;
 }
 

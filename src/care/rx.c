@@ -621,6 +621,13 @@ static ih_err rx_json_tx(ih_tx *tx, void *arg)
     if (items) json_object_set_new(j, "items", items);
     const char *dc = json_string_value(json_object_get(j, "diagnosis_codes"));
     if (dc) json_object_set_new(j, "diagnosis_codes", cl_icd_view(tx, dc));
+    /* once approved, whether it is paid (the patient's page offers to pay only then) */
+    const char *st = ih_row_str(&va->a->r, "status");
+    if (st && strcmp(st, "issued") && strcmp(st, "rejected") && strcmp(st, "cancelled")) {
+        const char *pay;
+        IH_TRY(cl_rx_pay_state(va->a->c, tx, &va->a->r, &pay));
+        json_object_set_new(j, "pay_state", json_string(pay));
+    }
     return IH_OK;
 }
 

@@ -159,6 +159,7 @@ class JourneyTest(IhosTestCase):
         self.assertEqual(rx["items"][0]["route"], "1")
         queue = h.s(ph).req("GET", "/api/v1/prescriptions?status=issued&limit=200").json()["prescriptions"]
         self.assertIn(rx["id"], [x["id"] for x in queue])
+        self.assertNotIn("pay_state", [x for x in queue if x["id"] == rx["id"]][0])  # nothing to pay before approval
         r = h.s(ph).req("POST", "/api/v1/prescriptions/%d/review" % rx["id"], {"decision": "approve"})
         self.assertEqual(r.json()["status"], "approved")
         self.assertTrue(r.json()["review_signature"])
@@ -174,8 +175,12 @@ class JourneyTest(IhosTestCase):
         self.assertEqual(fee_order["amount"], got["fee"])
         self.assertError(h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v, {"channel": "wechat"}), 409,
                          "already_exists")
+        def pay_state():  # what the patient's page shows: 去支付 until the channel confirms
+            return h.s(pat).req("GET", "/api/v1/prescriptions/%d" % rx["id"]).json()["pay_state"]
+        self.assertEqual(pay_state(), "due")
         r = h.s(pat).req("POST", "/api/v1/visits/%d/payments" % v, {"channel": "alipay", "prescription_id": rx["id"]})
         self.assertEqual(r.status, 201, r)
+        self.assertEqual(pay_state(), "pending")
         order = r.json()["payment"]
         self.assertEqual((order["amount"], order["state"]), (rx["total_fee"], "pending"))
         self.assertTrue(r.json()["pay"]["prepay_id"])
@@ -186,6 +191,7 @@ class JourneyTest(IhosTestCase):
         status, _ = self.inst.channel_notify("paid", order["order_no"])
         self.assertEqual(status, 200)
         self.assertEqual(h.s(pat).req("GET", "/api/v1/payments/%d" % order["id"]).json()["state"], "paid")
+        self.assertEqual(pay_state(), "paid")
         r = h.s(ph2).req("POST", "/api/v1/prescriptions/%d/dispense" % rx["id"],
                          {"delivery_type": "1", "delivery_firm": "示例快递"})
         self.assertEqual(r.json()["status"], "delivered")
