@@ -15,6 +15,9 @@
  *            a verified notification marks an order paid (the amount must be
  *            the order's) or refunded; a repeated notification changes
  *            nothing (idempotent on the order and the channel's trade number).
+ *            A change is published live (core/bus.h): "visit" to the patient
+ *            and the doctor for a visit's fee, "rx" to them and to the
+ *            pharmacists for a prescription (its dispensing waited for it).
  *   refund   POST /payments/{id}/refund {reason} (the system administrator,
  *            payment.refund): only what was paid for a service that was not
  *            given (a refused, expired or cancelled visit; a rejected, expired
@@ -265,14 +268,14 @@ typedef struct {
     const char *event, *order_no, *trade_no, *refund_no;
     int64_t amount;
     ih_row r;
-    bool conflict;
+    bool conflict, changed;
 } notify_arg;
 
 static ih_err notify_fn(ih_tx *tx, void *arg)
 {
     notify_arg *a = arg;
     ih_clinic *c = a->c;
-    a->conflict = false;
+    a->conflict = a->changed = false;
     ih_stmt *st;
     bool row;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM payment WHERE order_no = $1", &st));
@@ -299,6 +302,7 @@ static ih_err notify_fn(ih_tx *tx, void *arg)
         IH_TRY(ih_row_set_str(&a->r, "state", P_PAID));
         IH_TRY(ih_row_update(tx, c->o.keys, &a->r));
         IH_TRY(cl_audit(c, tx, &v, "payment.paid", "payment", id, ih_row_str(&a->r, "channel")));
+        a->changed = true;
         return cl_his_emit(c, tx, "charge", id); /* the hospital's accounts (DFT^P03) */
     }
     /* refunded */
@@ -313,6 +317,7 @@ static ih_err notify_fn(ih_tx *tx, void *arg)
     ih_row_set_int(&a->r, "refunded_at", now);
     IH_TRY(ih_row_set_str(&a->r, "state", P_REFUNDED));
     IH_TRY(ih_row_update(tx, c->o.keys, &a->r));
+    a->changed = true;
     return cl_audit(c, tx, &v, "payment.refunded", "payment", id, ih_row_str(&a->r, "channel"));
 }
 
@@ -367,6 +372,11 @@ ih_err ih_payment_notify(ih_clinic *c, const char *timestamp, const char *nonce,
             ih_log(IH_LOG_ERROR, "payment.notify_conflict", "alert", "true", "order", a.order_no, "event", a.event,
                    NULL);
             e = ih_reject(IH_E_CONFLICT, NULL, "The notification does not match the order (state, amount or numbers).");
+        }
+        if (e == IH_OK && a.changed) { /* the screens of those waiting for it */
+            int64_t visit = ih_row_int(&a.r, "visit_id"), rx = ih_row_int(&a.r, "prescription_id");
+            if (rx) cl_notify_after(c, visit, 1u << IH_ROLE_PHARMACIST, "rx", rx); /* dispensing waits for it */
+            else cl_notify_after(c, visit, 0, "visit", 0);
         }
         ih_row_free(&a.r);
     }

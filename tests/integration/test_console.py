@@ -203,8 +203,9 @@ class ConsoleJourney(IhosTestCase):
         order = pat.find(".pay-state").get_attribute("data-order")
         status, text = inst.channel_notify("paid", order)
         self.assertEqual(status, 200, text)
-        pat.click_text("刷新支付状态")
-        pat.wait_text("已支付", ".pay-state")
+        # live: the channel's notification redraws the page, which says the prescription is paid
+        pat.wait_text("已支付", "#prescriptions")
+        self.assertNotIn("去支付", pat.text("#prescriptions"))
 
         ph2 = self.browser()
         ph2.open("/app/")
@@ -500,6 +501,12 @@ class ConsoleServing(IhosTestCase):
         # at most [web] streams_per_account (4) per account
         more = [stream(doc.token) for _ in range(3)]
         self.assertTrue(all(x[1].status == 200 for x in more))
+        # the payment channel's verified notification: the patient's screen hears of it at once
+        pc, pr = stream(h.s("patient042").token)
+        h.pay("patient042", v)
+        self.assertEqual(next_event(pr), [b"event: visit\n", ('data: {"visit":%d}\n' % v).encode(), b"\n"])
+        pr.close()
+        pc.close()
         c5 = inst.connection()
         c5.request("GET", "/api/v1/events", headers={"Authorization": "Bearer " + doc.token})
         r5 = c5.getresponse()
