@@ -4,11 +4,12 @@
  * demo-credentials.json.  `patients` of them (IH_DEMO_PATIENTS_MIN to _MAX;
  * patient001… — the same people for the same count).  Refuses an instance
  * that already has staff. */
+#ifndef IH_CARE_DEMO_H
+#define IH_CARE_DEMO_H
+
 #define IH_DEMO_PATIENTS 200
 #define IH_DEMO_PATIENTS_MIN 10
 #define IH_DEMO_PATIENTS_MAX 1000
-#ifndef IH_CARE_DEMO_H
-#define IH_CARE_DEMO_H
 
 #include "registry/clinic.h"
 

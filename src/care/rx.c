@@ -611,6 +611,17 @@ typedef struct {
     json_t **out;
 } view_arg;
 
+/* Once approved, whether it is paid, into j (the patient's page offers to
+ * pay only while it is due; dispensing waits for it). */
+static ih_err pay_state_into(rx_arg *a, ih_tx *tx, json_t *j)
+{
+    const char *st = ih_row_str(&a->r, "status"), *pay;
+    if (!st || !strcmp(st, "issued") || !strcmp(st, "rejected") || !strcmp(st, "cancelled")) return IH_OK;
+    IH_TRY(cl_rx_pay_state(a->c, tx, &a->r, &pay));
+    json_object_set_new(j, "pay_state", json_string(pay));
+    return IH_OK;
+}
+
 static ih_err rx_json_tx(ih_tx *tx, void *arg)
 {
     view_arg *va = arg;
@@ -621,14 +632,12 @@ static ih_err rx_json_tx(ih_tx *tx, void *arg)
     if (items) json_object_set_new(j, "items", items);
     const char *dc = json_string_value(json_object_get(j, "diagnosis_codes"));
     if (dc) json_object_set_new(j, "diagnosis_codes", cl_icd_view(tx, dc));
-    /* once approved, whether it is paid (the patient's page offers to pay only then) */
-    const char *st = ih_row_str(&va->a->r, "status");
-    if (st && strcmp(st, "issued") && strcmp(st, "rejected") && strcmp(st, "cancelled")) {
-        const char *pay;
-        IH_TRY(cl_rx_pay_state(va->a->c, tx, &va->a->r, &pay));
-        json_object_set_new(j, "pay_state", json_string(pay));
+    ih_err e = pay_state_into(va->a, tx, j);
+    if (e != IH_OK) {
+        json_decref(j);
+        *va->out = NULL;
     }
-    return IH_OK;
+    return e;
 }
 
 static ih_err rx_json(rx_arg *a, ih_tx *tx, ih_relation rel, json_t **out)
@@ -769,6 +778,11 @@ static ih_err list_fn(ih_tx *tx, void *arg)
                           ih_code_name(&ih_codes_drug_class, type), "status", ih_row_str(&a->r, "status"), "issued_at",
                           issued, "expires_at", expires);
             IH_CHECK_ALLOC(j);
+            ih_err pe = pay_state_into(a, tx, j); /* which of them may be dispensed */
+            if (pe != IH_OK) {
+                json_decref(j);
+                return pe;
+            }
         } else {
             shown_of(&a->r, false, &a->shown[a->nshown++]);
             IH_TRY(rx_json(a, tx, a->v->role == IH_ROLE_PATIENT ? IH_REL_SELF : IH_REL_CARE, &j));
