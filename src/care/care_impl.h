@@ -47,7 +47,7 @@ ih_err cl_break_glass_live(ih_clinic *c, ih_tx *tx, int64_t staff, int64_t patie
 ih_err cl_rx_paid(ih_clinic *c, ih_tx *tx, const ih_row *rx, bool *paid);
 /* What the patient still has to do about paying prescription rx: "none"
  * (it costs nothing, or [payment] prescription_postpaid), "paid", "pending"
- * (an order waits for the channel's confirmation), "refunding" or "due". */
+ * (an order waits for the channel's confirmation) or "due". */
 ih_err cl_rx_pay_state(ih_clinic *c, ih_tx *tx, const ih_row *rx, const char **state);
 /* May v act on / read this visit?  Sets *treating when v is its doctor.
  * Patients: their own.  Doctors: theirs, or a live break-glass on the

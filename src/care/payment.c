@@ -145,7 +145,6 @@ ih_err cl_rx_pay_state(ih_clinic *c, ih_tx *tx, const ih_row *rx, const char **s
     const char *st = e == IH_OK && found ? state_of(&r) : "";
     if (!strcmp(st, P_PAID) && ih_row_int(&r, "amount") == ih_row_int(rx, "total_fee")) *state = "paid";
     else if (!strcmp(st, P_PENDING)) *state = "pending";
-    else if (!strcmp(st, P_REFUNDING)) *state = "refunding";
     else *state = "due";
     ih_row_free(&r);
     return e;

@@ -611,12 +611,13 @@ typedef struct {
     json_t **out;
 } view_arg;
 
-/* Once approved, whether it is paid, into j (the patient's page offers to
- * pay only while it is due; dispensing waits for it). */
+/* While approved, whether it is paid, into j (the patient's page offers to
+ * pay only while it is due; dispensing waits for it).  Before approval
+ * there is nothing to pay, after it nothing left to decide: no lookup. */
 static ih_err pay_state_into(rx_arg *a, ih_tx *tx, json_t *j)
 {
     const char *st = ih_row_str(&a->r, "status"), *pay;
-    if (!st || !strcmp(st, "issued") || !strcmp(st, "rejected") || !strcmp(st, "cancelled")) return IH_OK;
+    if (!st || strcmp(st, "approved")) return IH_OK;
     IH_TRY(cl_rx_pay_state(a->c, tx, &a->r, &pay));
     json_object_set_new(j, "pay_state", json_string(pay));
     return IH_OK;

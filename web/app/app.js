@@ -418,7 +418,7 @@
     return draw;
   }
   /* Paying an approved prescription (pay_state): dispensing waits for 已支付 or 无需支付. */
-  const PAY = { none: '无需支付', paid: '已支付', pending: '待支付确认', refunding: '退款中', due: '未支付' };
+  const PAY = { none: '无需支付', paid: '已支付', pending: '待支付确认', due: '未支付' };
   function rxTable(rows, extra) {
     return table(rows, [['处方号', x => x.recipe_no], ['类别', x => x.recipe_type_name], ['状态', x => st(x.status)],
       ['药品', x => (x.items || []).map(i => `${i.name} ×${i.quantity}`).join('；') || '（打开查看）'],

@@ -136,7 +136,7 @@
       ['药品', x => (x.items || []).map(i => `${i.name} ×${i.quantity}`).join('；')], ['金额', x => `¥${x.total_fee}`],
       ['取药方式', x => dispensing(box, x)],
       ['支付', x => x.status !== 'approved' ? '' : x.pay_state === 'paid' ? '已支付' : x.pay_state === 'none' ? '无需支付'
-        : x.pay_state === 'refunding' ? '退款中' : payButton(box, x)]], '暂无处方'));
+        : payButton(box, x)]], '暂无处方'));
   }
   /* Where the medicine comes from: the hospital pharmacy gets the approved
    * prescription from ihos; once it has it, the choice stands. */
