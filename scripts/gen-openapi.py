@@ -124,10 +124,13 @@ s("GET","/api/v1/approvals","Changes proposed by one administrator for another t
 s("POST","/api/v1/approvals/{id}","Approve (the change takes effect) or reject a proposed change: never the proposer, never the security administrator", req="Decision", resp="Decided")
 s("GET","/api/v1/audit/events","Query the audit journal", query=["from","to","actor","actor_username","action","object_type","object_id","outcome","after","limit"])
 s("GET","/api/v1/audit/checkpoints","Signed checkpoints")
-s("POST","/api/v1/audit/verify","Verify the whole journal now")
+s("POST","/api/v1/audit/verify","Verify the whole journal now: a long operation, answered within ?wait= seconds or 202 with where to ask (Location; any node answers)", query=["wait"], also={202: "Operation"},
+  desc="One verification at a time: a start while one runs joins it. Its outcome is audited as audit.verify.")
+s("GET","/api/v1/audit/verify/runs/{id}","A verification's result (or 202 while it runs, waiting up to ?wait= seconds); the result is kept signed with the audit key and refused (integrity_error) if edited; 503 when the node running it stopped; audited as operation.read", query=["wait"], also={202: "Operation"})
 s("GET","/api/v1/audit/export","Export events (JSON lines)", resp="Text")
-s("GET","/api/v1/selfcheck","The Level 3 self-check of the running instance (format ihos-selfcheck/1: summary, high-risk findings, every clause with verdict, evidence and remedy); 503 busy while another runs",
-  desc="Runs the integrity scan and a full journal verification: seconds on a large instance. Audited as selfcheck.run.")
+s("GET","/api/v1/selfcheck","The Level 3 self-check of the running instance (format ihos-selfcheck/1: summary, high-risk findings, every clause with verdict, evidence and remedy): a long operation, answered within ?wait= seconds or 202 with where to ask (Location; any node answers)", query=["wait"], also={202: "Operation"},
+  desc="Runs the integrity scan and a full journal verification: minutes on a large instance, longer than a proxy waits. One at a time: a request while one runs joins it. Audited as selfcheck.run.")
+s("GET","/api/v1/selfcheck/runs/{id}","A self-check's report (or 202 while it runs, waiting up to ?wait= seconds); kept signed with the audit key and refused (integrity_error) if edited; 503 when the node running it stopped; audited as operation.read", query=["wait"], also={202: "Operation"})
 s("GET","/api/v1/incidents","Security incidents, newest first (security administrator): every alert opens one or counts again on the open one of its kind", query=["status","before","limit"])
 s("GET","/api/v1/incidents/{id}","One security incident")
 s("POST","/api/v1/incidents/{id}/acknowledge","Acknowledge an open incident")
@@ -137,7 +140,8 @@ s("POST","/api/v1/incidents/{id}/breach","Record a personal-data breach: data_ca
 s("POST","/api/v1/incidents/{id}/breach/reported","Record that the breach report was sent to the authorities")
 s("GET","/api/v1/incidents/{id}/breach-report","The breach report for the health authority, the cyberspace office and the police (Chinese fields); audited")
 s("GET","/api/v1/backups","Local backups")
-s("POST","/api/v1/backups","Take a backup now (encrypted to the recovery key)", status=201)
+s("POST","/api/v1/backups","Take a backup now (encrypted to the recovery key): a long operation, answered (201) within ?wait= seconds or 202 with where to ask (Location; any node answers); one at a time, a request while one runs joins it", status=201, query=["wait"], also={202: "Operation"})
+s("GET","/api/v1/backups/runs/{id}","A backup's result (201 with the file, or 202 while it runs, waiting up to ?wait= seconds); kept signed with the audit key and refused (integrity_error) if edited; 503 when the node running it stopped; audited as operation.read", status=201, query=["wait"], also={202: "Operation"})
 s("GET","/api/v1/institution","The institution (public)", resp="Institution")
 s("PUT","/api/v1/institution","Set the institution record (whole)", req="Institution", resp="Institution")
 s("GET","/api/v1/departments","Active departments (public)")
@@ -210,7 +214,8 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "after_message": ("integer","messages after this id"), "level": ("integer","pyramid level (0 the finest)"), "x": ("integer","tile column"), "y": ("integer","tile row"), "actor": ("integer","actor account id"), "actor_username": ("string","actor by username (instead of actor)"),
      "action": ("string","action"), "object_type": ("string","object type"), "object_id": ("string","object id"),
      "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
-     "series": ("string","series instance UID"), "instance": ("string","SOP instance UID")}
+     "series": ("string","series instance UID"), "instance": ("string","SOP instance UID"),
+     "wait": ("integer","seconds to wait for a long operation's result, 0-50 (default 50); then 202 while it runs")}
 
 lines = []
 w = lines.append
@@ -295,6 +300,7 @@ schemas = {
  "Sessions": {"type":"object","required":["sessions"],"properties":{"sessions":{"type":"array","items":{"type":"object","required":["id","created_at","last_seen_at","expires_at","current"],"properties":{"id":{"type":"integer"},"created_at":{"$ref":"#/components/schemas/Time"},"last_seen_at":{"$ref":"#/components/schemas/Time"},"expires_at":{"$ref":"#/components/schemas/Time"},"ip":{"type":"string"},"current":{"type":"boolean"}}}}}},
  "Approval": {"type":"object","required":["id","kind","state","proposed_by","proposed_at"],"properties":{"id":{"type":"integer"},"kind":{"type":"string","enum":["role","grant"]},"state":{"type":"string","enum":["pending","approved","rejected"]},"proposed_by":{"type":"integer"},"proposed_at":{"$ref":"#/components/schemas/Time"},"decided_by":{"type":"integer"},"decided_at":{"$ref":"#/components/schemas/Time"},"account_id":{"type":"integer"},"role":{"type":"string"},"permission":{"type":"string"},"granted":{"type":"boolean"}}},
  "Proposed": {"type":"object","required":["approval"],"properties":{"approval":{"$ref":"#/components/schemas/Approval"}}},
+ "Operation": {"type":"object","required":["operation"],"properties":{"operation":{"type":"object","required":["kind","id","state","started_at","node","href"],"properties":{"kind":{"type":"string","enum":["selfcheck","audit.verify","backup"]},"id":{"type":"integer"},"state":{"type":"string","enum":["running"]},"started_at":{"type":"integer","description":"ms since the epoch"},"node":{"type":"string","description":"the server running it"},"href":{"type":"string","description":"where to ask for the result (also the Location header)"}}}}},
  "Decided": {"type":"object","required":["approval"],"properties":{"approval":{"$ref":"#/components/schemas/Approval"}}},
  "PaymentOrder": {"type":"object","required":["channel"],"properties":{"channel":{"type":"string","enum":["wechat","alipay","unionpay","insurance","cash"]},"prescription_id":{"type":"integer","description":"pay an approved prescription; without it, the visit's fee"}},"description":"The amount is the server's; only the channel's signed notification marks the order paid."},
  "PaymentView": {"type":"object","required":["id","visit_id","amount","channel","paid","created_at"],"properties":{"id":{"type":"integer"},"visit_id":{"type":"integer"},"prescription_id":{"type":"integer"},"order_no":{"type":"string"},"state":{"type":"string","enum":["pending","paid","refunding","refunded"]},"amount":{"$ref":"#/components/schemas/Money"},"channel":{"type":"string"},"channel_name":{"type":"string"},"trade_no":{"type":"string","description":"the channel's, from its notification"},"paid":{"type":"boolean"},"paid_at":{"$ref":"#/components/schemas/TimeOrNull"},"created_at":{"$ref":"#/components/schemas/Time"},"refund_no":{"type":"string"},"refund_by":{"type":"integer"},"refunded_at":{"$ref":"#/components/schemas/TimeOrNull"}}},

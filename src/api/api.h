@@ -12,6 +12,7 @@
 #define IH_API_API_H
 
 #include "app/app.h"
+#include "app/ops.h"
 #include "core/json.h"
 #include "net/http.h"
 #include "net/router.h"
@@ -48,6 +49,13 @@ ih_err ih_api_query_int(const ih_req *req, const char *key, int64_t min, int64_t
 void ih_api_viewer(const ih_req *req, ih_viewer *v);
 /* Like ih_api_body, but an empty body is an empty object. */
 ih_err ih_api_body_opt(const ih_req *req, json_t **out);
+/* Long operations (ops_api.c, app/ops.h): begin one (or join the one
+ * running) and answer for it within ?wait= seconds, or 202 with where to ask
+ * again (base + "/runs/ID"); arg is freed with free_arg in every case. */
+ih_err ih_api_op_begin(ih_app *app, ih_req *req, ih_resp *resp, const char *kind, const char *base, ih_op_fn fn,
+                       void *arg, void (*free_arg)(void *));
+ih_err ih_api_op_get(ih_app *app, ih_req *req, ih_resp *resp, const char *kind, const char *base);
+
 /* Record an audit event in its own transaction for the current caller. */
 ih_err ih_api_audit(ih_app *app, const ih_req *req, const char *action, const char *object_type,
                     const char *object_id, ih_err result, const char *reason);
@@ -171,10 +179,12 @@ ih_err ih_api_approval_decide(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_audit_checkpoints(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_audit_verify(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_audit_verify_run(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_backups_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_selfcheck(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_selfcheck_run(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_incidents_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_incident_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_incident_ack(ih_app *app, ih_req *req, ih_resp *resp);
@@ -184,6 +194,7 @@ ih_err ih_api_incident_breach(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_incident_reported(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_incident_breach_report(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_backups_create(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_backup_run(ih_app *app, ih_req *req, ih_resp *resp);
 
 ih_err ih_api_institution_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_institution_put(ih_app *app, ih_req *req, ih_resp *resp);

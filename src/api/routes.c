@@ -56,9 +56,11 @@ const ih_route ih_api_routes[] = {
     R(IH_GET, "/api/v1/audit/events", IH_PERM_AUDIT_READ, ih_api_audit_events),
     R(IH_GET, "/api/v1/audit/checkpoints", IH_PERM_AUDIT_READ, ih_api_audit_checkpoints),
     R(IH_POST, "/api/v1/audit/verify", IH_PERM_AUDIT_VERIFY, ih_api_audit_verify),
+    R(IH_GET, "/api/v1/audit/verify/runs/{}", IH_PERM_AUDIT_VERIFY, ih_api_audit_verify_run),
     R(IH_GET, "/api/v1/audit/export", IH_PERM_AUDIT_EXPORT, ih_api_audit_export),
 
     R(IH_GET, "/api/v1/selfcheck", IH_PERM_SELFCHECK_READ, ih_api_selfcheck),
+    R(IH_GET, "/api/v1/selfcheck/runs/{}", IH_PERM_SELFCHECK_READ, ih_api_selfcheck_run),
     R(IH_GET, "/api/v1/incidents", IH_PERM_INCIDENT_MANAGE, ih_api_incidents_list),
     R(IH_GET, "/api/v1/incidents/{}", IH_PERM_INCIDENT_MANAGE, ih_api_incident_get),
     R(IH_POST, "/api/v1/incidents/{}/acknowledge", IH_PERM_INCIDENT_MANAGE, ih_api_incident_ack),
@@ -69,6 +71,7 @@ const ih_route ih_api_routes[] = {
     R(IH_GET, "/api/v1/incidents/{}/breach-report", IH_PERM_INCIDENT_MANAGE, ih_api_incident_breach_report),
     R(IH_GET, "/api/v1/backups", IH_PERM_BACKUP_RUN, ih_api_backups_list),
     R(IH_POST, "/api/v1/backups", IH_PERM_BACKUP_RUN, ih_api_backups_create),
+    R(IH_GET, "/api/v1/backups/runs/{}", IH_PERM_BACKUP_RUN, ih_api_backup_run),
 
     R(IH_GET, "/api/v1/institution", IH_PERM_PUBLIC, ih_api_institution_get),
     R(IH_PUT, "/api/v1/institution", IH_PERM_INSTITUTION_EDIT, ih_api_institution_put),

@@ -1,25 +1,32 @@
 /* selfcheck_api.c — GET /api/v1/selfcheck (security and audit
  * administrators): the Level 3 self-check of the running instance as JSON
  * (app/selfcheck.h).  It scans every protected row and verifies the whole
- * journal, so one runs at a time; another request meanwhile gets 503 busy. */
+ * journal, which on a large journal outlasts a proxy's timeout, so it runs
+ * as a long operation (ops_api.c): one at a time, a request meanwhile
+ * joins the run; GET /api/v1/selfcheck/runs/ID answers for a run. */
 #include "api/api.h"
 
 #include "app/selfcheck.h"
 
-#include <stdatomic.h>
+#include <stdlib.h>
 
-static atomic_bool running;
+#define BASE "/api/v1/selfcheck"
+
+static ih_err selfcheck_op(void *arg, const ih_actor *who, int *status, json_t **body)
+{
+    *status = 200;
+    return ih_app_selfcheck(arg, who, body);
+}
 
 ih_err ih_api_selfcheck(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    if (atomic_exchange(&running, true))
-        return ih_fail(IH_E_BUSY, "a self-check is already running; try again when it has finished");
-    ih_actor who;
-    ih_api_actor(req, &who);
-    ih_selfcheck_env env = {.in = app->inst, .id = app->identity, .clinic = app->clinic, .report = app->report};
-    json_t *doc = NULL;
-    ih_err e = ih_app_selfcheck(&env, &who, &doc);
-    atomic_store(&running, false);
-    IH_TRY(e);
-    return ih_api_json(resp, 200, doc);
+    ih_selfcheck_env *env = malloc(sizeof *env);
+    IH_CHECK_ALLOC(env);
+    *env = (ih_selfcheck_env){.in = app->inst, .id = app->identity, .clinic = app->clinic, .report = app->report};
+    return ih_api_op_begin(app, req, resp, "selfcheck", BASE, selfcheck_op, env, free);
+}
+
+ih_err ih_api_selfcheck_run(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    return ih_api_op_get(app, req, resp, "selfcheck", BASE);
 }

@@ -31,6 +31,7 @@ typedef struct ih_app {
     struct ih_mllp_sender *sender; /* delivers the HL7 outbox (ihosd; NULL in tools) */
     struct ih_pacs *pacs;          /* the PACS link (ihosd with [pacs] url; else NULL) */
     struct ih_av *av;              /* the audio-video systems (ihosd with [av]; else NULL) */
+    struct ih_ops *ops;            /* long operations: self-check, journal verification (ihosd) */
     char console_csp[512];         /* the console's CSP with Janus's origin (ih_api_console_csp); "": the fixed one */
     int64_t started_ms;
     /* the digest of the metrics scraper's bearer token ([server]

@@ -1,6 +1,7 @@
 /* ihosd_main.c — the server: ihosd --dir DIR [--listen ADDR:PORT] [--check-config]. */
 #include "api/api.h"
 #include "app/jobs.h"
+#include "app/ops.h"
 #include "app/app.h"
 #include "core/bus.h"
 #include "core/clock.h"
@@ -229,6 +230,7 @@ int main(int argc, char **argv)
     if (se == IH_OK) se = ih_identity_new(&io, &app.identity);
     if (se == IH_OK) se = ih_app_report_new(&inst, app.node, &app.report);
     if (se == IH_OK) se = ih_app_detector_new(&inst, &app.detector);
+    if (se == IH_OK) se = ih_ops_start(inst.store, inst.audit_key, inst.audit_pub, app.node, &app.ops);
     ih_extsig *pay_key = NULL;
     if (se == IH_OK) se = ih_app_pay_key(&inst, &pay_key);
     ih_bus *bus = NULL;
@@ -270,6 +272,7 @@ int main(int argc, char **argv)
         ih_web_free(web);
         ih_bus_free(bus);
         ih_extsig_free(pay_key);
+        ih_ops_stop(app.ops);
         ih_detector_free(app.detector);
         ih_report_free(app.report);
         ih_identity_free(app.identity);
@@ -298,6 +301,7 @@ int main(int argc, char **argv)
         ih_web_free(web);
         ih_bus_free(bus);
         ih_extsig_free(pay_key);
+        ih_ops_stop(app.ops);
         ih_detector_free(app.detector);
         ih_report_free(app.report);
         ih_identity_free(app.identity);
@@ -367,7 +371,9 @@ int main(int argc, char **argv)
     ih_log(IH_LOG_INFO, "server.stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     ih_bus_set_wake(bus, NULL, NULL); /* the server goes; publishing stays harmless */
     ih_mllp_server_stop(mllp);
+    ih_ops_drain(app.ops); /* requests waiting for a long operation answer 202 now */
     ih_server_stop(srv, 10000);
+    ih_ops_stop(app.ops); /* a self-check or verification running finishes first */
     app.sender = NULL;
     ih_mllp_sender_stop(sender);
     app.pacs = NULL;

@@ -571,6 +571,16 @@ const ih_migration ih_schema[] = {
       * (care/his_out.c). */
      "CREATE INDEX his_outbox_object ON his_outbox(object, peer, id);",
      "CREATE INDEX his_outbox_object ON his_outbox(object, peer, id);"},
+    {31, "long operations",
+     /* Runs of the self-check, the journal's verification and a backup
+      * asked for, which can outlast a proxy's timeout (app/ops.h): who asked,
+      * which node runs it (its beat), and the answer, signed with the audit
+      * key. */
+     "CREATE TABLE op_run (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, node TEXT NOT NULL, actor_id INTEGER NOT NULL, "
+     "state TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed')), started_at INTEGER NOT NULL, "
+     "beat_at INTEGER NOT NULL, finished_at INTEGER, result TEXT);"
+     "CREATE INDEX op_run_kind ON op_run(kind, state, id);",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -145,8 +145,11 @@ class ClusterTest(IhosTestCase):
         sec = admins["secadmin"][1]
 
         def selfcheck():
-            # always node 1: local backups (8.1.4.9a) are in the directory of the node that took them
-            r = n1.request("GET", "/api/v1/selfcheck", token=sec.token)
+            # run on node 1 (its local backups, 8.1.4.9a, are in the directory of the node that took
+            # them) and answered by node 2: a long operation's result is kept in the database
+            r = n1.request("GET", "/api/v1/selfcheck?wait=0", token=sec.token)
+            self.assertEqual(r.status, 202, r)
+            r = n2.request("GET", r.json()["operation"]["href"] + "?wait=50", token=sec.token)
             self.assertEqual(r.status, 200, r)
             return {i["id"]: i for i in r.json()["items"]}
         sc_before = selfcheck()

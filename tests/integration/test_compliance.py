@@ -133,6 +133,17 @@ FRESH_DEMO = {
 }
 
 
+def db_exec(inst, pg, sql):
+    """Statements run on the instance's database behind the server's back."""
+    if pg:
+        psql(sql, pg)
+    else:
+        con = sqlite3.connect(inst.path("ihos.db"))
+        con.executescript(sql)
+        con.commit()
+        con.close()
+
+
 class SelfCheckTest(IhosTestCase):
     """`ihos selfcheck` judges the live instance: a fresh demo gets the verdicts
     above; then each misconfiguration or fault flips exactly its items."""
@@ -237,10 +248,10 @@ class SelfCheckTest(IhosTestCase):
         # two administrator roles' powers on one account: a grant written into the database
         sql = ("INSERT INTO role_grant(id, role, perm, granted, changed_by, changed_at, mac) "
                "VALUES (990, 'sysadmin', 'audit.read', 1, 1, 0, %s)" % ("'\\x00'::bytea" if pg else "x'00'"))
-        self.db(inst, pg, sql)
+        db_exec(inst, pg, sql)
         self.changes(inst, {"8.1.4.2d": "fail", "8.1.4.7b": "fail", "39786-8.4b": "fail", "39786-8.4g": "fail"},
                      "out-of-bounds grant")
-        self.db(inst, pg, "DELETE FROM role_grant WHERE id = 990")
+        db_exec(inst, pg, "DELETE FROM role_grant WHERE id = 990")
         self.changes(inst, {"8.1.4.2d": "pass", "8.1.4.7b": "pass", "39786-8.4b": "partial",
                             "39786-8.4g": "partial"}, "grant removed")
 
@@ -287,11 +298,11 @@ class SelfCheckTest(IhosTestCase):
 
         # a tampered audit row
         if pg:
-            self.db(inst, pg, "ALTER TABLE audit_event DISABLE TRIGGER USER; "
+            db_exec(inst, pg, "ALTER TABLE audit_event DISABLE TRIGGER USER; "
                               "UPDATE audit_event SET action = 'nothing.happened' WHERE seq = 2; "
                               "ALTER TABLE audit_event ENABLE TRIGGER USER")
         else:
-            self.db(inst, pg, "DROP TRIGGER audit_event_no_update; "
+            db_exec(inst, pg, "DROP TRIGGER audit_event_no_update; "
                               "UPDATE audit_event SET action = 'nothing.happened' WHERE seq = 2")
         self.changes(inst, {"8.1.4.3c": "fail"}, "tampered audit row")
 
@@ -305,14 +316,79 @@ class SelfCheckTest(IhosTestCase):
         self.assertNotIn("<script", text)
         self.assertNotIn("unsafe-inline", text)  # the inline style is allowed by its hash only
 
-    def db(self, inst, pg, sql):
-        if pg:
-            psql(sql, pg)
-        else:
-            con = sqlite3.connect(inst.path("ihos.db"))
-            con.executescript(sql)
-            con.commit()
-            con.close()
+    def test_sqlite(self):
+        self.check("sqlite")
+
+    def test_postgres(self):
+        self.check("postgres")
+
+
+class LongOperationTest(IhosTestCase):
+    """The self-check and the journal's verification outlast a proxy's timeout on a
+    large instance (HAProxy waits 60 s): they run as long operations, answered
+    within ?wait= seconds or with 202 and where to ask; the result is kept signed,
+    so an edited one is refused; a run whose server stopped is reported lost."""
+
+    def check(self, store):
+        pg = pg_create_db() if store == "postgres" else None
+        inst = self.instance(store=store, pg_url=pg, demo=True)
+        inst.start()
+        admins = setup_admins(inst)
+        sec, aud, sys_s = admins["secadmin"][1], admins["auditadmin"][1], admins["sysadmin"][1]
+
+        r = sec.req("GET", "/api/v1/selfcheck?wait=0")
+        self.assertEqual(r.status, 202, r)
+        op = r.json()["operation"]
+        self.assertEqual((op["kind"], op["state"]), ("selfcheck", "running"))
+        self.assertEqual(op["href"], "/api/v1/selfcheck/runs/%d" % op["id"])
+        self.assertEqual(r.header("location"), op["href"])
+        # another administrator asking meanwhile joins the run (a self-check takes seconds here)
+        again = aud.req("GET", "/api/v1/selfcheck?wait=0")
+        self.assertEqual((again.status, again.json()["operation"]["id"]), (202, op["id"]))
+        self.assertError(sys_s.req("GET", op["href"]), 403, "forbidden")
+        done = sec.req("GET", op["href"] + "?wait=50")
+        self.assertEqual(done.status, 200, done)
+        self.assertEqual(done.json()["format"], "ihos-selfcheck/1")
+        self.assertIn("8.1.4.3c", [i["id"] for i in done.json()["items"]])
+        # read again, by either administrator; not as the other kind of run
+        self.assertEqual(aud.req("GET", op["href"]).json(), done.json())
+        self.assertError(aud.req("GET", "/api/v1/audit/verify/runs/%d" % op["id"]), 404, "not_found")
+        self.assertError(sec.req("GET", op["href"] + "?wait=51"), 400, "invalid_field")
+
+        # the verification: started, then answered
+        r = aud.req("POST", "/api/v1/audit/verify?wait=0")
+        self.assertEqual(r.status, 202, r)
+        href = r.json()["operation"]["href"]
+        v = aud.req("GET", href + "?wait=50")
+        self.assertEqual(v.status, 200, v)
+        self.assertTrue(v.json()["ok"], v.json())
+        self.assertGreater(v.json()["events"], 10)
+        # the default wait answers a small journal at once
+        self.assertTrue(aud.req("POST", "/api/v1/audit/verify").json()["ok"])
+
+        # a backup asked for: 201 with its file once it is there
+        r = sys_s.req("POST", "/api/v1/backups?wait=0", {})
+        self.assertEqual(r.status, 202, r)
+        self.assertError(aud.req("GET", r.header("location")), 403, "forbidden")
+        b = sys_s.req("GET", r.header("location") + "?wait=50")
+        self.assertEqual(b.status, 201, b)
+        self.assertIn(b.json()["name"], [x["name"] for x in sys_s.req("GET", "/api/v1/backups").json()["backups"]])
+
+        # a result edited in the database is refused, not shown; a run whose server stopped (its
+        # beat is old) is reported lost, and a new start does not join it
+        db_exec(inst, pg, "UPDATE op_run SET result = replace(result, '\"ok\":true', '\"ok\":false') WHERE id = %d; "
+                "INSERT INTO op_run (id, kind, node, actor_id, state, started_at, beat_at) "
+                "VALUES (9999, 'selfcheck', 'gone', 1, 'running', 1000, 1000)" % int(href.rsplit("/", 1)[1]))
+        self.assertError(aud.req("GET", href), 500, "integrity_error")
+        self.assertError(sec.req("GET", "/api/v1/selfcheck/runs/9999"), 503, "unavailable")
+        r = sec.req("GET", "/api/v1/selfcheck?wait=50")
+        self.assertEqual((r.status, r.json()["format"]), (200, "ihos-selfcheck/1"))
+
+        # reading a result is in the journal
+        ev = aud.req("GET", "/api/v1/audit/events?action=operation.read&limit=50").json()["events"]
+        self.assertIn(("op_run", str(op["id"])), [(e["object_type"], e["object_id"]) for e in ev])
+        self.assertIn("audit.verify", [e["action"] for e in
+                                       aud.req("GET", "/api/v1/audit/events?action=audit.verify").json()["events"]])
 
     def test_sqlite(self):
         self.check("sqlite")

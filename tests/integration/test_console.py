@@ -304,6 +304,13 @@ class ConsoleJourney(IhosTestCase):
             secb.click_text(screen, "nav a")
             secb.find("#main .card")
             self.assertEqual([e.text for e in secb.all("#main .err") if e.is_displayed()], [])
+        # the Level 3 self-check, run from the console (a long operation)
+        secb.click_text("等保自查", "nav a")
+        secb.click_text("运行自查")
+        secb.wait_text("逐项结论", "#selfcheck", timeout=120)
+        self.assertIn("8.1.4.3c", secb.text("#selfcheck"))
+        self.assertIn("估算符合度", secb.text("#selfcheck"))
+        self.assertEqual([e.text for e in secb.all("#main .err") if e.is_displayed()], [])
         # the audit administrator finds the activation, by name and role
         audb.submit("#audit form", actor_username=creds["secadmin"].username, action="account.activate")
         audb.wait_text("account.activate", "#audit table")

@@ -4,7 +4,7 @@
  * API; live updates redraw the screen that shows what changed. */
 'use strict';
 (() => {
-  const { h, clear, time, mmss, api, act, form, table, btn, flash, showError } = IH;
+  const { h, clear, time, mmss, api, longOp, act, form, table, btn, flash, showError } = IH;
   const root = document.getElementById('root');
   const ROLE = { doctor: '医师', nurse: '护士', pharmacist: '药师', sysadmin: '系统管理员', secadmin: '安全管理员', auditadmin: '审计管理员' };
   const STATUS = { requested: '待接诊', accepted: '诊疗中', closed: '已结束', refused: '已拒绝', cancelled: '已取消', expired: '已超时',
@@ -649,7 +649,7 @@
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/backups'));
     if (r) box.appendChild(table(r.backups, [['文件（含备份时间）', b => b.name], ['大小', b => size(b.size)]], '尚无备份'));
-    box.appendChild(btn('立即备份', () => act(box, () => api('POST', '/api/v1/backups', {}), () => show(backups)), 'primary'));
+    box.appendChild(btn('立即备份', () => act(box, () => longOp('POST', '/api/v1/backups', {}, op => flash(box, `正在备份（${time(op.started_at)} 开始）…`)), () => show(backups)), 'primary'));
     box.id = 'backups';
   }
 
@@ -758,6 +758,29 @@
       ['', x => x.status === 'open' ? btn('确认', () => act(box, () => api('POST', `/api/v1/incidents/${x.id}/acknowledge`, {}), () => show(incidents))) : '']], '暂无安全事件'));
   }
 
+  /* The Level 3 self-check of this instance as it is now (docs/compliance.md):
+   * it verifies the whole journal and scans every protected row, so it is a
+   * long operation, run when asked. */
+  async function selfcheck(m) {
+    const box = section('等保三级自查');
+    box.id = 'selfcheck';
+    const out = h('div');
+    const render = r => {
+      clear(out);
+      const s = r.summary, g = s.gb22239;
+      out.append(h('p', {}, `生成于 ${time(r.generated_at)}；估算符合度 ${(s.estimate * 100).toFixed(1)}%；高风险项 ${s.high_risk} 项；` +
+        `GB/T 22239 符合 ${g.pass}、部分符合 ${g.partial}、不符合 ${g.fail}、不适用 ${g.na} 项。`),
+        h('h3', {}, '高风险项'),
+        table(r.high_risk_findings, [['条款', x => x.id], ['要求', x => x.title], ['发现', x => x.finding], ['整改建议', x => x.remedy]], '无高风险项'),
+        h('h3', {}, '逐项结论'),
+        table(r.items, [['条款', x => x.id], ['要求', x => x.title], ['结论', x => x.verdict], ['发现', x => x.finding], ['整改建议', x => x.remedy || '']]));
+    };
+    box.append(h('p', {}, '对照 GB/T 22239-2019 第三级与 GB/T 39786-2021 逐项核查本实例当前的配置与数据：完整校验审计日志并扫描全部受保护数据，大型实例需数分钟。'),
+      btn('运行自查', () => act(box, () => longOp('GET', '/api/v1/selfcheck', null, op => flash(box, `正在自查（${time(op.started_at)} 开始）…`)),
+        r => { flash(box, '自查完成。'); render(r); }), 'primary'), out);
+    m.appendChild(box);
+  }
+
   /* ---- audit administrator ---- */
   async function audit(m) {
     const box = section('审计记录查询');
@@ -776,7 +799,7 @@
     box.append(f, out);
     f.requestSubmit();
     const v = section('完整性验证与导出');
-    v.append(btn('验证审计日志', () => act(v, () => api('POST', '/api/v1/audit/verify', {}), r => flash(v, r.ok
+    v.append(btn('验证审计日志', () => act(v, () => longOp('POST', '/api/v1/audit/verify', {}, op => flash(v, `正在验证（${time(op.started_at)} 开始）…`)), r => flash(v, r.ok
         ? `验证通过：${r.events} 条事件、${r.checkpoints} 个签名检查点完整，链与签名均正确。`
         : `验证失败：${r.problem}（事件 ${r.bad_event ?? '—'}，检查点 ${r.bad_checkpoint ?? '—'}）`)), 'primary'),
       h('a', { href: '/api/v1/audit/export', class: 'button', download: 'audit-export.jsonl' }, '导出'));
@@ -795,8 +818,8 @@
     nurse: [['我的患者', patients]],
     pharmacist: [['处方审核', review], ['发药', dispenseQ]],
     sysadmin: [['机构', institution], ['科室', departments], ['医务人员', staffScreen], ['药品与编码', drugs], ['排班', schedules], ['账号', accounts], ['审批', approvals], ['HIS 关联', hisLinks], ['外发消息', hisOutbox], ...CON.sysadmin, ['备份', backups]],
-    secadmin: [['账号激活', accounts], ['线上执业', staffScreen], ['权限', permissions], ['审批', approvals], ['破窗复核', breakGlass], ['统方审批', statsReq], ['安全告警', incidents]],
-    auditadmin: [['审计查询', audit], ['检查点', checkpoints], ['审批', approvals]],
+    secadmin: [['账号激活', accounts], ['线上执业', staffScreen], ['权限', permissions], ['审批', approvals], ['破窗复核', breakGlass], ['统方审批', statsReq], ['安全告警', incidents], ['等保自查', selfcheck]],
+    auditadmin: [['审计查询', audit], ['检查点', checkpoints], ['审批', approvals], ['等保自查', selfcheck]],
   };
 
   function ready(me) {

@@ -70,6 +70,17 @@ const IH = (() => {
     throw err;
   }
 
+  /* A long operation (the journal's verification): while it runs the server
+   * answers 202 with where to ask again; ask there until the result comes. */
+  async function longOp(method, path, body, onWait) {
+    let r = await api(method, path + '?wait=20', body);
+    while (r && r.operation && r.operation.state === 'running') {
+      if (onWait) onWait(r.operation);
+      r = await api('GET', r.operation.href + '?wait=20');
+    }
+    return r;
+  }
+
   /* What each error code means, in the console's language; the server's
    * own message follows it word for word. */
   const ZH = {
@@ -329,5 +340,5 @@ const IH = (() => {
   }
   function me() { return S.me; }
 
-  return { h, clear, time, mmss, api, ApiError, showError, flash, act, form, table, btn, boot, logout, setRefresh, me };
+  return { h, clear, time, mmss, api, longOp, ApiError, showError, flash, act, form, table, btn, boot, logout, setRefresh, me };
 })();
