@@ -581,6 +581,12 @@ const ih_migration ih_schema[] = {
      "beat_at INTEGER NOT NULL, finished_at INTEGER, result TEXT);"
      "CREATE INDEX op_run_kind ON op_run(kind, state, id);",
      NULL},
+    {32, "results waiting for their link",
+     /* A result naming an order of ihos's that came on a link not yet
+      * confirmed answers the order once a person links it (care/his.c). */
+     "ALTER TABLE his_result ADD COLUMN placer_no TEXT;"
+     "CREATE INDEX his_result_placer ON his_result(placer_no) WHERE placer_no IS NOT NULL;",
+     NULL},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -85,6 +85,10 @@ ih_err cl_fact_consult(ih_clinic *c, ih_tx *tx, int64_t id, json_t *f);
  * happened ("order", "record", "prescription", "charge", "consult") and its id; one
  * outbox row for every peer whose `send` takes that message (none: nothing). */
 ih_err cl_his_emit(ih_clinic *c, ih_tx *tx, const char *what, int64_t id);
+/* The results that answer order of patient (his.c), at most max, by id:
+ * attached when they came (his_result.order_id), or naming it by placer
+ * number on a link a person confirmed for the patient later (placer_no). */
+ih_err cl_order_results(ih_tx *tx, int64_t order, int64_t patient, int64_t *ids, int max, int *n);
 
 
 /* After a call ended with e: if e is a refusal (forbidden 403, or a state

@@ -46,6 +46,9 @@ static const ih_field result_fields[] = {
     {"received_at", IH_F_TIME, SM, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
     /* the order of ihos's it answers (OBR-2 placer IHO<id>, the same patient), or absent */
     {"order_id", IH_F_INT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
+    /* the order it names when its link was not yet confirmed for anyone: it
+     * answers the order once a person links it to the order's patient */
+    {"placer_no", IH_F_TEXT, SM | IH_FF_ADDED, 0, 0, NULL, 0, IH_MASK_NONE, NULL},
 };
 ih_table ih_t_his_result = IH_TABLE_APPEND_ONLY("his_result", result_fields, "至少15年（检查检验报告，随门诊病历）");
 
@@ -281,36 +284,54 @@ out:
     return e;
 }
 
-/* The order of ihos's a result answers: its placer number is IHO<id>, the
- * order exists and is the patient's the result's link is confirmed for
- * (0 otherwise: a result is never attached to another patient's order).  A
- * lab order still placed becomes `resulted`; so does an imaging order whose
- * study has arrived (`imaged`) — one still waiting for its study stays
- * `placed`, so the PACS is still asked for it, and becomes `resulted` when
- * the study is linked (imaging.c). */
-static ih_err result_order(recv_arg *a, ih_tx *tx, int64_t *order_id)
+/* The order of ihos's a placer number (OBR-2) names: IHO<id>, else 0. */
+static int64_t placer_order(const char *p)
 {
-    *order_id = 0;
-    const char *p = a->m->placer_no;
-    if (!a->link_patient || !p || strncmp(p, "IHO", 3) || !p[3] || strspn(p + 3, "0123456789") != strlen(p + 3) ||
-        strlen(p + 3) > 18)
-        return IH_OK;
-    int64_t id = strtoll(p + 3, NULL, 10);
+    if (!p || strncmp(p, "IHO", 3) || !p[3] || strspn(p + 3, "0123456789") != strlen(p + 3) || strlen(p + 3) > 18)
+        return 0;
+    return strtoll(p + 3, NULL, 10);
+}
+
+/* A result for patient answers order id when the order exists and is the
+ * patient's (*mine; a result is never attached to another patient's
+ * order).  A lab order still placed becomes `resulted`; so does an imaging
+ * order whose study has arrived (`imaged`) — one still waiting for its
+ * study stays `placed`, so the PACS is still asked for it, and becomes
+ * `resulted` when the study is linked (imaging.c). */
+static ih_err order_answered(ih_clinic *c, ih_tx *tx, int64_t id, int64_t patient, const ih_actor *who, bool *mine)
+{
+    *mine = false;
     ih_row o;
     ih_row_init(&o, &ih_t_his_order);
     bool of;
-    ih_err e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, id, &o, &of);
-    if (e == IH_OK && of && ih_row_int(&o, "patient_id") == a->link_patient) {
-        *order_id = id;
+    ih_err e = ih_row_load(tx, c->o.keys, &ih_t_his_order, id, &o, &of);
+    if (e == IH_OK && of && ih_row_int(&o, "patient_id") == patient) {
+        *mine = true;
         const char *st = ih_row_str(&o, "status");
         if ((!strcmp(ih_row_str(&o, "kind"), "lab") && !strcmp(st, "placed")) || !strcmp(st, "imaged")) {
             e = ih_row_set_str(&o, "status", "resulted");
-            if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &o);
-            if (e == IH_OK) e = audit(a, tx, "order.resulted", "his_order", id, NULL);
+            if (e == IH_OK) e = ih_row_update(tx, c->o.keys, &o);
+            char oid[24];
+            snprintf(oid, sizeof oid, "%lld", (long long)id);
+            ih_audit_event ev = {.action = "order.resulted", .object_type = "his_order", .object_id = oid};
+            if (e == IH_OK) e = ih_audit_append(c->o.audit, tx, who, &ev);
         }
     }
     ih_row_free(&o);
     return e;
+}
+
+/* The order of ihos's an arriving result answers (0: none, or its link is
+ * not confirmed for the order's patient). */
+static ih_err result_order(recv_arg *a, ih_tx *tx, int64_t *order_id)
+{
+    *order_id = 0;
+    int64_t id = placer_order(a->m->placer_no);
+    if (!a->link_patient || !id) return IH_OK;
+    bool mine;
+    IH_TRY(order_answered(a->c, tx, id, a->link_patient, &exchange_actor, &mine));
+    if (mine) *order_id = id;
+    return IH_OK;
 }
 
 static ih_err result_fn(recv_arg *a, ih_tx *tx)
@@ -324,6 +345,11 @@ static ih_err result_fn(recv_arg *a, ih_tx *tx)
     ih_err e = ih_row_set_str(&r, "peer", m->peer);
     ih_row_set_int(&r, "link_id", a->link_id);
     if (order_id) ih_row_set_int(&r, "order_id", order_id);
+    char placer[24];
+    if (!a->link_patient && placer_order(m->placer_no)) { /* it may answer the order once linked */
+        snprintf(placer, sizeof placer, "IHO%lld", (long long)placer_order(m->placer_no));
+        if (e == IH_OK) e = ih_row_set_str(&r, "placer_no", placer);
+    }
     if (e == IH_OK) e = ih_row_set_str(&r, "order_no", m->order_no);
     if (e == IH_OK) e = ih_row_set_str(&r, "kind", m->result_kind);
     if (e == IH_OK) e = ih_row_set_str(&r, "title", m->title && *m->title ? m->title : "检验/检查报告");
@@ -461,6 +487,54 @@ ih_err ih_his_links_pending(ih_clinic *c, const ih_viewer *v, json_t **out)
     return IH_OK;
 }
 
+/* Link id was just confirmed for patient: the results that came on it
+ * naming an order of ihos's (placer_no) now answer it, if it is the
+ * patient's. */
+static ih_err answer_waiting(ih_clinic *c, ih_tx *tx, int64_t link, int64_t patient, const ih_actor *who)
+{
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_result WHERE link_id = $1 AND placer_no IS NOT NULL ORDER BY id "
+                             "LIMIT 200",
+                         &st));
+    ih_stmt_int(st, 1, link);
+    int64_t ids[200];
+    int n = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 200) ids[n++] = ih_col_int(st, 0);
+    IH_TRY(e);
+    ih_row r;
+    ih_row_init(&r, &ih_t_his_result);
+    for (int i = 0; e == IH_OK && i < n; i++) {
+        bool found, mine;
+        e = ih_row_load(tx, c->o.keys, &ih_t_his_result, ids[i], &r, &found); /* its MAC checked */
+        int64_t order = e == IH_OK && found ? placer_order(ih_row_str(&r, "placer_no")) : 0;
+        if (order) e = order_answered(c, tx, order, patient, who, &mine);
+    }
+    ih_row_free(&r);
+    return e;
+}
+
+ih_err cl_order_results(ih_tx *tx, int64_t order, int64_t patient, int64_t *ids, int max, int *n)
+{
+    char placer[24];
+    snprintf(placer, sizeof placer, "IHO%lld", (long long)order);
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_result WHERE order_id = $1 UNION "
+                             "SELECT r.id FROM his_result r JOIN his_link l ON l.id = r.link_id WHERE r.placer_no = $2 "
+                             "AND l.patient_id = $3 AND l.status IN ('linked', 'merged') ORDER BY 1 LIMIT $4",
+                         &st));
+    ih_stmt_int(st, 1, order);
+    ih_stmt_text(st, 2, placer);
+    ih_stmt_int(st, 3, patient);
+    ih_stmt_int(st, 4, max);
+    *n = 0;
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row && *n < max) ids[(*n)++] = ih_col_int(st, 0);
+    return e;
+}
+
 static ih_err resolve_fn(ih_tx *tx, void *arg)
 {
     view_arg *a = arg;
@@ -501,6 +575,8 @@ static ih_err resolve_fn(ih_tx *tx, void *arg)
     ih_row_set_int(&r, "updated_at", ih_now_ms());
     if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &r);
     if (e == IH_OK) e = cl_audit(a->c, tx, a->v, "his.link_resolve", "his_link", r.id, ih_row_str(&r, "status"));
+    if (e == IH_OK && !strcmp(ih_row_str(&r, "status"), "linked"))
+        e = answer_waiting(a->c, tx, r.id, ih_row_int(&r, "patient_id"), &a->v->actor);
     if (e == IH_OK) e = ih_row_json(&r, a->v->role, IH_REL_OTHER, &a->out);
     if (e == IH_OK) json_object_set_new(a->out, "id", json_integer(r.id));
     ih_row_free(&r);
@@ -515,6 +591,23 @@ ih_err ih_his_link_resolve(ih_clinic *c, const ih_viewer *v, int64_t id, json_t 
     if (e == IH_OK) *out = a.out;
     else json_decref(a.out);
     return e;
+}
+
+/* The order a result on one of patient's links names by placer number, if
+ * it is the patient's (else 0). */
+static ih_err placer_answers(ih_tx *tx, const char *placer, int64_t patient, int64_t *order)
+{
+    *order = 0;
+    int64_t id = placer_order(placer);
+    if (!id) return IH_OK;
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM his_order WHERE id = $1 AND patient_id = $2", &st));
+    ih_stmt_int(st, 1, id);
+    ih_stmt_int(st, 2, patient);
+    IH_TRY(ih_stmt_step(st, &row));
+    if (row) *order = id;
+    return ih_stmt_exec(st);
 }
 
 static ih_err results_fn(ih_tx *tx, void *arg)
@@ -553,6 +646,7 @@ static ih_err results_fn(ih_tx *tx, void *arg)
                                   "observations", obs ? obs : json_array(), "received_at",
                                   ih_json_time(ih_row_int(&r, "received_at")));
             int64_t order = ih_row_int(&r, "order_id");
+            if (!order && e == IH_OK) e = placer_answers(tx, ih_row_str(&r, "placer_no"), a->patient, &order);
             if (j) json_object_set_new(j, "order_id", order ? json_integer(order) : json_null());
             if (j) json_array_append_new(a->out, j);
         }

@@ -760,19 +760,17 @@ ih_err ih_his_order_cancel(ih_clinic *c, const ih_viewer *v, int64_t order_id, j
     return order_write(c, v, order_id, body, cancel_fn, "order.cancel", "his_order", out);
 }
 
-/* The results that answer order id (care/his.c), into j as result_ids. */
-static ih_err order_results(ih_tx *tx, int64_t id, json_t *j)
+/* The results that answer order id of patient (care/his.c), into j as result_ids. */
+static ih_err order_results(ih_tx *tx, int64_t id, int64_t patient, json_t *j)
 {
-    ih_stmt *st;
-    bool row;
-    ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_result WHERE order_id = $1 ORDER BY id LIMIT 50", &st));
-    ih_stmt_int(st, 1, id);
-    json_t *ids = json_array();
-    IH_CHECK_ALLOC(ids);
-    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) json_array_append_new(ids, json_integer(ih_col_int(st, 0)));
-    json_object_set_new(j, "result_ids", ids);
-    return e;
+    int64_t ids[50];
+    int n;
+    IH_TRY(cl_order_results(tx, id, patient, ids, 50, &n));
+    json_t *arr = json_array();
+    IH_CHECK_ALLOC(arr);
+    for (int i = 0; i < n; i++) json_array_append_new(arr, json_integer(ids[i]));
+    json_object_set_new(j, "result_ids", arr);
+    return IH_OK;
 }
 
 static ih_err orders_fn(ih_tx *tx, void *arg)
@@ -801,7 +799,7 @@ static ih_err orders_fn(ih_tx *tx, void *arg)
         bool found;
         e = ih_row_load(tx, a->c->o.keys, &ih_t_his_order, ids[i], &r, &found);
         json_t *j = e == IH_OK && found ? order_view(&r) : NULL;
-        if (j) e = order_results(tx, r.id, j);
+        if (j) e = order_results(tx, r.id, ih_row_int(&r, "patient_id"), j);
         if (j) json_array_append_new(arr, j);
     }
     ih_row_free(&r);

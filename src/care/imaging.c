@@ -100,14 +100,14 @@ ih_err ih_his_imaging_event(ih_clinic *c, int64_t order_id, const char *action)
     return ih_store_write(c->o.store, event_fn, &a);
 }
 
-/* Has a result from the hospital answered order id (his_result.order_id)? */
-static ih_err order_reported(ih_tx *tx, int64_t id, bool *yes)
+/* Has a result from the hospital answered order id of patient (care/his.c)? */
+static ih_err order_reported(ih_tx *tx, int64_t id, int64_t patient, bool *yes)
 {
-    ih_stmt *st;
-    IH_TRY(ih_tx_prepare(tx, "SELECT 1 FROM his_result WHERE order_id = $1 LIMIT 1", &st));
-    ih_stmt_int(st, 1, id);
-    IH_TRY(ih_stmt_step(st, yes));
-    return ih_stmt_exec(st);
+    int64_t one;
+    int n;
+    IH_TRY(cl_order_results(tx, id, patient, &one, 1, &n));
+    *yes = n > 0;
+    return IH_OK;
 }
 
 static ih_err link_fn(ih_tx *tx, void *arg)
@@ -124,7 +124,7 @@ static ih_err link_fn(ih_tx *tx, void *arg)
     }
     /* its report may have come first (care/his.c): then the order is answered */
     bool reported = false;
-    if (e == IH_OK) e = order_reported(tx, a->order, &reported);
+    if (e == IH_OK) e = order_reported(tx, a->order, ih_row_int(&o, "patient_id"), &reported);
     if (e == IH_OK) e = ih_row_set_str(&o, "status", reported ? "resulted" : "imaged");
     if (e == IH_OK) e = ih_row_set_str(&o, "study_uid", a->study);
     if (e == IH_OK) e = ih_row_update(tx, a->c->o.keys, &o);

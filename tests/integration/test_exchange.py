@@ -279,6 +279,29 @@ class HisInbound(IhosTestCase):
         self.assertEqual(r.json()["status"], "rejected")
         self.assertError(doc.req("GET", "/api/v1/his-links"), 403, "forbidden")
 
+        # a result naming an order that came on a link held for review answers the order once
+        # a person links it to the order's patient (not before)
+        order2 = doc.req("POST", "/api/v1/visits/%d/orders" % visit, {"kind": "lab", "code": "GLU", "name": "血糖"})
+        self.assertEqual(order2.status, 201, order2)
+        order2 = order2.json()
+        self.assertIn("waits for review", self.send("his", adt("C10", "MRN-006", cert, name + "某"))[2])
+        self.assertEqual(self.send("his", oru("R10", "MRN-006", cert, name + "某", placer=order2["order_no"]))[0],
+                         "AA")
+
+        def order2_now():
+            return [o for o in doc.req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"]
+                    if o["id"] == order2["id"]][0]
+        self.assertEqual((order2_now()["status"], order2_now()["result_ids"]), ("placed", []))
+        held = [l for l in sysa.req("GET", "/api/v1/his-links").json()["links"] if l["mrn"] == "MRN-006"][0]
+        r = sysa.req("POST", "/api/v1/his-links/%d/resolve" % held["id"], {"patient_id": p["id"]})
+        self.assertEqual(r.status, 200, r)
+        o2 = order2_now()
+        self.assertEqual(o2["status"], "resulted")
+        results = doc.req("GET", "/api/v1/patients/%d/results" % p["id"]).json()["results"]
+        self.assertEqual(len(o2["result_ids"]), 1)
+        self.assertEqual(o2["result_ids"], [x["id"] for x in results if x["order_id"] == order2["id"]])
+        self.assertEqual(mine[0]["result_ids"], [x["id"] for x in results if x["order_id"] == order["id"]])
+
     def test_gb18030_peer_and_framing(self):
         p = self.patient
         name, cert = p["name"], p["cert_no"]
