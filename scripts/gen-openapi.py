@@ -139,7 +139,7 @@ s("POST","/api/v1/incidents/{id}/resolve","Resolve the incident with its resolut
 s("POST","/api/v1/incidents/{id}/breach","Record a personal-data breach: data_categories, people_affected, occurred_at, description, measures; the report is due 24 hours after the incident was first seen")
 s("POST","/api/v1/incidents/{id}/breach/reported","Record that the breach report was sent to the authorities")
 s("GET","/api/v1/incidents/{id}/breach-report","The breach report for the health authority, the cyberspace office and the police (Chinese fields); audited")
-s("GET","/api/v1/backups","Local backups")
+s("GET","/api/v1/backups","The cluster's backups, newest first: this node's files (here: true) and those the journal says another node made in the last 31 days (here: false, size null), each with the node whose directory holds it")
 s("POST","/api/v1/backups","Take a backup now (encrypted to the recovery key): a long operation, answered (201) within ?wait= seconds or 202 with where to ask (Location; any node answers); one at a time, a request while one runs joins it", status=201, query=["wait"], also={202: "Operation"})
 s("GET","/api/v1/backups/runs/{id}","A backup's result (201 with the file, or 202 while it runs, waiting up to ?wait= seconds); kept signed with the audit key and refused (integrity_error) if edited; 503 when the node running it stopped; audited as operation.read", status=201, query=["wait"], also={202: "Operation"})
 s("GET","/api/v1/institution","The institution (public)", resp="Institution")

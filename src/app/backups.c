@@ -47,9 +47,12 @@ static void prune(ih_app *app)
     }
 }
 
+/* The event names the node whose DIR/backups holds the file (its reason):
+ * every node lists the cluster's backups from the journal. */
 static void record(ih_app *app, const ih_actor *who, const char *action, const char *file, ih_err result)
 {
-    ih_audit_event ev = {.action = action, .object_type = "backup", .object_id = file, .result = result};
+    ih_audit_event ev = {.action = action, .object_type = "backup", .object_id = file, .result = result,
+                         .reason = app->node[0] ? app->node : NULL};
     if (ih_audit_record(app->audit, who, &ev) != IH_OK)
         ih_log(IH_LOG_ERROR, "backup.audit_failed", "alert", "true", "action", action, NULL);
 }
@@ -109,6 +112,41 @@ ih_err ih_app_backup_if_due(ih_app *app)
     return e;
 }
 
+static int by_name_field_desc(const void *a, const void *b)
+{
+    return strcmp(json_string_value(json_object_get(*(json_t *const *)b, "name")),
+                  json_string_value(json_object_get(*(json_t *const *)a, "name")));
+}
+
+/* Backups another node made in the last LIST_DAYS days: the journal's
+ * successful backup.create events naming a node other than this one (this
+ * node's own missing files were pruned). */
+#define LIST_DAYS 31
+static ih_err add_elsewhere(ih_app *app, json_t *list)
+{
+    ih_audit_filter f = {.from_ms = ih_now_ms() - (int64_t)LIST_DAYS * 86400000, .actor_id = -1,
+                         .action = "backup.create", .object_type = "backup", .outcome = "success", .after_seq = -1,
+                         .limit = 1000};
+    json_t *events;
+    IH_TRY(ih_audit_query(app->store, &f, &events));
+    size_t i, k;
+    json_t *ev, *have;
+    json_array_foreach(events, i, ev)
+    {
+        const char *node = json_string_value(json_object_get(ev, "reason"));
+        const char *id = json_string_value(json_object_get(ev, "object_id"));
+        if (!node || !id || !strcmp(node, app->node)) continue;
+        const char *slash = strrchr(id, '/'), *name = slash ? slash + 1 : id;
+        bool listed = false;
+        json_array_foreach(list, k, have) listed = listed || !strcmp(json_string_value(json_object_get(have, "name")), name);
+        if (!listed)
+            json_array_append_new(list, json_pack("{s:s, s:n, s:s, s:b, s:O?}", "name", name, "size", "node", node,
+                                                  "here", false, "created_at", json_object_get(ev, "time")));
+    }
+    json_decref(events);
+    return IH_OK;
+}
+
 ih_err ih_app_backup_list(ih_app *app, json_t **out)
 {
     char dir[PATH_MAX];
@@ -120,14 +158,34 @@ ih_err ih_app_backup_list(ih_app *app, json_t **out)
         struct dirent *de;
         while ((de = readdir(d)) != NULL) {
             if (!ih_app_backup_name(de->d_name)) continue;
-            char p[PATH_MAX + 300];
+            char p[PATH_MAX + 300], when[32];
             struct stat st;
             snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-            if (stat(p, &st) == 0)
-                json_array_append_new(list, json_pack("{s:s, s:I}", "name", de->d_name, "size", (json_int_t)st.st_size));
+            if (stat(p, &st) != 0) continue;
+            ih_time_iso((int64_t)st.st_mtime * 1000, when, sizeof when);
+            json_array_append_new(list, json_pack("{s:s, s:I, s:s, s:b, s:s}", "name", de->d_name, "size",
+                                                  (json_int_t)st.st_size, "node", app->node, "here", true,
+                                                  "created_at", when));
         }
         closedir(d);
     }
+    ih_err e = add_elsewhere(app, list);
+    if (e != IH_OK) {
+        json_decref(list);
+        return e;
+    }
+    /* newest first: names carry their UTC time after the instance's prefix */
+    size_t n = json_array_size(list);
+    json_t **v = n ? malloc(n * sizeof *v) : NULL;
+    if (n && !v) {
+        json_decref(list);
+        return ih_fail(IH_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(list, i));
+    qsort(v, n, sizeof *v, by_name_field_desc);
+    json_array_clear(list);
+    for (size_t i = 0; i < n; i++) json_array_append_new(list, v[i]);
+    free(v);
     *out = list;
     return IH_OK;
 }

@@ -15,7 +15,10 @@ ih_err ih_app_backup(ih_app *app, const ih_actor *who, ih_backup_info *info);
 ih_err ih_app_backup_if_due(ih_app *app);
 /* Is this a backup's file name (ihos-<UTC time>.ihosb)? */
 bool ih_app_backup_name(const char *name);
-/* Local backups, newest first. */
+/* The cluster's backups, newest first: this node's files in DIR/backups
+ * (name, size, node, here: true, created_at from the file's time), then those
+ * the journal says another node made in the last 31 days (size null, here:
+ * false) — every node lists the same backups. */
 ih_err ih_app_backup_list(ih_app *app, json_t **out);
 
 #endif

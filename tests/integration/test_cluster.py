@@ -152,6 +152,13 @@ class ClusterTest(IhosTestCase):
             r = n2.request("GET", r.json()["operation"]["href"] + "?wait=50", token=sec.token)
             self.assertEqual(r.status, 200, r)
             return {i["id"]: i for i in r.json()["items"]}
+        # a backup taken on node 1 is in node 1's directory, and both nodes list it, saying where
+        made = n1.request("POST", "/api/v1/backups", {}, token=sysa.token)
+        self.assertEqual(made.status, 201, made)
+        for node, here in ((n1, True), (n2, False)):
+            listed = [b for b in node.request("GET", "/api/v1/backups", token=sysa.token).json()["backups"]
+                      if b["name"] == made.json()["name"]]
+            self.assertEqual([(b["node"], b["here"]) for b in listed], [("node1", here)])
         sc_before = selfcheck()
         self.assertEqual(sc_before["8.1.4.9c"]["verdict_code"], "pass", sc_before["8.1.4.9c"])
         self.assertEqual(sorted(sc_before["8.1.4.9c"]["evidence"]["ihosd_nodes_seen"]), ["node1", "node2"])

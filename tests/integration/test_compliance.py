@@ -372,7 +372,8 @@ class LongOperationTest(IhosTestCase):
         self.assertError(aud.req("GET", r.header("location")), 403, "forbidden")
         b = sys_s.req("GET", r.header("location") + "?wait=50")
         self.assertEqual(b.status, 201, b)
-        self.assertIn(b.json()["name"], [x["name"] for x in sys_s.req("GET", "/api/v1/backups").json()["backups"]])
+        listed = sys_s.req("GET", "/api/v1/backups").json()["backups"]
+        self.assertEqual([x["here"] for x in listed if x["name"] == b.json()["name"]], [True])
 
         # a result edited in the database is refused, not shown; a run whose server stopped (its
         # beat is old) is reported lost, and a new start does not join it

@@ -648,7 +648,8 @@
     const box = section('备份');
     m.appendChild(box);
     const r = await act(box, () => api('GET', '/api/v1/backups'));
-    if (r) box.appendChild(table(r.backups, [['文件（含备份时间）', b => b.name], ['大小', b => size(b.size)]], '尚无备份'));
+    if (r) box.appendChild(table(r.backups, [['文件（含备份时间）', b => b.name], ['大小', b => b.size == null ? '—' : size(b.size)],
+      ['所在节点', b => b.here ? `${b.node || ''}（本节点）` : b.node]], '尚无备份'));
     box.appendChild(btn('立即备份', () => act(box, () => longOp('POST', '/api/v1/backups', {}, op => flash(box, `正在备份（${time(op.started_at)} 开始）…`)), () => show(backups)), 'primary'));
     box.id = 'backups';
   }
