@@ -187,7 +187,7 @@ ih_err ih_his_orders(ih_clinic *c, const ih_viewer *v, int64_t visit_id, json_t 
  * Opening it is a read of the visit: the same care-relationship and label
  * rules, checked per request, and audited when the study is opened. */
 
-/* Imaging orders still waiting for their study, oldest first, for the
+/* Imaging orders still waiting for their study, newest first, for the
  * worklist: [{id, accession, modality, code, name, created_at,
  * patient: {id, name, sex, birth_date}, doctor}]. */
 ih_err ih_his_imaging_pending(ih_clinic *c, int limit, json_t **out);

@@ -30,7 +30,8 @@ static ih_err pending_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_order WHERE kind = 'imaging' AND status = 'placed' ORDER BY id "
+    /* the newest: orders nobody cancelled must not crowd out today's */
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM his_order WHERE kind = 'imaging' AND status = 'placed' ORDER BY id DESC "
                              "LIMIT $1", &st));
     ih_stmt_int(st, 1, a->limit);
     ih_buf ids = IH_BUF_INIT;

@@ -36,6 +36,11 @@ struct ih_pacs {
     bool started, stop;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* when to ask the PACS again about each waiting order (the polling thread's) */
+    struct waiting {
+        int64_t id, next; /* ms since the epoch */
+    } *waits;
+    size_t nwaits;
 };
 
 static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
@@ -603,10 +608,32 @@ static void sweep(ih_pacs *p, const json_t *pending)
     closedir(d);
 }
 
+int64_t ih_pacs_query_every_ms(int64_t waited_ms, int poll_seconds)
+{
+    int64_t poll = (int64_t)(poll_seconds > 0 ? poll_seconds : 5) * 1000;
+    int64_t floor = waited_ms < 10 * 60000 ? 0 : waited_ms < 24 * 3600000LL ? 60000 : 600000;
+    return poll > floor ? poll : floor;
+}
+
+/* The next time to ask about order id (0: never asked in this process). */
+static int64_t next_query(const ih_pacs *p, int64_t id)
+{
+    for (size_t i = 0; i < p->nwaits; i++)
+        if (p->waits[i].id == id) return p->waits[i].next;
+    return 0;
+}
+
 ih_err ih_pacs_poll(ih_pacs *p)
 {
     json_t *pending = NULL;
     IH_TRY(ih_his_imaging_pending(p->o.clinic, 500, &pending));
+    size_t n = json_array_size(pending);
+    struct waiting *waits = calloc(n ? n : 1, sizeof *waits); /* the orders waiting now */
+    if (!waits) {
+        json_decref(pending);
+        return ih_fail(IH_E_NOMEM, "pacs");
+    }
+    int64_t now = ih_now_ms();
     ih_err first = IH_OK;
     bool reachable = true; /* after one failed call this pass asks the PACS nothing more */
     size_t i;
@@ -615,10 +642,11 @@ ih_err ih_pacs_poll(ih_pacs *p)
     {
         int64_t id = json_integer_value(json_object_get(o, "id"));
         const char *acc = json_string_value(json_object_get(o, "accession"));
+        waits[i] = (struct waiting){id, next_query(p, id)};
         if (!accession_ok(acc)) continue;
         ih_err e = IH_OK;
         bool linked = false;
-        if (reachable) {
+        if (reachable && now >= waits[i].next) {
             char path[256];
             snprintf(path, sizeof path, "/dicom-web/studies?AccessionNumber=%s&includefield=0020000D", acc);
             json_t *found = NULL;
@@ -627,6 +655,9 @@ ih_err ih_pacs_poll(ih_pacs *p)
             if (e == IH_OK) dj_str(json_array_get(found, 0), "0020000D", uid, sizeof uid);
             json_decref(found);
             if (e != IH_OK) reachable = false;
+            else /* not there yet: ask again later, the longer it has waited the less often */
+                waits[i].next = now + ih_pacs_query_every_ms(now - json_integer_value(json_object_get(o, "created_at")),
+                                                             p->o.poll_seconds);
             if (e == IH_OK && uid[0]) {
                 e = ih_his_order_study(p->o.clinic, id, uid);
                 if (e == IH_OK) {
@@ -639,22 +670,27 @@ ih_err ih_pacs_poll(ih_pacs *p)
                 }
             }
         }
-        /* the worklist is files: written whether or not the PACS answers */
+        /* the worklist is files, written whether or not the PACS answers: once, and
+         * again only when the file is gone (its Study Instance UID stays the same) */
         if (!linked && p->worklist_dir[0]) {
             struct stat sb;
             char final[4096];
             snprintf(final, sizeof final, "%s/%s.wl", p->worklist_dir, acc);
-            bool had = stat(final, &sb) == 0;
-            ih_err we = write_worklist(p, o);
-            if (we == IH_OK && !had) {
-                ih_his_imaging_event(p->o.clinic, id, "pacs.worklist_written");
-                ih_log(IH_LOG_INFO, "pacs.worklist_written", "accession", acc, NULL);
+            if (stat(final, &sb) != 0) {
+                ih_err we = write_worklist(p, o);
+                if (we == IH_OK) {
+                    ih_his_imaging_event(p->o.clinic, id, "pacs.worklist_written");
+                    ih_log(IH_LOG_INFO, "pacs.worklist_written", "accession", acc, NULL);
+                }
+                if (e == IH_OK) e = we;
             }
-            if (e == IH_OK) e = we;
         }
         if (e != IH_OK && first == IH_OK) first = e;
         else if (e != IH_OK) ih_err_clear();
     }
+    free(p->waits);
+    p->waits = waits;
+    p->nwaits = n;
     if (p->worklist_dir[0]) sweep(p, pending);
     json_decref(pending);
     return first;
@@ -723,5 +759,6 @@ void ih_pacs_free(ih_pacs *p)
     pthread_mutex_destroy(&p->pwmu);
     pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
+    free(p->waits);
     free(p);
 }

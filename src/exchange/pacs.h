@@ -5,12 +5,16 @@
  * poll_seconds at the imaging orders still waiting for their study
  * (care/his.h):
  *   - each has a worklist file DIR/<accession>.wl ([pacs] worklist_dir),
- *     written by dcmtk's dump2dcm into a temporary name and renamed, so a
- *     worklist server (Orthanc's ModalityWorklists plugin, or wlmscpfs) never
- *     reads half a file; the modality's C-FIND finds the patient, the
- *     procedure and the accession number there;
- *   - QIDO-RS asks Orthanc for a study with that accession number; when one
- *     has arrived it is linked to the order and the worklist file removed.
+ *     written once (again only if it goes missing) by dcmtk's dump2dcm into
+ *     a temporary name and renamed, so a worklist server (Orthanc's
+ *     ModalityWorklists plugin, or wlmscpfs) never reads half a file; the
+ *     modality's C-FIND finds the patient, the procedure and the accession
+ *     number there;
+ *   - QIDO-RS asks Orthanc for a study with that accession number, less
+ *     often the longer the order has waited (ih_pacs_query_every_ms); when
+ *     one has arrived it is linked to the order and the worklist file
+ *     removed.
+ * The newest 500 waiting orders are looked at.
  * Worklist files of orders no longer waiting are removed too.
  *
  * ihosd proxies what a browser may see — never Orthanc itself: the study's
@@ -51,6 +55,12 @@ ih_err ih_pacs_start(ih_pacs *p);
 void ih_pacs_free(ih_pacs *p); /* stops the thread */
 /* One look, in the caller's thread (tests, tools). */
 ih_err ih_pacs_poll(ih_pacs *p);
+/* How often the PACS is asked about an order that has waited waited_ms for
+ * its study: every poll_seconds for its first ten minutes (a modality
+ * usually sends by then), at most once a minute for its first day, then
+ * once every ten minutes — hundreds of waiting orders cost the PACS a few
+ * queries a second, not one each per poll. */
+int64_t ih_pacs_query_every_ms(int64_t waited_ms, int poll_seconds);
 
 /* The study's series and instances: {"study_uid", "series": [{uid,
  * modality, description, instances: [{uid, number, sop_class, waveform}]}]}. */

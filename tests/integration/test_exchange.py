@@ -845,6 +845,10 @@ class PacsLink(IhosTestCase):
         wl = os.path.join(self.wl, acc + ".wl")
         self.wait(lambda: os.path.exists(wl))
         self.assertEqual([f for f in os.listdir(self.wl) if f.startswith(".")], [])  # no half-written file left
+        # written once: the polls after it (every second here) leave the file as it is
+        st = os.stat(wl)
+        time.sleep(2.5)
+        self.assertEqual((os.stat(wl).st_ino, os.stat(wl).st_mtime_ns), (st.st_ino, st.st_mtime_ns))
         # the order keeps its Study Instance UID when its entry is written again (a lost file, another node)
         def study_uid():
             out = subprocess.run(["dcmdump", "+P", "0020,000d", wl], capture_output=True, text=True, timeout=30).stdout

@@ -1,13 +1,15 @@
 /* test_hl7.c — the exchange's building blocks: HL7 v2 parsing (delimiters,
  * addressing, escapes, limits, GB18030), MLLP framing (split reads, several
  * frames per read, junk, oversize and malformed frames), the peers file,
- * the outbound writer and the reading of a peer's ACK.
+ * the outbound writer and the reading of a peer's ACK; how often the PACS is
+ * asked about an order still waiting for its study.
  * All people are synthetic. */
 #include "support.h"
 
 #include "exchange/hl7.h"
 #include "exchange/mllp.h"
 #include "exchange/outbound.h"
+#include "exchange/pacs.h"
 #include "exchange/peers.h"
 
 #include <stdio.h>
@@ -373,11 +375,26 @@ static void t_outbound(void **state)
     ih_err_clear();
 }
 
+static void t_pacs_schedule(void **state)
+{
+    (void)state;
+    const int64_t MIN = 60000, HOUR = 60 * MIN;
+    assert_int_equal(ih_pacs_query_every_ms(0, 5), 5000);           /* just ordered: every poll */
+    assert_int_equal(ih_pacs_query_every_ms(9 * MIN, 5), 5000);
+    assert_int_equal(ih_pacs_query_every_ms(10 * MIN, 5), MIN);     /* then once a minute */
+    assert_int_equal(ih_pacs_query_every_ms(23 * HOUR, 5), MIN);
+    assert_int_equal(ih_pacs_query_every_ms(24 * HOUR, 5), 10 * MIN); /* after a day, every ten minutes */
+    assert_int_equal(ih_pacs_query_every_ms(30 * 24 * HOUR, 5), 10 * MIN);
+    assert_int_equal(ih_pacs_query_every_ms(11 * MIN, 120), 120000);   /* never more often than configured */
+    assert_int_equal(ih_pacs_query_every_ms(0, 0), 5000);              /* unset: the default */
+    assert_int_equal(ih_pacs_query_every_ms(-5000, 5), 5000);          /* a clock behind the order's time */
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {cmocka_unit_test(t_outbound), cmocka_unit_test(t_parse_and_address), cmocka_unit_test(t_escapes_and_delimiters),
                                    cmocka_unit_test(t_refusals), cmocka_unit_test(t_gb18030), cmocka_unit_test(t_mllp),
-                                   cmocka_unit_test(t_peers)};
+                                   cmocka_unit_test(t_peers), cmocka_unit_test(t_pacs_schedule)};
     int rc = cmocka_run_group_tests_name("hl7", t, NULL, NULL);
     ih_buf_free(&v);
     return rc;
