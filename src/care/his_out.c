@@ -583,9 +583,12 @@ static ih_err metrics_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_buf_puts(a->out, "# HELP ihos_exchange_outbox Outbound HL7 messages by peer and state.\n"
-                               "# TYPE ihos_exchange_outbox gauge\n"));
-    IH_TRY(ih_tx_prepare(tx, "SELECT peer, state, COUNT(*) FROM his_outbox GROUP BY peer, state ORDER BY peer, state",
+    /* scraped every few seconds: what is not yet delivered, through the state
+     * index — never a count of every message sent */
+    IH_TRY(ih_buf_puts(a->out, "# HELP ihos_exchange_outbox Outbound HL7 messages not yet delivered, by peer and "
+                               "state.\n# TYPE ihos_exchange_outbox gauge\n"));
+    IH_TRY(ih_tx_prepare(tx, "SELECT peer, state, COUNT(*) FROM his_outbox WHERE state IN ('pending', 'sending', "
+                             "'unknown', 'dead') GROUP BY peer, state ORDER BY peer, state",
                          &st));
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row)
         IH_TRY(ih_buf_printf(a->out, "ihos_exchange_outbox{peer=\"%s\",state=\"%s\"} %lld\n", ih_col_text(st, 0),

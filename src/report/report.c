@@ -193,6 +193,7 @@ typedef struct {
     int limit;
     json_t *out;
     const ih_actor *who;
+    bool backlog; /* status: only what is not yet sent (through the state index; no count of every row sent) */
 } view_arg;
 
 /* As an operator sees a row: one being sent (claimed) shows `sending`. */
@@ -218,8 +219,11 @@ static ih_err status_fn(ih_tx *tx, void *arg)
     json_t *states = json_object(), *methods = json_object();
     json_object_set_new(a->out, "states", states);
     json_object_set_new(a->out, "methods", methods);
-    IH_TRY(ih_tx_prepare(tx, "SELECT state, method, COUNT(*), MIN(created_at) FROM outbox GROUP BY state, method "
-                             "ORDER BY method, state", &st));
+    IH_TRY(ih_tx_prepare(tx, a->backlog ? "SELECT state, method, COUNT(*), MIN(created_at) FROM outbox WHERE state IN "
+                                          "('pending', 'unknown', 'dead') GROUP BY state, method ORDER BY method, state"
+                                        : "SELECT state, method, COUNT(*), MIN(created_at) FROM outbox GROUP BY state, "
+                                          "method ORDER BY method, state",
+                         &st));
     int64_t oldest = 0, now = ih_now_ms();
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         const char *state = ih_col_text(st, 0), *method = ih_col_text(st, 1);
@@ -258,9 +262,9 @@ static ih_err status_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_report_status(ih_report *r, json_t **out)
+static ih_err status(ih_report *r, bool backlog, json_t **out)
 {
-    view_arg a = {.r = r, .out = json_object()};
+    view_arg a = {.r = r, .out = json_object(), .backlog = backlog};
     IH_CHECK_ALLOC(a.out);
     ih_err e = ih_store_read(r->o.store, status_fn, &a);
     if (e != IH_OK) {
@@ -270,6 +274,8 @@ ih_err ih_report_status(ih_report *r, json_t **out)
     *out = a.out;
     return IH_OK;
 }
+
+ih_err ih_report_status(ih_report *r, json_t **out) { return status(r, false, out); }
 
 static ih_err list_fn(ih_tx *tx, void *arg)
 {
@@ -423,9 +429,10 @@ ih_err ih_report_retry(ih_report *r, const ih_actor *who, int64_t id)
 ih_err ih_report_metrics(ih_report *r, ih_buf *out)
 {
     json_t *st;
-    IH_TRY(ih_report_status(r, &st));
-    ih_buf_puts(out, "# HELP ihos_report_queue outbox rows by delivery state\n# TYPE ihos_report_queue gauge\n");
-    static const char *const states[] = {"pending", "sending", "unknown", "sent", "dead", NULL};
+    IH_TRY(status(r, true, &st)); /* scraped every few seconds: the backlog only, never a count of all sent */
+    ih_buf_puts(out, "# HELP ihos_report_queue outbox rows not yet accepted, by delivery state\n"
+                     "# TYPE ihos_report_queue gauge\n");
+    static const char *const states[] = {"pending", "sending", "unknown", "dead", NULL};
     for (const char *const *s = states; *s; s++)
         ih_buf_printf(out, "ihos_report_queue{state=\"%s\"} %lld\n", *s,
                       (long long)json_integer_value(json_object_get(json_object_get(st, "states"), *s)));
