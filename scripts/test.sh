@@ -30,7 +30,7 @@ echo "== integration"
 # Debian's interpreter: python3-cryptography (the platform double's SM4) is installed for it
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-# (tests/integration/run.py: unittest discovery, and each test's time, the slowest listed last)
+# (tests/integration/run.py: unittest discovery, and each test's time, then the twenty slowest)
 IHOS_BIN="$PWD/$B" "$py" -m tests.integration.run 2>&1 || failed+=("integration")
 
 if [ ${#failed[@]} -gt 0 ]; then

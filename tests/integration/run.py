@@ -1,6 +1,6 @@
-"""Run the integration tests (unittest discovery, verbose) and print how long
-each took, the slowest first, so the suite's time budget (README: `make test`
-under 40 minutes on two cores) stays visible.  Python 3.11 has no
+"""Run the integration tests (unittest discovery, verbose) and print the
+twenty slowest with their times, so the suite's time budget (docs/testing.md:
+`make test` under 40 minutes on two cores) stays visible.  Python 3.11 has no
 --durations of its own.
 
 Usage: python3 -m tests.integration.run [TEST_NAME_PREFIX...]
