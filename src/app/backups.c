@@ -124,11 +124,9 @@ static int by_name_field_desc(const void *a, const void *b)
 #define LIST_DAYS 31
 static ih_err add_elsewhere(ih_app *app, json_t *list)
 {
-    ih_audit_filter f = {.from_ms = ih_now_ms() - (int64_t)LIST_DAYS * 86400000, .actor_id = -1,
-                         .action = "backup.create", .object_type = "backup", .outcome = "success", .after_seq = -1,
-                         .limit = 1000};
     json_t *events;
-    IH_TRY(ih_audit_query(app->store, &f, &events));
+    IH_TRY(ih_audit_object_events(app->store, "backup", "backup.create", ih_now_ms() - (int64_t)LIST_DAYS * 86400000,
+                                  1000, &events));
     size_t i, k;
     json_t *ev, *have;
     json_array_foreach(events, i, ev)

@@ -204,6 +204,11 @@ typedef struct ih_audit_filter {
 /* Matching events (oldest first) as a JSON array of objects. */
 struct json_t;
 ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, struct json_t **events);
+/* The successful events of action about objects of one type since since_ms,
+ * newest first, at most limit: through the journal's object index, never a
+ * walk through the whole journal (the backups every node lists). */
+ih_err ih_audit_object_events(ih_store *s, const char *object_type, const char *action, int64_t since_ms, int limit,
+                              struct json_t **events);
 /* Checkpoints with size > after_size, oldest first. */
 ih_err ih_audit_list_checkpoints(ih_store *s, int64_t after_size, int limit, struct json_t **out);
 

@@ -14,64 +14,102 @@ typedef struct {
 
 static json_t *sj(slice s) { return s.p ? json_stringn(s.p, s.n) : json_null(); }
 
+/* One event of a row selected as AUDIT_EVENT_SELECT: shown from the hashed
+ * entry, never from the filter columns. */
+static json_t *event_json(ih_stmt *st)
+{
+    bool purged = ih_col_int(st, 9) != 0;
+    json_t *ev = json_pack("{s:I, s:b}", "seq", (json_int_t)ih_col_int(st, 0), "archived", purged);
+    size_t en;
+    const uint8_t *entry = ih_col_blob(st, 7, &en);
+    audit_view v;
+    if (!purged && entry && audit_entry_parse(entry, en, &v) == 0) {
+        char when[32];
+        ih_time_iso(v.ts, when, sizeof when);
+        json_object_set_new(ev, "time", json_string(when));
+        json_object_set_new(ev, "tz_offset_minutes", json_integer(v.tz));
+        json_object_set_new(ev, "actor_id", v.has_actor ? json_integer(v.actor_id) : json_null());
+        json_object_set_new(ev, "actor_role", sj(v.role));
+        json_object_set_new(ev, "session", sj(v.session));
+        json_object_set_new(ev, "ip", sj(v.ip));
+        json_object_set_new(ev, "request_id", sj(v.request_id));
+        json_object_set_new(ev, "action", sj(v.action));
+        json_object_set_new(ev, "object_type", sj(v.object_type));
+        json_object_set_new(ev, "object_id", sj(v.object_id));
+        json_object_set_new(ev, "outcome", sj(v.outcome));
+        json_object_set_new(ev, "error_code", sj(v.error_code));
+        json_object_set_new(ev, "reason", sj(v.reason));
+        if (v.format >= 2) json_object_set_new(ev, "rows", sj(v.rows));
+    } else if (!purged) {
+        json_object_set_new(ev, "malformed", json_true());
+    }
+    return ev;
+}
+
+/* The one value sql (with ms bound) gives; *none when it is NULL. */
+static ih_err seq_bound(ih_tx *tx, const char *sql, int64_t ms, int64_t *seq, bool *none)
+{
+    ih_stmt *st;
+    bool row;
+    IH_TRY(ih_tx_prepare(tx, sql, &st));
+    ih_stmt_int(st, 1, ms);
+    IH_TRY(ih_stmt_step(st, &row));
+    *none = !row || ih_col_null(st, 0);
+    *seq = *none ? 0 : ih_col_int(st, 0);
+    return ih_stmt_exec(st);
+}
+
+/* Only the filters given go into the statement (its text from fixed pieces,
+ * every value bound), so the planner can take the journal's object or actor
+ * index instead of walking every event from the first; `from` starts the
+ * walk at the least seq of the events since then, exactly (none since has
+ * a lower one). */
 static ih_err query_fn(ih_tx *tx, void *arg)
 {
     q_arg *q = arg;
     const ih_audit_filter *f = q->f;
+    q->out = json_array();
+    IH_CHECK_ALLOC(q->out);
+    int64_t lo = f->after_seq;
+    if (f->from_ms) {
+        /* seq + 0: through the time index (the range), not the key from the
+         * first event on, where both planners would look for a minimum */
+        int64_t first;
+        bool none;
+        IH_TRY(seq_bound(tx, "SELECT min(seq + 0) FROM audit_event WHERE ts >= $1", f->from_ms, &first, &none));
+        if (none) return IH_OK; /* nothing since then */
+        if (first - 1 > lo) lo = first - 1;
+    }
+    char sql[512];
+    int n = 1, len = snprintf(sql, sizeof sql, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq > $1");
+#define COND(test, text) \
+    if (test) len += snprintf(sql + len, sizeof sql - (size_t)len, " AND " text " $%d", ++n)
+    COND(f->from_ms, "ts >=");
+    COND(f->to_ms, "ts <");
+    COND(f->actor_id >= 0, "actor_id =");
+    COND(f->action, "action =");
+    COND(f->object_type, "object_type =");
+    COND(f->object_id, "object_id =");
+    COND(f->outcome, "outcome =");
+#undef COND
+    snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY seq LIMIT $%d", n + 1);
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx,
-                         "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq > $1 "
-                         "AND (CAST($2 AS BIGINT) IS NULL OR ts >= $2) AND (CAST($3 AS BIGINT) IS NULL OR ts < $3) "
-                         "AND (CAST($4 AS BIGINT) IS NULL OR actor_id = $4) "
-                         "AND (CAST($5 AS TEXT) IS NULL OR action = $5) "
-                         "AND (CAST($6 AS TEXT) IS NULL OR object_type = $6) "
-                         "AND (CAST($7 AS TEXT) IS NULL OR object_id = $7) "
-                         "AND (CAST($8 AS TEXT) IS NULL OR outcome = $8) ORDER BY seq LIMIT $9",
-                         &st));
-    ih_stmt_int(st, 1, f->after_seq);
-    if (f->from_ms) ih_stmt_int(st, 2, f->from_ms);
-    else ih_stmt_null(st, 2);
-    if (f->to_ms) ih_stmt_int(st, 3, f->to_ms);
-    else ih_stmt_null(st, 3);
-    if (f->actor_id >= 0) ih_stmt_int(st, 4, f->actor_id);
-    else ih_stmt_null(st, 4);
-    ih_stmt_text(st, 5, f->action);
-    ih_stmt_text(st, 6, f->object_type);
-    ih_stmt_text(st, 7, f->object_id);
-    ih_stmt_text(st, 8, f->outcome);
-    ih_stmt_int(st, 9, f->limit);
-    q->out = json_array();
-    IH_CHECK_ALLOC(q->out);
+    IH_TRY(ih_tx_prepare(tx, sql, &st));
+    int k = 1;
+    ih_stmt_int(st, k++, lo);
+    if (f->from_ms) ih_stmt_int(st, k++, f->from_ms);
+    if (f->to_ms) ih_stmt_int(st, k++, f->to_ms);
+    if (f->actor_id >= 0) ih_stmt_int(st, k++, f->actor_id);
+    if (f->action) ih_stmt_text(st, k++, f->action);
+    if (f->object_type) ih_stmt_text(st, k++, f->object_type);
+    if (f->object_id) ih_stmt_text(st, k++, f->object_id);
+    if (f->outcome) ih_stmt_text(st, k++, f->outcome);
+    ih_stmt_int(st, k, f->limit);
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
-        bool purged = ih_col_int(st, 9) != 0;
-        json_t *ev = json_pack("{s:I, s:b}", "seq", (json_int_t)ih_col_int(st, 0), "archived", purged);
-        size_t en;
-        const uint8_t *entry = ih_col_blob(st, 7, &en);
-        audit_view v;
-        /* Shown from the hashed entry, never from the filter columns. */
-        if (!purged && entry && audit_entry_parse(entry, en, &v) == 0) {
-            char when[32];
-            ih_time_iso(v.ts, when, sizeof when);
-            json_object_set_new(ev, "time", json_string(when));
-            json_object_set_new(ev, "tz_offset_minutes", json_integer(v.tz));
-            json_object_set_new(ev, "actor_id", v.has_actor ? json_integer(v.actor_id) : json_null());
-            json_object_set_new(ev, "actor_role", sj(v.role));
-            json_object_set_new(ev, "session", sj(v.session));
-            json_object_set_new(ev, "ip", sj(v.ip));
-            json_object_set_new(ev, "request_id", sj(v.request_id));
-            json_object_set_new(ev, "action", sj(v.action));
-            json_object_set_new(ev, "object_type", sj(v.object_type));
-            json_object_set_new(ev, "object_id", sj(v.object_id));
-            json_object_set_new(ev, "outcome", sj(v.outcome));
-            json_object_set_new(ev, "error_code", sj(v.error_code));
-            json_object_set_new(ev, "reason", sj(v.reason));
-            if (v.format >= 2) json_object_set_new(ev, "rows", sj(v.rows));
-        } else if (!purged) {
-            json_object_set_new(ev, "malformed", json_true());
-        }
-        json_array_append_new(q->out, ev);
+        json_t *ev = event_json(st);
+        if (ev) json_array_append_new(q->out, ev);
     }
     return e;
 }
@@ -82,6 +120,44 @@ ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, json_t **events)
     ih_err e = ih_store_read(s, query_fn, &q);
     if (e == IH_OK) *events = q.out;
     else json_decref(q.out);
+    return e;
+}
+
+typedef struct {
+    const char *object_type, *action;
+    int64_t since;
+    int limit;
+    json_t *out;
+} obj_arg;
+
+static ih_err object_fn(ih_tx *tx, void *arg)
+{
+    obj_arg *a = arg;
+    ih_stmt *st;
+    bool row;
+    ih_err e;
+    IH_TRY(ih_tx_prepare(tx, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE object_type = $1 AND action = $2 "
+                             "AND outcome = 'success' AND ts >= $3 ORDER BY seq DESC LIMIT $4",
+                         &st));
+    ih_stmt_text(st, 1, a->object_type);
+    ih_stmt_text(st, 2, a->action);
+    ih_stmt_int(st, 3, a->since);
+    ih_stmt_int(st, 4, a->limit);
+    while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        json_t *ev = event_json(st);
+        if (ev) json_array_append_new(a->out, ev);
+    }
+    return e;
+}
+
+ih_err ih_audit_object_events(ih_store *s, const char *object_type, const char *action, int64_t since_ms, int limit,
+                              json_t **events)
+{
+    obj_arg a = {object_type, action, since_ms, limit, json_array()};
+    IH_CHECK_ALLOC(a.out);
+    ih_err e = ih_store_read(s, object_fn, &a);
+    if (e == IH_OK) *events = a.out;
+    else json_decref(a.out);
     return e;
 }
 

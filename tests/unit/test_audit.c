@@ -783,6 +783,70 @@ static void t_archive_months(void **state)
     ih_clock_set(NULL, NULL);
 }
 
+/* The auditor's queries give exactly what a walk through every event would,
+ * whichever filters are given (each goes into the statement only when set,
+ * and `from` starts the walk at the least seq since then) — also where the
+ * times are out of order: events appended after the fixture's but stamped
+ * months before it, and a later batch stamped before an earlier one. */
+static bool picked(const json_t *ev, const ih_audit_filter *q)
+{
+    int64_t ms;
+    if (ih_time_parse_iso(json_string_value(json_object_get(ev, "time")), &ms) != 0) return false;
+    const char *oid = json_string_value(json_object_get(ev, "object_id")),
+               *out = json_string_value(json_object_get(ev, "outcome")),
+               *act = json_string_value(json_object_get(ev, "action"));
+    return json_integer_value(json_object_get(ev, "seq")) > q->after_seq && (!q->from_ms || ms >= q->from_ms) &&
+           (!q->to_ms || ms < q->to_ms) && (q->actor_id < 0 || json_integer_value(json_object_get(ev, "actor_id")) == q->actor_id) &&
+           (!q->object_id || !strcmp(oid, q->object_id)) && (!q->outcome || !strcmp(out, q->outcome)) &&
+           (!q->action || !strcmp(act, q->action));
+}
+
+static void t_query_filters(void **state)
+{
+    fx *f = *state;
+    ih_clock_set(fake_clock, NULL);
+    const char *months[] = {"2026-01-10T08:00:00Z", "2026-03-01T08:00:00Z", "2026-02-01T08:00:00Z"};
+    for (int m = 0; m < 3; m++) {
+        fake_ms = utc(months[m]);
+        append_events(f, EVENTS + 100 * m, 100, false);
+    }
+    ih_clock_set(NULL, NULL);
+    ih_audit_filter all = {.actor_id = -1, .after_seq = -1, .limit = 10000};
+    json_t *every;
+    T_OK(ih_audit_query(f->b.s, &all, &every));
+    assert_int_equal(json_array_size(every), EVENTS + 300);
+    ih_audit_filter qs[] = {
+        {.from_ms = utc("2026-02-01T00:00:00Z"), .actor_id = -1, .after_seq = -1, .limit = 10000},
+        {.from_ms = utc("2026-02-15T00:00:00Z"), .to_ms = utc("2026-03-15T00:00:00Z"), .actor_id = -1, .after_seq = -1,
+         .limit = 10000},
+        {.to_ms = utc("2026-02-15T00:00:00Z"), .actor_id = -1, .after_seq = -1, .limit = 10000},
+        {.from_ms = utc("2026-01-01T00:00:00Z"), .actor_id = -1, .object_type = "record", .object_id = "5",
+         .after_seq = -1, .limit = 10000},
+        {.actor_id = 3, .outcome = "failure", .after_seq = 100, .limit = 10000},
+        {.from_ms = utc("2026-01-01T00:00:00Z"), .actor_id = 4, .action = "record.update", .after_seq = 3050,
+         .limit = 7},
+        {.from_ms = utc("2027-01-01T00:00:00Z"), .actor_id = -1, .after_seq = -1, .limit = 10000}, /* nothing since */
+    };
+    for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
+        json_t *got;
+        T_OK(ih_audit_query(f->b.s, &qs[k], &got));
+        size_t i, n = 0;
+        json_t *ev;
+        json_array_foreach(every, i, ev)
+        {
+            if (!picked(ev, &qs[k]) || (int)n >= qs[k].limit) continue;
+            json_t *g = json_array_get(got, n++);
+            if (!g || json_integer_value(json_object_get(g, "seq")) != json_integer_value(json_object_get(ev, "seq")))
+                fail_msg("query %zu: event %lld missing or out of place", k,
+                         (long long)json_integer_value(json_object_get(ev, "seq")));
+        }
+        if (json_array_size(got) != n) fail_msg("query %zu: %zu events, expected %zu", k, json_array_size(got), n);
+        if (k < 6 && !n) fail_msg("query %zu matches nothing: a test that cannot fail", k);
+        json_decref(got);
+    }
+    json_decref(every);
+}
+
 #define MUTATIONS(s)                                                                                                  \
     cmocka_unit_test_setup_teardown(t_intact_journal_verifies, s, teardown),                                          \
         cmocka_unit_test_setup_teardown(t_changed_field, s, teardown),                                                \
@@ -805,7 +869,8 @@ static void t_archive_months(void **state)
         cmocka_unit_test_setup_teardown(t_checkpoint_failure_alerts, s, teardown),                                    \
         cmocka_unit_test_setup_teardown(t_concurrent_appends, s, teardown),                                           \
         cmocka_unit_test_setup_teardown(t_rollback_refused_at_start, s, teardown),                                    \
-        cmocka_unit_test_setup_teardown(t_verify_leaves_readers, s, teardown)
+        cmocka_unit_test_setup_teardown(t_verify_leaves_readers, s, teardown),                                        \
+        cmocka_unit_test_setup_teardown(t_query_filters, s, teardown)
 
 static int small_blocks(void **state)
 {
