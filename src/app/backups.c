@@ -180,7 +180,7 @@ ih_err ih_app_backup_list(ih_app *app, json_t **out)
         return ih_fail(IH_E_NOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) v[i] = json_incref(json_array_get(list, i));
-    qsort(v, n, sizeof *v, by_name_field_desc);
+    if (n) qsort(v, n, sizeof *v, by_name_field_desc);
     json_array_clear(list);
     for (size_t i = 0; i < n; i++) json_array_append_new(list, v[i]);
     free(v);
