@@ -211,8 +211,7 @@ class ConsoleJourney(IhosTestCase):
         ph2.open("/app/")
         login_ui(ph2, acc["pharmacist02"])
         ph2.click_text("发药", "nav a")
-        ph2.find("#dispense-queue")
-        self.assertIn("已支付", ph2.text("#dispense-queue"))  # the pharmacist sees it is paid
+        ph2.wait_text("已支付", "#dispense-queue")  # the pharmacist sees it is paid (the list loads after its box)
         ph2.click_text("打开")
         ph2.submit("#dispense", delivery_type="0")
         ph2.wait_text("已发药", "#rx")
