@@ -60,15 +60,26 @@ static void record(ih_app *app, const ih_actor *who, const char *action, const c
 ih_err ih_app_backup(ih_app *app, const ih_actor *who, ih_backup_info *info)
 {
     pthread_mutex_lock(&one_at_a_time);
-    char path[PATH_MAX], stamp[32];
-    time_t now = (time_t)(ih_now_ms() / 1000);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+    char path[PATH_MAX], name[96];
     ih_err e = ih_instance_path(app->inst, "backups", path, sizeof path);
-    char name[96];
-    snprintf(name, sizeof name, "ihos-%.8s-%s.ihosb", app->inst->instance_id, stamp);
-    if (e == IH_OK) e = ih_path(path + strlen(path), sizeof path - strlen(path), "/%s", name);
+    size_t dirlen = strlen(path);
+    /* names carry the second they were taken: a second backup within the
+     * same second (the daily one and one asked for) waits for the next */
+    for (int tries = 0; e == IH_OK && tries < 3; tries++) {
+        char stamp[32];
+        time_t now = (time_t)(ih_now_ms() / 1000);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
+        snprintf(name, sizeof name, "ihos-%.8s-%s.ihosb", app->inst->instance_id, stamp);
+        path[dirlen] = '\0';
+        e = ih_path(path + dirlen, sizeof path - dirlen, "/%s", name);
+        struct stat sb;
+        if (e != IH_OK || stat(path, &sb) != 0) break;
+        int64_t left = 1000 - ih_now_ms() % 1000; /* 1..1000 ms to the next second */
+        struct timespec ts = {(time_t)(left / 1000), (long)(left % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
     if (e == IH_OK) e = ih_backup_create(app->inst, path, info);
     record(app, who, "backup.create", name, e);
     if (e != IH_OK) {
