@@ -16,10 +16,14 @@
 
 #define WAIT_MAX_S 50
 
-static ih_err op_answer(ih_app *app, ih_req *req, ih_resp *resp, const char *kind, const char *base, int64_t id)
+/* ?wait=, read before anything runs or is recorded. */
+static ih_err wait_param(const ih_req *req, int64_t *wait)
 {
-    int64_t wait;
-    IH_TRY(ih_api_query_int(req, "wait", 0, WAIT_MAX_S, WAIT_MAX_S, &wait));
+    return ih_api_query_int(req, "wait", 0, WAIT_MAX_S, WAIT_MAX_S, wait);
+}
+
+static ih_err op_answer(ih_app *app, ih_resp *resp, const char *kind, const char *base, int64_t id, int64_t wait)
+{
     ih_op_result r;
     IH_TRY(ih_op_wait(app->ops, kind, id, wait * 1000, &r));
     if (r.done) return ih_api_json(resp, r.status, r.body);
@@ -35,7 +39,7 @@ ih_err ih_api_op_begin(ih_app *app, ih_req *req, ih_resp *resp, const char *kind
                        void *arg, void (*free_arg)(void *))
 {
     int64_t wait, id;
-    ih_err e = ih_api_query_int(req, "wait", 0, WAIT_MAX_S, WAIT_MAX_S, &wait); /* refused before anything runs */
+    ih_err e = wait_param(req, &wait);
     if (e == IH_OK && !app->ops) e = ih_fail(IH_E_UNAVAILABLE, "long operations are not running");
     if (e != IH_OK) {
         if (free_arg) free_arg(arg);
@@ -44,15 +48,16 @@ ih_err ih_api_op_begin(ih_app *app, ih_req *req, ih_resp *resp, const char *kind
     ih_actor who;
     ih_api_actor(req, &who);
     IH_TRY(ih_op_begin(app->ops, kind, &who, fn, arg, free_arg, &id));
-    return op_answer(app, req, resp, kind, base, id);
+    return op_answer(app, resp, kind, base, id, wait);
 }
 
 /* GET base/runs/{id}: reading a run's result is audited as operation.read. */
 ih_err ih_api_op_get(ih_app *app, ih_req *req, ih_resp *resp, const char *kind, const char *base)
 {
-    int64_t id;
+    int64_t id, wait;
     IH_TRY(ih_api_param_id(req, 0, &id));
+    IH_TRY(wait_param(req, &wait));
     if (!app->ops) return ih_fail(IH_E_UNAVAILABLE, "long operations are not running");
     IH_TRY(ih_api_audit(app, req, "operation.read", "op_run", req->params[0], IH_OK, NULL));
-    return op_answer(app, req, resp, kind, base, id);
+    return op_answer(app, resp, kind, base, id, wait);
 }
