@@ -64,15 +64,15 @@ ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp)
     /* Record the access first: it is part of what the auditor reads. */
     IH_TRY(ih_api_audit(app, req, "audit.query", "audit_journal", NULL, IH_OK, NULL));
     json_t *events;
-    IH_TRY(ih_audit_query(app->store, &f, &events));
+    int64_t next;
+    IH_TRY(ih_audit_query(app->store, &f, &events, &next));
     ih_err e = ih_identity_name_actors(app->identity, events);
     if (e != IH_OK) {
         json_decref(events);
         return e;
     }
-    size_t n = json_array_size(events);
-    json_t *next = n == (size_t)f.limit ? json_object_get(json_array_get(events, n - 1), "seq") : NULL;
-    return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "events", events, "next_after", next ? next : json_null()));
+    return ih_api_json(resp, 200, json_pack("{s:o, s:o}", "events", events, "next_after",
+                                            next >= 0 ? json_integer(next) : json_null()));
 }
 
 ih_err ih_api_audit_checkpoints(ih_app *app, ih_req *req, ih_resp *resp)
@@ -125,7 +125,8 @@ ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(parse_filter(app, req, &f, &t, 100000));
     IH_TRY(ih_api_audit(app, req, "audit.export", "audit_journal", NULL, IH_OK, NULL));
     json_t *events;
-    IH_TRY(ih_audit_query(app->store, &f, &events));
+    int64_t next;
+    IH_TRY(ih_audit_query(app->store, &f, &events, &next));
     ih_err e = ih_identity_name_actors(app->identity, events);
     ih_buf_reset(&resp->body);
     size_t i;
@@ -140,5 +141,10 @@ ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(e);
     resp->status = 200;
     resp->content_type = "application/x-ndjson";
+    if (next >= 0) { /* more may follow: the same export again with after= this */
+        char n[24];
+        snprintf(n, sizeof n, "%lld", (long long)next);
+        IH_TRY(ih_resp_header(resp, "X-Ihos-Next-After", n));
+    }
     return ih_resp_header(resp, "Content-Disposition", "attachment; filename=\"ihos-audit.ndjson\"");
 }

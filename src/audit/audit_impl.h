@@ -97,6 +97,11 @@ struct ih_audit {
 /* Verification checks the events in blocks of 2^this (verify.c); tests make
  * it small so that a short journal spans many blocks. */
 extern int audit_verify_block_log;
+/* A query no index serves walks at most this many events per call (query.c;
+ * AUDIT_QUERY_WALK); tests make it small so that a short journal takes many
+ * pages. */
+#define AUDIT_QUERY_WALK 5000000
+extern int64_t audit_query_walk;
 
 /* Decode the stored entry of the current row into r (scratch as above);
  * -1 if the row has no entry (archived) or it is malformed. */

@@ -7,9 +7,12 @@
 #include <jansson.h>
 #include <string.h>
 
+int64_t audit_query_walk = AUDIT_QUERY_WALK;
+
 typedef struct {
     const ih_audit_filter *f;
     json_t *out;
+    int64_t next; /* where the next page starts (after), or -1 */
 } q_arg;
 
 static json_t *sj(slice s) { return s.p ? json_stringn(s.p, s.n) : json_null(); }
@@ -46,13 +49,13 @@ static json_t *event_json(ih_stmt *st)
     return ev;
 }
 
-/* The one value sql (with ms bound) gives; *none when it is NULL. */
-static ih_err seq_bound(ih_tx *tx, const char *sql, int64_t ms, int64_t *seq, bool *none)
+/* The one value sql (with v bound as $1) gives; *none when it is NULL. */
+static ih_err seq_bound(ih_tx *tx, const char *sql, int64_t v, int64_t *seq, bool *none)
 {
     ih_stmt *st;
     bool row;
     IH_TRY(ih_tx_prepare(tx, sql, &st));
-    ih_stmt_int(st, 1, ms);
+    ih_stmt_int(st, 1, v);
     IH_TRY(ih_stmt_step(st, &row));
     *none = !row || ih_col_null(st, 0);
     *seq = *none ? 0 : ih_col_int(st, 0);
@@ -63,11 +66,15 @@ static ih_err seq_bound(ih_tx *tx, const char *sql, int64_t ms, int64_t *seq, bo
  * every value bound), so the planner can take the journal's object or actor
  * index instead of walking every event from the first; `from` starts the
  * walk at the least seq of the events since then, exactly (none since has
- * a lower one). */
+ * a lower one).  A query no index serves (by action, outcome or time alone)
+ * walks at most audit_query_walk events: a page that ends there says where
+ * the next one starts, however few events matched, so no request outlasts
+ * a proxy's timeout on a journal of years. */
 static ih_err query_fn(ih_tx *tx, void *arg)
 {
     q_arg *q = arg;
     const ih_audit_filter *f = q->f;
+    q->next = -1;
     q->out = json_array();
     IH_CHECK_ALLOC(q->out);
     int64_t lo = f->after_seq;
@@ -80,10 +87,13 @@ static ih_err query_fn(ih_tx *tx, void *arg)
         if (none) return IH_OK; /* nothing since then */
         if (first - 1 > lo) lo = first - 1;
     }
+    bool walk = f->actor_id < 0 && !f->object_type;
+    int64_t hi = walk && lo < INT64_MAX - audit_query_walk ? lo + audit_query_walk : INT64_MAX;
     char sql[512];
     int n = 1, len = snprintf(sql, sizeof sql, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq > $1");
 #define COND(test, text) \
     if (test) len += snprintf(sql + len, sizeof sql - (size_t)len, " AND " text " $%d", ++n)
+    COND(hi < INT64_MAX, "seq <=");
     COND(f->from_ms, "ts >=");
     COND(f->to_ms, "ts <");
     COND(f->actor_id >= 0, "actor_id =");
@@ -99,6 +109,7 @@ static ih_err query_fn(ih_tx *tx, void *arg)
     IH_TRY(ih_tx_prepare(tx, sql, &st));
     int k = 1;
     ih_stmt_int(st, k++, lo);
+    if (hi < INT64_MAX) ih_stmt_int(st, k++, hi);
     if (f->from_ms) ih_stmt_int(st, k++, f->from_ms);
     if (f->to_ms) ih_stmt_int(st, k++, f->to_ms);
     if (f->actor_id >= 0) ih_stmt_int(st, k++, f->actor_id);
@@ -107,19 +118,36 @@ static ih_err query_fn(ih_tx *tx, void *arg)
     if (f->object_id) ih_stmt_text(st, k++, f->object_id);
     if (f->outcome) ih_stmt_text(st, k++, f->outcome);
     ih_stmt_int(st, k, f->limit);
+    int got = 0;
+    int64_t last = lo;
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
+        last = ih_col_int(st, 0);
+        got++;
         json_t *ev = event_json(st);
         if (ev) json_array_append_new(q->out, ev);
     }
-    return e;
+    IH_TRY(e);
+    if (got == f->limit) {
+        q->next = last;
+    } else if (hi < INT64_MAX) { /* the walk stopped at hi: are there events after it? */
+        int64_t beyond;
+        bool none;
+        IH_TRY(seq_bound(tx, "SELECT min(seq) FROM audit_event WHERE seq > $1", hi, &beyond, &none));
+        if (!none) q->next = hi;
+    }
+    return IH_OK;
 }
 
-ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, json_t **events)
+ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, json_t **events, int64_t *next_after)
 {
-    q_arg q = {f, NULL};
+    q_arg q = {f, NULL, -1};
     ih_err e = ih_store_read(s, query_fn, &q);
-    if (e == IH_OK) *events = q.out;
-    else json_decref(q.out);
+    if (e == IH_OK) {
+        *events = q.out;
+        if (next_after) *next_after = q.next;
+    } else {
+        json_decref(q.out);
+    }
     return e;
 }
 

@@ -317,6 +317,26 @@ class ConsoleJourney(IhosTestCase):
         audb.shot("auditadmin-search")
         audb.submit("#audit form", actor_username="nobody.at.all", action="account.activate")
         audb.wait_text("无匹配记录", "#audit")
+        # every event, a page at a time (oldest first), then the refusals alone, and their export
+        def first_seq():  # the first row's 序号, None while the table is being redrawn
+            try:
+                return int(audb.all("#audit tbody tr")[0].text.split()[0])
+            except Exception:
+                return None
+        audb.submit("#audit form", actor_username="", action="")
+        audb.wait_text("下一页", "#audit")
+        first = first_seq()
+        audb.click_text("下一页", "#audit button")
+        end = time.time() + 30
+        while time.time() < end and first_seq() in (first, None):
+            time.sleep(0.2)
+        self.assertEqual(first_seq(), first + 200)
+        bad = inst.request("POST", "/api/v1/sessions", body={"username": "no.such.user", "password": "Wrong-Pass-2026!"})
+        self.assertEqual(bad.status, 401)  # a refused login: a failure in the journal
+        audb.submit("#audit form", outcome="failure")
+        audb.wait_text("失败", "#audit tbody")
+        self.assertNotIn("成功", audb.text("#audit tbody"))
+        self.assertIn("outcome=failure", audb.find("#main a[download]").get_attribute("href"))
         audb.click_text("验证审计日志")
         audb.wait_text("验证通过", "#main")
         audb.click_text("检查点", "nav a")

@@ -81,7 +81,7 @@ static int64_t count_events(fx *f, const char *action, const char *outcome)
 {
     ih_audit_filter q = {.actor_id = -1, .action = action, .outcome = outcome, .after_seq = -1, .limit = 10000};
     json_t *ev;
-    T_OK(ih_audit_query(f->b.s, &q, &ev));
+    T_OK(ih_audit_query(f->b.s, &q, &ev, NULL));
     int64_t n = (int64_t)json_array_size(ev);
     json_decref(ev);
     return n;

@@ -7,6 +7,7 @@
   const { h, clear, time, mmss, api, longOp, act, form, table, btn, flash, showError } = IH;
   const root = document.getElementById('root');
   const ROLE = { doctor: '医师', nurse: '护士', pharmacist: '药师', sysadmin: '系统管理员', secadmin: '安全管理员', auditadmin: '审计管理员' };
+  const OUTCOME = { success: '成功', failure: '失败' };
   const STATUS = { requested: '待接诊', accepted: '诊疗中', closed: '已结束', refused: '已拒绝', cancelled: '已取消', expired: '已超时',
                    issued: '待审核', approved: '审核通过', rejected: '审核未通过', dispensed: '已发药', delivered: '已送达', cancelled_rx: '已作废' };
   const st = s => STATUS[s] || s;
@@ -788,14 +789,31 @@
     box.id = 'audit';
     m.appendChild(box);
     const out = h('div');
+    const exp = h('a', { href: '/api/v1/audit/export', class: 'button', download: 'audit-export.jsonl' }, '导出查询结果');
+    const PAGE = 200;
+    /* one page of the filter b, after event `after`; the server says where
+     * the next starts (a query by operation or result alone looks through a
+     * stretch of the journal per page, so a page may hold few or none) */
+    const page = async (b, after) => {
+      const q = Object.assign({ limit: PAGE }, b);
+      if (after != null) q.after = after;
+      const r = await api('GET', '/api/v1/audit/events?' + new URLSearchParams(q).toString());
+      clear(out);
+      out.appendChild(table(r.events, [['序号', e => e.seq], ['时间', e => time(e.time)], ['操作者', e => e.actor_username ? `${e.actor_username}（${ROLE[e.actor_role] || e.actor_role || ''}）` : (e.actor_role || '系统')],
+        ['操作', e => e.action], ['对象', e => `${e.object_type || ''} ${e.object_id || ''}`], ['结果', e => OUTCOME[e.outcome] || e.outcome], ['来源地址', e => e.ip]],
+        r.next_after != null ? '本段无匹配记录' : '无匹配记录'));
+      if (r.next_after != null) {
+        if (r.events.length < PAGE) out.appendChild(h('p', { class: 'empty' }, `已检索至第 ${r.next_after} 条事件，其后的记录尚未检索。`));
+        out.appendChild(btn(r.events.length < PAGE ? '继续检索' : '下一页', () => act(out, () => page(b, r.next_after))));
+      }
+    };
     const f = form([{ name: 'actor_username', label: '操作者（用户名）' }, { name: 'action', label: '操作（如 visit.accept）' },
-      { name: 'object_type', label: '对象类型' }, { name: 'object_id', label: '对象编号' }, { name: 'from', label: '起始（YYYY-MM-DD）' }, { name: 'to', label: '截止（YYYY-MM-DD）' }],
+      { name: 'object_type', label: '对象类型' }, { name: 'object_id', label: '对象编号' },
+      { name: 'outcome', label: '结果', type: 'select', options: [['', '全部'], ['success', '成功'], ['failure', '失败']] },
+      { name: 'from', label: '起始（YYYY-MM-DD）' }, { name: 'to', label: '截止（YYYY-MM-DD）' }],
       '查询', async b => {
-        const qs = new URLSearchParams(Object.assign({ limit: 200 }, b)).toString();
-        const r = await api('GET', '/api/v1/audit/events?' + qs);
-        clear(out);
-        out.appendChild(table(r.events, [['序号', e => e.seq], ['时间', e => time(e.time)], ['操作者', e => e.actor_username ? `${e.actor_username}（${ROLE[e.actor_role] || e.actor_role || ''}）` : (e.actor_role || '系统')],
-          ['操作', e => e.action], ['对象', e => `${e.object_type || ''} ${e.object_id || ''}`], ['结果', e => e.outcome], ['来源地址', e => e.ip]], '无匹配记录'));
+        exp.href = '/api/v1/audit/export' + (Object.keys(b).length ? '?' + new URLSearchParams(b).toString() : '');
+        await page(b, null);
       }, { inline: true });
     box.append(f, out);
     f.requestSubmit();
@@ -803,7 +821,7 @@
     v.append(btn('验证审计日志', () => act(v, () => longOp('POST', '/api/v1/audit/verify', {}, op => flash(v, `正在验证（${time(op.started_at)} 开始）…`)), r => flash(v, r.ok
         ? `验证通过：${r.events} 条事件、${r.checkpoints} 个签名检查点完整，链与签名均正确。`
         : `验证失败：${r.problem}（事件 ${r.bad_event ?? '—'}，检查点 ${r.bad_checkpoint ?? '—'}）`)), 'primary'),
-      h('a', { href: '/api/v1/audit/export', class: 'button', download: 'audit-export.jsonl' }, '导出'));
+      exp);
     m.appendChild(v);
   }
   async function checkpoints(m) {
