@@ -122,13 +122,13 @@ s("GET","/api/v1/permissions","Permissions by role, with bounds and which are op
 s("PUT","/api/v1/roles/{role}/permissions/{perm}","Grant or revoke an optional permission within its bounds. Granting one that reaches personal data, or taking anything from the auditor, is only proposed (202): another administrator decides", req="Grant", also={202: "Proposed"})
 s("GET","/api/v1/approvals","Changes proposed by one administrator for another to decide (?pending=true)")
 s("POST","/api/v1/approvals/{id}","Approve (the change takes effect) or reject a proposed change: never the proposer, never the security administrator", req="Decision", resp="Decided")
-s("GET","/api/v1/audit/events","Query the audit journal, oldest first: {events, next_after}. next_after, when not null, is where the next page starts (ask again with after=next_after)", query=["from","to","actor","actor_username","action","object_type","object_id","outcome","after","limit"],
+s("GET","/api/v1/audit/events","Query the audit journal: {events, next_after} oldest first, {events, next_before} with order=newest. When not null, it is where the next page starts (ask again with after= / before= it)", query=["from","to","actor","actor_username","action","object_type","object_id","outcome","order","after","before","limit"],
   desc="A query by actor or object goes through the journal's index on it. One by neither (action, outcome or time alone) looks through at most 5,000,000 events per request, so that none outlasts a proxy's timeout on a journal of years: its page may hold fewer events than limit, or none, and still have a next_after.")
 s("GET","/api/v1/audit/checkpoints","Signed checkpoints")
 s("POST","/api/v1/audit/verify","Verify the whole journal now: a long operation, answered within ?wait= seconds or 202 with where to ask (Location; any node answers)", query=["wait"], also={202: "Operation"},
   desc="One verification at a time: a start while one runs joins it. Its outcome is audited as audit.verify.")
 s("GET","/api/v1/audit/verify/runs/{id}","A verification's result (or 202 while it runs, waiting up to ?wait= seconds); the result is kept signed with the audit key and refused (integrity_error) if edited; 503 when the node running it stopped; audited as operation.read", query=["wait"], also={202: "Operation"})
-s("GET","/api/v1/audit/export","Export events (JSON lines), with the filters of /audit/events (limit up to 100,000); when more may follow, the header X-Ihos-Next-After says where the next export starts (after=)", query=["from","to","actor","actor_username","action","object_type","object_id","outcome","after","limit"], resp="Text")
+s("GET","/api/v1/audit/export","Export events (JSON lines), with the filters and order of /audit/events (limit up to 100,000); when more may follow, the header X-Ihos-Next-After (X-Ihos-Next-Before, newest first) says where the next export starts", query=["from","to","actor","actor_username","action","object_type","object_id","outcome","order","after","before","limit"], resp="Text")
 s("GET","/api/v1/selfcheck","The Level 3 self-check of the running instance (format ihos-selfcheck/1: summary, high-risk findings, every clause with verdict, evidence and remedy): a long operation, answered within ?wait= seconds or 202 with where to ask (Location; any node answers)", query=["wait"], also={202: "Operation"},
   desc="Runs the integrity scan and a full journal verification: minutes on a large instance, longer than a proxy waits. One at a time: a request while one runs joins it. Audited as selfcheck.run.")
 s("GET","/api/v1/selfcheck/runs/{id}","A self-check's report (or 202 while it runs, waiting up to ?wait= seconds); kept signed with the audit key and refused (integrity_error) if edited; 503 when the node running it stopped; audited as operation.read", query=["wait"], also={202: "Operation"})
@@ -216,7 +216,8 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "action": ("string","action"), "object_type": ("string","object type"), "object_id": ("string","object id"),
      "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
      "series": ("string","series instance UID"), "instance": ("string","SOP instance UID"),
-     "wait": ("integer","seconds to wait for a long operation's result, 0-50 (default 50); then 202 while it runs")}
+     "wait": ("integer","seconds to wait for a long operation's result, 0-50 (default 50); then 202 while it runs"),
+     "order": ("string","oldest (default) or newest first")}
 
 lines = []
 w = lines.append

@@ -1,7 +1,7 @@
 /* audit_api.c — the auditadmin's view of the journal.
  *   GET  /api/v1/audit/events       filters: from, to (ISO time), actor
  *                                   (account id) or actor_username, action, object_type, object_id,
- *                                   outcome; after (seq), limit
+ *                                   outcome; order (oldest, newest), after / before (seq), limit
  *   GET  /api/v1/audit/checkpoints  after (size), limit
  *   POST /api/v1/audit/verify       the same checks as `ihos audit verify`
  *   GET  /api/v1/audit/export       events as JSON lines (same filters)
@@ -42,6 +42,13 @@ static ih_err parse_filter(ih_app *app, const ih_req *req, ih_audit_filter *f, f
         if (!f->actor_id) f->actor_id = INT64_MAX; /* nobody: an empty answer, as for an unknown id */
     }
     IH_TRY(ih_api_query_int(req, "after", -1, INT64_MAX, -1, &f->after_seq));
+    IH_TRY(ih_api_query_int(req, "before", 1, INT64_MAX, 0, &f->before_seq));
+    char order[16];
+    if (ih_api_query(req, "order", order, sizeof order)) {
+        if (strcmp(order, "oldest") && strcmp(order, "newest"))
+            return ih_reject(IH_E_INVALID, "order", "Query parameter 'order' must be oldest or newest.");
+        f->newest_first = !strcmp(order, "newest");
+    }
     int64_t limit;
     IH_TRY(ih_api_query_int(req, "limit", 1, max_limit, max_limit < 1000 ? max_limit : 1000, &limit));
     f->limit = (int)limit;
@@ -71,7 +78,8 @@ ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp)
         json_decref(events);
         return e;
     }
-    return ih_api_json(resp, 200, json_pack("{s:o, s:o}", "events", events, "next_after",
+    /* where the next page starts: after= it oldest first, before= it newest first */
+    return ih_api_json(resp, 200, json_pack("{s:o, s:o}", "events", events, f.newest_first ? "next_before" : "next_after",
                                             next >= 0 ? json_integer(next) : json_null()));
 }
 
@@ -141,10 +149,10 @@ ih_err ih_api_audit_export(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(e);
     resp->status = 200;
     resp->content_type = "application/x-ndjson";
-    if (next >= 0) { /* more may follow: the same export again with after= this */
+    if (next >= 0) { /* more may follow: the same export again with after= (before=) this */
         char n[24];
         snprintf(n, sizeof n, "%lld", (long long)next);
-        IH_TRY(ih_resp_header(resp, "X-Ihos-Next-After", n));
+        IH_TRY(ih_resp_header(resp, f.newest_first ? "X-Ihos-Next-Before" : "X-Ihos-Next-After", n));
     }
     return ih_resp_header(resp, "Content-Disposition", "attachment; filename=\"ihos-audit.ndjson\"");
 }

@@ -198,17 +198,20 @@ typedef struct ih_audit_filter {
     int64_t actor_id;        /* -1 = any */
     const char *action, *object_type, *object_id, *outcome; /* NULL = any */
     int64_t after_seq;       /* events with seq > after_seq; -1 = from the start */
+    int64_t before_seq;      /* and seq < before_seq; 0 = no bound */
+    bool newest_first;       /* the order of the events, and so of the pages */
     int limit;
 } ih_audit_filter;
 
-/* Matching events (oldest first) as a JSON array of objects, and where the
- * next page starts (pass it as after_seq), or -1 when nothing more matches:
+/* Matching events (oldest first, or newest first) as a JSON array of
+ * objects, and where the next page starts — pass it as after_seq (oldest
+ * first) or before_seq (newest first) — or -1 when nothing more matches:
  * after limit events, or where the walk stopped — a query by neither actor
  * nor object walks a bounded stretch of the journal per call, and its page
- * may hold fewer events than limit, even none, with more to come.
- * next_after may be NULL. */
+ * may hold fewer events than limit, even none, with more to come.  next may
+ * be NULL. */
 struct json_t;
-ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, struct json_t **events, int64_t *next_after);
+ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, struct json_t **events, int64_t *next);
 /* The successful events of action about objects of one type since since_ms,
  * newest first, at most limit: through the journal's object index, never a
  * walk through the whole journal (the backups every node lists). */

@@ -69,7 +69,8 @@ static ih_err seq_bound(ih_tx *tx, const char *sql, int64_t v, int64_t *seq, boo
  * a lower one).  A query no index serves (by action, outcome or time alone)
  * walks at most audit_query_walk events: a page that ends there says where
  * the next one starts, however few events matched, so no request outlasts
- * a proxy's timeout on a journal of years. */
+ * a proxy's timeout on a journal of years.  Newest first, the walk starts
+ * at the journal's end (or before_seq) and goes back. */
 static ih_err query_fn(ih_tx *tx, void *arg)
 {
     q_arg *q = arg;
@@ -77,23 +78,32 @@ static ih_err query_fn(ih_tx *tx, void *arg)
     q->next = -1;
     q->out = json_array();
     IH_CHECK_ALLOC(q->out);
-    int64_t lo = f->after_seq;
+    int64_t lo = f->after_seq, hi = f->before_seq > 0 ? f->before_seq - 1 : INT64_MAX; /* seq in (lo, hi] */
+    bool none;
     if (f->from_ms) {
         /* seq + 0: through the time index (the range), not the key from the
          * first event on, where both planners would look for a minimum */
         int64_t first;
-        bool none;
         IH_TRY(seq_bound(tx, "SELECT min(seq + 0) FROM audit_event WHERE ts >= $1", f->from_ms, &first, &none));
         if (none) return IH_OK; /* nothing since then */
         if (first - 1 > lo) lo = first - 1;
     }
     bool walk = f->actor_id < 0 && !f->object_type;
-    int64_t hi = walk && lo < INT64_MAX - audit_query_walk ? lo + audit_query_walk : INT64_MAX;
+    if (walk && f->newest_first && hi == INT64_MAX) { /* from the journal's end */
+        IH_TRY(seq_bound(tx, "SELECT max(seq) FROM audit_event WHERE seq > $1", lo, &hi, &none));
+        if (none) return IH_OK;
+    }
+    if (hi <= lo) return IH_OK;
+    int64_t wlo = lo, whi = hi; /* what this call walks: (wlo, whi] */
+    if (walk && (uint64_t)hi - (uint64_t)lo > (uint64_t)audit_query_walk) { /* lo may be -1 */
+        if (f->newest_first) wlo = hi - audit_query_walk;
+        else whi = lo + audit_query_walk;
+    }
     char sql[512];
     int n = 1, len = snprintf(sql, sizeof sql, "SELECT " AUDIT_EVENT_SELECT " FROM audit_event WHERE seq > $1");
 #define COND(test, text) \
     if (test) len += snprintf(sql + len, sizeof sql - (size_t)len, " AND " text " $%d", ++n)
-    COND(hi < INT64_MAX, "seq <=");
+    COND(whi < INT64_MAX, "seq <=");
     COND(f->from_ms, "ts >=");
     COND(f->to_ms, "ts <");
     COND(f->actor_id >= 0, "actor_id =");
@@ -102,14 +112,14 @@ static ih_err query_fn(ih_tx *tx, void *arg)
     COND(f->object_id, "object_id =");
     COND(f->outcome, "outcome =");
 #undef COND
-    snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY seq LIMIT $%d", n + 1);
+    snprintf(sql + len, sizeof sql - (size_t)len, " ORDER BY seq%s LIMIT $%d", f->newest_first ? " DESC" : "", n + 1);
     ih_stmt *st;
     bool row;
     ih_err e;
     IH_TRY(ih_tx_prepare(tx, sql, &st));
     int k = 1;
-    ih_stmt_int(st, k++, lo);
-    if (hi < INT64_MAX) ih_stmt_int(st, k++, hi);
+    ih_stmt_int(st, k++, wlo);
+    if (whi < INT64_MAX) ih_stmt_int(st, k++, whi);
     if (f->from_ms) ih_stmt_int(st, k++, f->from_ms);
     if (f->to_ms) ih_stmt_int(st, k++, f->to_ms);
     if (f->actor_id >= 0) ih_stmt_int(st, k++, f->actor_id);
@@ -119,7 +129,7 @@ static ih_err query_fn(ih_tx *tx, void *arg)
     if (f->outcome) ih_stmt_text(st, k++, f->outcome);
     ih_stmt_int(st, k, f->limit);
     int got = 0;
-    int64_t last = lo;
+    int64_t last = -1;
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         last = ih_col_int(st, 0);
         got++;
@@ -127,24 +137,26 @@ static ih_err query_fn(ih_tx *tx, void *arg)
         if (ev) json_array_append_new(q->out, ev);
     }
     IH_TRY(e);
+    int64_t beyond;
     if (got == f->limit) {
         q->next = last;
-    } else if (hi < INT64_MAX) { /* the walk stopped at hi: are there events after it? */
-        int64_t beyond;
-        bool none;
-        IH_TRY(seq_bound(tx, "SELECT min(seq) FROM audit_event WHERE seq > $1", hi, &beyond, &none));
-        if (!none) q->next = hi;
+    } else if (whi < hi) { /* the walk stopped at whi: are there events after it? */
+        IH_TRY(seq_bound(tx, "SELECT min(seq) FROM audit_event WHERE seq > $1", whi, &beyond, &none));
+        if (!none && beyond <= hi) q->next = whi;
+    } else if (wlo > lo) { /* newest first, it stopped above wlo: events at or below it? */
+        IH_TRY(seq_bound(tx, "SELECT max(seq) FROM audit_event WHERE seq <= $1", wlo, &beyond, &none));
+        if (!none && beyond > lo) q->next = wlo + 1;
     }
     return IH_OK;
 }
 
-ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, json_t **events, int64_t *next_after)
+ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, json_t **events, int64_t *next)
 {
     q_arg q = {f, NULL, -1};
     ih_err e = ih_store_read(s, query_fn, &q);
     if (e == IH_OK) {
         *events = q.out;
-        if (next_after) *next_after = q.next;
+        if (next) *next = q.next;
     } else {
         json_decref(q.out);
     }

@@ -10,12 +10,47 @@ import subprocess
 import threading
 import time
 
-from tests.integration.harness import IhosTestCase, run_ihos
+from tests.integration.harness import IhosTestCase, run_ihos, setup_admins
 
 
 def failed_logins(inst, n):
     for i in range(n):
         inst.request("POST", "/api/v1/sessions", {"username": "nobody%d" % i, "password": "Wrong-Pass-1"})
+
+
+class AuditQueryTest(IhosTestCase):
+    def test_pages_both_ways(self):
+        """The auditor's API pages through the journal oldest or newest first,
+        each page saying where the next starts, and refuses an unknown order."""
+        inst = self.instance()
+        inst.set_conf("security", "ip_failures_per_minute", "1000")
+        inst.start()
+        failed_logins(inst, 12)
+        aud = setup_admins(inst)["auditadmin"][1]
+        q = "/api/v1/audit/events?action=auth.login&outcome=failure&limit=5"
+        old, after = [], None
+        while True:
+            r = aud.req("GET", q + ("&after=%d" % after if after is not None else "")).json()
+            self.assertNotIn("next_before", r)
+            old += [e["seq"] for e in r["events"]]
+            after = r["next_after"]
+            if after is None:
+                break
+        self.assertEqual(len(old), 12)
+        self.assertEqual(old, sorted(old))
+        new, before = [], None
+        while True:
+            r = aud.req("GET", q + "&order=newest" + ("&before=%d" % before if before is not None else "")).json()
+            new += [e["seq"] for e in r["events"]]
+            before = r["next_before"]
+            if before is None:
+                break
+        self.assertEqual(new, old[::-1])
+        self.assertError(aud.req("GET", "/api/v1/audit/events?order=sideways"), 400, "invalid_field")
+        exp = aud.req("GET", q.replace("events", "export") + "&order=newest")
+        self.assertEqual(exp.status, 200)
+        self.assertEqual(exp.header("X-Ihos-Next-Before"), str(new[4]))
+        self.assertEqual([int(re.search(r'"seq": ?(\d+)', l).group(1)) for l in exp.body.decode().splitlines()], new[:5])
 
 
 class AuditCliTest(IhosTestCase):

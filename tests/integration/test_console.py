@@ -317,7 +317,7 @@ class ConsoleJourney(IhosTestCase):
         audb.shot("auditadmin-search")
         audb.submit("#audit form", actor_username="nobody.at.all", action="account.activate")
         audb.wait_text("无匹配记录", "#audit")
-        # every event, a page at a time (oldest first), then the refusals alone, and their export
+        # every event, a page at a time (newest first), then the refusals alone, and their export
         def first_seq():  # the first row's 序号, None while the table is being redrawn
             try:
                 return int(audb.all("#audit tbody tr")[0].text.split()[0])
@@ -330,7 +330,7 @@ class ConsoleJourney(IhosTestCase):
         end = time.time() + 30
         while time.time() < end and first_seq() in (first, None):
             time.sleep(0.2)
-        self.assertEqual(first_seq(), first + 200)
+        self.assertEqual(first_seq(), first - 200)
         bad = inst.request("POST", "/api/v1/sessions", body={"username": "no.such.user", "password": "Wrong-Pass-2026!"})
         self.assertEqual(bad.status, 401)  # a refused login: a failure in the journal
         audb.submit("#audit form", outcome="failure")

@@ -804,6 +804,46 @@ static bool picked(const json_t *ev, const ih_audit_filter *q)
            (!q->action || !strcmp(act, q->action));
 }
 
+/* Every page of q (oldest or newest first) to the end, against every event
+ * filtered by hand; the pages that stopped short of the limit. */
+static int paged_query(fx *f, const ih_audit_filter *q0, bool newest, json_t *every, size_t k)
+{
+    ih_audit_filter q = *q0;
+    q.newest_first = newest;
+    json_t *all_got = json_array();
+    int short_pages = 0;
+    for (int page = 0; page < 1000; page++) {
+        json_t *got;
+        int64_t next;
+        T_OK(ih_audit_query(f->b.s, &q, &got, &next));
+        if (next >= 0 && json_array_size(got) < (size_t)q.limit) short_pages++;
+        json_array_extend(all_got, got);
+        json_decref(got);
+        if (next < 0) break;
+        if (newest) { /* always onwards */
+            assert_true(!q.before_seq || next < q.before_seq);
+            q.before_seq = next;
+        } else {
+            assert_true(next > q.after_seq);
+            q.after_seq = next;
+        }
+    }
+    size_t i, n = 0, total = json_array_size(all_got);
+    json_t *ev;
+    json_array_foreach(every, i, ev)
+    {
+        if (!picked(ev, q0)) continue;
+        json_t *g = json_array_get(all_got, newest ? total - 1 - n : n); /* newest first: from the end */
+        n++;
+        if (n > total || json_integer_value(json_object_get(g, "seq")) != json_integer_value(json_object_get(ev, "seq")))
+            fail_msg("paged query %zu (%s first): event %lld missing or out of place", k, newest ? "newest" : "oldest",
+                     (long long)json_integer_value(json_object_get(ev, "seq")));
+    }
+    if (total != n) fail_msg("paged query %zu (%s first): %zu events, expected %zu", k, newest ? "newest" : "oldest", total, n);
+    json_decref(all_got);
+    return short_pages;
+}
+
 static void t_query_filters(void **state)
 {
     fx *f = *state;
@@ -847,36 +887,12 @@ static void t_query_filters(void **state)
         if (k < 6 && !n) fail_msg("query %zu matches nothing: a test that cannot fail", k);
         json_decref(got);
     }
-    audit_query_walk = 97;
     int short_pages = 0;
-    for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) {
-        ih_audit_filter q = qs[k];
-        json_t *all_got = json_array();
-        for (int page = 0; page < 1000; page++) {
-            json_t *got;
-            int64_t next;
-            T_OK(ih_audit_query(f->b.s, &q, &got, &next));
-            if (next >= 0 && json_array_size(got) < (size_t)q.limit) short_pages++;
-            json_array_extend(all_got, got);
-            json_decref(got);
-            if (next < 0) break;
-            assert_true(next > q.after_seq); /* always forward */
-            q.after_seq = next;
-        }
-        size_t i, n = 0;
-        json_t *ev;
-        json_array_foreach(every, i, ev)
-        {
-            if (!picked(ev, &qs[k])) continue;
-            json_t *g = json_array_get(all_got, n++);
-            if (!g || json_integer_value(json_object_get(g, "seq")) != json_integer_value(json_object_get(ev, "seq")))
-                fail_msg("paged query %zu: event %lld missing or out of place", k,
-                         (long long)json_integer_value(json_object_get(ev, "seq")));
-        }
-        if (json_array_size(all_got) != n)
-            fail_msg("paged query %zu: %zu events, expected %zu", k, json_array_size(all_got), n);
-        json_decref(all_got);
-    }
+    for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++) /* whole walks: no page short */
+        for (int newest = 0; newest < 2; newest++) assert_int_equal(paged_query(f, &qs[k], newest, every, k), 0);
+    audit_query_walk = 97;
+    for (size_t k = 0; k < sizeof qs / sizeof qs[0]; k++)
+        for (int newest = 0; newest < 2; newest++) short_pages += paged_query(f, &qs[k], newest, every, k);
     audit_query_walk = AUDIT_QUERY_WALK;
     assert_true(short_pages > 0); /* some walks did stop before their page was full */
     json_decref(every);

@@ -791,25 +791,29 @@
     const out = h('div');
     const exp = h('a', { href: '/api/v1/audit/export', class: 'button', download: 'audit-export.jsonl' }, '导出查询结果');
     const PAGE = 200;
-    /* one page of the filter b, after event `after`; the server says where
-     * the next starts (a query by operation or result alone looks through a
-     * stretch of the journal per page, so a page may hold few or none) */
-    const page = async (b, after) => {
+    /* one page of the filter b (newest or oldest first), from the cursor on;
+     * the server says where the next starts (a query by operation or result
+     * alone looks through a stretch of the journal per page, so a page may
+     * hold few or none) */
+    const page = async (b, cursor) => {
+      const oldest = b.order === 'oldest';
       const q = Object.assign({ limit: PAGE }, b);
-      if (after != null) q.after = after;
+      if (cursor != null) q[oldest ? 'after' : 'before'] = cursor;
       const r = await api('GET', '/api/v1/audit/events?' + new URLSearchParams(q).toString());
+      const next = oldest ? r.next_after : r.next_before;
       clear(out);
       out.appendChild(table(r.events, [['序号', e => e.seq], ['时间', e => time(e.time)], ['操作者', e => e.actor_username ? `${e.actor_username}（${ROLE[e.actor_role] || e.actor_role || ''}）` : (e.actor_role || '系统')],
         ['操作', e => e.action], ['对象', e => `${e.object_type || ''} ${e.object_id || ''}`], ['结果', e => OUTCOME[e.outcome] || e.outcome], ['来源地址', e => e.ip]],
-        r.next_after != null ? '本段无匹配记录' : '无匹配记录'));
-      if (r.next_after != null) {
-        if (r.events.length < PAGE) out.appendChild(h('p', { class: 'empty' }, `已检索至第 ${r.next_after} 条事件，其后的记录尚未检索。`));
-        out.appendChild(btn(r.events.length < PAGE ? '继续检索' : '下一页', () => act(out, () => page(b, r.next_after))));
+        next != null ? '本段无匹配记录' : '无匹配记录'));
+      if (next != null) {
+        if (r.events.length < PAGE) out.appendChild(h('p', { class: 'empty' }, `已检索至第 ${next} 条事件，${oldest ? '其后' : '其前'}的记录尚未检索。`));
+        out.appendChild(btn(r.events.length < PAGE ? '继续检索' : '下一页', () => act(out, () => page(b, next))));
       }
     };
     const f = form([{ name: 'actor_username', label: '操作者（用户名）' }, { name: 'action', label: '操作（如 visit.accept）' },
       { name: 'object_type', label: '对象类型' }, { name: 'object_id', label: '对象编号' },
       { name: 'outcome', label: '结果', type: 'select', options: [['', '全部'], ['success', '成功'], ['failure', '失败']] },
+      { name: 'order', label: '排序', type: 'select', value: 'newest', options: [['newest', '最新在前'], ['oldest', '最早在前']] },
       { name: 'from', label: '起始（YYYY-MM-DD）' }, { name: 'to', label: '截止（YYYY-MM-DD）' }],
       '查询', async b => {
         exp.href = '/api/v1/audit/export' + (Object.keys(b).length ? '?' + new URLSearchParams(b).toString() : '');
