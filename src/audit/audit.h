@@ -217,7 +217,9 @@ ih_err ih_audit_query(ih_store *s, const ih_audit_filter *f, struct json_t **eve
  * walk through the whole journal (the backups every node lists). */
 ih_err ih_audit_object_events(ih_store *s, const char *object_type, const char *action, int64_t since_ms, int limit,
                               struct json_t **events);
-/* Checkpoints with size > after_size, oldest first. */
-ih_err ih_audit_list_checkpoints(ih_store *s, int64_t after_size, int limit, struct json_t **out);
+/* Checkpoints with after_size < size < before_size (0: no upper bound),
+ * oldest or newest first, at most limit. */
+ih_err ih_audit_list_checkpoints(ih_store *s, int64_t after_size, int64_t before_size, bool newest_first, int limit,
+                                 struct json_t **out);
 
 #endif

@@ -202,7 +202,8 @@ ih_err ih_audit_object_events(ih_store *s, const char *object_type, const char *
 }
 
 typedef struct {
-    int64_t after;
+    int64_t after, before;
+    bool newest_first;
     int limit;
     json_t *out;
 } cp_arg;
@@ -213,10 +214,12 @@ static ih_err cp_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT size, root, note, created_at FROM audit_checkpoint WHERE size > $1 "
-                             "ORDER BY size LIMIT $2", &st));
+#define CP_SELECT "SELECT size, root, note, created_at FROM audit_checkpoint WHERE size > $1 AND size < $2 ORDER BY size"
+    IH_TRY(ih_tx_prepare(tx, c->newest_first ? CP_SELECT " DESC LIMIT $3" : CP_SELECT " LIMIT $3", &st));
+#undef CP_SELECT
     ih_stmt_int(st, 1, c->after);
-    ih_stmt_int(st, 2, c->limit);
+    ih_stmt_int(st, 2, c->before > 0 ? c->before : INT64_MAX);
+    ih_stmt_int(st, 3, c->limit);
     c->out = json_array();
     IH_CHECK_ALLOC(c->out);
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
@@ -232,9 +235,10 @@ static ih_err cp_fn(ih_tx *tx, void *arg)
     return e;
 }
 
-ih_err ih_audit_list_checkpoints(ih_store *s, int64_t after_size, int limit, json_t **out)
+ih_err ih_audit_list_checkpoints(ih_store *s, int64_t after_size, int64_t before_size, bool newest_first, int limit,
+                                 json_t **out)
 {
-    cp_arg c = {after_size, limit, NULL};
+    cp_arg c = {after_size, before_size, newest_first, limit, NULL};
     ih_err e = ih_store_read(s, cp_fn, &c);
     if (e == IH_OK) *out = c.out;
     else json_decref(c.out);

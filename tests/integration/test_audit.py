@@ -24,8 +24,11 @@ class AuditQueryTest(IhosTestCase):
         each page saying where the next starts, and refuses an unknown order."""
         inst = self.instance()
         inst.set_conf("security", "ip_failures_per_minute", "1000")
+        inst.set_conf("audit", "checkpoint_interval", "1")
         inst.start()
-        failed_logins(inst, 12)
+        for _ in range(3):  # a checkpoint after each burst
+            failed_logins(inst, 4)
+            time.sleep(1.3)
         aud = setup_admins(inst)["auditadmin"][1]
         q = "/api/v1/audit/events?action=auth.login&outcome=failure&limit=5"
         old, after = [], None
@@ -51,6 +54,19 @@ class AuditQueryTest(IhosTestCase):
         self.assertEqual(exp.status, 200)
         self.assertEqual(exp.header("X-Ihos-Next-Before"), str(new[4]))
         self.assertEqual([int(re.search(r'"seq": ?(\d+)', l).group(1)) for l in exp.body.decode().splitlines()], new[:5])
+        # the signed checkpoints, newest first, page by page
+        every = [c["size"] for c in aud.req("GET", "/api/v1/audit/checkpoints?limit=1000").json()["checkpoints"]]
+        self.assertGreaterEqual(len(every), 3)
+        self.assertEqual(every, sorted(every))
+        got, before = [], None
+        while True:
+            r = aud.req("GET", "/api/v1/audit/checkpoints?order=newest&limit=2" +
+                        ("&before=%d" % before if before is not None else "")).json()
+            got += [c["size"] for c in r["checkpoints"]]
+            before = r["next_before"]
+            if before is None:
+                break
+        self.assertEqual(got[-len(every):], every[::-1])  # newer ones may have come meanwhile, at the front
 
 
 class AuditCliTest(IhosTestCase):

@@ -828,12 +828,21 @@
       exp);
     m.appendChild(v);
   }
+  /* newest first: a checkpoint every few seconds the journal grows */
   async function checkpoints(m) {
     const box = section('审计检查点');
     m.appendChild(box);
-    const r = await act(box, () => api('GET', '/api/v1/audit/checkpoints'));
-    if (r) box.appendChild(table(r.checkpoints, [['事件数', c => c.size], ['时间', c => time(c.created)], ['默克尔根', c => c.root], ['签名', c => c.note ? '已签名' : '—']]));
+    const out = h('div');
+    box.appendChild(out);
+    const page = async before => {
+      const r = await api('GET', '/api/v1/audit/checkpoints?order=newest&limit=100' + (before != null ? '&before=' + before : ''));
+      clear(out);
+      out.appendChild(table(r.checkpoints, [['事件数', c => c.size], ['时间', c => time(c.created)], ['默克尔根', c => c.root], ['签名', c => c.note ? '已签名' : '—']]));
+      if (r.next_before != null) out.appendChild(btn('下一页', () => act(out, () => page(r.next_before))));
+    };
+    await act(box, () => page(null));
   }
+
 
   const CON = IHCONSULT.screens({ section, show, studyView });
   const SCREENS = {
