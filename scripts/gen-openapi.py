@@ -177,7 +177,7 @@ s("POST","/api/v1/patients/{id}/break-glass","Open a patient's data without a ca
 s("GET","/api/v1/break-glass","Break-glass grants with their reasons, for review (?pending=true: those not reviewed yet)")
 s("POST","/api/v1/break-glass/{id}/review","Review a grant once: justified or not, with an optional note (sealed); an unjustified grant ends at once", req="BreakGlassReview")
 s("POST","/api/v1/visits","Request a consultation or follow-up", req="VisitRequest", resp="Visit", status=201)
-s("GET","/api/v1/visits","The caller's visits (a clinician's list names each patient, masked for the role)", resp="VisitList", query=["status","after","limit"])
+s("GET","/api/v1/visits","The caller's visits (a clinician's list names each patient, masked for the role): oldest first with next_after, or order=newest with next_before — where the next page starts, null at the end", resp="VisitList", query=["status","order","after","before","limit"])
 s("GET","/api/v1/visits/{id}","A visit with its messages", resp="Visit", query=["after_message","limit"])
 s("POST","/api/v1/visits/{id}/accept","Accept (a follow-up needs followup_confirmed)", req="Accept", resp="Visit")
 s("POST","/api/v1/visits/{id}/refuse","Refuse with a reason", req="Reason", resp="Visit")
@@ -194,7 +194,7 @@ s("POST","/api/v1/payments/notify","The payment channel's signed notification (p
 s("GET","/api/v1/payments/{id}","One payment order (its patient, or the system administrator)", resp="PaymentView")
 s("POST","/api/v1/payments/{id}/refund","Refund a payment for a service not given (refused, expired or cancelled visit; rejected, expired or cancelled prescription) through the channel: refunding until its notification", req="Refund", resp="PaymentView")
 s("POST","/api/v1/visits/{id}/evaluation","Evaluate a closed visit", req="Evaluation", status=201)
-s("GET","/api/v1/prescriptions","The caller's prescriptions, or a pharmacist's review queue (status=issued)", query=["status","after","limit"])
+s("GET","/api/v1/prescriptions","The caller's prescriptions — of one visit with visit_id — or a pharmacist's review queue (status=issued): {prescriptions, next_after}, or next_before with order=newest", query=["status","visit_id","order","after","before","limit"])
 s("GET","/api/v1/prescriptions/{id}","One prescription", resp="Prescription")
 s("POST","/api/v1/prescriptions/{id}/review","Approve or reject, signed by the pharmacist", req="Review", resp="Prescription")
 s("POST","/api/v1/prescriptions/{id}/dispense","Dispense or deliver an approved prescription", req="Dispense", resp="Prescription")
@@ -217,7 +217,7 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
      "series": ("string","series instance UID"), "instance": ("string","SOP instance UID"),
      "wait": ("integer","seconds to wait for a long operation's result, 0-50 (default 50); then 202 while it runs"),
-     "order": ("string","oldest (default) or newest first")}
+     "order": ("string","oldest (default) or newest first"), "visit_id": ("integer","one visit's")}
 
 lines = []
 w = lines.append
@@ -336,7 +336,7 @@ schemas = {
  "BreakGlassReview": {"type":"object","required":["verdict"],"properties":{"verdict":{"type":"string","enum":["justified","unjustified"]},"note":{"type":"string","maxLength":500}}},
  "VisitRequest": {"type":"object","required":["kind","complaint"],"properties":{"kind":{"type":"string","enum":["consult","followup"]},"schedule_id":{"type":"integer"},"department_id":{"type":"integer"},"complaint":{"type":"string","maxLength":500},"attribute":{"type":"string","enum":["1","2","3","4","9"]},"first_diagnosis":{"type":"string","description":"required for a follow-up"},"disease_history":{"type":"string","description":"required for a follow-up"},"guardian_present":{"type":"boolean","description":"required true under 6"}}},
  "Visit": {"type":"object","required":["id","kind","status"],"properties":{"id":{"type":"integer"},"kind":{"type":"string"},"status":{"type":"string","enum":["requested","accepted","closed","refused","expired","cancelled"]},"label":{"type":"integer","minimum":1,"maximum":5},"fee":{"$ref":"#/components/schemas/Money"},"requested_at":{"$ref":"#/components/schemas/Time"},"respond_by":{"$ref":"#/components/schemas/Time"},"patient_name":{"type":"string","description":"in a clinician's list, masked for the role"},"messages":{"type":"array","items":{"type":"object"}}}},
- "VisitList": {"type":"object","required":["visits"],"properties":{"visits":{"type":"array","items":{"$ref":"#/components/schemas/Visit"}},"next_after":{"type":"integer"}}},
+ "VisitList": {"type":"object","required":["visits"],"properties":{"visits":{"type":"array","items":{"$ref":"#/components/schemas/Visit"}},"next_after":{"type":["integer","null"]},"next_before":{"type":["integer","null"]}}},
  "Accept": {"type":"object","properties":{"followup_confirmed":{"type":"boolean"},"label":{"type":"integer","minimum":1,"maximum":5}}},
  "Label": {"type":"object","required":["label","reason"],"properties":{"label":{"type":"integer","minimum":1,"maximum":5},"reason":{"type":"string"}}},
  "Message": {"type":"object","required":["body"],"properties":{"body":{"type":"string","maxLength":2000}}},

@@ -45,6 +45,11 @@ ih_err ih_api_param_id(const ih_req *req, int k, int64_t *out);
 bool ih_api_query(const ih_req *req, const char *key, char *buf, size_t n);
 /* Query parameter as an integer in [min, max] (default if absent). */
 ih_err ih_api_query_int(const ih_req *req, const char *key, int64_t min, int64_t max, int64_t def, int64_t *out);
+/* ?order=oldest (the default) or newest: *newest_first */
+ih_err ih_api_query_order(const ih_req *req, bool *newest_first);
+/* 200 {key: list, next_after (oldest first) | next_before (newest first):
+ * where the next page starts (after= / before= it), null at the end}; takes list */
+ih_err ih_api_page_json(ih_resp *resp, const char *key, json_t *list, bool newest_first, int64_t next);
 /* The caller as the clinic services see them. */
 void ih_api_viewer(const ih_req *req, ih_viewer *v);
 /* Like ih_api_body, but an empty body is an empty object. */

@@ -28,25 +28,6 @@ static ih_err time_param(const ih_req *req, const char *key, int64_t *out)
     return IH_OK;
 }
 
-/* ?order=oldest (the default) or newest */
-static ih_err parse_order(const ih_req *req, bool *newest_first)
-{
-    char order[16];
-    *newest_first = false;
-    if (!ih_api_query(req, "order", order, sizeof order)) return IH_OK;
-    if (strcmp(order, "oldest") && strcmp(order, "newest"))
-        return ih_reject(IH_E_INVALID, "order", "Query parameter 'order' must be oldest or newest.");
-    *newest_first = !strcmp(order, "newest");
-    return IH_OK;
-}
-
-/* {key: list, next_after | next_before: where the next page starts or null} */
-static ih_err page_json(ih_resp *resp, const char *key, json_t *list, bool newest_first, int64_t next)
-{
-    return ih_api_json(resp, 200, json_pack("{s:o, s:o}", key, list, newest_first ? "next_before" : "next_after",
-                                            next >= 0 ? json_integer(next) : json_null()));
-}
-
 static ih_err parse_filter(ih_app *app, const ih_req *req, ih_audit_filter *f, filter_text *t, int max_limit)
 {
     memset(f, 0, sizeof *f);
@@ -62,7 +43,7 @@ static ih_err parse_filter(ih_app *app, const ih_req *req, ih_audit_filter *f, f
     }
     IH_TRY(ih_api_query_int(req, "after", -1, INT64_MAX, -1, &f->after_seq));
     IH_TRY(ih_api_query_int(req, "before", 1, INT64_MAX, 0, &f->before_seq));
-    IH_TRY(parse_order(req, &f->newest_first));
+    IH_TRY(ih_api_query_order(req, &f->newest_first));
     int64_t limit;
     IH_TRY(ih_api_query_int(req, "limit", 1, max_limit, max_limit < 1000 ? max_limit : 1000, &limit));
     f->limit = (int)limit;
@@ -92,7 +73,7 @@ ih_err ih_api_audit_events(ih_app *app, ih_req *req, ih_resp *resp)
         json_decref(events);
         return e;
     }
-    return page_json(resp, "events", events, f.newest_first, next);
+    return ih_api_page_json(resp, "events", events, f.newest_first, next);
 }
 
 ih_err ih_api_audit_checkpoints(ih_app *app, ih_req *req, ih_resp *resp)
@@ -102,13 +83,13 @@ ih_err ih_api_audit_checkpoints(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
     IH_TRY(ih_api_query_int(req, "before", 1, INT64_MAX, 0, &before));
     IH_TRY(ih_api_query_int(req, "limit", 1, 1000, 100, &limit));
-    IH_TRY(parse_order(req, &newest));
+    IH_TRY(ih_api_query_order(req, &newest));
     IH_TRY(ih_api_audit(app, req, "audit.read", "audit_checkpoint", NULL, IH_OK, NULL));
     json_t *list;
     IH_TRY(ih_audit_list_checkpoints(app->store, after, before, newest, (int)limit, &list));
     size_t n = json_array_size(list);
     int64_t next = n == (size_t)limit ? json_integer_value(json_object_get(json_array_get(list, n - 1), "size")) : -1;
-    return page_json(resp, "checkpoints", list, newest, next);
+    return ih_api_page_json(resp, "checkpoints", list, newest, next);
 }
 
 /* The whole journal recomputed (audit.h): a long operation (ops_api.c), its

@@ -10,13 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-static ih_err list_args(ih_req *req, char *status, size_t n, int64_t *after, int64_t *limit)
-{
-    status[0] = '\0';
-    ih_api_query(req, "status", status, n);
-    IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, after));
-    return ih_api_query_int(req, "limit", 1, 200, 50, limit);
-}
 
 /* ---- visits ------------------------------------------------------------------------- */
 
@@ -25,16 +18,29 @@ ih_err ih_api_visits_request(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_call_body(app, req, resp, 201, ih_visit_request);
 }
 
+/* ?order=oldest|newest&after=ID|before=ID&limit=N (at most 200, default 50) */
+static ih_err page_args(ih_req *req, ih_page *pg)
+{
+    int64_t limit;
+    IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &pg->after));
+    IH_TRY(ih_api_query_int(req, "before", 1, INT64_MAX, 0, &pg->before));
+    IH_TRY(ih_api_query_int(req, "limit", 1, 200, 50, &limit));
+    pg->limit = (int)limit;
+    return ih_api_query_order(req, &pg->newest);
+}
+
 ih_err ih_api_visits_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    char status[16];
-    int64_t after, limit;
-    IH_TRY(list_args(req, status, sizeof status, &after, &limit));
+    char status[16] = "";
+    ih_api_query(req, "status", status, sizeof status);
+    ih_page pg;
+    IH_TRY(page_args(req, &pg));
     ih_viewer v;
     ih_api_viewer(req, &v);
     json_t *out;
-    IH_TRY(ih_visit_list(app->clinic, &v, status, after, (int)limit, &out));
-    return ih_api_json(resp, 200, json_pack("{s:o}", "visits", out));
+    int64_t next;
+    IH_TRY(ih_visit_list(app->clinic, &v, status, &pg, &out, &next));
+    return ih_api_page_json(resp, "visits", out, pg.newest, next);
 }
 
 ih_err ih_api_visit_get(ih_app *app, ih_req *req, ih_resp *resp)
@@ -142,14 +148,18 @@ ih_err ih_api_rx_issue(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_rx_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    char status[16];
-    int64_t after, limit;
-    IH_TRY(list_args(req, status, sizeof status, &after, &limit));
+    char status[16] = "";
+    ih_api_query(req, "status", status, sizeof status);
+    ih_page pg;
+    int64_t visit;
+    IH_TRY(page_args(req, &pg));
+    IH_TRY(ih_api_query_int(req, "visit_id", 1, INT64_MAX, 0, &visit));
     ih_viewer v;
     ih_api_viewer(req, &v);
     json_t *out;
-    IH_TRY(ih_rx_list(app->clinic, &v, status, after, (int)limit, &out));
-    return ih_api_json(resp, 200, json_pack("{s:o}", "prescriptions", out));
+    int64_t next;
+    IH_TRY(ih_rx_list(app->clinic, &v, status, visit, &pg, &out, &next));
+    return ih_api_page_json(resp, "prescriptions", out, pg.newest, next);
 }
 
 ih_err ih_api_rx_get(ih_app *app, ih_req *req, ih_resp *resp) { return ih_api_call_id(app, req, resp, ih_rx_get); }

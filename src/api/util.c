@@ -111,6 +111,23 @@ ih_err ih_api_query_int(const ih_req *req, const char *key, int64_t min, int64_t
     return IH_OK;
 }
 
+ih_err ih_api_query_order(const ih_req *req, bool *newest_first)
+{
+    char order[16];
+    *newest_first = false;
+    if (!ih_api_query(req, "order", order, sizeof order)) return IH_OK;
+    if (strcmp(order, "oldest") && strcmp(order, "newest"))
+        return ih_reject(IH_E_INVALID, "order", "Query parameter 'order' must be oldest or newest.");
+    *newest_first = !strcmp(order, "newest");
+    return IH_OK;
+}
+
+ih_err ih_api_page_json(ih_resp *resp, const char *key, json_t *list, bool newest_first, int64_t next)
+{
+    return ih_api_json(resp, 200, json_pack("{s:o, s:o}", key, list, newest_first ? "next_before" : "next_after",
+                                            next >= 0 ? json_integer(next) : json_null()));
+}
+
 ih_err ih_api_audit(ih_app *app, const ih_req *req, const char *action, const char *object_type,
                     const char *object_id, ih_err result, const char *reason)
 {

@@ -44,8 +44,17 @@ ih_err ih_visit_label(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body
 /* The visit with its messages after message id `after` (at most limit), as
  * JSON text appended to out (left as it was on failure). */
 ih_err ih_visit_get(ih_clinic *c, const ih_viewer *v, int64_t id, int64_t after, int limit, ih_buf *out);
-/* The viewer's visits: a patient's own, a doctor's, a nurse's departments'. */
-ih_err ih_visit_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t after, int limit, json_t **out);
+/* One page of a list by id: after < id < before (0: no bound), oldest or
+ * newest first, at most limit. */
+typedef struct ih_page {
+    int64_t after, before;
+    bool newest;
+    int limit;
+} ih_page;
+/* The viewer's visits: a patient's own, a doctor's, a nurse's departments'.
+ * *next (may be NULL): where the next page starts (after / before), or -1. */
+ih_err ih_visit_list(ih_clinic *c, const ih_viewer *v, const char *status, const ih_page *page, json_t **out,
+                     int64_t *next);
 /* Requests past their promised response time become `expired` (refused,
  * type 2 "timed out").  *n: how many.  Run by the job thread. */
 ih_err ih_visit_expire_due(ih_clinic *c, int *n);
@@ -77,8 +86,10 @@ ih_err ih_rx_dispensing(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *bo
 ih_err ih_rx_cancel(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 ih_err ih_rx_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
 /* A pharmacist's queue (status=issued) or their reviewed ones; a doctor's
- * issued ones; a patient's own. */
-ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t after, int limit, json_t **out);
+ * issued ones; a patient's own — of one visit when visit is not 0.  *next
+ * as ih_visit_list's. */
+ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t visit, const ih_page *page,
+                  json_t **out, int64_t *next);
 /* Approved prescriptions past their validity become `expired`. */
 ih_err ih_rx_expire_due(ih_clinic *c, int *n);
 /* The offline verification bundle of prescription id (for ihos rx export). */

@@ -142,8 +142,10 @@ typedef struct {
     ih_clinic *c;
     const ih_viewer *v;
     json_t *body, *out;
-    int64_t id, visit, after;
+    int64_t id, visit;
     int limit;
+    const ih_page *page; /* ih_rx_list: the page asked for, */
+    int64_t next;        /* and where the next starts, or -1 */
     const char *status;
     ih_row r, vr;
     /* for the detector, gathered inside the transaction */
@@ -729,36 +731,42 @@ ih_err ih_rx_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
 static ih_err list_fn(ih_tx *tx, void *arg)
 {
     rx_arg *a = arg;
-    const char *sql;
     int64_t who;
+    int which;
+    static const char *const whose[4] = {"patient_id = $1 AND ($3 = '' OR status = $3)",
+                                         "doctor_id = $1 AND ($3 = '' OR status = $3)",
+                                         "status = $3 AND $1 = $1", /* a pharmacists' queue */
+                                         "reviewer_id = $1 AND ($3 = '' OR status = $3)"};
     if (a->v->role == IH_ROLE_PATIENT) {
         ih_err e = ih_patient_of_account(a->c, tx, a->v->actor.id, &who);
         if (e == IH_E_NOT_FOUND) return IH_OK;
         IH_TRY(e);
-        sql = "SELECT id FROM prescription WHERE patient_id = $1 AND id > $2 AND ($3 = '' OR status = $3) "
-              "ORDER BY id LIMIT $4";
+        which = 0;
     } else if (a->v->role == IH_ROLE_DOCTOR) {
         IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
-        sql = "SELECT id FROM prescription WHERE doctor_id = $1 AND id > $2 AND ($3 = '' OR status = $3) "
-              "ORDER BY id LIMIT $4";
+        which = 1;
     } else if (a->v->role == IH_ROLE_PHARMACIST) {
         IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
         /* the review queue, the dispensing queue, or what this pharmacist reviewed */
-        sql = a->status && (!strcmp(a->status, "issued") || !strcmp(a->status, "approved"))
-                  ? "SELECT id FROM prescription WHERE status = $3 AND id > $2 AND $1 = $1 ORDER BY id LIMIT $4"
-                  : "SELECT id FROM prescription WHERE reviewer_id = $1 AND id > $2 AND ($3 = '' OR status = $3) "
-                    "ORDER BY id LIMIT $4";
+        which = a->status && (!strcmp(a->status, "issued") || !strcmp(a->status, "approved")) ? 2 : 3;
     } else
         return ih_reject(IH_E_FORBIDDEN, NULL, "Prescriptions are listed for patients, doctors and pharmacists.");
+    const ih_page *pg = a->page;
+    char sql[320]; /* one visit's (through its index), or all of them, a page either way */
+    snprintf(sql, sizeof sql, "SELECT id FROM prescription WHERE %s%s AND id > $2 AND id < $5 ORDER BY id%s LIMIT $4",
+             whose[which], a->visit ? " AND visit_id = $6" : "", pg->newest ? " DESC" : "");
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, sql, &st));
     ih_stmt_int(st, 1, who);
-    ih_stmt_int(st, 2, a->after);
+    ih_stmt_int(st, 2, pg->after);
     ih_stmt_text(st, 3, a->status ? a->status : "");
     ih_stmt_int(st, 4, a->limit);
+    ih_stmt_int(st, 5, pg->before > 0 ? pg->before : INT64_MAX);
+    if (a->visit) ih_stmt_int(st, 6, a->visit);
     int64_t ids[CL_LIST_MAX];
     int n;
     IH_TRY(cl_list_ids(st, ids, &n));
+    a->next = n == a->limit ? ids[n - 1] : -1;
     a->nshown = 0;
     if (n && !(a->shown = calloc((size_t)n, sizeof *a->shown))) return ih_fail(IH_E_NOMEM, "list");
     for (int i = 0; i < n; i++) {
@@ -793,10 +801,11 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t after, int limit, json_t **out)
+ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t visit, const ih_page *page,
+                  json_t **out, int64_t *next)
 {
-    rx_arg a = {.c = c, .v = v, .status = status, .after = after, .limit = limit > 200 ? 200 : limit,
-                .out = json_array()};
+    rx_arg a = {.c = c, .v = v, .status = status, .visit = visit, .page = page, .limit = page->limit > 200 ? 200 : page->limit,
+                .next = -1, .out = json_array()};
     IH_CHECK_ALLOC(a.out);
     ih_row_init(&a.r, &ih_t_rx);
     ih_row_init(&a.vr, &ih_t_visit);
@@ -814,6 +823,7 @@ ih_err ih_rx_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t 
         return e;
     }
     *out = a.out;
+    if (next) *next = a.next;
     return IH_OK;
 }
 

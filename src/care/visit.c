@@ -149,6 +149,8 @@ typedef struct {
     ih_buf *text; /* ih_visit_get writes its view here */
     int64_t id, after;
     int limit;
+    const ih_page *page; /* ih_visit_list: the page asked for, */
+    int64_t next;        /* and where the next starts, or -1 */
     const char *status;
     ih_row r;
     ih_bus_audience to; /* who hears of the change */
@@ -520,30 +522,44 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     const char *sql;
     int64_t who;
     cl_staff s = {0};
+#define PAGED(cond, id) cond " AND " id " > $2 AND " id " < $5 ORDER BY " id
+    static const char *const by_role[3][2] = {
+        {PAGED("SELECT id FROM visit WHERE patient_id = $1 AND ($3 = '' OR status = $3)", "id") " LIMIT $4",
+         PAGED("SELECT id FROM visit WHERE patient_id = $1 AND ($3 = '' OR status = $3)", "id") " DESC LIMIT $4"},
+        {PAGED("SELECT id FROM visit WHERE doctor_id = $1 AND ($3 = '' OR status = $3)", "id") " LIMIT $4",
+         PAGED("SELECT id FROM visit WHERE doctor_id = $1 AND ($3 = '' OR status = $3)", "id") " DESC LIMIT $4"},
+#define NURSE                                                                                                  \
+    "SELECT v.id FROM visit v JOIN staff_department d ON d.department_id = v.department_id WHERE d.staff_id = $1 " \
+    "AND ($3 = '' OR v.status = $3) AND v.label < 5"
+        {PAGED(NURSE, "v.id") " LIMIT $4", PAGED(NURSE, "v.id") " DESC LIMIT $4"}};
+#undef NURSE
+#undef PAGED
+    const ih_page *pg = a->page;
     if (a->v->role == IH_ROLE_PATIENT) {
         ih_err e = ih_patient_of_account(a->c, tx, a->v->actor.id, &who);
         if (e == IH_E_NOT_FOUND) return IH_OK;
         IH_TRY(e);
-        sql = "SELECT id FROM visit WHERE patient_id = $1 AND id > $2 AND ($3 = '' OR status = $3) ORDER BY id LIMIT $4";
+        sql = by_role[0][pg->newest];
     } else if (a->v->role == IH_ROLE_DOCTOR) {
         IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
-        sql = "SELECT id FROM visit WHERE doctor_id = $1 AND id > $2 AND ($3 = '' OR status = $3) ORDER BY id LIMIT $4";
+        sql = by_role[1][pg->newest];
     } else if (a->v->role == IH_ROLE_NURSE) {
         IH_TRY(cl_my_staff_full(a->c, tx, a->v, &s));
         who = s.id;
-        sql = "SELECT v.id FROM visit v JOIN staff_department d ON d.department_id = v.department_id WHERE d.staff_id = $1 "
-              "AND v.id > $2 AND ($3 = '' OR v.status = $3) AND v.label < 5 ORDER BY v.id LIMIT $4";
+        sql = by_role[2][pg->newest];
     } else
         return ih_reject(IH_E_FORBIDDEN, NULL, "Visits are listed for patients and clinicians.");
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, sql, &st));
     ih_stmt_int(st, 1, who);
-    ih_stmt_int(st, 2, a->after);
+    ih_stmt_int(st, 2, pg->after);
     ih_stmt_text(st, 3, a->status ? a->status : "");
     ih_stmt_int(st, 4, a->limit);
+    ih_stmt_int(st, 5, pg->before > 0 ? pg->before : INT64_MAX);
     int64_t ids[CL_LIST_MAX];
     int n;
     IH_TRY(cl_list_ids(st, ids, &n));
+    a->next = n == a->limit ? ids[n - 1] : -1; /* what the query chose, before the check below drops any */
     for (int i = 0; i < n; i++) {
         IH_TRY(cl_visit_load(a->c, tx, ids[i], &a->r, true));
         /* the join chose candidates; the verified staff row decides */
@@ -559,10 +575,11 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_visit_list(ih_clinic *c, const ih_viewer *v, const char *status, int64_t after, int limit, json_t **out)
+ih_err ih_visit_list(ih_clinic *c, const ih_viewer *v, const char *status, const ih_page *page, json_t **out,
+                     int64_t *next)
 {
-    visit_arg a = {.c = c, .v = v, .status = status, .after = after, .limit = limit > 200 ? 200 : limit,
-                   .out = json_array()};
+    visit_arg a = {.c = c, .v = v, .status = status, .page = page, .limit = page->limit > 200 ? 200 : page->limit,
+                   .next = -1, .out = json_array()};
     IH_CHECK_ALLOC(a.out);
     ih_row_init(&a.r, &ih_t_visit);
     ih_err e = ih_store_read(c->o.store, list_fn, &a);
@@ -577,6 +594,7 @@ ih_err ih_visit_list(ih_clinic *c, const ih_viewer *v, const char *status, int64
         return e;
     }
     *out = a.out;
+    if (next) *next = a.next;
     return IH_OK;
 }
 

@@ -723,7 +723,7 @@ static void t_forged_rows_grant_nothing(void **state)
     assert_int_equal(read_visit(f, &nurse, v), IH_E_FORBIDDEN);
     assert_int_equal(read_patient(f, &nurse, pid), IH_E_FORBIDDEN);
     json_t *list = NULL;
-    CALL(ih_visit_list(f->c, &nurse, NULL, 0, 50, &list));
+    CALL(ih_visit_list(f->c, &nurse, NULL, &(ih_page){.limit = 50}, &list, NULL));
     assert_int_equal(json_array_size(list), 0);
     json_decref(list);
     /* tampered care rows: the scan finds each */
@@ -1251,6 +1251,69 @@ static void t_payment_confirmed_by_channel(void **state)
 
 /* The department list is whole however many there are: it is read in pages
  * (it once stopped silently at 1024). */
+/* The ids of a list, as "1,2,3". */
+static void ids_text(json_t *list, char *out, size_t n)
+{
+    size_t i, len = 0;
+    json_t *x;
+    out[0] = '\0';
+    json_array_foreach(list, i, x)
+    len += (size_t)snprintf(out + len, n - len, "%s%lld", i ? "," : "", (long long)json_integer_value(json_object_get(x, "id")));
+}
+
+/* Lists page newest first (a patient with years of follow-ups sees the
+ * latest, not the first fifty), and a visit's prescriptions are asked for by
+ * the visit (the console listed a doctor's first fifty and looked among
+ * them for the visit's). */
+static void t_lists_newest_first_and_by_visit(void **state)
+{
+    fx *f = *state;
+    int64_t rx1, rx2;
+    int64_t v1 = journey(f, &rx1), v2 = journey(f, &rx2);
+    json_t *o;
+    int64_t next;
+    char got[64], want[64];
+    CALL(ih_rx_list(f->c, &f->pat, NULL, v2, &(ih_page){.limit = 50}, &o, &next));
+    ids_text(o, got, sizeof got);
+    snprintf(want, sizeof want, "%lld", (long long)rx2);
+    assert_string_equal(got, want);
+    assert_int_equal(next, -1);
+    json_decref(o);
+    CALL(ih_rx_list(f->c, &f->doc, NULL, v1, &(ih_page){.limit = 50}, &o, NULL));
+    ids_text(o, got, sizeof got);
+    snprintf(want, sizeof want, "%lld", (long long)rx1);
+    assert_string_equal(got, want);
+    json_decref(o);
+    /* newest first, a page of one at a time, for the doctor's prescriptions and the patient's visits */
+    ih_page pg = {.newest = true, .limit = 1};
+    CALL(ih_rx_list(f->c, &f->doc, NULL, 0, &pg, &o, &next));
+    ids_text(o, got, sizeof got);
+    snprintf(want, sizeof want, "%lld", (long long)rx2);
+    assert_string_equal(got, want);
+    assert_int_equal(next, rx2);
+    json_decref(o);
+    pg.before = next;
+    CALL(ih_rx_list(f->c, &f->doc, NULL, 0, &pg, &o, &next));
+    ids_text(o, got, sizeof got);
+    snprintf(want, sizeof want, "%lld", (long long)rx1);
+    assert_string_equal(got, want);
+    json_decref(o);
+    pg = (ih_page){.newest = true, .limit = 50};
+    CALL(ih_visit_list(f->c, &f->pat, NULL, &pg, &o, &next));
+    ids_text(o, got, sizeof got);
+    snprintf(want, sizeof want, "%lld,%lld", (long long)v2, (long long)v1);
+    assert_string_equal(got, want);
+    assert_int_equal(next, -1);
+    json_decref(o);
+    pg = (ih_page){.limit = 1};
+    CALL(ih_visit_list(f->c, &f->pat, NULL, &pg, &o, &next));
+    ids_text(o, got, sizeof got);
+    snprintf(want, sizeof want, "%lld", (long long)v1);
+    assert_string_equal(got, want);
+    assert_int_equal(next, v1);
+    json_decref(o);
+}
+
 static void t_department_list_whole(void **state)
 {
     fx *f = *state;
@@ -1290,7 +1353,8 @@ static void t_department_list_whole(void **state)
         cmocka_unit_test_setup_teardown(t_full_disk_read_is_audit_unavailable, s, teardown),                         \
         cmocka_unit_test_setup_teardown(t_clinical_safety, s, teardown),                                             \
         cmocka_unit_test_setup_teardown(t_payment_confirmed_by_channel, s, teardown),                                \
-        cmocka_unit_test_setup_teardown(t_department_list_whole, s, teardown)
+        cmocka_unit_test_setup_teardown(t_department_list_whole, s, teardown),                                       \
+        cmocka_unit_test_setup_teardown(t_lists_newest_first_and_by_visit, s, teardown)
 
 int main(void)
 {

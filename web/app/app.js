@@ -410,10 +410,10 @@
     box.id = 'visit-rx';
     m.appendChild(box);
     const draw = async () => {
-      const r = await act(box, () => api('GET', '/api/v1/prescriptions'));
+      const r = await act(box, () => api('GET', `/api/v1/prescriptions?visit_id=${v.id}`));
       if (!r) return;
       const old = box.querySelector('table, .empty'); if (old) old.remove();
-      box.appendChild(rxTable(r.prescriptions.filter(x => x.visit_id === v.id)));
+      box.appendChild(rxTable(r.prescriptions));
     };
     await draw();
     return draw;

@@ -61,12 +61,16 @@
     const box = card('我的问诊');
     box.id = 'visits';
     m.appendChild(box);
-    const draw = async () => {
-      const r = await act(box, () => api('GET', '/api/v1/visits'));
+    /* the latest first; older ones a page at a time (更早的问诊) */
+    let shown = [];
+    const draw = async before => {
+      const r = await act(box, () => api('GET', '/api/v1/visits?order=newest&limit=20' + (before ? '&before=' + before : '')));
       if (!r) return;
-      const old = box.querySelector('table, .empty'); if (old) old.remove();
-      box.appendChild(table(r.visits, [['类型', v => v.kind_name], ['状态', v => STATUS[v.status] || v.status], ['申请时间', v => time(v.requested_at)],
+      shown = before ? shown.concat(r.visits) : r.visits;
+      for (const old of box.querySelectorAll('table, .empty, .more')) old.remove();
+      box.appendChild(table(shown, [['类型', v => v.kind_name], ['状态', v => STATUS[v.status] || v.status], ['申请时间', v => time(v.requested_at)],
         ['', v => btn('查看', () => show(visit, v.id), 'primary')]], '还没有问诊'));
+      if (r.next_before != null) box.appendChild(btn('更早的问诊', () => draw(r.next_before), 'more'));
     };
     IH.setRefresh(m, t => { if (t === 'visit' || t === 'resync') draw(); });
     await draw();
@@ -129,10 +133,10 @@
     const box = card(visitId ? '本次处方' : '我的处方');
     box.id = 'prescriptions';
     m.appendChild(box);
-    const r = await act(box, () => api('GET', '/api/v1/prescriptions'));
+    /* one visit's, or all of them, the latest first */
+    const r = await act(box, () => api('GET', visitId ? `/api/v1/prescriptions?visit_id=${visitId}` : '/api/v1/prescriptions?order=newest&limit=200'));
     if (!r) return;
-    const rows = visitId ? r.prescriptions.filter(x => x.visit_id === visitId) : r.prescriptions;
-    box.appendChild(table(rows, [['处方号', x => x.recipe_no], ['状态', x => STATUS[x.status] || x.status],
+    box.appendChild(table(r.prescriptions, [['处方号', x => x.recipe_no], ['状态', x => STATUS[x.status] || x.status],
       ['药品', x => (x.items || []).map(i => `${i.name} ×${i.quantity}`).join('；')], ['金额', x => `¥${x.total_fee}`],
       ['取药方式', x => dispensing(box, x)],
       ['支付', x => x.status !== 'approved' ? '' : x.pay_state === 'paid' ? '已支付' : x.pay_state === 'none' ? '无需支付'
