@@ -430,9 +430,17 @@
   async function patients(m) {
     const box = section('我的患者（诊疗关系）');
     m.appendChild(box);
-    const r = await act(box, () => api('GET', '/api/v1/patients'));
-    if (r) box.appendChild(table(r.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
-      ['证件号', p => p.cert_no], ['电话', p => p.phone]], '暂无'));
+    const list = h('div');
+    box.appendChild(list);
+    const page = async after => {
+      const r = await act(box, () => api('GET', '/api/v1/patients' + (after ? '?after=' + after : '')));
+      if (!r) return;
+      clear(list);
+      list.appendChild(table(r.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
+        ['证件号', p => p.cert_no], ['电话', p => p.phone]], '暂无'));
+      if (r.next_after != null) list.appendChild(btn('下一页', () => page(r.next_after)));
+    };
+    await page(null);
     const bg = section('紧急访问（破窗）', h('p', {}, '仅限急救等紧急情况：凭患者身份证号码并写明理由申请；授权有时限，全部记录并告知安全管理员复核。'));
     bg.id = 'break-glass';
     bg.appendChild(form([{ name: 'cert_no', label: '患者证件号码' }, { name: 'reason', label: '理由（至少10个字）', type: 'textarea' }],
@@ -569,10 +577,12 @@
     m.appendChild(box);
     const q = h('input', { type: 'search', placeholder: '搜索药品' });
     const out = h('div');
-    const run = async () => { const r = await act(box, () => api('GET', '/api/v1/drugs?all=1&q=' + encodeURIComponent(q.value))); if (r) { clear(out); out.appendChild(table(r.drugs, [
+    /* a page of the catalogue (100), 下一页 for the next */
+    const run = async after => { const r = await act(box, () => api('GET', '/api/v1/drugs?all=1&q=' + encodeURIComponent(q.value) + (after ? '&after=' + after : ''))); if (r) { clear(out); out.appendChild(table(r.drugs, [
       ['院内编码', d => d.hosp_code], ['名称', d => d.name], ['规格', d => d.spec], ['分类', d => d.drug_class_name], ['单价', d => d.price],
-      ['特殊管理', d => d.restricted ? (d.restricted_class_name || '是') : '否'], ['状态', d => d.active ? '在用' : '停用']])); } };
-    q.addEventListener('change', run);
+      ['特殊管理', d => d.restricted ? (d.restricted_class_name || '是') : '否'], ['状态', d => d.active ? '在用' : '停用']]));
+      if (r.next_after != null) out.appendChild(btn('下一页', () => run(r.next_after))); } };
+    q.addEventListener('change', () => run());
     box.append(q, out);
     await run();
     m.appendChild(csvImport('药品目录 CSV 导入', '/api/v1/drugs/import'));
