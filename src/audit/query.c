@@ -12,7 +12,7 @@ int64_t audit_query_walk = AUDIT_QUERY_WALK;
 typedef struct {
     const ih_audit_filter *f;
     json_t *out;
-    int64_t next; /* where the next page starts (after), or -1 */
+    int64_t next; /* where the next page starts (after_seq / before_seq), or -1 */
 } q_arg;
 
 static json_t *sj(slice s) { return s.p ? json_stringn(s.p, s.n) : json_null(); }
