@@ -50,7 +50,8 @@
     await draw();
     const box2 = section('诊疗中');
     m.appendChild(box2);
-    const r2 = await act(box2, () => api('GET', '/api/v1/visits?status=accepted'));
+    /* the latest first: visits left open must not push a new one off the list */
+    const r2 = await act(box2, () => api('GET', '/api/v1/visits?status=accepted&order=newest&limit=200'));
     if (r2) box2.appendChild(table(r2.visits, [['患者', v => v.patient_name], ['类型', v => v.kind_name],
       ['接诊时间', v => time(v.accepted_at)], ['', v => btn('打开', () => show(visit, v.id))]], '暂无'));
   }
