@@ -457,11 +457,13 @@
     const box = section('待审核处方');
     box.id = 'review-queue';
     m.appendChild(box);
-    const draw = async () => {
-      const r = await act(box, () => api('GET', '/api/v1/prescriptions?status=issued'));
+    /* oldest first, 200 a page (下一页 for the rest) */
+    const draw = async after => {
+      const r = await act(box, () => api('GET', '/api/v1/prescriptions?status=issued&limit=200' + (after ? '&after=' + after : '')));
       if (!r) return;
-      const old = box.querySelector('table, .empty'); if (old) old.remove();
+      for (const old of box.querySelectorAll('table, .empty, .more')) old.remove();
       box.appendChild(rxTable(r.prescriptions, [['', x => btn('审核', () => show(rxView, x.id), 'primary')]]));
+      if (r.next_after != null) box.appendChild(btn('下一页', () => draw(r.next_after), 'more'));
     };
     IH.setRefresh(m, t => { if (t === 'rx' || t === 'resync') draw(); });
     await draw();
@@ -470,8 +472,16 @@
     const box = section('待发药处方');
     box.id = 'dispense-queue';
     m.appendChild(box);
-    const r = await act(box, () => api('GET', '/api/v1/prescriptions?status=approved'));
-    if (r) box.appendChild(rxTable(r.prescriptions, [['', x => btn('打开', () => show(rxView, x.id), 'primary')]]));
+    /* 200 a page, 下一页 for the rest: prescriptions still waiting for payment must
+     * not hide the paid ones behind them */
+    const draw = async after => {
+      const r = await act(box, () => api('GET', '/api/v1/prescriptions?status=approved&limit=200' + (after ? '&after=' + after : '')));
+      if (!r) return;
+      for (const old of box.querySelectorAll('table, .empty, .more')) old.remove();
+      box.appendChild(rxTable(r.prescriptions, [['', x => btn('打开', () => show(rxView, x.id), 'primary')]]));
+      if (r.next_after != null) box.appendChild(btn('下一页', () => draw(r.next_after), 'more'));
+    };
+    await draw();
     IH.setRefresh(m, t => { if (t === 'rx' || t === 'resync') show(dispenseQ); });
   }
   async function rxView(m, id) {
