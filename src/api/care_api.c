@@ -10,7 +10,6 @@
 #include <string.h>
 #include <strings.h>
 
-
 /* ---- visits ------------------------------------------------------------------------- */
 
 ih_err ih_api_visits_request(ih_app *app, ih_req *req, ih_resp *resp)

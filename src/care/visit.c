@@ -519,36 +519,29 @@ static ih_err add_patient_name(visit_arg *a, ih_tx *tx, ih_relation rel, json_t 
 static ih_err list_fn(ih_tx *tx, void *arg)
 {
     visit_arg *a = arg;
-    const char *sql;
+    const char *whose; /* the viewer's visits, selected as "id" */
     int64_t who;
     cl_staff s = {0};
-#define PAGED(cond, id) cond " AND " id " > $2 AND " id " < $5 ORDER BY " id
-    static const char *const by_role[3][2] = {
-        {PAGED("SELECT id FROM visit WHERE patient_id = $1 AND ($3 = '' OR status = $3)", "id") " LIMIT $4",
-         PAGED("SELECT id FROM visit WHERE patient_id = $1 AND ($3 = '' OR status = $3)", "id") " DESC LIMIT $4"},
-        {PAGED("SELECT id FROM visit WHERE doctor_id = $1 AND ($3 = '' OR status = $3)", "id") " LIMIT $4",
-         PAGED("SELECT id FROM visit WHERE doctor_id = $1 AND ($3 = '' OR status = $3)", "id") " DESC LIMIT $4"},
-#define NURSE                                                                                                  \
-    "SELECT v.id FROM visit v JOIN staff_department d ON d.department_id = v.department_id WHERE d.staff_id = $1 " \
-    "AND ($3 = '' OR v.status = $3) AND v.label < 5"
-        {PAGED(NURSE, "v.id") " LIMIT $4", PAGED(NURSE, "v.id") " DESC LIMIT $4"}};
-#undef NURSE
-#undef PAGED
-    const ih_page *pg = a->page;
     if (a->v->role == IH_ROLE_PATIENT) {
         ih_err e = ih_patient_of_account(a->c, tx, a->v->actor.id, &who);
         if (e == IH_E_NOT_FOUND) return IH_OK;
         IH_TRY(e);
-        sql = by_role[0][pg->newest];
+        whose = "visit WHERE patient_id = $1 AND ($3 = '' OR status = $3)";
     } else if (a->v->role == IH_ROLE_DOCTOR) {
         IH_TRY(cl_my_staff(a->c, tx, a->v, &who));
-        sql = by_role[1][pg->newest];
+        whose = "visit WHERE doctor_id = $1 AND ($3 = '' OR status = $3)";
     } else if (a->v->role == IH_ROLE_NURSE) {
         IH_TRY(cl_my_staff_full(a->c, tx, a->v, &s));
         who = s.id;
-        sql = by_role[2][pg->newest];
+        whose = "visit v JOIN staff_department d ON d.department_id = v.department_id WHERE d.staff_id = $1 "
+                "AND ($3 = '' OR v.status = $3) AND v.label < 5";
     } else
         return ih_reject(IH_E_FORBIDDEN, NULL, "Visits are listed for patients and clinicians.");
+    const ih_page *pg = a->page;
+    const char *id = a->v->role == IH_ROLE_NURSE ? "v.id" : "id";
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT %s FROM %s AND %s > $2 AND %s < $5 ORDER BY %s%s LIMIT $4", id, whose, id, id, id,
+             pg->newest ? " DESC" : "");
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, sql, &st));
     ih_stmt_int(st, 1, who);

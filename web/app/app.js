@@ -453,18 +453,24 @@
   }
 
   /* ---- pharmacist ---- */
+  /* A pharmacists' queue (status), oldest first, 200 a page with 下一页: those
+   * still waiting (for payment, say) never hide the rest behind them.  Returns
+   * its draw (no argument: the first page). */
+  function rxQueue(box, status, label) {
+    const draw = async after => {
+      const r = await act(box, () => api('GET', `/api/v1/prescriptions?status=${status}&limit=200` + (after ? '&after=' + after : '')));
+      if (!r) return;
+      for (const old of box.querySelectorAll('table, .empty, .more')) old.remove();
+      box.appendChild(rxTable(r.prescriptions, [['', x => btn(label, () => show(rxView, x.id), 'primary')]]));
+      if (r.next_after != null) box.appendChild(btn('下一页', () => draw(r.next_after), 'more'));
+    };
+    return draw;
+  }
   async function review(m) {
     const box = section('待审核处方');
     box.id = 'review-queue';
     m.appendChild(box);
-    /* oldest first, 200 a page (下一页 for the rest) */
-    const draw = async after => {
-      const r = await act(box, () => api('GET', '/api/v1/prescriptions?status=issued&limit=200' + (after ? '&after=' + after : '')));
-      if (!r) return;
-      for (const old of box.querySelectorAll('table, .empty, .more')) old.remove();
-      box.appendChild(rxTable(r.prescriptions, [['', x => btn('审核', () => show(rxView, x.id), 'primary')]]));
-      if (r.next_after != null) box.appendChild(btn('下一页', () => draw(r.next_after), 'more'));
-    };
+    const draw = rxQueue(box, 'issued', '审核');
     IH.setRefresh(m, t => { if (t === 'rx' || t === 'resync') draw(); });
     await draw();
   }
@@ -472,16 +478,7 @@
     const box = section('待发药处方');
     box.id = 'dispense-queue';
     m.appendChild(box);
-    /* 200 a page, 下一页 for the rest: prescriptions still waiting for payment must
-     * not hide the paid ones behind them */
-    const draw = async after => {
-      const r = await act(box, () => api('GET', '/api/v1/prescriptions?status=approved&limit=200' + (after ? '&after=' + after : '')));
-      if (!r) return;
-      for (const old of box.querySelectorAll('table, .empty, .more')) old.remove();
-      box.appendChild(rxTable(r.prescriptions, [['', x => btn('打开', () => show(rxView, x.id), 'primary')]]));
-      if (r.next_after != null) box.appendChild(btn('下一页', () => draw(r.next_after), 'more'));
-    };
-    await draw();
+    await rxQueue(box, 'approved', '打开')();
     IH.setRefresh(m, t => { if (t === 'rx' || t === 'resync') show(dispenseQ); });
   }
   async function rxView(m, id) {
