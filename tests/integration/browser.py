@@ -23,6 +23,8 @@ class Browser:
     def __init__(self, base_url, width=1280, height=900, mobile=False, args=()):
         self.base = base_url
         self.profile = tempfile.mkdtemp(prefix="ihos-chromium-")
+        self.downloads = os.path.join(self.profile, "downloads")  # what the pages save
+        os.makedirs(self.downloads)
         o = webdriver.ChromeOptions()
         o.binary_location = "/usr/bin/chromium"
         for a in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -33,12 +35,15 @@ class Browser:
         if mobile:
             o.add_experimental_option("mobileEmulation", {"deviceMetrics": {"width": 390, "height": 844,
                                                                             "pixelRatio": 1}})
+        o.add_experimental_option("prefs", {"download.default_directory": self.downloads,
+                                            "download.prompt_for_download": False})
         o.accept_insecure_certs = True  # the instance's own self-signed certificate
         o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.d = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=o)
         # the people using ihos are in the hospital's time zone (the demo's +08:00):
         # times on the screens and in screenshots show as they see them
         self.d.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Shanghai"})
+        self.d.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": self.downloads})
         self.d.set_page_load_timeout(30)
         self.d.set_script_timeout(20)
         self.logs = []
@@ -137,6 +142,39 @@ class Browser:
 
     def js_async(self, script, *args):
         return self.d.execute_async_script(script, *args)
+
+    def export_audit(self, timeout=WAIT):
+        """On the audit screen: 导出查询结果, then 继续导出 for as long as the page
+        offers it; the events of the files the browser saved, in order.  Each
+        file must hold as many events as the page's note says."""
+        import json
+        for f in os.listdir(self.downloads):
+            os.remove(os.path.join(self.downloads, f))
+        self.click_text("导出查询结果")
+        events, part = [], 1
+        while True:
+            path = os.path.join(self.downloads, "ihos-audit-%d.ndjson" % part)
+            end = time.time() + timeout
+            note = None
+            while time.time() < end:
+                el = self.all("#export-note")
+                if el and el[0].get_attribute("data-part") == str(part) and os.path.exists(path):
+                    note = el[0]
+                    break
+                time.sleep(0.2)
+            if note is None:
+                raise AssertionError("export %d never saved; it shows: %s; saved: %s"
+                                     % (part, self.text("#audit-export"), os.listdir(self.downloads)))
+            with open(path) as f:
+                lines = f.read().splitlines()
+            if len(lines) != int(note.get_attribute("data-count")):
+                raise AssertionError("file %d holds %d events, the page says %s"
+                                     % (part, len(lines), note.get_attribute("data-count")))
+            events += [json.loads(x) for x in lines]
+            if "继续导出" not in self.text("#audit-export"):
+                return events
+            self.click_text("继续导出")
+            part += 1
 
     # -- evidence -------------------------------------------------------------
     def shot(self, name):

@@ -336,7 +336,23 @@ class ConsoleJourney(IhosTestCase):
         audb.submit("#audit form", outcome="failure")
         audb.wait_text("失败", "#audit tbody")
         self.assertNotIn("成功", audb.text("#audit tbody"))
-        self.assertIn("outcome=failure", audb.find("#main a[download]").get_attribute("href"))
+        # the export is the form's query: the refusals alone, every one of them
+        failures = audb.export_audit()
+        self.assertTrue(failures and all(e["outcome"] == "failure" for e in failures), failures[:3])
+        # … and all of a journal longer than a page of the API (1,000 events, which an
+        # export without a limit stopped at): a patient's reads, each one audited
+        pat = must_login(inst, demo_accounts(inst)["patient001"])
+        conn = inst.connection()
+        for _ in range(1100):
+            self.assertEqual(pat.req("GET", "/api/v1/me/patient", conn=conn).status, 200)
+        conn.close()
+        audb.submit("#audit form", outcome="")
+        audb.wait_text("下一页", "#audit")
+        every = audb.export_audit()
+        seqs = [e["seq"] for e in every]
+        self.assertGreater(len(seqs), 1100)
+        self.assertEqual(seqs, list(range(seqs[0], seqs[0] - len(seqs), -1)))  # newest first, none missing
+        self.assertEqual(seqs[-1], 0)  # down to the journal's first event
         audb.click_text("验证审计日志")
         audb.wait_text("验证通过", "#main")
         audb.click_text("检查点", "nav a")

@@ -807,8 +807,32 @@
     box.id = 'audit';
     m.appendChild(box);
     const out = h('div');
-    const exp = h('a', { href: '/api/v1/audit/export', class: 'button', download: 'audit-export.jsonl' }, '导出查询结果');
     const PAGE = 200;
+    /* 导出: the form's query as files of at most EXPORT events (the most the
+     * server puts in one export); where it says more follow (X-Ihos-Next-After,
+     * -Before), the note says how far the file goes and 继续导出 fetches the next */
+    const EXPORT = 100000;
+    let asked = {};
+    const expOut = h('div', { id: 'audit-export' });
+    const exportPart = async (b, cursor, part) => {
+      const oldest = b.order === 'oldest';
+      const q = Object.assign({}, b, { limit: EXPORT });
+      if (cursor != null) q[oldest ? 'after' : 'before'] = cursor;
+      const r = await api('GET', '/api/v1/audit/export?' + new URLSearchParams(q).toString(), null, { raw: true });
+      const next = r.headers.get(oldest ? 'X-Ihos-Next-After' : 'X-Ihos-Next-Before');
+      const text = await r.text();
+      const n = text.split('\n').length - 1; /* one event per line, each ending in a newline */
+      const a = h('a', { href: URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' })), download: `ihos-audit-${part}.ndjson` });
+      document.body.appendChild(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(a.href), 60000);
+      clear(expOut);
+      expOut.appendChild(h('p', { id: 'export-note', class: next != null ? 'warn' : 'ok', data: { count: n, part } }, next != null
+        ? `第 ${part} 个文件 ihos-audit-${part}.ndjson：${n} 条事件，已检索至第 ${next} 条事件；${oldest ? '其后' : '其前'}的记录不在此文件中，请继续导出。`
+        : `${part > 1 ? `第 ${part} 个文件 ihos-audit-${part}.ndjson：` : 'ihos-audit-1.ndjson：'}${n} 条事件，导出完毕。`));
+      if (next != null) expOut.appendChild(btn('继续导出', () => act(expOut, () => exportPart(b, next, part + 1))));
+    };
     /* one page of the filter b (newest or oldest first), from the cursor on;
      * the server says where the next starts (a query by operation or result
      * alone looks through a stretch of the journal per page, so a page may
@@ -834,7 +858,8 @@
       { name: 'order', label: '排序', type: 'select', value: 'newest', options: [['newest', '最新在前'], ['oldest', '最早在前']] },
       { name: 'from', label: '起始（YYYY-MM-DD）' }, { name: 'to', label: '截止（YYYY-MM-DD）' }],
       '查询', async b => {
-        exp.href = '/api/v1/audit/export' + (Object.keys(b).length ? '?' + new URLSearchParams(b).toString() : '');
+        asked = b;
+        clear(expOut);
         await page(b, null);
       }, { inline: true });
     box.append(f, out);
@@ -843,7 +868,7 @@
     v.append(btn('验证审计日志', () => act(v, () => longOp('POST', '/api/v1/audit/verify', {}, op => flash(v, `正在验证（${time(op.started_at)} 开始）…`)), r => flash(v, r.ok
         ? `验证通过：${r.events} 条事件、${r.checkpoints} 个签名检查点完整，链与签名均正确。`
         : `验证失败：${r.problem}（事件 ${r.bad_event ?? '—'}，检查点 ${r.bad_checkpoint ?? '—'}）`)), 'primary'),
-      exp);
+      btn('导出查询结果', () => act(v, () => exportPart(asked, null, 1))), expOut);
     m.appendChild(v);
   }
   /* newest first: a checkpoint every few seconds the journal grows */

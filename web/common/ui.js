@@ -59,6 +59,7 @@ const IH = (() => {
     }
     if (S.me && !opts.passive) idleReset();
     if (r.status === 204) return null;
+    if (opts.raw && r.ok) return r; /* the caller reads the body and headers itself */
     let j = null;
     const ct = r.headers.get('Content-Type') || '';
     if (ct.startsWith('application/json')) j = await r.json();
