@@ -822,15 +822,15 @@
       const next = r.headers.get(oldest ? 'X-Ihos-Next-After' : 'X-Ihos-Next-Before');
       const text = await r.text();
       const n = text.split('\n').length - 1; /* one event per line, each ending in a newline */
-      const a = h('a', { href: URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' })), download: `ihos-audit-${part}.ndjson` });
+      const name = `ihos-audit-${part}.ndjson`;
+      const a = h('a', { href: URL.createObjectURL(new Blob([text], { type: 'application/x-ndjson' })), download: name });
       document.body.appendChild(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(a.href), 60000);
       clear(expOut);
-      expOut.appendChild(h('p', { id: 'export-note', class: next != null ? 'warn' : 'ok', data: { count: n, part } }, next != null
-        ? `第 ${part} 个文件 ihos-audit-${part}.ndjson：${n} 条事件，已检索至第 ${next} 条事件；${oldest ? '其后' : '其前'}的记录不在此文件中，请继续导出。`
-        : `${part > 1 ? `第 ${part} 个文件 ihos-audit-${part}.ndjson：` : 'ihos-audit-1.ndjson：'}${n} 条事件，导出完毕。`));
+      expOut.appendChild(h('p', { id: 'export-note', class: next != null ? 'warn' : 'ok', data: { count: n, part } }, `${name}：${n} 条事件，`,
+        next != null ? `已检索至第 ${next} 条事件；${oldest ? '其后' : '其前'}的记录不在此文件中，请继续导出。` : '导出完毕。'));
       if (next != null) expOut.appendChild(btn('继续导出', () => act(expOut, () => exportPart(b, next, part + 1))));
     };
     /* one page of the filter b (newest or oldest first), from the cursor on;
