@@ -72,7 +72,7 @@ s("POST","/api/v1/prescriptions/{id}/dispensing","The patient chooses where the 
 s("GET","/api/v1/agreements","Cooperation agreements with partner institutions for remote care, each with `valid` today (sysadmin and doctors; audited)", resp="Agreements")
 s("POST","/api/v1/agreements","Record a cooperation agreement: partner, its organisation code, the agreement's number, the remote care types it covers, validity (audited)", req="AgreementCreate", resp="Agreement", status=201)
 s("POST","/api/v1/agreements/{id}/revoke","End an agreement early; requests under it can no longer be submitted or approved (audited)", resp="Agreement")
-s("GET","/api/v1/consult-experts","Doctors who may be invited to a remote consultation", resp="Experts")
+s("GET","/api/v1/consult-experts","Doctors who may be invited to a remote consultation: the first 200, or of one department (dept_id)", resp="Experts", query=["dept_id"])
 s("POST","/api/v1/consults","The treating doctor drafts a remote care request for a visit's patient: agreement, type, reason, purpose, summary, qualifications, proposed time, informed consent (patient or guardian), experts (the first leads; MDT 2-8), material (studies, ECGs, records, results of this patient); docs/remote-care.md", req="ConsultCreate", resp="Consult", status=201)
 s("GET","/api/v1/consults","The caller's remote consultations as requester or expert, and for the medical office those waiting for approval (clinical text left out; audited)", resp="Consults")
 s("GET","/api/v1/consults/{id}","One consultation with its experts (signed or not), material and the caller's part in it (audited)", resp="Consult")
@@ -217,7 +217,7 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
      "series": ("string","series instance UID"), "instance": ("string","SOP instance UID"),
      "wait": ("integer","seconds to wait for a long operation's result, 0-50 (default 50); then 202 while it runs"),
-     "order": ("string","oldest (default) or newest first"), "visit_id": ("integer","one visit's")}
+     "order": ("string","oldest (default) or newest first"), "visit_id": ("integer","one visit's"), "dept_id": ("integer","one department's")}
 
 lines = []
 w = lines.append

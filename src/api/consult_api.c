@@ -2,7 +2,7 @@
  *   GET  /api/v1/agreements                    cooperation agreements (sysadmin, doctors)
  *   POST /api/v1/agreements                    record one (sysadmin)
  *   POST /api/v1/agreements/{id}/revoke        end one early (sysadmin)
- *   GET  /api/v1/consult-experts               doctors who may be invited
+ *   GET  /api/v1/consult-experts?dept_id=      doctors who may be invited (of a department)
  *   POST /api/v1/consults                      the treating doctor's request (a draft)
  *   GET  /api/v1/consults                      the caller's (and the medical office's to approve)
  *   GET  /api/v1/consults/{id}                 one, with experts and material
@@ -46,7 +46,13 @@ ih_err ih_api_agreement_revoke(ih_app *app, ih_req *req, ih_resp *resp)
 
 ih_err ih_api_consult_experts(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    return whole(app, req, resp, ih_consult_experts);
+    int64_t dept;
+    IH_TRY(ih_api_query_int(req, "dept_id", 1, INT64_MAX, 0, &dept));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out;
+    IH_TRY(ih_consult_experts(app->clinic, &v, dept, &out));
+    return ih_api_json(resp, 200, out);
 }
 
 ih_err ih_api_consult_create(ih_app *app, ih_req *req, ih_resp *resp)

@@ -878,9 +878,11 @@ static ih_err experts_fn(ih_tx *tx, void *arg)
     IH_TRY(cl_my_staff_full(a->c, tx, a->v, &a->me));
     ih_stmt *st;
     IH_TRY(ih_tx_prepare(tx, "SELECT id FROM staff WHERE kind = 'doctor' AND status = 'active' AND id <> $1 "
+                             "AND ($2 = 0 OR id IN (SELECT staff_id FROM staff_department WHERE department_id = $2)) "
                              "ORDER BY id LIMIT 200",
                          &st));
     ih_stmt_int(st, 1, a->me.id);
+    ih_stmt_int(st, 2, a->id); /* the department, 0 for any */
     int64_t ids[CL_LIST_MAX];
     int n;
     IH_TRY(cl_list_ids(st, ids, &n));
@@ -895,9 +897,9 @@ static ih_err experts_fn(ih_tx *tx, void *arg)
     return IH_OK;
 }
 
-ih_err ih_consult_experts(ih_clinic *c, const ih_viewer *v, json_t **out)
+ih_err ih_consult_experts(ih_clinic *c, const ih_viewer *v, int64_t dept_id, json_t **out)
 {
-    cs_arg a = {.c = c, .v = v};
+    cs_arg a = {.c = c, .v = v, .id = dept_id};
     ih_row_init(&a.r, &ih_t_consult);
     ih_err e = ih_store_read(c->o.store, experts_fn, &a);
     if (e == IH_OK) {

@@ -56,8 +56,10 @@ ih_err ih_consult_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out
 /* {"consults": [...]}: the viewer's as requester or expert, and for the
  * medical office those waiting for approval. */
 ih_err ih_consult_list(ih_clinic *c, const ih_viewer *v, json_t **out);
-/* Doctors who may be invited: {"experts": [{id, name, title_name, departments}]}. */
-ih_err ih_consult_experts(ih_clinic *c, const ih_viewer *v, json_t **out);
+/* Doctors who may be invited: {"experts": [{id, name, title_code, title_name, practice_no}]},
+ * the first 200 of department dept_id (0: of any; a hospital with more doctors
+ * picks the department first). */
+ih_err ih_consult_experts(ih_clinic *c, const ih_viewer *v, int64_t dept_id, json_t **out);
 
 /* Opening material n of consult id (audited consult.material_open):
  * *kind "study" | "ecg" | "record" | "result"; for studies and ECGs

@@ -383,7 +383,16 @@ class ConsultationInConsole(ConsultBase):
             self.wait(lambda: [x for x in h.s(doc).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"]
                                if x["modality"] == "SM" and x.get("study_uid")])
         self.make_medoffice("doctor02")
-        lead = self.staff_id("doctor01")["id"]
+        d1 = self.staff_id("doctor01")
+        lead, dept = d1["id"], d1["departments"][0]["id"]
+        # the experts one department at a time (a large hospital has more doctors than one list)
+        every = [x["id"] for x in h.s(doc).req("GET", "/api/v1/consult-experts").json()["experts"]]
+        r = h.s(doc).req("GET", "/api/v1/consult-experts?dept_id=%d" % dept)
+        self.assertEqual(r.status, 200, r)
+        in_dept = [x["id"] for x in r.json()["experts"]]
+        self.assertIn(lead, in_dept)
+        self.assertTrue(set(in_dept) < set(every), (in_dept, every))
+        self.assertEqual(h.s(doc).req("GET", "/api/v1/consult-experts?dept_id=x").status, 400)
         b = Browser("https://127.0.0.1:%d" % self.inst.port)
         self.addCleanup(b.quit)
         b.open("/app/")
@@ -400,8 +409,17 @@ class ConsultationInConsole(ConsultBase):
         self.as_user(b, h.accts[doc])
         b.click_text("打开", "#main button")
         b.click_text("申请远程会诊", "#remote button")
-        b.fill("#consult-form", type="ecg", lead=str(lead), reason="心电图提示ST段改变，需上级医院会诊",
-               purpose="明确诊断并给出处理建议", qualifications="副主任医师及以上")
+        b.fill("#consult-form", reason="心电图提示ST段改变，需上级医院会诊")
+        from selenium.webdriver.support.ui import Select
+        Select(b.find("#consult-dept")).select_by_value(str(dept))  # the form is drawn again
+        def leads():  # None while the form is being replaced
+            try:
+                return sorted(int(o.get_attribute("value")) for o in b.all("#consult-form [name=lead] option"))
+            except Exception:
+                return None
+        self.wait(lambda: leads() == sorted(in_dept))
+        self.assertEqual(b.find("#consult-form [name=reason]").get_attribute("value"), "心电图提示ST段改变，需上级医院会诊")
+        b.fill("#consult-form", type="ecg", lead=str(lead), purpose="明确诊断并给出处理建议", qualifications="副主任医师及以上")
         b.js("document.querySelector('#consult-form [name=proposed_at]').value = '2026-12-03T10:00';")
         b.shot("consult-request")
         b.click(b.find("#consult-form button[type=submit]"))

@@ -56,40 +56,56 @@ const IHCONSULT = (() => {
     const box = C.section('申请远程会诊');
     box.id = 'consult-new';
     m.appendChild(box);
-    const [ag, ex, ord, rec] = await Promise.all([api('GET', '/api/v1/agreements'), api('GET', '/api/v1/consult-experts'),
+    const [ag, deps, ord, rec] = await Promise.all([api('GET', '/api/v1/agreements'), api('GET', '/api/v1/departments'),
       api('GET', `/api/v1/visits/${v.id}/orders`), api('GET', `/api/v1/visits/${v.id}/records`)].map(p => p.catch(e => { flash(box, e.message); return null; })));
-    if (!ag || !ex || !ord) return;
+    if (!ag || !deps || !ord) return;
     const valid = ag.agreements.filter(a => a.valid);
     if (!valid.length) { box.appendChild(h('p', { class: 'warn' }, '没有有效的远程医疗合作协议，不能申请。')); return; }
     const mats = [];
     for (const o of ord.orders.filter(o => o.study_uid)) mats.push([o.modality === 'ECG' ? 'ecg' : 'study', o.id, `${o.modality} ${o.name}（${o.accession}）`]);
     for (const x of (rec && rec.records) || []) mats.push(['record', x.id, `病历 第${x.revision}版（${time(x.created_at)}）`]);
-    const expertOpt = ex.experts.map(d => [String(d.id), `${d.name} ${d.title_name || ''}`]);
-    const f = form([
-      { name: 'agreement_id', label: '合作协议', type: 'select', options: valid.map(a => [String(a.id), `${a.partner}（${a.document_no}）`]) },
-      { name: 'type', label: '类型', type: 'select', options: TYPES },
-      { name: 'lead', label: '主会诊专家', type: 'select', options: expertOpt },
-      ...ex.experts.map(d => ({ name: 'ex_' + d.id, label: `MDT 其他专家：${d.name}`, type: 'checkbox' })),
-      { name: 'reason', label: '会诊原因', type: 'textarea', rows: 2 }, { name: 'purpose', label: '会诊目的', type: 'textarea', rows: 2 },
-      { name: 'summary', label: '病历摘要', type: 'textarea', rows: 4, value: v.complaint },
-      { name: 'qualifications', label: '对专家的资质要求' },
-      { name: 'proposed_at', label: '拟定会诊时间', type: 'datetime-local' },
-      { name: 'consent_by', label: '知情同意', type: 'select', options: [['patient', '患者本人已签署知情同意书'], ['guardian', '监护人已签署知情同意书']] },
-      { name: 'guardian', label: '监护人姓名（监护人同意时）' },
-      ...mats.map(([k, id, label]) => ({ name: `m_${k}_${id}`, label: `附资料：${label}`, type: 'checkbox', value: true })),
-    ], '保存草稿', async b => {
-      const extra = ex.experts.filter(d => b['ex_' + d.id] && String(d.id) !== b.lead).map(d => d.id);
-      const body = { visit_id: v.id, agreement_id: Number(b.agreement_id), type: b.type, reason: b.reason, purpose: b.purpose,
-                     summary: b.summary, qualifications: b.qualifications || undefined, consent_by: b.consent_by,
-                     guardian: b.consent_by === 'guardian' ? b.guardian : undefined,
-                     proposed_at: b.proposed_at ? new Date(b.proposed_at).toISOString().replace(/\.\d{3}Z$/, 'Z') : '',
-                     experts: [Number(b.lead), ...(b.type === 'mdt' ? extra : [])],
-                     materials: mats.filter(([k, id]) => b[`m_${k}_${id}`]).map(([k, id]) => ({ kind: k, ref_id: id })) };
-      const c = await api('POST', '/api/v1/consults', body);
-      C.show(consult, c.id);
-    });
-    f.id = 'consult-form';
-    box.appendChild(f);
+    /* the experts come a department at a time (the server lists at most 200
+     * doctors, a large hospital has more); choosing another redraws the form
+     * with what was already entered */
+    const dept = h('select', { id: 'consult-dept' }, h('option', { value: '' }, '全部科室'),
+      deps.departments.filter(d => d.active).map(d => h('option', { value: String(d.id) }, d.name)));
+    box.appendChild(h('div', { class: 'form inline' }, h('label', { for: 'consult-dept' }, h('span', {}, '专家所在科室'), dept)));
+    let f = null;
+    const draw = async () => {
+      const ex = await act(box, () => api('GET', '/api/v1/consult-experts' + (dept.value ? '?dept_id=' + dept.value : '')));
+      if (!ex) return;
+      const keep = {};
+      if (f) for (const el of f.elements) if (el.name) keep[el.name] = el.type === 'checkbox' ? el.checked : el.value;
+      const val = (name, def) => name in keep ? keep[name] : def;
+      const nf = form([
+        { name: 'agreement_id', label: '合作协议', type: 'select', value: val('agreement_id'), options: valid.map(a => [String(a.id), `${a.partner}（${a.document_no}）`]) },
+        { name: 'type', label: '类型', type: 'select', value: val('type'), options: TYPES },
+        { name: 'lead', label: '主会诊专家', type: 'select', value: val('lead'), options: ex.experts.map(d => [String(d.id), `${d.name} ${d.title_name || ''}`]) },
+        ...ex.experts.map(d => ({ name: 'ex_' + d.id, label: `MDT 其他专家：${d.name}`, type: 'checkbox', value: val('ex_' + d.id, false) })),
+        { name: 'reason', label: '会诊原因', type: 'textarea', rows: 2, value: val('reason') }, { name: 'purpose', label: '会诊目的', type: 'textarea', rows: 2, value: val('purpose') },
+        { name: 'summary', label: '病历摘要', type: 'textarea', rows: 4, value: val('summary', v.complaint) },
+        { name: 'qualifications', label: '对专家的资质要求', value: val('qualifications') },
+        { name: 'proposed_at', label: '拟定会诊时间', type: 'datetime-local', value: val('proposed_at') },
+        { name: 'consent_by', label: '知情同意', type: 'select', value: val('consent_by'), options: [['patient', '患者本人已签署知情同意书'], ['guardian', '监护人已签署知情同意书']] },
+        { name: 'guardian', label: '监护人姓名（监护人同意时）', value: val('guardian') },
+        ...mats.map(([k, id, label]) => ({ name: `m_${k}_${id}`, label: `附资料：${label}`, type: 'checkbox', value: val(`m_${k}_${id}`, true) })),
+      ], '保存草稿', async b => {
+        const extra = ex.experts.filter(d => b['ex_' + d.id] && String(d.id) !== b.lead).map(d => d.id);
+        const body = { visit_id: v.id, agreement_id: Number(b.agreement_id), type: b.type, reason: b.reason, purpose: b.purpose,
+                       summary: b.summary, qualifications: b.qualifications || undefined, consent_by: b.consent_by,
+                       guardian: b.consent_by === 'guardian' ? b.guardian : undefined,
+                       proposed_at: b.proposed_at ? new Date(b.proposed_at).toISOString().replace(/\.\d{3}Z$/, 'Z') : '',
+                       experts: [Number(b.lead), ...(b.type === 'mdt' ? extra : [])],
+                       materials: mats.filter(([k, id]) => b[`m_${k}_${id}`]).map(([k, id]) => ({ kind: k, ref_id: id })) };
+        const c = await api('POST', '/api/v1/consults', body);
+        C.show(consult, c.id);
+      });
+      nf.id = 'consult-form';
+      if (f) f.replaceWith(nf); else box.appendChild(nf);
+      f = nf;
+    };
+    dept.addEventListener('change', draw);
+    await draw();
   }
 
   /* ---- one consultation: details, material, the steps the viewer may take ---- */
