@@ -105,7 +105,7 @@ s("POST","/api/v1/me/totp","Start second-factor enrolment: a new secret as an ot
 s("POST","/api/v1/me/totp/confirm","Confirm enrolment with a code", req="TotpConfirm", resp=None, status=204)
 s("GET","/api/v1/me/sessions","The caller's sessions", resp="Sessions")
 s("DELETE","/api/v1/me/sessions/{id}","End one of the caller's sessions", resp=None, status=204)
-s("GET","/api/v1/accounts","List accounts (status: pending, active or disabled)", resp="AccountList", query=["status","after","limit"])
+s("GET","/api/v1/accounts","List accounts (status: pending, active or disabled; role: up to three role names, comma-separated), oldest first or newest first (order=newest, before=)", resp="AccountList", query=["status","role","order","after","before","limit"])
 s("POST","/api/v1/accounts","Create a staff or administrator account (pending until secadmin activates it)", req="AccountCreate", status=201)
 s("GET","/api/v1/accounts/{id}","One account", resp="Account")
 s("POST","/api/v1/accounts/{id}/activate","Activate a pending account")
@@ -217,7 +217,7 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
      "series": ("string","series instance UID"), "instance": ("string","SOP instance UID"),
      "wait": ("integer","seconds to wait for a long operation's result, 0-50 (default 50); then 202 while it runs"),
-     "order": ("string","oldest (default) or newest first"), "visit_id": ("integer","one visit's"), "dept_id": ("integer","one department's")}
+     "order": ("string","oldest (default) or newest first"), "visit_id": ("integer","one visit's"), "dept_id": ("integer","one department's"), "role": ("string","role names, comma-separated (up to three)")}
 
 lines = []
 w = lines.append
@@ -298,7 +298,7 @@ schemas = {
  "Time": {"type":"string","format":"date-time","pattern":"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]{3})?Z$","example":"2026-09-22T04:13:20.000Z","description":"every time in the API: ISO 8601 UTC"},
  "DiagnosisCodes": {"type":"array","items":{"type":"object","required":["code","name"],"properties":{"code":{"type":"string","example":"I10.x00"},"name":{"type":"string","example":"原发性高血压"}}},"description":"every diagnosis-code list the API shows: codes of the loaded ICD-10 list with their names"},
  "Account": {"type":"object","required":["id","username","role","status","created_at"],"properties":{"id":{"type":"integer"},"username":{"type":"string"},"role":{"type":"string"},"status":{"type":"string","enum":["pending","active","disabled"]},"must_change_password":{"type":"boolean"},"totp_enrolled":{"type":"boolean"},"locked":{"type":"boolean"},"failed_logins":{"type":"integer"},"expires_at":{"$ref":"#/components/schemas/TimeOrNull"},"last_login_at":{"$ref":"#/components/schemas/TimeOrNull"},"created_at":{"$ref":"#/components/schemas/Time"},"disabled_reason":{"type":"string"},"disabled_note":{"type":"string"}}},
- "AccountList": {"type":"object","required":["accounts"],"properties":{"accounts":{"type":"array","items":{"$ref":"#/components/schemas/Account"}},"next_after":{"type":"integer"}}},
+ "AccountList": {"type":"object","required":["accounts"],"properties":{"accounts":{"type":"array","items":{"$ref":"#/components/schemas/Account"}},"next_after":{"type":"integer"},"next_before":{"type":"integer"}}},
  "Sessions": {"type":"object","required":["sessions"],"properties":{"sessions":{"type":"array","items":{"type":"object","required":["id","created_at","last_seen_at","expires_at","current"],"properties":{"id":{"type":"integer"},"created_at":{"$ref":"#/components/schemas/Time"},"last_seen_at":{"$ref":"#/components/schemas/Time"},"expires_at":{"$ref":"#/components/schemas/Time"},"ip":{"type":"string"},"current":{"type":"boolean"}}}}}},
  "Approval": {"type":"object","required":["id","kind","state","proposed_by","proposed_at"],"properties":{"id":{"type":"integer"},"kind":{"type":"string","enum":["role","grant"]},"state":{"type":"string","enum":["pending","approved","rejected"]},"proposed_by":{"type":"integer"},"proposed_at":{"$ref":"#/components/schemas/Time"},"decided_by":{"type":"integer"},"decided_at":{"$ref":"#/components/schemas/Time"},"account_id":{"type":"integer"},"role":{"type":"string"},"permission":{"type":"string"},"granted":{"type":"boolean"}}},
  "Proposed": {"type":"object","required":["approval"],"properties":{"approval":{"$ref":"#/components/schemas/Approval"}}},

@@ -9,21 +9,40 @@
 #include <stdio.h>
 #include <string.h>
 
+/* ?status=&role=doctor,nurse&order=newest&after=|before=&limit= */
 ih_err ih_api_accounts_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    int64_t after, limit;
-    IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
+    ih_account_filter f = {0};
+    int64_t limit;
+    IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &f.after));
+    IH_TRY(ih_api_query_int(req, "before", 0, INT64_MAX, 0, &f.before));
     IH_TRY(ih_api_query_int(req, "limit", 1, 500, 100, &limit));
-    char status[16] = "";
+    IH_TRY(ih_api_query_order(req, &f.newest_first));
+    f.limit = (int)limit;
+    char status[16] = "", roles[64] = "";
     if (ih_api_query(req, "status", status, sizeof status) && strcmp(status, "pending") && strcmp(status, "active") &&
         strcmp(status, "disabled"))
         return ih_reject(IH_E_INVALID, "status", "Query 'status' is one of pending, active, disabled.");
+    f.status = status;
+    if (ih_api_query(req, "role", roles, sizeof roles)) { /* up to three role names, comma-separated */
+        int n = 0;
+        for (char *save = NULL, *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
+            if (n == 3 || ih_role_parse(r) == IH_ROLE_NONE)
+                return ih_reject(IH_E_INVALID, "role", "Query 'role' is up to three role names, comma-separated.");
+            f.roles[n++] = r;
+        }
+        if (n == 0) return ih_reject(IH_E_INVALID, "role", "Query 'role' is up to three role names, comma-separated.");
+    }
     json_t *list;
-    IH_TRY(ih_identity_list(app->identity, status, after, (int)limit, &list));
+    IH_TRY(ih_identity_list(app->identity, &f, &list));
     size_t n = json_array_size(list);
-    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(list, n - 1), "id") : NULL;
-    IH_TRY(ih_api_audit(app, req, "account.list", "account", NULL, IH_OK, NULL));
-    return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "accounts", list, "next_after", next ? next : json_null()));
+    int64_t next = n == (size_t)limit ? json_integer_value(json_object_get(json_array_get(list, n - 1), "id")) : -1;
+    ih_err e = ih_api_audit(app, req, "account.list", "account", NULL, IH_OK, NULL);
+    if (e != IH_OK) {
+        json_decref(list);
+        return e;
+    }
+    return ih_api_page_json(resp, "accounts", list, f.newest_first, next);
 }
 
 static const char *const create_fields[] = {"username", "role", "expires_at", NULL};

@@ -719,12 +719,11 @@ ih_err ih_identity_reset_totp(ih_identity *id, const ih_actor *who, int64_t acco
 
 typedef struct {
     ih_identity *id;
-    int64_t account_id, after;
-    int limit;
+    int64_t account_id;
     json_t *out;
     bool integrity_failed;
     ih_role role;
-    const char *status; /* list: only accounts in this state ("" all) */
+    const ih_account_filter *f; /* list */
 } read_arg;
 
 static ih_err get_fn(ih_tx *tx, void *arg)
@@ -781,11 +780,19 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_stmt *st;
     bool row;
     ih_err e;
-    IH_TRY(ih_tx_prepare(tx, "SELECT " ACCOUNT_SELECT " FROM account WHERE id > $1 AND ($3 = '' OR status = $3) "
-                             "ORDER BY id LIMIT $2", &st));
-    ih_stmt_int(st, 1, r->after);
-    ih_stmt_int(st, 2, r->limit);
-    ih_stmt_text(st, 3, r->status ? r->status : "");
+    const ih_account_filter *f = r->f;
+#define LIST_WHERE "($3 = '' OR status = $3) AND ($4 = '' OR role IN ($4, $5, $6)) AND "
+    IH_TRY(ih_tx_prepare(tx, f->newest_first ? "SELECT " ACCOUNT_SELECT " FROM account WHERE " LIST_WHERE
+                                               "id < $1 ORDER BY id DESC LIMIT $2"
+                                             : "SELECT " ACCOUNT_SELECT " FROM account WHERE " LIST_WHERE
+                                               "id > $1 ORDER BY id LIMIT $2",
+                         &st));
+#undef LIST_WHERE
+    ih_stmt_int(st, 1, f->newest_first ? (f->before > 0 ? f->before : INT64_MAX) : f->after);
+    ih_stmt_int(st, 2, f->limit);
+    ih_stmt_text(st, 3, f->status ? f->status : "");
+    for (int i = 0; i < 3; i++) /* the unused places repeat the first role (or stay empty) */
+        ih_stmt_text(st, 4 + i, f->roles[i] ? f->roles[i] : f->roles[0] ? f->roles[0] : "");
     r->out = json_array();
     IH_CHECK_ALLOC(r->out);
     int64_t now = ih_now_ms();
@@ -803,9 +810,9 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     return e;
 }
 
-ih_err ih_identity_list(ih_identity *id, const char *status, int64_t after, int limit, json_t **out)
+ih_err ih_identity_list(ih_identity *id, const ih_account_filter *f, json_t **out)
 {
-    read_arg r = {.id = id, .after = after, .limit = limit, .status = status};
+    read_arg r = {.id = id, .f = f};
     ih_err e = ih_store_read(id->o.store, list_fn, &r);
     if (r.integrity_failed) acct_integrity_alarm(id, "account", r.account_id, NULL);
     if (e == IH_OK) *out = r.out;

@@ -188,7 +188,18 @@ ih_err ih_identity_unlock(ih_identity *id, const ih_actor *who, int64_t account_
 ih_err ih_identity_reset_password(ih_identity *id, const ih_actor *who, int64_t account_id, char *otp);
 ih_err ih_identity_reset_totp(ih_identity *id, const ih_actor *who, int64_t account_id);
 ih_err ih_identity_get(ih_identity *id, int64_t account_id, json_t **out);
-ih_err ih_identity_list(ih_identity *id, const char *status, int64_t after, int limit, json_t **out);
+/* Accounts, optionally in one state and of up to three roles; oldest first
+ * from after the id `after`, or newest first below `before` (0: from the
+ * newest).  A staff registrar looks for the clinical accounts just made among
+ * thousands of patients' this way. */
+typedef struct ih_account_filter {
+    const char *status;   /* "pending", "active", "disabled"; NULL or "" for any */
+    const char *roles[3]; /* role names; none for any */
+    bool newest_first;
+    int64_t after, before;
+    int limit;
+} ih_account_filter;
+ih_err ih_identity_list(ih_identity *id, const ih_account_filter *f, json_t **out);
 /* Each event of a JSON array that names an actor ("actor_id") gets its
  * "actor_username" (from the verified account row; absent for the system,
  * for accounts not found and for rows that fail their MAC). */

@@ -240,7 +240,9 @@ class ConsoleJourney(IhosTestCase):
         self.assertNoCsp()
 
     def test_administrators(self):
-        inst = self.instance(demo=True)
+        # more accounts than one page of the account list (500): the doctor's account
+        # made below must still be found among them to register its practice data
+        inst = self.instance(demo=True, demo_patients=490)
         inst.start()
         self.base = "https://127.0.0.1:%d" % inst.port
         creds = initial_credentials(inst)

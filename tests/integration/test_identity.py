@@ -171,6 +171,33 @@ class IdentityTest(IhosTestCase):
         self.assertEqual(r.json()["status"], "disabled")
         self.assertError(s.req("GET", "/api/v1/me"), 401, "unauthenticated")
 
+    def test_accounts_by_role_newest_first(self):
+        """The account list by role and newest first (the staff registrar's picker)."""
+        sys_s = self.admins["sysadmin"][1]
+        made = []
+        for name, role in (("nurse.a", "nurse"), ("pharm.b", "pharmacist"), ("nurse.c", "nurse")):
+            r = sys_s.req("POST", "/api/v1/accounts", {"username": name, "role": role})
+            self.assertEqual(r.status, 201, r)
+            made.append(r.json()["account"]["id"])
+        every = sys_s.req("GET", "/api/v1/accounts?limit=500").json()["accounts"]
+        want = sorted((a["id"] for a in every if a["role"] in ("nurse", "pharmacist")), reverse=True)
+        self.assertEqual(want[:3], made[::-1])
+        got, before = [], None
+        while True:  # two at a time, newest first, to the end
+            r = sys_s.req("GET", "/api/v1/accounts?role=nurse,pharmacist&order=newest&limit=2"
+                          + ("&before=%d" % before if before else ""))
+            self.assertEqual(r.status, 200, r)
+            got += [a["id"] for a in r.json()["accounts"]]
+            before = r.json()["next_before"]
+            if before is None:
+                break
+        self.assertEqual(got, want)
+        pending = sys_s.req("GET", "/api/v1/accounts?status=pending&role=pharmacist").json()["accounts"]
+        self.assertIn(made[1], [a["id"] for a in pending])
+        self.assertTrue(all(a["role"] == "pharmacist" and a["status"] == "pending" for a in pending))
+        for bad in ("role=surgeon", "role=nurse,doctor,pharmacist,patient", "order=sideways"):
+            self.assertError(sys_s.req("GET", "/api/v1/accounts?" + bad), 400, "invalid_field")
+
     def test_administrators_cannot_do_each_others_jobs(self):
         """The route x administrator matrix: each may do only its own job."""
         doc = self.staff("dr.matrix")

@@ -556,7 +556,9 @@
         () => show(staffScreen)), x.online ? 'danger' : 'primary')]] : [])]));
     if (me.role !== 'sysadmin') return;
     const [accts, depts, certs, sexes, titles, subjects] = await Promise.all([
-      api('GET', '/api/v1/accounts?status=active&limit=500'), api('GET', '/api/v1/departments'),
+      /* clinical accounts only, the newest first: among thousands of patients' the
+       * account just made would be past any first page */
+      api('GET', '/api/v1/accounts?status=active&role=doctor,pharmacist,nurse&order=newest&limit=500'), api('GET', '/api/v1/departments'),
       codes('cert_type'), codes('sex'), codes('title'), codes('subject')]);
     const have = new Set(r.staff.map(x => x.account_id));
     const free = accts.accounts.filter(a => KIND[a.role] && !have.has(a.id));
