@@ -148,7 +148,7 @@ s("PUT","/api/v1/institution","Set the institution record (whole)", req="Institu
 s("GET","/api/v1/departments","Active departments (public)")
 s("POST","/api/v1/departments","Create a department", req="Department", status=201)
 s("PATCH","/api/v1/departments/{id}","Change a department (code is fixed)", req="Department")
-s("GET","/api/v1/staff","List staff (personal fields masked)", query=["after","limit"])
+s("GET","/api/v1/staff","List staff (personal fields masked), of one kind (doctor, pharmacist, nurse) and department (dept_id) when asked", query=["kind","dept_id","after","limit"])
 s("POST","/api/v1/staff","Create a staff record for a clinical account", req="Staff", resp="StaffView", status=201)
 s("GET","/api/v1/staff/{id}","One staff member", resp="StaffView")
 s("PATCH","/api/v1/staff/{id}","Change a staff record", req="Staff", resp="StaffView")
@@ -217,7 +217,7 @@ Q = {"before": ("integer","rows before this id"), "after": ("integer","rows afte
      "outcome": ("string","success or failure"), "state": ("string","delivery state: pending, sending, sent, dead, unknown"),
      "series": ("string","series instance UID"), "instance": ("string","SOP instance UID"),
      "wait": ("integer","seconds to wait for a long operation's result, 0-50 (default 50); then 202 while it runs"),
-     "order": ("string","oldest (default) or newest first"), "visit_id": ("integer","one visit's"), "dept_id": ("integer","one department's"), "role": ("string","role names, comma-separated (up to three)")}
+     "order": ("string","oldest (default) or newest first"), "visit_id": ("integer","one visit's"), "dept_id": ("integer","one department's"), "role": ("string","role names, comma-separated (up to three)"), "kind": ("string","doctor, pharmacist or nurse")}
 
 lines = []
 w = lines.append

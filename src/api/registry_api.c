@@ -47,15 +47,21 @@ ih_err ih_api_department_update(ih_app *app, ih_req *req, ih_resp *resp)
 
 /* ---- staff ---------------------------------------------------------------------- */
 
+/* ?kind=doctor|pharmacist|nurse&dept_id=&after=&limit= */
 ih_err ih_api_staff_list(ih_app *app, ih_req *req, ih_resp *resp)
 {
-    int64_t after, limit;
+    int64_t after, limit, dept;
     IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
     IH_TRY(ih_api_query_int(req, "limit", 1, 500, 100, &limit));
+    IH_TRY(ih_api_query_int(req, "dept_id", 1, INT64_MAX, 0, &dept));
+    char kind[16] = "";
+    if (ih_api_query(req, "kind", kind, sizeof kind) && strcmp(kind, "doctor") && strcmp(kind, "pharmacist") &&
+        strcmp(kind, "nurse"))
+        return ih_reject(IH_E_INVALID, "kind", "Query 'kind' is one of doctor, pharmacist, nurse.");
     ih_viewer v;
     ih_api_viewer(req, &v);
     json_t *out;
-    IH_TRY(ih_staff_list(app->clinic, &v, after, (int)limit, &out));
+    IH_TRY(ih_staff_list(app->clinic, &v, kind, dept, after, (int)limit, &out));
     size_t n = json_array_size(out);
     json_t *next = n == (size_t)limit ? json_object_get(json_array_get(out, n - 1), "id") : NULL;
     return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "staff", out, "next_after", next ? next : json_null()));

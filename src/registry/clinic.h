@@ -92,7 +92,10 @@ ih_err ih_department_update(ih_clinic *c, const ih_viewer *v, int64_t id, json_t
 ih_err ih_staff_create(ih_clinic *c, const ih_viewer *v, json_t *body, json_t **out);
 ih_err ih_staff_update(ih_clinic *c, const ih_viewer *v, int64_t id, json_t *body, json_t **out);
 ih_err ih_staff_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
-ih_err ih_staff_list(ih_clinic *c, const ih_viewer *v, int64_t after, int limit, json_t **out);
+/* By id after `after`; of one kind (doctor, pharmacist, nurse; NULL or "" for
+ * any) and of department dept_id (0 for any). */
+ih_err ih_staff_list(ih_clinic *c, const ih_viewer *v, const char *kind, int64_t dept_id, int64_t after, int limit,
+                     json_t **out);
 /* Enable or disable a doctor for online care (audited; needs the years). */
 ih_err ih_staff_set_online(ih_clinic *c, const ih_viewer *v, int64_t id, bool online, const char *reason,
                            json_t **out);

@@ -55,10 +55,10 @@ typedef struct {
     ih_clinic *c;
     const ih_viewer *v;
     json_t *body;
-    int64_t id, after;
+    int64_t id, after, dept_id;
     int limit;
     bool online;
-    const char *status, *reason;
+    const char *status, *reason, *kind;
     ih_row r;
     json_t *out;
 } staff_arg;
@@ -378,9 +378,13 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     ih_err e;
     int64_t ids[500];
     int n = 0;
-    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM staff WHERE id > $1 ORDER BY id LIMIT $2", &st));
+    IH_TRY(ih_tx_prepare(tx, "SELECT id FROM staff WHERE id > $1 AND ($3 = '' OR kind = $3) AND ($4 = 0 OR id IN "
+                             "(SELECT staff_id FROM staff_department WHERE department_id = $4)) ORDER BY id LIMIT $2",
+                         &st));
     ih_stmt_int(st, 1, a->after);
     ih_stmt_int(st, 2, a->limit);
+    ih_stmt_text(st, 3, a->kind ? a->kind : "");
+    ih_stmt_int(st, 4, a->dept_id);
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row && n < 500) ids[n++] = ih_col_int(st, 0);
     IH_TRY(e);
     for (int i = 0; i < n; i++) {
@@ -431,9 +435,10 @@ ih_err ih_staff_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out)
     return e;
 }
 
-ih_err ih_staff_list(ih_clinic *c, const ih_viewer *v, int64_t after, int limit, json_t **out)
+ih_err ih_staff_list(ih_clinic *c, const ih_viewer *v, const char *kind, int64_t dept_id, int64_t after, int limit,
+                     json_t **out)
 {
-    staff_arg a = {.c = c, .v = v, .after = after, .limit = limit, .out = json_array()};
+    staff_arg a = {.c = c, .v = v, .kind = kind, .dept_id = dept_id, .after = after, .limit = limit, .out = json_array()};
     IH_CHECK_ALLOC(a.out);
     IH_TRY(run(&a, false, list_fn, out));
     ih_err e = cl_audit_own(c, v, "staff.list", "staff", 0, IH_OK, NULL);

@@ -393,6 +393,15 @@ class ConsultationInConsole(ConsultBase):
         self.assertIn(lead, in_dept)
         self.assertTrue(set(in_dept) < set(every), (in_dept, every))
         self.assertEqual(h.s(doc).req("GET", "/api/v1/consult-experts?dept_id=x").status, 400)
+        # … as the staff list gives a department's doctors (the schedule form's picker)
+        staff = self.sysa.req("GET", "/api/v1/staff?limit=500").json()["staff"]
+        r = self.sysa.req("GET", "/api/v1/staff?kind=doctor&dept_id=%d" % dept)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual([x["id"] for x in r.json()["staff"]],
+                         [x["id"] for x in staff if x["kind"] == "doctor" and dept in [d["id"] for d in x["departments"]]])
+        self.assertIn(lead, [x["id"] for x in r.json()["staff"]])
+        self.assertLess(len(r.json()["staff"]), len(staff))
+        self.assertEqual(self.sysa.req("GET", "/api/v1/staff?kind=surgeon").status, 400)
         b = Browser("https://127.0.0.1:%d" % self.inst.port)
         self.addCleanup(b.quit)
         b.open("/app/")

@@ -547,13 +547,23 @@
     const box = section(me.role === 'secadmin' ? '医务人员线上执业开通' : '医务人员');
     box.id = 'staff';
     m.appendChild(box);
-    const r = await act(box, () => api('GET', '/api/v1/staff?limit=500'));
+    /* 500 a page, 下一页 for the next */
+    const out = h('div');
+    box.appendChild(out);
+    const page = async after => {
+      const p = await act(box, () => api('GET', '/api/v1/staff?limit=500' + (after ? '&after=' + after : '')));
+      if (!p) return null;
+      clear(out);
+      out.appendChild(table(p.staff, [['姓名', x => x.name], ['类别', x => KIND[x.kind] || x.kind], ['职称', x => x.title_code_name], ['执业证号', x => x.practice_no],
+        ['科室', x => (x.departments || []).map(d => d.name).join('、')], ['状态', x => STAFF_STATUS[x.status] || x.status], ['线上接诊', x => x.online ? '已开通' : '未开通'],
+        ...(me.role === 'secadmin' ? [['', x => btn(x.online ? '停止线上接诊' : '开通线上接诊', () => act(box,
+          () => api('POST', `/api/v1/staff/${x.id}/online`, { online: !x.online, reason: x.online ? '安全管理员停止线上执业' : '资质核验通过，开通线上执业' }),
+          () => show(staffScreen)), x.online ? 'danger' : 'primary')]] : [])]));
+      if (p.next_after != null) out.appendChild(btn('下一页', () => page(p.next_after)));
+      return p;
+    };
+    const r = await page(0);
     if (!r) return;
-    box.appendChild(table(r.staff, [['姓名', x => x.name], ['类别', x => KIND[x.kind] || x.kind], ['职称', x => x.title_code_name], ['执业证号', x => x.practice_no],
-      ['科室', x => (x.departments || []).map(d => d.name).join('、')], ['状态', x => STAFF_STATUS[x.status] || x.status], ['线上接诊', x => x.online ? '已开通' : '未开通'],
-      ...(me.role === 'secadmin' ? [['', x => btn(x.online ? '停止线上接诊' : '开通线上接诊', () => act(box,
-        () => api('POST', `/api/v1/staff/${x.id}/online`, { online: !x.online, reason: x.online ? '安全管理员停止线上执业' : '资质核验通过，开通线上执业' }),
-        () => show(staffScreen)), x.online ? 'danger' : 'primary')]] : [])]));
     if (me.role !== 'sysadmin') return;
     const [accts, depts, certs, sexes, titles, subjects] = await Promise.all([
       /* clinical accounts only, the newest first: among thousands of patients' the
@@ -619,22 +629,37 @@
       ['职称', x => x.doctor && x.doctor.title_name], ['方式', x => x.consult_type_name], ['号源', x => x.capacity], ['响应时限', x => `${x.response_minutes} 分钟`],
       ['费用', x => `¥${x.fee}`], ['状态', x => x.cancelled ? '已停诊' : '正常'],
       ['', x => x.cancelled ? '' : btn('停诊', () => act(box, () => api('POST', `/api/v1/schedules/${x.id}/cancel`), () => show(schedules)), 'danger')]]));
-    const [staff, depts, types] = await Promise.all([api('GET', '/api/v1/staff?limit=500'), api('GET', '/api/v1/departments'), codes('consult_type')]);
+    const [depts, types] = await Promise.all([api('GET', '/api/v1/departments'), codes('consult_type')]);
     const add = section('新增排班');
     add.id = 'schedule-add';
-    add.appendChild(form([
-      { name: 'staff_id', label: '医生', type: 'select', options: staff.staff.filter(x => x.kind === 'doctor').map(x => [x.id, `${x.name}（${x.title_code_name}）`]) },
-      { name: 'department_id', label: '科室', type: 'select', options: depts.departments.map(d => [d.id, d.name]) },
-      { name: 'day', label: '日期', type: 'date' }, { name: 'start_time', label: '开始', type: 'time', value: '08:00' },
-      { name: 'end_time', label: '结束', type: 'time', value: '12:00' }, { name: 'consult_type', label: '问诊方式', type: 'select', options: types },
-      { name: 'capacity', label: '号源数', type: 'number', value: 20 }, { name: 'response_minutes', label: '响应时限（分钟）', type: 'number', value: 30 },
-      { name: 'fee', label: '费用（元）', value: '30.00' },
-    ], '发布排班', async b => {
-      b.staff_id = Number(b.staff_id); b.department_id = Number(b.department_id);
-      await api('POST', '/api/v1/schedules', b);
-      show(schedules);
-    }, { inline: true }));
     m.appendChild(add);
+    /* the department first, then its doctors (a hospital may have more staff than
+     * one list holds); another department draws the form again, keeping the rest */
+    let f = null;
+    const draw = async dept => {
+      const docs = await act(add, () => api('GET', `/api/v1/staff?kind=doctor&dept_id=${dept}&limit=500`));
+      if (!docs) return;
+      const keep = {};
+      if (f) for (const el of f.elements) if (el.name) keep[el.name] = el.value;
+      const val = (name, def) => name in keep ? keep[name] : def;
+      const nf = form([
+        { name: 'department_id', label: '科室', type: 'select', value: dept, options: depts.departments.map(d => [d.id, d.name]) },
+        { name: 'staff_id', label: '医生', type: 'select', options: docs.staff.map(x => [x.id, `${x.name}（${x.title_code_name}）`]) },
+        { name: 'day', label: '日期', type: 'date', value: val('day') }, { name: 'start_time', label: '开始', type: 'time', value: val('start_time', '08:00') },
+        { name: 'end_time', label: '结束', type: 'time', value: val('end_time', '12:00') }, { name: 'consult_type', label: '问诊方式', type: 'select', value: val('consult_type'), options: types },
+        { name: 'capacity', label: '号源数', type: 'number', value: val('capacity', 20) }, { name: 'response_minutes', label: '响应时限（分钟）', type: 'number', value: val('response_minutes', 30) },
+        { name: 'fee', label: '费用（元）', value: val('fee', '30.00') },
+      ], '发布排班', async b => {
+        b.staff_id = Number(b.staff_id); b.department_id = Number(b.department_id);
+        await api('POST', '/api/v1/schedules', b);
+        show(schedules);
+      }, { inline: true });
+      nf.elements.department_id.addEventListener('change', e => draw(e.target.value));
+      if (f) f.replaceWith(nf); else add.appendChild(nf);
+      f = nf;
+    };
+    if (depts.departments.length) await draw(depts.departments[0].id);
+    else add.appendChild(h('p', { class: 'empty' }, '先在“科室”中建立科室。'));
   }
   const ACCT = { pending: '待激活', active: '已启用', disabled: '已停用' };
   async function accounts(m, opt) {
