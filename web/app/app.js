@@ -639,9 +639,7 @@
     const draw = async dept => {
       const docs = await act(add, () => api('GET', `/api/v1/staff?kind=doctor&dept_id=${dept}&limit=500`));
       if (!docs) return;
-      const keep = {};
-      if (f) for (const el of f.elements) if (el.name) keep[el.name] = el.value;
-      const val = (name, def) => name in keep ? keep[name] : def;
+      const val = IH.kept(f);
       const nf = form([
         { name: 'department_id', label: '科室', type: 'select', value: dept, options: depts.departments.map(d => [d.id, d.name]) },
         { name: 'staff_id', label: '医生', type: 'select', options: docs.staff.map(x => [x.id, `${x.name}（${x.title_code_name}）`]) },

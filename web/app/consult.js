@@ -74,9 +74,7 @@ const IHCONSULT = (() => {
     const draw = async () => {
       const ex = await act(box, () => api('GET', '/api/v1/consult-experts' + (dept.value ? '?dept_id=' + dept.value : '')));
       if (!ex) return;
-      const keep = {};
-      if (f) for (const el of f.elements) if (el.name) keep[el.name] = el.type === 'checkbox' ? el.checked : el.value;
-      const val = (name, def) => name in keep ? keep[name] : def;
+      const val = IH.kept(f);
       const nf = form([
         { name: 'agreement_id', label: '合作协议', type: 'select', value: val('agreement_id'), options: valid.map(a => [String(a.id), `${a.partner}（${a.document_no}）`]) },
         { name: 'type', label: '类型', type: 'select', value: val('type'), options: TYPES },

@@ -166,6 +166,14 @@ const IH = (() => {
     return f;
   }
 
+  /* What form f holds, for drawing it again: val(name, default) gives the value
+   * entered (a checkbox's state), or the default where f is null or lacks it. */
+  function kept(f) {
+    const k = {};
+    if (f) for (const el of f.elements) if (el.name) k[el.name] = el.type === 'checkbox' ? el.checked : el.value;
+    return (name, def) => name in k ? k[name] : def;
+  }
+
   /* A table: cols [[label, row => text|Node]] */
   function table(rows, cols, empty) {
     if (!rows || !rows.length) return h('p', { class: 'empty' }, empty || '暂无数据');
@@ -341,5 +349,5 @@ const IH = (() => {
   }
   function me() { return S.me; }
 
-  return { h, clear, time, mmss, api, longOp, ApiError, showError, flash, act, form, table, btn, boot, logout, setRefresh, me };
+  return { h, clear, time, mmss, api, longOp, ApiError, showError, flash, act, form, kept, table, btn, boot, logout, setRefresh, me };
 })();
