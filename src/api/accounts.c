@@ -27,22 +27,23 @@ ih_err ih_api_accounts_list(ih_app *app, ih_req *req, ih_resp *resp)
     if (ih_api_query(req, "role", roles, sizeof roles)) { /* up to three role names, comma-separated */
         int n = 0;
         for (char *save = NULL, *r = strtok_r(roles, ",", &save); r; r = strtok_r(NULL, ",", &save)) {
-            if (n == 3 || ih_role_parse(r) == IH_ROLE_NONE)
-                return ih_reject(IH_E_INVALID, "role", "Query 'role' is up to three role names, comma-separated.");
+            if (n == 3 || ih_role_parse(r) == IH_ROLE_NONE) {
+                n = 0; /* refused below */
+                break;
+            }
             f.roles[n++] = r;
         }
-        if (n == 0) return ih_reject(IH_E_INVALID, "role", "Query 'role' is up to three role names, comma-separated.");
+        if (n == 0)
+            return ih_reject(IH_E_INVALID, "role", "Query 'role' is up to three role names, comma-separated.");
     }
     json_t *list;
     IH_TRY(ih_identity_list(app->identity, &f, &list));
-    size_t n = json_array_size(list);
-    int64_t next = n == (size_t)limit ? json_integer_value(json_object_get(json_array_get(list, n - 1), "id")) : -1;
     ih_err e = ih_api_audit(app, req, "account.list", "account", NULL, IH_OK, NULL);
     if (e != IH_OK) {
         json_decref(list);
         return e;
     }
-    return ih_api_page_json(resp, "accounts", list, f.newest_first, next);
+    return ih_api_list_page(resp, "accounts", list, limit, "id", f.newest_first);
 }
 
 static const char *const create_fields[] = {"username", "role", "expires_at", NULL};

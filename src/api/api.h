@@ -50,6 +50,10 @@ ih_err ih_api_query_order(const ih_req *req, bool *newest_first);
 /* 200 {key: list, next_after (oldest first) | next_before (newest first):
  * where the next page starts (after= / before= it), null at the end}; takes list */
 ih_err ih_api_page_json(ih_resp *resp, const char *key, json_t *list, bool newest_first, int64_t next);
+/* The same for a page asked for with `limit`: a full page goes on from its
+ * last element's integer `field` ("id", or a checkpoint's "size"). */
+ih_err ih_api_list_page(ih_resp *resp, const char *key, json_t *list, int64_t limit, const char *field,
+                        bool newest_first);
 /* The caller as the clinic services see them. */
 void ih_api_viewer(const ih_req *req, ih_viewer *v);
 /* Like ih_api_body, but an empty body is an empty object. */

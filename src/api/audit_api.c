@@ -87,9 +87,7 @@ ih_err ih_api_audit_checkpoints(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(ih_api_audit(app, req, "audit.read", "audit_checkpoint", NULL, IH_OK, NULL));
     json_t *list;
     IH_TRY(ih_audit_list_checkpoints(app->store, after, before, newest, (int)limit, &list));
-    size_t n = json_array_size(list);
-    int64_t next = n == (size_t)limit ? json_integer_value(json_object_get(json_array_get(list, n - 1), "size")) : -1;
-    return ih_api_page_json(resp, "checkpoints", list, newest, next);
+    return ih_api_list_page(resp, "checkpoints", list, limit, "size", newest);
 }
 
 /* The whole journal recomputed (audit.h): a long operation (ops_api.c), its

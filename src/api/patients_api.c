@@ -65,9 +65,7 @@ ih_err ih_api_patients_list(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(ih_api_query_int(req, "after", 0, INT64_MAX, 0, &after));
     IH_TRY(ih_api_query_int(req, "limit", 1, 500, 100, &limit));
     IH_TRY(ih_patient_list(app->clinic, &v, after, (int)limit, &out));
-    size_t n = json_array_size(out);
-    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(out, n - 1), "id") : NULL;
-    return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "patients", out, "next_after", next ? next : json_null()));
+    return ih_api_list_page(resp, "patients", out, limit, "id", false);
 }
 
 ih_err ih_api_patient_get(ih_app *app, ih_req *req, ih_resp *resp)

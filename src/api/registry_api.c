@@ -62,9 +62,7 @@ ih_err ih_api_staff_list(ih_app *app, ih_req *req, ih_resp *resp)
     ih_api_viewer(req, &v);
     json_t *out;
     IH_TRY(ih_staff_list(app->clinic, &v, kind, dept, after, (int)limit, &out));
-    size_t n = json_array_size(out);
-    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(out, n - 1), "id") : NULL;
-    return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "staff", out, "next_after", next ? next : json_null()));
+    return ih_api_list_page(resp, "staff", out, limit, "id", false);
 }
 
 ih_err ih_api_staff_create(ih_app *app, ih_req *req, ih_resp *resp)
@@ -162,9 +160,7 @@ ih_err ih_api_drugs_list(ih_app *app, ih_req *req, ih_resp *resp)
     ih_api_query(req, "q", q, sizeof q);
     json_t *out;
     IH_TRY(ih_drug_list(app->clinic, q, all != 0, after, (int)limit, &out));
-    size_t n = json_array_size(out);
-    json_t *next = n == (size_t)limit ? json_object_get(json_array_get(out, n - 1), "id") : NULL;
-    return ih_api_json(resp, 200, json_pack("{s:o, s:O}", "drugs", out, "next_after", next ? next : json_null()));
+    return ih_api_list_page(resp, "drugs", out, limit, "id", false);
 }
 
 ih_err ih_api_drugs_create(ih_app *app, ih_req *req, ih_resp *resp)

@@ -128,6 +128,14 @@ ih_err ih_api_page_json(ih_resp *resp, const char *key, json_t *list, bool newes
                                             next >= 0 ? json_integer(next) : json_null()));
 }
 
+ih_err ih_api_list_page(ih_resp *resp, const char *key, json_t *list, int64_t limit, const char *field,
+                        bool newest_first)
+{
+    size_t n = json_array_size(list);
+    int64_t next = n && n == (size_t)limit ? json_integer_value(json_object_get(json_array_get(list, n - 1), field)) : -1;
+    return ih_api_page_json(resp, key, list, newest_first, next);
+}
+
 ih_err ih_api_audit(ih_app *app, const ih_req *req, const char *action, const char *object_type,
                     const char *object_id, ih_err result, const char *reason)
 {
