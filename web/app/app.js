@@ -433,15 +433,9 @@
     m.appendChild(box);
     const list = h('div');
     box.appendChild(list);
-    const page = async after => {
-      const r = await act(box, () => api('GET', '/api/v1/patients' + (after ? '?after=' + after : '')));
-      if (!r) return;
-      clear(list);
-      list.appendChild(table(r.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
+    await IH.pages(box, list, after => api('GET', '/api/v1/patients' + (after ? '?after=' + after : '')),
+      r => table(r.patients, [['姓名', p => p.name], ['性别', p => p.sex_name], ['出生日期', p => p.birth_date],
         ['证件号', p => p.cert_no], ['电话', p => p.phone]], '暂无'));
-      if (r.next_after != null) list.appendChild(btn('下一页', () => page(r.next_after)));
-    };
-    await page(null);
     const bg = section('紧急访问（破窗）', h('p', {}, '仅限急救等紧急情况：凭患者身份证号码并写明理由申请；授权有时限，全部记录并告知安全管理员复核。'));
     bg.id = 'break-glass';
     bg.appendChild(form([{ name: 'cert_no', label: '患者证件号码' }, { name: 'reason', label: '理由（至少10个字）', type: 'textarea' }],
@@ -550,19 +544,12 @@
     /* 500 a page, 下一页 for the next */
     const out = h('div');
     box.appendChild(out);
-    const page = async after => {
-      const p = await act(box, () => api('GET', '/api/v1/staff?limit=500' + (after ? '&after=' + after : '')));
-      if (!p) return null;
-      clear(out);
-      out.appendChild(table(p.staff, [['姓名', x => x.name], ['类别', x => KIND[x.kind] || x.kind], ['职称', x => x.title_code_name], ['执业证号', x => x.practice_no],
+    const r = await IH.pages(box, out, after => api('GET', '/api/v1/staff?limit=500' + (after ? '&after=' + after : '')),
+      p => table(p.staff, [['姓名', x => x.name], ['类别', x => KIND[x.kind] || x.kind], ['职称', x => x.title_code_name], ['执业证号', x => x.practice_no],
         ['科室', x => (x.departments || []).map(d => d.name).join('、')], ['状态', x => STAFF_STATUS[x.status] || x.status], ['线上接诊', x => x.online ? '已开通' : '未开通'],
         ...(me.role === 'secadmin' ? [['', x => btn(x.online ? '停止线上接诊' : '开通线上接诊', () => act(box,
           () => api('POST', `/api/v1/staff/${x.id}/online`, { online: !x.online, reason: x.online ? '安全管理员停止线上执业' : '资质核验通过，开通线上执业' }),
           () => show(staffScreen)), x.online ? 'danger' : 'primary')]] : [])]));
-      if (p.next_after != null) out.appendChild(btn('下一页', () => page(p.next_after)));
-      return p;
-    };
-    const r = await page(0);
     if (!r) return;
     if (me.role !== 'sysadmin') return;
     const [accts, depts, certs, sexes, titles, subjects] = await Promise.all([
@@ -598,11 +585,10 @@
     const q = h('input', { type: 'search', placeholder: '搜索药品' });
     const out = h('div');
     /* a page of the catalogue (100), 下一页 for the next */
-    const run = async after => { const r = await act(box, () => api('GET', '/api/v1/drugs?all=1&q=' + encodeURIComponent(q.value) + (after ? '&after=' + after : ''))); if (r) { clear(out); out.appendChild(table(r.drugs, [
-      ['院内编码', d => d.hosp_code], ['名称', d => d.name], ['规格', d => d.spec], ['分类', d => d.drug_class_name], ['单价', d => d.price],
-      ['特殊管理', d => d.restricted ? (d.restricted_class_name || '是') : '否'], ['状态', d => d.active ? '在用' : '停用']]));
-      if (r.next_after != null) out.appendChild(btn('下一页', () => run(r.next_after))); } };
-    q.addEventListener('change', () => run());
+    const run = () => IH.pages(box, out, after => api('GET', '/api/v1/drugs?all=1&q=' + encodeURIComponent(q.value) + (after ? '&after=' + after : '')),
+      r => table(r.drugs, [['院内编码', d => d.hosp_code], ['名称', d => d.name], ['规格', d => d.spec], ['分类', d => d.drug_class_name], ['单价', d => d.price],
+        ['特殊管理', d => d.restricted ? (d.restricted_class_name || '是') : '否'], ['状态', d => d.active ? '在用' : '停用']]));
+    q.addEventListener('change', run);
     box.append(q, out);
     await run();
     m.appendChild(csvImport('药品目录 CSV 导入', '/api/v1/drugs/import'));
@@ -902,13 +888,8 @@
     m.appendChild(box);
     const out = h('div');
     box.appendChild(out);
-    const page = async before => {
-      const r = await api('GET', '/api/v1/audit/checkpoints?order=newest&limit=100' + (before != null ? '&before=' + before : ''));
-      clear(out);
-      out.appendChild(table(r.checkpoints, [['事件数', c => c.size], ['时间', c => time(c.created)], ['默克尔根', c => c.root], ['签名', c => c.note ? '已签名' : '—']]));
-      if (r.next_before != null) out.appendChild(btn('下一页', () => act(out, () => page(r.next_before))));
-    };
-    await act(box, () => page(null));
+    await IH.pages(box, out, before => api('GET', '/api/v1/audit/checkpoints?order=newest&limit=100' + (before != null ? '&before=' + before : '')),
+      r => table(r.checkpoints, [['事件数', c => c.size], ['时间', c => time(c.created)], ['默克尔根', c => c.root], ['签名', c => c.note ? '已签名' : '—']]));
   }
 
 

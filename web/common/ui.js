@@ -174,6 +174,22 @@ const IH = (() => {
     return (name, def) => name in k ? k[name] : def;
   }
 
+  /* A list a page at a time in out: get(cursor) asks for one (cursor null:
+   * the first), draw(r) makes what shows it; 下一页 while the answer's
+   * next_after (next_before, newest first) says more follow.  Errors show in
+   * box.  Returns the first page's answer (undefined on error). */
+  function pages(box, out, get, draw) {
+    const page = cursor => act(box, async () => {
+      const r = await get(cursor);
+      const next = r.next_after ?? r.next_before;
+      clear(out);
+      out.appendChild(draw(r));
+      if (next != null) out.appendChild(btn('下一页', () => page(next)));
+      return r;
+    });
+    return page(null);
+  }
+
   /* A table: cols [[label, row => text|Node]] */
   function table(rows, cols, empty) {
     if (!rows || !rows.length) return h('p', { class: 'empty' }, empty || '暂无数据');
@@ -349,5 +365,5 @@ const IH = (() => {
   }
   function me() { return S.me; }
 
-  return { h, clear, time, mmss, api, longOp, ApiError, showError, flash, act, form, kept, table, btn, boot, logout, setRefresh, me };
+  return { h, clear, time, mmss, api, longOp, ApiError, showError, flash, act, form, kept, pages, table, btn, boot, logout, setRefresh, me };
 })();
