@@ -60,7 +60,8 @@ ih_err ih_instance_check_keys(const ih_instance *in)
 ih_err ih_instance_open_store(ih_instance *in)
 {
     char db[PATH_MAX];
-    ih_store_opts o = {.pool_size = in->conf.pool_size, .batch_max = in->conf.batch_max};
+    ih_store_opts o = {
+        .pool_size = in->conf.pool_size, .batch_max = in->conf.batch_max, .commit_delay_us = in->conf.commit_delay_us};
     if (!strcmp(in->conf.backend, "postgres")) {
         o.kind = IH_STORE_PG;
         o.pg_conninfo = in->conf.pg_url;

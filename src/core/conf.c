@@ -74,6 +74,9 @@ static const key schema[] = {
     S("store", "pg_url", pg_url, false, "", "libpq connection URI (password via ~/.pgpass or PGPASSFILE)"),
     I("store", "pool_size", pool_size, "8", 1, 256, "read connections (sqlite) or pooled connections (postgres)"),
     I("store", "batch_max", batch_max, "256", 1, 10000, "write transactions per group commit"),
+    I("store", "commit_delay_us", commit_delay_us, "500", 0, 10000,
+      "sqlite: microseconds a group commit stays open for writes queued after it began, waiting for them "
+      "only while it holds fewer than the one before (0: it takes what is queued)"),
     E("log", "target", log_target, false, "stderr", "stderr|syslog|file", "where logs go (file: [log] file)"),
     S("log", "file", log_file, false, "", "the log file when target is file (reopened on SIGHUP, for logrotate)"),
     E("log", "level", log_level, false, "info", "debug|info|warn|error", "lowest level logged"),

@@ -44,6 +44,7 @@ typedef struct ih_conf {
     char pg_url[IH_CONF_PATH];
     int pool_size;
     int batch_max;
+    int commit_delay_us;
     /* [log] */
     char log_target[16]; /* "stderr" | "syslog" | "file" */
     char log_file[256];  /* target file: the path */

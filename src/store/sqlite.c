@@ -4,20 +4,29 @@
  * batch_max queued jobs, opens one BEGIN IMMEDIATE, runs each job inside
  * its own SAVEPOINT (rolled back alone if it fails) and COMMITs once; with
  * WAL and synchronous=FULL that is one fsync for the whole batch.  Only then
- * are the batch's callers woken.  Reads take a query-only connection from a
- * pool and run inside BEGIN ... COMMIT for a consistent snapshot.
+ * are the batch's callers woken.  A batch stays open for up to
+ * commit_delay_us from its start: jobs queued meanwhile join it, and while
+ * the queue is empty and the batch holds fewer jobs than the one before
+ * it, the writer waits for them (PostgreSQL's commit_delay, bounded by the
+ * load seen).  Fewer, larger commits under load: fewer fsyncs, and fewer
+ * times every reader's page cache is dropped (a WAL reader discards it
+ * when any commit happened since its last transaction); alone, a write
+ * commits at once.  Reads take a query-only connection from a pool and run
+ * inside BEGIN ... COMMIT for a consistent snapshot.
  */
 #include "store/stmt_cache.h"
 #include "store/store_impl.h"
 
 #include "core/log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_PARAMS 64
@@ -70,8 +79,11 @@ typedef struct sq_store {
     sq_conn writer;
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* writer waits for jobs */
+    pthread_cond_t cv; /* writer waits for jobs (CLOCK_MONOTONIC) */
     job *head, *tail;
+    int queued;      /* jobs in head..tail */
+    int gather_need; /* >0: the writer lets a batch gather; wake it at this many */
+    int delay_us;    /* how long a batch stays open for more */
     bool stopping;
     sq_conn *readers;
     int nreaders;
@@ -370,11 +382,53 @@ static void fail_segment(job *from, job *until, ih_err e, const ih_err_text *t)
         }
 }
 
-/* One group commit.  SQLite rolls a whole transaction back by itself on
- * some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM): the jobs before
- * the one that hit it are then undone, and the rest of the batch goes on
- * in a new transaction rather than in autocommit mode. */
-static void run_batch(sq_store *s, job *batch)
+/* Under s->mu: detach up to max queued jobs; *n grows by their count. */
+static job *take(sq_store *s, int max, int *n)
+{
+    job *first = s->head, *last = first;
+    int k = 1;
+    while (last->next && k < max) {
+        last = last->next;
+        k++;
+    }
+    s->head = last->next;
+    if (!s->head) s->tail = NULL;
+    last->next = NULL;
+    s->queued -= k;
+    *n += k;
+    return first;
+}
+
+/* More jobs for an open batch of *n, while its window (until) lasts: what
+ * is queued; when nothing is and the batch is still smaller than want (the
+ * batch before it), what arrives until want are queued or the window ends.
+ * NULL once the window is over, the batch full, or nothing came. */
+static job *top_up(sq_store *s, const struct timespec *until, int *n, int want)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (*n >= s->batch_max || now.tv_sec > until->tv_sec ||
+        (now.tv_sec == until->tv_sec && now.tv_nsec >= until->tv_nsec))
+        return NULL;
+    pthread_mutex_lock(&s->mu);
+    if (!s->head && *n < want) {
+        s->gather_need = want - *n;
+        while (s->queued < s->gather_need && !s->stopping)
+            if (pthread_cond_timedwait(&s->cv, &s->mu, until) == ETIMEDOUT) break;
+        s->gather_need = 0;
+    }
+    job *more = s->head ? take(s, s->batch_max - *n, n) : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return more;
+}
+
+/* One group commit, open until `until`: jobs queued meanwhile join it.
+ * SQLite rolls a whole transaction back by itself on some errors
+ * (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM): the jobs before the one that
+ * hit it are then undone, and the rest of the batch goes on in a new
+ * transaction rather than in autocommit mode.  Returns how many jobs the
+ * batch (the list from `batch`) holds in the end. */
+static int run_batch(sq_store *s, job *batch, int n, const struct timespec *until, int want)
 {
     job *seg = batch; /* first job of the current transaction */
     while (seg) {
@@ -386,14 +440,23 @@ static void run_batch(sq_store *s, job *batch)
                 j->result = begin;
                 j->text = t;
             }
-            return;
+            return n;
         }
-        job *j = seg;
-        for (; j; j = j->next) {
-            run_job(s, j);
-            if (sqlite3_get_autocommit(s->writer.db)) break; /* the transaction is gone */
+        job *j = seg, *last = NULL;
+        bool lost = false;
+        for (;;) {
+            for (; j; j = j->next) {
+                last = j;
+                run_job(s, j);
+                if (sqlite3_get_autocommit(s->writer.db)) { /* the transaction is gone */
+                    lost = true;
+                    break;
+                }
+            }
+            if (lost || !(j = top_up(s, until, &n, want))) break;
+            last->next = j;
         }
-        if (j) {
+        if (lost) {
             ih_err e = j->result != IH_OK ? j->result : IH_E_STORAGE;
             ih_err_text t = j->text;
             fail_segment(seg, j->next, e, &t);
@@ -409,13 +472,15 @@ static void run_batch(sq_store *s, job *batch)
             fail_segment(seg, NULL, c, &t);
             ih_log(IH_LOG_ERROR, "store.commit_failed", "detail", t.detail, NULL);
         }
-        return;
+        return n;
     }
+    return n;
 }
 
 static void *writer_main(void *arg)
 {
     sq_store *s = arg;
+    int last_n = 0; /* jobs in the batch before */
     for (;;) {
         pthread_mutex_lock(&s->mu);
         while (!s->head && !s->stopping) pthread_cond_wait(&s->cv, &s->mu);
@@ -423,18 +488,16 @@ static void *writer_main(void *arg)
             pthread_mutex_unlock(&s->mu);
             break;
         }
-        job *batch = s->head, *last = batch;
-        int n = 1;
-        while (last->next && n < s->batch_max) {
-            last = last->next;
-            n++;
-        }
-        s->head = last->next;
-        if (!s->head) s->tail = NULL;
-        last->next = NULL;
+        int n = 0;
+        job *batch = take(s, s->batch_max, &n);
         pthread_mutex_unlock(&s->mu);
 
-        run_batch(s, batch);
+        struct timespec until; /* the batch stays open for delay_us */
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += (long)s->delay_us * 1000;
+        until.tv_sec += until.tv_nsec / 1000000000L;
+        until.tv_nsec %= 1000000000L;
+        last_n = run_batch(s, batch, n, &until, last_n);
         atomic_fetch_add(&s->base.batches, 1);
         /* Each caller sleeps on its own semaphore, not on s->mu: waking
          * a whole batch must not make them queue for one lock. */
@@ -463,7 +526,8 @@ static ih_err sq_write(ih_store *base, ih_tx_fn fn, void *arg)
     if (s->tail) s->tail->next = &j;
     else s->head = &j;
     s->tail = &j;
-    pthread_cond_signal(&s->cv);
+    s->queued++;
+    if (!s->gather_need || s->queued >= s->gather_need) pthread_cond_signal(&s->cv);
     pthread_mutex_unlock(&s->mu);
     while (sem_wait(&j.done) != 0) continue; /* EINTR */
     sem_destroy(&j.done);
@@ -621,13 +685,18 @@ ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out)
     s->base.kind = IH_STORE_SQLITE;
     s->batch_max = o->batch_max > 0 ? o->batch_max : 256;
     s->nreaders = o->pool_size > 0 ? o->pool_size : 4;
+    s->delay_us = o->commit_delay_us > 0 ? o->commit_delay_us : 0;
     s->base.readers = s->nreaders;
     s->path = strdup(o->sqlite_path);
     s->readers = calloc((size_t)s->nreaders, sizeof *s->readers);
     s->free_readers = calloc((size_t)s->nreaders, sizeof *s->free_readers);
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->rmu, NULL);
-    pthread_cond_init(&s->cv, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&s->cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&s->reader_cv, NULL);
     ih_err e = IH_OK;
     if (!s->path || !s->readers || !s->free_readers) e = ih_fail(IH_E_NOMEM, "sqlite store");

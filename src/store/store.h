@@ -22,7 +22,8 @@
  *
  * SQLite: one writer thread takes queued write transactions in batches,
  * wraps each in a savepoint (so one failing callback does not affect its
- * batch-mates) and commits the batch with one fsync (WAL, synchronous=FULL).
+ * batch-mates) and commits the batch with one fsync (WAL, synchronous=FULL);
+ * under load a batch stays open up to commit_delay_us for more.
  * Reads use a pool of query-only connections.
  * PostgreSQL: a pool of libpq connections.  Reads take one each; writes
  * are group-committed the same way by two writer threads, each batch on one
@@ -51,6 +52,9 @@ typedef struct ih_store_opts {
     const char *pg_conninfo; /* PostgreSQL: libpq URI or key=value string */
     int pool_size;           /* read connections / pooled connections */
     int batch_max;           /* callbacks per group commit */
+    /* SQLite: how long a group commit stays open for callbacks queued
+     * after it began (0: it takes what is queued when it begins). */
+    int commit_delay_us;
 } ih_store_opts;
 
 typedef struct ih_store_stats {

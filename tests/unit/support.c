@@ -156,7 +156,7 @@ ih_store *t_store_open(ih_store_kind kind, const ih_migration *m, size_t n, void
 {
     store_ctx *sc = calloc(1, sizeof *sc);
     sc->kind = kind;
-    ih_store_opts o = {.kind = kind, .pool_size = 8, .batch_max = 256};
+    ih_store_opts o = {.kind = kind, .pool_size = 8, .batch_max = 256, .commit_delay_us = 500}; /* the defaults */
     char path[600];
     if (kind == IH_STORE_SQLITE) {
         sc->dir = t_tempdir();

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const ih_migration mig[] = {
@@ -519,6 +520,71 @@ static void t_ddl_translation(void **state)
     free(t);
 }
 
+/* SQLite's open batch (commit_delay_us): writers that keep coming share
+ * commits, a batch waits only for as many as the one before it held, and a
+ * lone writer is never held by the window. */
+typedef struct {
+    ih_store *s;
+    int per;
+} window_arg;
+
+static void *window_writer(void *p)
+{
+    static _Atomic int seq;
+    window_arg *w = p;
+    for (int i = 0; i < w->per; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "window-%d", atomic_fetch_add(&seq, 1));
+        insert_arg a = {.name = name, .n = i};
+        T_OK(ih_store_write(w->s, insert_fn, &a));
+    }
+    return NULL;
+}
+
+static uint64_t window_commits(ih_store *s, int threads, int per)
+{
+    ih_store_stats s0, s1;
+    ih_store_get_stats(s, &s0);
+    pthread_t th[8];
+    window_arg w = {.s = s, .per = per};
+    for (int t = 0; t < threads; t++) pthread_create(&th[t], NULL, window_writer, &w);
+    for (int t = 0; t < threads; t++) pthread_join(th[t], NULL);
+    ih_store_get_stats(s, &s1);
+    assert_int_equal(s1.write_txns - s0.write_txns, (uint64_t)threads * per);
+    return s1.batches - s0.batches;
+}
+
+static void t_open_batch_window(void **state)
+{
+    (void)state;
+    char *dir = t_tempdir(), path[600];
+    snprintf(path, sizeof path, "%s/window.db", dir);
+    ih_store_opts o = {.kind = IH_STORE_SQLITE, .sqlite_path = path, .pool_size = 2, .batch_max = 256,
+                       .commit_delay_us = 200000};
+    ih_store *s;
+    T_OK(ih_store_open(&o, &s));
+    T_OK(ih_store_migrate(s, mig, 2));
+    /* eight writers, each waiting for its commit before the next write:
+     * once a batch held all eight, the next waits for all eight (without
+     * the window: about twice as many commits on the test machine) */
+    uint64_t shared = window_commits(s, 8, 40);
+    print_message("      8 x 40 writes in %llu commits\n", (unsigned long long)shared);
+    assert_true(shared <= 320 / 8 + 8);
+    /* one writer: after the first write (the batch before held eight) no
+     * batch waits — fifty writes take far less than fifty windows */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    uint64_t alone = window_commits(s, 1, 50);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    print_message("      1 x 50 writes in %llu commits, %.0f ms\n", (unsigned long long)alone, ms);
+    assert_int_equal(alone, 50);
+    assert_true(ms < 25 * 200);
+    ih_store_close(s);
+    t_rmtree(dir);
+    free(dir);
+}
+
 /* Durability: a child process writes and reports each acknowledged id on
  * its stdout; we SIGKILL it mid-stream; every acknowledged row must be
  * there afterwards.  The child is this binary re-executed, so it has its own
@@ -626,6 +692,7 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && !strcmp(argv[1], "--durability-child")) return durability_child(argv[2], argv[3]);
     const struct CMUnitTest sqlite_tests[] = {STORE_TESTS, cmocka_unit_test(t_ddl_translation),
+                                              cmocka_unit_test(t_open_batch_window),
                                               cmocka_unit_test(t_tool_conn_keeps_password_out_of_arguments)};
     const struct CMUnitTest pg_tests[] = {STORE_TESTS};
     int rc = cmocka_run_group_tests_name("store/sqlite", sqlite_tests, setup_sqlite, teardown);
