@@ -132,7 +132,7 @@ s("GET","/api/v1/audit/export","Export events (JSON lines), with the filters and
 s("GET","/api/v1/selfcheck","The Level 3 self-check of the running instance (format ihos-selfcheck/1: summary, high-risk findings, every clause with verdict, evidence and remedy): a long operation, answered within ?wait= seconds or 202 with where to ask (Location; any node answers)", query=["wait"], also={202: "Operation"},
   desc="Runs the integrity scan and a full journal verification: minutes on a large instance, longer than a proxy waits. One at a time: a request while one runs joins it. Audited as selfcheck.run.")
 s("GET","/api/v1/selfcheck/runs/{id}","A self-check's report (or 202 while it runs, waiting up to ?wait= seconds); kept signed with the audit key and refused (integrity_error) if edited; 503 when the node running it stopped; audited as operation.read", query=["wait"], also={202: "Operation"})
-s("GET","/api/v1/incidents","Security incidents, newest first (security administrator): every alert opens one or counts again on the open one of its kind", query=["status","before","limit"])
+s("GET","/api/v1/incidents","Security incidents, newest first (security administrator): every alert opens one or counts again on the open one of its kind. {incidents, next_before}: when not null, where the next page starts (before= it)", query=["status","before","limit"])
 s("GET","/api/v1/incidents/{id}","One security incident")
 s("POST","/api/v1/incidents/{id}/acknowledge","Acknowledge an open incident")
 s("POST","/api/v1/incidents/{id}/assign","Assign the incident to an active security administrator ({assignee_id})")

@@ -1,5 +1,5 @@
 /* incidents_api.c — the security administrator's incidents (compliance/incident.h):
- *   GET  /api/v1/incidents?status=&before=&limit=
+ *   GET  /api/v1/incidents?status=&before=&limit=   {incidents, next_before}
  *   GET  /api/v1/incidents/{id}
  *   POST /api/v1/incidents/{id}/acknowledge | assign | resolve | breach | breach/reported
  *   GET  /api/v1/incidents/{id}/breach-report */
@@ -18,7 +18,7 @@ ih_err ih_api_incidents_list(ih_app *app, ih_req *req, ih_resp *resp)
     IH_TRY(ih_api_query_int(req, "limit", 1, 200, 50, &limit));
     json_t *list;
     IH_TRY(ih_incident_list(app->store, status, before, (int)limit, ih_now_ms(), &list));
-    return ih_api_json(resp, 200, json_pack("{s:o}", "incidents", list));
+    return ih_api_list_page(resp, "incidents", list, limit, "id", true);
 }
 
 ih_err ih_api_incident_get(ih_app *app, ih_req *req, ih_resp *resp)

@@ -672,6 +672,19 @@ class IncidentTest(IhosTestCase):
         incs = sec.req("GET", "/api/v1/incidents").json()["incidents"]
         integ = [i for i in incs if i["kind"] == "integrity.violation"]
         self.assertEqual(len(integ), 1, incs)
+        # newest first, a page at a time to the oldest; the filter by state
+        walked, before = [], None
+        while True:
+            page = sec.req("GET", "/api/v1/incidents?limit=1" + ("&before=%d" % before if before else "")).json()
+            walked += [i["id"] for i in page["incidents"]]
+            before = page["next_before"]
+            if before is None:
+                break
+        self.assertEqual(walked, [i["id"] for i in incs])
+        self.assertGreater(len(walked), 1)
+        self.assertEqual([i["id"] for i in sec.req("GET", "/api/v1/incidents?status=resolved").json()["incidents"]],
+                         [inc["id"]])
+        self.assertError(sec.req("GET", "/api/v1/incidents?status=assigned"), 400, "invalid_field")
         base = "/api/v1/incidents/%d" % integ[0]["id"]
         self.assertError(sec.req("GET", base + "/breach-report"), 409, "invalid_state")
         self.assertError(sec.req("POST", base + "/breach", {"data_categories": ["星座"], "people_affected": 3,

@@ -305,6 +305,13 @@ class ConsoleJourney(IhosTestCase):
             secb.click_text(screen, "nav a")
             secb.find("#main .card")
             self.assertEqual([e.text for e in secb.all("#main .err") if e.is_displayed()], [])
+        # 安全告警 opens on the incidents nobody has handled; 全部 shows every state
+        self.assertEqual(secb.js("return document.querySelector('#incident-status').value"), "open")
+        secb.js("document.querySelector('#incidents').dataset.drawn = 'before';"
+                "const s = document.querySelector('#incident-status'); s.value = ''; s.dispatchEvent(new Event('change'))")
+        secb.find("#incidents:not([data-drawn]) table, #incidents:not([data-drawn]) .empty")
+        self.assertEqual(secb.js("return document.querySelector('#incident-status').value"), "")
+        self.assertEqual([e.text for e in secb.all("#main .err") if e.is_displayed()], [])
         # the Level 3 self-check, run from the console (a long operation)
         secb.click_text("等保自查", "nav a")
         secb.click_text("运行自查")

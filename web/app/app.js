@@ -779,14 +779,24 @@
       ['用途', x => x.purpose], ['统计区间', x => `${x.window_from} 至 ${x.window_to}`], ['状态', x => STATS_STATE[x.status] || x.status],
       ['', x => x.status === 'pending' ? decide(x) : '']], '没有统方申请'));
   }
-  async function incidents(m) {
+  /* Newest first, 50 a page; 未处理 first, so an open incident never hides
+   * behind newer ones. */
+  const INC = { open: '未处理', acknowledged: '已确认', resolved: '已解决' };
+  async function incidents(m, status) {
+    status = status ?? 'open';
     const box = section('安全事件与告警（检测器、完整性）');
+    box.id = 'incidents';
     m.appendChild(box);
-    const r = await act(box, () => api('GET', '/api/v1/incidents'));
-    const INC = { open: '未处理', acknowledged: '已确认', assigned: '处理中', resolved: '已解决' };
-    if (r) box.appendChild(table(r.incidents, [['编号', x => x.id], ['类别', x => x.kind_name || x.kind], ['级别', x => x.severity_name || x.severity], ['摘要', x => x.summary],
-      ['状态', x => INC[x.status] || x.status], ['时间', x => time(x.opened_at || x.created_at)],
-      ['', x => x.status === 'open' ? btn('确认', () => act(box, () => api('POST', `/api/v1/incidents/${x.id}/acknowledge`, {}), () => show(incidents))) : '']], '暂无安全事件'));
+    const pick = h('select', { id: 'incident-status' },
+      [['open', '未处理'], ['acknowledged', '已确认'], ['resolved', '已解决'], ['', '全部']].map(([v, l]) => h('option', { value: v, selected: v === status }, l)));
+    pick.addEventListener('change', () => show(incidents, pick.value));
+    const out = h('div');
+    box.append(h('p', {}, '状态：', pick), out);
+    await IH.pages(box, out, before => api('GET', '/api/v1/incidents?limit=50' + (status ? '&status=' + status : '') + (before != null ? '&before=' + before : '')),
+      r => table(r.incidents, [['编号', x => x.id], ['类别', x => x.kind_name || x.kind], ['级别', x => x.severity_name || x.severity], ['摘要', x => x.summary],
+        ['状态', x => INC[x.status] || x.status], ['时间', x => time(x.opened_at || x.created_at)],
+        ['', x => x.status === 'open' ? btn('确认', () => act(box, () => api('POST', `/api/v1/incidents/${x.id}/acknowledge`, {}), () => show(incidents, status))) : '']],
+      status ? '没有该状态的安全事件' : '暂无安全事件'));
   }
 
   /* The Level 3 self-check of this instance as it is now (docs/compliance.md):
