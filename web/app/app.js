@@ -27,6 +27,13 @@
     screen(view, arg);
   }
   function section(title, ...kids) { return h('section', { class: 'card' }, h('h2', {}, title), ...kids); }
+  /* A list's state filter: [value, label] pairs, cur chosen; choosing
+   * another calls pick(value). */
+  function stateFilter(id, pairs, cur, pick) {
+    const sel = h('select', { id }, pairs.map(([v, l]) => h('option', { value: v, selected: v === cur }, l)));
+    sel.addEventListener('change', () => pick(sel.value));
+    return h('label', { class: 'check' }, h('span', {}, '状态'), sel);
+  }
 
   /* ---- doctor ---- */
   async function queue(m) {
@@ -652,10 +659,8 @@
     const box = section('账号');
     box.id = 'accounts';
     m.appendChild(box);
-    const filter = h('select', { name: 'status', id: 'acct-status' },
-      [['', '全部'], ['pending', '待激活'], ['active', '已启用'], ['disabled', '已停用']].map(([v, l]) => h('option', { value: v, selected: v === opt.status }, l)));
-    filter.addEventListener('change', () => show(accounts, { status: filter.value, after: 0 }));
-    box.appendChild(h('label', { class: 'check' }, h('span', {}, '状态'), filter));
+    box.appendChild(stateFilter('acct-status', [['', '全部'], ['pending', '待激活'], ['active', '已启用'], ['disabled', '已停用']], opt.status,
+      v => show(accounts, { status: v, after: 0 })));
     const r = await act(box, () => api('GET', `/api/v1/accounts?limit=50&after=${opt.after}` + (opt.status ? '&status=' + opt.status : '')));
     if (r) box.appendChild(table(r.accounts, [['用户名', a => a.username], ['角色', a => ROLE[a.role] || a.role], ['状态', a => ACCT[a.status] || a.status],
       ['最近登录', a => time(a.last_login_at)],
@@ -724,9 +729,7 @@
     const box = section('外发消息（发往医院 HIS/LIS/RIS）');
     box.id = 'his-outbox';
     m.appendChild(box);
-    const pick = h('select', { id: 'outbox-state' }, Object.entries(OUT_STATE).map(([v, l]) => h('option', { value: v, selected: v === state }, l)));
-    pick.addEventListener('change', () => show(hisOutbox, pick.value));
-    box.appendChild(h('p', {}, '状态：', pick));
+    box.appendChild(stateFilter('outbox-state', Object.entries(OUT_STATE), state, v => show(hisOutbox, v)));
     const r = await act(box, () => api('GET', `/api/v1/his-outbox?state=${state}`));
     if (!r) return;
     box.appendChild(table(r.messages, [['编号', x => x.id], ['接口', x => x.peer], ['消息', x => x.type], ['控制号', x => x.control_id],
@@ -787,11 +790,8 @@
     const box = section('安全事件与告警（检测器、完整性）');
     box.id = 'incidents';
     m.appendChild(box);
-    const pick = h('select', { id: 'incident-status' },
-      [['open', '未处理'], ['acknowledged', '已确认'], ['resolved', '已解决'], ['', '全部']].map(([v, l]) => h('option', { value: v, selected: v === status }, l)));
-    pick.addEventListener('change', () => show(incidents, pick.value));
     const out = h('div');
-    box.append(h('p', {}, '状态：', pick), out);
+    box.append(stateFilter('incident-status', [...Object.entries(INC), ['', '全部']], status, v => show(incidents, v)), out);
     await IH.pages(box, out, before => api('GET', '/api/v1/incidents?limit=50' + (status ? '&status=' + status : '') + (before != null ? '&before=' + before : '')),
       r => table(r.incidents, [['编号', x => x.id], ['类别', x => x.kind_name || x.kind], ['级别', x => x.severity_name || x.severity], ['摘要', x => x.summary],
         ['状态', x => INC[x.status] || x.status], ['时间', x => time(x.opened_at || x.created_at)],
