@@ -103,53 +103,53 @@ static void acct_canon(const account *a, ih_canon *c)
 
 static void copy_text(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", src ? src : ""); }
 
-static ih_err load_row(ih_identity *id, ih_stmt *st, account *a)
+ih_err acct_from_row(ih_identity *id, ih_stmt *st, int col0, account *a)
 {
     memset(a, 0, sizeof *a);
-    a->id = ih_col_int(st, 0);
-    copy_text(a->username, sizeof a->username, ih_col_text(st, 1));
-    copy_text(a->username_lc, sizeof a->username_lc, ih_col_text(st, 2));
-    a->role = ih_role_parse(ih_col_text(st, 3));
-    copy_text(a->status, sizeof a->status, ih_col_text(st, 4));
-    copy_text(a->pw_hash, sizeof a->pw_hash, ih_col_text(st, 5));
-    a->pw_changed_at = ih_col_int(st, 6);
-    a->must_change = ih_col_int(st, 7);
+    a->id = ih_col_int(st, col0);
+    copy_text(a->username, sizeof a->username, ih_col_text(st, col0 + 1));
+    copy_text(a->username_lc, sizeof a->username_lc, ih_col_text(st, col0 + 2));
+    a->role = ih_role_parse(ih_col_text(st, col0 + 3));
+    copy_text(a->status, sizeof a->status, ih_col_text(st, col0 + 4));
+    copy_text(a->pw_hash, sizeof a->pw_hash, ih_col_text(st, col0 + 5));
+    a->pw_changed_at = ih_col_int(st, col0 + 6);
+    a->must_change = ih_col_int(st, col0 + 7);
     size_t n;
-    const uint8_t *b = ih_col_blob(st, 8, &n);
+    const uint8_t *b = ih_col_blob(st, col0 + 8, &n);
     if (b && n <= SEALED_MAX) {
         memcpy(a->totp, b, n);
         a->totp_len = n;
     }
-    copy_text(a->totp_alg, sizeof a->totp_alg, ih_col_text(st, 9));
-    a->totp_digits = ih_col_int(st, 10);
-    b = ih_col_blob(st, 11, &n);
+    copy_text(a->totp_alg, sizeof a->totp_alg, ih_col_text(st, col0 + 9));
+    a->totp_digits = ih_col_int(st, col0 + 10);
+    b = ih_col_blob(st, col0 + 11, &n);
     if (b && n <= SEALED_MAX) {
         memcpy(a->pending, b, n);
         a->pending_len = n;
     }
-    copy_text(a->pending_alg, sizeof a->pending_alg, ih_col_text(st, 12));
-    a->totp_last_step = ih_col_int(st, 13);
-    a->failed_count = ih_col_int(st, 14);
-    a->locked_until = ih_col_int(st, 15);
-    a->expires_at = ih_col_int(st, 16);
-    a->last_login_at = ih_col_int(st, 17);
-    a->created_at = ih_col_int(st, 18);
-    a->created_by = ih_col_int(st, 19);
-    copy_text(a->disabled_reason, sizeof a->disabled_reason, ih_col_text(st, 20));
-    b = ih_col_blob(st, 21, &n);
+    copy_text(a->pending_alg, sizeof a->pending_alg, ih_col_text(st, col0 + 12));
+    a->totp_last_step = ih_col_int(st, col0 + 13);
+    a->failed_count = ih_col_int(st, col0 + 14);
+    a->locked_until = ih_col_int(st, col0 + 15);
+    a->expires_at = ih_col_int(st, col0 + 16);
+    a->last_login_at = ih_col_int(st, col0 + 17);
+    a->created_at = ih_col_int(st, col0 + 18);
+    a->created_by = ih_col_int(st, col0 + 19);
+    copy_text(a->disabled_reason, sizeof a->disabled_reason, ih_col_text(st, col0 + 20));
+    b = ih_col_blob(st, col0 + 21, &n);
     if (b && n <= NOTE_MAX) {
         memcpy(a->note, b, n);
         a->note_len = n;
     }
-    a->rv = ih_col_int(st, 22);
-    const uint8_t *mac = ih_col_blob(st, 23, &n);
+    a->rv = ih_col_int(st, col0 + 22);
+    const uint8_t *mac = ih_col_blob(st, col0 + 23, &n);
     ih_canon c = {0};
     acct_canon(a, &c);
     ih_err e = ih_row_mac_check(id->o.keys, "account", a->id, &c, mac, mac ? n : 0);
     ih_canon_free(&c);
     /* valid, but older than the journal knows: a disabled account enabled
      * again, an old password put back */
-    if (e == IH_OK) e = ih_audit_version_known("account", a->id, a->rv, ih_col_int(st, 24));
+    if (e == IH_OK) e = ih_audit_version_known("account", a->id, a->rv, ih_col_int(st, col0 + 24));
     return e;
 }
 
@@ -164,7 +164,7 @@ ih_err acct_load(ih_identity *id, ih_tx *tx, int64_t account_id, account *a, boo
     ih_stmt_int(st, 1, account_id);
     IH_TRY(ih_stmt_step(st, &row));
     *found = row;
-    return row ? load_row(id, st, a) : IH_OK;
+    return row ? acct_from_row(id, st, 0, a) : IH_OK;
 }
 
 ih_err acct_load_name(ih_identity *id, ih_tx *tx, const char *name_lc, account *a, bool *found)
@@ -178,7 +178,7 @@ ih_err acct_load_name(ih_identity *id, ih_tx *tx, const char *name_lc, account *
     ih_stmt_text(st, 1, name_lc);
     IH_TRY(ih_stmt_step(st, &row));
     *found = row;
-    return row ? load_row(id, st, a) : IH_OK;
+    return row ? acct_from_row(id, st, 0, a) : IH_OK;
 }
 
 static ih_err bind_row(ih_identity *id, ih_stmt *st, const account *a)
@@ -798,7 +798,7 @@ static ih_err list_fn(ih_tx *tx, void *arg)
     int64_t now = ih_now_ms();
     while ((e = ih_stmt_step(st, &row)) == IH_OK && row) {
         account a;
-        ih_err me = load_row(r->id, st, &a);
+        ih_err me = acct_from_row(r->id, st, 0, &a);
         json_t *j = acct_json(&a, now);
         if (me != IH_OK) { /* listed, flagged, not trusted */
             json_object_set_new(j, "integrity_error", json_true());

@@ -58,6 +58,9 @@ ih_err note_open(ih_identity *id, ih_tx *tx, const account *a, ih_buf *out);
  * if the row's MAC does not verify. */
 ih_err acct_load(ih_identity *id, ih_tx *tx, int64_t account_id, account *a, bool *found);
 ih_err acct_load_name(ih_identity *id, ih_tx *tx, const char *name_lc, account *a, bool *found);
+/* The account a statement selected (ACCOUNT_SELECT) from its column col0 on,
+ * checked like acct_load's (for a query that joins it to another row). */
+ih_err acct_from_row(ih_identity *id, ih_stmt *st, int col0, account *a);
 /* Both write a new version of the row (a->rv) and note it for the journal;
  * save applies only to the version loaded. */
 ih_err acct_insert(ih_identity *id, ih_tx *tx, account *a);

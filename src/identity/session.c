@@ -237,12 +237,19 @@ typedef struct {
     ih_err result;
 } auth_arg;
 
+/* The session and its account in one statement (ih_store_read_one: on
+ * PostgreSQL one round trip, no transaction around it). */
+#define AUTH_SQL                                                                                          \
+    "SELECT s.*, a.* FROM (SELECT " SESS_COLS ", csrf FROM session WHERE token_hash = $1) s "            \
+    "LEFT JOIN (SELECT " ACCOUNT_SELECT " FROM account) a ON a.id = s.account_id"
+#define AUTH_ACCOUNT_COL (SESS_NCOLS + 1)
+
 static ih_err auth_fn(ih_tx *tx, void *arg)
 {
     auth_arg *a = arg;
     ih_stmt *st;
     bool row;
-    IH_TRY(ih_tx_prepare(tx, "SELECT " SESS_COLS ", csrf FROM session WHERE token_hash = $1", &st));
+    IH_TRY(ih_tx_prepare(tx, AUTH_SQL, &st));
     ih_stmt_blob(st, 1, a->th, sizeof a->th);
     IH_TRY(ih_stmt_step(st, &row));
     if (!row) return a->result = ih_fail(IH_E_UNAUTHENTICATED, "no such session"), IH_OK;
@@ -262,7 +269,6 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
         a->bad_table_row = sid;
         return a->result = ih_fail(IH_E_INTEGRITY, "session %lld fails its integrity check", (long long)sid), IH_OK;
     }
-    IH_TRY(ih_stmt_exec(st));
     if (revoked) return a->result = ih_fail(IH_E_UNAUTHENTICATED, "session revoked"), IH_OK;
     if (a->now >= expires) return a->result = ih_fail(IH_E_SESSION_EXPIRED, "session past its lifetime"), IH_OK;
     if (a->now - last_seen > (int64_t)a->id->o.session_idle_minutes * 60000LL) {
@@ -270,8 +276,8 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
         return a->result = ih_fail(IH_E_SESSION_EXPIRED, "session idle too long"), IH_OK;
     }
     account acc;
-    bool found;
-    ih_err e = acct_load(a->id, tx, account_id, &acc, &found);
+    bool found = !ih_col_null(st, AUTH_ACCOUNT_COL);
+    ih_err e = found ? acct_from_row(a->id, st, AUTH_ACCOUNT_COL, &acc) : IH_OK;
     if (e == IH_E_INTEGRITY) {
         a->integrity_failed = true;
         a->bad_table = "account";
@@ -279,6 +285,7 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
         return a->result = e, IH_OK;
     }
     IH_TRY(e);
+    IH_TRY(ih_stmt_exec(st));
     if (!found || strcmp(acc.status, "active"))
         return a->result = ih_fail(IH_E_UNAUTHENTICATED, "account no longer active"), IH_OK;
     if (acc.expires_at && a->now >= acc.expires_at)
@@ -346,7 +353,7 @@ static ih_err authenticate(ih_identity *id, const char *token, bool via_cookie, 
     if (!token || !token_shape(token)) return ih_fail(IH_E_UNAUTHENTICATED, "malformed token");
     auth_arg a = {.id = id, .now = ih_now_ms(), .p = out, .passive = passive};
     IH_TRY(token_hash(id, token, a.th));
-    IH_TRY(ih_store_read(id->o.store, auth_fn, &a));
+    IH_TRY(ih_store_read_one(id->o.store, auth_fn, &a));
     ih_actor who = {.id = out->account_id, .role = ih_role_name(out->role), .ip = ip};
     if (a.integrity_failed) acct_integrity_alarm(id, a.bad_table, a.bad_table_row, &who);
     if (a.result != IH_OK) {

@@ -84,6 +84,9 @@ struct pg_conn {
      * unknown (a pipeline that did not finish), dropped when pooled again */
     const char *begin;
     bool begin_failed, broken;
+    /* ih_store_read_one: no transaction around it, and one statement only
+     * (ran: that statement went out) */
+    bool one, ran;
     /* while a group commit runs on it: the counters it holds (pg_next_id) */
     bool batch;
     /* during its before-commit hooks: statements sent by exec_later whose
@@ -495,6 +498,9 @@ static ih_err pg_step(ih_stmt *st, bool *row)
     pg_stmt *s = (pg_stmt *)st;
     if (!s->res) {
         IH_TRY(pipe_settle(s->conn));
+        if (s->conn->one && s->conn->ran)
+            return store_tx_fail(st->tx, ih_fail(IH_E_INTERNAL, "a read of one statement ran a second"));
+        s->conn->ran = true;
         if (s->conn->begin) s->res = exec_with_begin(s);
         else s->res = PQexecPrepared(s->conn->c, s->name, s->nparams, (const char *const *)s->vals, s->lens,
                                      s->fmts, 0);
@@ -628,7 +634,7 @@ static ih_err pg_exec_script(ih_tx *tx, const char *sql)
 
 /* ---- transactions -------------------------------------------------------- */
 
-static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
+static ih_err run_tx(pg_store *s, bool write, bool one, ih_tx_fn fn, void *arg)
 {
     if (in_callback) return ih_fail(IH_E_INTERNAL, "nested store transaction");
     ih_err e = IH_OK;
@@ -644,8 +650,10 @@ static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
         pg_tx tx = {.base = {.store = &s->base, .write = write, .physical = atomic_fetch_add(&physical_seq, 1) + 1},
                     .conn = pc};
         /* BEGIN goes out with the first statement (exec_with_begin) */
-        pc->begin = write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        pc->begin = one ? NULL : write ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
         pc->begin_failed = false;
+        pc->one = one;
+        pc->ran = false;
         ih_err_clear();
         in_callback = true;
         e = fn(&tx.base, arg);
@@ -657,8 +665,9 @@ static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
         ih_err_save(&t);
         conn_end_tx(pc);
         /* begun: a transaction is open (no statement ran: none to end) */
-        bool begun = !pc->begin && !pc->begin_failed;
+        bool begun = !one && !pc->begin && !pc->begin_failed;
         pc->begin = NULL;
+        pc->one = false;
         if (begun && e == IH_OK) {
             e = conn_exec(pc, "COMMIT");
             if (e != IH_OK) ih_err_save(&t);
@@ -685,7 +694,11 @@ static ih_err run_tx(pg_store *s, bool write, ih_tx_fn fn, void *arg)
     return e;
 }
 
-static ih_err pg_read(ih_store *base, ih_tx_fn fn, void *arg) { return run_tx((pg_store *)base, false, fn, arg); }
+static ih_err pg_read(ih_store *base, ih_tx_fn fn, void *arg) { return run_tx((pg_store *)base, false, false, fn, arg); }
+static ih_err pg_read_one(ih_store *base, ih_tx_fn fn, void *arg)
+{
+    return run_tx((pg_store *)base, false, true, fn, arg);
+}
 
 /* ---- ids in a group commit ------------------------------------------------
  *
@@ -926,7 +939,7 @@ static ih_err pg_write(ih_store *base, ih_tx_fn fn, void *arg)
     pthread_mutex_unlock(&s->qmu);
     while (sem_wait(&j.done) != 0) continue; /* EINTR */
     sem_destroy(&j.done);
-    if (j.alone) return run_tx(s, true, fn, arg);
+    if (j.alone) return run_tx(s, true, false, fn, arg);
     atomic_fetch_add(j.result == IH_OK ? &s->base.write_txns : &s->base.write_failed, 1);
     ih_err_load(&j.text);
     return j.result;
@@ -1048,6 +1061,7 @@ ih_err ih_store_pg_restore(const char *dump, const char *conninfo)
 static const store_ops pg_ops = {
     .write = pg_write,
     .read = pg_read,
+    .read_one = pg_read_one,
     .scan = pg_read, /* nothing to map: a scan is a read */
     .close = pg_close,
     .prepare = pg_prepare,

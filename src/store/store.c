@@ -39,6 +39,7 @@ void ih_store_get_stats(ih_store *s, ih_store_stats *out)
 ih_err ih_store_write(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->write(s, fn, arg); }
 ih_err ih_store_snapshot(ih_store *s, const char *path) { return s->ops->snapshot(s, path); }
 ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->read(s, fn, arg); }
+ih_err ih_store_read_one(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->read_one(s, fn, arg); }
 ih_err ih_store_scan(ih_store *s, ih_tx_fn fn, void *arg) { return s->ops->scan(s, fn, arg); }
 
 static ih_err ping_fn(ih_tx *tx, void *arg)

@@ -77,6 +77,12 @@ void ih_store_get_stats(ih_store *s, ih_store_stats *out);
 typedef ih_err (*ih_tx_fn)(ih_tx *tx, void *arg);
 ih_err ih_store_write(ih_store *s, ih_tx_fn fn, void *arg);
 ih_err ih_store_read(ih_store *s, ih_tx_fn fn, void *arg);
+/* A read of one statement (fn runs exactly one; a second fails the read
+ * with IH_E_INTERNAL).  PostgreSQL runs it with no BEGIN and COMMIT around
+ * it — a statement sees one snapshot by itself — so it costs one round trip
+ * instead of three; on SQLite it is ih_store_read.  For the reads every
+ * request makes (its session and account, joined). */
+ih_err ih_store_read_one(ih_store *s, ih_tx_fn fn, void *arg);
 /* A read through much of the database.  SQLite: the connection maps the file
  * into memory for the transaction (pages read in place, no copy each). */
 ih_err ih_store_scan(ih_store *s, ih_tx_fn fn, void *arg);

@@ -16,6 +16,7 @@
 typedef struct store_ops {
     ih_err (*write)(ih_store *s, ih_tx_fn fn, void *arg);
     ih_err (*read)(ih_store *s, ih_tx_fn fn, void *arg);
+    ih_err (*read_one)(ih_store *s, ih_tx_fn fn, void *arg);
     ih_err (*scan)(ih_store *s, ih_tx_fn fn, void *arg);
     void (*close)(ih_store *s);
     ih_err (*prepare)(ih_tx *tx, const char *sql, ih_stmt **out);

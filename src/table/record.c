@@ -471,7 +471,9 @@ static ih_err write_row(ih_tx *tx, ih_keyring *k, ih_row *r, bool insert)
     if (e == IH_OK) {
         bind_all(st, r, s);
         if (!insert && r->t->mac) ih_stmt_int(st, ncols(r->t) + 1, old_rv);
-        e = ih_stmt_exec(st);
+        /* an insert's answer may wait (a group commit's before-commit
+         * hooks: read with the COMMIT's); an update's count is checked */
+        e = insert ? ih_stmt_exec_later(st) : ih_stmt_exec(st);
         if (e == IH_OK && !insert && ih_stmt_changes(st) != 1)
             e = r->t->mac ? ih_fail(IH_E_BUSY, "%s %lld changed since it was read", r->t->name, (long long)r->id)
                           : ih_reject(IH_E_NOT_FOUND, NULL, "No such %s.", r->t->name);

@@ -509,6 +509,39 @@ static void t_ids_without_holes(void **state)
                      count_sql(f->s, "SELECT max(id) FROM event"));
 }
 
+/* Two statements where one was promised. */
+static ih_err two_fn(ih_tx *tx, void *arg)
+{
+    IH_TRY(count_fn(tx, arg));
+    count_arg second = {.sql = "SELECT 2"};
+    return count_fn(tx, &second);
+}
+
+/* A read of one statement answers what a read answers; on PostgreSQL it
+ * runs with no transaction around it (the server's default isolation, not
+ * a read's repeatable read), and a second statement fails it without
+ * harming the connection. */
+static void t_read_one(void **state)
+{
+    fixture *f = *state;
+    T_OK(insert(f->s, "read-one", 1));
+    count_arg a = {.sql = "SELECT count(*) FROM item"};
+    T_OK(ih_store_read_one(f->s, count_fn, &a));
+    assert_int_equal(a.count, count_items(f->s));
+    if (f->kind == IH_STORE_SQLITE) return;
+    count_arg iso = {.sql = "SELECT CASE current_setting('transaction_isolation') WHEN 'repeatable read' THEN 1 "
+                            "ELSE 0 END"};
+    T_OK(ih_store_read(f->s, count_fn, &iso));
+    assert_int_equal(iso.count, 1);
+    T_OK(ih_store_read_one(f->s, count_fn, &iso));
+    assert_int_equal(iso.count, 0);
+    count_arg two = {.sql = "SELECT 1"};
+    for (int i = 0; i < 8; i++) /* more than the pool: every connection it took still works */
+        assert_int_equal(ih_store_read_one(f->s, two_fn, &two), IH_E_INTERNAL);
+    T_OK(ih_store_read(f->s, count_fn, &a));
+    assert_int_equal(a.count, count_items(f->s));
+}
+
 static void t_ddl_translation(void **state)
 {
     (void)state;
@@ -649,7 +682,7 @@ static void t_acknowledged_writes_survive_kill(void **state)
         cmocka_unit_test(t_concurrent_writes_group_commit),                                         \
         cmocka_unit_test(t_failing_batch_mates_are_isolated),                                       \
         cmocka_unit_test(t_hook_statements_sent_later),                                             \
-        cmocka_unit_test(t_ids_without_holes),                                                      \
+        cmocka_unit_test(t_ids_without_holes), cmocka_unit_test(t_read_one),                        \
         cmocka_unit_test(t_before_commit_hooks),                                                    \
         cmocka_unit_test(t_acknowledged_writes_survive_kill)
 
