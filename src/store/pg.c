@@ -37,6 +37,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define MAX_PARAMS 64
@@ -62,6 +63,7 @@ typedef struct pg_stmt {
     size_t blobn[MAX_COLS];
     int blobrow[MAX_COLS];
     bool in_tx;
+    bool writes; /* not a SELECT: it may change rows (a group commit's savepoint first) */
     bool orphan; /* replaced in the cache while in use: freed when the transaction ends */
     struct pg_stmt *next_used;
 } pg_stmt;
@@ -89,6 +91,13 @@ struct pg_conn {
     bool one, ran;
     /* while a group commit runs on it: the counters it holds (pg_next_id) */
     bool batch;
+    /* a group commit's callbacks: each one's savepoint is taken before its
+     * first statement that may change rows (sp_lazy), so a callback that
+     * only reads costs none; sp_open: the running callback has taken it;
+     * sp_held: a savepoint "job" exists (released before the next);
+     * redo: a callback without one failed at the server, which ended the
+     * transaction: its batch-mates run again alone */
+    bool sp_lazy, sp_open, sp_held, redo;
     /* during its before-commit hooks: statements sent by exec_later whose
      * answers are still to be read (the connection is in pipeline mode
      * while there are any) */
@@ -360,6 +369,7 @@ static ih_err pg_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
         }
         s->conn = pc;
         s->row = -1;
+        s->writes = strncasecmp(sql + strspn(sql, " \t\n"), "SELECT", 6) != 0;
         snprintf(s->name, sizeof s->name, "s%d", ++pc->next_name);
         ih_err e = pipe_settle(pc);
         if (e != IH_OK) {
@@ -493,6 +503,16 @@ static PGresult *exec_with_begin(pg_stmt *s)
     return res;
 }
 
+/* A group commit's callback about to change rows: its savepoint, so that
+ * its failure undoes only its own changes (the one before it released). */
+static ih_err job_savepoint(pg_conn *pc)
+{
+    if (!pc->sp_lazy || pc->sp_open) return IH_OK;
+    IH_TRY(conn_exec(pc, pc->sp_held ? "RELEASE SAVEPOINT job; SAVEPOINT job" : "SAVEPOINT job"));
+    pc->sp_open = pc->sp_held = true;
+    return IH_OK;
+}
+
 static ih_err pg_step(ih_stmt *st, bool *row)
 {
     pg_stmt *s = (pg_stmt *)st;
@@ -501,6 +521,10 @@ static ih_err pg_step(ih_stmt *st, bool *row)
         if (s->conn->one && s->conn->ran)
             return store_tx_fail(st->tx, ih_fail(IH_E_INTERNAL, "a read of one statement ran a second"));
         s->conn->ran = true;
+        if (s->writes) {
+            ih_err e = job_savepoint(s->conn);
+            if (e != IH_OK) return store_tx_fail(st->tx, e);
+        }
         if (s->conn->begin) s->res = exec_with_begin(s);
         else s->res = PQexecPrepared(s->conn->c, s->name, s->nparams, (const char *const *)s->vals, s->lens,
                                      s->fmts, 0);
@@ -629,6 +653,7 @@ static ih_err pg_exec_script(ih_tx *tx, const char *sql)
             return e;
         }
     }
+    IH_TRY(job_savepoint(pc));
     return conn_exec(pc, sql);
 }
 
@@ -766,13 +791,16 @@ static ih_err seq_flush(pg_store *s, pg_conn *pc, uint64_t physical)
 
 /* ---- group commit -------------------------------------------------------- */
 
-/* Run one queued callback inside the batch's transaction, in the savepoint
- * "job" that is open when it starts.  Round trips are what the serial lane
- * waits on, so the savepoint is closed and the next one opened in one: a
- * callback that succeeded releases it and opens the next job's ("RELEASE …;
- * SAVEPOINT …"), the last one's stays open to the commit (which commits
- * it); one that failed rolls back to it, which leaves it open for the next.
- * false: the connection or the transaction is gone (the batch is over). */
+/* Run one queued callback inside the batch's transaction.  Its savepoint
+ * "job" is taken before its first statement that may change rows
+ * (job_savepoint: a callback that only reads — a message's, whose row goes
+ * in from a before-commit hook — takes none, a statement and a round trip
+ * fewer each), releasing the one before it in the same round trip; the last
+ * one stays open to the commit (which commits it).  A callback that failed
+ * rolls back to its savepoint, which leaves it open for the next; one that
+ * had none changed nothing, unless a statement of its failed at the server,
+ * which ends the transaction (redo).  false: the connection or the
+ * transaction is gone (the batch is over). */
 static bool batch_job(pg_store *s, pg_conn *pc, uint64_t physical, pg_job *j)
 {
     j->tx = (pg_tx){.base = {.store = &s->base, .write = true, .physical = physical}, .conn = pc};
@@ -780,6 +808,7 @@ static bool batch_job(pg_store *s, pg_conn *pc, uint64_t physical, pg_job *j)
     int nseq = pc->nseq;
     memcpy(seq, pc->seq, sizeof seq);
     ih_err_clear();
+    pc->sp_open = false;
     in_callback = true;
     ih_err e = j->fn(&j->tx.base, j->arg);
     in_callback = false;
@@ -788,15 +817,13 @@ static bool batch_job(pg_store *s, pg_conn *pc, uint64_t physical, pg_job *j)
     conn_end_tx(pc);
     bool alive = true;
     if (e != IH_OK) {
-        alive = conn_exec(pc, "ROLLBACK TO SAVEPOINT job") == IH_OK;
+        if (pc->sp_open) alive = conn_exec(pc, "ROLLBACK TO SAVEPOINT job") == IH_OK;
+        else if (PQtransactionStatus(pc->c) != PQTRANS_INTRANS) alive = false, pc->redo = true;
         memcpy(pc->seq, seq, sizeof seq);
         pc->nseq = nseq;
         store_undo_run(&j->tx.base.undo);
         store_precommit_done(&j->tx.base.pre);
         j->alone = e == IH_E_BUSY; /* a deadlock or serialization failure: again, alone */
-    } else if (j->next) {
-        alive = conn_exec(pc, "RELEASE SAVEPOINT job; SAVEPOINT job") == IH_OK;
-        if (!alive) e = IH_E_UNAVAILABLE;
     }
     j->result = e;
     return alive && PQstatus(pc->c) == CONNECTION_OK;
@@ -827,7 +854,7 @@ static void run_batch(pg_store *s, pg_job *batch)
             pc = NULL;
             break;
         }
-        e = conn_exec(pc, "BEGIN; SAVEPOINT job");
+        e = conn_exec(pc, "BEGIN");
         if (e == IH_OK) break;
         /* a pooled connection whose server died since: once more, afresh */
         atomic_fetch_add(&s->epoch, 1);
@@ -847,11 +874,15 @@ static void run_batch(pg_store *s, pg_job *batch)
     uint64_t physical = atomic_fetch_add(&physical_seq, 1) + 1;
     pc->batch = true;
     pc->nseq = 0;
+    pc->sp_lazy = true;
+    pc->sp_held = pc->redo = false;
     bool alive = true;
     pg_job *j = batch;
     for (; j && alive; j = j->next) alive = batch_job(s, pc, physical, j);
-    for (; j; j = j->next) { /* never ran: the connection went first */
+    pc->sp_lazy = false;
+    for (; j; j = j->next) { /* never ran: the connection went first, or the transaction (again, alone) */
         j->result = IH_E_UNAVAILABLE;
+        j->alone = pc->redo;
         ih_fail(IH_E_UNAVAILABLE, "postgres: connection lost");
         ih_err_save(&j->text);
     }
@@ -859,7 +890,7 @@ static void run_batch(pg_store *s, pg_job *batch)
     if (!alive) {
         ih_fail(IH_E_UNAVAILABLE, "postgres: connection lost during the transaction");
         ih_err_save(&t);
-        batch_fail(batch, IH_E_UNAVAILABLE, &t, false);
+        batch_fail(batch, IH_E_UNAVAILABLE, &t, pc->redo);
         conn_exec(pc, "ROLLBACK");
     } else {
         /* the hooks, in the callbacks' order; then the one commit, sent

@@ -66,6 +66,8 @@ typedef struct {
     bool hook_fail; /* … and fails after writing it */
     bool hook_later;  /* … written with ih_stmt_exec_later */
     bool hook_clash;  /* … at an event id already taken (fails at the server) */
+    bool read_fail;   /* only read, with a statement that fails at the server (PostgreSQL) */
+    bool read_refuse; /* only read, then refuse */
     _Atomic int *done; /* counts the hook's done calls */
 } insert_arg;
 
@@ -96,6 +98,14 @@ static void hook_done(void *arg)
 static ih_err insert_fn(ih_tx *tx, void *arg)
 {
     insert_arg *a = arg;
+    if (a->read_fail || a->read_refuse) {
+        ih_stmt *st;
+        bool row;
+        IH_TRY(ih_tx_prepare(tx, a->read_fail ? "SELECT 1 / (count(*) - count(*)) FROM item" : "SELECT count(*) FROM item",
+                             &st));
+        IH_TRY(ih_stmt_step(st, &row));
+        return ih_reject(IH_E_INVALID, "name", "refused '%s' after reading", a->name);
+    }
     if (a->hook) IH_TRY(ih_tx_before_commit(tx, hook_fn, hook_done, a));
     ih_stmt *st;
     IH_TRY(ih_tx_next_id(tx, "item", &a->id));
@@ -542,6 +552,52 @@ static void t_read_one(void **state)
     assert_int_equal(a.count, count_items(f->s));
 }
 
+typedef struct {
+    ih_store *s;
+    int thread, ok, failed;
+} reader_mix_arg;
+
+/* Of every three writes: one only reads and fails at the server, one only
+ * reads and refuses, one inserts. */
+static void *reader_mix_thread(void *p)
+{
+    reader_mix_arg *w = p;
+    for (int i = 0; i < 12; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "readmix-%d-%d", w->thread, i);
+        insert_arg a = {.name = name, .n = i, .read_fail = i % 3 == 0, .read_refuse = i % 3 == 1};
+        if (ih_store_write(w->s, insert_fn, &a) == IH_OK) w->ok++;
+        else w->failed++;
+    }
+    return NULL;
+}
+
+/* A group commit's callbacks that only read take no savepoint (PostgreSQL):
+ * one that refuses leaves its batch going; one whose statement fails at
+ * the server ends the batch's transaction, and its batch-mates run again
+ * alone.  Either way each write that succeeded is there, once. */
+static void t_reading_batch_mates(void **state)
+{
+    fixture *f = *state;
+    int64_t before = count_items(f->s);
+    pthread_t th[32];
+    reader_mix_arg w[32];
+    for (int t = 0; t < 32; t++) {
+        w[t] = (reader_mix_arg){.s = f->s, .thread = t};
+        pthread_create(&th[t], NULL, reader_mix_thread, &w[t]);
+    }
+    int ok = 0, failed = 0;
+    for (int t = 0; t < 32; t++) {
+        pthread_join(th[t], NULL);
+        ok += w[t].ok;
+        failed += w[t].failed;
+    }
+    assert_int_equal(ok, 32 * 4);
+    assert_int_equal(failed, 32 * 8);
+    assert_int_equal(count_items(f->s), before + ok);
+    assert_int_equal(count_sql(f->s, "SELECT count(DISTINCT name) FROM item WHERE name LIKE 'readmix-%'"), ok);
+}
+
 static void t_ddl_translation(void **state)
 {
     (void)state;
@@ -683,6 +739,7 @@ static void t_acknowledged_writes_survive_kill(void **state)
         cmocka_unit_test(t_failing_batch_mates_are_isolated),                                       \
         cmocka_unit_test(t_hook_statements_sent_later),                                             \
         cmocka_unit_test(t_ids_without_holes), cmocka_unit_test(t_read_one),                        \
+        cmocka_unit_test(t_reading_batch_mates),                                                    \
         cmocka_unit_test(t_before_commit_hooks),                                                    \
         cmocka_unit_test(t_acknowledged_writes_survive_kill)
 
