@@ -56,6 +56,18 @@ ih_err cl_rx_pay_state(ih_clinic *c, ih_tx *tx, const ih_row *rx, const char **s
 ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row *visit, bool write, bool *treating);
 /* Load a visit (MAC-checked; sealed fields opened when open). */
 ih_err cl_visit_load(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open);
+/* A visit's patient and doctor rows (MAC-checked, unopened), read with the
+ * visit in one statement by cl_visit_load_parties for the hot paths, and
+ * used by the _known variants below instead of reading them again. */
+typedef struct cl_parties {
+    ih_row patient, doctor;
+    bool has_patient, has_doctor;
+} cl_parties;
+void cl_parties_init(cl_parties *p);
+void cl_parties_free(cl_parties *p);
+ih_err cl_visit_load_parties(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open, cl_parties *p);
+ih_err cl_visit_access_known(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row *visit, const cl_parties *p,
+                             bool write, bool *treating);
 /* The patient's account id (MAC-checked). */
 ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *account_id);
 
@@ -66,6 +78,8 @@ ih_err cl_visit_audience(ih_clinic *c, ih_tx *tx, const ih_row *visit, ih_bus_au
 /* The same when cl_visit_access found the viewer `party` to be the visit's
  * patient or its treating doctor: their own account is not read again. */
 ih_err cl_visit_audience_of(ih_clinic *c, ih_tx *tx, const ih_row *visit, const ih_viewer *party, ih_bus_audience *to);
+ih_err cl_visit_audience_known(ih_clinic *c, ih_tx *tx, const ih_row *visit, const ih_viewer *party,
+                               const cl_parties *p, ih_bus_audience *to);
 void cl_notify(ih_clinic *c, const ih_bus_audience *to, const char *event, int64_t visit, int64_t rx);
 /* The same from outside a transaction (reads the audience in its own), to
  * the visit's patient and doctor and every holder of roles (1 << role). */

@@ -13,14 +13,25 @@ ih_err cl_visit_audience(ih_clinic *c, ih_tx *tx, const ih_row *visit, ih_bus_au
 
 ih_err cl_visit_audience_of(ih_clinic *c, ih_tx *tx, const ih_row *visit, const ih_viewer *party, ih_bus_audience *to)
 {
+    return cl_visit_audience_known(c, tx, visit, party, NULL, to);
+}
+
+ih_err cl_visit_audience_known(ih_clinic *c, ih_tx *tx, const ih_row *visit, const ih_viewer *party,
+                               const cl_parties *p, ih_bus_audience *to)
+{
     *to = (ih_bus_audience){0};
     if (!c->o.bus) return IH_OK;
     if (party && party->role == IH_ROLE_PATIENT) to->accounts[0] = party->actor.id;
+    else if (p && p->has_patient) to->accounts[0] = ih_row_int(&p->patient, "account_id");
     else IH_TRY(cl_patient_account(c, tx, ih_row_int(visit, "patient_id"), &to->accounts[0]));
     int64_t doctor = ih_row_int(visit, "doctor_id");
     if (!doctor) return IH_OK;
     if (party && party->role == IH_ROLE_DOCTOR) {
         to->accounts[1] = party->actor.id;
+        return IH_OK;
+    }
+    if (p) { /* read with the visit: none there, no doctor's row */
+        if (p->has_doctor) to->accounts[1] = ih_row_int(&p->doctor, "account_id");
         return IH_OK;
     }
     ih_row s;

@@ -90,6 +90,42 @@ ih_err cl_visit_load(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open)
     return IH_OK;
 }
 
+void cl_parties_init(cl_parties *p)
+{
+    *p = (cl_parties){0};
+    ih_row_init(&p->patient, &ih_t_patient);
+    ih_row_init(&p->doctor, &ih_t_staff);
+}
+
+void cl_parties_free(cl_parties *p)
+{
+    ih_row_free(&p->patient);
+    ih_row_free(&p->doctor);
+}
+
+ih_err cl_visit_load_parties(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, bool open, cl_parties *p)
+{
+    static ih_row_join j = {&ih_t_visit, {{"patient_id", &ih_t_patient}, {"doctor_id", &ih_t_staff}}, 2, NULL, {0}};
+    ih_row *const refs[2] = {&p->patient, &p->doctor};
+    bool found, got[2];
+    ih_err e = ih_row_load_join(tx, c->o.keys, &j, id, r, open, refs, &found, got);
+    p->has_patient = got[0];
+    p->has_doctor = got[1];
+    IH_TRY(e);
+    if (!found) return ih_reject(IH_E_NOT_FOUND, NULL, "No visit %lld.", (long long)id);
+    return IH_OK;
+}
+
+/* The visit's patient's account: from p when it was read with the visit. */
+static ih_err patient_account_of(ih_clinic *c, ih_tx *tx, const ih_row *visit, const cl_parties *p, int64_t *account)
+{
+    if (p && p->has_patient) {
+        *account = ih_row_int(&p->patient, "account_id");
+        return IH_OK;
+    }
+    return cl_patient_account(c, tx, ih_row_int(visit, "patient_id"), account);
+}
+
 ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *account_id)
 {
     ih_row p;
@@ -107,11 +143,17 @@ ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *
  * break-glass grant. */
 ih_err cl_visit_access(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row *visit, bool write, bool *treating)
 {
+    return cl_visit_access_known(c, tx, v, visit, NULL, write, treating);
+}
+
+ih_err cl_visit_access_known(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const ih_row *visit, const cl_parties *p,
+                             bool write, bool *treating)
+{
     *treating = false;
     int64_t label = ih_row_int(visit, "label");
     if (v->role == IH_ROLE_PATIENT) {
         int64_t account;
-        IH_TRY(cl_patient_account(c, tx, ih_row_int(visit, "patient_id"), &account));
+        IH_TRY(patient_account_of(c, tx, visit, p, &account));
         if (account == v->actor.id) return IH_OK;
     } else if (v->role == IH_ROLE_DOCTOR || v->role == IH_ROLE_NURSE) {
         cl_staff s;

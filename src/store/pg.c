@@ -41,9 +41,14 @@
 #include <unistd.h>
 
 #define MAX_PARAMS 64
-#define MAX_COLS 64
 
 typedef struct pg_conn pg_conn;
+
+typedef struct pg_blob {
+    uint8_t *p;
+    size_t cap, n;
+    int row;
+} pg_blob;
 
 typedef struct pg_stmt {
     struct ih_stmt base;
@@ -58,10 +63,8 @@ typedef struct pg_stmt {
     PGresult *res;
     int row, nrows;
     int64_t changes;
-    uint8_t *blob[MAX_COLS]; /* decoded bytea of the current row */
-    size_t blobcap[MAX_COLS];
-    size_t blobn[MAX_COLS];
-    int blobrow[MAX_COLS];
+    struct pg_blob *blobs; /* per column read as bytea: decoded, of row `row` */
+    int nblobs;
     bool in_tx;
     bool writes; /* not a SELECT: it may change rows (a group commit's savepoint first) */
     bool orphan; /* replaced in the cache while in use: freed when the transaction ends */
@@ -247,7 +250,8 @@ static void stmt_free(pg_stmt *s)
 {
     stmt_clear_result(s);
     stmt_clear_params(s);
-    for (int i = 0; i < MAX_COLS; i++) free(s->blob[i]);
+    for (int i = 0; i < s->nblobs; i++) free(s->blobs[i].p);
+    free(s->blobs);
     free(s->sql);
     free(s);
 }
@@ -401,7 +405,7 @@ static ih_err pg_prepare(ih_tx *tx, const char *sql, ih_stmt **out)
     }
     s->base.tx = tx;
     s->changes = 0;
-    for (int i = 0; i < MAX_COLS; i++) s->blobrow[i] = -1;
+    for (int i = 0; i < s->nblobs; i++) s->blobs[i].row = -1;
     if (!s->in_tx) {
         s->in_tx = true;
         s->next_used = pc->used;
@@ -619,26 +623,35 @@ static const uint8_t *pg_col_blob(ih_stmt *st, int col, size_t *n)
 {
     pg_stmt *s = (pg_stmt *)st;
     *n = 0;
-    if (pg_col_null(st, col) || col >= MAX_COLS) return NULL;
-    if (s->blobrow[col] == s->row) {
-        *n = s->blobn[col];
-        return s->blob[col];
+    if (pg_col_null(st, col)) return NULL;
+    if (col >= s->nblobs) { /* sized to the statement's columns, once */
+        int nf = PQnfields(s->res);
+        pg_blob *b = realloc(s->blobs, (size_t)nf * sizeof *b);
+        if (!b) return NULL;
+        for (int i = s->nblobs; i < nf; i++) b[i] = (pg_blob){.row = -1};
+        s->blobs = b;
+        s->nblobs = nf;
+    }
+    pg_blob *b = &s->blobs[col];
+    if (b->row == s->row) {
+        *n = b->n;
+        return b->p;
     }
     const char *v = PQgetvalue(s->res, s->row, col);
     size_t len = (size_t)PQgetlength(s->res, s->row, col);
     if (len < 2 || v[0] != '\\' || v[1] != 'x') return NULL;
     size_t out = (len - 2) / 2;
-    if (out + 1 > s->blobcap[col]) {
-        uint8_t *p = realloc(s->blob[col], out + 1);
+    if (out + 1 > b->cap) {
+        uint8_t *p = realloc(b->p, out + 1);
         if (!p) return NULL;
-        s->blob[col] = p;
-        s->blobcap[col] = out + 1;
+        b->p = p;
+        b->cap = out + 1;
     }
-    if (ih_hex_decode(v + 2, len - 2, s->blob[col], s->blobcap[col], NULL) != 0) return NULL;
-    s->blobrow[col] = s->row;
-    s->blobn[col] = out;
+    if (ih_hex_decode(v + 2, len - 2, b->p, b->cap, NULL) != 0) return NULL;
+    b->row = s->row;
+    b->n = out;
     *n = out;
-    return s->blob[col];
+    return b->p;
 }
 
 static ih_err pg_exec_script(ih_tx *tx, const char *sql)

@@ -50,6 +50,7 @@ static bool known_rv(const ih_table *t) { return t->mac && !t->append_only; }
 
 /* The tables are static descriptors; their SQL is built on first use. */
 static pthread_mutex_t gen_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t join_mu = PTHREAD_MUTEX_INITIALIZER; /* gen_join takes gen_mu */
 
 static char *take(ih_buf *b)
 {
@@ -591,6 +592,58 @@ ih_err ih_row_load_opt(ih_tx *tx, ih_keyring *k, const ih_table *t, int64_t id, 
     if (!row) return IH_OK;
     *found = true;
     return ih_row_from_stmt_opt(st, 0, k, t, r, open);
+}
+
+/* "SELECT m.*, r0.*, … FROM (SELECT <t's columns> FROM t WHERE id = $1) m
+ * LEFT JOIN (SELECT <t0's columns> FROM t0) r0 ON r0.id = m.<field0> …":
+ * each table read under its own name, as its own select reads it. */
+static void gen_join(ih_row_join *j)
+{
+    ensure_sql(j->t);
+    ih_buf b = IH_BUF_INIT;
+    ih_buf_puts(&b, "SELECT m.*");
+    for (int i = 0; i < j->n; i++) ih_buf_printf(&b, ", r%d.*", i);
+    ih_buf_printf(&b, " FROM (SELECT %s FROM %s WHERE id = $1) m", j->t->sql_columns, j->t->name);
+    int col = ncols(j->t) + (known_rv(j->t) ? 1 : 0);
+    for (int i = 0; i < j->n; i++) {
+        const ih_table *rt = j->ref[i].t;
+        int f = ih_table_field(j->t, j->ref[i].field);
+        if (f < 0 || j->t->fields[f].type != IH_F_INT) abort(); /* a join declared wrong: caught by any test */
+        ensure_sql(rt);
+        ih_buf_printf(&b, " LEFT JOIN (SELECT %s FROM %s) r%d ON r%d.id = m.%s", rt->sql_columns, rt->name, i, i,
+                      colname(&j->t->fields[f]));
+        j->first[i] = col;
+        col += ncols(rt) + (known_rv(rt) ? 1 : 0);
+    }
+    char *sql = take(&b);
+    ih_buf_free(&b);
+    __atomic_store_n(&j->sql, sql, __ATOMIC_RELEASE);
+}
+
+ih_err ih_row_load_join(ih_tx *tx, ih_keyring *k, ih_row_join *j, int64_t id, ih_row *r, bool open,
+                        ih_row *const *refs, bool *found, bool *ref_found)
+{
+    if (!__atomic_load_n(&j->sql, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock(&join_mu);
+        if (!j->sql) gen_join(j);
+        pthread_mutex_unlock(&join_mu);
+    }
+    ih_stmt *st;
+    bool row;
+    *found = false;
+    for (int i = 0; i < j->n; i++) ref_found[i] = false;
+    IH_TRY(ih_tx_prepare(tx, j->sql, &st));
+    ih_stmt_int(st, 1, id);
+    IH_TRY(ih_stmt_step(st, &row));
+    if (!row) return IH_OK;
+    *found = true;
+    IH_TRY(ih_row_from_stmt_opt(st, 0, k, j->t, r, open));
+    for (int i = 0; i < j->n; i++) {
+        if (ih_col_null(st, j->first[i])) continue;
+        ref_found[i] = true;
+        IH_TRY(ih_row_from_stmt_opt(st, j->first[i], k, j->ref[i].t, refs[i], false));
+    }
+    return IH_OK;
 }
 
 /* ---- views ------------------------------------------------------------------------ */

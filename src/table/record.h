@@ -164,6 +164,29 @@ ih_err ih_row_load_opt(ih_tx *tx, ih_keyring *k, const ih_table *t, int64_t id, 
  * columns in order (the table's select list, see ih_table_columns). */
 ih_err ih_row_from_stmt(ih_stmt *st, int first_col, ih_keyring *k, const ih_table *t, ih_row *r);
 ih_err ih_row_from_stmt_opt(ih_stmt *st, int first_col, ih_keyring *k, const ih_table *t, ih_row *r, bool open);
+/* A row and the rows some of its INT columns reference (a visit, its patient
+ * and its doctor), read in one statement: one round trip instead of one per
+ * row, each row checked as ih_row_load_opt checks it.  Declare one per
+ * query, static (its SQL is made on first use and kept: the statement cache
+ * keys on its address):
+ *   static ih_row_join j = {&ih_t_visit, {{"patient_id", &ih_t_patient}}, 1};
+ * ih_row_load_join: r (the row id, opened as `open` says) and *refs[i] (of
+ * table ref[i].t, unopened), each initialised by the caller; *found false
+ * when there is no row id; ref_found[i] false when its column is empty or
+ * names no row. */
+#define IH_JOIN_MAX 3
+typedef struct ih_row_join {
+    const ih_table *t;
+    struct {
+        const char *field;
+        const ih_table *t;
+    } ref[IH_JOIN_MAX];
+    int n;
+    char *sql;
+    int first[IH_JOIN_MAX]; /* the column each referenced row starts at */
+} ih_row_join;
+ih_err ih_row_load_join(ih_tx *tx, ih_keyring *k, ih_row_join *j, int64_t id, ih_row *r, bool open,
+                        ih_row *const *refs, bool *found, bool *ref_found);
 /* "id, a, b_enc, b_idx, …, rv, mac, <the version the journal knows>" — for
  * callers writing their own SELECT … FROM the table (unaliased). */
 const char *ih_table_columns(const ih_table *t);

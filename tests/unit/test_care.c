@@ -848,6 +848,44 @@ static void t_replayed_rows_are_refused(void **state)
     assert_true(r.missing >= 1);
 }
 
+/* A message reads the visit, its patient and its doctor in one statement
+ * (on PostgreSQL wider than 64 columns): each row is still checked where
+ * it is used — the patient's row (whose account may write) and the
+ * doctor's (who is told) — and a write that meets a changed one fails
+ * whole, its message not kept. */
+static void t_message_parties_checked(void **state)
+{
+    fx *f = *state;
+    int64_t v = accepted_visit(f);
+    json_decref(DO(ih_message_post(f->c, &f->pat, v, body, &o__), "{s:s}", "body", "今天血压138/86"));
+    json_decref(DO(ih_message_post(f->c, &f->doc, v, body, &o__), "{s:s}", "body", "继续服药，一周后复诊"));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM message WHERE visit_id = %lld", (long long)v);
+    assert_int_equal(t_sql_int(f->b.s, sql), 2);
+    json_t *b = json_pack("{s:s}", "body", "收到"), *o = NULL;
+    char upd[256], years[256];
+    snprintf(years, sizeof years, "SELECT practice_years FROM staff WHERE id = (SELECT doctor_id FROM visit WHERE id = %lld)",
+             (long long)v);
+    int64_t was = t_sql_int(f->b.s, years);
+    snprintf(upd, sizeof upd, "UPDATE staff SET practice_years = %lld WHERE id = (SELECT doctor_id FROM visit WHERE id = %lld)",
+             (long long)was + 1, (long long)v);
+    t_sql(f->b.s, upd);
+    assert_int_equal(ih_message_post(f->c, &f->pat, v, b, &o), IH_E_INTEGRITY);
+    ih_err_clear();
+    snprintf(upd, sizeof upd, "UPDATE staff SET practice_years = %lld WHERE id = (SELECT doctor_id FROM visit WHERE id = %lld)",
+             (long long)was, (long long)v);
+    t_sql(f->b.s, upd); /* as it was: its MAC verifies again */
+    CALL(ih_message_post(f->c, &f->pat, v, b, &o));
+    json_decref(o);
+    snprintf(upd, sizeof upd, "UPDATE patient SET account_id = %lld WHERE id = %lld", (long long)f->doc.actor.id,
+             (long long)patient_id(f));
+    t_sql(f->b.s, upd);
+    assert_int_equal(ih_message_post(f->c, &f->pat, v, b, &o), IH_E_INTEGRITY);
+    ih_err_clear();
+    assert_int_equal(t_sql_int(f->b.s, sql), 3);
+    json_decref(b);
+}
+
 /* How many rows of table hold `text` (UTF-8 bytes) in column col. */
 static int64_t holding(fx *f, const char *table, const char *col, const char *text)
 {
@@ -1354,7 +1392,8 @@ static void t_department_list_whole(void **state)
         cmocka_unit_test_setup_teardown(t_clinical_safety, s, teardown),                                             \
         cmocka_unit_test_setup_teardown(t_payment_confirmed_by_channel, s, teardown),                                \
         cmocka_unit_test_setup_teardown(t_department_list_whole, s, teardown),                                       \
-        cmocka_unit_test_setup_teardown(t_lists_newest_first_and_by_visit, s, teardown)
+        cmocka_unit_test_setup_teardown(t_lists_newest_first_and_by_visit, s, teardown),                            \
+        cmocka_unit_test_setup_teardown(t_message_parties_checked, s, teardown)
 
 int main(void)
 {
