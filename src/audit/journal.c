@@ -328,6 +328,7 @@ typedef struct pending {
     ih_audit *a;
     pend_event *ev;
     int n, cap;
+    bool flushed; /* its hook ran: a later append (from a later hook) needs another */
 } pending;
 
 static _Thread_local struct {
@@ -348,6 +349,7 @@ static ih_err pending_flush(ih_tx *tx, void *arg)
 {
     pending *p = arg;
     ih_audit *a = p->a;
+    p->flushed = true;
     uint64_t physical = ih_tx_physical(tx);
     int64_t last;
     uint8_t prev[IH_HASH_LEN];
@@ -384,7 +386,7 @@ static ih_err pending_flush(ih_tx *tx, void *arg)
 static ih_err defer(ih_audit *a, ih_tx *tx, const audit_row *r, const ih_row_note *notes, int nnotes)
 {
     pending *p = ih_tx_before_commit_arg(tx, pending_flush);
-    if (!p) {
+    if (!p || p->flushed) { /* none yet, or appended from a before-commit hook after it ran */
         p = calloc(1, sizeof *p);
         IH_CHECK_ALLOC(p);
         p->a = a;

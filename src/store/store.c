@@ -103,7 +103,7 @@ uint64_t ih_tx_physical(const ih_tx *tx) { return tx->physical; }
 
 void *ih_tx_before_commit_arg(const ih_tx *tx, ih_tx_fn fn)
 {
-    for (int i = 0; i < tx->pre.n; i++)
+    for (int i = tx->pre.n - 1; i >= 0; i--)
         if (tx->pre.fn[i] == fn) return tx->pre.arg[i];
     return NULL;
 }

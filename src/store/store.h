@@ -118,7 +118,7 @@ ih_err ih_tx_before_commit(ih_tx *tx, ih_tx_fn fn, ih_tx_done_fn done, void *arg
 /* A number naming the database transaction tx is part of, unique in the
  * process (0 on SQLite, whose writer is one thread anyway). */
 uint64_t ih_tx_physical(const ih_tx *tx);
-/* The arg of the before-commit hook fn registered in tx, or NULL. */
+/* The arg of the before-commit hook fn registered last in tx, or NULL. */
 void *ih_tx_before_commit_arg(const ih_tx *tx, ih_tx_fn fn);
 
 /* Rows whose new version the audit journal should know (audit/audit.h):

@@ -490,6 +490,35 @@ static void t_rolled_back_append_leaves_no_gap(void **state)
     expect_sealed_and_clean(f, EVENTS + 1);
 }
 
+/* An event appended from a before-commit hook that runs after the one that
+ * wrote the transaction's earlier events (PostgreSQL: the journal's appends
+ * are such a hook) is journaled too — it used to join the list already
+ * written, and was lost without an error. */
+static ih_err late_append(ih_tx *tx, void *arg)
+{
+    biz_arg *b = arg;
+    ih_audit_event ev = {.action = "meta.write", .object_type = "instance_meta", .object_id = "late"};
+    return ih_audit_append(b->f->b.a, tx, &ih_system_actor, &ev);
+}
+
+static ih_err early_then_late(ih_tx *tx, void *arg)
+{
+    biz_arg *b = arg;
+    ih_audit_event ev = {.action = "meta.write", .object_type = "instance_meta", .object_id = "early"};
+    IH_TRY(ih_audit_append(b->f->b.a, tx, &ih_system_actor, &ev));
+    return ih_tx_before_commit(tx, late_append, NULL, b);
+}
+
+static void t_append_from_a_later_hook(void **state)
+{
+    fx *f = *state;
+    biz_arg b = {f};
+    for (int i = 0; i < 3; i++) T_OK(ih_store_write(f->b.s, early_then_late, &b));
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM audit_event WHERE object_id = 'early'"), 3);
+    assert_int_equal(t_sql_int(f->b.s, "SELECT count(*) FROM audit_event WHERE object_id = 'late'"), 3);
+    expect_sealed_and_clean(f, (uint64_t)t_sql_int(f->b.s, "SELECT count(*) FROM audit_event"));
+}
+
 /* The same when the failure is the database running out of room (SQLite:
  * a page limit; PostgreSQL: the statement after the append fails). */
 static ih_err fill_disk(ih_tx *tx, void *arg)
@@ -916,6 +945,7 @@ static void t_query_filters(void **state)
         cmocka_unit_test_setup_teardown(t_database_refuses_edits, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_changed_indexed_column, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_rolled_back_append_leaves_no_gap, s, teardown),                             \
+        cmocka_unit_test_setup_teardown(t_append_from_a_later_hook, s, teardown),                                     \
         cmocka_unit_test_setup_teardown(t_full_disk_leaves_no_gap, s, teardown),                                      \
         cmocka_unit_test_setup_teardown(t_checkpoint_failure_alerts, s, teardown),                                    \
         cmocka_unit_test_setup_teardown(t_concurrent_appends, s, teardown),                                           \
