@@ -150,6 +150,7 @@ s("POST","/api/v1/departments","Create a department", req="Department", status=2
 s("PATCH","/api/v1/departments/{id}","Change a department (code is fixed)", req="Department")
 s("GET","/api/v1/staff","List staff (personal fields masked), of one kind (doctor, pharmacist, nurse) and department (dept_id) when asked", query=["kind","dept_id","after","limit"])
 s("POST","/api/v1/staff","Create a staff record for a clinical account", req="Staff", resp="StaffView", status=201)
+s("GET","/api/v1/staff/candidates","Active doctor, pharmacist and nurse accounts with no staff record yet, newest first (what a registrar may register)", resp="AccountList", query=["before","limit"])
 s("GET","/api/v1/staff/{id}","One staff member", resp="StaffView")
 s("PATCH","/api/v1/staff/{id}","Change a staff record", req="Staff", resp="StaffView")
 s("POST","/api/v1/staff/{id}/online","Enable or disable a doctor for online care (needs >= 3 years of practice)", req="Online", resp="StaffView")

@@ -211,6 +211,7 @@ ih_err ih_api_departments_list(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_departments_create(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_department_update(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_staff_list(ih_app *app, ih_req *req, ih_resp *resp);
+ih_err ih_api_staff_candidates(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_staff_create(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_staff_get(ih_app *app, ih_req *req, ih_resp *resp);
 ih_err ih_api_staff_update(ih_app *app, ih_req *req, ih_resp *resp);

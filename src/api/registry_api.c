@@ -65,6 +65,19 @@ ih_err ih_api_staff_list(ih_app *app, ih_req *req, ih_resp *resp)
     return ih_api_list_page(resp, "staff", out, limit, "id", false);
 }
 
+/* ?before=&limit=: the clinical accounts 登记医务人员 may still register */
+ih_err ih_api_staff_candidates(ih_app *app, ih_req *req, ih_resp *resp)
+{
+    int64_t before, limit;
+    IH_TRY(ih_api_query_int(req, "before", 0, INT64_MAX, 0, &before));
+    IH_TRY(ih_api_query_int(req, "limit", 1, 500, 100, &limit));
+    ih_viewer v;
+    ih_api_viewer(req, &v);
+    json_t *out;
+    IH_TRY(ih_staff_candidates(app->clinic, &v, before, (int)limit, &out));
+    return ih_api_list_page(resp, "accounts", out, limit, "id", true);
+}
+
 ih_err ih_api_staff_create(ih_app *app, ih_req *req, ih_resp *resp)
 {
     return ih_api_call_body(app, req, resp, 201, ih_staff_create);

@@ -80,6 +80,7 @@ const ih_route ih_api_routes[] = {
     R(IH_PATCH, "/api/v1/departments/{}", IH_PERM_DEPARTMENT_MANAGE, ih_api_department_update),
     R(IH_GET, "/api/v1/staff", IH_PERM_STAFF_READ, ih_api_staff_list),
     R(IH_POST, "/api/v1/staff", IH_PERM_STAFF_MANAGE, ih_api_staff_create),
+    R(IH_GET, "/api/v1/staff/candidates", IH_PERM_STAFF_MANAGE, ih_api_staff_candidates), /* before staff/{} */
     R(IH_GET, "/api/v1/staff/{}", IH_PERM_STAFF_READ, ih_api_staff_get),
     R(IH_PATCH, "/api/v1/staff/{}", IH_PERM_STAFF_MANAGE, ih_api_staff_update),
     R(IH_POST, "/api/v1/staff/{}/online", IH_PERM_STAFF_ONLINE, ih_api_staff_online),

@@ -96,6 +96,12 @@ ih_err ih_staff_get(ih_clinic *c, const ih_viewer *v, int64_t id, json_t **out);
  * any) and of department dept_id (0 for any). */
 ih_err ih_staff_list(ih_clinic *c, const ih_viewer *v, const char *kind, int64_t dept_id, int64_t after, int limit,
                      json_t **out);
+/* Active doctors', pharmacists' and nurses' accounts that have no staff
+ * record yet, newest first below the account id `before` (0: from the
+ * newest), at most `limit` (each as ih_identity_list gives it): what a
+ * registrar may register.  Walks the clinical accounts a page at a time
+ * until `limit` are found or none are left; audited as account.list. */
+ih_err ih_staff_candidates(ih_clinic *c, const ih_viewer *v, int64_t before, int limit, json_t **out);
 /* Enable or disable a doctor for online care (audited; needs the years). */
 ih_err ih_staff_set_online(ih_clinic *c, const ih_viewer *v, int64_t id, bool online, const char *reason,
                            json_t **out);

@@ -449,6 +449,61 @@ ih_err ih_staff_list(ih_clinic *c, const ih_viewer *v, const char *kind, int64_t
     return e;
 }
 
+/* ---- accounts still to register ------------------------------------------------ */
+
+typedef struct {
+    ih_clinic *c;
+    json_t *page, *free; /* a page of accounts; those of it with no staff record */
+    size_t want;
+} candidates_arg;
+
+static ih_err candidates_fn(ih_tx *tx, void *arg)
+{
+    candidates_arg *a = arg;
+    json_array_clear(a->free); /* the read may run again */
+    size_t i;
+    json_t *acct;
+    json_array_foreach(a->page, i, acct)
+    {
+        if (json_array_size(a->free) == a->want) break;
+        int64_t staff;
+        ih_err e = ih_staff_of_account(a->c, tx, json_integer_value(json_object_get(acct, "id")), &staff);
+        if (e == IH_OK) continue;
+        if (e != IH_E_NOT_FOUND) return e;
+        ih_err_clear();
+        if (json_array_append(a->free, acct)) return ih_fail(IH_E_NOMEM, "out of memory");
+    }
+    return IH_OK;
+}
+
+ih_err ih_staff_candidates(ih_clinic *c, const ih_viewer *v, int64_t before, int limit, json_t **out)
+{
+    candidates_arg a = {.c = c, .free = json_array()};
+    json_t *list = json_array();
+    ih_err e = a.free && list ? IH_OK : ih_fail(IH_E_NOMEM, "out of memory");
+    for (size_t got = 0; e == IH_OK;) {
+        ih_account_filter f = {.status = "active", .roles = {"doctor", "pharmacist", "nurse"}, .newest_first = true,
+                               .before = before, .limit = limit};
+        if ((e = ih_identity_list(c->o.identity, &f, &a.page)) != IH_OK) break;
+        size_t n = json_array_size(a.page);
+        a.want = (size_t)limit - got;
+        e = ih_store_read(c->o.store, candidates_fn, &a);
+        if (e == IH_OK && json_array_extend(list, a.free)) e = ih_fail(IH_E_NOMEM, "out of memory");
+        got = json_array_size(list);
+        if (n) before = json_integer_value(json_object_get(json_array_get(a.page, n - 1), "id"));
+        json_decref(a.page);
+        if (n < (size_t)limit || got == (size_t)limit) break;
+    }
+    json_decref(a.free);
+    if (e == IH_OK) e = cl_audit_own(c, v, "account.list", "account", 0, IH_OK, NULL);
+    if (e != IH_OK) {
+        json_decref(list);
+        return e;
+    }
+    *out = list;
+    return IH_OK;
+}
+
 ih_err ih_staff_set_online(ih_clinic *c, const ih_viewer *v, int64_t id, bool online, const char *reason, json_t **out)
 {
     staff_arg a = {.c = c, .v = v, .id = id, .online = online, .reason = reason};

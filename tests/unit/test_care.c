@@ -1377,6 +1377,39 @@ static void t_department_list_whole(void **state)
     json_decref(l);
 }
 
+/* 登记医务人员 offers the active clinical accounts with no staff record,
+ * newest first, however many registered ones lie between them: a page of one
+ * walks past two registered doctors to the nurse behind them. */
+static void t_staff_candidates_skip_registered(void **state)
+{
+    fx *f = *state;
+    int64_t older = account(f, "nurse.old", IH_ROLE_NURSE), s1, s2;
+    new_staff(f, "doc.reg1", IH_ROLE_DOCTOR, f->dep, "11010119800101031", "233", false, &s1);
+    new_staff(f, "doc.reg2", IH_ROLE_DOCTOR, f->dep, "11010119800101033", "233", false, &s2);
+    int64_t newer = account(f, "nurse.new", IH_ROLE_NURSE);
+    account(f, "patient.acct", IH_ROLE_PATIENT);
+    ih_account_new pending = {.username = "doc.pending", .role = IH_ROLE_DOCTOR, .password = "Care-Test-Pass-77!"};
+    int64_t pid;
+    T_OK(ih_identity_create(f->id, &f->sys.actor, &pending, NULL, &pid));
+    json_t *l = NULL;
+    CALL(ih_staff_candidates(f->c, &f->sys, 0, 100, &l));
+    assert_int_equal(json_array_size(l), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), newer);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 1), "id")), older);
+    json_decref(l);
+    CALL(ih_staff_candidates(f->c, &f->sys, 0, 1, &l));
+    assert_int_equal(json_array_size(l), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), newer);
+    json_decref(l);
+    CALL(ih_staff_candidates(f->c, &f->sys, newer, 1, &l));
+    assert_int_equal(json_array_size(l), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(l, 0), "id")), older);
+    json_decref(l);
+    CALL(ih_staff_candidates(f->c, &f->sys, older, 1, &l)); /* only the fixture's registered staff below */
+    assert_int_equal(json_array_size(l), 0);
+    json_decref(l);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_unanswered_request_expires, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_approved_prescription_expires, s, teardown),                               \
@@ -1393,7 +1426,8 @@ static void t_department_list_whole(void **state)
         cmocka_unit_test_setup_teardown(t_payment_confirmed_by_channel, s, teardown),                                \
         cmocka_unit_test_setup_teardown(t_department_list_whole, s, teardown),                                       \
         cmocka_unit_test_setup_teardown(t_lists_newest_first_and_by_visit, s, teardown),                            \
-        cmocka_unit_test_setup_teardown(t_message_parties_checked, s, teardown)
+        cmocka_unit_test_setup_teardown(t_message_parties_checked, s, teardown),                                     \
+        cmocka_unit_test_setup_teardown(t_staff_candidates_skip_registered, s, teardown)
 
 int main(void)
 {

@@ -560,12 +560,11 @@
     if (!r) return;
     if (me.role !== 'sysadmin') return;
     const [accts, depts, certs, sexes, titles, subjects] = await Promise.all([
-      /* clinical accounts only, the newest first: among thousands of patients' the
-       * account just made would be past any first page */
-      api('GET', '/api/v1/accounts?status=active&role=doctor,pharmacist,nurse&order=newest&limit=500'), api('GET', '/api/v1/departments'),
+      /* the active clinical accounts with no staff record yet, the newest first
+       * (the server walks past those already registered, however many) */
+      api('GET', '/api/v1/staff/candidates?limit=500'), api('GET', '/api/v1/departments'),
       codes('cert_type'), codes('sex'), codes('title'), codes('subject')]);
-    const have = new Set(r.staff.map(x => x.account_id));
-    const free = accts.accounts.filter(a => KIND[a.role] && !have.has(a.id));
+    const free = accts.accounts;
     const add = section('登记医务人员（开通线上接诊由安全管理员核验后进行）');
     add.id = 'staff-add';
     const f = form([
