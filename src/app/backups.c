@@ -100,27 +100,44 @@ ih_err ih_app_backup(ih_app *app, const ih_actor *who, ih_backup_info *info)
     return e;
 }
 
+/* Whether today's daily backup was taken, by this node or any other: the
+ * system's successful backup.create since due_ms in the journal every node
+ * shares, and its off-site copy when one is configured (a failed copy is
+ * tried again, with a new backup, at the job's next run). */
+static ih_err daily_done(ih_app *app, int64_t due_ms, bool *done)
+{
+    bool offsite = app->conf->offsite_dir[0] || app->conf->offsite_command[0];
+    const char *actions[] = {"backup.create", offsite ? "backup.offsite" : NULL};
+    *done = true;
+    for (size_t k = 0; *done && k < 2 && actions[k]; k++) {
+        json_t *events, *ev;
+        IH_TRY(ih_audit_object_events(app->store, "backup", actions[k], due_ms, 100, &events));
+        size_t i;
+        bool any = false;
+        json_array_foreach(events, i, ev)
+        {
+            const char *role = json_string_value(json_object_get(ev, "actor_role"));
+            any = any || (role && !strcmp(role, ih_system_actor.role));
+        }
+        json_decref(events);
+        *done = any;
+    }
+    return IH_OK;
+}
+
 ih_err ih_app_backup_if_due(ih_app *app)
 {
     if (!app->conf->backup_enabled) return IH_OK;
-    int64_t local_ms = ih_now_ms() + (int64_t)app->conf->utc_offset_minutes * 60000;
-    time_t lt = (time_t)(local_ms / 1000);
-    struct tm tm;
-    gmtime_r(&lt, &tm);
-    char today[16], hm[8];
-    strftime(today, sizeof today, "%Y-%m-%d", &tm);
-    strftime(hm, sizeof hm, "%H:%M", &tm);
-    if (strcmp(hm, app->conf->backup_daily_at) < 0) return IH_OK;
-    char marker[PATH_MAX];
-    IH_TRY(ih_instance_path(app->inst, "backups/.last-daily", marker, sizeof marker));
-    ih_buf last = IH_BUF_INIT;
-    bool done = ih_file_read(marker, 64, &last) == IH_OK && last.p && !strncmp(last.p, today, 10);
-    ih_buf_free(&last);
+    int64_t offset_ms = (int64_t)app->conf->utc_offset_minutes * 60000, local_ms = ih_now_ms() + offset_ms;
+    int hh = 0, mm = 0;
+    if (sscanf(app->conf->backup_daily_at, "%d:%d", &hh, &mm) != 2) return ih_fail(IH_E_CONFIG, "[backup] daily_at");
+    int64_t due_local = local_ms - local_ms % 86400000 + (int64_t)hh * 3600000 + (int64_t)mm * 60000;
+    if (local_ms < due_local) return IH_OK;
+    bool done;
+    IH_TRY(daily_done(app, due_local - offset_ms, &done));
     if (done) return IH_OK;
     ih_backup_info info;
-    ih_err e = ih_app_backup(app, &ih_system_actor, &info);
-    if (e == IH_OK) e = ih_file_replace(marker, today, strlen(today), 0600);
-    return e;
+    return ih_app_backup(app, &ih_system_actor, &info);
 }
 
 static int by_name_field_desc(const void *a, const void *b)

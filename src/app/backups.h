@@ -11,7 +11,11 @@
 #include <jansson.h>
 
 ih_err ih_app_backup(ih_app *app, const ih_actor *who, ih_backup_info *info);
-/* Run the daily backup if it is due (called every minute by the job thread). */
+/* Run the daily backup if it is due (called every minute by the job thread):
+ * past daily_at and the journal — which every node of a cluster shares —
+ * holds no successful daily backup (and off-site copy, when configured)
+ * since then; a node that takes over the jobs lease the same day does not
+ * take a second one. */
 ih_err ih_app_backup_if_due(ih_app *app);
 /* Is this a backup's file name (ihos-<UTC time>.ihosb)? */
 bool ih_app_backup_name(const char *name);

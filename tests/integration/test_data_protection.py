@@ -235,6 +235,16 @@ class DailyBackup(IhosTestCase):
         rows = db.execute("SELECT action, outcome FROM audit_event WHERE action LIKE 'backup.%' ORDER BY seq").fetchall()
         db.close()
         self.assertEqual(rows, [("backup.create", "success"), ("backup.offsite", "success")])
+        # Another node taking the jobs over the same day has none of this node's files (an
+        # older ihos kept "done today" in backups/.last-daily): the shared journal says it.
+        marker = inst.path("backups", ".last-daily")
+        if os.path.exists(marker):
+            os.remove(marker)
+        inst.start()
+        time.sleep(8)  # the job's first look is 5 s after the start
+        self.assertEqual(inst.stop(), 0)
+        self.assertEqual(backups(), copies)
+        self.assertEqual(sorted(os.listdir(inst.path("backups"))), sorted(copies))
 
     def test_failed_copy_is_an_alert_and_an_event(self):
         inst = self.instance()
