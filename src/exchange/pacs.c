@@ -1,5 +1,6 @@
 /* pacs.c — see pacs.h. */
 #include "exchange/pacs.h"
+#include "exchange/waveform.h"
 
 #include "care/his.h"
 #include "core/clock.h"
@@ -387,7 +388,7 @@ ih_err ih_pacs_wsi_tile(ih_pacs *p, const char *study, const char *series, int l
 
 /* The waveform: Orthanc's own REST API gives the raw samples
  * (/instances/{id}/content/5400-0100/0/5400-1010); its tags say how to read
- * them.  Only the first multiplex group, 16-bit signed samples. */
+ * them (exchange/waveform.h).  Only the first multiplex group. */
 ih_err ih_pacs_waveform(ih_pacs *p, const char *study, const char *series, const char *sop, json_t **out)
 {
     char path[512];
@@ -419,46 +420,12 @@ ih_err ih_pacs_waveform(ih_pacs *p, const char *study, const char *series, const
         w = json_array_get(json_object_get(json_object_get(tags, "5400,0100"), "Value"), 0);
         if (e == IH_OK && !w) e = ih_fail(IH_E_INVALID, "instance %s holds no waveform", sop);
     }
-#define TAGV(obj, t) json_string_value(json_object_get(json_object_get((obj), (t)), "Value"))
-    int nch = 0, ns = 0, bits = 0;
-    double freq = 0;
-    if (e == IH_OK) {
-        nch = atoi(or_default(TAGV(w, "003a,0005"), "0"));
-        ns = atoi(or_default(TAGV(w, "003a,0010"), "0"));
-        freq = atof(or_default(TAGV(w, "003a,001a"), "0"));
-        bits = atoi(or_default(TAGV(w, "5400,1004"), "0"));
-        const char *interp = or_default(TAGV(w, "5400,1006"), "");
-        if (nch < 1 || nch > 16 || ns < 1 || ns > 60000 || freq <= 0 || bits != 16 || strncmp(interp, "SS", 2))
-            e = ih_fail(IH_E_INVALID, "a waveform ihos cannot draw (%d channels, %d samples, %d bits, %s)", nch, ns,
-                        bits, interp);
-    }
     ih_buf raw = IH_BUF_INIT;
     if (e == IH_OK) {
         snprintf(path, sizeof path, "/instances/%s/content/5400-0100/0/5400-1010", id);
         e = call(p, path, "application/octet-stream", NULL, &raw, NULL, 0);
-        if (e == IH_OK && raw.len < (size_t)nch * (size_t)ns * 2)
-            e = ih_fail(IH_E_INVALID, "the waveform holds %zu bytes, fewer than its %d x %d samples", raw.len, nch, ns);
     }
-    json_t *chans = e == IH_OK ? json_array() : NULL;
-    const json_t *defs = e == IH_OK ? json_object_get(json_object_get(w, "003a,0200"), "Value") : NULL;
-    for (int c = 0; e == IH_OK && c < nch; c++) {
-        const json_t *d = json_array_get(defs, (size_t)c);
-        const json_t *src = json_array_get(json_object_get(json_object_get(d, "003a,0208"), "Value"), 0);
-        const char *label = or_default(TAGV(src, "0008,0104"), "");
-        double sens = atof(or_default(TAGV(d, "003a,0210"), "1")), corr = atof(or_default(TAGV(d, "003a,0212"), "1"));
-        if (sens == 0) sens = 1;
-        if (corr == 0) corr = 1;
-        json_t *samples = json_array();
-        for (int k = 0; samples && k < ns; k++) {
-            size_t at = ((size_t)k * (size_t)nch + (size_t)c) * 2; /* multiplexed: sample by sample */
-            int16_t v = (int16_t)((uint16_t)(uint8_t)raw.p[at] | (uint16_t)((uint8_t)raw.p[at + 1] << 8));
-            json_array_append_new(samples, json_integer((json_int_t)(v * sens * corr)));
-        }
-        json_array_append_new(chans, json_pack("{s:s, s:o}", "label", label, "samples", samples ? samples : json_array()));
-    }
-#undef TAGV
-    if (e == IH_OK) *out = json_pack("{s:f, s:s, s:o}", "frequency", freq, "unit", "uV", "channels", chans);
-    else json_decref(chans);
+    if (e == IH_OK) e = ih_waveform_decode(w, (const uint8_t *)raw.p, raw.len, out);
     ih_buf_free(&raw);
     json_decref(tags);
     return e;

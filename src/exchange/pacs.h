@@ -68,9 +68,9 @@ ih_err ih_pacs_study(ih_pacs *p, const char *study_uid, json_t **out);
 /* One instance rendered (JPEG or PNG as Orthanc gives it); ctype its type. */
 ih_err ih_pacs_rendered(ih_pacs *p, const char *study, const char *series, const char *sop, ih_buf *out,
                         char *ctype, size_t ctn);
-/* A DICOM waveform's samples: {"frequency", "unit", "channels": [{label,
- * samples: [...]}]} (first multiplex group; at most 16 channels and
- * 60,000 samples each). */
+/* A DICOM waveform's samples, in microvolts: {"frequency", "unit",
+ * "channels": [{label, samples: [...]}]} (the first multiplex group, as
+ * exchange/waveform.h decodes it). */
 ih_err ih_pacs_waveform(ih_pacs *p, const char *study, const char *series, const char *sop, json_t **out);
 
 /* A whole-slide image (pathology; Orthanc's WSI plugin) of series in

@@ -2,7 +2,8 @@
  * addressing, escapes, limits, GB18030), MLLP framing (split reads, several
  * frames per read, junk, oversize and malformed frames), the peers file,
  * the outbound writer and the reading of a peer's ACK; how often the PACS is
- * asked about an order still waiting for its study.
+ * asked about an order still waiting for its study; a DICOM waveform's
+ * samples decoded, in microvolts, and the waveforms refused.
  * All people are synthetic. */
 #include "support.h"
 
@@ -11,6 +12,7 @@
 #include "exchange/outbound.h"
 #include "exchange/pacs.h"
 #include "exchange/peers.h"
+#include "exchange/waveform.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,11 +392,87 @@ static void t_pacs_schedule(void **state)
     assert_int_equal(ih_pacs_query_every_ms(-5000, 5), 5000);          /* a clock behind the order's time */
 }
 
+/* ---- DICOM waveforms, as Orthanc's /tags gives them ------------------------------------------ */
+
+static json_t *tagv(const char *val) { return json_pack("{s:s, s:s}", "Type", "String", "Value", val); }
+static json_t *seq1(json_t *item) { return json_pack("{s:s, s:[o]}", "Type", "Sequence", "Value", item); }
+
+/* A channel definition; NULL leaves a tag out. */
+static json_t *channel(const char *label, const char *sens, const char *unit, const char *base)
+{
+    json_t *d = json_pack("{s:o}", "003a,0208", seq1(json_pack("{s:o}", "0008,0104", tagv(label))));
+    if (sens) json_object_set_new(d, "003a,0210", tagv(sens));
+    if (unit) json_object_set_new(d, "003a,0211", seq1(json_pack("{s:o}", "0008,0100", tagv(unit))));
+    if (base) json_object_set_new(d, "003a,0213", tagv(base));
+    return d;
+}
+
+/* Two channels of `ns` samples at 500 Hz; the second's sensitivity, unit
+ * and baseline as given. */
+static json_t *group(const char *ns, const char *sens2, const char *unit2, const char *base2)
+{
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:{s:[o, o]}}", "003a,0005", tagv("2"), "003a,0010", tagv(ns),
+                     "003a,001a", tagv("500"), "5400,1004", tagv("16"), "5400,1006", tagv("SS"), "003a,0200", "Value",
+                     channel("Lead I", "1", "uV", NULL), channel("Lead II", sens2, unit2, base2));
+}
+
+/* 3 samples, multiplexed: (100, 5), (-200, -5), (300, 32767), little-endian */
+static const uint8_t RAW[] = {0x64, 0x00, 0x05, 0x00, 0x38, 0xff, 0xfb, 0xff, 0x2c, 0x01, 0xff, 0x7f};
+
+static ih_err decode(json_t *g, size_t n, json_t **out)
+{
+    *out = NULL;
+    ih_err e = ih_waveform_decode(g, RAW, n, out);
+    json_decref(g);
+    return e;
+}
+
+static json_int_t sample(const json_t *w, size_t ch, size_t k)
+{
+    return json_integer_value(json_array_get(json_object_get(json_array_get(json_object_get(w, "channels"), ch), "samples"), k));
+}
+
+/* Each sample in microvolts: (stored + baseline) x sensitivity x correction
+ * x the unit's microvolts; a channel in millivolts is not read as
+ * microvolts, and what cannot be a voltage drawn to scale is refused — a
+ * sensitivity of 1e300 or NaN, a pressure channel, a count that is not a
+ * number, fewer bytes than samples. */
+static void t_waveform_decode(void **state)
+{
+    (void)state;
+    json_t *w;
+    T_OK(decode(group("3", "2.5", "mV", "-5"), sizeof RAW, &w));
+    assert_int_equal((int)json_real_value(json_object_get(w, "frequency")), 500);
+    assert_string_equal(json_string_value(json_object_get(w, "unit")), "uV");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(w, "channels"), 1), "label")),
+                        "Lead II");
+    assert_int_equal(sample(w, 0, 0), 100);
+    assert_int_equal(sample(w, 0, 1), -200);
+    assert_int_equal(sample(w, 0, 2), 300);
+    assert_int_equal(sample(w, 1, 0), 0);
+    assert_int_equal(sample(w, 1, 1), -25000);
+    assert_int_equal(sample(w, 1, 2), 81905000);
+    json_decref(w);
+    T_OK(decode(group("3", NULL, NULL, NULL), sizeof RAW, &w)); /* none given: microvolts, as stored */
+    assert_int_equal(sample(w, 1, 2), 32767);
+    json_decref(w);
+    assert_int_equal(decode(group("3", "1e300", "uV", NULL), sizeof RAW, &w), IH_E_INVALID);
+    assert_int_equal(decode(group("3", "nan", "uV", NULL), sizeof RAW, &w), IH_E_INVALID);
+    assert_int_equal(decode(group("3", "1", "uV", "1e9"), sizeof RAW, &w), IH_E_INVALID);
+    assert_int_equal(decode(group("3", "1", "mmHg", NULL), sizeof RAW, &w), IH_E_INVALID);
+    assert_int_equal(decode(group("3abc", "1", "uV", NULL), sizeof RAW, &w), IH_E_INVALID);
+    assert_int_equal(decode(group("99999999999", "1", "uV", NULL), sizeof RAW, &w), IH_E_INVALID);
+    assert_int_equal(decode(group("3", "1", "uV", NULL), sizeof RAW - 1, &w), IH_E_INVALID);
+    assert_null(w);
+    ih_err_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {cmocka_unit_test(t_outbound), cmocka_unit_test(t_parse_and_address), cmocka_unit_test(t_escapes_and_delimiters),
                                    cmocka_unit_test(t_refusals), cmocka_unit_test(t_gb18030), cmocka_unit_test(t_mllp),
-                                   cmocka_unit_test(t_peers), cmocka_unit_test(t_pacs_schedule)};
+                                   cmocka_unit_test(t_peers), cmocka_unit_test(t_pacs_schedule),
+                                   cmocka_unit_test(t_waveform_decode)};
     int rc = cmocka_run_group_tests_name("hl7", t, NULL, NULL);
     ih_buf_free(&v);
     return rc;
