@@ -133,14 +133,20 @@
     const box = card(visitId ? '本次处方' : '我的处方');
     box.id = 'prescriptions';
     m.appendChild(box);
-    /* one visit's, or all of them, the latest first */
-    const r = await act(box, () => api('GET', visitId ? `/api/v1/prescriptions?visit_id=${visitId}` : '/api/v1/prescriptions?order=newest&limit=200'));
-    if (!r) return;
-    box.appendChild(table(r.prescriptions, [['处方号', x => x.recipe_no], ['状态', x => STATUS[x.status] || x.status],
+    const out = h('div');
+    box.appendChild(out);
+    const draw = r => table(r.prescriptions, [['处方号', x => x.recipe_no], ['状态', x => STATUS[x.status] || x.status],
       ['药品', x => (x.items || []).map(i => `${i.name} ×${i.quantity}`).join('；')], ['金额', x => `¥${x.total_fee}`],
       ['取药方式', x => dispensing(box, x)],
       ['支付', x => x.status !== 'approved' ? '' : x.pay_state === 'paid' ? '已支付' : x.pay_state === 'none' ? '无需支付'
-        : payButton(box, x)]], '暂无处方'));
+        : payButton(box, x)]], '暂无处方');
+    /* one visit's; or all of them, the latest first, 50 a page (下一页 for older ones) */
+    if (visitId) {
+      const r = await act(box, () => api('GET', `/api/v1/prescriptions?visit_id=${visitId}`));
+      if (r) out.appendChild(draw(r));
+    } else {
+      await IH.pages(box, out, before => api('GET', '/api/v1/prescriptions?order=newest&limit=50' + (before != null ? '&before=' + before : '')), draw);
+    }
   }
   /* Where the medicine comes from: the hospital pharmacy gets the approved
    * prescription from ihos; once it has it, the choice stands. */
