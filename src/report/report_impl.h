@@ -71,5 +71,11 @@ void ob_row_free(ob_row *row);
 /* Claimed rows back to due as `unknown` (a process died while sending). */
 ih_err ob_recover(ih_report *r, int *n);
 void ob_count(ih_report *r, const char *method, bool sent, unsigned n);
+/* ih_report_pass in its two halves: claim one batch and send it; then
+ * record its outcome (and free x) — what a worker does across two cycles,
+ * with anything else free to change the outbox in between. */
+typedef struct ob_pass ob_pass;
+ih_err ob_pass_send(ih_report *r, ob_pass **x);
+ih_err ob_pass_finish(ih_report *r, ob_pass *x, int *sent);
 
 #endif

@@ -450,17 +450,50 @@ static void pair_free(ob_pair *p)
     batch_free(p->spare);
 }
 
+struct ob_pass {
+    ob_pair p;
+    CURL *h;
+};
+
+static void pass_free(ob_pass *x)
+{
+    pair_free(&x->p);
+    curl_easy_cleanup(x->h);
+    free(x);
+}
+
+ih_err ob_pass_send(ih_report *r, ob_pass **out)
+{
+    ob_pass *x = calloc(1, sizeof *x);
+    if (!x) return ih_fail(IH_E_NOMEM, "uploader");
+    ih_err e = pair_new(&x->p);
+    if (e != IH_OK) {
+        free(x);
+        return e;
+    }
+    x->h = curl_easy_init();
+    e = x->h ? cycle(r, x->h, &x->p, false, NULL) : ih_fail(IH_E_NOMEM, "curl");
+    if (e != IH_OK) {
+        pass_free(x);
+        return e;
+    }
+    *out = x;
+    return IH_OK;
+}
+
+ih_err ob_pass_finish(ih_report *r, ob_pass *x, int *sent)
+{
+    ih_err e = cycle(r, x->h, &x->p, true, sent);
+    pass_free(x);
+    return e;
+}
+
 ih_err ih_report_pass(ih_report *r, int *sent)
 {
     *sent = 0;
-    ob_pair p;
-    IH_TRY(pair_new(&p));
-    CURL *h = curl_easy_init();
-    ih_err e = h ? cycle(r, h, &p, false, NULL) : ih_fail(IH_E_NOMEM, "curl");
-    if (e == IH_OK) e = cycle(r, h, &p, true, sent);
-    pair_free(&p);
-    curl_easy_cleanup(h);
-    return e;
+    ob_pass *x;
+    IH_TRY(ob_pass_send(r, &x));
+    return ob_pass_finish(r, x, sent);
 }
 
 /* ---- the thread --------------------------------------------------------------------- */

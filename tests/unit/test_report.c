@@ -490,6 +490,45 @@ static void t_outcome_survives_a_failed_claim(void **state)
     assert_true(recorded);
 }
 
+/* A batch's outcome arrives after its claim was taken back (a recovery: a
+ * lease takeover, say), the row retried by the operator and its record
+ * replaced by a newer fact.  What went out was not that record: the
+ * outcome is not written over it, which stays due as it is.  A row taken
+ * back but not replaced gets the outcome, over the row read again. */
+static void t_outcome_skips_a_replaced_record(void **state)
+{
+    fx *f = *state;
+    put(f, "drug", "drug-1", drug_fact("a"));
+    put(f, "drug", "drug-2", drug_fact("b"));
+    json_t *l = rows(f);
+    int64_t replaced = field_of(l, 0, "id"), kept = field_of(l, 1, "id");
+    json_decref(l);
+    ob_pass *x;
+    T_OK(ob_pass_send(f->r, &x)); /* both claimed; the gateway refuses */
+    int n = -1;
+    T_OK(ob_recover(f->r, &n));
+    assert_int_equal(n, 2);
+    ih_actor op = {.id = 0, .role = "console"};
+    T_OK(ih_report_retry(f->r, &op, replaced));
+    put(f, "drug", "drug-1", drug_fact("c")); /* pending, no longer claimed: the payload replaced */
+    int sent = -1;
+    T_OK(ob_pass_finish(f->r, x, &sent));
+    assert_int_equal(sent, 0);
+    json_t *one;
+    T_OK(ih_report_show(f->r, &op, replaced, false, &one));
+    assert_string_equal(json_string_value(json_object_get(json_object_get(one, "record"), "hospDrugName")), "c");
+    assert_string_equal(json_string_value(json_object_get(one, "state")), "pending");
+    assert_int_equal(json_integer_value(json_object_get(one, "attempts")), 0); /* as the retry left it */
+    json_decref(one);
+    T_OK(ih_report_show(f->r, &op, kept, false, &one));
+    assert_string_equal(json_string_value(json_object_get(one, "state")), "pending");
+    assert_int_equal(json_integer_value(json_object_get(one, "attempts")), 2); /* the recovery's, and this one */
+    json_decref(one);
+    l = rows(f);
+    assert_int_equal(json_array_size(l), 2); /* no second version: the replaced row is the one to send */
+    json_decref(l);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_pending_rows_coalesce, s, teardown),                                            \
         cmocka_unit_test_setup_teardown(t_unmappable_fact_is_parked, s, teardown),                                    \
@@ -498,6 +537,7 @@ static void t_outcome_survives_a_failed_claim(void **state)
         cmocka_unit_test_setup_teardown(t_claims_recovered, s, teardown),                                             \
         cmocka_unit_test_setup_teardown(t_versions_go_in_order, s, teardown),                                         \
         cmocka_unit_test_setup_teardown(t_delivery_writes, s, teardown),                                             \
+        cmocka_unit_test_setup_teardown(t_outcome_skips_a_replaced_record, s, teardown),                             \
         cmocka_unit_test_setup_teardown(t_outcome_survives_a_failed_claim, s, teardown)
 
 int main(void)
