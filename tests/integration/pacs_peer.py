@@ -154,10 +154,10 @@ def write_dicom(tmp, name, dump_text):
     return out
 
 
-def slide(tmp, accession, patient_id, width=1024, height=768):
+def slide(tmp, accession, patient_id, width=1024, height=768, tile=256):
     """A synthetic whole-slide image (pink tissue with purple nuclei on white)
-    made into a DICOM pyramid of 3 levels with orthanc-wsi's dicomizer;
-    returns its files."""
+    made into a DICOM pyramid of 3 levels of tile x tile tiles with
+    orthanc-wsi's dicomizer; returns its files."""
     import struct
     import zlib
     raw = bytearray()
@@ -180,8 +180,8 @@ def slide(tmp, accession, patient_id, width=1024, height=768):
                    "StudyID": "1", "SeriesNumber": "1"}, f)
     out = os.path.join(tmp, "slide-" + accession)
     os.makedirs(out, exist_ok=True)
-    run("OrthancWSIDicomizer", "--dataset", ds, "--pyramid", "1", "--levels", "3", "--tile-width", "256",
-        "--tile-height", "256", "--compression", "jpeg", "--folder", out, png)
+    run("OrthancWSIDicomizer", "--dataset", ds, "--pyramid", "1", "--levels", "3", "--tile-width", str(tile),
+        "--tile-height", str(tile), "--compression", "jpeg", "--folder", out, png)
     return sorted(os.path.join(out, f) for f in os.listdir(out))
 
 

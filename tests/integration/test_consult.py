@@ -375,10 +375,10 @@ class ConsultationInConsole(ConsultBase):
                           lambda acc: ct_image(self.tmp, acc, me["name"], "IH%d" % me["id"]))
         self.imaged_order(doc, visit, "ECG", "ECG12", "十二导联心电图",
                           lambda acc: ecg(self.tmp, acc, me["name"], "IH%d" % me["id"]))
-        if HAVE_WSI:  # a pathology slide too, read tile by tile
+        if HAVE_WSI:  # a pathology slide too, read tile by tile: 8 x 6, 4 x 3 and 2 x 2 tiles of 128 pixels
             r = h.s(doc).req("POST", "/api/v1/visits/%d/orders" % visit,
                              {"kind": "imaging", "code": "PATH01", "name": "病理切片", "modality": "SM"})
-            for f in slide(self.tmp, r.json()["accession"], "IH%d" % me["id"]):
+            for f in slide(self.tmp, r.json()["accession"], "IH%d" % me["id"], tile=128):
                 self.pacs.upload(f)
             self.wait(lambda: [x for x in h.s(doc).req("GET", "/api/v1/visits/%d/orders" % visit).json()["orders"]
                                if x["modality"] == "SM" and x.get("study_uid")])
@@ -472,6 +472,21 @@ class ConsultationInConsole(ConsultBase):
             self.assertTrue(b.js("return [...document.querySelectorAll('#consult-material .slide img.tile')]"
                                  ".every(i => i.complete && i.naturalWidth > 0);"))
             b.shot("consult-expert-slide")
+            # the finest level is never drawn whole: a window of 4 x 3 tiles, moved half a window at a time
+            view = lambda: b.js("const s = document.querySelector('#consult-material .slide');"
+                                "return [s.dataset.level, s.dataset.x0, s.dataset.y0, s.querySelectorAll('img.tile').length,"
+                                "s.querySelector('img.tile').getAttribute('src').replace(/.*&level=/, '')];")
+            self.assertEqual(view(), ["1", "0", "0", 12, "1&x=0&y=0"])  # 4 x 3: all of it
+            b.click_text("放大", "#consult-material button")
+            b.find('#consult-material .slide[data-level="0"]')
+            self.assertEqual(view(), ["0", "2", "2", 12, "0&x=2&y=2"])  # the middle of 8 x 6
+            b.click_text("右移", "#consult-material button")
+            self.wait(lambda: view()[1] == "4")
+            b.click_text("下移", "#consult-material button")
+            self.wait(lambda: view()[2] == "3")
+            self.assertEqual(view(), ["0", "4", "3", 12, "0&x=4&y=3"])  # the bottom right corner
+            b.click_text("右移", "#consult-material button")  # at the edge: stays
+            self.assertEqual(view()[1:3], ["4", "3"])
         b.fill("#consult-report-form", report="窦性心律，V4-V6导联ST段压低0.1mV，提示心肌缺血。", hr=72, pr=160, qrs=92,
                qt=380, qtc=415, axis=45)
         b.click(b.find("#consult-report-form button[type=submit]"))

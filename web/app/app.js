@@ -261,27 +261,44 @@
       }
     }
   }
-  /* A whole slide (pathology) from the PACS's pyramid: one level's tiles
-   * at a time, 放大 / 缩小 moving between levels (level 0 the finest). */
+  /* A whole slide (pathology) from the PACS's pyramid, level by level (level 0
+   * the finest): a window of at most 4 × 3 tiles at a time — never a whole
+   * level, which at the finest of a real slide is tens of thousands of tiles —
+   * moved half a window with 左移 / 右移 / 上移 / 下移; 放大 / 缩小 keep the
+   * window's centre on the same spot of the slide. */
+  const SLIDE_COLS = 4, SLIDE_ROWS = 3;
   async function slideView(part, base, series) {
     const q = `series=${encodeURIComponent(series)}`;
     const py = await act(part, () => api('GET', `${base}/pyramid?${q}`));
     if (!py) return;
-    let level = py.levels.length - 1;
+    let level = py.levels.length - 1, cx = 0.5, cy = 0.5; /* the window's centre, as fractions of the slide */
     const grid = h('div', { class: 'slide' });
     const info = h('span', {});
     const draw = () => {
       const L = py.levels[level];
+      const w = Math.min(SLIDE_COLS, L.tiles_x), ht = Math.min(SLIDE_ROWS, L.tiles_y);
+      const x0 = Math.max(0, Math.min(L.tiles_x - w, Math.round(cx * L.tiles_x - w / 2)));
+      const y0 = Math.max(0, Math.min(L.tiles_y - ht, Math.round(cy * L.tiles_y - ht / 2)));
+      cx = (x0 + w / 2) / L.tiles_x;
+      cy = (y0 + ht / 2) / L.tiles_y;
       clear(grid);
-      grid.style.setProperty('--cols', L.tiles_x);
-      for (let y = 0; y < L.tiles_y; y++)
-        for (let x = 0; x < L.tiles_x; x++)
+      grid.style.setProperty('--cols', w);
+      for (let y = y0; y < y0 + ht; y++)
+        for (let x = x0; x < x0 + w; x++)
           grid.appendChild(h('img', { class: 'tile', alt: '', src: `${base}/tile?${q}&level=${level}&x=${x}&y=${y}` }));
-      info.textContent = ` 第 ${py.levels.length - level}/${py.levels.length} 级 · ${L.width}×${L.height} 像素`;
-      grid.dataset.level = level;
+      info.textContent = ` 第 ${py.levels.length - level}/${py.levels.length} 级 · ${L.width}×${L.height} 像素 · ` +
+        `第 ${x0 + 1}–${x0 + w} 列、${y0 + 1}–${y0 + ht} 行（共 ${L.tiles_x}×${L.tiles_y} 块）`;
+      Object.assign(grid.dataset, { level, x0, y0 });
+    };
+    const pan = (dx, dy) => {
+      const L = py.levels[level];
+      cx += dx * Math.max(1, Math.floor(SLIDE_COLS / 2)) / L.tiles_x;
+      cy += dy * Math.max(1, Math.floor(SLIDE_ROWS / 2)) / L.tiles_y;
+      draw();
     };
     part.append(h('div', { class: 'row' },
-      btn('放大', () => { if (level > 0) { level--; draw(); } }), btn('缩小', () => { if (level < py.levels.length - 1) { level++; draw(); } }), info), grid);
+      btn('放大', () => { if (level > 0) { level--; draw(); } }), btn('缩小', () => { if (level < py.levels.length - 1) { level++; draw(); } }),
+      btn('左移', () => pan(-1, 0)), btn('右移', () => pan(1, 0)), btn('上移', () => pan(0, -1)), btn('下移', () => pan(0, 1)), info), grid);
     draw();
   }
   /* Twelve leads, one row each, on ECG paper: 25 mm/s, 10 mm/mV. */
