@@ -70,6 +70,9 @@ ih_err cl_visit_access_known(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const 
                              bool write, bool *treating);
 /* The patient's account id (MAC-checked). */
 ih_err cl_patient_account(ih_clinic *c, ih_tx *tx, int64_t patient_id, int64_t *account_id);
+/* The account of a visit's patient: from p when it was read with the visit
+ * (p may be NULL), else read (cl_patient_account). */
+ih_err cl_visit_patient_account(ih_clinic *c, ih_tx *tx, const ih_row *visit, const cl_parties *p, int64_t *account);
 
 /* Live updates (notify.c): the accounts of a visit's patient and doctor
  * (nothing when the clinic has no bus), and the event, published after the

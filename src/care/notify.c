@@ -22,8 +22,7 @@ ih_err cl_visit_audience_known(ih_clinic *c, ih_tx *tx, const ih_row *visit, con
     *to = (ih_bus_audience){0};
     if (!c->o.bus) return IH_OK;
     if (party && party->role == IH_ROLE_PATIENT) to->accounts[0] = party->actor.id;
-    else if (p && p->has_patient) to->accounts[0] = ih_row_int(&p->patient, "account_id");
-    else IH_TRY(cl_patient_account(c, tx, ih_row_int(visit, "patient_id"), &to->accounts[0]));
+    else IH_TRY(cl_visit_patient_account(c, tx, visit, p, &to->accounts[0]));
     int64_t doctor = ih_row_int(visit, "doctor_id");
     if (!doctor) return IH_OK;
     if (party && party->role == IH_ROLE_DOCTOR) {

@@ -116,8 +116,7 @@ ih_err cl_visit_load_parties(ih_clinic *c, ih_tx *tx, int64_t id, ih_row *r, boo
     return IH_OK;
 }
 
-/* The visit's patient's account: from p when it was read with the visit. */
-static ih_err patient_account_of(ih_clinic *c, ih_tx *tx, const ih_row *visit, const cl_parties *p, int64_t *account)
+ih_err cl_visit_patient_account(ih_clinic *c, ih_tx *tx, const ih_row *visit, const cl_parties *p, int64_t *account)
 {
     if (p && p->has_patient) {
         *account = ih_row_int(&p->patient, "account_id");
@@ -153,7 +152,7 @@ ih_err cl_visit_access_known(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const 
     int64_t label = ih_row_int(visit, "label");
     if (v->role == IH_ROLE_PATIENT) {
         int64_t account;
-        IH_TRY(patient_account_of(c, tx, visit, p, &account));
+        IH_TRY(cl_visit_patient_account(c, tx, visit, p, &account));
         if (account == v->actor.id) return IH_OK;
     } else if (v->role == IH_ROLE_DOCTOR || v->role == IH_ROLE_NURSE) {
         cl_staff s;
