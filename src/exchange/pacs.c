@@ -1,6 +1,7 @@
 /* pacs.c — see pacs.h. */
 #include "exchange/pacs.h"
 #include "exchange/waveform.h"
+#include "exchange/wsi.h"
 
 #include "care/his.h"
 #include "core/clock.h"
@@ -347,27 +348,7 @@ ih_err ih_pacs_wsi_pyramid(ih_pacs *p, const char *study, const char *series, js
     snprintf(path, sizeof path, "/wsi/pyramids/%s", id);
     json_t *py;
     IH_TRY(call_json(p, path, NULL, &py));
-    json_t *sizes = json_object_get(py, "Sizes"), *counts = json_object_get(py, "TilesCount");
-    json_t *levels = json_array();
-    ih_err e = levels && json_is_array(sizes) && json_array_size(sizes) == json_array_size(counts) &&
-                       json_array_size(sizes) > 0 && json_array_size(sizes) <= 32
-                   ? IH_OK
-                   : ih_fail(IH_E_UNAVAILABLE, "the PACS's pyramid of %s is not one", series);
-    for (size_t i = 0; e == IH_OK && i < json_array_size(sizes); i++) {
-        json_t *sz = json_array_get(sizes, i), *ct = json_array_get(counts, i);
-        json_t *l = json_pack("{s:I, s:I, s:I, s:I}", "width", json_integer_value(json_array_get(sz, 0)), "height",
-                              json_integer_value(json_array_get(sz, 1)), "tiles_x",
-                              json_integer_value(json_array_get(ct, 0)), "tiles_y",
-                              json_integer_value(json_array_get(ct, 1)));
-        if (!l || json_array_append_new(levels, l)) e = ih_fail(IH_E_NOMEM, "pacs");
-    }
-    if (e == IH_OK) {
-        *out = json_pack("{s:s, s:O, s:I, s:I}", "series", series, "levels", levels, "tile_width",
-                         json_integer_value(json_object_get(py, "TileWidth")), "tile_height",
-                         json_integer_value(json_object_get(py, "TileHeight")));
-        if (!*out) e = ih_fail(IH_E_NOMEM, "pacs");
-    }
-    json_decref(levels);
+    ih_err e = ih_wsi_pyramid(py, series, out);
     json_decref(py);
     return e;
 }

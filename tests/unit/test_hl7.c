@@ -13,6 +13,7 @@
 #include "exchange/pacs.h"
 #include "exchange/peers.h"
 #include "exchange/waveform.h"
+#include "exchange/wsi.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -467,12 +468,69 @@ static void t_waveform_decode(void **state)
     ih_err_clear();
 }
 
+/* A slide's pyramid from the PACS: the shape orthanc-wsi 1.1 gives (one tile
+ * size), the newer one (a tile size per level), and what no slide can be. */
+static ih_err pyramid(const char *text, json_t **out)
+{
+    json_error_t je;
+    json_t *py = json_loads(text, 0, &je);
+    assert_non_null(py);
+    ih_err e = ih_wsi_pyramid(py, "1.2.3", out);
+    json_decref(py);
+    return e;
+}
+
+static void t_wsi_pyramid(void **state)
+{
+    (void)state;
+    json_t *p;
+    T_OK(pyramid("{\"Sizes\":[[1024,768],[512,384],[256,192]],\"TilesCount\":[[4,3],[2,2],[1,1]],"
+                 "\"TileWidth\":256,\"TileHeight\":256}", &p));
+    json_t *l0 = json_array_get(json_object_get(p, "levels"), 0), *l2 = json_array_get(json_object_get(p, "levels"), 2);
+    assert_int_equal(json_array_size(json_object_get(p, "levels")), 3);
+    assert_int_equal(json_integer_value(json_object_get(l0, "width")), 1024);
+    assert_int_equal(json_integer_value(json_object_get(l0, "tiles_x")), 4);
+    assert_int_equal(json_integer_value(json_object_get(l0, "tiles_y")), 3);
+    assert_int_equal(json_integer_value(json_object_get(l2, "tiles_y")), 1);
+    assert_int_equal(json_integer_value(json_object_get(p, "tile_width")), 256);
+    assert_string_equal(json_string_value(json_object_get(p, "series")), "1.2.3");
+    json_decref(p);
+    /* newer plugins: the tile size of each level */
+    T_OK(pyramid("{\"Sizes\":[[100000,80000],[1000,800]],\"TilesCount\":[[196,157],[1,1]],"
+                 "\"TilesSizes\":[[512,512],[1024,1024]]}", &p));
+    assert_int_equal(json_integer_value(json_object_get(p, "tile_width")), 512);
+    json_decref(p);
+    static const char *const bad[] = {
+        "{}",
+        "{\"Sizes\":[],\"TilesCount\":[],\"TileWidth\":256,\"TileHeight\":256}",                   /* no level */
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[4,3],[1,1]],\"TileWidth\":256,\"TileHeight\":256}", /* counts differ */
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[4,3]]}",                                          /* no tile size */
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[4,3]],\"TileWidth\":0,\"TileHeight\":256}",
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[4,3]],\"TileWidth\":\"256\",\"TileHeight\":256}",
+        "{\"Sizes\":[[-1024,768]],\"TilesCount\":[[-4,3]],\"TileWidth\":256,\"TileHeight\":256}",
+        "{\"Sizes\":[[1024.5,768]],\"TilesCount\":[[4,3]],\"TileWidth\":256,\"TileHeight\":256}",
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[40,3]],\"TileWidth\":256,\"TileHeight\":256}",    /* tiles past it */
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[3,3]],\"TileWidth\":256,\"TileHeight\":256}",     /* not covered */
+        "{\"Sizes\":[[1024,768,5]],\"TilesCount\":[[4,3]],\"TileWidth\":256,\"TileHeight\":256}",
+        "{\"Sizes\":[[256000256,768]],\"TilesCount\":[[1000001,3]],\"TileWidth\":256,\"TileHeight\":256}",
+        "{\"Sizes\":[[256,192],[1024,768]],\"TilesCount\":[[1,1],[4,3]],\"TileWidth\":256,\"TileHeight\":256}", /* coarse first */
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[4,3]],\"TilesSizes\":[[256,0]]}",
+        "{\"Sizes\":[[1024,768]],\"TilesCount\":[[4,3]],\"TilesSizes\":[]}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        p = (json_t *)1;
+        assert_int_equal(pyramid(bad[i], &p), IH_E_UNAVAILABLE);
+        assert_null(p);
+    }
+    ih_err_clear();
+}
+
 int main(void)
 {
     const struct CMUnitTest t[] = {cmocka_unit_test(t_outbound), cmocka_unit_test(t_parse_and_address), cmocka_unit_test(t_escapes_and_delimiters),
                                    cmocka_unit_test(t_refusals), cmocka_unit_test(t_gb18030), cmocka_unit_test(t_mllp),
                                    cmocka_unit_test(t_peers), cmocka_unit_test(t_pacs_schedule),
-                                   cmocka_unit_test(t_waveform_decode)};
+                                   cmocka_unit_test(t_waveform_decode), cmocka_unit_test(t_wsi_pyramid)};
     int rc = cmocka_run_group_tests_name("hl7", t, NULL, NULL);
     ih_buf_free(&v);
     return rc;
