@@ -198,6 +198,19 @@ static void t_encoders(void **state)
     assert_int_equal(ih_hex_decode("00FF10aB", 8, back, 4, &n), 0);
     assert_memory_equal(back, in, 4);
     assert_int_equal(ih_hex_decode("0g", 2, back, 4, &n), -1);
+    /* every byte that is not a hex digit, at either place of a pair */
+    for (int c = 0; c < 256; c++) {
+        bool digit = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        char p1[5] = {'a', '1', (char)c, '0', 0}, p2[5] = {'0', (char)c, 'f', 'f', 0};
+        assert_int_equal(ih_hex_decode(p1, 4, back, 4, &n), digit ? 0 : -1);
+        assert_int_equal(ih_hex_decode(p2, 4, back, 4, &n), digit ? 0 : -1);
+    }
+    assert_int_equal(ih_hex_decode("0f9", 3, back, 4, &n), -1); /* odd */
+    assert_int_equal(ih_hex_decode("0f9a", 4, back, 1, &n), -1); /* too long for out */
+    assert_int_equal(ih_hex_decode("09aF", 4, back, 4, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(back[0], 0x09);
+    assert_int_equal(back[1], 0xaf);
     char b64[16];
     ih_b64_encode((const uint8_t *)"ab", 2, b64);
     assert_string_equal(b64, "YWI=");
