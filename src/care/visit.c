@@ -60,11 +60,9 @@ ih_table ih_t_visit = IH_TABLE("visit", fields, true, "至少15年（门诊病�
 
 /* ---- shared helpers (care_impl.h) ------------------------------------------------- */
 
-ih_err cl_my_staff_full(ih_clinic *c, ih_tx *tx, const ih_viewer *v, cl_staff *s)
+/* A viewer's staff record, active and of the viewer's role, or FORBIDDEN. */
+static ih_err my_staff_check(const ih_viewer *v, const cl_staff *s)
 {
-    ih_err e = cl_staff_load(c, tx, v->actor.id, s);
-    if (e == IH_E_NOT_FOUND) return ih_reject(IH_E_FORBIDDEN, NULL, "Your account has no staff record.");
-    IH_TRY(e);
     if (!s->active)
         return ih_reject(IH_E_FORBIDDEN, NULL, "Your staff record is suspended: no clinical work until it is reinstated.");
     if (strcmp(s->kind, ih_role_name(v->role)))
@@ -72,6 +70,24 @@ ih_err cl_my_staff_full(ih_clinic *c, ih_tx *tx, const ih_viewer *v, cl_staff *s
                                                "before you work in your new role.",
                          s->kind, ih_role_name(v->role));
     return IH_OK;
+}
+
+ih_err cl_my_staff_full(ih_clinic *c, ih_tx *tx, const ih_viewer *v, cl_staff *s)
+{
+    ih_err e = cl_staff_load(c, tx, v->actor.id, s);
+    if (e == IH_E_NOT_FOUND) return ih_reject(IH_E_FORBIDDEN, NULL, "Your account has no staff record.");
+    IH_TRY(e);
+    return my_staff_check(v, s);
+}
+
+/* The viewer's staff record: the visit's doctor's row read with the visit
+ * when that doctor is the viewer (a staff row is its account's only one),
+ * else read. */
+static ih_err my_staff_known(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const cl_parties *p, cl_staff *s)
+{
+    if (!p || !p->has_doctor || ih_row_int(&p->doctor, "account_id") != v->actor.id) return cl_my_staff_full(c, tx, v, s);
+    IH_TRY(cl_staff_of_row(&p->doctor, s));
+    return my_staff_check(v, s);
 }
 
 ih_err cl_my_staff(ih_clinic *c, ih_tx *tx, const ih_viewer *v, int64_t *staff_id)
@@ -156,7 +172,7 @@ ih_err cl_visit_access_known(ih_clinic *c, ih_tx *tx, const ih_viewer *v, const 
         if (account == v->actor.id) return IH_OK;
     } else if (v->role == IH_ROLE_DOCTOR || v->role == IH_ROLE_NURSE) {
         cl_staff s;
-        IH_TRY(cl_my_staff_full(c, tx, v, &s));
+        IH_TRY(my_staff_known(c, tx, v, p, &s));
         if (v->role == IH_ROLE_DOCTOR && ih_row_int(visit, "doctor_id") == s.id) {
             /* online care is what a doctor taken off it may no longer give */
             if (write && !s.online)

@@ -37,6 +37,8 @@ typedef struct cl_staff {
 } cl_staff;
 /* IH_E_NOT_FOUND if the account has no staff record. */
 ih_err cl_staff_load(ih_clinic *c, ih_tx *tx, int64_t account_id, cl_staff *out);
+/* The same from a staff row already loaded (MAC and version checked). */
+ih_err cl_staff_of_row(const ih_row *r, cl_staff *out);
 bool cl_staff_in(const cl_staff *s, int64_t department);
 /* Staff rows from before departments were MAC'd get theirs (once). */
 ih_err cl_staff_upgrade(ih_clinic *c, int *n);

@@ -90,6 +90,19 @@ static int parse_departments(const char *s, int64_t *ids)
     return n;
 }
 
+ih_err cl_staff_of_row(const ih_row *r, cl_staff *out)
+{
+    memset(out, 0, sizeof *out);
+    out->id = r->id;
+    out->active = !strcmp(ih_row_str(r, "status"), "active");
+    out->online = ih_row_int(r, "online") != 0;
+    snprintf(out->kind, sizeof out->kind, "%s", ih_row_str(r, "kind"));
+    const char *d = ih_row_str(r, "departments");
+    out->ndept = d ? parse_departments(d, out->dept) : 0;
+    if (out->ndept < 0) return ih_fail(IH_E_INTEGRITY, "staff %lld: departments malformed", (long long)r->id);
+    return IH_OK;
+}
+
 ih_err cl_staff_load(ih_clinic *c, ih_tx *tx, int64_t account_id, cl_staff *out)
 {
     memset(out, 0, sizeof *out);
@@ -101,15 +114,7 @@ ih_err cl_staff_load(ih_clinic *c, ih_tx *tx, int64_t account_id, cl_staff *out)
     ih_err e = ih_row_load_opt(tx, c->o.keys, &ih_t_staff, id, &r, &found, false); /* MAC and version */
     if (e == IH_OK && (!found || ih_row_int(&r, "account_id") != account_id))
         e = ih_fail(IH_E_INTEGRITY, "staff %lld does not belong to account %lld", (long long)id, (long long)account_id);
-    if (e == IH_OK) {
-        out->id = id;
-        out->active = !strcmp(ih_row_str(&r, "status"), "active");
-        out->online = ih_row_int(&r, "online") != 0;
-        snprintf(out->kind, sizeof out->kind, "%s", ih_row_str(&r, "kind"));
-        const char *d = ih_row_str(&r, "departments");
-        out->ndept = d ? parse_departments(d, out->dept) : 0;
-        if (out->ndept < 0) e = ih_fail(IH_E_INTEGRITY, "staff %lld: departments malformed", (long long)id);
-    }
+    if (e == IH_OK) e = cl_staff_of_row(&r, out);
     ih_row_free(&r);
     return e;
 }

@@ -766,6 +766,9 @@ static void t_suspension_ends_clinical_authority(void **state)
     b = json_pack("{s:s}", "reason", "急诊抢救需要查看既往病史记录");
     assert_int_equal(ih_break_glass(f->c, &f->doc, pid, b, &o), IH_E_FORBIDDEN);
     json_decref(b);
+    b = json_pack("{s:s}", "body", "继续服药"); /* the doctor's staff row read with the visit: suspended all the same */
+    assert_int_equal(ih_message_post(f->c, &f->doc, v, b, &o), IH_E_FORBIDDEN);
+    json_decref(b);
     ih_err_clear();
     /* reinstated: reads again; online care only once enabled again */
     CALL(ih_staff_set_status(f->c, &f->sec, f->staff, "active", "复核通过", &o));
