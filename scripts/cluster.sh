@@ -140,6 +140,7 @@ start() {
   cat >"$dir/pgbackrest.conf" <<EOF
 [global]
 repo1-path=$dir/backrest
+compress-type=lz4
 repo1-retention-full=2
 log-path=$dir/backrest
 lock-path=$dir/backrest

@@ -36,7 +36,7 @@ class PitrTest(IhosTestCase):
             shutil.chown(os.path.join(self.pg, "repo"), "postgres")
         self.conf = os.path.join(self.pg, "pgbackrest.conf")
         with open(self.conf, "w") as f:
-            f.write("[global]\nrepo1-path=%s/repo\nrepo1-retention-full=2\nlog-path=%s\nlock-path=%s\n"
+            f.write("[global]\nrepo1-path=%s/repo\ncompress-type=lz4\nrepo1-retention-full=2\nlog-path=%s\nlock-path=%s\n"
                     "spool-path=%s\nlog-level-console=warn\n\n[ihos]\npg1-path=%s\npg1-socket-path=%s\npg1-port=%d\n"
                     % (self.pg, self.pg, self.pg, self.pg, self.data, self.pg, self.port))
         os.chmod(self.conf, 0o644)
