@@ -32,7 +32,7 @@ ih_err ih_wsi_pyramid(const json_t *py, const char *series, json_t **out)
     if (!json_is_array(sizes) || n < 1 || n > MAX_LEVELS || !json_is_array(counts) || json_array_size(counts) != n ||
         (tsizes && (!json_is_array(tsizes) || json_array_size(tsizes) != n)) ||
         (!tsizes && (!json_is_integer(tw0) || !json_is_integer(th0))))
-        return ih_fail(IH_E_UNAVAILABLE, "the PACS's pyramid of %s is not one: no levels, or their counts differ",
+        return ih_fail(IH_E_UNAVAILABLE, "the PACS's pyramid of %s is not one: no levels, their counts differ, or no tile size",
                        series);
     json_t *levels = json_array();
     if (!levels) return ih_fail(IH_E_NOMEM, "wsi");
