@@ -228,6 +228,7 @@ int main(int argc, char **argv)
     ih_err se = ih_policy_new(&app.policy);
     if (se == IH_OK) se = ih_policy_load(app.policy, inst.store, inst.keys);
     if (se == IH_OK) se = ih_identity_new(&io, &app.identity);
+    if (se == IH_OK) se = ih_identity_start(app.identity);
     if (se == IH_OK) se = ih_app_report_new(&inst, app.node, &app.report);
     if (se == IH_OK) se = ih_app_detector_new(&inst, &app.detector);
     if (se == IH_OK) se = ih_ops_start(inst.store, inst.audit_key, inst.audit_pub, app.node, &app.ops);

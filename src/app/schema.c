@@ -587,6 +587,25 @@ const ih_migration ih_schema[] = {
      "ALTER TABLE his_result ADD COLUMN placer_no TEXT;"
      "CREATE INDEX his_result_placer ON his_result(placer_no) WHERE placer_no IS NOT NULL;",
      NULL},
+    {33, "sessions and accounts announce their changes",
+     /* A node keeps the sessions it verified (identity/authcache.h) and
+      * forgets one when told on channel ihos_auth that its session or
+      * account row changed: by any node, or by hand (the next read then
+      * checks the row's MAC again).  TRUNCATE: forget everything.  SQLite
+      * is one process and keeps nothing. */
+     "",
+     "CREATE FUNCTION ihos_auth_changed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+     "IF TG_LEVEL = 'STATEMENT' THEN PERFORM pg_notify('ihos_auth', '*'); "
+     "ELSE PERFORM pg_notify('ihos_auth', TG_TABLE_NAME || ':' || OLD.id); END IF; "
+     "RETURN NULL; END $$;"
+     "CREATE TRIGGER session_changed AFTER UPDATE OR DELETE ON session FOR EACH ROW "
+     "EXECUTE FUNCTION ihos_auth_changed();"
+     "CREATE TRIGGER account_changed AFTER UPDATE OR DELETE ON account FOR EACH ROW "
+     "EXECUTE FUNCTION ihos_auth_changed();"
+     "CREATE TRIGGER session_truncated AFTER TRUNCATE ON session FOR EACH STATEMENT "
+     "EXECUTE FUNCTION ihos_auth_changed();"
+     "CREATE TRIGGER account_truncated AFTER TRUNCATE ON account FOR EACH STATEMENT "
+     "EXECUTE FUNCTION ihos_auth_changed();"},
 };
 
 const size_t ih_schema_count = sizeof ih_schema / sizeof ih_schema[0];

@@ -72,7 +72,9 @@ static const key schema[] = {
     E("store", "backend", backend, true, "sqlite", "sqlite|postgres", "database backend"),
     S("store", "sqlite_path", sqlite_path, false, "ihos.db", "SQLite database file"),
     S("store", "pg_url", pg_url, false, "", "libpq connection URI (password via ~/.pgpass or PGPASSFILE)"),
-    I("store", "pool_size", pool_size, "8", 1, 256, "read connections (sqlite) or pooled connections (postgres)"),
+    I("store", "pool_size", pool_size, "8", 1, 256,
+      "read connections (sqlite) or pooled connections (postgres; ihosd opens one more to listen for session "
+      "changes)"),
     I("store", "batch_max", batch_max, "256", 1, 10000, "write transactions per group commit"),
     I("store", "commit_delay_us", commit_delay_us, "500", 0, 10000,
       "sqlite: microseconds a group commit stays open for writes queued after it began, waiting for them "

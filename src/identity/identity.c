@@ -43,9 +43,16 @@ ih_err ih_identity_new(const ih_identity_opts *o, ih_identity **out)
     return IH_OK;
 }
 
+ih_err ih_identity_start(ih_identity *id)
+{
+    if (id->cache || ih_store_kind_of(id->o.store) != IH_STORE_PG) return IH_OK;
+    return authcache_start(id->o.store, &id->cache);
+}
+
 void ih_identity_free(ih_identity *id)
 {
     if (!id) return;
+    authcache_stop(id->cache);
     ih_hashpool_free(id->pool);
     ih_throttle_free(id->throttle);
     free(id->issuer);
@@ -234,6 +241,7 @@ ih_err acct_save(ih_identity *id, ih_tx *tx, account *a)
     ih_stmt *st;
     int64_t old = a->rv;
     a->rv = old + 1;
+    authcache_forget(id->cache, "account", a->id);
     ih_err e = ih_tx_prepare(tx, "UPDATE account SET username = $2, username_lc = $3, role = $4, status = $5, "
                                  "pw_hash = $6, pw_changed_at = $7, must_change = $8, totp_enc = $9, totp_alg = $10, "
                                  "totp_digits = $11, totp_pending = $12, pending_alg = $13, totp_last_step = $14, "

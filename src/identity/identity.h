@@ -60,6 +60,9 @@ typedef struct ih_principal {
 } ih_principal;
 
 ih_err ih_identity_new(const ih_identity_opts *o, ih_identity **out);
+/* ihosd: on PostgreSQL, keep the sessions this node verified and hear of
+ * their changes (identity/authcache.h); nothing on SQLite. */
+ih_err ih_identity_start(ih_identity *id);
 void ih_identity_free(ih_identity *id);
 
 /* ---- login and sessions ---------------------------------------------------- */

@@ -2,6 +2,7 @@
 #ifndef IH_IDENTITY_IMPL_H
 #define IH_IDENTITY_IMPL_H
 
+#include "identity/authcache.h"
 #include "identity/hashpool.h"
 #include "identity/identity.h"
 #include "identity/throttle.h"
@@ -18,6 +19,7 @@ struct ih_identity {
     ih_cidr_list admin_allow;
     bool admin_anywhere;
     char dummy_hash[IH_PW_HASH_MAX]; /* verified against for unknown users */
+    authcache *cache; /* ihosd on PostgreSQL (ih_identity_start); NULL otherwise */
 };
 
 /* One account row, as stored. */

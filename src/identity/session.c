@@ -148,6 +148,7 @@ static ih_err session_store(ih_identity *id, ih_tx *tx, sess_row *r, const char 
 {
     uint8_t mac[IH_MAC_LEN];
     ih_stmt *st;
+    authcache_forget(id->cache, "session", r->sid);
     if (intact) {
         r->rv++;
         IH_TRY(session_mac(id, r, mac));
@@ -234,6 +235,7 @@ typedef struct {
     bool touch, idle_expired, integrity_failed;
     int64_t bad_table_row;
     const char *bad_table;
+    auth_seen seen; /* what a successful check verified */
     ih_err result;
 } auth_arg;
 
@@ -243,6 +245,21 @@ typedef struct {
     "SELECT s.*, a.* FROM (SELECT " SESS_COLS ", csrf FROM session WHERE token_hash = $1) s "            \
     "LEFT JOIN (SELECT " ACCOUNT_SELECT " FROM account) a ON a.id = s.account_id"
 #define AUTH_ACCOUNT_COL (SESS_NCOLS + 1)
+
+/* The principal of a verified, live session of an active account: the same
+ * for a session just read and for one kept (authcache.h). */
+static void seen_principal(ih_identity *id, const auth_seen *v, int64_t now, bool passive, ih_principal *p)
+{
+    account acc = {.id = v->account_id, .role = v->role, .must_change = v->must_change,
+                   .pw_changed_at = v->pw_changed_at, .totp_len = v->totp_enrolled};
+    snprintf(acc.username, sizeof acc.username, "%s", v->username);
+    principal_fill(id, &acc, (int)v->factors, now, p);
+    p->session_id = v->sid;
+    memcpy(p->csrf, v->csrf, sizeof p->csrf);
+    ih_hex_encode(v->th, 8, p->session_tag, 0);
+    int64_t idle_end = (passive ? v->last_seen : now) + (int64_t)id->o.session_idle_minutes * 60000LL;
+    p->ends_at = idle_end < v->expires ? idle_end : v->expires;
+}
 
 static ih_err auth_fn(ih_tx *tx, void *arg)
 {
@@ -256,12 +273,9 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
     sess_row r;
     bool intact;
     IH_TRY(sess_read(a->id, st, &r, &intact));
-    int64_t sid = r.sid, account_id = r.account_id, last_seen = r.last_seen, expires = r.expires,
-            factors = r.factors;
+    int64_t sid = r.sid, account_id = r.account_id, last_seen = r.last_seen, expires = r.expires;
     a->p->session_id = sid;
     a->p->account_id = account_id;
-    char csrf[48];
-    snprintf(csrf, sizeof csrf, "%s", ih_col_text(st, SESS_NCOLS));
     bool revoked = r.revoked_at != 0;
     if (!intact) {
         a->integrity_failed = true;
@@ -285,20 +299,46 @@ static ih_err auth_fn(ih_tx *tx, void *arg)
         return a->result = e, IH_OK;
     }
     IH_TRY(e);
+    auth_seen *v = &a->seen;
+    *v = (auth_seen){.sid = sid, .account_id = account_id, .expires = expires, .last_seen = last_seen,
+                     .factors = r.factors};
+    memcpy(v->th, a->th, sizeof v->th);
+    snprintf(v->csrf, sizeof v->csrf, "%s", ih_col_text(st, SESS_NCOLS));
     IH_TRY(ih_stmt_exec(st));
-    if (!found || strcmp(acc.status, "active"))
+    if (!found || strcmp(acc.status, "active")) {
+        ih_wipe(&acc, sizeof acc);
         return a->result = ih_fail(IH_E_UNAUTHENTICATED, "account no longer active"), IH_OK;
-    if (acc.expires_at && a->now >= acc.expires_at)
+    }
+    if (acc.expires_at && a->now >= acc.expires_at) {
+        ih_wipe(&acc, sizeof acc);
         return a->result = ih_fail(IH_E_UNAUTHENTICATED, "account expired"), IH_OK;
-    principal_fill(a->id, &acc, (int)factors, a->now, a->p);
-    a->p->session_id = sid;
-    memcpy(a->p->csrf, csrf, sizeof a->p->csrf);
-    ih_hex_encode(a->th, 8, a->p->session_tag, 0);
+    }
+    v->role = acc.role;
+    snprintf(v->username, sizeof v->username, "%s", acc.username);
+    v->must_change = acc.must_change;
+    v->pw_changed_at = acc.pw_changed_at;
+    v->account_expires = acc.expires_at;
+    v->totp_enrolled = acc.totp_len > 0;
+    ih_wipe(&acc, sizeof acc);
+    seen_principal(a->id, v, a->now, a->passive, a->p);
     a->touch = !a->passive && a->now - last_seen > TOUCH_EVERY_MS;
-    int64_t idle_end = (a->passive ? last_seen : a->now) + (int64_t)a->id->o.session_idle_minutes * 60000LL;
-    a->p->ends_at = idle_end < expires ? idle_end : expires;
     a->result = IH_OK;
     return IH_OK;
+}
+
+/* A kept copy answers when every rule that depends on the time still lets
+ * it through and nothing needs writing (the idle clock's touch); otherwise
+ * the session is read, and the read decides. */
+static bool auth_kept(ih_identity *id, const uint8_t th[IH_HASH_LEN], int64_t now, bool passive, ih_principal *out)
+{
+    auth_seen v;
+    if (!authcache_get(id->cache, th, &v)) return false;
+    bool usable = now < v.expires && now - v.last_seen <= (int64_t)id->o.session_idle_minutes * 60000LL &&
+                  !(v.account_expires && now >= v.account_expires) &&
+                  (passive || now - v.last_seen <= TOUCH_EVERY_MS);
+    if (usable) seen_principal(id, &v, now, passive, out);
+    ih_wipe(&v, sizeof v);
+    return usable;
 }
 
 typedef struct {
@@ -353,7 +393,15 @@ static ih_err authenticate(ih_identity *id, const char *token, bool via_cookie, 
     if (!token || !token_shape(token)) return ih_fail(IH_E_UNAUTHENTICATED, "malformed token");
     auth_arg a = {.id = id, .now = ih_now_ms(), .p = out, .passive = passive};
     IH_TRY(token_hash(id, token, a.th));
-    IH_TRY(ih_store_read_one(id->o.store, auth_fn, &a));
+    if (auth_kept(id, a.th, a.now, passive, out)) {
+        out->via_cookie = via_cookie;
+        return IH_OK;
+    }
+    uint64_t epoch = authcache_epoch(id->cache);
+    ih_err e = ih_store_read_one(id->o.store, auth_fn, &a);
+    if (e == IH_OK && a.result == IH_OK && !a.touch) authcache_put(id->cache, epoch, &a.seen);
+    ih_wipe(&a.seen, sizeof a.seen);
+    IH_TRY(e);
     ih_actor who = {.id = out->account_id, .role = ih_role_name(out->role), .ip = ip};
     if (a.integrity_failed) acct_integrity_alarm(id, a.bad_table, a.bad_table_row, &who);
     if (a.result != IH_OK) {

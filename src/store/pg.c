@@ -1126,6 +1126,8 @@ static const store_ops pg_ops = {
     .next_id = pg_next_id,
 };
 
+const char *store_pg_conninfo(ih_store *s) { return s->kind == IH_STORE_PG ? ((pg_store *)s)->conninfo : NULL; }
+
 ih_err store_pg_open(const ih_store_opts *o, ih_store **out)
 {
     if (!o->pg_conninfo || !*o->pg_conninfo) return ih_fail(IH_E_CONFIG, "pg_url missing");

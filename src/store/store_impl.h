@@ -85,6 +85,9 @@ void store_precommit_done(tx_precommit *p);
 
 ih_err store_sqlite_open(const ih_store_opts *o, ih_store **out);
 ih_err store_pg_open(const ih_store_opts *o, ih_store **out);
+/* The PostgreSQL store's conninfo (store/watch.c connects with it); NULL on
+ * SQLite. */
+const char *store_pg_conninfo(ih_store *s);
 
 /* ih_tx_next_id by one upsert of the counter row (which stays locked to the
  * end of the transaction). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int64_t fake_now;
 static int64_t fake_clock(void *ctx)
@@ -25,9 +26,17 @@ typedef struct {
     t_base b;
     ih_identity *id;
     ih_identity_opts o;
+    bool kept; /* ih_identity_start: verified sessions kept (PostgreSQL) */
 } fx;
 
-static int setup(void **state, ih_store_kind kind)
+/* Until the watch behind the kept sessions is live (or not), at most 10 s. */
+static void wait_live(ih_identity *id, bool live)
+{
+    for (int i = 0; i < 1000 && authcache_live(id->cache) != live; i++) usleep(10000);
+    assert_int_equal(authcache_live(id->cache), live);
+}
+
+static int setup(void **state, ih_store_kind kind, bool kept)
 {
     fx *f = calloc(1, sizeof *f);
     fake_now = INT64_C(1790000000000);
@@ -35,12 +44,18 @@ static int setup(void **state, ih_store_kind kind)
     t_base_open(&f->b, kind, IH_SUITE_INTL, NULL, 0);
     f->o = t_identity_opts(&f->b);
     T_OK(ih_identity_new(&f->o, &f->id));
+    f->kept = kept;
+    if (kept) {
+        T_OK(ih_identity_start(f->id));
+        wait_live(f->id, true);
+    }
     *state = f;
     return 0;
 }
 
-static int setup_sqlite(void **s) { return setup(s, IH_STORE_SQLITE); }
-static int setup_pg(void **s) { return setup(s, IH_STORE_PG); }
+static int setup_sqlite(void **s) { return setup(s, IH_STORE_SQLITE, false); }
+static int setup_pg(void **s) { return setup(s, IH_STORE_PG, false); }
+static int setup_pg_kept(void **s) { return setup(s, IH_STORE_PG, true); }
 
 static int teardown(void **state)
 {
@@ -548,6 +563,18 @@ static ih_err raw_fn(ih_tx *tx, void *arg)
     return ih_stmt_exec(st);
 }
 
+/* A change by hand to session or account rows.  With kept sessions, the
+ * next check must see it once the trigger's notification is heard: wait
+ * for that (at most 10 s), and fail when it never comes. */
+static void raw_auth_rows(fx *f, raw_arg *a)
+{
+    uint64_t before = authcache_epoch(f->id->cache);
+    T_OK(ih_store_write(f->b.s, raw_fn, a));
+    if (!f->kept) return;
+    for (int i = 0; i < 1000 && authcache_epoch(f->id->cache) == before; i++) usleep(10000);
+    assert_true(authcache_epoch(f->id->cache) != before);
+}
+
 static void t_tampered_rows_detected(void **state)
 {
     fx *f = *state;
@@ -559,14 +586,14 @@ static void t_tampered_rows_detected(void **state)
     T_OK(login(f, "nurse.tamper", "Honest-Nurse-3", code, NULL, &r));
     /* Someone with database access makes the doctor a sysadmin... */
     raw_arg a = {"UPDATE account SET role = 'sysadmin' WHERE username_lc = 'dr.tamper'"};
-    T_OK(ih_store_write(f->b.s, raw_fn, &a));
+    raw_auth_rows(f, &a);
     fake_now += 31000;
     code_now(code);
     assert_int_equal(login(f, "dr.tamper", "Honest-Doc-12", code, NULL, &r), IH_E_INTEGRITY);
     /* ...or copies a password hash over another's. */
     raw_arg b = {"UPDATE account SET pw_hash = (SELECT pw_hash FROM account WHERE username_lc = 'dr.tamper') "
                  "WHERE username_lc = 'nurse.tamper'"};
-    T_OK(ih_store_write(f->b.s, raw_fn, &b));
+    raw_auth_rows(f, &b);
     assert_int_equal(login(f, "nurse.tamper", "Honest-Doc-12", code, NULL, &r), IH_E_INTEGRITY);
     assert_true(count_events(f, "integrity.violation", "failure") >= 2);
 }
@@ -583,7 +610,7 @@ static void t_session_row_tampering_detected(void **state)
     T_OK(login(f, "nurse.sess", "Sess-Check-81", code, NULL, &r));
     snprintf(sql, sizeof sql, "UPDATE session SET account_id = %lld", (long long)admin);
     raw_arg a = {sql};
-    T_OK(ih_store_write(f->b.s, raw_fn, &a));
+    raw_auth_rows(f, &a);
     assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
 }
 
@@ -608,7 +635,7 @@ static void t_session_state_is_sealed(void **state)
     T_OK(ih_identity_logout(f->id, &p, &who));
     assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_UNAUTHENTICATED);
     raw_arg revive = {"UPDATE session SET revoked_at = NULL, revoke_reason = NULL"};
-    T_OK(ih_store_write(f->b.s, raw_fn, &revive));
+    raw_auth_rows(f, &revive);
     assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
     /* a fresh session left idle, then "seen" in the database: refused too */
     fake_now += 31000;
@@ -618,7 +645,7 @@ static void t_session_state_is_sealed(void **state)
     char sql[128];
     snprintf(sql, sizeof sql, "UPDATE session SET last_seen = %lld WHERE revoked_at IS NULL", (long long)fake_now);
     raw_arg seen = {sql};
-    T_OK(ih_store_write(f->b.s, raw_fn, &seen));
+    raw_auth_rows(f, &seen);
     assert_int_equal(ih_identity_authenticate(f->id, r2.token, false, "127.0.0.1", &p), IH_E_INTEGRITY);
 }
 
@@ -733,6 +760,93 @@ static void t_permission_bounds(void **state)
     ih_policy_free(pol);
 }
 
+/* ---- sessions kept by a node (PostgreSQL) ------------------------------------ */
+
+static uint64_t reads(fx *f)
+{
+    ih_store_stats st;
+    ih_store_get_stats(f->b.s, &st);
+    return st.read_txns;
+}
+
+/* Check token until a check is answered without a read: the notifications
+ * of the login's own writes may still be arriving and forget the first
+ * copies (at most 10 s).  The principal of that check goes to p. */
+static void until_kept(fx *f, const char *token, ih_principal *p)
+{
+    for (int i = 0; i < 1000; i++) {
+        uint64_t n = reads(f);
+        T_OK(ih_identity_authenticate(f->id, token, false, "127.0.0.1", p));
+        if (reads(f) == n) return;
+        usleep(10000);
+    }
+    fail_msg("never answered from a kept copy");
+}
+
+/* A node answers a session's next request from what it verified, and stops
+ * when another node revokes it: heard through the database, not told. */
+static void t_kept_session_and_another_nodes_logout(void **state)
+{
+    fx *f = *state;
+    int64_t aid = make(f, "dr.kept", IH_ROLE_DOCTOR, "Kept-Copy-Ward7", true);
+    ih_login_result r;
+    ih_principal p, q;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "dr.kept", "Kept-Copy-Ward7", code, NULL, &r));
+    uint64_t n0 = reads(f);
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    assert_true(reads(f) > n0); /* read and verified */
+    until_kept(f, r.token, &q);
+    assert_int_equal(q.session_id, p.session_id);
+    assert_int_equal(q.account_id, aid);
+    assert_int_equal(q.role, IH_ROLE_DOCTOR);
+    assert_string_equal(q.username, p.username);
+    assert_string_equal(q.csrf, p.csrf);
+    assert_string_equal(q.session_tag, p.session_tag);
+    assert_int_equal(q.ends_at, p.ends_at);
+    assert_int_equal(q.restricted, p.restricted);
+    /* Time still counts for a kept session: idle too long is idle. */
+    fake_now += 15 * 60000 + 1000;
+    assert_int_equal(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &q), IH_E_SESSION_EXPIRED);
+    fake_now += 60000;
+    code_now(code);
+    T_OK(login(f, "dr.kept", "Kept-Copy-Ward7", code, NULL, &r));
+    until_kept(f, r.token, &p);
+    /* The other node: an identity of its own, nothing kept, not started. */
+    ih_identity *other;
+    T_OK(ih_identity_new(&f->o, &other));
+    ih_actor who = {.id = aid, .role = "doctor"};
+    T_OK(ih_identity_logout(other, &p, &who));
+    ih_identity_free(other);
+    ih_err e = IH_OK;
+    for (int i = 0; i < 1000 && (e = ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &q)) == IH_OK; i++)
+        usleep(10000);
+    assert_int_equal(e, IH_E_UNAUTHENTICATED);
+}
+
+/* While the watch cannot hear, nothing kept is used: what changed meanwhile
+ * is unknown.  It listens again by itself. */
+static void t_kept_sessions_forgotten_when_deaf(void **state)
+{
+    fx *f = *state;
+    make(f, "dr.deaf", IH_ROLE_DOCTOR, "Deaf-Watch-Ward8", true);
+    ih_login_result r;
+    ih_principal p;
+    char code[9];
+    code_now(code);
+    T_OK(login(f, "dr.deaf", "Deaf-Watch-Ward8", code, NULL, &r));
+    until_kept(f, r.token, &p);
+    assert_true(t_sql_int(f->b.s, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE application_name = 'ihos-watch'") >= 1);
+    wait_live(f->id, false);
+    uint64_t n = reads(f);
+    T_OK(ih_identity_authenticate(f->id, r.token, false, "127.0.0.1", &p));
+    assert_true(reads(f) > n);
+    wait_live(f->id, true);
+    until_kept(f, r.token, &p);
+}
+
 #define CASES(s)                                                                                                      \
     cmocka_unit_test_setup_teardown(t_first_login_is_restricted_until_setup, s, teardown),                            \
         cmocka_unit_test_setup_teardown(t_same_answer_for_every_failure, s, teardown),                                \
@@ -758,8 +872,15 @@ int main(void)
     const struct CMUnitTest pure[] = {cmocka_unit_test(t_password_policy), cmocka_unit_test(t_totp_vectors)};
     const struct CMUnitTest sq[] = {CASES(setup_sqlite)};
     const struct CMUnitTest pg[] = {CASES(setup_pg)};
+    /* Every rule again with the sessions a node verified kept (ihosd on
+     * PostgreSQL), and what only a kept session can get wrong. */
+    const struct CMUnitTest kept[] = {
+        CASES(setup_pg_kept),
+        cmocka_unit_test_setup_teardown(t_kept_session_and_another_nodes_logout, setup_pg_kept, teardown),
+        cmocka_unit_test_setup_teardown(t_kept_sessions_forgotten_when_deaf, setup_pg_kept, teardown)};
     int rc = cmocka_run_group_tests_name("identity/rules", pure, NULL, NULL);
     rc += cmocka_run_group_tests_name("identity/sqlite", sq, NULL, NULL);
     rc += cmocka_run_group_tests_name("identity/postgres", pg, NULL, NULL);
+    rc += cmocka_run_group_tests_name("identity/postgres-kept", kept, NULL, NULL);
     return rc;
 }
