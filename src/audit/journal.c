@@ -170,9 +170,12 @@ static ih_err read_last(ih_tx *tx, int64_t *seq, uint8_t leaf[IH_HASH_LEN])
     bool row;
     if (ih_tx_is_pg(tx)) {
         /* Appends are serialised by a lock held until commit, so sequence
-         * numbers become visible in order and without gaps. */
+         * numbers become visible in order and without gaps.  In a group
+         * commit's hooks the lock goes out with the tail's select below, in
+         * one round trip (ih_stmt_exec_later; the select runs after it, with
+         * a snapshot taken once the lock is held). */
         IH_TRY(ih_tx_prepare(tx, "SELECT pg_advisory_xact_lock(7361707401)", &st));
-        IH_TRY(ih_stmt_exec(st));
+        IH_TRY(ih_stmt_exec_later(st));
     }
     IH_TRY(ih_tx_prepare(tx, "SELECT seq, leaf_hash FROM audit_event ORDER BY seq DESC LIMIT 1", &st));
     IH_TRY(ih_stmt_step(st, &row));

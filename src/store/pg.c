@@ -184,27 +184,39 @@ static ih_err map_result(PGconn *c, PGresult *r, const char *what)
  * one go with the COMMIT's.  Anything that needs an answer first collects
  * the outstanding ones (pipe_drain). */
 
-/* The answers to what was sent, with final_sql (the COMMIT) sent after them:
- * the first error among them, or IH_OK.  Leaves pipeline mode. */
-static ih_err pipe_drain(pg_conn *pc, const char *final_sql)
+/* The answers to what was sent, with a last statement sent after them in
+ * the same round trip: final_sql (the COMMIT), or the prepared statement
+ * fin, whose result goes to *fin_res (a statement that needs its answer
+ * after inserts that do not: the journal's lock and tail after the hooks'
+ * rows).  The first error among them, or IH_OK; after an error the later
+ * statements were skipped (aborted) and *fin_res is NULL.  Leaves pipeline
+ * mode. */
+static ih_err pipe_drain_then(pg_conn *pc, const char *final_sql, pg_stmt *fin, PGresult **fin_res)
 {
     PGconn *c = pc->c;
-    int expect = pc->queued + (final_sql ? 1 : 0);
+    int expect = pc->queued + (final_sql || fin ? 1 : 0);
     pc->queued = 0;
     ih_err e = IH_OK;
-    bool synced = false;
-    if ((!final_sql || PQsendQueryParams(c, final_sql, 0, NULL, NULL, NULL, NULL, 0)) && PQpipelineSync(c)) {
+    bool synced = false, sent = true;
+    if (final_sql) sent = PQsendQueryParams(c, final_sql, 0, NULL, NULL, NULL, NULL, 0);
+    if (fin) sent = PQsendQueryPrepared(c, fin->name, fin->nparams, (const char *const *)fin->vals, fin->lens,
+                                        fin->fmts, 0);
+    if (sent && PQpipelineSync(c)) {
         /* each statement's result and a NULL, then the sync's */
+        int q = 0;
         for (int guard = 0; guard < 2 * expect + 8 && !synced; guard++) {
             PGresult *r = PQgetResult(c);
             if (!r) {
                 if (PQstatus(c) != CONNECTION_OK) break;
+                q++;
                 continue;
             }
             ExecStatusType rs = PQresultStatus(r);
             if (rs == PGRES_PIPELINE_SYNC) synced = true;
             else if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK && rs != PGRES_PIPELINE_ABORTED && e == IH_OK)
                 e = map_result(c, r, "pipelined statement"); /* the later ones were skipped: aborted */
+            else if (fin && q == expect - 1 && e == IH_OK && rs != PGRES_PIPELINE_ABORTED && !*fin_res)
+                *fin_res = r, r = NULL;
             PQclear(r);
         }
     }
@@ -212,8 +224,14 @@ static ih_err pipe_drain(pg_conn *pc, const char *final_sql)
         pc->broken = true;
         if (e == IH_OK) e = map_result(c, NULL, "pipeline");
     }
+    if (e != IH_OK && fin_res && *fin_res) {
+        PQclear(*fin_res);
+        *fin_res = NULL;
+    }
     return e;
 }
+
+static ih_err pipe_drain(pg_conn *pc, const char *final_sql) { return pipe_drain_then(pc, final_sql, NULL, NULL); }
 
 /* Before a statement that waits for its answer: the sent ones' answers. */
 static ih_err pipe_settle(pg_conn *pc) { return pc->queued ? pipe_drain(pc, NULL) : IH_OK; }
@@ -521,7 +539,6 @@ static ih_err pg_step(ih_stmt *st, bool *row)
 {
     pg_stmt *s = (pg_stmt *)st;
     if (!s->res) {
-        IH_TRY(pipe_settle(s->conn));
         if (s->conn->one && s->conn->ran)
             return store_tx_fail(st->tx, ih_fail(IH_E_INTERNAL, "a read of one statement ran a second"));
         s->conn->ran = true;
@@ -529,9 +546,15 @@ static ih_err pg_step(ih_stmt *st, bool *row)
             ih_err e = job_savepoint(s->conn);
             if (e != IH_OK) return store_tx_fail(st->tx, e);
         }
-        if (s->conn->begin) s->res = exec_with_begin(s);
-        else s->res = PQexecPrepared(s->conn->c, s->name, s->nparams, (const char *const *)s->vals, s->lens,
-                                     s->fmts, 0);
+        if (s->conn->queued) {
+            /* after the sent ones, in their round trip (they run first) */
+            IH_TRY(pipe_drain_then(s->conn, NULL, s, &s->res));
+        } else if (s->conn->begin) {
+            s->res = exec_with_begin(s);
+        } else {
+            s->res = PQexecPrepared(s->conn->c, s->name, s->nparams, (const char *const *)s->vals, s->lens,
+                                    s->fmts, 0);
+        }
         ExecStatusType rs = PQresultStatus(s->res);
         if (rs == PGRES_TUPLES_OK || rs == PGRES_COMMAND_OK) {
             s->nrows = rs == PGRES_TUPLES_OK ? PQntuples(s->res) : 0;

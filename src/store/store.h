@@ -161,7 +161,10 @@ ih_err ih_stmt_exec(ih_stmt *st);
  * commit's before-commit hooks it is sent without waiting for its answer
  * (libpq pipeline mode), and the whole run of them goes out with the COMMIT
  * in one round trip; an error in one fails the commit (the batch rolls back
- * and its callbacks run again alone).  Anywhere else, ih_stmt_exec. */
+ * and its callbacks run again alone).  A statement that needs its answer
+ * (ih_stmt_step) goes out after the ones sent, in the same round trip, and
+ * runs after them; an error among those is its error.  Anywhere else,
+ * ih_stmt_exec. */
 ih_err ih_stmt_exec_later(ih_stmt *st);
 /* Rows changed by the last INSERT/UPDATE/DELETE run through this statement. */
 int64_t ih_stmt_changes(ih_stmt *st);

@@ -66,6 +66,7 @@ typedef struct {
     bool hook_fail; /* … and fails after writing it */
     bool hook_later;  /* … written with ih_stmt_exec_later */
     bool hook_clash;  /* … at an event id already taken (fails at the server) */
+    bool hook_read;   /* … then reads it back (ih_stmt_step after the sent insert) */
     bool read_fail;   /* only read, with a statement that fails at the server (PostgreSQL) */
     bool read_refuse; /* only read, then refuse */
     _Atomic int *done; /* counts the hook's done calls */
@@ -85,6 +86,15 @@ static ih_err hook_fn(ih_tx *tx, void *arg)
     ih_stmt_int(st, 1, a->hook_clash ? clash_id : id);
     ih_stmt_int(st, 2, a->id);
     IH_TRY(a->hook_later ? ih_stmt_exec_later(st) : ih_stmt_exec(st));
+    if (a->hook_read) {
+        bool row;
+        IH_TRY(ih_tx_prepare(tx, "SELECT count(*) FROM event WHERE item = $1", &st));
+        ih_stmt_int(st, 1, a->id);
+        IH_TRY(ih_stmt_step(st, &row));
+        int64_t n = row ? ih_col_int(st, 0) : 0;
+        IH_TRY(ih_stmt_exec(st));
+        if (n != 1) return ih_fail(IH_E_INTERNAL, "the hook's row was not there to read (%lld)", (long long)n);
+    }
     if (a->hook_fail) return ih_fail(IH_E_STORAGE, "hook refused '%s'", a->name);
     return IH_OK;
 }
@@ -475,6 +485,26 @@ static void t_hook_statements_sent_later(void **state)
     assert_int_equal(count_hooked(f->s), hooked + 1 + ok);
 }
 
+/* A statement that needs its answer, after ones sent without waiting, goes
+ * out in their round trip (PostgreSQL) and runs after them: it reads their
+ * row; their error is its error, and the write fails whole. */
+static void t_hook_reads_after_sent(void **state)
+{
+    fixture *f = *state;
+    int64_t items = count_items(f->s), hooked = count_hooked(f->s);
+    insert_arg a = {.name = "read-after", .hook = true, .hook_later = true, .hook_read = true};
+    T_OK(ih_store_write(f->s, insert_fn, &a));
+    assert_int_equal(count_hooked(f->s), hooked + 1);
+    count_arg c = {.sql = "SELECT max(id) FROM event"};
+    T_OK(ih_store_read(f->s, count_fn, &c));
+    clash_id = c.count;
+    insert_arg b = {.name = "read-after-clash", .hook = true, .hook_later = true, .hook_read = true, .hook_clash = true};
+    ih_err e = ih_store_write(f->s, insert_fn, &b);
+    assert_true(e != IH_OK && e != IH_E_INTERNAL); /* the insert's error, not the read's finding */
+    assert_int_equal(count_items(f->s), items + 1);
+    assert_int_equal(count_hooked(f->s), hooked + 1);
+}
+
 static void t_failing_batch_mates_are_isolated(void **state)
 {
     fixture *f = *state;
@@ -737,7 +767,7 @@ static void t_acknowledged_writes_survive_kill(void **state)
         cmocka_unit_test(t_changes_counted), cmocka_unit_test(t_nested_refused),                    \
         cmocka_unit_test(t_concurrent_writes_group_commit),                                         \
         cmocka_unit_test(t_failing_batch_mates_are_isolated),                                       \
-        cmocka_unit_test(t_hook_statements_sent_later),                                             \
+        cmocka_unit_test(t_hook_statements_sent_later), cmocka_unit_test(t_hook_reads_after_sent),   \
         cmocka_unit_test(t_ids_without_holes), cmocka_unit_test(t_read_one),                        \
         cmocka_unit_test(t_reading_batch_mates),                                                    \
         cmocka_unit_test(t_before_commit_hooks),                                                    \
