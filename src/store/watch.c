@@ -72,10 +72,11 @@ static void quiet(void *arg, const char *message)
 static PGconn *watch_connect(ih_store_watch *w)
 {
     /* The store's conninfo (a URI or key=value string) expanded in place of
-     * dbname; the keepalive settings after it take precedence. */
+     * dbname; the settings after it take precedence: keepalives, and a
+     * bound on connecting (an unreachable server must not hold up a stop). */
     const char *keys[] = {"dbname", "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-                          "application_name", NULL};
-    const char *vals[] = {w->conninfo, "1", "2", "1", "2", "ihos-watch", NULL};
+                          "connect_timeout", "application_name", NULL};
+    const char *vals[] = {w->conninfo, "1", "2", "1", "2", "3", "ihos-watch", NULL};
     PGconn *c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {
         PQfinish(c);
