@@ -71,6 +71,19 @@ ih_err ih_api_metrics(ih_app *app, ih_req *req, ih_resp *resp)
                          "ihos_store_read_transactions_total %llu\n",
                          (unsigned long long)st.write_txns, (unsigned long long)st.write_failed,
                          (unsigned long long)st.batches, (unsigned long long)st.read_txns));
+    ih_identity_kept kept;
+    ih_identity_kept_info(app->identity, &kept);
+    if (kept.started)
+        IH_TRY(ih_buf_printf(&resp->body,
+                             "# HELP ihos_sessions_kept_live 1 while this node answers session checks from the "
+                             "copies it verified (its watch listens on the primary)\n"
+                             "# TYPE ihos_sessions_kept_live gauge\n"
+                             "ihos_sessions_kept_live %d\n"
+                             "# HELP ihos_session_checks_kept_total session checks answered from a kept copy, "
+                             "without a read\n"
+                             "# TYPE ihos_session_checks_kept_total counter\n"
+                             "ihos_session_checks_kept_total %llu\n",
+                             kept.live ? 1 : 0, (unsigned long long)kept.answered));
     ih_audit_health_info ah;
     ih_audit_health(app->audit, &ah);
     IH_TRY(ih_buf_printf(&resp->body,

@@ -49,6 +49,12 @@ ih_err ih_identity_start(ih_identity *id)
     return authcache_start(id->o.store, &id->cache);
 }
 
+void ih_identity_kept_info(ih_identity *id, ih_identity_kept *out)
+{
+    *out = (ih_identity_kept){.started = id->cache != NULL, .live = authcache_live(id->cache),
+                              .answered = atomic_load(&id->kept_answers)};
+}
+
 void ih_identity_free(ih_identity *id)
 {
     if (!id) return;

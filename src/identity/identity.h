@@ -63,6 +63,14 @@ ih_err ih_identity_new(const ih_identity_opts *o, ih_identity **out);
 /* ihosd: on PostgreSQL, keep the sessions this node verified and hear of
  * their changes (identity/authcache.h); nothing on SQLite. */
 ih_err ih_identity_start(ih_identity *id);
+/* For /metrics: whether this node keeps sessions at all, whether kept copies
+ * are in use now (its watch listens on the primary), and how many session
+ * checks a kept copy answered without a read. */
+typedef struct ih_identity_kept {
+    bool started, live;
+    uint64_t answered;
+} ih_identity_kept;
+void ih_identity_kept_info(ih_identity *id, ih_identity_kept *out);
 void ih_identity_free(ih_identity *id);
 
 /* ---- login and sessions ---------------------------------------------------- */

@@ -8,6 +8,8 @@
 #include "identity/throttle.h"
 #include "net/cidr.h"
 
+#include <stdatomic.h>
+
 #define SEALED_MAX 192
 #define NOTE_MAX 1024
 
@@ -20,6 +22,7 @@ struct ih_identity {
     bool admin_anywhere;
     char dummy_hash[IH_PW_HASH_MAX]; /* verified against for unknown users */
     authcache *cache; /* ihosd on PostgreSQL (ih_identity_start); NULL otherwise */
+    _Atomic uint64_t kept_answers; /* session checks a kept copy answered */
 };
 
 /* One account row, as stored. */

@@ -394,6 +394,7 @@ static ih_err authenticate(ih_identity *id, const char *token, bool via_cookie, 
     auth_arg a = {.id = id, .now = ih_now_ms(), .p = out, .passive = passive};
     IH_TRY(token_hash(id, token, a.th));
     if (auth_kept(id, a.th, a.now, passive, out)) {
+        atomic_fetch_add(&id->kept_answers, 1);
         out->via_cookie = via_cookie;
         return IH_OK;
     }

@@ -154,6 +154,13 @@ class Instance:
         assert r.status == 200, r
         return r.body.decode()
 
+    def metric(self, name):
+        """One unlabelled metric's value (None when it is not there)."""
+        for line in self.metrics().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
     def enable_payments(self):
         """The payment channel: scripts/pay-channel.py, with a key of its own."""
         self.pay_dir = self.dir + "-paychannel"

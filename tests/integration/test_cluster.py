@@ -133,6 +133,13 @@ class ClusterTest(IhosTestCase):
         doc = make_staff(front, admins, "dr.cluster")
         s = login(n1, doc)
         self.assertEqual(n2.request("GET", "/api/v1/me", token=s.token).status, 200)
+        # node 2 keeps the session it verified, and hears at once when node 1 ends it
+        self.assertEqual(n2.metric("ihos_sessions_kept_live"), 1)
+        kept = n2.metric("ihos_session_checks_kept_total")
+        self.assertTrue(self.wait(lambda: n2.request("GET", "/api/v1/me", token=s.token).status == 200
+                                  and n2.metric("ihos_session_checks_kept_total") > kept, 5))
+        self.assertEqual(n1.request("DELETE", "/api/v1/sessions/current", token=s.token).status, 204)
+        self.assertTrue(self.wait(lambda: n2.request("GET", "/api/v1/me", token=s.token).status == 401, 5))
         # failures spread over both nodes lock the account
         wrong = Account(doc.username, "Wrong-Password-11!", doc.secret)
         for i in range(5):
