@@ -86,8 +86,9 @@ ih_err ih_audit_append(ih_audit *a, ih_tx *tx, const ih_actor *who, const ih_aud
  * (a disabled account re-enabled, a dispensed prescription made dispensable
  * again).  A row may be newer than the journal knows (writes without an
  * event, such as a session's last use). */
-#define IH_AUDIT_KNOWN_RV(table) \
-    "coalesce((SELECT rv FROM audit_version WHERE tbl = '" table "' AND row_id = " table ".id ORDER BY rv DESC LIMIT 1), 0)"
+#define IH_AUDIT_KNOWN_RV(table)                                                                          \
+    "coalesce((SELECT rv FROM audit_version WHERE tbl = '" table "' AND row_id = " table ".id "            \
+    "ORDER BY rv DESC LIMIT 1), 0)"
 ih_err ih_audit_version_known(const char *table, int64_t id, int64_t rv, int64_t known);
 /* Append in a transaction of its own (for events with no other change). */
 ih_err ih_audit_record(ih_audit *a, const ih_actor *who, const ih_audit_event *ev);

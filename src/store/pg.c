@@ -215,7 +215,7 @@ static ih_err pipe_drain_then(pg_conn *pc, const char *final_sql, pg_stmt *fin, 
             if (rs == PGRES_PIPELINE_SYNC) synced = true;
             else if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK && rs != PGRES_PIPELINE_ABORTED && e == IH_OK)
                 e = map_result(c, r, "pipelined statement"); /* the later ones were skipped: aborted */
-            else if (fin && q == expect - 1 && e == IH_OK && rs != PGRES_PIPELINE_ABORTED && !*fin_res)
+            else if (fin && q == expect - 1 && e == IH_OK) /* fin's own (none was aborted: no error) */
                 *fin_res = r, r = NULL;
             PQclear(r);
         }
